@@ -1,0 +1,49 @@
+/**
+ * The ad-server port. Adapters are output channels: they run only inside worker
+ * tasks, never in a request. Every call carries an idempotency key derived from
+ * our ids, so a retried job gets the order it already made instead of a second one.
+ */
+export interface AdapterPackage {
+  packageId: string;
+  productId: string;
+  budget: string;
+  bidPrice: string | null;
+  pricingModel: string;
+  impressions: string | null;
+  targeting: Record<string, unknown> | null;
+  formatIds: Record<string, unknown>[] | null;
+}
+
+export interface AdapterOrderRequest {
+  idempotencyKey: string;
+  mediaBuyId: string;
+  advertiser: { principalId: string; name: string; externalId?: string };
+  currency: string;
+  totalBudget: string;
+  startTime: Date;
+  endTime: Date;
+  buyerRef: string | null;
+  packages: AdapterPackage[];
+}
+
+export interface AdapterOrderResult {
+  externalOrderId: string;
+  /** package id -> the ad server's line item id */
+  lineItemIds: Record<string, string>;
+}
+
+/** An adapter failure. `permanent` ones are not retried (bad request, policy rejection...). */
+export class AdapterError extends Error {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+  ) {
+    super(message);
+    this.name = 'AdapterError';
+  }
+}
+
+export interface AdServerAdapter {
+  readonly type: string;
+  createOrder(req: AdapterOrderRequest, signal?: AbortSignal): Promise<AdapterOrderResult>;
+}

@@ -1,0 +1,77 @@
+/**
+ * Boot and shutdown of one process: database (external or embedded), migrations,
+ * the LISTEN hub, and optionally the in-process worker. The transports and the
+ * CLI build on this; tests use it too.
+ */
+import type { Config } from './config.js';
+import { connect, type Database } from './db/client.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
+import { migrateDatabase } from './db/migrate.js';
+import { tenants } from './db/schema/index.js';
+import { startWorker, type Worker } from './jobs/worker.js';
+import type { Logger } from './logger.js';
+import { NotificationHub } from './mcp/notify.js';
+import type { AppServices } from './mcp/server.js';
+import type { AdapterFactory } from './adapters/registry.js';
+import { seedDemo } from './seed/demo.js';
+
+export interface RunningApp {
+  services: AppServices;
+  database: Database;
+  hub: NotificationHub;
+  worker?: Worker;
+  embedded?: EmbeddedDatabase;
+  /** Set when this boot seeded an empty database. */
+  seeded?: { token?: string };
+  close(): Promise<void>;
+}
+
+export async function resolveDatabaseUrl(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
+  if (config.databaseUrl) return { url: config.databaseUrl };
+  const embedded = await startEmbeddedPostgres(config.dataDir, logger);
+  return { url: embedded.url, embedded };
+}
+
+export async function bootApp(
+  config: Config,
+  logger: Logger,
+  opts: { worker: boolean; seedIfEmpty?: boolean; adapters?: AdapterFactory; agentUrl?: string },
+): Promise<RunningApp> {
+  const { url, embedded } = await resolveDatabaseUrl(config, logger);
+  try {
+    await migrateDatabase(url, logger);
+  } catch (err) {
+    await embedded?.stop();
+    throw err;
+  }
+  const database = connect(url, { max: config.dbPoolSize });
+  let seeded: RunningApp['seeded'];
+  if (opts.seedIfEmpty) {
+    const any = await database.db.select({ id: tenants.id }).from(tenants).limit(1);
+    if (any.length === 0) {
+      const res = await seedDemo(database.db, { token: config.token });
+      seeded = { token: res.token };
+      logger.info('seeded the demo tenant into the empty database', { tenant_id: res.tenantId });
+    }
+  }
+  const hub = new NotificationHub(database.sql, logger);
+  await hub.start();
+  const worker = opts.worker ? await startWorker({ database, logger, concurrency: config.workerConcurrency, adapters: opts.adapters }) : undefined;
+  const services: AppServices = { database, logger, hub, agentUrl: opts.agentUrl ?? config.publicUrl ?? `http://${config.host}:${config.port}` };
+  let closing: Promise<void> | undefined;
+  return {
+    services,
+    database,
+    hub,
+    worker,
+    embedded,
+    seeded,
+    close: () =>
+      (closing ??= (async () => {
+        await worker?.stop().catch((err) => logger.warn('worker stop failed', { error: err }));
+        await hub.stop();
+        await database.close();
+        await embedded?.stop();
+      })()),
+  };
+}

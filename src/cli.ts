@@ -1,0 +1,159 @@
+#!/usr/bin/env node
+/**
+ * sales-agent serve | worker | migrate | seed demo
+ * Logs go to stderr; stdout carries only MCP (stdio) or the lines a person asked for.
+ */
+import { parseArgs } from 'node:util';
+import { bootApp, resolveDatabaseUrl } from './app.js';
+import { loadConfig, type Config } from './config.js';
+import { connect } from './db/client.js';
+import { migrateDatabase } from './db/migrate.js';
+import { createLogger, type Logger } from './logger.js';
+import { startHttpServer } from './mcp/http.js';
+import { serveStdio } from './mcp/stdio.js';
+import { seedDemo } from './seed/demo.js';
+import { startWorker } from './jobs/worker.js';
+
+const USAGE = `Usage:
+  sales-agent serve [--transport http|stdio] [--host 127.0.0.1] [--port 3000] [--no-worker]
+  sales-agent worker
+  sales-agent migrate
+  sales-agent seed demo [--token TOKEN] [--approval auto|manual] [--adapter-latency-ms N]
+
+Environment: DATABASE_URL (unset: embedded Postgres in SALES_AGENT_DATA_DIR, default ./.data),
+HOST, PORT, LOG_LEVEL, SALES_AGENT_TOKEN (stdio principal).`;
+
+function fail(msg: string): never {
+  process.stderr.write(`${msg}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function onSignals(fn: () => Promise<void>): void {
+  let count = 0;
+  const handler = (sig: string) => {
+    if (++count > 1) process.exit(130);
+    fn().then(
+      () => process.exit(0),
+      (err) => {
+        process.stderr.write(`shutdown after ${sig} failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => handler('SIGINT'));
+  process.on('SIGTERM', () => handler('SIGTERM'));
+}
+
+async function serve(args: string[], config: Config, logger: Logger): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { transport: { type: 'string', default: 'http' }, host: { type: 'string' }, port: { type: 'string' }, 'no-worker': { type: 'boolean', default: false } },
+  });
+  const transport = values.transport;
+  if (transport !== 'http' && transport !== 'stdio') fail(`--transport must be http or stdio, not ${transport}`);
+  const host = values.host ?? config.host;
+  const port = values.port !== undefined ? Number(values.port) : config.port;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be a port number`);
+  const app = await bootApp({ ...config, host, port }, logger, { worker: !values['no-worker'], seedIfEmpty: !config.databaseUrl });
+
+  if (transport === 'stdio') {
+    await serveStdio(app.services, config.token, async () => {
+      await app.close();
+      process.exit(0);
+    });
+    onSignals(() => app.close());
+    return;
+  }
+  const http = await startHttpServer(app.services, { host, port });
+  app.services.agentUrl = config.publicUrl ?? http.url;
+  onSignals(async () => {
+    await http.close();
+    await app.close();
+  });
+  const lines = [`adcp-sales-agent serving MCP at ${http.url}/mcp${app.worker ? ' (worker in-process)' : ''}`];
+  if (app.seeded) {
+    lines.push(`Seeded the demo tenant.`, app.seeded.token ? `Buyer token: ${app.seeded.token}` : 'Buyer token: the one in SALES_AGENT_TOKEN');
+    lines.push(`Try: curl -s ${http.url}/mcp -H 'content-type: application/json' -H 'authorization: Bearer <token>' -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_products","arguments":{"brief":"CTV for a sports drink"}}}'`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+async function worker(config: Config, logger: Logger): Promise<void> {
+  const { url, embedded } = await resolveDatabaseUrl(config, logger);
+  await migrateDatabase(url, logger);
+  const database = connect(url, { max: 4 });
+  const w = await startWorker({ database, logger, concurrency: config.workerConcurrency });
+  onSignals(async () => {
+    await w.stop();
+    await database.close();
+    await embedded?.stop();
+  });
+}
+
+async function seed(args: string[], config: Config, logger: Logger): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { token: { type: 'string' }, approval: { type: 'string' }, 'adapter-latency-ms': { type: 'string' } },
+  });
+  if (positionals[0] !== 'demo') fail('only "seed demo" is available');
+  if (values.approval !== undefined && values.approval !== 'auto' && values.approval !== 'manual') fail('--approval must be auto or manual');
+  const latency = values['adapter-latency-ms'] !== undefined ? Number(values['adapter-latency-ms']) : undefined;
+  if (latency !== undefined && (!Number.isInteger(latency) || latency < 0)) fail('--adapter-latency-ms must be a whole number of milliseconds');
+  const { url, embedded } = await resolveDatabaseUrl(config, logger);
+  try {
+    await migrateDatabase(url, logger);
+    const database = connect(url, { max: 2 });
+    try {
+      const res = await seedDemo(database.db, { token: values.token, approval: values.approval as 'auto' | 'manual' | undefined, adapterLatencyMs: latency });
+      process.stdout.write(`Seeded tenant "${res.tenantId}" with buyer ${res.principalId}.\n`);
+      if (res.token && !values.token) process.stdout.write(`Buyer token (shown once): ${res.token}\n`);
+    } finally {
+      await database.close();
+    }
+  } finally {
+    await embedded?.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2);
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const logger = createLogger(config.logLevel, { service: 'sales-agent' });
+  switch (command) {
+    case 'serve':
+      return serve(rest, config, logger);
+    case 'worker':
+      return worker(config, logger);
+    case 'migrate': {
+      const { url, embedded } = await resolveDatabaseUrl(config, logger);
+      try {
+        await migrateDatabase(url, logger);
+        process.stdout.write('Database migrated.\n');
+      } finally {
+        await embedded?.stop();
+      }
+      return;
+    }
+    case 'seed':
+      return seed(rest, config, logger);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return;
+    default:
+      fail(`unknown command: ${command}`);
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`sales-agent: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

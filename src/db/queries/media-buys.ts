@@ -1,0 +1,117 @@
+/** Media buys and packages. Every read is scoped by tenant and principal, except the worker's loadForFulfilment (tenant only). */
+import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import type { Queryable } from '../client.js';
+import { adapterOrders, mediaBuys, mediaPackages, workflowSteps } from '../schema/index.js';
+
+export type MediaBuyRow = typeof mediaBuys.$inferSelect;
+export type NewMediaBuy = typeof mediaBuys.$inferInsert;
+export type PackageRow = typeof mediaPackages.$inferSelect;
+export type NewPackage = typeof mediaPackages.$inferInsert;
+export type AdapterOrderRow = typeof adapterOrders.$inferSelect;
+export type WorkflowStepRow = typeof workflowSteps.$inferSelect;
+
+export async function insertMediaBuy(db: Queryable, buy: NewMediaBuy, packages: NewPackage[]): Promise<void> {
+  await db.insert(mediaBuys).values(buy);
+  if (packages.length) await db.insert(mediaPackages).values(packages);
+}
+
+export interface MediaBuyDetail {
+  buy: MediaBuyRow;
+  packages: PackageRow[];
+  adapterOrders: AdapterOrderRow[];
+  steps: WorkflowStepRow[];
+}
+
+async function withChildren(db: Queryable, buys: MediaBuyRow[]): Promise<MediaBuyDetail[]> {
+  if (buys.length === 0) return [];
+  const ids = buys.map((b) => b.id);
+  const [pkgs, orders, steps] = await Promise.all([
+    db.select().from(mediaPackages).where(inArray(mediaPackages.mediaBuyId, ids)).orderBy(asc(mediaPackages.createdAt), asc(mediaPackages.id)),
+    db.select().from(adapterOrders).where(inArray(adapterOrders.mediaBuyId, ids)).orderBy(asc(adapterOrders.createdAt)),
+    db.select().from(workflowSteps).where(inArray(workflowSteps.mediaBuyId, ids)).orderBy(asc(workflowSteps.createdAt)),
+  ]);
+  return buys.map((buy) => ({
+    buy,
+    packages: pkgs.filter((p) => p.mediaBuyId === buy.id),
+    adapterOrders: orders.filter((o) => o.mediaBuyId === buy.id),
+    steps: steps.filter((s) => s.mediaBuyId === buy.id),
+  }));
+}
+
+export async function getMediaBuy(db: Queryable, p: { tenantId: string; principalId: string; id: string }): Promise<MediaBuyDetail | undefined> {
+  const rows = await db
+    .select()
+    .from(mediaBuys)
+    .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.principalId, p.principalId), eq(mediaBuys.id, p.id)))
+    .limit(1);
+  return (await withChildren(db, rows))[0];
+}
+
+export async function listMediaBuys(
+  db: Queryable,
+  p: { tenantId: string; principalId: string; ids?: string[]; buyerRefs?: string[]; statuses?: string[]; accountId?: string; limit: number; before?: { createdAt: Date; id: string } },
+): Promise<MediaBuyDetail[]> {
+  const rows = await db
+    .select()
+    .from(mediaBuys)
+    .where(
+      and(
+        eq(mediaBuys.tenantId, p.tenantId),
+        eq(mediaBuys.principalId, p.principalId),
+        p.ids?.length ? inArray(mediaBuys.id, p.ids) : undefined,
+        p.buyerRefs?.length ? inArray(mediaBuys.buyerRef, p.buyerRefs) : undefined,
+        p.statuses?.length ? inArray(mediaBuys.status, p.statuses) : undefined,
+        p.accountId ? eq(mediaBuys.accountId, p.accountId) : undefined,
+        p.before
+          ? sql`(${mediaBuys.createdAt}, ${mediaBuys.id}) < (${p.before.createdAt.toISOString()}::timestamptz, ${p.before.id})`
+          : undefined,
+      ),
+    )
+    .orderBy(desc(mediaBuys.createdAt), desc(mediaBuys.id))
+    .limit(p.limit);
+  return withChildren(db, rows);
+}
+
+/** The worker's view: tenant-scoped, not principal-scoped, and locked for the fulfilment transaction when asked. */
+export async function loadForFulfilment(db: Queryable, p: { tenantId: string; id: string }): Promise<MediaBuyDetail | undefined> {
+  const rows = await db
+    .select()
+    .from(mediaBuys)
+    .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.id, p.id)))
+    .limit(1);
+  return (await withChildren(db, rows))[0];
+}
+
+export async function lockMediaBuy(db: Queryable, p: { tenantId: string; id: string }): Promise<MediaBuyRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(mediaBuys)
+    .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.id, p.id)))
+    .for('update');
+  return row;
+}
+
+export async function updateMediaBuy(db: Queryable, p: { tenantId: string; id: string }, set: Partial<NewMediaBuy>): Promise<void> {
+  await db
+    .update(mediaBuys)
+    .set({ ...set, updatedAt: sql`now()` })
+    .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.id, p.id)));
+}
+
+export async function upsertAdapterOrder(db: Queryable, row: typeof adapterOrders.$inferInsert): Promise<void> {
+  await db
+    .insert(adapterOrders)
+    .values(row)
+    .onConflictDoUpdate({
+      target: [adapterOrders.mediaBuyId, adapterOrders.adapterConfigId],
+      set: {
+        state: row.state,
+        externalOrderId: row.externalOrderId ?? null,
+        externalLineItemIds: row.externalLineItemIds ?? null,
+        attempts: row.attempts ?? 0,
+        error: row.error ?? null,
+        updatedAt: sql`now()`,
+      },
+    });
+}
+

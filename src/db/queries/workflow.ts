@@ -1,0 +1,47 @@
+/** Workflow steps: the AdCP task record. Reads are scoped to the calling principal. */
+import { and, desc, eq, sql } from 'drizzle-orm';
+import type { Queryable } from '../client.js';
+import { workflowSteps } from '../schema/index.js';
+import type { WorkflowStepRow } from './media-buys.js';
+
+export async function insertWorkflowStep(db: Queryable, row: typeof workflowSteps.$inferInsert): Promise<void> {
+  await db.insert(workflowSteps).values(row);
+}
+
+export async function getTaskForPrincipal(db: Queryable, p: { tenantId: string; principalId: string; taskId: string }): Promise<WorkflowStepRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(workflowSteps)
+    .where(and(eq(workflowSteps.tenantId, p.tenantId), eq(workflowSteps.principalId, p.principalId), eq(workflowSteps.id, p.taskId)))
+    .limit(1);
+  return row;
+}
+
+export async function latestStepForMediaBuy(db: Queryable, p: { tenantId: string; mediaBuyId: string; stepType?: string }): Promise<WorkflowStepRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(workflowSteps)
+    .where(and(eq(workflowSteps.tenantId, p.tenantId), eq(workflowSteps.mediaBuyId, p.mediaBuyId), p.stepType ? eq(workflowSteps.stepType, p.stepType) : undefined))
+    .orderBy(desc(workflowSteps.createdAt))
+    .limit(1);
+  return row;
+}
+
+export async function updateWorkflowStep(
+  db: Queryable,
+  p: { tenantId: string; id: string; fromStatuses?: string[] },
+  set: Partial<typeof workflowSteps.$inferInsert>,
+): Promise<boolean> {
+  const rows = await db
+    .update(workflowSteps)
+    .set({ ...set, updatedAt: sql`now()` })
+    .where(
+      and(
+        eq(workflowSteps.tenantId, p.tenantId),
+        eq(workflowSteps.id, p.id),
+        p.fromStatuses ? sql`${workflowSteps.status} in ${p.fromStatuses}` : undefined,
+      ),
+    )
+    .returning({ id: workflowSteps.id });
+  return rows.length > 0;
+}

@@ -1,0 +1,56 @@
+/**
+ * Media buys and their packages: adapter-agnostic. No ad-server id lives here;
+ * what each adapter created is in adapter_orders.
+ */
+import { index, integer, jsonb, numeric, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { accounts, adapterConfigs, principals, tenants } from './tenants.js';
+
+export const mediaBuys = pgTable(
+  'media_buys',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    principalId: text('principal_id').notNull().references(() => principals.id, { onDelete: 'cascade' }),
+    accountId: text('account_id').references(() => accounts.id),
+    buyerRef: text('buyer_ref'),
+    /** Internal lifecycle status; see src/domain/status.ts for the AdCP mapping. */
+    status: text('status').notNull(),
+    totalBudget: numeric('total_budget', { precision: 18, scale: 4 }).notNull(),
+    currency: text('currency').notNull(),
+    startTime: timestamp('start_time', { withTimezone: true }).notNull(),
+    endTime: timestamp('end_time', { withTimezone: true }).notNull(),
+    rawRequest: jsonb('raw_request').$type<Record<string, unknown>>().notNull(),
+    idempotencyKey: text('idempotency_key'),
+    pushNotificationConfig: jsonb('push_notification_config').$type<Record<string, unknown>>(),
+    revision: integer('revision').notNull().default(1),
+    confirmedAt: timestamp('confirmed_at', { withTimezone: true }),
+    rejectionReason: text('rejection_reason'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('media_buys_principal_idx').on(t.tenantId, t.principalId, t.createdAt)],
+);
+
+export const mediaPackages = pgTable(
+  'media_packages',
+  {
+    id: text('id').primaryKey(),
+    mediaBuyId: text('media_buy_id').notNull().references(() => mediaBuys.id, { onDelete: 'cascade' }),
+    tenantId: text('tenant_id').notNull(),
+    productId: text('product_id').notNull(),
+    pricingOptionId: text('pricing_option_id').notNull(),
+    adapterConfigId: text('adapter_config_id').references(() => adapterConfigs.id),
+    buyerRef: text('buyer_ref'),
+    budget: numeric('budget', { precision: 18, scale: 4 }).notNull(),
+    bidPrice: numeric('bid_price', { precision: 18, scale: 4 }),
+    pacing: text('pacing'),
+    impressions: numeric('impressions', { precision: 20, scale: 0 }),
+    targeting: jsonb('targeting').$type<Record<string, unknown>>(),
+    formatIds: jsonb('format_ids').$type<Record<string, unknown>[]>(),
+    /** The package as the buyer sent it. */
+    packageConfig: jsonb('package_config').$type<Record<string, unknown>>().notNull(),
+    status: text('status').notNull().default('active'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('media_packages_buy_idx').on(t.mediaBuyId)],
+);

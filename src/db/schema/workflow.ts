@@ -1,0 +1,98 @@
+/**
+ * Workflow steps (the AdCP task record), what each adapter made of a media buy,
+ * background sync bookkeeping, idempotency records and the audit trail.
+ */
+import { bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { adapterConfigs, principals, tenants } from './tenants.js';
+import { mediaBuys } from './media-buys.js';
+
+export const workflowSteps = pgTable(
+  'workflow_steps',
+  {
+    /** Doubles as the AdCP task_id. */
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    principalId: text('principal_id').references(() => principals.id, { onDelete: 'cascade' }),
+    mediaBuyId: text('media_buy_id').references(() => mediaBuys.id, { onDelete: 'cascade' }),
+    /** The AdCP task type, e.g. create_media_buy. */
+    stepType: text('step_type').notNull(),
+    /** pending | requires_approval | in_progress | completed | failed | rejected | canceled */
+    status: text('status').notNull(),
+    /** Who must act next: buyer, seller or system. */
+    owner: text('owner').notNull(),
+    request: jsonb('request').$type<Record<string, unknown>>(),
+    response: jsonb('response').$type<Record<string, unknown>>(),
+    error: jsonb('error').$type<Record<string, unknown>>(),
+    pushNotificationConfig: jsonb('push_notification_config').$type<Record<string, unknown>>(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('workflow_steps_principal_idx').on(t.tenantId, t.principalId, t.createdAt),
+    index('workflow_steps_media_buy_idx').on(t.mediaBuyId),
+    index('workflow_steps_status_idx').on(t.tenantId, t.status),
+  ],
+);
+
+export const adapterOrders = pgTable(
+  'adapter_orders',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    mediaBuyId: text('media_buy_id').notNull().references(() => mediaBuys.id, { onDelete: 'cascade' }),
+    adapterConfigId: text('adapter_config_id').notNull().references(() => adapterConfigs.id),
+    adapterType: text('adapter_type').notNull(),
+    /** queued | booked | failed | canceled */
+    state: text('state').notNull(),
+    externalOrderId: text('external_order_id'),
+    externalLineItemIds: jsonb('external_line_item_ids').$type<Record<string, string>>(),
+    idempotencyKey: text('idempotency_key').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    error: text('error'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('adapter_orders_buy_adapter_uq').on(t.mediaBuyId, t.adapterConfigId)],
+);
+
+export const syncJobs = pgTable('sync_jobs', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+  adapterConfigId: text('adapter_config_id').references(() => adapterConfigs.id, { onDelete: 'cascade' }),
+  syncType: text('sync_type').notNull(),
+  status: text('status').notNull(),
+  summary: jsonb('summary').$type<Record<string, unknown>>(),
+  error: text('error'),
+  startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+  completedAt: timestamp('completed_at', { withTimezone: true }),
+});
+
+export const idempotencyRecords = pgTable(
+  'idempotency_records',
+  {
+    tenantId: text('tenant_id').notNull(),
+    principalId: text('principal_id').notNull(),
+    tool: text('tool').notNull(),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    response: jsonb('response').$type<Record<string, unknown>>(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.principalId, t.tool, t.key] })],
+);
+
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    principalId: text('principal_id'),
+    actor: text('actor').notNull(),
+    operation: text('operation').notNull(),
+    target: text('target'),
+    success: boolean('success').notNull(),
+    details: jsonb('details').$type<Record<string, unknown>>(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('audit_log_tenant_idx').on(t.tenantId, t.createdAt)],
+);

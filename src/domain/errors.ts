@@ -1,0 +1,70 @@
+/**
+ * AdCP errors: the caller-fixable channel. A handler throws AdcpError; the one
+ * wrapper in src/mcp/define-tool.ts turns it into an `errors[]` result.
+ * Anything else thrown is an infrastructure failure: logged, and the caller
+ * gets a generic SERVICE_UNAVAILABLE.
+ */
+export type Recovery = 'transient' | 'correctable' | 'terminal';
+
+export interface AdcpErrorBody {
+  code: string;
+  message: string;
+  field?: string;
+  suggestion?: string;
+  recovery: Recovery;
+  retry_after?: number;
+  details?: Record<string, unknown>;
+}
+
+const DEFAULT_RECOVERY: Record<string, Recovery> = {
+  SERVICE_UNAVAILABLE: 'transient',
+  RATE_LIMITED: 'transient',
+  IDEMPOTENCY_IN_FLIGHT: 'transient',
+  AUTH_REQUIRED: 'correctable',
+  ACCOUNT_SUSPENDED: 'terminal',
+  NOT_CANCELLABLE: 'terminal',
+};
+
+export class AdcpError extends Error {
+  readonly code: string;
+  readonly field?: string;
+  readonly suggestion?: string;
+  readonly recovery: Recovery;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: string, message: string, opts: { field?: string; suggestion?: string; recovery?: Recovery; details?: Record<string, unknown> } = {}) {
+    super(message);
+    this.name = 'AdcpError';
+    this.code = code;
+    this.field = opts.field;
+    this.suggestion = opts.suggestion;
+    this.recovery = opts.recovery ?? DEFAULT_RECOVERY[code] ?? 'correctable';
+    this.details = opts.details;
+  }
+
+  toJSON(): AdcpErrorBody {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.field !== undefined && { field: this.field }),
+      ...(this.suggestion !== undefined && { suggestion: this.suggestion }),
+      recovery: this.recovery,
+      ...(this.details !== undefined && { details: this.details }),
+    };
+  }
+}
+
+export const authRequired = (tool: string) =>
+  new AdcpError('AUTH_REQUIRED', `${tool} requires an authenticated buyer.`, {
+    suggestion: 'Send your token as "Authorization: Bearer <token>" or "x-adcp-auth: <token>" (SALES_AGENT_TOKEN over stdio).',
+  });
+
+/** Turn a JSONPath-lite path array into "packages[0].budget". */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out ? `.${String(p)}` : String(p);
+  }
+  return out;
+}

@@ -1,0 +1,187 @@
+/**
+ * Validation of a create_media_buy request against the seller's catalogue, as a
+ * pure function: products, pricing, budgets, dates, currency, targeting. It
+ * either returns a plan ready to store or throws the first AdcpError.
+ */
+import type { AdapterConfigRow } from '../db/queries/adapters.js';
+import type { ProductWithPricing } from '../db/queries/inventory.js';
+import type { TenantSettings } from '../db/schema/index.js';
+import { AdcpError } from './errors.js';
+import { compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
+
+export interface PackageRequest {
+  product_id: string;
+  pricing_option_id: string;
+  budget: number;
+  bid_price?: number;
+  pacing?: string;
+  impressions?: number;
+  format_ids?: Record<string, unknown>[];
+  targeting_overlay?: Record<string, unknown>;
+  creative_assignments?: { creative_id: string; weight?: number }[];
+  creatives?: unknown[];
+  buyer_ref?: string;
+  paused?: boolean;
+  [k: string]: unknown;
+}
+
+export interface CreateMediaBuyRequest {
+  start_time: string;
+  end_time: string;
+  packages?: PackageRequest[];
+  proposal_id?: string;
+  buyer_ref?: string;
+  [k: string]: unknown;
+}
+
+export interface PlannedPackage {
+  request: PackageRequest;
+  product: ProductWithPricing;
+  pricingModel: string;
+  adapterConfigId: string;
+  budget: string;
+  bidPrice: string | null;
+}
+
+export interface MediaBuyPlan {
+  startTime: Date;
+  endTime: Date;
+  currency: string;
+  totalBudget: string;
+  packages: PlannedPackage[];
+  manualApproval: boolean;
+}
+
+export const TARGETING_KEYS = new Set([
+  'geo_countries', 'geo_countries_exclude', 'geo_regions', 'geo_regions_exclude', 'geo_metros', 'geo_metros_exclude',
+  'geo_postal_areas', 'geo_postal_areas_exclude', 'daypart_targets', 'axe_include_segment', 'axe_exclude_segment',
+  'audience_include', 'audience_exclude', 'frequency_cap', 'property_list', 'collection_list', 'collection_list_exclude',
+  'age_restriction', 'device_platform', 'device_type', 'device_type_exclude', 'store_catchments', 'geo_proximity',
+  'language', 'keyword_targets', 'negative_keywords',
+]);
+
+/** Clock skew we forgive on a start time in the past; anything older is a mistake. */
+const PAST_START_GRACE_MS = 5 * 60_000;
+
+function parseTime(value: string, field: string, now: Date): Date {
+  if (value === 'asap') return now;
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) {
+    throw new AdcpError('VALIDATION_ERROR', `${field} is not a valid ISO 8601 date-time.`, { field, suggestion: 'Use a date-time such as 2026-12-01T00:00:00Z, or "asap" for start_time.' });
+  }
+  return d;
+}
+
+export function planMediaBuy(input: {
+  request: CreateMediaBuyRequest;
+  products: ProductWithPricing[];
+  adapters: AdapterConfigRow[];
+  settings: TenantSettings;
+  now: Date;
+}): MediaBuyPlan {
+  const { request: req, now, settings } = input;
+  if (req.proposal_id && !req.packages?.length) {
+    throw new AdcpError('UNSUPPORTED_FEATURE', 'Buying from a proposal is not supported by this seller.', { field: 'proposal_id', suggestion: 'Send packages with product_id, pricing_option_id and budget.' });
+  }
+  const startTime = parseTime(req.start_time, 'start_time', now);
+  const endTime = parseTime(req.end_time, 'end_time', now);
+  if (endTime <= startTime) {
+    throw new AdcpError('VALIDATION_ERROR', 'end_time must be after start_time.', { field: 'end_time', suggestion: 'Swap or correct the flight dates.' });
+  }
+  if (endTime <= now) {
+    throw new AdcpError('VALIDATION_ERROR', 'end_time is in the past.', { field: 'end_time', suggestion: 'Choose a flight that ends in the future.' });
+  }
+  if (startTime.getTime() < now.getTime() - PAST_START_GRACE_MS) {
+    throw new AdcpError('VALIDATION_ERROR', 'start_time is in the past.', { field: 'start_time', suggestion: 'Use a future start_time, or "asap" to start as soon as possible.' });
+  }
+  const pkgs = req.packages ?? [];
+  if (pkgs.length === 0) {
+    throw new AdcpError('VALIDATION_ERROR', 'A media buy needs at least one package.', { field: 'packages', suggestion: 'Add packages with product_id, pricing_option_id and budget (see get_products).' });
+  }
+
+  const byId = new Map(input.products.map((p) => [p.id, p]));
+  const defaultAdapter = input.adapters.find((a) => a.isDefault) ?? input.adapters[0];
+  const adaptersById = new Map(input.adapters.map((a) => [a.id, a]));
+  const allowedCurrencies = settings.currencies?.length ? settings.currencies : undefined;
+  const seen = new Set<string>();
+  const planned: PlannedPackage[] = [];
+
+  pkgs.forEach((pkg, i) => {
+    const at = (f: string) => `packages[${i}].${f}`;
+    const product = byId.get(pkg.product_id);
+    if (!product) {
+      throw new AdcpError('PRODUCT_NOT_FOUND', `Product "${pkg.product_id}" does not exist.`, { field: at('product_id'), suggestion: 'Use a product_id returned by get_products.' });
+    }
+    if (seen.has(product.id)) {
+      throw new AdcpError('VALIDATION_ERROR', `Product "${product.id}" appears in more than one package.`, { field: at('product_id'), suggestion: 'Use one package per product; combine their budgets.' });
+    }
+    seen.add(product.id);
+    const po = product.pricing.find((o) => o.id === pkg.pricing_option_id);
+    if (!po) {
+      throw new AdcpError('VALIDATION_ERROR', `Pricing option "${pkg.pricing_option_id}" does not exist on product "${product.id}".`, {
+        field: at('pricing_option_id'),
+        suggestion: `Use one of: ${product.pricing.map((o) => o.id).join(', ')}.`,
+      });
+    }
+    if (allowedCurrencies && !allowedCurrencies.includes(po.currency)) {
+      throw new AdcpError('UNSUPPORTED_FEATURE', `Currency ${po.currency} is not accepted by this seller.`, { field: at('pricing_option_id'), suggestion: `Accepted currencies: ${allowedCurrencies.join(', ')}.` });
+    }
+    if (typeof pkg.budget !== 'number' || !Number.isFinite(pkg.budget) || pkg.budget <= 0) {
+      throw new AdcpError('VALIDATION_ERROR', 'Package budget must be a positive amount.', { field: at('budget'), suggestion: 'Send the budget as a positive number in the pricing option currency.' });
+    }
+    const budget = fromUnits(toUnits(pkg.budget));
+    const minSpend = po.minSpendPerPackage ?? settings.min_package_budget ?? null;
+    if (minSpend != null && compareAmounts(budget, minSpend) < 0) {
+      throw new AdcpError('BUDGET_TOO_LOW', `Package budget ${budget} ${po.currency} is below the minimum of ${minSpend} ${po.currency}.`, {
+        field: at('budget'),
+        suggestion: `Raise the budget to at least ${minSpend} ${po.currency}.`,
+        details: { minimum: Number(minSpend), currency: po.currency },
+      });
+    }
+    let bidPrice: string | null = null;
+    const auction = po.fixedPrice == null;
+    if (auction) {
+      if (pkg.bid_price === undefined) {
+        throw new AdcpError('VALIDATION_ERROR', `Pricing option "${po.id}" is auction-based and needs a bid_price.`, {
+          field: at('bid_price'),
+          suggestion: po.floorPrice != null ? `Send a bid_price of at least ${po.floorPrice} ${po.currency}.` : 'Send a bid_price.',
+        });
+      }
+      if (!(pkg.bid_price > 0) || (po.floorPrice != null && compareAmounts(pkg.bid_price, po.floorPrice) < 0)) {
+        throw new AdcpError('VALIDATION_ERROR', `bid_price ${pkg.bid_price} is below the floor price ${po.floorPrice ?? 0} ${po.currency}.`, {
+          field: at('bid_price'),
+          suggestion: `Bid at least ${po.floorPrice ?? 'a positive amount'} ${po.currency}.`,
+        });
+      }
+      bidPrice = fromUnits(toUnits(pkg.bid_price));
+    }
+    for (const key of Object.keys(pkg.targeting_overlay ?? {})) {
+      if (!TARGETING_KEYS.has(key)) {
+        throw new AdcpError('VALIDATION_ERROR', `Unknown targeting field "${key}".`, { field: at(`targeting_overlay.${key}`), suggestion: `Supported targeting fields: ${[...TARGETING_KEYS].join(', ')}.` });
+      }
+    }
+    if (pkg.creatives?.length) {
+      throw new AdcpError('UNSUPPORTED_FEATURE', 'Inline creatives are not supported; upload them with sync_creatives.', { field: at('creatives'), suggestion: 'Call sync_creatives, then reference creatives by creative_id in creative_assignments.' });
+    }
+    const adapterConfigId = product.adapterConfigId ?? defaultAdapter?.id;
+    if (!adapterConfigId || !adaptersById.has(adapterConfigId)) {
+      throw new AdcpError('CONFIGURATION_ERROR', `Product "${product.id}" has no ad server configured.`, { field: at('product_id'), recovery: 'terminal', suggestion: 'The publisher must configure an adapter for this product.' });
+    }
+    planned.push({ request: pkg, product, pricingModel: po.pricingModel, adapterConfigId, budget, bidPrice });
+  });
+
+  const currencies = new Set(planned.map((p) => p.product.pricing.find((o) => o.id === p.request.pricing_option_id)!.currency));
+  if (currencies.size > 1) {
+    throw new AdcpError('VALIDATION_ERROR', 'All packages of a media buy must use the same currency.', { field: 'packages', suggestion: `Pick pricing options in one currency (got ${[...currencies].join(', ')}).` });
+  }
+  const currency = [...currencies][0]!;
+  const totalBudget = sumAmounts(planned.map((p) => p.budget));
+  if (settings.max_media_buy_budget && compareAmounts(totalBudget, settings.max_media_buy_budget) > 0) {
+    throw new AdcpError('BUDGET_EXCEEDED', `Total budget ${totalBudget} ${currency} exceeds this seller's limit of ${settings.max_media_buy_budget} per media buy.`, {
+      field: 'packages',
+      suggestion: 'Split the campaign into several media buys or lower the budgets.',
+    });
+  }
+  const manualApproval = !!settings.manual_approval_required || planned.some((p) => adaptersById.get(p.adapterConfigId)!.manualApprovalRequired);
+  return { startTime, endTime, currency, totalBudget, packages: planned, manualApproval };
+}

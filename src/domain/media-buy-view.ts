@@ -1,0 +1,84 @@
+/** How a stored media buy looks on the wire (get_media_buys, create replies, the media-buy:// resource). */
+import type { MediaBuyDetail, PackageRow } from '../db/queries/media-buys.js';
+import { amountToNumber } from './money.js';
+import { toAdcpMediaBuyStatus, toAdcpTaskStatus, validActions } from './status.js';
+
+export function toAdcpPackage(p: PackageRow): Record<string, unknown> {
+  const cfg = p.packageConfig;
+  return {
+    package_id: p.id,
+    product_id: p.productId,
+    pricing_option_id: p.pricingOptionId,
+    budget: amountToNumber(p.budget),
+    ...(p.bidPrice != null && { bid_price: amountToNumber(p.bidPrice) }),
+    ...(p.pacing && { pacing: p.pacing }),
+    ...(p.impressions != null && { impressions: Number(p.impressions) }),
+    ...(p.formatIds && { format_ids: p.formatIds }),
+    ...(p.targeting && { targeting_overlay: p.targeting }),
+    ...(p.buyerRef && { buyer_ref: p.buyerRef }),
+    ...(cfg.context !== undefined && { context: cfg.context }),
+    paused: p.status === 'paused',
+  };
+}
+
+export function toAdcpMediaBuy(d: MediaBuyDetail): Record<string, unknown> {
+  const b = d.buy;
+  const status = toAdcpMediaBuyStatus(b.status);
+  return {
+    media_buy_id: b.id,
+    ...(b.buyerRef && { buyer_ref: b.buyerRef }),
+    status,
+    media_buy_status: status,
+    currency: b.currency,
+    total_budget: amountToNumber(b.totalBudget),
+    start_time: b.startTime.toISOString(),
+    end_time: b.endTime.toISOString(),
+    confirmed_at: b.confirmedAt ? b.confirmedAt.toISOString() : null,
+    revision: b.revision,
+    created_at: b.createdAt.toISOString(),
+    updated_at: b.updatedAt.toISOString(),
+    valid_actions: validActions(b.status),
+    ...(b.status === 'rejected' && b.rejectionReason && { rejection_reason: b.rejectionReason }),
+    packages: d.packages.map(toAdcpPackage),
+  };
+}
+
+/** The media-buy:// resource: AdCP status, the workflow step, and fulfilment at each adapter. */
+export function mediaBuyState(d: MediaBuyDetail, adapterNames: Map<string, { name: string; type: string }>): Record<string, unknown> {
+  const step = d.steps.at(-1);
+  const ordered = new Map(d.adapterOrders.map((o) => [o.adapterConfigId, o]));
+  const adapterIds = [...new Set(d.packages.map((p) => p.adapterConfigId).filter((x): x is string => !!x))];
+  const fulfilment = adapterIds.map((id) => {
+    const o = ordered.get(id);
+    const meta = adapterNames.get(id);
+    const awaiting = step?.status === 'requires_approval';
+    return {
+      adapter: meta?.name ?? id,
+      adapter_type: meta?.type ?? o?.adapterType ?? 'unknown',
+      state: o?.state ?? (awaiting ? 'awaiting_approval' : isClosed(d) ? 'canceled' : 'queued'),
+      ...(o?.externalOrderId && { external_order_id: o.externalOrderId }),
+      ...(o?.error && { error: o.error }),
+      attempts: o?.attempts ?? 0,
+      updated_at: (o?.updatedAt ?? d.buy.createdAt).toISOString(),
+    };
+  });
+  return {
+    ...toAdcpMediaBuy(d),
+    internal_status: d.buy.status,
+    workflow_step: step && {
+      task_id: step.id,
+      task_type: step.stepType,
+      status: step.status,
+      task_status: toAdcpTaskStatus(step.status),
+      owner: step.owner,
+      ...(step.error && { error: step.error }),
+      created_at: step.createdAt.toISOString(),
+      updated_at: step.updatedAt.toISOString(),
+    },
+    fulfilment,
+  };
+}
+
+function isClosed(d: MediaBuyDetail): boolean {
+  return d.buy.status === 'canceled' || d.buy.status === 'rejected';
+}

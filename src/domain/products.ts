@@ -1,0 +1,91 @@
+/**
+ * Product presentation and brief matching. Pure functions over rows, so the
+ * ranking is testable without a database.
+ */
+import type { ProductWithPricing, PricingOptionRow } from '../db/queries/inventory.js';
+import { amountToNumber } from './money.js';
+
+export const DEFAULT_REPORTING_CAPABILITIES = {
+  available_reporting_frequencies: ['daily'],
+  expected_delay_minutes: 240,
+  timezone: 'UTC',
+  supports_webhooks: false,
+  available_metrics: ['impressions', 'spend', 'clicks'],
+  date_range_support: 'date_range',
+};
+
+export function toAdcpPricingOption(po: PricingOptionRow): Record<string, unknown> {
+  return {
+    pricing_option_id: po.id,
+    pricing_model: po.pricingModel,
+    currency: po.currency,
+    ...(po.fixedPrice != null && { fixed_price: amountToNumber(po.fixedPrice) }),
+    ...(po.floorPrice != null && { floor_price: amountToNumber(po.floorPrice) }),
+    ...(po.priceGuidance && { price_guidance: po.priceGuidance }),
+    ...(po.minSpendPerPackage != null && { min_spend_per_package: amountToNumber(po.minSpendPerPackage) }),
+    ...(po.parameters && { parameters: po.parameters }),
+  };
+}
+
+export function toAdcpProduct(p: ProductWithPricing, opts: { showPricing: boolean; relevance?: string }): Record<string, unknown> {
+  return {
+    ...p.details,
+    product_id: p.id,
+    name: p.name,
+    description: p.description,
+    publisher_properties: p.publisherProperties,
+    channels: p.channels,
+    format_ids: p.formatIds,
+    delivery_type: p.deliveryType,
+    pricing_options: opts.showPricing ? p.pricing.map(toAdcpPricingOption) : [],
+    reporting_capabilities: (p.details.reporting_capabilities as object | undefined) ?? DEFAULT_REPORTING_CAPABILITIES,
+    ...(opts.relevance && { brief_relevance: opts.relevance }),
+  };
+}
+
+const STOPWORDS = new Set(
+  'a an and are as at be by for from has have in into is it its of on or our that the their them this to with we want looking campaign campaigns ads ad advertising buy need reach audience audiences'.split(' '),
+);
+
+export function briefTerms(brief: string): string[] {
+  const words = brief.toLowerCase().match(/[a-z0-9]+/g) ?? [];
+  return [...new Set(words.filter((w) => w.length > 1 && !STOPWORDS.has(w)))];
+}
+
+const SYNONYMS: Record<string, string[]> = {
+  video: ['olv', 'preroll', 'pre', 'instream', 'video'],
+  ctv: ['ctv', 'connected', 'tv', 'streaming', 'ott', 'television'],
+  audio: ['audio', 'podcast', 'podcasts', 'radio', 'streaming'],
+  display: ['display', 'banner', 'banners', 'web', 'site'],
+  mobile: ['mobile', 'app', 'apps', 'phone'],
+};
+
+/** Score a product against brief terms: name hits weigh most, then channel, then description. */
+export function scoreProduct(p: { name: string; description: string; channels: string[] }, terms: string[]): { score: number; matched: string[] } {
+  const name = p.name.toLowerCase();
+  const desc = p.description.toLowerCase();
+  const channelWords = new Set(p.channels.flatMap((c) => [c, ...(SYNONYMS[c] ?? [])]));
+  let score = 0;
+  const matched: string[] = [];
+  for (const t of terms) {
+    let s = 0;
+    if (name.includes(t)) s += 3;
+    if (channelWords.has(t)) s += 2;
+    if (new RegExp(`\\b${t}`).test(desc)) s += 1;
+    if (s > 0) matched.push(t);
+    score += s;
+  }
+  return { score, matched };
+}
+
+export function rankByBrief<T extends { name: string; description: string; channels: string[] }>(
+  products: T[],
+  brief: string,
+): { product: T; relevance?: string }[] {
+  const terms = briefTerms(brief);
+  if (terms.length === 0) return products.map((product) => ({ product }));
+  const scored = products.map((product) => ({ product, ...scoreProduct(product, terms) }));
+  const hits = scored.filter((s) => s.score > 0).sort((a, b) => b.score - a.score);
+  if (hits.length === 0) return products.map((product) => ({ product }));
+  return hits.map((h) => ({ product: h.product, relevance: `Matches ${h.matched.join(', ')} in the brief.` }));
+}

@@ -1,0 +1,69 @@
+/**
+ * The media-buy lifecycle and its mapping onto AdCP vocabularies.
+ * Internally a buy may wait for seller approval (`pending_approval`), which AdCP
+ * has no media-buy status for: the buyer sees a `submitted` task instead.
+ */
+export const MEDIA_BUY_STATUSES = [
+  'pending_approval',
+  'pending_creatives',
+  'pending_start',
+  'active',
+  'paused',
+  'completed',
+  'rejected',
+  'canceled',
+] as const;
+export type MediaBuyStatus = (typeof MEDIA_BUY_STATUSES)[number];
+
+export type AdcpMediaBuyStatus = Exclude<MediaBuyStatus, 'pending_approval'>;
+
+/** A buy awaiting approval is provisional: AdCP shows it as pending_start with confirmed_at null. */
+export function toAdcpMediaBuyStatus(s: MediaBuyStatus | string): AdcpMediaBuyStatus {
+  return s === 'pending_approval' ? 'pending_start' : (s as AdcpMediaBuyStatus);
+}
+
+export const WORKFLOW_STATUSES = ['pending', 'requires_approval', 'in_progress', 'completed', 'failed', 'rejected', 'canceled'] as const;
+export type WorkflowStatus = (typeof WORKFLOW_STATUSES)[number];
+
+export type AdcpTaskStatus = 'submitted' | 'working' | 'input-required' | 'completed' | 'canceled' | 'failed' | 'rejected';
+
+export function toAdcpTaskStatus(s: WorkflowStatus | string): AdcpTaskStatus {
+  switch (s) {
+    case 'pending':
+    case 'requires_approval':
+      return 'submitted';
+    case 'in_progress':
+      return 'working';
+    case 'completed':
+    case 'failed':
+    case 'rejected':
+    case 'canceled':
+      return s;
+    default:
+      return 'submitted';
+  }
+}
+
+export const TERMINAL_WORKFLOW: ReadonlySet<string> = new Set(['completed', 'failed', 'rejected', 'canceled']);
+
+/** The status a freshly accepted buy starts in, before any flight-date transition. */
+export function initialStatus(hasCreatives: boolean): MediaBuyStatus {
+  return hasCreatives ? 'pending_start' : 'pending_creatives';
+}
+
+/** Actions a buyer may take on a buy in this status (AdCP valid_actions vocabulary). */
+export function validActions(s: MediaBuyStatus | string): string[] {
+  switch (s) {
+    case 'pending_approval':
+      return ['cancel'];
+    case 'pending_creatives':
+    case 'pending_start':
+      return ['pause', 'cancel', 'update_budget', 'update_dates', 'update_packages', 'add_packages', 'sync_creatives'];
+    case 'active':
+      return ['pause', 'cancel', 'update_budget', 'update_dates', 'update_packages', 'add_packages', 'sync_creatives'];
+    case 'paused':
+      return ['resume', 'cancel', 'update_budget', 'update_dates', 'update_packages', 'sync_creatives'];
+    default:
+      return [];
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The Graphile Worker runner: tasks are given as a taskList object (works on
+ * Node 20). Many of these may run against one Postgres; jobs are shared.
+ */
+import { EventEmitter } from 'node:events';
+import { Logger as GwLogger, run, type Runner, type TaskList } from 'graphile-worker';
+import pg from 'pg';
+import type { Database } from '../db/client.js';
+import { createAdapterRegistry, type AdapterFactory } from '../adapters/registry.js';
+import type { Logger } from '../logger.js';
+import { fulfilMediaBuy } from './tasks/fulfil-media-buy.js';
+
+export interface Worker {
+  runner: Runner;
+  events: EventEmitter;
+  stop(): Promise<void>;
+}
+
+export function graphileLogger(logger: Logger): GwLogger {
+  return new GwLogger((scope) => (level, message, meta) => {
+    const fields = { component: 'graphile-worker', ...scope, ...(meta as object) };
+    if (level === 'error') logger.error(message, fields);
+    else if (level === 'warning') logger.warn(message, fields);
+    else logger.debug(message, fields);
+  });
+}
+
+export async function startWorker(opts: {
+  database: Database;
+  logger: Logger;
+  concurrency: number;
+  adapters?: AdapterFactory;
+  pollInterval?: number;
+}): Promise<Worker> {
+  const { database, logger } = opts;
+  const deps = { db: database.db, adapters: opts.adapters ?? createAdapterRegistry(database.db), logger };
+  const taskList: TaskList = {
+    fulfil_media_buy: async (payload, helpers) =>
+      fulfilMediaBuy(payload, { attempts: helpers.job.attempts, maxAttempts: helpers.job.max_attempts, signal: helpers.abortSignal }, deps),
+  };
+  const pgPool = new pg.Pool({ connectionString: database.url, max: opts.concurrency + 2 });
+  pgPool.on('error', (err) => logger.warn('worker pool error', { error: err }));
+  pgPool.on('connect', (client) => client.on('error', (err) => logger.warn('worker client error', { error: err })));
+  const events = new EventEmitter();
+  events.on('pool:fatalError', ({ error }) => logger.error('worker pool fatal error', { error }));
+  events.on('worker:fatalError', ({ error }) => logger.error('worker fatal error', { error }));
+  const runner = await run({
+    pgPool,
+    taskList,
+    concurrency: opts.concurrency,
+    noHandleSignals: true,
+    pollInterval: opts.pollInterval ?? 2000,
+    parsedCronItems: [],
+    events,
+    logger: graphileLogger(logger),
+    // Flush job completions before stop() resolves, so a finished job is never re-run after a clean shutdown.
+    preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
+  });
+  logger.info('worker started', { concurrency: opts.concurrency });
+  let stopping: Promise<void> | undefined;
+  return {
+    runner,
+    events,
+    stop: () =>
+      (stopping ??= (async () => {
+        await runner.stop();
+        await pgPool.end();
+        logger.info('worker stopped');
+      })()),
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * Structured JSON logs on stderr. stdout is reserved for the stdio MCP transport,
+ * so nothing here may ever write to it. Values under secret-looking keys are redacted.
+ */
+import type { LogLevel } from './config.js';
+
+const ORDER: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, silent: 100 };
+const SECRET_KEY = /token|secret|password|authorization|api[_-]?key|x-adcp-auth/i;
+
+export interface Logger {
+  trace(msg: string, fields?: Record<string, unknown>): void;
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  child(fields: Record<string, unknown>): Logger;
+  readonly level: LogLevel;
+}
+
+function redact(value: unknown, depth = 0): unknown {
+  if (depth > 4 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) {
+    return { name: value.name, message: value.message, stack: value.stack };
+  }
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = SECRET_KEY.test(k) ? '[redacted]' : redact(v, depth + 1);
+  }
+  return out;
+}
+
+export function createLogger(level: LogLevel, base: Record<string, unknown> = {}, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+  const threshold = ORDER[level];
+  const emit = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
+    if (ORDER[lvl] < threshold) return;
+    const rec = { time: new Date().toISOString(), level: lvl, msg, ...(redact(base) as object), ...(fields ? (redact(fields) as object) : {}) };
+    write(JSON.stringify(rec) + '\n');
+  };
+  return {
+    level,
+    trace: (m, f) => emit('trace', m, f),
+    debug: (m, f) => emit('debug', m, f),
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+    child: (fields) => createLogger(level, { ...base, ...fields }, write),
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * What every tool handler receives. Handlers get their dependencies from here,
+ * never from module state, so a test can swap any of them.
+ */
+import type { Database } from '../db/client.js';
+import type { Principal, Tenant } from '../db/queries/principals.js';
+import type { Logger } from '../logger.js';
+
+export interface Caller {
+  tenant: Tenant | undefined;
+  principal: Principal | undefined;
+}
+
+export interface ToolContext extends Caller {
+  db: Database['db'];
+  logger: Logger;
+  now: () => Date;
+  /** Public base URL of this agent, for links in responses. */
+  agentUrl: string;
+}
+
+export interface BuyerContext extends ToolContext {
+  tenant: Tenant;
+  principal: Principal;
+}

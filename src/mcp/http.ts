@@ -1,0 +1,195 @@
+/**
+ * Streamable HTTP at /mcp, plus /healthz.
+ * - Sessions (initialize -> mcp-session-id): the SDK transport, with a GET event
+ *   stream for notifications and DELETE to close.
+ * - No session and no initialize: a stateless JSON-RPC call answered directly
+ *   with a JSON body, whatever the Accept header. This is the hot path that
+ *   agent frameworks and AdCP probes use, so it skips building an MCP server.
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest, LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
+import { sql } from 'drizzle-orm';
+import { Authenticator, tokenFromHeaders } from './auth.js';
+import type { Caller } from './context.js';
+import { invokeTool } from './define-tool.js';
+import { createMcpServer, findTool, SERVER_INFO, toolContext, toolList, type AppServices } from './server.js';
+
+const MAX_BODY = 4 * 1024 * 1024;
+
+interface Session {
+  transport: StreamableHTTPServerTransport;
+  principalId: string | undefined;
+  close(): Promise<void>;
+}
+
+export interface HttpServer {
+  server: http.Server;
+  url: string;
+  sessionCount(): number;
+  close(): Promise<void>;
+}
+
+type JsonRpcRequest = { jsonrpc: '2.0'; id?: string | number | null; method: string; params?: Record<string, unknown> };
+
+const rpcError = (id: unknown, code: number, message: string) => ({ jsonrpc: '2.0', id: id ?? null, error: { code, message } });
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+async function readBody(req: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw Object.assign(new Error('body too large'), { status: 413 });
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function startHttpServer(app: AppServices, opts: { host: string; port: number }): Promise<HttpServer> {
+  const auth = new Authenticator(app.database.db);
+  const sessions = new Map<string, Session>();
+  const log = app.logger.child({ component: 'http' });
+
+  /** One stateless JSON-RPC message, answered without an MCP server instance. */
+  async function handleStateless(msg: JsonRpcRequest, caller: Caller): Promise<unknown> {
+    if (msg.id === undefined) return undefined; // a notification: nothing to answer
+    switch (msg.method) {
+      case 'tools/call': {
+        const name = msg.params?.name;
+        const tool = typeof name === 'string' ? findTool(name) : undefined;
+        if (!tool) return rpcError(msg.id, -32602, `Unknown tool: ${String(name)}`);
+        return { jsonrpc: '2.0', id: msg.id, result: await invokeTool(tool, msg.params?.arguments, toolContext(app, caller)) };
+      }
+      case 'tools/list':
+        return { jsonrpc: '2.0', id: msg.id, result: { tools: toolList() } };
+      case 'ping':
+        return { jsonrpc: '2.0', id: msg.id, result: {} };
+      default:
+        return rpcError(msg.id, -32600, `Method ${msg.method} needs a session: send initialize first.`);
+    }
+  }
+
+  async function handleMcp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const token = tokenFromHeaders(req.headers);
+    const caller = await auth.resolve(token);
+    if (caller === null) {
+      sendJson(res, 401, rpcError(null, -32001, 'Invalid token.'), { 'www-authenticate': 'Bearer error="invalid_token"' });
+      return;
+    }
+    const sessionId = req.headers['mcp-session-id'];
+    const authInfo = { token: token ?? '', clientId: caller.principal?.id ?? 'anonymous', scopes: [], extra: { caller } };
+    (req as http.IncomingMessage & { auth?: unknown }).auth = authInfo;
+
+    if (typeof sessionId === 'string') {
+      const session = sessions.get(sessionId);
+      if (!session) {
+        sendJson(res, 404, rpcError(null, -32001, 'Session not found; initialize a new session.'));
+        return;
+      }
+      if (session.principalId !== caller.principal?.id) {
+        sendJson(res, 403, rpcError(null, -32001, 'This session belongs to another principal.'));
+        return;
+      }
+      const body = req.method === 'POST' ? JSON.parse(await readBody(req)) : undefined;
+      await session.transport.handleRequest(req, res, body);
+      return;
+    }
+    if (req.method !== 'POST') {
+      sendJson(res, 400, rpcError(null, -32000, 'Missing mcp-session-id header.'));
+      return;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(await readBody(req));
+    } catch (err) {
+      if ((err as { status?: number }).status === 413) sendJson(res, 413, rpcError(null, -32600, 'Request body too large.'));
+      else sendJson(res, 400, rpcError(null, -32700, 'Parse error: the body is not JSON.'));
+      return;
+    }
+    const messages = Array.isArray(body) ? body : [body];
+    if (messages.some((m) => isInitializeRequest(m))) {
+      await startSession(req, res, body, caller);
+      return;
+    }
+    const answers = (await Promise.all(messages.map((m) => (m && typeof m === 'object' && typeof (m as JsonRpcRequest).method === 'string' ? handleStateless(m as JsonRpcRequest, caller) : rpcError(null, -32600, 'Invalid request'))))).filter((a) => a !== undefined);
+    if (answers.length === 0) {
+      res.writeHead(202).end();
+      return;
+    }
+    sendJson(res, 200, Array.isArray(body) ? answers : answers[0], { 'mcp-protocol-version': String(req.headers['mcp-protocol-version'] ?? LATEST_PROTOCOL_VERSION) });
+  }
+
+  async function startSession(req: http.IncomingMessage, res: http.ServerResponse, body: unknown, caller: Caller): Promise<void> {
+    const principalId = caller.principal?.id;
+    const mcp = createMcpServer(app, async (extra) => (extra.authInfo?.extra?.caller as Caller | undefined) ?? caller);
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        sessions.set(id, { transport, principalId, close: () => mcp.close() });
+        log.debug('session opened', { session_id: id, principal_id: principalId });
+      },
+      onsessionclosed: (id) => {
+        sessions.delete(id);
+      },
+    });
+    transport.onclose = () => {
+      if (transport.sessionId) sessions.delete(transport.sessionId);
+    };
+    await mcp.connect(transport);
+    const accept = req.headers.accept ?? '';
+    if (!accept.includes('text/event-stream') || !accept.includes('application/json')) req.headers.accept = 'application/json, text/event-stream';
+    await transport.handleRequest(req, res, body);
+  }
+
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const done = (async () => {
+      if (path === '/mcp') return handleMcp(req, res);
+      if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+        try {
+          await app.database.db.execute(sql`select 1`);
+          return sendJson(res, 200, { status: 'ok', name: SERVER_INFO.name, version: SERVER_INFO.version });
+        } catch {
+          return sendJson(res, 503, { status: 'unavailable' });
+        }
+      }
+      if (path === '/' && req.method === 'GET') {
+        return sendJson(res, 200, { name: SERVER_INFO.name, version: SERVER_INFO.version, mcp: '/mcp', health: '/healthz' });
+      }
+      sendJson(res, 404, { error: 'not found' });
+    })();
+    done.catch((err) => {
+      log.error('http request failed', { method: req.method, path, error: err });
+      if (!res.headersSent) sendJson(res, 500, rpcError(null, -32603, 'Internal error'));
+      else res.end();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+  return {
+    server,
+    url,
+    sessionCount: () => sessions.size,
+    close: async () => {
+      await Promise.all([...sessions.values()].map((s) => s.close().catch(() => {})));
+      sessions.clear();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+

@@ -1,0 +1,36 @@
+/**
+ * JSON Schema for tools/list. The AdCP request schemas are deep (create_media_buy
+ * is ~90 KB fully expanded); an agent's context window deserves less. We keep
+ * the top levels with their descriptions and let deeper levels be any object,
+ * which the server still validates in full on every call.
+ */
+import { z } from 'zod';
+
+const MAX_DEPTH = 4;
+
+function prune(node: unknown, depth: number): unknown {
+  if (Array.isArray(node)) return node.map((n) => prune(n, depth));
+  if (!node || typeof node !== 'object') return node;
+  const obj = node as Record<string, unknown>;
+  if (depth >= MAX_DEPTH && (obj.type === 'object' || obj.properties || obj.anyOf || obj.oneOf || obj.allOf)) {
+    return obj.description ? { description: obj.description } : {};
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (k === '$schema' || k === 'examples') continue;
+    if (k === 'properties' && v && typeof v === 'object') {
+      out[k] = Object.fromEntries(Object.entries(v).map(([pk, pv]) => [pk, prune(pv, depth + 1)]));
+    } else if (k === 'items' || k === 'anyOf' || k === 'oneOf' || k === 'allOf' || k === 'additionalProperties') {
+      out[k] = prune(v, depth + 1);
+    } else {
+      out[k] = v;
+    }
+  }
+  return out;
+}
+
+export function compactJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const full = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-7' }) as Record<string, unknown>;
+  const pruned = prune(full, 0) as Record<string, unknown>;
+  return { ...pruned, type: 'object' };
+}

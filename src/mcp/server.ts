@@ -1,0 +1,153 @@
+/**
+ * createMcpServer(): one MCP server per session (or per stdio process). Tools go
+ * through our own tools/list and tools/call handlers, so every call, however it
+ * arrives, passes the same invokeTool() validation and error mapping. Resources
+ * media-buy://{id} and task://{id} are readable and subscribable.
+ */
+import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+  type ServerNotification,
+  type ServerRequest,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Database } from '../db/client.js';
+import { listAdapterConfigs } from '../db/queries/adapters.js';
+import { getMediaBuy } from '../db/queries/media-buys.js';
+import { getTaskForPrincipal } from '../db/queries/workflow.js';
+import { mediaBuyState } from '../domain/media-buy-view.js';
+import { toAdcpTaskStatus } from '../domain/status.js';
+import type { Logger } from '../logger.js';
+import type { Caller, ToolContext } from './context.js';
+import { invokeTool, toolListing, type ToolDef } from './define-tool.js';
+import { NotificationHub, type Subscriber } from './notify.js';
+import { TOOLS } from './tools/index.js';
+
+export const SERVER_INFO = { name: 'adcp-sales-agent', version: '0.1.0' };
+
+export interface AppServices {
+  database: Database;
+  logger: Logger;
+  hub: NotificationHub;
+  agentUrl: string;
+  now?: () => Date;
+}
+
+export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+export type CallerResolver = (extra: Extra) => Promise<Caller>;
+
+const TOOL_BY_NAME = new Map<string, ToolDef>();
+for (const t of TOOLS) for (const n of [t.name, ...(t.aliases ?? [])]) TOOL_BY_NAME.set(n, t);
+let listing: Tool[] | undefined;
+
+/** tools/list, computed once per process. */
+export function toolList(): Tool[] {
+  return (listing ??= TOOLS.flatMap((t) => [t.name, ...(t.aliases ?? [])].map((n) => toolListing(t, n))));
+}
+
+export const findTool = (name: string) => TOOL_BY_NAME.get(name);
+
+export function toolContext(app: AppServices, caller: Caller): ToolContext {
+  return { ...caller, db: app.database.db, logger: app.logger, now: app.now ?? (() => new Date()), agentUrl: app.agentUrl };
+}
+
+export function createMcpServer(app: AppServices, resolveCaller: CallerResolver): McpServer {
+  const mcp = new McpServer(SERVER_INFO, {
+    capabilities: { tools: { listChanged: false }, resources: { subscribe: true, listChanged: false }, logging: {} },
+    instructions:
+      'AdCP sales agent. Start with get_adcp_capabilities, then get_products with a brief. Buy with create_media_buy; subscribe to media-buy://{media_buy_id} for status pushes.',
+  });
+  const server = mcp.server;
+
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: toolList() }));
+  server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
+    const tool = TOOL_BY_NAME.get(req.params.name);
+    if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);
+    return invokeTool(tool, req.params.arguments, toolContext(app, await resolveCaller(extra)));
+  });
+
+  const readJson = (uri: URL, body: unknown) => ({ contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body) }] });
+  const notFound = (uri: URL) => new McpError(ErrorCode.InvalidParams, `Resource not found: ${uri.href}`);
+
+  mcp.registerResource(
+    'media-buy',
+    new ResourceTemplate('media-buy://{media_buy_id}', { list: undefined }),
+    { title: 'Media buy status', description: 'Current state of one of your media buys: AdCP status, workflow step, fulfilment at each ad server. Subscribe for updates.', mimeType: 'application/json' },
+    async (uri, vars, extra) => {
+      const caller = await resolveCaller(extra);
+      if (!caller.tenant || !caller.principal) throw notFound(uri);
+      const id = String(vars.media_buy_id);
+      const [d, adapters] = await Promise.all([
+        getMediaBuy(app.database.db, { tenantId: caller.tenant.id, principalId: caller.principal.id, id }),
+        listAdapterConfigs(app.database.db, caller.tenant.id),
+      ]);
+      if (!d) throw notFound(uri);
+      return readJson(uri, mediaBuyState(d, new Map(adapters.map((a) => [a.id, { name: a.name, type: a.adapterType }]))));
+    },
+  );
+  mcp.registerResource(
+    'task',
+    new ResourceTemplate('task://{task_id}', { list: undefined }),
+    { title: 'Task status', description: 'Current state of an AdCP task (e.g. a media buy awaiting approval). Subscribe for updates.', mimeType: 'application/json' },
+    async (uri, vars, extra) => {
+      const caller = await resolveCaller(extra);
+      if (!caller.tenant || !caller.principal) throw notFound(uri);
+      const step = await getTaskForPrincipal(app.database.db, { tenantId: caller.tenant.id, principalId: caller.principal.id, taskId: String(vars.task_id) });
+      if (!step) throw notFound(uri);
+      return readJson(uri, {
+        task_id: step.id,
+        task_type: step.stepType,
+        status: toAdcpTaskStatus(step.status),
+        workflow_status: step.status,
+        media_buy_id: step.mediaBuyId,
+        ...(step.response && { result: step.response }),
+        ...(step.error && { error: step.error }),
+        created_at: step.createdAt.toISOString(),
+        updated_at: step.updatedAt.toISOString(),
+      });
+    },
+  );
+
+  // Subscriptions belong to the principal that made them; the hub filters events by it.
+  const mine = new Map<string, Subscriber>();
+  server.setRequestHandler(SubscribeRequestSchema, async (req, extra) => {
+    const caller = await resolveCaller(extra);
+    if (!caller.tenant || !caller.principal) throw new McpError(ErrorCode.InvalidRequest, 'Subscribing requires an authenticated buyer.');
+    const uri = req.params.uri;
+    if (!/^(media-buy|task):\/\/[^/]+$/.test(uri)) throw new McpError(ErrorCode.InvalidParams, `Cannot subscribe to ${uri}`);
+    if (!mine.has(uri)) {
+      const sub: Subscriber = {
+        tenantId: caller.tenant.id,
+        principalId: caller.principal.id,
+        resourceUpdated: async (u, event) => {
+          await server.sendResourceUpdated({ uri: u });
+          await server.sendLoggingMessage({ level: 'info', logger: 'media-buy', data: `${event.media_buy_id}: ${event.summary ?? event.status} (${event.status})` }).catch(() => {});
+        },
+      };
+      mine.set(uri, sub);
+      app.hub.subscribe(uri, sub);
+    }
+    return {};
+  });
+  server.setRequestHandler(UnsubscribeRequestSchema, async (req) => {
+    const sub = mine.get(req.params.uri);
+    if (sub) {
+      app.hub.unsubscribe(req.params.uri, sub);
+      mine.delete(req.params.uri);
+    }
+    return {};
+  });
+  const previousOnClose = server.onclose;
+  server.onclose = () => {
+    for (const [uri, sub] of mine) app.hub.unsubscribe(uri, sub);
+    mine.clear();
+    previousOnClose?.();
+  };
+  return mcp;
+}

@@ -1,0 +1,48 @@
+/** get_adcp_capabilities: what this seller supports. Cheap, anonymous-friendly, the first call every buying agent makes. */
+import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
+import { z } from 'zod';
+import { listProducts, listProperties } from '../../db/queries/inventory.js';
+import { AdcpError } from '../../domain/errors.js';
+import { defineTool } from '../define-tool.js';
+
+export const IDEMPOTENCY_REPLAY_TTL_SECONDS = 86_400;
+
+export default defineTool({
+  name: 'get_adcp_capabilities',
+  title: 'Get AdCP capabilities',
+  description:
+    'Describe this sales agent: supported AdCP versions and protocols, publisher domains and channels, pricing models and features. Call this first; then call get_products with a brief.',
+  input: TOOL_REQUEST_SCHEMAS.get_adcp_capabilities! as z.ZodType<Record<string, unknown>>,
+  output: z.looseObject({
+    adcp: z.looseObject({ major_versions: z.array(z.number()) }).optional(),
+    supported_protocols: z.array(z.string()).optional(),
+    media_buy: z.looseObject({}).optional(),
+  }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  auth: 'optional',
+  async handle(_input, ctx) {
+    if (!ctx.tenant) throw new AdcpError('CONFIGURATION_ERROR', 'This sales agent has no tenant configured yet.', { recovery: 'terminal', suggestion: 'The publisher must run `sales-agent seed demo` or create a tenant.' });
+    const [props, products] = await Promise.all([listProperties(ctx.db, ctx.tenant.id), listProducts(ctx.db, { tenantId: ctx.tenant.id, principalId: ctx.principal?.id ?? null })]);
+    const domains = [...new Set(props.map((p) => p.publisherDomain))];
+    if (domains.length === 0 && ctx.tenant.publisherDomain) domains.push(ctx.tenant.publisherDomain);
+    const channels = [...new Set(products.flatMap((p) => p.channels))].sort();
+    const models = [...new Set(products.flatMap((p) => p.pricing.map((po) => po.pricingModel)))].sort();
+    const countries = [...new Set(products.flatMap((p) => p.countries))].sort();
+    return {
+      adcp: { major_versions: [3], idempotency: { supported: true, replay_ttl_seconds: IDEMPOTENCY_REPLAY_TTL_SECONDS } },
+      supported_protocols: ['media_buy'],
+      account: { require_operator_auth: false, supported_billing: ['operator', 'agent'], sandbox: true },
+      media_buy: {
+        supported_pricing_models: models,
+        features: { inline_creative_management: false, property_list_filtering: false, catalog_management: false },
+        portfolio: {
+          publisher_domains: domains,
+          primary_channels: channels,
+          ...(countries.length > 0 && { primary_countries: countries }),
+          description: `${ctx.tenant.name}: ${products.length} products across ${channels.join(', ') || 'no channels yet'}.`,
+        },
+      },
+      last_updated: new Date(Math.max(0, ...products.map((p) => p.updatedAt.getTime()))).toISOString(),
+    };
+  },
+});

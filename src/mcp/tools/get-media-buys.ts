@@ -1,0 +1,74 @@
+/** get_media_buys: the caller's media buys with packages and status, filtered and paginated. */
+import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
+import { z } from 'zod';
+import { listMediaBuys } from '../../db/queries/media-buys.js';
+import { AdcpError } from '../../domain/errors.js';
+import { toAdcpMediaBuy } from '../../domain/media-buy-view.js';
+import { MEDIA_BUY_STATUSES } from '../../domain/status.js';
+import { defineTool } from '../define-tool.js';
+
+interface Input {
+  media_buy_ids?: string[];
+  buyer_refs?: string[];
+  status_filter?: string | string[];
+  account?: { account_id?: string };
+  pagination?: { max_results?: number; cursor?: string };
+  [k: string]: unknown;
+}
+
+const DEFAULT_PAGE = 50;
+const MAX_PAGE = 100;
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  try {
+    const [t, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    const createdAt = new Date(t);
+    if (!id || Number.isNaN(createdAt.getTime())) throw new Error('bad');
+    return { createdAt, id };
+  } catch {
+    throw new AdcpError('VALIDATION_ERROR', 'pagination.cursor is not a cursor this agent issued.', { field: 'pagination.cursor', suggestion: 'Omit the cursor to start from the first page.' });
+  }
+}
+
+const encodeCursor = (createdAt: Date, id: string) => Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString('base64url');
+
+export default defineTool({
+  name: 'get_media_buys',
+  title: 'Get media buys',
+  description:
+    'List your media buys with status, budget, flight and packages. Filter by media_buy_ids, buyer_refs or status_filter; paginate with pagination.max_results and pagination.cursor.',
+  input: TOOL_REQUEST_SCHEMAS.get_media_buys! as unknown as z.ZodType<Input>,
+  output: z.looseObject({ media_buys: z.array(z.looseObject({ media_buy_id: z.string() })).optional() }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  auth: 'required',
+  async handle(input, ctx) {
+    const statuses = input.status_filter === undefined ? undefined : Array.isArray(input.status_filter) ? input.status_filter : [input.status_filter];
+    for (const s of statuses ?? []) {
+      if (!(MEDIA_BUY_STATUSES as readonly string[]).includes(s) || s === 'pending_approval') {
+        throw new AdcpError('VALIDATION_ERROR', `Unknown media buy status "${s}".`, { field: 'status_filter', suggestion: `Use one of: ${MEDIA_BUY_STATUSES.filter((x) => x !== 'pending_approval').join(', ')}.` });
+      }
+    }
+    // A buy awaiting approval shows as pending_start, so that filter includes it.
+    const internal = statuses?.flatMap((s) => (s === 'pending_start' ? ['pending_start', 'pending_approval'] : [s]));
+    const limit = Math.min(Math.max(input.pagination?.max_results ?? DEFAULT_PAGE, 1), MAX_PAGE);
+    const rows = await listMediaBuys(ctx.db, {
+      tenantId: ctx.tenant.id,
+      principalId: ctx.principal.id,
+      ids: input.media_buy_ids,
+      buyerRefs: input.buyer_refs,
+      statuses: internal,
+      accountId: input.account?.account_id,
+      limit: limit + 1,
+      before: input.pagination?.cursor ? decodeCursor(input.pagination.cursor) : undefined,
+    });
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      media_buys: page.map(toAdcpMediaBuy),
+      pagination: {
+        has_more: rows.length > limit,
+        ...(rows.length > limit && last && { cursor: encodeCursor(last.buy.createdAt, last.buy.id) }),
+      },
+    };
+  },
+});

@@ -1,0 +1,63 @@
+/** get_products: discovery. Brief matching and filters over the products table; pricing only for authenticated buyers. */
+import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
+import { z } from 'zod';
+import { listProducts, type ProductWithPricing } from '../../db/queries/inventory.js';
+import { compareAmounts } from '../../domain/money.js';
+import { rankByBrief, toAdcpProduct } from '../../domain/products.js';
+import { defineTool } from '../define-tool.js';
+
+interface Filters {
+  delivery_type?: string;
+  is_fixed_price?: boolean;
+  format_ids?: { agent_url?: string; id: string }[];
+  channels?: string[];
+  countries?: string[];
+  budget_range?: { min?: number; max?: number; currency?: string };
+}
+
+function matchesFilters(p: ProductWithPricing, f: Filters | undefined): boolean {
+  if (!f) return true;
+  if (f.delivery_type && p.deliveryType !== f.delivery_type) return false;
+  if (f.is_fixed_price !== undefined) {
+    const fixed = p.pricing.some((po) => po.fixedPrice != null);
+    const auction = p.pricing.some((po) => po.fixedPrice == null);
+    if (f.is_fixed_price ? !fixed : !auction) return false;
+  }
+  if (f.format_ids?.length && !p.formatIds.some((fid) => f.format_ids!.some((w) => w.id === fid.id))) return false;
+  if (f.channels?.length && !p.channels.some((c) => f.channels!.includes(c))) return false;
+  if (f.countries?.length && p.countries.length > 0 && !p.countries.some((c) => f.countries!.includes(c))) return false;
+  if (f.budget_range?.max !== undefined) {
+    const max = f.budget_range.max;
+    const cur = f.budget_range.currency;
+    // A product fits a budget when some pricing option's minimum spend is within it.
+    const fits = p.pricing.some((po) => (!cur || po.currency === cur) && (po.minSpendPerPackage == null || compareAmounts(po.minSpendPerPackage, max) <= 0));
+    if (!fits) return false;
+  }
+  return true;
+}
+
+export default defineTool({
+  name: 'get_products',
+  title: 'Get products',
+  description:
+    'Find advertising products for a campaign. Pass a natural-language `brief` (e.g. "CTV and video for a sports drink, US, $50k") and optional `filters` (delivery_type, channels, format_ids, countries, budget_range, is_fixed_price). Returns products with pricing options (pricing needs authentication). Next: create_media_buy with product_id and pricing_option_id.',
+  // buying_mode is required by AdCP 3; agents often omit it, so infer it from the brief.
+  input: z.preprocess(
+    (a) => (a && typeof a === 'object' && !('buying_mode' in a) ? { ...a, buying_mode: 'brief' in a && a.brief ? 'brief' : 'wholesale' } : a),
+    TOOL_REQUEST_SCHEMAS.get_products!,
+  ) as unknown as z.ZodType<{ brief?: string; buying_mode?: string; filters?: Filters; [k: string]: unknown }>,
+  output: z.looseObject({ products: z.array(z.looseObject({ product_id: z.string() })).optional() }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  auth: 'optional',
+  async handle(input, ctx) {
+    if (!ctx.tenant) return { products: [] };
+    const all = await listProducts(ctx.db, { tenantId: ctx.tenant.id, principalId: ctx.principal?.id ?? null });
+    const filtered = all.filter((p) => matchesFilters(p, input.filters));
+    const ranked = input.brief && input.buying_mode !== 'wholesale' ? rankByBrief(filtered, input.brief) : filtered.map((product) => ({ product, relevance: undefined }));
+    const showPricing = !!ctx.principal;
+    return {
+      products: ranked.map(({ product, relevance }) => toAdcpProduct(product, { showPricing, relevance })),
+      ...(!showPricing && { message: 'Pricing is shown to authenticated buyers only; send your token to see pricing options.' }),
+    };
+  },
+});

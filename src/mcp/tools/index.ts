@@ -1,0 +1,19 @@
+/** Every MCP tool this agent exposes, in the order tools/list shows them. */
+import type { ToolDef } from '../define-tool.js';
+import createMediaBuy from './create-media-buy.js';
+import getAdcpCapabilities from './get-adcp-capabilities.js';
+import getMediaBuys from './get-media-buys.js';
+import getProducts from './get-products.js';
+import listAuthorizedProperties from './list-authorized-properties.js';
+import listCreativeFormats from './list-creative-formats.js';
+import tasksGet from './tasks-get.js';
+
+export const TOOLS: ToolDef[] = [
+  getAdcpCapabilities,
+  getProducts,
+  listCreativeFormats,
+  listAuthorizedProperties,
+  createMediaBuy,
+  getMediaBuys,
+  tasksGet,
+] as ToolDef[];

@@ -1,0 +1,47 @@
+/** tasks/get (aliases tasks_get, get_task_status): poll an AdCP task. Buyers see only their own tasks. */
+import { TasksGetRequestSchema } from '@adcp/sdk/schemas';
+import { z } from 'zod';
+import { getMediaBuy } from '../../db/queries/media-buys.js';
+import { getTaskForPrincipal } from '../../db/queries/workflow.js';
+import { AdcpError } from '../../domain/errors.js';
+import { toAdcpTaskStatus } from '../../domain/status.js';
+import { defineTool } from '../define-tool.js';
+
+type Input = { task_id: string; include_history?: boolean; include_result?: boolean; [k: string]: unknown };
+
+export default defineTool({
+  name: 'tasks/get',
+  aliases: ['tasks_get', 'get_task_status'],
+  title: 'Get task status',
+  description:
+    'Poll an asynchronous task by task_id (for example a create_media_buy awaiting seller approval). Returns its status (submitted, working, completed, failed, rejected...) and, once completed, the result.',
+  input: (TasksGetRequestSchema as unknown as z.ZodObject).loose() as unknown as z.ZodType<Input>,
+  output: z.looseObject({ task_id: z.string().optional(), status: z.string().optional() }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  auth: 'required',
+  async handle(input, ctx) {
+    const step = await getTaskForPrincipal(ctx.db, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, taskId: input.task_id });
+    if (!step) {
+      throw new AdcpError('REFERENCE_NOT_FOUND', 'No such task.', { field: 'task_id', suggestion: 'Use a task_id returned to you by this agent.' });
+    }
+    const status = toAdcpTaskStatus(step.status);
+    let result: Record<string, unknown> | undefined = step.response ?? undefined;
+    if (status === 'completed' && !result && step.mediaBuyId) {
+      const buy = await getMediaBuy(ctx.db, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, id: step.mediaBuyId });
+      if (buy) result = { media_buy_id: buy.buy.id, status: buy.buy.status };
+    }
+    return {
+      task_id: step.id,
+      task_type: step.stepType,
+      protocol: 'media-buy',
+      status,
+      has_webhook: !!step.pushNotificationConfig,
+      created_at: step.createdAt.toISOString(),
+      updated_at: step.updatedAt.toISOString(),
+      ...(['completed', 'failed', 'rejected', 'canceled'].includes(status) && { completed_at: step.updatedAt.toISOString() }),
+      ...(status === 'submitted' && step.status === 'requires_approval' && { message: "Awaiting the seller's approval." }),
+      ...(result && { result }),
+      ...(step.error && { error: { code: String(step.error.code ?? 'TASK_FAILED'), message: String(step.error.message ?? 'The task failed.'), ...(step.error.details ? { details: step.error.details } : {}) } }),
+    };
+  },
+});

@@ -1,0 +1,102 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
+
+let t: TestApp;
+let buyer: Client;
+let anon: Client;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  buyer = await memoryClient(t);
+  anon = await memoryClient(t, null);
+});
+afterAll(async () => {
+  await buyer?.close();
+  await anon?.close();
+  await t?.close();
+});
+
+describe('discovery tools', () => {
+  it('lists every tool with input and output schemas and explicit hints', async () => {
+    const { tools } = await buyer.listTools();
+    const names = tools.map((x) => x.name);
+    for (const n of ['get_adcp_capabilities', 'get_products', 'list_creative_formats', 'list_authorized_properties', 'create_media_buy', 'get_media_buys', 'tasks/get', 'tasks_get', 'get_task_status']) {
+      expect(names).toContain(n);
+    }
+    for (const tool of tools) {
+      expect(tool.inputSchema.type).toBe('object');
+      expect(tool.outputSchema?.type).toBe('object');
+      expect(typeof tool.annotations?.readOnlyHint).toBe('boolean');
+      expect(typeof tool.annotations?.destructiveHint).toBe('boolean');
+    }
+    expect(tools.find((x) => x.name === 'create_media_buy')!.annotations!.readOnlyHint).toBe(false);
+  });
+
+  it('get_adcp_capabilities reports AdCP 3, media_buy and the seeded portfolio', async () => {
+    const { isError, data } = await call(anon, 'get_adcp_capabilities', { context: { correlation_id: 'c-1' } });
+    expect(isError).toBe(false);
+    expect(data.adcp).toMatchObject({ major_versions: [3], idempotency: { supported: true } });
+    expect(data.supported_protocols).toEqual(['media_buy']);
+    const mb = data.media_buy as { portfolio: { publisher_domains: string[]; primary_channels: string[] }; supported_pricing_models: string[] };
+    expect(mb.portfolio.publisher_domains).toEqual(expect.arrayContaining(['demo-news.example', 'demo-stream.example']));
+    expect(mb.portfolio.primary_channels).toEqual(expect.arrayContaining(['ctv', 'display', 'olv', 'podcast']));
+    expect(mb.supported_pricing_models).toEqual(expect.arrayContaining(['cpm', 'flat_rate']));
+    expect(data.context).toEqual({ correlation_id: 'c-1' });
+  });
+
+  it('get_products ranks by brief and shows pricing to buyers only', async () => {
+    const authed = await call(buyer, 'get_products', { brief: 'Connected TV streaming for a sports drink' });
+    const products = authed.data.products as { product_id: string; pricing_options: unknown[]; brief_relevance?: string }[];
+    expect(products.length).toBeGreaterThan(0);
+    expect(products[0]!.product_id).toMatch(/^ctv_/);
+    expect(products.every((p) => p.pricing_options.length > 0)).toBe(true);
+
+    const anonymous = await call(anon, 'get_products', { brief: 'Connected TV streaming for a sports drink' });
+    const anonProducts = anonymous.data.products as { pricing_options: unknown[] }[];
+    expect(anonProducts.length).toBe(products.length);
+    expect(anonProducts.every((p) => p.pricing_options.length === 0)).toBe(true);
+  });
+
+  it('get_products applies filters', async () => {
+    const { data } = await call(buyer, 'get_products', { buying_mode: 'wholesale', filters: { delivery_type: 'guaranteed', channels: ['olv', 'ctv'] } });
+    const products = data.products as { product_id: string; delivery_type: string; channels: string[] }[];
+    expect(products.map((p) => p.product_id).sort()).toEqual(['ctv_primetime', 'video_preroll_news']);
+    const all = await call(buyer, 'get_products', { buying_mode: 'wholesale' });
+    expect((all.data.products as unknown[]).length).toBeGreaterThanOrEqual(8);
+    const fixed = await call(buyer, 'get_products', { buying_mode: 'wholesale', filters: { is_fixed_price: false } });
+    expect((fixed.data.products as { delivery_type: string }[]).every((p) => p.delivery_type === 'non_guaranteed')).toBe(true);
+  });
+
+  it('list_creative_formats filters by id and dimensions', async () => {
+    const all = await call(buyer, 'list_creative_formats', {});
+    expect((all.data.formats as unknown[]).length).toBeGreaterThanOrEqual(8);
+    const one = await call(buyer, 'list_creative_formats', { format_ids: [{ agent_url: 'https://creative.adcontextprotocol.org', id: 'display_300x250' }] });
+    expect((one.data.formats as { format_id: { id: string } }[]).map((f) => f.format_id.id)).toEqual(['display_300x250']);
+    const small = await call(buyer, 'list_creative_formats', { max_width: 400, min_width: 300 });
+    const ids = (small.data.formats as { format_id: { id: string } }[]).map((f) => f.format_id.id);
+    expect(ids).toContain('display_300x250');
+    expect(ids).not.toContain('display_728x90');
+  });
+
+  it('list_authorized_properties returns properties and domains', async () => {
+    const { data } = await call(anon, 'list_authorized_properties', {});
+    expect(data.publisher_domains).toEqual(expect.arrayContaining(['demo-news.example', 'demo-podcasts.example']));
+    expect((data.properties as unknown[]).length).toBeGreaterThanOrEqual(5);
+    const filtered = await call(anon, 'list_authorized_properties', { publisher_domains: ['demo-stream.example'] });
+    expect(filtered.data.publisher_domains).toEqual(['demo-stream.example']);
+  });
+
+  it('rejects an unsupported AdCP major version with VERSION_UNSUPPORTED and echoes context', async () => {
+    const { isError, data } = await call(anon, 'get_products', { brief: 'x', adcp_major_version: 99, context: { correlation_id: 'v' } });
+    expect(isError).toBe(true);
+    expect((data.errors as { code: string }[])[0]!.code).toBe('VERSION_UNSUPPORTED');
+    expect(data.context).toEqual({ correlation_id: 'v' });
+  });
+
+  it('buying tools need a principal', async () => {
+    const { isError, data } = await call(anon, 'get_media_buys', {});
+    expect(isError).toBe(true);
+    expect(data.adcp_error).toMatchObject({ code: 'AUTH_REQUIRED' });
+  });
+});
