@@ -78,6 +78,8 @@ export function planMediaBuy(input: {
   adapters: AdapterConfigRow[];
   settings: TenantSettings;
   now: Date;
+  /** Ids of the caller's creatives among those the request assigns. */
+  knownCreatives?: Set<string>;
 }): MediaBuyPlan {
   const { request: req, now, settings } = input;
   if (req.proposal_id && !req.packages?.length) {
@@ -163,6 +165,11 @@ export function planMediaBuy(input: {
     if (pkg.creatives?.length) {
       throw new AdcpError('UNSUPPORTED_FEATURE', 'Inline creatives are not supported; upload them with sync_creatives.', { field: at('creatives'), suggestion: 'Call sync_creatives, then reference creatives by creative_id in creative_assignments.' });
     }
+    (pkg.creative_assignments ?? []).forEach((a, j) => {
+      if (!input.knownCreatives?.has(a.creative_id)) {
+        throw new AdcpError('CREATIVE_NOT_FOUND', `Creative "${a.creative_id}" does not exist.`, { field: at(`creative_assignments[${j}].creative_id`), suggestion: 'Upload it with sync_creatives first, or leave creative_assignments out and assign later.' });
+      }
+    });
     const adapterConfigId = product.adapterConfigId ?? defaultAdapter?.id;
     if (!adapterConfigId || !adaptersById.has(adapterConfigId)) {
       throw new AdcpError('CONFIGURATION_ERROR', `Product "${product.id}" has no ad server configured.`, { field: at('product_id'), recovery: 'terminal', suggestion: 'The publisher must configure an adapter for this product.' });

@@ -6,6 +6,7 @@
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { listAdapterConfigs } from '../../db/queries/adapters.js';
+import { existingCreativeIds, insertAssignments } from '../../db/queries/creatives.js';
 import { claimIdempotencyKey, saveIdempotentResponse } from '../../db/queries/idempotency.js';
 import { listProducts } from '../../db/queries/inventory.js';
 import { insertMediaBuy } from '../../db/queries/media-buys.js';
@@ -50,9 +51,11 @@ export default defineTool({
     const scope = { tenantId: ctx.tenant.id, principalId: ctx.principal.id };
     const now = ctx.now();
     const productIds = [...new Set((input.packages ?? []).map((p) => p.product_id))];
-    const [products, adapters] = await Promise.all([
+    const creativeIds = [...new Set((input.packages ?? []).flatMap((p) => (p.creative_assignments ?? []).map((a) => a.creative_id)))];
+    const [products, adapters, knownCreatives] = await Promise.all([
       listProducts(ctx.db, { ...scope, ids: productIds }),
       listAdapterConfigs(ctx.db, ctx.tenant.id),
+      existingCreativeIds(ctx.db, { ...scope, ids: creativeIds }),
     ]);
     return ctx.db.transaction(async (tx) => {
       if (input.idempotency_key) {
@@ -66,7 +69,7 @@ export default defineTool({
         }
       }
       // After the claim, so a replay answers even if the catalogue has changed since.
-      const plan = planMediaBuy({ request: input, products, adapters, settings: ctx.tenant.settings, now });
+      const plan = planMediaBuy({ request: input, products, adapters, settings: ctx.tenant.settings, now, knownCreatives });
       const account = await resolveAccount(tx, ctx, input.account, input.brand);
       const mediaBuyId = newId('mb');
       const taskId = newId('task');
@@ -108,6 +111,12 @@ export default defineTool({
           confirmedAt,
         },
         packages,
+      );
+      await insertAssignments(
+        tx,
+        plan.packages.flatMap((p, i) =>
+          (p.request.creative_assignments ?? []).map((a) => ({ ...scope, creativeId: a.creative_id, packageId: packages[i]!.id, weight: a.weight ?? null })),
+        ),
       );
       await insertWorkflowStep(tx, {
         id: taskId,

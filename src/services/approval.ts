@@ -1,0 +1,55 @@
+/**
+ * The seller's decision on a media buy awaiting approval. Approving enqueues the
+ * same fulfil_media_buy job as the auto path, in the same transaction as the
+ * decision; the step is locked, so of two operators deciding at once exactly one wins.
+ */
+import type { Db } from '../db/client.js';
+import { mediaBuyHasCreatives } from '../db/queries/creatives.js';
+import { lockMediaBuy, updateMediaBuy } from '../db/queries/media-buys.js';
+import { updateWorkflowStep } from '../db/queries/workflow.js';
+import { workflowSteps } from '../db/schema/index.js';
+import { publishChange } from '../db/notify.js';
+import { initialStatus } from '../domain/status.js';
+import { enqueueJob } from '../jobs/enqueue.js';
+import { and, eq } from 'drizzle-orm';
+
+export type DecisionResult = { ok: true; mediaBuyId: string } | { ok: false; reason: 'not_found' | 'already_decided'; status?: string };
+
+async function lockStep(tx: Parameters<Parameters<Db['transaction']>[0]>[0], tenantId: string, taskId: string) {
+  const [step] = await tx
+    .select()
+    .from(workflowSteps)
+    .where(and(eq(workflowSteps.tenantId, tenantId), eq(workflowSteps.id, taskId)))
+    .for('update');
+  return step;
+}
+
+export async function approveMediaBuy(db: Db, p: { tenantId: string; taskId: string; actor: string }): Promise<DecisionResult> {
+  return db.transaction(async (tx) => {
+    const step = await lockStep(tx, p.tenantId, p.taskId);
+    if (!step || !step.mediaBuyId) return { ok: false, reason: 'not_found' } as const;
+    if (step.status !== 'requires_approval') return { ok: false, reason: 'already_decided', status: step.status } as const;
+    const buy = await lockMediaBuy(tx, { tenantId: p.tenantId, id: step.mediaBuyId });
+    if (!buy) return { ok: false, reason: 'not_found' } as const;
+    const status = initialStatus(await mediaBuyHasCreatives(tx, { tenantId: p.tenantId, mediaBuyId: buy.id }));
+    await updateWorkflowStep(tx, { tenantId: p.tenantId, id: step.id }, { status: 'pending', owner: 'system' });
+    await updateMediaBuy(tx, { tenantId: p.tenantId, id: buy.id }, { status, confirmedAt: new Date() });
+    await enqueueJob(tx, 'fulfil_media_buy', { v: 1, tenant_id: p.tenantId, media_buy_id: buy.id }, { jobKey: `fulfil:${buy.id}` });
+    await publishChange(tx, { kind: 'media_buy', tenant_id: p.tenantId, principal_id: buy.principalId, media_buy_id: buy.id, task_id: step.id, status, summary: `approved by ${p.actor}` });
+    return { ok: true, mediaBuyId: buy.id } as const;
+  });
+}
+
+export async function rejectMediaBuy(db: Db, p: { tenantId: string; taskId: string; actor: string; reason: string }): Promise<DecisionResult> {
+  return db.transaction(async (tx) => {
+    const step = await lockStep(tx, p.tenantId, p.taskId);
+    if (!step || !step.mediaBuyId) return { ok: false, reason: 'not_found' } as const;
+    if (step.status !== 'requires_approval') return { ok: false, reason: 'already_decided', status: step.status } as const;
+    const buy = await lockMediaBuy(tx, { tenantId: p.tenantId, id: step.mediaBuyId });
+    if (!buy) return { ok: false, reason: 'not_found' } as const;
+    await updateWorkflowStep(tx, { tenantId: p.tenantId, id: step.id }, { status: 'rejected', owner: 'buyer', error: { code: 'POLICY_VIOLATION', message: `Rejected by the seller: ${p.reason}` } });
+    await updateMediaBuy(tx, { tenantId: p.tenantId, id: buy.id }, { status: 'rejected', rejectionReason: p.reason, revision: buy.revision + 1 });
+    await publishChange(tx, { kind: 'media_buy', tenant_id: p.tenantId, principal_id: buy.principalId, media_buy_id: buy.id, task_id: step.id, status: 'rejected', summary: `rejected by ${p.actor}: ${p.reason}` });
+    return { ok: true, mediaBuyId: buy.id } as const;
+  });
+}

@@ -1,0 +1,226 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { principals } from '../../src/db/schema/index.js';
+import { hashToken } from '../../src/domain/ids.js';
+import { buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
+
+let t: TestApp;
+let buyer: Client;
+let sql: postgres.Sql;
+
+const counts = async () => {
+  const [r] = await sql`select
+    (select count(*)::int from media_buys) as buys,
+    (select count(*)::int from media_packages) as packages,
+    (select count(*)::int from workflow_steps) as steps,
+    (select count(*)::int from graphile_worker.jobs) as jobs`;
+  return r as { buys: number; packages: number; steps: number; jobs: number };
+};
+
+beforeAll(async () => {
+  t = await startTestApp({ worker: false });
+  buyer = await memoryClient(t);
+  sql = postgres(t.db.url, { max: 2, onnotice: () => {} });
+});
+afterAll(async () => {
+  await buyer?.close();
+  await sql?.end();
+  await t?.close();
+});
+
+describe('create_media_buy (auto approval)', () => {
+  it('stores the buy, packages and a workflow step, enqueues fulfilment, and returns a confirmed buy', async () => {
+    const before = await counts();
+    const started = performance.now();
+    const { isError, data } = await call(buyer, 'create_media_buy', buyRequest({ buyer_ref: 'camp-1', context: { correlation_id: 'abc' } }));
+    const elapsed = performance.now() - started;
+    expect(isError).toBe(false);
+    expect(data.media_buy_id).toMatch(/^mb_/);
+    expect(data.status).toBe('pending_creatives');
+    expect(data.media_buy_status).toBe('pending_creatives');
+    expect(data.confirmed_at).toEqual(expect.any(String));
+    expect(data.revision).toBe(1);
+    expect(data.total_budget).toBe(20000);
+    expect(data.currency).toBe('USD');
+    expect(data.context).toEqual({ correlation_id: 'abc' });
+    expect((data.packages as { package_id: string }[])[0]!.package_id).toMatch(/^pkg_/);
+    expect(elapsed).toBeLessThan(5000); // sanity only; latency is measured in bench/
+
+    const after = await counts();
+    expect(after).toEqual({ buys: before.buys + 1, packages: before.packages + 1, steps: before.steps + 1, jobs: before.jobs + 1 });
+    const [job] = await sql`select t.identifier as task_identifier, j.key, j.payload from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id where j.key = ${`fulfil:${data.media_buy_id}`}`;
+    expect(job).toMatchObject({ task_identifier: 'fulfil_media_buy', payload: { v: 1, tenant_id: 'demo', media_buy_id: data.media_buy_id } });
+    const [step] = await sql`select status, owner, step_type from workflow_steps where media_buy_id = ${data.media_buy_id as string}`;
+    expect(step).toEqual({ status: 'pending', owner: 'system', step_type: 'create_media_buy' });
+    const [buy] = await sql`select total_budget, status, account_id from media_buys where id = ${data.media_buy_id as string}`;
+    expect(buy!.total_budget).toBe('20000.0000');
+    expect(buy!.account_id).toMatch(/^acct_/);
+  });
+
+  it('opens an account for an unknown brand + operator on first use, and reuses it', async () => {
+    const a = await call(buyer, 'create_media_buy', buyRequest({ account: { brand: { domain: 'newbrand.example' }, operator: 'newagency.example' } }));
+    const b = await call(buyer, 'create_media_buy', buyRequest({ account: { brand: { domain: 'newbrand.example' }, operator: 'newagency.example' } }));
+    expect((a.data.account as { account_id: string }).account_id).toBe((b.data.account as { account_id: string }).account_id);
+    const rows = await sql`select count(*)::int as n from accounts where brand_domain = 'newbrand.example'`;
+    expect(rows[0]!.n).toBe(1);
+    const byId = await call(buyer, 'create_media_buy', buyRequest({ account: { account_id: (a.data.account as { account_id: string }).account_id } }));
+    expect(byId.isError).toBe(false);
+  });
+
+  it('accepts auction pricing with a bid at or above the floor', async () => {
+    const { isError, data } = await call(
+      buyer,
+      'create_media_buy',
+      buyRequest({ packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1000, bid_price: 3.25, targeting_overlay: { geo_countries: ['US'] } }] }),
+    );
+    expect(isError).toBe(false);
+    expect((data.packages as { bid_price: number }[])[0]!.bid_price).toBe(3.25);
+  });
+});
+
+describe('create_media_buy validation', () => {
+  const pkg = (o: Record<string, unknown> = {}) => ({ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000, ...o });
+  const day = 24 * 3600_000;
+  const cases: [string, Record<string, unknown>, string, string | undefined][] = [
+    ['reversed dates', { start_time: new Date(Date.now() + 10 * day).toISOString(), end_time: new Date(Date.now() + 5 * day).toISOString() }, 'VALIDATION_ERROR', 'end_time'],
+    ['start in the past', { start_time: new Date(Date.now() - 3 * day).toISOString() }, 'VALIDATION_ERROR', 'start_time'],
+    ['unparseable date', { end_time: 'next tuesday' }, 'VALIDATION_ERROR', 'end_time'],
+    ['unknown product', { packages: [pkg({ product_id: 'nope' })] }, 'PRODUCT_NOT_FOUND', 'packages[0].product_id'],
+    ['duplicate product', { packages: [pkg(), pkg()] }, 'VALIDATION_ERROR', 'packages[1].product_id'],
+    ['unknown pricing option', { packages: [pkg({ pricing_option_id: 'nope' })] }, 'VALIDATION_ERROR', 'packages[0].pricing_option_id'],
+    ['negative budget', { packages: [pkg({ budget: -500 })] }, 'VALIDATION_ERROR', 'packages[0].budget'],
+    ['budget below minimum spend', { packages: [pkg({ budget: 100 })] }, 'BUDGET_TOO_LOW', 'packages[0].budget'],
+    ['auction without bid', { packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1000 }] }, 'VALIDATION_ERROR', 'packages[0].bid_price'],
+    ['bid below floor', { packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1000, bid_price: 1 }] }, 'VALIDATION_ERROR', 'packages[0].bid_price'],
+    ['unknown targeting field', { packages: [pkg({ targeting_overlay: { horoscope: ['leo'] } })] }, 'VALIDATION_ERROR', 'packages[0].targeting_overlay.horoscope'],
+    ['unknown creative', { packages: [pkg({ creative_assignments: [{ creative_id: 'cr_missing' }] })] }, 'CREATIVE_NOT_FOUND', 'packages[0].creative_assignments[0].creative_id'],
+    ['no packages', { packages: [] }, 'VALIDATION_ERROR', 'packages'],
+    ['no account or brand', { account: undefined, brand: undefined }, 'VALIDATION_ERROR', 'brand'],
+    ['unknown account id', { account: { account_id: 'acct_nope' } }, 'ACCOUNT_NOT_FOUND', 'account.account_id'],
+    ['wrong type', { packages: 'lots' }, 'VALIDATION_ERROR', 'packages'],
+  ];
+
+  it.each(cases)('%s → %s, nothing written', async (_name, overrides, code, field) => {
+    const before = await counts();
+    const { isError, data } = await call(buyer, 'create_media_buy', buyRequest({ ...overrides, context: { correlation_id: 'err' } }));
+    expect(isError).toBe(true);
+    const err = (data.errors as { code: string; field?: string; suggestion?: string; message: string; recovery: string }[])[0]!;
+    expect(err.code).toBe(code);
+    if (field) expect(err.field).toBe(field);
+    expect(err.suggestion).toEqual(expect.any(String));
+    expect(err.recovery).toEqual(expect.stringMatching(/correctable|terminal/));
+    expect(err.message).not.toMatch(/at .*\.ts:\d+/); // no stack traces
+    expect(data.adcp_error).toEqual(err);
+    expect(data.context).toEqual({ correlation_id: 'err' });
+    expect(await counts()).toEqual(before);
+  });
+});
+
+describe('idempotency', () => {
+  it('replays the original response for the same key and request', async () => {
+    const req = buyRequest();
+    const first = await call(buyer, 'create_media_buy', { ...req, context: { try: 1 } });
+    const second = await call(buyer, 'create_media_buy', { ...req, context: { try: 2 } });
+    expect(second.isError).toBe(false);
+    expect(second.data.media_buy_id).toBe(first.data.media_buy_id);
+    expect(second.data.replayed).toBe(true);
+    expect(second.data.context).toEqual({ try: 2 });
+    const rows = await sql`select count(*)::int as n from media_buys where idempotency_key = ${req.idempotency_key}`;
+    expect(rows[0]!.n).toBe(1);
+  });
+
+  it('answers concurrent duplicates with one buy', async () => {
+    const req = buyRequest();
+    const results = await Promise.all(Array.from({ length: 5 }, () => call(buyer, 'create_media_buy', req)));
+    const ids = new Set(results.map((r) => r.data.media_buy_id));
+    expect(ids.size).toBe(1);
+    const rows = await sql`select count(*)::int as n from media_buys where idempotency_key = ${req.idempotency_key}`;
+    expect(rows[0]!.n).toBe(1);
+  });
+
+  it('rejects the same key with a different request', async () => {
+    const req = buyRequest();
+    await call(buyer, 'create_media_buy', req);
+    const before = await counts();
+    const clash = await call(buyer, 'create_media_buy', { ...req, packages: [{ ...req.packages[0], budget: 30000 }] });
+    expect(clash.isError).toBe(true);
+    expect((clash.data.adcp_error as { code: string; field: string })).toMatchObject({ code: 'IDEMPOTENCY_CONFLICT', field: 'idempotency_key' });
+    expect(await counts()).toEqual(before);
+  });
+
+  it('does not let a failed request burn its key', async () => {
+    const req = buyRequest({ packages: [{ product_id: 'nope', pricing_option_id: 'x', budget: 10 }] });
+    expect((await call(buyer, 'create_media_buy', req)).isError).toBe(true);
+    const fixed = await call(buyer, 'create_media_buy', { ...req, packages: buyRequest().packages });
+    expect(fixed.isError).toBe(false);
+  });
+});
+
+describe('atomicity', () => {
+  it('leaves no job, buy or step behind when the transaction fails after enqueueing', async () => {
+    // Make the last statement of the create transaction fail: the idempotency record update.
+    await sql.unsafe(`create or replace function fail_idem() returns trigger language plpgsql as $$ begin raise exception 'injected failure'; end $$;`);
+    await sql.unsafe(`create trigger fail_idem before update on idempotency_records for each row execute function fail_idem()`);
+    try {
+      const before = await counts();
+      const { isError, data } = await call(buyer, 'create_media_buy', buyRequest());
+      expect(isError).toBe(true);
+      expect(data.adcp_error).toMatchObject({ code: 'SERVICE_UNAVAILABLE', recovery: 'transient' });
+      expect(JSON.stringify(data)).not.toContain('injected failure'); // internals stay in the logs
+      expect(await counts()).toEqual(before);
+    } finally {
+      await sql.unsafe(`drop trigger fail_idem on idempotency_records`);
+    }
+  });
+});
+
+describe('buyer isolation', () => {
+  it('buyer B sees none of buyer A’s media buys or tasks', async () => {
+    const a = await call(buyer, 'create_media_buy', buyRequest());
+    const tokenB = 'tok_buyer_b_isolation';
+    await t.app.database.db.insert(principals).values({ id: 'prn_b', tenantId: 'demo', name: 'Buyer B', tokenHash: hashToken(tokenB), tokenHint: 'tok_buye' });
+    const b = await memoryClient(t, tokenB);
+    try {
+      const list = await call(b, 'get_media_buys', {});
+      expect(list.data.media_buys).toEqual([]);
+      const direct = await call(b, 'get_media_buys', { media_buy_ids: [a.data.media_buy_id] });
+      expect(direct.data.media_buys).toEqual([]);
+      const [step] = await sql`select id from workflow_steps where media_buy_id = ${a.data.media_buy_id as string}`;
+      const task = await call(b, 'tasks/get', { task_id: step!.id });
+      expect(task.isError).toBe(true);
+      expect(task.data.adcp_error).toMatchObject({ code: 'REFERENCE_NOT_FOUND' });
+      await expect(b.readResource({ uri: `media-buy://${a.data.media_buy_id}` })).rejects.toThrow(/not found/i);
+      // Buyer A still sees it.
+      const mine = await call(buyer, 'get_media_buys', { media_buy_ids: [a.data.media_buy_id] });
+      expect((mine.data.media_buys as unknown[]).length).toBe(1);
+    } finally {
+      await b.close();
+    }
+  });
+});
+
+describe('get_media_buys', () => {
+  it('filters by status and paginates with a cursor', async () => {
+    const all = await call(buyer, 'get_media_buys', { pagination: { max_results: 100 } });
+    const total = (all.data.media_buys as unknown[]).length;
+    expect(total).toBeGreaterThan(3);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await call(buyer, 'get_media_buys', { pagination: { max_results: 2, ...(cursor && { cursor }) } });
+      const buys = page.data.media_buys as { media_buy_id: string; status: string; packages: unknown[] }[];
+      expect(buys.length).toBeLessThanOrEqual(2);
+      seen.push(...buys.map((b) => b.media_buy_id));
+      cursor = (page.data.pagination as { cursor?: string }).cursor;
+    } while (cursor);
+    expect(seen.length).toBe(total);
+    expect(new Set(seen).size).toBe(total);
+    const active = await call(buyer, 'get_media_buys', { status_filter: ['active'] });
+    expect(active.data.media_buys).toEqual([]);
+    const pending = await call(buyer, 'get_media_buys', { status_filter: 'pending_creatives' });
+    expect((pending.data.media_buys as unknown[]).length).toBe(total);
+    const bad = await call(buyer, 'get_media_buys', { status_filter: ['sleeping'] });
+    expect(bad.isError).toBe(true);
+  });
+});

@@ -1,0 +1,177 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAdapterRegistry } from '../../src/adapters/registry.js';
+import { fulfilMediaBuy } from '../../src/jobs/tasks/fulfil-media-buy.js';
+import { createLogger } from '../../src/logger.js';
+import { approveMediaBuy, rejectMediaBuy } from '../../src/services/approval.js';
+import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+
+let t: TestApp;
+let buyer: Client;
+let sql: postgres.Sql;
+const updates: string[] = [];
+const messages: string[] = [];
+
+const setAdapter = (settings: Record<string, unknown>, manual = false) =>
+  sql`update adapter_configs set settings = ${sql.json(settings)}, manual_approval_required = ${manual} where id = 'adp_demo_mock'`;
+
+async function readState(id: string) {
+  const res = await buyer.readResource({ uri: `media-buy://${id}` });
+  return JSON.parse((res.contents[0] as { text: string }).text) as {
+    status: string;
+    internal_status: string;
+    workflow_step: { status: string; task_status: string };
+    fulfilment: { state: string; external_order_id?: string; error?: string; attempts: number }[];
+    rejection_reason?: string;
+  };
+}
+
+beforeAll(async () => {
+  t = await startTestApp({ worker: true });
+  sql = postgres(t.db.url, { max: 2, onnotice: () => {} });
+  buyer = await memoryClient(t);
+  buyer.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+    updates.push(n.params.uri);
+  });
+  buyer.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+    messages.push(String(n.params.data));
+  });
+});
+afterAll(async () => {
+  await buyer?.close();
+  await sql?.end();
+  await t?.close();
+});
+
+describe('auto path', () => {
+  it('books at the mock ad server via the worker and pushes the change to a subscribed client', async () => {
+    await setAdapter({ latency_ms: 300 });
+    const { data } = await call(buyer, 'create_media_buy', buyRequest());
+    const id = data.media_buy_id as string;
+    await buyer.subscribeResource({ uri: `media-buy://${id}` });
+    const early = await readState(id);
+    expect(early.fulfilment[0]!.state).toBe('queued');
+    expect(early.workflow_step.status).toMatch(/pending|in_progress/);
+
+    // The booking's push (not the creation's, which may also arrive) carries "booked".
+    await waitFor(async () => messages.some((m) => m.includes(id) && m.includes('booked')));
+    expect(updates).toContain(`media-buy://${id}`);
+    const state = await readState(id);
+    expect(state.fulfilment).toHaveLength(1);
+    expect(state.fulfilment[0]).toMatchObject({ state: 'booked', external_order_id: expect.stringMatching(/^mock-order-/), attempts: 1 });
+    expect(state.workflow_step).toMatchObject({ status: 'completed', task_status: 'completed' });
+    expect(state.status).toBe('pending_creatives');
+
+    const orders = await sql`select calls from mock_ad_server.orders where idempotency_key like ${`${id}/%`}`;
+    expect(orders).toEqual([{ calls: 1 }]);
+    const [ao] = await sql`select state, external_order_id from adapter_orders where media_buy_id = ${id}`;
+    expect(ao!.state).toBe('booked');
+    // Ad-server ids live only in adapter_orders.
+    const [buyRow] = await sql`select row_to_json(m)::text as j from media_buys m where id = ${id}`;
+    expect(buyRow!.j).not.toContain('mock-order-');
+  });
+
+  it('retries a transient ad-server failure with backoff and still books exactly once', async () => {
+    await setAdapter({ fail_first_attempts: 1 });
+    const { data } = await call(buyer, 'create_media_buy', buyRequest());
+    const id = data.media_buy_id as string;
+    const state = await waitFor(async () => {
+      const s = await readState(id);
+      return s.fulfilment[0]!.state === 'booked' && s;
+    }, 15_000, 100);
+    expect(state.fulfilment[0]!.attempts).toBe(2);
+    const orders = await sql`select calls from mock_ad_server.orders where idempotency_key like ${`${id}/%`}`;
+    expect(orders).toEqual([{ calls: 1 }]);
+  });
+
+  it('rejects the buy with the ad server’s reason on a permanent failure, without retrying', async () => {
+    await setAdapter({ reject_marker: 'REJECT-ME' });
+    const { data } = await call(buyer, 'create_media_buy', buyRequest({ buyer_ref: 'camp-REJECT-ME' }));
+    const id = data.media_buy_id as string;
+    await buyer.subscribeResource({ uri: `media-buy://${id}` });
+    const state = await waitFor(async () => {
+      const s = await readState(id);
+      return s.status === 'rejected' && s;
+    });
+    expect(state.fulfilment[0]).toMatchObject({ state: 'failed', attempts: 1, error: expect.stringContaining('REJECT-ME') });
+    expect(state.workflow_step.status).toBe('failed');
+    expect(state.rejection_reason).toContain('REJECT-ME');
+    expect(updates).toContain(`media-buy://${id}`);
+    const [job] = await sql`select count(*)::int as n from graphile_worker._private_jobs where key = ${`fulfil:${id}`}`;
+    expect(job!.n).toBe(0);
+  });
+
+  it('is idempotent at the ad server when the same job runs twice', async () => {
+    await setAdapter({});
+    const { data } = await call(buyer, 'create_media_buy', buyRequest());
+    const id = data.media_buy_id as string;
+    await waitFor(async () => (await readState(id)).fulfilment[0]!.state === 'booked');
+    // At-least-once delivery: run the task again by hand, as a retry after a crash would.
+    const deps = { db: t.app.database.db, adapters: createAdapterRegistry(t.app.database.db), logger: createLogger('silent') };
+    await fulfilMediaBuy({ v: 1, tenant_id: 'demo', media_buy_id: id }, { attempts: 1, maxAttempts: 8 }, deps);
+    await sql`delete from adapter_orders where media_buy_id = ${id}`; // as if our commit had been lost
+    await fulfilMediaBuy({ v: 1, tenant_id: 'demo', media_buy_id: id }, { attempts: 2, maxAttempts: 8 }, deps);
+    const orders = await sql`select order_id, calls from mock_ad_server.orders where idempotency_key like ${`${id}/%`}`;
+    expect(orders).toHaveLength(1);
+    expect(orders[0]!.calls).toBe(2);
+    const [ao] = await sql`select external_order_id from adapter_orders where media_buy_id = ${id}`;
+    expect(ao!.external_order_id).toBe(orders[0]!.order_id);
+  });
+
+  it('drops a job whose payload is invalid instead of retrying it', async () => {
+    const deps = { db: t.app.database.db, adapters: createAdapterRegistry(t.app.database.db), logger: createLogger('silent') };
+    await expect(fulfilMediaBuy({ nonsense: true }, { attempts: 1, maxAttempts: 8 }, deps)).resolves.toBeUndefined();
+  });
+});
+
+describe('manual approval path', () => {
+  it('answers submitted with a task, enqueues nothing, and fulfils after approval', async () => {
+    await setAdapter({}, true);
+    const { isError, data } = await call(buyer, 'create_media_buy', buyRequest());
+    expect(isError).toBe(false);
+    expect(data.status).toBe('submitted');
+    expect(data.media_buy_id).toBeUndefined();
+    const taskId = data.task_id as string;
+    expect(taskId).toMatch(/^task_/);
+
+    const [step] = await sql`select status, owner, media_buy_id from workflow_steps where id = ${taskId}`;
+    expect(step).toMatchObject({ status: 'requires_approval', owner: 'seller' });
+    const jobs = await sql`select count(*)::int as n from graphile_worker._private_jobs where key = ${`fulfil:${step!.media_buy_id}`}`;
+    expect(jobs[0]!.n).toBe(0);
+
+    const polled = await call(buyer, 'tasks/get', { task_id: taskId });
+    expect(polled.data).toMatchObject({ task_id: taskId, task_type: 'create_media_buy', status: 'submitted', protocol: 'media-buy' });
+    const alias = await call(buyer, 'get_task_status', { task_id: taskId });
+    expect(alias.data.status).toBe('submitted');
+
+    await buyer.subscribeResource({ uri: `task://${taskId}` });
+    const first = await approveMediaBuy(t.app.database.db, { tenantId: 'demo', taskId, actor: 'ops@demo' });
+    const second = await approveMediaBuy(t.app.database.db, { tenantId: 'demo', taskId, actor: 'other@demo' });
+    expect(first.ok).toBe(true);
+    expect(second).toEqual({ ok: false, reason: 'already_decided', status: expect.any(String) });
+
+    const done = await waitFor(async () => {
+      const r = await call(buyer, 'tasks_get', { task_id: taskId });
+      return r.data.status === 'completed' && r.data;
+    });
+    expect((done.result as { media_buy_id: string }).media_buy_id).toBe(step!.media_buy_id);
+    expect(updates).toContain(`task://${taskId}`);
+    const buys = await call(buyer, 'get_media_buys', { media_buy_ids: [step!.media_buy_id] });
+    expect((buys.data.media_buys as { confirmed_at: string | null }[])[0]!.confirmed_at).not.toBeNull();
+  });
+
+  it('a rejected buy moves to rejected and the buyer hears of it', async () => {
+    await setAdapter({}, true);
+    const { data } = await call(buyer, 'create_media_buy', buyRequest());
+    const taskId = data.task_id as string;
+    await buyer.subscribeResource({ uri: `task://${taskId}` });
+    const res = await rejectMediaBuy(t.app.database.db, { tenantId: 'demo', taskId, actor: 'ops@demo', reason: 'brand safety' });
+    expect(res.ok).toBe(true);
+    await waitFor(async () => updates.includes(`task://${taskId}`));
+    const polled = await call(buyer, 'tasks/get', { task_id: taskId });
+    expect(polled.data.status).toBe('rejected');
+    await setAdapter({}, false);
+  });
+});

@@ -1,0 +1,112 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buyRequest, call, httpClient, rawCall, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+
+let t: TestApp;
+let url: string;
+let sql: postgres.Sql;
+
+beforeAll(async () => {
+  t = await startTestApp({ worker: true, http: true });
+  url = t.http!.url;
+  sql = postgres(t.db.url, { max: 1, onnotice: () => {} });
+});
+afterAll(async () => {
+  await sql?.end();
+  await t?.close();
+});
+
+describe('HTTP transport', () => {
+  it('GET /healthz answers 200 when the database answers', async () => {
+    const res = await fetch(`${url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'ok' });
+  });
+
+  it.each([['application/json'], ['application/json, text/event-stream'], ['*/*']])('answers a stateless tools/call with Accept %s as a JSON body', async (accept) => {
+    const res = await rawCall(url, 'get_products', { brief: 'podcast sponsorship' }, { accept, authorization: `Bearer ${t.token}` });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/application\/json/);
+    const result = res.body.result!;
+    expect(result.isError).toBeFalsy();
+    const products = (result.structuredContent as { products: { product_id: string; pricing_options: unknown[] }[] }).products;
+    expect(products[0]!.product_id).toBe('audio_podcast_host_read');
+    expect(products[0]!.pricing_options.length).toBeGreaterThan(0);
+  });
+
+  it('accepts x-adcp-auth and creates a media buy statelessly', async () => {
+    const res = await rawCall(url, 'create_media_buy', buyRequest(), { 'x-adcp-auth': t.token });
+    expect(res.status).toBe(200);
+    expect((res.body.result!.structuredContent as { media_buy_id: string }).media_buy_id).toMatch(/^mb_/);
+  });
+
+  it('refuses an unknown token with 401, and buying anonymously with AUTH_REQUIRED', async () => {
+    const bad = await rawCall(url, 'get_products', {}, { authorization: 'Bearer not-a-token' });
+    expect(bad.status).toBe(401);
+    const anon = await rawCall(url, 'create_media_buy', buyRequest());
+    expect(anon.status).toBe(200);
+    expect(anon.body.result!.isError).toBe(true);
+    expect((anon.body.result!.structuredContent as { adcp_error: { code: string } }).adcp_error.code).toBe('AUTH_REQUIRED');
+  });
+
+  it('answers stateless tools/list, batches, notifications, and unknown tools', async () => {
+    const post = (body: unknown) => fetch(`${url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) });
+    const list = await (await post({ jsonrpc: '2.0', id: 1, method: 'tools/list' })).json();
+    expect(list.result.tools.map((x: { name: string }) => x.name)).toContain('create_media_buy');
+    const batch = await (await post([{ jsonrpc: '2.0', id: 1, method: 'ping' }, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'get_adcp_capabilities', arguments: {} } }])).json();
+    expect(batch).toHaveLength(2);
+    expect(batch[1].result.structuredContent.adcp.major_versions).toEqual([3]);
+    expect((await post({ jsonrpc: '2.0', method: 'notifications/initialized' })).status).toBe(202);
+    const unknown = await (await post({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'nope', arguments: {} } })).json();
+    expect(unknown.error.code).toBe(-32602);
+    const bad = await fetch(`${url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' });
+    expect(bad.status).toBe(400);
+  });
+
+  it('runs a session: tools, subscription pushed over the GET stream, and DELETE to close', async () => {
+    await sql`update adapter_configs set settings = '{"latency_ms": 200}'::jsonb where id = 'adp_demo_mock'`;
+    const client: Client = await httpClient(t);
+    const updates: string[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+      updates.push(n.params.uri);
+    });
+    try {
+      expect(t.http!.sessionCount()).toBe(1);
+      const { data } = await call(client, 'create_media_buy', buyRequest());
+      const uri = `media-buy://${data.media_buy_id}`;
+      await client.subscribeResource({ uri });
+      await waitFor(async () => {
+        const res = await client.readResource({ uri });
+        const state = JSON.parse((res.contents[0] as { text: string }).text);
+        return state.fulfilment[0].state === 'booked';
+      });
+      await waitFor(async () => updates.includes(uri));
+
+      // Another principal cannot use this session.
+      const sessionId = (client.transport as StreamableHTTPClientTransport).sessionId!;
+      const hijack = await fetch(`${url}/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sessionId },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list' }),
+      });
+      expect(hijack.status).toBe(403);
+
+      await (client.transport as StreamableHTTPClientTransport).terminateSession();
+      await waitFor(async () => t.http!.sessionCount() === 0);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('answers 404 for an unknown session', async () => {
+    const res = await fetch(`${url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': 'nope' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    expect(res.status).toBe(404);
+  });
+});

@@ -1,0 +1,109 @@
+/**
+ * stdio, as an MCP client such as Claude Desktop runs it: the command from
+ * mcp.json, spoken to over the child's stdin/stdout. Needs `npm run build`
+ * (npm test runs it first).
+ */
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../../src/db/client.js';
+import { seedDemo } from '../../src/seed/demo.js';
+import { buyRequest, call, waitFor } from '../helpers/app.js';
+import { createTestDb, type TestDb } from '../helpers/db.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const config = JSON.parse(await fs.readFile(path.join(root, 'mcp.json'), 'utf8')).mcpServers['adcp-sales-agent'] as {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+};
+
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of ['PATH', 'HOME', 'LANG', 'TMPDIR']) if (process.env[k]) env[k] = process.env[k]!;
+  return env;
+}
+
+async function connectStdio(env: Record<string, string>) {
+  const transport = new StdioClientTransport({ command: config.command, args: config.args, cwd: root, env, stderr: 'pipe' });
+  let stderr = '';
+  transport.stderr?.on('data', (d) => (stderr += d.toString()));
+  const client = new Client({ name: 'stdio-test', version: '1.0.0' });
+  await client.connect(transport);
+  const child = (transport as unknown as { _process: ChildProcess })._process;
+  return { client, child, stderr: () => stderr };
+}
+
+/** Close stdin the way an MCP client does and report how the server exited. */
+async function closeAndWait(client: Client, child: ChildProcess) {
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>((resolve) => {
+    const started = Date.now();
+    child.once('exit', (code, signal) => resolve({ code, signal, ms: Date.now() - started }));
+  });
+  await client.close();
+  return exited;
+}
+
+describe('stdio transport with the mcp.json config', () => {
+  let db: TestDb;
+  beforeAll(async () => {
+    db = await createTestDb();
+    const d = connect(db.url, { max: 1 });
+    await seedDemo(d.db, { token: config.env.SALES_AGENT_TOKEN, adapterLatencyMs: 100 });
+    await d.close();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('serves tools and pushes fulfilment, then exits cleanly when stdin closes', async () => {
+    expect(existsSync(path.join(root, config.args[0]!))).toBe(true);
+    const { client, child, stderr } = await connectStdio({ ...baseEnv(), ...config.env, DATABASE_URL: db.url });
+    const updates: string[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+      updates.push(n.params.uri);
+    });
+    const caps = await call(client, 'get_adcp_capabilities', {});
+    expect(caps.data.supported_protocols).toEqual(['media_buy']);
+    const { isError, data } = await call(client, 'create_media_buy', buyRequest());
+    expect(isError).toBe(false);
+    const uri = `media-buy://${data.media_buy_id}`;
+    await client.subscribeResource({ uri });
+    await waitFor(async () => {
+      const res = await client.readResource({ uri });
+      return JSON.parse((res.contents[0] as { text: string }).text).fulfilment[0].state === 'booked';
+    });
+    await waitFor(async () => updates.includes(uri));
+    const exit = await closeAndWait(client, child);
+    expect(exit).toMatchObject({ code: 0, signal: null });
+    expect(exit.ms).toBeLessThan(1900); // before the client would resort to SIGTERM
+    expect(stderr()).not.toMatch(/"level":"error"/);
+  });
+});
+
+describe('stdio with zero configuration', () => {
+  let dataDir: string;
+  afterAll(async () => {
+    if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('starts an embedded Postgres, seeds the demo tenant with SALES_AGENT_TOKEN, and stops it on exit', async () => {
+    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'sales-agent-stdio-'));
+    const env = { ...baseEnv(), ...config.env, SALES_AGENT_DATA_DIR: dataDir };
+    const { client, child } = await connectStdio(env);
+    const products = await call(client, 'get_products', { brief: 'video' });
+    const list = products.data.products as { pricing_options: unknown[] }[];
+    expect(list.length).toBeGreaterThan(0);
+    expect(list[0]!.pricing_options.length).toBeGreaterThan(0); // authenticated as the seeded buyer
+    expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(true);
+    const exit = await closeAndWait(client, child);
+    expect(exit).toMatchObject({ code: 0, signal: null });
+    await waitFor(async () => !existsSync(path.join(dataDir, 'pg', 'postmaster.pid')), 10_000);
+  }, 60_000);
+});
