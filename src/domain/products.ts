@@ -37,7 +37,10 @@ export function toAdcpProduct(p: ProductWithPricing, opts: { showPricing: boolea
     channels: p.channels,
     format_ids: p.formatIds,
     delivery_type: p.deliveryType,
-    pricing_options: opts.showPricing ? p.pricing.map(toAdcpPricingOption) : [],
+    // Anonymous callers learn which pricing models exist, not the prices.
+    pricing_options: opts.showPricing
+      ? p.pricing.map(toAdcpPricingOption)
+      : p.pricing.map((po) => ({ pricing_option_id: po.id, pricing_model: po.pricingModel, currency: po.currency })),
     reporting_capabilities: (p.details.reporting_capabilities as object | undefined) ?? DEFAULT_REPORTING_CAPABILITIES,
     ...(opts.relevance && { brief_relevance: opts.relevance }),
   };

@@ -53,9 +53,14 @@ describe('discovery tools', () => {
     expect(products.every((p) => p.pricing_options.length > 0)).toBe(true);
 
     const anonymous = await call(anon, 'get_products', { brief: 'Connected TV streaming for a sports drink' });
-    const anonProducts = anonymous.data.products as { pricing_options: unknown[] }[];
+    const anonProducts = anonymous.data.products as { pricing_options: Record<string, unknown>[] }[];
     expect(anonProducts.length).toBe(products.length);
-    expect(anonProducts.every((p) => p.pricing_options.length === 0)).toBe(true);
+    const anonOptions = anonProducts.flatMap((p) => p.pricing_options);
+    expect(anonOptions.length).toBeGreaterThan(0);
+    for (const po of anonOptions) {
+      expect(Object.keys(po).sort()).toEqual(['currency', 'pricing_model', 'pricing_option_id']);
+    }
+    expect(products.flatMap((p) => p.pricing_options as Record<string, unknown>[]).some((po) => po.fixed_price !== undefined)).toBe(true);
   });
 
   it('get_products applies filters', async () => {

@@ -14,7 +14,7 @@ let sql: postgres.Sql;
 const updates: string[] = [];
 const messages: string[] = [];
 
-const setAdapter = (settings: Record<string, unknown>, manual = false) =>
+const setAdapter = (settings: Record<string, number | string>, manual = false) =>
   sql`update adapter_configs set settings = ${sql.json(settings)}, manual_approval_required = ${manual} where id = 'adp_demo_mock'`;
 
 async function readState(id: string) {

@@ -53,14 +53,15 @@ describe('HTTP transport', () => {
   });
 
   it('answers stateless tools/list, batches, notifications, and unknown tools', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- raw JSON-RPC bodies
     const post = (body: unknown) => fetch(`${url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) });
-    const list = await (await post({ jsonrpc: '2.0', id: 1, method: 'tools/list' })).json();
+    const list: any = await (await post({ jsonrpc: '2.0', id: 1, method: 'tools/list' })).json();
     expect(list.result.tools.map((x: { name: string }) => x.name)).toContain('create_media_buy');
-    const batch = await (await post([{ jsonrpc: '2.0', id: 1, method: 'ping' }, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'get_adcp_capabilities', arguments: {} } }])).json();
+    const batch: any = await (await post([{ jsonrpc: '2.0', id: 1, method: 'ping' }, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'get_adcp_capabilities', arguments: {} } }])).json();
     expect(batch).toHaveLength(2);
     expect(batch[1].result.structuredContent.adcp.major_versions).toEqual([3]);
     expect((await post({ jsonrpc: '2.0', method: 'notifications/initialized' })).status).toBe(202);
-    const unknown = await (await post({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'nope', arguments: {} } })).json();
+    const unknown: any = await (await post({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'nope', arguments: {} } })).json();
     expect(unknown.error.code).toBe(-32602);
     const bad = await fetch(`${url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' });
     expect(bad.status).toBe(400);

@@ -1,0 +1,33 @@
+# syntax=docker/dockerfile:1
+# Multi-stage build of the AdCP sales agent. Runs `sales-agent serve` on port 3000.
+# Without DATABASE_URL it starts an embedded Postgres in /data (mount a volume there);
+# in production, point DATABASE_URL at your Postgres and run extra `worker` containers to scale out.
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=3000 \
+    SALES_AGENT_DATA_DIR=/data \
+    LOG_LEVEL=info
+WORKDIR /app
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY drizzle ./drizzle
+RUN mkdir -p /data && chown node:node /data
+# Postgres (embedded) refuses to run as root; the node user is fine.
+USER node
+VOLUME ["/data"]
+EXPOSE 3000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+ENTRYPOINT ["node", "dist/cli.js"]
+CMD ["serve"]

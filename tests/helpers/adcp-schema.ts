@@ -1,0 +1,61 @@
+/**
+ * Validation of real tool responses against the AdCP 3.0.6 JSON schemas that
+ * the AdCP SDK ships. Success responses must match the tool's response schema.
+ * Error responses must match the tool's error branch where the schema has one
+ * (create_media_buy...); elsewhere every entry of errors[] and adcp_error must
+ * be a valid AdCP error object.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+
+const require = createRequire(import.meta.url);
+const sdkRoot = path.dirname(require.resolve('@adcp/sdk/package.json'));
+const schemasRoot = path.join(sdkRoot, 'dist/lib/schemas-data/3.0');
+
+interface Outcome {
+  valid: boolean;
+  variant: string;
+  issues: { pointer: string; message: string }[];
+}
+
+// The SDK's validator is not exported from a public path, so we load it by file.
+const validation = require(path.join(sdkRoot, 'dist/lib/validation/index.js')) as {
+  validateResponse(tool: string, payload: unknown, version?: string): Outcome;
+};
+
+const ajv = new Ajv({ strict: false, allErrors: true });
+(addFormatsModule as unknown as (a: Ajv) => void)(ajv);
+const errorSchema = JSON.parse(readFileSync(path.join(schemasRoot, 'core/error.json'), 'utf8')) as Record<string, unknown>;
+const validateError = ajv.compile({ ...errorSchema, $id: undefined });
+
+const BUNDLED: Record<string, string> = {
+  create_media_buy: 'media-buy/create-media-buy-response.json',
+  update_media_buy: 'media-buy/update-media-buy-response.json',
+};
+
+function hasErrorBranch(tool: string): boolean {
+  const file = BUNDLED[tool];
+  if (!file) return false;
+  const schema = JSON.parse(readFileSync(path.join(schemasRoot, 'bundled', file), 'utf8')) as { oneOf?: { required?: string[] }[] };
+  return !!schema.oneOf?.some((b) => b.required?.includes('errors'));
+}
+
+/** Problems with a tool response, as "pointer: message" lines; empty when valid. */
+export function responseProblems(tool: string, payload: Record<string, unknown>, isError = false): string[] {
+  const name = tool.replace('/', '_');
+  if (isError && !hasErrorBranch(name)) {
+    const problems: string[] = [];
+    const errors = payload.errors as unknown[] | undefined;
+    if (!Array.isArray(errors) || errors.length === 0) problems.push('/errors: an error response needs errors[]');
+    for (const [i, e] of [...(errors ?? []), payload.adcp_error].entries()) {
+      if (!validateError(e)) problems.push(...(validateError.errors ?? []).map((x) => `/errors/${i}${x.instancePath}: ${x.message}`));
+    }
+    return problems;
+  }
+  const out = validation.validateResponse(name, payload);
+  if (out.variant === 'skipped') throw new Error(`no AdCP response schema for ${tool}`);
+  return out.valid ? [] : out.issues.map((i) => `${i.pointer || '/'}: ${i.message}`);
+}

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import type { AdapterConfigRow } from '../../src/db/queries/adapters.js';
+import type { ProductWithPricing } from '../../src/db/queries/inventory.js';
+import { AdcpError } from '../../src/domain/errors.js';
+import { canonicalJson, hashJson } from '../../src/domain/ids.js';
+import { planMediaBuy } from '../../src/domain/media-buy-plan.js';
+import { compareAmounts, fromUnits, sumAmounts, toUnits } from '../../src/domain/money.js';
+import { rankByBrief } from '../../src/domain/products.js';
+import { toAdcpMediaBuyStatus, toAdcpTaskStatus } from '../../src/domain/status.js';
+
+describe('money', () => {
+  it('adds without float error', () => {
+    expect(sumAmounts([0.1, 0.2])).toBe('0.3');
+    expect(sumAmounts(['19999.9999', '0.0001'])).toBe('20000');
+    expect(fromUnits(toUnits('-12.5'))).toBe('-12.5');
+    expect(compareAmounts('2.50', 2.5)).toBe(0);
+    expect(compareAmounts('2.49', '2.5')).toBe(-1);
+  });
+  it('refuses what is not a decimal', () => {
+    expect(() => toUnits('1e5')).toThrow();
+  });
+});
+
+describe('ids', () => {
+  it('hashes JSON independent of key order and undefined fields', () => {
+    expect(canonicalJson({ b: 1, a: [1, { d: 2, c: 3 }] })).toBe('{"a":[1,{"c":3,"d":2}],"b":1}');
+    expect(hashJson({ a: 1, b: undefined })).toBe(hashJson({ a: 1 }));
+    expect(hashJson({ a: 1 })).not.toBe(hashJson({ a: 2 }));
+  });
+});
+
+describe('status mapping', () => {
+  it('shows a buy awaiting approval as pending_start and its task as submitted', () => {
+    expect(toAdcpMediaBuyStatus('pending_approval')).toBe('pending_start');
+    expect(toAdcpMediaBuyStatus('active')).toBe('active');
+    expect(toAdcpTaskStatus('requires_approval')).toBe('submitted');
+    expect(toAdcpTaskStatus('in_progress')).toBe('working');
+    expect(toAdcpTaskStatus('failed')).toBe('failed');
+  });
+});
+
+const product = (id: string, name: string, description: string, channels: string[], pricing: Partial<ProductWithPricing['pricing'][number]>[] = []): ProductWithPricing =>
+  ({
+    tenantId: 't',
+    id,
+    name,
+    description,
+    channels,
+    deliveryType: 'guaranteed',
+    formatIds: [],
+    publisherProperties: [],
+    targetingTemplate: {},
+    countries: [],
+    adapterConfigId: null,
+    allowedPrincipalIds: null,
+    details: {},
+    archived: false,
+    createdAt: new Date(),
+    updatedAt: new Date(),
+    pricing: pricing.map((p, i) => ({ tenantId: 't', productId: id, id: `po${i}`, pricingModel: 'cpm', currency: 'USD', fixedPrice: null, floorPrice: null, priceGuidance: null, minSpendPerPackage: null, parameters: null, ...p })),
+  }) as ProductWithPricing;
+
+describe('brief ranking', () => {
+  const catalogue = [
+    product('a', 'Homepage display', 'Banners on the homepage', ['display']),
+    product('b', 'CTV primetime', 'Streaming TV spots', ['ctv']),
+    product('c', 'Podcast host read', 'Audio sponsorship', ['podcast']),
+  ];
+  it('puts the best match first and explains it', () => {
+    const ranked = rankByBrief(catalogue, 'Connected TV streaming for a sports drink');
+    expect(ranked[0]!.product.id).toBe('b');
+    expect(ranked[0]!.relevance).toMatch(/streaming/);
+    expect(ranked.map((r) => r.product.id)).not.toContain('a');
+  });
+  it('returns everything when nothing in the brief matches', () => {
+    expect(rankByBrief(catalogue, 'zzz qqq')).toHaveLength(3);
+  });
+});
+
+describe('planMediaBuy', () => {
+  const now = new Date('2026-06-01T00:00:00Z');
+  const adapters = [{ id: 'ad1', isDefault: true, manualApprovalRequired: false } as AdapterConfigRow, { id: 'ad2', isDefault: false, manualApprovalRequired: true } as AdapterConfigRow];
+  const products = [
+    product('fixed', 'Fixed', 'x', ['display'], [{ fixedPrice: '10', minSpendPerPackage: '1000' }]),
+    product('auction', 'Auction', 'x', ['display'], [{ floorPrice: '2.5' }]),
+    { ...product('manual', 'Manual', 'x', ['ctv'], [{ fixedPrice: '40' }]), adapterConfigId: 'ad2' },
+    product('eur', 'Euro', 'x', ['display'], [{ fixedPrice: '5', currency: 'EUR' }]),
+  ];
+  const base = { start_time: '2026-06-02T00:00:00Z', end_time: '2026-06-30T00:00:00Z' };
+  const plan = (packages: Record<string, unknown>[], extra: Record<string, unknown> = {}, settings = {}) =>
+    planMediaBuy({ request: { ...base, ...extra, packages } as never, products, adapters, settings, now });
+  const code = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      return (e as AdcpError).code;
+    }
+    return 'OK';
+  };
+
+  it('sums budgets exactly and picks the default adapter', () => {
+    const p = plan([
+      { product_id: 'fixed', pricing_option_id: 'po0', budget: 1000.1 },
+      { product_id: 'auction', pricing_option_id: 'po0', budget: 0.2, bid_price: 3 },
+    ]);
+    expect(p.totalBudget).toBe('1000.3');
+    expect(p.currency).toBe('USD');
+    expect(p.packages.map((x) => x.adapterConfigId)).toEqual(['ad1', 'ad1']);
+    expect(p.manualApproval).toBe(false);
+  });
+  it('needs manual approval when any adapter or the tenant asks for it', () => {
+    expect(plan([{ product_id: 'manual', pricing_option_id: 'po0', budget: 100 }]).manualApproval).toBe(true);
+    expect(plan([{ product_id: 'fixed', pricing_option_id: 'po0', budget: 1000 }], {}, { manual_approval_required: true }).manualApproval).toBe(true);
+  });
+  it('accepts asap and rejects what is wrong', () => {
+    expect(plan([{ product_id: 'fixed', pricing_option_id: 'po0', budget: 1000 }], { start_time: 'asap' }).startTime).toEqual(now);
+    expect(code(() => plan([{ product_id: 'fixed', pricing_option_id: 'po0', budget: 1000 }, { product_id: 'eur', pricing_option_id: 'po0', budget: 10 }]))).toBe('VALIDATION_ERROR');
+    expect(code(() => plan([{ product_id: 'fixed', pricing_option_id: 'po0', budget: 999.99 }]))).toBe('BUDGET_TOO_LOW');
+    expect(code(() => plan([{ product_id: 'fixed', pricing_option_id: 'po0', budget: 5000 }], {}, { max_media_buy_budget: '4000' }))).toBe('BUDGET_EXCEEDED');
+    expect(code(() => plan([{ product_id: 'eur', pricing_option_id: 'po0', budget: 10 }], {}, { currencies: ['USD'] }))).toBe('UNSUPPORTED_FEATURE');
+    expect(code(() => plan([{ product_id: 'auction', pricing_option_id: 'po0', budget: 10, bid_price: 2.49 }]))).toBe('VALIDATION_ERROR');
+    expect(code(() => plan([], { proposal_id: 'p1' }))).toBe('UNSUPPORTED_FEATURE');
+    expect(code(() => plan([{ product_id: 'fixed', pricing_option_id: 'po0', budget: 1000, creatives: [{}] }]))).toBe('UNSUPPORTED_FEATURE');
+  });
+});
