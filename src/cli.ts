@@ -108,6 +108,7 @@ async function seed(args: string[], config: Config, logger: Logger): Promise<voi
       const res = await seedDemo(database.db, { token: values.token, approval: values.approval as 'auto' | 'manual' | undefined, adapterLatencyMs: latency });
       process.stdout.write(`Seeded tenant "${res.tenantId}" with buyer ${res.principalId}.\n`);
       if (res.token && !values.token) process.stdout.write(`Buyer token (shown once): ${res.token}\n`);
+      else if (!res.token) process.stdout.write('Buyer token unchanged (pass --token to set a new one).\n');
     } finally {
       await database.close();
     }

@@ -1,0 +1,83 @@
+/**
+ * The CLI as a publisher runs it: `seed demo` then `serve`, in real processes.
+ * With a 2 s adapter, create_media_buy must answer before the adapter could
+ * have finished, and the subscription must hear of the booking afterwards.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buyRequest, call, waitFor } from '../helpers/app.js';
+import { createTestDb, type TestDb } from '../helpers/db.js';
+
+const run = promisify(execFile);
+const root = path.resolve(import.meta.dirname, '../..');
+const cli = path.join(root, 'dist/cli.js');
+let db: TestDb;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  db = await createTestDb();
+  env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: db.url, LOG_LEVEL: 'warn' };
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+describe('sales-agent CLI', () => {
+  it('seed demo is idempotent and sets the token and adapter latency', async () => {
+    const first = await run('node', [cli, 'seed', 'demo', '--token', 'cli-token-1', '--adapter-latency-ms', '2000'], { env });
+    expect(first.stdout).toContain('Seeded tenant "demo"');
+    const again = await run('node', [cli, 'seed', 'demo'], { env });
+    expect(again.stdout).toContain('Buyer token unchanged');
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      const [r] = await sql`select (select count(*)::int from products where tenant_id = 'demo') as products,
+        (select count(*)::int from principals) as principals,
+        (select settings->>'latency_ms' from adapter_configs where tenant_id = 'demo') as latency`;
+      expect(r).toEqual({ products: expect.any(Number), principals: 1, latency: '2000' });
+      expect(r!.products).toBeGreaterThanOrEqual(8);
+      const [p] = await sql`select token_hash from principals`;
+      expect(p!.token_hash).not.toContain('cli-token-1'); // stored hashed
+    } finally {
+      await sql.end();
+    }
+    await expect(run('node', [cli, 'seed', 'demo', '--approval', 'sometimes'], { env })).rejects.toMatchObject({ code: 2 });
+  });
+
+  it('serve answers create_media_buy at once while the adapter takes 2 s, then pushes the booking', async () => {
+    const child: ChildProcessWithoutNullStreams = spawn('node', [cli, 'serve', '--port', '0'], { env });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d.toString()));
+    try {
+      const mcpUrl = await waitFor(async () => /serving MCP at (http:\/\/\S+\/mcp)/.exec(out)?.[1], 15_000);
+      const client = new Client({ name: 'cli-test', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), { requestInit: { headers: { authorization: 'Bearer cli-token-1' } } }));
+      const updates: string[] = [];
+      client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+        updates.push(n.params.uri);
+      });
+      const started = performance.now();
+      const { isError, data } = await call(client, 'create_media_buy', buyRequest());
+      const answeredAfter = performance.now() - started;
+      expect(isError).toBe(false);
+      // The adapter takes 2,000 ms; an answer well before that proves it was not called inline.
+      expect(answeredAfter).toBeLessThan(1000);
+      const uri = `media-buy://${data.media_buy_id}`;
+      await client.subscribeResource({ uri });
+      const read = async () => JSON.parse(((await client.readResource({ uri })).contents[0] as { text: string }).text);
+      expect((await read()).fulfilment[0].state).toBe('queued');
+      await waitFor(async () => updates.includes(uri) && (await read()).fulfilment[0].state === 'booked', 15_000, 100);
+      await client.close();
+    } finally {
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  });
+});
