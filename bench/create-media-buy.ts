@@ -5,7 +5,8 @@
  * seeds it with the built CLI (dist/cli.js), starts `sales-agent serve` as a child
  * process (worker in-process) and fires tools/call create_media_buy requests at
  * POST /mcp over keep-alive connections: a warmup, a 1-client phase for baseline
- * latency, then the measured phase with --clients concurrent loops. It reports
+ * latency, then the measured phase with --clients concurrent loops (the worker is
+ * let finish each earlier phase's buys first, so phases do not overlap). It reports
  * latency percentiles, throughput, errors, the server's peak RSS and how long the
  * worker takes to fulfil (book at the mock ad server) every buy. The database and
  * the server are always torn down. Build first: `npm run build`.
@@ -404,6 +405,7 @@ async function main(): Promise<number> {
     log(`warmup: ${o.warmup} calls, ${o.clients} clients`);
     const w = await runPhase(call, o.warmup, o.clients);
     if (w.errors) log(`  warmup had ${w.errors} errors: ${JSON.stringify(w.errorSamples)}`);
+    if (w.errors === w.calls) throw new Error(`every warmup call failed; first server log lines:\n${server.logLines.slice(0, 3).map(describeLogLine).join('\n')}`);
     await settle('warmup');
   }
   const rssIdleMb = readRssMb(pid);
@@ -498,6 +500,18 @@ interface BenchResult {
   server_log_lines: number;
 }
 
+/** A server log line, shortened: JSON logs become "level msg: error message (cause)". */
+function describeLogLine(line: string): string {
+  try {
+    const j = JSON.parse(line) as { level?: string; msg?: string; error?: { message?: string; cause?: { message?: string } } };
+    const cause = j.error?.cause?.message ? ` (cause: ${j.error.cause.message})` : '';
+    const err = j.error?.message ? `: ${j.error.message.split('\n')[0]!.slice(0, 200)}${cause}` : '';
+    return `${j.level} ${j.msg}${err}`;
+  } catch {
+    return line;
+  }
+}
+
 const round1 = (n: number | undefined) => (n === undefined ? null : Math.round(n * 10) / 10);
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
@@ -505,7 +519,7 @@ function printSummary(r: BenchResult, server: Server): void {
   const c = r.config;
   const { one_client: single, n_clients: multi } = r.latency_ms;
   const f = r.fulfilment;
-  const fmt = (n: number) => n.toFixed(2).padStart(9);
+  const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '-').padStart(9);
   const row = (label: string, s: Stats, tput: number) => `  ${label.padEnd(12)}${fmt(s.p50)}${fmt(s.p95)}${fmt(s.p99)}${fmt(s.max)}${fmt(s.mean)}   ${tput.toFixed(1).padStart(8)} calls/s  (${s.count} ok)`;
   const lines = [
     '',
@@ -528,7 +542,7 @@ function printSummary(r: BenchResult, server: Server): void {
     f.all_done ? `    rate: ${f.buys_per_s} buys/s over the phase${f.drain_buys_per_s !== null ? `, ${f.drain_buys_per_s} buys/s while draining` : ''}` : '',
     `    completed ${f.completed}, failed ${f.failed}, orders that needed a retry ${f.retried_orders}`,
     `  server warn/error log lines: ${r.server_log_lines}`,
-    ...server.logLines.slice(0, 5).map((l) => `    ${l.slice(0, 300)}`),
+    ...server.logLines.slice(0, 5).map((l) => `    ${describeLogLine(l).slice(0, 400)}`),
     '',
   ];
   process.stdout.write(lines.filter((l, i, a) => l !== '' || a[i - 1] !== '').join('\n') + '\n');
