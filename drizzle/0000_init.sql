@@ -127,6 +127,7 @@ CREATE TABLE "media_packages" (
 	"tenant_id" text NOT NULL,
 	"product_id" text NOT NULL,
 	"pricing_option_id" text NOT NULL,
+	"pricing_model" text NOT NULL,
 	"adapter_config_id" text,
 	"buyer_ref" text,
 	"budget" numeric(18, 4) NOT NULL,

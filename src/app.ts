@@ -10,6 +10,7 @@ import { migrateDatabase } from './db/migrate.js';
 import { tenants } from './db/schema/index.js';
 import { startWorker, type Worker } from './jobs/worker.js';
 import type { Logger } from './logger.js';
+import { CatalogCache } from './mcp/catalog-cache.js';
 import { NotificationHub } from './mcp/notify.js';
 import type { AppServices } from './mcp/server.js';
 import type { AdapterFactory } from './adapters/registry.js';
@@ -57,7 +58,8 @@ export async function bootApp(
   const hub = new NotificationHub(database.sql, logger);
   await hub.start();
   const worker = opts.worker ? await startWorker({ database, logger, concurrency: config.workerConcurrency, adapters: opts.adapters }) : undefined;
-  const services: AppServices = { database, logger, hub, agentUrl: opts.agentUrl ?? config.publicUrl ?? `http://${config.host}:${config.port}` };
+  const catalog = new CatalogCache(database.db, hub);
+  const services: AppServices = { database, logger, hub, catalog, agentUrl: opts.agentUrl ?? config.publicUrl ?? `http://${config.host}:${config.port}` };
   let closing: Promise<void> | undefined;
   return {
     services,

@@ -9,7 +9,7 @@ import type { Queryable } from './client.js';
 
 export const EVENTS_CHANNEL = 'sales_agent_events';
 
-export const ChangeEvent = z.object({
+export const MediaBuyEvent = z.object({
   kind: z.literal('media_buy'),
   tenant_id: z.string(),
   principal_id: z.string(),
@@ -19,9 +19,24 @@ export const ChangeEvent = z.object({
   summary: z.string().optional(),
   at: z.string(),
 });
+export type MediaBuyEvent = z.infer<typeof MediaBuyEvent>;
+
+/** The seller changed products, pricing or adapter settings: caches of them are stale. */
+export const CatalogEvent = z.object({ kind: z.literal('catalog'), tenant_id: z.string(), at: z.string() });
+export type CatalogEvent = z.infer<typeof CatalogEvent>;
+
+export const ChangeEvent = z.discriminatedUnion('kind', [MediaBuyEvent, CatalogEvent]);
 export type ChangeEvent = z.infer<typeof ChangeEvent>;
 
-export async function publishChange(db: Queryable, event: Omit<ChangeEvent, 'at'>): Promise<void> {
-  const payload: ChangeEvent = { ...event, at: new Date().toISOString() };
+export function mediaBuyEventPayload(event: Omit<MediaBuyEvent, 'at' | 'kind'>): string {
+  return JSON.stringify({ kind: 'media_buy', ...event, at: new Date().toISOString() } satisfies MediaBuyEvent);
+}
+
+export async function publishChange(db: Queryable, event: Omit<MediaBuyEvent, 'at' | 'kind'>): Promise<void> {
+  await db.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${mediaBuyEventPayload(event)})`);
+}
+
+export async function publishCatalogChange(db: Queryable, tenantId: string): Promise<void> {
+  const payload: CatalogEvent = { kind: 'catalog', tenant_id: tenantId, at: new Date().toISOString() };
   await db.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${JSON.stringify(payload)})`);
 }

@@ -5,6 +5,7 @@
 import type { Database } from '../db/client.js';
 import type { Principal, Tenant } from '../db/queries/principals.js';
 import type { Logger } from '../logger.js';
+import type { CatalogCache } from './catalog-cache.js';
 
 export interface Caller {
   tenant: Tenant | undefined;
@@ -15,6 +16,7 @@ export interface ToolContext extends Caller {
   db: Database['db'];
   logger: Logger;
   now: () => Date;
+  catalog: CatalogCache;
   /** Public base URL of this agent, for links in responses. */
   agentUrl: string;
 }

@@ -98,7 +98,15 @@ export async function startHttpServer(app: AppServices, opts: { host: string; po
         sendJson(res, 403, rpcError(null, -32001, 'This session belongs to another principal.'));
         return;
       }
-      const body = req.method === 'POST' ? JSON.parse(await readBody(req)) : undefined;
+      let body: unknown;
+      if (req.method === 'POST') {
+        try {
+          body = JSON.parse(await readBody(req));
+        } catch {
+          sendJson(res, 400, rpcError(null, -32700, 'Parse error: the body is not JSON.'));
+          return;
+        }
+      }
       await session.transport.handleRequest(req, res, body);
       return;
     }

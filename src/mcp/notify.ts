@@ -4,14 +4,14 @@
  * any process. A subscriber only hears of its own tenant's and principal's buys.
  */
 import type postgres from 'postgres';
-import { ChangeEvent, EVENTS_CHANNEL } from '../db/notify.js';
+import { ChangeEvent, EVENTS_CHANNEL, type MediaBuyEvent } from '../db/notify.js';
 import type { Logger } from '../logger.js';
 
 export interface Subscriber {
   tenantId: string;
   principalId: string;
   /** Deliver notifications/resources/updated for this URI. */
-  resourceUpdated(uri: string, event: ChangeEvent): Promise<void>;
+  resourceUpdated(uri: string, event: MediaBuyEvent): Promise<void>;
 }
 
 export const mediaBuyUri = (id: string) => `media-buy://${id}`;
@@ -82,6 +82,7 @@ export class NotificationHub {
       return;
     }
     for (const fn of this.listeners) fn(event);
+    if (event.kind !== 'media_buy') return;
     const uris = [mediaBuyUri(event.media_buy_id), ...(event.task_id ? [taskUri(event.task_id)] : [])];
     for (const uri of uris) {
       for (const sub of this.subs.get(uri) ?? []) {

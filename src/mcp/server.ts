@@ -24,6 +24,7 @@ import { getTaskForPrincipal } from '../db/queries/workflow.js';
 import { mediaBuyState } from '../domain/media-buy-view.js';
 import { toAdcpTaskStatus } from '../domain/status.js';
 import type { Logger } from '../logger.js';
+import type { CatalogCache } from './catalog-cache.js';
 import type { Caller, ToolContext } from './context.js';
 import { invokeTool, toolListing, type ToolDef } from './define-tool.js';
 import { NotificationHub, type Subscriber } from './notify.js';
@@ -35,6 +36,7 @@ export interface AppServices {
   database: Database;
   logger: Logger;
   hub: NotificationHub;
+  catalog: CatalogCache;
   agentUrl: string;
   now?: () => Date;
 }
@@ -54,7 +56,7 @@ export function toolList(): Tool[] {
 export const findTool = (name: string) => TOOL_BY_NAME.get(name);
 
 export function toolContext(app: AppServices, caller: Caller): ToolContext {
-  return { ...caller, db: app.database.db, logger: app.logger, now: app.now ?? (() => new Date()), agentUrl: app.agentUrl };
+  return { ...caller, db: app.database.db, logger: app.logger, now: app.now ?? (() => new Date()), catalog: app.catalog, agentUrl: app.agentUrl };
 }
 
 export function createMcpServer(app: AppServices, resolveCaller: CallerResolver): McpServer {

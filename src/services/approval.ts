@@ -6,27 +6,16 @@
 import type { Db } from '../db/client.js';
 import { mediaBuyHasCreatives } from '../db/queries/creatives.js';
 import { lockMediaBuy, updateMediaBuy } from '../db/queries/media-buys.js';
-import { updateWorkflowStep } from '../db/queries/workflow.js';
-import { workflowSteps } from '../db/schema/index.js';
+import { lockWorkflowStep, updateWorkflowStep } from '../db/queries/workflow.js';
 import { publishChange } from '../db/notify.js';
 import { initialStatus } from '../domain/status.js';
 import { enqueueJob } from '../jobs/enqueue.js';
-import { and, eq } from 'drizzle-orm';
 
 export type DecisionResult = { ok: true; mediaBuyId: string } | { ok: false; reason: 'not_found' | 'already_decided'; status?: string };
 
-async function lockStep(tx: Parameters<Parameters<Db['transaction']>[0]>[0], tenantId: string, taskId: string) {
-  const [step] = await tx
-    .select()
-    .from(workflowSteps)
-    .where(and(eq(workflowSteps.tenantId, tenantId), eq(workflowSteps.id, taskId)))
-    .for('update');
-  return step;
-}
-
 export async function approveMediaBuy(db: Db, p: { tenantId: string; taskId: string; actor: string }): Promise<DecisionResult> {
   return db.transaction(async (tx) => {
-    const step = await lockStep(tx, p.tenantId, p.taskId);
+    const step = await lockWorkflowStep(tx, { tenantId: p.tenantId, id: p.taskId });
     if (!step || !step.mediaBuyId) return { ok: false, reason: 'not_found' } as const;
     if (step.status !== 'requires_approval') return { ok: false, reason: 'already_decided', status: step.status } as const;
     const buy = await lockMediaBuy(tx, { tenantId: p.tenantId, id: step.mediaBuyId });
@@ -35,21 +24,21 @@ export async function approveMediaBuy(db: Db, p: { tenantId: string; taskId: str
     await updateWorkflowStep(tx, { tenantId: p.tenantId, id: step.id }, { status: 'pending', owner: 'system' });
     await updateMediaBuy(tx, { tenantId: p.tenantId, id: buy.id }, { status, confirmedAt: new Date() });
     await enqueueJob(tx, 'fulfil_media_buy', { v: 1, tenant_id: p.tenantId, media_buy_id: buy.id }, { jobKey: `fulfil:${buy.id}` });
-    await publishChange(tx, { kind: 'media_buy', tenant_id: p.tenantId, principal_id: buy.principalId, media_buy_id: buy.id, task_id: step.id, status, summary: `approved by ${p.actor}` });
+    await publishChange(tx, { tenant_id: p.tenantId, principal_id: buy.principalId, media_buy_id: buy.id, task_id: step.id, status, summary: `approved by ${p.actor}` });
     return { ok: true, mediaBuyId: buy.id } as const;
   });
 }
 
 export async function rejectMediaBuy(db: Db, p: { tenantId: string; taskId: string; actor: string; reason: string }): Promise<DecisionResult> {
   return db.transaction(async (tx) => {
-    const step = await lockStep(tx, p.tenantId, p.taskId);
+    const step = await lockWorkflowStep(tx, { tenantId: p.tenantId, id: p.taskId });
     if (!step || !step.mediaBuyId) return { ok: false, reason: 'not_found' } as const;
     if (step.status !== 'requires_approval') return { ok: false, reason: 'already_decided', status: step.status } as const;
     const buy = await lockMediaBuy(tx, { tenantId: p.tenantId, id: step.mediaBuyId });
     if (!buy) return { ok: false, reason: 'not_found' } as const;
     await updateWorkflowStep(tx, { tenantId: p.tenantId, id: step.id }, { status: 'rejected', owner: 'buyer', error: { code: 'POLICY_VIOLATION', message: `Rejected by the seller: ${p.reason}` } });
     await updateMediaBuy(tx, { tenantId: p.tenantId, id: buy.id }, { status: 'rejected', rejectionReason: p.reason, revision: buy.revision + 1 });
-    await publishChange(tx, { kind: 'media_buy', tenant_id: p.tenantId, principal_id: buy.principalId, media_buy_id: buy.id, task_id: step.id, status: 'rejected', summary: `rejected by ${p.actor}: ${p.reason}` });
+    await publishChange(tx, { tenant_id: p.tenantId, principal_id: buy.principalId, media_buy_id: buy.id, task_id: step.id, status: 'rejected', summary: `rejected by ${p.actor}: ${p.reason}` });
     return { ok: true, mediaBuyId: buy.id } as const;
   });
 }

@@ -159,9 +159,9 @@ describe('idempotency', () => {
 
 describe('atomicity', () => {
   it('leaves no job, buy or step behind when the transaction fails after enqueueing', async () => {
-    // Make the last statement of the create transaction fail: the idempotency record update.
+    // Make one part of the create statement fail: the workflow step insert.
     await sql.unsafe(`create or replace function fail_idem() returns trigger language plpgsql as $$ begin raise exception 'injected failure'; end $$;`);
-    await sql.unsafe(`create trigger fail_idem before update on idempotency_records for each row execute function fail_idem()`);
+    await sql.unsafe(`create trigger fail_idem before insert on workflow_steps for each row execute function fail_idem()`);
     try {
       const before = await counts();
       const { isError, data } = await call(buyer, 'create_media_buy', buyRequest());
@@ -170,7 +170,7 @@ describe('atomicity', () => {
       expect(JSON.stringify(data)).not.toContain('injected failure'); // internals stay in the logs
       expect(await counts()).toEqual(before);
     } finally {
-      await sql.unsafe(`drop trigger fail_idem on idempotency_records`);
+      await sql.unsafe(`drop trigger fail_idem on workflow_steps`);
     }
   });
 });

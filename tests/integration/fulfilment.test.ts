@@ -14,8 +14,10 @@ let sql: postgres.Sql;
 const updates: string[] = [];
 const messages: string[] = [];
 
-const setAdapter = (settings: Record<string, number | string>, manual = false) =>
-  sql`update adapter_configs set settings = ${sql.json(settings)}, manual_approval_required = ${manual} where id = 'adp_demo_mock'`;
+async function setAdapter(settings: Record<string, number | string>, manual = false) {
+  await sql`update adapter_configs set settings = ${sql.json(settings)}, manual_approval_required = ${manual} where id = 'adp_demo_mock'`;
+  t.app.services.catalog.invalidate('demo');
+}
 
 async function readState(id: string) {
   const res = await buyer.readResource({ uri: `media-buy://${id}` });

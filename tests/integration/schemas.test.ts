@@ -44,9 +44,11 @@ describe('AdCP response schemas', () => {
     expect(ok.media_buy_id).toBeDefined();
     await expectValid(buyer, 'create_media_buy', buyRequest({ packages: [{ product_id: 'nope', pricing_option_id: 'x', budget: 1 }] }), true);
     await t.app.database.db.execute(`update adapter_configs set manual_approval_required = true` as never);
+    t.app.services.catalog.invalidate();
     const submitted = await expectValid(buyer, 'create_media_buy', buyRequest());
     expect(submitted.status).toBe('submitted');
     await t.app.database.db.execute(`update adapter_configs set manual_approval_required = false` as never);
+    t.app.services.catalog.invalidate();
     const polled = await expectValid(buyer, 'tasks/get', { task_id: submitted.task_id });
     expect(polled.status).toBe('submitted');
     await approveMediaBuy(t.app.database.db, { tenantId: 'demo', taskId: submitted.task_id as string, actor: 'test' });

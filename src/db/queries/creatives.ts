@@ -12,10 +12,6 @@ export async function existingCreativeIds(db: Queryable, p: { tenantId: string; 
   return new Set(rows.map((r) => r.id));
 }
 
-export async function insertAssignments(db: Queryable, rows: (typeof creativeAssignments.$inferInsert)[]): Promise<void> {
-  if (rows.length) await db.insert(creativeAssignments).values(rows).onConflictDoNothing();
-}
-
 export async function mediaBuyHasCreatives(db: Queryable, p: { tenantId: string; mediaBuyId: string }): Promise<boolean> {
   const rows = await db
     .select({ id: creativeAssignments.creativeId })

@@ -16,11 +16,14 @@ function visibleTo(principalId: string | null) {
     : isNull(products.allowedPrincipalIds);
 }
 
-export async function listProducts(db: Queryable, p: { tenantId: string; principalId: string | null; ids?: string[] }): Promise<ProductWithPricing[]> {
+export async function listProducts(
+  db: Queryable,
+  p: { tenantId: string; principalId: string | null; ids?: string[]; includeRestricted?: boolean },
+): Promise<ProductWithPricing[]> {
   const where = and(
     eq(products.tenantId, p.tenantId),
     eq(products.archived, false),
-    visibleTo(p.principalId),
+    p.includeRestricted ? undefined : visibleTo(p.principalId),
     p.ids ? inArray(products.id, p.ids) : undefined,
   );
   const [rows, prices] = await Promise.all([

@@ -6,14 +6,8 @@ import { adapterOrders, mediaBuys, mediaPackages, workflowSteps } from '../schem
 export type MediaBuyRow = typeof mediaBuys.$inferSelect;
 export type NewMediaBuy = typeof mediaBuys.$inferInsert;
 export type PackageRow = typeof mediaPackages.$inferSelect;
-export type NewPackage = typeof mediaPackages.$inferInsert;
 export type AdapterOrderRow = typeof adapterOrders.$inferSelect;
 export type WorkflowStepRow = typeof workflowSteps.$inferSelect;
-
-export async function insertMediaBuy(db: Queryable, buy: NewMediaBuy, packages: NewPackage[]): Promise<void> {
-  await db.insert(mediaBuys).values(buy);
-  if (packages.length) await db.insert(mediaPackages).values(packages);
-}
 
 export interface MediaBuyDetail {
   buy: MediaBuyRow;

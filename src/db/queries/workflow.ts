@@ -4,10 +4,6 @@ import type { Queryable } from '../client.js';
 import { workflowSteps } from '../schema/index.js';
 import type { WorkflowStepRow } from './media-buys.js';
 
-export async function insertWorkflowStep(db: Queryable, row: typeof workflowSteps.$inferInsert): Promise<void> {
-  await db.insert(workflowSteps).values(row);
-}
-
 export async function getTaskForPrincipal(db: Queryable, p: { tenantId: string; principalId: string; taskId: string }): Promise<WorkflowStepRow | undefined> {
   const [row] = await db
     .select()
@@ -44,4 +40,14 @@ export async function updateWorkflowStep(
     )
     .returning({ id: workflowSteps.id });
   return rows.length > 0;
+}
+
+/** Lock a step for a decision; concurrent deciders queue behind the lock and then see the new status. */
+export async function lockWorkflowStep(db: Queryable, p: { tenantId: string; id: string }): Promise<WorkflowStepRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(workflowSteps)
+    .where(and(eq(workflowSteps.tenantId, p.tenantId), eq(workflowSteps.id, p.id)))
+    .for('update');
+  return row;
 }

@@ -39,6 +39,7 @@ export const mediaPackages = pgTable(
     tenantId: text('tenant_id').notNull(),
     productId: text('product_id').notNull(),
     pricingOptionId: text('pricing_option_id').notNull(),
+    pricingModel: text('pricing_model').notNull(),
     adapterConfigId: text('adapter_config_id').references(() => adapterConfigs.id),
     buyerRef: text('buyer_ref'),
     budget: numeric('budget', { precision: 18, scale: 4 }).notNull(),

@@ -9,14 +9,13 @@ import type { Database } from '../../db/client.js';
 import { listAdapterConfigs, type AdapterConfigRow } from '../../db/queries/adapters.js';
 import { loadForFulfilment, lockMediaBuy, updateMediaBuy, upsertAdapterOrder, type MediaBuyDetail, type PackageRow } from '../../db/queries/media-buys.js';
 import { latestStepForMediaBuy, updateWorkflowStep } from '../../db/queries/workflow.js';
-import { principals } from '../../db/schema/index.js';
+import { getPrincipal } from '../../db/queries/principals.js';
 import { publishChange } from '../../db/notify.js';
 import { newId } from '../../domain/ids.js';
 import { AdapterError, type AdapterOrderResult } from '../../adapters/port.js';
 import type { AdapterFactory } from '../../adapters/registry.js';
 import type { Logger } from '../../logger.js';
 import { FulfilMediaBuyPayload } from '../catalog.js';
-import { and, eq } from 'drizzle-orm';
 
 export interface TaskDeps {
   db: Database['db'];
@@ -54,7 +53,7 @@ async function bookPart(deps: TaskDeps, d: MediaBuyDetail, adapter: AdapterConfi
           productId: p.productId,
           budget: p.budget,
           bidPrice: p.bidPrice,
-          pricingModel: String((p.packageConfig as { pricing_model?: string }).pricing_model ?? ''),
+          pricingModel: p.pricingModel,
           impressions: p.impressions,
           targeting: p.targeting,
           formatIds: p.formatIds,
@@ -94,7 +93,7 @@ export async function fulfilMediaBuy(rawPayload: unknown, job: JobInfo, deps: Ta
     if (!p.adapterConfigId || booked.has(p.adapterConfigId)) continue;
     groups.set(p.adapterConfigId, [...(groups.get(p.adapterConfigId) ?? []), p]);
   }
-  const [principal] = await deps.db.select().from(principals).where(and(eq(principals.tenantId, tenantId), eq(principals.id, d.buy.principalId)));
+  const principal = await getPrincipal(deps.db, { tenantId, id: d.buy.principalId });
   const advertiser = { name: principal?.name ?? d.buy.principalId };
 
   // One order may span several ad servers: book each part in parallel.
@@ -102,7 +101,7 @@ export async function fulfilMediaBuy(rawPayload: unknown, job: JobInfo, deps: Ta
     [...groups].map(([adapterId, pkgs]) => {
       const adapter = byId.get(adapterId);
       if (!adapter) return Promise.resolve<PartResult>({ adapter: { id: adapterId, adapterType: 'unknown' } as AdapterConfigRow, ok: false, error: new AdapterError(`adapter config ${adapterId} no longer exists`, true) });
-      const mapping = (principal?.platformMappings as Record<string, { advertiser_id?: string }> | undefined)?.[adapter.adapterType];
+      const mapping = principal?.platformMappings[adapter.adapterType] as { advertiser_id?: string } | undefined;
       return bookPart(deps, d, adapter, pkgs, { ...advertiser, externalId: mapping?.advertiser_id }, job.signal);
     }),
   );
@@ -135,7 +134,7 @@ export async function fulfilMediaBuy(rawPayload: unknown, job: JobInfo, deps: Ta
       if (step) {
         await updateWorkflowStep(tx, { tenantId, id: step.id }, { status: 'failed', error: { code: 'ADAPTER_REJECTED', message: reason } });
       }
-      await publishChange(tx, { kind: 'media_buy', tenant_id: tenantId, principal_id: buy.principalId, media_buy_id: mediaBuyId, task_id: step?.id, status: 'rejected', summary: reason });
+      await publishChange(tx, { tenant_id: tenantId, principal_id: buy.principalId, media_buy_id: mediaBuyId, task_id: step?.id, status: 'rejected', summary: reason });
       return;
     }
     if (failures.length === 0) {
@@ -143,7 +142,7 @@ export async function fulfilMediaBuy(rawPayload: unknown, job: JobInfo, deps: Ta
         await updateWorkflowStep(tx, { tenantId, id: step.id }, { status: 'completed', response: { media_buy_id: mediaBuyId, status: buy.status } });
       }
       await updateMediaBuy(tx, { tenantId, id: mediaBuyId }, { confirmedAt: buy.confirmedAt ?? new Date() });
-      await publishChange(tx, { kind: 'media_buy', tenant_id: tenantId, principal_id: buy.principalId, media_buy_id: mediaBuyId, task_id: step?.id, status: buy.status, summary: 'booked at the ad server' });
+      await publishChange(tx, { tenant_id: tenantId, principal_id: buy.principalId, media_buy_id: mediaBuyId, task_id: step?.id, status: buy.status, summary: 'booked at the ad server' });
     } else if (step && step.status !== 'in_progress') {
       await updateWorkflowStep(tx, { tenantId, id: step.id }, { status: 'in_progress' });
     }
