@@ -16,6 +16,37 @@ export interface Database {
   close(): Promise<void>;
 }
 
+type AnySql = postgres.Sql | postgres.TransactionSql;
+
+/**
+ * Drizzle sends its queries through postgres.js `unsafe()`, which skips
+ * server-side prepared statements, so Postgres parses and plans every query
+ * again (measured: ~0.85 ms vs ~0.5 ms for an indexed select, far more for the
+ * create_media_buy statement). This makes them named prepared statements,
+ * cached per connection by text, in transactions too. Not for use behind a
+ * transaction-pooling PgBouncer.
+ */
+function preparing<T extends AnySql>(sql: T): T {
+  return new Proxy(sql, {
+    get(target, prop, receiver) {
+      if (prop === 'unsafe') {
+        return (query: string, args: unknown[] = [], options: Record<string, unknown> = {}) =>
+          (target.unsafe as (q: string, a: unknown[], o: object) => unknown)(query, args, { ...options, prepare: true });
+      }
+      if (prop === 'begin' || prop === 'savepoint') {
+        return (...args: unknown[]) => {
+          const fnAt = args.findIndex((a) => typeof a === 'function');
+          const fn = args[fnAt] as (tx: AnySql) => unknown;
+          args[fnAt] = (tx: AnySql) => fn(preparing(tx));
+          return (Reflect.get(target, prop, receiver) as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 export function connect(url: string, opts: { max?: number } = {}): Database {
   const sql = postgres(url, {
     max: opts.max ?? 10,
@@ -23,6 +54,6 @@ export function connect(url: string, opts: { max?: number } = {}): Database {
     idle_timeout: 30,
     connection: { application_name: 'sales-agent' },
   });
-  const db = drizzle(sql, { schema });
+  const db = drizzle(preparing(sql), { schema });
   return { db, sql, url, close: () => sql.end({ timeout: 5 }) };
 }

@@ -66,16 +66,6 @@ export async function listMediaBuys(
   return withChildren(db, rows);
 }
 
-/** The worker's view: tenant-scoped, not principal-scoped, and locked for the fulfilment transaction when asked. */
-export async function loadForFulfilment(db: Queryable, p: { tenantId: string; id: string }): Promise<MediaBuyDetail | undefined> {
-  const rows = await db
-    .select()
-    .from(mediaBuys)
-    .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.id, p.id)))
-    .limit(1);
-  return (await withChildren(db, rows))[0];
-}
-
 export async function lockMediaBuy(db: Queryable, p: { tenantId: string; id: string }): Promise<MediaBuyRow | undefined> {
   const [row] = await db
     .select()
@@ -90,22 +80,5 @@ export async function updateMediaBuy(db: Queryable, p: { tenantId: string; id: s
     .update(mediaBuys)
     .set({ ...set, updatedAt: sql`now()` })
     .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.id, p.id)));
-}
-
-export async function upsertAdapterOrder(db: Queryable, row: typeof adapterOrders.$inferInsert): Promise<void> {
-  await db
-    .insert(adapterOrders)
-    .values(row)
-    .onConflictDoUpdate({
-      target: [adapterOrders.mediaBuyId, adapterOrders.adapterConfigId],
-      set: {
-        state: row.state,
-        externalOrderId: row.externalOrderId ?? null,
-        externalLineItemIds: row.externalLineItemIds ?? null,
-        attempts: row.attempts ?? 0,
-        error: row.error ?? null,
-        updatedAt: sql`now()`,
-      },
-    });
 }
 

@@ -1,5 +1,5 @@
 /** Resolving a bearer token to its buyer and tenant. */
-import { and, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
 import { principals, tenants, type TenantSettings } from '../schema/index.js';
 import { hashToken } from '../../domain/ids.js';
@@ -51,12 +51,4 @@ export async function defaultTenant(db: Queryable): Promise<Tenant | undefined> 
   const rows = await db.select().from(tenants).orderBy(tenants.createdAt).limit(2);
   const t = rows.length === 1 ? rows[0] : (rows.find((r) => r.id === 'demo') ?? rows[0]);
   return t && { id: t.id, name: t.name, publisherDomain: t.publisherDomain, settings: t.settings };
-}
-
-export async function getPrincipal(db: Queryable, p: { tenantId: string; id: string }): Promise<Principal | undefined> {
-  const [r] = await db
-    .select({ id: principals.id, tenantId: principals.tenantId, name: principals.name, platformMappings: principals.platformMappings })
-    .from(principals)
-    .where(and(eq(principals.tenantId, p.tenantId), eq(principals.id, p.id)));
-  return r;
 }

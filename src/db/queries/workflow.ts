@@ -13,16 +13,6 @@ export async function getTaskForPrincipal(db: Queryable, p: { tenantId: string; 
   return row;
 }
 
-export async function latestStepForMediaBuy(db: Queryable, p: { tenantId: string; mediaBuyId: string; stepType?: string }): Promise<WorkflowStepRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(workflowSteps)
-    .where(and(eq(workflowSteps.tenantId, p.tenantId), eq(workflowSteps.mediaBuyId, p.mediaBuyId), p.stepType ? eq(workflowSteps.stepType, p.stepType) : undefined))
-    .orderBy(desc(workflowSteps.createdAt))
-    .limit(1);
-  return row;
-}
-
 export async function updateWorkflowStep(
   db: Queryable,
   p: { tenantId: string; id: string; fromStatuses?: string[] },
