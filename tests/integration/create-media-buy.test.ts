@@ -149,6 +149,24 @@ describe('idempotency', () => {
     expect(await counts()).toEqual(before);
   });
 
+  it('replays even after the product has been withdrawn since', async () => {
+    const req = buyRequest({ packages: [{ product_id: 'video_preroll_news', pricing_option_id: 'preroll_cpm_fixed', budget: 6000 }] });
+    const first = await call(buyer, 'create_media_buy', req);
+    expect(first.isError).toBe(false);
+    await sql`update products set archived = true where id = 'video_preroll_news'`;
+    t.app.services.catalog.invalidate('demo');
+    try {
+      const fresh = await call(buyer, 'create_media_buy', { ...req, idempotency_key: `${req.idempotency_key}-new` });
+      expect(fresh.data.adcp_error).toMatchObject({ code: 'PRODUCT_NOT_FOUND' });
+      const again = await call(buyer, 'create_media_buy', req);
+      expect(again.isError).toBe(false);
+      expect(again.data.media_buy_id).toBe(first.data.media_buy_id);
+    } finally {
+      await sql`update products set archived = false where id = 'video_preroll_news'`;
+      t.app.services.catalog.invalidate('demo');
+    }
+  });
+
   it('does not let a failed request burn its key', async () => {
     const req = buyRequest({ packages: [{ product_id: 'nope', pricing_option_id: 'x', budget: 10 }] });
     expect((await call(buyer, 'create_media_buy', req)).isError).toBe(true);

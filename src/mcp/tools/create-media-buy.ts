@@ -62,16 +62,20 @@ export default defineTool({
     };
     const now = ctx.now();
     const creativeIds = [...new Set((input.packages ?? []).flatMap((p) => (p.creative_assignments ?? []).map((a) => a.creative_id)))];
-    const [catalog, products, knownCreatives, previous] = await Promise.all([
+    const [catalog, products, knownCreatives] = await Promise.all([
       ctx.catalog.get(ctx.tenant.id),
       ctx.catalog.productsFor(ctx.tenant.id, ctx.principal.id),
       existingCreativeIds(ctx.db, { ...scope, ids: creativeIds }),
-      input.idempotency_key ? readIdempotentResponse(ctx.db, keyRef) : undefined,
     ]);
-    // A key seen before answers with its original response, even if the catalogue has changed since.
-    if (previous?.fresh) return replay(previous);
-
-    const plan = planMediaBuy({ request: input, products, adapters: catalog.adapters, settings: ctx.tenant.settings, now, knownCreatives });
+    let plan;
+    try {
+      plan = planMediaBuy({ request: input, products, adapters: catalog.adapters, settings: ctx.tenant.settings, now, knownCreatives });
+    } catch (err) {
+      // A key seen before answers with its original response, even if the catalogue has changed since.
+      const stored = input.idempotency_key ? await readIdempotentResponse(ctx.db, keyRef) : undefined;
+      if (stored?.fresh) return replay(stored);
+      throw err;
+    }
     const account = await resolveAccount(ctx.db, ctx, input.account, input.brand);
     const mediaBuyId = newId('mb');
     const taskId = newId('task');
