@@ -3,9 +3,9 @@
  * same fulfil_media_buy job as the auto path, in the same transaction as the
  * decision; the step is locked, so of two operators deciding at once exactly one wins.
  */
-import type { Db } from '../db/client.js';
+import type { Db, Tx } from '../db/client.js';
 import { mediaBuyHasCreatives } from '../db/queries/creatives.js';
-import { lockMediaBuy, updateMediaBuy } from '../db/queries/media-buys.js';
+import { lockMediaBuy, updateMediaBuy, type MediaBuyRow, type WorkflowStepRow } from '../db/queries/media-buys.js';
 import { lockWorkflowStep, updateWorkflowStep } from '../db/queries/workflow.js';
 import { publishChange } from '../db/notify.js';
 import { initialStatus } from '../domain/status.js';
@@ -13,32 +13,35 @@ import { enqueueJob } from '../jobs/enqueue.js';
 
 export type DecisionResult = { ok: true; mediaBuyId: string } | { ok: false; reason: 'not_found' | 'already_decided'; status?: string };
 
-export async function approveMediaBuy(db: Db, p: { tenantId: string; taskId: string; actor: string }): Promise<DecisionResult> {
+type Pending = { step: WorkflowStepRow; buy: MediaBuyRow };
+
+/** Lock the step and its buy, and run `decide` only if the step still awaits approval. */
+async function decide(db: Db, p: { tenantId: string; taskId: string }, fn: (tx: Tx, pending: Pending) => Promise<void>): Promise<DecisionResult> {
   return db.transaction(async (tx) => {
     const step = await lockWorkflowStep(tx, { tenantId: p.tenantId, id: p.taskId });
     if (!step || !step.mediaBuyId) return { ok: false, reason: 'not_found' } as const;
     if (step.status !== 'requires_approval') return { ok: false, reason: 'already_decided', status: step.status } as const;
     const buy = await lockMediaBuy(tx, { tenantId: p.tenantId, id: step.mediaBuyId });
     if (!buy) return { ok: false, reason: 'not_found' } as const;
+    await fn(tx, { step, buy });
+    return { ok: true, mediaBuyId: buy.id } as const;
+  });
+}
+
+export function approveMediaBuy(db: Db, p: { tenantId: string; taskId: string; actor: string }): Promise<DecisionResult> {
+  return decide(db, p, async (tx, { step, buy }) => {
     const status = initialStatus(await mediaBuyHasCreatives(tx, { tenantId: p.tenantId, mediaBuyId: buy.id }));
     await updateWorkflowStep(tx, { tenantId: p.tenantId, id: step.id }, { status: 'pending', owner: 'system' });
     await updateMediaBuy(tx, { tenantId: p.tenantId, id: buy.id }, { status, confirmedAt: new Date() });
     await enqueueJob(tx, 'fulfil_media_buy', { v: 1, tenant_id: p.tenantId, media_buy_id: buy.id }, { jobKey: `fulfil:${buy.id}` });
     await publishChange(tx, { tenant_id: p.tenantId, principal_id: buy.principalId, media_buy_id: buy.id, task_id: step.id, status, summary: `approved by ${p.actor}` });
-    return { ok: true, mediaBuyId: buy.id } as const;
   });
 }
 
-export async function rejectMediaBuy(db: Db, p: { tenantId: string; taskId: string; actor: string; reason: string }): Promise<DecisionResult> {
-  return db.transaction(async (tx) => {
-    const step = await lockWorkflowStep(tx, { tenantId: p.tenantId, id: p.taskId });
-    if (!step || !step.mediaBuyId) return { ok: false, reason: 'not_found' } as const;
-    if (step.status !== 'requires_approval') return { ok: false, reason: 'already_decided', status: step.status } as const;
-    const buy = await lockMediaBuy(tx, { tenantId: p.tenantId, id: step.mediaBuyId });
-    if (!buy) return { ok: false, reason: 'not_found' } as const;
+export function rejectMediaBuy(db: Db, p: { tenantId: string; taskId: string; actor: string; reason: string }): Promise<DecisionResult> {
+  return decide(db, p, async (tx, { step, buy }) => {
     await updateWorkflowStep(tx, { tenantId: p.tenantId, id: step.id }, { status: 'rejected', owner: 'buyer', error: { code: 'POLICY_VIOLATION', message: `Rejected by the seller: ${p.reason}` } });
     await updateMediaBuy(tx, { tenantId: p.tenantId, id: buy.id }, { status: 'rejected', rejectionReason: p.reason, revision: buy.revision + 1 });
     await publishChange(tx, { tenant_id: p.tenantId, principal_id: buy.principalId, media_buy_id: buy.id, task_id: step.id, status: 'rejected', summary: `rejected by ${p.actor}: ${p.reason}` });
-    return { ok: true, mediaBuyId: buy.id } as const;
   });
 }

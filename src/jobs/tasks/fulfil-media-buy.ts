@@ -8,7 +8,7 @@
  * last attempt, are recorded and return.
  */
 import type { Database } from '../../db/client.js';
-import { loadFulfilmentView, recordFulfilment, type AdapterOrderOutcome, type FulfilmentAdapter, type FulfilmentPackage, type FulfilmentView } from '../../db/queries/fulfilment.js';
+import { loadFulfilmentView, recordFulfilment, type AdapterOrderOutcome, type FulfilmentAdapter, type FulfilmentOutcome, type FulfilmentPackage, type FulfilmentView } from '../../db/queries/fulfilment.js';
 import { mediaBuyEventPayload } from '../../db/notify.js';
 import { newId } from '../../domain/ids.js';
 import { AdapterError, type AdapterOrderResult } from '../../adapters/port.js';
@@ -120,44 +120,26 @@ export async function fulfilMediaBuy(rawPayload: unknown, job: JobInfo, deps: Ta
   }));
   const event = (status: string, summary: string) => mediaBuyEventPayload({ tenant_id: tenantId, principal_id: v.principal_id, media_buy_id: mediaBuyId, task_id: v.step?.id, status, summary });
 
-  if (fatal) {
-    const reason = `${fatal.adapter.adapter_type} ad server: ${message(fatal.error)}`;
-    await recordFulfilment(deps.db, {
+  const record = (o: Pick<FulfilmentOutcome, 'buyStatus' | 'rejectionReason' | 'confirm' | 'event'> & { step: { status: string; response?: Record<string, unknown>; error?: Record<string, unknown> } }) =>
+    recordFulfilment(deps.db, {
       tenantId,
       mediaBuyId,
       orders,
-      buyStatus: 'rejected',
-      rejectionReason: reason,
-      confirm: false,
-      step: v.step && { id: v.step.id, status: 'failed', response: null, error: { code: 'ADAPTER_REJECTED', message: reason } },
-      event: event('rejected', reason),
+      ...o,
+      step: v.step && { id: v.step.id, status: o.step.status, response: o.step.response ?? null, error: o.step.error ?? null },
     });
+
+  if (fatal) {
+    const reason = `${fatal.adapter.adapter_type} ad server: ${message(fatal.error)}`;
+    await record({ buyStatus: 'rejected', rejectionReason: reason, confirm: false, step: { status: 'failed', error: { code: 'ADAPTER_REJECTED', message: reason } }, event: event('rejected', reason) });
     log.warn('media buy rejected by the ad server', { reason });
     return;
   }
   if (failures.length === 0) {
-    await recordFulfilment(deps.db, {
-      tenantId,
-      mediaBuyId,
-      orders,
-      buyStatus: null,
-      rejectionReason: null,
-      confirm: true,
-      step: v.step && { id: v.step.id, status: 'completed', response: { media_buy_id: mediaBuyId, status: v.status }, error: null },
-      event: event(v.status, 'booked at the ad server'),
-    });
+    await record({ buyStatus: null, rejectionReason: null, confirm: true, step: { status: 'completed', response: { media_buy_id: mediaBuyId, status: v.status } }, event: event(v.status, 'booked at the ad server') });
     return;
   }
-  await recordFulfilment(deps.db, {
-    tenantId,
-    mediaBuyId,
-    orders,
-    buyStatus: null,
-    rejectionReason: null,
-    confirm: false,
-    step: v.step && { id: v.step.id, status: 'in_progress', response: null, error: null },
-    event: null,
-  });
+  await record({ buyStatus: null, rejectionReason: null, confirm: false, step: { status: 'in_progress' }, event: null });
   const why = failures.map((f) => message(f.error)).join('; ');
   log.warn('ad server booking failed; will retry', { errors: why });
   throw new Error(`transient adapter failure: ${why}`);
