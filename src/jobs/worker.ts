@@ -39,8 +39,11 @@ export async function startWorker(opts: {
       fulfilMediaBuy(payload, { attempts: helpers.job.attempts, maxAttempts: helpers.job.max_attempts, signal: helpers.abortSignal }, deps),
   };
   const pgPool = new pg.Pool({ connectionString: database.url, max: opts.concurrency + 2 });
-  pgPool.on('error', (err) => logger.warn('worker pool error', { error: err }));
-  pgPool.on('connect', (client) => client.on('error', (err) => logger.warn('worker client error', { error: err })));
+  // 57P01: the server is shutting down (e.g. Ctrl-C reached the embedded Postgres too); expected during shutdown.
+  const poolError = (what: string) => (err: Error & { code?: string }) =>
+    err.code === '57P01' ? logger.debug(what, { error: err.message }) : logger.warn(what, { error: err });
+  pgPool.on('error', poolError('worker pool error'));
+  pgPool.on('connect', (client) => client.on('error', poolError('worker client error')));
   const events = new EventEmitter();
   events.on('pool:fatalError', ({ error }) => logger.error('worker pool fatal error', { error }));
   events.on('worker:fatalError', ({ error }) => logger.error('worker fatal error', { error }));
