@@ -11,6 +11,7 @@ CREATE TABLE "accounts" (
 	"operator" text NOT NULL,
 	"status" text DEFAULT 'active' NOT NULL,
 	"sandbox" boolean DEFAULT false NOT NULL,
+	"details" jsonb DEFAULT '{}'::jsonb NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
@@ -100,6 +101,20 @@ CREATE TABLE "publisher_properties" (
 	CONSTRAINT "publisher_properties_tenant_id_id_pk" PRIMARY KEY("tenant_id","id")
 );
 --> statement-breakpoint
+CREATE TABLE "delivery_reports" (
+	"tenant_id" text NOT NULL,
+	"media_buy_id" text NOT NULL,
+	"package_id" text NOT NULL,
+	"day" date NOT NULL,
+	"impressions" bigint DEFAULT 0 NOT NULL,
+	"clicks" bigint DEFAULT 0 NOT NULL,
+	"video_completions" bigint DEFAULT 0 NOT NULL,
+	"spend" numeric(18, 4) DEFAULT '0' NOT NULL,
+	"source" text NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "delivery_reports_package_id_day_pk" PRIMARY KEY("package_id","day")
+);
+--> statement-breakpoint
 CREATE TABLE "media_buys" (
 	"id" text PRIMARY KEY NOT NULL,
 	"tenant_id" text NOT NULL,
@@ -117,6 +132,9 @@ CREATE TABLE "media_buys" (
 	"revision" integer DEFAULT 1 NOT NULL,
 	"confirmed_at" timestamp with time zone,
 	"rejection_reason" text,
+	"canceled_at" timestamp with time zone,
+	"canceled_by" text,
+	"cancellation_reason" text,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
 );
@@ -138,6 +156,20 @@ CREATE TABLE "media_packages" (
 	"format_ids" jsonb,
 	"package_config" jsonb NOT NULL,
 	"status" text DEFAULT 'active' NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "performance_feedback" (
+	"id" text PRIMARY KEY NOT NULL,
+	"tenant_id" text NOT NULL,
+	"principal_id" text NOT NULL,
+	"media_buy_id" text NOT NULL,
+	"package_id" text,
+	"creative_id" text,
+	"metric_type" text NOT NULL,
+	"performance_index" numeric(12, 4) NOT NULL,
+	"feedback_source" text NOT NULL,
+	"measurement_period" jsonb NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
@@ -191,6 +223,15 @@ CREATE TABLE "audit_log" (
 	"success" boolean NOT NULL,
 	"details" jsonb,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "controller_directives" (
+	"tenant_id" text NOT NULL,
+	"principal_id" text NOT NULL,
+	"scenario" text NOT NULL,
+	"payload" jsonb NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "controller_directives_tenant_id_principal_id_scenario_pk" PRIMARY KEY("tenant_id","principal_id","scenario")
 );
 --> statement-breakpoint
 CREATE TABLE "idempotency_records" (
@@ -258,11 +299,14 @@ ALTER TABLE "pricing_options" ADD CONSTRAINT "pricing_options_tenant_id_product_
 ALTER TABLE "products" ADD CONSTRAINT "products_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "products" ADD CONSTRAINT "products_adapter_config_id_adapter_configs_id_fk" FOREIGN KEY ("adapter_config_id") REFERENCES "public"."adapter_configs"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "publisher_properties" ADD CONSTRAINT "publisher_properties_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "delivery_reports" ADD CONSTRAINT "delivery_reports_media_buy_id_media_buys_id_fk" FOREIGN KEY ("media_buy_id") REFERENCES "public"."media_buys"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "delivery_reports" ADD CONSTRAINT "delivery_reports_package_id_media_packages_id_fk" FOREIGN KEY ("package_id") REFERENCES "public"."media_packages"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "media_buys" ADD CONSTRAINT "media_buys_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "media_buys" ADD CONSTRAINT "media_buys_principal_id_principals_id_fk" FOREIGN KEY ("principal_id") REFERENCES "public"."principals"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "media_buys" ADD CONSTRAINT "media_buys_account_id_accounts_id_fk" FOREIGN KEY ("account_id") REFERENCES "public"."accounts"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "media_packages" ADD CONSTRAINT "media_packages_media_buy_id_media_buys_id_fk" FOREIGN KEY ("media_buy_id") REFERENCES "public"."media_buys"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "media_packages" ADD CONSTRAINT "media_packages_adapter_config_id_adapter_configs_id_fk" FOREIGN KEY ("adapter_config_id") REFERENCES "public"."adapter_configs"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "performance_feedback" ADD CONSTRAINT "performance_feedback_media_buy_id_media_buys_id_fk" FOREIGN KEY ("media_buy_id") REFERENCES "public"."media_buys"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "creative_assignments" ADD CONSTRAINT "creative_assignments_package_id_media_packages_id_fk" FOREIGN KEY ("package_id") REFERENCES "public"."media_packages"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "creatives" ADD CONSTRAINT "creatives_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "creatives" ADD CONSTRAINT "creatives_principal_id_principals_id_fk" FOREIGN KEY ("principal_id") REFERENCES "public"."principals"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -281,8 +325,10 @@ CREATE UNIQUE INDEX "adapter_configs_default_uq" ON "adapter_configs" USING btre
 CREATE UNIQUE INDEX "principals_token_hash_uq" ON "principals" USING btree ("token_hash");--> statement-breakpoint
 CREATE INDEX "principals_tenant_idx" ON "principals" USING btree ("tenant_id");--> statement-breakpoint
 CREATE INDEX "publisher_properties_domain_idx" ON "publisher_properties" USING btree ("tenant_id","publisher_domain");--> statement-breakpoint
+CREATE INDEX "delivery_reports_buy_idx" ON "delivery_reports" USING btree ("media_buy_id","day");--> statement-breakpoint
 CREATE INDEX "media_buys_principal_idx" ON "media_buys" USING btree ("tenant_id","principal_id","created_at");--> statement-breakpoint
 CREATE INDEX "media_packages_buy_idx" ON "media_packages" USING btree ("media_buy_id");--> statement-breakpoint
+CREATE INDEX "performance_feedback_buy_idx" ON "performance_feedback" USING btree ("media_buy_id");--> statement-breakpoint
 CREATE INDEX "creative_assignments_creative_idx" ON "creative_assignments" USING btree ("tenant_id","principal_id","creative_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "adapter_orders_buy_adapter_uq" ON "adapter_orders" USING btree ("media_buy_id","adapter_config_id");--> statement-breakpoint
 CREATE INDEX "audit_log_tenant_idx" ON "audit_log" USING btree ("tenant_id","created_at");--> statement-breakpoint

@@ -2,7 +2,7 @@
  * Media buys and their packages: adapter-agnostic. No ad-server id lives here;
  * what each adapter created is in adapter_orders.
  */
-import { index, integer, jsonb, numeric, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, date, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 import { accounts, adapterConfigs, principals, tenants } from './tenants.js';
 
 export const mediaBuys = pgTable(
@@ -25,6 +25,10 @@ export const mediaBuys = pgTable(
     revision: integer('revision').notNull().default(1),
     confirmedAt: timestamp('confirmed_at', { withTimezone: true }),
     rejectionReason: text('rejection_reason'),
+    canceledAt: timestamp('canceled_at', { withTimezone: true }),
+    /** buyer | seller */
+    canceledBy: text('canceled_by'),
+    cancellationReason: text('cancellation_reason'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -54,4 +58,44 @@ export const mediaPackages = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('media_packages_buy_idx').on(t.mediaBuyId)],
+);
+
+/**
+ * Delivery per package per day, as collected from the ad server by a worker job
+ * (or simulated for sandbox accounts). get_media_buy_delivery reads only this.
+ */
+export const deliveryReports = pgTable(
+  'delivery_reports',
+  {
+    tenantId: text('tenant_id').notNull(),
+    mediaBuyId: text('media_buy_id').notNull().references(() => mediaBuys.id, { onDelete: 'cascade' }),
+    packageId: text('package_id').notNull().references(() => mediaPackages.id, { onDelete: 'cascade' }),
+    day: date('day', { mode: 'string' }).notNull(),
+    impressions: bigint('impressions', { mode: 'number' }).notNull().default(0),
+    clicks: bigint('clicks', { mode: 'number' }).notNull().default(0),
+    videoCompletions: bigint('video_completions', { mode: 'number' }).notNull().default(0),
+    spend: numeric('spend', { precision: 18, scale: 4 }).notNull().default('0'),
+    /** adapter | simulated */
+    source: text('source').notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.packageId, t.day] }), index('delivery_reports_buy_idx').on(t.mediaBuyId, t.day)],
+);
+
+export const performanceFeedback = pgTable(
+  'performance_feedback',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    principalId: text('principal_id').notNull(),
+    mediaBuyId: text('media_buy_id').notNull().references(() => mediaBuys.id, { onDelete: 'cascade' }),
+    packageId: text('package_id'),
+    creativeId: text('creative_id'),
+    metricType: text('metric_type').notNull(),
+    performanceIndex: numeric('performance_index', { precision: 12, scale: 4 }).notNull(),
+    feedbackSource: text('feedback_source').notNull(),
+    measurementPeriod: jsonb('measurement_period').$type<{ start: string; end: string }>().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('performance_feedback_buy_idx').on(t.mediaBuyId)],
 );

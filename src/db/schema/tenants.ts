@@ -55,6 +55,8 @@ export const accounts = pgTable(
     operator: text('operator').notNull(),
     status: text('status').notNull().default('active'),
     sandbox: boolean('sandbox').notNull().default(false),
+    /** billing, payment_terms, governance agents and other AdCP account fields. */
+    details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [

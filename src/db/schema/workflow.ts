@@ -96,3 +96,19 @@ export const auditLog = pgTable(
   },
   (t) => [index('audit_log_tenant_idx').on(t.tenantId, t.createdAt)],
 );
+
+/**
+ * comply_test_controller directives for a principal's next calls (e.g. "answer
+ * the next create_media_buy with the submitted arm"). Only sandbox testing uses it.
+ */
+export const controllerDirectives = pgTable(
+  'controller_directives',
+  {
+    tenantId: text('tenant_id').notNull(),
+    principalId: text('principal_id').notNull(),
+    scenario: text('scenario').notNull(),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.principalId, t.scenario] })],
+);
