@@ -43,7 +43,21 @@ export class AdapterError extends Error {
   }
 }
 
+export interface AdapterOrderUpdate {
+  /** Unique per change (our workflow step id), so a retried update is applied once. */
+  idempotencyKey: string;
+  externalOrderId: string;
+  mediaBuyId: string;
+  /** The buy as it now stands; adapters converge the order to it. */
+  status: 'active' | 'paused' | 'canceled';
+  startTime: Date;
+  endTime: Date;
+  packages: (AdapterPackage & { status: string })[];
+}
+
 export interface AdServerAdapter {
   readonly type: string;
   createOrder(req: AdapterOrderRequest, signal?: AbortSignal): Promise<AdapterOrderResult>;
+  /** Bring an existing order in line with the buy (pause, resume, dates, budgets, cancel). */
+  updateOrder(req: AdapterOrderUpdate, signal?: AbortSignal): Promise<void>;
 }

@@ -38,6 +38,7 @@ export interface PlannedPackage {
   request: PackageRequest;
   product: ProductWithPricing;
   pricingModel: string;
+  currency: string;
   adapterConfigId: string;
   budget: string;
   bidPrice: string | null;
@@ -101,15 +102,48 @@ export function planMediaBuy(input: {
     throw new AdcpError('VALIDATION_ERROR', 'A media buy needs at least one package.', { field: 'packages', suggestion: 'Add packages with product_id, pricing_option_id and budget (see get_products).' });
   }
 
+  const planned = planPackages({ packages: pkgs, products: input.products, adapters: input.adapters, settings, knownCreatives: input.knownCreatives, field: 'packages' });
+  const currencies = new Set(planned.map((p) => p.currency));
+  if (currencies.size > 1) {
+    throw new AdcpError('VALIDATION_ERROR', 'All packages of a media buy must use the same currency.', { field: 'packages', suggestion: `Pick pricing options in one currency (got ${[...currencies].join(', ')}).` });
+  }
+  const currency = [...currencies][0]!;
+  const totalBudget = sumAmounts(planned.map((p) => p.budget));
+  if (settings.max_media_buy_budget && compareAmounts(totalBudget, settings.max_media_buy_budget) > 0) {
+    throw new AdcpError('BUDGET_EXCEEDED', `Total budget ${totalBudget} ${currency} exceeds this seller's limit of ${settings.max_media_buy_budget} per media buy.`, {
+      field: 'packages',
+      suggestion: 'Split the campaign into several media buys or lower the budgets.',
+    });
+  }
+  const manualApproval = !!settings.manual_approval_required || planned.some((p) => input.adapters.find((a) => a.id === p.adapterConfigId)!.manualApprovalRequired);
+  return { startTime, endTime, currency, totalBudget, packages: planned, manualApproval };
+}
+
+export interface PackagePlanInput {
+  packages: PackageRequest[];
+  products: ProductWithPricing[];
+  adapters: AdapterConfigRow[];
+  settings: TenantSettings;
+  knownCreatives?: Set<string>;
+  /** Where these packages sit in the request, for error fields: "packages" or "new_packages". */
+  field: string;
+  /** Products already in the buy (a product may appear in one package only). */
+  existingProductIds?: Iterable<string>;
+}
+
+/** Validate packages against the catalogue: product, pricing option, budget, bid, targeting, creatives, adapter. */
+export function planPackages(input: PackagePlanInput): PlannedPackage[] {
+  const { settings } = input;
+  const pkgs = input.packages;
   const byId = new Map(input.products.map((p) => [p.id, p]));
   const defaultAdapter = input.adapters.find((a) => a.isDefault) ?? input.adapters[0];
   const adaptersById = new Map(input.adapters.map((a) => [a.id, a]));
   const allowedCurrencies = settings.currencies?.length ? settings.currencies : undefined;
-  const seen = new Set<string>();
+  const seen = new Set<string>(input.existingProductIds ?? []);
   const planned: PlannedPackage[] = [];
 
   pkgs.forEach((pkg, i) => {
-    const at = (f: string) => `packages[${i}].${f}`;
+    const at = (f: string) => `${input.field}[${i}].${f}`;
     const product = byId.get(pkg.product_id);
     if (!product) {
       throw new AdcpError('PRODUCT_NOT_FOUND', `Product "${pkg.product_id}" does not exist.`, { field: at('product_id'), suggestion: 'Use a product_id returned by get_products.' });
@@ -174,21 +208,8 @@ export function planMediaBuy(input: {
     if (!adapterConfigId || !adaptersById.has(adapterConfigId)) {
       throw new AdcpError('CONFIGURATION_ERROR', `Product "${product.id}" has no ad server configured.`, { field: at('product_id'), recovery: 'terminal', suggestion: 'The publisher must configure an adapter for this product.' });
     }
-    planned.push({ request: pkg, product, pricingModel: po.pricingModel, adapterConfigId, budget, bidPrice });
+    planned.push({ request: pkg, product, pricingModel: po.pricingModel, currency: po.currency, adapterConfigId, budget, bidPrice });
   });
 
-  const currencies = new Set(planned.map((p) => p.product.pricing.find((o) => o.id === p.request.pricing_option_id)!.currency));
-  if (currencies.size > 1) {
-    throw new AdcpError('VALIDATION_ERROR', 'All packages of a media buy must use the same currency.', { field: 'packages', suggestion: `Pick pricing options in one currency (got ${[...currencies].join(', ')}).` });
-  }
-  const currency = [...currencies][0]!;
-  const totalBudget = sumAmounts(planned.map((p) => p.budget));
-  if (settings.max_media_buy_budget && compareAmounts(totalBudget, settings.max_media_buy_budget) > 0) {
-    throw new AdcpError('BUDGET_EXCEEDED', `Total budget ${totalBudget} ${currency} exceeds this seller's limit of ${settings.max_media_buy_budget} per media buy.`, {
-      field: 'packages',
-      suggestion: 'Split the campaign into several media buys or lower the budgets.',
-    });
-  }
-  const manualApproval = !!settings.manual_approval_required || planned.some((p) => adaptersById.get(p.adapterConfigId)!.manualApprovalRequired);
-  return { startTime, endTime, currency, totalBudget, packages: planned, manualApproval };
+  return planned;
 }

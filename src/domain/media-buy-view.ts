@@ -18,6 +18,7 @@ export function toAdcpPackage(p: PackageRow): Record<string, unknown> {
     ...(p.buyerRef && { buyer_ref: p.buyerRef }),
     ...(cfg.context !== undefined && { context: cfg.context }),
     paused: p.status === 'paused',
+    ...(p.status === 'canceled' && { canceled: true }),
   };
 }
 
@@ -39,6 +40,13 @@ export function toAdcpMediaBuy(d: MediaBuyDetail): Record<string, unknown> {
     updated_at: b.updatedAt.toISOString(),
     valid_actions: validActions(b.status),
     ...(b.status === 'rejected' && b.rejectionReason && { rejection_reason: b.rejectionReason }),
+    ...(b.status === 'canceled' && {
+      cancellation: {
+        canceled_at: (b.canceledAt ?? b.updatedAt).toISOString(),
+        canceled_by: b.canceledBy ?? 'seller',
+        ...(b.cancellationReason && { reason: b.cancellationReason }),
+      },
+    }),
     packages: d.packages.map(toAdcpPackage),
   };
 }

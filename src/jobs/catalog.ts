@@ -10,8 +10,16 @@ export const FulfilMediaBuyPayload = z.object({
   media_buy_id: z.string().min(1),
 });
 
+export const SyncMediaBuyUpdatePayload = z.object({
+  v: z.literal(1),
+  tenant_id: z.string().min(1),
+  media_buy_id: z.string().min(1),
+  step_id: z.string().min(1),
+});
+
 export const JOBS = {
   fulfil_media_buy: { payload: FulfilMediaBuyPayload, maxAttempts: 8 },
+  sync_media_buy_update: { payload: SyncMediaBuyUpdatePayload, maxAttempts: 10 },
 } as const;
 
 export type JobName = keyof typeof JOBS;

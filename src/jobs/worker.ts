@@ -3,18 +3,21 @@
  * Node 20). Many of these may run against one Postgres; jobs are shared.
  */
 import { EventEmitter } from 'node:events';
-import { Logger as GwLogger, run, type Runner, type TaskList } from 'graphile-worker';
+import { Logger as GwLogger, run, type JobHelpers, type Runner, type TaskList } from 'graphile-worker';
 import pg from 'pg';
 import type { Database } from '../db/client.js';
 import { createAdapterRegistry, type AdapterFactory } from '../adapters/registry.js';
 import type { Logger } from '../logger.js';
-import { fulfilMediaBuy } from './tasks/fulfil-media-buy.js';
+import { fulfilMediaBuy, type JobInfo } from './tasks/fulfil-media-buy.js';
+import { syncMediaBuyUpdate } from './tasks/sync-media-buy-update.js';
 
 export interface Worker {
   runner: Runner;
   events: EventEmitter;
   stop(): Promise<void>;
 }
+
+const jobInfo = (h: JobHelpers): JobInfo => ({ attempts: h.job.attempts, maxAttempts: h.job.max_attempts, signal: h.abortSignal });
 
 export function graphileLogger(logger: Logger): GwLogger {
   return new GwLogger((scope) => (level, message, meta) => {
@@ -35,8 +38,8 @@ export async function startWorker(opts: {
   const { database, logger } = opts;
   const deps = { db: database.db, adapters: opts.adapters ?? createAdapterRegistry(database.db), logger };
   const taskList: TaskList = {
-    fulfil_media_buy: async (payload, helpers) =>
-      fulfilMediaBuy(payload, { attempts: helpers.job.attempts, maxAttempts: helpers.job.max_attempts, signal: helpers.abortSignal }, deps),
+    fulfil_media_buy: async (payload, helpers) => fulfilMediaBuy(payload, jobInfo(helpers), deps),
+    sync_media_buy_update: async (payload, helpers) => syncMediaBuyUpdate(payload, jobInfo(helpers), deps),
   };
   const pgPool = new pg.Pool({ connectionString: database.url, max: opts.concurrency + 2 });
   // 57P01: the server is shutting down (e.g. Ctrl-C reached the embedded Postgres too); expected during shutdown.

@@ -10,7 +10,7 @@ import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { mockOrders } from '../../db/schema/index.js';
-import { AdapterError, type AdServerAdapter, type AdapterOrderRequest, type AdapterOrderResult } from '../port.js';
+import { AdapterError, type AdServerAdapter, type AdapterOrderRequest, type AdapterOrderResult, type AdapterOrderUpdate } from '../port.js';
 
 export const MockSettings = z
   .object({
@@ -66,6 +66,19 @@ export function createMockAdapter(db: Db, rawSettings: Record<string, unknown>):
         .onConflictDoUpdate({ target: mockOrders.idempotencyKey, set: { calls: sql`${mockOrders.calls} + 1` } })
         .returning({ orderId: mockOrders.orderId, lineItems: mockOrders.lineItems });
       return { externalOrderId: row!.orderId, lineItemIds: row!.lineItems };
+    },
+    async updateOrder(req: AdapterOrderUpdate, signal?: AbortSignal): Promise<void> {
+      if (settings.latency_ms > 0) await sleep(settings.latency_ms, undefined, { signal });
+      if (settings.failure_rate > 0 && Math.random() < settings.failure_rate) throw new AdapterError('mock ad server timed out', false);
+      const rows = await db
+        .update(mockOrders)
+        .set({
+          status: req.status === 'active' ? 'booked' : req.status,
+          request: sql`${mockOrders.request} || ${JSON.stringify({ last_update: req.idempotencyKey, start_time: req.startTime.toISOString(), end_time: req.endTime.toISOString(), packages: req.packages.map((p) => ({ id: p.packageId, budget: p.budget, status: p.status })) })}::jsonb`,
+        })
+        .where(sql`${mockOrders.orderId} = ${req.externalOrderId}`)
+        .returning({ orderId: mockOrders.orderId });
+      if (rows.length === 0) throw new AdapterError(`order ${req.externalOrderId} does not exist at the mock ad server`, true);
     },
   };
 }

@@ -18,6 +18,7 @@ export interface FulfilmentPackage {
   impressions: string | null;
   targeting: Record<string, unknown> | null;
   format_ids: Record<string, unknown>[] | null;
+  status: string;
 }
 
 export interface FulfilmentAdapter {
@@ -41,6 +42,7 @@ export interface FulfilmentView {
   step: { id: string; status: string } | null;
   packages: FulfilmentPackage[];
   booked_adapter_ids: string[];
+  orders: { adapter_config_id: string; state: string; external_order_id: string | null }[];
   adapters: FulfilmentAdapter[];
 }
 
@@ -55,10 +57,12 @@ export async function loadFulfilmentView(db: Queryable, p: { tenantId: string; m
       'packages', coalesce((select json_agg(json_build_object(
           'id', k.id, 'product_id', k.product_id, 'pricing_model', k.pricing_model, 'adapter_config_id', k.adapter_config_id,
           'budget', k.budget::text, 'bid_price', k.bid_price::text, 'impressions', k.impressions::text,
-          'targeting', k.targeting, 'format_ids', k.format_ids) order by k.created_at, k.id)
+          'targeting', k.targeting, 'format_ids', k.format_ids, 'status', k.status) order by k.created_at, k.id)
         from media_packages k where k.media_buy_id = b.id), '[]'),
       'booked_adapter_ids', coalesce((select json_agg(o.adapter_config_id) from adapter_orders o
         where o.media_buy_id = b.id and o.state = 'booked'), '[]'),
+      'orders', coalesce((select json_agg(json_build_object('adapter_config_id', o.adapter_config_id, 'state', o.state, 'external_order_id', o.external_order_id))
+        from adapter_orders o where o.media_buy_id = b.id), '[]'),
       'adapters', coalesce((select json_agg(json_build_object('id', a.id, 'name', a.name, 'adapter_type', a.adapter_type, 'settings', a.settings))
         from adapter_configs a where a.tenant_id = b.tenant_id), '[]')
     ) as v

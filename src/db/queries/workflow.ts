@@ -41,3 +41,20 @@ export async function lockWorkflowStep(db: Queryable, p: { tenantId: string; id:
     .for('update');
   return row;
 }
+
+export async function getWorkflowStep(db: Queryable, p: { tenantId: string; id: string }): Promise<WorkflowStepRow | undefined> {
+  const [row] = await db.select().from(workflowSteps).where(and(eq(workflowSteps.tenantId, p.tenantId), eq(workflowSteps.id, p.id)));
+  return row;
+}
+
+export async function insertWorkflowStep(db: Queryable, row: typeof workflowSteps.$inferInsert): Promise<void> {
+  await db.insert(workflowSteps).values(row);
+}
+
+/** A buy withdrawn before the seller decided: its approval step is closed too. */
+export async function cancelPendingApproval(db: Queryable, p: { tenantId: string; mediaBuyId: string }): Promise<void> {
+  await db
+    .update(workflowSteps)
+    .set({ status: 'canceled', owner: 'buyer', updatedAt: sql`now()` })
+    .where(and(eq(workflowSteps.tenantId, p.tenantId), eq(workflowSteps.mediaBuyId, p.mediaBuyId), eq(workflowSteps.status, 'requires_approval')));
+}

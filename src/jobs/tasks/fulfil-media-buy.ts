@@ -90,7 +90,7 @@ export async function fulfilMediaBuy(rawPayload: unknown, job: JobInfo, deps: Ta
   const adapters = new Map(v.adapters.map((a) => [a.id, a]));
   const groups = new Map<string, FulfilmentPackage[]>();
   for (const p of v.packages) {
-    if (!p.adapter_config_id || v.booked_adapter_ids.includes(p.adapter_config_id)) continue;
+    if (!p.adapter_config_id || p.status === 'canceled' || v.booked_adapter_ids.includes(p.adapter_config_id)) continue;
     groups.set(p.adapter_config_id, [...(groups.get(p.adapter_config_id) ?? []), p]);
   }
 

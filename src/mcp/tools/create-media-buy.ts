@@ -11,13 +11,13 @@ import { createMediaBuyAtomically } from '../../db/queries/create-media-buy.js';
 import { existingCreativeIds } from '../../db/queries/creatives.js';
 import { readIdempotentResponse, type StoredResponse } from '../../db/queries/idempotency.js';
 import { mediaBuyEventPayload } from '../../db/notify.js';
-import { AdcpError } from '../../domain/errors.js';
-import { hashJson, newId } from '../../domain/ids.js';
+import { newId } from '../../domain/ids.js';
 import { planMediaBuy, type CreateMediaBuyRequest } from '../../domain/media-buy-plan.js';
 import { amountToNumber } from '../../domain/money.js';
 import { initialStatus, validActions } from '../../domain/status.js';
 import { JOBS } from '../../jobs/catalog.js';
 import { defineTool } from '../define-tool.js';
+import { idempotencyConflict, requestFingerprint } from '../idempotency.js';
 import { resolveAccount, toAdcpAccount, type AccountRef } from '../resolve-account.js';
 import { IDEMPOTENCY_REPLAY_TTL_SECONDS } from './get-adcp-capabilities.js';
 
@@ -30,18 +30,6 @@ type Input = CreateMediaBuyRequest & {
 };
 
 const TOOL = 'create_media_buy';
-
-/** The request minus fields that may differ between honest retries. */
-function requestFingerprint(input: Input): string {
-  const { context: _c, idempotency_key: _k, adcp_major_version: _v, ...rest } = input;
-  return hashJson(rest);
-}
-
-const conflict = () =>
-  new AdcpError('IDEMPOTENCY_CONFLICT', 'This idempotency_key was already used with a different request.', {
-    field: 'idempotency_key',
-    suggestion: 'Use a fresh idempotency_key for a new media buy, or resend the original request unchanged to get its result.',
-  });
 
 export default defineTool({
   name: TOOL,
@@ -57,7 +45,7 @@ export default defineTool({
     const requestHash = input.idempotency_key ? requestFingerprint(input) : '';
     const keyRef = { ...scope, tool: TOOL, key: input.idempotency_key ?? '', ttlSeconds: IDEMPOTENCY_REPLAY_TTL_SECONDS };
     const replay = (stored: StoredResponse | undefined) => {
-      if (!stored || stored.requestHash !== requestHash || !stored.response) throw conflict();
+      if (!stored || stored.requestHash !== requestHash || !stored.response) throw idempotencyConflict();
       return { ...stored.response, replayed: true };
     };
     const now = ctx.now();

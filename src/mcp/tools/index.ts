@@ -7,6 +7,7 @@ import getProducts from './get-products.js';
 import listAuthorizedProperties from './list-authorized-properties.js';
 import listCreativeFormats from './list-creative-formats.js';
 import tasksGet from './tasks-get.js';
+import updateMediaBuy from './update-media-buy.js';
 
 export const TOOLS: ToolDef[] = [
   getAdcpCapabilities,
@@ -14,6 +15,7 @@ export const TOOLS: ToolDef[] = [
   listCreativeFormats,
   listAuthorizedProperties,
   createMediaBuy,
+  updateMediaBuy,
   getMediaBuys,
   tasksGet,
 ] as ToolDef[];

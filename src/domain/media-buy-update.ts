@@ -1,0 +1,179 @@
+/**
+ * update_media_buy as a pure plan: given the stored buy and the request, work
+ * out the new status, dates, package changes and new packages, or throw the
+ * AdcpError a buyer can act on. Transitions follow the AdCP media-buy state
+ * machine as the AdCP SDK publishes it.
+ */
+import { isLegalMediaBuyTransition } from '@adcp/sdk/server';
+import type { AdapterConfigRow } from '../db/queries/adapters.js';
+import type { ProductWithPricing } from '../db/queries/inventory.js';
+import type { TenantSettings } from '../db/schema/index.js';
+import { AdcpError } from './errors.js';
+import { TARGETING_KEYS, planPackages, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
+import { compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
+import { toAdcpMediaBuyStatus, type MediaBuyStatus } from './status.js';
+
+export interface PackageUpdate {
+  package_id: string;
+  budget?: number;
+  bid_price?: number;
+  pacing?: string;
+  paused?: boolean;
+  canceled?: boolean;
+  cancellation_reason?: string;
+  targeting_overlay?: Record<string, unknown>;
+  creative_assignments?: { creative_id: string; weight?: number }[];
+  [k: string]: unknown;
+}
+
+export interface UpdateRequest {
+  media_buy_id: string;
+  revision?: number;
+  paused?: boolean;
+  canceled?: boolean;
+  cancellation_reason?: string;
+  start_time?: string;
+  end_time?: string;
+  packages?: PackageUpdate[];
+  new_packages?: PackageRequest[];
+}
+
+export interface CurrentPackage {
+  id: string;
+  productId: string;
+  pricingOptionId: string;
+  budget: string;
+  bidPrice: string | null;
+  status: string;
+}
+
+export interface CurrentBuy {
+  status: string;
+  revision: number;
+  startTime: Date;
+  endTime: Date;
+  hasCreatives: boolean;
+  packages: CurrentPackage[];
+}
+
+export interface PackageChange {
+  id: string;
+  budget?: string;
+  bidPrice?: string;
+  pacing?: string;
+  status?: 'active' | 'paused' | 'canceled';
+  targeting?: Record<string, unknown>;
+  assignments?: { creative_id: string; weight: number | null }[];
+}
+
+export interface UpdatePlan {
+  status: MediaBuyStatus;
+  startTime: Date;
+  endTime: Date;
+  cancel: { reason: string | null } | null;
+  packageChanges: PackageChange[];
+  newPackages: PlannedPackage[];
+  totalBudget: string;
+}
+
+const TERMINAL = new Set(['completed', 'rejected', 'canceled']);
+
+function transition(from: string, to: MediaBuyStatus, action: string): MediaBuyStatus {
+  if (from === to && to !== 'canceled') return to;
+  // A buy awaiting the seller's approval may be withdrawn or reshaped, nothing else.
+  if (from === 'pending_approval') {
+    if (to === 'canceled') return to;
+    throw new AdcpError('INVALID_STATE', `Cannot ${action} a media buy that awaits the seller's approval.`, { field: 'media_buy_id', suggestion: 'Wait for approval, or cancel it.' });
+  }
+  if (isLegalMediaBuyTransition(from as never, to as never)) return to;
+  if (to === 'canceled') {
+    throw new AdcpError('NOT_CANCELLABLE', `The media buy is ${from} and can no longer be canceled.`, { field: 'canceled', recovery: 'terminal', suggestion: 'Check its status with get_media_buys.' });
+  }
+  throw new AdcpError('INVALID_STATE', `Cannot ${action} a media buy that is ${toAdcpMediaBuyStatus(from)}.`, { field: 'media_buy_id', suggestion: 'Check its status and valid_actions with get_media_buys.' });
+}
+
+export function planUpdate(input: {
+  current: CurrentBuy;
+  request: UpdateRequest;
+  products: ProductWithPricing[];
+  adapters: AdapterConfigRow[];
+  settings: TenantSettings;
+  knownCreatives: Set<string>;
+  now: Date;
+}): UpdatePlan {
+  const { current: cur, request: req, now } = input;
+  if (req.revision !== undefined && req.revision !== cur.revision) {
+    throw new AdcpError('CONFLICT', `The media buy is at revision ${cur.revision}, not ${req.revision}.`, { field: 'revision', recovery: 'transient', suggestion: 'Read it again with get_media_buys and retry with the current revision.' });
+  }
+  let status = cur.status as MediaBuyStatus;
+  const modifies = req.start_time !== undefined || req.end_time !== undefined || (req.packages?.length ?? 0) > 0 || (req.new_packages?.length ?? 0) > 0;
+  if (req.canceled) {
+    status = transition(status, 'canceled', 'cancel');
+    return { status, startTime: cur.startTime, endTime: cur.endTime, cancel: { reason: req.cancellation_reason ?? null }, packageChanges: [], newPackages: [], totalBudget: sumAmounts(cur.packages.filter((p) => p.status !== 'canceled').map((p) => p.budget)) };
+  }
+  if (TERMINAL.has(status) && (modifies || req.paused !== undefined)) transition(status, req.paused ? 'paused' : 'active', 'change');
+  if (req.paused === true && status !== 'paused') status = transition(status, 'paused', 'pause');
+  if (req.paused === false && status === 'paused') status = transition(status, 'active', 'resume');
+
+  const startTime = req.start_time ? (req.start_time === 'asap' ? now : new Date(req.start_time)) : cur.startTime;
+  const endTime = req.end_time ? new Date(req.end_time) : cur.endTime;
+  for (const [f, d] of [['start_time', startTime], ['end_time', endTime]] as const) {
+    if (Number.isNaN(d.getTime())) throw new AdcpError('VALIDATION_ERROR', `${f} is not a valid ISO 8601 date-time.`, { field: f, suggestion: 'Use a date-time such as 2026-12-01T00:00:00Z.' });
+  }
+  if (endTime <= startTime) throw new AdcpError('VALIDATION_ERROR', 'end_time must be after start_time.', { field: 'end_time', suggestion: 'Correct the flight dates.' });
+  if (req.end_time && endTime <= now) throw new AdcpError('VALIDATION_ERROR', 'end_time is in the past.', { field: 'end_time', suggestion: 'Choose an end in the future.' });
+
+  const byId = new Map(cur.packages.map((p) => [p.id, p]));
+  const products = new Map(input.products.map((p) => [p.id, p]));
+  const packageChanges: PackageChange[] = (req.packages ?? []).map((u, i) => {
+    const at = (f: string) => `packages[${i}].${f}`;
+    const pkg = byId.get(u.package_id);
+    if (!pkg) throw new AdcpError('PACKAGE_NOT_FOUND', `Package "${u.package_id}" is not part of this media buy.`, { field: at('package_id'), suggestion: 'Use package_id values from get_media_buys.' });
+    if (pkg.status === 'canceled') throw new AdcpError('INVALID_STATE', `Package "${pkg.id}" is canceled and cannot change.`, { field: at('package_id'), suggestion: 'Add a new package instead.' });
+    const po = products.get(pkg.productId)?.pricing.find((o) => o.id === pkg.pricingOptionId);
+    const change: PackageChange = { id: pkg.id };
+    if (u.budget !== undefined) {
+      if (!(u.budget > 0)) throw new AdcpError('VALIDATION_ERROR', 'Package budget must be a positive amount.', { field: at('budget'), suggestion: 'Send a positive budget.' });
+      const min = po?.minSpendPerPackage ?? input.settings.min_package_budget;
+      if (min != null && compareAmounts(u.budget, min) < 0) {
+        throw new AdcpError('BUDGET_TOO_LOW', `Package budget ${u.budget} is below the minimum of ${min}.`, { field: at('budget'), suggestion: `Raise the budget to at least ${min}.` });
+      }
+      change.budget = fromUnits(toUnits(u.budget));
+    }
+    if (u.bid_price !== undefined) {
+      if (po?.floorPrice != null && compareAmounts(u.bid_price, po.floorPrice) < 0) {
+        throw new AdcpError('VALIDATION_ERROR', `bid_price ${u.bid_price} is below the floor price ${po.floorPrice}.`, { field: at('bid_price'), suggestion: `Bid at least ${po.floorPrice}.` });
+      }
+      change.bidPrice = fromUnits(toUnits(u.bid_price));
+    }
+    if (u.pacing !== undefined) change.pacing = u.pacing;
+    for (const key of Object.keys(u.targeting_overlay ?? {})) {
+      if (!TARGETING_KEYS.has(key)) throw new AdcpError('VALIDATION_ERROR', `Unknown targeting field "${key}".`, { field: at(`targeting_overlay.${key}`), suggestion: `Supported targeting fields: ${[...TARGETING_KEYS].join(', ')}.` });
+    }
+    if (u.targeting_overlay) change.targeting = u.targeting_overlay;
+    if (u.canceled) change.status = 'canceled';
+    else if (u.paused !== undefined) change.status = u.paused ? 'paused' : 'active';
+    if (u.creative_assignments) {
+      u.creative_assignments.forEach((a, j) => {
+        if (!input.knownCreatives.has(a.creative_id)) {
+          throw new AdcpError('CREATIVE_NOT_FOUND', `Creative "${a.creative_id}" does not exist.`, { field: at(`creative_assignments[${j}].creative_id`), suggestion: 'Upload it with sync_creatives first.' });
+        }
+      });
+      change.assignments = u.creative_assignments.map((a) => ({ creative_id: a.creative_id, weight: a.weight ?? null }));
+    }
+    return change;
+  });
+  const newPackages = req.new_packages?.length
+    ? planPackages({ packages: req.new_packages, products: input.products, adapters: input.adapters, settings: input.settings, knownCreatives: input.knownCreatives, field: 'new_packages', existingProductIds: cur.packages.filter((p) => p.status !== 'canceled').map((p) => p.productId) })
+    : [];
+
+  // The first creatives let a buy waiting for them move on.
+  const gainsCreatives = packageChanges.some((c) => c.assignments?.length) || newPackages.some((p) => p.request.creative_assignments?.length);
+  if (status === 'pending_creatives' && (cur.hasCreatives || gainsCreatives)) status = startTime <= now ? 'active' : 'pending_start';
+
+  const budgets = cur.packages.map((p) => {
+    const c = packageChanges.find((x) => x.id === p.id);
+    return (c?.status ?? p.status) === 'canceled' ? '0' : (c?.budget ?? p.budget);
+  });
+  return { status, startTime, endTime, cancel: null, packageChanges, newPackages, totalBudget: sumAmounts([...budgets, ...newPackages.map((p) => p.budget)]) };
+}

@@ -1,0 +1,68 @@
+/**
+ * Idempotent mutations for tools that write in a transaction (update_media_buy,
+ * sync_creatives...): same key and same request replays the stored response;
+ * same key, different request is IDEMPOTENCY_CONFLICT. The record is written in
+ * the mutation's own transaction, so a failed attempt does not burn the key, and
+ * of two concurrent attempts the second waits on the key and then replays.
+ * (create_media_buy does the same inside its single statement.)
+ */
+import { sql } from 'drizzle-orm';
+import type { Tx } from '../db/client.js';
+import { readIdempotentResponse } from '../db/queries/idempotency.js';
+import { idempotencyRecords } from '../db/schema/index.js';
+import { AdcpError } from '../domain/errors.js';
+import { hashJson } from '../domain/ids.js';
+import type { BuyerContext } from './context.js';
+import { IDEMPOTENCY_REPLAY_TTL_SECONDS } from './tools/get-adcp-capabilities.js';
+
+class KeyTaken extends Error {}
+
+export const idempotencyConflict = () =>
+  new AdcpError('IDEMPOTENCY_CONFLICT', 'This idempotency_key was already used with a different request.', {
+    field: 'idempotency_key',
+    suggestion: 'Use a fresh idempotency_key for a new change, or resend the original request unchanged to get its result.',
+  });
+
+/** The request minus fields that may differ between honest retries. */
+export function requestFingerprint(input: Record<string, unknown>): string {
+  const { context: _c, idempotency_key: _k, adcp_major_version: _v, ...rest } = input;
+  return hashJson(rest);
+}
+
+export async function idempotentMutation(
+  ctx: BuyerContext,
+  tool: string,
+  input: Record<string, unknown> & { idempotency_key?: string },
+  mutate: (tx: Tx) => Promise<Record<string, unknown>>,
+): Promise<Record<string, unknown>> {
+  const key = input.idempotency_key;
+  if (!key) return ctx.db.transaction(mutate);
+  const ref = { tenantId: ctx.tenant.id, principalId: ctx.principal.id, tool, key, ttlSeconds: IDEMPOTENCY_REPLAY_TTL_SECONDS };
+  const requestHash = requestFingerprint(input);
+  const replay = async () => {
+    const stored = await readIdempotentResponse(ctx.db, ref);
+    if (!stored?.fresh || stored.requestHash !== requestHash || !stored.response) throw idempotencyConflict();
+    return { ...stored.response, replayed: true };
+  };
+  const previous = await readIdempotentResponse(ctx.db, ref);
+  if (previous?.fresh) return replay();
+  try {
+    return await ctx.db.transaction(async (tx) => {
+      const response = await mutate(tx);
+      const claimed = await tx
+        .insert(idempotencyRecords)
+        .values({ tenantId: ref.tenantId, principalId: ref.principalId, tool, key, requestHash, response })
+        .onConflictDoUpdate({
+          target: [idempotencyRecords.tenantId, idempotencyRecords.principalId, idempotencyRecords.tool, idempotencyRecords.key],
+          set: { requestHash, response, createdAt: sql`now()` },
+          setWhere: sql`${idempotencyRecords.createdAt} < now() - make_interval(secs => ${ref.ttlSeconds})`,
+        })
+        .returning({ key: idempotencyRecords.key });
+      if (claimed.length === 0) throw new KeyTaken();
+      return response;
+    });
+  } catch (err) {
+    if (err instanceof KeyTaken) return replay();
+    throw err;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * update_media_buy: pause/resume, cancel, flight dates, package budgets, bids,
+ * targeting, creative assignments and new packages. Validates against Postgres,
+ * writes the change, a workflow step and the job that carries it to the ad
+ * server, in one transaction; returns at once with the new revision.
+ */
+import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
+import { z } from 'zod';
+import { existingCreativeIds } from '../../db/queries/creatives.js';
+import { cancelPackages, insertPackages, lockBuyForPrincipal, replaceAssignments, updatePackage } from '../../db/queries/media-buy-updates.js';
+import { updateMediaBuy } from '../../db/queries/media-buys.js';
+import { cancelPendingApproval, insertWorkflowStep, updateWorkflowStep } from '../../db/queries/workflow.js';
+import { publishChange } from '../../db/notify.js';
+import { AdcpError } from '../../domain/errors.js';
+import { newId } from '../../domain/ids.js';
+import { planUpdate, type UpdateRequest } from '../../domain/media-buy-update.js';
+import { amountToNumber } from '../../domain/money.js';
+import { toAdcpMediaBuyStatus, validActions } from '../../domain/status.js';
+import { enqueueJob } from '../../jobs/enqueue.js';
+import { defineTool } from '../define-tool.js';
+import { idempotentMutation } from '../idempotency.js';
+
+type Input = UpdateRequest & { idempotency_key?: string; push_notification_config?: Record<string, unknown>; [k: string]: unknown };
+
+const TOOL = 'update_media_buy';
+
+export default defineTool({
+  name: TOOL,
+  title: 'Update media buy',
+  description:
+    'Change a media buy: paused (true/false), canceled (with cancellation_reason), start_time/end_time, packages[] {package_id, budget, bid_price, paused, canceled, targeting_overlay, creative_assignments}, new_packages[]. Returns at once with the new status and revision; the ad server is updated in the background (subscribe to media-buy://{media_buy_id}).',
+  input: TOOL_REQUEST_SCHEMAS.update_media_buy! as unknown as z.ZodType<Input>,
+  output: z.looseObject({ media_buy_id: z.string().optional(), status: z.string().optional(), revision: z.number().optional() }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  auth: 'required',
+  async handle(input, ctx) {
+    const scope = { tenantId: ctx.tenant.id, principalId: ctx.principal.id };
+    const creativeIds = [
+      ...(input.packages ?? []).flatMap((p) => (p.creative_assignments ?? []).map((a) => a.creative_id)),
+      ...(input.new_packages ?? []).flatMap((p) => (p.creative_assignments ?? []).map((a) => a.creative_id)),
+    ];
+    const [catalog, products, knownCreatives] = await Promise.all([
+      ctx.catalog.get(ctx.tenant.id),
+      ctx.catalog.productsFor(ctx.tenant.id, ctx.principal.id),
+      existingCreativeIds(ctx.db, { ...scope, ids: [...new Set(creativeIds)] }),
+    ]);
+    return idempotentMutation(ctx, TOOL, input, async (tx) => {
+      const found = await lockBuyForPrincipal(tx, { ...scope, id: input.media_buy_id });
+      if (!found) throw new AdcpError('MEDIA_BUY_NOT_FOUND', 'No such media buy.', { field: 'media_buy_id', suggestion: 'Use a media_buy_id from get_media_buys.' });
+      const { buy, packages } = found;
+      const now = ctx.now();
+      const plan = planUpdate({
+        current: { status: buy.status, revision: buy.revision, startTime: buy.startTime, endTime: buy.endTime, hasCreatives: found.hasCreatives, packages },
+        request: input,
+        products,
+        adapters: catalog.adapters,
+        settings: ctx.tenant.settings,
+        knownCreatives,
+        now,
+      });
+      for (const c of plan.packageChanges) {
+        await updatePackage(tx, { mediaBuyId: buy.id, id: c.id }, { ...(c.budget && { budget: c.budget }), ...(c.bidPrice && { bidPrice: c.bidPrice }), ...(c.pacing && { pacing: c.pacing }), ...(c.status && { status: c.status }), ...(c.targeting && { targeting: c.targeting }) });
+        if (c.assignments) await replaceAssignments(tx, { ...scope, packageId: c.id, assignments: c.assignments });
+      }
+      const added = plan.newPackages.map((p) => ({
+        id: newId('pkg'),
+        mediaBuyId: buy.id,
+        tenantId: ctx.tenant.id,
+        productId: p.product.id,
+        pricingOptionId: p.request.pricing_option_id,
+        pricingModel: p.pricingModel,
+        adapterConfigId: p.adapterConfigId,
+        buyerRef: p.request.buyer_ref ?? null,
+        budget: p.budget,
+        bidPrice: p.bidPrice,
+        pacing: p.request.pacing ?? null,
+        targeting: p.request.targeting_overlay ?? null,
+        formatIds: p.request.format_ids ?? null,
+        packageConfig: p.request as Record<string, unknown>,
+        status: p.request.paused ? 'paused' : 'active',
+      }));
+      await insertPackages(tx, added);
+      for (const [i, p] of plan.newPackages.entries()) {
+        if (p.request.creative_assignments?.length) await replaceAssignments(tx, { ...scope, packageId: added[i]!.id, assignments: p.request.creative_assignments.map((a) => ({ creative_id: a.creative_id, weight: a.weight ?? null })) });
+      }
+      if (plan.cancel) await cancelPackages(tx, buy.id);
+      const revision = buy.revision + 1;
+      await updateMediaBuy(tx, { tenantId: ctx.tenant.id, id: buy.id }, {
+        status: plan.status,
+        startTime: plan.startTime,
+        endTime: plan.endTime,
+        totalBudget: plan.totalBudget,
+        revision,
+        ...(plan.cancel && { canceledAt: now, canceledBy: 'buyer', cancellationReason: plan.cancel.reason }),
+      });
+      if (buy.status === 'pending_approval' && plan.cancel) {
+        // Withdrawn before the seller decided: close the approval step too.
+        await cancelPendingApproval(tx, { tenantId: ctx.tenant.id, mediaBuyId: buy.id });
+      }
+      const stepId = newId('task');
+      await insertWorkflowStep(tx, { id: stepId, ...scope, mediaBuyId: buy.id, stepType: TOOL, status: 'pending', owner: 'system', request: input as Record<string, unknown>, pushNotificationConfig: input.push_notification_config ?? null });
+      if (buy.status !== 'pending_approval') {
+        await enqueueJob(tx, 'sync_media_buy_update', { v: 1, tenant_id: ctx.tenant.id, media_buy_id: buy.id, step_id: stepId });
+      } else {
+        await updateWorkflowStep(tx, { tenantId: ctx.tenant.id, id: stepId }, { status: 'completed', response: { media_buy_id: buy.id } });
+      }
+      await publishChange(tx, { ...{ tenant_id: scope.tenantId, principal_id: scope.principalId }, media_buy_id: buy.id, task_id: stepId, status: plan.status, summary: plan.cancel ? 'canceled by the buyer' : 'updated by the buyer' });
+      const status = toAdcpMediaBuyStatus(plan.status);
+      const touched = new Set([...plan.packageChanges.map((c) => c.id), ...added.map((a) => a.id), ...(plan.cancel ? packages.map((p) => p.id) : [])]);
+      return {
+        media_buy_id: buy.id,
+        status,
+        media_buy_status: status,
+        revision,
+        implementation_date: null,
+        valid_actions: validActions(plan.status),
+        affected_packages: [...packages.filter((p) => touched.has(p.id)).map((p) => ({ package_id: p.id, product_id: p.productId })), ...added.map((a) => ({ package_id: a.id, product_id: a.productId, budget: amountToNumber(a.budget) }))],
+        task_id: stepId,
+      };
+    });
+  },
+});

@@ -1,0 +1,123 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { principals } from '../../src/db/schema/index.js';
+import { hashToken } from '../../src/domain/ids.js';
+import { responseProblems } from '../helpers/adcp-schema.js';
+import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+
+let t: TestApp;
+let buyer: Client;
+let sql: postgres.Sql;
+
+async function newBuy(overrides: Record<string, unknown> = {}) {
+  const { data } = await call(buyer, 'create_media_buy', buyRequest(overrides));
+  return data as { media_buy_id: string; packages: { package_id: string }[] };
+}
+
+async function update(args: Record<string, unknown>) {
+  const res = await call(buyer, 'update_media_buy', { idempotency_key: `u-${Math.random()}`, account: { brand: { domain: 'acme-drinks.example' }, operator: 'agency.example' }, ...args });
+  expect(responseProblems('update_media_buy', res.data, res.isError)).toEqual([]);
+  return res;
+}
+
+const mockOrder = async (id: string) => (await sql`select status, request from mock_ad_server.orders where idempotency_key like ${`${id}/%`}`)[0];
+
+beforeAll(async () => {
+  t = await startTestApp({ worker: true });
+  buyer = await memoryClient(t);
+  sql = postgres(t.db.url, { max: 2, onnotice: () => {} });
+});
+afterAll(async () => {
+  await buyer?.close();
+  await sql?.end();
+  await t?.close();
+});
+
+describe('update_media_buy', () => {
+  it('pauses and resumes, bumping the revision, and carries each change to the ad server', async () => {
+    const buy = await newBuy();
+    await waitFor(async () => (await mockOrder(buy.media_buy_id))?.status === 'booked');
+    const paused = await update({ media_buy_id: buy.media_buy_id, paused: true });
+    expect(paused.data).toMatchObject({ media_buy_id: buy.media_buy_id, status: 'paused', revision: 2 });
+    expect(paused.data.valid_actions).toContain('resume');
+    await waitFor(async () => (await mockOrder(buy.media_buy_id))?.status === 'paused');
+    const resumed = await update({ media_buy_id: buy.media_buy_id, paused: false });
+    expect(resumed.data).toMatchObject({ status: 'active', revision: 3 });
+    await waitFor(async () => (await mockOrder(buy.media_buy_id))?.status === 'booked');
+    const [step] = await sql`select status from workflow_steps where id = ${resumed.data.task_id as string}`;
+    await waitFor(async () => (await sql`select status from workflow_steps where id = ${resumed.data.task_id as string}`)[0]!.status === 'completed');
+    expect(step).toBeDefined();
+  });
+
+  it('cancels once; a second cancel is NOT_CANCELLABLE and pausing is INVALID_STATE', async () => {
+    const buy = await newBuy();
+    const canceled = await update({ media_buy_id: buy.media_buy_id, canceled: true, cancellation_reason: 'campaign pulled' });
+    expect(canceled.data.status).toBe('canceled');
+    const again = await update({ media_buy_id: buy.media_buy_id, canceled: true });
+    expect(again.isError).toBe(true);
+    expect(again.data.adcp_error).toMatchObject({ code: 'NOT_CANCELLABLE' });
+    const pause = await update({ media_buy_id: buy.media_buy_id, paused: true });
+    expect(pause.data.adcp_error).toMatchObject({ code: 'INVALID_STATE' });
+    const list = await call(buyer, 'get_media_buys', { media_buy_ids: [buy.media_buy_id] });
+    expect(responseProblems('get_media_buys', list.data)).toEqual([]);
+    const got = (list.data.media_buys as { status: string; cancellation: Record<string, unknown>; packages: { canceled?: boolean }[] }[])[0]!;
+    expect(got.status).toBe('canceled');
+    expect(got.cancellation).toMatchObject({ canceled_by: 'buyer', reason: 'campaign pulled' });
+    expect(got.packages.every((p) => p.canceled)).toBe(true);
+  });
+
+  it('changes package budgets and dates, recomputing the total, and adds packages', async () => {
+    const buy = await newBuy();
+    const end = new Date(Date.now() + 60 * 86400e3).toISOString();
+    const res = await update({
+      media_buy_id: buy.media_buy_id,
+      end_time: end,
+      packages: [{ package_id: buy.packages[0]!.package_id, budget: 25000, targeting_overlay: { geo_countries: ['US'] } }],
+      new_packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1500, bid_price: 4 }],
+    });
+    expect(res.isError).toBe(false);
+    const got = ((await call(buyer, 'get_media_buys', { media_buy_ids: [buy.media_buy_id] })).data.media_buys as { total_budget: number; end_time: string; packages: { budget: number; targeting_overlay?: unknown }[] }[])[0]!;
+    expect(got.total_budget).toBe(26500);
+    expect(got.end_time).toBe(end);
+    expect(got.packages).toHaveLength(2);
+    expect(got.packages[0]!.targeting_overlay).toEqual({ geo_countries: ['US'] });
+  });
+
+  it.each([
+    ['unknown package', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: 'pkg_nope', budget: 100 }] }), 'PACKAGE_NOT_FOUND'],
+    ['budget below minimum', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, budget: 10 }] }), 'BUDGET_TOO_LOW'],
+    ['reversed dates', () => ({ end_time: new Date(Date.now() - 86400e3).toISOString() }), 'VALIDATION_ERROR'],
+    ['stale revision', () => ({ revision: 99, paused: true }), 'CONFLICT'],
+    ['duplicate product in new package', () => ({ new_packages: [{ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 }] }), 'VALIDATION_ERROR'],
+  ])('%s → %s, nothing changes', async (_n, args, code) => {
+    const buy = await newBuy();
+    const before = await sql`select revision, total_budget from media_buys where id = ${buy.media_buy_id}`;
+    const res = await update({ media_buy_id: buy.media_buy_id, ...args(buy) });
+    expect(res.isError).toBe(true);
+    expect(res.data.adcp_error).toMatchObject({ code });
+    expect(await sql`select revision, total_budget from media_buys where id = ${buy.media_buy_id}`).toEqual(before);
+  });
+
+  it('replays an identical update and refuses a different one with the same key', async () => {
+    const buy = await newBuy();
+    const args = { media_buy_id: buy.media_buy_id, paused: true, idempotency_key: `same-${buy.media_buy_id}` };
+    const first = await update(args);
+    const second = await update(args);
+    expect(second.data).toMatchObject({ revision: first.data.revision, replayed: true });
+    const clash = await update({ ...args, paused: false });
+    expect(clash.data.adcp_error).toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
+  });
+
+  it('does not let another buyer touch the buy', async () => {
+    const buy = await newBuy();
+    await t.app.database.db.insert(principals).values({ id: 'prn_other', tenantId: 'demo', name: 'Other', tokenHash: hashToken('tok_other_update'), tokenHint: 'tok_othe' });
+    const other = await memoryClient(t, 'tok_other_update');
+    try {
+      const res = await call(other, 'update_media_buy', { media_buy_id: buy.media_buy_id, paused: true, idempotency_key: 'x-1', account: { brand: { domain: 'a.example' }, operator: 'a.example' } });
+      expect(res.data.adcp_error).toMatchObject({ code: 'MEDIA_BUY_NOT_FOUND' });
+    } finally {
+      await other.close();
+    }
+  });
+});
