@@ -11,6 +11,7 @@ import { migrateDatabase } from './db/migrate.js';
 import { createLogger, type Logger } from './logger.js';
 import { startHttpServer } from './mcp/http.js';
 import { serveStdio } from './mcp/stdio.js';
+import { seedCompliance } from './seed/compliance.js';
 import { seedDemo } from './seed/demo.js';
 import { startWorker } from './jobs/worker.js';
 
@@ -18,7 +19,7 @@ const USAGE = `Usage:
   sales-agent serve [--transport http|stdio] [--host 127.0.0.1] [--port 3000] [--no-worker]
   sales-agent worker
   sales-agent migrate
-  sales-agent seed demo [--token TOKEN] [--approval auto|manual] [--adapter-latency-ms N]
+  sales-agent seed demo|compliance [--token TOKEN] [--approval auto|manual] [--adapter-latency-ms N]
 
 Environment: DATABASE_URL (unset: embedded Postgres in SALES_AGENT_DATA_DIR, default ./.data),
 HOST, PORT, LOG_LEVEL, SALES_AGENT_TOKEN (stdio principal).`;
@@ -96,7 +97,8 @@ async function seed(args: string[], config: Config, logger: Logger): Promise<voi
     allowPositionals: true,
     options: { token: { type: 'string' }, approval: { type: 'string' }, 'adapter-latency-ms': { type: 'string' } },
   });
-  if (positionals[0] !== 'demo') fail('only "seed demo" is available');
+  const fixture = positionals[0];
+  if (fixture !== 'demo' && fixture !== 'compliance') fail('seed takes "demo" or "compliance"');
   if (values.approval !== undefined && values.approval !== 'auto' && values.approval !== 'manual') fail('--approval must be auto or manual');
   const latency = values['adapter-latency-ms'] !== undefined ? Number(values['adapter-latency-ms']) : undefined;
   if (latency !== undefined && (!Number.isInteger(latency) || latency < 0)) fail('--adapter-latency-ms must be a whole number of milliseconds');
@@ -105,7 +107,8 @@ async function seed(args: string[], config: Config, logger: Logger): Promise<voi
     await migrateDatabase(url, logger);
     const database = connect(url, { max: 2 });
     try {
-      const res = await seedDemo(database.db, { token: values.token, approval: values.approval as 'auto' | 'manual' | undefined, adapterLatencyMs: latency });
+      const seedOpts = { token: values.token, approval: values.approval as 'auto' | 'manual' | undefined, adapterLatencyMs: latency };
+      const res = fixture === 'compliance' ? await seedCompliance(database.db, seedOpts) : await seedDemo(database.db, seedOpts);
       process.stdout.write(`Seeded tenant "${res.tenantId}" with buyer ${res.principalId}.\n`);
       if (res.token && !values.token) process.stdout.write(`Buyer token (shown once): ${res.token}\n`);
       else if (!res.token) process.stdout.write('Buyer token unchanged (pass --token to set a new one).\n');

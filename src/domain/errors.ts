@@ -11,7 +11,7 @@ export interface AdcpErrorBody {
   message: string;
   field?: string;
   suggestion?: string;
-  recovery: Recovery;
+  recovery?: Recovery;
   retry_after?: number;
   details?: Record<string, unknown>;
 }
@@ -43,6 +43,9 @@ export class AdcpError extends Error {
   }
 
   toJSON(): AdcpErrorBody {
+    // An idempotency conflict says nothing about the earlier request beyond its code:
+    // AdCP forbids echoing anything that could leak the other payload.
+    if (this.code === 'IDEMPOTENCY_CONFLICT') return { code: this.code, message: this.message };
     return {
       code: this.code,
       message: this.message,

@@ -92,10 +92,10 @@ export function planMediaBuy(input: {
     throw new AdcpError('VALIDATION_ERROR', 'end_time must be after start_time.', { field: 'end_time', suggestion: 'Swap or correct the flight dates.' });
   }
   if (endTime <= now) {
-    throw new AdcpError('VALIDATION_ERROR', 'end_time is in the past.', { field: 'end_time', suggestion: 'Choose a flight that ends in the future.' });
+    throw new AdcpError('INVALID_REQUEST', 'end_time is in the past.', { field: 'end_time', suggestion: 'Choose a flight that ends in the future.' });
   }
   if (startTime.getTime() < now.getTime() - PAST_START_GRACE_MS) {
-    throw new AdcpError('VALIDATION_ERROR', 'start_time is in the past.', { field: 'start_time', suggestion: 'Use a future start_time, or "asap" to start as soon as possible.' });
+    throw new AdcpError('INVALID_REQUEST', 'start_time is in the past.', { field: 'start_time', suggestion: 'Use a future start_time, or "asap" to start as soon as possible.' });
   }
   const pkgs = req.packages ?? [];
   if (pkgs.length === 0) {

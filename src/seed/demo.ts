@@ -98,7 +98,7 @@ const PRODUCTS: ProductSeed[] = [
     formats: ['display_970x250', 'display_300x250'],
     props: [byId('demo-news.example', ['demo_news_web'])],
     countries: ['US'],
-    pricing: [{ id: 'takeover_flat_day', model: 'flat_rate', fixed: '15000', minSpend: '15000', parameters: { duration_hours: 24, sov_percentage: 100 } }],
+    pricing: [{ id: 'takeover_flat_day', model: 'flat_rate', fixed: '15000', minSpend: '15000' }],
   },
   {
     id: 'display_run_of_site',
@@ -189,7 +189,7 @@ const PRODUCTS: ProductSeed[] = [
     formats: ['audio_host_read_60s'],
     props: [byId('demo-podcasts.example', ['demo_podcasts'])],
     countries: ['US', 'GB'],
-    pricing: [{ id: 'podcast_flat_week', model: 'flat_rate', fixed: '5000', minSpend: '5000', parameters: { duration_hours: 168 } }],
+    pricing: [{ id: 'podcast_flat_week', model: 'flat_rate', fixed: '5000', minSpend: '5000' }],
   },
   {
     id: 'audio_streaming_ros',

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { TOOL_RESPONSE_SCHEMAS } from '@adcp/sdk';
 
 const require = createRequire(import.meta.url);
 const sdkRoot = path.dirname(require.resolve('@adcp/sdk/package.json'));
@@ -57,5 +58,10 @@ export function responseProblems(tool: string, payload: Record<string, unknown>,
   }
   const out = validation.validateResponse(name, payload);
   if (out.variant === 'skipped') throw new Error(`no AdCP response schema for ${tool}`);
-  return out.valid ? [] : out.issues.map((i) => `${i.pointer || '/'}: ${i.message}`);
+  const problems = out.valid ? [] : out.issues.map((i) => `${i.pointer || '/'}: ${i.message}`);
+  // The storyboard runner grades with the SDK's zod schemas too; they differ from the JSON schemas in places.
+  const zodSchema = TOOL_RESPONSE_SCHEMAS[name];
+  const z = zodSchema?.safeParse(payload);
+  if (z && !z.success) problems.push(...z.error.issues.map((i) => `zod ${i.path.join('/')}: ${i.message}`));
+  return problems;
 }

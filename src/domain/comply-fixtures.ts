@@ -1,0 +1,151 @@
+/**
+ * comply_test_controller seed fixtures as catalogue rows. A storyboard fixture
+ * names only what it tests (delivery_type, channels, format ids, a price); the
+ * rest of a schema-complete AdCP product comes from the tenant's own catalogue,
+ * so a seeded product lists and sells like any other. Pure: bad fixtures throw
+ * FixtureError, which the controller answers as INVALID_PARAMS.
+ */
+import type { FormatRef } from '../db/schema/index.js';
+import { fromUnits, toUnits } from './money.js';
+import { DEFAULT_REPORTING_CAPABILITIES } from './products.js';
+
+export class FixtureError extends Error {}
+
+const CHANNELS = new Set([
+  'display', 'olv', 'social', 'search', 'ctv', 'linear_tv', 'radio', 'streaming_audio', 'podcast', 'dooh', 'ooh', 'print',
+  'cinema', 'email', 'gaming', 'retail_media', 'influencer', 'affiliate', 'product_placement', 'sponsored_intelligence',
+]);
+/** Storyboards say "video"; AdCP 3 calls online video "olv". */
+const CHANNEL_ALIASES: Record<string, string> = { video: 'olv', online_video: 'olv', audio: 'streaming_audio', tv: 'linear_tv', native: 'display', banner: 'display' };
+const PRICING_MODELS = new Set(['cpm', 'vcpm', 'cpc', 'cpcv', 'cpv', 'cpp', 'cpa', 'flat_rate', 'time']);
+const DELIVERY_TYPES = new Set(['guaranteed', 'non_guaranteed']);
+/** Fixture keys that map to product columns; every other key is kept as an AdCP product field. */
+const COLUMN_KEYS = new Set(['product_id', 'name', 'description', 'channels', 'delivery_type', 'format_ids', 'publisher_properties', 'countries', 'pricing_options']);
+
+export interface CatalogueHints {
+  formats: { id: string; agentUrl: string }[];
+  properties: { id: string; publisherDomain: string }[];
+  publisherDomain: string | null;
+  /** This agent's URL: the last resort for a format's agent_url and a publisher domain. */
+  agentUrl: string;
+  currency: string;
+}
+
+export interface SeededProduct {
+  id: string;
+  name: string;
+  description: string;
+  channels: string[];
+  deliveryType: string;
+  formatIds: FormatRef[];
+  publisherProperties: Record<string, unknown>[];
+  countries: string[];
+  details: Record<string, unknown>;
+}
+
+export interface SeededPricingOption {
+  id: string;
+  pricingModel: string;
+  currency: string;
+  fixedPrice: string | null;
+  floorPrice: string | null;
+  priceGuidance: Record<string, number> | null;
+  minSpendPerPackage: string | null;
+  parameters: Record<string, unknown> | null;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+const titleCase = (id: string) => id.split(/[_-]+/).filter(Boolean).map((w) => w[0]!.toUpperCase() + w.slice(1)).join(' ');
+
+function amount(v: unknown, field: string): string | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new FixtureError(`${field} must be a non-negative number.`);
+  return fromUnits(toUnits(v));
+}
+
+function channelsOf(v: unknown): string[] {
+  if (v === undefined) return ['display'];
+  if (!Array.isArray(v) || !v.every((c) => typeof c === 'string')) throw new FixtureError('fixture.channels must be an array of strings.');
+  const mapped = v.map((c) => CHANNEL_ALIASES[c] ?? c);
+  const unknown = mapped.filter((c) => !CHANNELS.has(c));
+  if (unknown.length) throw new FixtureError(`Unknown channel(s): ${unknown.join(', ')}.`);
+  return [...new Set(mapped)];
+}
+
+function formatsOf(v: unknown, hints: CatalogueHints): FormatRef[] {
+  const fallbackUrl = hints.formats[0]?.agentUrl ?? hints.agentUrl;
+  if (v === undefined) return hints.formats[0] ? [{ agent_url: hints.formats[0].agentUrl, id: hints.formats[0].id }] : [];
+  if (!Array.isArray(v)) throw new FixtureError('fixture.format_ids must be an array of {id, agent_url?}.');
+  return v.map((f, i) => {
+    if (!isObject(f) || typeof f.id !== 'string' || !f.id) throw new FixtureError(`fixture.format_ids[${i}].id is required.`);
+    const agentUrl = typeof f.agent_url === 'string' ? f.agent_url : (hints.formats.find((x) => x.id === f.id)?.agentUrl ?? fallbackUrl);
+    return { agent_url: agentUrl, id: f.id };
+  });
+}
+
+function propertiesOf(v: unknown, hints: CatalogueHints): Record<string, unknown>[] {
+  if (v !== undefined) {
+    if (Array.isArray(v) && v.length > 0 && v.every(isObject)) return v;
+    throw new FixtureError('fixture.publisher_properties must be a non-empty array of selectors.');
+  }
+  const byDomain = new Map<string, string[]>();
+  for (const p of hints.properties) byDomain.set(p.publisherDomain, [...(byDomain.get(p.publisherDomain) ?? []), p.id]);
+  if (byDomain.size > 0) return [...byDomain].map(([domain, ids]) => ({ publisher_domain: domain, selection_type: 'by_id', property_ids: ids }));
+  return [{ publisher_domain: hints.publisherDomain ?? new URL(hints.agentUrl).hostname, selection_type: 'all' }];
+}
+
+export function productFromFixture(productId: string, fixture: Record<string, unknown>, hints: CatalogueHints): SeededProduct {
+  const deliveryType = fixture.delivery_type ?? 'guaranteed';
+  if (typeof deliveryType !== 'string' || !DELIVERY_TYPES.has(deliveryType)) throw new FixtureError('fixture.delivery_type must be guaranteed or non_guaranteed.');
+  const channels = channelsOf(fixture.channels);
+  const countries = fixture.countries ?? [];
+  if (!Array.isArray(countries) || !countries.every((c) => typeof c === 'string')) throw new FixtureError('fixture.countries must be an array of country codes.');
+  const extra = Object.fromEntries(Object.entries(fixture).filter(([k]) => !COLUMN_KEYS.has(k)));
+  return {
+    id: productId,
+    name: typeof fixture.name === 'string' ? fixture.name : `${titleCase(productId)} (test)`,
+    description: typeof fixture.description === 'string' ? fixture.description : `Test product seeded by comply_test_controller: ${deliveryType.replace('_', '-')} ${channels.join(', ')}.`,
+    channels,
+    deliveryType,
+    formatIds: formatsOf(fixture.format_ids, hints),
+    publisherProperties: propertiesOf(fixture.publisher_properties, hints),
+    countries,
+    details: { reporting_capabilities: DEFAULT_REPORTING_CAPABILITIES, ...extra },
+  };
+}
+
+/** Pricing options carried inline in a product fixture (`pricing_options: [...]`). */
+export function inlinePricingOptions(fixture: Record<string, unknown>, currency: string): SeededPricingOption[] {
+  const list = fixture.pricing_options;
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) throw new FixtureError('fixture.pricing_options must be an array.');
+  return list.map((po, i) => {
+    if (!isObject(po) || typeof po.pricing_option_id !== 'string') throw new FixtureError(`fixture.pricing_options[${i}].pricing_option_id is required.`);
+    return pricingFromFixture(po.pricing_option_id, po, currency);
+  });
+}
+
+export function pricingFromFixture(pricingOptionId: string, fixture: Record<string, unknown>, currency: string): SeededPricingOption {
+  const model = fixture.pricing_model ?? 'cpm';
+  if (typeof model !== 'string' || !PRICING_MODELS.has(model)) throw new FixtureError(`Unknown pricing_model ${JSON.stringify(model)}.`);
+  const cur = fixture.currency ?? currency;
+  if (typeof cur !== 'string' || !/^[A-Z]{3}$/.test(cur)) throw new FixtureError('fixture.currency must be an ISO 4217 code such as USD.');
+  const fixedPrice = amount(fixture.fixed_price, 'fixture.fixed_price');
+  const floorPrice = amount(fixture.floor_price, 'fixture.floor_price');
+  if (fixedPrice !== null && floorPrice !== null) throw new FixtureError('fixture.fixed_price and fixture.floor_price are mutually exclusive.');
+  const guidance = fixture.price_guidance;
+  if (guidance !== undefined && !(isObject(guidance) && Object.values(guidance).every((n) => typeof n === 'number'))) {
+    throw new FixtureError('fixture.price_guidance must map percentiles to numbers.');
+  }
+  if (fixture.parameters !== undefined && !isObject(fixture.parameters)) throw new FixtureError('fixture.parameters must be an object.');
+  return {
+    id: pricingOptionId,
+    pricingModel: model,
+    currency: cur,
+    fixedPrice,
+    floorPrice,
+    priceGuidance: (guidance as Record<string, number> | undefined) ?? null,
+    minSpendPerPackage: amount(fixture.min_spend_per_package, 'fixture.min_spend_per_package'),
+    parameters: (fixture.parameters as Record<string, unknown> | undefined) ?? null,
+  };
+}

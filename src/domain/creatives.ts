@@ -1,0 +1,280 @@
+/**
+ * Creative rules, pure: a synced creative checked against the seller's format
+ * (known format, required assets), what a re-sync changed, the review status it
+ * lands in, and which package assignments may be made. No I/O: sync_creatives
+ * loads the state, asks these functions, and writes the outcome.
+ */
+import type { AdcpErrorBody } from './errors.js';
+import { canonicalJson } from './ids.js';
+
+export const CREATIVE_STATUSES = ['processing', 'pending_review', 'approved', 'rejected', 'archived'] as const;
+export type CreativeStatus = (typeof CREATIVE_STATUSES)[number];
+export type CreativeAction = 'created' | 'updated' | 'unchanged' | 'failed' | 'deleted';
+export type CreativeReview = 'auto' | 'manual';
+
+/**
+ * The tenant's `creative_review` setting: 'manual' holds new and changed
+ * creatives in pending_review for the seller; anything else approves them at
+ * once. Not yet declared in TenantSettings, hence the loose read.
+ */
+export function creativeReviewMode(settings: unknown): CreativeReview {
+  return (settings as { creative_review?: unknown } | null | undefined)?.creative_review === 'manual' ? 'manual' : 'auto';
+}
+
+export interface FormatRef {
+  agent_url: string;
+  id: string;
+  [k: string]: unknown;
+}
+
+/** A creative as sync_creatives receives it (AdCP creative-asset). */
+export interface CreativeInput {
+  creative_id: string;
+  name: string;
+  format_id: FormatRef;
+  assets: Record<string, unknown>;
+  [k: string]: unknown;
+}
+
+/** A format of the seller's catalogue (creative_formats row). */
+export interface SellerFormat {
+  id: string;
+  agentUrl: string;
+  spec: Record<string, unknown>;
+}
+
+/** What creatives.details holds. */
+export interface CreativeDetails {
+  account_id?: string;
+  /** The creative's other AdCP fields: tags, provenance, industry_identifiers... */
+  fields?: Record<string, unknown>;
+  /** The status delete_missing archived it from, restored when it is synced again. */
+  archived_from?: string;
+}
+
+export interface StoredCreative {
+  id: string;
+  name: string;
+  formatId: FormatRef;
+  assets: Record<string, unknown>;
+  status: string;
+  details: CreativeDetails;
+}
+
+/** The row a sync writes. */
+export interface CreativeWrite {
+  id: string;
+  name: string;
+  formatId: FormatRef;
+  assets: Record<string, unknown>;
+  status: CreativeStatus;
+  details: CreativeDetails;
+}
+
+export interface CreativePlan {
+  creativeId: string;
+  action: Exclude<CreativeAction, 'deleted'>;
+  status?: CreativeStatus;
+  changes?: string[];
+  errors?: AdcpErrorBody[];
+  warnings?: string[];
+  /** Set when the creative is created or updated. */
+  write?: CreativeWrite;
+}
+
+/** Fields that are the columns, or only mean something while uploading to a buy. */
+const NOT_IN_FIELDS = new Set(['creative_id', 'name', 'format_id', 'assets', 'weight', 'placement_ids', 'status']);
+
+const trimSlash = (u: string) => u.replace(/\/+$/, '');
+const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
+const isStatus = (s: unknown): s is CreativeStatus => (CREATIVE_STATUSES as readonly unknown[]).includes(s);
+
+interface AssetSlot {
+  asset_id: string;
+  asset_type?: string;
+}
+
+function requiredSlots(spec: Record<string, unknown>): AssetSlot[] {
+  const assets = Array.isArray(spec.assets) ? (spec.assets as Record<string, unknown>[]) : [];
+  return assets.filter((a) => a.required === true && typeof a.asset_id === 'string') as unknown as AssetSlot[];
+}
+
+const assetType = (a: unknown) => (a && typeof a === 'object' ? (a as { asset_type?: unknown }).asset_type : undefined);
+
+/**
+ * Problems with a creative's assets against its format: a required asset is
+ * missing, or has the wrong asset_type. An asset keyed by another name still
+ * fills a slot when its asset_type matches (buyers often key by type: "image").
+ */
+export function assetProblems(assets: Record<string, unknown>, spec: Record<string, unknown>): { asset_id: string; message: string }[] {
+  const slots = requiredSlots(spec);
+  const used = new Set(slots.map((s) => s.asset_id).filter((id) => id in assets));
+  const problems: { asset_id: string; message: string }[] = [];
+  for (const slot of slots) {
+    if (slot.asset_id in assets) {
+      const t = assetType(assets[slot.asset_id]);
+      if (slot.asset_type && t !== undefined && t !== slot.asset_type) problems.push({ asset_id: slot.asset_id, message: `Asset "${slot.asset_id}" is ${String(t)}; the format needs ${slot.asset_type}.` });
+      continue;
+    }
+    const standIn = Object.keys(assets).find((k) => !used.has(k) && slot.asset_type !== undefined && assetType(assets[k]) === slot.asset_type);
+    if (standIn) used.add(standIn);
+    else problems.push({ asset_id: slot.asset_id, message: `Required asset "${slot.asset_id}"${slot.asset_type ? ` (${slot.asset_type})` : ''} is missing.` });
+  }
+  return problems;
+}
+
+/** Field names a sync would change on a stored creative; empty when it is the same. */
+export function creativeChanges(stored: StoredCreative, next: CreativeWrite): string[] {
+  const changes: string[] = [];
+  if (stored.name !== next.name) changes.push('name');
+  if (!same(stored.formatId, next.formatId)) changes.push('format_id');
+  if (!same(stored.assets, next.assets)) changes.push('assets');
+  const before = stored.details.fields ?? {};
+  const after = next.details.fields ?? {};
+  for (const k of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) if (!same(before[k], after[k])) changes.push(k);
+  if ((stored.details.account_id ?? null) !== (next.details.account_id ?? null)) changes.push('account');
+  return changes;
+}
+
+/**
+ * The review status after a sync. New content (a new creative, or new assets or
+ * format) is reviewed: approved at once under auto review, pending_review under
+ * manual review. A creative re-synced after delete_missing archived it returns
+ * to the status it had. Otherwise the status stays.
+ */
+export function statusAfterSync(p: { stored?: StoredCreative; contentChanged: boolean; review: CreativeReview }): CreativeStatus {
+  const reviewed: CreativeStatus = p.review === 'auto' ? 'approved' : 'pending_review';
+  if (!p.stored || p.contentChanged) return reviewed;
+  if (p.stored.status === 'archived') {
+    const before = p.stored.details.archived_from;
+    return isStatus(before) && before !== 'archived' ? before : reviewed;
+  }
+  return isStatus(p.stored.status) ? p.stored.status : reviewed;
+}
+
+/**
+ * One creative of a sync: validate it against the seller's format, then work
+ * out created / updated / unchanged and its status. A creative that fails comes
+ * back with errors and is not written. In sandbox accounts asset problems are
+ * warnings, so test buyers can send any asset to any format.
+ */
+export function planCreative(p: {
+  creative: CreativeInput;
+  /** Where the creative sits in the request, e.g. "creatives[2]". */
+  at: string;
+  stored?: StoredCreative;
+  format?: SellerFormat;
+  accountId: string;
+  review: CreativeReview;
+  lenientAssets: boolean;
+}): CreativePlan {
+  const { creative: c, at, format } = p;
+  const fail = (errors: AdcpErrorBody[]): CreativePlan => ({ creativeId: c.creative_id, action: 'failed', errors });
+  if (!format) {
+    return fail([
+      {
+        code: 'INVALID_FORMAT',
+        message: `Format "${c.format_id.id}" is not offered by this seller.`,
+        field: `${at}.format_id`,
+        suggestion: 'Call list_creative_formats and use one of the format_ids it returns.',
+        recovery: 'correctable',
+      },
+    ]);
+  }
+  const warnings: string[] = [];
+  if (trimSlash(format.agentUrl) !== trimSlash(c.format_id.agent_url)) {
+    warnings.push(`format_id.agent_url "${c.format_id.agent_url}" is not this seller's ("${format.agentUrl}"); matched format "${format.id}" by id.`);
+  }
+  const problems = assetProblems(c.assets, format.spec);
+  if (problems.length > 0 && !p.lenientAssets) {
+    return fail(
+      problems.map((x) => ({
+        code: 'FORMAT_MISMATCH',
+        message: x.message,
+        field: `${at}.assets.${x.asset_id}`,
+        suggestion: `Send the assets format "${format.id}" requires; list_creative_formats shows them.`,
+        recovery: 'correctable',
+      })),
+    );
+  }
+  warnings.push(...problems.map((x) => `${x.message} Accepted because this is a sandbox account.`));
+
+  const fields = Object.fromEntries(Object.entries(c).filter(([k, v]) => !NOT_IN_FIELDS.has(k) && v !== undefined));
+  const next: CreativeWrite = {
+    id: c.creative_id,
+    name: c.name,
+    formatId: c.format_id,
+    assets: c.assets,
+    status: 'approved',
+    details: { account_id: p.accountId, ...(Object.keys(fields).length > 0 && { fields }) },
+  };
+  const changes = p.stored ? creativeChanges(p.stored, next) : [];
+  const contentChanged = changes.includes('format_id') || changes.includes('assets');
+  next.status = statusAfterSync({ stored: p.stored, contentChanged, review: p.review });
+  if (p.stored && p.stored.status !== next.status) changes.push('status');
+  const extra = warnings.length > 0 ? { warnings } : {};
+  if (!p.stored) return { creativeId: c.creative_id, action: 'created', status: next.status, write: next, ...extra };
+  if (changes.length === 0) return { creativeId: c.creative_id, action: 'unchanged', status: next.status, ...extra };
+  return { creativeId: c.creative_id, action: 'updated', status: next.status, changes, write: next, ...extra };
+}
+
+export interface AssignmentRequest {
+  creative_id: string;
+  package_id: string;
+  weight?: number;
+  /** Where the assignment sits in the request, e.g. "assignments[0]". */
+  at: string;
+}
+
+/** A package of the caller's, with the state of its buy. */
+export interface OwnPackage {
+  id: string;
+  mediaBuyId: string;
+  buyStatus: string;
+  status: string;
+}
+
+export interface AssignmentPlan {
+  accepted: { creativeId: string; packageId: string; mediaBuyId: string; weight: number | null }[];
+  /** Per creative: the assignments that could not be made. */
+  errors: Map<string, AdcpErrorBody[]>;
+}
+
+const CLOSED_BUY = new Set(['canceled', 'completed', 'rejected']);
+
+/**
+ * Which assignments may be made. A creative that failed in this sync is skipped
+ * (its own errors say why); one that is neither in the sync nor in the library
+ * is CREATIVE_NOT_FOUND; a package that is not the caller's is PACKAGE_NOT_FOUND
+ * (the same answer as for one that does not exist); a closed buy or a canceled
+ * package cannot take creatives.
+ */
+export function planAssignments(
+  requests: AssignmentRequest[],
+  creative: (id: string) => 'ok' | 'failed' | 'unknown',
+  packages: Map<string, OwnPackage>,
+): AssignmentPlan {
+  const accepted = new Map<string, AssignmentPlan['accepted'][number]>();
+  const errors = new Map<string, AdcpErrorBody[]>();
+  const reject = (id: string, e: AdcpErrorBody) => errors.set(id, [...(errors.get(id) ?? []), e]);
+  for (const r of requests) {
+    const state = creative(r.creative_id);
+    if (state === 'failed') continue;
+    if (state === 'unknown') {
+      reject(r.creative_id, { code: 'CREATIVE_NOT_FOUND', message: `Creative "${r.creative_id}" is neither in this sync nor in your library.`, field: `${r.at}.creative_id`, suggestion: 'Include the creative in creatives[], or check its id with list_creatives.', recovery: 'correctable' });
+      continue;
+    }
+    const pkg = packages.get(r.package_id);
+    if (!pkg) {
+      reject(r.creative_id, { code: 'PACKAGE_NOT_FOUND', message: `Package "${r.package_id}" was not found among your media buys.`, field: `${r.at}.package_id`, suggestion: 'Use a package_id from create_media_buy or get_media_buys.', recovery: 'correctable' });
+      continue;
+    }
+    if (CLOSED_BUY.has(pkg.buyStatus) || pkg.status === 'canceled') {
+      const what = pkg.status === 'canceled' ? 'the package is canceled' : `its media buy is ${pkg.buyStatus}`;
+      reject(r.creative_id, { code: 'INVALID_STATE', message: `Package "${pkg.id}" cannot take creatives: ${what}.`, field: `${r.at}.package_id`, suggestion: 'Assign the creative to a package of a live media buy.', recovery: 'correctable' });
+      continue;
+    }
+    accepted.set(`${pkg.id}\u0000${r.creative_id}`, { creativeId: r.creative_id, packageId: pkg.id, mediaBuyId: pkg.mediaBuyId, weight: r.weight ?? null });
+  }
+  return { accepted: [...accepted.values()], errors };
+}
