@@ -2,7 +2,7 @@
  * The Graphile Worker runner: tasks are given as a taskList object (works on
  * Node 20). Many of these may run against one Postgres; jobs are shared.
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { Logger as GwLogger, run, type JobHelpers, type Runner, type TaskList } from 'graphile-worker';
 import pg from 'pg';
 import type { Database } from '../db/client.js';
@@ -17,7 +17,11 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-const jobInfo = (h: JobHelpers): JobInfo => ({ attempts: h.job.attempts, maxAttempts: h.job.max_attempts, signal: h.abortSignal });
+// Graphile Worker shares one abort signal among all running jobs; each adapter call listens on it.
+const jobInfo = (h: JobHelpers): JobInfo => {
+  if (h.abortSignal) setMaxListeners(0, h.abortSignal);
+  return { attempts: h.job.attempts, maxAttempts: h.job.max_attempts, signal: h.abortSignal };
+};
 
 export function graphileLogger(logger: Logger): GwLogger {
   return new GwLogger((scope) => (level, message, meta) => {
