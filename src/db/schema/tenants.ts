@@ -13,6 +13,10 @@ export interface TenantSettings {
   min_package_budget?: string;
   /** Require a human to approve every media buy, regardless of adapter. */
   manual_approval_required?: boolean;
+  /** 'auto': creatives are approved on upload; 'manual': they wait for the seller's review. */
+  creative_review?: 'auto' | 'manual';
+  /** 'enabled': comply_test_controller also answers calls that name no sandbox account (compliance testing). */
+  test_controller?: 'enabled' | 'disabled';
 }
 
 export const tenants = pgTable('tenants', {

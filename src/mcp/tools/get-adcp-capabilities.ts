@@ -7,6 +7,9 @@ import { defineTool } from '../define-tool.js';
 
 export const IDEMPOTENCY_REPLAY_TTL_SECONDS = 86_400;
 
+/** The controller scenarios AdCP lets a seller declare in capabilities (seed_* and arm forcing are implied). */
+const COMPLIANCE_SCENARIOS = ['force_creative_status', 'force_account_status', 'force_media_buy_status', 'simulate_delivery', 'simulate_budget_spend'];
+
 export default defineTool({
   name: 'get_adcp_capabilities',
   title: 'Get AdCP capabilities',
@@ -20,7 +23,7 @@ export default defineTool({
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   auth: 'optional',
-  async handle(_input, ctx) {
+  async handle(input, ctx) {
     if (!ctx.tenant) throw new AdcpError('CONFIGURATION_ERROR', 'This sales agent has no tenant configured yet.', { recovery: 'terminal', suggestion: 'The publisher must run `sales-agent seed demo` or create a tenant.' });
     const [props, products] = await Promise.all([listProperties(ctx.db, ctx.tenant.id), listProducts(ctx.db, { tenantId: ctx.tenant.id, principalId: ctx.principal?.id ?? null })]);
     const domains = [...new Set(props.map((p) => p.publisherDomain))];
@@ -28,9 +31,14 @@ export default defineTool({
     const channels = [...new Set(products.flatMap((p) => p.channels))].sort();
     const models = [...new Set(products.flatMap((p) => p.pricing.map((po) => po.pricingModel)))].sort();
     const countries = [...new Set(products.flatMap((p) => p.countries))].sort();
+    const deliveryTypes = new Set(products.map((p) => p.deliveryType));
+    const specialisms = [...(deliveryTypes.has('guaranteed') ? ['sales-guaranteed'] : []), ...(deliveryTypes.has('non_guaranteed') ? ['sales-non-guaranteed'] : [])];
+    const sandbox = (input as { account?: { sandbox?: boolean } }).account?.sandbox === true;
+    const testing = sandbox || ctx.tenant.settings.test_controller === 'enabled';
     return {
       adcp: { major_versions: [3], idempotency: { supported: true, replay_ttl_seconds: IDEMPOTENCY_REPLAY_TTL_SECONDS } },
       supported_protocols: ['media_buy'],
+      ...(specialisms.length > 0 && { specialisms }),
       account: { require_operator_auth: false, supported_billing: ['operator', 'agent'], sandbox: true },
       media_buy: {
         supported_pricing_models: models,
@@ -42,6 +50,8 @@ export default defineTool({
           description: `${ctx.tenant.name}: ${products.length} products across ${channels.join(', ') || 'no channels yet'}.`,
         },
       },
+      // comply_test_controller is there for sandbox accounts (and tenants opted into compliance testing).
+      ...(testing && { compliance_testing: { scenarios: COMPLIANCE_SCENARIOS } }),
       last_updated: new Date(Math.max(0, ...products.map((p) => p.updatedAt.getTime()))).toISOString(),
     };
   },
