@@ -257,6 +257,36 @@ CREATE TABLE "sync_jobs" (
 	"completed_at" timestamp with time zone
 );
 --> statement-breakpoint
+CREATE TABLE "webhook_attempts" (
+	"id" bigserial PRIMARY KEY NOT NULL,
+	"delivery_id" text NOT NULL,
+	"attempt" integer NOT NULL,
+	"status_code" integer,
+	"error" text,
+	"duration_ms" integer NOT NULL,
+	"at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "webhook_deliveries" (
+	"id" text PRIMARY KEY NOT NULL,
+	"tenant_id" text NOT NULL,
+	"principal_id" text NOT NULL,
+	"task_id" text NOT NULL,
+	"media_buy_id" text,
+	"url" text NOT NULL,
+	"authentication" jsonb,
+	"payload" jsonb NOT NULL,
+	"idempotency_key" text NOT NULL,
+	"sequence" integer NOT NULL,
+	"allow_private_network" boolean DEFAULT false NOT NULL,
+	"status" text DEFAULT 'pending' NOT NULL,
+	"attempts" integer DEFAULT 0 NOT NULL,
+	"last_status_code" integer,
+	"last_error" text,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"delivered_at" timestamp with time zone
+);
+--> statement-breakpoint
 CREATE TABLE "workflow_steps" (
 	"id" text PRIMARY KEY NOT NULL,
 	"tenant_id" text NOT NULL,
@@ -315,6 +345,7 @@ ALTER TABLE "adapter_orders" ADD CONSTRAINT "adapter_orders_media_buy_id_media_b
 ALTER TABLE "adapter_orders" ADD CONSTRAINT "adapter_orders_adapter_config_id_adapter_configs_id_fk" FOREIGN KEY ("adapter_config_id") REFERENCES "public"."adapter_configs"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "sync_jobs" ADD CONSTRAINT "sync_jobs_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "sync_jobs" ADD CONSTRAINT "sync_jobs_adapter_config_id_adapter_configs_id_fk" FOREIGN KEY ("adapter_config_id") REFERENCES "public"."adapter_configs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "webhook_attempts" ADD CONSTRAINT "webhook_attempts_delivery_id_webhook_deliveries_id_fk" FOREIGN KEY ("delivery_id") REFERENCES "public"."webhook_deliveries"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "workflow_steps" ADD CONSTRAINT "workflow_steps_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "workflow_steps" ADD CONSTRAINT "workflow_steps_principal_id_principals_id_fk" FOREIGN KEY ("principal_id") REFERENCES "public"."principals"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "workflow_steps" ADD CONSTRAINT "workflow_steps_media_buy_id_media_buys_id_fk" FOREIGN KEY ("media_buy_id") REFERENCES "public"."media_buys"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -332,6 +363,9 @@ CREATE INDEX "performance_feedback_buy_idx" ON "performance_feedback" USING btre
 CREATE INDEX "creative_assignments_creative_idx" ON "creative_assignments" USING btree ("tenant_id","principal_id","creative_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "adapter_orders_buy_adapter_uq" ON "adapter_orders" USING btree ("media_buy_id","adapter_config_id");--> statement-breakpoint
 CREATE INDEX "audit_log_tenant_idx" ON "audit_log" USING btree ("tenant_id","created_at");--> statement-breakpoint
+CREATE INDEX "webhook_attempts_delivery_idx" ON "webhook_attempts" USING btree ("delivery_id");--> statement-breakpoint
+CREATE INDEX "webhook_deliveries_task_idx" ON "webhook_deliveries" USING btree ("task_id","sequence");--> statement-breakpoint
+CREATE INDEX "webhook_deliveries_tenant_idx" ON "webhook_deliveries" USING btree ("tenant_id","created_at");--> statement-breakpoint
 CREATE INDEX "workflow_steps_principal_idx" ON "workflow_steps" USING btree ("tenant_id","principal_id","created_at");--> statement-breakpoint
 CREATE INDEX "workflow_steps_media_buy_idx" ON "workflow_steps" USING btree ("media_buy_id");--> statement-breakpoint
 CREATE INDEX "workflow_steps_status_idx" ON "workflow_steps" USING btree ("tenant_id","status");

@@ -17,9 +17,17 @@ export const SyncMediaBuyUpdatePayload = z.object({
   step_id: z.string().min(1),
 });
 
+export const DeliverWebhookPayload = z.object({
+  v: z.literal(1),
+  tenant_id: z.string().min(1),
+  delivery_id: z.string().min(1),
+});
+
 export const JOBS = {
   fulfil_media_buy: { payload: FulfilMediaBuyPayload, maxAttempts: 8 },
   sync_media_buy_update: { payload: SyncMediaBuyUpdatePayload, maxAttempts: 10 },
+  // Backoff e^n s: 8 attempts span about an hour.
+  deliver_webhook: { payload: DeliverWebhookPayload, maxAttempts: 8 },
 } as const;
 
 export type JobName = keyof typeof JOBS;

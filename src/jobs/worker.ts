@@ -9,6 +9,7 @@ import type { Database } from '../db/client.js';
 import { createAdapterRegistry, type AdapterFactory } from '../adapters/registry.js';
 import type { Logger } from '../logger.js';
 import { fulfilMediaBuy, type JobInfo } from './tasks/fulfil-media-buy.js';
+import { deliverWebhook } from './tasks/deliver-webhook.js';
 import { syncMediaBuyUpdate } from './tasks/sync-media-buy-update.js';
 
 export interface Worker {
@@ -44,6 +45,7 @@ export async function startWorker(opts: {
   const taskList: TaskList = {
     fulfil_media_buy: async (payload, helpers) => fulfilMediaBuy(payload, jobInfo(helpers), deps),
     sync_media_buy_update: async (payload, helpers) => syncMediaBuyUpdate(payload, jobInfo(helpers), deps),
+    deliver_webhook: async (payload, helpers) => deliverWebhook(payload, jobInfo(helpers), deps),
   };
   const pgPool = new pg.Pool({ connectionString: database.url, max: opts.concurrency + 2 });
   // 57P01: the server is shutting down (e.g. Ctrl-C reached the embedded Postgres too); expected during shutdown.

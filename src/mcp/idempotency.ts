@@ -23,10 +23,23 @@ export const idempotencyConflict = () =>
     suggestion: 'Use a fresh idempotency_key for a new change, or resend the original request unchanged to get its result.',
   });
 
+const FLIGHT_FIELDS = new Set(['start_time', 'end_time']);
+
+/** Flight times to the hour: a retry that recomputes "now + 24h" is the same request. */
+function coarseTimes(value: unknown, key?: string): unknown {
+  if (typeof value === 'string' && key && FLIGHT_FIELDS.has(key)) {
+    const d = new Date(value);
+    return Number.isNaN(d.getTime()) ? value : d.toISOString().slice(0, 13);
+  }
+  if (Array.isArray(value)) return value.map((v) => coarseTimes(v));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, coarseTimes(v, k)]));
+  return value;
+}
+
 /** The request minus fields that may differ between honest retries. */
 export function requestFingerprint(input: Record<string, unknown>): string {
   const { context: _c, idempotency_key: _k, adcp_major_version: _v, ...rest } = input;
-  return hashJson(rest);
+  return hashJson(coarseTimes(rest));
 }
 
 export async function idempotentMutation(

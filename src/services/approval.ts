@@ -10,6 +10,9 @@ import { lockWorkflowStep, updateWorkflowStep } from '../db/queries/workflow.js'
 import { publishChange } from '../db/notify.js';
 import { initialStatus } from '../domain/status.js';
 import { enqueueJob } from '../jobs/enqueue.js';
+import { allowsPrivateWebhooks } from '../db/queries/accounts.js';
+import type { PushConfig } from '../domain/webhooks.js';
+import { queueTaskWebhook } from './webhooks.js';
 
 export type DecisionResult = { ok: true; mediaBuyId: string } | { ok: false; reason: 'not_found' | 'already_decided'; status?: string };
 
@@ -43,5 +46,16 @@ export function rejectMediaBuy(db: Db, p: { tenantId: string; taskId: string; ac
     await updateWorkflowStep(tx, { tenantId: p.tenantId, id: step.id }, { status: 'rejected', owner: 'buyer', error: { code: 'POLICY_VIOLATION', message: `Rejected by the seller: ${p.reason}` } });
     await updateMediaBuy(tx, { tenantId: p.tenantId, id: buy.id }, { status: 'rejected', rejectionReason: p.reason, revision: buy.revision + 1 });
     await publishChange(tx, { tenant_id: p.tenantId, principal_id: buy.principalId, media_buy_id: buy.id, task_id: step.id, status: 'rejected', summary: `rejected by ${p.actor}: ${p.reason}` });
+    await queueTaskWebhook(tx, {
+      tenantId: p.tenantId,
+      principalId: buy.principalId,
+      taskId: step.id,
+      taskType: step.stepType,
+      mediaBuyId: buy.id,
+      status: 'rejected',
+      message: `Rejected by the seller: ${p.reason}`,
+      push: step.pushNotificationConfig as PushConfig | null,
+      allowPrivateNetwork: await allowsPrivateWebhooks(tx, { tenantId: p.tenantId, accountId: buy.accountId }),
+    });
   });
 }

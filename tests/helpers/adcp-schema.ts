@@ -5,7 +5,7 @@
  * (create_media_buy...); elsewhere every entry of errors[] and adcp_error must
  * be a valid AdCP error object.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Ajv } from 'ajv';
@@ -35,6 +35,7 @@ const validateError = ajv.compile({ ...errorSchema, $id: undefined });
 const BUNDLED: Record<string, string> = {
   create_media_buy: 'media-buy/create-media-buy-response.json',
   update_media_buy: 'media-buy/update-media-buy-response.json',
+  sync_creatives: 'creative/sync-creatives-response.json',
 };
 
 function hasErrorBranch(tool: string): boolean {
@@ -64,4 +65,28 @@ export function responseProblems(tool: string, payload: Record<string, unknown>,
   const z = zodSchema?.safeParse(payload);
   if (z && !z.success) problems.push(...z.error.issues.map((i) => `zod ${i.path.join('/')}: ${i.message}`));
   return problems;
+}
+
+let refsLoaded = false;
+const refAjv = new Ajv({ strict: false, allErrors: true });
+(addFormatsModule as unknown as (a: Ajv) => void)(refAjv);
+
+/** Add every unbundled 3.0 schema by its $id, so $refs between them resolve. */
+function loadRefs(): void {
+  if (refsLoaded) return;
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? (e.name === 'bundled' ? [] : walk(path.join(dir, e.name))) : e.name.endsWith('.json') ? [path.join(dir, e.name)] : []));
+  for (const file of walk(schemasRoot)) {
+    const schema = JSON.parse(readFileSync(file, 'utf8')) as { $id?: string };
+    if (schema.$id && !refAjv.getSchema(schema.$id)) refAjv.addSchema(schema);
+  }
+  refsLoaded = true;
+}
+
+/** Problems with a payload against one of the SDK's 3.0 schemas, e.g. "core/mcp-webhook-payload.json". */
+export function payloadProblems(schemaFile: string, payload: unknown): string[] {
+  loadRefs();
+  const validate = refAjv.getSchema(`/schemas/3.0.6/${schemaFile}`);
+  if (!validate) throw new Error(`no schema ${schemaFile}`);
+  return validate(payload) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'}: ${e.message}`);
 }

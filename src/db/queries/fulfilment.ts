@@ -39,7 +39,9 @@ export interface FulfilmentView {
   start_time: string;
   end_time: string;
   buyer_ref: string | null;
-  step: { id: string; status: string } | null;
+  step: { id: string; status: string; push: { url: string; authentication?: { schemes?: string[]; credentials?: string } } | null } | null;
+  /** Webhooks may go to private addresses (sandbox account or seller opt-in). */
+  allow_private_webhooks: boolean;
   packages: FulfilmentPackage[];
   booked_adapter_ids: string[];
   orders: { adapter_config_id: string; state: string; external_order_id: string | null }[];
@@ -52,7 +54,9 @@ export async function loadFulfilmentView(db: Queryable, p: { tenantId: string; m
       'id', b.id, 'principal_id', b.principal_id, 'principal_name', pr.name, 'platform_mappings', pr.platform_mappings,
       'status', b.status, 'currency', b.currency, 'total_budget', b.total_budget::text,
       'start_time', b.start_time, 'end_time', b.end_time, 'buyer_ref', b.buyer_ref,
-      'step', (select json_build_object('id', s.id, 'status', s.status) from workflow_steps s
+      'allow_private_webhooks', coalesce((select a.sandbox from accounts a where a.id = b.account_id), false)
+                                or coalesce((t.settings->>'allow_private_webhooks')::boolean, false),
+      'step', (select json_build_object('id', s.id, 'status', s.status, 'push', s.push_notification_config) from workflow_steps s
                where s.media_buy_id = b.id and s.step_type = 'create_media_buy' order by s.created_at desc limit 1),
       'packages', coalesce((select json_agg(json_build_object(
           'id', k.id, 'product_id', k.product_id, 'pricing_model', k.pricing_model, 'adapter_config_id', k.adapter_config_id,
@@ -66,7 +70,7 @@ export async function loadFulfilmentView(db: Queryable, p: { tenantId: string; m
       'adapters', coalesce((select json_agg(json_build_object('id', a.id, 'name', a.name, 'adapter_type', a.adapter_type, 'settings', a.settings))
         from adapter_configs a where a.tenant_id = b.tenant_id), '[]')
     ) as v
-    from media_buys b join principals pr on pr.id = b.principal_id
+    from media_buys b join principals pr on pr.id = b.principal_id join tenants t on t.id = b.tenant_id
     where b.tenant_id = ${p.tenantId} and b.id = ${p.mediaBuyId}`);
   return rows[0]?.v;
 }

@@ -1,10 +1,10 @@
 /** Writes for update_media_buy, run inside the tool's transaction. Scoped by tenant and principal. */
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
-import { creativeAssignments, mediaBuys, mediaPackages } from '../schema/index.js';
+import { accounts, creativeAssignments, mediaBuys, mediaPackages } from '../schema/index.js';
 import type { MediaBuyRow, PackageRow } from './media-buys.js';
 
-export async function lockBuyForPrincipal(db: Queryable, p: { tenantId: string; principalId: string; id: string }): Promise<{ buy: MediaBuyRow; packages: PackageRow[]; hasCreatives: boolean } | undefined> {
+export async function lockBuyForPrincipal(db: Queryable, p: { tenantId: string; principalId: string; id: string }): Promise<{ buy: MediaBuyRow; packages: PackageRow[]; hasCreatives: boolean; sandbox: boolean } | undefined> {
   const [buy] = await db
     .select()
     .from(mediaBuys)
@@ -15,7 +15,8 @@ export async function lockBuyForPrincipal(db: Queryable, p: { tenantId: string; 
   const assigned = packages.length
     ? await db.select({ id: creativeAssignments.packageId }).from(creativeAssignments).where(inArray(creativeAssignments.packageId, packages.map((k) => k.id))).limit(1)
     : [];
-  return { buy, packages, hasCreatives: assigned.length > 0 };
+  const [account] = buy.accountId ? await db.select({ sandbox: accounts.sandbox }).from(accounts).where(eq(accounts.id, buy.accountId)) : [];
+  return { buy, packages, hasCreatives: assigned.length > 0, sandbox: account?.sandbox ?? false };
 }
 
 export async function updatePackage(

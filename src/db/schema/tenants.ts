@@ -17,6 +17,8 @@ export interface TenantSettings {
   creative_review?: 'auto' | 'manual';
   /** 'enabled': comply_test_controller also answers calls that name no sandbox account (compliance testing). */
   test_controller?: 'enabled' | 'disabled';
+  /** Let webhooks go to loopback/private addresses for every account (default: sandbox accounts only). */
+  allow_private_webhooks?: boolean;
 }
 
 export const tenants = pgTable('tenants', {

@@ -112,3 +112,50 @@ export const controllerDirectives = pgTable(
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.principalId, t.scenario] })],
 );
+
+/**
+ * AdCP webhooks (push_notification_config) owed to buyers: one row per event,
+ * delivered by the deliver_webhook job. The idempotency_key is stable across
+ * retries of the same event; sequence increases per task.
+ */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    principalId: text('principal_id').notNull(),
+    taskId: text('task_id').notNull(),
+    mediaBuyId: text('media_buy_id'),
+    url: text('url').notNull(),
+    /** The buyer's push_notification_config.authentication (schemes, credentials): needed to sign, never logged. */
+    authentication: jsonb('authentication').$type<{ schemes?: string[]; credentials?: string } | null>(),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    idempotencyKey: text('idempotency_key').notNull(),
+    sequence: integer('sequence').notNull(),
+    /** Loopback and private addresses are allowed only for sandbox accounts or when the seller opts in. */
+    allowPrivateNetwork: boolean('allow_private_network').notNull().default(false),
+    /** pending | delivered | failed */
+    status: text('status').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+  },
+  (t) => [index('webhook_deliveries_task_idx').on(t.taskId, t.sequence), index('webhook_deliveries_tenant_idx').on(t.tenantId, t.createdAt)],
+);
+
+/** Every delivery attempt, for the seller's webhook log. */
+export const webhookAttempts = pgTable(
+  'webhook_attempts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    deliveryId: text('delivery_id').notNull().references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+    attempt: integer('attempt').notNull(),
+    statusCode: integer('status_code'),
+    error: text('error'),
+    durationMs: integer('duration_ms').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('webhook_attempts_delivery_idx').on(t.deliveryId)],
+);

@@ -15,6 +15,7 @@ import { AdapterError, type AdapterOrderResult } from '../../adapters/port.js';
 import type { AdapterFactory } from '../../adapters/registry.js';
 import type { Logger } from '../../logger.js';
 import { FulfilMediaBuyPayload } from '../catalog.js';
+import { queueTaskWebhook } from '../../services/webhooks.js';
 
 export interface TaskDeps {
   db: Database['db'];
@@ -120,14 +121,35 @@ export async function fulfilMediaBuy(rawPayload: unknown, job: JobInfo, deps: Ta
   }));
   const event = (status: string, summary: string) => mediaBuyEventPayload({ tenant_id: tenantId, principal_id: v.principal_id, media_buy_id: mediaBuyId, task_id: v.step?.id, status, summary });
 
-  const record = (o: Pick<FulfilmentOutcome, 'buyStatus' | 'rejectionReason' | 'confirm' | 'event'> & { step: { status: string; response?: Record<string, unknown>; error?: Record<string, unknown> } }) =>
-    recordFulfilment(deps.db, {
+  const record = async (o: Pick<FulfilmentOutcome, 'buyStatus' | 'rejectionReason' | 'confirm' | 'event'> & { step: { status: string; response?: Record<string, unknown>; error?: Record<string, unknown> } }) => {
+    const outcome: FulfilmentOutcome = {
       tenantId,
       mediaBuyId,
       orders,
       ...o,
       step: v.step && { id: v.step.id, status: o.step.status, response: o.step.response ?? null, error: o.step.error ?? null },
+    };
+    const terminal = o.step.status === 'completed' || o.step.status === 'failed';
+    if (!v.step?.push || !terminal) return recordFulfilment(deps.db, outcome);
+    // The buyer asked to be told: the webhook is queued in the same transaction as the outcome.
+    return deps.db.transaction(async (tx) => {
+      const applied = await recordFulfilment(tx, outcome);
+      if (applied) {
+        await queueTaskWebhook(tx, {
+          tenantId,
+          principalId: v.principal_id,
+          taskId: v.step!.id,
+          taskType: 'create_media_buy',
+          mediaBuyId,
+          status: o.step.status,
+          result: o.step.status === 'completed' ? { media_buy_id: mediaBuyId, status: v.status === 'pending_approval' ? 'pending_start' : v.status } : { errors: [{ code: 'ADAPTER_REJECTED', message: String(o.step.error?.message ?? 'rejected by the ad server') }] },
+          push: v.step!.push,
+          allowPrivateNetwork: v.allow_private_webhooks,
+        });
+      }
+      return applied;
     });
+  };
 
   if (fatal) {
     const reason = `${fatal.adapter.adapter_type} ad server: ${message(fatal.error)}`;

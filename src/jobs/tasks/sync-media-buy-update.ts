@@ -10,6 +10,8 @@ import { publishChange } from '../../db/notify.js';
 import { AdapterError } from '../../adapters/port.js';
 import { SyncMediaBuyUpdatePayload } from '../catalog.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
+import { queueTaskWebhook } from '../../services/webhooks.js';
+import type { PushConfig } from '../../domain/webhooks.js';
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
@@ -60,5 +62,16 @@ export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps
   await deps.db.transaction(async (tx) => {
     await updateWorkflowStep(tx, { tenantId, id: stepId }, fatal ? { status: 'failed', error: { code: 'ADAPTER_REJECTED', message: message(fatal.reason) } } : { status: 'completed', response: { media_buy_id: mediaBuyId, status: v.status } });
     await publishChange(tx, { tenant_id: tenantId, principal_id: v.principal_id, media_buy_id: mediaBuyId, task_id: stepId, status: v.status, summary: fatal ? `update failed at the ad server: ${message(fatal.reason)}` : 'update applied at the ad server' });
+    await queueTaskWebhook(tx, {
+      tenantId,
+      principalId: v.principal_id,
+      taskId: stepId,
+      taskType: 'update_media_buy',
+      mediaBuyId,
+      status: fatal ? 'failed' : 'completed',
+      result: fatal ? { errors: [{ code: 'ADAPTER_REJECTED', message: message(fatal.reason) }] } : { media_buy_id: mediaBuyId, status: v.status },
+      push: step.pushNotificationConfig as PushConfig | null,
+      allowPrivateNetwork: v.allow_private_webhooks,
+    });
   });
 }

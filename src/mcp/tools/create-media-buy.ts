@@ -15,6 +15,7 @@ import { newId } from '../../domain/ids.js';
 import { planMediaBuy, type CreateMediaBuyRequest } from '../../domain/media-buy-plan.js';
 import { amountToNumber } from '../../domain/money.js';
 import { initialStatus, validActions } from '../../domain/status.js';
+import { checkWebhookUrl, type PushConfig } from '../../domain/webhooks.js';
 import { JOBS } from '../../jobs/catalog.js';
 import { defineTool } from '../define-tool.js';
 import { idempotencyConflict, requestFingerprint } from '../idempotency.js';
@@ -65,6 +66,8 @@ export default defineTool({
       throw err;
     }
     const account = await resolveAccount(ctx.db, ctx, input.account, input.brand);
+    const push = input.push_notification_config as PushConfig | undefined;
+    if (push) checkWebhookUrl(String(push.url ?? ''), account.sandbox || !!ctx.tenant.settings.allow_private_webhooks);
     const mediaBuyId = newId('mb');
     const taskId = newId('task');
     const hasCreatives = plan.packages.some((p) => (p.request.creative_assignments?.length ?? 0) > 0);
@@ -89,10 +92,12 @@ export default defineTool({
       ? {
           status: 'submitted',
           task_id: taskId,
+          ...(input.idempotency_key && { idempotency_key: input.idempotency_key }),
           message: `Media buy received and awaiting the seller's approval. Poll tasks/get with task_id ${taskId}, or subscribe to task://${taskId}.`,
         }
       : {
           media_buy_id: mediaBuyId,
+          ...(input.idempotency_key && { idempotency_key: input.idempotency_key }),
           ...(input.buyer_ref && { buyer_ref: input.buyer_ref }),
           status,
           media_buy_status: status,

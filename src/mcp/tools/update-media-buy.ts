@@ -16,6 +16,7 @@ import { newId } from '../../domain/ids.js';
 import { planUpdate, type UpdateRequest } from '../../domain/media-buy-update.js';
 import { amountToNumber } from '../../domain/money.js';
 import { toAdcpMediaBuyStatus, validActions } from '../../domain/status.js';
+import { checkWebhookUrl, type PushConfig } from '../../domain/webhooks.js';
 import { enqueueJob } from '../../jobs/enqueue.js';
 import { defineTool } from '../define-tool.js';
 import { idempotentMutation } from '../idempotency.js';
@@ -48,6 +49,8 @@ export default defineTool({
       const found = await lockBuyForPrincipal(tx, { ...scope, id: input.media_buy_id });
       if (!found) throw new AdcpError('MEDIA_BUY_NOT_FOUND', 'No such media buy.', { field: 'media_buy_id', suggestion: 'Use a media_buy_id from get_media_buys.' });
       const { buy, packages } = found;
+      const push = input.push_notification_config as PushConfig | undefined;
+      if (push) checkWebhookUrl(String(push.url ?? ''), found.sandbox || !!ctx.tenant.settings.allow_private_webhooks);
       const now = ctx.now();
       const plan = planUpdate({
         current: { status: buy.status, revision: buy.revision, startTime: buy.startTime, endTime: buy.endTime, hasCreatives: found.hasCreatives, packages },
@@ -109,6 +112,7 @@ export default defineTool({
       const touched = new Set([...plan.packageChanges.map((c) => c.id), ...added.map((a) => a.id), ...(plan.cancel ? packages.map((p) => p.id) : [])]);
       return {
         media_buy_id: buy.id,
+        ...(input.idempotency_key && { idempotency_key: input.idempotency_key }),
         status,
         media_buy_status: status,
         revision,

@@ -1,0 +1,59 @@
+/** Webhook deliveries: queued in the caller's transaction together with the job that sends them. */
+import { and, eq, sql } from 'drizzle-orm';
+import type { Queryable } from '../client.js';
+import { webhookAttempts, webhookDeliveries } from '../schema/index.js';
+import { JOBS } from '../../jobs/catalog.js';
+
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+
+export async function queueWebhook(
+  db: Queryable,
+  w: {
+    id: string;
+    tenantId: string;
+    principalId: string;
+    taskId: string;
+    mediaBuyId: string | null;
+    url: string;
+    authentication: { schemes?: string[]; credentials?: string } | null;
+    payload: Record<string, unknown>;
+    allowPrivateNetwork: boolean;
+  },
+): Promise<void> {
+  const payload = JSON.stringify(JOBS.deliver_webhook.payload.parse({ v: 1, tenant_id: w.tenantId, delivery_id: w.id }));
+  await db.execute(sql`
+    with d as (
+      insert into webhook_deliveries (id, tenant_id, principal_id, task_id, media_buy_id, url, authentication, payload, idempotency_key, sequence, allow_private_network)
+      select ${w.id}, ${w.tenantId}, ${w.principalId}, ${w.taskId}, ${w.mediaBuyId}, ${w.url}, ${w.authentication ? JSON.stringify(w.authentication) : null}::jsonb,
+             ${JSON.stringify(w.payload)}::jsonb, ${String(w.payload.idempotency_key)},
+             coalesce((select max(sequence) from webhook_deliveries where task_id = ${w.taskId}), 0) + 1, ${w.allowPrivateNetwork}
+      returning id
+    )
+    select (graphile_worker.add_job(identifier => 'deliver_webhook', payload => ${payload}::json,
+            max_attempts => ${JOBS.deliver_webhook.maxAttempts}::int, job_key => ${`webhook:${w.id}`}::text)).id
+    from d`);
+}
+
+export async function getWebhookDelivery(db: Queryable, p: { tenantId: string; id: string }): Promise<WebhookDeliveryRow | undefined> {
+  const [row] = await db.select().from(webhookDeliveries).where(and(eq(webhookDeliveries.tenantId, p.tenantId), eq(webhookDeliveries.id, p.id)));
+  return row;
+}
+
+export async function recordWebhookAttempt(
+  db: Queryable,
+  p: { id: string; attempt: number; statusCode: number | null; error: string | null; durationMs: number; outcome: 'pending' | 'delivered' | 'failed' },
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.insert(webhookAttempts).values({ deliveryId: p.id, attempt: p.attempt, statusCode: p.statusCode, error: p.error, durationMs: p.durationMs });
+    await tx
+      .update(webhookDeliveries)
+      .set({
+        status: p.outcome,
+        attempts: p.attempt,
+        lastStatusCode: p.statusCode,
+        lastError: p.error,
+        ...(p.outcome === 'delivered' && { deliveredAt: sql`now()` }),
+      })
+      .where(eq(webhookDeliveries.id, p.id));
+  });
+}

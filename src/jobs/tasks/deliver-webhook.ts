@@ -1,0 +1,69 @@
+/**
+ * deliver_webhook: POST one AdCP webhook to the buyer. 2xx delivers; 4xx is the
+ * receiver refusing it, so no retry; 5xx and network errors throw to retry with
+ * backoff. Each attempt is logged. The payload (and so its idempotency_key) is
+ * the same on every retry.
+ */
+import dns from 'node:dns/promises';
+import net from 'node:net';
+import { getWebhookDelivery, recordWebhookAttempt } from '../../db/queries/webhooks.js';
+import { isPrivateAddress, signingHeaders } from '../../domain/webhooks.js';
+import { DeliverWebhookPayload } from '../catalog.js';
+import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
+
+const TIMEOUT_MS = 10_000;
+
+async function resolvesPrivate(url: string): Promise<boolean> {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  const addresses = net.isIP(host) ? [host] : (await dns.lookup(host, { all: true })).map((a) => a.address);
+  return addresses.some(isPrivateAddress);
+}
+
+export async function deliverWebhook(rawPayload: unknown, job: JobInfo, deps: TaskDeps): Promise<void> {
+  const parsed = DeliverWebhookPayload.safeParse(rawPayload);
+  if (!parsed.success) {
+    deps.logger.error('deliver_webhook: invalid payload, dropping job', { issues: parsed.error.issues });
+    return;
+  }
+  const d = await getWebhookDelivery(deps.db, { tenantId: parsed.data.tenant_id, id: parsed.data.delivery_id });
+  if (!d || d.status !== 'pending') return;
+  const log = deps.logger.child({ task: 'deliver_webhook', delivery_id: d.id, task_id: d.taskId, attempt: job.attempts });
+  const started = Date.now();
+  const finish = (outcome: 'pending' | 'delivered' | 'failed', statusCode: number | null, error: string | null) =>
+    recordWebhookAttempt(deps.db, { id: d.id, attempt: job.attempts, statusCode, error, durationMs: Date.now() - started, outcome });
+
+  if (!d.allowPrivateNetwork && (await resolvesPrivate(d.url).catch(() => false))) {
+    await finish('failed', null, 'the webhook URL resolves to a private or loopback address');
+    log.warn('webhook refused: private address');
+    return;
+  }
+  const body = JSON.stringify(d.payload);
+  let status: number | null = null;
+  let error: string | null = null;
+  try {
+    const res = await fetch(d.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': 'adcp-sales-agent', ...signingHeaders(body, d.authentication) },
+      body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+    status = res.status;
+    await res.arrayBuffer().catch(() => undefined);
+  } catch (err) {
+    error = err instanceof Error ? err.message : String(err);
+  }
+  if (status !== null && status >= 200 && status < 300) {
+    await finish('delivered', status, null);
+    return;
+  }
+  const retryable = status === null || status >= 500 || status === 429;
+  const last = job.attempts >= job.maxAttempts;
+  await finish(retryable && !last ? 'pending' : 'failed', status, error ?? `HTTP ${status}`);
+  if (retryable && !last) {
+    log.info('webhook delivery failed; will retry', { status, error });
+    throw new Error(`webhook delivery failed: ${error ?? `HTTP ${status}`}`);
+  }
+  log.warn('webhook delivery failed permanently', { status, error });
+}

@@ -1,0 +1,35 @@
+/** Queue the AdCP webhook for a task's new status, if the buyer asked for one (push_notification_config). */
+import type { Queryable } from '../db/client.js';
+import { queueWebhook } from '../db/queries/webhooks.js';
+import { newId } from '../domain/ids.js';
+import { webhookPayload, type PushConfig } from '../domain/webhooks.js';
+
+export async function queueTaskWebhook(
+  db: Queryable,
+  p: {
+    tenantId: string;
+    principalId: string;
+    taskId: string;
+    taskType: string;
+    mediaBuyId: string | null;
+    status: string;
+    message?: string;
+    result?: Record<string, unknown>;
+    push: PushConfig | null | undefined;
+    allowPrivateNetwork: boolean;
+  },
+): Promise<boolean> {
+  if (!p.push?.url) return false;
+  await queueWebhook(db, {
+    id: newId('whd'),
+    tenantId: p.tenantId,
+    principalId: p.principalId,
+    taskId: p.taskId,
+    mediaBuyId: p.mediaBuyId,
+    url: p.push.url,
+    authentication: p.push.authentication ?? null,
+    payload: webhookPayload({ taskId: p.taskId, taskType: p.taskType, status: p.status, message: p.message, result: p.result, url: p.push.url }),
+    allowPrivateNetwork: p.allowPrivateNetwork,
+  });
+  return true;
+}
