@@ -21,6 +21,16 @@ export function creativeReviewMode(settings: unknown): CreativeReview {
   return (settings as { creative_review?: unknown } | null | undefined)?.creative_review === 'manual' ? 'manual' : 'auto';
 }
 
+/**
+ * Whether asset problems (a missing required asset, the wrong asset_type) are
+ * only warnings: for sandbox accounts, and on tenants under compliance testing
+ * (test_controller enabled), whose storyboards send any asset to any format and
+ * often name no sandbox account.
+ */
+export function lenientAssets(p: { sandboxAccount: boolean; settings: { test_controller?: string } }): boolean {
+  return p.sandboxAccount || p.settings.test_controller === 'enabled';
+}
+
 export interface FormatRef {
   agent_url: string;
   id: string;
@@ -50,6 +60,9 @@ export interface CreativeDetails {
   fields?: Record<string, unknown>;
   /** The status delete_missing archived it from, restored when it is synced again. */
   archived_from?: string;
+  /** Why the seller rejected it; kept while it stays rejected. */
+  rejection_reason?: string;
+  [k: string]: unknown;
 }
 
 export interface StoredCreative {
@@ -155,8 +168,8 @@ export function statusAfterSync(p: { stored?: StoredCreative; contentChanged: bo
 /**
  * One creative of a sync: validate it against the seller's format, then work
  * out created / updated / unchanged and its status. A creative that fails comes
- * back with errors and is not written. In sandbox accounts asset problems are
- * warnings, so test buyers can send any asset to any format.
+ * back with errors and is not written. With lenientAssets (see above) asset
+ * problems are warnings, so test buyers can send any asset to any format.
  */
 export function planCreative(p: {
   creative: CreativeInput;
@@ -197,25 +210,39 @@ export function planCreative(p: {
       })),
     );
   }
-  warnings.push(...problems.map((x) => `${x.message} Accepted because this is a sandbox account.`));
+  warnings.push(...problems.map((x) => `${x.message} Accepted here because this is a sandbox or test account.`));
 
   const fields = Object.fromEntries(Object.entries(c).filter(([k, v]) => !NOT_IN_FIELDS.has(k) && v !== undefined));
+  // What the seller side keeps in details (a rejection reason...) survives a sync.
+  const { fields: _fields, account_id: _account, archived_from: _archivedFrom, ...kept } = p.stored?.details ?? {};
   const next: CreativeWrite = {
     id: c.creative_id,
     name: c.name,
     formatId: c.format_id,
     assets: c.assets,
     status: 'approved',
-    details: { account_id: p.accountId, ...(Object.keys(fields).length > 0 && { fields }) },
+    details: { ...kept, account_id: p.accountId, ...(Object.keys(fields).length > 0 && { fields }) },
   };
   const changes = p.stored ? creativeChanges(p.stored, next) : [];
   const contentChanged = changes.includes('format_id') || changes.includes('assets');
   next.status = statusAfterSync({ stored: p.stored, contentChanged, review: p.review });
-  if (p.stored && p.stored.status !== next.status) changes.push('status');
+  if (p.stored && p.stored.status !== next.status) {
+    changes.push('status');
+    delete next.details.rejection_reason;
+  }
   const extra = warnings.length > 0 ? { warnings } : {};
   if (!p.stored) return { creativeId: c.creative_id, action: 'created', status: next.status, write: next, ...extra };
   if (changes.length === 0) return { creativeId: c.creative_id, action: 'unchanged', status: next.status, ...extra };
   return { creativeId: c.creative_id, action: 'updated', status: next.status, changes, write: next, ...extra };
+}
+
+/** sync_creatives assignments: [{creative_id, package_id, weight?}] (AdCP 3) or {creative_id: [package_id...]} (AdCP 2). */
+export type AssignmentInput = { creative_id: string; package_id: string; weight?: number }[] | Record<string, string[]>;
+
+export function assignmentRequests(a: AssignmentInput | undefined): AssignmentRequest[] {
+  if (!a) return [];
+  if (Array.isArray(a)) return a.map((x, i) => ({ creative_id: x.creative_id, package_id: x.package_id, weight: x.weight, at: `assignments[${i}]` }));
+  return Object.entries(a).flatMap(([creativeId, packageIds]) => packageIds.map((packageId, j) => ({ creative_id: creativeId, package_id: packageId, at: `assignments.${creativeId}[${j}]` })));
 }
 
 export interface AssignmentRequest {
@@ -240,7 +267,9 @@ export interface AssignmentPlan {
   errors: Map<string, AdcpErrorBody[]>;
 }
 
-const CLOSED_BUY = new Set(['canceled', 'completed', 'rejected']);
+/** Media-buy statuses in which a package no longer takes, or runs, creatives. */
+export const CLOSED_BUY_STATUSES = ['canceled', 'completed', 'rejected'];
+const CLOSED_BUY = new Set(CLOSED_BUY_STATUSES);
 
 /**
  * Which assignments may be made. A creative that failed in this sync is skipped
@@ -261,20 +290,83 @@ export function planAssignments(
     const state = creative(r.creative_id);
     if (state === 'failed') continue;
     if (state === 'unknown') {
-      reject(r.creative_id, { code: 'CREATIVE_NOT_FOUND', message: `Creative "${r.creative_id}" is neither in this sync nor in your library.`, field: `${r.at}.creative_id`, suggestion: 'Include the creative in creatives[], or check its id with list_creatives.', recovery: 'correctable' });
+      reject(r.creative_id, { code: 'CREATIVE_NOT_FOUND', message: `Creative "${r.creative_id}" is neither in this sync nor in your library.`, field: `${r.at}.creative_id`, suggestion: 'Include the creative in creatives[], or check its id with list_creatives.', recovery: 'correctable', details: { package_id: r.package_id } });
       continue;
     }
     const pkg = packages.get(r.package_id);
     if (!pkg) {
-      reject(r.creative_id, { code: 'PACKAGE_NOT_FOUND', message: `Package "${r.package_id}" was not found among your media buys.`, field: `${r.at}.package_id`, suggestion: 'Use a package_id from create_media_buy or get_media_buys.', recovery: 'correctable' });
+      reject(r.creative_id, { code: 'PACKAGE_NOT_FOUND', message: `Package "${r.package_id}" was not found among your media buys.`, field: `${r.at}.package_id`, suggestion: 'Use a package_id from create_media_buy or get_media_buys.', recovery: 'correctable', details: { package_id: r.package_id } });
       continue;
     }
     if (CLOSED_BUY.has(pkg.buyStatus) || pkg.status === 'canceled') {
       const what = pkg.status === 'canceled' ? 'the package is canceled' : `its media buy is ${pkg.buyStatus}`;
-      reject(r.creative_id, { code: 'INVALID_STATE', message: `Package "${pkg.id}" cannot take creatives: ${what}.`, field: `${r.at}.package_id`, suggestion: 'Assign the creative to a package of a live media buy.', recovery: 'correctable' });
+      reject(r.creative_id, { code: 'INVALID_STATE', message: `Package "${pkg.id}" cannot take creatives: ${what}.`, field: `${r.at}.package_id`, suggestion: 'Assign the creative to a package of a live media buy.', recovery: 'correctable', details: { package_id: pkg.id } });
       continue;
     }
     accepted.set(`${pkg.id}\u0000${r.creative_id}`, { creativeId: r.creative_id, packageId: pkg.id, mediaBuyId: pkg.mediaBuyId, weight: r.weight ?? null });
   }
   return { accepted: [...accepted.values()], errors };
+}
+
+/**
+ * The AdCP result entry for one creative of a sync. Assignment failures are
+ * listed in errors (and in assignment_errors by package) without failing the
+ * creative itself; status is left out of failed entries, as the schema requires.
+ */
+export function creativeResult(p: CreativePlan, a: AssignmentPlan, assignmentsRequested: boolean): Record<string, unknown> {
+  const refused = a.errors.get(p.creativeId) ?? [];
+  const errors = [...(p.errors ?? []), ...refused];
+  const ok = p.action !== 'failed';
+  return {
+    creative_id: p.creativeId,
+    action: p.action,
+    ...(ok && p.status ? { status: p.status } : {}),
+    ...(p.changes?.length ? { changes: p.changes } : {}),
+    ...(errors.length ? { errors } : {}),
+    ...(p.warnings?.length ? { warnings: p.warnings } : {}),
+    ...(ok && assignmentsRequested ? { assigned_to: a.accepted.filter((x) => x.creativeId === p.creativeId).map((x) => x.packageId) } : {}),
+    ...(refused.length ? { assignment_errors: Object.fromEntries(refused.map((e) => [String(e.details?.package_id), e.message])) } : {}),
+  };
+}
+
+/** validation_mode "strict": one failed creative means none is applied. */
+export function notAppliedInStrictMode(p: CreativePlan): CreativePlan {
+  return {
+    creativeId: p.creativeId,
+    action: 'failed',
+    errors: [
+      {
+        code: 'VALIDATION_ERROR',
+        message: 'Not applied: validation_mode is "strict" and other creatives in this sync failed.',
+        suggestion: 'Fix the failed creatives, or send validation_mode "lenient" to apply the valid ones.',
+        recovery: 'correctable',
+      },
+    ],
+  };
+}
+
+/**
+ * The creatives[] of a sync response: one entry per creative sent, one per
+ * library creative that was only named in assignments, one per creative that
+ * delete_missing archived.
+ */
+export function syncResults(p: {
+  plans: CreativePlan[];
+  assignments: AssignmentRequest[];
+  assignmentPlan: AssignmentPlan;
+  storedStatus: (id: string) => string | undefined;
+  deleted: string[];
+}): Record<string, unknown>[] {
+  const sent = new Set(p.plans.map((x) => x.creativeId));
+  const named = new Set(p.assignments.map((a) => a.creative_id));
+  const library = [...named]
+    .filter((id) => !sent.has(id))
+    .map((id): CreativePlan => {
+      const status = p.storedStatus(id);
+      return status !== undefined && isStatus(status) ? { creativeId: id, action: 'unchanged', status } : { creativeId: id, action: 'failed' };
+    });
+  return [
+    ...[...p.plans, ...library].map((x) => creativeResult(x, p.assignmentPlan, named.has(x.creativeId))),
+    ...p.deleted.map((id) => ({ creative_id: id, action: 'deleted' })),
+  ];
 }

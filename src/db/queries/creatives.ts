@@ -1,7 +1,17 @@
 /** Creatives and their assignments, scoped by tenant and principal. */
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, ilike, inArray, lt, ne, notInArray, sql, type SQL } from 'drizzle-orm';
+import { CLOSED_BUY_STATUSES, type CreativeStatus, type CreativeWrite, type OwnPackage } from '../../domain/creatives.js';
 import type { Queryable } from '../client.js';
-import { creativeAssignments, creatives, mediaPackages } from '../schema/index.js';
+import { creativeAssignments, creatives, mediaBuys, mediaPackages } from '../schema/index.js';
+
+export type CreativeRow = typeof creatives.$inferSelect;
+
+interface Scope {
+  tenantId: string;
+  principalId: string;
+}
+
+const mine = (p: Scope) => and(eq(creatives.tenantId, p.tenantId), eq(creatives.principalId, p.principalId));
 
 export async function existingCreativeIds(db: Queryable, p: { tenantId: string; principalId: string; ids: string[] }): Promise<Set<string>> {
   if (p.ids.length === 0) return new Set();
@@ -20,4 +30,153 @@ export async function mediaBuyHasCreatives(db: Queryable, p: { tenantId: string;
     .where(and(eq(mediaPackages.tenantId, p.tenantId), eq(mediaPackages.mediaBuyId, p.mediaBuyId)))
     .limit(1);
   return rows.length > 0;
+}
+
+/** The caller's creatives with these ids, locked until the transaction ends. */
+export async function lockCreatives(db: Queryable, p: Scope & { ids: string[] }): Promise<CreativeRow[]> {
+  if (p.ids.length === 0) return [];
+  return db.select().from(creatives).where(and(mine(p), inArray(creatives.id, p.ids))).for('update');
+}
+
+export async function upsertCreatives(db: Queryable, p: Scope & { rows: CreativeWrite[] }): Promise<void> {
+  if (p.rows.length === 0) return;
+  await db
+    .insert(creatives)
+    .values(p.rows.map((r) => ({ tenantId: p.tenantId, principalId: p.principalId, ...r })))
+    .onConflictDoUpdate({
+      target: [creatives.tenantId, creatives.principalId, creatives.id],
+      set: { name: sql`excluded.name`, formatId: sql`excluded.format_id`, assets: sql`excluded.assets`, status: sql`excluded.status`, details: sql`excluded.details`, updatedAt: sql`now()` },
+    });
+}
+
+/** delete_missing: archive the caller's live creatives not in `keep`, remembering their status. */
+export async function archiveCreativesExcept(db: Queryable, p: Scope & { keep: string[] }): Promise<string[]> {
+  const rows = await db
+    .update(creatives)
+    .set({ status: 'archived', details: sql`${creatives.details} || jsonb_build_object('archived_from', ${creatives.status})`, updatedAt: sql`now()` })
+    .where(and(mine(p), ne(creatives.status, 'archived'), p.keep.length ? notInArray(creatives.id, p.keep) : undefined))
+    .returning({ id: creatives.id });
+  return rows.map((r) => r.id).sort();
+}
+
+/** Packages of the caller's media buys, with the buy's status; the buys are locked. */
+export async function lockOwnPackages(db: Queryable, p: Scope & { ids: string[] }): Promise<OwnPackage[]> {
+  if (p.ids.length === 0) return [];
+  return db
+    .select({ id: mediaPackages.id, mediaBuyId: mediaPackages.mediaBuyId, buyStatus: mediaBuys.status, status: mediaPackages.status })
+    .from(mediaPackages)
+    .innerJoin(mediaBuys, eq(mediaBuys.id, mediaPackages.mediaBuyId))
+    .where(and(eq(mediaPackages.tenantId, p.tenantId), eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.principalId, p.principalId), inArray(mediaPackages.id, p.ids)))
+    .for('update', { of: mediaBuys });
+}
+
+export async function upsertAssignments(db: Queryable, p: Scope & { rows: { creativeId: string; packageId: string; weight: number | null }[] }): Promise<void> {
+  if (p.rows.length === 0) return;
+  await db
+    .insert(creativeAssignments)
+    .values(p.rows.map((r) => ({ tenantId: p.tenantId, principalId: p.principalId, ...r })))
+    .onConflictDoUpdate({ target: [creativeAssignments.packageId, creativeAssignments.creativeId], set: { weight: sql`excluded.weight` } });
+}
+
+/**
+ * Buys waiting for creatives move on once they have some: to active when the
+ * flight has started, else pending_start. Returns the buys that moved.
+ */
+export async function startBuysAwaitingCreatives(db: Queryable, p: Scope & { ids: string[]; now: Date }): Promise<{ id: string; status: string; revision: number }[]> {
+  if (p.ids.length === 0) return [];
+  return db
+    .update(mediaBuys)
+    .set({
+      status: sql`case when ${mediaBuys.startTime} <= ${p.now.toISOString()}::timestamptz then 'active' else 'pending_start' end`,
+      revision: sql`${mediaBuys.revision} + 1`,
+      updatedAt: sql`now()`,
+    })
+    .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.principalId, p.principalId), inArray(mediaBuys.id, p.ids), eq(mediaBuys.status, 'pending_creatives')))
+    .returning({ id: mediaBuys.id, status: mediaBuys.status, revision: mediaBuys.revision });
+}
+
+const textArray = (xs: string[]) => sql`array[${sql.join(xs.map((x) => sql`${x}`), sql`, `)}]::text[]`;
+
+/** Assignment `a` with its package `mp` and media buy `mb`, for subqueries. */
+const ASSIGNMENTS = sql`${creativeAssignments} a join ${mediaPackages} mp on mp.id = a.package_id join ${mediaBuys} mb on mb.id = mp.media_buy_id`;
+/** `a` belongs to the outer query's creatives row (spelled out: Drizzle leaves columns unqualified in a select list). */
+const OF_THIS_CREATIVE = sql`a.tenant_id = "creatives"."tenant_id" and a.principal_id = "creatives"."principal_id" and a.creative_id = "creatives"."id"`;
+/** Assignments that still mean something: the package is not canceled and its buy is not over. */
+const LIVE = sql`mp.status <> 'canceled' and mb.status <> all(${textArray(CLOSED_BUY_STATUSES)})`;
+
+/** The live assignments of these creatives, oldest first. */
+export async function assignmentsOf(db: Queryable, p: Scope & { creativeIds: string[] }): Promise<{ creativeId: string; packageId: string; createdAt: Date }[]> {
+  if (p.creativeIds.length === 0) return [];
+  return db
+    .select({ creativeId: creativeAssignments.creativeId, packageId: creativeAssignments.packageId, createdAt: creativeAssignments.createdAt })
+    .from(creativeAssignments)
+    .innerJoin(mediaPackages, eq(mediaPackages.id, creativeAssignments.packageId))
+    .innerJoin(mediaBuys, eq(mediaBuys.id, mediaPackages.mediaBuyId))
+    .where(
+      and(
+        eq(creativeAssignments.tenantId, p.tenantId),
+        eq(creativeAssignments.principalId, p.principalId),
+        inArray(creativeAssignments.creativeId, p.creativeIds),
+        ne(mediaPackages.status, 'canceled'),
+        notInArray(mediaBuys.status, CLOSED_BUY_STATUSES),
+      ),
+    )
+    .orderBy(asc(creativeAssignments.createdAt), asc(creativeAssignments.packageId));
+}
+
+export interface CreativeFilters {
+  creativeIds?: string[];
+  /** Without it, archived creatives are left out (AdCP default). */
+  statuses?: CreativeStatus[];
+  formatIds?: { agent_url: string; id: string }[];
+  nameContains?: string;
+  tags?: string[];
+  tagsAny?: string[];
+  createdAfter?: Date;
+  createdBefore?: Date;
+  updatedAfter?: Date;
+  updatedBefore?: Date;
+  assignedToPackages?: string[];
+  mediaBuyIds?: string[];
+  /** Counts live assignments only, as assignment_count does. */
+  unassigned?: boolean;
+}
+
+export type CreativeSortField = 'created_date' | 'updated_date' | 'name' | 'status' | 'assignment_count';
+
+function filterSql(p: Scope, f: CreativeFilters): SQL {
+  const assigned = (extra: SQL) => sql`exists (select 1 from ${ASSIGNMENTS} where ${OF_THIS_CREATIVE} and ${extra})`;
+  const tags = sql`coalesce(${creatives.details} -> 'fields' -> 'tags', '[]'::jsonb)`;
+  return and(
+    mine(p),
+    f.creativeIds && inArray(creatives.id, f.creativeIds),
+    f.statuses ? inArray(creatives.status, f.statuses) : ne(creatives.status, 'archived'),
+    f.formatIds && sql`(${sql.join(f.formatIds.map((x) => sql`${creatives.formatId} @> ${JSON.stringify({ agent_url: x.agent_url, id: x.id })}::jsonb`), sql` or `)})`,
+    f.nameContains !== undefined ? ilike(creatives.name, `%${f.nameContains.replace(/[\\%_]/g, (m) => `\\${m}`)}%`) : undefined,
+    f.tags && sql`${tags} @> ${JSON.stringify(f.tags)}::jsonb`,
+    f.tagsAny && sql`${tags} ?| ${textArray(f.tagsAny)}`,
+    f.createdAfter && gt(creatives.createdAt, f.createdAfter),
+    f.createdBefore && lt(creatives.createdAt, f.createdBefore),
+    f.updatedAfter && gt(creatives.updatedAt, f.updatedAfter),
+    f.updatedBefore && lt(creatives.updatedAt, f.updatedBefore),
+    f.assignedToPackages && assigned(sql`a.package_id = any(${textArray(f.assignedToPackages)})`),
+    f.mediaBuyIds && assigned(sql`mp.media_buy_id = any(${textArray(f.mediaBuyIds)})`),
+    f.unassigned === true ? sql`not ${assigned(LIVE)}` : f.unassigned === false ? assigned(LIVE) : undefined,
+  )!;
+}
+
+/** One page of the caller's creatives matching the filters, and how many match in all. */
+export async function listCreatives(
+  db: Queryable,
+  p: Scope & { filters: CreativeFilters; sort: { field: CreativeSortField; direction: 'asc' | 'desc' }; limit: number; offset: number },
+): Promise<{ rows: (CreativeRow & { assignmentCount: number })[]; total: number }> {
+  const where = filterSql(p, p.filters);
+  const assignmentCount = sql<number>`(select count(*)::int from ${ASSIGNMENTS} where ${OF_THIS_CREATIVE} and ${LIVE})`;
+  const key = { created_date: creatives.createdAt, updated_date: creatives.updatedAt, name: creatives.name, status: creatives.status, assignment_count: assignmentCount }[p.sort.field];
+  const dir = p.sort.direction === 'asc' ? asc : desc;
+  const [rows, [count]] = await Promise.all([
+    db.select({ creative: creatives, assignmentCount }).from(creatives).where(where).orderBy(dir(key), dir(creatives.id)).limit(p.limit).offset(p.offset),
+    db.select({ n: sql<number>`count(*)::int` }).from(creatives).where(where),
+  ]);
+  return { rows: rows.map((r) => ({ ...r.creative, assignmentCount: r.assignmentCount })), total: count?.n ?? 0 };
 }

@@ -1,0 +1,139 @@
+/** list_creatives: the caller's creative library, filtered, sorted and paginated, with package assignments. */
+import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
+import { z } from 'zod';
+import { assignmentsOf, listCreatives, type CreativeFilters, type CreativeSortField } from '../../db/queries/creatives.js';
+import { CREATIVE_STATUSES, type CreativeStatus } from '../../domain/creatives.js';
+import { AdcpError } from '../../domain/errors.js';
+import { hashJson } from '../../domain/ids.js';
+import { defineTool } from '../define-tool.js';
+
+interface Filters {
+  creative_ids?: string[];
+  statuses?: string[];
+  /** AdCP 2 spelling of statuses. */
+  status?: string | string[];
+  format_ids?: { agent_url: string; id: string }[];
+  name_contains?: string;
+  /** Alias of name_contains. */
+  name_search?: string;
+  tags?: string[];
+  tags_any?: string[];
+  created_after?: string;
+  created_before?: string;
+  updated_after?: string;
+  updated_before?: string;
+  assigned_to_packages?: string[];
+  media_buy_ids?: string[];
+  unassigned?: boolean;
+  [k: string]: unknown;
+}
+
+interface Input {
+  filters?: Filters;
+  sort?: { field?: CreativeSortField; direction?: 'asc' | 'desc' };
+  pagination?: { max_results?: number; cursor?: string };
+  include_assignments?: boolean;
+  fields?: string[];
+  [k: string]: unknown;
+}
+
+const DEFAULT_PAGE = 50;
+const MAX_PAGE = 100;
+const bad = (message: string, field: string, suggestion: string) => new AdcpError('VALIDATION_ERROR', message, { field, suggestion });
+
+function toDate(v: string | undefined, field: string): Date | undefined {
+  if (v === undefined) return undefined;
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) throw bad(`${field} is not a valid ISO 8601 date-time.`, field, 'Use a date-time such as 2026-01-01T00:00:00Z.');
+  return d;
+}
+
+function toStatuses(f: Filters): CreativeStatus[] | undefined {
+  const raw = [...(f.statuses ?? []), ...(f.status === undefined ? [] : [f.status].flat())];
+  for (const s of raw) {
+    if (!(CREATIVE_STATUSES as readonly string[]).includes(s)) throw bad(`Unknown creative status "${s}".`, 'filters.statuses', `Use any of: ${CREATIVE_STATUSES.join(', ')}.`);
+  }
+  return raw.length ? (raw as CreativeStatus[]) : undefined;
+}
+
+function toFilters(f: Filters): CreativeFilters {
+  return {
+    creativeIds: f.creative_ids,
+    statuses: toStatuses(f),
+    formatIds: f.format_ids,
+    nameContains: f.name_contains ?? f.name_search,
+    tags: f.tags,
+    tagsAny: f.tags_any,
+    createdAfter: toDate(f.created_after, 'filters.created_after'),
+    createdBefore: toDate(f.created_before, 'filters.created_before'),
+    updatedAfter: toDate(f.updated_after, 'filters.updated_after'),
+    updatedBefore: toDate(f.updated_before, 'filters.updated_before'),
+    assignedToPackages: f.assigned_to_packages,
+    mediaBuyIds: f.media_buy_ids,
+    unassigned: f.unassigned,
+  };
+}
+
+/** The cursor is the offset of the next page, tied to the query it came from. */
+function decodeCursor(cursor: string, query: string): number {
+  try {
+    const [offset, q] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [number, string];
+    if (Number.isInteger(offset) && offset > 0 && q === query) return offset;
+  } catch {
+    // fall through
+  }
+  throw bad('pagination.cursor is not a cursor this agent issued for these filters and sort.', 'pagination.cursor', 'Omit the cursor to start from the first page, and keep filters and sort unchanged while paging.');
+}
+
+const encodeCursor = (offset: number, query: string) => Buffer.from(JSON.stringify([offset, query])).toString('base64url');
+
+export default defineTool({
+  name: 'list_creatives',
+  title: 'List creatives',
+  description:
+    'List your creative library with review status (processing, pending_review, approved, rejected, archived) and package assignments. Filter with filters {creative_ids, statuses, format_ids, name_contains, tags, created_after, assigned_to_packages, media_buy_ids, unassigned}; sort {field, direction}; paginate with pagination.max_results and pagination.cursor. Archived creatives show only when asked for by status.',
+  input: TOOL_REQUEST_SCHEMAS.list_creatives! as unknown as z.ZodType<Input>,
+  output: z.looseObject({ query_summary: z.looseObject({}).optional(), pagination: z.looseObject({}).optional(), creatives: z.array(z.looseObject({ creative_id: z.string() })).optional() }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  auth: 'required',
+  async handle(input, ctx) {
+    const scope = { tenantId: ctx.tenant.id, principalId: ctx.principal.id };
+    const filters = toFilters(input.filters ?? {});
+    const sort = { field: input.sort?.field ?? 'created_date', direction: input.sort?.direction ?? 'desc' } as const;
+    const query = hashJson({ filters: input.filters ?? {}, sort }).slice(0, 16);
+    const limit = Math.min(Math.max(input.pagination?.max_results ?? DEFAULT_PAGE, 1), MAX_PAGE);
+    const offset = input.pagination?.cursor ? decodeCursor(input.pagination.cursor, query) : 0;
+    const { rows, total } = await listCreatives(ctx.db, { ...scope, filters, sort, limit, offset });
+    const fields = input.fields && new Set(input.fields);
+    const wants = (f: string) => !fields || fields.has(f);
+    const withAssignments = input.include_assignments !== false && wants('assignments');
+    const assignments = withAssignments ? await assignmentsOf(ctx.db, { ...scope, creativeIds: rows.map((r) => r.id) }) : [];
+    const hasMore = offset + rows.length < total;
+    return {
+      query_summary: {
+        total_matching: total,
+        returned: rows.length,
+        filters_applied: Object.entries(filters).flatMap(([k, v]) => (v === undefined ? [] : [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)])),
+        sort_applied: sort,
+      },
+      pagination: { has_more: hasMore, total_count: total, ...(hasMore && { cursor: encodeCursor(offset + rows.length, query) }) },
+      creatives: rows.map((r) => {
+        const tags = (r.details as { fields?: { tags?: unknown } }).fields?.tags;
+        const assigned = assignments.filter((a) => a.creativeId === r.id);
+        return {
+          creative_id: r.id,
+          name: r.name,
+          format_id: r.formatId,
+          status: r.status,
+          created_date: r.createdAt.toISOString(),
+          updated_date: r.updatedAt.toISOString(),
+          ...(!fields && { assets: r.assets }),
+          ...(Array.isArray(tags) && wants('tags') && { tags }),
+          ...(withAssignments && {
+            assignments: { assignment_count: r.assignmentCount, assigned_packages: assigned.map((a) => ({ package_id: a.packageId, assigned_date: a.createdAt.toISOString() })) },
+          }),
+        };
+      }),
+    };
+  },
+});

@@ -1,0 +1,146 @@
+/**
+ * sync_creatives: upsert the caller's creatives by creative_id, each checked
+ * against the seller's formats; optionally archive the ones left out
+ * (delete_missing) and assign creatives to the caller's packages. One
+ * transaction: a buy that was waiting for creatives moves on and is announced
+ * in it. Problems with one creative or assignment come back on its item, not
+ * as a failed call. dry_run does the same work and rolls it back.
+ */
+import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
+import { TransactionRollbackError } from 'drizzle-orm';
+import { z } from 'zod';
+import type { Tx } from '../../db/client.js';
+import { archiveCreativesExcept, lockCreatives, lockOwnPackages, startBuysAwaitingCreatives, upsertAssignments, upsertCreatives } from '../../db/queries/creatives.js';
+import { listFormats } from '../../db/queries/inventory.js';
+import { publishChange } from '../../db/notify.js';
+import {
+  assignmentRequests,
+  creativeReviewMode,
+  lenientAssets,
+  notAppliedInStrictMode,
+  planAssignments,
+  planCreative,
+  syncResults,
+  type AssignmentInput,
+  type CreativeDetails,
+  type CreativeInput,
+  type CreativePlan,
+} from '../../domain/creatives.js';
+import { AdcpError } from '../../domain/errors.js';
+import type { BuyerContext } from '../context.js';
+import { defineTool, validationError } from '../define-tool.js';
+import { idempotentMutation } from '../idempotency.js';
+import { resolveAccount, type AccountRef } from '../resolve-account.js';
+
+const TOOL = 'sync_creatives';
+const sdk = TOOL_REQUEST_SCHEMAS.sync_creatives as z.ZodObject;
+/** The AdCP creative-asset schema, applied to each creative on its own so that one bad creative fails alone. */
+const CreativeAsset = (sdk.shape.creatives as z.ZodArray<z.ZodType>).element;
+
+const Assignment = z.looseObject({ creative_id: z.string(), package_id: z.string(), weight: z.number().min(0).max(100).optional() });
+const InputSchema = sdk.extend({
+  creatives: z
+    .array(z.looseObject({ creative_id: z.string() }))
+    .min(1)
+    .max(100)
+    .describe('Creatives to create or update (upsert by creative_id): {creative_id, name, format_id {agent_url, id}, assets {asset_id: {asset_type, url, ...}}, tags?}.'),
+  assignments: z
+    .union([z.array(Assignment), z.record(z.string(), z.array(z.string()))])
+    .optional()
+    .describe('Assign creatives to your packages: [{creative_id, package_id, weight?}] (AdCP 3), or {creative_id: [package_id, ...]} (AdCP 2).'),
+});
+
+interface Input {
+  account?: AccountRef;
+  creatives: ({ creative_id: string } & Record<string, unknown>)[];
+  creative_ids?: string[];
+  assignments?: AssignmentInput;
+  delete_missing?: boolean;
+  dry_run?: boolean;
+  validation_mode?: 'strict' | 'lenient';
+  idempotency_key?: string;
+  [k: string]: unknown;
+}
+
+async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<string, unknown>> {
+  const scope = { tenantId: ctx.tenant.id, principalId: ctx.principal.id };
+  const account = await resolveAccount(tx, ctx, input.account);
+  const scoped = input.creative_ids && new Set(input.creative_ids);
+  const items = input.creatives.map((c, i) => ({ c, i, at: `creatives[${i}]` })).filter(({ c }) => !scoped || scoped.has(c.creative_id));
+  const assignments = assignmentRequests(input.assignments);
+  const [formats, stored, packages] = await Promise.all([
+    listFormats(tx, ctx.tenant.id),
+    lockCreatives(tx, { ...scope, ids: [...new Set([...items.map(({ c }) => c.creative_id), ...assignments.map((a) => a.creative_id)])] }),
+    lockOwnPackages(tx, { ...scope, ids: [...new Set(assignments.map((a) => a.package_id))] }),
+  ]);
+  const formatById = new Map(formats.map((f) => [f.id, f]));
+  const storedById = new Map(stored.map((s) => [s.id, { ...s, details: s.details as CreativeDetails }]));
+  const review = creativeReviewMode(ctx.tenant.settings);
+  const lenient = lenientAssets({ sandboxAccount: account.sandbox, settings: ctx.tenant.settings });
+
+  let plans = items.map(({ c, i, at }): CreativePlan => {
+    const parsed = CreativeAsset.safeParse(c);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((x) => ({ ...x, path: ['creatives', i, ...x.path] }));
+      return { creativeId: c.creative_id, action: 'failed', errors: [validationError(issues).toJSON()] };
+    }
+    const creative = c as CreativeInput;
+    return planCreative({ creative, at, stored: storedById.get(c.creative_id), format: formatById.get(creative.format_id.id), accountId: account.id, review, lenientAssets: lenient });
+  });
+  const aborted = input.validation_mode === 'strict' && plans.some((p) => p.action === 'failed');
+  if (aborted) plans = plans.map((p) => (p.action === 'failed' ? p : notAppliedInStrictMode(p)));
+
+  await upsertCreatives(tx, { ...scope, rows: plans.flatMap((p) => (p.write ? [p.write] : [])) });
+  const deleted = input.delete_missing && !aborted ? await archiveCreativesExcept(tx, { ...scope, keep: input.creatives.map((c) => c.creative_id) }) : [];
+
+  const outcome = new Map(plans.map((p) => [p.creativeId, p.action === 'failed' ? ('failed' as const) : ('ok' as const)]));
+  const assignmentPlan = planAssignments(aborted ? [] : assignments, (id) => outcome.get(id) ?? (storedById.has(id) ? 'ok' : 'unknown'), new Map(packages.map((p) => [p.id, p])));
+  await upsertAssignments(tx, { ...scope, rows: assignmentPlan.accepted });
+  const moved = await startBuysAwaitingCreatives(tx, { ...scope, ids: [...new Set(assignmentPlan.accepted.map((a) => a.mediaBuyId))], now: ctx.now() });
+  for (const buy of moved) {
+    await publishChange(tx, { tenant_id: scope.tenantId, principal_id: scope.principalId, media_buy_id: buy.id, status: buy.status, summary: 'creatives assigned' });
+  }
+
+  return {
+    creatives: syncResults({ plans, assignments, assignmentPlan, storedStatus: (id) => storedById.get(id)?.status, deleted }),
+    ...(input.dry_run && { dry_run: true }),
+    ...(account.sandbox && { sandbox: true }),
+  };
+}
+
+/** dry_run: the same work in a transaction that is then rolled back, so the answer is exactly what a real sync would do. */
+async function rehearse(ctx: BuyerContext, input: Input): Promise<Record<string, unknown>> {
+  let response: Record<string, unknown> = {};
+  try {
+    await ctx.db.transaction(async (tx) => {
+      response = await sync(tx, ctx, input);
+      tx.rollback();
+    });
+  } catch (err) {
+    if (!(err instanceof TransactionRollbackError)) throw err;
+  }
+  return response;
+}
+
+export default defineTool({
+  name: TOOL,
+  title: 'Sync creatives',
+  description:
+    'Upload or update your creatives (upsert by creative_id) against the formats from list_creative_formats, and optionally assign them to your packages with assignments [{creative_id, package_id}]. Each creative comes back with action (created, updated, unchanged, failed, deleted) and review status; a failed creative carries its errors and does not stop the others. delete_missing archives creatives you did not send; dry_run previews without saving. Check review state later with list_creatives.',
+  input: InputSchema as unknown as z.ZodType<Input>,
+  output: z.looseObject({ creatives: z.array(z.looseObject({ creative_id: z.string(), action: z.string() })).optional(), dry_run: z.boolean().optional() }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  auth: 'required',
+  async handle(input, ctx) {
+    const ids = input.creatives.map((c) => c.creative_id);
+    const dup = ids.findIndex((id, i) => ids.indexOf(id) !== i);
+    if (dup >= 0) {
+      throw new AdcpError('VALIDATION_ERROR', `creative_id "${ids[dup]}" appears more than once.`, { field: `creatives[${dup}].creative_id`, suggestion: 'Send each creative once per sync.' });
+    }
+    if (input.delete_missing && input.creative_ids) {
+      throw new AdcpError('VALIDATION_ERROR', 'delete_missing cannot be combined with creative_ids.', { field: 'delete_missing', suggestion: 'Drop creative_ids to replace the whole library, or drop delete_missing for a scoped update.' });
+    }
+    if (input.dry_run) return rehearse(ctx, input);
+    return idempotentMutation(ctx, TOOL, input, (tx) => sync(tx, ctx, input));
+  },
+});

@@ -1,0 +1,407 @@
+/** sync_creatives and list_creatives against real Postgres, through a real MCP client; every response checked against the AdCP schemas. */
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { principals } from '../../src/db/schema/index.js';
+import { hashToken } from '../../src/domain/ids.js';
+import { responseProblems } from '../helpers/adcp-schema.js';
+import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+
+let t: TestApp;
+let buyer: Client;
+let buyerB: Client;
+let sql: postgres.Sql;
+
+const AGENT = 'https://creative.adcontextprotocol.org';
+const ACCOUNT = { brand: { domain: 'acme-drinks.example' }, operator: 'agency.example' };
+
+interface Item {
+  creative_id: string;
+  action: string;
+  status?: string;
+  changes?: string[];
+  errors?: { code: string; field?: string; message: string; details?: Record<string, unknown> }[];
+  warnings?: string[];
+  assigned_to?: string[];
+  assignment_errors?: Record<string, string>;
+}
+
+const display = (id: string, o: Record<string, unknown> = {}) => ({
+  creative_id: id,
+  name: `Banner ${id}`,
+  format_id: { agent_url: AGENT, id: 'display_300x250' },
+  assets: {
+    banner_image: { asset_type: 'image', url: `https://cdn.acme.example/${id}.png`, width: 300, height: 250 },
+    click_url: { asset_type: 'url', url: 'https://acme.example/' },
+  },
+  ...o,
+});
+
+const key = () => `key-${Math.random().toString(36).slice(2)}-${Date.now()}`;
+
+/** A tool call whose response must match the AdCP schema, success or error. */
+async function valid(client: Client, tool: string, args: Record<string, unknown>) {
+  const res = await call(client, tool, args);
+  expect(responseProblems(tool, res.data, res.isError)).toEqual([]);
+  return res;
+}
+
+async function sync(args: Record<string, unknown>, client = buyer) {
+  const res = await valid(client, 'sync_creatives', { account: ACCOUNT, idempotency_key: key(), ...args });
+  expect(res.isError).toBe(false);
+  expect(res.data.errors).toBeUndefined();
+  return { ...res, items: res.data.creatives as Item[] };
+}
+
+const item = (items: Item[], id: string) => items.find((x) => x.creative_id === id)!;
+
+async function list(args: Record<string, unknown> = {}, client = buyer) {
+  const res = await valid(client, 'list_creatives', args);
+  expect(res.isError).toBe(false);
+  return res.data as { creatives: { creative_id: string; status: string; name: string; assignments?: { assignment_count: number; assigned_packages: { package_id: string }[] } }[]; query_summary: { total_matching: number; returned: number }; pagination: { has_more: boolean; cursor?: string } };
+}
+
+const counts = async () => {
+  const [r] = await sql`select (select count(*)::int from creatives) as creatives, (select count(*)::int from creative_assignments) as assignments,
+    (select count(*)::int from accounts) as accounts, (select coalesce(sum(revision), 0)::int from media_buys) as revisions`;
+  return r;
+};
+
+async function pendingBuy(client = buyer) {
+  const { data } = await call(client, 'create_media_buy', buyRequest());
+  expect(data.status).toBe('pending_creatives');
+  return { id: data.media_buy_id as string, packageId: (data.packages as { package_id: string }[])[0]!.package_id };
+}
+
+beforeAll(async () => {
+  t = await startTestApp();
+  buyer = await memoryClient(t);
+  const tokenB = 'tok_creatives_buyer_b';
+  await t.app.database.db.insert(principals).values({ id: 'prn_creatives_b', tenantId: 'demo', name: 'Buyer B', tokenHash: hashToken(tokenB), tokenHint: 'tok_crea' });
+  buyerB = await memoryClient(t, tokenB);
+  sql = postgres(t.db.url, { max: 2, onnotice: () => {} });
+});
+afterAll(async () => {
+  await buyer?.close();
+  await buyerB?.close();
+  await sql?.end();
+  await t?.close();
+});
+
+describe('sync_creatives', () => {
+  it('creates, then reports unchanged, then updated with the changed fields', async () => {
+    const first = await sync({ creatives: [display('cr_a'), display('cr_b', { tags: ['q3'] })], context: { correlation_id: 'sync-1' } });
+    expect(first.data.context).toEqual({ correlation_id: 'sync-1' });
+    expect(first.items).toEqual([
+      { creative_id: 'cr_a', action: 'created', status: 'approved' },
+      { creative_id: 'cr_b', action: 'created', status: 'approved' },
+    ]);
+    const [row] = await sql`select status, format_id, details from creatives where id = 'cr_b'`;
+    expect(row).toMatchObject({ status: 'approved', format_id: { agent_url: AGENT, id: 'display_300x250' }, details: { fields: { tags: ['q3'] }, account_id: expect.stringMatching(/^acct_/) } });
+
+    const again = await sync({ creatives: [display('cr_a'), display('cr_b', { tags: ['q3'] })] });
+    expect(again.items.map((x) => x.action)).toEqual(['unchanged', 'unchanged']);
+
+    const changed = await sync({ creatives: [display('cr_a', { name: 'Renamed' }), display('cr_b', { tags: ['q4'] })] });
+    expect(item(changed.items, 'cr_a')).toEqual({ creative_id: 'cr_a', action: 'updated', status: 'approved', changes: ['name'] });
+    expect(item(changed.items, 'cr_b')).toMatchObject({ action: 'updated', changes: ['tags'] });
+    const [renamed] = await sql`select name, created_at < updated_at as touched from creatives where id = 'cr_a'`;
+    expect(renamed).toEqual({ name: 'Renamed', touched: true });
+  });
+
+  it('fails an invalid creative on its own and keeps the others', async () => {
+    const res = await sync({
+      creatives: [
+        display('cr_ok'),
+        display('cr_unknown_format', { format_id: { agent_url: AGENT, id: 'display_999x999' } }),
+        display('cr_no_click', { assets: { banner_image: { asset_type: 'image', url: 'https://cdn.acme.example/x.png', width: 300, height: 250 } } }),
+        display('cr_malformed', { assets: { banner_image: { asset_type: 'image', url: 'https://cdn.acme.example/x.png' } } }),
+      ],
+    });
+    expect(item(res.items, 'cr_ok')).toMatchObject({ action: 'created', status: 'approved' });
+    const unknown = item(res.items, 'cr_unknown_format');
+    expect(unknown).toMatchObject({ action: 'failed', errors: [{ code: 'INVALID_FORMAT', field: 'creatives[1].format_id' }] });
+    expect(unknown.status).toBeUndefined();
+    expect(item(res.items, 'cr_no_click')).toMatchObject({ action: 'failed', errors: [{ code: 'FORMAT_MISMATCH', field: 'creatives[2].assets.click_url' }] });
+    expect(item(res.items, 'cr_malformed')).toMatchObject({ action: 'failed', errors: [{ code: 'VALIDATION_ERROR' }] });
+    expect(item(res.items, 'cr_malformed').errors![0]!.field).toMatch(/^creatives\[3\]\.assets\.banner_image/);
+    const rows = await sql`select id from creatives where id in ('cr_ok', 'cr_unknown_format', 'cr_no_click', 'cr_malformed')`;
+    expect(rows.map((r) => r.id)).toEqual(['cr_ok']);
+  });
+
+  it('matches a format by id when the agent_url is foreign, with a warning, and accepts assets keyed by type', async () => {
+    const res = await sync({ creatives: [display('cr_foreign', { format_id: { agent_url: 'https://your-platform.example.com', id: 'display_300x250' } })] });
+    expect(item(res.items, 'cr_foreign')).toMatchObject({ action: 'created', warnings: [expect.stringContaining('matched format "display_300x250" by id')] });
+    const byType = await sync({
+      creatives: [display('cr_by_type', { assets: { image: { asset_type: 'image', url: 'https://cdn.acme.example/i.png', width: 300, height: 250 }, landing: { asset_type: 'url', url: 'https://acme.example/' } } })],
+    });
+    expect(item(byType.items, 'cr_by_type').action).toBe('created');
+  });
+
+  it('is lenient about assets in a sandbox account', async () => {
+    const video = { video: { asset_type: 'video', url: 'https://cdn.acme.example/v.mp4', width: 1920, height: 1080, duration_ms: 30000 } };
+    const res = await sync({ account: { ...ACCOUNT, sandbox: true }, creatives: [display('cr_sandbox_video', { assets: video })] });
+    expect(res.data.sandbox).toBe(true);
+    expect(item(res.items, 'cr_sandbox_video')).toMatchObject({ action: 'created', status: 'approved', warnings: expect.arrayContaining([expect.stringContaining('sandbox')]) });
+    const strict = await sync({ creatives: [display('cr_live_video', { assets: video })] });
+    expect(item(strict.items, 'cr_live_video').action).toBe('failed');
+    // A tenant under compliance testing treats every account so.
+    await sql`update tenants set settings = settings || '{"test_controller": "enabled"}'::jsonb where id = 'demo'`;
+    const testing = await memoryClient(t);
+    try {
+      const res2 = await sync({ creatives: [display('cr_live_video', { assets: video })] }, testing);
+      expect(item(res2.items, 'cr_live_video')).toMatchObject({ action: 'created', warnings: expect.any(Array) });
+    } finally {
+      await testing.close();
+      await sql`update tenants set settings = settings - 'test_controller' where id = 'demo'`;
+    }
+  });
+
+  it('dry_run answers as a real sync would and writes nothing', async () => {
+    const { packageId } = await pendingBuy();
+    const before = await counts();
+    const res = await sync({
+      dry_run: true,
+      account: { brand: { domain: 'dry-run-brand.example' }, operator: 'agency.example' },
+      creatives: [display('cr_dry'), display('cr_a', { name: 'Dry rename' })],
+      assignments: [{ creative_id: 'cr_dry', package_id: packageId }],
+      delete_missing: true,
+    });
+    expect(res.data.dry_run).toBe(true);
+    expect(item(res.items, 'cr_dry')).toMatchObject({ action: 'created', assigned_to: [packageId] });
+    expect(item(res.items, 'cr_a')).toMatchObject({ action: 'updated', changes: ['name', 'account'] });
+    expect(item(res.items, 'cr_ok')).toEqual({ creative_id: 'cr_ok', action: 'deleted' });
+    expect(await counts()).toEqual(before);
+    const [a] = await sql`select name, status from creatives where id = 'cr_a'`;
+    expect(a).toEqual({ name: 'Renamed', status: 'approved' });
+  });
+
+  it('rejects a malformed request as a whole, writing nothing', async () => {
+    const before = await counts();
+    const dup = await valid(buyer, 'sync_creatives', { account: ACCOUNT, idempotency_key: key(), creatives: [display('cr_dup'), display('cr_dup')], context: { c: 1 } });
+    expect(dup.isError).toBe(true);
+    expect(dup.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'creatives[1].creative_id' });
+    expect(dup.data.context).toEqual({ c: 1 });
+    const scoped = await valid(buyer, 'sync_creatives', { account: ACCOUNT, idempotency_key: key(), creatives: [display('cr_x')], creative_ids: ['cr_x'], delete_missing: true });
+    expect(scoped.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'delete_missing' });
+    const empty = await valid(buyer, 'sync_creatives', { account: ACCOUNT, idempotency_key: key(), creatives: [] });
+    expect(empty.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'creatives' });
+    const anon = await memoryClient(t, null);
+    const unauthenticated = await valid(anon, 'sync_creatives', { account: ACCOUNT, idempotency_key: key(), creatives: [display('cr_anon')] });
+    expect(unauthenticated.data.adcp_error).toMatchObject({ code: 'AUTH_REQUIRED' });
+    await anon.close();
+    expect(await counts()).toEqual(before);
+  });
+
+  it('applies nothing in strict validation_mode when a creative fails', async () => {
+    const res = await sync({ validation_mode: 'strict', creatives: [display('cr_strict_ok'), display('cr_strict_bad', { format_id: { agent_url: AGENT, id: 'nope' } })] });
+    expect(item(res.items, 'cr_strict_ok')).toMatchObject({ action: 'failed', errors: [{ code: 'VALIDATION_ERROR' }] });
+    expect(item(res.items, 'cr_strict_bad')).toMatchObject({ action: 'failed', errors: [{ code: 'INVALID_FORMAT' }] });
+    expect(await sql`select id from creatives where id like 'cr_strict%'`).toHaveLength(0);
+    const lenient = await sync({ validation_mode: 'lenient', creatives: [display('cr_strict_ok'), display('cr_strict_bad', { format_id: { agent_url: AGENT, id: 'nope' } })] });
+    expect(item(lenient.items, 'cr_strict_ok').action).toBe('created');
+  });
+
+  it('replays a retried request and refuses a reused key with a different request', async () => {
+    const idempotency_key = key();
+    const first = await sync({ idempotency_key, creatives: [display('cr_idem')], context: { try: 1 } });
+    const retry = await sync({ idempotency_key, creatives: [display('cr_idem')], context: { try: 2 } });
+    expect(retry.data).toMatchObject({ replayed: true, context: { try: 2 } });
+    expect(retry.items).toEqual(first.items);
+    const clash = await valid(buyer, 'sync_creatives', { account: ACCOUNT, idempotency_key, creatives: [display('cr_idem', { name: 'Other' })] });
+    expect(clash.data.adcp_error).toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
+  });
+
+  it('delete_missing archives the creatives left out; a re-sync brings one back', async () => {
+    const res = await sync({ creatives: [display('cr_a', { name: 'Renamed' })], delete_missing: true });
+    const deleted = res.items.filter((x) => x.action === 'deleted');
+    expect(deleted.map((x) => x.creative_id)).toEqual(expect.arrayContaining(['cr_b', 'cr_ok', 'cr_foreign']));
+    expect(deleted.every((x) => x.status === undefined)).toBe(true);
+    expect(item(res.items, 'cr_a').action).toBe('unchanged');
+    expect((await list()).creatives.map((c) => c.creative_id)).toEqual(['cr_a']);
+    const archived = await list({ filters: { statuses: ['archived'] } });
+    expect(archived.creatives.map((c) => c.creative_id)).toContain('cr_b');
+    const back = await sync({ creatives: [display('cr_b', { tags: ['q4'] })] });
+    expect(item(back.items, 'cr_b')).toMatchObject({ action: 'updated', status: 'approved', changes: ['status'] });
+  });
+
+  it('holds new and changed creatives for review when the tenant reviews by hand', async () => {
+    await sql`update tenants set settings = settings || '{"creative_review": "manual"}'::jsonb where id = 'demo'`;
+    const manual = await memoryClient(t);
+    try {
+      const res = await sync({ creatives: [display('cr_review'), display('cr_a', { name: 'Renamed again' })] }, manual);
+      expect(item(res.items, 'cr_review')).toMatchObject({ action: 'created', status: 'pending_review' });
+      expect(item(res.items, 'cr_a')).toMatchObject({ action: 'updated', status: 'approved' });
+      const [row] = await sql`select status from creatives where id = 'cr_review'`;
+      expect(row!.status).toBe('pending_review');
+    } finally {
+      await manual.close();
+      await sql`update tenants set settings = settings - 'creative_review' where id = 'demo'`;
+    }
+  });
+});
+
+describe('sync_creatives assignments', () => {
+  it('assigns to an own package and moves a pending_creatives buy to pending_start, announcing it', async () => {
+    const { id, packageId } = await pendingBuy();
+    const uri = `media-buy://${id}`;
+    const updates: string[] = [];
+    buyer.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+      updates.push(n.params.uri);
+    });
+    await buyer.subscribeResource({ uri });
+    const res = await sync({ creatives: [display('cr_assign')], assignments: [{ creative_id: 'cr_assign', package_id: packageId, weight: 60 }] });
+    expect(item(res.items, 'cr_assign')).toEqual({ creative_id: 'cr_assign', action: 'created', status: 'approved', assigned_to: [packageId] });
+    const [buy] = await sql`select status, revision from media_buys where id = ${id}`;
+    expect(buy).toEqual({ status: 'pending_start', revision: 2 });
+    const [assignment] = await sql`select weight from creative_assignments where package_id = ${packageId} and creative_id = 'cr_assign'`;
+    expect(assignment!.weight).toBe(60);
+    const got = await valid(buyer, 'get_media_buys', { media_buy_ids: [id] });
+    expect((got.data.media_buys as { status: string }[])[0]!.status).toBe('pending_start');
+    await waitFor(async () => updates.includes(uri));
+    await buyer.unsubscribeResource({ uri });
+
+    const listed = await list({ filters: { media_buy_ids: [id] } });
+    expect(listed.creatives.map((c) => c.creative_id)).toEqual(['cr_assign']);
+    expect(listed.creatives[0]!.assignments).toMatchObject({ assignment_count: 1, assigned_packages: [{ package_id: packageId }] });
+  });
+
+  it('moves a buy whose flight has started to active, and assigns library creatives by id (AdCP 2 map form too)', async () => {
+    const { id, packageId } = await pendingBuy();
+    await sql`update media_buys set start_time = now() - interval '1 hour' where id = ${id}`;
+    const res = await sync({ creatives: [display('cr_live')], assignments: { cr_live: [packageId], cr_a: [packageId] } });
+    expect(item(res.items, 'cr_live')).toMatchObject({ action: 'created', assigned_to: [packageId] });
+    expect(item(res.items, 'cr_a')).toEqual({ creative_id: 'cr_a', action: 'unchanged', status: 'approved', assigned_to: [packageId] });
+    const [buy] = await sql`select status from media_buys where id = ${id}`;
+    expect(buy!.status).toBe('active');
+  });
+
+  it("fails an assignment to another buyer's package or an unknown one with PACKAGE_NOT_FOUND", async () => {
+    const other = await pendingBuy(buyerB);
+    const before = await counts();
+    const res = await sync({
+      creatives: [display('cr_a', { name: 'Renamed again' })],
+      assignments: [
+        { creative_id: 'cr_a', package_id: other.packageId },
+        { creative_id: 'cr_a', package_id: 'pkg_does_not_exist' },
+        { creative_id: 'cr_never_synced', package_id: other.packageId },
+      ],
+    });
+    const a = item(res.items, 'cr_a');
+    expect(a).toMatchObject({ action: 'unchanged', status: 'approved', assigned_to: [] });
+    expect(a.errors!.map((e) => [e.code, e.field])).toEqual([
+      ['PACKAGE_NOT_FOUND', 'assignments[0].package_id'],
+      ['PACKAGE_NOT_FOUND', 'assignments[1].package_id'],
+    ]);
+    expect(Object.keys(a.assignment_errors!)).toEqual([other.packageId, 'pkg_does_not_exist']);
+    expect(item(res.items, 'cr_never_synced')).toMatchObject({ action: 'failed', errors: [{ code: 'CREATIVE_NOT_FOUND' }] });
+    expect(await counts()).toEqual(before);
+    const [buy] = await sql`select status from media_buys where id = ${other.id}`;
+    expect(buy!.status).toBe('pending_creatives');
+  });
+
+  it('writes nothing when the transaction fails part-way', async () => {
+    const { id, packageId } = await pendingBuy();
+    await sql.unsafe(`create or replace function fail_assign() returns trigger language plpgsql as $$ begin raise exception 'injected failure'; end $$;`);
+    await sql.unsafe(`create trigger fail_assign before insert on creative_assignments for each row execute function fail_assign()`);
+    try {
+      const before = await counts();
+      const res = await valid(buyer, 'sync_creatives', { account: ACCOUNT, idempotency_key: key(), creatives: [display('cr_atomic')], assignments: [{ creative_id: 'cr_atomic', package_id: packageId }] });
+      expect(res.isError).toBe(true);
+      expect(res.data.adcp_error).toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+      expect(JSON.stringify(res.data)).not.toContain('injected failure');
+      expect(await counts()).toEqual(before);
+      const [buy] = await sql`select status from media_buys where id = ${id}`;
+      expect(buy!.status).toBe('pending_creatives');
+    } finally {
+      await sql.unsafe(`drop trigger fail_assign on creative_assignments`);
+    }
+  });
+
+  it('releases assignments when a buy is canceled, and refuses new ones to it', async () => {
+    const { id, packageId } = await pendingBuy();
+    await sync({ creatives: [display('cr_canceled')], assignments: [{ creative_id: 'cr_canceled', package_id: packageId }] });
+    await sql`update media_buys set status = 'canceled' where id = ${id}`;
+    const [listed] = (await list({ filters: { creative_ids: ['cr_canceled'] } })).creatives;
+    expect(listed).toMatchObject({ status: 'approved', assignments: { assignment_count: 0, assigned_packages: [] } });
+    expect((await list({ filters: { unassigned: true, creative_ids: ['cr_canceled'] } })).creatives).toHaveLength(1);
+    expect((await list({ filters: { media_buy_ids: [id] } })).creatives.map((c) => c.creative_id)).toEqual(['cr_canceled']);
+    const res = await sync({ creatives: [display('cr_a', { name: 'Renamed again' })], assignments: [{ creative_id: 'cr_a', package_id: packageId }] });
+    expect(item(res.items, 'cr_a').errors).toMatchObject([{ code: 'INVALID_STATE' }]);
+  });
+});
+
+describe('list_creatives', () => {
+  beforeAll(async () => {
+    await sync({ creatives: ['zulu', 'alpha', 'mike', 'bravo', 'yankee'].map((n) => display(`cr_list_${n}`, { name: `List ${n}`, tags: n < 'n' ? ['early'] : ['late'] })) });
+    await sync({ creatives: [{ ...display('cr_list_video'), name: 'List video', format_id: { agent_url: AGENT, id: 'video_standard_30s' }, assets: { video: { asset_type: 'video', url: 'https://cdn.acme.example/v.mp4', width: 1920, height: 1080, duration_ms: 30000 } } }] });
+  });
+
+  it('filters by ids, status, format, name and tags', async () => {
+    const byIds = await list({ filters: { creative_ids: ['cr_list_alpha', 'cr_list_mike', 'cr_missing'] }, context: { correlation_id: 'l' } });
+    expect(byIds.creatives.map((c) => c.creative_id).sort()).toEqual(['cr_list_alpha', 'cr_list_mike']);
+    expect((byIds as unknown as { context: unknown }).context).toEqual({ correlation_id: 'l' });
+    const video = await list({ filters: { format_ids: [{ agent_url: AGENT, id: 'video_standard_30s' }] } });
+    expect(video.creatives.map((c) => c.creative_id)).toEqual(['cr_list_video']);
+    const named = await list({ filters: { name_contains: 'LIST A' } });
+    expect(named.creatives.map((c) => c.creative_id)).toEqual(['cr_list_alpha']);
+    expect((await list({ filters: { name_contains: '%' } })).creatives).toEqual([]);
+    const early = await list({ filters: { tags: ['early'] }, sort: { field: 'name', direction: 'asc' } });
+    expect(early.creatives.map((c) => c.creative_id)).toEqual(['cr_list_alpha', 'cr_list_bravo', 'cr_list_mike']);
+    expect((await list({ filters: { statuses: ['pending_review'] } })).creatives.map((c) => c.creative_id)).toEqual(['cr_review']);
+    expect((await list({ filters: { status: 'rejected' } })).creatives).toEqual([]);
+    const bad = await valid(buyer, 'list_creatives', { filters: { status: 'sleeping' } });
+    expect(bad.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR' });
+  });
+
+  it('sorts and paginates with an opaque cursor', async () => {
+    const all = await list({ filters: { name_contains: 'List ' }, sort: { field: 'name', direction: 'desc' } });
+    expect(all.query_summary).toMatchObject({ total_matching: 6, returned: 6 });
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await list({ filters: { name_contains: 'List ' }, sort: { field: 'name', direction: 'desc' }, pagination: { max_results: 4, ...(cursor && { cursor }) } });
+      expect(page.query_summary.total_matching).toBe(6);
+      seen.push(...page.creatives.map((c) => c.creative_id));
+      cursor = page.pagination.cursor;
+      expect(page.pagination.has_more).toBe(cursor !== undefined);
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(2);
+    expect(seen).toEqual(all.creatives.map((c) => c.creative_id));
+    expect(seen[0]).toBe('cr_list_zulu');
+    const first = await list({ pagination: { max_results: 1 } });
+    const foreign = await valid(buyer, 'list_creatives', { filters: { name_contains: 'x' }, pagination: { cursor: first.pagination.cursor } });
+    expect(foreign.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'pagination.cursor' });
+    const junk = await valid(buyer, 'list_creatives', { pagination: { cursor: 'not-a-cursor' } });
+    expect(junk.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR' });
+  });
+
+  it('filters by assignment', async () => {
+    const unassigned = await list({ filters: { unassigned: true, name_contains: 'List ' } });
+    expect(unassigned.query_summary.total_matching).toBe(6);
+    const assigned = await list({ filters: { unassigned: false }, sort: { field: 'assignment_count', direction: 'desc' } });
+    expect(assigned.creatives.map((c) => c.creative_id)).toEqual(expect.arrayContaining(['cr_assign', 'cr_live', 'cr_a']));
+    for (const c of assigned.creatives) expect(c.assignments!.assignment_count).toBe(c.assignments!.assigned_packages.length);
+    const pkg = assigned.creatives.find((c) => c.creative_id === 'cr_assign')!.assignments!.assigned_packages[0]!.package_id;
+    expect((await list({ filters: { assigned_to_packages: [pkg] } })).creatives.map((c) => c.creative_id)).toEqual(['cr_assign']);
+    const lean = await list({ filters: { creative_ids: ['cr_assign'] }, include_assignments: false });
+    expect(lean.creatives[0]!.assignments).toBeUndefined();
+  });
+});
+
+describe('buyer isolation', () => {
+  it('buyer B sees none of buyer A’s creatives and cannot assign them', async () => {
+    expect((await list({}, buyerB)).creatives).toEqual([]);
+    expect((await list({ filters: { creative_ids: ['cr_a'] } }, buyerB)).creatives).toEqual([]);
+    const other = await pendingBuy(buyerB);
+    const res = await sync({ creatives: [display('cr_list_alpha', { name: 'B owns this id too' })], assignments: [{ creative_id: 'cr_a', package_id: other.packageId }] }, buyerB);
+    expect(item(res.items, 'cr_list_alpha')).toMatchObject({ action: 'created' });
+    expect(item(res.items, 'cr_a')).toMatchObject({ action: 'failed', errors: [{ code: 'CREATIVE_NOT_FOUND' }] });
+    const [mine] = await sql`select name from creatives where id = 'cr_list_alpha' and principal_id = ${'prn_demo_buyer'}`;
+    expect(mine!.name).toBe('List alpha');
+    expect((await list({}, buyerB)).creatives.map((c) => c.creative_id)).toEqual(['cr_list_alpha']);
+  });
+});
