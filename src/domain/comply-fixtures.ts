@@ -43,6 +43,15 @@ export interface SeededProduct {
   details: Record<string, unknown>;
 }
 
+/** A creative format the tenant's catalogue lacks but a seeded product names. */
+export interface SeededFormat {
+  id: string;
+  agentUrl: string;
+  name: string;
+  type: string;
+  spec: Record<string, unknown>;
+}
+
 export interface SeededPricingOption {
   id: string;
   pricingModel: string;
@@ -112,6 +121,33 @@ export function productFromFixture(productId: string, fixture: Record<string, un
     countries,
     details: { reporting_capabilities: DEFAULT_REPORTING_CAPABILITIES, ...extra },
   };
+}
+
+const asset = (asset_id: string, asset_type: string, asset_role: string) => ({ item_type: 'individual', asset_id, asset_type, asset_role, required: true });
+
+/**
+ * Formats a seeded product names that the tenant does not list yet, described
+ * from their ids ("display_300x250", "video_30s"), so list_creative_formats
+ * resolves every format_id a product carries.
+ */
+export function missingFormats(product: SeededProduct, hints: CatalogueHints): SeededFormat[] {
+  const known = new Set(hints.formats.map((f) => f.id));
+  const audioChannel = product.channels.some((c) => ['streaming_audio', 'podcast', 'radio'].includes(c));
+  const videoChannel = product.channels.some((c) => ['olv', 'ctv', 'linear_tv', 'cinema'].includes(c));
+  return product.formatIds
+    .filter((f) => !known.has(f.id))
+    .map((f) => {
+      const size = /(\d+)x(\d+)/.exec(f.id);
+      const seconds = /(\d+)s(?:_|$)/.exec(f.id)?.[1];
+      const type = size ? 'display' : /audio/.test(f.id) || (audioChannel && !/video/.test(f.id)) ? 'audio' : /video|preroll/.test(f.id) || videoChannel ? 'video' : 'display';
+      const spec: Record<string, unknown> =
+        type === 'display'
+          ? { description: 'Image banner (test format).', ...(size && { renders: [{ role: 'primary', dimensions: { width: Number(size[1]), height: Number(size[2]) } }] }), assets: [asset('banner_image', 'image', 'hero_image')] }
+          : type === 'video'
+            ? { description: `${seconds ? `${seconds}-second ` : ''}video, VAST tag or MP4 (test format).`, assets: [asset('video', 'video', 'hero_video')] }
+            : { description: `${seconds ? `${seconds}-second ` : ''}audio spot (test format).`, assets: [asset('audio', 'audio', 'audio_spot')] };
+      return { id: f.id, agentUrl: f.agent_url, name: titleCase(f.id), type, spec };
+    });
 }
 
 /** Pricing options carried inline in a product fixture (`pricing_options: [...]`). */

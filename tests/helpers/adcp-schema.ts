@@ -35,6 +35,9 @@ const validateError = ajv.compile({ ...errorSchema, $id: undefined });
 const BUNDLED: Record<string, string> = {
   create_media_buy: 'media-buy/create-media-buy-response.json',
   update_media_buy: 'media-buy/update-media-buy-response.json',
+  provide_performance_feedback: 'media-buy/provide-performance-feedback-response.json',
+  // Account schemas are not bundled; they live beside bundled/.
+  sync_accounts: '../account/sync-accounts-response.json',
   sync_creatives: 'creative/sync-creatives-response.json',
 };
 

@@ -1,8 +1,8 @@
 /** Buyer accounts: resolved by id or by the natural key (brand + operator [+ sandbox]), always within tenant and principal. */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, notInArray, sql } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
 import { accounts } from '../schema/index.js';
-import { newId } from '../../domain/ids.js';
+import { canonicalJson, newId } from '../../domain/ids.js';
 
 export type AccountRow = typeof accounts.$inferSelect;
 
@@ -70,4 +70,100 @@ export async function listAccounts(db: Queryable, p: { tenantId: string; princip
     .from(accounts)
     .where(and(eq(accounts.tenantId, p.tenantId), eq(accounts.principalId, p.principalId)))
     .orderBy(accounts.createdAt);
+}
+
+/** A page of the caller's accounts, oldest first, after the account `afterId` (compared in the database, at full timestamp precision). */
+export async function listAccountsPage(
+  db: Queryable,
+  p: { tenantId: string; principalId: string; status?: string; sandbox?: boolean; limit: number; afterId?: string },
+): Promise<AccountRow[]> {
+  return db
+    .select()
+    .from(accounts)
+    .where(
+      and(
+        eq(accounts.tenantId, p.tenantId),
+        eq(accounts.principalId, p.principalId),
+        p.status ? eq(accounts.status, p.status) : undefined,
+        p.sandbox !== undefined ? eq(accounts.sandbox, p.sandbox) : undefined,
+        p.afterId ? sql`(${accounts.createdAt}, ${accounts.id}) > (select c.created_at, c.id from accounts c where c.tenant_id = ${p.tenantId} and c.id = ${p.afterId})` : undefined,
+      ),
+    )
+    .orderBy(asc(accounts.createdAt), asc(accounts.id))
+    .limit(p.limit);
+}
+
+export type SyncAction = 'created' | 'updated' | 'unchanged';
+
+/**
+ * Upsert one account of a sync_accounts request by its natural key. `terms`
+ * (billing, payment_terms, billing_entity...) live in details; an account is
+ * marked synced so delete_missing only closes accounts the buyer synced.
+ * With dryRun nothing is written and a would-be account has no row.
+ */
+export async function syncAccount(
+  db: Queryable,
+  p: { tenantId: string; principalId: string; terms: Record<string, unknown>; initialStatus: string; dryRun: boolean } & NaturalKey,
+): Promise<{ action: SyncAction; account?: AccountRow }> {
+  const where = and(
+    eq(accounts.tenantId, p.tenantId),
+    eq(accounts.principalId, p.principalId),
+    eq(accounts.brandDomain, p.brandDomain),
+    eq(accounts.brandId, p.brandId),
+    eq(accounts.operator, p.operator),
+    eq(accounts.sandbox, p.sandbox),
+  );
+  let [existing] = await db.select().from(accounts).where(where).for('update');
+  if (!existing) {
+    if (p.dryRun) return { action: 'created' };
+    const [created] = await db
+      .insert(accounts)
+      .values({
+        id: newId('acct'),
+        tenantId: p.tenantId,
+        principalId: p.principalId,
+        name: `${p.brandDomain}${p.brandId ? ` (${p.brandId})` : ''} via ${p.operator}${p.sandbox ? ' (sandbox)' : ''}`,
+        brand: { domain: p.brandDomain, ...(p.brandId && { brand_id: p.brandId }) },
+        brandDomain: p.brandDomain,
+        brandId: p.brandId,
+        operator: p.operator,
+        sandbox: p.sandbox,
+        status: p.initialStatus,
+        details: { ...p.terms, synced: true },
+      })
+      .onConflictDoNothing()
+      .returning();
+    if (created) return { action: 'created', account: created };
+    [existing] = await db.select().from(accounts).where(where).for('update'); // a concurrent sync opened it
+    if (!existing) throw new Error('account vanished during sync');
+  }
+  const changed = Object.entries(p.terms).some(([k, v]) => canonicalJson(existing.details[k]) !== canonicalJson(v));
+  if (p.dryRun || (!changed && existing.details.synced === true)) return { action: changed ? 'updated' : 'unchanged', account: existing };
+  const [updated] = await db
+    .update(accounts)
+    .set({ details: { ...existing.details, ...p.terms, synced: true } })
+    .where(eq(accounts.id, existing.id))
+    .returning();
+  return { action: changed ? 'updated' : 'unchanged', account: updated! };
+}
+
+/** delete_missing: close the caller's synced accounts not in `keepIds`. Returns them as they are (dryRun) or as closed. */
+export async function closeUnsyncedAccounts(db: Queryable, p: { tenantId: string; principalId: string; keepIds: string[]; dryRun: boolean }): Promise<AccountRow[]> {
+  const where = and(
+    eq(accounts.tenantId, p.tenantId),
+    eq(accounts.principalId, p.principalId),
+    sql`${accounts.details}->>'synced' = 'true'`,
+    sql`${accounts.status} not in ('closed', 'rejected')`,
+    p.keepIds.length ? notInArray(accounts.id, p.keepIds) : undefined,
+  );
+  if (p.dryRun) return db.select().from(accounts).where(where).orderBy(asc(accounts.createdAt), asc(accounts.id));
+  return db.update(accounts).set({ status: 'closed' }).where(where).returning();
+}
+
+/** Webhooks may reach private addresses for sandbox accounts, or when the seller allows it tenant-wide. */
+export async function allowsPrivateWebhooks(db: Queryable, p: { tenantId: string; accountId: string | null }): Promise<boolean> {
+  const rows = await db.execute<{ ok: boolean }>(sql`
+    select coalesce((select sandbox from accounts where tenant_id = ${p.tenantId} and id = ${p.accountId}), false)
+        or coalesce((select (settings->>'allow_private_webhooks')::boolean from tenants where id = ${p.tenantId}), false) as ok`);
+  return !!rows[0]?.ok;
 }

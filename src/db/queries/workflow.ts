@@ -1,5 +1,5 @@
 /** Workflow steps: the AdCP task record. Reads are scoped to the calling principal. */
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, ilike, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
 import { workflowSteps } from '../schema/index.js';
 import type { WorkflowStepRow } from './media-buys.js';
@@ -57,4 +57,51 @@ export async function cancelPendingApproval(db: Queryable, p: { tenantId: string
     .update(workflowSteps)
     .set({ status: 'canceled', owner: 'buyer', updatedAt: sql`now()` })
     .where(and(eq(workflowSteps.tenantId, p.tenantId), eq(workflowSteps.mediaBuyId, p.mediaBuyId), eq(workflowSteps.status, 'requires_approval')));
+}
+
+export interface TaskFilters {
+  statuses?: string[];
+  stepTypes?: string[];
+  ids?: string[];
+  createdAfter?: Date;
+  createdBefore?: Date;
+  updatedAfter?: Date;
+  updatedBefore?: Date;
+  /** Text to find in the media buy id or the stored request. */
+  contains?: string;
+  hasWebhook?: boolean;
+}
+
+const TASK_SORT = { created_at: workflowSteps.createdAt, updated_at: workflowSteps.updatedAt, status: workflowSteps.status, task_type: workflowSteps.stepType } as const;
+
+/** A page of the principal's workflow steps with the total matching the filters. */
+export async function listTasksForPrincipal(
+  db: Queryable,
+  p: { tenantId: string; principalId: string; filters: TaskFilters; sort: { field: keyof typeof TASK_SORT; direction: 'asc' | 'desc' }; limit: number; offset: number },
+): Promise<{ rows: WorkflowStepRow[]; total: number }> {
+  const f = p.filters;
+  const like = f.contains && `%${f.contains.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const order = p.sort.direction === 'asc' ? asc : desc;
+  const rows = await db
+    .select({ step: workflowSteps, total: sql<number>`(count(*) over ())::int` })
+    .from(workflowSteps)
+    .where(
+      and(
+        eq(workflowSteps.tenantId, p.tenantId),
+        eq(workflowSteps.principalId, p.principalId),
+        f.statuses ? inArray(workflowSteps.status, f.statuses) : undefined,
+        f.stepTypes ? inArray(workflowSteps.stepType, f.stepTypes) : undefined,
+        f.ids ? inArray(workflowSteps.id, f.ids) : undefined,
+        f.createdAfter ? gt(workflowSteps.createdAt, f.createdAfter) : undefined,
+        f.createdBefore ? lt(workflowSteps.createdAt, f.createdBefore) : undefined,
+        f.updatedAfter ? gt(workflowSteps.updatedAt, f.updatedAfter) : undefined,
+        f.updatedBefore ? lt(workflowSteps.updatedAt, f.updatedBefore) : undefined,
+        like ? or(ilike(workflowSteps.mediaBuyId, like), sql`${workflowSteps.request}::text ilike ${like}`) : undefined,
+        f.hasWebhook === undefined ? undefined : f.hasWebhook ? isNotNull(workflowSteps.pushNotificationConfig) : isNull(workflowSteps.pushNotificationConfig),
+      ),
+    )
+    .orderBy(order(TASK_SORT[p.sort.field]), order(workflowSteps.id))
+    .limit(p.limit)
+    .offset(p.offset);
+  return { rows: rows.map((r) => r.step), total: rows[0]?.total ?? 0 };
 }

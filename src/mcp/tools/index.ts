@@ -6,6 +6,14 @@ import getMediaBuys from './get-media-buys.js';
 import getProducts from './get-products.js';
 import listAuthorizedProperties from './list-authorized-properties.js';
 import listCreativeFormats from './list-creative-formats.js';
+import listCreatives from './list-creatives.js';
+import syncCreatives from './sync-creatives.js';
+import complyTestController from './comply-test-controller.js';
+import getMediaBuyDelivery from './get-media-buy-delivery.js';
+import listAccounts from './list-accounts.js';
+import providePerformanceFeedback from './provide-performance-feedback.js';
+import syncAccounts from './sync-accounts.js';
+import tasksList from './tasks-list.js';
 import tasksGet from './tasks-get.js';
 import updateMediaBuy from './update-media-buy.js';
 
@@ -17,5 +25,13 @@ export const TOOLS: ToolDef[] = [
   createMediaBuy,
   updateMediaBuy,
   getMediaBuys,
+  getMediaBuyDelivery,
+  providePerformanceFeedback,
+  syncCreatives,
+  listCreatives,
+  syncAccounts,
+  listAccounts,
   tasksGet,
+  tasksList,
+  complyTestController,
 ] as ToolDef[];

@@ -1,0 +1,168 @@
+/**
+ * comply_test_controller's writes: seeded catalogue entries, forced statuses and
+ * directives for a principal's next calls. Each function is one transaction
+ * scoped to the caller's tenant and principal, and returns an outcome rather
+ * than throwing, so the controller can answer in its own error vocabulary.
+ * Seeded products are visible to the seeding principal only.
+ */
+import { isLegalCreativeTransition, isLegalMediaBuyTransition } from '@adcp/sdk/server';
+import { and, eq, sql } from 'drizzle-orm';
+import type { Db, Queryable } from '../client.js';
+import { publishCatalogChange, publishChange } from '../notify.js';
+import { accounts, controllerDirectives, creativeFormats, creatives, mediaBuys, pricingOptions, products, workflowSteps } from '../schema/index.js';
+import type { SeededFormat, SeededPricingOption, SeededProduct } from '../../domain/comply-fixtures.js';
+import { toAdcpMediaBuyStatus } from '../../domain/status.js';
+
+export interface Scope {
+  tenantId: string;
+  principalId: string;
+}
+
+export type Transition = { outcome: 'not_found' } | { outcome: 'illegal'; previous: string } | { outcome: 'ok'; previous: string; current: string };
+export type SeedOutcome = 'ok' | 'not_found' | 'forbidden';
+
+type MediaBuyTarget = Parameters<typeof isLegalMediaBuyTransition>[1];
+type CreativeTarget = Parameters<typeof isLegalCreativeTransition>[1];
+
+/** The directive create_media_buy consumes to answer with a forced arm. */
+export const CREATE_MEDIA_BUY_ARM = 'force_create_media_buy_arm';
+
+const ownedBy = (row: { allowedPrincipalIds: string[] | null }, principalId: string) => row.allowedPrincipalIds?.length === 1 && row.allowedPrincipalIds[0] === principalId;
+
+async function lockProduct(tx: Queryable, p: Scope & { productId: string }) {
+  const [row] = await tx
+    .select({ allowedPrincipalIds: products.allowedPrincipalIds })
+    .from(products)
+    .where(and(eq(products.tenantId, p.tenantId), eq(products.id, p.productId)))
+    .for('update');
+  return row;
+}
+
+async function upsertPricing(tx: Queryable, p: Scope & { productId: string }, options: SeededPricingOption[]) {
+  for (const o of options) {
+    const row = { tenantId: p.tenantId, productId: p.productId, ...o };
+    await tx.insert(pricingOptions).values(row).onConflictDoUpdate({ target: [pricingOptions.tenantId, pricingOptions.productId, pricingOptions.id], set: row });
+  }
+}
+
+/**
+ * Create or replace a test product (with inline pricing options, and the formats
+ * it names that the tenant lacks); refuses to touch catalogue products it did not seed.
+ */
+export async function seedProduct(db: Db, p: Scope & { product: SeededProduct; pricing: SeededPricingOption[]; formats: SeededFormat[] }): Promise<SeedOutcome> {
+  return db.transaction(async (tx) => {
+    const existing = await lockProduct(tx, { ...p, productId: p.product.id });
+    if (existing && !ownedBy(existing, p.principalId)) return 'forbidden';
+    const row = { tenantId: p.tenantId, ...p.product, targetingTemplate: {}, adapterConfigId: null, allowedPrincipalIds: [p.principalId], archived: false };
+    await tx.insert(products).values(row).onConflictDoUpdate({ target: [products.tenantId, products.id], set: { ...row, updatedAt: sql`now()` } });
+    await upsertPricing(tx, { ...p, productId: p.product.id }, p.pricing);
+    if (p.formats.length) await tx.insert(creativeFormats).values(p.formats.map((f) => ({ tenantId: p.tenantId, ...f }))).onConflictDoNothing();
+    await publishCatalogChange(tx, p.tenantId);
+    return 'ok';
+  });
+}
+
+export async function seedPricingOption(db: Db, p: Scope & { productId: string; option: SeededPricingOption }): Promise<SeedOutcome> {
+  return db.transaction(async (tx) => {
+    const existing = await lockProduct(tx, p);
+    if (!existing) return 'not_found';
+    if (!ownedBy(existing, p.principalId)) return 'forbidden';
+    await upsertPricing(tx, p, [p.option]);
+    await tx.update(products).set({ updatedAt: sql`now()` }).where(and(eq(products.tenantId, p.tenantId), eq(products.id, p.productId)));
+    await publishCatalogChange(tx, p.tenantId);
+    return 'ok';
+  });
+}
+
+/**
+ * Move a media buy along the AdCP lifecycle. A buy awaiting the seller's approval
+ * (AdCP pending_start) leaves it like an approval: its open approval step is closed.
+ */
+export async function forceMediaBuyStatus(db: Db, p: Scope & { mediaBuyId: string; status: MediaBuyTarget; rejectionReason?: string; now: Date }): Promise<Transition> {
+  return db.transaction(async (tx) => {
+    const [buy] = await tx
+      .select({ status: mediaBuys.status })
+      .from(mediaBuys)
+      .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.principalId, p.principalId), eq(mediaBuys.id, p.mediaBuyId)))
+      .for('update');
+    if (!buy) return { outcome: 'not_found' };
+    const previous = toAdcpMediaBuyStatus(buy.status);
+    if (buy.status === p.status) return { outcome: 'ok', previous, current: p.status };
+    if (previous !== p.status && !isLegalMediaBuyTransition(previous as MediaBuyTarget, p.status)) return { outcome: 'illegal', previous };
+    await tx
+      .update(mediaBuys)
+      .set({
+        status: p.status,
+        revision: sql`${mediaBuys.revision} + 1`,
+        updatedAt: sql`now()`,
+        ...(buy.status === 'pending_approval' && p.status !== 'rejected' && p.status !== 'canceled' && { confirmedAt: sql`coalesce(${mediaBuys.confirmedAt}, now())` }),
+        ...(p.status === 'rejected' && { rejectionReason: p.rejectionReason ?? 'Rejected by the seller (comply_test_controller).' }),
+        ...(p.status === 'canceled' && { canceledAt: p.now, canceledBy: 'seller', cancellationReason: 'Canceled by the seller (comply_test_controller).' }),
+      })
+      .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.id, p.mediaBuyId)));
+    const stepStatus = p.status === 'rejected' || p.status === 'canceled' ? p.status : 'completed';
+    const [step] = await tx
+      .update(workflowSteps)
+      .set({ status: stepStatus, owner: 'system', updatedAt: sql`now()`, ...(stepStatus === 'completed' && { response: { media_buy_id: p.mediaBuyId, status: p.status } }) })
+      .where(and(eq(workflowSteps.tenantId, p.tenantId), eq(workflowSteps.mediaBuyId, p.mediaBuyId), eq(workflowSteps.status, 'requires_approval')))
+      .returning({ id: workflowSteps.id });
+    await publishChange(tx, { tenant_id: p.tenantId, principal_id: p.principalId, media_buy_id: p.mediaBuyId, task_id: step?.id ?? null, status: p.status, summary: 'status forced by comply_test_controller' });
+    return { outcome: 'ok', previous, current: p.status };
+  });
+}
+
+export async function forceCreativeStatus(db: Db, p: Scope & { creativeId: string; status: CreativeTarget; rejectionReason?: string }): Promise<Transition> {
+  return db.transaction(async (tx) => {
+    const where = and(eq(creatives.tenantId, p.tenantId), eq(creatives.principalId, p.principalId), eq(creatives.id, p.creativeId));
+    const [row] = await tx.select({ status: creatives.status }).from(creatives).where(where).for('update');
+    if (!row) return { outcome: 'not_found' };
+    if (row.status === p.status) return { outcome: 'ok', previous: row.status, current: p.status };
+    if (!isLegalCreativeTransition(row.status as CreativeTarget, p.status)) return { outcome: 'illegal', previous: row.status };
+    const reason = p.status === 'rejected' ? { rejection_reason: p.rejectionReason ?? 'Rejected by the seller (comply_test_controller).' } : {};
+    await tx
+      .update(creatives)
+      .set({ status: p.status, details: sql`(${creatives.details} - 'rejection_reason') || ${JSON.stringify(reason)}::jsonb`, updatedAt: sql`now()` })
+      .where(where);
+    return { outcome: 'ok', previous: row.status, current: p.status };
+  });
+}
+
+/** Accounts have no published lifecycle graph: any status may be forced. */
+export async function forceAccountStatus(db: Db, p: Scope & { accountId: string; status: string }): Promise<Transition> {
+  return db.transaction(async (tx) => {
+    const where = and(eq(accounts.tenantId, p.tenantId), eq(accounts.principalId, p.principalId), eq(accounts.id, p.accountId));
+    const [row] = await tx.select({ status: accounts.status }).from(accounts).where(where).for('update');
+    if (!row) return { outcome: 'not_found' };
+    if (row.status !== p.status) await tx.update(accounts).set({ status: p.status }).where(where);
+    return { outcome: 'ok', previous: row.status, current: p.status };
+  });
+}
+
+/** Store a directive for the principal's next call; a newer one replaces it. */
+export async function putDirective(db: Queryable, p: Scope & { scenario: string; payload: Record<string, unknown> }): Promise<void> {
+  await db
+    .insert(controllerDirectives)
+    .values({ tenantId: p.tenantId, principalId: p.principalId, scenario: p.scenario, payload: p.payload })
+    .onConflictDoUpdate({
+      target: [controllerDirectives.tenantId, controllerDirectives.principalId, controllerDirectives.scenario],
+      set: { payload: p.payload, createdAt: sql`now()` },
+    });
+}
+
+/** Consume the principal's directive for a scenario: deleted and returned, so it applies exactly once. */
+export async function takeDirective(db: Queryable, p: Scope & { scenario: string }): Promise<Record<string, unknown> | undefined> {
+  const [row] = await db
+    .delete(controllerDirectives)
+    .where(and(eq(controllerDirectives.tenantId, p.tenantId), eq(controllerDirectives.principalId, p.principalId), eq(controllerDirectives.scenario, p.scenario)))
+    .returning({ payload: controllerDirectives.payload });
+  return row?.payload;
+}
+
+/** Is this account one of the caller's sandbox accounts? */
+export async function isSandboxAccount(db: Queryable, p: Scope & { accountId: string }): Promise<boolean> {
+  const rows = await db
+    .select({ id: accounts.id })
+    .from(accounts)
+    .where(and(eq(accounts.tenantId, p.tenantId), eq(accounts.principalId, p.principalId), eq(accounts.id, p.accountId), eq(accounts.sandbox, true)));
+  return rows.length > 0;
+}

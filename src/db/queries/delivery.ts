@@ -1,0 +1,179 @@
+/**
+ * Delivery reports (per package per day) and performance feedback. Reads and
+ * writes are scoped by tenant and principal through the media buy they belong to.
+ * Simulated delivery (comply_test_controller) lands in the same table as adapter
+ * reports, marked source = 'simulated'.
+ */
+import { and, eq, sql, type SQL } from 'drizzle-orm';
+import type { Db, Queryable } from '../client.js';
+import { creatives, deliveryReports, mediaBuys, mediaPackages, performanceFeedback, accounts } from '../schema/index.js';
+import { splitByWeights, type DeliveryBuy } from '../../domain/delivery.js';
+import { newId } from '../../domain/ids.js';
+import { fromUnits, toUnits } from '../../domain/money.js';
+
+interface Scope {
+  tenantId: string;
+  principalId: string;
+}
+
+/** The caller's buys with their packages and the report rows inside the date range (inclusive, YYYY-MM-DD). */
+export async function loadDelivery(
+  db: Queryable,
+  p: Scope & { ids?: string[]; buyerRefs?: string[]; statuses?: string[]; accountId?: string; startDate?: string; endDate?: string },
+): Promise<DeliveryBuy[]> {
+  const filters: SQL[] = [];
+  if (p.ids?.length) filters.push(sql`and b.id in ${p.ids}`);
+  if (p.buyerRefs?.length) filters.push(sql`and b.buyer_ref in ${p.buyerRefs}`);
+  if (p.statuses?.length) filters.push(sql`and b.status in ${p.statuses}`);
+  if (p.accountId) filters.push(sql`and b.account_id = ${p.accountId}`);
+  const rows = await db.execute<{ v: DeliveryBuy }>(sql`
+    select json_build_object(
+      'id', b.id, 'buyer_ref', b.buyer_ref, 'status', b.status, 'currency', b.currency, 'start_time', b.start_time,
+      'packages', coalesce((select json_agg(json_build_object(
+          'id', k.id, 'buyer_ref', k.buyer_ref, 'pricing_model', k.pricing_model, 'status', k.status,
+          'rate', coalesce(k.bid_price, po.fixed_price)::text,
+          'days', coalesce((select json_agg(json_build_object(
+              'day', r.day, 'impressions', r.impressions, 'clicks', r.clicks, 'video_completions', r.video_completions,
+              'spend', r.spend::text, 'source', r.source) order by r.day)
+            from delivery_reports r
+            where r.package_id = k.id
+              and r.day >= coalesce(${p.startDate ?? null}::date, '-infinity'::date)
+              and r.day <= coalesce(${p.endDate ?? null}::date, 'infinity'::date)), '[]'))
+          order by k.created_at, k.id)
+        from media_packages k
+        left join pricing_options po on po.tenant_id = k.tenant_id and po.product_id = k.product_id and po.id = k.pricing_option_id
+        where k.media_buy_id = b.id), '[]')
+    ) as v
+    from media_buys b
+    where b.tenant_id = ${p.tenantId} and b.principal_id = ${p.principalId} ${sql.join(filters, sql` `)}
+    order by b.created_at desc, b.id desc`);
+  return rows.map((r) => r.v);
+}
+
+async function buyForSimulation(tx: Queryable, p: Scope & { mediaBuyId: string }) {
+  const [buy] = await tx
+    .select({ currency: mediaBuys.currency, totalBudget: mediaBuys.totalBudget })
+    .from(mediaBuys)
+    .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.principalId, p.principalId), eq(mediaBuys.id, p.mediaBuyId)))
+    .for('update');
+  return buy;
+}
+
+export interface Cumulative {
+  impressions: number;
+  clicks: number;
+  spend: string;
+}
+
+async function cumulative(tx: Queryable, mediaBuyId: string): Promise<Cumulative> {
+  const [row] = await tx
+    .select({
+      impressions: sql<string>`coalesce(sum(${deliveryReports.impressions}), 0)::text`,
+      clicks: sql<string>`coalesce(sum(${deliveryReports.clicks}), 0)::text`,
+      spend: sql<string>`coalesce(sum(${deliveryReports.spend}), 0)::text`,
+    })
+    .from(deliveryReports)
+    .where(eq(deliveryReports.mediaBuyId, mediaBuyId));
+  return { impressions: Number(row!.impressions), clicks: Number(row!.clicks), spend: fromUnits(toUnits(row!.spend)) };
+}
+
+export type SimulationOutcome = { outcome: 'not_found' } | { outcome: 'currency_mismatch'; currency: string } | { outcome: 'ok'; currency: string; budget: string; cumulative: Cumulative };
+
+/** Add delivery for one day to a buy, split across its packages in proportion to their budgets. */
+export async function simulateDelivery(
+  db: Db,
+  p: Scope & { mediaBuyId: string; day: string; impressions: number; clicks: number; completions: number; spend: string; currency?: string },
+): Promise<SimulationOutcome> {
+  return db.transaction(async (tx) => {
+    const buy = await buyForSimulation(tx, p);
+    if (!buy) return { outcome: 'not_found' };
+    if (p.currency && p.currency !== buy.currency) return { outcome: 'currency_mismatch', currency: buy.currency };
+    const pkgs = await tx.select({ id: mediaPackages.id, budget: mediaPackages.budget }).from(mediaPackages).where(eq(mediaPackages.mediaBuyId, p.mediaBuyId)).orderBy(mediaPackages.createdAt, mediaPackages.id);
+    const weights = pkgs.map((k) => toUnits(k.budget));
+    const [imps, clicks, completions, spend] = [BigInt(p.impressions), BigInt(p.clicks), BigInt(p.completions), toUnits(p.spend)].map((total) => splitByWeights(total, weights));
+    const rows = pkgs.map((k, i) => ({
+      tenantId: p.tenantId,
+      mediaBuyId: p.mediaBuyId,
+      packageId: k.id,
+      day: p.day,
+      impressions: Number(imps![i]),
+      clicks: Number(clicks![i]),
+      videoCompletions: Number(completions![i]),
+      spend: fromUnits(spend![i]!),
+      source: 'simulated',
+    }));
+    if (rows.length) {
+      await tx
+        .insert(deliveryReports)
+        .values(rows)
+        .onConflictDoUpdate({
+          target: [deliveryReports.packageId, deliveryReports.day],
+          set: {
+            impressions: sql`${deliveryReports.impressions} + excluded.impressions`,
+            clicks: sql`${deliveryReports.clicks} + excluded.clicks`,
+            videoCompletions: sql`${deliveryReports.videoCompletions} + excluded.video_completions`,
+            spend: sql`${deliveryReports.spend} + excluded.spend`,
+            source: 'simulated',
+            updatedAt: sql`now()`,
+          },
+        });
+    }
+    return { outcome: 'ok', currency: buy.currency, budget: buy.totalBudget, cumulative: await cumulative(tx, p.mediaBuyId) };
+  });
+}
+
+/** Bring each package's lifetime spend to a percentage of its budget by setting that day's spend. */
+export async function simulateBudgetSpend(db: Db, p: Scope & { mediaBuyId: string; day: string; percentage: number }): Promise<SimulationOutcome> {
+  return db.transaction(async (tx) => {
+    const buy = await buyForSimulation(tx, p);
+    if (!buy) return { outcome: 'not_found' };
+    await tx.execute(sql`
+      insert into delivery_reports (tenant_id, media_buy_id, package_id, day, spend, source)
+      select k.tenant_id, k.media_buy_id, k.id, ${p.day}::date,
+             greatest(0, round(k.budget * ${String(p.percentage)}::numeric / 100, 4)
+               - coalesce((select sum(r.spend) from delivery_reports r where r.package_id = k.id and r.day <> ${p.day}::date), 0)),
+             'simulated'
+      from media_packages k where k.media_buy_id = ${p.mediaBuyId}
+      on conflict (package_id, day) do update set spend = excluded.spend, source = 'simulated', updated_at = now()`);
+    return { outcome: 'ok', currency: buy.currency, budget: buy.totalBudget, cumulative: await cumulative(tx, p.mediaBuyId) };
+  });
+}
+
+export type FeedbackOutcome = { outcome: 'ok'; sandbox: boolean } | { outcome: 'media_buy_not_found' | 'package_not_found' | 'creative_not_found' };
+
+/** Store buyer feedback on a buy (optionally one package or creative); checks the references first. */
+export async function recordPerformanceFeedback(
+  tx: Queryable,
+  p: Scope & { mediaBuyId: string; packageId?: string; creativeId?: string; metricType: string; feedbackSource: string; performanceIndex: string; period: { start: string; end: string } },
+): Promise<FeedbackOutcome> {
+  const [buy] = await tx
+    .select({ id: mediaBuys.id, sandbox: accounts.sandbox })
+    .from(mediaBuys)
+    .leftJoin(accounts, eq(accounts.id, mediaBuys.accountId))
+    .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.principalId, p.principalId), eq(mediaBuys.id, p.mediaBuyId)));
+  if (!buy) return { outcome: 'media_buy_not_found' };
+  if (p.packageId) {
+    const [pkg] = await tx.select({ id: mediaPackages.id }).from(mediaPackages).where(and(eq(mediaPackages.mediaBuyId, p.mediaBuyId), eq(mediaPackages.id, p.packageId)));
+    if (!pkg) return { outcome: 'package_not_found' };
+  }
+  if (p.creativeId) {
+    const [cr] = await tx
+      .select({ id: creatives.id })
+      .from(creatives)
+      .where(and(eq(creatives.tenantId, p.tenantId), eq(creatives.principalId, p.principalId), eq(creatives.id, p.creativeId)));
+    if (!cr) return { outcome: 'creative_not_found' };
+  }
+  await tx.insert(performanceFeedback).values({
+    id: newId('pf'),
+    tenantId: p.tenantId,
+    principalId: p.principalId,
+    mediaBuyId: p.mediaBuyId,
+    packageId: p.packageId ?? null,
+    creativeId: p.creativeId ?? null,
+    metricType: p.metricType,
+    performanceIndex: p.performanceIndex,
+    feedbackSource: p.feedbackSource,
+    measurementPeriod: p.period,
+  });
+  return { outcome: 'ok', sandbox: !!buy.sandbox };
+}

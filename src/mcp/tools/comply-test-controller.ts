@@ -1,0 +1,160 @@
+/**
+ * comply_test_controller: the AdCP compliance harness's hooks into seller state
+ * (seed products and prices, force statuses, simulate delivery, force the next
+ * create_media_buy into the submitted arm). The SDK's dispatcher validates the
+ * scenario and its params and shapes the replies; each scenario below is one
+ * scoped query. Allowed for sandbox accounts, or, when the request names no
+ * account, on tenants whose settings enable `test_controller`.
+ */
+import { handleTestControllerRequest, TestControllerError, TOOL_INPUT_SHAPE, type ControllerScenario, type TestControllerStore } from '@adcp/sdk/server';
+import { z } from 'zod';
+import * as q from '../../db/queries/controller.js';
+import { simulateBudgetSpend, simulateDelivery, type SimulationOutcome } from '../../db/queries/delivery.js';
+import { listFormats, listProperties } from '../../db/queries/inventory.js';
+import { FixtureError, inlinePricingOptions, missingFormats, pricingFromFixture, productFromFixture, type CatalogueHints } from '../../domain/comply-fixtures.js';
+import { amountToNumber, fromUnits, toUnits } from '../../domain/money.js';
+import type { BuyerContext } from '../context.js';
+import { defineTool } from '../define-tool.js';
+
+const SCENARIOS: ControllerScenario[] = [
+  'force_creative_status', 'force_account_status', 'force_media_buy_status', 'force_create_media_buy_arm', 'simulate_delivery', 'simulate_budget_spend',
+];
+
+const Input = z.looseObject({
+  ...TOOL_INPUT_SHAPE,
+  // A missing scenario is the controller's INVALID_PARAMS, not a schema error.
+  scenario: z.string().optional(),
+  account: z.looseObject({ account_id: z.string().optional(), sandbox: z.boolean().optional() }).optional(),
+  brand: z.looseObject({}).optional(),
+});
+type Input = z.infer<typeof Input>;
+
+const DeliveryParams = z.looseObject({
+  impressions: z.number().int().nonnegative().default(0),
+  clicks: z.number().int().nonnegative().default(0),
+  completed_views: z.number().int().nonnegative().default(0),
+  reported_spend: z.object({ amount: z.number().nonnegative(), currency: z.string().regex(/^[A-Z]{3}$/) }).optional(),
+});
+const BudgetParams = z.looseObject({ media_buy_id: z.string().min(1), spend_percentage: z.number().nonnegative().max(1000) });
+
+function parse<T>(schema: z.ZodType<T>, params: unknown): T {
+  const r = schema.safeParse(params);
+  if (!r.success) throw new TestControllerError('INVALID_PARAMS', `params.${r.error.issues[0]!.path.join('.')}: ${r.error.issues[0]!.message}`);
+  return r.data;
+}
+
+function fixture<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if (err instanceof FixtureError) throw new TestControllerError('INVALID_PARAMS', err.message);
+    throw err;
+  }
+}
+
+function transition(t: q.Transition, what: string, id: string) {
+  if (t.outcome === 'not_found') throw new TestControllerError('NOT_FOUND', `${what} ${id} was not found.`);
+  if (t.outcome === 'illegal') throw new TestControllerError('INVALID_TRANSITION', `${what} ${id} cannot move from ${t.previous} to that status.`, t.previous);
+  return { success: true as const, previous_state: t.previous, current_state: t.current };
+}
+
+function seeded(outcome: q.SeedOutcome, productId: string): void {
+  if (outcome === 'not_found') throw new TestControllerError('NOT_FOUND', `Product ${productId} was not found; seed it with seed_product first.`);
+  if (outcome === 'forbidden') throw new TestControllerError('FORBIDDEN', `Product ${productId} belongs to the seller's catalogue or another buyer; seed a product id of your own.`);
+}
+
+function simulated(o: SimulationOutcome, id: string, what: Record<string, unknown>) {
+  if (o.outcome === 'not_found') throw new TestControllerError('NOT_FOUND', `Media buy ${id} was not found.`);
+  if (o.outcome === 'currency_mismatch') throw new TestControllerError('INVALID_PARAMS', `Media buy ${id} is in ${o.currency}; report spend in that currency.`);
+  const c = o.cumulative;
+  return { success: true as const, simulated: what, cumulative: { impressions: c.impressions, clicks: c.clicks, reported_spend: { amount: amountToNumber(c.spend)!, currency: o.currency } } };
+}
+
+async function allowed(ctx: BuyerContext, account: Input['account']): Promise<boolean> {
+  if (!account) return ctx.tenant.settings.test_controller === 'enabled';
+  if (account.account_id) return q.isSandboxAccount(ctx.db, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, accountId: account.account_id });
+  return account.sandbox === true;
+}
+
+async function catalogueHints(ctx: BuyerContext): Promise<CatalogueHints> {
+  const [formats, properties] = await Promise.all([listFormats(ctx.db, ctx.tenant.id), listProperties(ctx.db, ctx.tenant.id)]);
+  return { formats, properties, publisherDomain: ctx.tenant.publisherDomain, agentUrl: ctx.agentUrl, currency: ctx.tenant.settings.currencies?.[0] ?? 'USD' };
+}
+
+function storeFor(ctx: BuyerContext): TestControllerStore {
+  const scope = { tenantId: ctx.tenant.id, principalId: ctx.principal.id };
+  const today = () => ctx.now().toISOString().slice(0, 10);
+  return {
+    async seedProduct(productId, fx = {}) {
+      const hints = await catalogueHints(ctx);
+      const [product, pricing] = fixture(() => [productFromFixture(productId, fx, hints), inlinePricingOptions(fx, hints.currency)] as const);
+      seeded(await q.seedProduct(ctx.db, { ...scope, product, pricing, formats: missingFormats(product, hints) }), productId);
+      ctx.catalog.invalidate(ctx.tenant.id);
+    },
+    async seedPricingOption(productId, pricingOptionId, fx = {}) {
+      const option = fixture(() => pricingFromFixture(pricingOptionId, fx, ctx.tenant.settings.currencies?.[0] ?? 'USD'));
+      seeded(await q.seedPricingOption(ctx.db, { ...scope, productId, option }), productId);
+      ctx.catalog.invalidate(ctx.tenant.id);
+    },
+    async forceMediaBuyStatus(mediaBuyId, status, rejectionReason) {
+      return transition(await q.forceMediaBuyStatus(ctx.db, { ...scope, mediaBuyId, status, rejectionReason, now: ctx.now() }), 'Media buy', mediaBuyId);
+    },
+    async forceCreativeStatus(creativeId, status, rejectionReason) {
+      return transition(await q.forceCreativeStatus(ctx.db, { ...scope, creativeId, status, rejectionReason }), 'Creative', creativeId);
+    },
+    async forceAccountStatus(accountId, status) {
+      return transition(await q.forceAccountStatus(ctx.db, { ...scope, accountId, status }), 'Account', accountId);
+    },
+    async forceCreateMediaBuyArm({ arm, task_id, message }) {
+      await q.putDirective(ctx.db, { ...scope, scenario: q.CREATE_MEDIA_BUY_ARM, payload: { arm, ...(task_id && { task_id }), ...(message && { message }) } });
+      return { success: true, forced: { arm, ...(task_id && { task_id }) }, message: `Your next create_media_buy will answer with the ${arm} arm.` };
+    },
+    async simulateDelivery(mediaBuyId, params) {
+      const p = parse(DeliveryParams, params);
+      const spend = p.reported_spend ? fromUnits(toUnits(p.reported_spend.amount)) : '0';
+      const o = await simulateDelivery(ctx.db, { ...scope, mediaBuyId, day: today(), impressions: p.impressions, clicks: p.clicks, completions: p.completed_views, spend, currency: p.reported_spend?.currency });
+      return simulated(o, mediaBuyId, { impressions: p.impressions, clicks: p.clicks, ...(p.completed_views && { completed_views: p.completed_views }), reported_spend: { amount: Number(spend), currency: p.reported_spend?.currency ?? (o.outcome === 'ok' ? o.currency : '') } });
+    },
+    async simulateBudgetSpend(params) {
+      const p = parse(BudgetParams, params);
+      const o = await simulateBudgetSpend(ctx.db, { ...scope, mediaBuyId: p.media_buy_id, day: today(), percentage: p.spend_percentage });
+      return simulated(o, p.media_buy_id, { media_buy_id: p.media_buy_id, spend_percentage: p.spend_percentage });
+    },
+  };
+}
+
+/** Unexpected failures reach the caller as INTERNAL_ERROR (the SDK's doing); log them first. */
+function logged(ctx: BuyerContext, store: TestControllerStore): TestControllerStore {
+  const wrap = (name: string, fn: (...a: unknown[]) => Promise<unknown>) => async (...args: unknown[]) => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      if (!(err instanceof TestControllerError)) ctx.logger.error('comply_test_controller scenario failed', { scenario: name, tenant_id: ctx.tenant.id, principal_id: ctx.principal.id, error: err });
+      throw err;
+    }
+  };
+  return Object.fromEntries(Object.entries(store).map(([k, fn]) => [k, wrap(k, fn as (...a: unknown[]) => Promise<unknown>)])) as TestControllerStore;
+}
+
+export default defineTool({
+  name: 'comply_test_controller',
+  title: 'Compliance test controller',
+  description:
+    'Sandbox testing only: seed products and pricing options, force media buy / creative / account statuses, simulate delivery or budget spend, or make the next create_media_buy answer "submitted". Send {scenario, params} with a sandbox account; scenario "list_scenarios" lists what is supported.',
+  input: Input,
+  output: z.looseObject({ success: z.boolean() }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  auth: 'required',
+  async handle(input, ctx) {
+    const factory = {
+      scenarios: SCENARIOS,
+      createStore: async () => {
+        if (!(await allowed(ctx, input.account))) {
+          throw new TestControllerError('FORBIDDEN', 'comply_test_controller acts only for sandbox accounts: pass account {brand, operator, sandbox: true} or the account_id of a sandbox account.');
+        }
+        return logged(ctx, storeFor(ctx));
+      },
+    };
+    return (await handleTestControllerRequest(factory, input as Record<string, unknown>)) as unknown as Record<string, unknown>;
+  },
+});

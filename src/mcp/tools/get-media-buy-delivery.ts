@@ -1,0 +1,106 @@
+/**
+ * get_media_buy_delivery: the caller's delivery per media buy and package, read
+ * only from delivery_reports (collected from ad servers by the worker, or
+ * simulated in sandbox). A buy with no reports yet shows zeros.
+ */
+import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
+import { z } from 'zod';
+import { getAccountByNaturalKey } from '../../db/queries/accounts.js';
+import { loadDelivery } from '../../db/queries/delivery.js';
+import { deliveryResponse, type DeliveryBuy } from '../../domain/delivery.js';
+import { AdcpError } from '../../domain/errors.js';
+import { toAdcpMediaBuyStatus } from '../../domain/status.js';
+import type { BuyerContext } from '../context.js';
+import { defineTool } from '../define-tool.js';
+import type { AccountRef } from '../resolve-account.js';
+
+interface Input {
+  media_buy_ids?: string[];
+  buyer_refs?: string[];
+  status_filter?: string | string[];
+  start_date?: string;
+  end_date?: string;
+  include_package_daily_breakdown?: boolean;
+  account?: AccountRef;
+  [k: string]: unknown;
+}
+
+function checkDate(value: string | undefined, field: string): void {
+  if (value !== undefined && Number.isNaN(new Date(`${value}T00:00:00Z`).getTime())) {
+    throw new AdcpError('VALIDATION_ERROR', `${field} is not a calendar date.`, { field, suggestion: 'Use YYYY-MM-DD, e.g. 2026-12-01.' });
+  }
+}
+
+/** Without ids or buyer refs, an account narrows the report to that account's buys; an unknown one matches none. */
+async function accountFilter(ctx: BuyerContext, ref: AccountRef | undefined): Promise<string | undefined | null> {
+  if (!ref) return undefined;
+  if (ref.account_id) return ref.account_id;
+  if (!ref.brand?.domain) return undefined;
+  const account = await getAccountByNaturalKey(ctx.db, {
+    tenantId: ctx.tenant.id,
+    principalId: ctx.principal.id,
+    brandDomain: ref.brand.domain.toLowerCase(),
+    brandId: ref.brand.brand_id ?? '',
+    operator: (ref.operator ?? ref.brand.domain).toLowerCase(),
+    sandbox: ref.sandbox ?? false,
+  });
+  return account?.id ?? null;
+}
+
+function period(input: Input, buys: DeliveryBuy[], now: Date): { start: string; end: string } {
+  const starts = buys.flatMap((b) => [Date.parse(b.start_time), ...b.packages.flatMap((p) => p.days.map((d) => Date.parse(`${d.day}T00:00:00Z`)))]);
+  const lifetimeStart = starts.length ? new Date(Math.min(...starts, now.getTime())) : now;
+  return {
+    start: input.start_date ? `${input.start_date}T00:00:00.000Z` : lifetimeStart.toISOString(),
+    end: input.end_date ? `${input.end_date}T23:59:59.999Z` : now.toISOString(),
+  };
+}
+
+export default defineTool({
+  name: 'get_media_buy_delivery',
+  title: 'Get media buy delivery',
+  description:
+    'Delivery for your media buys: impressions, spend, clicks per buy and per package (with a daily breakdown when include_package_daily_breakdown is true). Select by media_buy_ids or buyer_refs, or filter by status_filter and account; start_date / end_date (YYYY-MM-DD) narrow the period, else lifetime.',
+  input: TOOL_REQUEST_SCHEMAS.get_media_buy_delivery! as unknown as z.ZodType<Input>,
+  output: z.looseObject({ media_buy_deliveries: z.array(z.looseObject({ media_buy_id: z.string() })).optional() }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  auth: 'required',
+  async handle(input, ctx) {
+    checkDate(input.start_date, 'start_date');
+    checkDate(input.end_date, 'end_date');
+    if (input.start_date && input.end_date && input.start_date > input.end_date) {
+      throw new AdcpError('VALIDATION_ERROR', 'start_date is after end_date.', { field: 'start_date', suggestion: 'Send a start_date on or before end_date.' });
+    }
+    const statuses = input.status_filter === undefined ? undefined : new Set(Array.isArray(input.status_filter) ? input.status_filter : [input.status_filter]);
+    const byId = !!(input.media_buy_ids?.length || input.buyer_refs?.length);
+    // Buys named by id are found whatever account the request names: ids are the caller's own.
+    const accountId = byId ? undefined : await accountFilter(ctx, input.account);
+    const found =
+      accountId === null
+        ? []
+        : await loadDelivery(ctx.db, {
+            tenantId: ctx.tenant.id,
+            principalId: ctx.principal.id,
+            ids: input.media_buy_ids,
+            buyerRefs: input.buyer_refs,
+            accountId,
+            // Named buys are filtered below, so an unknown id can be told from a filtered-out one.
+            statuses: byId || !statuses ? undefined : [...statuses].flatMap((x) => (x === 'pending_start' ? [x, 'pending_approval'] : [x])),
+            startDate: input.start_date,
+            endDate: input.end_date,
+          });
+    const missing = (input.media_buy_ids ?? []).filter((id) => !found.some((b) => b.id === id));
+    if (input.media_buy_ids?.length && missing.length === input.media_buy_ids.length) {
+      throw new AdcpError('MEDIA_BUY_NOT_FOUND', `No media buy ${missing.join(', ')} was found.`, { field: 'media_buy_ids', suggestion: 'Use media_buy_ids returned by create_media_buy or get_media_buys.' });
+    }
+    const buys = statuses ? found.filter((b) => statuses.has(toAdcpMediaBuyStatus(b.status))) : found;
+    const currencies = new Set(buys.map((b) => b.currency));
+    const currency = currencies.size === 1 ? [...currencies][0]! : (ctx.tenant.settings.currencies?.[0] ?? buys[0]?.currency ?? 'USD');
+    return {
+      ...deliveryResponse(buys, { daily: input.include_package_daily_breakdown ?? false, period: period(input, buys, ctx.now()), currency }),
+      ...(missing.length > 0 && {
+        errors: missing.map((id) => ({ code: 'MEDIA_BUY_NOT_FOUND', message: `Media buy ${id} was not found.`, field: `media_buy_ids[${input.media_buy_ids!.indexOf(id)}]` })),
+      }),
+    };
+  },
+});

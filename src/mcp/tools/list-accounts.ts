@@ -1,0 +1,57 @@
+/** list_accounts: the caller's accounts, filtered by status and sandbox, oldest first, paginated with a cursor. */
+import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
+import { z } from 'zod';
+import { listAccountsPage } from '../../db/queries/accounts.js';
+import { toAdcpAccountDetail } from '../../domain/account-view.js';
+import { AdcpError } from '../../domain/errors.js';
+import { defineTool } from '../define-tool.js';
+
+interface Input {
+  status?: string;
+  sandbox?: boolean;
+  pagination?: { max_results?: number; cursor?: string };
+  [k: string]: unknown;
+}
+
+const DEFAULT_PAGE = 50;
+const MAX_PAGE = 100;
+
+const encodeCursor = (id: string) => Buffer.from(JSON.stringify({ after: id })).toString('base64url');
+
+function decodeCursor(cursor: string): string {
+  try {
+    const { after } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { after?: unknown };
+    if (typeof after === 'string' && after) return after;
+  } catch {
+    // fall through
+  }
+  throw new AdcpError('VALIDATION_ERROR', 'pagination.cursor is not a cursor this agent issued.', { field: 'pagination.cursor', suggestion: 'Omit the cursor to start from the first page.' });
+}
+
+export default defineTool({
+  name: 'list_accounts',
+  title: 'List accounts',
+  description:
+    'List your accounts with this seller (account_id, name, status, brand, operator, sandbox, billing). Filter by status or sandbox; paginate with pagination.max_results and pagination.cursor. Open accounts with sync_accounts.',
+  input: TOOL_REQUEST_SCHEMAS.list_accounts! as unknown as z.ZodType<Input>,
+  output: z.looseObject({ accounts: z.array(z.looseObject({ account_id: z.string() })).optional() }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  auth: 'required',
+  async handle(input, ctx) {
+    const limit = Math.min(Math.max(input.pagination?.max_results ?? DEFAULT_PAGE, 1), MAX_PAGE);
+    const rows = await listAccountsPage(ctx.db, {
+      tenantId: ctx.tenant.id,
+      principalId: ctx.principal.id,
+      status: input.status,
+      sandbox: input.sandbox,
+      limit: limit + 1,
+      afterId: input.pagination?.cursor ? decodeCursor(input.pagination.cursor) : undefined,
+    });
+    const page = rows.slice(0, limit);
+    const more = rows.length > limit;
+    return {
+      accounts: page.map(toAdcpAccountDetail),
+      pagination: { has_more: more, ...(more && { cursor: encodeCursor(page.at(-1)!.id) }) },
+    };
+  },
+});

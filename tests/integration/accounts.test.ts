@@ -1,0 +1,152 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { principals } from '../../src/db/schema/index.js';
+import { hashToken } from '../../src/domain/ids.js';
+import { responseProblems } from '../helpers/adcp-schema.js';
+import { buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
+
+let t: TestApp;
+let buyer: Client;
+let other: Client;
+let sql: postgres.Sql;
+let n = 0;
+
+const key = () => `acct-test-key-${Date.now()}-${n++}`;
+const ACME = { brand: { domain: 'acmeoutdoor.example' }, operator: 'pinnacle-agency.example', billing: 'operator', payment_terms: 'net_30' };
+
+/** Call a tool and check the reply against the AdCP response schema. */
+async function checked(tool: string, args: Record<string, unknown>, client = buyer) {
+  const res = await call(client, tool, args);
+  expect(responseProblems(tool, res.data, res.isError)).toEqual([]);
+  return res;
+}
+
+const accountCount = async () => (await sql`select count(*)::int as n from accounts`)[0]!.n as number;
+
+beforeAll(async () => {
+  t = await startTestApp({ worker: false });
+  buyer = await memoryClient(t);
+  sql = postgres(t.db.url, { max: 2, onnotice: () => {} });
+  const tokenB = 'tok_accounts_other_buyer';
+  await t.app.database.db.insert(principals).values({ id: 'prn_acct_b', tenantId: 'demo', name: 'Buyer B', tokenHash: hashToken(tokenB), tokenHint: 'tok_acco' });
+  other = await memoryClient(t, tokenB);
+});
+afterAll(async () => {
+  await other?.close();
+  await buyer?.close();
+  await sql?.end();
+  await t?.close();
+});
+
+describe('sync_accounts', () => {
+  it('creates an account, echoing brand and operator, and stores billing terms', async () => {
+    const { isError, data } = await checked('sync_accounts', { accounts: [ACME], idempotency_key: key(), context: { correlation_id: 'sync' } });
+    expect(isError).toBe(false);
+    expect(data.context).toEqual({ correlation_id: 'sync' });
+    const [a] = data.accounts as Record<string, unknown>[];
+    expect(a).toMatchObject({ account_id: expect.stringMatching(/^acct_/), brand: { domain: 'acmeoutdoor.example' }, operator: 'pinnacle-agency.example', action: 'created', status: 'active', billing: 'operator', payment_terms: 'net_30', sandbox: false });
+    const [row] = await sql`select details, sandbox from accounts where id = ${a!.account_id as string}`;
+    expect(row!.details).toMatchObject({ billing: 'operator', payment_terms: 'net_30' });
+    // create_media_buy finds the same account by its natural key.
+    const buy = await call(buyer, 'create_media_buy', buyRequest({ account: { brand: { domain: 'acmeoutdoor.example' }, operator: 'pinnacle-agency.example' } }));
+    expect((buy.data.account as { account_id: string }).account_id).toBe(a!.account_id);
+  });
+
+  it('reports unchanged and updated on later syncs, and a sandbox account separately', async () => {
+    const same = await checked('sync_accounts', { accounts: [ACME], idempotency_key: key() });
+    expect((same.data.accounts as { action: string }[])[0]!.action).toBe('unchanged');
+    const changed = await checked('sync_accounts', { accounts: [{ ...ACME, payment_terms: 'net_60' }], idempotency_key: key() });
+    expect((changed.data.accounts as Record<string, unknown>[])[0]).toMatchObject({ action: 'updated', payment_terms: 'net_60' });
+    const sandbox = await checked('sync_accounts', { accounts: [{ brand: { domain: 'test.example' }, operator: 'test.example', billing: 'operator', sandbox: true }], idempotency_key: key() });
+    expect((sandbox.data.accounts as Record<string, unknown>[])[0]).toMatchObject({ action: 'created', sandbox: true, status: 'active' });
+  });
+
+  it('replays the same key and request, and rejects the same key with another request', async () => {
+    const k = key();
+    const req = { accounts: [{ brand: { domain: 'replay.example' }, operator: 'replay.example', billing: 'agent' }], idempotency_key: k };
+    const first = await checked('sync_accounts', { ...req, context: { try: 1 } });
+    const again = await checked('sync_accounts', { ...req, context: { try: 2 } });
+    expect(again.data).toMatchObject({ replayed: true, context: { try: 2 }, accounts: first.data.accounts });
+    const before = await accountCount();
+    const clash = await checked('sync_accounts', { ...req, accounts: [{ brand: { domain: 'other.example' }, operator: 'other.example', billing: 'agent' }] });
+    expect(clash.isError).toBe(true);
+    expect(clash.data.adcp_error).toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
+    expect(await accountCount()).toBe(before);
+  });
+
+  it('writes nothing on dry_run or bad input', async () => {
+    const before = await accountCount();
+    const dry = await checked('sync_accounts', { accounts: [{ brand: { domain: 'dry.example' }, operator: 'dry.example', billing: 'operator' }], dry_run: true, idempotency_key: key() });
+    expect(dry.data).toMatchObject({ dry_run: true, accounts: [{ action: 'created', brand: { domain: 'dry.example' } }] });
+    const noKey = await checked('sync_accounts', { accounts: [ACME] });
+    expect(noKey.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'idempotency_key' });
+    const badTerms = await checked('sync_accounts', { accounts: [{ ...ACME, payment_terms: 'net_1000' }], idempotency_key: key() });
+    expect(badTerms.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR' });
+    const twice = await checked('sync_accounts', { accounts: [ACME, ACME], idempotency_key: key() });
+    expect(twice.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'accounts[1]' });
+    expect(await accountCount()).toBe(before);
+  });
+
+  it('delete_missing closes the buyer’s other synced accounts, not auto-opened or other buyers’ ones', async () => {
+    await checked('sync_accounts', { accounts: [{ brand: { domain: 'keep.example' }, operator: 'keep.example', billing: 'operator' }], idempotency_key: key() }, other);
+    expect((await call(buyer, 'create_media_buy', buyRequest())).isError).toBe(false); // opens acme-drinks.example on first use
+    const res = await checked('sync_accounts', { accounts: [ACME], delete_missing: true, idempotency_key: key() });
+    const results = res.data.accounts as { brand: { domain: string }; action: string; status: string }[];
+    expect(results[0]).toMatchObject({ brand: { domain: 'acmeoutdoor.example' }, status: 'active' });
+    expect(results.slice(1).map((r) => [r.brand.domain, r.action, r.status]).sort()).toEqual([
+      ['replay.example', 'updated', 'closed'],
+      ['test.example', 'updated', 'closed'],
+    ]);
+    const rows = await sql`select brand_domain, status from accounts where brand_domain in ('keep.example', 'acme-drinks.example') order by brand_domain`;
+    expect(rows).toEqual([{ brand_domain: 'acme-drinks.example', status: 'active' }, { brand_domain: 'keep.example', status: 'active' }]);
+  });
+});
+
+describe('sync_accounts on a seller that approves accounts by hand', () => {
+  it('opens new accounts pending approval, with setup instructions', async () => {
+    await sql`update tenants set settings = settings || '{"account_approval_mode":"manual"}'::jsonb where id = 'demo'`;
+    const manual = await memoryClient(t, 'tok_accounts_other_buyer');
+    try {
+      const res = await checked('sync_accounts', { accounts: [{ brand: { domain: 'pending.example' }, operator: 'pending.example', billing: 'operator' }], idempotency_key: key() }, manual);
+      expect((res.data.accounts as Record<string, unknown>[])[0]).toMatchObject({ action: 'created', status: 'pending_approval', setup: { message: expect.any(String) } });
+      const buy = await call(manual, 'create_media_buy', buyRequest({ account: { brand: { domain: 'pending.example' }, operator: 'pending.example' } }));
+      expect(buy.data.adcp_error).toMatchObject({ code: 'ACCOUNT_SETUP_REQUIRED' });
+    } finally {
+      await manual.close();
+      await sql`update tenants set settings = settings || '{"account_approval_mode":"auto"}'::jsonb where id = 'demo'`;
+    }
+  });
+});
+
+describe('list_accounts', () => {
+  it('lists only the caller’s accounts, filtered and paginated', async () => {
+    const all = await checked('list_accounts', { brand: { domain: 'test.example' }, context: { correlation_id: 'list' } });
+    expect(all.data.context).toEqual({ correlation_id: 'list' });
+    const accounts = all.data.accounts as Record<string, unknown>[];
+    expect(accounts).toHaveLength(4);
+    expect(accounts.map((a) => a.brand)).not.toContainEqual({ domain: 'keep.example' });
+    expect(accounts.find((a) => (a.brand as { domain: string }).domain === 'acmeoutdoor.example')).toMatchObject({ name: expect.any(String), status: 'active', billing: 'operator', payment_terms: 'net_30', sandbox: false });
+
+    const closed = await checked('list_accounts', { status: 'closed' });
+    expect((closed.data.accounts as { status: string }[]).map((a) => a.status)).toEqual(['closed', 'closed']);
+    const sandbox = await checked('list_accounts', { sandbox: true });
+    expect((sandbox.data.accounts as { sandbox: boolean }[]).every((a) => a.sandbox)).toBe(true);
+
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await checked('list_accounts', { pagination: { max_results: 2, ...(cursor && { cursor }) } });
+      const ids = (page.data.accounts as { account_id: string }[]).map((a) => a.account_id);
+      expect(ids.length).toBeLessThanOrEqual(2);
+      seen.push(...ids);
+      cursor = (page.data.pagination as { cursor?: string }).cursor;
+    } while (cursor);
+    expect(seen).toEqual(accounts.map((a) => a.account_id));
+
+    const theirs = await checked('list_accounts', {}, other);
+    expect((theirs.data.accounts as { brand: { domain: string } }[]).map((a) => a.brand.domain)).toEqual(['keep.example', 'pending.example']);
+    const bad = await checked('list_accounts', { pagination: { cursor: 'garbage' } });
+    expect(bad.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'pagination.cursor' });
+  });
+});

@@ -1,0 +1,250 @@
+import { ComplyTestControllerResponseSchema } from '@adcp/sdk/schemas';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CREATE_MEDIA_BUY_ARM, takeDirective } from '../../src/db/queries/controller.js';
+import { creatives, principals } from '../../src/db/schema/index.js';
+import { hashToken } from '../../src/domain/ids.js';
+import { responseProblems } from '../helpers/adcp-schema.js';
+import { buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
+
+let t: TestApp;
+let buyer: Client;
+let other: Client;
+let sql: postgres.Sql;
+
+const SANDBOX = { brand: { domain: 'test.example' }, operator: 'test.example', sandbox: true };
+
+/** A controller call with the sandbox account; the reply must match the AdCP controller response schema. */
+async function ctl(scenario: string, params: Record<string, unknown> = {}, extra: Record<string, unknown> = { account: SANDBOX }, client = buyer) {
+  const res = await call(client, 'comply_test_controller', { scenario, params, ...extra });
+  expect(res.isError).toBe(false);
+  const parsed = ComplyTestControllerResponseSchema.safeParse(res.data);
+  expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+  return res.data;
+}
+
+const counts = async () => {
+  const [r] = await sql`select
+    (select count(*)::int from products) as products, (select count(*)::int from pricing_options) as prices,
+    (select count(*)::int from delivery_reports) as reports, (select count(*)::int from controller_directives) as directives`;
+  return r;
+};
+
+beforeAll(async () => {
+  t = await startTestApp({ worker: false });
+  buyer = await memoryClient(t);
+  sql = postgres(t.db.url, { max: 2, onnotice: () => {} });
+  const tokenB = 'tok_controller_other_buyer';
+  await t.app.database.db.insert(principals).values({ id: 'prn_ctl_b', tenantId: 'demo', name: 'Buyer B', tokenHash: hashToken(tokenB), tokenHint: 'tok_cont' });
+  other = await memoryClient(t, tokenB);
+});
+afterAll(async () => {
+  await other?.close();
+  await buyer?.close();
+  await sql?.end();
+  await t?.close();
+});
+
+describe('access', () => {
+  it('lists its scenarios and echoes context', async () => {
+    const data = await ctl('list_scenarios', {}, { account: SANDBOX, context: { correlation_id: 'ls' } });
+    expect(data).toMatchObject({ success: true, context: { correlation_id: 'ls' } });
+    expect(data.scenarios).toEqual(expect.arrayContaining(['force_media_buy_status', 'simulate_delivery', 'force_create_media_buy_arm']));
+  });
+
+  it('is FORBIDDEN without a sandbox account, unless the tenant enables it for account-less calls', async () => {
+    const synced = await call(buyer, 'sync_accounts', { accounts: [{ brand: { domain: 'prod.example' }, operator: 'prod.example', billing: 'operator' }], idempotency_key: 'ctl-sync-prod-account-0001' });
+    const prodId = (synced.data.accounts as { account_id: string }[])[0]!.account_id;
+    const before = await counts();
+    for (const extra of [{}, { account: { account_id: prodId } }, { account: { brand: { domain: 'prod.example' }, operator: 'prod.example' } }, { account: { account_id: 'acct_nope', sandbox: true } }]) {
+      const data = await ctl('seed_product', { product_id: 'forbidden_seed', fixture: {} }, { ...extra, context: { c: 1 } });
+      expect(data).toMatchObject({ success: false, error: 'FORBIDDEN', context: { c: 1 } });
+    }
+    expect(await counts()).toEqual(before);
+
+    await sql`update tenants set settings = settings || '{"test_controller":"enabled"}'::jsonb where id = 'demo'`;
+    const enabled = await memoryClient(t);
+    try {
+      expect(await ctl('nonexistent_scenario', {}, {}, enabled)).toMatchObject({ success: false, error: 'UNKNOWN_SCENARIO' });
+      expect(await ctl('force_creative_status', {}, {}, enabled)).toMatchObject({ success: false, error: 'INVALID_PARAMS' });
+      expect(await ctl('force_creative_status', { creative_id: 'comply-test-nonexistent-000000000000', status: 'approved' }, {}, enabled)).toMatchObject({ success: false, error: 'NOT_FOUND' });
+      // An account that is named must still be a sandbox one.
+      expect(await ctl('list_scenarios', {}, { account: { account_id: prodId } }, enabled)).toMatchObject({ success: true });
+      expect(await ctl('force_account_status', { account_id: prodId, status: 'active' }, { account: { account_id: prodId } }, enabled)).toMatchObject({ success: false, error: 'FORBIDDEN' });
+    } finally {
+      await enabled.close();
+      await sql`update tenants set settings = settings - 'test_controller' where id = 'demo'`;
+    }
+  });
+
+  it('answers UNKNOWN_SCENARIO and INVALID_PARAMS in the controller vocabulary', async () => {
+    expect(await ctl('nonexistent_scenario')).toMatchObject({ success: false, error: 'UNKNOWN_SCENARIO' });
+    expect(await ctl('force_media_buy_status', { media_buy_id: 'mb_x', status: 'sleeping' })).toMatchObject({ success: false, error: 'INVALID_PARAMS' });
+    expect(await ctl('simulate_delivery', { media_buy_id: 'mb_x', impressions: -5 })).toMatchObject({ success: false, error: 'INVALID_PARAMS' });
+    expect(await ctl('seed_pricing_option', { product_id: 'p', pricing_option_id: 'x', fixture: { pricing_model: 'barter' } })).toMatchObject({ success: false, error: 'INVALID_PARAMS' });
+  });
+});
+
+describe('seed_product and seed_pricing_option', () => {
+  it('seed a schema-complete product that create_media_buy can buy at once, visible to the seeding buyer only', async () => {
+    // Warm the catalogue cache so the test proves the seed invalidates it.
+    expect((await call(buyer, 'create_media_buy', buyRequest())).isError).toBe(false);
+    const fixture = { delivery_type: 'guaranteed', channels: ['video'], format_ids: [{ id: 'video_30s' }] };
+    expect(await ctl('seed_product', { product_id: 'sports_preroll_q2', fixture })).toMatchObject({ success: true });
+    expect(await ctl('seed_product', { product_id: 'sports_preroll_q2', fixture })).toMatchObject({ success: true }); // re-seed is idempotent
+    expect(await ctl('seed_pricing_option', { product_id: 'sports_preroll_q2', pricing_option_id: 'cpm_guaranteed', fixture: { pricing_model: 'cpm', currency: 'USD', fixed_price: 22 } })).toMatchObject({ success: true });
+    expect(await ctl('seed_product', { product_id: 'sports_display_auction', fixture: { delivery_type: 'non_guaranteed', channels: ['display'], format_ids: [{ id: 'display_300x250' }] } })).toMatchObject({ success: true });
+    expect(await ctl('seed_pricing_option', { product_id: 'sports_display_auction', pricing_option_id: 'cpm_auction', fixture: { pricing_model: 'cpm', currency: 'USD', floor_price: 5 } })).toMatchObject({ success: true });
+
+    const listed = await call(buyer, 'get_products', { buying_mode: 'wholesale' });
+    expect(responseProblems('get_products', listed.data)).toEqual([]);
+    const seeded = (listed.data.products as Record<string, unknown>[]).find((p) => p.product_id === 'sports_preroll_q2')!;
+    expect(seeded).toMatchObject({
+      delivery_type: 'guaranteed',
+      channels: ['olv'],
+      format_ids: [{ agent_url: 'https://creative.adcontextprotocol.org', id: 'video_30s' }],
+      pricing_options: [{ pricing_option_id: 'cpm_guaranteed', pricing_model: 'cpm', currency: 'USD', fixed_price: 22 }],
+    });
+    expect((seeded.publisher_properties as unknown[]).length).toBeGreaterThan(0);
+    // The format it names resolves in list_creative_formats, described from its id.
+    const formats = await call(buyer, 'list_creative_formats', { format_ids: seeded.format_ids });
+    expect(responseProblems('list_creative_formats', formats.data)).toEqual([]);
+    expect((formats.data.formats as Record<string, unknown>[])[0]).toMatchObject({ format_id: { agent_url: 'https://creative.adcontextprotocol.org', id: 'video_30s' }, type: 'video' });
+
+    const fixed = await call(buyer, 'create_media_buy', buyRequest({ account: SANDBOX, packages: [{ product_id: 'sports_preroll_q2', pricing_option_id: 'cpm_guaranteed', budget: 25000, bid_price: 7.5 }] }));
+    expect(fixed.isError, JSON.stringify(fixed.data)).toBe(false);
+    const auction = await call(buyer, 'create_media_buy', buyRequest({ account: SANDBOX, packages: [{ product_id: 'sports_display_auction', pricing_option_id: 'cpm_auction', budget: 10000, bid_price: 8.5 }] }));
+    expect(auction.isError, JSON.stringify(auction.data)).toBe(false);
+    const low = await call(buyer, 'create_media_buy', buyRequest({ account: SANDBOX, packages: [{ product_id: 'sports_display_auction', pricing_option_id: 'cpm_auction', budget: 10000, bid_price: 4 }] }));
+    expect(low.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'packages[0].bid_price' });
+
+    const theirs = await call(other, 'get_products', { buying_mode: 'wholesale' });
+    expect((theirs.data.products as { product_id: string }[]).map((p) => p.product_id)).not.toContain('sports_preroll_q2');
+  });
+
+  it('refuses to overwrite catalogue products or price unknown ones, writing nothing', async () => {
+    const before = await counts();
+    expect(await ctl('seed_product', { product_id: 'ctv_primetime', fixture: {} })).toMatchObject({ success: false, error: 'FORBIDDEN' });
+    expect(await ctl('seed_pricing_option', { product_id: 'ctv_primetime', pricing_option_id: 'cheap', fixture: { pricing_model: 'cpm', fixed_price: 1 } })).toMatchObject({ success: false, error: 'FORBIDDEN' });
+    expect(await ctl('seed_pricing_option', { product_id: 'nope', pricing_option_id: 'x', fixture: { pricing_model: 'cpm', fixed_price: 1 } })).toMatchObject({ success: false, error: 'NOT_FOUND' });
+    expect(await ctl('seed_product', { product_id: 'bad_channel', fixture: { channels: ['telepathy'] } })).toMatchObject({ success: false, error: 'INVALID_PARAMS' });
+    expect(await ctl('seed_product', { product_id: 'sports_preroll_q2', fixture: {} }, { account: SANDBOX }, other)).toMatchObject({ success: false, error: 'FORBIDDEN' });
+    expect(await counts()).toEqual(before);
+  });
+});
+
+describe('force_media_buy_status', () => {
+  it('moves a buy along the lifecycle, rejects illegal moves and unknown buys', async () => {
+    const buy = await call(buyer, 'create_media_buy', buyRequest());
+    const id = buy.data.media_buy_id as string;
+    expect(await ctl('force_media_buy_status', { media_buy_id: id, status: 'active' })).toMatchObject({ success: true, previous_state: 'pending_creatives', current_state: 'active' });
+    const seen = await call(buyer, 'get_media_buys', { media_buy_ids: [id] });
+    expect((seen.data.media_buys as { status: string }[])[0]!.status).toBe('active');
+    expect(await ctl('force_media_buy_status', { media_buy_id: id, status: 'completed' })).toMatchObject({ success: true, previous_state: 'active', current_state: 'completed' });
+    const revision = (await sql`select revision from media_buys where id = ${id}`)[0]!.revision;
+    expect(await ctl('force_media_buy_status', { media_buy_id: id, status: 'active' }, { account: SANDBOX, context: { k: 'v' } })).toMatchObject({
+      success: false,
+      error: 'INVALID_TRANSITION',
+      current_state: 'completed',
+      context: { k: 'v' },
+    });
+    expect((await sql`select status, revision from media_buys where id = ${id}`)[0]).toEqual({ status: 'completed', revision });
+    expect(await ctl('force_media_buy_status', { media_buy_id: 'mb_nope', status: 'active' })).toMatchObject({ success: false, error: 'NOT_FOUND' });
+    expect(await ctl('force_media_buy_status', { media_buy_id: id, status: 'canceled' }, { account: SANDBOX }, other)).toMatchObject({ success: false, error: 'NOT_FOUND' });
+  });
+
+  it('records a forced cancellation as the seller’s, and a forced rejection with its reason', async () => {
+    const a = (await call(buyer, 'create_media_buy', buyRequest())).data.media_buy_id as string;
+    expect(await ctl('force_media_buy_status', { media_buy_id: a, status: 'canceled' })).toMatchObject({ success: true, current_state: 'canceled' });
+    const [row] = await sql`select status, canceled_by, canceled_at from media_buys where id = ${a}`;
+    expect(row).toMatchObject({ status: 'canceled', canceled_by: 'seller', canceled_at: expect.any(Date) });
+    const b = (await call(buyer, 'create_media_buy', buyRequest())).data.media_buy_id as string;
+    expect(await ctl('force_media_buy_status', { media_buy_id: b, status: 'rejected', rejection_reason: 'Policy' })).toMatchObject({ success: true, current_state: 'rejected' });
+    const seen = await call(buyer, 'get_media_buys', { media_buy_ids: [b] });
+    expect((seen.data.media_buys as Record<string, unknown>[])[0]).toMatchObject({ status: 'rejected', rejection_reason: 'Policy' });
+  });
+});
+
+describe('force_media_buy_status on a buy awaiting approval', () => {
+  it('acts as the seller’s decision and closes the approval task', async () => {
+    await sql`update tenants set settings = settings || '{"manual_approval_required":true}'::jsonb where id = 'demo'`;
+    const manual = await memoryClient(t);
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const res = await call(manual, 'create_media_buy', buyRequest());
+        expect(res.data.status).toBe('submitted');
+        const [row] = await sql`select media_buy_id from workflow_steps where id = ${res.data.task_id as string}`;
+        ids.push(row!.media_buy_id as string);
+      }
+      expect(await ctl('force_media_buy_status', { media_buy_id: ids[0], status: 'active' })).toMatchObject({ success: true, previous_state: 'pending_start', current_state: 'active' });
+      expect(await ctl('force_media_buy_status', { media_buy_id: ids[1], status: 'rejected' })).toMatchObject({ success: true, previous_state: 'pending_start', current_state: 'rejected' });
+      const rows = await sql`select b.status, b.confirmed_at is not null as confirmed, s.status as step from media_buys b join workflow_steps s on s.media_buy_id = b.id where b.id in ${sql(ids)} order by b.status`;
+      expect(rows).toEqual([
+        { status: 'active', confirmed: true, step: 'completed' },
+        { status: 'rejected', confirmed: false, step: 'rejected' },
+      ]);
+    } finally {
+      await manual.close();
+      await sql`update tenants set settings = settings - 'manual_approval_required' where id = 'demo'`;
+    }
+  });
+});
+
+describe('force_creative_status', () => {
+  it('follows the creative lifecycle', async () => {
+    await t.app.database.db.insert(creatives).values({ tenantId: 'demo', principalId: 'prn_demo_buyer', id: 'cr_state', name: 'State', formatId: { agent_url: 'https://creative.adcontextprotocol.org', id: 'display_300x250' }, status: 'pending_review' });
+    expect(await ctl('force_creative_status', { creative_id: 'cr_state', status: 'approved' })).toMatchObject({ success: true, previous_state: 'pending_review', current_state: 'approved' });
+    expect(await ctl('force_creative_status', { creative_id: 'cr_state', status: 'approved' })).toMatchObject({ success: true, current_state: 'approved' }); // already there
+    expect(await ctl('force_creative_status', { creative_id: 'cr_state', status: 'archived' })).toMatchObject({ success: true, current_state: 'archived' });
+    expect(await ctl('force_creative_status', { creative_id: 'cr_state', status: 'processing' })).toMatchObject({ success: false, error: 'INVALID_TRANSITION', current_state: 'archived' });
+    expect(await ctl('force_creative_status', { creative_id: 'cr_state', status: 'approved' })).toMatchObject({ success: true, previous_state: 'archived' });
+    expect(await ctl('force_creative_status', { creative_id: 'cr_state', status: 'rejected', rejection_reason: 'Brand safety' })).toMatchObject({ success: true, current_state: 'rejected' });
+    const [row] = await sql`select status, details from creatives where id = 'cr_state'`;
+    expect(row).toEqual({ status: 'rejected', details: { rejection_reason: 'Brand safety' } });
+    expect(await ctl('force_creative_status', { creative_id: 'cr_state', status: 'approved' }, { account: SANDBOX }, other)).toMatchObject({ success: false, error: 'NOT_FOUND' });
+  });
+});
+
+describe('force_account_status', () => {
+  it('sets any status on one of the caller’s accounts', async () => {
+    await call(buyer, 'sync_accounts', { accounts: [{ brand: { domain: 'test.example' }, operator: 'test.example', billing: 'operator', sandbox: true }], idempotency_key: 'ctl-sync-sandbox-account-01' });
+    const listed = await call(buyer, 'list_accounts', { sandbox: true });
+    const id = (listed.data.accounts as { account_id: string }[])[0]!.account_id;
+    expect(await ctl('force_account_status', { account_id: id, status: 'suspended' }, { account: { account_id: id } })).toMatchObject({ success: true, previous_state: 'active', current_state: 'suspended' });
+    const refused = await call(buyer, 'create_media_buy', buyRequest({ account: { account_id: id } }));
+    expect(refused.data.adcp_error).toMatchObject({ code: 'ACCOUNT_SUSPENDED' });
+    expect(await ctl('force_account_status', { account_id: id, status: 'payment_required' })).toMatchObject({ success: true, previous_state: 'suspended', current_state: 'payment_required' });
+    expect(await ctl('force_account_status', { account_id: id, status: 'active' })).toMatchObject({ success: true, current_state: 'active' });
+    expect(await ctl('force_account_status', { account_id: 'acct_nope', status: 'active' })).toMatchObject({ success: false, error: 'NOT_FOUND' });
+    expect(await ctl('force_account_status', { account_id: id, status: 'frozen' })).toMatchObject({ success: false, error: 'INVALID_PARAMS' });
+  });
+});
+
+describe('force_create_media_buy_arm', () => {
+  it('stores a one-shot directive for the caller', async () => {
+    const data = await ctl('force_create_media_buy_arm', { arm: 'submitted', task_id: 'task_async_signed_io_q2', message: 'Awaiting IO signature' }, { account: SANDBOX, context: { correlation_id: 'arm' } });
+    expect(data).toMatchObject({ success: true, forced: { arm: 'submitted', task_id: 'task_async_signed_io_q2' }, context: { correlation_id: 'arm' } });
+    expect(await ctl('force_create_media_buy_arm', { arm: 'submitted' })).toMatchObject({ success: false, error: 'INVALID_PARAMS' });
+    const db = t.app.database.db;
+    expect(await takeDirective(db, { tenantId: 'demo', principalId: 'prn_ctl_b', scenario: CREATE_MEDIA_BUY_ARM })).toBeUndefined();
+    expect(await takeDirective(db, { tenantId: 'demo', principalId: 'prn_demo_buyer', scenario: CREATE_MEDIA_BUY_ARM })).toEqual({ arm: 'submitted', task_id: 'task_async_signed_io_q2', message: 'Awaiting IO signature' });
+    expect(await takeDirective(db, { tenantId: 'demo', principalId: 'prn_demo_buyer', scenario: CREATE_MEDIA_BUY_ARM })).toBeUndefined();
+  });
+});
+
+describe('simulate_delivery and simulate_budget_spend', () => {
+  it('write delivery for the caller’s buys only', async () => {
+    const id = (await call(buyer, 'create_media_buy', buyRequest())).data.media_buy_id as string;
+    const data = await ctl('simulate_delivery', { media_buy_id: id, impressions: 5000, clicks: 150, reported_spend: { amount: 250, currency: 'USD' } });
+    expect(data).toMatchObject({ success: true, simulated: { impressions: 5000, clicks: 150 }, cumulative: { impressions: 5000, clicks: 150, reported_spend: { amount: 250, currency: 'USD' } } });
+    expect(await ctl('simulate_budget_spend', { media_buy_id: id, spend_percentage: 95 })).toMatchObject({ success: true, cumulative: { reported_spend: { amount: 19000 } } });
+    const before = await counts();
+    expect(await ctl('simulate_delivery', { media_buy_id: id, impressions: 1, reported_spend: { amount: 1, currency: 'EUR' } })).toMatchObject({ success: false, error: 'INVALID_PARAMS' });
+    expect(await ctl('simulate_delivery', { media_buy_id: 'mb_nope', impressions: 1 })).toMatchObject({ success: false, error: 'NOT_FOUND' });
+    expect(await ctl('simulate_delivery', { media_buy_id: id, impressions: 1 }, { account: SANDBOX }, other)).toMatchObject({ success: false, error: 'NOT_FOUND' });
+    expect(await ctl('simulate_budget_spend', { spend_percentage: 50, account_id: 'acct_x' })).toMatchObject({ success: false, error: 'INVALID_PARAMS' });
+    expect(await counts()).toEqual(before);
+  });
+});

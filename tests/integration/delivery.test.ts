@@ -1,0 +1,211 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { principals } from '../../src/db/schema/index.js';
+import { hashToken } from '../../src/domain/ids.js';
+import { responseProblems } from '../helpers/adcp-schema.js';
+import { buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
+
+let t: TestApp;
+let buyer: Client;
+let other: Client;
+let sql: postgres.Sql;
+let buyId: string;
+let packageIds: string[];
+
+const SANDBOX = { brand: { domain: 'test.example' }, operator: 'test.example', sandbox: true };
+const today = () => new Date().toISOString().slice(0, 10);
+const key = () => `delivery-test-${Math.random().toString(36).slice(2)}-${Date.now()}`;
+
+async function checked(tool: string, args: Record<string, unknown>, client = buyer) {
+  const res = await call(client, tool, args);
+  expect(responseProblems(tool, res.data, res.isError)).toEqual([]);
+  return res;
+}
+
+async function controller(scenario: string, params: Record<string, unknown>) {
+  const res = await call(buyer, 'comply_test_controller', { scenario, params, account: SANDBOX });
+  expect(res.data.success, JSON.stringify(res.data)).toBe(true);
+  return res.data;
+}
+
+async function newBuyer(id: string, token: string): Promise<Client> {
+  await t.app.database.db.insert(principals).values({ id, tenantId: 'demo', name: id, tokenHash: hashToken(token), tokenHint: token.slice(0, 8) });
+  return memoryClient(t, token);
+}
+
+const delivery = async (args: Record<string, unknown>, client = buyer) => checked('get_media_buy_delivery', args, client);
+
+beforeAll(async () => {
+  t = await startTestApp({ worker: false });
+  buyer = await memoryClient(t);
+  sql = postgres(t.db.url, { max: 2, onnotice: () => {} });
+  other = await newBuyer('prn_delivery_b', 'tok_delivery_other_buyer');
+  const created = await call(
+    buyer,
+    'create_media_buy',
+    buyRequest({
+      account: SANDBOX,
+      packages: [
+        { product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 },
+        { product_id: 'video_preroll_news', pricing_option_id: 'preroll_cpm_fixed', budget: 10000 },
+      ],
+    }),
+  );
+  expect(created.isError, JSON.stringify(created.data)).toBe(false);
+  buyId = created.data.media_buy_id as string;
+  packageIds = (created.data.packages as { package_id: string }[]).map((p) => p.package_id);
+});
+afterAll(async () => {
+  await other?.close();
+  await buyer?.close();
+  await sql?.end();
+  await t?.close();
+});
+
+describe('get_media_buy_delivery', () => {
+  it('reports zeros before any delivery', async () => {
+    const { data } = await delivery({ media_buy_ids: [buyId], context: { correlation_id: 'd0' } });
+    expect(data).toMatchObject({ currency: 'USD', context: { correlation_id: 'd0' }, aggregated_totals: { impressions: 0, spend: 0, clicks: 0, media_buy_count: 1 } });
+    expect(data.reporting_period).toEqual({ start: expect.any(String), end: expect.any(String) });
+    expect(data.sandbox).toBeUndefined();
+    const [d] = data.media_buy_deliveries as Record<string, unknown>[];
+    expect(d).toMatchObject({ media_buy_id: buyId, status: 'pending_creatives', pricing_model: 'cpm', totals: { impressions: 0, spend: 0, clicks: 0 } });
+    const byId = (list: unknown) => Object.fromEntries((list as { package_id: string }[]).map((p) => [p.package_id, p]));
+    expect(byId(d!.by_package)).toEqual({
+      [packageIds[0]!]: { package_id: packageIds[0], impressions: 0, spend: 0, clicks: 0, pricing_model: 'cpm', rate: 42, currency: 'USD', paused: false },
+      [packageIds[1]!]: { package_id: packageIds[1], impressions: 0, spend: 0, clicks: 0, pricing_model: 'cpm', rate: 28, currency: 'USD', paused: false },
+    });
+  });
+
+  it('shows simulated delivery split across packages by budget, with a daily breakdown', async () => {
+    await controller('simulate_delivery', { media_buy_id: buyId, impressions: 5000, clicks: 150, reported_spend: { amount: 250, currency: 'USD' } });
+    const { data } = await delivery({ media_buy_ids: [buyId], include_package_daily_breakdown: true });
+    expect(data).toMatchObject({ sandbox: true, aggregated_totals: { impressions: 5000, spend: 250, clicks: 150, media_buy_count: 1 } });
+    const [d] = data.media_buy_deliveries as { totals: Record<string, number>; by_package: Record<string, unknown>[] }[];
+    expect(d!.totals).toEqual({ impressions: 5000, spend: 250, clicks: 150, ctr: 0.03 });
+    // 2:1 by budget; rounding leftovers (one impression, 0.0001 of spend) go to one package.
+    const [big, small] = packageIds.map((id) => d!.by_package.find((p) => p.package_id === id)!);
+    expect(Math.abs((big!.impressions as number) - 3333)).toBeLessThanOrEqual(1);
+    expect((big!.impressions as number) + (small!.impressions as number)).toBe(5000);
+    expect([big!.clicks, small!.clicks]).toEqual([100, 50]);
+    expect(Math.abs((big!.spend as number) - 166.6667)).toBeLessThan(0.00011);
+    expect(Math.round(((big!.spend as number) + (small!.spend as number)) * 10_000)).toBe(2_500_000);
+    expect(big!.daily_breakdown).toEqual([{ date: today(), impressions: big!.impressions, spend: big!.spend }]);
+
+    await controller('simulate_delivery', { media_buy_id: buyId, impressions: 1000, clicks: 0, reported_spend: { amount: 50, currency: 'USD' } });
+    const again = await delivery({ media_buy_ids: [buyId] });
+    expect(again.data.aggregated_totals).toMatchObject({ impressions: 6000, spend: 300, clicks: 150 });
+    expect((again.data.media_buy_deliveries as { by_package: Record<string, unknown>[] }[])[0]!.by_package[0]!.daily_breakdown).toBeUndefined();
+  });
+
+  it('narrows by dates and status, and finds buys by account', async () => {
+    const past = await delivery({ media_buy_ids: [buyId], start_date: '2020-01-01', end_date: '2020-01-31' });
+    expect(past.data).toMatchObject({ reporting_period: { start: '2020-01-01T00:00:00.000Z', end: '2020-01-31T23:59:59.999Z' }, aggregated_totals: { impressions: 0 } });
+    const reversed = await delivery({ media_buy_ids: [buyId], start_date: '2020-02-01', end_date: '2020-01-01' });
+    expect(reversed.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'start_date' });
+    const active = await delivery({ media_buy_ids: [buyId], status_filter: ['active'] });
+    expect(active.data.media_buy_deliveries).toEqual([]);
+    const pending = await delivery({ status_filter: 'pending_creatives', account: SANDBOX });
+    expect((pending.data.media_buy_deliveries as { media_buy_id: string }[]).map((d) => d.media_buy_id)).toEqual([buyId]);
+    const elsewhere = await delivery({ account: { brand: { domain: 'nobody.example' }, operator: 'nobody.example' } });
+    expect(elsewhere.data.media_buy_deliveries).toEqual([]);
+  });
+
+  it('knows only the caller’s buys', async () => {
+    const unknown = await delivery({ media_buy_ids: ['mb_nope'], context: { c: 1 } });
+    expect(unknown.data).toMatchObject({ adcp_error: { code: 'MEDIA_BUY_NOT_FOUND' }, context: { c: 1 } });
+    const foreign = await delivery({ media_buy_ids: [buyId] }, other);
+    expect(foreign.data.adcp_error).toMatchObject({ code: 'MEDIA_BUY_NOT_FOUND' });
+    const theirs = await delivery({}, other);
+    expect(theirs.data.media_buy_deliveries).toEqual([]);
+    const partial = await call(buyer, 'get_media_buy_delivery', { media_buy_ids: [buyId, 'mb_nope'] });
+    expect((partial.data.media_buy_deliveries as unknown[]).length).toBe(1);
+    expect(partial.data.errors).toEqual([{ code: 'MEDIA_BUY_NOT_FOUND', message: expect.any(String), field: 'media_buy_ids[1]' }]);
+  });
+
+  it('reports a simulated budget spend as that share of the budget', async () => {
+    await controller('simulate_budget_spend', { media_buy_id: buyId, spend_percentage: 100 });
+    const { data } = await delivery({ media_buy_ids: [buyId] });
+    const [d] = data.media_buy_deliveries as { totals: Record<string, number>; by_package: { package_id: string; spend: number }[] }[];
+    expect(d!.totals.spend).toBe(30000);
+    expect(packageIds.map((id) => d!.by_package.find((p) => p.package_id === id)!.spend)).toEqual([20000, 10000]);
+  });
+});
+
+describe('provide_performance_feedback', () => {
+  const period = { start: '2026-06-01T00:00:00Z', end: '2026-06-08T00:00:00Z' };
+  const feedbackRows = async () => (await sql`select count(*)::int as n from performance_feedback`)[0]!.n as number;
+
+  it('stores feedback on the caller’s buy and replays a retried key', async () => {
+    const req = { media_buy_id: buyId, measurement_period: period, performance_index: 1.25, package_id: packageIds[1], metric_type: 'completion_rate', idempotency_key: key() };
+    const { isError, data } = await checked('provide_performance_feedback', { ...req, context: { correlation_id: 'pf' } });
+    expect(isError).toBe(false);
+    expect(data).toEqual({ success: true, sandbox: true, context: { correlation_id: 'pf' } });
+    const retry = await checked('provide_performance_feedback', req);
+    expect(retry.data).toMatchObject({ success: true, replayed: true });
+    const rows = await sql`select package_id, metric_type, feedback_source, performance_index, measurement_period from performance_feedback where media_buy_id = ${buyId}`;
+    expect(rows).toEqual([{ package_id: packageIds[1], metric_type: 'completion_rate', feedback_source: 'buyer_attribution', performance_index: '1.2500', measurement_period: period }]);
+  });
+
+  it('rejects unknown or foreign references and bad periods, storing nothing', async () => {
+    const before = await feedbackRows();
+    const base = { media_buy_id: buyId, measurement_period: period, performance_index: 0.8 };
+    const cases: [Record<string, unknown>, string, string, Client?][] = [
+      [{ media_buy_id: 'mb_nope' }, 'MEDIA_BUY_NOT_FOUND', 'media_buy_id'],
+      [{}, 'MEDIA_BUY_NOT_FOUND', 'media_buy_id', other],
+      [{ package_id: 'pkg_nope' }, 'PACKAGE_NOT_FOUND', 'package_id'],
+      [{ creative_id: 'cr_nope' }, 'CREATIVE_NOT_FOUND', 'creative_id'],
+      [{ measurement_period: { start: period.end, end: period.start } }, 'VALIDATION_ERROR', 'measurement_period'],
+      [{ performance_index: -1 }, 'VALIDATION_ERROR', 'performance_index'],
+    ];
+    for (const [overrides, code, field, client] of cases) {
+      const res = await checked('provide_performance_feedback', { ...base, ...overrides, idempotency_key: key() }, client);
+      expect(res.isError, JSON.stringify([overrides, res.data])).toBe(true);
+      expect(res.data.adcp_error).toMatchObject({ code, field });
+    }
+    expect(await feedbackRows()).toBe(before);
+  });
+});
+
+describe('tasks/list', () => {
+  it('lists the caller’s tasks only, filtered and paginated', async () => {
+    const solo = await newBuyer('prn_delivery_c', 'tok_delivery_solo_buyer');
+    try {
+      const mine: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await call(solo, 'create_media_buy', buyRequest({ account: { brand: { domain: 'solo.example' }, operator: 'solo.example' } }));
+        expect(r.isError, JSON.stringify(r.data)).toBe(false);
+      }
+      for (const r of await sql`select id from workflow_steps where principal_id = 'prn_delivery_c'`) mine.push(r.id as string);
+      const all = await checked('tasks/list', { context: { correlation_id: 'tl' } }, solo);
+      expect(all.data.context).toEqual({ correlation_id: 'tl' });
+      expect(all.data.query_summary).toMatchObject({ total_matching: 3, returned: 3 });
+      const tasks = all.data.tasks as Record<string, unknown>[];
+      expect(tasks.map((x) => x.task_id).sort()).toEqual(mine.sort());
+      expect(tasks[0]).toMatchObject({ task_type: 'create_media_buy', domain: 'media-buy', status: 'submitted', has_webhook: false, created_at: expect.any(String), updated_at: expect.any(String) });
+
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await checked('tasks_list', { sort: { field: 'created_at', direction: 'asc' }, pagination: { max_results: 2, ...(cursor && { cursor }) } }, solo);
+        seen.push(...(page.data.tasks as { task_id: string }[]).map((x) => x.task_id));
+        cursor = (page.data.pagination as { cursor?: string }).cursor;
+      } while (cursor);
+      expect(seen).toEqual([...tasks.map((x) => x.task_id as string)].reverse());
+
+      expect((await checked('tasks/list', { filters: { statuses: ['completed', 'failed'] } }, solo)).data.tasks).toEqual([]);
+      expect((await checked('tasks/list', { filters: { task_type: 'create_media_buy', status: 'submitted' } }, solo)).data.query_summary).toMatchObject({ total_matching: 3 });
+      expect((await checked('tasks/list', { filters: { protocol: 'signals' } }, solo)).data.tasks).toEqual([]);
+
+      // The demo buyer sees none of these, even by id, and the newcomer none of the demo buyer's.
+      const theirs = await checked('tasks/list', { filters: { task_ids: mine } });
+      expect(theirs.data.tasks).toEqual([]);
+      const demo = await checked('tasks/list', { pagination: { max_results: 100 } });
+      expect((demo.data.tasks as { task_id: string }[]).some((x) => mine.includes(x.task_id))).toBe(false);
+      expect((demo.data.tasks as unknown[]).length).toBeGreaterThan(0);
+    } finally {
+      await solo.close();
+    }
+  });
+});
