@@ -156,6 +156,7 @@ CREATE TABLE "media_packages" (
 	"format_ids" jsonb,
 	"package_config" jsonb NOT NULL,
 	"status" text DEFAULT 'active' NOT NULL,
+	"position" integer DEFAULT 0 NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
@@ -358,7 +359,7 @@ CREATE INDEX "principals_tenant_idx" ON "principals" USING btree ("tenant_id");-
 CREATE INDEX "publisher_properties_domain_idx" ON "publisher_properties" USING btree ("tenant_id","publisher_domain");--> statement-breakpoint
 CREATE INDEX "delivery_reports_buy_idx" ON "delivery_reports" USING btree ("media_buy_id","day");--> statement-breakpoint
 CREATE INDEX "media_buys_principal_idx" ON "media_buys" USING btree ("tenant_id","principal_id","created_at");--> statement-breakpoint
-CREATE INDEX "media_packages_buy_idx" ON "media_packages" USING btree ("media_buy_id");--> statement-breakpoint
+CREATE INDEX "media_packages_buy_idx" ON "media_packages" USING btree ("media_buy_id","position");--> statement-breakpoint
 CREATE INDEX "performance_feedback_buy_idx" ON "performance_feedback" USING btree ("media_buy_id");--> statement-breakpoint
 CREATE INDEX "creative_assignments_creative_idx" ON "creative_assignments" USING btree ("tenant_id","principal_id","creative_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "adapter_orders_buy_adapter_uq" ON "adapter_orders" USING btree ("media_buy_id","adapter_config_id");--> statement-breakpoint

@@ -61,6 +61,24 @@ export const TARGETING_KEYS = new Set([
   'language', 'keyword_targets', 'negative_keywords',
 ]);
 
+/** The tightest billing-measurement variance this seller will guarantee against a third-party vendor. */
+export const DEFAULT_MIN_VARIANCE_PERCENT = 5;
+
+/** Buyer-proposed measurement terms the seller cannot honour are TERMS_REJECTED, before anything else is judged. */
+function checkMeasurementTerms(pkgs: PackageRequest[], settings: TenantSettings): void {
+  const min = settings.min_variance_percent ?? DEFAULT_MIN_VARIANCE_PERCENT;
+  pkgs.forEach((pkg, i) => {
+    const variance = (pkg.measurement_terms as { billing_measurement?: { max_variance_percent?: number } } | undefined)?.billing_measurement?.max_variance_percent;
+    if (typeof variance === 'number' && variance < min) {
+      throw new AdcpError('TERMS_REJECTED', `A billing-measurement variance of ${variance}% is below what this seller can guarantee (${min}%).`, {
+        field: `packages[${i}].measurement_terms.billing_measurement.max_variance_percent`,
+        suggestion: `Propose max_variance_percent of at least ${min}.`,
+        details: { min_variance_percent: min },
+      });
+    }
+  });
+}
+
 /** Clock skew we forgive on a start time in the past; anything older is a mistake. */
 const PAST_START_GRACE_MS = 5 * 60_000;
 
@@ -86,6 +104,7 @@ export function planMediaBuy(input: {
   if (req.proposal_id && !req.packages?.length) {
     throw new AdcpError('UNSUPPORTED_FEATURE', 'Buying from a proposal is not supported by this seller.', { field: 'proposal_id', suggestion: 'Send packages with product_id, pricing_option_id and budget.' });
   }
+  checkMeasurementTerms(req.packages ?? [], settings);
   const startTime = parseTime(req.start_time, 'start_time', now);
   const endTime = parseTime(req.end_time, 'end_time', now);
   if (endTime <= startTime) {
@@ -199,11 +218,6 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
     if (pkg.creatives?.length) {
       throw new AdcpError('UNSUPPORTED_FEATURE', 'Inline creatives are not supported; upload them with sync_creatives.', { field: at('creatives'), suggestion: 'Call sync_creatives, then reference creatives by creative_id in creative_assignments.' });
     }
-    (pkg.creative_assignments ?? []).forEach((a, j) => {
-      if (!input.knownCreatives?.has(a.creative_id)) {
-        throw new AdcpError('CREATIVE_NOT_FOUND', `Creative "${a.creative_id}" does not exist.`, { field: at(`creative_assignments[${j}].creative_id`), suggestion: 'Upload it with sync_creatives first, or leave creative_assignments out and assign later.' });
-      }
-    });
     const adapterConfigId = product.adapterConfigId ?? defaultAdapter?.id;
     if (!adapterConfigId || !adaptersById.has(adapterConfigId)) {
       throw new AdcpError('CONFIGURATION_ERROR', `Product "${product.id}" has no ad server configured.`, { field: at('product_id'), recovery: 'terminal', suggestion: 'The publisher must configure an adapter for this product.' });

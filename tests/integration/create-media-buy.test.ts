@@ -68,6 +68,14 @@ describe('create_media_buy (auto approval)', () => {
     expect(byId.isError).toBe(false);
   });
 
+  it('accepts assignments of creatives not uploaded yet, and waits for them', async () => {
+    const { isError, data } = await call(buyer, 'create_media_buy', buyRequest({ packages: [{ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000, creative_assignments: [{ creative_id: 'cr_later' }] }] }));
+    expect(isError).toBe(false);
+    expect(data.status).toBe('pending_creatives');
+    const rows = await sql`select creative_id from creative_assignments where package_id = ${(data.packages as { package_id: string }[])[0]!.package_id}`;
+    expect(rows).toEqual([{ creative_id: 'cr_later' }]);
+  });
+
   it('accepts auction pricing with a bid at or above the floor', async () => {
     const { isError, data } = await call(
       buyer,
@@ -94,7 +102,7 @@ describe('create_media_buy validation', () => {
     ['auction without bid', { packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1000 }] }, 'VALIDATION_ERROR', 'packages[0].bid_price'],
     ['bid below floor', { packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1000, bid_price: 1 }] }, 'VALIDATION_ERROR', 'packages[0].bid_price'],
     ['unknown targeting field', { packages: [pkg({ targeting_overlay: { horoscope: ['leo'] } })] }, 'VALIDATION_ERROR', 'packages[0].targeting_overlay.horoscope'],
-    ['unknown creative', { packages: [pkg({ creative_assignments: [{ creative_id: 'cr_missing' }] })] }, 'CREATIVE_NOT_FOUND', 'packages[0].creative_assignments[0].creative_id'],
+    ['unworkable measurement terms', { start_time: '2020-01-01T00:00:00Z', packages: [pkg({ measurement_terms: { billing_measurement: { vendor: { domain: 'v.example' }, max_variance_percent: 0 } } })] }, 'TERMS_REJECTED', 'packages[0].measurement_terms.billing_measurement.max_variance_percent'],
     ['no packages', { packages: [] }, 'VALIDATION_ERROR', 'packages'],
     ['no account or brand', { account: undefined, brand: undefined }, 'VALIDATION_ERROR', 'brand'],
     ['unknown account id', { account: { account_id: 'acct_nope' } }, 'ACCOUNT_NOT_FOUND', 'account.account_id'],

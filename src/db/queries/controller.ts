@@ -158,6 +158,15 @@ export async function takeDirective(db: Queryable, p: Scope & { scenario: string
   return row?.payload;
 }
 
+/** Read a directive without consuming it (the create statement consumes it atomically). */
+export async function peekDirective(db: Queryable, p: Scope & { scenario: string }): Promise<Record<string, unknown> | undefined> {
+  const [row] = await db
+    .select({ payload: controllerDirectives.payload })
+    .from(controllerDirectives)
+    .where(and(eq(controllerDirectives.tenantId, p.tenantId), eq(controllerDirectives.principalId, p.principalId), eq(controllerDirectives.scenario, p.scenario)));
+  return row?.payload;
+}
+
 /** Is this account one of the caller's sandbox accounts? */
 export async function isSandboxAccount(db: Queryable, p: Scope & { accountId: string }): Promise<boolean> {
   const rows = await db

@@ -25,6 +25,7 @@ export interface NewPackageRow {
   format_ids: Record<string, unknown>[] | null;
   package_config: Record<string, unknown>;
   status: string;
+  position: number;
 }
 
 export interface AtomicCreate {
@@ -50,6 +51,8 @@ export interface AtomicCreate {
   /** pg_notify payload. */
   event: string;
   idempotency: { key: string; requestHash: string; response: Record<string, unknown>; ttlSeconds: number } | null;
+  /** A comply_test_controller directive this create consumes (sandbox testing only). */
+  consumeDirective?: string;
 }
 
 export async function createMediaBuyAtomically(db: Queryable, c: AtomicCreate): Promise<{ claimed: boolean }> {
@@ -80,18 +83,24 @@ export async function createMediaBuyAtomically(db: Queryable, c: AtomicCreate): 
     ),
     pkgs as (
       insert into media_packages (id, media_buy_id, tenant_id, product_id, pricing_option_id, pricing_model, adapter_config_id, buyer_ref,
-                                  budget, bid_price, pacing, impressions, targeting, format_ids, package_config, status)
+                                  budget, bid_price, pacing, impressions, targeting, format_ids, package_config, status, position)
       select p.id, buy.id, ${c.tenantId}, p.product_id, p.pricing_option_id, p.pricing_model, p.adapter_config_id, p.buyer_ref,
-             p.budget::numeric, p.bid_price::numeric, p.pacing, p.impressions::numeric, p.targeting, p.format_ids, p.package_config, p.status
+             p.budget::numeric, p.bid_price::numeric, p.pacing, p.impressions::numeric, p.targeting, p.format_ids, p.package_config, p.status, p.position
       from buy, jsonb_to_recordset(${JSON.stringify(c.packages)}::jsonb) as p(
         id text, product_id text, pricing_option_id text, pricing_model text, adapter_config_id text, buyer_ref text,
-        budget text, bid_price text, pacing text, impressions text, targeting jsonb, format_ids jsonb, package_config jsonb, status text)
+        budget text, bid_price text, pacing text, impressions text, targeting jsonb, format_ids jsonb, package_config jsonb, status text, position int)
       returning id
     ),
     assignments as (
       insert into creative_assignments (tenant_id, principal_id, creative_id, package_id, weight)
       select ${c.tenantId}, ${c.principalId}, a.creative_id, a.package_id, a.weight
       from buy, jsonb_to_recordset(${JSON.stringify(c.assignments)}::jsonb) as a(creative_id text, package_id text, weight jsonb)
+      returning 1
+    ),
+    directive as (
+      delete from controller_directives
+      where ${c.consumeDirective ?? null}::text is not null and tenant_id = ${c.tenantId} and principal_id = ${c.principalId}
+        and scenario = ${c.consumeDirective ?? null}::text and exists (select 1 from claim)
       returning 1
     ),
     step as (
@@ -102,7 +111,7 @@ export async function createMediaBuyAtomically(db: Queryable, c: AtomicCreate): 
       returning id
     )
     select exists (select 1 from claim) as claimed,
-           (select count(*) from pkgs) + (select count(*) from assignments) + (select count(*) from step) as written,
+           (select count(*) from pkgs) + (select count(*) from assignments) + (select count(*) from step) + (select count(*) from directive) as written,
            case when exists (select 1 from claim) then ${job} end as job_id,
            case when exists (select 1 from claim) then pg_notify(${EVENTS_CHANNEL}, ${c.event}) end as notified`);
   return { claimed: !!rows[0]?.claimed };

@@ -39,7 +39,7 @@ export async function loadDelivery(
             where r.package_id = k.id
               and r.day >= coalesce(${p.startDate ?? null}::date, '-infinity'::date)
               and r.day <= coalesce(${p.endDate ?? null}::date, 'infinity'::date)), '[]'))
-          order by k.created_at, k.id)
+          order by k.position, k.created_at, k.id)
         from media_packages k
         left join pricing_options po on po.tenant_id = k.tenant_id and po.product_id = k.product_id and po.id = k.pricing_option_id
         where k.media_buy_id = b.id), '[]')
@@ -88,7 +88,7 @@ export async function simulateDelivery(
     const buy = await buyForSimulation(tx, p);
     if (!buy) return { outcome: 'not_found' };
     if (p.currency && p.currency !== buy.currency) return { outcome: 'currency_mismatch', currency: buy.currency };
-    const pkgs = await tx.select({ id: mediaPackages.id, budget: mediaPackages.budget }).from(mediaPackages).where(eq(mediaPackages.mediaBuyId, p.mediaBuyId)).orderBy(mediaPackages.createdAt, mediaPackages.id);
+    const pkgs = await tx.select({ id: mediaPackages.id, budget: mediaPackages.budget }).from(mediaPackages).where(eq(mediaPackages.mediaBuyId, p.mediaBuyId)).orderBy(mediaPackages.position, mediaPackages.createdAt, mediaPackages.id);
     const weights = pkgs.map((k) => toUnits(k.budget));
     const [imps, clicks, completions, spend] = [BigInt(p.impressions), BigInt(p.clicks), BigInt(p.completions), toUnits(p.spend)].map((total) => splitByWeights(total, weights));
     const rows = pkgs.map((k, i) => ({

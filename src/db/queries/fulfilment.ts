@@ -61,7 +61,7 @@ export async function loadFulfilmentView(db: Queryable, p: { tenantId: string; m
       'packages', coalesce((select json_agg(json_build_object(
           'id', k.id, 'product_id', k.product_id, 'pricing_model', k.pricing_model, 'adapter_config_id', k.adapter_config_id,
           'budget', k.budget::text, 'bid_price', k.bid_price::text, 'impressions', k.impressions::text,
-          'targeting', k.targeting, 'format_ids', k.format_ids, 'status', k.status) order by k.created_at, k.id)
+          'targeting', k.targeting, 'format_ids', k.format_ids, 'status', k.status) order by k.position, k.created_at, k.id)
         from media_packages k where k.media_buy_id = b.id), '[]'),
       'booked_adapter_ids', coalesce((select json_agg(o.adapter_config_id) from adapter_orders o
         where o.media_buy_id = b.id and o.state = 'booked'), '[]'),

@@ -11,7 +11,7 @@ export async function lockBuyForPrincipal(db: Queryable, p: { tenantId: string; 
     .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.principalId, p.principalId), eq(mediaBuys.id, p.id)))
     .for('update');
   if (!buy) return undefined;
-  const packages = await db.select().from(mediaPackages).where(eq(mediaPackages.mediaBuyId, buy.id)).orderBy(mediaPackages.createdAt, mediaPackages.id);
+  const packages = await db.select().from(mediaPackages).where(eq(mediaPackages.mediaBuyId, buy.id)).orderBy(mediaPackages.position, mediaPackages.createdAt, mediaPackages.id);
   const assigned = packages.length
     ? await db.select({ id: creativeAssignments.packageId }).from(creativeAssignments).where(inArray(creativeAssignments.packageId, packages.map((k) => k.id))).limit(1)
     : [];

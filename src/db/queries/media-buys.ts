@@ -20,7 +20,7 @@ async function withChildren(db: Queryable, buys: MediaBuyRow[]): Promise<MediaBu
   if (buys.length === 0) return [];
   const ids = buys.map((b) => b.id);
   const [pkgs, orders, steps] = await Promise.all([
-    db.select().from(mediaPackages).where(inArray(mediaPackages.mediaBuyId, ids)).orderBy(asc(mediaPackages.createdAt), asc(mediaPackages.id)),
+    db.select().from(mediaPackages).where(inArray(mediaPackages.mediaBuyId, ids)).orderBy(asc(mediaPackages.position), asc(mediaPackages.createdAt), asc(mediaPackages.id)),
     db.select().from(adapterOrders).where(inArray(adapterOrders.mediaBuyId, ids)).orderBy(asc(adapterOrders.createdAt)),
     db.select().from(workflowSteps).where(inArray(workflowSteps.mediaBuyId, ids)).orderBy(asc(workflowSteps.createdAt)),
   ]);
@@ -57,11 +57,12 @@ export async function listMediaBuys(
         p.statuses?.length ? inArray(mediaBuys.status, p.statuses) : undefined,
         p.accountId ? eq(mediaBuys.accountId, p.accountId) : undefined,
         p.before
-          ? sql`(${mediaBuys.createdAt}, ${mediaBuys.id}) < (${p.before.createdAt.toISOString()}::timestamptz, ${p.before.id})`
+          ? sql`(date_trunc('milliseconds', ${mediaBuys.createdAt}), ${mediaBuys.id}) < (${p.before.createdAt.toISOString()}::timestamptz, ${p.before.id})`
           : undefined,
       ),
     )
-    .orderBy(desc(mediaBuys.createdAt), desc(mediaBuys.id))
+    // Cursors carry milliseconds (JS dates); order at that precision too so no row falls between pages.
+    .orderBy(desc(sql`date_trunc('milliseconds', ${mediaBuys.createdAt})`), desc(mediaBuys.id))
     .limit(p.limit);
   return withChildren(db, rows);
 }

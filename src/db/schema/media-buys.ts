@@ -55,9 +55,11 @@ export const mediaPackages = pgTable(
     /** The package as the buyer sent it. */
     packageConfig: jsonb('package_config').$type<Record<string, unknown>>().notNull(),
     status: text('status').notNull().default('active'),
+    /** The package's place in the buy, as the buyer listed them. */
+    position: integer('position').notNull().default(0),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index('media_packages_buy_idx').on(t.mediaBuyId)],
+  (t) => [index('media_packages_buy_idx').on(t.mediaBuyId, t.position)],
 );
 
 /**

@@ -11,6 +11,7 @@ import type { Database } from '../../db/client.js';
 import { loadFulfilmentView, recordFulfilment, type AdapterOrderOutcome, type FulfilmentAdapter, type FulfilmentOutcome, type FulfilmentPackage, type FulfilmentView } from '../../db/queries/fulfilment.js';
 import { mediaBuyEventPayload } from '../../db/notify.js';
 import { newId } from '../../domain/ids.js';
+import { updateWorkflowStep } from '../../db/queries/workflow.js';
 import { AdapterError, type AdapterOrderResult } from '../../adapters/port.js';
 import type { AdapterFactory } from '../../adapters/registry.js';
 import type { Logger } from '../../logger.js';
@@ -85,6 +86,10 @@ export async function fulfilMediaBuy(rawPayload: unknown, job: JobInfo, deps: Ta
     return;
   }
   if (CLOSED.has(v.status)) {
+    // Closed before it was booked (canceled, or forced by the seller): the fulfilment task ends with it.
+    if (v.step && v.status !== 'pending_approval') {
+      await updateWorkflowStep(deps.db, { tenantId, id: v.step.id, fromStatuses: ['pending', 'in_progress'] }, { status: 'canceled' });
+    }
     log.info('media buy is not awaiting fulfilment; skipping', { status: v.status });
     return;
   }

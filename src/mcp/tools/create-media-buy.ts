@@ -8,6 +8,7 @@
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { createMediaBuyAtomically } from '../../db/queries/create-media-buy.js';
+import { CREATE_MEDIA_BUY_ARM, peekDirective } from '../../db/queries/controller.js';
 import { existingCreativeIds } from '../../db/queries/creatives.js';
 import { readIdempotentResponse, type StoredResponse } from '../../db/queries/idempotency.js';
 import { mediaBuyEventPayload } from '../../db/notify.js';
@@ -66,13 +67,18 @@ export default defineTool({
       throw err;
     }
     const account = await resolveAccount(ctx.db, ctx, input.account, input.brand);
+    // Compliance testing may force the next create into the submitted (approval) arm with a given task id.
+    const testing = account.sandbox || ctx.tenant.settings.test_controller === 'enabled';
+    const forced = testing ? await peekDirective(ctx.db, { ...scope, scenario: CREATE_MEDIA_BUY_ARM }) : undefined;
+    if (forced) plan.manualApproval = true;
     const push = input.push_notification_config as PushConfig | undefined;
     if (push) checkWebhookUrl(String(push.url ?? ''), account.sandbox || !!ctx.tenant.settings.allow_private_webhooks);
     const mediaBuyId = newId('mb');
-    const taskId = newId('task');
-    const hasCreatives = plan.packages.some((p) => (p.request.creative_assignments?.length ?? 0) > 0);
+    const taskId = typeof forced?.task_id === 'string' ? forced.task_id : newId('task');
+    // Assignments may name creatives the buyer has yet to upload; only uploaded ones let the buy start.
+    const hasCreatives = plan.packages.some((p) => (p.request.creative_assignments ?? []).some((a) => knownCreatives.has(a.creative_id)));
     const status = plan.manualApproval ? 'pending_approval' : initialStatus(hasCreatives);
-    const packages = plan.packages.map((p) => ({
+    const packages = plan.packages.map((p, position) => ({
       id: newId('pkg'),
       product_id: p.product.id,
       pricing_option_id: p.request.pricing_option_id,
@@ -87,13 +93,14 @@ export default defineTool({
       format_ids: p.request.format_ids ?? null,
       package_config: p.request as Record<string, unknown>,
       status: p.request.paused ? 'paused' : 'active',
+      position,
     }));
     const response: Record<string, unknown> = plan.manualApproval
       ? {
           status: 'submitted',
           task_id: taskId,
           ...(input.idempotency_key && { idempotency_key: input.idempotency_key }),
-          message: `Media buy received and awaiting the seller's approval. Poll tasks/get with task_id ${taskId}, or subscribe to task://${taskId}.`,
+          message: typeof forced?.message === 'string' ? forced.message : `Media buy received and awaiting the seller's approval. Poll tasks/get with task_id ${taskId}, or subscribe to task://${taskId}.`,
         }
       : {
           media_buy_id: mediaBuyId,
@@ -140,6 +147,7 @@ export default defineTool({
         : { identifier: 'fulfil_media_buy', payload: JOBS.fulfil_media_buy.payload.parse({ v: 1, tenant_id: ctx.tenant.id, media_buy_id: mediaBuyId }), key: `fulfil:${mediaBuyId}`, maxAttempts: JOBS.fulfil_media_buy.maxAttempts },
       event: mediaBuyEventPayload({ ...{ tenant_id: scope.tenantId, principal_id: scope.principalId }, media_buy_id: mediaBuyId, task_id: taskId, status, summary: 'created' }),
       idempotency: input.idempotency_key ? { key: input.idempotency_key, requestHash, response, ttlSeconds: IDEMPOTENCY_REPLAY_TTL_SECONDS } : null,
+      ...(forced && { consumeDirective: CREATE_MEDIA_BUY_ARM }),
     });
     // Lost a race with a concurrent request carrying the same key: answer as it did.
     if (!claimed) return replay(await readIdempotentResponse(ctx.db, keyRef));

@@ -65,7 +65,8 @@ export default defineTool({
         await updatePackage(tx, { mediaBuyId: buy.id, id: c.id }, { ...(c.budget && { budget: c.budget }), ...(c.bidPrice && { bidPrice: c.bidPrice }), ...(c.pacing && { pacing: c.pacing }), ...(c.status && { status: c.status }), ...(c.targeting && { targeting: c.targeting }) });
         if (c.assignments) await replaceAssignments(tx, { ...scope, packageId: c.id, assignments: c.assignments });
       }
-      const added = plan.newPackages.map((p) => ({
+      const nextPosition = Math.max(-1, ...packages.map((k) => k.position)) + 1;
+      const added = plan.newPackages.map((p, i) => ({
         id: newId('pkg'),
         mediaBuyId: buy.id,
         tenantId: ctx.tenant.id,
@@ -81,6 +82,7 @@ export default defineTool({
         formatIds: p.request.format_ids ?? null,
         packageConfig: p.request as Record<string, unknown>,
         status: p.request.paused ? 'paused' : 'active',
+        position: nextPosition + i,
       }));
       await insertPackages(tx, added);
       for (const [i, p] of plan.newPackages.entries()) {
