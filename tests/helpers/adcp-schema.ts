@@ -39,6 +39,7 @@ const BUNDLED: Record<string, string> = {
   // Account schemas are not bundled; they live beside bundled/.
   sync_accounts: '../account/sync-accounts-response.json',
   sync_creatives: 'creative/sync-creatives-response.json',
+  sync_governance: '../account/sync-governance-response.json',
 };
 
 function hasErrorBranch(tool: string): boolean {

@@ -150,3 +150,19 @@ describe('list_accounts', () => {
     expect(bad.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'pagination.cursor' });
   });
 });
+
+describe('sync_governance', () => {
+  it('stores governance agents on the account and echoes them without credentials', async () => {
+    const account = { brand: { domain: 'gov-brand.example' }, operator: 'gov-agency.example' };
+    const agents = [{ url: 'https://governance.gov-agency.example', authentication: { schemes: ['Bearer'], credentials: 'gov-token-0123456789abcdef' }, categories: ['budget_authority'] }];
+    const res = await call(buyer, 'sync_governance', { idempotency_key: 'gov-1', accounts: [{ account, governance_agents: agents }], context: { correlation_id: 'g' } });
+    expect(res.isError).toBe(false);
+    expect(responseProblems('sync_governance', res.data)).toEqual([]);
+    expect(res.data.accounts).toEqual([{ account, status: 'synced', governance_agents: [{ url: agents[0]!.url, categories: ['budget_authority'] }] }]);
+    expect(JSON.stringify(res.data)).not.toContain('gov-token');
+    const [row] = await sql`select details from accounts where brand_domain = 'gov-brand.example'`;
+    expect((row!.details as { governance_agents: unknown[] }).governance_agents).toHaveLength(1);
+    const bad = await call(buyer, 'sync_governance', { idempotency_key: 'gov-2', accounts: [{ account, governance_agents: [{ url: 'http://insecure.example' }] }] });
+    expect(bad.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR' });
+  });
+});

@@ -167,3 +167,11 @@ export async function allowsPrivateWebhooks(db: Queryable, p: { tenantId: string
         or coalesce((select (settings->>'allow_private_webhooks')::boolean from tenants where id = ${p.tenantId}), false) as ok`);
   return !!rows[0]?.ok;
 }
+
+/** Governance agents the buyer registered for an account (kept in details; credentials stay server-side). */
+export async function setGovernanceAgents(db: Queryable, p: { tenantId: string; principalId: string; accountId: string; agents: Record<string, unknown>[] }): Promise<void> {
+  await db
+    .update(accounts)
+    .set({ details: sql`${accounts.details} || ${JSON.stringify({ governance_agents: p.agents })}::jsonb` })
+    .where(and(eq(accounts.tenantId, p.tenantId), eq(accounts.principalId, p.principalId), eq(accounts.id, p.accountId)));
+}

@@ -13,6 +13,7 @@ import getMediaBuyDelivery from './get-media-buy-delivery.js';
 import listAccounts from './list-accounts.js';
 import providePerformanceFeedback from './provide-performance-feedback.js';
 import syncAccounts from './sync-accounts.js';
+import syncGovernance from './sync-governance.js';
 import tasksList from './tasks-list.js';
 import tasksGet from './tasks-get.js';
 import updateMediaBuy from './update-media-buy.js';
@@ -31,6 +32,7 @@ export const TOOLS: ToolDef[] = [
   listCreatives,
   syncAccounts,
   listAccounts,
+  syncGovernance,
   tasksGet,
   tasksList,
   complyTestController,
