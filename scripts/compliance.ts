@@ -35,6 +35,7 @@ const BUNDLES: { id: string; flags?: string[] }[] = [
   { id: 'error_compliance' },
   { id: 'schema_validation' },
   { id: 'deterministic_testing' },
+  { id: 'webhook_emission', flags: ['--webhook-receiver'] },
 ];
 
 interface Summary {
