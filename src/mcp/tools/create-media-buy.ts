@@ -20,7 +20,7 @@ import { checkWebhookUrl, type PushConfig } from '../../domain/webhooks.js';
 import { JOBS } from '../../jobs/catalog.js';
 import { defineTool } from '../define-tool.js';
 import { idempotencyConflict, requestFingerprint } from '../idempotency.js';
-import { resolveAccount, toAdcpAccount, type AccountRef } from '../resolve-account.js';
+import { findAccount, resolveAccount, toAdcpAccount, type AccountRef } from '../resolve-account.js';
 import { IDEMPOTENCY_REPLAY_TTL_SECONDS } from './get-adcp-capabilities.js';
 
 type Input = CreateMediaBuyRequest & {
@@ -52,10 +52,12 @@ export default defineTool({
     };
     const now = ctx.now();
     const creativeIds = [...new Set((input.packages ?? []).flatMap((p) => (p.creative_assignments ?? []).map((a) => a.creative_id)))];
-    const [catalog, products, knownCreatives] = await Promise.all([
+    // Independent reads in parallel; the account is only looked up here (opening one waits for a valid request).
+    const [catalog, products, knownCreatives, accountLookup] = await Promise.all([
       ctx.catalog.get(ctx.tenant.id),
       ctx.catalog.productsFor(ctx.tenant.id, ctx.principal.id),
       existingCreativeIds(ctx.db, { ...scope, ids: creativeIds }),
+      findAccount(ctx.db, ctx, input.account, input.brand).catch((err: unknown) => err as Error),
     ]);
     let plan;
     try {
@@ -66,7 +68,8 @@ export default defineTool({
       if (stored?.fresh) return replay(stored);
       throw err;
     }
-    const account = await resolveAccount(ctx.db, ctx, input.account, input.brand);
+    if (accountLookup instanceof Error) throw accountLookup;
+    const account = await resolveAccount(ctx.db, ctx, input.account, input.brand, accountLookup);
     // Compliance testing may force the next create into the submitted (approval) arm with a given task id.
     const testing = account.sandbox || ctx.tenant.settings.test_controller === 'enabled';
     const forced = testing ? await peekDirective(ctx.db, { ...scope, scenario: CREATE_MEDIA_BUY_ARM }) : undefined;
