@@ -321,6 +321,14 @@ CREATE TABLE "mock_ad_server"."orders" (
 	CONSTRAINT "orders_order_id_unique" UNIQUE("order_id")
 );
 --> statement-breakpoint
+CREATE TABLE "worker_heartbeats" (
+	"pool_id" text PRIMARY KEY NOT NULL,
+	"hostname" text NOT NULL,
+	"pid" integer NOT NULL,
+	"started_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"heartbeat_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 ALTER TABLE "accounts" ADD CONSTRAINT "accounts_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "accounts" ADD CONSTRAINT "accounts_principal_id_principals_id_fk" FOREIGN KEY ("principal_id") REFERENCES "public"."principals"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "adapter_configs" ADD CONSTRAINT "adapter_configs_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -359,6 +367,8 @@ CREATE INDEX "principals_tenant_idx" ON "principals" USING btree ("tenant_id");-
 CREATE INDEX "publisher_properties_domain_idx" ON "publisher_properties" USING btree ("tenant_id","publisher_domain");--> statement-breakpoint
 CREATE INDEX "delivery_reports_buy_idx" ON "delivery_reports" USING btree ("media_buy_id","day");--> statement-breakpoint
 CREATE INDEX "media_buys_principal_idx" ON "media_buys" USING btree ("tenant_id","principal_id","created_at");--> statement-breakpoint
+CREATE INDEX "media_buys_starting_idx" ON "media_buys" USING btree ("start_time") WHERE "media_buys"."status" = 'pending_start';--> statement-breakpoint
+CREATE INDEX "media_buys_ending_idx" ON "media_buys" USING btree ("end_time") WHERE "media_buys"."status" in ('active', 'paused');--> statement-breakpoint
 CREATE INDEX "media_packages_buy_idx" ON "media_packages" USING btree ("media_buy_id","position");--> statement-breakpoint
 CREATE INDEX "performance_feedback_buy_idx" ON "performance_feedback" USING btree ("media_buy_id");--> statement-breakpoint
 CREATE INDEX "creative_assignments_creative_idx" ON "creative_assignments" USING btree ("tenant_id","principal_id","creative_id");--> statement-breakpoint

@@ -8,6 +8,8 @@ export interface AdapterPackage {
   productId: string;
   budget: string;
   bidPrice: string | null;
+  /** The agreed unit price: the fixed price, or the bid for auction pricing. */
+  rate: string | null;
   pricingModel: string;
   impressions: string | null;
   targeting: Record<string, unknown> | null;
@@ -55,9 +57,32 @@ export interface AdapterOrderUpdate {
   packages: (AdapterPackage & { status: string })[];
 }
 
+export interface AdapterDeliveryRequest {
+  externalOrderId: string;
+  mediaBuyId: string;
+  packages: { packageId: string; lineItemId?: string }[];
+  /** Reporting window; every UTC day that overlaps [from, to] is reported in full. */
+  from: Date;
+  to: Date;
+}
+
+/** One package's delivery on one UTC day, as the ad server counts it so far (a later report may restate it). */
+export interface AdapterDeliveryRow {
+  packageId: string;
+  /** YYYY-MM-DD, UTC */
+  day: string;
+  impressions: number;
+  clicks: number;
+  videoCompletions?: number;
+  /** Decimal string in the order's currency. */
+  spend: string;
+}
+
 export interface AdServerAdapter {
   readonly type: string;
   createOrder(req: AdapterOrderRequest, signal?: AbortSignal): Promise<AdapterOrderResult>;
   /** Bring an existing order in line with the buy (pause, resume, dates, budgets, cancel). */
   updateOrder(req: AdapterOrderUpdate, signal?: AbortSignal): Promise<void>;
+  /** Delivery per package per day for an order. Read-only, so safe to repeat. Days without delivery may be left out. */
+  getDelivery(req: AdapterDeliveryRequest, signal?: AbortSignal): Promise<AdapterDeliveryRow[]>;
 }

@@ -1,7 +1,10 @@
 /**
  * Task name -> payload schema. Payloads carry ids and a version; the task reloads
- * state from Postgres. A payload that fails its schema is never retried.
+ * state from Postgres. A payload that fails its schema is never retried. The
+ * crontab (CRON_ITEMS) schedules the periodic tasks; Graphile Worker gives them
+ * a `_cron` payload.
  */
+import type { CronItem } from 'graphile-worker';
 import { z } from 'zod';
 
 export const FulfilMediaBuyPayload = z.object({
@@ -23,12 +26,43 @@ export const DeliverWebhookPayload = z.object({
   delivery_id: z.string().min(1),
 });
 
+export const CollectDeliveryPayload = z.object({
+  v: z.literal(1),
+  tenant_id: z.string().min(1),
+  media_buy_id: z.string().min(1),
+});
+
+/** What Graphile Worker puts in a crontab job; the tasks read the clock themselves. */
+export const CronPayload = z.looseObject({ _cron: z.object({ ts: z.string(), backfilled: z.boolean().optional() }).optional() });
+
 export const JOBS = {
   fulfil_media_buy: { payload: FulfilMediaBuyPayload, maxAttempts: 8 },
   sync_media_buy_update: { payload: SyncMediaBuyUpdatePayload, maxAttempts: 10 },
   // Backoff e^n s: 8 attempts span about an hour.
   deliver_webhook: { payload: DeliverWebhookPayload, maxAttempts: 8 },
+  collect_delivery: { payload: CollectDeliveryPayload, maxAttempts: 5 },
+  // Periodic: a failed run is retried by the next one.
+  advance_flights: { payload: CronPayload, maxAttempts: 1 },
+  schedule_delivery_collection: { payload: CronPayload, maxAttempts: 3 },
 } as const;
+
+/**
+ * The crontab. Identifiers are stable (Graphile Worker remembers them in
+ * _private_known_crontabs, so many workers schedule each tick once); no backfill,
+ * since each run catches up on everything due; a job key coalesces runs that
+ * queue up while the workers are busy.
+ */
+const cron = (task: 'advance_flights' | 'schedule_delivery_collection', match: string): CronItem => ({
+  task,
+  identifier: task,
+  match,
+  options: { backfillPeriod: 0, maxAttempts: JOBS[task].maxAttempts, jobKey: `cron:${task}`, jobKeyMode: 'replace' },
+});
+export const CRON_ITEMS: CronItem[] = [
+  cron('advance_flights', '* * * * *'),
+  // Five past the hour, so the hour that just ended is in the ad servers' reports.
+  cron('schedule_delivery_collection', '5 * * * *'),
+];
 
 export type JobName = keyof typeof JOBS;
 export type JobPayload<N extends JobName> = z.infer<(typeof JOBS)[N]['payload']>;

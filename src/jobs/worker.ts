@@ -1,9 +1,18 @@
 /**
  * The Graphile Worker runner: tasks are given as a taskList object (works on
- * Node 20). Many of these may run against one Postgres; jobs are shared.
+ * Node 20), the periodic ones scheduled by the crontab in catalog.ts. Many of
+ * these may run against one Postgres; jobs, and each crontab tick, are shared.
+ *
+ * Crash recovery: Graphile Worker marks a running job with its pool's id and
+ * frees jobs left locked by a vanished pool only after 4 hours. So each pool
+ * records a heartbeat (worker_heartbeats) and, at start-up and on every beat,
+ * frees the jobs of pools whose heartbeat went stale (forceUnlockWorkers).
+ * A job freed while its old owner somehow still ran it is simply run twice:
+ * tasks are idempotent (adapter calls carry idempotency keys).
  */
 import { EventEmitter, setMaxListeners } from 'node:events';
-import { Logger as GwLogger, run, type JobHelpers, type Runner, type TaskList } from 'graphile-worker';
+import os from 'node:os';
+import { Logger as GwLogger, parseCronItems, run, type JobHelpers, type Runner, type TaskList, type WorkerPool } from 'graphile-worker';
 import pg from 'pg';
 import type { Database } from '../db/client.js';
 import { createAdapterRegistry, type AdapterFactory } from '../adapters/registry.js';
@@ -11,12 +20,22 @@ import type { Logger } from '../logger.js';
 import { fulfilMediaBuy, type JobInfo } from './tasks/fulfil-media-buy.js';
 import { deliverWebhook } from './tasks/deliver-webhook.js';
 import { syncMediaBuyUpdate } from './tasks/sync-media-buy-update.js';
+import { collectDelivery } from './tasks/collect-delivery.js';
+import { scheduleDeliveryCollection } from './tasks/schedule-delivery-collection.js';
+import { advanceFlights } from './tasks/advance-flights.js';
+import { CRON_ITEMS } from './catalog.js';
 
 export interface Worker {
   runner: Runner;
   events: EventEmitter;
+  /** Graphile Worker's pool id, as written in jobs.locked_by and worker_heartbeats.pool_id. */
+  poolId: string;
   stop(): Promise<void>;
 }
+
+/** How often a worker process beats, and how long a silent one has before its jobs are taken back. */
+export const HEARTBEAT_INTERVAL_MS = 5_000;
+export const HEARTBEAT_STALE_MS = 30_000;
 
 // Graphile Worker shares one abort signal among all running jobs; each adapter call listens on it.
 const jobInfo = (h: JobHelpers): JobInfo => {
@@ -39,6 +58,7 @@ export async function startWorker(opts: {
   concurrency: number;
   adapters?: AdapterFactory;
   pollInterval?: number;
+  heartbeat?: { intervalMs?: number; staleMs?: number };
 }): Promise<Worker> {
   const { database, logger } = opts;
   const deps = { db: database.db, adapters: opts.adapters ?? createAdapterRegistry(database.db), logger };
@@ -46,6 +66,9 @@ export async function startWorker(opts: {
     fulfil_media_buy: async (payload, helpers) => fulfilMediaBuy(payload, jobInfo(helpers), deps),
     sync_media_buy_update: async (payload, helpers) => syncMediaBuyUpdate(payload, jobInfo(helpers), deps),
     deliver_webhook: async (payload, helpers) => deliverWebhook(payload, jobInfo(helpers), deps),
+    collect_delivery: async (payload, helpers) => collectDelivery(payload, jobInfo(helpers), deps),
+    schedule_delivery_collection: async (payload, helpers) => void (await scheduleDeliveryCollection(payload, jobInfo(helpers), deps)),
+    advance_flights: async (payload, helpers) => void (await advanceFlights(payload, jobInfo(helpers), deps)),
   };
   const pgPool = new pg.Pool({ connectionString: database.url, max: opts.concurrency + 2 });
   // 57P01: the server is shutting down (e.g. Ctrl-C reached the embedded Postgres too); expected during shutdown.
@@ -56,26 +79,67 @@ export async function startWorker(opts: {
   const events = new EventEmitter();
   events.on('pool:fatalError', ({ error }) => logger.error('worker pool fatal error', { error }));
   events.on('worker:fatalError', ({ error }) => logger.error('worker fatal error', { error }));
+  let pool: WorkerPool | undefined;
+  events.on('pool:create', ({ workerPool }: { workerPool: WorkerPool }) => (pool ??= workerPool));
   const runner = await run({
     pgPool,
     taskList,
     concurrency: opts.concurrency,
     noHandleSignals: true,
     pollInterval: opts.pollInterval ?? 2000,
-    parsedCronItems: [],
+    parsedCronItems: parseCronItems(CRON_ITEMS),
     events,
     logger: graphileLogger(logger),
     // Flush job completions before stop() resolves, so a finished job is never re-run after a clean shutdown.
     preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
   });
-  logger.info('worker started', { concurrency: opts.concurrency });
+  if (!pool) throw new Error('graphile-worker did not report its worker pool');
+  const { id } = pool;
+  const intervalMs = opts.heartbeat?.intervalMs ?? HEARTBEAT_INTERVAL_MS;
+  const staleMs = opts.heartbeat?.staleMs ?? HEARTBEAT_STALE_MS;
+  const beat = async () => {
+    await database.sql`insert into worker_heartbeats (pool_id, hostname, pid) values (${id}, ${os.hostname()}, ${process.pid})
+      on conflict (pool_id) do update set heartbeat_at = now()`;
+    // One statement: the stale row goes and its pool's jobs are freed together (or neither); concurrent beats split the rows.
+    const freed = await database.sql<{ pool_id: string; hostname: string; pid: number; jobs: number }[]>`
+      with dead as (
+        delete from worker_heartbeats where heartbeat_at < now() - make_interval(secs => ${staleMs / 1000}) returning pool_id, hostname, pid
+      )
+      select dead.pool_id, dead.hostname, dead.pid,
+             (select count(*)::int from graphile_worker.jobs j where j.locked_by = dead.pool_id) as jobs
+      from dead, lateral graphile_worker.force_unlock_workers(array[dead.pool_id]) as unlocked`;
+    for (const d of freed) logger.warn('freed the jobs of a worker that stopped beating', { pool_id: d.pool_id, hostname: d.hostname, pid: d.pid, jobs: d.jobs });
+    // Freeing sends no jobs:insert notification; wake our idle workers rather than wait for the next poll.
+    const jobs = freed.reduce((n, d) => n + d.jobs, 0);
+    if (jobs > 0) pool!.nudge(jobs);
+  };
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let beating: Promise<void> = Promise.resolve();
+  const tick = () => {
+    beating = beat()
+      .catch((err) => logger.warn('worker heartbeat failed', { error: err }))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, intervalMs).unref();
+      });
+    return beating;
+  };
+  // The first beat (registration, and freeing the jobs of pools found dead) is not awaited: the caller's signal handlers come first.
+  void tick();
+  logger.info('worker started', { concurrency: opts.concurrency, pool_id: id });
   let stopping: Promise<void> | undefined;
   return {
     runner,
     events,
+    poolId: id,
     stop: () =>
       (stopping ??= (async () => {
+        stopped = true;
+        clearTimeout(timer);
+        await beating;
         await runner.stop();
+        // Jobs are released by now; without the row nobody will look for this pool again.
+        await database.sql`delete from worker_heartbeats where pool_id = ${id}`.catch((err) => logger.warn('could not remove the worker heartbeat', { error: err }));
         await pgPool.end();
         logger.info('worker stopped');
       })()),

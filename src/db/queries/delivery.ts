@@ -2,7 +2,9 @@
  * Delivery reports (per package per day) and performance feedback. Reads and
  * writes are scoped by tenant and principal through the media buy they belong to.
  * Simulated delivery (comply_test_controller) lands in the same table as adapter
- * reports, marked source = 'simulated'.
+ * reports, marked source = 'simulated'. The collect_delivery task reads what it
+ * needs here and upserts adapter reports (source = 'adapter'), never over a
+ * simulated row; schedule_delivery_collection enqueues it for the buys in flight.
  */
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Db, Queryable } from '../client.js';
@@ -176,4 +178,86 @@ export async function recordPerformanceFeedback(
     measurementPeriod: p.period,
   });
   return { outcome: 'ok', sandbox: !!buy.sandbox };
+}
+
+export interface DeliveryCollectionView {
+  id: string;
+  status: string;
+  start_time: string;
+  end_time: string;
+  /** Orders booked at an ad server, with the adapter config to reach it. */
+  orders: { adapter_config_id: string; adapter_type: string; settings: Record<string, unknown>; external_order_id: string; line_item_ids: Record<string, string> | null }[];
+  /** last_day: the latest day an adapter has reported for the package. */
+  packages: { id: string; adapter_config_id: string | null; last_day: string | null }[];
+}
+
+/** What collect_delivery needs for one buy. Tenant-scoped; the worker acts for the seller. */
+export async function loadDeliveryCollection(db: Queryable, p: { tenantId: string; mediaBuyId: string }): Promise<DeliveryCollectionView | undefined> {
+  const rows = await db.execute<{ v: DeliveryCollectionView }>(sql`
+    select json_build_object(
+      'id', b.id, 'status', b.status, 'start_time', b.start_time, 'end_time', b.end_time,
+      'orders', coalesce((select json_agg(json_build_object(
+          'adapter_config_id', o.adapter_config_id, 'adapter_type', a.adapter_type, 'settings', a.settings,
+          'external_order_id', o.external_order_id, 'line_item_ids', o.external_line_item_ids))
+        from adapter_orders o join adapter_configs a on a.id = o.adapter_config_id and a.tenant_id = b.tenant_id
+        where o.media_buy_id = b.id and o.state = 'booked' and o.external_order_id is not null), '[]'),
+      'packages', coalesce((select json_agg(json_build_object('id', k.id, 'adapter_config_id', k.adapter_config_id,
+          'last_day', (select max(r.day) from delivery_reports r where r.package_id = k.id and r.source = 'adapter')))
+        from media_packages k where k.media_buy_id = b.id), '[]')
+    ) as v
+    from media_buys b
+    where b.tenant_id = ${p.tenantId} and b.id = ${p.mediaBuyId}`);
+  return rows[0]?.v;
+}
+
+export interface AdapterDeliveryDay {
+  package_id: string;
+  day: string;
+  impressions: number;
+  clicks: number;
+  video_completions: number;
+  spend: string;
+}
+
+/**
+ * Upsert the ad servers' report: the latest report for a package-day replaces the
+ * previous one (ad servers restate recent days). Simulated rows are sandbox test
+ * data and stay as they are. Returns how many rows were inserted or changed.
+ */
+export async function upsertAdapterDelivery(db: Queryable, p: { tenantId: string; mediaBuyId: string; days: AdapterDeliveryDay[] }): Promise<number> {
+  if (p.days.length === 0) return 0;
+  const rows = await db.execute(sql`
+    insert into delivery_reports as r (tenant_id, media_buy_id, package_id, day, impressions, clicks, video_completions, spend, source)
+    select ${p.tenantId}, ${p.mediaBuyId}, x.package_id, x.day::date, x.impressions, x.clicks, x.video_completions, x.spend::numeric, 'adapter'
+    from jsonb_to_recordset(${JSON.stringify(p.days)}::jsonb)
+      as x(package_id text, day text, impressions bigint, clicks bigint, video_completions bigint, spend text)
+    where exists (select 1 from media_packages k where k.id = x.package_id and k.media_buy_id = ${p.mediaBuyId} and k.tenant_id = ${p.tenantId})
+    on conflict (package_id, day) do update set
+      impressions = excluded.impressions, clicks = excluded.clicks, video_completions = excluded.video_completions,
+      spend = excluded.spend, updated_at = now()
+    where r.source = 'adapter'
+      and (r.impressions, r.clicks, r.video_completions, r.spend) is distinct from
+          (excluded.impressions, excluded.clicks, excluded.video_completions, excluded.spend)
+    returning 1`);
+  return rows.length;
+}
+
+/**
+ * Enqueue a collection job for every buy in flight during the last day that is
+ * booked at an ad server, in one statement. Completed buys are included until a
+ * day after their end, so the final hours are collected too. The job key per
+ * buy coalesces a collection that is still waiting with the new one.
+ */
+export async function enqueueDueDeliveryCollections(db: Queryable, p: { now: Date; task: string; maxAttempts: number; priority: number }): Promise<number> {
+  const now = p.now.toISOString();
+  const rows = await db.execute<{ n: number }>(sql`
+    select count(*)::int as n from graphile_worker.add_jobs(array(
+      select row(${p.task}::text, json_build_object('v', 1, 'tenant_id', b.tenant_id, 'media_buy_id', b.id), null::text, null::timestamptz,
+                 ${p.maxAttempts}::int, ${p.task}::text || ':' || b.id, ${p.priority}::int, null::text[])::graphile_worker.job_spec
+      from media_buys b
+      where b.status in ('pending_start', 'active', 'paused', 'completed')
+        and b.start_time <= ${now}::timestamptz and b.end_time > ${now}::timestamptz - interval '1 day'
+        and exists (select 1 from adapter_orders o where o.media_buy_id = b.id and o.state = 'booked')
+    ))`);
+  return Number(rows[0]?.n ?? 0);
 }

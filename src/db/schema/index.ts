@@ -4,3 +4,4 @@ export * from './media-buys.js';
 export * from './creatives.js';
 export * from './workflow.js';
 export * from './mock-ad-server.js';
+export * from './workers.js';

@@ -2,6 +2,7 @@
  * Media buys and their packages: adapter-agnostic. No ad-server id lives here;
  * what each adapter created is in adapter_orders.
  */
+import { sql } from 'drizzle-orm';
 import { bigint, date, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 import { accounts, adapterConfigs, principals, tenants } from './tenants.js';
 
@@ -32,7 +33,12 @@ export const mediaBuys = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index('media_buys_principal_idx').on(t.tenantId, t.principalId, t.createdAt)],
+  (t) => [
+    index('media_buys_principal_idx').on(t.tenantId, t.principalId, t.createdAt),
+    // For the flight-date job: buys about to start, and buys about to end.
+    index('media_buys_starting_idx').on(t.startTime).where(sql`${t.status} = 'pending_start'`),
+    index('media_buys_ending_idx').on(t.endTime).where(sql`${t.status} in ('active', 'paused')`),
+  ],
 );
 
 export const mediaPackages = pgTable(

@@ -55,6 +55,7 @@ async function bookPart(deps: TaskDeps, v: FulfilmentView, adapter: FulfilmentAd
           productId: p.product_id,
           budget: p.budget,
           bidPrice: p.bid_price,
+          rate: p.rate,
           pricingModel: p.pricing_model,
           impressions: p.impressions,
           targeting: p.targeting,

@@ -47,7 +47,7 @@ export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps
           endTime: new Date(v.end_time),
           packages: v.packages
             .filter((p) => p.adapter_config_id === o.adapter_config_id)
-            .map((p) => ({ packageId: p.id, productId: p.product_id, budget: p.budget, bidPrice: p.bid_price, pricingModel: p.pricing_model, impressions: p.impressions, targeting: p.targeting, formatIds: p.format_ids, status: p.status })),
+            .map((p) => ({ packageId: p.id, productId: p.product_id, budget: p.budget, bidPrice: p.bid_price, rate: p.rate, pricingModel: p.pricing_model, impressions: p.impressions, targeting: p.targeting, formatIds: p.format_ids, status: p.status })),
         },
         job.signal,
       );

@@ -1,0 +1,50 @@
+/**
+ * advance_flights (crontab, every minute): move buys along their flight dates.
+ * pending_start becomes active once the start time has passed (pending_creatives
+ * waits for creatives; sync_creatives starts it), and active or paused becomes
+ * completed once the end time has passed. Each batch is one transaction: lock
+ * with SKIP LOCKED (so concurrent workers share the work), move only along edges
+ * the AdCP lifecycle allows, bump the revision, and pg_notify each change.
+ * Starts run before ends, so a buy whose whole flight has passed goes
+ * pending_start -> active -> completed in one run, along legal edges.
+ */
+import { isLegalMediaBuyTransition } from '@adcp/sdk/server';
+import { publishChange } from '../../db/notify.js';
+import { lockBuysDueAt, moveBuys, type FlightEdge } from '../../db/queries/flights.js';
+import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
+
+type Status = Parameters<typeof isLegalMediaBuyTransition>[0];
+
+const BATCH = 500;
+/** Bounds one run; anything left is picked up a minute later. */
+const MAX_BATCHES = 20;
+const TARGET: Record<FlightEdge, { to: Status; summary: string }> = {
+  start: { to: 'active', summary: 'the flight has started' },
+  end: { to: 'completed', summary: 'the flight has ended' },
+};
+
+async function advanceBatch(deps: TaskDeps, edge: FlightEdge, now: Date): Promise<{ locked: number; moved: number }> {
+  const { to, summary } = TARGET[edge];
+  return deps.db.transaction(async (tx) => {
+    const due = await lockBuysDueAt(tx, { edge, now, limit: BATCH });
+    const legal = due.filter((b) => isLegalMediaBuyTransition(b.status as Status, to));
+    const moved = await moveBuys(tx, { ids: legal.map((b) => b.id), from: [...new Set(legal.map((b) => b.status))], to });
+    for (const b of moved) {
+      await publishChange(tx, { tenant_id: b.tenantId, principal_id: b.principalId, media_buy_id: b.id, task_id: null, status: to, summary });
+    }
+    return { locked: due.length, moved: moved.length };
+  });
+}
+
+export async function advanceFlights(_payload: unknown, _job: JobInfo, deps: TaskDeps): Promise<{ started: number; completed: number }> {
+  const counts = { start: 0, end: 0 };
+  for (const edge of ['start', 'end'] as const) {
+    for (let i = 0; i < MAX_BATCHES; i++) {
+      const { locked, moved } = await advanceBatch(deps, edge, new Date());
+      counts[edge] += moved;
+      if (locked < BATCH || moved === 0) break;
+    }
+  }
+  if (counts.start || counts.end) deps.logger.info('advance_flights: flight dates applied', { started: counts.start, completed: counts.end });
+  return { started: counts.start, completed: counts.end };
+}

@@ -1,0 +1,318 @@
+/**
+ * The agent as it runs in production: separate OS processes (dist/cli.js) on
+ * one Postgres. A worker SIGKILLed mid-batch loses nothing and books nothing
+ * twice; buys made on one server are pushed to subscribers on another; jobs
+ * wait in Postgres while no worker runs. Needs `npm run build`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import postgres from 'postgres';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../../src/db/client.js';
+import { seedDemo } from '../../src/seed/demo.js';
+import { buyRequest, call, memoryClient, rawCall, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { createTestDb, type TestDb } from '../helpers/db.js';
+
+const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
+
+// ---------------------------------------------------------------- child processes
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+interface Proc {
+  name: string;
+  pid: number;
+  stdout(): string;
+  stderr(): string;
+  exited(): boolean;
+  exit: Promise<Exit>;
+  /** Send a signal and wait (bounded) for the process to go; SIGKILL if it does not. */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<Exit>;
+}
+
+/** Every child this file started; afterAll kills whatever is left. */
+const children = new Set<Proc>();
+
+function spawnCli(name: string, args: string[], env: Record<string, string>): Proc {
+  const base: Record<string, string> = {};
+  for (const k of ['PATH', 'HOME', 'LANG', 'TMPDIR']) if (process.env[k]) base[k] = process.env[k]!;
+  const child: ChildProcess = spawn(process.execPath, [cli, ...args], { env: { ...base, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  let done = false;
+  child.stdout!.on('data', (d) => (out += d.toString()));
+  child.stderr!.on('data', (d) => (err += d.toString()));
+  const exit = new Promise<Exit>((resolve) =>
+    child.once('exit', (code, signal) => {
+      done = true;
+      children.delete(proc);
+      resolve({ code, signal });
+    }),
+  );
+  const proc: Proc = {
+    name,
+    pid: child.pid!,
+    stdout: () => out,
+    stderr: () => err,
+    exited: () => done,
+    exit,
+    async stop(signal = 'SIGTERM', timeoutMs = 10_000) {
+      if (!done) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      try {
+        return await exit;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+  children.add(proc);
+  return proc;
+}
+
+/** waitFor that gives up at once, with its stderr, if the process it waits on has died. */
+function waitOn<T>(proc: Proc, fn: () => Promise<T | undefined | false>, timeoutMs: number, intervalMs = 25): Promise<T> {
+  return waitFor(async () => {
+    if (proc.exited()) throw new Error(`${proc.name} exited early:\n${proc.stderr()}`);
+    return fn();
+  }, timeoutMs, intervalMs);
+}
+
+/** `serve --no-worker` on a free port; resolves with its base URL once it listens. */
+async function startServer(name: string, dbUrl: string): Promise<{ proc: Proc; url: string }> {
+  const proc = spawnCli(name, ['serve', '--port', '0', '--no-worker'], { DATABASE_URL: dbUrl });
+  const url = await waitOn(proc, async () => /serving MCP at (http:\/\/\S+)\/mcp/.exec(proc.stdout())?.[1], 15_000);
+  expect(proc.stdout()).not.toContain('worker in-process');
+  return { proc, url };
+}
+
+/** `worker`; resolves once its pool has registered its heartbeat (it is then taking jobs). */
+async function startWorkerProcess(name: string, dbUrl: string, sql: postgres.Sql): Promise<Proc> {
+  const proc = spawnCli(name, ['worker'], { DATABASE_URL: dbUrl, SALES_AGENT_WORKER_CONCURRENCY: '16' });
+  await waitOn(proc, async () => (await sql`select 1 from worker_heartbeats where pid = ${proc.pid}`).length > 0, 15_000);
+  return proc;
+}
+
+/** SIGKILL whatever children are still running (before their database is dropped). */
+const killAll = () => Promise.all([...children].map((c) => c.stop('SIGKILL')));
+afterAll(killAll);
+
+// ---------------------------------------------------------------- database probes
+
+const count = async (sql: postgres.Sql, query: string) => Number((await sql.unsafe<{ n: string }[]>(query))[0]!.n);
+const booked = (sql: postgres.Sql) => count(sql, `select count(*) as n from adapter_orders where state = 'booked'`);
+/** fulfil_media_buy jobs in the queue (other job types, e.g. cron's, are not this file's business). */
+const fulfilJobs = (sql: postgres.Sql, where = 'true') => count(sql, `select count(*) as n from graphile_worker.jobs where task_identifier = 'fulfil_media_buy' and (${where})`);
+const completedSteps = (sql: postgres.Sql) => count(sql, `select count(*) as n from workflow_steps where step_type = 'create_media_buy' and status = 'completed'`);
+
+async function mcpClient(url: string, token: string): Promise<Client> {
+  const client = new Client({ name: 'process-test', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  return client;
+}
+
+// ---------------------------------------------------------------- tests
+
+describe('a worker SIGKILLed mid-batch', () => {
+  const BUYS = 200;
+  let t: TestApp;
+  let sql: postgres.Sql;
+  beforeAll(async () => {
+    // In-process app without a worker: create_media_buy stores the buys and enqueues their jobs.
+    t = await startTestApp({ worker: false, adapterLatencyMs: 50 });
+    sql = postgres(t.db.url, { max: 2, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await killAll();
+    await sql?.end();
+    await t?.close();
+  });
+
+  it('loses no buy and books none twice once a new worker takes over', async () => {
+    const timings: Record<string, number> = {};
+    let mark = performance.now();
+    const lap = (what: string) => {
+      timings[what] = Math.round(performance.now() - mark);
+      mark = performance.now();
+    };
+
+    const client = await memoryClient(t);
+    const ids: string[] = [];
+    for (let i = 0; i < BUYS; i += 25) {
+      const batch = await Promise.all(Array.from({ length: Math.min(25, BUYS - i) }, () => call(client, 'create_media_buy', buyRequest())));
+      for (const r of batch) {
+        expect(r.isError).toBe(false);
+        ids.push(r.data.media_buy_id as string);
+      }
+    }
+    await client.close();
+    expect(await fulfilJobs(sql)).toBe(BUYS);
+    lap('create 200 buys');
+
+    const first = await startWorkerProcess('worker-1', t.db.url, sql);
+    lap('worker-1 ready');
+    await waitOn(first, async () => (await booked(sql)) >= 20, 20_000, 5);
+    const exit = await first.stop('SIGKILL');
+    expect(exit.signal).toBe('SIGKILL');
+    lap('worker-1 runs until SIGKILL');
+
+    const bookedAtKill = await booked(sql);
+    const [dead] = await sql<{ pool_id: string }[]>`select pool_id from worker_heartbeats where pid = ${first.pid}`;
+    const byDead = `locked_by = '${dead!.pool_id}'`;
+    const lockedByDead = await fulfilJobs(sql, byDead);
+    expect(bookedAtKill).toBeGreaterThan(0);
+    expect(bookedAtKill).toBeLessThan(BUYS);
+    // Jobs it was running stay locked by the dead pool: Graphile Worker alone would leave them for 4 hours.
+    expect(lockedByDead).toBeGreaterThan(0);
+
+    // A new worker runs everything else, but leaves the dead pool's jobs alone while its heartbeat looks fresh.
+    const second = await startWorkerProcess('worker-2', t.db.url, sql);
+    lap('worker-2 ready');
+    const notDead = `locked_by is distinct from '${dead!.pool_id}'`;
+    await waitOn(second, async () => (await fulfilJobs(sql, notDead)) === 0, 20_000, 25);
+    await sleep(500);
+    expect(await fulfilJobs(sql, notDead)).toBe(0);
+    expect(await fulfilJobs(sql, byDead)).toBe(lockedByDead);
+    lap('worker-2 runs the free jobs');
+
+    // The dead pool stops beating for the stale interval (30 s; here, by moving its last beat back):
+    // worker-2's next beat (every 5 s) frees its jobs, and worker-2 runs them.
+    await sql`update worker_heartbeats set heartbeat_at = now() - interval '1 hour' where pool_id = ${dead!.pool_id}`;
+    await waitOn(second, async () => (await completedSteps(sql)) === BUYS, 15_000, 50);
+    lap('worker-2 finishes the rest');
+
+    // Every buy completed, each booked exactly once at the ad server and recorded once here.
+    const steps = await sql<{ media_buy_id: string; status: string }[]>`select media_buy_id, status from workflow_steps where step_type = 'create_media_buy'`;
+    expect(steps).toHaveLength(BUYS);
+    expect(new Set(steps.map((s) => s.media_buy_id))).toEqual(new Set(ids));
+    expect(steps.every((s) => s.status === 'completed')).toBe(true);
+    expect(await count(sql, `select count(*) as n from media_buys where status in ('rejected', 'canceled')`)).toBe(0);
+
+    const [orders] = await sql<{ rows: number; keys: number; buys: number; calls: number }[]>`
+      select count(*)::int as rows, count(distinct idempotency_key)::int as keys,
+             count(distinct request->>'media_buy_id')::int as buys, sum(calls)::int as calls
+      from mock_ad_server.orders`;
+    expect(orders).toMatchObject({ rows: BUYS, keys: BUYS, buys: BUYS });
+    // Each buy's one order is the one its idempotency key names.
+    expect(await count(sql, `select count(*) as n from media_buys b where (select count(*) from mock_ad_server.orders o where o.idempotency_key like b.id || '/%') = 1`)).toBe(BUYS);
+
+    const [ours] = await sql<{ rows: number; pairs: number; booked: number; matched: number }[]>`
+      select count(*)::int as rows, count(distinct (media_buy_id, adapter_config_id))::int as pairs,
+             count(*) filter (where state = 'booked')::int as booked,
+             count(*) filter (where exists (select 1 from mock_ad_server.orders o where o.idempotency_key = a.idempotency_key and o.order_id = a.external_order_id))::int as matched
+      from adapter_orders a`;
+    expect(ours).toEqual({ rows: BUYS, pairs: BUYS, booked: BUYS, matched: BUYS });
+
+    // Nothing left in the queue; the dead pool's heartbeat is gone, the live one remains.
+    expect(await fulfilJobs(sql)).toBe(0);
+    const beats = await sql<{ pid: number }[]>`select pid from worker_heartbeats`;
+    expect(beats.map((b) => b.pid)).toEqual([second.pid]);
+    expect(second.stderr()).toContain('freed the jobs of a worker that stopped beating');
+    expect(second.stderr()).not.toMatch(/"level":"error"/);
+
+    expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(await count(sql, `select count(*) as n from worker_heartbeats`)).toBe(0);
+    lap('worker-2 stops');
+    console.info('kill test', { ...timings, bookedAtKill, lockedByDead, adServerCalls: orders!.calls, repeatedCalls: orders!.calls - BUYS });
+  }, 45_000);
+});
+
+describe('two servers and a worker, each its own process, on one database', () => {
+  const token = 'process-test-token';
+  let db: TestDb;
+  let sql: postgres.Sql;
+  let a: { proc: Proc; url: string };
+  let b: { proc: Proc; url: string };
+  const workers: Proc[] = [];
+  beforeAll(async () => {
+    db = await createTestDb();
+    const d = connect(db.url, { max: 1 });
+    // Slow enough an ad server that a subscriber is in place before the booking lands.
+    await seedDemo(d.db, { token, adapterLatencyMs: 500 });
+    await d.close();
+    sql = postgres(db.url, { max: 2, onnotice: () => {} });
+    [a, b] = await Promise.all([startServer('server-A', db.url), startServer('server-B', db.url)]);
+  });
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop('SIGKILL')));
+  });
+  afterAll(async () => {
+    const servers = [a, b].filter((s) => s !== undefined);
+    const exits = await Promise.all(servers.map((s) => s.proc.stop('SIGTERM')));
+    await killAll();
+    await sql?.end();
+    await db?.drop();
+    // Both servers shut down cleanly on SIGTERM and logged no error along the way.
+    expect(exits).toEqual(servers.map(() => ({ code: 0, signal: null })));
+    for (const s of servers) expect(s.proc.stderr()).not.toMatch(/"level":"error"/);
+  });
+
+  it('keeps jobs in Postgres while no worker runs; a restarted worker fulfils them', async () => {
+    const first = await startWorkerProcess('worker-1', db.url, sql);
+    workers.push(first);
+    expect(await first.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+
+    // No worker now: buys are created on both servers over the stateless HTTP path.
+    const auth = { authorization: `Bearer ${token}` };
+    const created = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => rawCall(i % 2 ? a.url : b.url, 'create_media_buy', buyRequest(), auth)),
+    );
+    const ids = created.map((r) => {
+      expect(r.status).toBe(200);
+      expect(r.body.result?.isError).toBeFalsy();
+      return (r.body.result!.structuredContent as { media_buy_id: string }).media_buy_id;
+    });
+    await sleep(300);
+    expect(await fulfilJobs(sql, 'locked_by is null')).toBe(20);
+    expect(await count(sql, `select count(*) as n from adapter_orders`)).toBe(0);
+
+    const second = await startWorkerProcess('worker-2', db.url, sql);
+    workers.push(second);
+    await waitOn(second, async () => (await completedSteps(sql)) === 20, 15_000, 50);
+    const rows = await sql<{ id: string }[]>`select b.id from media_buys b join adapter_orders o on o.media_buy_id = b.id and o.state = 'booked'`;
+    expect(rows.map((r) => r.id).sort()).toEqual([...ids].sort());
+    expect(await count(sql, `select count(*) as n from mock_ad_server.orders`)).toBe(20);
+    expect(await fulfilJobs(sql)).toBe(0);
+    expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+  });
+
+  it('pushes the booking to subscribers on both servers; the task is visible from the other server', async () => {
+    workers.push(await startWorkerProcess('worker', db.url, sql));
+    const clientA = await mcpClient(a.url, token);
+    const clientB = await mcpClient(b.url, token);
+    try {
+      const updates = { A: [] as string[], B: [] as string[] };
+      clientA.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.A.push(n.params.uri));
+      clientB.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.B.push(n.params.uri));
+
+      const { isError, data } = await call(clientA, 'create_media_buy', buyRequest());
+      expect(isError).toBe(false);
+      const uri = `media-buy://${data.media_buy_id}`;
+      await Promise.all([clientA.subscribeResource({ uri }), clientB.subscribeResource({ uri })]);
+      const read = async (c: Client) => JSON.parse(((await c.readResource({ uri })).contents[0] as { text: string }).text);
+      const before = await read(clientB);
+      expect(before.fulfilment[0].state).toBe('queued'); // B knows the buy A made, and nothing was pushed yet
+      expect(updates).toEqual({ A: [], B: [] });
+
+      await waitFor(async () => updates.A.includes(uri) && updates.B.includes(uri), 10_000, 25);
+      const after = await read(clientB);
+      expect(after.fulfilment[0].state).toBe('booked');
+
+      const taskId = after.workflow_step.task_id as string;
+      const task = await call(clientB, 'tasks/get', { task_id: taskId });
+      expect(task.isError).toBe(false);
+      expect(task.data).toMatchObject({ task_id: taskId, task_type: 'create_media_buy', status: 'completed', result: { media_buy_id: data.media_buy_id } });
+      const list = await call(clientB, 'tasks/list', { filters: { task_ids: [taskId] } });
+      expect((list.data.tasks as { task_id: string; status: string }[]).map((x) => [x.task_id, x.status])).toEqual([[taskId, 'completed']]);
+    } finally {
+      await Promise.all([clientA.close(), clientB.close()]);
+    }
+  });
+});
