@@ -16,6 +16,8 @@ export interface Subscriber {
 
 export const mediaBuyUri = (id: string) => `media-buy://${id}`;
 export const taskUri = (id: string) => `task://${id}`;
+/** The caller's whole book of media buys: updated on any change to any of them. */
+export const MEDIA_BUYS_URI = 'media-buys://';
 
 export class NotificationHub {
   private readonly subs = new Map<string, Set<Subscriber>>();
@@ -83,7 +85,7 @@ export class NotificationHub {
     }
     for (const fn of this.listeners) fn(event);
     if (event.kind !== 'media_buy') return;
-    const uris = [mediaBuyUri(event.media_buy_id), ...(event.task_id ? [taskUri(event.task_id)] : [])];
+    const uris = [mediaBuyUri(event.media_buy_id), ...(event.task_id ? [taskUri(event.task_id)] : []), MEDIA_BUYS_URI];
     for (const uri of uris) {
       for (const sub of this.subs.get(uri) ?? []) {
         if (sub.tenantId !== event.tenant_id || sub.principalId !== event.principal_id) continue;

@@ -19,15 +19,15 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Database } from '../db/client.js';
 import { listAdapterConfigs } from '../db/queries/adapters.js';
-import { getMediaBuy } from '../db/queries/media-buys.js';
+import { getMediaBuy, listMediaBuys } from '../db/queries/media-buys.js';
 import { getTaskForPrincipal } from '../db/queries/workflow.js';
-import { mediaBuyState } from '../domain/media-buy-view.js';
+import { mediaBuyState, toAdcpMediaBuy } from '../domain/media-buy-view.js';
 import { toAdcpTaskStatus } from '../domain/status.js';
 import type { Logger } from '../logger.js';
 import type { CatalogCache } from './catalog-cache.js';
 import type { Caller, ToolContext } from './context.js';
 import { invokeTool, toolListing, type ToolDef } from './define-tool.js';
-import { NotificationHub, type Subscriber } from './notify.js';
+import { MEDIA_BUYS_URI, NotificationHub, type Subscriber } from './notify.js';
 import { TOOLS } from './tools/index.js';
 
 export const SERVER_INFO = { name: 'adcp-sales-agent', version: '0.1.0' };
@@ -94,6 +94,17 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver)
     },
   );
   mcp.registerResource(
+    'media-buys',
+    MEDIA_BUYS_URI,
+    { title: 'Your media buys', description: 'Your 100 most recent media buys with status and packages. Subscribe to hear of any change to any of them.', mimeType: 'application/json' },
+    async (uri, extra) => {
+      const caller = await resolveCaller(extra);
+      if (!caller.tenant || !caller.principal) throw notFound(uri);
+      const buys = await listMediaBuys(app.database.db, { tenantId: caller.tenant.id, principalId: caller.principal.id, limit: 100 });
+      return readJson(uri, { media_buys: buys.map(toAdcpMediaBuy) });
+    },
+  );
+  mcp.registerResource(
     'task',
     new ResourceTemplate('task://{task_id}', { list: undefined }),
     { title: 'Task status', description: 'Current state of an AdCP task (e.g. a media buy awaiting approval). Subscribe for updates.', mimeType: 'application/json' },
@@ -122,7 +133,7 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver)
     const caller = await resolveCaller(extra);
     if (!caller.tenant || !caller.principal) throw new McpError(ErrorCode.InvalidRequest, 'Subscribing requires an authenticated buyer.');
     const uri = req.params.uri;
-    if (!/^(media-buy|task):\/\/[^/]+$/.test(uri)) throw new McpError(ErrorCode.InvalidParams, `Cannot subscribe to ${uri}`);
+    if (uri !== MEDIA_BUYS_URI && !/^(media-buy|task):\/\/[^/]+$/.test(uri)) throw new McpError(ErrorCode.InvalidParams, `Cannot subscribe to ${uri}`);
     if (!mine.has(uri)) {
       const sub: Subscriber = {
         tenantId: caller.tenant.id,

@@ -128,6 +128,22 @@ describe('auto path', () => {
   });
 });
 
+describe('media-buys:// list resource', () => {
+  it('lists the caller’s buys and is updated on any change to any of them, for that buyer only', async () => {
+    await setAdapter({});
+    await buyer.subscribeResource({ uri: 'media-buys://' });
+    const other = await memoryClient(t, null);
+    const before = updates.filter((u) => u === 'media-buys://').length;
+    const { data } = await call(buyer, 'create_media_buy', buyRequest());
+    await waitFor(async () => updates.filter((u) => u === 'media-buys://').length > before);
+    const res = await buyer.readResource({ uri: 'media-buys://' });
+    const list = JSON.parse((res.contents[0] as { text: string }).text) as { media_buys: { media_buy_id: string }[] };
+    expect(list.media_buys.map((b) => b.media_buy_id)).toContain(data.media_buy_id);
+    await expect(other.readResource({ uri: 'media-buys://' })).rejects.toThrow(/not found/i);
+    await other.close();
+  });
+});
+
 describe('manual approval path', () => {
   it('answers submitted with a task, enqueues nothing, and fulfils after approval', async () => {
     await setAdapter({}, true);
