@@ -85,6 +85,7 @@ CREATE TABLE "products" (
 	"allowed_principal_ids" text[],
 	"details" jsonb DEFAULT '{}'::jsonb NOT NULL,
 	"archived" boolean DEFAULT false NOT NULL,
+	"test_fixture" boolean DEFAULT false NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "products_tenant_id_id_pk" PRIMARY KEY("tenant_id","id")

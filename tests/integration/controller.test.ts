@@ -136,7 +136,7 @@ describe('seed_product and seed_pricing_option', () => {
 
 describe('force_media_buy_status', () => {
   it('moves a buy along the lifecycle, rejects illegal moves and unknown buys', async () => {
-    const buy = await call(buyer, 'create_media_buy', buyRequest());
+    const buy = await call(buyer, 'create_media_buy', buyRequest({ account: SANDBOX }));
     const id = buy.data.media_buy_id as string;
     expect(await ctl('force_media_buy_status', { media_buy_id: id, status: 'active' })).toMatchObject({ success: true, previous_state: 'pending_creatives', current_state: 'active' });
     const seen = await call(buyer, 'get_media_buys', { media_buy_ids: [id] });
@@ -155,11 +155,11 @@ describe('force_media_buy_status', () => {
   });
 
   it('records a forced cancellation as the seller’s, and a forced rejection with its reason', async () => {
-    const a = (await call(buyer, 'create_media_buy', buyRequest())).data.media_buy_id as string;
+    const a = (await call(buyer, 'create_media_buy', buyRequest({ account: SANDBOX }))).data.media_buy_id as string;
     expect(await ctl('force_media_buy_status', { media_buy_id: a, status: 'canceled' })).toMatchObject({ success: true, current_state: 'canceled' });
     const [row] = await sql`select status, canceled_by, canceled_at from media_buys where id = ${a}`;
     expect(row).toMatchObject({ status: 'canceled', canceled_by: 'seller', canceled_at: expect.any(Date) });
-    const b = (await call(buyer, 'create_media_buy', buyRequest())).data.media_buy_id as string;
+    const b = (await call(buyer, 'create_media_buy', buyRequest({ account: SANDBOX }))).data.media_buy_id as string;
     expect(await ctl('force_media_buy_status', { media_buy_id: b, status: 'rejected', rejection_reason: 'Policy' })).toMatchObject({ success: true, current_state: 'rejected' });
     const seen = await call(buyer, 'get_media_buys', { media_buy_ids: [b] });
     expect((seen.data.media_buys as Record<string, unknown>[])[0]).toMatchObject({ status: 'rejected', rejection_reason: 'Policy' });
@@ -173,7 +173,7 @@ describe('force_media_buy_status on a buy awaiting approval', () => {
     try {
       const ids: string[] = [];
       for (let i = 0; i < 2; i++) {
-        const res = await call(manual, 'create_media_buy', buyRequest());
+        const res = await call(manual, 'create_media_buy', buyRequest({ account: SANDBOX }));
         expect(res.data.status).toBe('submitted');
         const [row] = await sql`select media_buy_id from workflow_steps where id = ${res.data.task_id as string}`;
         ids.push(row!.media_buy_id as string);
@@ -236,7 +236,7 @@ describe('force_create_media_buy_arm', () => {
 
 describe('simulate_delivery and simulate_budget_spend', () => {
   it('write delivery for the caller’s buys only', async () => {
-    const id = (await call(buyer, 'create_media_buy', buyRequest())).data.media_buy_id as string;
+    const id = (await call(buyer, 'create_media_buy', buyRequest({ account: SANDBOX }))).data.media_buy_id as string;
     const data = await ctl('simulate_delivery', { media_buy_id: id, impressions: 5000, clicks: 150, reported_spend: { amount: 250, currency: 'USD' } });
     expect(data).toMatchObject({ success: true, simulated: { impressions: 5000, clicks: 150 }, cumulative: { impressions: 5000, clicks: 150, reported_spend: { amount: 250, currency: 'USD' } } });
     expect(await ctl('simulate_budget_spend', { media_buy_id: id, spend_percentage: 95 })).toMatchObject({ success: true, cumulative: { reported_spend: { amount: 19000 } } });
@@ -246,5 +246,29 @@ describe('simulate_delivery and simulate_budget_spend', () => {
     expect(await ctl('simulate_delivery', { media_buy_id: id, impressions: 1 }, { account: SANDBOX }, other)).toMatchObject({ success: false, error: 'NOT_FOUND' });
     expect(await ctl('simulate_budget_spend', { spend_percentage: 50, account_id: 'acct_x' })).toMatchObject({ success: false, error: 'INVALID_PARAMS' });
     expect(await counts()).toEqual(before);
+  });
+});
+
+describe('sandbox boundary', () => {
+  it('never touches production data, even when the caller claims a sandbox account', async () => {
+    const prod = await call(buyer, 'create_media_buy', buyRequest({ account: { brand: { domain: 'real-brand.example' }, operator: 'real-agency.example' } }));
+    const id = prod.data.media_buy_id as string;
+    const forced = await ctl('force_media_buy_status', { media_buy_id: id, status: 'active' });
+    expect(forced).toMatchObject({ success: false, error: 'FORBIDDEN' });
+    const faked = await ctl('simulate_delivery', { media_buy_id: id, impressions: 1000, clicks: 1, reported_spend: { amount: 10, currency: 'USD' } });
+    expect(faked).toMatchObject({ success: false, error: 'FORBIDDEN' });
+    const [row] = await sql`select status from media_buys where id = ${id}`;
+    expect(row!.status).toBe('pending_creatives');
+    expect((await sql`select count(*)::int as n from delivery_reports where media_buy_id = ${id}`)[0]!.n).toBe(0);
+  });
+
+  it('sells a seeded product to sandbox accounts only', async () => {
+    await ctl('seed_product', { product_id: 'fixture-only', fixture: { delivery_type: 'non_guaranteed', channels: ['display'] } });
+    await ctl('seed_pricing_option', { product_id: 'fixture-only', pricing_option_id: 'fx', fixture: { pricing_model: 'cpm', currency: 'USD', fixed_price: 0.01 } });
+    const pkg = [{ product_id: 'fixture-only', pricing_option_id: 'fx', budget: 100 }];
+    const production = await call(buyer, 'create_media_buy', buyRequest({ packages: pkg }));
+    expect(production.data.adcp_error).toMatchObject({ code: 'PRODUCT_NOT_FOUND', field: 'packages[0].product_id' });
+    const sandbox = await call(buyer, 'create_media_buy', buyRequest({ account: SANDBOX, packages: pkg }));
+    expect(sandbox.isError).toBe(false);
   });
 });

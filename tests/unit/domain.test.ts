@@ -55,6 +55,7 @@ const product = (id: string, name: string, description: string, channels: string
     allowedPrincipalIds: null,
     details: {},
     archived: false,
+    testFixture: false,
     createdAt: new Date(),
     updatedAt: new Date(),
     pricing: pricing.map((p, i) => ({ tenantId: 't', productId: id, id: `po${i}`, pricingModel: 'cpm', currency: 'USD', fixedPrice: null, floorPrice: null, priceGuidance: null, minSpendPerPackage: null, parameters: null, ...p })),

@@ -53,7 +53,7 @@ export async function seedProduct(db: Db, p: Scope & { product: SeededProduct; p
   return db.transaction(async (tx) => {
     const existing = await lockProduct(tx, { ...p, productId: p.product.id });
     if (existing && !ownedBy(existing, p.principalId)) return 'forbidden';
-    const row = { tenantId: p.tenantId, ...p.product, targetingTemplate: {}, adapterConfigId: null, allowedPrincipalIds: [p.principalId], archived: false };
+    const row = { tenantId: p.tenantId, ...p.product, targetingTemplate: {}, adapterConfigId: null, allowedPrincipalIds: [p.principalId], archived: false, testFixture: true };
     await tx.insert(products).values(row).onConflictDoUpdate({ target: [products.tenantId, products.id], set: { ...row, updatedAt: sql`now()` } });
     await upsertPricing(tx, { ...p, productId: p.product.id }, p.pricing);
     if (p.formats.length) await tx.insert(creativeFormats).values(p.formats.map((f) => ({ tenantId: p.tenantId, ...f }))).onConflictDoNothing();
@@ -174,4 +174,25 @@ export async function isSandboxAccount(db: Queryable, p: Scope & { accountId: st
     .from(accounts)
     .where(and(eq(accounts.tenantId, p.tenantId), eq(accounts.principalId, p.principalId), eq(accounts.id, p.accountId), eq(accounts.sandbox, true)));
   return rows.length > 0;
+}
+
+/**
+ * Is this entity outside production? True when its account is a sandbox (media
+ * buys, accounts) or, for a creative, when no non-sandbox buy uses it. Unknown
+ * ids answer true so the controller can report NOT_FOUND itself.
+ */
+export async function isSandboxEntity(db: Queryable, p: Scope & { kind: 'media_buy' | 'account' | 'creative'; id: string }): Promise<boolean> {
+  const query =
+    p.kind === 'media_buy'
+      ? sql`select coalesce((select a.sandbox from media_buys b left join accounts a on a.id = b.account_id
+              where b.tenant_id = ${p.tenantId} and b.principal_id = ${p.principalId} and b.id = ${p.id}), true) as ok`
+      : p.kind === 'account'
+        ? sql`select coalesce((select sandbox from accounts where tenant_id = ${p.tenantId} and principal_id = ${p.principalId} and id = ${p.id}), true) as ok`
+        : sql`select not exists (select 1 from creative_assignments ca
+              join media_packages k on k.id = ca.package_id join media_buys b on b.id = k.media_buy_id
+              left join accounts a on a.id = b.account_id
+              where ca.tenant_id = ${p.tenantId} and ca.principal_id = ${p.principalId} and ca.creative_id = ${p.id}
+                and not coalesce(a.sandbox, false)) as ok`;
+  const rows = await db.execute<{ ok: boolean }>(query);
+  return !!rows[0]?.ok;
 }

@@ -29,6 +29,8 @@ export const products = pgTable(
     /** Other AdCP product fields passed through as-is (delivery_measurement, reporting_capabilities...). */
     details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
     archived: boolean('archived').notNull().default(false),
+    /** Seeded by comply_test_controller: buyable with sandbox accounts only. */
+    testFixture: boolean('test_fixture').notNull().default(false),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

@@ -84,6 +84,14 @@ async function catalogueHints(ctx: BuyerContext): Promise<CatalogueHints> {
 function storeFor(ctx: BuyerContext): TestControllerStore {
   const scope = { tenantId: ctx.tenant.id, principalId: ctx.principal.id };
   const today = () => ctx.now().toISOString().slice(0, 10);
+  // A sandbox flag opens the controller, but only for sandbox entities: it must never move a production
+  // buy, account or creative (or fake its delivery). Tenants in compliance-test mode are test data throughout.
+  const guard = async (kind: 'media_buy' | 'account' | 'creative', id: string) => {
+    if (ctx.tenant.settings.test_controller === 'enabled') return;
+    if (!(await q.isSandboxEntity(ctx.db, { ...scope, kind, id }))) {
+      throw new TestControllerError('FORBIDDEN', `${kind.replace('_', ' ')} ${id} belongs to a production account; the test controller only acts on sandbox data.`);
+    }
+  };
   return {
     async seedProduct(productId, fx = {}) {
       const hints = await catalogueHints(ctx);
@@ -97,12 +105,15 @@ function storeFor(ctx: BuyerContext): TestControllerStore {
       ctx.catalog.invalidate(ctx.tenant.id);
     },
     async forceMediaBuyStatus(mediaBuyId, status, rejectionReason) {
+      await guard('media_buy', mediaBuyId);
       return transition(await q.forceMediaBuyStatus(ctx.db, { ...scope, mediaBuyId, status, rejectionReason, now: ctx.now() }), 'Media buy', mediaBuyId);
     },
     async forceCreativeStatus(creativeId, status, rejectionReason) {
+      await guard('creative', creativeId);
       return transition(await q.forceCreativeStatus(ctx.db, { ...scope, creativeId, status, rejectionReason }), 'Creative', creativeId);
     },
     async forceAccountStatus(accountId, status) {
+      await guard('account', accountId);
       return transition(await q.forceAccountStatus(ctx.db, { ...scope, accountId, status }), 'Account', accountId);
     },
     async forceCreateMediaBuyArm({ arm, task_id, message }) {
@@ -111,12 +122,14 @@ function storeFor(ctx: BuyerContext): TestControllerStore {
     },
     async simulateDelivery(mediaBuyId, params) {
       const p = parse(DeliveryParams, params);
+      await guard('media_buy', mediaBuyId);
       const spend = p.reported_spend ? fromUnits(toUnits(p.reported_spend.amount)) : '0';
       const o = await simulateDelivery(ctx.db, { ...scope, mediaBuyId, day: today(), impressions: p.impressions, clicks: p.clicks, completions: p.completed_views, spend, currency: p.reported_spend?.currency });
       return simulated(o, mediaBuyId, { impressions: p.impressions, clicks: p.clicks, ...(p.completed_views && { completed_views: p.completed_views }), reported_spend: { amount: Number(spend), currency: p.reported_spend?.currency ?? (o.outcome === 'ok' ? o.currency : '') } });
     },
     async simulateBudgetSpend(params) {
       const p = parse(BudgetParams, params);
+      await guard('media_buy', p.media_buy_id);
       const o = await simulateBudgetSpend(ctx.db, { ...scope, mediaBuyId: p.media_buy_id, day: today(), percentage: p.spend_percentage });
       return simulated(o, p.media_buy_id, { media_buy_id: p.media_buy_id, spend_percentage: p.spend_percentage });
     },

@@ -13,7 +13,7 @@ import { existingCreativeIds } from '../../db/queries/creatives.js';
 import { readIdempotentResponse, type StoredResponse } from '../../db/queries/idempotency.js';
 import { mediaBuyEventPayload } from '../../db/notify.js';
 import { newId } from '../../domain/ids.js';
-import { planMediaBuy, type CreateMediaBuyRequest } from '../../domain/media-buy-plan.js';
+import { planMediaBuy, rejectTestFixtures, type CreateMediaBuyRequest } from '../../domain/media-buy-plan.js';
 import { amountToNumber } from '../../domain/money.js';
 import { initialStatus, validActions } from '../../domain/status.js';
 import { checkWebhookUrl, type PushConfig } from '../../domain/webhooks.js';
@@ -69,6 +69,8 @@ export default defineTool({
       throw err;
     }
     if (accountLookup instanceof Error) throw accountLookup;
+    const sandbox = accountLookup.account?.sandbox ?? accountLookup.key?.sandbox ?? false;
+    rejectTestFixtures(plan.packages, sandbox, 'packages');
     const account = await resolveAccount(ctx.db, ctx, input.account, input.brand, accountLookup);
     // Compliance testing may force the next create into the submitted (approval) arm with a given task id.
     const testing = account.sandbox || ctx.tenant.settings.test_controller === 'enabled';

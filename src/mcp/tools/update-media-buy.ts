@@ -13,6 +13,7 @@ import { cancelPendingApproval, insertWorkflowStep, updateWorkflowStep } from '.
 import { publishChange } from '../../db/notify.js';
 import { AdcpError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
+import { rejectTestFixtures } from '../../domain/media-buy-plan.js';
 import { planUpdate, type UpdateRequest } from '../../domain/media-buy-update.js';
 import { amountToNumber } from '../../domain/money.js';
 import { toAdcpMediaBuyStatus, validActions } from '../../domain/status.js';
@@ -61,6 +62,7 @@ export default defineTool({
         knownCreatives,
         now,
       });
+      rejectTestFixtures(plan.newPackages, found.sandbox, 'new_packages');
       for (const c of plan.packageChanges) {
         await updatePackage(tx, { mediaBuyId: buy.id, id: c.id }, { ...(c.budget && { budget: c.budget }), ...(c.bidPrice && { bidPrice: c.bidPrice }), ...(c.pacing && { pacing: c.pacing }), ...(c.status && { status: c.status }), ...(c.targeting && { targeting: c.targeting }) });
         if (c.assignments) await replaceAssignments(tx, { ...scope, packageId: c.id, assignments: c.assignments });
