@@ -228,9 +228,9 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
   return planned;
 }
 
-/** Products seeded by the test controller are not for sale to production accounts: to them they do not exist. */
-export function rejectTestFixtures(packages: PlannedPackage[], sandbox: boolean, field: string): void {
-  if (sandbox) return;
+/** Products seeded by the test controller are not for sale to production accounts (unless the whole tenant is a test tenant): to them they do not exist. */
+export function rejectTestFixtures(packages: PlannedPackage[], testingAllowed: boolean, field: string): void {
+  if (testingAllowed) return;
   const i = packages.findIndex((p) => p.product.testFixture);
   if (i >= 0) {
     throw new AdcpError('PRODUCT_NOT_FOUND', `Product "${packages[i]!.product.id}" does not exist.`, { field: `${field}[${i}].product_id`, suggestion: 'Use a product_id returned by get_products.' });

@@ -70,7 +70,7 @@ export default defineTool({
     }
     if (accountLookup instanceof Error) throw accountLookup;
     const sandbox = accountLookup.account?.sandbox ?? accountLookup.key?.sandbox ?? false;
-    rejectTestFixtures(plan.packages, sandbox, 'packages');
+    rejectTestFixtures(plan.packages, sandbox || ctx.tenant.settings.test_controller === 'enabled', 'packages');
     const account = await resolveAccount(ctx.db, ctx, input.account, input.brand, accountLookup);
     // Compliance testing may force the next create into the submitted (approval) arm with a given task id.
     const testing = account.sandbox || ctx.tenant.settings.test_controller === 'enabled';

@@ -62,7 +62,7 @@ export default defineTool({
         knownCreatives,
         now,
       });
-      rejectTestFixtures(plan.newPackages, found.sandbox, 'new_packages');
+      rejectTestFixtures(plan.newPackages, found.sandbox || ctx.tenant.settings.test_controller === 'enabled', 'new_packages');
       for (const c of plan.packageChanges) {
         await updatePackage(tx, { mediaBuyId: buy.id, id: c.id }, { ...(c.budget && { budget: c.budget }), ...(c.bidPrice && { bidPrice: c.bidPrice }), ...(c.pacing && { pacing: c.pacing }), ...(c.status && { status: c.status }), ...(c.targeting && { targeting: c.targeting }) });
         if (c.assignments) await replaceAssignments(tx, { ...scope, packageId: c.id, assignments: c.assignments });
