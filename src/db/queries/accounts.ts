@@ -64,13 +64,6 @@ export async function openAccount(db: Queryable, p: { tenantId: string; principa
   return inserted!;
 }
 
-export async function listAccounts(db: Queryable, p: { tenantId: string; principalId: string }): Promise<AccountRow[]> {
-  return db
-    .select()
-    .from(accounts)
-    .where(and(eq(accounts.tenantId, p.tenantId), eq(accounts.principalId, p.principalId)))
-    .orderBy(accounts.createdAt);
-}
 
 /** A page of the caller's accounts, oldest first, after the account `afterId` (compared in the database, at full timestamp precision). */
 export async function listAccountsPage(

@@ -1,5 +1,5 @@
 /** Adapter configurations per tenant. */
-import { and, asc, eq } from 'drizzle-orm';
+import { asc, eq } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
 import { adapterConfigs } from '../schema/index.js';
 
@@ -9,7 +9,3 @@ export async function listAdapterConfigs(db: Queryable, tenantId: string): Promi
   return db.select().from(adapterConfigs).where(eq(adapterConfigs.tenantId, tenantId)).orderBy(asc(adapterConfigs.createdAt));
 }
 
-export async function getAdapterConfig(db: Queryable, p: { tenantId: string; id: string }): Promise<AdapterConfigRow | undefined> {
-  const [row] = await db.select().from(adapterConfigs).where(and(eq(adapterConfigs.tenantId, p.tenantId), eq(adapterConfigs.id, p.id)));
-  return row;
-}

@@ -41,10 +41,6 @@ export async function findPrincipalByToken(db: Queryable, token: string): Promis
   };
 }
 
-export async function getTenant(db: Queryable, tenantId: string): Promise<Tenant | undefined> {
-  const [t] = await db.select().from(tenants).where(eq(tenants.id, tenantId)).limit(1);
-  return t && { id: t.id, name: t.name, publisherDomain: t.publisherDomain, settings: t.settings };
-}
 
 /** The tenant anonymous callers see: the only tenant, or the one named "demo". */
 export async function defaultTenant(db: Queryable): Promise<Tenant | undefined> {
