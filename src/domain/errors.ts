@@ -62,6 +62,9 @@ export const authRequired = (tool: string) =>
     suggestion: 'Send your token as "Authorization: Bearer <token>" or "x-adcp-auth: <token>" (SALES_AGENT_TOKEN over stdio).',
   });
 
+/** The message of anything thrown, for logs and stored failure reasons. */
+export const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
 /** Turn a JSONPath-lite path array into "packages[0].budget". */
 export function fieldPath(path: readonly PropertyKey[]): string {
   let out = '';

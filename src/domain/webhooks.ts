@@ -53,6 +53,8 @@ export function isPrivateAddress(ip: string): boolean {
   return v6 === '::1' || v6 === '::' || v6.startsWith('fc') || v6.startsWith('fd') || v6.startsWith('fe80');
 }
 
+export const isLocalHostname = (host: string): boolean => host === 'localhost' || host.endsWith('.localhost');
+
 /** Request-time check of a push_notification_config URL. */
 export function checkWebhookUrl(url: string, allowPrivate: boolean): void {
   let u: URL;
@@ -65,7 +67,7 @@ export function checkWebhookUrl(url: string, allowPrivate: boolean): void {
     throw new AdcpError('VALIDATION_ERROR', 'push_notification_config.url must be http(s).', { field: 'push_notification_config.url', suggestion: 'Send an https:// URL.' });
   }
   const host = u.hostname.replace(/^\[|\]$/g, '');
-  const literalPrivate = (net.isIP(host) && isPrivateAddress(host)) || host === 'localhost' || host.endsWith('.localhost');
+  const literalPrivate = (net.isIP(host) && isPrivateAddress(host)) || isLocalHostname(host);
   if (literalPrivate && !allowPrivate) {
     throw new AdcpError('VALIDATION_ERROR', 'push_notification_config.url points at a private or loopback address.', {
       field: 'push_notification_config.url',

@@ -55,7 +55,7 @@ export function rejectMediaBuy(db: Db, p: { tenantId: string; taskId: string; ac
       status: 'rejected',
       message: `Rejected by the seller: ${p.reason}`,
       push: step.pushNotificationConfig as PushConfig | null,
-      allowPrivateNetwork: await allowsPrivateWebhooks(tx, { tenantId: p.tenantId, accountId: buy.accountId }),
+      allowPrivateNetwork: !!step.pushNotificationConfig && (await allowsPrivateWebhooks(tx, { tenantId: p.tenantId, accountId: buy.accountId })),
     });
   });
 }

@@ -22,21 +22,19 @@ export interface NaturalKey {
   sandbox: boolean;
 }
 
+/** The caller's account with this natural key. */
+const byNaturalKey = (p: { tenantId: string; principalId: string } & NaturalKey) =>
+  and(
+    eq(accounts.tenantId, p.tenantId),
+    eq(accounts.principalId, p.principalId),
+    eq(accounts.brandDomain, p.brandDomain),
+    eq(accounts.brandId, p.brandId),
+    eq(accounts.operator, p.operator),
+    eq(accounts.sandbox, p.sandbox),
+  );
+
 export async function getAccountByNaturalKey(db: Queryable, p: { tenantId: string; principalId: string } & NaturalKey): Promise<AccountRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(accounts)
-    .where(
-      and(
-        eq(accounts.tenantId, p.tenantId),
-        eq(accounts.principalId, p.principalId),
-        eq(accounts.brandDomain, p.brandDomain),
-        eq(accounts.brandId, p.brandId),
-        eq(accounts.operator, p.operator),
-        eq(accounts.sandbox, p.sandbox),
-      ),
-    )
-    .limit(1);
+  const [row] = await db.select().from(accounts).where(byNaturalKey(p)).limit(1);
   return row;
 }
 
@@ -98,14 +96,7 @@ export async function syncAccount(
   db: Queryable,
   p: { tenantId: string; principalId: string; terms: Record<string, unknown>; initialStatus: string; dryRun: boolean } & NaturalKey,
 ): Promise<{ action: SyncAction; account?: AccountRow }> {
-  const where = and(
-    eq(accounts.tenantId, p.tenantId),
-    eq(accounts.principalId, p.principalId),
-    eq(accounts.brandDomain, p.brandDomain),
-    eq(accounts.brandId, p.brandId),
-    eq(accounts.operator, p.operator),
-    eq(accounts.sandbox, p.sandbox),
-  );
+  const where = byNaturalKey(p);
   let [existing] = await db.select().from(accounts).where(where).for('update');
   if (!existing) {
     if (p.dryRun) return { action: 'created' };

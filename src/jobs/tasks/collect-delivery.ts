@@ -8,6 +8,7 @@
  * Rows that did arrive are kept even when another ad server fails; a transient
  * failure then throws to retry the whole buy.
  */
+import { errorMessage } from '../../domain/errors.js';
 import { z } from 'zod';
 import { AdapterError, type AdapterDeliveryRequest } from '../../adapters/port.js';
 import { loadDeliveryCollection, upsertAdapterDelivery, type AdapterDeliveryDay, type DeliveryCollectionView } from '../../db/queries/delivery.js';
@@ -29,7 +30,6 @@ const Report = z.array(
   }),
 );
 
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /** From a few days before the oldest "last reported day" among the packages, never before the flight. */
 function windowStart(v: DeliveryCollectionView, adapterIds: Set<string>, flightStart: Date): Date {
@@ -78,7 +78,7 @@ export async function collectDelivery(rawPayload: unknown, job: JobInfo, deps: T
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   log.debug('delivery collected', { days: days.length, written, failed: failed.length });
   if (failed.length === 0) return;
-  const errors = failed.map((f) => message(f.reason));
+  const errors = failed.map((f) => errorMessage(f.reason));
   const transient = failed.some((f) => !(f.reason instanceof AdapterError && f.reason.permanent));
   if (transient && job.attempts < job.maxAttempts) {
     log.warn('delivery collection failed at an ad server; will retry', { errors });

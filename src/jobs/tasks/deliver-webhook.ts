@@ -7,7 +7,8 @@
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import { getWebhookDelivery, recordWebhookAttempt } from '../../db/queries/webhooks.js';
-import { isPrivateAddress, signingHeaders } from '../../domain/webhooks.js';
+import { errorMessage } from '../../domain/errors.js';
+import { isLocalHostname, isPrivateAddress, signingHeaders } from '../../domain/webhooks.js';
 import { DeliverWebhookPayload } from '../catalog.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 
@@ -15,7 +16,7 @@ const TIMEOUT_MS = 10_000;
 
 async function resolvesPrivate(url: string): Promise<boolean> {
   const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (isLocalHostname(host)) return true;
   const addresses = net.isIP(host) ? [host] : (await dns.lookup(host, { all: true })).map((a) => a.address);
   return addresses.some(isPrivateAddress);
 }
@@ -52,7 +53,7 @@ export async function deliverWebhook(rawPayload: unknown, job: JobInfo, deps: Ta
     status = res.status;
     await res.arrayBuffer().catch(() => undefined);
   } catch (err) {
-    error = err instanceof Error ? err.message : String(err);
+    error = errorMessage(err);
   }
   if (status !== null && status >= 200 && status < 300) {
     await finish('delivered', status, null);

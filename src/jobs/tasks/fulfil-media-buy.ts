@@ -7,6 +7,7 @@
  * books twice. Throw to retry; return to finish. Permanent failures, and the
  * last attempt, are recorded and return.
  */
+import { errorMessage } from '../../domain/errors.js';
 import type { Database } from '../../db/client.js';
 import { loadFulfilmentView, recordFulfilment, type AdapterOrderOutcome, type FulfilmentAdapter, type FulfilmentOutcome, type FulfilmentPackage, type FulfilmentView } from '../../db/queries/fulfilment.js';
 import { mediaBuyEventPayload } from '../../db/notify.js';
@@ -70,7 +71,6 @@ async function bookPart(deps: TaskDeps, v: FulfilmentView, adapter: FulfilmentAd
   }
 }
 
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export async function fulfilMediaBuy(rawPayload: unknown, job: JobInfo, deps: TaskDeps): Promise<void> {
   const parsed = FulfilMediaBuyPayload.safeParse(rawPayload);
@@ -123,7 +123,7 @@ export async function fulfilMediaBuy(rawPayload: unknown, job: JobInfo, deps: Ta
     external_line_item_ids: r.ok ? r.order.lineItemIds : null,
     idempotency_key: idempotencyKeyFor(mediaBuyId, r.adapter.id),
     attempts: job.attempts,
-    error: r.ok ? null : message(r.error),
+    error: r.ok ? null : errorMessage(r.error),
   }));
   const event = (status: string, summary: string) => mediaBuyEventPayload({ tenant_id: tenantId, principal_id: v.principal_id, media_buy_id: mediaBuyId, task_id: v.step?.id, status, summary });
 
@@ -158,7 +158,7 @@ export async function fulfilMediaBuy(rawPayload: unknown, job: JobInfo, deps: Ta
   };
 
   if (fatal) {
-    const reason = `${fatal.adapter.adapter_type} ad server: ${message(fatal.error)}`;
+    const reason = `${fatal.adapter.adapter_type} ad server: ${errorMessage(fatal.error)}`;
     await record({ buyStatus: 'rejected', rejectionReason: reason, confirm: false, step: { status: 'failed', error: { code: 'ADAPTER_REJECTED', message: reason } }, event: event('rejected', reason) });
     log.warn('media buy rejected by the ad server', { reason });
     return;
@@ -168,7 +168,7 @@ export async function fulfilMediaBuy(rawPayload: unknown, job: JobInfo, deps: Ta
     return;
   }
   await record({ buyStatus: null, rejectionReason: null, confirm: false, step: { status: 'in_progress' }, event: null });
-  const why = failures.map((f) => message(f.error)).join('; ');
+  const why = failures.map((f) => errorMessage(f.error)).join('; ');
   log.warn('ad server booking failed; will retry', { errors: why });
   throw new Error(`transient adapter failure: ${why}`);
 }

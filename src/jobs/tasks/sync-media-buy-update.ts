@@ -4,6 +4,7 @@
  * the buy as it stands now, so updates converge even if they run out of order.
  * Waits (by retrying) while the buy's first booking is still under way.
  */
+import { errorMessage } from '../../domain/errors.js';
 import { loadFulfilmentView } from '../../db/queries/fulfilment.js';
 import { getWorkflowStep, updateWorkflowStep } from '../../db/queries/workflow.js';
 import { publishChange } from '../../db/notify.js';
@@ -13,7 +14,6 @@ import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 import { queueTaskWebhook } from '../../services/webhooks.js';
 import type { PushConfig } from '../../domain/webhooks.js';
 
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps: TaskDeps): Promise<void> {
   const parsed = SyncMediaBuyUpdatePayload.safeParse(rawPayload);
@@ -56,12 +56,12 @@ export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   const fatal = failed.find((f) => (f.reason instanceof AdapterError && f.reason.permanent) || job.attempts >= job.maxAttempts);
   if (failed.length && !fatal) {
-    log.warn('ad server update failed; will retry', { errors: failed.map((f) => message(f.reason)) });
-    throw new Error(`transient adapter failure: ${failed.map((f) => message(f.reason)).join('; ')}`);
+    log.warn('ad server update failed; will retry', { errors: failed.map((f) => errorMessage(f.reason)) });
+    throw new Error(`transient adapter failure: ${failed.map((f) => errorMessage(f.reason)).join('; ')}`);
   }
   await deps.db.transaction(async (tx) => {
-    await updateWorkflowStep(tx, { tenantId, id: stepId }, fatal ? { status: 'failed', error: { code: 'ADAPTER_REJECTED', message: message(fatal.reason) } } : { status: 'completed', response: { media_buy_id: mediaBuyId, status: v.status } });
-    await publishChange(tx, { tenant_id: tenantId, principal_id: v.principal_id, media_buy_id: mediaBuyId, task_id: stepId, status: v.status, summary: fatal ? `update failed at the ad server: ${message(fatal.reason)}` : 'update applied at the ad server' });
+    await updateWorkflowStep(tx, { tenantId, id: stepId }, fatal ? { status: 'failed', error: { code: 'ADAPTER_REJECTED', message: errorMessage(fatal.reason) } } : { status: 'completed', response: { media_buy_id: mediaBuyId, status: v.status } });
+    await publishChange(tx, { tenant_id: tenantId, principal_id: v.principal_id, media_buy_id: mediaBuyId, task_id: stepId, status: v.status, summary: fatal ? `update failed at the ad server: ${errorMessage(fatal.reason)}` : 'update applied at the ad server' });
     await queueTaskWebhook(tx, {
       tenantId,
       principalId: v.principal_id,
@@ -69,7 +69,7 @@ export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps
       taskType: 'update_media_buy',
       mediaBuyId,
       status: fatal ? 'failed' : 'completed',
-      result: fatal ? { errors: [{ code: 'ADAPTER_REJECTED', message: message(fatal.reason) }] } : { media_buy_id: mediaBuyId, status: v.status },
+      result: fatal ? { errors: [{ code: 'ADAPTER_REJECTED', message: errorMessage(fatal.reason) }] } : { media_buy_id: mediaBuyId, status: v.status },
       push: step.pushNotificationConfig as PushConfig | null,
       allowPrivateNetwork: v.allow_private_webhooks,
     });
