@@ -15,6 +15,7 @@ import { NotificationHub } from './mcp/notify.js';
 import type { AppServices } from './mcp/server.js';
 import type { AdapterFactory } from './adapters/registry.js';
 import { seedDemo } from './seed/demo.js';
+import { AuditTrail } from './services/audit.js';
 
 export interface RunningApp {
   services: AppServices;
@@ -59,7 +60,8 @@ export async function bootApp(
   await hub.start();
   const worker = opts.worker ? await startWorker({ database, logger, concurrency: config.workerConcurrency, adapters: opts.adapters }) : undefined;
   const catalog = new CatalogCache(database.db, hub);
-  const services: AppServices = { database, logger, hub, catalog, agentUrl: opts.agentUrl ?? config.publicUrl ?? `http://${config.host}:${config.port}` };
+  const audit = new AuditTrail(database.db, logger);
+  const services: AppServices = { database, logger, hub, catalog, audit, agentUrl: opts.agentUrl ?? config.publicUrl ?? `http://${config.host}:${config.port}` };
   let closing: Promise<void> | undefined;
   return {
     services,
@@ -71,6 +73,7 @@ export async function bootApp(
     close: () =>
       (closing ??= (async () => {
         await worker?.stop().catch((err) => logger.warn('worker stop failed', { error: err }));
+        await audit.close().catch((err) => logger.warn('audit trail flush failed', { error: err }));
         await hub.stop();
         await database.close();
         await embedded?.stop();

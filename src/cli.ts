@@ -14,12 +14,14 @@ import { serveStdio } from './mcp/stdio.js';
 import { seedCompliance } from './seed/compliance.js';
 import { seedDemo } from './seed/demo.js';
 import { startWorker } from './jobs/worker.js';
+import { adminCommand } from './admin/cli.js';
 
 const USAGE = `Usage:
   sales-agent serve [--transport http|stdio] [--host 127.0.0.1] [--port 3000] [--no-worker]
   sales-agent worker
   sales-agent migrate
   sales-agent seed demo|compliance [--token TOKEN] [--approval auto|manual] [--adapter-latency-ms N]
+  sales-agent admin create-user --tenant TENANT --email EMAIL [--role admin|viewer]
 
 Environment: DATABASE_URL (unset: embedded Postgres in SALES_AGENT_DATA_DIR, default ./.data),
 HOST, PORT, LOG_LEVEL, SALES_AGENT_TOKEN (stdio principal).`;
@@ -146,6 +148,8 @@ async function main(): Promise<void> {
     }
     case 'seed':
       return seed(rest, config, logger);
+    case 'admin':
+      return adminCommand(rest, config, logger, fail);
     case undefined:
     case 'help':
     case '--help':

@@ -32,6 +32,14 @@ export const CollectDeliveryPayload = z.object({
   media_buy_id: z.string().min(1),
 });
 
+/** A message to the seller's Slack (incoming webhook), queued with the event it reports. */
+export const NotifySlackPayload = z.object({
+  v: z.literal(1),
+  tenant_id: z.string().min(1),
+  event: z.enum(['approval_required', 'fulfilment_failed']),
+  media_buy_id: z.string().min(1),
+});
+
 /** What Graphile Worker puts in a crontab job; the tasks read the clock themselves. */
 export const CronPayload = z.looseObject({ _cron: z.object({ ts: z.string(), backfilled: z.boolean().optional() }).optional() });
 
@@ -41,6 +49,8 @@ export const JOBS = {
   // Backoff e^n s: 8 attempts span about an hour.
   deliver_webhook: { payload: DeliverWebhookPayload, maxAttempts: 8 },
   collect_delivery: { payload: CollectDeliveryPayload, maxAttempts: 5 },
+  // Backoff e^n s: 6 attempts span about ten minutes.
+  notify_slack: { payload: NotifySlackPayload, maxAttempts: 6 },
   // Periodic: a failed run is retried by the next one.
   advance_flights: { payload: CronPayload, maxAttempts: 1 },
   schedule_delivery_collection: { payload: CronPayload, maxAttempts: 3 },

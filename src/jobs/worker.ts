@@ -23,6 +23,7 @@ import { syncMediaBuyUpdate } from './tasks/sync-media-buy-update.js';
 import { collectDelivery } from './tasks/collect-delivery.js';
 import { scheduleDeliveryCollection } from './tasks/schedule-delivery-collection.js';
 import { advanceFlights } from './tasks/advance-flights.js';
+import { notifySlack } from './tasks/notify-slack.js';
 import { CRON_ITEMS } from './catalog.js';
 
 export interface Worker {
@@ -69,6 +70,7 @@ export async function startWorker(opts: {
     collect_delivery: async (payload, helpers) => collectDelivery(payload, jobInfo(helpers), deps),
     schedule_delivery_collection: async (payload, helpers) => void (await scheduleDeliveryCollection(payload, jobInfo(helpers), deps)),
     advance_flights: async (payload, helpers) => void (await advanceFlights(payload, jobInfo(helpers), deps)),
+    notify_slack: async (payload, helpers) => notifySlack(payload, jobInfo(helpers), deps),
   };
   const pgPool = new pg.Pool({ connectionString: database.url, max: opts.concurrency + 2 });
   // 57P01: the server is shutting down (e.g. Ctrl-C reached the embedded Postgres too); expected during shutdown.

@@ -6,6 +6,7 @@ import type { Database } from '../db/client.js';
 import type { Principal, Tenant } from '../db/queries/principals.js';
 import type { Logger } from '../logger.js';
 import type { CatalogCache } from './catalog-cache.js';
+import type { AuditTrail } from '../services/audit.js';
 
 export interface Caller {
   tenant: Tenant | undefined;
@@ -19,6 +20,8 @@ export interface ToolContext extends Caller {
   catalog: CatalogCache;
   /** Public base URL of this agent, for links in responses. */
   agentUrl: string;
+  /** Where buying tool calls are recorded (buffered; never on the request's critical path). */
+  audit?: AuditTrail;
 }
 
 export interface BuyerContext extends ToolContext {

@@ -95,6 +95,13 @@ export function validationError(issues: z.core.$ZodIssue[]): AdcpError {
 }
 
 export async function invokeTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promise<CallToolResult> {
+  const result = await runTool(tool, rawArgs, ctx);
+  // The seller's audit trail of buying calls: appended to a buffer that is written in batches.
+  if (!tool.annotations.readOnlyHint) ctx.audit?.toolCall(tool.name, rawArgs, result, ctx);
+  return result;
+}
+
+async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promise<CallToolResult> {
   const args = (rawArgs ?? {}) as Record<string, unknown>;
   const context = contextOf(args);
   try {

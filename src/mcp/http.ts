@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest, LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { sql } from 'drizzle-orm';
+import { createAdminHandler } from '../admin/router.js';
 import { Authenticator, tokenFromHeaders } from './auth.js';
 import type { Caller } from './context.js';
 import { invokeTool } from './define-tool.js';
@@ -157,10 +158,13 @@ export async function startHttpServer(app: AppServices, opts: { host: string; po
     await transport.handleRequest(req, res, body);
   }
 
+  // The seller console and its API (src/admin): its own authentication, never the buyers'.
+  const admin = createAdminHandler(app);
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const done = (async () => {
       if (path === '/mcp') return handleMcp(req, res);
+      if (path === '/admin' || path?.startsWith('/admin/')) return admin(req, res);
       if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
         try {
           await app.database.db.execute(sql`select 1`);

@@ -25,6 +25,7 @@ import { mediaBuyState, toAdcpMediaBuy } from '../domain/media-buy-view.js';
 import { toAdcpTaskStatus } from '../domain/status.js';
 import type { Logger } from '../logger.js';
 import type { CatalogCache } from './catalog-cache.js';
+import type { AuditTrail } from '../services/audit.js';
 import type { Caller, ToolContext } from './context.js';
 import { invokeTool, toolListing, type ToolDef } from './define-tool.js';
 import { MEDIA_BUYS_URI, NotificationHub, type Subscriber } from './notify.js';
@@ -39,6 +40,8 @@ export interface AppServices {
   catalog: CatalogCache;
   agentUrl: string;
   now?: () => Date;
+  /** Audit trail of buying tool calls (and the console's actions). */
+  audit?: AuditTrail;
 }
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -56,7 +59,7 @@ export function toolList(): Tool[] {
 export const findTool = (name: string) => TOOL_BY_NAME.get(name);
 
 export function toolContext(app: AppServices, caller: Caller): ToolContext {
-  return { ...caller, db: app.database.db, logger: app.logger, now: app.now ?? (() => new Date()), catalog: app.catalog, agentUrl: app.agentUrl };
+  return { ...caller, db: app.database.db, logger: app.logger, now: app.now ?? (() => new Date()), catalog: app.catalog, agentUrl: app.agentUrl, audit: app.audit };
 }
 
 export function createMcpServer(app: AppServices, resolveCaller: CallerResolver): McpServer {

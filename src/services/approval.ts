@@ -18,8 +18,11 @@ export type DecisionResult = { ok: true; mediaBuyId: string } | { ok: false; rea
 
 type Pending = { step: WorkflowStepRow; buy: MediaBuyRow };
 
+/** Runs inside the decision's transaction once it is taken (the console writes its audit entry here). */
+export type OnDecided = (tx: Tx, decided: { mediaBuyId: string; principalId: string }) => Promise<void>;
+
 /** Lock the step and its buy, and run `decide` only if the step still awaits approval. */
-async function decide(db: Db, p: { tenantId: string; taskId: string }, fn: (tx: Tx, pending: Pending) => Promise<void>): Promise<DecisionResult> {
+async function decide(db: Db, p: { tenantId: string; taskId: string; onDecided?: OnDecided }, fn: (tx: Tx, pending: Pending) => Promise<void>): Promise<DecisionResult> {
   return db.transaction(async (tx) => {
     const step = await lockWorkflowStep(tx, { tenantId: p.tenantId, id: p.taskId });
     if (!step || !step.mediaBuyId) return { ok: false, reason: 'not_found' } as const;
@@ -27,11 +30,12 @@ async function decide(db: Db, p: { tenantId: string; taskId: string }, fn: (tx: 
     const buy = await lockMediaBuy(tx, { tenantId: p.tenantId, id: step.mediaBuyId });
     if (!buy) return { ok: false, reason: 'not_found' } as const;
     await fn(tx, { step, buy });
+    await p.onDecided?.(tx, { mediaBuyId: buy.id, principalId: buy.principalId });
     return { ok: true, mediaBuyId: buy.id } as const;
   });
 }
 
-export function approveMediaBuy(db: Db, p: { tenantId: string; taskId: string; actor: string }): Promise<DecisionResult> {
+export function approveMediaBuy(db: Db, p: { tenantId: string; taskId: string; actor: string; onDecided?: OnDecided }): Promise<DecisionResult> {
   return decide(db, p, async (tx, { step, buy }) => {
     const status = initialStatus(await mediaBuyHasCreatives(tx, { tenantId: p.tenantId, mediaBuyId: buy.id }));
     await updateWorkflowStep(tx, { tenantId: p.tenantId, id: step.id }, { status: 'pending', owner: 'system' });
@@ -41,7 +45,7 @@ export function approveMediaBuy(db: Db, p: { tenantId: string; taskId: string; a
   });
 }
 
-export function rejectMediaBuy(db: Db, p: { tenantId: string; taskId: string; actor: string; reason: string }): Promise<DecisionResult> {
+export function rejectMediaBuy(db: Db, p: { tenantId: string; taskId: string; actor: string; reason: string; onDecided?: OnDecided }): Promise<DecisionResult> {
   return decide(db, p, async (tx, { step, buy }) => {
     await updateWorkflowStep(tx, { tenantId: p.tenantId, id: step.id }, { status: 'rejected', owner: 'buyer', error: { code: 'POLICY_VIOLATION', message: `Rejected by the seller: ${p.reason}` } });
     await updateMediaBuy(tx, { tenantId: p.tenantId, id: buy.id }, { status: 'rejected', rejectionReason: p.reason, revision: buy.revision + 1 });

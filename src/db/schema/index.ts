@@ -5,3 +5,4 @@ export * from './creatives.js';
 export * from './workflow.js';
 export * from './mock-ad-server.js';
 export * from './workers.js';
+export * from './console.js';

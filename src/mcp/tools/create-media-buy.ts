@@ -147,8 +147,9 @@ export default defineTool({
       packages,
       assignments: plan.packages.flatMap((p, i) => (p.request.creative_assignments ?? []).map((a) => ({ creative_id: a.creative_id, package_id: packages[i]!.id, weight: a.weight ?? null }))),
       step: plan.manualApproval ? { status: 'requires_approval', owner: 'seller' } : { status: 'pending', owner: 'system' },
+      // Awaiting approval: the seller's Slack hears of it (a no-op job when the tenant has no Slack).
       job: plan.manualApproval
-        ? null
+        ? { identifier: 'notify_slack', payload: JOBS.notify_slack.payload.parse({ v: 1, tenant_id: ctx.tenant.id, event: 'approval_required', media_buy_id: mediaBuyId }), key: `slack:approval_required:${mediaBuyId}`, maxAttempts: JOBS.notify_slack.maxAttempts }
         : { identifier: 'fulfil_media_buy', payload: JOBS.fulfil_media_buy.payload.parse({ v: 1, tenant_id: ctx.tenant.id, media_buy_id: mediaBuyId }), key: `fulfil:${mediaBuyId}`, maxAttempts: JOBS.fulfil_media_buy.maxAttempts },
       event: mediaBuyEventPayload({ ...{ tenant_id: scope.tenantId, principal_id: scope.principalId }, media_buy_id: mediaBuyId, task_id: taskId, status, summary: 'created' }),
       idempotency: input.idempotency_key ? { key: input.idempotency_key, requestHash, response, ttlSeconds: IDEMPOTENCY_REPLAY_TTL_SECONDS } : null,

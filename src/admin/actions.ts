@@ -1,0 +1,461 @@
+/**
+ * Everything an operator can change, shared by the HTML forms and the JSON
+ * API: input validated with zod, role checked (viewers read only), scoped to
+ * the operator's tenant, and written together with its audit entry in one
+ * transaction. A refused or failed action is audited too.
+ */
+import { DeliveryTypeSchema, MediaChannelSchema, PricingModelSchema } from '@adcp/sdk/schemas';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { MockSettings } from '../adapters/mock/mock-adapter.js';
+import type { Db, Tx } from '../db/client.js';
+import { publishCatalogChange } from '../db/notify.js';
+import { insertAudit, type AuditEntry } from '../db/queries/audit.js';
+import { insertBuyer, setBuyerToken, patchTenantSettings } from '../db/queries/console.js';
+import { setSlackWebhook } from '../db/queries/notifications.js';
+import { getOperator, insertApiKey, insertOperator, revokeApiKey, deleteOtherSessions, setOperatorPassword, type Role } from '../db/queries/operators.js';
+import { adapterConfigs, creativeFormats, creatives, pricingOptions, products, publisherProperties } from '../db/schema/index.js';
+import { hashToken, newId, newToken } from '../domain/ids.js';
+import { isLocalHostname } from '../domain/webhooks.js';
+import type { Logger } from '../logger.js';
+import { approveMediaBuy, rejectMediaBuy } from '../services/approval.js';
+import { actorOf, newApiKey, type Operator } from './auth.js';
+import { generatePassword, hashPassword, verifyPassword } from './passwords.js';
+import { isSecretKey, mergeSettings } from './secrets.js';
+
+export class AdminError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+export interface AdminDeps {
+  db: Db;
+  logger: Logger;
+}
+
+export const ROLES = ['admin', 'viewer'] as const;
+
+const literals = (s: { options: readonly unknown[] }) => s.options.map((o) => [...(o as { values: Set<string> }).values][0]!) as [string, ...string[]];
+export const CHANNELS = literals(MediaChannelSchema as unknown as { options: unknown[] });
+export const PRICING_MODELS = literals(PricingModelSchema as unknown as { options: unknown[] });
+export const DELIVERY_TYPES = literals(DeliveryTypeSchema as unknown as { options: unknown[] });
+
+export function requireAdmin(op: Operator): void {
+  if (op.role !== 'admin') throw new AdminError(403, 'FORBIDDEN', 'Your role is viewer: you can read everything here but change nothing.');
+}
+
+function parse<T>(schema: z.ZodType<T>, input: unknown): T {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const field = issue.path.map(String).join('.');
+  throw new AdminError(400, 'VALIDATION_ERROR', `${field ? `${field}: ` : ''}${issue.message}`, field || undefined);
+}
+
+/**
+ * Run an action: role check, the change and its audit entry in one
+ * transaction; on refusal or failure, an audit entry with success=false.
+ */
+async function act<T>(
+  deps: AdminDeps,
+  op: Operator,
+  a: { operation: string; target?: string | null; admin?: boolean; details?: Record<string, unknown> },
+  fn: (tx: Tx) => Promise<{ result: T; target?: string; details?: Record<string, unknown> }>,
+): Promise<T> {
+  try {
+    if (a.admin !== false) requireAdmin(op);
+    return await deps.db.transaction(async (tx) => {
+      const { result, target, details } = await fn(tx);
+      await insertAudit(tx, {
+        tenantId: op.tenantId,
+        actor: actorOf(op),
+        operation: a.operation,
+        target: target ?? a.target ?? null,
+        success: true,
+        details: details || a.details ? { ...a.details, ...details } : null,
+      });
+      return result;
+    });
+  } catch (err) {
+    await auditFailure(deps, op, a, err);
+    throw err;
+  }
+}
+
+async function auditFailure(deps: AdminDeps, op: Operator, a: { operation: string; target?: string | null; details?: Record<string, unknown> }, err: unknown): Promise<void> {
+  const code = err instanceof AdminError ? err.code : 'INTERNAL';
+  await insertAudit(deps.db, { tenantId: op.tenantId, actor: actorOf(op), operation: a.operation, target: a.target ?? null, success: false, details: { ...a.details, error: code } }).catch((e) =>
+    deps.logger.warn('could not audit a failed console action', { error: e }),
+  );
+}
+
+const isUniqueViolation = (err: unknown): boolean => {
+  for (let e = err as { code?: string; cause?: unknown } | undefined, i = 0; e && i < 4; e = e.cause as typeof e, i++) if (e.code === '23505') return true;
+  return false;
+};
+
+/** An action that only records (login, logout). */
+export function auditOnly(deps: AdminDeps, op: Operator, operation: string, success = true, details?: Record<string, unknown>): Promise<void> {
+  return insertAudit(deps.db, { tenantId: op.tenantId, actor: actorOf(op), operation, target: null, success, details: details ?? null });
+}
+
+// ---- approvals ---------------------------------------------------------------
+
+export const DecisionInput = z.object({ reason: z.string().trim().max(1000).optional() });
+
+export async function decideMediaBuy(
+  deps: AdminDeps,
+  op: Operator,
+  p: { taskId: string; decision: 'approve' | 'reject'; reason?: string },
+): Promise<{ media_buy_id: string; task_id: string; decision: 'approved' | 'rejected' }> {
+  const reason = p.reason?.trim();
+  const operation = `media_buy.${p.decision}`;
+  const details = { task_id: p.taskId, ...(reason && { reason }) };
+  try {
+    requireAdmin(op);
+    if (p.decision === 'reject' && !reason) throw new AdminError(400, 'VALIDATION_ERROR', 'A rejection needs a reason: the buyer sees it.', 'reason');
+    // The decision runs its own transaction (the step is locked there); the audit entry joins it.
+    const onDecided = (tx: Tx, d: { mediaBuyId: string; principalId: string }) =>
+      insertAudit(tx, { tenantId: op.tenantId, principalId: d.principalId, actor: actorOf(op), operation, target: d.mediaBuyId, success: true, details });
+    const common = { tenantId: op.tenantId, taskId: p.taskId, actor: actorOf(op), onDecided };
+    const r = p.decision === 'approve' ? await approveMediaBuy(deps.db, common) : await rejectMediaBuy(deps.db, { ...common, reason: reason! });
+    if (!r.ok && r.reason === 'not_found') throw new AdminError(404, 'NOT_FOUND', `No media buy awaits approval under task ${p.taskId}.`);
+    if (!r.ok) throw new AdminError(409, 'ALREADY_DECIDED', `This media buy was already decided (its task is now ${r.status}).`, undefined, { status: r.status });
+    return { media_buy_id: r.mediaBuyId, task_id: p.taskId, decision: p.decision === 'approve' ? 'approved' : 'rejected' };
+  } catch (err) {
+    await auditFailure(deps, op, { operation, target: p.taskId, details }, err);
+    throw err;
+  }
+}
+
+export async function decideCreative(
+  deps: AdminDeps,
+  op: Operator,
+  p: { principalId: string; creativeId: string; decision: 'approve' | 'reject'; reason?: string },
+): Promise<{ creative_id: string; principal_id: string; status: 'approved' | 'rejected' }> {
+  const reason = p.reason?.trim();
+  return act(deps, op, { operation: `creative.${p.decision}`, target: p.creativeId, details: { principal_id: p.principalId, ...(reason && { reason }) } }, async (tx) => {
+    if (p.decision === 'reject' && !reason) throw new AdminError(400, 'VALIDATION_ERROR', 'A rejection needs a reason: the buyer sees it.', 'reason');
+    const status = p.decision === 'approve' ? 'approved' : 'rejected';
+    const where = and(eq(creatives.tenantId, op.tenantId), eq(creatives.principalId, p.principalId), eq(creatives.id, p.creativeId));
+    // Only a creative still pending review moves: of two operators deciding at once, one wins.
+    const rows = await tx
+      .update(creatives)
+      .set({
+        status,
+        details: sql`(${creatives.details} - 'rejection_reason') || ${JSON.stringify(status === 'rejected' ? { rejection_reason: reason } : {})}::jsonb`,
+        updatedAt: sql`now()`,
+      })
+      .where(and(where, eq(creatives.status, 'pending_review')))
+      .returning({ id: creatives.id });
+    if (rows.length === 0) {
+      const [now] = await tx.select({ status: creatives.status }).from(creatives).where(where);
+      if (!now) throw new AdminError(404, 'NOT_FOUND', `No creative ${p.creativeId} from buyer ${p.principalId}.`);
+      throw new AdminError(409, 'ALREADY_DECIDED', `This creative is no longer awaiting review (it is ${now.status}).`, undefined, { status: now.status });
+    }
+    return { result: { creative_id: p.creativeId, principal_id: p.principalId, status } };
+  });
+}
+
+// ---- products ----------------------------------------------------------------
+
+const Decimal = z
+  .union([z.string(), z.number()])
+  .transform((v) => String(v).trim())
+  .refine((v) => /^\d{1,14}(\.\d{1,4})?$/.test(v), 'must be a non-negative amount with at most 4 decimals');
+const OptionalDecimal = z.preprocess((v) => (v === '' || v === null ? undefined : v), Decimal.optional());
+const Id = z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$/, 'letters, digits, _ . - (up to 80), starting with a letter or digit');
+
+export const PricingOptionInput = z
+  .object({
+    pricing_option_id: Id,
+    pricing_model: z.enum(PRICING_MODELS),
+    currency: z.string().trim().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as USD'),
+    fixed_price: OptionalDecimal,
+    floor_price: OptionalDecimal,
+    min_spend_per_package: OptionalDecimal,
+  })
+  .refine((p) => (p.fixed_price === undefined) !== (p.floor_price === undefined), { message: 'give either a fixed price or a floor price (auction), not both', path: ['fixed_price'] })
+  .refine((p) => p.pricing_model !== 'flat_rate' || p.fixed_price !== undefined, { message: 'flat_rate needs a fixed price', path: ['fixed_price'] });
+
+export const ProductInput = z.object({
+  product_id: Id,
+  name: z.string().trim().min(1).max(200),
+  description: z.string().trim().min(1).max(4000),
+  channels: z.array(z.enum(CHANNELS)).min(1, 'pick at least one channel'),
+  delivery_type: z.enum(DELIVERY_TYPES),
+  format_ids: z.array(z.string().min(1)).min(1, 'pick at least one creative format'),
+  property_ids: z.array(z.string().min(1)).min(1, 'pick at least one property'),
+  countries: z.array(z.string().trim().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2 codes such as US')).default([]),
+  adapter_config_id: z.preprocess((v) => (v === '' ? null : v), z.string().min(1).nullable().optional()),
+  pricing_options: z.array(PricingOptionInput).min(1, 'a product needs at least one pricing option'),
+});
+export type ProductInput = z.infer<typeof ProductInput>;
+
+export async function saveProduct(deps: AdminDeps, op: Operator, mode: 'create' | 'update', input: unknown): Promise<{ product_id: string }> {
+  const guessId = (input as { product_id?: unknown } | null)?.product_id;
+  return act(deps, op, { operation: `product.${mode}`, target: typeof guessId === 'string' ? guessId : null }, async (tx) => {
+    const p = parse(ProductInput, input);
+    const ids = new Set<string>();
+    for (const po of p.pricing_options) {
+      if (ids.has(po.pricing_option_id)) throw new AdminError(400, 'VALIDATION_ERROR', `pricing option ${po.pricing_option_id} is listed twice`, 'pricing_options');
+      ids.add(po.pricing_option_id);
+    }
+    const [formats, props, adapter] = await Promise.all([
+      tx.select().from(creativeFormats).where(and(eq(creativeFormats.tenantId, op.tenantId), inArray(creativeFormats.id, p.format_ids))),
+      tx.select().from(publisherProperties).where(and(eq(publisherProperties.tenantId, op.tenantId), inArray(publisherProperties.id, p.property_ids))),
+      p.adapter_config_id ? tx.select({ id: adapterConfigs.id }).from(adapterConfigs).where(and(eq(adapterConfigs.tenantId, op.tenantId), eq(adapterConfigs.id, p.adapter_config_id))) : Promise.resolve([]),
+    ]);
+    const missingFormat = p.format_ids.find((f) => !formats.some((x) => x.id === f));
+    if (missingFormat) throw new AdminError(400, 'VALIDATION_ERROR', `unknown creative format ${missingFormat}`, 'format_ids');
+    const missingProp = p.property_ids.find((f) => !props.some((x) => x.id === f));
+    if (missingProp) throw new AdminError(400, 'VALIDATION_ERROR', `unknown property ${missingProp}`, 'property_ids');
+    if (p.adapter_config_id && adapter.length === 0) throw new AdminError(400, 'VALIDATION_ERROR', `unknown adapter ${p.adapter_config_id}`, 'adapter_config_id');
+    // AdCP publisher_properties: one by_id selector per publisher domain.
+    const byDomain = new Map<string, string[]>();
+    for (const id of p.property_ids) {
+      const prop = props.find((x) => x.id === id)!;
+      byDomain.set(prop.publisherDomain, [...(byDomain.get(prop.publisherDomain) ?? []), id]);
+    }
+    const row = {
+      name: p.name,
+      description: p.description,
+      channels: p.channels,
+      deliveryType: p.delivery_type,
+      formatIds: p.format_ids.map((id) => ({ agent_url: formats.find((f) => f.id === id)!.agentUrl, id })),
+      publisherProperties: [...byDomain].map(([domain, propertyIds]) => ({ publisher_domain: domain, selection_type: 'by_id', property_ids: propertyIds })),
+      countries: p.countries,
+      ...(p.adapter_config_id !== undefined && { adapterConfigId: p.adapter_config_id }),
+    };
+    if (mode === 'create') {
+      const inserted = await tx.insert(products).values({ tenantId: op.tenantId, id: p.product_id, ...row }).onConflictDoNothing().returning({ id: products.id });
+      if (inserted.length === 0) throw new AdminError(409, 'ALREADY_EXISTS', `A product ${p.product_id} already exists.`, 'product_id');
+    } else {
+      const updated = await tx
+        .update(products)
+        .set({ ...row, updatedAt: sql`now()` })
+        .where(and(eq(products.tenantId, op.tenantId), eq(products.id, p.product_id)))
+        .returning({ id: products.id });
+      if (updated.length === 0) throw new AdminError(404, 'NOT_FOUND', `No product ${p.product_id}.`, 'product_id');
+    }
+    for (const po of p.pricing_options) {
+      const prow = {
+        pricingModel: po.pricing_model,
+        currency: po.currency,
+        fixedPrice: po.fixed_price ?? null,
+        floorPrice: po.floor_price ?? null,
+        minSpendPerPackage: po.min_spend_per_package ?? null,
+      };
+      await tx
+        .insert(pricingOptions)
+        .values({ tenantId: op.tenantId, productId: p.product_id, id: po.pricing_option_id, ...prow })
+        .onConflictDoUpdate({ target: [pricingOptions.tenantId, pricingOptions.productId, pricingOptions.id], set: prow });
+    }
+    await publishCatalogChange(tx, op.tenantId);
+    return { result: { product_id: p.product_id }, target: p.product_id, details: { pricing_options: [...ids] } };
+  });
+}
+
+export async function setProductArchived(deps: AdminDeps, op: Operator, p: { productId: string; archived: boolean }): Promise<{ product_id: string; archived: boolean }> {
+  return act(deps, op, { operation: p.archived ? 'product.archive' : 'product.restore', target: p.productId }, async (tx) => {
+    const rows = await tx
+      .update(products)
+      .set({ archived: p.archived, updatedAt: sql`now()` })
+      .where(and(eq(products.tenantId, op.tenantId), eq(products.id, p.productId)))
+      .returning({ id: products.id });
+    if (rows.length === 0) throw new AdminError(404, 'NOT_FOUND', `No product ${p.productId}.`);
+    await publishCatalogChange(tx, op.tenantId);
+    return { result: { product_id: p.productId, archived: p.archived } };
+  });
+}
+
+// ---- buyers ------------------------------------------------------------------
+
+export const BuyerInput = z.object({
+  name: z.string().trim().min(1).max(200),
+  /** Per-adapter advertiser ids, e.g. {"mock": {"advertiser_id": "adv-1"}}. */
+  platform_mappings: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+});
+
+export async function createBuyer(deps: AdminDeps, op: Operator, input: unknown): Promise<{ principal_id: string; name: string; token: string }> {
+  return act(deps, op, { operation: 'buyer.create' }, async (tx) => {
+    const p = parse(BuyerInput, input);
+    const id = newId('prn');
+    const token = newToken();
+    await insertBuyer(tx, { id, tenantId: op.tenantId, name: p.name, tokenHash: hashToken(token), tokenHint: token.slice(0, 8), platformMappings: p.platform_mappings });
+    return { result: { principal_id: id, name: p.name, token }, target: id, details: { name: p.name } };
+  });
+}
+
+export async function rotateBuyerToken(deps: AdminDeps, op: Operator, p: { principalId: string }): Promise<{ principal_id: string; token: string }> {
+  return act(deps, op, { operation: 'buyer.rotate_token', target: p.principalId }, async (tx) => {
+    const token = newToken();
+    if (!(await setBuyerToken(tx, { tenantId: op.tenantId, id: p.principalId, tokenHash: hashToken(token), tokenHint: token.slice(0, 8) }))) {
+      throw new AdminError(404, 'NOT_FOUND', `No buyer ${p.principalId}.`);
+    }
+    return { result: { principal_id: p.principalId, token } };
+  });
+}
+
+// ---- adapters and tenant settings ---------------------------------------------
+
+const JsonObject = z.record(z.string(), z.unknown());
+
+export const AdapterInput = z.object({
+  manual_approval_required: z.boolean().optional(),
+  /** The non-secret settings, replacing the stored ones (secret keys here are ignored). */
+  settings: JsonObject.optional(),
+  /** Secret settings to set (a string) or remove (null); the others keep their stored value. */
+  secrets: z.record(z.string(), z.string().min(1).nullable()).default({}),
+});
+
+export async function updateAdapter(deps: AdminDeps, op: Operator, adapterId: string, input: unknown): Promise<{ adapter_config_id: string }> {
+  return act(deps, op, { operation: 'adapter.update', target: adapterId }, async (tx) => {
+    const p = parse(AdapterInput, input);
+    const notSecret = Object.keys(p.secrets).find((k) => !isSecretKey(k));
+    if (notSecret) throw new AdminError(400, 'VALIDATION_ERROR', `secrets.${notSecret}: only credential-like keys (…_key, …_token, …secret, password…) go in secrets; put ${notSecret} in settings`, `secrets.${notSecret}`);
+    const [row] = await tx.select().from(adapterConfigs).where(and(eq(adapterConfigs.tenantId, op.tenantId), eq(adapterConfigs.id, adapterId))).for('update');
+    if (!row) throw new AdminError(404, 'NOT_FOUND', `No adapter ${adapterId}.`);
+    const visible = p.settings ?? Object.fromEntries(Object.entries(row.settings).filter(([k]) => !isSecretKey(k)));
+    const settings = mergeSettings(row.settings, visible, p.secrets);
+    if (row.adapterType === 'mock') {
+      const check = MockSettings.safeParse(settings);
+      if (!check.success) {
+        const i = check.error.issues[0]!;
+        throw new AdminError(400, 'VALIDATION_ERROR', `settings.${i.path.join('.')}: ${i.message}`, `settings.${i.path.join('.')}`);
+      }
+    }
+    await tx
+      .update(adapterConfigs)
+      .set({ settings, ...(p.manual_approval_required !== undefined && { manualApprovalRequired: p.manual_approval_required }), updatedAt: sql`now()` })
+      .where(eq(adapterConfigs.id, row.id));
+    await publishCatalogChange(tx, op.tenantId);
+    // Names of changed secrets only, never their values.
+    return {
+      result: { adapter_config_id: adapterId },
+      details: {
+        ...(p.manual_approval_required !== undefined && { manual_approval_required: p.manual_approval_required }),
+        ...(p.settings && { settings: visible }),
+        ...(Object.keys(p.secrets).length > 0 && { secrets_changed: Object.keys(p.secrets).sort() }),
+      },
+    };
+  });
+}
+
+export const SettingsInput = z.object({
+  /** Every media buy waits for a human, whatever the adapter. */
+  manual_approval_required: z.boolean().optional(),
+  creative_review: z.enum(['auto', 'manual']).optional(),
+  /** Slack incoming-webhook URL; null removes it; absent keeps it. Write-only. */
+  slack_webhook_url: z.string().trim().max(500).nullable().optional(),
+});
+
+export function checkSlackUrl(raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new AdminError(400, 'VALIDATION_ERROR', 'The Slack webhook is not a valid URL.', 'slack_webhook_url');
+  }
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const loopback = isLocalHostname(host) || host === '127.0.0.1' || host === '::1';
+  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
+    throw new AdminError(400, 'VALIDATION_ERROR', 'The Slack webhook must be an https:// URL (Slack gives https://hooks.slack.com/services/…).', 'slack_webhook_url');
+  }
+  return u.toString();
+}
+
+export async function updateSettings(deps: AdminDeps, op: Operator, input: unknown, consoleUrl: string | null): Promise<{ updated: string[] }> {
+  return act(deps, op, { operation: 'settings.update' }, async (tx) => {
+    const p = parse(SettingsInput, input);
+    const patch: Record<string, unknown> = {};
+    if (p.manual_approval_required !== undefined) patch.manual_approval_required = p.manual_approval_required;
+    if (p.creative_review !== undefined) patch.creative_review = p.creative_review;
+    if (Object.keys(patch).length) await patchTenantSettings(tx, { tenantId: op.tenantId, patch });
+    if (p.slack_webhook_url !== undefined) {
+      const url = p.slack_webhook_url ? checkSlackUrl(p.slack_webhook_url) : null;
+      await setSlackWebhook(tx, { tenantId: op.tenantId, url, consoleUrl });
+    }
+    await publishCatalogChange(tx, op.tenantId);
+    const updated = [...Object.keys(patch), ...(p.slack_webhook_url !== undefined ? ['slack_webhook_url'] : [])];
+    // The Slack URL is a credential: the audit says whether it was set, not what it is.
+    return { result: { updated }, details: { ...patch, ...(p.slack_webhook_url !== undefined && { slack_webhook: p.slack_webhook_url ? 'set' : 'removed' }) } };
+  });
+}
+
+// ---- operators and API keys ---------------------------------------------------
+
+const Email = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an email address');
+
+export const UserInput = z.object({ email: Email, role: z.enum(ROLES).default('viewer') });
+
+/** Also used by `sales-agent admin create-user`: the password is shown once and must be changed at first login. */
+export async function createOperatorAccount(db: Db | Tx, p: { tenantId: string; email: string; role: Role }): Promise<{ operator_id: string; email: string; role: Role; password: string }> {
+  const u = parse(UserInput, p);
+  const password = generatePassword();
+  const id = newId('op');
+  try {
+    await insertOperator(db, { id, tenantId: p.tenantId, email: u.email, role: u.role, passwordHash: await hashPassword(password) });
+  } catch (err) {
+    if (isUniqueViolation(err)) {
+      throw new AdminError(409, 'ALREADY_EXISTS', `An operator ${u.email} already exists for this publisher.`, 'email');
+    }
+    throw err;
+  }
+  return { operator_id: id, email: u.email, role: u.role, password };
+}
+
+export async function createUser(deps: AdminDeps, op: Operator, input: unknown): Promise<{ operator_id: string; email: string; role: Role; password: string }> {
+  return act(deps, op, { operation: 'user.create' }, async (tx) => {
+    const u = parse(UserInput, input);
+    const res = await createOperatorAccount(tx, { tenantId: op.tenantId, ...u });
+    return { result: res, target: res.operator_id, details: { email: u.email, role: u.role } };
+  });
+}
+
+export const PasswordInput = z
+  .object({ current_password: z.string().min(1), new_password: z.string().min(12, 'at least 12 characters').max(200) })
+  .refine((p) => p.current_password !== p.new_password, { message: 'choose a password different from the current one', path: ['new_password'] });
+
+/** Any operator may change their own password; their other sessions end. */
+export async function changePassword(deps: AdminDeps, op: Operator, input: unknown): Promise<void> {
+  await act(deps, op, { operation: 'user.change_password', target: op.id, admin: false }, async (tx) => {
+    if (op.kind !== 'session') throw new AdminError(403, 'FORBIDDEN', 'Passwords belong to operators, not API keys.');
+    const p = parse(PasswordInput, input);
+    const me = await getOperator(tx, { tenantId: op.tenantId, id: op.id });
+    if (!me || !(await verifyPassword(p.current_password, me.passwordHash))) throw new AdminError(400, 'VALIDATION_ERROR', 'The current password is wrong.', 'current_password');
+    await setOperatorPassword(tx, { tenantId: op.tenantId, id: op.id, passwordHash: await hashPassword(p.new_password), mustChange: false });
+    if (op.sessionHash) await deleteOtherSessions(tx, { operatorId: op.id, keep: op.sessionHash });
+    return { result: undefined };
+  });
+}
+
+export const ApiKeyInput = z.object({ name: z.string().trim().min(1).max(100), role: z.enum(ROLES).default('admin') });
+
+export async function createApiKey(deps: AdminDeps, op: Operator, input: unknown): Promise<{ api_key_id: string; name: string; role: Role; key: string }> {
+  return act(deps, op, { operation: 'api_key.create' }, async (tx) => {
+    const p = parse(ApiKeyInput, input);
+    const key = newApiKey();
+    const id = newId('key');
+    await insertApiKey(tx, { id, tenantId: op.tenantId, name: p.name, keyHash: hashToken(key), keyHint: key.slice(0, 8), role: p.role, createdBy: actorOf(op) });
+    return { result: { api_key_id: id, name: p.name, role: p.role, key }, target: id, details: { name: p.name, role: p.role } };
+  });
+}
+
+export async function revokeKey(deps: AdminDeps, op: Operator, p: { id: string }): Promise<{ api_key_id: string; revoked: true }> {
+  return act(deps, op, { operation: 'api_key.revoke', target: p.id }, async (tx) => {
+    if (!(await revokeApiKey(tx, { tenantId: op.tenantId, id: p.id }))) throw new AdminError(404, 'NOT_FOUND', `No live API key ${p.id}.`);
+    return { result: { api_key_id: p.id, revoked: true as const } };
+  });
+}

@@ -1,0 +1,45 @@
+/**
+ * `sales-agent admin create-user --tenant T --email E [--role admin|viewer]`:
+ * bootstraps an operator of the seller console. Prints a one-time password
+ * (only its scrypt hash is stored); the first login must replace it.
+ */
+import { parseArgs } from 'node:util';
+import { resolveDatabaseUrl } from '../app.js';
+import type { Config } from '../config.js';
+import { connect } from '../db/client.js';
+import { insertAudit } from '../db/queries/audit.js';
+import { getTenant } from '../db/queries/console.js';
+import { migrateDatabase } from '../db/migrate.js';
+import type { Logger } from '../logger.js';
+import { AdminError, createOperatorAccount } from './actions.js';
+
+export async function adminCommand(args: string[], config: Config, logger: Logger, fail: (msg: string) => never): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { tenant: { type: 'string' }, email: { type: 'string' }, role: { type: 'string', default: 'admin' } },
+  });
+  if (positionals[0] !== 'create-user') fail('admin takes "create-user"');
+  if (!values.tenant) fail('--tenant is required');
+  if (!values.email) fail('--email is required');
+  if (values.role !== 'admin' && values.role !== 'viewer') fail('--role must be admin or viewer');
+  const { url, embedded } = await resolveDatabaseUrl(config, logger);
+  try {
+    await migrateDatabase(url, logger);
+    const database = connect(url, { max: 2 });
+    try {
+      if (!(await getTenant(database.db, values.tenant))) fail(`no tenant "${values.tenant}" (seed one first, e.g. sales-agent seed demo)`);
+      const u = await createOperatorAccount(database.db, { tenantId: values.tenant, email: values.email, role: values.role });
+      // The bootstrap is an admin action too.
+      await insertAudit(database.db, { tenantId: values.tenant, actor: 'cli', operation: 'user.create', target: u.operator_id, success: true, details: { email: u.email, role: u.role } });
+      process.stdout.write(`Created ${u.role} ${u.email} for tenant "${values.tenant}".\nOne-time password (shown once; it must be changed at the first login): ${u.password}\nSign in at /admin/login on the server (e.g. http://${config.host}:${config.port}/admin/login).\n`);
+    } catch (err) {
+      if (err instanceof AdminError) fail(err.message);
+      throw err;
+    } finally {
+      await database.close();
+    }
+  } finally {
+    await embedded?.stop();
+  }
+}

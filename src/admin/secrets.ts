@@ -1,0 +1,49 @@
+/**
+ * Secrets in what the console shows: buyers' webhook credentials inside stored
+ * requests, and adapter settings that are credentials. Such values are
+ * write-only: shown as "set", never sent back to a browser or an API client.
+ */
+
+const SECRET_KEY = /secret|token|password|passwd|credential|authorization|api[_-]?key|private[_-]?key|service[_-]?account|refresh/i;
+
+export const isSecretKey = (key: string): boolean => SECRET_KEY.test(key);
+
+export const REDACTED = '[redacted]';
+
+/** A deep copy with the values under secret-looking keys replaced. */
+export function redactSecrets<T>(value: T, depth = 0): T {
+  if (depth > 12 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1)) as T;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    out[k] = isSecretKey(k) && v !== null && v !== undefined && v !== '' ? REDACTED : redactSecrets(v, depth + 1);
+  }
+  return out as T;
+}
+
+/** Adapter settings split into what may be shown and the names of the secrets that are set. */
+export function splitSettings(settings: Record<string, unknown>): { visible: Record<string, unknown>; secretKeys: string[] } {
+  const visible: Record<string, unknown> = {};
+  const secretKeys: string[] = [];
+  for (const [k, v] of Object.entries(settings)) {
+    if (isSecretKey(k)) secretKeys.push(k);
+    else visible[k] = v;
+  }
+  return { visible, secretKeys: secretKeys.sort() };
+}
+
+/**
+ * New settings from the visible part an operator edited and secret changes:
+ * a secret absent from `secrets` keeps its stored value, null removes it.
+ * Secret-looking keys in `visible` are ignored (they go through `secrets`).
+ */
+export function mergeSettings(stored: Record<string, unknown>, visible: Record<string, unknown>, secrets: Record<string, string | null>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(visible)) if (!isSecretKey(k)) out[k] = v;
+  for (const [k, v] of Object.entries(stored)) if (isSecretKey(k)) out[k] = v;
+  for (const [k, v] of Object.entries(secrets)) {
+    if (v === null) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}

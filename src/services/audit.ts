@@ -1,0 +1,98 @@
+/**
+ * The audit trail of buying tool calls, kept off the request path: a call adds
+ * an entry to an in-memory buffer and returns; the buffer is written as one
+ * multi-row insert when it fills or a moment later, and on shutdown. What a
+ * crash can lose is the last fraction of a second of entries; the calls
+ * themselves (buys, steps, idempotency records) are in Postgres regardless.
+ */
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Db } from '../db/client.js';
+import { insertAuditBatch, type AuditEntry } from '../db/queries/audit.js';
+import type { Logger } from '../logger.js';
+
+const FLUSH_AFTER_MS = 200;
+const FLUSH_AT = 500;
+/** Past this many unwritten entries (database down), new ones are counted and dropped. */
+const MAX_BUFFER = 50_000;
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
+
+export interface ToolCallCaller {
+  tenant?: { id: string };
+  principal?: { id: string };
+}
+
+export class AuditTrail {
+  private buffer: AuditEntry[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private dropped = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly logger: Logger,
+  ) {}
+
+  /** A buying tool call: who, which tool, on what, and how it ended. Arguments are not kept (they may carry webhook credentials). */
+  toolCall(tool: string, args: unknown, result: CallToolResult, caller: ToolCallCaller): void {
+    if (!caller.tenant) return;
+    const a = (args && typeof args === 'object' ? args : {}) as Record<string, unknown>;
+    const r = (result.structuredContent ?? {}) as Record<string, unknown>;
+    const error = result.isError ? ((r.errors as { code?: string }[] | undefined)?.[0]?.code ?? 'ERROR') : undefined;
+    const details: Record<string, unknown> = {};
+    if (error) details.error_code = error;
+    if (str(a.idempotency_key)) details.idempotency_key = a.idempotency_key;
+    if (str(r.status)) details.status = r.status;
+    if (str(r.task_id)) details.task_id = r.task_id;
+    if (r.replayed === true) details.replayed = true;
+    this.add({
+      tenantId: caller.tenant.id,
+      principalId: caller.principal?.id ?? null,
+      actor: caller.principal ? `buyer:${caller.principal.id}` : 'anonymous',
+      operation: `mcp:${tool}`,
+      target: str(r.media_buy_id) ?? str(a.media_buy_id) ?? str(r.task_id) ?? null,
+      success: !result.isError,
+      details,
+      at: new Date(),
+    });
+  }
+
+  add(entry: AuditEntry): void {
+    if (this.buffer.length >= MAX_BUFFER) {
+      this.dropped++;
+      return;
+    }
+    this.buffer.push(entry);
+    if (this.buffer.length >= FLUSH_AT) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), FLUSH_AFTER_MS).unref();
+  }
+
+  /** Write what is buffered; resolves when it (and any write before it) is done. */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.buffer;
+    this.buffer = [];
+    if (batch.length === 0) return this.writing;
+    this.writing = this.writing.then(() =>
+      insertAuditBatch(this.db, batch).catch((err) => {
+        // Keep the entries for the next flush, unless the buffer is already full.
+        const room = MAX_BUFFER - this.buffer.length;
+        this.buffer.unshift(...batch.slice(0, Math.max(0, room)));
+        this.logger.warn('audit trail write failed; will retry', { entries: batch.length, error: err });
+        this.timer ??= setTimeout(() => void this.flush(), 5_000).unref();
+      }),
+    );
+    if (this.dropped > 0) {
+      this.logger.warn('audit trail buffer full; entries dropped', { dropped: this.dropped });
+      this.dropped = 0;
+    }
+    return this.writing;
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
