@@ -36,12 +36,15 @@ const USAGE = `Usage: npx tsx bench/create-media-buy.ts [options]
   --requests N             calls in the measured phase (default 2000)
   --adapter-latency-ms N   mock ad server latency per order, seeded into the demo tenant (default 0)
   --warmup N               unmeasured calls before measuring (default 200)
-  --worker-concurrency N   SALES_AGENT_WORKER_CONCURRENCY for the server (default 16)
+  --worker-concurrency N   SALES_AGENT_WORKER_CONCURRENCY for each worker (default 16)
+  --worker-processes N     0: the worker runs inside the server (default); N > 0: the server runs
+                           with --no-worker and N separate \`sales-agent worker\` processes fulfil
   --database-url URL       admin URL of the PostgreSQL server (default $BENCH_DATABASE_URL
                            or postgres://postgres@127.0.0.1:5432/postgres)
   --port N                 server port (default 0: a free one)
   --json                   also print the result as one JSON line
-Other server settings pass through the environment (e.g. SALES_AGENT_DB_POOL).`;
+Other server settings pass through the environment (e.g. SALES_AGENT_DB_POOL);
+BENCH_SERVER_NODE_ARGS gives the server extra node flags (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").`;
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -53,6 +56,7 @@ function parseOptions() {
       'database-url': { type: 'string' },
       port: { type: 'string', default: '0' },
       'worker-concurrency': { type: 'string', default: '16' },
+      'worker-processes': { type: 'string', default: '0' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -73,6 +77,7 @@ function parseOptions() {
     warmup: int('warmup', 0),
     port: int('port', 0, 65535),
     workerConcurrency: int('worker-concurrency', 1, 256),
+    workerProcesses: int('worker-processes', 0, 64),
     databaseUrl: values['database-url'] ?? process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     json: values.json === true,
   };
@@ -133,7 +138,10 @@ interface Server {
 }
 
 async function startServer(opts: Options, databaseUrl: string): Promise<Server> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', String(opts.port), '--host', '127.0.0.1'], {
+  // BENCH_SERVER_NODE_ARGS passes node flags to the server only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const noWorker = opts.workerProcesses > 0 ? ['--no-worker'] : [];
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--port', String(opts.port), '--host', '127.0.0.1', ...noWorker], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', SALES_AGENT_WORKER_CONCURRENCY: String(opts.workerConcurrency) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -178,6 +186,29 @@ async function startServer(opts: Options, databaseUrl: string): Promise<Server> 
     await sleep(100);
   }
   return { child, url, logLines, logLineCount: () => logCount };
+}
+
+/** A separate `sales-agent worker` process; resolves once it logs that it started. */
+async function startWorkerProcess(opts: Options, databaseUrl: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [CLI, 'worker'], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'info', SALES_AGENT_WORKER_CONCURRENCY: String(opts.workerConcurrency) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`worker did not start within 60 s:\n${err}`)), 60_000);
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err = (err + d).slice(-4000);
+      if (err.includes('"worker started"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited during start (code ${code}):\n${err}`)));
+  });
+  child.stderr!.resume();
+  return child;
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
@@ -386,6 +417,11 @@ async function main(): Promise<number> {
   cleanups.push(() => stopServer(server.child));
   const pid = server.child.pid!;
   log(`server pid ${pid} at ${server.url} (worker concurrency ${o.workerConcurrency})`);
+  for (let i = 0; i < o.workerProcesses; i++) {
+    const w = await startWorkerProcess(o, databaseUrl);
+    cleanups.push(() => stopServer(w));
+    log(`worker process ${i + 1} pid ${w.pid}`);
+  }
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.clients });
   cleanups.push(async () => agent.destroy());
@@ -446,6 +482,7 @@ async function main(): Promise<number> {
       single_client_calls: SINGLE_CLIENT_CALLS,
       adapter_latency_ms: o.adapterLatencyMs,
       worker_concurrency: o.workerConcurrency,
+      worker_processes: o.workerProcesses,
       server_db_pool: Number(process.env.SALES_AGENT_DB_POOL || 10),
       node: process.version,
     },
@@ -477,7 +514,7 @@ async function main(): Promise<number> {
 }
 
 interface BenchResult {
-  config: { clients: number; requests: number; warmup: number; single_client_calls: number; adapter_latency_ms: number; worker_concurrency: number; server_db_pool: number; node: string };
+  config: { clients: number; requests: number; warmup: number; single_client_calls: number; adapter_latency_ms: number; worker_concurrency: number; worker_processes: number; server_db_pool: number; node: string };
   latency_ms: { one_client: Stats; n_clients: Stats };
   throughput_calls_per_s: { one_client: number; n_clients: number };
   measured_wall_s: number;
@@ -525,7 +562,7 @@ function printSummary(r: BenchResult, server: Server): void {
     '',
     'create_media_buy benchmark (stateless POST /mcp, keep-alive)',
     `  config: ${c.requests} calls with ${c.clients} clients after ${c.warmup} warmup; ${c.single_client_calls} calls with 1 client`,
-    `          adapter latency ${c.adapter_latency_ms} ms, worker concurrency ${c.worker_concurrency}, server DB pool ${c.server_db_pool}, ${c.node}`,
+    `          adapter latency ${c.adapter_latency_ms} ms, ${c.worker_processes ? `${c.worker_processes} worker process(es)` : 'worker in-process'}, concurrency ${c.worker_concurrency}, server DB pool ${c.server_db_pool}, ${c.node}`,
     '',
     `  latency ms        p50      p95      p99      max     mean   throughput`,
     row('1 client', single, r.throughput_calls_per_s.one_client),

@@ -47,12 +47,24 @@ function preparing<T extends AnySql>(sql: T): T {
   });
 }
 
-export function connect(url: string, opts: { max?: number } = {}): Database {
+export interface ConnectOptions {
+  max?: number;
+  applicationName?: string;
+  /**
+   * Commit without waiting for the WAL flush (synchronous_commit = off). Only for
+   * writes that a later synchronous commit makes durable anyway: job tasks, whose
+   * completion Graphile Worker commits synchronously afterwards (flushing all WAL
+   * before it); if Postgres crashes first, the job runs again, and tasks are idempotent.
+   */
+  asyncCommit?: boolean;
+}
+
+export function connect(url: string, opts: ConnectOptions = {}): Database {
   const sql = postgres(url, {
     max: opts.max ?? 10,
     onnotice: () => {},
     idle_timeout: 30,
-    connection: { application_name: 'sales-agent' },
+    connection: { application_name: opts.applicationName ?? 'sales-agent', ...(opts.asyncCommit && { synchronous_commit: 'off' }) },
   });
   const db = drizzle(preparing(sql), { schema });
   return { db, sql, url, close: () => sql.end({ timeout: 5 }) };

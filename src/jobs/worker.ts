@@ -14,15 +14,18 @@ import { EventEmitter, setMaxListeners } from 'node:events';
 import os from 'node:os';
 import { Logger as GwLogger, parseCronItems, run, type JobHelpers, type Runner, type TaskList, type WorkerPool } from 'graphile-worker';
 import pg from 'pg';
-import type { Database } from '../db/client.js';
+import { connect, type Database } from '../db/client.js';
 import { createAdapterRegistry, type AdapterFactory } from '../adapters/registry.js';
 import type { Logger } from '../logger.js';
 import { fulfilMediaBuy, type JobInfo } from './tasks/fulfil-media-buy.js';
 import { deliverWebhook } from './tasks/deliver-webhook.js';
 import { syncMediaBuyUpdate } from './tasks/sync-media-buy-update.js';
+import { cancelAdapterOrder } from './tasks/cancel-adapter-order.js';
+import { syncAdapterCreatives } from './tasks/sync-adapter-creatives.js';
 import { collectDelivery } from './tasks/collect-delivery.js';
 import { scheduleDeliveryCollection } from './tasks/schedule-delivery-collection.js';
 import { advanceFlights } from './tasks/advance-flights.js';
+import { sendDeliveryReports } from './tasks/send-delivery-reports.js';
 import { notifySlack } from './tasks/notify-slack.js';
 import { CRON_ITEMS } from './catalog.js';
 
@@ -61,15 +64,21 @@ export async function startWorker(opts: {
   pollInterval?: number;
   heartbeat?: { intervalMs?: number; staleMs?: number };
 }): Promise<Worker> {
-  const { database, logger } = opts;
+  const { logger } = opts;
+  // Tasks get their own pool whose commits skip the WAL flush wait: each job's completion is committed
+  // synchronously after the task's writes (by Graphile Worker, on its own pool), and that flush covers them.
+  const database = connect(opts.database.url, { max: Math.min(opts.concurrency, 10), applicationName: 'sales-agent-worker', asyncCommit: true });
   const deps = { db: database.db, adapters: opts.adapters ?? createAdapterRegistry(database.db), logger };
   const taskList: TaskList = {
     fulfil_media_buy: async (payload, helpers) => fulfilMediaBuy(payload, jobInfo(helpers), deps),
     sync_media_buy_update: async (payload, helpers) => syncMediaBuyUpdate(payload, jobInfo(helpers), deps),
+    cancel_adapter_order: async (payload, helpers) => cancelAdapterOrder(payload, jobInfo(helpers), deps),
+    sync_adapter_creatives: async (payload, helpers) => syncAdapterCreatives(payload, jobInfo(helpers), deps),
     deliver_webhook: async (payload, helpers) => deliverWebhook(payload, jobInfo(helpers), deps),
     collect_delivery: async (payload, helpers) => collectDelivery(payload, jobInfo(helpers), deps),
     schedule_delivery_collection: async (payload, helpers) => void (await scheduleDeliveryCollection(payload, jobInfo(helpers), deps)),
     advance_flights: async (payload, helpers) => void (await advanceFlights(payload, jobInfo(helpers), deps)),
+    send_delivery_reports: async (payload, helpers) => void (await sendDeliveryReports(payload, jobInfo(helpers), deps)),
     notify_slack: async (payload, helpers) => notifySlack(payload, jobInfo(helpers), deps),
   };
   const pgPool = new pg.Pool({ connectionString: database.url, max: opts.concurrency + 2 });
@@ -92,8 +101,14 @@ export async function startWorker(opts: {
     parsedCronItems: parseCronItems(CRON_ITEMS),
     events,
     logger: graphileLogger(logger),
-    // Flush job completions before stop() resolves, so a finished job is never re-run after a clean shutdown.
-    preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
+    // Fewer round trips (and commits) per job: idle workers share one batched fetch (a local queue the size of the
+    // pool; release() hands unstarted jobs back on a clean stop), and completions/failures are written in batches
+    // gathered over 1 ms. stop() flushes both batchers before it resolves, so a finished job is not re-run after
+    // a clean shutdown; after a crash the batch is re-run, which idempotent tasks allow.
+    preset: { worker: { localQueue: { size: opts.concurrency }, completeJobBatchDelay: 1, failJobBatchDelay: 1 } },
+  }).catch(async (err: unknown) => {
+    await Promise.allSettled([pgPool.end(), database.close()]);
+    throw err;
   });
   if (!pool) throw new Error('graphile-worker did not report its worker pool');
   const { id } = pool;
@@ -143,6 +158,7 @@ export async function startWorker(opts: {
         // Jobs are released by now; without the row nobody will look for this pool again.
         await database.sql`delete from worker_heartbeats where pool_id = ${id}`.catch((err) => logger.warn('could not remove the worker heartbeat', { error: err }));
         await pgPool.end();
+        await database.close();
         logger.info('worker stopped');
       })()),
   };
