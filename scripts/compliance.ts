@@ -35,6 +35,8 @@ const BUNDLES: { id: string; flags?: string[] }[] = [
   { id: 'error_compliance' },
   { id: 'schema_validation' },
   { id: 'deterministic_testing' },
+  // We declare sponsored_intelligence in supported_protocols, which commits us to its baseline storyboard.
+  { id: 'si_baseline' },
   { id: 'webhook_emission', flags: ['--webhook-receiver'] },
 ];
 

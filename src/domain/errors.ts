@@ -31,8 +31,14 @@ export class AdcpError extends Error {
   readonly suggestion?: string;
   readonly recovery: Recovery;
   readonly details?: Record<string, unknown>;
+  /** Fields the error response carries beside errors[], where the tool's schema requires them (an SI session's id and status). */
+  readonly response?: Record<string, unknown>;
 
-  constructor(code: string, message: string, opts: { field?: string; suggestion?: string; recovery?: Recovery; details?: Record<string, unknown> } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    opts: { field?: string; suggestion?: string; recovery?: Recovery; details?: Record<string, unknown>; response?: Record<string, unknown> } = {},
+  ) {
     super(message);
     this.name = 'AdcpError';
     this.code = code;
@@ -40,6 +46,7 @@ export class AdcpError extends Error {
     this.suggestion = opts.suggestion;
     this.recovery = opts.recovery ?? DEFAULT_RECOVERY[code] ?? 'correctable';
     this.details = opts.details;
+    this.response = opts.response;
   }
 
   toJSON(): AdcpErrorBody {

@@ -53,8 +53,8 @@ function contextOf(args: unknown): Record<string, unknown> | undefined {
   return undefined;
 }
 
-export function errorResult(err: AdcpErrorBody, context: Record<string, unknown> | undefined): CallToolResult {
-  const body = { errors: [err], adcp_error: err, ...(context && { context }) };
+export function errorResult(err: AdcpErrorBody, context: Record<string, unknown> | undefined, response?: Record<string, unknown>): CallToolResult {
+  const body = { ...response, errors: [err], adcp_error: err, ...(context && { context }) };
   return { isError: true, content: [{ type: 'text', text: JSON.stringify(body) }], structuredContent: body };
 }
 
@@ -115,7 +115,7 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
     const data = await tool.handle(parsed.data, ctx);
     return successResult(data, context);
   } catch (err) {
-    if (err instanceof AdcpError) return errorResult(err.toJSON(), context);
+    if (err instanceof AdcpError) return errorResult(err.toJSON(), context, err.response);
     ctx.logger.error('tool call failed', {
       tool: tool.name,
       tenant_id: ctx.tenant?.id,

@@ -37,7 +37,7 @@ describe('discovery tools', () => {
     const { isError, data } = await call(anon, 'get_adcp_capabilities', { context: { correlation_id: 'c-1' } });
     expect(isError).toBe(false);
     expect(data.adcp).toMatchObject({ major_versions: [3], idempotency: { supported: true } });
-    expect(data.supported_protocols).toEqual(['media_buy']);
+    expect(data.supported_protocols).toEqual(['media_buy', 'sponsored_intelligence']);
     const mb = data.media_buy as { portfolio: { publisher_domains: string[]; primary_channels: string[] }; supported_pricing_models: string[] };
     expect(mb.portfolio.publisher_domains).toEqual(expect.arrayContaining(['demo-news.example', 'demo-stream.example']));
     expect(mb.portfolio.primary_channels).toEqual(expect.arrayContaining(['ctv', 'display', 'olv', 'podcast']));

@@ -70,7 +70,7 @@ describe('stdio transport with the mcp.json config', () => {
       updates.push(n.params.uri);
     });
     const caps = await call(client, 'get_adcp_capabilities', {});
-    expect(caps.data.supported_protocols).toEqual(['media_buy']);
+    expect(caps.data.supported_protocols).toEqual(['media_buy', 'sponsored_intelligence']);
     const { isError, data } = await call(client, 'create_media_buy', buyRequest());
     expect(isError).toBe(false);
     const uri = `media-buy://${data.media_buy_id}`;

@@ -178,12 +178,15 @@ export async function isSandboxAccount(db: Queryable, p: Scope & { accountId: st
 
 /**
  * Is this entity outside production? True when its account is a sandbox (media
- * buys, accounts) or, for a creative, when no non-sandbox buy uses it. Unknown
- * ids answer true so the controller can report NOT_FOUND itself.
+ * buys, accounts, SI sessions opened from a sandbox buy) or, for a creative,
+ * when no non-sandbox buy uses it. Unknown ids answer true so the controller
+ * can report NOT_FOUND itself.
  */
-export async function isSandboxEntity(db: Queryable, p: Scope & { kind: 'media_buy' | 'account' | 'creative'; id: string }): Promise<boolean> {
+export async function isSandboxEntity(db: Queryable, p: Scope & { kind: 'media_buy' | 'account' | 'creative' | 'si_session'; id: string }): Promise<boolean> {
   const query =
-    p.kind === 'media_buy'
+    p.kind === 'si_session'
+      ? sql`select coalesce((select sandbox from si_sessions where tenant_id = ${p.tenantId} and principal_id = ${p.principalId} and id = ${p.id}), true) as ok`
+      : p.kind === 'media_buy'
       ? sql`select coalesce((select a.sandbox from media_buys b left join accounts a on a.id = b.account_id
               where b.tenant_id = ${p.tenantId} and b.principal_id = ${p.principalId} and b.id = ${p.id}), true) as ok`
       : p.kind === 'account'

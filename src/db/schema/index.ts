@@ -6,3 +6,4 @@ export * from './workflow.js';
 export * from './mock-ad-server.js';
 export * from './workers.js';
 export * from './console.js';
+export * from './sponsored-intelligence.js';

@@ -1,23 +1,25 @@
 /**
  * comply_test_controller: the AdCP compliance harness's hooks into seller state
- * (seed products and prices, force statuses, simulate delivery, force the next
- * create_media_buy into the submitted arm). The SDK's dispatcher validates the
- * scenario and its params and shapes the replies; each scenario below is one
- * scoped query. Allowed for sandbox accounts, or, when the request names no
- * account, on tenants whose settings enable `test_controller`.
+ * (seed products and prices, force media buy / creative / account / SI session
+ * statuses, simulate delivery, force the next create_media_buy into the
+ * submitted arm). The SDK's dispatcher validates the scenario and its params
+ * and shapes the replies; each scenario below is one scoped query. Allowed for
+ * sandbox accounts, or, when the request names no account, on tenants whose
+ * settings enable `test_controller`.
  */
 import { handleTestControllerRequest, TestControllerError, TOOL_INPUT_SHAPE, type ControllerScenario, type TestControllerStore } from '@adcp/sdk/server';
 import { z } from 'zod';
 import * as q from '../../db/queries/controller.js';
 import { simulateBudgetSpend, simulateDelivery, type SimulationOutcome } from '../../db/queries/delivery.js';
 import { listFormats, listProperties } from '../../db/queries/inventory.js';
+import { forceSessionStatus } from '../../db/queries/si-sessions.js';
 import { FixtureError, inlinePricingOptions, missingFormats, pricingFromFixture, productFromFixture, type CatalogueHints } from '../../domain/comply-fixtures.js';
 import { amountToNumber, fromUnits, toUnits } from '../../domain/money.js';
 import type { BuyerContext } from '../context.js';
 import { defineTool } from '../define-tool.js';
 
 const SCENARIOS: ControllerScenario[] = [
-  'force_creative_status', 'force_account_status', 'force_media_buy_status', 'force_create_media_buy_arm', 'simulate_delivery', 'simulate_budget_spend',
+  'force_creative_status', 'force_account_status', 'force_media_buy_status', 'force_session_status', 'force_create_media_buy_arm', 'simulate_delivery', 'simulate_budget_spend',
 ];
 
 const Input = z.looseObject({
@@ -86,7 +88,7 @@ function storeFor(ctx: BuyerContext): TestControllerStore {
   const today = () => ctx.now().toISOString().slice(0, 10);
   // A sandbox flag opens the controller, but only for sandbox entities: it must never move a production
   // buy, account or creative (or fake its delivery). Tenants in compliance-test mode are test data throughout.
-  const guard = async (kind: 'media_buy' | 'account' | 'creative', id: string) => {
+  const guard = async (kind: 'media_buy' | 'account' | 'creative' | 'si_session', id: string) => {
     if (ctx.tenant.settings.test_controller === 'enabled') return;
     if (!(await q.isSandboxEntity(ctx.db, { ...scope, kind, id }))) {
       throw new TestControllerError('FORBIDDEN', `${kind.replace('_', ' ')} ${id} belongs to a production account; the test controller only acts on sandbox data.`);
@@ -115,6 +117,10 @@ function storeFor(ctx: BuyerContext): TestControllerStore {
     async forceAccountStatus(accountId, status) {
       await guard('account', accountId);
       return transition(await q.forceAccountStatus(ctx.db, { ...scope, accountId, status }), 'Account', accountId);
+    },
+    async forceSessionStatus(sessionId, status, terminationReason) {
+      await guard('si_session', sessionId);
+      return transition(await forceSessionStatus(ctx.db, { ...scope, sessionId, status, reason: terminationReason, now: ctx.now() }), 'SI session', sessionId);
     },
     async forceCreateMediaBuyArm({ arm, task_id, message }) {
       await q.putDirective(ctx.db, { ...scope, scenario: q.CREATE_MEDIA_BUY_ARM, payload: { arm, ...(task_id && { task_id }), ...(message && { message }) } });
@@ -153,7 +159,7 @@ export default defineTool({
   name: 'comply_test_controller',
   title: 'Compliance test controller',
   description:
-    'Sandbox testing only: seed products and pricing options, force media buy / creative / account statuses, simulate delivery or budget spend, or make the next create_media_buy answer "submitted". Send {scenario, params} with a sandbox account; scenario "list_scenarios" lists what is supported.',
+    'Sandbox testing only: seed products and pricing options, force media buy / creative / account / SI session statuses, simulate delivery or budget spend, or make the next create_media_buy answer "submitted". Send {scenario, params} with a sandbox account; scenario "list_scenarios" lists what is supported.',
   input: Input,
   output: z.looseObject({ success: z.boolean() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },

@@ -3,18 +3,19 @@ import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { listProducts, listProperties } from '../../db/queries/inventory.js';
 import { AdcpError } from '../../domain/errors.js';
+import { AGENT_CAPABILITIES } from '../../domain/sponsored-intelligence.js';
 import { defineTool } from '../define-tool.js';
 
 export const IDEMPOTENCY_REPLAY_TTL_SECONDS = 86_400;
 
 /** The controller scenarios AdCP lets a seller declare in capabilities (seed_* and arm forcing are implied). */
-const COMPLIANCE_SCENARIOS = ['force_creative_status', 'force_account_status', 'force_media_buy_status', 'simulate_delivery', 'simulate_budget_spend'];
+const COMPLIANCE_SCENARIOS = ['force_creative_status', 'force_account_status', 'force_media_buy_status', 'force_session_status', 'simulate_delivery', 'simulate_budget_spend'];
 
 export default defineTool({
   name: 'get_adcp_capabilities',
   title: 'Get AdCP capabilities',
   description:
-    'Describe this sales agent: supported AdCP versions and protocols, publisher domains and channels, pricing models and features. Call this first; then call get_products with a brief.',
+    'Describe this sales agent: supported AdCP versions and protocols (media_buy, sponsored_intelligence), publisher domains and channels, pricing models and features. Call this first; then call get_products with a brief.',
   input: TOOL_REQUEST_SCHEMAS.get_adcp_capabilities! as z.ZodType<Record<string, unknown>>,
   output: z.looseObject({
     adcp: z.looseObject({ major_versions: z.array(z.number()) }).optional(),
@@ -37,7 +38,7 @@ export default defineTool({
     const testing = sandbox || ctx.tenant.settings.test_controller === 'enabled';
     return {
       adcp: { major_versions: [3], idempotency: { supported: true, replay_ttl_seconds: IDEMPOTENCY_REPLAY_TTL_SECONDS } },
-      supported_protocols: ['media_buy'],
+      supported_protocols: ['media_buy', 'sponsored_intelligence'],
       ...(specialisms.length > 0 && { specialisms }),
       account: { require_operator_auth: false, supported_billing: ['operator', 'agent'], sandbox: true },
       media_buy: {
@@ -50,6 +51,8 @@ export default defineTool({
           description: `${ctx.tenant.name}: ${products.length} products across ${channels.join(', ') || 'no channels yet'}.`,
         },
       },
+      // si_* tools: conversations about the publisher's offerings (see src/domain/sponsored-intelligence.ts).
+      sponsored_intelligence: { endpoint: { transports: [{ type: 'mcp', url: `${ctx.agentUrl}/mcp` }], preferred: 'mcp' }, capabilities: AGENT_CAPABILITIES },
       // comply_test_controller is there for sandbox accounts (and tenants opted into compliance testing).
       ...(testing && { compliance_testing: { scenarios: COMPLIANCE_SCENARIOS } }),
       last_updated: new Date(Math.max(0, ...products.map((p) => p.updatedAt.getTime()))).toISOString(),

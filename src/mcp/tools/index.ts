@@ -17,6 +17,10 @@ import syncGovernance from './sync-governance.js';
 import tasksList from './tasks-list.js';
 import tasksGet from './tasks-get.js';
 import updateMediaBuy from './update-media-buy.js';
+import siGetOffering from './si-get-offering.js';
+import siInitiateSession from './si-initiate-session.js';
+import siSendMessage from './si-send-message.js';
+import siTerminateSession from './si-terminate-session.js';
 
 export const TOOLS: ToolDef[] = [
   getAdcpCapabilities,
@@ -35,5 +39,9 @@ export const TOOLS: ToolDef[] = [
   syncGovernance,
   tasksGet,
   tasksList,
+  siGetOffering,
+  siInitiateSession,
+  siSendMessage,
+  siTerminateSession,
   complyTestController,
 ] as ToolDef[];
