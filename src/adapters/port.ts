@@ -16,10 +16,17 @@ export interface AdapterPackage {
   formatIds: Record<string, unknown>[] | null;
 }
 
+export interface AdapterAdvertiser {
+  principalId: string;
+  name: string;
+  /** The buyer's id at this ad server (principals.platform_mappings), when the seller set one. */
+  externalId?: string;
+}
+
 export interface AdapterOrderRequest {
   idempotencyKey: string;
   mediaBuyId: string;
-  advertiser: { principalId: string; name: string; externalId?: string };
+  advertiser: AdapterAdvertiser;
   currency: string;
   totalBudget: string;
   startTime: Date;
@@ -78,6 +85,31 @@ export interface AdapterDeliveryRow {
   spend: string;
 }
 
+/** Compensation: undo what a create with this idempotency key made. */
+export interface AdapterCancelRequest {
+  /** The key the order was (or may have been) created with. Nothing made under it: nothing to do. */
+  idempotencyKey: string;
+  /** The order's id, when we recorded one. */
+  externalOrderId: string | null;
+  mediaBuyId: string;
+}
+
+/** A buyer's creative as the ad server receives it. */
+export interface AdapterCreativeUpload {
+  /** Derived from our ids (principal, creative, adapter): a repeated upload updates the same creative. */
+  idempotencyKey: string;
+  advertiser: AdapterAdvertiser;
+  creative: { creativeId: string; name: string; formatId: { agent_url: string; id: string }; assets: Record<string, unknown> };
+}
+
+/** The creatives each line item of an order should run, in full: line items left empty run none. */
+export interface AdapterCreativeAssignment {
+  idempotencyKey: string;
+  externalOrderId: string;
+  mediaBuyId: string;
+  lineItems: { packageId: string; lineItemId: string | null; creatives: { externalCreativeId: string; weight: number | null }[] }[];
+}
+
 export interface AdServerAdapter {
   readonly type: string;
   createOrder(req: AdapterOrderRequest, signal?: AbortSignal): Promise<AdapterOrderResult>;
@@ -85,4 +117,10 @@ export interface AdServerAdapter {
   updateOrder(req: AdapterOrderUpdate, signal?: AbortSignal): Promise<void>;
   /** Delivery per package per day for an order. Read-only, so safe to repeat. Days without delivery may be left out. */
   getDelivery(req: AdapterDeliveryRequest, signal?: AbortSignal): Promise<AdapterDeliveryRow[]>;
+  /** Cancel the order a create with this key made, if it made one (compensation when another part of the buy failed). Safe to repeat. */
+  cancelOrder(req: AdapterCancelRequest, signal?: AbortSignal): Promise<void>;
+  /** Create or update a creative at the ad server; returns its id there. Safe to repeat. */
+  uploadCreative(req: AdapterCreativeUpload, signal?: AbortSignal): Promise<{ externalCreativeId: string }>;
+  /** Set which uploaded creatives each line item of an order runs. Safe to repeat. */
+  assignCreatives(req: AdapterCreativeAssignment, signal?: AbortSignal): Promise<void>;
 }

@@ -7,17 +7,33 @@
 import type { CronItem } from 'graphile-worker';
 import { z } from 'zod';
 
+/**
+ * One job per part of a buy: its packages at one adapter. A payload without
+ * adapter_config_id (queued before orders fanned out) makes the task queue
+ * one job per part.
+ */
 export const FulfilMediaBuyPayload = z.object({
   v: z.literal(1),
   tenant_id: z.string().min(1),
   media_buy_id: z.string().min(1),
+  adapter_config_id: z.string().min(1).optional(),
 });
 
+/** One job per ad server holding a part of the buy; without adapter_config_id, the task queues them. */
 export const SyncMediaBuyUpdatePayload = z.object({
   v: z.literal(1),
   tenant_id: z.string().min(1),
   media_buy_id: z.string().min(1),
   step_id: z.string().min(1),
+  adapter_config_id: z.string().min(1).optional(),
+});
+
+/** A part of a media buy at one adapter (cancel_adapter_order, sync_adapter_creatives). */
+export const AdapterPartPayload = z.object({
+  v: z.literal(1),
+  tenant_id: z.string().min(1),
+  media_buy_id: z.string().min(1),
+  adapter_config_id: z.string().min(1),
 });
 
 export const DeliverWebhookPayload = z.object({
@@ -46,6 +62,9 @@ export const CronPayload = z.looseObject({ _cron: z.object({ ts: z.string(), bac
 export const JOBS = {
   fulfil_media_buy: { payload: FulfilMediaBuyPayload, maxAttempts: 8 },
   sync_media_buy_update: { payload: SyncMediaBuyUpdatePayload, maxAttempts: 10 },
+  // Compensation must get through: backoff e^n s, 10 attempts span about 3.5 hours.
+  cancel_adapter_order: { payload: AdapterPartPayload, maxAttempts: 10 },
+  sync_adapter_creatives: { payload: AdapterPartPayload, maxAttempts: 8 },
   // Backoff e^n s: 8 attempts span about an hour.
   deliver_webhook: { payload: DeliverWebhookPayload, maxAttempts: 8 },
   collect_delivery: { payload: CollectDeliveryPayload, maxAttempts: 5 },

@@ -1,6 +1,6 @@
 /**
  * The seller's decision on a media buy awaiting approval. Approving enqueues the
- * same fulfil_media_buy job as the auto path, in the same transaction as the
+ * same fulfil_media_buy jobs (one per adapter) as the auto path, in the same transaction as the
  * decision; the step is locked, so of two operators deciding at once exactly one wins.
  */
 import type { Db, Tx } from '../db/client.js';
@@ -9,7 +9,7 @@ import { lockMediaBuy, updateMediaBuy, type MediaBuyRow, type WorkflowStepRow } 
 import { lockWorkflowStep, updateWorkflowStep } from '../db/queries/workflow.js';
 import { publishChange } from '../db/notify.js';
 import { initialStatus } from '../domain/status.js';
-import { enqueueJob } from '../jobs/enqueue.js';
+import { enqueueFulfilment } from '../jobs/fan-out.js';
 import { allowsPrivateWebhooks } from '../db/queries/accounts.js';
 import type { PushConfig } from '../domain/webhooks.js';
 import { queueTaskWebhook } from './webhooks.js';
@@ -40,7 +40,7 @@ export function approveMediaBuy(db: Db, p: { tenantId: string; taskId: string; a
     const status = initialStatus(await mediaBuyHasCreatives(tx, { tenantId: p.tenantId, mediaBuyId: buy.id }));
     await updateWorkflowStep(tx, { tenantId: p.tenantId, id: step.id }, { status: 'pending', owner: 'system' });
     await updateMediaBuy(tx, { tenantId: p.tenantId, id: buy.id }, { status, confirmedAt: new Date() });
-    await enqueueJob(tx, 'fulfil_media_buy', { v: 1, tenant_id: p.tenantId, media_buy_id: buy.id }, { jobKey: `fulfil:${buy.id}` });
+    await enqueueFulfilment(tx, { tenantId: p.tenantId, mediaBuyId: buy.id });
     await publishChange(tx, { tenant_id: p.tenantId, principal_id: buy.principalId, media_buy_id: buy.id, task_id: step.id, status, summary: `approved by ${p.actor}` });
   });
 }

@@ -38,7 +38,7 @@ async function bookedBuy(flight: { start: number; end: number }, status: string,
   expect(isError, JSON.stringify(data)).toBe(false);
   const id = data.media_buy_id as string;
   await sql`update media_buys set start_time = ${new Date(Date.now() + flight.start)}, end_time = ${new Date(Date.now() + flight.end)} where id = ${id}`;
-  await fulfilMediaBuy({ v: 1, tenant_id: 'demo', media_buy_id: id }, JOB, deps);
+  await fulfilMediaBuy({ v: 1, tenant_id: 'demo', media_buy_id: id, adapter_config_id: 'adp_demo_mock' }, JOB, deps);
   await sql`update media_buys set status = ${status} where id = ${id}`;
   const [ao] = await sql`select state from adapter_orders where media_buy_id = ${id}`;
   expect(ao!.state).toBe('booked');

@@ -49,8 +49,11 @@ describe('create_media_buy (auto approval)', () => {
 
     const after = await counts();
     expect(after).toEqual({ buys: before.buys + 1, packages: before.packages + 1, steps: before.steps + 1, jobs: before.jobs + 1 });
-    const [job] = await sql`select t.identifier as task_identifier, j.key, j.payload from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id where j.key = ${`fulfil:${data.media_buy_id}`}`;
-    expect(job).toMatchObject({ task_identifier: 'fulfil_media_buy', payload: { v: 1, tenant_id: 'demo', media_buy_id: data.media_buy_id } });
+    // One part, queued at its adapter, and its fulfilment job.
+    const [job] = await sql`select t.identifier as task_identifier, j.key, j.payload from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id where j.key = ${`fulfil:${data.media_buy_id}:adp_demo_mock`}`;
+    expect(job).toMatchObject({ task_identifier: 'fulfil_media_buy', payload: { v: 1, tenant_id: 'demo', media_buy_id: data.media_buy_id, adapter_config_id: 'adp_demo_mock' } });
+    const parts = await sql`select adapter_config_id, state, idempotency_key from adapter_orders where media_buy_id = ${data.media_buy_id as string}`;
+    expect(parts).toEqual([{ adapter_config_id: 'adp_demo_mock', state: 'queued', idempotency_key: `${data.media_buy_id}/adp_demo_mock` }]);
     const [step] = await sql`select status, owner, step_type from workflow_steps where media_buy_id = ${data.media_buy_id as string}`;
     expect(step).toEqual({ status: 'pending', owner: 'system', step_type: 'create_media_buy' });
     const [buy] = await sql`select total_budget, status, account_id from media_buys where id = ${data.media_buy_id as string}`;

@@ -102,7 +102,7 @@ describe('auto path', () => {
     expect(state.rejection_reason).toContain('REJECT-ME');
     expect(updates).toContain(`media-buy://${id}`);
     // Finished, not retried: Graphile Worker deletes the job right after the task's own commit.
-    await waitFor(async () => (await sql`select count(*)::int as n from graphile_worker._private_jobs where key = ${`fulfil:${id}`}`)[0]!.n === 0);
+    await waitFor(async () => (await sql`select count(*)::int as n from graphile_worker._private_jobs where key = ${`fulfil:${id}:adp_demo_mock`}`)[0]!.n === 0);
   });
 
   it('is idempotent at the ad server when the same job runs twice', async () => {
@@ -112,9 +112,10 @@ describe('auto path', () => {
     await waitFor(async () => (await readState(id)).fulfilment[0]!.state === 'booked');
     // At-least-once delivery: run the task again by hand, as a retry after a crash would.
     const deps = { db: t.app.database.db, adapters: createAdapterRegistry(t.app.database.db), logger: createLogger('silent') };
-    await fulfilMediaBuy({ v: 1, tenant_id: 'demo', media_buy_id: id }, { attempts: 1, maxAttempts: 8 }, deps);
+    const part = { v: 1, tenant_id: 'demo', media_buy_id: id, adapter_config_id: 'adp_demo_mock' } as const;
+    await fulfilMediaBuy(part, { attempts: 1, maxAttempts: 8 }, deps); // booked already: no second call
     await sql`delete from adapter_orders where media_buy_id = ${id}`; // as if our commit had been lost
-    await fulfilMediaBuy({ v: 1, tenant_id: 'demo', media_buy_id: id }, { attempts: 2, maxAttempts: 8 }, deps);
+    await fulfilMediaBuy(part, { attempts: 2, maxAttempts: 8 }, deps);
     const orders = await sql`select order_id, calls from mock_ad_server.orders where idempotency_key like ${`${id}/%`}`;
     expect(orders).toHaveLength(1);
     expect(orders[0]!.calls).toBe(2);
@@ -156,7 +157,7 @@ describe('manual approval path', () => {
 
     const [step] = await sql`select status, owner, media_buy_id from workflow_steps where id = ${taskId}`;
     expect(step).toMatchObject({ status: 'requires_approval', owner: 'seller' });
-    const jobs = await sql`select count(*)::int as n from graphile_worker._private_jobs where key = ${`fulfil:${step!.media_buy_id}`}`;
+    const jobs = await sql`select count(*)::int as n from graphile_worker._private_jobs where key like ${`fulfil:${step!.media_buy_id}:%`}`;
     expect(jobs[0]!.n).toBe(0);
 
     const polled = await call(buyer, 'tasks/get', { task_id: taskId });

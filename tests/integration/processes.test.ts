@@ -224,6 +224,59 @@ describe('a worker SIGKILLed mid-batch', () => {
   }, 45_000);
 });
 
+describe('a worker SIGKILLed mid-batch of buys that span two ad servers', () => {
+  const BUYS = 60;
+  let t: TestApp;
+  let sql: postgres.Sql;
+  beforeAll(async () => {
+    t = await startTestApp({ worker: false, adapterLatencyMs: 50 });
+    sql = postgres(t.db.url, { max: 2, onnotice: () => {} });
+    await sql`insert into adapter_configs (id, tenant_id, name, adapter_type, settings) values ('adp_mock_b', 'demo', 'Mock B', 'mock', ${sql.json({ latency_ms: 80 })})`;
+    await sql`update products set adapter_config_id = 'adp_mock_b' where tenant_id = 'demo' and id = 'display_sports_section'`;
+    t.app.services.catalog.invalidate('demo');
+  });
+  afterAll(async () => {
+    await killAll();
+    await sql?.end();
+    await t?.close();
+  });
+
+  it('confirms every buy once both parts are booked, each exactly once at its ad server', async () => {
+    const client = await memoryClient(t);
+    const packages = [
+      { product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 },
+      { product_id: 'display_sports_section', pricing_option_id: 'sports_cpm_fixed', budget: 5000 },
+    ];
+    for (let i = 0; i < BUYS; i += 20) {
+      const batch = await Promise.all(Array.from({ length: 20 }, () => call(client, 'create_media_buy', buyRequest({ packages }))));
+      for (const r of batch) expect(r.isError).toBe(false);
+    }
+    await client.close();
+    expect(await fulfilJobs(sql)).toBe(2 * BUYS);
+
+    const first = await startWorkerProcess('worker-1', t.db.url, sql);
+    await waitOn(first, async () => (await booked(sql)) >= 20, 20_000, 5);
+    await first.stop('SIGKILL');
+    expect(await booked(sql)).toBeLessThan(2 * BUYS);
+    const [dead] = await sql<{ pool_id: string }[]>`select pool_id from worker_heartbeats where pid = ${first.pid}`;
+    const second = await startWorkerProcess('worker-2', t.db.url, sql);
+    await sql`update worker_heartbeats set heartbeat_at = now() - interval '1 hour' where pool_id = ${dead!.pool_id}`;
+    await waitOn(second, async () => (await completedSteps(sql)) === BUYS, 20_000, 50);
+
+    // Two parts per buy, both booked, each one order at its own ad server, matched to what we recorded.
+    const [ours] = await sql<{ rows: number; booked: number; matched: number }[]>`
+      select count(*)::int as rows, count(*) filter (where state = 'booked')::int as booked,
+             count(*) filter (where exists (select 1 from mock_ad_server.orders o where o.idempotency_key = a.idempotency_key and o.order_id = a.external_order_id))::int as matched
+      from adapter_orders a`;
+    expect(ours).toEqual({ rows: 2 * BUYS, booked: 2 * BUYS, matched: 2 * BUYS });
+    expect(await count(sql, `select count(*) as n from mock_ad_server.orders`)).toBe(2 * BUYS);
+    expect(await count(sql, `select count(*) as n from media_buys b where (select count(*) from mock_ad_server.orders o where o.request->>'media_buy_id' = b.id) = 2`)).toBe(BUYS);
+    expect(await fulfilJobs(sql)).toBe(0);
+    expect(second.stderr()).not.toMatch(/"level":"error"/);
+    expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+  }, 45_000);
+});
+
 describe('two servers and a worker, each its own process, on one database', () => {
   const token = 'process-test-token';
   let db: TestDb;
@@ -271,7 +324,7 @@ describe('two servers and a worker, each its own process, on one database', () =
     });
     await sleep(300);
     expect(await fulfilJobs(sql, 'locked_by is null')).toBe(20);
-    expect(await count(sql, `select count(*) as n from adapter_orders`)).toBe(0);
+    expect(await count(sql, `select count(*) as n from adapter_orders where state <> 'queued'`)).toBe(0);
 
     const second = await startWorkerProcess('worker-2', db.url, sql);
     workers.push(second);

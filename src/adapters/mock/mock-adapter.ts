@@ -5,14 +5,31 @@
  * repeated create with the same key returns the order already made. Delivery is
  * simulated from what the order was told (flight, line budgets and prices, and a
  * timeline of pauses), deterministically: the same order and clock give the same report.
+ * Failure injection is per adapter config (its settings), per operation:
+ * transient failures (retried by the worker) or permanent rejections.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql } from 'drizzle-orm';
+import { inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import { mockOrders } from '../../db/schema/index.js';
-import { AdapterError, type AdServerAdapter, type AdapterDeliveryRequest, type AdapterDeliveryRow, type AdapterOrderRequest, type AdapterOrderResult, type AdapterOrderUpdate } from '../port.js';
+import { mockCreatives, mockOrders } from '../../db/schema/index.js';
+import {
+  AdapterError,
+  type AdServerAdapter,
+  type AdapterCancelRequest,
+  type AdapterCreativeAssignment,
+  type AdapterCreativeUpload,
+  type AdapterDeliveryRequest,
+  type AdapterDeliveryRow,
+  type AdapterOrderRequest,
+  type AdapterOrderResult,
+  type AdapterOrderUpdate,
+} from '../port.js';
 import { dayOf, digest, simulateLineDelivery, toLine, type MockOrderState, type MockTimelineEvent } from './pacing.js';
+
+/** The port's operations, as failure injection names them. */
+export const MOCK_OPERATIONS = ['create_order', 'update_order', 'cancel_order', 'upload_creative', 'assign_creatives'] as const;
+export type MockOperation = (typeof MOCK_OPERATIONS)[number];
 
 export const MockSettings = z
   .object({
@@ -25,6 +42,10 @@ export const MockSettings = z
     reject_reason: z.string().optional(),
     /** Reject orders whose buyer_ref contains this marker (permanent failure). */
     reject_marker: z.string().optional(),
+    /** Per operation: the first N calls for each idempotency key fail transiently (fail_first_attempts is create_order's). */
+    fail_first: z.partialRecord(z.enum(MOCK_OPERATIONS), z.coerce.number().int().min(0)).default({}),
+    /** Per operation: every call fails permanently with this reason (reject_reason is create_order's). */
+    reject: z.partialRecord(z.enum(MOCK_OPERATIONS), z.string()).default({}),
   })
   .loose();
 export type MockSettings = z.infer<typeof MockSettings>;
@@ -33,24 +54,33 @@ export type MockSettings = z.infer<typeof MockSettings>;
 export function createMockAdapter(db: Db, rawSettings: Record<string, unknown>, now: () => Date = () => new Date()): AdServerAdapter {
   const settings = MockSettings.parse(rawSettings);
   const transientFailure = () => settings.failure_rate > 0 && Math.random() < settings.failure_rate;
+  /** Latency, then the failures injected for this operation; `key` is the call's idempotency key. */
+  const arrive = async (op: MockOperation, key: string, signal?: AbortSignal, extra?: () => void) => {
+    if (settings.latency_ms > 0) await sleep(settings.latency_ms, undefined, { signal });
+    const reject = settings.reject[op] ?? (op === 'create_order' ? settings.reject_reason : undefined);
+    if (reject) throw new AdapterError(reject, true);
+    extra?.();
+    const failFirst = settings.fail_first[op] ?? (op === 'create_order' ? settings.fail_first_attempts : 0);
+    if (failFirst > 0) {
+      // Count attempts on the ad server's side, so the count survives worker restarts.
+      const counter = op === 'create_order' ? key : `${op}:${key}`;
+      const rows = await db.execute<{ n: number }>(sql`
+        insert into mock_ad_server.attempts (idempotency_key, n) values (${counter}, 1)
+        on conflict (idempotency_key) do update set n = mock_ad_server.attempts.n + 1
+        returning n`);
+      const n = Number(rows[0]?.n ?? 1);
+      if (n <= failFirst) throw new AdapterError(`mock ad server unavailable (${op}, attempt ${n})`, false);
+    }
+    if (transientFailure()) throw new AdapterError('mock ad server timed out', false);
+  };
   return {
     type: 'mock',
     async createOrder(req: AdapterOrderRequest, signal?: AbortSignal): Promise<AdapterOrderResult> {
-      if (settings.latency_ms > 0) await sleep(settings.latency_ms, undefined, { signal });
-      if (settings.reject_reason) throw new AdapterError(settings.reject_reason, true);
-      if (settings.reject_marker && req.buyerRef?.includes(settings.reject_marker)) {
-        throw new AdapterError(`order rejected by ad server policy (${settings.reject_marker})`, true);
-      }
-      if (settings.fail_first_attempts > 0) {
-        // Count attempts on the ad server's side, so the count survives worker restarts.
-        const rows = await db.execute<{ n: number }>(sql`
-          insert into mock_ad_server.attempts (idempotency_key, n) values (${req.idempotencyKey}, 1)
-          on conflict (idempotency_key) do update set n = mock_ad_server.attempts.n + 1
-          returning n`);
-        const n = Number(rows[0]?.n ?? 1);
-        if (n <= settings.fail_first_attempts) throw new AdapterError(`mock ad server unavailable (attempt ${n})`, false);
-      }
-      if (transientFailure()) throw new AdapterError('mock ad server timed out', false);
+      await arrive('create_order', req.idempotencyKey, signal, () => {
+        if (settings.reject_marker && req.buyerRef?.includes(settings.reject_marker)) {
+          throw new AdapterError(`order rejected by ad server policy (${settings.reject_marker})`, true);
+        }
+      });
       const h = digest(req.idempotencyKey);
       const orderId = `mock-order-${h.slice(0, 16)}`;
       const lineItems = Object.fromEntries(req.packages.map((p) => [p.packageId, `mock-li-${digest(`${req.idempotencyKey}/${p.packageId}`).slice(0, 16)}`]));
@@ -76,8 +106,7 @@ export function createMockAdapter(db: Db, rawSettings: Record<string, unknown>, 
       return { externalOrderId: row!.orderId, lineItemIds: row!.lineItems };
     },
     async updateOrder(req: AdapterOrderUpdate, signal?: AbortSignal): Promise<void> {
-      if (settings.latency_ms > 0) await sleep(settings.latency_ms, undefined, { signal });
-      if (transientFailure()) throw new AdapterError('mock ad server timed out', false);
+      await arrive('update_order', req.idempotencyKey, signal);
       const state = {
         last_update: req.idempotencyKey,
         start_time: req.startTime.toISOString(),
@@ -113,6 +142,41 @@ export function createMockAdapter(db: Db, rawSettings: Record<string, unknown>, 
       const asked = new Set(req.packages.map((p) => p.packageId));
       const window = { fromDay: dayOf(req.from.getTime()), toDay: dayOf(req.to.getTime()), horizon };
       return order.lines.filter((l) => asked.has(l.id)).flatMap((l) => simulateLineDelivery(order, l, window));
+    },
+    async cancelOrder(req: AdapterCancelRequest, signal?: AbortSignal): Promise<void> {
+      await arrive('cancel_order', req.idempotencyKey, signal);
+      // By the create's key: an order that was never made has nothing to cancel.
+      const event: MockTimelineEvent = { at: now().toISOString(), status: 'canceled', off: [] };
+      await db
+        .update(mockOrders)
+        .set({ status: 'canceled', request: sql`jsonb_set(${mockOrders.request}, '{timeline}', coalesce(${mockOrders.request}->'timeline', '[]'::jsonb) || ${JSON.stringify([event])}::jsonb)` })
+        .where(sql`${mockOrders.idempotencyKey} = ${req.idempotencyKey} and ${mockOrders.status} <> 'canceled'`);
+    },
+    async uploadCreative(req: AdapterCreativeUpload, signal?: AbortSignal): Promise<{ externalCreativeId: string }> {
+      await arrive('upload_creative', req.idempotencyKey, signal);
+      const content = { creative_id: req.creative.creativeId, name: req.creative.name, format_id: req.creative.formatId, assets: req.creative.assets };
+      const [row] = await db
+        .insert(mockCreatives)
+        .values({ idempotencyKey: req.idempotencyKey, creativeId: `mock-cr-${digest(req.idempotencyKey).slice(0, 16)}`, advertiser: req.advertiser.externalId ?? req.advertiser.principalId, content })
+        .onConflictDoUpdate({ target: mockCreatives.idempotencyKey, set: { content, calls: sql`${mockCreatives.calls} + 1`, updatedAt: sql`now()` } })
+        .returning({ creativeId: mockCreatives.creativeId });
+      return { externalCreativeId: row!.creativeId };
+    },
+    async assignCreatives(req: AdapterCreativeAssignment, signal?: AbortSignal): Promise<void> {
+      await arrive('assign_creatives', req.idempotencyKey, signal);
+      const ids = [...new Set(req.lineItems.flatMap((l) => l.creatives.map((c) => c.externalCreativeId)))];
+      if (ids.length) {
+        const known = await db.select({ id: mockCreatives.creativeId }).from(mockCreatives).where(inArray(mockCreatives.creativeId, ids));
+        const missing = ids.filter((id) => !known.some((k) => k.id === id));
+        if (missing.length) throw new AdapterError(`creatives ${missing.join(', ')} do not exist at the mock ad server`, true);
+      }
+      const creatives = Object.fromEntries(req.lineItems.map((l) => [l.packageId, l.creatives.map((c) => ({ creative_id: c.externalCreativeId, weight: c.weight }))]));
+      const rows = await db
+        .update(mockOrders)
+        .set({ request: sql`${mockOrders.request} || jsonb_build_object('creatives', ${JSON.stringify(creatives)}::jsonb)` })
+        .where(sql`${mockOrders.orderId} = ${req.externalOrderId}`)
+        .returning({ orderId: mockOrders.orderId });
+      if (rows.length === 0) throw new AdapterError(`order ${req.externalOrderId} does not exist at the mock ad server`, true);
     },
   };
 }

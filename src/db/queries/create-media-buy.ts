@@ -1,7 +1,8 @@
 /**
  * The whole create_media_buy write as one SQL statement: claim the idempotency
  * key, insert the media buy, its packages, creative assignments and workflow
- * step, enqueue fulfilment (graphile_worker.add_job) and pg_notify. One round
+ * step, its parts (adapter_orders, one per adapter), enqueue their fulfilment
+ * (graphile_worker.add_job) and pg_notify. One round
  * trip and one commit: the statement is its own transaction, so either all of
  * it happens or none of it. If the key is already taken, nothing is written and
  * `claimed` is false (the caller then reads the stored response).
@@ -9,6 +10,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
 import { EVENTS_CHANNEL } from '../notify.js';
+import { addJobsSql, type FulfilmentPlan } from '../../jobs/fan-out.js';
 
 export interface NewPackageRow {
   id: string;
@@ -46,8 +48,10 @@ export interface AtomicCreate {
   packages: NewPackageRow[];
   assignments: { creative_id: string; package_id: string; weight: number | null }[];
   step: { status: string; owner: string };
-  /** Set on the auto path: the fulfilment job to enqueue. */
+  /** A job to enqueue with the buy, if any. */
   job: { identifier: string; payload: Record<string, unknown>; key: string; maxAttempts: number } | null;
+  /** Set on the auto path: the buy's parts (one per adapter) and their fulfilment jobs. */
+  fulfilment: FulfilmentPlan | null;
   /** pg_notify payload. */
   event: string;
   idempotency: { key: string; requestHash: string; response: Record<string, unknown>; ttlSeconds: number } | null;
@@ -69,6 +73,7 @@ export async function createMediaBuyAtomically(db: Queryable, c: AtomicCreate): 
           identifier => ${c.job.identifier}, payload => ${JSON.stringify(c.job.payload)}::json,
           max_attempts => ${c.job.maxAttempts}::int, job_key => ${c.job.key}::text)).id)`
     : sql`null::bigint`;
+  const partJobs = c.fulfilment ? addJobsSql(c.fulfilment.jobs) : sql`0`;
   const rows = await db.execute<{ claimed: boolean }>(sql`
     with claim as (${claim}),
     buy as (
@@ -103,6 +108,12 @@ export async function createMediaBuyAtomically(db: Queryable, c: AtomicCreate): 
         and scenario = ${c.consumeDirective ?? null}::text and exists (select 1 from claim)
       returning 1
     ),
+    parts as (
+      insert into adapter_orders (id, tenant_id, media_buy_id, adapter_config_id, adapter_type, state, idempotency_key)
+      select x.id, ${c.tenantId}, buy.id, x.adapter_config_id, x.adapter_type, 'queued', x.idempotency_key
+      from buy, jsonb_to_recordset(${JSON.stringify(c.fulfilment?.parts ?? [])}::jsonb) as x(id text, adapter_config_id text, adapter_type text, idempotency_key text)
+      returning 1
+    ),
     step as (
       insert into workflow_steps (id, tenant_id, principal_id, media_buy_id, step_type, status, owner, request, push_notification_config)
       select ${c.taskId}, ${c.tenantId}, ${c.principalId}, buy.id, 'create_media_buy', ${c.step.status}, ${c.step.owner},
@@ -111,8 +122,9 @@ export async function createMediaBuyAtomically(db: Queryable, c: AtomicCreate): 
       returning id
     )
     select exists (select 1 from claim) as claimed,
-           (select count(*) from pkgs) + (select count(*) from assignments) + (select count(*) from step) + (select count(*) from directive) as written,
+           (select count(*) from pkgs) + (select count(*) from assignments) + (select count(*) from step) + (select count(*) from directive) + (select count(*) from parts) as written,
            case when exists (select 1 from claim) then ${job} end as job_id,
+           case when exists (select 1 from claim) then ${partJobs} end as part_jobs,
            case when exists (select 1 from claim) then pg_notify(${EVENTS_CHANNEL}, ${c.event}) end as notified`);
   return { claimed: !!rows[0]?.claimed };
 }

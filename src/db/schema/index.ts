@@ -5,5 +5,6 @@ export * from './creatives.js';
 export * from './workflow.js';
 export * from './mock-ad-server.js';
 export * from './workers.js';
+export * from './adapter-side.js';
 export * from './console.js';
 export * from './sponsored-intelligence.js';

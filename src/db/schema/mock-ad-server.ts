@@ -24,3 +24,15 @@ export const mockAttempts = mockAdServer.table('attempts', {
   idempotencyKey: text('idempotency_key').primaryKey(),
   n: integer('n').notNull().default(0),
 });
+
+/** Creatives uploaded to the mock ad server, keyed by the caller's idempotency key (one creative per key). */
+export const mockCreatives = mockAdServer.table('creatives', {
+  idempotencyKey: text('idempotency_key').primaryKey(),
+  creativeId: text('creative_id').notNull().unique(),
+  advertiser: text('advertiser').notNull(),
+  content: jsonb('content').$type<Record<string, unknown>>().notNull(),
+  /** How many upload calls arrived for this key (retries included). */
+  calls: integer('calls').notNull().default(1),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});

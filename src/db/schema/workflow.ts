@@ -42,7 +42,7 @@ export const adapterOrders = pgTable(
     mediaBuyId: text('media_buy_id').notNull().references(() => mediaBuys.id, { onDelete: 'cascade' }),
     adapterConfigId: text('adapter_config_id').notNull().references(() => adapterConfigs.id),
     adapterType: text('adapter_type').notNull(),
-    /** queued | booked | failed | canceled */
+    /** queued | booked | failed | canceling (compensation under way) | canceled */
     state: text('state').notNull(),
     externalOrderId: text('external_order_id'),
     externalLineItemIds: jsonb('external_line_item_ids').$type<Record<string, string>>(),

@@ -1,19 +1,27 @@
 /**
  * sync_media_buy_update: carry a buyer's update_media_buy (pause, resume, dates,
- * budgets, cancel) to every ad server that holds an order for the buy. It sends
- * the buy as it stands now, so updates converge even if they run out of order.
- * Waits (by retrying) while the buy's first booking is still under way.
+ * budgets, cancel) to one ad server holding a part of the buy; the update fans
+ * out to one such job per ad server (src/jobs/fan-out.ts) and its step
+ * completes when the last one has applied it (or fails with the reasons of
+ * those that could not). Each job sends the buy as it stands now, so updates
+ * converge even if they run out of order, and waits (by retrying) while its
+ * part is still being booked.
  */
 import { errorMessage } from '../../domain/errors.js';
-import { loadFulfilmentView } from '../../db/queries/fulfilment.js';
-import { getWorkflowStep, updateWorkflowStep } from '../../db/queries/workflow.js';
+import { TERMINAL_WORKFLOW, toAdcpMediaBuyStatus } from '../../domain/status.js';
+import type { PushConfig } from '../../domain/webhooks.js';
+import { loadPart, recordUpdatePartRetry, settleUpdatePart, type PartView } from '../../db/queries/fulfilment.js';
+import { getWorkflowStep, lockWorkflowStep, updateWorkflowStep } from '../../db/queries/workflow.js';
 import { publishChange } from '../../db/notify.js';
 import { AdapterError } from '../../adapters/port.js';
 import { SyncMediaBuyUpdatePayload } from '../catalog.js';
+import { enqueueMediaBuyUpdate } from '../fan-out.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 import { queueTaskWebhook } from '../../services/webhooks.js';
-import type { PushConfig } from '../../domain/webhooks.js';
 
+const CLOSED = new Set(['rejected', 'canceled', 'completed']);
+
+type Outcome = { state: 'applied'; error: null } | { state: 'failed'; error: string };
 
 export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps: TaskDeps): Promise<void> {
   const parsed = SyncMediaBuyUpdatePayload.safeParse(rawPayload);
@@ -21,57 +29,89 @@ export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps
     deps.logger.error('sync_media_buy_update: invalid payload, dropping job', { issues: parsed.error.issues });
     return;
   }
-  const { tenant_id: tenantId, media_buy_id: mediaBuyId, step_id: stepId } = parsed.data;
-  const log = deps.logger.child({ task: 'sync_media_buy_update', tenant_id: tenantId, media_buy_id: mediaBuyId, step_id: stepId });
+  const { tenant_id: tenantId, media_buy_id: mediaBuyId, step_id: stepId, adapter_config_id: adapterConfigId } = parsed.data;
+  const log = deps.logger.child({ task: 'sync_media_buy_update', tenant_id: tenantId, media_buy_id: mediaBuyId, step_id: stepId, adapter_config_id: adapterConfigId });
+  if (!adapterConfigId) {
+    // Queued before updates fanned out: queue one job per ad server instead.
+    await deps.db.transaction(async (tx) => {
+      const step = await lockWorkflowStep(tx, { tenantId, id: stepId });
+      if (!step || TERMINAL_WORKFLOW.has(step.status)) return;
+      if ((await enqueueMediaBuyUpdate(tx, { tenantId, mediaBuyId, stepId })) === 0) {
+        await updateWorkflowStep(tx, { tenantId, id: stepId }, { status: 'completed', response: { media_buy_id: mediaBuyId } });
+      }
+    });
+    return;
+  }
   const step = await getWorkflowStep(deps.db, { tenantId, id: stepId });
-  const v = await loadFulfilmentView(deps.db, { tenantId, mediaBuyId });
-  if (!step || !v || step.status === 'completed' || step.status === 'failed') return;
-  if (v.step && !['completed', 'failed', 'rejected', 'canceled'].includes(v.step.status) && v.status !== 'canceled') {
-    // The order is still being booked; that booking will carry the current state, but we cannot know it has read it.
-    throw new Error('the initial booking is still in progress');
+  if (!step || TERMINAL_WORKFLOW.has(step.status)) return;
+  const v = await loadPart(deps.db, { tenantId, mediaBuyId, adapterConfigId });
+  if (!v) return;
+
+  let outcome: Outcome;
+  try {
+    outcome = await apply(deps, v, stepId, job);
+  } catch (error) {
+    const permanent = error instanceof AdapterError && error.permanent;
+    if (!permanent && job.attempts < job.maxAttempts) {
+      await recordUpdatePartRetry(deps.db, { stepId, adapterConfigId, attempts: job.attempts, error: errorMessage(error) });
+      log.warn('ad server update not applied yet; will retry', { error: errorMessage(error) });
+      throw new Error(`transient adapter failure: ${errorMessage(error)}`);
+    }
+    outcome = { state: 'failed', error: `${v.adapter?.name ?? adapterConfigId}: ${errorMessage(error)}` };
   }
-  const adapters = new Map(v.adapters.map((a) => [a.id, a]));
-  const booked = v.orders.filter((o) => o.state === 'booked' && o.external_order_id);
-  const status = v.status === 'canceled' ? 'canceled' : v.status === 'paused' ? 'paused' : 'active';
-  const results = await Promise.allSettled(
-    booked.map(async (o) => {
-      const a = adapters.get(o.adapter_config_id);
-      if (!a) throw new AdapterError(`adapter config ${o.adapter_config_id} no longer exists`, true);
-      await deps.adapters({ id: a.id, adapterType: a.adapter_type, settings: a.settings }).updateOrder(
-        {
-          idempotencyKey: stepId,
-          externalOrderId: o.external_order_id!,
-          mediaBuyId,
-          status,
-          startTime: new Date(v.start_time),
-          endTime: new Date(v.end_time),
-          packages: v.packages
-            .filter((p) => p.adapter_config_id === o.adapter_config_id)
-            .map((p) => ({ packageId: p.id, productId: p.product_id, budget: p.budget, bidPrice: p.bid_price, rate: p.rate, pricingModel: p.pricing_model, impressions: p.impressions, targeting: p.targeting, formatIds: p.format_ids, status: p.status })),
-        },
-        job.signal,
-      );
-    }),
-  );
-  const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-  const fatal = failed.find((f) => (f.reason instanceof AdapterError && f.reason.permanent) || job.attempts >= job.maxAttempts);
-  if (failed.length && !fatal) {
-    log.warn('ad server update failed; will retry', { errors: failed.map((f) => errorMessage(f.reason)) });
-    throw new Error(`transient adapter failure: ${failed.map((f) => errorMessage(f.reason)).join('; ')}`);
-  }
+
   await deps.db.transaction(async (tx) => {
-    await updateWorkflowStep(tx, { tenantId, id: stepId }, fatal ? { status: 'failed', error: { code: 'ADAPTER_REJECTED', message: errorMessage(fatal.reason) } } : { status: 'completed', response: { media_buy_id: mediaBuyId, status: v.status } });
-    await publishChange(tx, { tenant_id: tenantId, principal_id: v.principal_id, media_buy_id: mediaBuyId, task_id: stepId, status: v.status, summary: fatal ? `update failed at the ad server: ${errorMessage(fatal.reason)}` : 'update applied at the ad server' });
+    const locked = await lockWorkflowStep(tx, { tenantId, id: stepId });
+    if (!locked || TERMINAL_WORKFLOW.has(locked.status)) return;
+    const parts = await settleUpdatePart(tx, { stepId, adapterConfigId, state: outcome.state, attempts: job.attempts, error: outcome.error });
+    if (parts.some((x) => x.state === 'queued')) {
+      if (locked.status === 'pending') await updateWorkflowStep(tx, { tenantId, id: stepId }, { status: 'in_progress' });
+      return;
+    }
+    const failures = parts.flatMap((x) => (x.state === 'failed' && x.error ? [x.error] : []));
+    const status = toAdcpMediaBuyStatus(v.status);
+    const error = failures.length ? { code: 'ADAPTER_REJECTED', message: failures.join('; ') } : null;
+    await updateWorkflowStep(tx, { tenantId, id: stepId }, error ? { status: 'failed', error } : { status: 'completed', response: { media_buy_id: mediaBuyId, status } });
+    await publishChange(tx, { tenant_id: tenantId, principal_id: v.principal_id, media_buy_id: mediaBuyId, task_id: stepId, status: v.status, summary: error ? `update failed at the ad server: ${error.message}` : 'update applied at the ad server' });
     await queueTaskWebhook(tx, {
       tenantId,
       principalId: v.principal_id,
       taskId: stepId,
       taskType: 'update_media_buy',
       mediaBuyId,
-      status: fatal ? 'failed' : 'completed',
-      result: fatal ? { errors: [{ code: 'ADAPTER_REJECTED', message: errorMessage(fatal.reason) }] } : { media_buy_id: mediaBuyId, status: v.status },
-      push: step.pushNotificationConfig as PushConfig | null,
+      status: error ? 'failed' : 'completed',
+      result: error ? { errors: [error] } : { media_buy_id: mediaBuyId, status },
+      push: locked.pushNotificationConfig as PushConfig | null,
       allowPrivateNetwork: v.allow_private_webhooks,
     });
   });
+  if (outcome.state === 'failed') log.warn('ad server update failed', { error: outcome.error });
+}
+
+/** Bring this ad server's order in line with the buy; throws to retry. */
+async function apply(deps: TaskDeps, v: PartView, stepId: string, job: JobInfo): Promise<Outcome> {
+  const part = v.part;
+  if (part?.state === 'failed') return { state: 'failed', error: `${v.adapter?.name ?? part.adapter_config_id}: not booked (${part.error ?? 'failed'})` };
+  if (!part || part.state === 'queued') {
+    // Nothing booked here yet. A closed buy needs nothing (its fulfilment undoes whatever it books); an open one waits for the booking.
+    if (CLOSED.has(v.status)) return { state: 'applied', error: null };
+    throw new Error('the booking at this ad server is still in progress');
+  }
+  // Canceling or canceled: the order is being undone, which no update can change.
+  if (part.state !== 'booked' || !part.external_order_id) return { state: 'applied', error: null };
+  if (!v.adapter) throw new AdapterError('the adapter config of this part no longer exists', true);
+  await deps.adapters({ id: v.adapter.id, adapterType: v.adapter.adapter_type, settings: v.adapter.settings }).updateOrder(
+    {
+      // Unique per change and ad server, so a retried update is applied once.
+      idempotencyKey: `${stepId}/${v.adapter.id}`,
+      externalOrderId: part.external_order_id,
+      mediaBuyId: v.id,
+      status: v.status === 'canceled' ? 'canceled' : v.status === 'paused' ? 'paused' : 'active',
+      startTime: new Date(v.start_time),
+      endTime: new Date(v.end_time),
+      packages: v.packages.map((k) => ({ packageId: k.id, productId: k.product_id, budget: k.budget, bidPrice: k.bid_price, rate: k.rate, pricingModel: k.pricing_model, impressions: k.impressions, targeting: k.targeting, formatIds: k.format_ids, status: k.status })),
+    },
+    job.signal,
+  );
+  return { state: 'applied', error: null };
 }

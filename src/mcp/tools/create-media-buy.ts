@@ -18,6 +18,7 @@ import { amountToNumber } from '../../domain/money.js';
 import { initialStatus, validActions } from '../../domain/status.js';
 import { checkWebhookUrl, type PushConfig } from '../../domain/webhooks.js';
 import { JOBS } from '../../jobs/catalog.js';
+import { planFulfilment } from '../../jobs/fan-out.js';
 import { defineTool } from '../define-tool.js';
 import { idempotencyConflict, requestFingerprint } from '../idempotency.js';
 import { findAccount, resolveAccount, toAdcpAccount, type AccountRef } from '../resolve-account.js';
@@ -79,6 +80,7 @@ export default defineTool({
     const push = input.push_notification_config as PushConfig | undefined;
     if (push) checkWebhookUrl(String(push.url ?? ''), account.sandbox || !!ctx.tenant.settings.allow_private_webhooks);
     const mediaBuyId = newId('mb');
+    const adapterTypes = new Map(catalog.adapters.map((a) => [a.id, a.adapterType]));
     const taskId = typeof forced?.task_id === 'string' ? forced.task_id : newId('task');
     // Assignments may name creatives the buyer has yet to upload; only uploaded ones let the buy start.
     const hasCreatives = plan.packages.some((p) => (p.request.creative_assignments ?? []).some((a) => knownCreatives.has(a.creative_id)));
@@ -150,7 +152,9 @@ export default defineTool({
       // Awaiting approval: the seller's Slack hears of it (a no-op job when the tenant has no Slack).
       job: plan.manualApproval
         ? { identifier: 'notify_slack', payload: JOBS.notify_slack.payload.parse({ v: 1, tenant_id: ctx.tenant.id, event: 'approval_required', media_buy_id: mediaBuyId }), key: `slack:approval_required:${mediaBuyId}`, maxAttempts: JOBS.notify_slack.maxAttempts }
-        : { identifier: 'fulfil_media_buy', payload: JOBS.fulfil_media_buy.payload.parse({ v: 1, tenant_id: ctx.tenant.id, media_buy_id: mediaBuyId }), key: `fulfil:${mediaBuyId}`, maxAttempts: JOBS.fulfil_media_buy.maxAttempts },
+        : null,
+      // Auto path: one part, and one fulfil_media_buy job, per adapter of the packages.
+      fulfilment: plan.manualApproval ? null : planFulfilment(ctx.tenant.id, mediaBuyId, plan.packages.map((p) => ({ id: p.adapterConfigId, adapterType: adapterTypes.get(p.adapterConfigId) ?? 'unknown' }))),
       event: mediaBuyEventPayload({ ...{ tenant_id: scope.tenantId, principal_id: scope.principalId }, media_buy_id: mediaBuyId, task_id: taskId, status, summary: 'created' }),
       idempotency: input.idempotency_key ? { key: input.idempotency_key, requestHash, response, ttlSeconds: IDEMPOTENCY_REPLAY_TTL_SECONDS } : null,
       ...(forced && { consumeDirective: CREATE_MEDIA_BUY_ARM }),

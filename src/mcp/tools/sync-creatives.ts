@@ -13,6 +13,7 @@ import type { Tx } from '../../db/client.js';
 import { archiveCreativesExcept, lockCreatives, lockOwnPackages, startBuysAwaitingCreatives, upsertAssignments, upsertCreatives } from '../../db/queries/creatives.js';
 import { listFormats } from '../../db/queries/inventory.js';
 import { publishChange } from '../../db/notify.js';
+import { enqueueCreativeSync } from '../../jobs/fan-out.js';
 import {
   assignmentRequests,
   creativeReviewMode,
@@ -96,6 +97,9 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
   const outcome = new Map(plans.map((p) => [p.creativeId, p.action === 'failed' ? ('failed' as const) : ('ok' as const)]));
   const assignmentPlan = planAssignments(aborted ? [] : assignments, (id) => outcome.get(id) ?? (storedById.has(id) ? 'ok' : 'unknown'), new Map(packages.map((p) => [p.id, p])));
   await upsertAssignments(tx, { ...scope, rows: assignmentPlan.accepted });
+  // New assignments and new or changed creatives reach the ad servers by a job queued with this write.
+  const changed = plans.flatMap((p) => (p.action === 'created' || p.action === 'updated' ? [p.creativeId] : []));
+  await enqueueCreativeSync(tx, { ...scope, mediaBuyIds: assignmentPlan.accepted.map((a) => a.mediaBuyId), creativeIds: changed });
   const moved = await startBuysAwaitingCreatives(tx, { ...scope, ids: [...new Set(assignmentPlan.accepted.map((a) => a.mediaBuyId))], now: ctx.now() });
   for (const buy of moved) {
     await publishChange(tx, { tenant_id: scope.tenantId, principal_id: scope.principalId, media_buy_id: buy.id, status: buy.status, summary: 'creatives assigned' });

@@ -18,7 +18,7 @@ import { planUpdate, type UpdateRequest } from '../../domain/media-buy-update.js
 import { amountToNumber } from '../../domain/money.js';
 import { toAdcpMediaBuyStatus, validActions } from '../../domain/status.js';
 import { checkWebhookUrl, type PushConfig } from '../../domain/webhooks.js';
-import { enqueueJob } from '../../jobs/enqueue.js';
+import { enqueueCreativeSync, enqueueMediaBuyUpdate } from '../../jobs/fan-out.js';
 import { defineTool } from '../define-tool.js';
 import { idempotentMutation } from '../idempotency.js';
 
@@ -106,10 +106,11 @@ export default defineTool({
       }
       const stepId = newId('task');
       await insertWorkflowStep(tx, { id: stepId, ...scope, mediaBuyId: buy.id, stepType: TOOL, status: 'pending', owner: 'system', request: input as Record<string, unknown>, pushNotificationConfig: input.push_notification_config ?? null });
-      if (buy.status !== 'pending_approval') {
-        await enqueueJob(tx, 'sync_media_buy_update', { v: 1, tenant_id: ctx.tenant.id, media_buy_id: buy.id, step_id: stepId });
-      } else {
-        await updateWorkflowStep(tx, { tenantId: ctx.tenant.id, id: stepId }, { status: 'completed', response: { media_buy_id: buy.id } });
+      // Past approval, the change goes to every ad server holding a part of the buy (one job each), and new or changed creative assignments with it.
+      const sent = buy.status !== 'pending_approval' && (await enqueueMediaBuyUpdate(tx, { tenantId: ctx.tenant.id, mediaBuyId: buy.id, stepId })) > 0;
+      if (!sent) await updateWorkflowStep(tx, { tenantId: ctx.tenant.id, id: stepId }, { status: 'completed', response: { media_buy_id: buy.id } });
+      if (sent && (plan.packageChanges.some((c) => c.assignments) || plan.newPackages.some((p) => p.request.creative_assignments?.length))) {
+        await enqueueCreativeSync(tx, { ...scope, mediaBuyIds: [buy.id] });
       }
       await publishChange(tx, { ...{ tenant_id: scope.tenantId, principal_id: scope.principalId }, media_buy_id: buy.id, task_id: stepId, status: plan.status, summary: plan.cancel ? 'canceled by the buyer' : 'updated by the buyer' });
       const status = toAdcpMediaBuyStatus(plan.status);
