@@ -87,7 +87,8 @@ async function ensureDatabase(password: string, port: number): Promise<void> {
   }
 }
 
-export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Promise<EmbeddedDatabase> {
+/** `port`: listen there rather than on a free port picked now (a restart can keep its address). */
+export async function startEmbeddedPostgres(dataDir: string, logger: Logger, opts: { port?: number } = {}): Promise<EmbeddedDatabase> {
   const pgDir = path.join(dataDir, 'pg');
   const password = await readPassword(dataDir);
   const existing = await runningPort(pgDir);
@@ -101,7 +102,7 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
   const asRoot = os.userInfo().uid === 0;
   // As root, Postgres runs as the "postgres" user, which must be able to reach the data folder.
   if (asRoot) await fs.chmod(dataDir, 0o755);
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const pg = new EmbeddedPostgres({
     databaseDir: pgDir,
     port,
