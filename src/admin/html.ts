@@ -62,7 +62,7 @@ export const json = (v: unknown) => html`<pre class="json">${JSON.stringify(v, n
 export function badge(status: string | null | undefined): Html {
   const s = status ?? '—';
   const tone =
-    /^(booked|completed|delivered|approved|active|applied)$/.test(s) ? 'ok'
+    /^(ok|booked|completed|delivered|approved|active|applied|fulfilled)$/.test(s) ? 'ok'
     : /^(rejected|failed|canceled|error)$/.test(s) ? 'bad'
     : /^(requires_approval|pending_approval|pending_review|pending|queued|submitted|in_progress|canceling)$/.test(s) ? 'wait'
     : 'neutral';
@@ -82,10 +82,10 @@ header .brand{font-weight:600;margin-right:auto}header a{color:#dfe8ff;text-deco
 header nav{display:flex;flex-wrap:wrap;gap:.3rem .9rem}header form{margin:0}header .who{font-size:.85rem;color:#b9c5e0}
 main{max-width:1180px;margin:0 auto;padding:1rem}h1{font-size:1.35rem;margin:.3rem 0 1rem}h2{font-size:1.1rem;margin:1.4rem 0 .5rem}h3{font-size:1rem;margin:.2rem 0 .4rem}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:.9rem 1rem;margin:0 0 1rem}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(210px,1fr));gap:.4rem 1rem}.grid div span{display:block;color:var(--muted);font-size:.8rem}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(210px,1fr));gap:.4rem 1rem}.grid>div>span:first-child{display:block;color:var(--muted);font-size:.8rem}
 .scroll{overflow-x:auto}table{border-collapse:collapse;width:100%;background:var(--card)}th,td{text-align:left;padding:.4rem .55rem;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-size:.8rem;color:var(--muted);font-weight:600;white-space:nowrap}td.num{text-align:right;white-space:nowrap}
-a{color:var(--acc)}code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85em;word-break:break-all}
+a{color:var(--acc)}code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85em;overflow-wrap:anywhere}
 .badge{display:inline-block;padding:.05rem .45rem;border-radius:99px;font-size:.78rem;border:1px solid currentColor;white-space:nowrap}
 .ok{color:var(--ok)}.bad{color:var(--bad)}.wait{color:var(--wait)}.neutral{color:var(--muted)}.muted{color:var(--muted)}
 .notice{padding:.6rem .8rem;border-radius:6px;margin:0 0 1rem;background:#eaf2ff;border:1px solid #b8d0ff}.notice.bad{background:#fdecea;border-color:#f5b5ae;color:var(--bad)}
@@ -93,7 +93,7 @@ a{color:var(--acc)}code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,mono
 form.inline{display:flex;flex-wrap:wrap;gap:.4rem;align-items:center;margin:.3rem 0}
 label{display:block;margin:.5rem 0 .15rem;font-weight:600;font-size:.88rem}label.check{font-weight:400;display:flex;gap:.4rem;align-items:center}
 input[type=text],input[type=email],input[type=password],input[type=url],input[type=number],select,textarea{width:100%;max-width:34rem;padding:.45rem .5rem;border:1px solid #b9c0cc;border-radius:6px;font:inherit;background:#fff}
-form.inline input[type=text]{width:auto;flex:1 1 12rem}textarea{max-width:100%;min-height:6rem;font-family:ui-monospace,monospace;font-size:.85rem}
+form.inline input[type=text]{width:auto;flex:1 1 18rem}textarea{max-width:100%;min-height:6rem;font-family:ui-monospace,monospace;font-size:.85rem}
 button{font:inherit;padding:.42rem .9rem;border-radius:6px;border:1px solid var(--acc);background:var(--acc);color:#fff;cursor:pointer}
 button.secondary{background:#fff;color:var(--acc)}button.danger{background:var(--bad);border-color:var(--bad)}button.link{background:none;border:none;color:#dfe8ff;padding:0;text-decoration:underline}
 pre.json{background:#f3f5f8;border:1px solid var(--line);border-radius:6px;padding:.6rem;overflow:auto;max-height:24rem;font-size:.8rem;margin:.3rem 0}

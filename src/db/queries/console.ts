@@ -180,8 +180,11 @@ export async function mediaBuyConsoleDetail(db: Queryable, p: { tenantId: string
     db.execute<JobRow>(sql`
       select id::text, task_identifier, key, attempts, max_attempts, last_error, run_at, locked_at, created_at
       from graphile_worker.jobs
-      where key = ${`fulfil:${id}`} or key like ${`slack:%:${id}`}
+      where key = ${`fulfil:${id}`}
+         or starts_with(key, ${`fulfil:${id}:`}) or starts_with(key, ${`cancel:${id}:`}) or starts_with(key, ${`creatives:${id}:`})
+         or key in (${`slack:approval_required:${id}`}, ${`slack:fulfilment_failed:${id}`})
          or key in (select 'webhook:' || w.id from webhook_deliveries w where w.tenant_id = ${p.tenantId} and w.media_buy_id = ${id})
+         or exists (select 1 from workflow_steps s where s.tenant_id = ${p.tenantId} and s.media_buy_id = ${id} and starts_with(key, 'update:' || s.id || ':'))
       order by id`),
     db.execute<WebhookDeliveryView>(sql`select ${WEBHOOK_VIEW} from webhook_deliveries d
       where d.tenant_id = ${p.tenantId} and d.media_buy_id = ${id} order by d.created_at, d.id`),
