@@ -114,7 +114,7 @@ describe.skipIf(!available)('seller console in a browser', () => {
     await phone.context().addCookies(await page.context().cookies());
     for (const p of ['/admin/queue', '/admin/media-buys', '/admin/products', '/admin/settings', '/admin/audit']) {
       await phone.goto(`${t.http!.url}${p}`);
-      const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      const overflow = (await phone.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number;
       expect(overflow, p).toBeLessThanOrEqual(0);
     }
     await phone.close();
