@@ -8,7 +8,7 @@ import { listAdapterConfigs } from '../db/queries/adapters.js';
 import { listAudit } from '../db/queries/audit.js';
 import { approvalQueue, creativesAwaitingReview, getTenant, listBuyers, listTenantMediaBuys, listWebhookDeliveries, mediaBuyConsoleDetail } from '../db/queries/console.js';
 import { getNotificationSettings } from '../db/queries/notifications.js';
-import { listApiKeys, listOperators, operatorsWithEmail } from '../db/queries/operators.js';
+import { deleteExpiredSessions, listApiKeys, listOperators, operatorsWithEmail } from '../db/queries/operators.js';
 import { creativeFormats, pricingOptions, products, publisherProperties } from '../db/schema/index.js';
 import type { ProductWithPricing } from '../db/queries/inventory.js';
 import type { Queryable } from '../db/client.js';
@@ -68,15 +68,15 @@ const done = (r: AdminRequest, to: string, code: string) => redirect(r.res, `${t
 
 // ---- login -------------------------------------------------------------------
 
-/** Failed logins per email and per client address: 10 in 15 minutes, then wait. */
+/** Failed logins per email (10) and per client address (100, for offices behind one NAT) in 15 minutes, then wait. */
 const failures = new Map<string, { n: number; until: number }>();
 const WINDOW_MS = 15 * 60_000;
-const MAX_FAILURES = 10;
+const maxFailures = (key: string) => (key.startsWith('ip:') ? 100 : 10);
 function throttled(keys: string[]): boolean {
   const now = Date.now();
   return keys.some((k) => {
     const f = failures.get(k);
-    return !!f && f.until > now && f.n >= MAX_FAILURES;
+    return !!f && f.until > now && f.n >= maxFailures(k);
   });
 }
 function recordFailure(keys: string[]): void {
@@ -124,6 +124,8 @@ async function loginPost(r: AdminRequest) {
   }
   const me = matches[0]!;
   const s = await startSession(r.deps.db, { operatorId: me.id, tenantId: me.tenantId });
+  // Housekeeping: expired sessions go when someone signs in.
+  void deleteExpiredSessions(r.deps.db).catch((err) => r.deps.logger.warn('could not delete expired sessions', { error: err }));
   const op: Operator = { kind: 'session', id: me.id, label: me.email, role: me.role as Operator['role'], tenantId: me.tenantId, tenantName: me.tenantName };
   await auditOnly(r.deps, op, 'login');
   const next = me.mustChangePassword ? '/admin/password' : localPath(r.url.searchParams.get('next'), '/admin/queue');

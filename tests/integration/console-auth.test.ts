@@ -71,6 +71,23 @@ describe('signing in', () => {
     expect(rows.map((r) => r.token_hash)).not.toContain(value);
   });
 
+  it('asks which publisher when one email signs in to several, and throttles repeated failures', async () => {
+    await sql`insert into tenants (id, name) values ('second', 'Second Publisher') on conflict do nothing`;
+    await addOperator(t.app.database.db, { tenantId: 'demo', email: 'both@pubs.example', role: 'viewer', password: 'the-same-long-password' });
+    await addOperator(t.app.database.db, { tenantId: 'second', email: 'both@pubs.example', role: 'admin', password: 'the-same-long-password' });
+    const b = new Browser(base);
+    const pick = await b.login('both@pubs.example', 'the-same-long-password');
+    expect(pick.status).toBe(400);
+    expect(pick.text).toContain('Second Publisher');
+    expect((await b.login('both@pubs.example', 'the-same-long-password', { tenant: 'second' })).status).toBe(303);
+    expect((await b.api('GET', '/me')).body).toMatchObject({ role: 'admin', tenant: { id: 'second', name: 'Second Publisher' } });
+    expect((await b.api('GET', '/queue')).body.media_buys).toEqual([]);
+
+    const c = new Browser(base);
+    for (let i = 0; i < 10; i++) expect((await c.login('both@pubs.example', `wrong-${i}`)).status).toBe(401);
+    expect((await c.login('both@pubs.example', 'the-same-long-password', { tenant: 'demo' })).status).toBe(429);
+  });
+
   it('makes a one-time password be replaced before anything else, then ends with logout', async () => {
     const created = await createOperatorAccount(t.app.database.db, { tenantId: 'demo', email: 'new@demo.example', role: 'viewer' });
     const b = new Browser(base);
