@@ -141,7 +141,7 @@ describe('approval queue', () => {
     watcher.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
       pushed.push(n.params.uri);
     });
-    const { taskId, mediaBuyId } = await submit({ push_notification_config: { url: `${hooksUrl}/buyer-webhook`, authentication: { schemes: ['Bearer'], credentials: 'buyer-secret-credential-0123456789' } } });
+    const { taskId, mediaBuyId } = await submit({ push_notification_config: { url: `${hooksUrl}/buyer-webhook?sig=query-secret-value`, authentication: { schemes: ['Bearer'], credentials: 'buyer-secret-credential-0123456789' } } });
     await watcher.subscribeResource({ uri: `media-buy://${mediaBuyId}` });
     expect((await admin.api('POST', `/tasks/${taskId}/reject`, {})).status).toBe(400);
     const res = await admin.api('POST', `/tasks/${taskId}/reject`, { reason: 'Creative policy: no alcohol before 9pm' });
@@ -149,7 +149,7 @@ describe('approval queue', () => {
     await waitFor(async () => pushed.includes(`media-buy://${mediaBuyId}`));
     const state = JSON.parse(((await watcher.readResource({ uri: `media-buy://${mediaBuyId}` })).contents[0] as { text: string }).text);
     expect(state).toMatchObject({ status: 'rejected', rejection_reason: 'Creative policy: no alcohol before 9pm' });
-    const hook = await waitFor(async () => received.find((r) => r.path === '/buyer-webhook' && r.body.task_id === taskId));
+    const hook = await waitFor(async () => received.find((r) => r.path.startsWith('/buyer-webhook') && r.body.task_id === taskId));
     expect(hook.body).toMatchObject({ status: 'rejected' });
     // The webhook log shows the delivery; the buyer's credential never leaves the server.
     const log = await waitFor(async () => {
@@ -157,6 +157,8 @@ describe('approval queue', () => {
       return w.body.deliveries.find((d: { task_id: string; status: string }) => d.task_id === taskId && d.status === 'delivered');
     });
     expect(log.attempt_log).toEqual([expect.objectContaining({ attempt: 1, status_code: 200 })]);
+    expect(log.url).toBe(`${hooksUrl}/buyer-webhook`); // no query string: it may carry a credential
+    expect((await admin.get('/admin/webhooks')).text).not.toContain('query-secret-value');
     const q = await admin.get(`/admin/media-buys/${mediaBuyId}`);
     expect(q.text).toContain('Creative policy: no alcohol before 9pm');
     expect(q.text).not.toContain('buyer-secret-credential');

@@ -150,7 +150,9 @@ export interface MediaBuyConsoleDetail {
 }
 
 const WEBHOOK_VIEW = sql`
-  d.id, d.task_id, d.media_buy_id, d.principal_id, d.url, d.status, d.attempts, d.last_status_code, d.last_error, d.sequence,
+  d.id, d.task_id, d.media_buy_id, d.principal_id,
+  -- The buyer's URL without query, fragment or user info: those may carry credentials.
+  regexp_replace(regexp_replace(d.url, '[?#].*$', ''), '^([a-z]+://)[^/@]*@', '\\1') as url, d.status, d.attempts, d.last_status_code, d.last_error, d.sequence,
   d.payload->>'status' as event_status, d.created_at, d.delivered_at,
   coalesce((select json_agg(json_build_object('attempt', a.attempt, 'status_code', a.status_code, 'error', a.error,
                                               'duration_ms', a.duration_ms, 'at', a.at) order by a.id)
