@@ -221,6 +221,16 @@ describe('media buy detail', () => {
     await admin.api('PATCH', '/adapters/adp_demo_mock', { settings: {} });
     await waitFor(async () => (await admin.api('GET', `/media-buys/${mediaBuyId}`)).body.fulfilment === 'fulfilled', 20_000, 200);
     expect((await admin.get(`/admin/media-buys/${mediaBuyId}`)).text).not.toContain('http-equiv="refresh"');
+
+    // Delivery as the collection job stores it, per package.
+    const [pkg] = await sql`select id from media_packages where media_buy_id = ${mediaBuyId}`;
+    await sql`insert into delivery_reports (tenant_id, media_buy_id, package_id, day, impressions, clicks, spend, source)
+      values ('demo', ${mediaBuyId}, ${pkg!.id}, '2030-01-01', 120000, 340, '5040.0000', 'adapter'), ('demo', ${mediaBuyId}, ${pkg!.id}, '2030-01-02', 80000, 160, '3360.0000', 'adapter')`;
+    const d = await admin.api('GET', `/media-buys/${mediaBuyId}`);
+    expect(d.body.packages[0].delivery).toMatchObject({ impressions: 200000, clicks: 500, spend: '8400.0000', days: 2, last_day: '2030-01-02' });
+    const page2 = await admin.get(`/admin/media-buys/${mediaBuyId}`);
+    expect(page2.text).toContain('200,000');
+    expect(page2.text).toContain('8,400.00 USD');
   });
 });
 
