@@ -25,7 +25,11 @@ export type MediaBuyEvent = z.infer<typeof MediaBuyEvent>;
 export const CatalogEvent = z.object({ kind: z.literal('catalog'), tenant_id: z.string(), at: z.string() });
 export type CatalogEvent = z.infer<typeof CatalogEvent>;
 
-export const ChangeEvent = z.discriminatedUnion('kind', [MediaBuyEvent, CatalogEvent]);
+/** A replica took an MCP session over: any other replica still holding it lets it go. */
+export const SessionEvent = z.object({ kind: z.literal('session'), session_id: z.string(), holder: z.string(), at: z.string() });
+export type SessionEvent = z.infer<typeof SessionEvent>;
+
+export const ChangeEvent = z.discriminatedUnion('kind', [MediaBuyEvent, CatalogEvent, SessionEvent]);
 export type ChangeEvent = z.infer<typeof ChangeEvent>;
 
 export function mediaBuyEventPayload(event: Omit<MediaBuyEvent, 'at' | 'kind'>): string {
@@ -38,5 +42,10 @@ export async function publishChange(db: Queryable, event: Omit<MediaBuyEvent, 'a
 
 export async function publishCatalogChange(db: Queryable, tenantId: string): Promise<void> {
   const payload: CatalogEvent = { kind: 'catalog', tenant_id: tenantId, at: new Date().toISOString() };
+  await db.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${JSON.stringify(payload)})`);
+}
+
+export async function publishSessionMoved(db: Queryable, p: { sessionId: string; holder: string }): Promise<void> {
+  const payload: SessionEvent = { kind: 'session', session_id: p.sessionId, holder: p.holder, at: new Date().toISOString() };
   await db.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${JSON.stringify(payload)})`);
 }

@@ -22,6 +22,8 @@ export interface ToolDef<I = unknown> {
   output: z.ZodType;
   annotations: { readOnlyHint: boolean; destructiveHint: boolean; idempotentHint: boolean; openWorldHint: boolean };
   auth: AuthMode;
+  /** MCP tasks: may the tool be called task-augmented (tools/list execution.taskSupport)? Absent means forbidden. */
+  taskSupport?: 'optional' | 'required';
   handle(input: I, ctx: ToolContext): Promise<Record<string, unknown>>;
 }
 
@@ -138,5 +140,6 @@ export function toolListing(tool: ToolDef, name = tool.name): Tool {
     inputSchema: compactJsonSchema(tool.input) as Tool['inputSchema'],
     outputSchema: compactJsonSchema(tool.output) as Tool['outputSchema'],
     annotations: { title: tool.title, ...tool.annotations },
+    ...(tool.taskSupport && { execution: { taskSupport: tool.taskSupport } }),
   };
 }

@@ -16,6 +16,7 @@ import { createAdminHandler } from '../admin/router.js';
 import { Authenticator, tokenFromHeaders } from './auth.js';
 import type { Caller } from './context.js';
 import { invokeTool } from './define-tool.js';
+import { resumeTransport, SessionDirectory, type TakeOver } from './sessions.js';
 import { createMcpServer, findTool, SERVER_INFO, toolContext, toolList, type AppServices } from './server.js';
 
 const MAX_BODY = 4 * 1024 * 1024;
@@ -24,6 +25,8 @@ interface Session {
   transport: StreamableHTTPServerTransport;
   principalId: string | undefined;
   close(): Promise<void>;
+  /** Set on a session taken over from another replica until its first GET (see SessionDirectory). */
+  replayFrom?: string;
 }
 
 export interface HttpServer {
@@ -58,6 +61,10 @@ export async function startHttpServer(app: AppServices, opts: { host: string; po
   const auth = new Authenticator(app.database.db);
   const sessions = new Map<string, Session>();
   const log = app.logger.child({ component: 'http' });
+  // Sessions outlive this replica: owner and subscriptions in Postgres, notification streams replayable from it.
+  const directory = new SessionDirectory(app);
+  const takingOver = new Map<string, Promise<Session | undefined>>();
+  const stopMoved = directory.onMoved((id) => void sessions.get(id)?.close().catch(() => {}));
 
   /** One stateless JSON-RPC message, answered without an MCP server instance. */
   async function handleStateless(msg: JsonRpcRequest, caller: Caller): Promise<unknown> {
@@ -90,7 +97,7 @@ export async function startHttpServer(app: AppServices, opts: { host: string; po
     (req as http.IncomingMessage & { auth?: unknown }).auth = authInfo;
 
     if (typeof sessionId === 'string') {
-      const session = sessions.get(sessionId);
+      const session = sessions.get(sessionId) ?? (await takeOver(sessionId, caller));
       if (!session) {
         sendJson(res, 404, rpcError(null, -32001, 'Session not found; initialize a new session.'));
         return;
@@ -107,6 +114,11 @@ export async function startHttpServer(app: AppServices, opts: { host: string; po
           sendJson(res, 400, rpcError(null, -32700, 'Parse error: the body is not JSON.'));
           return;
         }
+      }
+      if (req.method === 'GET' && session.replayFrom !== undefined) {
+        // The first GET after a take-over replays from where the stream stopped, so the catch-up reaches the client.
+        req.headers['last-event-id'] ??= session.replayFrom;
+        session.replayFrom = undefined;
       }
       await session.transport.handleRequest(req, res, body);
       return;
@@ -137,25 +149,54 @@ export async function startHttpServer(app: AppServices, opts: { host: string; po
   }
 
   async function startSession(req: http.IncomingMessage, res: http.ServerResponse, body: unknown, caller: Caller): Promise<void> {
-    const principalId = caller.principal?.id;
-    const mcp = createMcpServer(app, async (extra) => (extra.authInfo?.extra?.caller as Caller | undefined) ?? caller);
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => {
-        sessions.set(id, { transport, principalId, close: () => mcp.close() });
-        log.debug('session opened', { session_id: id, principal_id: principalId });
-      },
-      onsessionclosed: (id) => {
-        sessions.delete(id);
-      },
-    });
-    transport.onclose = () => {
-      if (transport.sessionId) sessions.delete(transport.sessionId);
-    };
-    await mcp.connect(transport);
+    const { transport } = await openSession(caller, randomUUID());
     const accept = req.headers.accept ?? '';
     if (!accept.includes('text/event-stream') || !accept.includes('application/json')) req.headers.accept = 'application/json, text/event-stream';
     await transport.handleRequest(req, res, body);
+  }
+
+  async function openSession(caller: Caller, id: string, takeOver?: TakeOver) {
+    const principalId = caller.principal?.id;
+    const mcp = createMcpServer(app, async (extra) => (extra?.authInfo?.extra?.caller as Caller | undefined) ?? caller, { sessionId: id, resume: takeOver?.resume });
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => id,
+      eventStore: directory.eventStore(id, takeOver?.lastEventId),
+      onsessioninitialized: async (sid) => {
+        sessions.set(sid, { transport, principalId, close: () => mcp.close() });
+        await directory.opened(sid, caller);
+        log.debug('session opened', { session_id: sid, principal_id: principalId });
+      },
+      onsessionclosed: async (sid) => {
+        sessions.delete(sid);
+        await directory.closed(sid);
+      },
+    });
+    transport.onclose = () => {
+      if (sessions.get(id)?.transport === transport) sessions.delete(id);
+    };
+    await mcp.connect(transport);
+    return { mcp, transport };
+  }
+
+  /** A session this replica does not hold: take it over if another replica opened it for this caller. */
+  function takeOver(id: string, caller: Caller): Promise<Session | undefined> {
+    let pending = takingOver.get(id);
+    if (!pending) {
+      pending = (async () => {
+        const found = await directory.find(id, caller);
+        if (!found) return undefined;
+        const { mcp, transport } = await openSession(caller, id, found);
+        resumeTransport(transport, id);
+        const session: Session = { transport, principalId: caller.principal?.id, close: () => mcp.close(), replayFrom: String(found.lastEventId) };
+        sessions.set(id, session);
+        await directory.announce(id);
+        await mcp.catchUp();
+        log.info('session taken over from another replica', { session_id: id, principal_id: session.principalId });
+        return session;
+      })().finally(() => takingOver.delete(id));
+      takingOver.set(id, pending);
+    }
+    return pending;
   }
 
   // The seller console and its API (src/admin): its own authentication, never the buyers'.
@@ -197,8 +238,10 @@ export async function startHttpServer(app: AppServices, opts: { host: string; po
     url,
     sessionCount: () => sessions.size,
     close: async () => {
+      stopMoved();
       await Promise.all([...sessions.values()].map((s) => s.close().catch(() => {})));
       sessions.clear();
+      await directory.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

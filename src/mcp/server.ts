@@ -28,7 +28,9 @@ import type { CatalogCache } from './catalog-cache.js';
 import type { AuditTrail } from '../services/audit.js';
 import type { Caller, ToolContext } from './context.js';
 import { invokeTool, toolListing, type ToolDef } from './define-tool.js';
-import { MEDIA_BUYS_URI, NotificationHub, type Subscriber } from './notify.js';
+import { MEDIA_BUYS_URI, mediaBuyUri, NotificationHub, taskUri, type Subscriber } from './notify.js';
+import { setMcpSessionSubscription, resourcesChangedSince } from '../db/queries/mcp-sessions.js';
+import { SessionTasks } from './tasks.js';
 import { TOOLS } from './tools/index.js';
 
 export const SERVER_INFO = { name: 'adcp-sales-agent', version: '0.1.0' };
@@ -45,7 +47,20 @@ export interface AppServices {
 }
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-export type CallerResolver = (extra: Extra) => Promise<Caller>;
+/** The caller of a request; without `extra`, the caller the session was opened for. */
+export type CallerResolver = (extra?: Extra) => Promise<Caller>;
+
+export interface SessionOptions {
+  /** The streamable-HTTP session id: subscriptions are recorded against it, so another replica can take the session over. */
+  sessionId?: string;
+  /** Taking over a session another replica served: what it subscribed to, and when its stream last carried anything. */
+  resume?: { subscriptions: string[]; since: Date };
+}
+
+export type SalesAgentMcpServer = McpServer & {
+  /** After taking a session over: notify what changed since it was last told (resources and task statuses). */
+  catchUp(): Promise<void>;
+};
 
 const TOOL_BY_NAME = new Map<string, ToolDef>();
 for (const t of TOOLS) for (const n of [t.name, ...(t.aliases ?? [])]) TOOL_BY_NAME.set(n, t);
@@ -62,19 +77,34 @@ export function toolContext(app: AppServices, caller: Caller): ToolContext {
   return { ...caller, db: app.database.db, logger: app.logger, now: app.now ?? (() => new Date()), catalog: app.catalog, agentUrl: app.agentUrl, audit: app.audit };
 }
 
-export function createMcpServer(app: AppServices, resolveCaller: CallerResolver): McpServer {
+export function createMcpServer(app: AppServices, resolveCaller: CallerResolver, session: SessionOptions = {}): SalesAgentMcpServer {
+  // MCP tasks belong to the session's buyer (its authorization context), on Postgres: readable from any replica.
+  const taskScope = async () => {
+    const c = await resolveCaller();
+    return c.tenant && c.principal ? { tenantId: c.tenant.id, principalId: c.principal.id } : undefined;
+  };
+  const tasks = new SessionTasks(app, taskScope, (task) => mcp.server.notification({ method: 'notifications/tasks/status', params: task }));
   const mcp = new McpServer(SERVER_INFO, {
-    capabilities: { tools: { listChanged: false }, resources: { subscribe: true, listChanged: false }, logging: {} },
+    capabilities: {
+      tools: { listChanged: false },
+      resources: { subscribe: true, listChanged: false },
+      logging: {},
+      // Task-augmented tools/call for the tools whose execution.taskSupport says so (create_media_buy, update_media_buy).
+      tasks: { list: {}, requests: { tools: { call: {} } } },
+    },
+    taskStore: tasks.store,
     instructions:
       'AdCP sales agent. Start with get_adcp_capabilities, then get_products with a brief. Buy with create_media_buy; subscribe to media-buy://{media_buy_id} for status pushes.',
-  });
+  }) as SalesAgentMcpServer;
   const server = mcp.server;
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: toolList() }));
   server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
     const tool = TOOL_BY_NAME.get(req.params.name);
     if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);
-    return invokeTool(tool, req.params.arguments, toolContext(app, await resolveCaller(extra)));
+    const ctx = toolContext(app, await resolveCaller(extra));
+    if (req.params.task || tool.taskSupport === 'required') return tasks.call(tool, req.params, ctx, extra);
+    return invokeTool(tool, req.params.arguments, ctx);
   });
 
   const readJson = (uri: URL, body: unknown) => ({ contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body) }] });
@@ -132,23 +162,26 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver)
 
   // Subscriptions belong to the principal that made them; the hub filters events by it.
   const mine = new Map<string, Subscriber>();
+  const subscribe = (uri: string, scope: { tenantId: string; principalId: string }) => {
+    if (mine.has(uri)) return;
+    const sub: Subscriber = {
+      ...scope,
+      resourceUpdated: async (u, event) => {
+        await server.sendResourceUpdated({ uri: u });
+        await server.sendLoggingMessage({ level: 'info', logger: 'media-buy', data: `${event.media_buy_id}: ${event.summary ?? event.status} (${event.status})` }).catch(() => {});
+      },
+    };
+    mine.set(uri, sub);
+    app.hub.subscribe(uri, sub);
+  };
   server.setRequestHandler(SubscribeRequestSchema, async (req, extra) => {
     const caller = await resolveCaller(extra);
     if (!caller.tenant || !caller.principal) throw new McpError(ErrorCode.InvalidRequest, 'Subscribing requires an authenticated buyer.');
     const uri = req.params.uri;
     if (uri !== MEDIA_BUYS_URI && !/^(media-buy|task):\/\/[^/]+$/.test(uri)) throw new McpError(ErrorCode.InvalidParams, `Cannot subscribe to ${uri}`);
-    if (!mine.has(uri)) {
-      const sub: Subscriber = {
-        tenantId: caller.tenant.id,
-        principalId: caller.principal.id,
-        resourceUpdated: async (u, event) => {
-          await server.sendResourceUpdated({ uri: u });
-          await server.sendLoggingMessage({ level: 'info', logger: 'media-buy', data: `${event.media_buy_id}: ${event.summary ?? event.status} (${event.status})` }).catch(() => {});
-        },
-      };
-      mine.set(uri, sub);
-      app.hub.subscribe(uri, sub);
-    }
+    const known = mine.has(uri);
+    subscribe(uri, { tenantId: caller.tenant.id, principalId: caller.principal.id });
+    if (session.sessionId && !known) await setMcpSessionSubscription(app.database.db, { id: session.sessionId, uri, subscribed: true });
     return {};
   });
   server.setRequestHandler(UnsubscribeRequestSchema, async (req) => {
@@ -156,6 +189,7 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver)
     if (sub) {
       app.hub.unsubscribe(req.params.uri, sub);
       mine.delete(req.params.uri);
+      if (session.sessionId) await setMcpSessionSubscription(app.database.db, { id: session.sessionId, uri: req.params.uri, subscribed: false });
     }
     return {};
   });
@@ -163,7 +197,27 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver)
   server.onclose = () => {
     for (const [uri, sub] of mine) app.hub.unsubscribe(uri, sub);
     mine.clear();
+    tasks.close();
     previousOnClose?.();
+  };
+
+  // A session taken over from another replica listens again at once; catchUp() then tells it what changed meanwhile.
+  const resume = session.resume;
+  const resumeScope = resume ? taskScope() : undefined;
+  if (resume) void resumeScope!.then((s) => s && resume.subscriptions.forEach((uri) => subscribe(uri, s)));
+  mcp.catchUp = async () => {
+    const scope = await resumeScope;
+    if (!resume || !scope || !session.sessionId) return;
+    const uris = resume.subscriptions;
+    const ids = (prefix: string) => uris.filter((u) => u.startsWith(prefix)).map((u) => u.slice(prefix.length));
+    const changed = await resourcesChangedSince(app.database.db, { ...scope, since: resume.since, mediaBuyIds: ids('media-buy://'), taskIds: ids('task://') });
+    const updated = [
+      ...changed.mediaBuyIds.map(mediaBuyUri),
+      ...changed.taskIds.map(taskUri),
+      ...(changed.anyMediaBuy && uris.includes(MEDIA_BUYS_URI) ? [MEDIA_BUYS_URI] : []),
+    ];
+    for (const uri of updated) await server.sendResourceUpdated({ uri });
+    await tasks.resume(session.sessionId, resume.since);
   };
   return mcp;
 }

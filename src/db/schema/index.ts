@@ -7,4 +7,5 @@ export * from './mock-ad-server.js';
 export * from './workers.js';
 export * from './adapter-side.js';
 export * from './console.js';
+export * from './mcp.js';
 export * from './sponsored-intelligence.js';

@@ -35,6 +35,8 @@ export default defineTool({
   output: z.looseObject({ media_buy_id: z.string().optional(), status: z.string().optional(), revision: z.number().optional() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   auth: 'required',
+  // MCP tasks: the task follows the workflow step until the ad server has the change.
+  taskSupport: 'optional',
   async handle(input, ctx) {
     const scope = { tenantId: ctx.tenant.id, principalId: ctx.principal.id };
     const creativeIds = [
