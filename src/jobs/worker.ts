@@ -11,6 +11,7 @@
  * tasks are idempotent (adapter calls carry idempotency keys).
  */
 import { EventEmitter, setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import { Logger as GwLogger, parseCronItems, run, type JobHelpers, type Runner, type TaskList, type WorkerPool } from 'graphile-worker';
 import pg from 'pg';
@@ -28,6 +29,12 @@ import { advanceFlights } from './tasks/advance-flights.js';
 import { sendDeliveryReports } from './tasks/send-delivery-reports.js';
 import { notifySlack } from './tasks/notify-slack.js';
 import { CRON_ITEMS } from './catalog.js';
+
+interface Running {
+  runner: Runner;
+  events: EventEmitter;
+  pool: WorkerPool;
+}
 
 export interface Worker {
   runner: Runner;
@@ -87,34 +94,45 @@ export async function startWorker(opts: {
     err.code === '57P01' ? logger.debug(what, { error: err.message }) : logger.warn(what, { error: err });
   pgPool.on('error', poolError('worker pool error'));
   pgPool.on('connect', (client) => client.on('error', poolError('worker client error')));
-  const events = new EventEmitter();
-  events.on('pool:fatalError', ({ error }) => logger.error('worker pool fatal error', { error }));
-  events.on('worker:fatalError', ({ error }) => logger.error('worker fatal error', { error }));
-  let pool: WorkerPool | undefined;
-  events.on('pool:create', ({ workerPool }: { workerPool: WorkerPool }) => (pool ??= workerPool));
-  const runner = await run({
-    pgPool,
-    taskList,
-    concurrency: opts.concurrency,
-    noHandleSignals: true,
-    pollInterval: opts.pollInterval ?? 2000,
-    parsedCronItems: parseCronItems(CRON_ITEMS),
-    events,
-    logger: graphileLogger(logger),
-    // Fewer round trips (and commits) per job: idle workers share one batched fetch (a local queue the size of the
-    // pool; release() hands unstarted jobs back on a clean stop), and completions/failures are written in batches
-    // gathered over 1 ms. stop() flushes both batchers before it resolves, so a finished job is not re-run after
-    // a clean shutdown; after a crash the batch is re-run, which idempotent tasks allow.
-    preset: { worker: { localQueue: { size: opts.concurrency }, completeJobBatchDelay: 1, failJobBatchDelay: 1 } },
-  }).catch(async (err: unknown) => {
+  /** Start a Graphile Worker pool on pgPool; it runs until stopped, or until a fatal error (e.g. the database went away) ends it. */
+  const launch = async (): Promise<Running> => {
+    const events = new EventEmitter();
+    events.on('pool:fatalError', ({ error }) => logger.error('worker pool fatal error', { error }));
+    events.on('worker:fatalError', ({ error }) => logger.error('worker fatal error', { error }));
+    let pool: WorkerPool | undefined;
+    events.on('pool:create', ({ workerPool }: { workerPool: WorkerPool }) => (pool ??= workerPool));
+    const runner = await run({
+      pgPool,
+      taskList,
+      concurrency: opts.concurrency,
+      noHandleSignals: true,
+      pollInterval: opts.pollInterval ?? 2000,
+      parsedCronItems: parseCronItems(CRON_ITEMS),
+      events,
+      logger: graphileLogger(logger),
+      // Fewer round trips (and commits) per job: idle workers share one batched fetch (a local queue the size of the
+      // pool; release() hands unstarted jobs back on a clean stop), and completions/failures are written in batches
+      // gathered over 1 ms. stop() flushes both batchers before it resolves, so a finished job is not re-run after
+      // a clean shutdown; after a crash the batch is re-run, which idempotent tasks allow.
+      preset: { worker: { localQueue: { size: opts.concurrency }, completeJobBatchDelay: 1, failJobBatchDelay: 1 } },
+    });
+    if (!pool) {
+      await runner.stop();
+      throw new Error('graphile-worker did not report its worker pool');
+    }
+    return { runner, events, pool };
+  };
+  let current: Running;
+  try {
+    current = await launch();
+  } catch (err) {
     await Promise.allSettled([pgPool.end(), database.close()]);
     throw err;
-  });
-  if (!pool) throw new Error('graphile-worker did not report its worker pool');
-  const { id } = pool;
+  }
   const intervalMs = opts.heartbeat?.intervalMs ?? HEARTBEAT_INTERVAL_MS;
   const staleMs = opts.heartbeat?.staleMs ?? HEARTBEAT_STALE_MS;
   const beat = async () => {
+    const id = current.pool.id;
     await database.sql`insert into worker_heartbeats (pool_id, hostname, pid) values (${id}, ${os.hostname()}, ${process.pid})
       on conflict (pool_id) do update set heartbeat_at = now()`;
     // One statement: the stale row goes and its pool's jobs are freed together (or neither); concurrent beats split the rows.
@@ -128,7 +146,7 @@ export async function startWorker(opts: {
     for (const d of freed) logger.warn('freed the jobs of a worker that stopped beating', { pool_id: d.pool_id, hostname: d.hostname, pid: d.pid, jobs: d.jobs });
     // Freeing sends no jobs:insert notification; wake our idle workers rather than wait for the next poll.
     const jobs = freed.reduce((n, d) => n + d.jobs, 0);
-    if (jobs > 0) pool!.nudge(jobs);
+    if (jobs > 0) current.pool.nudge(jobs);
   };
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
@@ -141,22 +159,77 @@ export async function startWorker(opts: {
       });
     return beating;
   };
+  /**
+   * A pool ends by itself only on a fatal error, typically Postgres going away while jobs ran (their outcome
+   * could not be written). Its jobs stay locked by its id, and this process would otherwise beat on with no
+   * pool taking jobs: so free them and start a new pool, retrying with backoff until the database answers.
+   */
+  let relaunching: Promise<void> | undefined;
+  const stopSignal = new AbortController();
+  const supervise = (r: Running) => {
+    let handled = false;
+    const died = (err: unknown) => {
+      if (stopped || handled) return;
+      handled = true;
+      logger.error('worker pool stopped unexpectedly; starting a new one', { pool_id: r.pool.id, error: err });
+      // Stop the rest of the old runner (its cron) without waiting on it: after a failed batch write the old
+      // pool may never finish terminating (its batcher waits for a write that will not come).
+      r.runner.stop().catch(() => {});
+      relaunching = relaunch(r.pool.id).finally(() => (relaunching = undefined));
+    };
+    // A shutdown we did not ask for has finished releasing its workers (whether or not it then terminates).
+    r.events.on('pool:gracefulShutdown:complete', () => died(new Error('graceful shutdown after a fatal error')));
+    r.events.on('pool:gracefulShutdown:error', ({ error }: { error: unknown }) => died(error));
+    void r.pool.promise.then(
+      () => died(new Error('worker pool exited')),
+      (err: unknown) => died(err),
+    );
+  };
+  const relaunch = async (deadPoolId: string) => {
+    for (let attempt = 0; !stopped; attempt++) {
+      const waited = await sleep(Math.min(30_000, 500 * 2 ** attempt), true, { signal: stopSignal.signal }).catch(() => false);
+      if (stopped || !waited) return;
+      try {
+        await database.sql`
+          with gone as (delete from worker_heartbeats where pool_id = ${deadPoolId})
+          select graphile_worker.force_unlock_workers(array[${deadPoolId}::text])`;
+        current = await launch();
+        supervise(current);
+        logger.info('worker pool restarted', { pool_id: current.pool.id, replaces: deadPoolId });
+        clearTimeout(timer);
+        await beating;
+        void tick();
+        return;
+      } catch (err) {
+        logger.warn('worker pool restart failed; retrying', { attempt: attempt + 1, error: err });
+      }
+    }
+  };
+  supervise(current);
   // The first beat (registration, and freeing the jobs of pools found dead) is not awaited: the caller's signal handlers come first.
   void tick();
-  logger.info('worker started', { concurrency: opts.concurrency, pool_id: id });
+  logger.info('worker started', { concurrency: opts.concurrency, pool_id: current.pool.id });
   let stopping: Promise<void> | undefined;
   return {
-    runner,
-    events,
-    poolId: id,
+    get runner() {
+      return current.runner;
+    },
+    get events() {
+      return current.events;
+    },
+    get poolId() {
+      return current.pool.id;
+    },
     stop: () =>
       (stopping ??= (async () => {
         stopped = true;
+        stopSignal.abort();
         clearTimeout(timer);
         await beating;
-        await runner.stop();
+        await relaunching;
+        await current.runner.stop().catch((err: unknown) => logger.warn('worker pool stop failed', { error: err }));
         // Jobs are released by now; without the row nobody will look for this pool again.
-        await database.sql`delete from worker_heartbeats where pool_id = ${id}`.catch((err) => logger.warn('could not remove the worker heartbeat', { error: err }));
+        await database.sql`delete from worker_heartbeats where pool_id = ${current.pool.id}`.catch((err) => logger.warn('could not remove the worker heartbeat', { error: err }));
         await pgPool.end();
         await database.close();
         logger.info('worker stopped');
