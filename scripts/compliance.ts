@@ -1,10 +1,18 @@
 /**
  * `npm run compliance`: the official AdCP compliance storyboards (shipped in
- * @adcp/sdk, run offline by its CLI) against this server. Each bundle gets a
- * fresh database, seeded with `sales-agent seed compliance`, and its own server
+ * @adcp/sdk, run offline) against this server. Each bundle gets a fresh
+ * database, seeded with `sales-agent seed compliance`, and its own server
  * process, because storyboards reuse fixed idempotency keys. Prints passed /
- * failed / skipped steps per bundle (read from the CLI's JSON: it exits 0 even
- * when steps fail) and exits non-zero if any step failed or was skipped.
+ * failed / skipped steps per bundle and exits non-zero if any step failed or
+ * was skipped.
+ *
+ * Most bundles run through the SDK's CLI (`adcp storyboard run`, read as JSON:
+ * it exits 0 even when steps fail). The bundles that watch our webhooks run the
+ * same runner in-process (the SDK's comply()), with the CLI's
+ * `--webhook-receiver` settings plus what the CLI has no flag for: the seller's
+ * webhook-signing keys, which the RFC 9421 signature step needs (without them it
+ * is skipped). The runner finds them as a buyer would: the agent's
+ * /.well-known/brand.json, its agents[] jwks_uri, then the key by kid.
  *
  *   npm run compliance [-- --bundles a,b] [-- --verbose]
  * Uses DATABASE_URL's server if set (any database on it), else the Postgres at
@@ -26,18 +34,19 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'dist/cli.js');
 const ADCP = path.join(ROOT, 'node_modules/.bin/adcp');
 
-const BUNDLES: { id: string; flags?: string[] }[] = [
+/** webhooks: host the runner's webhook receiver and verify our webhook signatures (run in-process, see above). */
+const BUNDLES: { id: string; webhooks?: boolean }[] = [
   { id: 'media_buy_seller' },
   { id: 'sales-guaranteed' },
   { id: 'sales-non-guaranteed' },
   { id: 'media_buy_state_machine' },
-  { id: 'idempotency', flags: ['--webhook-receiver'] },
+  { id: 'idempotency', webhooks: true },
   { id: 'error_compliance' },
   { id: 'schema_validation' },
   { id: 'deterministic_testing' },
   // We declare sponsored_intelligence in supported_protocols, which commits us to its baseline storyboard.
   { id: 'si_baseline' },
-  { id: 'webhook_emission', flags: ['--webhook-receiver'] },
+  { id: 'webhook_emission', webhooks: true },
 ];
 
 interface Summary {
@@ -73,6 +82,58 @@ async function serverUrl(): Promise<{ url: string; embedded?: EmbeddedDatabase; 
   }
 }
 
+const TIMEOUT_S = 600;
+
+async function runCli(url: string, bundle: string, token: string): Promise<Result> {
+  const args = ['storyboard', 'run', url, bundle, '--auth', token, '--allow-http', '--json', '--timeout', String(TIMEOUT_S)];
+  const { stdout } = await run(ADCP, args, { env: { ...process.env, NODE_NO_WARNINGS: '1' }, maxBuffer: 64 * 1024 * 1024 }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '{}' }));
+  return JSON.parse(stdout.slice(stdout.indexOf('{'))) as Result;
+}
+
+/** What `adcp storyboard run <url> <bundle> --webhook-receiver` does, plus the webhook-signing keys (webhook_signing). */
+async function runWithWebhooks(url: string, bundle: string, token: string, verbose: boolean): Promise<Result> {
+  const { comply } = await import('@adcp/sdk/testing');
+  const { BrandJsonJwksResolver } = await import('@adcp/sdk/signing/server');
+  const agent = url.replace(/\/mcp$/, '');
+  const jwks = new BrandJsonJwksResolver(`${agent}/.well-known/brand.json`, { agentType: 'sales', allowPrivateIp: true });
+  const options = {
+    storyboards: [bundle],
+    auth: { type: 'bearer' as const, token },
+    allow_http: true,
+    timeout_ms: TIMEOUT_S * 1000,
+    webhook_receiver: { mode: 'loopback_mock' as const },
+    contracts: ['webhook_receiver_runner'],
+    webhook_signing: { jwks },
+  };
+  // The runner logs progress on the console; keep stdout for the table.
+  const saved = { log: console.log, info: console.info, warn: console.warn };
+  const quiet = verbose ? console.error.bind(console) : () => {};
+  Object.assign(console, { log: quiet, info: quiet, warn: quiet });
+  try {
+    return (await comply(url, options as Parameters<typeof comply>[1])) as unknown as Result;
+  } catch (err) {
+    console.error(`  ${bundle}: ${err instanceof Error ? err.message : String(err)}`);
+    return {};
+  } finally {
+    Object.assign(console, saved);
+  }
+}
+
+/**
+ * Passed / failed / skipped from the steps themselves: the runner's summary leaves
+ * out a failed step of an optional phase (webhook_emission's signature check is
+ * one), which would otherwise pass unseen.
+ */
+function countSteps(result: Result): Summary {
+  const steps = (result.tracks ?? []).flatMap((t) => (t.scenarios ?? []).flatMap((sc) => sc.steps ?? []));
+  if (steps.length === 0) return result.summary ?? { steps_passed: 0, steps_failed: 1, steps_skipped: 0 };
+  return {
+    steps_passed: steps.filter((st) => st.passed && !st.skipped).length,
+    steps_failed: steps.filter((st) => !st.passed && !st.skipped).length,
+    steps_skipped: steps.filter((st) => st.skipped).length,
+  };
+}
+
 async function runBundle(admin: postgres.Sql, server: string, bundle: (typeof BUNDLES)[number], verbose: boolean): Promise<Summary> {
   const db = `sa_compliance_${randomBytes(4).toString('hex')}`;
   await admin.unsafe(`create database ${db}`);
@@ -91,10 +152,8 @@ async function runBundle(admin: postgres.Sql, server: string, bundle: (typeof BU
       });
       child!.once('exit', (code) => reject(new Error(`server exited (${code})`)));
     });
-    const args = ['storyboard', 'run', url, bundle.id, '--auth', token, '--allow-http', '--json', '--timeout', '600', ...(bundle.flags ?? [])];
-    const { stdout } = await run(ADCP, args, { env: { ...process.env, NODE_NO_WARNINGS: '1' }, maxBuffer: 64 * 1024 * 1024 }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '{}' }));
-    const result = JSON.parse(stdout.slice(stdout.indexOf('{'))) as Result;
-    const s = result.summary ?? { steps_passed: 0, steps_failed: 1, steps_skipped: 0 };
+    const result = bundle.webhooks ? await runWithWebhooks(url, bundle.id, token, verbose) : await runCli(url, bundle.id, token);
+    const s = countSteps(result);
     if (verbose || s.steps_failed || s.steps_skipped) {
       for (const track of result.tracks ?? [])
         for (const sc of track.scenarios ?? [])

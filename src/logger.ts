@@ -5,7 +5,7 @@
 import type { LogLevel } from './config.js';
 
 const ORDER: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, silent: 100 };
-const SECRET_KEY = /token|secret|password|authorization|api[_-]?key|x-adcp-auth/i;
+const SECRET_KEY = /token|secret|password|authorization|credentials|private[_-]?(key|jwk)|api[_-]?key|x-adcp-auth/i;
 
 export interface Logger {
   trace(msg: string, fields?: Record<string, unknown>): void;

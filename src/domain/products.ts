@@ -6,11 +6,12 @@ import type { ProductWithPricing, PricingOptionRow } from '../db/queries/invento
 import { amountToNumber } from './money.js';
 
 export const DEFAULT_REPORTING_CAPABILITIES = {
-  available_reporting_frequencies: ['daily'],
+  // Delivery is stored per day; reporting webhooks go out hourly (the day so far), daily or monthly.
+  available_reporting_frequencies: ['hourly', 'daily', 'monthly'],
   expected_delay_minutes: 240,
   timezone: 'UTC',
-  supports_webhooks: false,
-  available_metrics: ['impressions', 'spend', 'clicks'],
+  supports_webhooks: true,
+  available_metrics: ['impressions', 'spend', 'clicks', 'ctr', 'completed_views'],
   date_range_support: 'date_range',
 };
 

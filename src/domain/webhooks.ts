@@ -1,22 +1,47 @@
 /**
- * AdCP webhook rules, pure: the payload (mcp-webhook-payload), legacy signing
- * (Bearer or HMAC-SHA256 over "timestamp.body"), and which addresses a webhook
- * may reach.
+ * AdCP webhook rules, pure: the payload (mcp-webhook-payload), the signing mode
+ * (the buyer's legacy Bearer or HMAC-SHA256 block when given, else RFC 9421 per
+ * src/domain/webhook-signing.ts), and which addresses a webhook may reach.
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { AdcpError } from './errors.js';
 
+export interface WebhookAuthentication {
+  schemes?: string[];
+  credentials?: string;
+}
+
 export interface PushConfig {
   url: string;
   token?: string;
-  authentication?: { schemes?: string[]; credentials?: string };
+  operation_id?: string;
+  authentication?: WebhookAuthentication;
 }
 
-export function webhookPayload(p: { taskId: string; taskType: string; status: string; message?: string; result?: Record<string, unknown>; url: string }): Record<string, unknown> {
-  // The buyer may embed an operation id as the URL's last segment; echo it so they can correlate.
-  const last = new URL(p.url).pathname.split('/').filter(Boolean).at(-1);
-  const operationId = last && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(last) ? last : undefined;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The buyer's correlation id: push_notification_config.operation_id (AdCP 3.1), else,
+ * as AdCP 3.0 buyers and its compliance runner do, a UUID as the URL's last segment.
+ */
+function operationIdOf(url: string, explicit: string | undefined): string | undefined {
+  if (explicit) return explicit;
+  const last = new URL(url).pathname.split('/').filter(Boolean).at(-1);
+  return last && UUID.test(last) ? last : undefined;
+}
+
+export function webhookPayload(p: {
+  taskId: string;
+  taskType: string;
+  status: string;
+  message?: string;
+  result?: Record<string, unknown>;
+  url: string;
+  operationId?: string;
+  token?: string;
+}): Record<string, unknown> {
+  const operationId = operationIdOf(p.url, p.operationId);
   return {
     idempotency_key: `whk_${randomUUID()}`,
     ...(operationId && { operation_id: operationId }),
@@ -26,21 +51,26 @@ export function webhookPayload(p: { taskId: string; taskType: string; status: st
     status: p.status,
     timestamp: new Date().toISOString(),
     ...(p.message && { message: p.message }),
+    // Echoed so the buyer can check the webhook is for a config it registered.
+    ...(p.token && { token: p.token }),
     ...(p.result && { result: p.result }),
   };
 }
 
-/** Headers that authenticate a delivery, per the buyer's legacy authentication block. */
-export function signingHeaders(body: string, auth: PushConfig['authentication'] | null | undefined, now = Date.now()): Record<string, string> {
-  const timestamp = String(Math.floor(now / 1000));
-  const headers: Record<string, string> = { 'x-adcp-timestamp': timestamp };
+/**
+ * Headers for the buyer's legacy authentication block, or null when there is none:
+ * per AdCP, the block's presence selects Bearer or HMAC-SHA256 and its absence selects
+ * RFC 9421 signing (never both on one delivery).
+ */
+export function legacyAuthHeaders(body: string, auth: WebhookAuthentication | null | undefined, now = Date.now()): Record<string, string> | null {
   const schemes = auth?.schemes ?? [];
-  if (auth?.credentials && schemes.includes('HMAC-SHA256')) {
-    headers['x-adcp-signature'] = `sha256=${createHmac('sha256', auth.credentials).update(`${timestamp}.${body}`).digest('hex')}`;
-  } else if (auth?.credentials && schemes.includes('Bearer')) {
-    headers.authorization = `Bearer ${auth.credentials}`;
+  if (!auth?.credentials) return null;
+  if (schemes.includes('HMAC-SHA256')) {
+    const timestamp = String(Math.floor(now / 1000));
+    return { 'x-adcp-timestamp': timestamp, 'x-adcp-signature': `sha256=${createHmac('sha256', auth.credentials).update(`${timestamp}.${body}`).digest('hex')}` };
   }
-  return headers;
+  if (schemes.includes('Bearer')) return { authorization: `Bearer ${auth.credentials}` };
+  return null;
 }
 
 export function isPrivateAddress(ip: string): boolean {
@@ -55,22 +85,22 @@ export function isPrivateAddress(ip: string): boolean {
 
 export const isLocalHostname = (host: string): boolean => host === 'localhost' || host.endsWith('.localhost');
 
-/** Request-time check of a push_notification_config URL. */
-export function checkWebhookUrl(url: string, allowPrivate: boolean): void {
+/** Request-time check of a webhook URL the buyer sent (push_notification_config.url by default). */
+export function checkWebhookUrl(url: string, allowPrivate: boolean, field = 'push_notification_config.url'): void {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new AdcpError('VALIDATION_ERROR', 'push_notification_config.url is not a valid URL.', { field: 'push_notification_config.url', suggestion: 'Send an absolute https:// URL.' });
+    throw new AdcpError('VALIDATION_ERROR', `${field} is not a valid URL.`, { field, suggestion: 'Send an absolute https:// URL.' });
   }
   if (u.protocol !== 'https:' && u.protocol !== 'http:') {
-    throw new AdcpError('VALIDATION_ERROR', 'push_notification_config.url must be http(s).', { field: 'push_notification_config.url', suggestion: 'Send an https:// URL.' });
+    throw new AdcpError('VALIDATION_ERROR', `${field} must be http(s).`, { field, suggestion: 'Send an https:// URL.' });
   }
   const host = u.hostname.replace(/^\[|\]$/g, '');
   const literalPrivate = (net.isIP(host) && isPrivateAddress(host)) || isLocalHostname(host);
   if (literalPrivate && !allowPrivate) {
-    throw new AdcpError('VALIDATION_ERROR', 'push_notification_config.url points at a private or loopback address.', {
-      field: 'push_notification_config.url',
+    throw new AdcpError('VALIDATION_ERROR', `${field} points at a private or loopback address.`, {
+      field,
       suggestion: 'Use a public URL; loopback webhooks are allowed for sandbox accounts only.',
     });
   }

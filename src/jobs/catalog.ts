@@ -73,6 +73,7 @@ export const JOBS = {
   // Periodic: a failed run is retried by the next one.
   advance_flights: { payload: CronPayload, maxAttempts: 1 },
   schedule_delivery_collection: { payload: CronPayload, maxAttempts: 3 },
+  send_delivery_reports: { payload: CronPayload, maxAttempts: 3 },
 } as const;
 
 /**
@@ -81,7 +82,7 @@ export const JOBS = {
  * since each run catches up on everything due; a job key coalesces runs that
  * queue up while the workers are busy.
  */
-const cron = (task: 'advance_flights' | 'schedule_delivery_collection', match: string): CronItem => ({
+const cron = (task: 'advance_flights' | 'schedule_delivery_collection' | 'send_delivery_reports', match: string): CronItem => ({
   task,
   identifier: task,
   match,
@@ -91,6 +92,8 @@ export const CRON_ITEMS: CronItem[] = [
   cron('advance_flights', '* * * * *'),
   // Five past the hour, so the hour that just ended is in the ad servers' reports.
   cron('schedule_delivery_collection', '5 * * * *'),
+  // Delivery reports (reporting_webhook) for windows that closed, after that collection.
+  cron('send_delivery_reports', '15 * * * *'),
 ];
 
 export type JobName = keyof typeof JOBS;

@@ -28,7 +28,16 @@ export async function queueTaskWebhook(
     mediaBuyId: p.mediaBuyId,
     url: p.push.url,
     authentication: p.push.authentication ?? null,
-    payload: webhookPayload({ taskId: p.taskId, taskType: p.taskType, status: p.status, message: p.message, result: p.result, url: p.push.url }),
+    payload: webhookPayload({
+      taskId: p.taskId,
+      taskType: p.taskType,
+      status: p.status,
+      message: p.message,
+      result: p.result,
+      url: p.push.url,
+      operationId: p.push.operation_id,
+      token: p.push.token,
+    }),
     allowPrivateNetwork: p.allowPrivateNetwork,
   });
   return true;

@@ -1,10 +1,25 @@
-/** AdCP webhooks: queued with the status change, signed, retried on 5xx, not on 4xx, every attempt logged. */
+/**
+ * AdCP webhooks: queued with the status change; signed with the buyer's legacy
+ * Bearer/HMAC block or, without one, RFC 9421 with the tenant's key as published
+ * at /.well-known; retried with backoff on 5xx and network errors, not on 4xx;
+ * every attempt logged; private addresses only for sandbox accounts or when the
+ * tenant allows them.
+ */
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { BrandJsonJwksResolver, InMemoryReplayStore, InMemoryRevocationStore, verifyWebhookSignature } from '@adcp/sdk/signing/server';
 import postgres from 'postgres';
+import { sql as drizzleSql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureWebhookSigningKey } from '../../src/db/queries/signing-keys.js';
+import { queueWebhook } from '../../src/db/queries/webhooks.js';
+import { newId } from '../../src/domain/ids.js';
+import { webhookPayload } from '../../src/domain/webhooks.js';
+import { deliverWebhook } from '../../src/jobs/tasks/deliver-webhook.js';
+import { createLogger } from '../../src/logger.js';
+import { serveWellKnown } from '../../src/mcp/well-known.js';
 import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { payloadProblems } from '../helpers/adcp-schema.js';
 
@@ -19,6 +34,35 @@ const script = new Map<string, number[]>();
 
 const SECRET = 'hmac-secret-for-tests-0123456789';
 const sandbox = { brand: { domain: 'acme-drinks.example' }, operator: 'agency.example', sandbox: true };
+/** /.well-known/* as the agent serves it (the real handler on its own listener), and the agent URL it advertises. */
+let wellKnown: http.Server;
+let agentBase: string;
+const hitsAt = (path: string, n: number, timeoutMs = 15_000) =>
+  waitFor(async () => {
+    const h = received.filter((r) => r.path === path);
+    return h.length >= n && h;
+  }, timeoutMs, 50);
+const deliveryOf = async (mediaBuyId: string) => (await sql`select id, status, attempts, sequence, idempotency_key from webhook_deliveries where media_buy_id = ${mediaBuyId}`)[0];
+/** A delivery queued as the app does; with `byHand`, its job is removed in the same transaction so the test runs the task itself, unraced. */
+async function queueDelivery(taskId: string, url: string, o: { allowPrivateNetwork: boolean; byHand: boolean }): Promise<string> {
+  const id = newId('whd');
+  await t.app.database.db.transaction(async (tx) => {
+    await queueWebhook(tx, {
+      id,
+      tenantId: 'demo',
+      principalId: 'prn_demo_buyer',
+      taskId,
+      mediaBuyId: null,
+      url,
+      authentication: null,
+      payload: webhookPayload({ taskId, taskType: 'create_media_buy', status: 'completed', url }),
+      allowPrivateNetwork: o.allowPrivateNetwork,
+    });
+    if (o.byHand) await tx.execute(drizzleSql`select graphile_worker.remove_job(${`webhook:${id}`})`);
+  });
+  return id;
+}
+const attemptsOf = (deliveryId: string) => sql`select attempt, status_code, error, at from webhook_attempts where delivery_id = ${deliveryId} order by attempt`;
 
 beforeAll(async () => {
   t = await startTestApp({ worker: true });
@@ -36,12 +80,19 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  wellKnown = http.createServer((req, res) => {
+    void serveWellKnown(t.app.services, req, res, (req.url ?? '/').split('?')[0]!).then((served) => served || res.writeHead(404).end());
+  });
+  await new Promise<void>((r) => wellKnown.listen(0, '127.0.0.1', r));
+  agentBase = `http://127.0.0.1:${(wellKnown.address() as AddressInfo).port}`;
+  t.app.services.agentUrl = agentBase;
 });
 afterAll(async () => {
   await buyer?.close();
   await sql?.end();
   await t?.close();
   receiver?.close();
+  wellKnown?.close();
 });
 
 describe('webhooks', () => {
@@ -66,6 +117,151 @@ describe('webhooks', () => {
     expect(delivery).toEqual({ status: 'delivered', attempts: 2, sequence: 1 });
     const attempts = await sql`select status_code from webhook_attempts a join webhook_deliveries d on d.id = a.delivery_id where d.media_buy_id = ${data.media_buy_id as string} order by attempt`;
     expect(attempts.map((a) => a.status_code)).toEqual([503, 200]);
+  });
+
+  it('signs with RFC 9421 when the buyer gives no authentication, verifiable with the JWKS the agent publishes', async () => {
+    const path = '/hooks/rfc9421/2c5e28ba-2fa1-11d2-883f-0016d3cca427';
+    script.set(path, [503]);
+    const { data } = await call(buyer, 'create_media_buy', buyRequest({ account: sandbox, push_notification_config: { url: base + path, token: 'buyer-token-0123456789' } }));
+    const [first, second] = (await hitsAt(path, 2)) as [(typeof received)[0], (typeof received)[0]];
+    for (const h of [first, second]) {
+      expect(h.headers['x-adcp-signature']).toBeUndefined();
+      expect(h.headers.authorization).toBeUndefined();
+      expect(h.headers['signature-input']).toContain('tag="adcp/webhook-signing/v1"');
+      expect(h.headers['signature-input']).toContain('"content-digest"');
+    }
+    const body = JSON.parse(second.body);
+    expect(body).toMatchObject({ task_type: 'create_media_buy', status: 'completed', token: 'buyer-token-0123456789', result: { media_buy_id: data.media_buy_id } });
+    expect(JSON.parse(first.body).idempotency_key).toBe(body.idempotency_key);
+    // Each attempt is signed afresh: a receiver's replay store must not reject the retry.
+    const nonce = (h: (typeof received)[0]) => /nonce="([^"]+)"/.exec(String(h.headers['signature-input']))?.[1];
+    expect(nonce(first)).not.toBe(nonce(second));
+
+    // A buyer finds the key as AdCP says: brand.json agents[] -> jwks_uri -> kid.
+    const jwks = new BrandJsonJwksResolver(`${agentBase}/.well-known/brand.json`, { agentType: 'sales', allowPrivateIp: true });
+    const stores = { replayStore: new InMemoryReplayStore(), revocationStore: new InMemoryRevocationStore() };
+    for (const h of [first, second]) {
+      await expect(verifyWebhookSignature({ method: 'POST', url: base + path, headers: h.headers, body: h.body }, { jwks, ...stores })).resolves.toMatchObject({ status: 'verified' });
+    }
+    const tampered = second.body.replace('"completed"', '"failed"');
+    await expect(verifyWebhookSignature({ method: 'POST', url: base + path, headers: second.headers, body: tampered }, { jwks, replayStore: new InMemoryReplayStore(), revocationStore: new InMemoryRevocationStore() })).rejects.toThrow();
+
+    const published = (await (await fetch(`${agentBase}/.well-known/jwks.json`)).json()) as { keys: Record<string, unknown>[] };
+    const [key] = await sql`select kid, private_jwk from signing_keys where tenant_id = 'demo'`;
+    expect(published.keys.find((k) => k.kid === key!.kid)).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', adcp_use: 'webhook-signing', key_ops: ['verify'] });
+    expect(JSON.stringify(published)).not.toContain(String(key!.private_jwk.d));
+    expect(published.keys.every((k) => k.d === undefined)).toBe(true);
+  });
+
+  it('makes one signing key per tenant, however many deliveries race for it', async () => {
+    await sql`insert into tenants (id, name) values ('tenant_keys', 'Key race')`;
+    const keys = await Promise.all(Array.from({ length: 8 }, () => ensureWebhookSigningKey(t.app.database.db, 'tenant_keys')));
+    expect(new Set(keys.map((k) => k.kid)).size).toBe(1);
+    expect((await sql`select count(*)::int as n from signing_keys where tenant_id = 'tenant_keys'`)[0]!.n).toBe(1);
+    const demo = await ensureWebhookSigningKey(t.app.database.db, 'demo');
+    expect(demo.kid).not.toBe(keys[0]!.kid);
+  });
+
+  it('advertises RFC 9421 webhook signing and reporting webhooks in capabilities; brand.json only over https', async () => {
+    const { data } = await call(buyer, 'get_adcp_capabilities', {});
+    expect(data.webhook_signing).toEqual({ supported: true, profile: 'adcp/webhook-signing/v1', algorithms: ['ed25519'], legacy_hmac_fallback: true });
+    expect(data.media_buy).toMatchObject({ reporting_delivery_methods: ['webhook'] });
+    expect(data.identity).toBeUndefined();
+    t.app.services.agentUrl = 'https://agent.publisher.example';
+    try {
+      const { data: https } = await call(buyer, 'get_adcp_capabilities', {});
+      expect(https.identity).toEqual({ brand_json_url: 'https://agent.publisher.example/.well-known/brand.json' });
+    } finally {
+      t.app.services.agentUrl = agentBase;
+    }
+    const brand = (await (await fetch(`${agentBase}/.well-known/brand.json`)).json()) as { agents: Record<string, unknown>[] };
+    expect(brand.agents).toEqual([expect.objectContaining({ type: 'sales', url: `${agentBase}/mcp`, jwks_uri: `${agentBase}/.well-known/jwks.json` })]);
+  });
+
+  it('retries a network error with backoff, logging each attempt, then delivers with the same payload', async () => {
+    // A port nobody listens on yet: the first attempt is refused; the receiver opens before the retry.
+    const late = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        received.push({ path: `late:${req.url}`, headers: req.headers, body, answered: 200 });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => late.listen(0, '127.0.0.1', r));
+    const port = (late.address() as AddressInfo).port;
+    await new Promise<void>((r) => late.close(() => r()));
+    const { data } = await call(buyer, 'create_media_buy', buyRequest({ account: sandbox, push_notification_config: { url: `http://127.0.0.1:${port}/hook` } }));
+    const id = data.media_buy_id as string;
+    const pending = await waitFor(async () => {
+      const d = await deliveryOf(id);
+      return d && d.attempts === 1 && d;
+    }, 15_000, 50);
+    expect(pending.status).toBe('pending');
+    late.listen(port, '127.0.0.1');
+    try {
+      await waitFor(async () => (await deliveryOf(id))?.status === 'delivered', 20_000, 100);
+    } finally {
+      late.close();
+    }
+    const attempts = await attemptsOf(pending.id);
+    expect(attempts.map((a) => [a.attempt, a.status_code])).toEqual([
+      [1, null],
+      [2, 200],
+    ]);
+    expect(attempts[0]!.error).toMatch(/fetch failed|ECONNREFUSED/);
+    // Graphile Worker's backoff: the second attempt waits about e^1 s.
+    expect(new Date(attempts[1]!.at).getTime() - new Date(attempts[0]!.at).getTime()).toBeGreaterThan(1_500);
+    const hits = received.filter((r) => r.path === 'late:/hook');
+    expect(hits).toHaveLength(1);
+    expect(JSON.parse(hits[0]!.body).idempotency_key).toBe(pending.idempotency_key);
+  });
+
+  it('gives up after the last attempt without throwing, and marks the delivery failed', async () => {
+    const path = '/hooks/always-503';
+    script.set(path, [503, 503]);
+    const id = await queueDelivery('task_manual', base + path, { allowPrivateNetwork: true, byHand: true });
+    // Run the task as the last of its attempts.
+    const deps = { db: t.app.database.db, logger: createLogger('silent'), adapters: {} as never };
+    await expect(deliverWebhook({ v: 1, tenant_id: 'demo', delivery_id: id }, { attempts: 8, maxAttempts: 8 }, deps)).resolves.toBeUndefined();
+    expect((await sql`select status, last_status_code from webhook_deliveries where id = ${id}`)[0]).toEqual({ status: 'failed', last_status_code: 503 });
+    expect((await attemptsOf(id)).map((a) => a.attempt)).toEqual([8]);
+  });
+
+  it('checks the address again at delivery time: a private address is refused unless allowed', async () => {
+    const path = '/hooks/not-allowed';
+    // Queued as if the request-time check had passed (e.g. a hostname that later resolves to a private address); the worker runs it.
+    const id = await queueDelivery('task_private', base + path, { allowPrivateNetwork: false, byHand: false });
+    await waitFor(async () => (await sql`select status from webhook_deliveries where id = ${id}`)[0]?.status === 'failed', 10_000, 50);
+    expect((await attemptsOf(id)).map((a) => a.error)).toEqual(['the webhook URL resolves to a private or loopback address']);
+    expect(received.some((r) => r.path === path)).toBe(false);
+  });
+
+  it('lets a non-sandbox account use a loopback webhook when the tenant allows private webhooks', async () => {
+    await sql`update tenants set settings = settings || '{"allow_private_webhooks": true}'::jsonb where id = 'demo'`;
+    const allowed = await memoryClient(t);
+    try {
+      const path = '/hooks/tenant-allows';
+      const { isError, data } = await call(allowed, 'create_media_buy', buyRequest({ push_notification_config: { url: base + path, authentication: { schemes: ['Bearer'], credentials: 'bearer-token-0123456789-0123456789' } } }));
+      expect(isError).toBe(false);
+      await hitsAt(path, 1);
+      expect((await deliveryOf(data.media_buy_id as string))?.status).toBe('delivered');
+    } finally {
+      await sql`update tenants set settings = settings - 'allow_private_webhooks' where id = 'demo'`;
+      await allowed.close();
+    }
+  });
+
+  it('never logs the private signing key', async () => {
+    const path = '/hooks/log-check';
+    const id = await queueDelivery('task_logs', base + path, { allowPrivateNetwork: true, byHand: true });
+    script.set(path, [500]);
+    const lines: string[] = [];
+    const logger = createLogger('trace', {}, (l) => lines.push(l));
+    await expect(deliverWebhook({ v: 1, tenant_id: 'demo', delivery_id: id }, { attempts: 1, maxAttempts: 8 }, { db: t.app.database.db, logger, adapters: {} as never })).rejects.toThrow(/HTTP 500/);
+    const [key] = await sql`select private_jwk from signing_keys where tenant_id = 'demo'`;
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.join('\n')).not.toContain(String(key!.private_jwk.d));
   });
 
   it('does not retry a 4xx, and uses Bearer when asked', async () => {

@@ -44,6 +44,8 @@ export interface AtomicCreate {
   endTime: Date;
   rawRequest: Record<string, unknown>;
   pushNotificationConfig: Record<string, unknown> | null;
+  /** The buyer's reporting_webhook and when its first report is due. */
+  reporting: { webhook: Record<string, unknown>; nextAt: Date } | null;
   confirmedAt: Date | null;
   packages: NewPackageRow[];
   assignments: { creative_id: string; package_id: string; weight: number | null }[];
@@ -78,10 +80,11 @@ export async function createMediaBuyAtomically(db: Queryable, c: AtomicCreate): 
     with claim as (${claim}),
     buy as (
       insert into media_buys (id, tenant_id, principal_id, account_id, buyer_ref, status, total_budget, currency, start_time, end_time,
-                              raw_request, idempotency_key, push_notification_config, confirmed_at)
+                              raw_request, idempotency_key, push_notification_config, reporting_webhook, reporting_next_at, confirmed_at)
       select ${c.mediaBuyId}, ${c.tenantId}, ${c.principalId}, ${c.accountId}, ${c.buyerRef}, ${c.status}, ${c.totalBudget}::numeric, ${c.currency},
              ${c.startTime.toISOString()}::timestamptz, ${c.endTime.toISOString()}::timestamptz, ${JSON.stringify(c.rawRequest)}::jsonb,
              ${c.idempotency?.key ?? null}, ${c.pushNotificationConfig ? JSON.stringify(c.pushNotificationConfig) : null}::jsonb,
+             ${c.reporting ? JSON.stringify(c.reporting.webhook) : null}::jsonb, ${c.reporting ? c.reporting.nextAt.toISOString() : null}::timestamptz,
              ${c.confirmedAt ? c.confirmedAt.toISOString() : null}::timestamptz
       from claim
       returning id

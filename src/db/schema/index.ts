@@ -5,6 +5,7 @@ export * from './creatives.js';
 export * from './workflow.js';
 export * from './mock-ad-server.js';
 export * from './workers.js';
+export * from './signing-keys.js';
 export * from './adapter-side.js';
 export * from './console.js';
 export * from './mcp.js';

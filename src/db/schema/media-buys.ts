@@ -23,6 +23,12 @@ export const mediaBuys = pgTable(
     rawRequest: jsonb('raw_request').$type<Record<string, unknown>>().notNull(),
     idempotencyKey: text('idempotency_key'),
     pushNotificationConfig: jsonb('push_notification_config').$type<Record<string, unknown>>(),
+    /** The buyer's reporting_webhook (url, authentication, reporting_frequency, requested_metrics): needed to sign, never logged. */
+    reportingWebhook: jsonb('reporting_webhook').$type<Record<string, unknown>>(),
+    /** When the next scheduled delivery report is due (the end of the window it covers); null once the final report is queued. */
+    reportingNextAt: timestamp('reporting_next_at', { withTimezone: true }),
+    /** Delivery reports queued so far: the last sequence_number sent. */
+    reportingSequence: integer('reporting_sequence').notNull().default(0),
     revision: integer('revision').notNull().default(1),
     confirmedAt: timestamp('confirmed_at', { withTimezone: true }),
     rejectionReason: text('rejection_reason'),
@@ -38,6 +44,8 @@ export const mediaBuys = pgTable(
     // For the flight-date job: buys about to start, and buys about to end.
     index('media_buys_starting_idx').on(t.startTime).where(sql`${t.status} = 'pending_start'`),
     index('media_buys_ending_idx').on(t.endTime).where(sql`${t.status} in ('active', 'paused')`),
+    // For the delivery-report scheduler: buys whose next report is due.
+    index('media_buys_reporting_due_idx').on(t.reportingNextAt).where(sql`${t.reportingNextAt} is not null`),
   ],
 );
 

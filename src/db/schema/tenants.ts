@@ -19,6 +19,8 @@ export interface TenantSettings {
   test_controller?: 'enabled' | 'disabled';
   /** Let webhooks go to loopback/private addresses for every account (default: sandbox accounts only). */
   allow_private_webhooks?: boolean;
+  /** The operator's brand.json (https), advertised as identity.brand_json_url; default: the agent's own /.well-known/brand.json. */
+  brand_json_url?: string;
   /** Tightest billing-measurement variance (percent) the seller accepts in measurement_terms. */
   min_variance_percent?: number;
 }

@@ -1,14 +1,18 @@
 /**
  * deliver_webhook: POST one AdCP webhook to the buyer. 2xx delivers; 4xx is the
- * receiver refusing it, so no retry; 5xx and network errors throw to retry with
- * backoff. Each attempt is logged. The payload (and so its idempotency_key) is
- * the same on every retry.
+ * receiver refusing it, so no retry; 5xx, 429 and network errors throw to retry
+ * with backoff. Each attempt is logged. The payload (and so its idempotency_key)
+ * is the same on every retry; the signature is made afresh for each attempt:
+ * the buyer's legacy Bearer/HMAC block if it gave one, else RFC 9421 with the
+ * tenant's webhook-signing key (published in /.well-known/jwks.json).
  */
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import { getWebhookDelivery, recordWebhookAttempt } from '../../db/queries/webhooks.js';
 import { errorMessage } from '../../domain/errors.js';
-import { isLocalHostname, isPrivateAddress, signingHeaders } from '../../domain/webhooks.js';
+import { ensureWebhookSigningKey } from '../../db/queries/signing-keys.js';
+import { webhookSignatureHeaders } from '../../domain/webhook-signing.js';
+import { isLocalHostname, isPrivateAddress, legacyAuthHeaders } from '../../domain/webhooks.js';
 import { DeliverWebhookPayload } from '../catalog.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 
@@ -40,12 +44,14 @@ export async function deliverWebhook(rawPayload: unknown, job: JobInfo, deps: Ta
     return;
   }
   const body = JSON.stringify(d.payload);
+  const contentType = 'application/json';
+  const auth = legacyAuthHeaders(body, d.authentication) ?? webhookSignatureHeaders({ url: d.url, body, contentType, key: await ensureWebhookSigningKey(deps.db, d.tenantId) });
   let status: number | null = null;
   let error: string | null = null;
   try {
     const res = await fetch(d.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': 'adcp-sales-agent', ...signingHeaders(body, d.authentication) },
+      headers: { 'user-agent': 'adcp-sales-agent', ...auth, 'content-type': contentType },
       body,
       redirect: 'manual',
       signal: AbortSignal.timeout(TIMEOUT_MS),

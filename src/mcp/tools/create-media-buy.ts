@@ -15,6 +15,7 @@ import { mediaBuyEventPayload } from '../../db/notify.js';
 import { newId } from '../../domain/ids.js';
 import { planMediaBuy, rejectTestFixtures, type CreateMediaBuyRequest } from '../../domain/media-buy-plan.js';
 import { amountToNumber } from '../../domain/money.js';
+import { checkReportingWebhook, windowEndAfter, type ReportingWebhook } from '../../domain/reporting.js';
 import { initialStatus, validActions } from '../../domain/status.js';
 import { checkWebhookUrl, type PushConfig } from '../../domain/webhooks.js';
 import { JOBS } from '../../jobs/catalog.js';
@@ -29,6 +30,7 @@ type Input = CreateMediaBuyRequest & {
   account?: AccountRef;
   brand?: { domain?: string; brand_id?: string };
   push_notification_config?: Record<string, unknown>;
+  reporting_webhook?: ReportingWebhook;
   context?: Record<string, unknown>;
 };
 
@@ -80,7 +82,13 @@ export default defineTool({
     const forced = testing ? await peekDirective(ctx.db, { ...scope, scenario: CREATE_MEDIA_BUY_ARM }) : undefined;
     if (forced) plan.manualApproval = true;
     const push = input.push_notification_config as PushConfig | undefined;
-    if (push) checkWebhookUrl(String(push.url ?? ''), account.sandbox || !!ctx.tenant.settings.allow_private_webhooks);
+    const allowPrivateWebhooks = account.sandbox || !!ctx.tenant.settings.allow_private_webhooks;
+    if (push) checkWebhookUrl(String(push.url ?? ''), allowPrivateWebhooks);
+    const reporting = input.reporting_webhook;
+    if (reporting) {
+      checkWebhookUrl(reporting.url, allowPrivateWebhooks, 'reporting_webhook.url');
+      checkReportingWebhook(reporting, plan.packages.map((p) => p.product));
+    }
     const mediaBuyId = newId('mb');
     const adapterTypes = new Map(catalog.adapters.map((a) => [a.id, a.adapterType]));
     const taskId = typeof forced?.task_id === 'string' ? forced.task_id : newId('task');
@@ -147,6 +155,8 @@ export default defineTool({
       endTime: plan.endTime,
       rawRequest: input as Record<string, unknown>,
       pushNotificationConfig: input.push_notification_config ?? null,
+      // The first report is due at the end of the first window after the flight starts.
+      reporting: reporting ? { webhook: reporting as unknown as Record<string, unknown>, nextAt: windowEndAfter(reporting.reporting_frequency, plan.startTime > now ? plan.startTime : now) } : null,
       confirmedAt: plan.manualApproval ? null : now,
       packages,
       assignments: plan.packages.flatMap((p, i) => (p.request.creative_assignments ?? []).map((a) => ({ creative_id: a.creative_id, package_id: packages[i]!.id, weight: a.weight ?? null }))),

@@ -4,7 +4,9 @@ import { z } from 'zod';
 import { listProducts, listProperties } from '../../db/queries/inventory.js';
 import { AdcpError } from '../../domain/errors.js';
 import { AGENT_CAPABILITIES } from '../../domain/sponsored-intelligence.js';
+import { WEBHOOK_SIGNING_ALG, WEBHOOK_SIGNING_PROFILE } from '../../domain/webhook-signing.js';
 import { defineTool } from '../define-tool.js';
+import { brandJsonUrl } from '../well-known.js';
 
 export const IDEMPOTENCY_REPLAY_TTL_SECONDS = 86_400;
 
@@ -36,6 +38,7 @@ export default defineTool({
     const specialisms = [...(deliveryTypes.has('guaranteed') ? ['sales-guaranteed'] : []), ...(deliveryTypes.has('non_guaranteed') ? ['sales-non-guaranteed'] : [])];
     const sandbox = (input as { account?: { sandbox?: boolean } }).account?.sandbox === true;
     const testing = sandbox || ctx.tenant.settings.test_controller === 'enabled';
+    const brandJson = brandJsonUrl(ctx.agentUrl, ctx.tenant.settings.brand_json_url);
     return {
       adcp: { major_versions: [3], idempotency: { supported: true, replay_ttl_seconds: IDEMPOTENCY_REPLAY_TTL_SECONDS } },
       supported_protocols: ['media_buy', 'sponsored_intelligence'],
@@ -43,6 +46,8 @@ export default defineTool({
       account: { require_operator_auth: false, supported_billing: ['operator', 'agent'], sandbox: true },
       media_buy: {
         supported_pricing_models: models,
+        // reporting_webhook on create_media_buy: delivery reports pushed on the buyer's schedule.
+        reporting_delivery_methods: ['webhook'],
         features: { inline_creative_management: false, property_list_filtering: false, catalog_management: false },
         portfolio: {
           publisher_domains: domains,
@@ -53,6 +58,9 @@ export default defineTool({
       },
       // si_* tools: conversations about the publisher's offerings (see src/domain/sponsored-intelligence.ts).
       sponsored_intelligence: { endpoint: { transports: [{ type: 'mcp', url: `${ctx.agentUrl}/mcp` }], preferred: 'mcp' }, capabilities: AGENT_CAPABILITIES },
+      // Webhooks are signed with RFC 9421 unless the buyer registers a legacy Bearer/HMAC block; keys at /.well-known/jwks.json.
+      webhook_signing: { supported: true, profile: WEBHOOK_SIGNING_PROFILE, algorithms: [WEBHOOK_SIGNING_ALG], legacy_hmac_fallback: true },
+      ...(brandJson && { identity: { brand_json_url: brandJson } }),
       // comply_test_controller is there for sandbox accounts (and tenants opted into compliance testing).
       ...(testing && { compliance_testing: { scenarios: COMPLIANCE_SCENARIOS } }),
       last_updated: new Date(Math.max(0, ...products.map((p) => p.updatedAt.getTime()))).toISOString(),

@@ -15,6 +15,7 @@ import { AdcpError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import { rejectTestFixtures } from '../../domain/media-buy-plan.js';
 import { planUpdate, type UpdateRequest } from '../../domain/media-buy-update.js';
+import { checkReportingWebhook, windowEndAfter, type ReportingWebhook } from '../../domain/reporting.js';
 import { amountToNumber } from '../../domain/money.js';
 import { toAdcpMediaBuyStatus, validActions } from '../../domain/status.js';
 import { checkWebhookUrl, type PushConfig } from '../../domain/webhooks.js';
@@ -22,7 +23,7 @@ import { enqueueCreativeSync, enqueueMediaBuyUpdate } from '../../jobs/fan-out.j
 import { defineTool } from '../define-tool.js';
 import { idempotentMutation } from '../idempotency.js';
 
-type Input = UpdateRequest & { idempotency_key?: string; push_notification_config?: Record<string, unknown>; [k: string]: unknown };
+type Input = UpdateRequest & { idempotency_key?: string; push_notification_config?: Record<string, unknown>; reporting_webhook?: ReportingWebhook; [k: string]: unknown };
 
 const TOOL = 'update_media_buy';
 
@@ -53,7 +54,8 @@ export default defineTool({
       if (!found) throw new AdcpError('MEDIA_BUY_NOT_FOUND', 'No such media buy.', { field: 'media_buy_id', suggestion: 'Use a media_buy_id from get_media_buys.' });
       const { buy, packages } = found;
       const push = input.push_notification_config as PushConfig | undefined;
-      if (push) checkWebhookUrl(String(push.url ?? ''), found.sandbox || !!ctx.tenant.settings.allow_private_webhooks);
+      const allowPrivateWebhooks = found.sandbox || !!ctx.tenant.settings.allow_private_webhooks;
+      if (push) checkWebhookUrl(String(push.url ?? ''), allowPrivateWebhooks);
       const now = ctx.now();
       const plan = planUpdate({
         current: { status: buy.status, revision: buy.revision, startTime: buy.startTime, endTime: buy.endTime, hasCreatives: found.hasCreatives, packages },
@@ -65,6 +67,13 @@ export default defineTool({
         now,
       });
       rejectTestFixtures(plan.newPackages, found.sandbox || ctx.tenant.settings.test_controller === 'enabled', 'new_packages');
+      // A new reporting_webhook replaces the old one; its schedule restarts from now (sequence numbers carry on).
+      const reporting = input.reporting_webhook;
+      if (reporting) {
+        checkWebhookUrl(reporting.url, allowPrivateWebhooks, 'reporting_webhook.url');
+        const productIds = new Set([...packages.map((k) => k.productId), ...plan.newPackages.map((p) => p.product.id)]);
+        checkReportingWebhook(reporting, products.filter((p) => productIds.has(p.id)));
+      }
       for (const c of plan.packageChanges) {
         await updatePackage(tx, { mediaBuyId: buy.id, id: c.id }, { ...(c.budget && { budget: c.budget }), ...(c.bidPrice && { bidPrice: c.bidPrice }), ...(c.pacing && { pacing: c.pacing }), ...(c.status && { status: c.status }), ...(c.targeting && { targeting: c.targeting }) });
         if (c.assignments) await replaceAssignments(tx, { ...scope, packageId: c.id, assignments: c.assignments });
@@ -101,6 +110,10 @@ export default defineTool({
         totalBudget: plan.totalBudget,
         revision,
         ...(plan.cancel && { canceledAt: now, canceledBy: 'buyer', cancellationReason: plan.cancel.reason }),
+        ...(reporting && {
+          reportingWebhook: reporting as unknown as Record<string, unknown>,
+          reportingNextAt: windowEndAfter(reporting.reporting_frequency, plan.startTime > now ? plan.startTime : now),
+        }),
       });
       if (buy.status === 'pending_approval' && plan.cancel) {
         // Withdrawn before the seller decided: close the approval step too.

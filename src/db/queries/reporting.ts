@@ -1,0 +1,72 @@
+/**
+ * The delivery-report schedule kept on each media buy that has a reporting
+ * webhook (reporting_next_at, reporting_sequence). The worker acts for the
+ * seller, so these are scoped by tenant through the buy itself.
+ */
+import { sql } from 'drizzle-orm';
+import type { Queryable } from '../client.js';
+
+export interface DueReport {
+  id: string;
+  tenantId: string;
+  principalId: string;
+  accountId: string | null;
+  status: string;
+  currency: string;
+  startTime: Date;
+  endTime: Date;
+  canceledAt: Date | null;
+  reportingWebhook: Record<string, unknown>;
+  reportingNextAt: Date;
+  reportingSequence: number;
+}
+
+/**
+ * Lock (SKIP LOCKED, so concurrent runs share the work) buys whose next report is
+ * due, and ended buys that still owe their final report.
+ */
+export async function lockDueReports(db: Queryable, p: { now: Date; limit: number }): Promise<DueReport[]> {
+  const rows = await db.execute<{
+    id: string;
+    tenant_id: string;
+    principal_id: string;
+    account_id: string | null;
+    status: string;
+    currency: string;
+    start_time: string;
+    end_time: string;
+    canceled_at: string | null;
+    reporting_webhook: Record<string, unknown>;
+    reporting_next_at: string;
+    reporting_sequence: number;
+  }>(sql`
+    select id, tenant_id, principal_id, account_id, status, currency, start_time, end_time, canceled_at,
+           reporting_webhook, reporting_next_at, reporting_sequence
+    from media_buys
+    where reporting_next_at is not null and reporting_webhook is not null
+      and (reporting_next_at <= ${p.now.toISOString()}::timestamptz or status in ('completed', 'canceled', 'rejected'))
+    order by reporting_next_at, id
+    limit ${p.limit}
+    for update skip locked`);
+  return rows.map((r) => ({
+    id: r.id,
+    tenantId: r.tenant_id,
+    principalId: r.principal_id,
+    accountId: r.account_id,
+    status: r.status,
+    currency: r.currency,
+    startTime: new Date(r.start_time),
+    endTime: new Date(r.end_time),
+    canceledAt: r.canceled_at ? new Date(r.canceled_at) : null,
+    reportingWebhook: r.reporting_webhook,
+    reportingNextAt: new Date(r.reporting_next_at),
+    reportingSequence: r.reporting_sequence,
+  }));
+}
+
+/** Record that a report went out (or a window was skipped): its sequence number and when the next one is due (null: no more). */
+export async function advanceReporting(db: Queryable, p: { tenantId: string; id: string; sequence: number; nextAt: Date | null }): Promise<void> {
+  await db.execute(sql`
+    update media_buys set reporting_sequence = ${p.sequence}, reporting_next_at = ${p.nextAt ? p.nextAt.toISOString() : null}::timestamptz
+    where tenant_id = ${p.tenantId} and id = ${p.id}`);
+}

@@ -1,0 +1,57 @@
+/**
+ * The seller's signing keys. A tenant's webhook-signing key is made on first
+ * use, once: concurrent callers race on the partial unique index and all read
+ * the winner. Public halves are published for every tenant (kids are random).
+ */
+import { and, desc, eq, gt, isNull, or, sql } from 'drizzle-orm';
+import type { Queryable } from '../client.js';
+import { signingKeys, type PublicJwk } from '../schema/index.js';
+import { newWebhookSigningKey, WEBHOOK_SIGNING_ALG, WEBHOOK_SIGNING_PURPOSE } from '../../domain/webhook-signing.js';
+
+/** A retired key stays in the JWKS this long, so webhooks signed (or retried) before a rotation still verify. */
+const RETIRED_KEY_GRACE_HOURS = 24 * 7;
+
+export interface SigningKey {
+  kid: string;
+  privateJwk: Record<string, string>;
+}
+
+async function activeKey(db: Queryable, tenantId: string): Promise<SigningKey | undefined> {
+  const [row] = await db
+    .select({ kid: signingKeys.kid, privateJwk: signingKeys.privateJwk })
+    .from(signingKeys)
+    .where(and(eq(signingKeys.tenantId, tenantId), eq(signingKeys.purpose, WEBHOOK_SIGNING_PURPOSE), isNull(signingKeys.retiredAt)));
+  return row;
+}
+
+/** The tenant's active webhook-signing key, made now if it has none. */
+export async function ensureWebhookSigningKey(db: Queryable, tenantId: string): Promise<SigningKey> {
+  const existing = await activeKey(db, tenantId);
+  if (existing) return existing;
+  const k = newWebhookSigningKey();
+  await db.execute(sql`
+    insert into signing_keys (kid, tenant_id, purpose, alg, public_jwk, private_jwk)
+    values (${k.kid}, ${tenantId}, ${WEBHOOK_SIGNING_PURPOSE}, ${WEBHOOK_SIGNING_ALG}, ${JSON.stringify(k.publicJwk)}::jsonb, ${JSON.stringify(k.privateJwk)}::jsonb)
+    on conflict (tenant_id, purpose) where retired_at is null do nothing`);
+  const key = await activeKey(db, tenantId);
+  if (!key) throw new Error(`no webhook-signing key for tenant ${tenantId}`);
+  return key;
+}
+
+/** Give every tenant that has none its webhook-signing key, so a JWKS fetched now already holds every key a webhook may name. */
+export async function ensureEveryWebhookSigningKey(db: Queryable): Promise<void> {
+  const missing = await db.execute<{ id: string }>(sql`
+    select t.id from tenants t
+    where not exists (select 1 from signing_keys k where k.tenant_id = t.id and k.purpose = ${WEBHOOK_SIGNING_PURPOSE} and k.retired_at is null)`);
+  for (const t of missing) await ensureWebhookSigningKey(db, t.id);
+}
+
+/** Public JWKs of every active key and of keys retired within the grace period, newest first. */
+export async function publishedSigningKeys(db: Queryable): Promise<PublicJwk[]> {
+  const rows = await db
+    .select({ jwk: signingKeys.publicJwk })
+    .from(signingKeys)
+    .where(or(isNull(signingKeys.retiredAt), gt(signingKeys.retiredAt, sql`now() - make_interval(hours => ${RETIRED_KEY_GRACE_HOURS})`)))
+    .orderBy(desc(signingKeys.createdAt));
+  return rows.map((r) => r.jwk);
+}

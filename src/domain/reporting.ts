@@ -1,0 +1,145 @@
+/**
+ * Delivery reporting webhooks (create_media_buy reporting_webhook), pure: which
+ * frequencies and metrics the buy's products allow, the reporting windows (UTC),
+ * and the report itself: the get_media_buy_delivery shape plus notification_type,
+ * sequence_number and next_expected_at, carried as the `result` of an AdCP
+ * webhook with task_type media_buy_delivery.
+ *
+ * Windows: daily reports cover the UTC day that just ended, monthly ones the
+ * calendar month. Delivery is stored per day, so an hourly report covers the UTC
+ * day so far (its reporting_period says so). A final report with lifetime totals
+ * follows once the buy is completed, canceled or rejected.
+ */
+import { AdcpError } from './errors.js';
+import { DEFAULT_REPORTING_CAPABILITIES } from './products.js';
+import type { WebhookAuthentication } from './webhooks.js';
+
+export type ReportingFrequency = 'hourly' | 'daily' | 'monthly';
+
+export interface ReportingWebhook {
+  url: string;
+  token?: string;
+  authentication?: WebhookAuthentication;
+  reporting_frequency: ReportingFrequency;
+  requested_metrics?: string[];
+}
+
+/** Minutes past a window's end before its report is sent: the hourly delivery collection runs at :05. */
+export const REPORT_DELAY_MINUTES = 15;
+
+/** Buy statuses that get a final report (then no more). */
+export const FINAL_REPORT_STATUSES: ReadonlySet<string> = new Set(['completed', 'canceled', 'rejected']);
+/** Buy statuses that get scheduled reports; others (awaiting approval, creatives or the start) skip their windows. */
+export const SCHEDULED_REPORT_STATUSES: ReadonlySet<string> = new Set(['active', 'paused']);
+
+interface ProductReporting {
+  id: string;
+  details: Record<string, unknown>;
+}
+
+function capabilitiesOf(p: ProductReporting): { frequencies: string[]; webhooks: boolean; metrics: string[] } {
+  const caps = (p.details.reporting_capabilities ?? DEFAULT_REPORTING_CAPABILITIES) as Partial<typeof DEFAULT_REPORTING_CAPABILITIES>;
+  return { frequencies: caps.available_reporting_frequencies ?? [], webhooks: caps.supports_webhooks === true, metrics: caps.available_metrics ?? [] };
+}
+
+/** The reporting webhook must suit every product in the buy: webhooks supported, the frequency offered, the metrics available. */
+export function checkReportingWebhook(rw: ReportingWebhook, products: ProductReporting[]): void {
+  for (const p of products) {
+    const caps = capabilitiesOf(p);
+    if (!caps.webhooks) {
+      throw new AdcpError('UNSUPPORTED_FEATURE', `Product ${p.id} does not report by webhook.`, { field: 'reporting_webhook', suggestion: 'Poll get_media_buy_delivery for this product, or leave it out of the buy.' });
+    }
+    if (!caps.frequencies.includes(rw.reporting_frequency)) {
+      throw new AdcpError('UNSUPPORTED_FEATURE', `Product ${p.id} does not report ${rw.reporting_frequency}.`, {
+        field: 'reporting_webhook.reporting_frequency',
+        suggestion: `Choose one of ${caps.frequencies.join(', ')} (reporting_capabilities.available_reporting_frequencies).`,
+      });
+    }
+    // Impressions and spend are always reported.
+    const missing = (rw.requested_metrics ?? []).filter((m) => m !== 'impressions' && m !== 'spend' && !caps.metrics.includes(m));
+    if (missing.length > 0) {
+      throw new AdcpError('UNSUPPORTED_FEATURE', `Product ${p.id} does not report ${missing.join(', ')}.`, {
+        field: 'reporting_webhook.requested_metrics',
+        suggestion: `Request a subset of ${caps.metrics.join(', ')} (reporting_capabilities.available_metrics).`,
+      });
+    }
+  }
+}
+
+const HOUR = 3_600_000;
+
+/** The latest window boundary at or before t. */
+export function windowFloor(freq: ReportingFrequency, t: Date): Date {
+  if (freq === 'hourly') return new Date(Math.floor(t.getTime() / HOUR) * HOUR);
+  if (freq === 'daily') return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate()));
+  return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), 1));
+}
+
+function step(freq: ReportingFrequency, t: Date, n: number): Date {
+  if (freq === 'hourly') return new Date(t.getTime() + n * HOUR);
+  if (freq === 'daily') return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate() + n));
+  return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth() + n, 1));
+}
+
+/** The end of the first window that ends after t: when the next report is due. */
+export const windowEndAfter = (freq: ReportingFrequency, t: Date): Date => step(freq, windowFloor(freq, t), 1);
+
+/** When the buyer may expect the report for the window ending at `end`. */
+export const expectedAt = (end: Date): Date => new Date(end.getTime() + REPORT_DELAY_MINUTES * 60_000);
+
+/** The period a scheduled report covers, ending at a window boundary. */
+export function reportPeriod(freq: ReportingFrequency, end: Date): { start: Date; end: Date } {
+  // Hourly: the day so far, since delivery is stored per day.
+  if (freq === 'hourly') return { start: windowFloor('daily', new Date(end.getTime() - 1)), end };
+  return { start: step(freq, end, -1), end };
+}
+
+/**
+ * The next scheduled report for a buy whose report was due at `due`: the window it
+ * covers and when the one after is due. Daily and monthly windows are caught up
+ * one by one (their data is exact per day); an hourly report is only ever sent for
+ * the latest hour, since a day's row already holds the hours after a missed one.
+ */
+export function nextScheduledReport(freq: ReportingFrequency, due: Date, now: Date): { period: { start: Date; end: Date }; nextDue: Date } {
+  const end = freq === 'hourly' ? windowFloor(freq, now) : due;
+  return { period: reportPeriod(freq, end), nextDue: step(freq, end, 1) };
+}
+
+/** Calendar days (YYYY-MM-DD, inclusive) whose delivery rows fall in a period that ends at a boundary. */
+export function periodDays(period: { start: Date; end: Date }): { startDate: string; endDate: string } {
+  return { startDate: period.start.toISOString().slice(0, 10), endDate: new Date(period.end.getTime() - 1).toISOString().slice(0, 10) };
+}
+
+const METRIC_KEYS = new Set(['impressions', 'spend', 'clicks', 'ctr', 'completed_views']);
+/** AdCP metric names as our wire shape spells them. */
+const ALIAS: Record<string, string> = { video_completions: 'completed_views' };
+
+function onlyRequested(row: Record<string, unknown>, keep: Set<string>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(row).filter(([k]) => !METRIC_KEYS.has(k) || keep.has(k)));
+}
+
+/**
+ * The report: a get_media_buy_delivery response (without aggregated_totals, which
+ * AdCP keeps to the API) narrowed to the requested metrics, plus the webhook fields.
+ */
+export function deliveryReport(p: {
+  delivery: Record<string, unknown>;
+  notificationType: 'scheduled' | 'final';
+  sequence: number;
+  nextExpectedAt?: Date;
+  requestedMetrics?: string[];
+}): Record<string, unknown> {
+  const { aggregated_totals: _omitted, media_buy_deliveries, ...rest } = p.delivery as { aggregated_totals?: unknown; media_buy_deliveries: Record<string, unknown>[] };
+  const keep = p.requestedMetrics?.length ? new Set(['impressions', 'spend', ...p.requestedMetrics.map((m) => ALIAS[m] ?? m)]) : METRIC_KEYS;
+  return {
+    notification_type: p.notificationType,
+    sequence_number: p.sequence,
+    ...(p.notificationType !== 'final' && p.nextExpectedAt && { next_expected_at: p.nextExpectedAt.toISOString() }),
+    ...rest,
+    media_buy_deliveries: media_buy_deliveries.map((d) => ({
+      ...d,
+      totals: onlyRequested(d.totals as Record<string, unknown>, keep),
+      by_package: (d.by_package as Record<string, unknown>[]).map((row) => onlyRequested(row, keep)),
+    })),
+  };
+}
