@@ -8,10 +8,11 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, CreateTaskResultSchema, ErrorCode, McpError, TaskStatusNotificationSchema, type Task } from '@modelcontextprotocol/sdk/types.js';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { principals } from '../../src/db/schema/index.js';
+import { mcpTasks, principals } from '../../src/db/schema/index.js';
 import { hashToken } from '../../src/domain/ids.js';
 import { createLogger } from '../../src/logger.js';
 import { startHttpServer, type HttpServer } from '../../src/mcp/http.js';
@@ -147,6 +148,36 @@ describe('MCP tasks on one replica', () => {
     expect((err as McpError).code).toBe(ErrorCode.InvalidParams);
     const err2 = await other.experimental.tasks.getTaskResult(ids[0]!, CallToolResultSchema).catch((e: unknown) => e);
     expect((err2 as McpError).code).toBe(ErrorCode.InvalidParams);
+
+    // Buyer B's own tasks, more than a page of them (some created in the same millisecond): each listed once, newest first.
+    const rows = Array.from({ length: 75 }, (_, i) => ({
+      id: `task_page_${String(i).padStart(3, '0')}`,
+      tenantId: 'demo',
+      principalId: 'prn_tasks_b',
+      toolName: 'create_media_buy',
+      status: 'failed',
+      pollIntervalMs: 1000,
+      createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, Math.floor(i / 3))),
+    }));
+    await t.app.database.db.insert(mcpTasks).values(rows);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await other.experimental.tasks.listTasks(cursor);
+      seen.push(...page.tasks.map((x) => x.taskId));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(2);
+    expect(seen).toEqual(rows.map((r) => r.id).reverse());
+    const bad = await other.experimental.tasks.listTasks('not-a-cursor').catch((e: unknown) => e);
+    expect((bad as McpError).code).toBe(ErrorCode.InvalidParams);
+
+    // Past its TTL a task is gone, from tasks/get and tasks/list alike.
+    await t.app.database.db.update(mcpTasks).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(mcpTasks.id, ids[0]!));
+    expect(((await client.experimental.tasks.getTask(ids[0]!).catch((e: unknown) => e)) as McpError).code).toBe(ErrorCode.InvalidParams);
+    expect((await client.experimental.tasks.listTasks()).tasks.map((x) => x.taskId)).not.toContain(ids[0]);
     await Promise.all([client.close(), other.close()]);
   });
 
