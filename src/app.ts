@@ -10,6 +10,7 @@ import { migrateDatabase } from './db/migrate.js';
 import { tenants } from './db/schema/index.js';
 import { startWorker, type Worker } from './jobs/worker.js';
 import type { Logger } from './logger.js';
+import { AccountCache } from './mcp/account-cache.js';
 import { CatalogCache } from './mcp/catalog-cache.js';
 import { NotificationHub } from './mcp/notify.js';
 import type { AppServices } from './mcp/server.js';
@@ -60,8 +61,9 @@ export async function bootApp(
   await hub.start();
   const worker = opts.worker ? await startWorker({ database, logger, concurrency: config.workerConcurrency, adapters: opts.adapters }) : undefined;
   const catalog = new CatalogCache(database.db, hub);
+  const accounts = new AccountCache(hub);
   const audit = new AuditTrail(database.db, logger);
-  const services: AppServices = { database, logger, hub, catalog, audit, agentUrl: opts.agentUrl ?? config.publicUrl ?? `http://${config.host}:${config.port}` };
+  const services: AppServices = { database, logger, hub, catalog, accounts, audit, agentUrl: opts.agentUrl ?? config.publicUrl ?? `http://${config.host}:${config.port}` };
   let closing: Promise<void> | undefined;
   return {
     services,

@@ -25,11 +25,15 @@ export type MediaBuyEvent = z.infer<typeof MediaBuyEvent>;
 export const CatalogEvent = z.object({ kind: z.literal('catalog'), tenant_id: z.string(), at: z.string() });
 export type CatalogEvent = z.infer<typeof CatalogEvent>;
 
+/** An account changed (a trigger on accounts sends it): caches of the tenant's accounts are stale. */
+export const AccountEvent = z.object({ kind: z.literal('account'), tenant_id: z.string(), at: z.string() });
+export type AccountEvent = z.infer<typeof AccountEvent>;
+
 /** A replica took an MCP session over: any other replica still holding it lets it go. */
 export const SessionEvent = z.object({ kind: z.literal('session'), session_id: z.string(), holder: z.string(), at: z.string() });
 export type SessionEvent = z.infer<typeof SessionEvent>;
 
-export const ChangeEvent = z.discriminatedUnion('kind', [MediaBuyEvent, CatalogEvent, SessionEvent]);
+export const ChangeEvent = z.discriminatedUnion('kind', [MediaBuyEvent, CatalogEvent, AccountEvent, SessionEvent]);
 export type ChangeEvent = z.infer<typeof ChangeEvent>;
 
 export function mediaBuyEventPayload(event: Omit<MediaBuyEvent, 'at' | 'kind'>): string {

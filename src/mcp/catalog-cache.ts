@@ -28,6 +28,7 @@ export class CatalogCache {
     hub?.onEvent((e) => {
       if (e.kind === 'catalog') this.entries.delete(e.tenant_id);
     });
+    hub?.onResync(() => this.entries.clear());
   }
 
   get(tenantId: string): Promise<Catalog> {

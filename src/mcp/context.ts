@@ -5,6 +5,7 @@
 import type { Database } from '../db/client.js';
 import type { Principal, Tenant } from '../db/queries/principals.js';
 import type { Logger } from '../logger.js';
+import type { AccountCache } from './account-cache.js';
 import type { CatalogCache } from './catalog-cache.js';
 import type { AuditTrail } from '../services/audit.js';
 
@@ -18,6 +19,8 @@ export interface ToolContext extends Caller {
   logger: Logger;
   now: () => Date;
   catalog: CatalogCache;
+  /** Accounts by id and natural key, dropped on any change to them. */
+  accounts?: AccountCache;
   /** Public base URL of this agent, for links in responses. */
   agentUrl: string;
   /** Where buying tool calls are recorded (buffered; never on the request's critical path). */

@@ -22,6 +22,8 @@ export const MEDIA_BUYS_URI = 'media-buys://';
 export class NotificationHub {
   private readonly subs = new Map<string, Set<Subscriber>>();
   private readonly listeners = new Set<(e: ChangeEvent) => void>();
+  private readonly resyncs = new Set<() => void>();
+  private listening = false;
   private unlisten?: () => Promise<void>;
 
   constructor(
@@ -33,7 +35,12 @@ export class NotificationHub {
     const res = await this.sql.listen(
       EVENTS_CHANNEL,
       (payload) => this.dispatch(payload),
-      () => this.logger.debug('listening for change events', { channel: EVENTS_CHANNEL }),
+      () => {
+        this.logger.debug('listening for change events', { channel: EVENTS_CHANNEL });
+        // A re-LISTEN after a lost connection: whatever was announced in between went unheard.
+        if (this.listening) for (const fn of this.resyncs) fn();
+        this.listening = true;
+      },
     );
     this.unlisten = res.unlisten;
   }
@@ -41,6 +48,12 @@ export class NotificationHub {
   async stop(): Promise<void> {
     await this.unlisten?.().catch(() => {});
     this.subs.clear();
+  }
+
+  /** Called when the LISTEN connection came back after a loss: caches should forget what they hold. */
+  onResync(fn: () => void): () => void {
+    this.resyncs.add(fn);
+    return () => this.resyncs.delete(fn);
   }
 
   /** In-process observers (tests, webhooks later). */

@@ -24,8 +24,11 @@ export interface AccountLookup {
 /** Read-only half of resolveAccount, so callers can run it alongside other reads. */
 export async function findAccount(db: Queryable, ctx: BuyerContext, ref: AccountRef | undefined, fallbackBrand?: { domain?: string; brand_id?: string }): Promise<AccountLookup> {
   const scope = { tenantId: ctx.tenant.id, principalId: ctx.principal.id };
+  // The per-process cache serves reads on the pool; a transaction reads for itself.
+  const cache = db === ctx.db ? ctx.accounts : undefined;
   if (ref?.account_id) {
-    const account = await getAccountById(db, { ...scope, accountId: ref.account_id });
+    const q = { ...scope, accountId: ref.account_id };
+    const account = await (cache ? cache.byId(db, q) : getAccountById(db, q));
     if (!account) {
       throw new AdcpError('ACCOUNT_NOT_FOUND', `Account "${ref.account_id}" was not found.`, { field: 'account.account_id', suggestion: 'Call list_accounts to see your accounts, or pass brand + operator.' });
     }
@@ -44,7 +47,8 @@ export async function findAccount(db: Queryable, ctx: BuyerContext, ref: Account
     operator: (ref?.operator ?? brand.domain).toLowerCase(),
     sandbox: ref?.sandbox ?? false,
   };
-  return { account: await getAccountByNaturalKey(db, { ...scope, ...key }), key };
+  const q = { ...scope, ...key };
+  return { account: await (cache ? cache.byNaturalKey(db, q) : getAccountByNaturalKey(db, q)), key };
 }
 
 export async function resolveAccount(

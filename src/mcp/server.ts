@@ -24,6 +24,7 @@ import { getTaskForPrincipal } from '../db/queries/workflow.js';
 import { mediaBuyState, toAdcpMediaBuy } from '../domain/media-buy-view.js';
 import { toAdcpTaskStatus } from '../domain/status.js';
 import type { Logger } from '../logger.js';
+import type { AccountCache } from './account-cache.js';
 import type { CatalogCache } from './catalog-cache.js';
 import type { AuditTrail } from '../services/audit.js';
 import type { Caller, ToolContext } from './context.js';
@@ -40,6 +41,7 @@ export interface AppServices {
   logger: Logger;
   hub: NotificationHub;
   catalog: CatalogCache;
+  accounts?: AccountCache;
   agentUrl: string;
   now?: () => Date;
   /** Audit trail of buying tool calls (and the console's actions). */
@@ -74,7 +76,7 @@ export function toolList(): Tool[] {
 export const findTool = (name: string) => TOOL_BY_NAME.get(name);
 
 export function toolContext(app: AppServices, caller: Caller): ToolContext {
-  return { ...caller, db: app.database.db, logger: app.logger, now: app.now ?? (() => new Date()), catalog: app.catalog, agentUrl: app.agentUrl, audit: app.audit };
+  return { ...caller, db: app.database.db, logger: app.logger, now: app.now ?? (() => new Date()), catalog: app.catalog, accounts: app.accounts, agentUrl: app.agentUrl, audit: app.audit };
 }
 
 export function createMcpServer(app: AppServices, resolveCaller: CallerResolver, session: SessionOptions = {}): SalesAgentMcpServer {

@@ -116,7 +116,9 @@ function storeFor(ctx: BuyerContext): TestControllerStore {
     },
     async forceAccountStatus(accountId, status) {
       await guard('account', accountId);
-      return transition(await q.forceAccountStatus(ctx.db, { ...scope, accountId, status }), 'Account', accountId);
+      const outcome = await q.forceAccountStatus(ctx.db, { ...scope, accountId, status });
+      ctx.accounts?.forget(scope.tenantId);
+      return transition(outcome, 'Account', accountId);
     },
     async forceSessionStatus(sessionId, status, terminationReason) {
       await guard('si_session', sessionId);

@@ -78,6 +78,10 @@ export default defineTool({
       seen.add(k);
     });
     if (input.dry_run) return ctx.db.transaction((tx) => sync(tx, ctx, input));
-    return idempotentMutation(ctx, 'sync_accounts', input, (tx) => sync(tx, ctx, input));
+    try {
+      return await idempotentMutation(ctx, 'sync_accounts', input, (tx) => sync(tx, ctx, input));
+    } finally {
+      ctx.accounts?.forget(ctx.tenant.id);
+    }
   },
 });

@@ -27,6 +27,7 @@ export default defineTool({
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   auth: 'required',
   async handle(input, ctx) {
+    // Accounts change below: this process's cached copies go once it is done (others hear the trigger's event).
     return idempotentMutation(ctx, 'sync_governance', input, async (tx) => {
       const results = [];
       for (const [i, entry] of input.accounts.entries()) {
@@ -43,6 +44,6 @@ export default defineTool({
         });
       }
       return { accounts: results };
-    });
+    }).finally(() => ctx.accounts?.forget(ctx.tenant.id));
   },
 });
