@@ -10,13 +10,25 @@ export const isSecretKey = (key: string): boolean => SECRET_KEY.test(key);
 
 export const REDACTED = '[redacted]';
 
-/** A deep copy with the values under secret-looking keys replaced. */
-export function redactSecrets<T>(value: T, depth = 0): T {
+/** Where a buyer's webhook is configured (push_notification_config, reporting_webhook, ...). */
+const WEBHOOK_KEY = /webhook|push_notification/i;
+
+/** A webhook URL without user info, query or fragment: those may carry a credential (as in the webhook log). */
+export function webhookUrlForDisplay(raw: string): string {
+  if (!URL.canParse(raw)) return REDACTED;
+  const u = new URL(raw);
+  return `${u.origin}${u.pathname}`;
+}
+
+/** A deep copy with the values under secret-looking keys replaced, and webhook URLs cut to origin and path. */
+export function redactSecrets<T>(value: T, depth = 0, inWebhook = false): T {
   if (depth > 12 || value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1)) as T;
+  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1, inWebhook)) as T;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = isSecretKey(k) && v !== null && v !== undefined && v !== '' ? REDACTED : redactSecrets(v, depth + 1);
+    if (isSecretKey(k) && v !== null && v !== undefined && v !== '') out[k] = REDACTED;
+    else if (inWebhook && k === 'url' && typeof v === 'string') out[k] = webhookUrlForDisplay(v);
+    else out[k] = redactSecrets(v, depth + 1, inWebhook || WEBHOOK_KEY.test(k));
   }
   return out as T;
 }

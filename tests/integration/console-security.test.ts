@@ -1,0 +1,60 @@
+/**
+ * The seller console under attack: what buyers and operators can smuggle in
+ * (credentials in the buyer's webhook URLs, oversized or NUL-laden input),
+ * what leaks out to buyers, and that bad input is a 4xx, never a 500.
+ */
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buyRequest, call, httpClient, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { addOperator, Browser } from '../helpers/console.js';
+
+let t: TestApp;
+let base: string;
+let sql: postgres.Sql;
+let buyer: Client;
+let admin: Browser;
+
+async function submit(overrides: Record<string, unknown> = {}): Promise<{ taskId: string; mediaBuyId: string }> {
+  const { isError, data } = await call(buyer, 'create_media_buy', buyRequest(overrides));
+  expect(isError, JSON.stringify(data)).toBe(false);
+  const taskId = data.task_id as string;
+  const [step] = await sql`select media_buy_id from workflow_steps where id = ${taskId}`;
+  return { taskId, mediaBuyId: step!.media_buy_id as string };
+}
+
+beforeAll(async () => {
+  t = await startTestApp({ http: true, approval: 'manual' });
+  base = t.http!.url;
+  sql = postgres(t.db.url, { max: 2, onnotice: () => {} });
+  await sql`update tenants set settings = settings || '{"allow_private_webhooks": true}'::jsonb where id = 'demo'`;
+  const a = await addOperator(t.app.database.db, { tenantId: 'demo', email: 'sec-admin@demo.example', role: 'admin' });
+  admin = new Browser(base);
+  await admin.login('sec-admin@demo.example', a.password);
+  buyer = await memoryClient(t);
+});
+afterAll(async () => {
+  await buyer?.close();
+  await sql?.end();
+  await t?.close();
+});
+
+describe("the buyer's request as the seller sees it", () => {
+  it('never shows the query string of the buyer’s webhook URLs (it may carry a credential)', async () => {
+    const { mediaBuyId } = await submit({
+      push_notification_config: { url: 'http://127.0.0.1:9/hook?sig=push-query-secret', authentication: { schemes: ['Bearer'], credentials: 'c'.repeat(40) } },
+    });
+    const pages = [await admin.get('/admin/queue'), await admin.get(`/admin/media-buys/${mediaBuyId}`)];
+    for (const p of pages) {
+      expect(p.status).toBe(200);
+      expect(p.text).toContain('http://127.0.0.1:9/hook');
+      expect(p.text).not.toContain('push-query-secret');
+    }
+    for (const path of ['/queue', `/media-buys/${mediaBuyId}`]) {
+      const res = await admin.api('GET', path);
+      expect(res.status).toBe(200);
+      expect(res.text, path).not.toContain('push-query-secret');
+    }
+  });
+});
