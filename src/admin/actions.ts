@@ -108,7 +108,13 @@ export function auditOnly(deps: AdminDeps, op: Operator, operation: string, succ
 
 // ---- approvals ---------------------------------------------------------------
 
-export const DecisionInput = z.object({ reason: z.string().trim().max(1000).optional() });
+export const MAX_REASON = 1000;
+export const DecisionInput = z.object({ reason: z.string().trim().max(MAX_REASON).optional() });
+
+/** The buyer reads the reason (and it travels in a pg_notify payload): the HTML forms get the API's bound too. */
+function checkReason(reason: string | undefined): void {
+  if (reason && reason.length > MAX_REASON) throw new AdminError(400, 'VALIDATION_ERROR', `The reason is too long (at most ${MAX_REASON} characters).`, 'reason');
+}
 
 export async function decideMediaBuy(
   deps: AdminDeps,
@@ -117,9 +123,10 @@ export async function decideMediaBuy(
 ): Promise<{ media_buy_id: string; task_id: string; decision: 'approved' | 'rejected' }> {
   const reason = p.reason?.trim();
   const operation = `media_buy.${p.decision}`;
-  const details = { task_id: p.taskId, ...(reason && { reason }) };
+  const details = { task_id: p.taskId, ...(reason && { reason: reason.slice(0, MAX_REASON) }) };
   try {
     requireAdmin(op);
+    checkReason(reason);
     if (p.decision === 'reject' && !reason) throw new AdminError(400, 'VALIDATION_ERROR', 'A rejection needs a reason: the buyer sees it.', 'reason');
     // The decision runs its own transaction (the step is locked there); the audit entry joins it.
     const onDecided = (tx: Tx, d: { mediaBuyId: string; principalId: string }) =>
@@ -141,7 +148,8 @@ export async function decideCreative(
   p: { principalId: string; creativeId: string; decision: 'approve' | 'reject'; reason?: string },
 ): Promise<{ creative_id: string; principal_id: string; status: 'approved' | 'rejected' }> {
   const reason = p.reason?.trim();
-  return act(deps, op, { operation: `creative.${p.decision}`, target: p.creativeId, details: { principal_id: p.principalId, ...(reason && { reason }) } }, async (tx) => {
+  return act(deps, op, { operation: `creative.${p.decision}`, target: p.creativeId, details: { principal_id: p.principalId, ...(reason && { reason: reason.slice(0, MAX_REASON) }) } }, async (tx) => {
+    checkReason(reason);
     if (p.decision === 'reject' && !reason) throw new AdminError(400, 'VALIDATION_ERROR', 'A rejection needs a reason: the buyer sees it.', 'reason');
     const status = p.decision === 'approve' ? 'approved' : 'rejected';
     const where = and(eq(creatives.tenantId, op.tenantId), eq(creatives.principalId, p.principalId), eq(creatives.id, p.creativeId));

@@ -18,7 +18,10 @@ export type DecisionResult = { ok: true; mediaBuyId: string } | { ok: false; rea
 
 type Pending = { step: WorkflowStepRow; buy: MediaBuyRow };
 
-/** Runs inside the decision's transaction once it is taken (the console writes its audit entry here). */
+/**
+ * Runs inside the decision's transaction once it is taken (the console writes its audit entry here).
+ * The buyer hears that the seller decided, never which operator or API key (`actor` stays in the audit log).
+ */
 export type OnDecided = (tx: Tx, decided: { mediaBuyId: string; principalId: string }) => Promise<void>;
 
 /** Lock the step and its buy, and run `decide` only if the step still awaits approval. */
@@ -41,7 +44,7 @@ export function approveMediaBuy(db: Db, p: { tenantId: string; taskId: string; a
     await updateWorkflowStep(tx, { tenantId: p.tenantId, id: step.id }, { status: 'pending', owner: 'system' });
     await updateMediaBuy(tx, { tenantId: p.tenantId, id: buy.id }, { status, confirmedAt: new Date() });
     await enqueueFulfilment(tx, { tenantId: p.tenantId, mediaBuyId: buy.id });
-    await publishChange(tx, { tenant_id: p.tenantId, principal_id: buy.principalId, media_buy_id: buy.id, task_id: step.id, status, summary: `approved by ${p.actor}` });
+    await publishChange(tx, { tenant_id: p.tenantId, principal_id: buy.principalId, media_buy_id: buy.id, task_id: step.id, status, summary: 'approved by the seller' });
   });
 }
 
@@ -49,7 +52,7 @@ export function rejectMediaBuy(db: Db, p: { tenantId: string; taskId: string; ac
   return decide(db, p, async (tx, { step, buy }) => {
     await updateWorkflowStep(tx, { tenantId: p.tenantId, id: step.id }, { status: 'rejected', owner: 'buyer', error: { code: 'POLICY_VIOLATION', message: `Rejected by the seller: ${p.reason}` } });
     await updateMediaBuy(tx, { tenantId: p.tenantId, id: buy.id }, { status: 'rejected', rejectionReason: p.reason, revision: buy.revision + 1 });
-    await publishChange(tx, { tenant_id: p.tenantId, principal_id: buy.principalId, media_buy_id: buy.id, task_id: step.id, status: 'rejected', summary: `rejected by ${p.actor}: ${p.reason}` });
+    await publishChange(tx, { tenant_id: p.tenantId, principal_id: buy.principalId, media_buy_id: buy.id, task_id: step.id, status: 'rejected', summary: `rejected by the seller: ${p.reason}` });
     await queueTaskWebhook(tx, {
       tenantId: p.tenantId,
       principalId: buy.principalId,

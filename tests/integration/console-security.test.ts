@@ -58,3 +58,35 @@ describe("the buyer's request as the seller sees it", () => {
     }
   });
 });
+
+describe('decisions', () => {
+  it('bounds the rejection reason on the forms as on the API (1000 characters), with a 400, not a 500', async () => {
+    const { taskId } = await submit();
+    for (const n of [1001, 9000]) {
+      const res = await admin.post(`/admin/tasks/${taskId}/reject`, { reason: 'r'.repeat(n) });
+      expect(res.status, `${n} characters`).toBe(400);
+    }
+    const [step] = await sql`select status from workflow_steps where id = ${taskId}`;
+    expect(step!.status).toBe('requires_approval');
+    expect((await admin.post(`/admin/tasks/${taskId}/reject`, { reason: 'r'.repeat(1000) })).status).toBe(303);
+  });
+
+  it('does not tell the buyer which operator (email) or API key decided', async () => {
+    const watcher = await httpClient(t);
+    const logged: string[] = [];
+    watcher.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+      logged.push(String(n.params.data));
+    });
+    const { isError, data } = await call(watcher, 'create_media_buy', buyRequest());
+    expect(isError).toBe(false);
+    const taskId = data.task_id as string;
+    const [step] = await sql`select media_buy_id from workflow_steps where id = ${taskId}`;
+    await watcher.subscribeResource({ uri: `media-buy://${step!.media_buy_id}` });
+    expect((await admin.post(`/admin/tasks/${taskId}/reject`, { reason: 'Sold out' })).status).toBe(303);
+    const msg = await waitFor(async () => logged.find((m) => m.includes('rejected')));
+    expect(msg).toContain('Sold out');
+    expect(msg).not.toContain('sec-admin@demo.example');
+    expect(msg).not.toContain('operator:');
+    await watcher.close();
+  });
+});
