@@ -15,7 +15,12 @@ const FLUSH_AT = 500;
 /** Past this many unwritten entries (database down), new ones are counted and dropped. */
 const MAX_BUFFER = 50_000;
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
+/**
+ * A string from the call, fit for the audit row. Buyers choose these (a media_buy_id, an idempotency_key), even
+ * in calls that fail validation: NUL cannot be stored in text or jsonb (one would fail the whole batch, and every
+ * retry of it), and the row keeps at most 255 characters.
+ */
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v.replace(/\u0000/g, '\uFFFD').slice(0, 255) : undefined);
 
 export interface ToolCallCaller {
   tenant?: { id: string };
@@ -41,9 +46,9 @@ export class AuditTrail {
     const error = result.isError ? ((r.errors as { code?: string }[] | undefined)?.[0]?.code ?? 'ERROR') : undefined;
     const details: Record<string, unknown> = {};
     if (error) details.error_code = error;
-    if (str(a.idempotency_key)) details.idempotency_key = a.idempotency_key;
-    if (str(r.status)) details.status = r.status;
-    if (str(r.task_id)) details.task_id = r.task_id;
+    if (str(a.idempotency_key)) details.idempotency_key = str(a.idempotency_key);
+    if (str(r.status)) details.status = str(r.status);
+    if (str(r.task_id)) details.task_id = str(r.task_id);
     if (r.replayed === true) details.replayed = true;
     this.add({
       tenantId: caller.tenant.id,

@@ -90,3 +90,22 @@ describe('decisions', () => {
     await watcher.close();
   });
 });
+
+describe('the audit trail of buying calls', () => {
+  it('survives what a buyer puts in the arguments: a NUL does not block the batch, a huge id is not stored whole', async () => {
+    const nul = await call(buyer, 'update_media_buy', { media_buy_id: 'mb_\u0000evil', idempotency_key: `idem-nul-\u0000-${Date.now()}`, paused: true });
+    expect(nul.isError).toBe(true);
+    const huge = await call(buyer, 'update_media_buy', { media_buy_id: `mb_${'x'.repeat(200_000)}`, idempotency_key: 'k'.repeat(200_000), paused: true });
+    expect(huge.isError).toBe(true);
+    const { taskId } = await submit({ buyer_ref: 'after-the-poison' });
+    await t.app.services.audit!.flush();
+    const rows = await sql`select operation, target, length(coalesce(target, '')) as tl, length(details::text) as dl from audit_log where actor = 'buyer:prn_demo_buyer' order by id`;
+    expect(rows.find((r) => r.operation === 'mcp:create_media_buy' && r.target === taskId), 'the call after the bad ones is recorded').toBeTruthy();
+    const updates = rows.filter((r) => r.operation === 'mcp:update_media_buy');
+    expect(updates.length).toBe(2);
+    for (const r of updates) {
+      expect(r.tl).toBeLessThanOrEqual(255);
+      expect(r.dl).toBeLessThan(2000);
+    }
+  });
+});
