@@ -131,6 +131,9 @@ async function main(): Promise<void> {
     fail((err as Error).message);
   }
   const logger = createLogger(config.logLevel, { service: 'sales-agent' });
+  // A long-running process whose state lives in Postgres: a stray rejected promise (seen: a database driver's
+  // query failing as its connection closed during a Postgres restart) is logged with its error, not fatal.
+  process.on('unhandledRejection', (reason) => logger.error('unhandled promise rejection', { error: reason }));
   switch (command) {
     case 'serve':
       return serve(rest, config, logger);
