@@ -30,6 +30,15 @@ async function readBody(req: http.IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Postgres stores no NUL in text or jsonb: input carrying one is refused up front (a 400, not a failed query). */
+const NUL = '\u0000';
+function hasNul(v: unknown, depth = 0): boolean {
+  if (typeof v === 'string') return v.includes(NUL);
+  if (depth > 32 || v === null || typeof v !== 'object') return false;
+  return Object.entries(v as Record<string, unknown>).some(([k, x]) => k.includes(NUL) || hasNul(x, depth + 1));
+}
+const nulError = () => new AdminError(400, 'INVALID_CHARACTER', 'The request contains a NUL character.');
+
 function compile(routes: Route[]) {
   return routes.map((r) => {
     const names: string[] = [];
@@ -91,19 +100,28 @@ export function createAdminHandler(app: AppServices): (req: http.IncomingMessage
       app,
       secure,
       baseUrl,
-      form: () => (formCache ??= readBody(req).then((b) => new URLSearchParams(b))),
+      form: () =>
+        (formCache ??= readBody(req).then((b) => {
+          const fd = new URLSearchParams(b);
+          if ([...fd].some(([k, v]) => k.includes(NUL) || v.includes(NUL))) throw nulError();
+          return fd;
+        })),
       json: () =>
         (jsonCache ??= readBody(req).then((b) => {
           if (!b.trim()) return {};
+          let body: unknown;
           try {
-            return JSON.parse(b) as unknown;
+            body = JSON.parse(b) as unknown;
           } catch {
             throw new AdminError(400, 'INVALID_JSON', 'The body is not valid JSON.');
           }
+          if (hasNul(body)) throw nulError();
+          return body;
         })),
     };
 
     try {
+      if (Object.values(params).some((v) => v.includes(NUL)) || [...url.searchParams].some(([k, v]) => k.includes(NUL) || v.includes(NUL))) throw nulError();
       if (route.kind === 'api') {
         // The API: an admin API key, or a session (whose writes carry the CSRF token in a header).
         const token = bearerToken(req.headers);

@@ -380,7 +380,7 @@ async function audit(r: AdminRequest) {
   const q = r.url.searchParams;
   const f = { operation: q.get('operation') || undefined, actor: q.get('actor') || undefined, target: q.get('target') || undefined };
   const before = Number.parseInt(q.get('before') ?? '', 10);
-  const rows = await listAudit(r.deps.db, { tenantId: r.op.tenantId, ...f, beforeId: Number.isFinite(before) ? before : undefined, limit: 100 });
+  const rows = await listAudit(r.deps.db, { tenantId: r.op.tenantId, ...f, beforeId: Number.isSafeInteger(before) ? before : undefined, limit: 100 });
   page(r, auditPage(view(r), { rows, ...f, limit: 100 }));
 }
 

@@ -109,3 +109,17 @@ describe('the audit trail of buying calls', () => {
     }
   });
 });
+
+describe('bad input', () => {
+  it('answers a 4xx, never a 500, to NUL characters and out-of-range numbers', async () => {
+    const pages = ['/admin/media-buys/mb_%00', '/admin/media-buys?status=%00', '/admin/audit?before=99999999999999999999', '/admin/audit?target=%00', '/admin/products/%00/edit'];
+    for (const path of pages) expect((await admin.get(path)).status, path).toBeLessThan(500);
+    for (const path of ['/media-buys/mb_%00', '/media-buys?status=%00', '/audit?actor=%00']) expect((await admin.api('GET', path)).status, path).toBeLessThan(500);
+    const product = await admin.api('POST', '/products', { product_id: 'nul_product', name: 'N\u0000L', description: 'x', channels: ['olv'], delivery_type: 'guaranteed', format_ids: ['video_standard_15s'], property_ids: ['demo_sports_web'], pricing_options: [{ pricing_option_id: 'p', pricing_model: 'cpm', currency: 'USD', fixed_price: '1' }] });
+    expect(product.status).toBe(400);
+    const form = await admin.post('/admin/buyers', { name: 'Bad\u0000Buyer' });
+    expect(form.status).toBe(400);
+    const login = await new Browser(base).login('a\u0000@demo.example', 'whatever-password');
+    expect(login.status).toBeLessThan(500);
+  });
+});
