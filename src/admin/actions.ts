@@ -4,6 +4,7 @@
  * the operator's tenant, and written together with its audit entry in one
  * transaction. A refused or failed action is audited too.
  */
+import { isIP } from 'node:net';
 import { DeliveryTypeSchema, MediaChannelSchema, PricingModelSchema } from '@adcp/sdk/schemas';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
@@ -11,12 +12,12 @@ import { MockSettings } from '../adapters/mock/mock-adapter.js';
 import type { Db, Tx } from '../db/client.js';
 import { publishCatalogChange } from '../db/notify.js';
 import { insertAudit, type AuditEntry } from '../db/queries/audit.js';
-import { insertBuyer, setBuyerToken, patchTenantSettings } from '../db/queries/console.js';
+import { getTenant, insertBuyer, setBuyerToken, patchTenantSettings } from '../db/queries/console.js';
 import { setSlackWebhook } from '../db/queries/notifications.js';
 import { getOperator, insertApiKey, insertOperator, revokeApiKey, deleteOtherSessions, setOperatorPassword, type Role } from '../db/queries/operators.js';
 import { adapterConfigs, creativeFormats, creatives, pricingOptions, products, publisherProperties } from '../db/schema/index.js';
 import { hashToken, newId, newToken } from '../domain/ids.js';
-import { isLocalHostname } from '../domain/webhooks.js';
+import { isLocalHostname, isPrivateAddress } from '../domain/webhooks.js';
 import type { Logger } from '../logger.js';
 import { approveMediaBuy, rejectMediaBuy } from '../services/approval.js';
 import { actorOf, newApiKey, type Operator } from './auth.js';
@@ -365,7 +366,12 @@ export const SettingsInput = z.object({
   slack_webhook_url: z.string().trim().max(500).nullable().optional(),
 });
 
-export function checkSlackUrl(raw: string): string {
+/**
+ * The worker posts to this URL from inside the deployment, so like buyers' webhooks it may point at a
+ * private or loopback address only where the tenant allows private webhooks (tests, sandboxes); the
+ * notify_slack job checks again what the name resolves to.
+ */
+export function checkSlackUrl(raw: string, allowPrivate: boolean): string {
   let u: URL;
   try {
     u = new URL(raw);
@@ -376,6 +382,9 @@ export function checkSlackUrl(raw: string): string {
   const loopback = isLocalHostname(host) || host === '127.0.0.1' || host === '::1';
   if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
     throw new AdminError(400, 'VALIDATION_ERROR', 'The Slack webhook must be an https:// URL (Slack gives https://hooks.slack.com/services/…).', 'slack_webhook_url');
+  }
+  if (!allowPrivate && (isLocalHostname(host) || (isIP(host) !== 0 && isPrivateAddress(host)))) {
+    throw new AdminError(400, 'VALIDATION_ERROR', 'The Slack webhook points at a private or loopback address.', 'slack_webhook_url');
   }
   return u.toString();
 }
@@ -388,7 +397,7 @@ export async function updateSettings(deps: AdminDeps, op: Operator, input: unkno
     if (p.creative_review !== undefined) patch.creative_review = p.creative_review;
     if (Object.keys(patch).length) await patchTenantSettings(tx, { tenantId: op.tenantId, patch });
     if (p.slack_webhook_url !== undefined) {
-      const url = p.slack_webhook_url ? checkSlackUrl(p.slack_webhook_url) : null;
+      const url = p.slack_webhook_url ? checkSlackUrl(p.slack_webhook_url, !!(await getTenant(tx, op.tenantId))?.settings.allow_private_webhooks) : null;
       await setSlackWebhook(tx, { tenantId: op.tenantId, url, consoleUrl });
     }
     await publishCatalogChange(tx, op.tenantId);

@@ -3,12 +3,15 @@
  * (credentials in the buyer's webhook URLs, oversized or NUL-laden input),
  * what leaks out to buyers, and that bad input is a 4xx, never a 500.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buyRequest, call, httpClient, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { addOperator, Browser } from '../helpers/console.js';
+import { notifySlack } from '../../src/jobs/tasks/notify-slack.js';
 
 let t: TestApp;
 let base: string;
@@ -121,5 +124,42 @@ describe('bad input', () => {
     expect(form.status).toBe(400);
     const login = await new Browser(base).login('a\u0000@demo.example', 'whatever-password');
     expect(login.status).toBeLessThan(500);
+  });
+});
+
+describe('the Slack webhook', () => {
+  it('may not point into the private network unless the tenant allows private webhooks, when saved or when sent', async () => {
+    let hits = 0;
+    const inside = http.createServer((_req, res) => {
+      hits++;
+      res.writeHead(200).end('ok');
+    });
+    await new Promise<void>((r) => inside.listen(0, '127.0.0.1', () => r()));
+    const insideUrl = `http://127.0.0.1:${(inside.address() as AddressInfo).port}/hook`;
+    try {
+      await sql`update tenants set settings = settings - 'allow_private_webhooks' where id = 'demo'`;
+      for (const url of [insideUrl, 'https://10.0.0.7/hook', 'https://[::1]/hook', 'https://169.254.169.254/latest', 'https://intranet.localhost/hook']) {
+        const res = await admin.api('PATCH', '/settings', { slack_webhook_url: url });
+        expect(res.status, url).toBe(400);
+        expect(res.body.error.field).toBe('slack_webhook_url');
+      }
+      expect((await admin.api('PATCH', '/settings', { slack_webhook_url: 'https://hooks.slack.com/services/T0/B0/x' })).status).toBe(200);
+
+      // One already stored (or a name that now resolves inside) is refused by the job, which does not retry it.
+      const { mediaBuyId } = await submit();
+      await sql`update tenant_notifications set slack_webhook_url = ${insideUrl} where tenant_id = 'demo'`;
+      await notifySlack({ v: 1, tenant_id: 'demo', event: 'approval_required', media_buy_id: mediaBuyId }, { attempts: 1, maxAttempts: 6 }, { db: t.app.database.db, logger: t.app.services.logger });
+      expect(hits).toBe(0);
+
+      // Allowed for the tenant (a sandbox or test deployment): saved and sent.
+      await sql`update tenants set settings = settings || '{"allow_private_webhooks": true}'::jsonb where id = 'demo'`;
+      expect((await admin.api('PATCH', '/settings', { slack_webhook_url: insideUrl })).status).toBe(200);
+      await notifySlack({ v: 1, tenant_id: 'demo', event: 'approval_required', media_buy_id: mediaBuyId }, { attempts: 1, maxAttempts: 6 }, { db: t.app.database.db, logger: t.app.services.logger });
+      expect(hits).toBe(1);
+    } finally {
+      await sql`update tenants set settings = settings || '{"allow_private_webhooks": true}'::jsonb where id = 'demo'`;
+      await sql`delete from tenant_notifications where tenant_id = 'demo'`;
+      await new Promise<void>((r) => inside.close(() => r()));
+    }
   });
 });

@@ -18,7 +18,7 @@ import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 
 const TIMEOUT_MS = 10_000;
 
-async function resolvesPrivate(url: string): Promise<boolean> {
+export async function resolvesPrivate(url: string): Promise<boolean> {
   const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
   if (isLocalHostname(host)) return true;
   const addresses = net.isIP(host) ? [host] : (await dns.lookup(host, { all: true })).map((a) => a.address);

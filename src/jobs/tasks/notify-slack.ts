@@ -9,6 +9,8 @@
 import { getNotificationSettings, mediaBuySummary, type MediaBuySummary } from '../../db/queries/notifications.js';
 import { errorMessage } from '../../domain/errors.js';
 import { NotifySlackPayload } from '../catalog.js';
+import { getTenant } from '../../db/queries/console.js';
+import { resolvesPrivate } from './deliver-webhook.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 
 const TIMEOUT_MS = 10_000;
@@ -40,6 +42,11 @@ export async function notifySlack(rawPayload: unknown, job: JobInfo, deps: Pick<
   if (!url) return;
   const buy = await mediaBuySummary(deps.db, { tenantId, mediaBuyId });
   if (!buy) return;
+  // Saving the URL refused private addresses; what its name resolves to now is checked here (not retried).
+  if (!(await getTenant(deps.db, tenantId))?.settings.allow_private_webhooks && (await resolvesPrivate(url).catch(() => false))) {
+    log.warn('slack notification refused: the webhook resolves to a private or loopback address');
+    return;
+  }
   const scrub = (s: string) => s.split(url).join('[slack webhook]');
   let status: number | null = null;
   let error: string | null = null;
