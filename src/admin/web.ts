@@ -87,6 +87,13 @@ function recordFailure(keys: string[]): void {
     failures.set(k, f && f.until > now ? { n: f.n + 1, until: f.until } : { n: 1, until: now + WINDOW_MS });
   }
 }
+/** A sign-in counts as failed while its password is being checked (so a parallel burst gets no more guesses); a right one is taken back. */
+function forgive(keys: string[]): void {
+  for (const k of keys) {
+    const f = failures.get(k);
+    if (f && f.n > 0) f.n--;
+  }
+}
 
 async function showLogin(r: AdminRequest, p: { email?: string; error?: string; tenants?: { id: string; name: string }[]; tenant?: string } = {}, status = 200) {
   const csrf = newSecret(24);
@@ -111,14 +118,13 @@ async function loginPost(r: AdminRequest) {
   const ip = r.req.socket.remoteAddress ?? '';
   const keys = [`e:${email}`, `ip:${ip}`];
   if (throttled(keys)) return showLogin(r, { email, error: 'Too many failed sign-ins; wait a few minutes.' }, 429);
+  recordFailure(keys);
   const candidates = (await operatorsWithEmail(r.deps.db, email)).filter((o) => !tenant || o.tenantId === tenant);
   const matches = [];
   for (const c of candidates) if (await verifyPassword(password, c.passwordHash)) matches.push(c);
   if (candidates.length === 0) await verifyPassword(password, await decoyHash());
-  if (matches.length === 0) {
-    recordFailure(keys);
-    return showLogin(r, { email, error: 'Wrong email or password.' }, 401);
-  }
+  if (matches.length === 0) return showLogin(r, { email, error: 'Wrong email or password.' }, 401);
+  forgive(keys);
   if (matches.length > 1) {
     return showLogin(r, { email, error: 'This email signs in to several publishers: pick one.', tenants: matches.map((m) => ({ id: m.tenantId, name: m.tenantName })) }, 400);
   }

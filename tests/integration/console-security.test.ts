@@ -163,3 +163,23 @@ describe('the Slack webhook', () => {
     }
   });
 });
+
+describe('password guessing', () => {
+  it('counts sign-ins still being checked: a burst in parallel gets no more than the 10 failures allowed one by one', async () => {
+    await addOperator(t.app.database.db, { tenantId: 'demo', email: 'target@demo.example', role: 'admin', password: 'the-real-password-123' });
+    const form = await fetch(`${base}/admin/login`);
+    const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+    const cookie = form.headers.getSetCookie()[0]!.split(';')[0]!;
+    const attempt = (password: string) =>
+      fetch(`${base}/admin/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+        body: new URLSearchParams({ _csrf: token, email: 'target@demo.example', password }).toString(),
+      }).then((r) => r.status);
+    const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => attempt(`guess-number-${i}`)));
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(10);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(20);
+    expect(await attempt('the-real-password-123')).toBe(429);
+  });
+});
