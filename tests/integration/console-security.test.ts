@@ -183,3 +183,40 @@ describe('password guessing', () => {
     expect(await attempt('the-real-password-123')).toBe(429);
   });
 });
+
+describe('response headers', () => {
+  it('sends the security headers on every kind of /admin answer', async () => {
+    const anon = new Browser(base);
+    const answers = [
+      await admin.get('/admin/queue'),
+      await admin.get('/admin/no-such-page'),
+      await admin.api('GET', '/no-such-endpoint'),
+      await admin.api('DELETE', '/queue'),
+      await admin.post('/admin/settings', {}, { csrf: 'forged' }),
+      await anon.get('/admin/queue'),
+      await anon.get('/admin/api/queue'),
+      await anon.get('/admin/login'),
+      await anon.fetch('/admin/queue', { headers: { authorization: `Bearer ${t.token}` } }),
+      await anon.get('/admin/media-buys/mb_%00'),
+    ];
+    for (const a of answers) {
+      expect(a.headers.get('content-security-policy'), String(a.status)).toMatch(/frame-ancestors 'none'/);
+      expect(a.headers.get('x-frame-options')).toBe('DENY');
+      expect(a.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(a.headers.get('referrer-policy')).toBe('same-origin');
+      expect(a.headers.get('cache-control')).toBe('no-store');
+    }
+  });
+
+  it('escapes what buyers chose wherever the seller sees it', async () => {
+    const x = '"><script>alert(1)</script><img src=x onerror=alert(2)>';
+    const { mediaBuyId } = await submit({ buyer_ref: `ref${x}`, brand: { domain: 'acme-drinks.example', name: x }, packages: [{ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000, buyer_ref: `pkg${x}` }] });
+    for (const path of ['/admin/queue', `/admin/media-buys/${mediaBuyId}`, '/admin/media-buys']) {
+      const p = await admin.get(path);
+      expect(p.status).toBe(200);
+      expect(p.text, path).not.toContain('<script>alert');
+      expect(p.text, path).not.toContain('<img src=x');
+      expect(p.text, path).toContain('ref&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;');
+    }
+  });
+});
