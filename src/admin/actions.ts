@@ -4,6 +4,7 @@
  * the operator's tenant, and written together with its audit entry in one
  * transaction. A refused or failed action is audited too.
  */
+import { enqueueCreativeSync } from '../jobs/fan-out.js';
 import { isIP } from 'node:net';
 import { DeliveryTypeSchema, MediaChannelSchema, PricingModelSchema } from '@adcp/sdk/schemas';
 import { and, eq, inArray, sql } from 'drizzle-orm';
@@ -169,6 +170,8 @@ export async function decideCreative(
       if (!now) throw new AdminError(404, 'NOT_FOUND', `No creative ${p.creativeId} from buyer ${p.principalId}.`);
       throw new AdminError(409, 'ALREADY_DECIDED', `This creative is no longer awaiting review (it is ${now.status}).`, undefined, { status: now.status });
     }
+    // An approved creative goes to the ad servers of the buys it is assigned to, by a job queued with the decision.
+    if (status === 'approved') await enqueueCreativeSync(tx, { tenantId: op.tenantId, principalId: p.principalId, creativeIds: [p.creativeId] });
     return { result: { creative_id: p.creativeId, principal_id: p.principalId, status } };
   });
 }
@@ -409,10 +412,13 @@ export async function updateSettings(deps: AdminDeps, op: Operator, input: unkno
 
 // ---- operators and API keys ---------------------------------------------------
 
+/** The longest address SMTP carries; sign-in relies on it (src/admin/web.ts). */
+export const MAX_EMAIL = 254;
 const Email = z
   .string()
   .trim()
   .toLowerCase()
+  .max(MAX_EMAIL)
   .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an email address');
 
 export const UserInput = z.object({ email: Email, role: z.enum(ROLES).default('viewer') });

@@ -14,6 +14,7 @@ import type { ProductWithPricing } from '../db/queries/inventory.js';
 import type { Queryable } from '../db/client.js';
 import {
   AdminError,
+  MAX_EMAIL,
   auditOnly,
   changePassword,
   createApiKey,
@@ -112,7 +113,9 @@ async function loginPost(r: AdminRequest) {
   const given = fd.get('_csrf') ?? '';
   const expected = parseCookies(r.req.headers.cookie)[LOGIN_CSRF_COOKIE] ?? '';
   if (!expected || !safeEqual(given, expected)) return showLogin(r, { error: 'The sign-in form expired; try again.' }, 403);
-  const email = (fd.get('email') ?? '').trim().toLowerCase();
+  const typed = (fd.get('email') ?? '').trim().toLowerCase();
+  // No operator has a longer one; it must not become a key of the failure table (memory), nor be echoed back.
+  const email = typed.length <= MAX_EMAIL ? typed : '';
   const password = fd.get('password') ?? '';
   const tenant = fd.get('tenant') || undefined;
   const ip = r.req.socket.remoteAddress ?? '';

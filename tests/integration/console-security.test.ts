@@ -220,3 +220,13 @@ describe('response headers', () => {
     }
   });
 });
+
+describe('sizes', () => {
+  it('bounds emails: no operator gets a longer one than 254 characters, and sign-in neither keeps nor echoes a longer one', async () => {
+    const long = `${'a'.repeat(300_000)}@demo.example`;
+    expect((await admin.api('POST', '/users', { email: `${'b'.repeat(300)}@demo.example`, role: 'viewer' })).status).toBe(400);
+    const res = await new Browser(base).login(long, 'whatever-password');
+    expect(res.status).toBe(401);
+    expect(res.text.length).toBeLessThan(20_000);
+  });
+});
