@@ -234,6 +234,7 @@ describe('crontab', () => {
     expect(parsed.map((c) => [c.identifier, c.task, c.options.backfillPeriod])).toEqual([
       ['advance_flights', 'advance_flights', 0],
       ['schedule_delivery_collection', 'schedule_delivery_collection', 0],
+      ['send_delivery_reports', 'send_delivery_reports', 0],
     ]);
   });
 
@@ -244,9 +245,9 @@ describe('crontab', () => {
     try {
       const known = await waitFor(async () => {
         const rows = await sql`select identifier from graphile_worker._private_known_crontabs order by identifier`;
-        return rows.length >= 2 && rows.map((r) => r.identifier);
+        return rows.length >= 3 && rows.map((r) => r.identifier);
       });
-      expect(known).toEqual(['advance_flights', 'schedule_delivery_collection']);
+      expect(known).toEqual(['advance_flights', 'schedule_delivery_collection', 'send_delivery_reports']);
       await sql`delete from delivery_reports where media_buy_id = ${buyId}`;
       await scheduleDeliveryCollection({}, JOB, deps);
       await waitFor(async () => (await reportRows(buyId)).length > 0);
