@@ -17,7 +17,7 @@ const WEBHOOK_KEY = /webhook|push_notification/i;
 export function webhookUrlForDisplay(raw: string): string {
   if (!URL.canParse(raw)) return REDACTED;
   const u = new URL(raw);
-  return `${u.origin}${u.pathname}`;
+  return u.username || u.password || u.search || u.hash ? `${u.origin}${u.pathname}` : raw;
 }
 
 /** A deep copy with the values under secret-looking keys replaced, and webhook URLs cut to origin and path. */
