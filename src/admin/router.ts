@@ -160,7 +160,10 @@ export function createAdminHandler(app: AppServices): (req: http.IncomingMessage
       if (err instanceof AdminError) {
         return isApi ? apiError(res, err.status, err.code, err.message, { ...(err.field && { field: err.field }), ...(err.details && { details: err.details }) }) : errorPage(r, err.status, err.message);
       }
-      throw err;
+      // Unexpected: logged here, answered like any console error (security headers, no detail).
+      deps.logger.error('console request failed', { method, path, error: err });
+      if (res.headersSent) return void res.end();
+      return isApi ? apiError(res, 500, 'INTERNAL', 'Something went wrong on our side; it has been logged.') : errorPage(r, 500, 'Something went wrong on our side; it has been logged.');
     }
   };
 }

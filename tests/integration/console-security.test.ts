@@ -230,3 +230,25 @@ describe('sizes', () => {
     expect(res.text.length).toBeLessThan(20_000);
   });
 });
+
+describe('unexpected failures', () => {
+  it('answer 500 with the security headers and no detail, in the form the caller reads', async () => {
+    // JSON nested too deep to be written back out: an error no validation foresaw.
+    const mappings = `{"mock":{"advertiser_id":${'['.repeat(100_000)}${']'.repeat(100_000)}}}`;
+    const api = await admin.fetch('/admin/api/buyers', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': admin.csrf! },
+      body: `{"name":"Deep","platform_mappings":${mappings}}`,
+    });
+    expect(api.status).toBe(500);
+    expect(api.body).toEqual({ error: { code: 'INTERNAL', message: expect.any(String) } });
+    const page = await admin.post('/admin/buyers', { name: 'Deep', platform_mappings: mappings });
+    expect(page.status).toBe(500);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    for (const a of [api, page]) {
+      expect(a.headers.get('content-security-policy')).toMatch(/frame-ancestors 'none'/);
+      expect(a.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(a.text).not.toMatch(/stack|at .*\.js/);
+    }
+  });
+});
