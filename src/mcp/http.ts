@@ -16,6 +16,7 @@ import { createAdminHandler } from '../admin/router.js';
 import { Authenticator, tokenFromHeaders } from './auth.js';
 import type { Caller } from './context.js';
 import { invokeTool } from './define-tool.js';
+import { serveWellKnown } from './well-known.js';
 import { resumeTransport, SessionDirectory, type TakeOver } from './sessions.js';
 import { createMcpServer, findTool, SERVER_INFO, toolContext, toolList, type AppServices } from './server.js';
 
@@ -205,6 +206,7 @@ export async function startHttpServer(app: AppServices, opts: { host: string; po
     const path = (req.url ?? '/').split('?')[0];
     const done = (async () => {
       if (path === '/mcp') return handleMcp(req, res);
+      if (path?.startsWith('/.well-known/') && (await serveWellKnown(app, req, res, path))) return;
       if (path === '/admin' || path?.startsWith('/admin/')) return admin(req, res);
       if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
         try {

@@ -181,7 +181,9 @@ export class PgTaskStore implements TaskStore {
       // What the call answers once the ad server has the order: the buy as it now stands.
       const s = (await this.scope())!;
       const buy = step.mediaBuyId ? await getMediaBuy(this.database.db, { ...s, id: step.mediaBuyId }) : undefined;
-      return successResult({ ...(buy ? toAdcpMediaBuy(buy) : { media_buy_id: step.mediaBuyId }), task_id: v.id }, context);
+      // The call's response echoes its idempotency_key; so does its task's result.
+      const key = typeof step.request?.idempotency_key === 'string' ? step.request.idempotency_key : undefined;
+      return successResult({ ...(buy ? toAdcpMediaBuy(buy) : { media_buy_id: step.mediaBuyId }), task_id: v.id, ...(key && { idempotency_key: key }) }, context);
     }
     if (status === 'cancelled') {
       return errorResult({ code: 'INVALID_STATE', message: messageOf(v) ?? 'Canceled.', recovery: 'terminal', details: { task_id: v.id, media_buy_id: step.mediaBuyId } }, context);

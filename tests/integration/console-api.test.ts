@@ -267,6 +267,37 @@ describe('creatives awaiting review', () => {
     expect((await otherAdmin.api('POST', '/buyers/prn_demo_buyer/creatives/cr_review_b/approve')).status).toBe(404);
     await admin.api('PATCH', '/settings', { creative_review: 'auto' });
   });
+
+  it('an approved creative assigned to a booked buy is sent to its ad server', async () => {
+    await admin.api('PATCH', '/settings', { creative_review: 'manual' });
+    const { taskId, mediaBuyId } = await submit();
+    expect((await admin.api('POST', `/tasks/${taskId}/approve`)).status).toBe(200);
+    await waitFor(async () => (await admin.api('GET', `/media-buys/${mediaBuyId}`)).body.fulfilment === 'fulfilled');
+    const [pkg] = await sql`select id from media_packages where media_buy_id = ${mediaBuyId}`;
+    const reviewed = await memoryClient(t);
+    const sync = await call(reviewed, 'sync_creatives', {
+      account: { brand: { domain: 'acme-drinks.example' }, operator: 'agency.example' },
+      idempotency_key: `sync-review-assigned-${Date.now()}`,
+      creatives: [
+        {
+          creative_id: 'cr_review_assigned',
+          name: 'Assigned while in review',
+          format_id: { agent_url: 'https://creative.adcontextprotocol.org', id: 'video_standard_30s' },
+          assets: { video: { asset_type: 'video', url: 'https://cdn.acme.example/assigned.mp4', width: 1920, height: 1080, duration_ms: 30000 } },
+        },
+      ],
+      assignments: { cr_review_assigned: [pkg!.id] },
+    });
+    await reviewed.close();
+    expect(sync.isError, JSON.stringify(sync.data)).toBe(false);
+    // Pending review: nothing reaches the ad server yet.
+    const uploaded = () => sql`select external_creative_id from adapter_creatives where creative_id = 'cr_review_assigned'`;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await uploaded()).toHaveLength(0);
+    expect((await admin.api('POST', '/buyers/prn_demo_buyer/creatives/cr_review_assigned/approve')).status).toBe(200);
+    await waitFor(async () => (await uploaded()).length === 1);
+    await admin.api('PATCH', '/settings', { creative_review: 'auto' });
+  });
 });
 
 describe('products and pricing options', () => {
