@@ -11,6 +11,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
+import { postgresTarget } from '../src/db/client.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -68,7 +69,8 @@ export interface BenchDatabase {
 
 /** Create sa_bench_<random> on the server at adminUrl, migrate it and seed the demo tenant; dropped at clean-up. */
 export async function createBenchDatabase(adminUrl: string, seed: { adapterLatencyMs: number }): Promise<BenchDatabase> {
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {}, connection: { application_name: 'sales-agent-bench' } });
+  const adminTarget = postgresTarget(adminUrl);
+  const admin = postgres(adminTarget.url, { max: 1, onnotice: () => {}, connection: { application_name: 'sales-agent-bench' }, ...(adminTarget.host && { host: adminTarget.host }) });
   cleanups.push(() => admin.end({ timeout: 5 }));
   const name = `sa_bench_${randomBytes(6).toString('hex')}`;
   await admin`create database ${admin(name)}`;
@@ -85,7 +87,8 @@ export async function createBenchDatabase(adminUrl: string, seed: { adapterLaten
   await runCli(['migrate'], env);
   await runCli(['seed', 'demo', '--token', token, '--adapter-latency-ms', String(seed.adapterLatencyMs)], env);
   log('migrated and seeded the demo tenant');
-  const sql = postgres(url, { max: 2, onnotice: () => {}, connection: { application_name: 'sales-agent-bench' } });
+  const target = postgresTarget(url);
+  const sql = postgres(target.url, { max: 2, onnotice: () => {}, connection: { application_name: 'sales-agent-bench' }, ...(target.host && { host: target.host }) });
   cleanups.push(() => sql.end({ timeout: 5 }));
   return { name, url, token, sql };
 }

@@ -8,6 +8,7 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import { runMigrations } from 'graphile-worker';
 import postgres from 'postgres';
+import { postgresTarget } from './client.js';
 import type { Logger } from '../logger.js';
 import { graphileLogger } from '../jobs/worker.js';
 
@@ -15,7 +16,8 @@ export const MIGRATIONS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.
 const LOCK_KEY = 727_001_042;
 
 export async function migrateDatabase(url: string, logger: Logger): Promise<void> {
-  const sql = postgres(url, { max: 2, onnotice: () => {} });
+  const target = postgresTarget(url);
+  const sql = postgres(target.url, { max: 2, onnotice: () => {}, ...(target.host && { host: target.host }) });
   const started = Date.now();
   try {
     const lock = await sql.reserve();
