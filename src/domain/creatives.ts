@@ -4,7 +4,7 @@
  * lands in, and which package assignments may be made. No I/O: sync_creatives
  * loads the state, asks these functions, and writes the outcome.
  */
-import type { AdcpErrorBody } from './errors.js';
+import { AdcpError, type AdcpErrorBody } from './errors.js';
 import { canonicalJson } from './ids.js';
 
 export const CREATIVE_STATUSES = ['processing', 'pending_review', 'approved', 'rejected', 'archived'] as const;
@@ -19,16 +19,6 @@ export type CreativeReview = 'auto' | 'manual';
  */
 export function creativeReviewMode(settings: unknown): CreativeReview {
   return (settings as { creative_review?: unknown } | null | undefined)?.creative_review === 'manual' ? 'manual' : 'auto';
-}
-
-/**
- * Whether asset problems (a missing required asset, the wrong asset_type) are
- * only warnings: for sandbox accounts, and on tenants under compliance testing
- * (test_controller enabled), whose storyboards send any asset to any format and
- * often name no sandbox account.
- */
-export function lenientAssets(p: { sandboxAccount: boolean; settings: { test_controller?: string } }): boolean {
-  return p.sandboxAccount || p.settings.test_controller === 'enabled';
 }
 
 export interface FormatRef {
@@ -168,8 +158,8 @@ export function statusAfterSync(p: { stored?: StoredCreative; contentChanged: bo
 /**
  * One creative of a sync: validate it against the seller's format, then work
  * out created / updated / unchanged and its status. A creative that fails comes
- * back with errors and is not written. With lenientAssets (see above) asset
- * problems are warnings, so test buyers can send any asset to any format.
+ * back with errors and is not written: a missing required asset or the wrong
+ * asset_type fails it, for sandbox and production accounts alike.
  */
 export function planCreative(p: {
   creative: CreativeInput;
@@ -179,7 +169,6 @@ export function planCreative(p: {
   format?: SellerFormat;
   accountId: string;
   review: CreativeReview;
-  lenientAssets: boolean;
 }): CreativePlan {
   const { creative: c, at, format } = p;
   const fail = (errors: AdcpErrorBody[]): CreativePlan => ({ creativeId: c.creative_id, action: 'failed', errors });
@@ -199,7 +188,7 @@ export function planCreative(p: {
     warnings.push(`format_id.agent_url "${c.format_id.agent_url}" is not this seller's ("${format.agentUrl}"); matched format "${format.id}" by id.`);
   }
   const problems = assetProblems(c.assets, format.spec);
-  if (problems.length > 0 && !p.lenientAssets) {
+  if (problems.length > 0) {
     return fail(
       problems.map((x) => ({
         code: 'FORMAT_MISMATCH',
@@ -210,7 +199,6 @@ export function planCreative(p: {
       })),
     );
   }
-  warnings.push(...problems.map((x) => `${x.message} Accepted here because this is a sandbox or test account.`));
 
   const fields = Object.fromEntries(Object.entries(c).filter(([k, v]) => !NOT_IN_FIELDS.has(k) && v !== undefined));
   // What the seller side keeps in details (a rejection reason...) survives a sync.
@@ -253,12 +241,36 @@ export interface AssignmentRequest {
   at: string;
 }
 
-/** A package of the caller's, with the state of its buy. */
+/** A package of the caller's, with the state of its buy and the formats its product takes. */
 export interface OwnPackage {
   id: string;
   mediaBuyId: string;
   buyStatus: string;
   status: string;
+  productId: string;
+  formatIds: { id: string; agent_url?: string }[];
+}
+
+/**
+ * Whether a product takes creatives of this format. Formats are matched by id,
+ * as sync_creatives matches a creative's format to the seller's; a product that
+ * lists no formats takes any.
+ */
+export function acceptsFormat(productFormats: readonly { id: string }[], formatId: string): boolean {
+  return productFormats.length === 0 || productFormats.some((f) => f.id === formatId);
+}
+
+/** The error for assigning a creative to a package whose product does not take its format. */
+export function formatNotAccepted(p: { field: string; creativeId: string; formatId: string; productId: string; accepted: readonly { id: string }[]; packageId?: string }): AdcpErrorBody {
+  const accepted = p.accepted.map((f) => f.id);
+  return {
+    code: 'VALIDATION_ERROR',
+    message: `Creative "${p.creativeId}" is in format "${p.formatId}", which product "${p.productId}" does not take.`,
+    field: p.field,
+    suggestion: `Assign a creative in one of this product's formats (${accepted.join(', ')}), or upload one with sync_creatives.`,
+    recovery: 'correctable',
+    details: { reason: 'format_not_accepted', creative_id: p.creativeId, format_id: p.formatId, product_id: p.productId, accepted_format_ids: accepted, ...(p.packageId && { package_id: p.packageId }) },
+  };
 }
 
 export interface AssignmentPlan {
@@ -276,21 +288,23 @@ const CLOSED_BUY = new Set(CLOSED_BUY_STATUSES);
  * (its own errors say why); one that is neither in the sync nor in the library
  * is CREATIVE_NOT_FOUND; a package that is not the caller's is PACKAGE_NOT_FOUND
  * (the same answer as for one that does not exist); a closed buy or a canceled
- * package cannot take creatives.
+ * package cannot take creatives, nor can a package whose product does not take
+ * the creative's format.
  */
 export function planAssignments(
   requests: AssignmentRequest[],
-  creative: (id: string) => 'ok' | 'failed' | 'unknown',
+  creative: (id: string) => { state: 'ok'; formatId: string } | { state: 'failed' | 'unknown' },
   packages: Map<string, OwnPackage>,
 ): AssignmentPlan {
   const accepted = new Map<string, AssignmentPlan['accepted'][number]>();
   const errors = new Map<string, AdcpErrorBody[]>();
   const reject = (id: string, e: AdcpErrorBody) => errors.set(id, [...(errors.get(id) ?? []), e]);
   for (const r of requests) {
-    const state = creative(r.creative_id);
-    if (state === 'failed') continue;
-    if (state === 'unknown') {
-      reject(r.creative_id, { code: 'CREATIVE_NOT_FOUND', message: `Creative "${r.creative_id}" is neither in this sync nor in your library.`, field: `${r.at}.creative_id`, suggestion: 'Include the creative in creatives[], or check its id with list_creatives.', recovery: 'correctable', details: { package_id: r.package_id } });
+    const c = creative(r.creative_id);
+    if (c.state !== 'ok') {
+      if (c.state === 'unknown') {
+        reject(r.creative_id, { code: 'CREATIVE_NOT_FOUND', message: `Creative "${r.creative_id}" is neither in this sync nor in your library.`, field: `${r.at}.creative_id`, suggestion: 'Include the creative in creatives[], or check its id with list_creatives.', recovery: 'correctable', details: { package_id: r.package_id } });
+      }
       continue;
     }
     const pkg = packages.get(r.package_id);
@@ -303,9 +317,48 @@ export function planAssignments(
       reject(r.creative_id, { code: 'INVALID_STATE', message: `Package "${pkg.id}" cannot take creatives: ${what}.`, field: `${r.at}.package_id`, suggestion: 'Assign the creative to a package of a live media buy.', recovery: 'correctable', details: { package_id: pkg.id } });
       continue;
     }
+    if (!acceptsFormat(pkg.formatIds, c.formatId)) {
+      reject(r.creative_id, formatNotAccepted({ field: `${r.at}.creative_id`, creativeId: r.creative_id, formatId: c.formatId, productId: pkg.productId, accepted: pkg.formatIds, packageId: pkg.id }));
+      continue;
+    }
     accepted.set(`${pkg.id}\u0000${r.creative_id}`, { creativeId: r.creative_id, packageId: pkg.id, mediaBuyId: pkg.mediaBuyId, weight: r.weight ?? null });
   }
   return { accepted: [...accepted.values()], errors };
+}
+
+/** formatNotAccepted as a thrown error, for requests that fail as a whole (create_media_buy, update_media_buy). */
+export function formatNotAcceptedError(p: Parameters<typeof formatNotAccepted>[0]): AdcpError {
+  const e = formatNotAccepted(p);
+  return new AdcpError(e.code, e.message, { field: e.field, suggestion: e.suggestion, details: e.details });
+}
+
+/** A live assignment of a creative, with the formats its package's product takes. */
+export interface HeldAssignment {
+  creativeId: string;
+  packageId: string;
+  mediaBuyId: string;
+  productId: string;
+  formatIds: { id: string; agent_url?: string }[];
+}
+
+/**
+ * Assignments made before a creative was uploaded (create_media_buy and
+ * update_media_buy accept creatives still to come), or before its format
+ * changed, are checked when it arrives: those whose product does not take the
+ * creative's format are to be dropped, each with the error the sync reports.
+ */
+export function unfitAssignments(
+  held: HeldAssignment[],
+  formatOf: (creativeId: string) => string | undefined,
+  /** Where the creative sits in the request, e.g. "creatives[0]". */
+  at: (creativeId: string) => string,
+): (HeldAssignment & { error: AdcpErrorBody })[] {
+  return held.flatMap((h) => {
+    const formatId = formatOf(h.creativeId);
+    if (formatId === undefined || acceptsFormat(h.formatIds, formatId)) return [];
+    const error = formatNotAccepted({ field: `${at(h.creativeId)}.format_id`, creativeId: h.creativeId, formatId, productId: h.productId, accepted: h.formatIds, packageId: h.packageId });
+    return [{ ...h, error: { ...error, message: `${error.message} Its assignment to package "${h.packageId}" was removed.` } }];
+  });
 }
 
 /**

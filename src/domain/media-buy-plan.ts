@@ -6,6 +6,7 @@
 import type { AdapterConfigRow } from '../db/queries/adapters.js';
 import type { ProductWithPricing } from '../db/queries/inventory.js';
 import type { TenantSettings } from '../db/schema/index.js';
+import { acceptsFormat, formatNotAcceptedError } from './creatives.js';
 import { AdcpError } from './errors.js';
 import { compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
 
@@ -97,8 +98,8 @@ export function planMediaBuy(input: {
   adapters: AdapterConfigRow[];
   settings: TenantSettings;
   now: Date;
-  /** Ids of the caller's creatives among those the request assigns. */
-  knownCreatives?: Set<string>;
+  /** Formats of the caller's uploaded creatives among those the request assigns (the others are still to come). */
+  creativeFormats?: ReadonlyMap<string, { id: string }>;
 }): MediaBuyPlan {
   const { request: req, now, settings } = input;
   if (req.proposal_id && !req.packages?.length) {
@@ -121,7 +122,7 @@ export function planMediaBuy(input: {
     throw new AdcpError('VALIDATION_ERROR', 'A media buy needs at least one package.', { field: 'packages', suggestion: 'Add packages with product_id, pricing_option_id and budget (see get_products).' });
   }
 
-  const planned = planPackages({ packages: pkgs, products: input.products, adapters: input.adapters, settings, knownCreatives: input.knownCreatives, field: 'packages' });
+  const planned = planPackages({ packages: pkgs, products: input.products, adapters: input.adapters, settings, creativeFormats: input.creativeFormats, field: 'packages' });
   const currencies = new Set(planned.map((p) => p.currency));
   if (currencies.size > 1) {
     throw new AdcpError('VALIDATION_ERROR', 'All packages of a media buy must use the same currency.', { field: 'packages', suggestion: `Pick pricing options in one currency (got ${[...currencies].join(', ')}).` });
@@ -143,14 +144,20 @@ export interface PackagePlanInput {
   products: ProductWithPricing[];
   adapters: AdapterConfigRow[];
   settings: TenantSettings;
-  knownCreatives?: Set<string>;
+  /** Formats of the caller's uploaded creatives among those assigned; an assignment to a creative not uploaded yet is checked when it arrives. */
+  creativeFormats?: ReadonlyMap<string, { id: string }>;
   /** Where these packages sit in the request, for error fields: "packages" or "new_packages". */
   field: string;
   /** Products already in the buy (a product may appear in one package only). */
   existingProductIds?: Iterable<string>;
 }
 
-/** Validate packages against the catalogue: product, pricing option, budget, bid, targeting, creatives, adapter. */
+/**
+ * Validate packages against the catalogue: product, pricing option, budget, bid,
+ * targeting, creatives (an uploaded creative must be in a format the product
+ * takes; one not uploaded yet may be assigned and is checked when it arrives),
+ * adapter.
+ */
 export function planPackages(input: PackagePlanInput): PlannedPackage[] {
   const { settings } = input;
   const pkgs = input.packages;
@@ -218,6 +225,12 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
     if (pkg.creatives?.length) {
       throw new AdcpError('UNSUPPORTED_FEATURE', 'Inline creatives are not supported; upload them with sync_creatives.', { field: at('creatives'), suggestion: 'Call sync_creatives, then reference creatives by creative_id in creative_assignments.' });
     }
+    (pkg.creative_assignments ?? []).forEach((a, j) => {
+      const format = input.creativeFormats?.get(a.creative_id);
+      if (format && !acceptsFormat(product.formatIds, format.id)) {
+        throw formatNotAcceptedError({ field: at(`creative_assignments[${j}].creative_id`), creativeId: a.creative_id, formatId: format.id, productId: product.id, accepted: product.formatIds });
+      }
+    });
     const adapterConfigId = product.adapterConfigId ?? defaultAdapter?.id;
     if (!adapterConfigId || !adaptersById.has(adapterConfigId)) {
       throw new AdcpError('CONFIGURATION_ERROR', `Product "${product.id}" has no ad server configured.`, { field: at('product_id'), recovery: 'terminal', suggestion: 'The publisher must configure an adapter for this product.' });

@@ -9,6 +9,7 @@ import type { AdapterConfigRow } from '../db/queries/adapters.js';
 import type { ProductWithPricing } from '../db/queries/inventory.js';
 import type { TenantSettings } from '../db/schema/index.js';
 import { AdcpError } from './errors.js';
+import { acceptsFormat, formatNotAcceptedError } from './creatives.js';
 import { TARGETING_KEYS, planPackages, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
 import { compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
 import { toAdcpMediaBuyStatus, type MediaBuyStatus } from './status.js';
@@ -98,7 +99,8 @@ export function planUpdate(input: {
   products: ProductWithPricing[];
   adapters: AdapterConfigRow[];
   settings: TenantSettings;
-  knownCreatives: Set<string>;
+  /** Formats of the caller's uploaded creatives among those assigned (the others are still to come, as on create_media_buy). */
+  creativeFormats: ReadonlyMap<string, { id: string }>;
   now: Date;
 }): UpdatePlan {
   const { current: cur, request: req, now } = input;
@@ -154,9 +156,11 @@ export function planUpdate(input: {
     if (u.canceled) change.status = 'canceled';
     else if (u.paused !== undefined) change.status = u.paused ? 'paused' : 'active';
     if (u.creative_assignments) {
+      const product = products.get(pkg.productId);
       u.creative_assignments.forEach((a, j) => {
-        if (!input.knownCreatives.has(a.creative_id)) {
-          throw new AdcpError('CREATIVE_NOT_FOUND', `Creative "${a.creative_id}" does not exist.`, { field: at(`creative_assignments[${j}].creative_id`), suggestion: 'Upload it with sync_creatives first.' });
+        const format = input.creativeFormats.get(a.creative_id);
+        if (format && product && !acceptsFormat(product.formatIds, format.id)) {
+          throw formatNotAcceptedError({ field: at(`creative_assignments[${j}].creative_id`), creativeId: a.creative_id, formatId: format.id, productId: product.id, accepted: product.formatIds, packageId: pkg.id });
         }
       });
       change.assignments = u.creative_assignments.map((a) => ({ creative_id: a.creative_id, weight: a.weight ?? null }));
@@ -164,11 +168,12 @@ export function planUpdate(input: {
     return change;
   });
   const newPackages = req.new_packages?.length
-    ? planPackages({ packages: req.new_packages, products: input.products, adapters: input.adapters, settings: input.settings, knownCreatives: input.knownCreatives, field: 'new_packages', existingProductIds: cur.packages.filter((p) => p.status !== 'canceled').map((p) => p.productId) })
+    ? planPackages({ packages: req.new_packages, products: input.products, adapters: input.adapters, settings: input.settings, creativeFormats: input.creativeFormats, field: 'new_packages', existingProductIds: cur.packages.filter((p) => p.status !== 'canceled').map((p) => p.productId) })
     : [];
 
-  // The first creatives let a buy waiting for them move on.
-  const gainsCreatives = packageChanges.some((c) => c.assignments?.length) || newPackages.some((p) => p.request.creative_assignments?.length);
+  // The first uploaded creatives let a buy waiting for them move on (assignments to creatives still to come do not).
+  const uploaded = (as: { creative_id: string }[] | undefined) => (as ?? []).some((a) => input.creativeFormats.has(a.creative_id));
+  const gainsCreatives = packageChanges.some((c) => uploaded(c.assignments)) || newPackages.some((p) => uploaded(p.request.creative_assignments));
   if (status === 'pending_creatives' && (cur.hasCreatives || gainsCreatives)) status = startTime <= now ? 'active' : 'pending_start';
 
   const budgets = cur.packages.map((p) => {

@@ -69,7 +69,8 @@ const counts = async () => {
 };
 
 async function pendingBuy(client = buyer) {
-  const { data } = await call(client, 'create_media_buy', buyRequest());
+  // A display product: it takes the display_300x250 banners these tests upload.
+  const { data } = await call(client, 'create_media_buy', buyRequest({ packages: [{ product_id: 'display_sports_section', pricing_option_id: 'sports_cpm_fixed', budget: 5000 }] }));
   expect(data.status).toBe('pending_creatives');
   return { id: data.media_buy_id as string, packageId: (data.packages as { package_id: string }[])[0]!.package_id };
 }
@@ -139,23 +140,21 @@ describe('sync_creatives', () => {
     expect(item(byType.items, 'cr_by_type').action).toBe('created');
   });
 
-  it('is lenient about assets in a sandbox account', async () => {
+  it('checks assets for sandbox accounts and compliance-test tenants too: no exemptions', async () => {
     const video = { video: { asset_type: 'video', url: 'https://cdn.acme.example/v.mp4', width: 1920, height: 1080, duration_ms: 30000 } };
     const res = await sync({ account: { ...ACCOUNT, sandbox: true }, creatives: [display('cr_sandbox_video', { assets: video })] });
     expect(res.data.sandbox).toBe(true);
-    expect(item(res.items, 'cr_sandbox_video')).toMatchObject({ action: 'created', status: 'approved', warnings: expect.arrayContaining([expect.stringContaining('sandbox')]) });
-    const strict = await sync({ creatives: [display('cr_live_video', { assets: video })] });
-    expect(item(strict.items, 'cr_live_video').action).toBe('failed');
-    // A tenant under compliance testing treats every account so.
+    expect(item(res.items, 'cr_sandbox_video')).toMatchObject({ action: 'failed', errors: [{ code: 'FORMAT_MISMATCH', field: 'creatives[0].assets.banner_image' }, { code: 'FORMAT_MISMATCH', field: 'creatives[0].assets.click_url' }] });
     await sql`update tenants set settings = settings || '{"test_controller": "enabled"}'::jsonb where id = 'demo'`;
     const testing = await memoryClient(t);
     try {
       const res2 = await sync({ creatives: [display('cr_live_video', { assets: video })] }, testing);
-      expect(item(res2.items, 'cr_live_video')).toMatchObject({ action: 'created', warnings: expect.any(Array) });
+      expect(item(res2.items, 'cr_live_video')).toMatchObject({ action: 'failed', errors: [{ code: 'FORMAT_MISMATCH' }, { code: 'FORMAT_MISMATCH' }] });
     } finally {
       await testing.close();
       await sql`update tenants set settings = settings - 'test_controller' where id = 'demo'`;
     }
+    expect(await sql`select id from creatives where id in ('cr_sandbox_video', 'cr_live_video')`).toEqual([]);
   });
 
   it('dry_run answers as a real sync would and writes nothing', async () => {

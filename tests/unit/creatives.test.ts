@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assetProblems, assignmentRequests, creativeReviewMode, lenientAssets, planAssignments, planCreative, statusAfterSync, type OwnPackage, type StoredCreative } from '../../src/domain/creatives.js';
+import { acceptsFormat, assetProblems, assignmentRequests, creativeReviewMode, planAssignments, planCreative, statusAfterSync, unfitAssignments, type OwnPackage, type StoredCreative } from '../../src/domain/creatives.js';
 
 const spec = {
   assets: [
@@ -13,21 +13,13 @@ const url = { asset_type: 'url', url: 'https://x.example/' };
 const format = { id: 'display_300x250', agentUrl: 'https://creative.example', spec };
 const creative = (o: Record<string, unknown> = {}) => ({ creative_id: 'c1', name: 'One', format_id: { agent_url: 'https://creative.example/', id: 'display_300x250' }, assets: { banner_image: image, click_url: url }, ...o });
 const stored = (o: Partial<StoredCreative> = {}): StoredCreative => ({ id: 'c1', name: 'One', formatId: creative().format_id, assets: creative().assets, status: 'approved', details: { account_id: 'acct_1' }, ...o });
-const plan = (o: Partial<Parameters<typeof planCreative>[0]> = {}) => planCreative({ creative: creative(), at: 'creatives[0]', format, accountId: 'acct_1', review: 'auto', lenientAssets: false, ...o });
+const plan = (o: Partial<Parameters<typeof planCreative>[0]> = {}) => planCreative({ creative: creative(), at: 'creatives[0]', format, accountId: 'acct_1', review: 'auto', ...o });
 
 describe('creative review mode', () => {
   it('is auto unless the tenant asks for manual', () => {
     expect(creativeReviewMode({})).toBe('auto');
     expect(creativeReviewMode({ creative_review: 'manual' })).toBe('manual');
     expect(creativeReviewMode(undefined)).toBe('auto');
-  });
-});
-
-describe('asset leniency', () => {
-  it('applies to sandbox accounts and tenants under compliance testing', () => {
-    expect(lenientAssets({ sandboxAccount: true, settings: {} })).toBe(true);
-    expect(lenientAssets({ sandboxAccount: false, settings: { test_controller: 'enabled' } })).toBe(true);
-    expect(lenientAssets({ sandboxAccount: false, settings: { test_controller: 'disabled' } })).toBe(false);
   });
 });
 
@@ -74,10 +66,11 @@ describe('planCreative', () => {
     const changed = plan({ stored: stored(), review: 'manual', creative: creative({ assets: { banner_image: { ...image, url: 'https://x.example/b.png' }, click_url: url } }) });
     expect(changed).toMatchObject({ action: 'updated', status: 'pending_review', changes: ['assets', 'status'] });
   });
-  it('fails an unknown format or missing assets, except that sandbox accounts get warnings', () => {
+  it('fails an unknown format, a missing required asset or one of the wrong type', () => {
     expect(plan({ format: undefined })).toMatchObject({ action: 'failed', errors: [{ code: 'INVALID_FORMAT', field: 'creatives[0].format_id' }] });
     expect(plan({ creative: creative({ assets: { image } }) })).toMatchObject({ action: 'failed', errors: [{ code: 'FORMAT_MISMATCH', field: 'creatives[0].assets.click_url' }] });
-    expect(plan({ creative: creative({ assets: { image } }), lenientAssets: true })).toMatchObject({ action: 'created', warnings: [expect.stringContaining('sandbox')] });
+    expect(plan({ creative: creative({ assets: { banner_image: url, click_url: url } }) })).toMatchObject({ action: 'failed', errors: [{ code: 'FORMAT_MISMATCH', field: 'creatives[0].assets.banner_image' }] });
+    expect(plan({ stored: stored(), creative: creative({ assets: { image } }) })).toMatchObject({ action: 'failed' });
   });
   it('warns when the format matched by id under another agent_url', () => {
     expect(plan({ creative: creative({ format_id: { agent_url: 'https://elsewhere.example', id: 'display_300x250' } }) }).warnings).toEqual([expect.stringContaining('matched format "display_300x250" by id')]);
@@ -97,10 +90,11 @@ describe('assignment requests', () => {
 
 describe('planAssignments', () => {
   const packages = new Map<string, OwnPackage>([
-    ['p1', { id: 'p1', mediaBuyId: 'mb1', buyStatus: 'pending_creatives', status: 'active' }],
-    ['p2', { id: 'p2', mediaBuyId: 'mb2', buyStatus: 'canceled', status: 'canceled' }],
+    ['p1', { id: 'p1', mediaBuyId: 'mb1', buyStatus: 'pending_creatives', status: 'active', productId: 'display', formatIds: [{ id: 'display_300x250' }] }],
+    ['p2', { id: 'p2', mediaBuyId: 'mb2', buyStatus: 'canceled', status: 'canceled', productId: 'display', formatIds: [{ id: 'display_300x250' }] }],
+    ['p3', { id: 'p3', mediaBuyId: 'mb1', buyStatus: 'pending_creatives', status: 'active', productId: 'ctv', formatIds: [{ id: 'video_30s' }] }],
   ]);
-  const state = (id: string) => (id === 'bad' ? 'failed' : id === 'ghost' ? 'unknown' : 'ok');
+  const state = (id: string) => (id === 'bad' ? { state: 'failed' as const } : id === 'ghost' ? { state: 'unknown' as const } : { state: 'ok' as const, formatId: 'display_300x250' });
 
   it('accepts assignments to own live packages, once each', () => {
     const p = planAssignments(
@@ -132,5 +126,37 @@ describe('planAssignments', () => {
       { code: 'PACKAGE_NOT_FOUND', field: 'assignments[2].package_id', details: { package_id: 'nope' } },
       { code: 'INVALID_STATE', field: 'assignments[3].package_id' },
     ]);
+  });
+  it("refuses a package whose product does not take the creative's format, saying which formats it takes", () => {
+    const p = planAssignments([{ creative_id: 'c1', package_id: 'p3', at: 'assignments[0]' }], state, packages);
+    expect(p.accepted).toEqual([]);
+    expect(p.errors.get('c1')).toEqual([
+      {
+        code: 'VALIDATION_ERROR',
+        message: 'Creative "c1" is in format "display_300x250", which product "ctv" does not take.',
+        field: 'assignments[0].creative_id',
+        suggestion: expect.stringContaining('video_30s'),
+        recovery: 'correctable',
+        details: { reason: 'format_not_accepted', creative_id: 'c1', format_id: 'display_300x250', product_id: 'ctv', accepted_format_ids: ['video_30s'], package_id: 'p3' },
+      },
+    ]);
+  });
+});
+
+describe('format acceptance', () => {
+  it('matches by format id; a product that lists no formats takes any', () => {
+    expect(acceptsFormat([{ id: 'a' }, { id: 'b' }], 'b')).toBe(true);
+    expect(acceptsFormat([{ id: 'a' }], 'b')).toBe(false);
+    expect(acceptsFormat([], 'b')).toBe(true);
+  });
+  it('finds the assignments a creative arriving in another format no longer fits', () => {
+    const held = [
+      { creativeId: 'c1', packageId: 'p1', mediaBuyId: 'mb1', productId: 'display', formatIds: [{ id: 'display_300x250' }] },
+      { creativeId: 'c1', packageId: 'p3', mediaBuyId: 'mb1', productId: 'ctv', formatIds: [{ id: 'video_30s' }] },
+      { creativeId: 'c2', packageId: 'p3', mediaBuyId: 'mb1', productId: 'ctv', formatIds: [{ id: 'video_30s' }] },
+    ];
+    const unfit = unfitAssignments(held, (id) => (id === 'c1' ? 'display_300x250' : undefined), () => 'creatives[0]');
+    expect(unfit.map((u) => [u.creativeId, u.packageId])).toEqual([['c1', 'p3']]);
+    expect(unfit[0]!.error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'creatives[0].format_id', message: expect.stringContaining('was removed') });
   });
 });

@@ -1,8 +1,8 @@
 /** Creatives and their assignments, scoped by tenant and principal. */
 import { and, asc, desc, eq, gt, ilike, inArray, lt, ne, notInArray, sql, type SQL } from 'drizzle-orm';
-import { CLOSED_BUY_STATUSES, type CreativeStatus, type CreativeWrite, type OwnPackage } from '../../domain/creatives.js';
+import { CLOSED_BUY_STATUSES, type CreativeStatus, type CreativeWrite, type FormatRef, type HeldAssignment, type OwnPackage } from '../../domain/creatives.js';
 import type { Queryable } from '../client.js';
-import { creativeAssignments, creatives, mediaBuys, mediaPackages } from '../schema/index.js';
+import { creativeAssignments, creatives, mediaBuys, mediaPackages, products } from '../schema/index.js';
 
 export type CreativeRow = typeof creatives.$inferSelect;
 
@@ -13,22 +13,31 @@ interface Scope {
 
 const mine = (p: Scope) => and(eq(creatives.tenantId, p.tenantId), eq(creatives.principalId, p.principalId));
 
-export async function existingCreativeIds(db: Queryable, p: { tenantId: string; principalId: string; ids: string[] }): Promise<Set<string>> {
-  if (p.ids.length === 0) return new Set();
-  const rows = await db
-    .select({ id: creatives.id })
-    .from(creatives)
-    .where(and(eq(creatives.tenantId, p.tenantId), eq(creatives.principalId, p.principalId), inArray(creatives.id, p.ids)));
-  return new Set(rows.map((r) => r.id));
+/** The format of each of the caller's creatives among these ids; ids not in the library are absent. */
+export async function libraryFormats(db: Queryable, p: Scope & { ids: string[] }): Promise<Map<string, FormatRef>> {
+  if (p.ids.length === 0) return new Map();
+  const rows = await db.select({ id: creatives.id, formatId: creatives.formatId }).from(creatives).where(and(mine(p), inArray(creatives.id, p.ids)));
+  return new Map(rows.map((r) => [r.id, r.formatId]));
 }
 
+/** An assignment row whose creative has been uploaded (assignments may name creatives still to come). */
+const UPLOADED = sql`exists (select 1 from ${creatives} c where c.tenant_id = ${creativeAssignments.tenantId} and c.principal_id = ${creativeAssignments.principalId} and c.id = ${creativeAssignments.creativeId})`;
+
+/** Whether any package of the buy has an uploaded creative assigned: only those let it leave pending_creatives. */
 export async function mediaBuyHasCreatives(db: Queryable, p: { tenantId: string; mediaBuyId: string }): Promise<boolean> {
   const rows = await db
     .select({ id: creativeAssignments.creativeId })
     .from(creativeAssignments)
     .innerJoin(mediaPackages, eq(mediaPackages.id, creativeAssignments.packageId))
-    .where(and(eq(mediaPackages.tenantId, p.tenantId), eq(mediaPackages.mediaBuyId, p.mediaBuyId)))
+    .where(and(eq(mediaPackages.tenantId, p.tenantId), eq(mediaPackages.mediaBuyId, p.mediaBuyId), UPLOADED))
     .limit(1);
+  return rows.length > 0;
+}
+
+/** Whether any of these packages has an uploaded creative assigned. */
+export async function packagesHaveCreatives(db: Queryable, packageIds: string[]): Promise<boolean> {
+  if (packageIds.length === 0) return false;
+  const rows = await db.select({ id: creativeAssignments.packageId }).from(creativeAssignments).where(and(inArray(creativeAssignments.packageId, packageIds), UPLOADED)).limit(1);
   return rows.length > 0;
 }
 
@@ -59,15 +68,47 @@ export async function archiveCreativesExcept(db: Queryable, p: Scope & { keep: s
   return rows.map((r) => r.id).sort();
 }
 
-/** Packages of the caller's media buys, with the buy's status; the buys are locked. */
+/** Packages of the caller's media buys, with the buy's status and the formats the product takes; the buys are locked. */
 export async function lockOwnPackages(db: Queryable, p: Scope & { ids: string[] }): Promise<OwnPackage[]> {
   if (p.ids.length === 0) return [];
-  return db
-    .select({ id: mediaPackages.id, mediaBuyId: mediaPackages.mediaBuyId, buyStatus: mediaBuys.status, status: mediaPackages.status })
+  const rows = await db
+    .select({ id: mediaPackages.id, mediaBuyId: mediaPackages.mediaBuyId, buyStatus: mediaBuys.status, status: mediaPackages.status, productId: mediaPackages.productId, formatIds: products.formatIds })
     .from(mediaPackages)
     .innerJoin(mediaBuys, eq(mediaBuys.id, mediaPackages.mediaBuyId))
+    .leftJoin(products, and(eq(products.tenantId, mediaPackages.tenantId), eq(products.id, mediaPackages.productId)))
     .where(and(eq(mediaPackages.tenantId, p.tenantId), eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.principalId, p.principalId), inArray(mediaPackages.id, p.ids)))
     .for('update', { of: mediaBuys });
+  return rows.map((r) => ({ ...r, formatIds: r.formatIds ?? [] }));
+}
+
+/** The live assignments of these creatives (package not canceled, buy not over), with the formats each package's product takes. */
+export async function heldAssignments(db: Queryable, p: Scope & { creativeIds: string[] }): Promise<HeldAssignment[]> {
+  if (p.creativeIds.length === 0) return [];
+  const rows = await db
+    .select({ creativeId: creativeAssignments.creativeId, packageId: creativeAssignments.packageId, mediaBuyId: mediaPackages.mediaBuyId, productId: mediaPackages.productId, formatIds: products.formatIds })
+    .from(creativeAssignments)
+    .innerJoin(mediaPackages, eq(mediaPackages.id, creativeAssignments.packageId))
+    .innerJoin(mediaBuys, eq(mediaBuys.id, mediaPackages.mediaBuyId))
+    .leftJoin(products, and(eq(products.tenantId, mediaPackages.tenantId), eq(products.id, mediaPackages.productId)))
+    .where(
+      and(
+        eq(creativeAssignments.tenantId, p.tenantId),
+        eq(creativeAssignments.principalId, p.principalId),
+        inArray(creativeAssignments.creativeId, p.creativeIds),
+        ne(mediaPackages.status, 'canceled'),
+        notInArray(mediaBuys.status, CLOSED_BUY_STATUSES),
+      ),
+    )
+    .orderBy(asc(creativeAssignments.packageId), asc(creativeAssignments.creativeId));
+  return rows.map((r) => ({ ...r, formatIds: r.formatIds ?? [] }));
+}
+
+export async function removeAssignments(db: Queryable, p: Scope & { rows: { creativeId: string; packageId: string }[] }): Promise<void> {
+  for (const r of p.rows) {
+    await db
+      .delete(creativeAssignments)
+      .where(and(eq(creativeAssignments.tenantId, p.tenantId), eq(creativeAssignments.principalId, p.principalId), eq(creativeAssignments.packageId, r.packageId), eq(creativeAssignments.creativeId, r.creativeId)));
+  }
 }
 
 export async function upsertAssignments(db: Queryable, p: Scope & { rows: { creativeId: string; packageId: string; weight: number | null }[] }): Promise<void> {

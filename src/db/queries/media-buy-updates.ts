@@ -1,7 +1,8 @@
 /** Writes for update_media_buy, run inside the tool's transaction. Scoped by tenant and principal. */
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
 import { accounts, creativeAssignments, mediaBuys, mediaPackages } from '../schema/index.js';
+import { packagesHaveCreatives } from './creatives.js';
 import type { MediaBuyRow, PackageRow } from './media-buys.js';
 
 export async function lockBuyForPrincipal(db: Queryable, p: { tenantId: string; principalId: string; id: string }): Promise<{ buy: MediaBuyRow; packages: PackageRow[]; hasCreatives: boolean; sandbox: boolean } | undefined> {
@@ -12,11 +13,9 @@ export async function lockBuyForPrincipal(db: Queryable, p: { tenantId: string; 
     .for('update');
   if (!buy) return undefined;
   const packages = await db.select().from(mediaPackages).where(eq(mediaPackages.mediaBuyId, buy.id)).orderBy(mediaPackages.position, mediaPackages.createdAt, mediaPackages.id);
-  const assigned = packages.length
-    ? await db.select({ id: creativeAssignments.packageId }).from(creativeAssignments).where(inArray(creativeAssignments.packageId, packages.map((k) => k.id))).limit(1)
-    : [];
+  const hasCreatives = await packagesHaveCreatives(db, packages.map((k) => k.id));
   const [account] = buy.accountId ? await db.select({ sandbox: accounts.sandbox }).from(accounts).where(eq(accounts.id, buy.accountId)) : [];
-  return { buy, packages, hasCreatives: assigned.length > 0, sandbox: account?.sandbox ?? false };
+  return { buy, packages, hasCreatives, sandbox: account?.sandbox ?? false };
 }
 
 export async function updatePackage(

@@ -9,7 +9,7 @@ import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { createMediaBuyAtomically } from '../../db/queries/create-media-buy.js';
 import { CREATE_MEDIA_BUY_ARM, peekDirective } from '../../db/queries/controller.js';
-import { existingCreativeIds } from '../../db/queries/creatives.js';
+import { libraryFormats } from '../../db/queries/creatives.js';
 import { readIdempotentResponse, type StoredResponse } from '../../db/queries/idempotency.js';
 import { mediaBuyEventPayload } from '../../db/notify.js';
 import { newId } from '../../domain/ids.js';
@@ -58,15 +58,15 @@ export default defineTool({
     const now = ctx.now();
     const creativeIds = [...new Set((input.packages ?? []).flatMap((p) => (p.creative_assignments ?? []).map((a) => a.creative_id)))];
     // Independent reads in parallel; the account is only looked up here (opening one waits for a valid request).
-    const [catalog, products, knownCreatives, accountLookup] = await Promise.all([
+    const [catalog, products, creativeFormats, accountLookup] = await Promise.all([
       ctx.catalog.get(ctx.tenant.id),
       ctx.catalog.productsFor(ctx.tenant.id, ctx.principal.id),
-      existingCreativeIds(ctx.db, { ...scope, ids: creativeIds }),
+      libraryFormats(ctx.db, { ...scope, ids: creativeIds }),
       findAccount(ctx.db, ctx, input.account, input.brand).catch((err: unknown) => err as Error),
     ]);
     let plan;
     try {
-      plan = planMediaBuy({ request: input, products, adapters: catalog.adapters, settings: ctx.tenant.settings, now, knownCreatives });
+      plan = planMediaBuy({ request: input, products, adapters: catalog.adapters, settings: ctx.tenant.settings, now, creativeFormats });
     } catch (err) {
       // A key seen before answers with its original response, even if the catalogue has changed since.
       const stored = input.idempotency_key ? await readIdempotentResponse(ctx.db, keyRef) : undefined;
@@ -93,7 +93,7 @@ export default defineTool({
     const adapterTypes = new Map(catalog.adapters.map((a) => [a.id, a.adapterType]));
     const taskId = typeof forced?.task_id === 'string' ? forced.task_id : newId('task');
     // Assignments may name creatives the buyer has yet to upload; only uploaded ones let the buy start.
-    const hasCreatives = plan.packages.some((p) => (p.request.creative_assignments ?? []).some((a) => knownCreatives.has(a.creative_id)));
+    const hasCreatives = plan.packages.some((p) => (p.request.creative_assignments ?? []).some((a) => creativeFormats.has(a.creative_id)));
     const status = plan.manualApproval ? 'pending_approval' : initialStatus(hasCreatives);
     const packages = plan.packages.map((p, position) => ({
       id: newId('pkg'),

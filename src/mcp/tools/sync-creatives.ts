@@ -1,27 +1,29 @@
 /**
  * sync_creatives: upsert the caller's creatives by creative_id, each checked
- * against the seller's formats; optionally archive the ones left out
- * (delete_missing) and assign creatives to the caller's packages. One
- * transaction: a buy that was waiting for creatives moves on and is announced
- * in it. Problems with one creative or assignment come back on its item, not
- * as a failed call. dry_run does the same work and rolls it back.
+ * against the seller's formats (sandbox accounts too); optionally archive the
+ * ones left out (delete_missing) and assign creatives to the caller's packages
+ * whose products take their format. Assignments made before a creative arrived
+ * are checked when it does. One transaction: a buy that was waiting for
+ * creatives moves on and is announced in it. Problems with one creative or
+ * assignment come back on its item, not as a failed call. dry_run does the
+ * same work and rolls it back.
  */
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { TransactionRollbackError } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Tx } from '../../db/client.js';
-import { archiveCreativesExcept, lockCreatives, lockOwnPackages, startBuysAwaitingCreatives, upsertAssignments, upsertCreatives } from '../../db/queries/creatives.js';
+import { archiveCreativesExcept, heldAssignments, lockCreatives, lockOwnPackages, removeAssignments, startBuysAwaitingCreatives, upsertAssignments, upsertCreatives } from '../../db/queries/creatives.js';
 import { listFormats } from '../../db/queries/inventory.js';
 import { publishChange } from '../../db/notify.js';
 import { enqueueCreativeSync } from '../../jobs/fan-out.js';
 import {
   assignmentRequests,
   creativeReviewMode,
-  lenientAssets,
   notAppliedInStrictMode,
   planAssignments,
   planCreative,
   syncResults,
+  unfitAssignments,
   type AssignmentInput,
   type CreativeDetails,
   type CreativeInput,
@@ -77,7 +79,6 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
   const formatById = new Map(formats.map((f) => [f.id, f]));
   const storedById = new Map(stored.map((s) => [s.id, { ...s, details: s.details as CreativeDetails }]));
   const review = creativeReviewMode(ctx.tenant.settings);
-  const lenient = lenientAssets({ sandboxAccount: account.sandbox, settings: ctx.tenant.settings });
 
   let plans = items.map(({ c, i, at }): CreativePlan => {
     const parsed = CreativeAsset.safeParse(c);
@@ -86,7 +87,7 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
       return { creativeId: c.creative_id, action: 'failed', errors: [validationError(issues).toJSON()] };
     }
     const creative = c as CreativeInput;
-    return planCreative({ creative, at, stored: storedById.get(c.creative_id), format: formatById.get(creative.format_id.id), accountId: account.id, review, lenientAssets: lenient });
+    return planCreative({ creative, at, stored: storedById.get(c.creative_id), format: formatById.get(creative.format_id.id), accountId: account.id, review });
   });
   const aborted = input.validation_mode === 'strict' && plans.some((p) => p.action === 'failed');
   if (aborted) plans = plans.map((p) => (p.action === 'failed' ? p : notAppliedInStrictMode(p)));
@@ -94,13 +95,30 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
   await upsertCreatives(tx, { ...scope, rows: plans.flatMap((p) => (p.write ? [p.write] : [])) });
   const deleted = input.delete_missing && !aborted ? await archiveCreativesExcept(tx, { ...scope, keep: input.creatives.map((c) => c.creative_id) }) : [];
 
-  const outcome = new Map(plans.map((p) => [p.creativeId, p.action === 'failed' ? ('failed' as const) : ('ok' as const)]));
-  const assignmentPlan = planAssignments(aborted ? [] : assignments, (id) => outcome.get(id) ?? (storedById.has(id) ? 'ok' : 'unknown'), new Map(packages.map((p) => [p.id, p])));
+  const sentFormat = new Map(items.map(({ c }) => [c.creative_id, (c as CreativeInput).format_id?.id]));
+  const failed = new Set(plans.flatMap((p) => (p.action === 'failed' ? [p.creativeId] : [])));
+  const formatOf = (id: string) => (failed.has(id) ? undefined : (sentFormat.get(id) ?? storedById.get(id)?.formatId.id));
+  // Assignments made before a creative arrived (or before its format changed) are checked now; unfit ones go.
+  const arrived = plans.flatMap((p) => (p.action === 'created' || p.action === 'updated' ? [p.creativeId] : []));
+  const held = await heldAssignments(tx, { ...scope, creativeIds: arrived });
+  const atOf = new Map(items.map(({ c, at }) => [c.creative_id, at]));
+  const unfit = unfitAssignments(held, formatOf, (id) => atOf.get(id) ?? 'creatives');
+  await removeAssignments(tx, { ...scope, rows: unfit });
+  const assignmentPlan = planAssignments(
+    aborted ? [] : assignments,
+    (id) => (failed.has(id) ? { state: 'failed' } : formatOf(id) !== undefined ? { state: 'ok', formatId: formatOf(id)! } : { state: 'unknown' }),
+    new Map(packages.map((p) => [p.id, p])),
+  );
+  const requested = new Set(assignments.map((a) => `${a.package_id}\u0000${a.creative_id}`));
+  for (const u of unfit.filter((x) => !requested.has(`${x.packageId}\u0000${x.creativeId}`))) assignmentPlan.errors.set(u.creativeId, [...(assignmentPlan.errors.get(u.creativeId) ?? []), u.error]);
   await upsertAssignments(tx, { ...scope, rows: assignmentPlan.accepted });
   // New assignments and new or changed creatives reach the ad servers by a job queued with this write.
   const changed = plans.flatMap((p) => (p.action === 'created' || p.action === 'updated' ? [p.creativeId] : []));
   await enqueueCreativeSync(tx, { ...scope, mediaBuyIds: assignmentPlan.accepted.map((a) => a.mediaBuyId), creativeIds: changed });
-  const moved = await startBuysAwaitingCreatives(tx, { ...scope, ids: [...new Set(assignmentPlan.accepted.map((a) => a.mediaBuyId))], now: ctx.now() });
+  // A buy waiting for creatives moves on with its first uploaded one: assigned now, or assigned before it arrived.
+  const dropped = new Set(unfit.map((u) => `${u.packageId}\u0000${u.creativeId}`));
+  const kept = held.filter((h) => !dropped.has(`${h.packageId}\u0000${h.creativeId}`));
+  const moved = await startBuysAwaitingCreatives(tx, { ...scope, ids: [...new Set([...assignmentPlan.accepted, ...kept].map((a) => a.mediaBuyId))], now: ctx.now() });
   for (const buy of moved) {
     await publishChange(tx, { tenant_id: scope.tenantId, principal_id: scope.principalId, media_buy_id: buy.id, status: buy.status, summary: 'creatives assigned' });
   }

@@ -6,7 +6,7 @@
  */
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
-import { existingCreativeIds } from '../../db/queries/creatives.js';
+import { libraryFormats } from '../../db/queries/creatives.js';
 import { cancelPackages, insertPackages, lockBuyForPrincipal, replaceAssignments, updatePackage } from '../../db/queries/media-buy-updates.js';
 import { updateMediaBuy } from '../../db/queries/media-buys.js';
 import { cancelPendingApproval, insertWorkflowStep, updateWorkflowStep } from '../../db/queries/workflow.js';
@@ -44,10 +44,10 @@ export default defineTool({
       ...(input.packages ?? []).flatMap((p) => (p.creative_assignments ?? []).map((a) => a.creative_id)),
       ...(input.new_packages ?? []).flatMap((p) => (p.creative_assignments ?? []).map((a) => a.creative_id)),
     ];
-    const [catalog, products, knownCreatives] = await Promise.all([
+    const [catalog, products, creativeFormats] = await Promise.all([
       ctx.catalog.get(ctx.tenant.id),
       ctx.catalog.productsFor(ctx.tenant.id, ctx.principal.id),
-      existingCreativeIds(ctx.db, { ...scope, ids: [...new Set(creativeIds)] }),
+      libraryFormats(ctx.db, { ...scope, ids: [...new Set(creativeIds)] }),
     ]);
     return idempotentMutation(ctx, TOOL, input, async (tx) => {
       const found = await lockBuyForPrincipal(tx, { ...scope, id: input.media_buy_id });
@@ -63,7 +63,7 @@ export default defineTool({
         products,
         adapters: catalog.adapters,
         settings: ctx.tenant.settings,
-        knownCreatives,
+        creativeFormats,
         now,
       });
       rejectTestFixtures(plan.newPackages, found.sandbox || ctx.tenant.settings.test_controller === 'enabled', 'new_packages');
