@@ -3,7 +3,10 @@
  * the AdCP SDK ships. Success responses must match the tool's response schema.
  * Error responses must match the tool's error branch where the schema has one
  * (create_media_buy...); elsewhere every entry of errors[] and adcp_error must
- * be a valid AdCP error object.
+ * be a valid AdCP error object. Aliases are checked as the tool they stand for;
+ * list_authorized_properties (AdCP 2.5) against the 2.5 schema;
+ * comply_test_controller against the SDK's controller response schema (its
+ * JSON schema is not among the 3.0 ones the SDK ships).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,6 +14,7 @@ import path from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { TOOL_RESPONSE_SCHEMAS } from '@adcp/sdk';
+import { ComplyTestControllerResponseSchema } from '@adcp/sdk/schemas';
 
 const require = createRequire(import.meta.url);
 const sdkRoot = path.dirname(require.resolve('@adcp/sdk/package.json'));
@@ -49,9 +53,19 @@ function hasErrorBranch(tool: string): boolean {
   return !!schema.oneOf?.some((b) => b.required?.includes('errors'));
 }
 
+/** Tool names under which the SDK knows the response schema. */
+const SCHEMA_NAME: Record<string, string> = { 'tasks/get': 'tasks_get', get_task_status: 'tasks_get', 'tasks/list': 'tasks_list' };
+/** Tools answered in an older AdCP version's shape. */
+const SCHEMA_VERSION: Record<string, string> = { list_authorized_properties: 'v2.5' };
+
 /** Problems with a tool response, as "pointer: message" lines; empty when valid. */
 export function responseProblems(tool: string, payload: Record<string, unknown>, isError = false): string[] {
-  const name = tool.replace('/', '_');
+  const name = SCHEMA_NAME[tool] ?? tool;
+  if (name === 'comply_test_controller' && !isError) {
+    // The controller answers its own errors in-band (success: false), as its schema requires.
+    const r = ComplyTestControllerResponseSchema.safeParse(payload);
+    return r.success ? [] : r.error.issues.map((i) => `zod ${i.path.join('/')}: ${i.message}`);
+  }
   if (isError && !hasErrorBranch(name)) {
     const problems: string[] = [];
     const errors = payload.errors as unknown[] | undefined;
@@ -61,7 +75,7 @@ export function responseProblems(tool: string, payload: Record<string, unknown>,
     }
     return problems;
   }
-  const out = validation.validateResponse(name, payload);
+  const out = validation.validateResponse(name, payload, SCHEMA_VERSION[name]);
   if (out.variant === 'skipped') throw new Error(`no AdCP response schema for ${tool}`);
   const problems = out.valid ? [] : out.issues.map((i) => `${i.pointer || '/'}: ${i.message}`);
   // The storyboard runner grades with the SDK's zod schemas too; they differ from the JSON schemas in places.
