@@ -31,7 +31,8 @@ import type { Caller, ToolContext } from './context.js';
 import { invokeTool, toolListing, type ToolDef } from './define-tool.js';
 import { MEDIA_BUYS_URI, mediaBuyUri, NotificationHub, taskUri, type Subscriber } from './notify.js';
 import { setMcpSessionSubscription, resourcesChangedSince } from '../db/queries/mcp-sessions.js';
-import { SessionTasks } from './tasks.js';
+import { PgTaskStore } from './task-store.js';
+import { callToolAsTask } from './tasks.js';
 import { TOOLS } from './tools/index.js';
 
 export const SERVER_INFO = { name: 'adcp-sales-agent', version: '0.1.0' };
@@ -60,7 +61,7 @@ export interface SessionOptions {
 }
 
 export type SalesAgentMcpServer = McpServer & {
-  /** After taking a session over: notify what changed since it was last told (resources and task statuses). */
+  /** After taking a session over: notify the subscribed resources that changed since it was last told. */
   catchUp(): Promise<void>;
 };
 
@@ -85,16 +86,16 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
     const c = await resolveCaller();
     return c.tenant && c.principal ? { tenantId: c.tenant.id, principalId: c.principal.id } : undefined;
   };
-  const tasks = new SessionTasks(app, taskScope, (task) => mcp.server.notification({ method: 'notifications/tasks/status', params: task }));
+  const taskStore = new PgTaskStore(app.database, taskScope);
   const mcp = new McpServer(SERVER_INFO, {
     capabilities: {
       tools: { listChanged: false },
       resources: { subscribe: true, listChanged: false },
       logging: {},
-      // Task-augmented tools/call for the tools whose execution.taskSupport says so (create_media_buy, update_media_buy).
+      // Task-augmented tools/call for the tools whose execution.taskSupport says so (create_media_buy, update_media_buy): see tasks.ts.
       tasks: { list: {}, requests: { tools: { call: {} } } },
     },
-    taskStore: tasks.store,
+    taskStore,
     instructions:
       'AdCP sales agent. Start with get_adcp_capabilities, then get_products with a brief. Buy with create_media_buy; subscribe to media-buy://{media_buy_id} for status pushes.',
   }) as SalesAgentMcpServer;
@@ -105,7 +106,7 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
     const tool = TOOL_BY_NAME.get(req.params.name);
     if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);
     const ctx = toolContext(app, await resolveCaller(extra));
-    if (req.params.task || tool.taskSupport === 'required') return tasks.call(tool, req.params, ctx, extra);
+    if (req.params.task || tool.taskSupport === 'required') return callToolAsTask(taskStore, tool, req.params, ctx, extra);
     return invokeTool(tool, req.params.arguments, ctx);
   });
 
@@ -199,7 +200,6 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
   server.onclose = () => {
     for (const [uri, sub] of mine) app.hub.unsubscribe(uri, sub);
     mine.clear();
-    tasks.close();
     previousOnClose?.();
   };
 
@@ -219,7 +219,6 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
       ...(changed.anyMediaBuy && uris.includes(MEDIA_BUYS_URI) ? [MEDIA_BUYS_URI] : []),
     ];
     for (const uri of updated) await server.sendResourceUpdated({ uri });
-    await tasks.resume(session.sessionId, resume.since);
   };
   return mcp;
 }

@@ -5,19 +5,14 @@
  * authorization context (tenant and principal), not to the session, so the
  * buyer can read a task from a new session on another replica.
  *
- * A media-buy task is the workflow step the tool wrote (same id, the AdCP
- * task_id): its MCP status and its result are read from the step and the
- * media buy, never copied. Only tasks without a step keep a status and result
- * of their own (a call refused before anything was written).
+ * A task-augmented call of our tools is recorded completed at once, with the
+ * call's CallToolResult (record()); the other TaskStore methods serve the SDK.
  */
 import type { CreateTaskOptions, TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks';
 import { ErrorCode, McpError, type Request, type RequestId, type Result, type Task } from '@modelcontextprotocol/sdk/types.js';
 import type { Database } from '../db/client.js';
 import { getMcpTask, insertMcpTask, listMcpTasks, setMcpTaskStatus, type McpTaskView, type TaskScope } from '../db/queries/mcp-tasks.js';
-import { getMediaBuy } from '../db/queries/media-buys.js';
 import { newId } from '../domain/ids.js';
-import { toAdcpMediaBuy } from '../domain/media-buy-view.js';
-import { errorResult, successResult } from './define-tool.js';
 import { maybePruneMcpState } from './prune.js';
 
 type TaskStatus = Task['status'];
@@ -25,9 +20,6 @@ type TaskStatus = Task['status'];
 export const TASK_TTL = { defaultMs: 24 * 3600_000, maxMs: 30 * 24 * 3600_000 };
 export const TASK_POLL = { defaultMs: 1000, minMs: 250, maxMs: 60_000 };
 const PAGE_SIZE = 50;
-
-const FINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
-export const isFinal = (s: string) => FINAL.has(s);
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.round(v)));
 
@@ -39,52 +31,15 @@ function pollOf(p: CreateTaskOptions): number {
   return typeof p.pollInterval === 'number' ? clamp(p.pollInterval, TASK_POLL.minMs, TASK_POLL.maxMs) : TASK_POLL.defaultMs;
 }
 
-function statusOf(v: McpTaskView): TaskStatus {
-  if (v.status) return v.status as TaskStatus;
-  switch (v.step?.status) {
-    case 'completed':
-      return 'completed';
-    case 'failed':
-    case 'rejected':
-      return 'failed';
-    case 'canceled':
-      return 'cancelled';
-    default:
-      return 'working';
-  }
-}
-
-function messageOf(v: McpTaskView): string | undefined {
-  if (v.statusMessage) return v.statusMessage;
-  const s = v.step;
-  if (!s || v.status) return undefined;
-  const update = s.stepType === 'update_media_buy';
-  switch (s.status) {
-    case 'requires_approval':
-      return "Awaiting the seller's approval.";
-    case 'pending':
-    case 'in_progress':
-      return update ? 'Applying the change at the ad server.' : 'Booking the order at the ad server.';
-    case 'completed':
-      return update ? 'Applied at the ad server.' : 'Booked at the ad server.';
-    case 'canceled':
-      return 'Canceled before it was carried out.';
-    default:
-      return typeof s.error?.message === 'string' ? s.error.message : 'The task failed.';
-  }
-}
-
 export function toTask(v: McpTaskView): Task {
-  const updated = v.step && v.step.updatedAt > v.updatedAt ? v.step.updatedAt : v.updatedAt;
-  const message = messageOf(v);
   return {
     taskId: v.id,
-    status: statusOf(v),
+    status: v.status as TaskStatus,
     ttl: v.ttlMs,
     createdAt: v.createdAt.toISOString(),
-    lastUpdatedAt: updated.toISOString(),
+    lastUpdatedAt: v.updatedAt.toISOString(),
     pollInterval: v.pollIntervalMs,
-    ...(message && { statusMessage: message }),
+    ...(v.statusMessage && { statusMessage: v.statusMessage }),
   };
 }
 
@@ -115,47 +70,40 @@ export class PgTaskStore implements TaskStore {
     return s;
   }
 
-  async view(taskId: string): Promise<McpTaskView | undefined> {
-    const s = await this.scope();
-    return s && getMcpTask(this.database.db, { ...s, id: taskId });
+  /** A finished tool call as a task of `scope`, completed from the start: its result is the call's result. */
+  async record(scope: TaskScope, params: CreateTaskOptions, call: { toolName: string; result: Result; statusMessage?: string }): Promise<Task> {
+    const view = await insertMcpTask(this.database.db, {
+      ...scope,
+      id: newId('mcptask'),
+      toolName: call.toolName,
+      status: 'completed',
+      statusMessage: call.statusMessage ?? null,
+      result: call.result as Record<string, unknown>,
+      ttlMs: ttlOf(params),
+      pollIntervalMs: pollOf(params),
+    });
+    maybePruneMcpState(this.database);
+    return toTask(view);
   }
 
-  /** A task whose own status and result this store keeps (no workflow step behind it). */
-  async createTask(params: CreateTaskOptions, _requestId: RequestId, request: Request, sessionId?: string): Promise<Task> {
+  async createTask(params: CreateTaskOptions, _requestId: RequestId, request: Request): Promise<Task> {
     const s = await this.mustScope();
     const name = (request.params as { name?: unknown } | undefined)?.name;
-    const id = newId('task');
-    await insertMcpTask(this.database.db, {
+    const view = await insertMcpTask(this.database.db, {
       ...s,
-      id,
+      id: newId('mcptask'),
       toolName: typeof name === 'string' ? name : request.method,
-      workflowStepId: null,
       status: 'working',
       ttlMs: ttlOf(params),
       pollIntervalMs: pollOf(params),
-      sessionId: sessionId ?? null,
     });
     maybePruneMcpState(this.database);
-    return toTask((await this.view(id))!);
+    return toTask(view);
   }
 
-  /** The task for a workflow step a tool call wrote. A replayed call finds the task its first call made. */
-  async createForStep(params: CreateTaskOptions, p: { stepId: string; toolName: string; sessionId?: string }): Promise<McpTaskView> {
-    const s = await this.mustScope();
-    await insertMcpTask(this.database.db, {
-      ...s,
-      id: p.stepId,
-      toolName: p.toolName,
-      workflowStepId: p.stepId,
-      status: null,
-      ttlMs: ttlOf(params),
-      pollIntervalMs: pollOf(params),
-      sessionId: p.sessionId ?? null,
-    });
-    maybePruneMcpState(this.database);
-    const v = await this.view(p.stepId);
-    if (!v) throw notFound(p.stepId);
-    return v;
+  private async view(taskId: string): Promise<McpTaskView | undefined> {
+    const s = await this.scope();
+    return s && getMcpTask(this.database.db, { ...s, id: taskId });
   }
 
   async getTask(taskId: string): Promise<Task | null> {
@@ -172,44 +120,14 @@ export class PgTaskStore implements TaskStore {
   async getTaskResult(taskId: string): Promise<Result> {
     const v = await this.view(taskId);
     if (!v) throw notFound(taskId);
-    if (v.result) return v.result as Result;
-    const step = v.step;
-    if (!step) throw new McpError(ErrorCode.InvalidParams, `Task ${taskId} has no result yet.`);
-    const context = step.request?.context && typeof step.request.context === 'object' ? (step.request.context as Record<string, unknown>) : undefined;
-    const status = statusOf(v);
-    if (status === 'completed') {
-      // What the call answers once the ad server has the order: the buy as it now stands.
-      const s = (await this.scope())!;
-      const buy = step.mediaBuyId ? await getMediaBuy(this.database.db, { ...s, id: step.mediaBuyId }) : undefined;
-      // The call's response echoes its idempotency_key; so does its task's result.
-      const key = typeof step.request?.idempotency_key === 'string' ? step.request.idempotency_key : undefined;
-      return successResult({ ...(buy ? toAdcpMediaBuy(buy) : { media_buy_id: step.mediaBuyId }), task_id: v.id, ...(key && { idempotency_key: key }) }, context);
-    }
-    if (status === 'cancelled') {
-      return errorResult({ code: 'INVALID_STATE', message: messageOf(v) ?? 'Canceled.', recovery: 'terminal', details: { task_id: v.id, media_buy_id: step.mediaBuyId } }, context);
-    }
-    if (status === 'failed') {
-      const code = typeof step.error?.code === 'string' ? step.error.code : 'SERVICE_UNAVAILABLE';
-      return errorResult({ code, message: messageOf(v) ?? 'The task failed.', recovery: 'terminal', details: { task_id: v.id, media_buy_id: step.mediaBuyId } }, context);
-    }
-    throw new McpError(ErrorCode.InvalidParams, `Task ${taskId} has no result yet.`);
+    if (!v.result) throw new McpError(ErrorCode.InvalidParams, `Task ${taskId} has no result yet.`);
+    return v.result as Result;
   }
 
   async updateTaskStatus(taskId: string, status: TaskStatus, statusMessage?: string): Promise<void> {
-    const v = await this.view(taskId);
-    if (!v) throw notFound(taskId);
-    if (v.step && !v.status) {
-      // The media buy decides; cancelling one is a business action with its own tool.
-      throw new McpError(
-        ErrorCode.InvalidParams,
-        status === 'cancelled'
-          ? `Task ${taskId} follows its media buy and ends with it: cancel the buy with update_media_buy (canceled: true).`
-          : `Task ${taskId} follows its media buy; its status cannot be set.`,
-      );
-    }
-    const s = (await this.scope())!;
+    const s = await this.mustScope();
     if (!(await setMcpTaskStatus(this.database.db, { ...s, id: taskId, status, statusMessage: statusMessage ?? null }))) {
-      throw new McpError(ErrorCode.InvalidParams, `Cannot move task ${taskId} from a final status.`);
+      throw (await this.view(taskId)) ? new McpError(ErrorCode.InvalidParams, `Cannot move task ${taskId} from a final status.`) : notFound(taskId);
     }
   }
 

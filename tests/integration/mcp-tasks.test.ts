@@ -1,13 +1,24 @@
 /**
  * MCP tasks (2025-11-25, the SDK's experimental.tasks) for create_media_buy and
- * update_media_buy: the task is the buy's workflow step, kept in Postgres, so a
- * second replica on the same database answers tasks/get, tasks/result and
- * tasks/list for it, and the session that created it hears
- * notifications/tasks/status when a worker elsewhere finishes.
+ * update_media_buy: every task-augmented call gets a task of its own, completed
+ * at once with exactly the plain call's result (an AdCP error included), and
+ * announced with notifications/tasks/status. Tasks live in Postgres, so a second replica
+ * answers tasks/get, tasks/result and tasks/list for them. What follows the
+ * call (approval, booking) is watched through AdCP's own tools, not the task.
  */
+import { AgentClient } from '@adcp/sdk';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CallToolResultSchema, CreateTaskResultSchema, ErrorCode, McpError, TaskStatusNotificationSchema, type Task } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolResultSchema,
+  CreateTaskResultSchema,
+  ErrorCode,
+  McpError,
+  ResourceUpdatedNotificationSchema,
+  TaskStatusNotificationSchema,
+  type CallToolResult,
+  type Task,
+} from '@modelcontextprotocol/sdk/types.js';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type RunningApp } from '../../src/app.js';
@@ -20,6 +31,7 @@ import { rejectMediaBuy } from '../../src/services/approval.js';
 import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 
 const RELATED = 'io.modelcontextprotocol/related-task';
+const IMMEDIATE = 'io.modelcontextprotocol/model-immediate-response';
 
 /** Another replica of the agent on the same database. */
 async function replica(t: TestApp, worker: boolean): Promise<{ app: RunningApp; http: HttpServer; close(): Promise<void> }> {
@@ -40,6 +52,13 @@ function callAsTask(client: Client, name: string, args: Record<string, unknown>,
   return client.request({ method: 'tools/call', params: { name, arguments: args, task } }, CreateTaskResultSchema);
 }
 
+/** tasks/result without the related-task metadata the protocol adds: what the tool answered. */
+async function taskResult(client: Client, taskId: string): Promise<CallToolResult> {
+  const { _meta, ...result } = await client.experimental.tasks.getTaskResult(taskId, CallToolResultSchema);
+  expect(_meta?.[RELATED]).toEqual({ taskId });
+  return result;
+}
+
 async function readJson(client: Client, uri: string): Promise<{ fulfilment: { state: string }[] }> {
   return JSON.parse((await client.readResource({ uri })).contents.map((c) => ('text' in c ? c.text : ''))[0]!);
 }
@@ -50,10 +69,14 @@ function statusNotes(client: Client): Task[] {
   return seen;
 }
 
-describe('MCP tasks on one replica', () => {
+async function addBuyer(t: TestApp, id: string, token: string): Promise<void> {
+  await t.app.database.db.insert(principals).values({ id, tenantId: 'demo', name: `Buyer ${id}`, tokenHash: hashToken(token), tokenHint: token.slice(0, 8) });
+}
+
+describe('MCP tasks, with no worker (nothing is ever booked)', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ worker: true, adapterLatencyMs: 300 });
+    t = await startTestApp({ worker: false });
   });
   afterAll(async () => t?.close());
 
@@ -69,79 +92,103 @@ describe('MCP tasks on one replica', () => {
     await client.close();
   });
 
-  it('runs create_media_buy as a task that is its workflow step, follows it to completed and notifies the session', async () => {
+  it('completes a create_media_buy task at once with the call’s answer, and says so in one status notification', async () => {
     const client = await memoryClient(t);
     const notes = statusNotes(client);
+    const args = buyRequest({ context: { trace: 'tasks-1' } });
     const messages = [];
-    for await (const m of client.experimental.tasks.callToolStream({ name: 'create_media_buy', arguments: buyRequest({ context: { trace: 'tasks-1' } }) }, CallToolResultSchema, { task: { ttl: 60_000 } })) messages.push(m);
+    for await (const m of client.experimental.tasks.callToolStream({ name: 'create_media_buy', arguments: args }, CallToolResultSchema, { task: { ttl: 60_000 } })) messages.push(m);
 
-    const created = messages[0]!;
-    expect(created.type).toBe('taskCreated');
-    const task = (created as { task: Task }).task;
-    expect(task).toMatchObject({ status: 'working', ttl: 60_000, pollInterval: 1000, statusMessage: 'Booking the order at the ad server.' });
-    const last = messages.at(-1)!;
-    expect(last.type).toBe('result');
-    const result = (last as { result: { structuredContent: Record<string, unknown>; isError?: boolean; _meta?: Record<string, unknown> } }).result;
+    expect(messages.map((m) => m.type)).toEqual(['taskCreated', 'taskStatus', 'result']);
+    const task = (messages[0] as { task: Task }).task;
+    // Final in the CreateTaskResult already: no waiting for the ad server.
+    expect(task).toMatchObject({ taskId: expect.stringMatching(/^mcptask_/), status: 'completed', ttl: 60_000, pollInterval: 1000 });
+    expect(await client.experimental.tasks.getTask(task.taskId)).toEqual(task);
+    const result = (messages[2] as { result: CallToolResult }).result;
     expect(result.isError).toBeFalsy();
-    expect(result.structuredContent).toMatchObject({ media_buy_id: expect.stringMatching(/^mb_/), task_id: task.taskId, context: { trace: 'tasks-1' } });
-    expect(result._meta?.[RELATED]).toEqual({ taskId: task.taskId });
-    // The MCP task id is the AdCP task id: the AdCP tasks/get tool knows it too.
-    const adcp = await call(client, 'tasks/get', { task_id: task.taskId });
-    expect(adcp.data).toMatchObject({ task_id: task.taskId, task_type: 'create_media_buy', status: 'completed' });
-    // The buy was booked at the ad server before the task completed.
-    expect((await readJson(client, `media-buy://${String(result.structuredContent.media_buy_id)}`)).fulfilment[0]!.state).toBe('booked');
-    await waitFor(async () => notes.find((n) => n.taskId === task.taskId && n.status === 'completed'));
-    expect(notes.filter((n) => n.taskId === task.taskId).map((n) => n.status)).toEqual(['completed']);
+    const body = result.structuredContent as Record<string, unknown>;
+    expect(body).toMatchObject({ media_buy_id: expect.stringMatching(/^mb_/), status: 'pending_creatives', idempotency_key: args.idempotency_key, context: { trace: 'tasks-1' } });
+    expect(body.replayed).toBeFalsy();
+    expect(JSON.parse((result.content as { text: string }[])[0]!.text)).toEqual(body);
+    // The buy is stored, its order not booked (no worker runs), and the task is over anyway.
+    expect((await readJson(client, `media-buy://${String(body.media_buy_id)}`)).fulfilment[0]!.state).not.toBe('booked');
+    expect(notes).toEqual([task]);
+
+    // A plain call with the same key replays that answer; so does a task-augmented one, as a task of its own.
+    const plain = await client.callTool({ name: 'create_media_buy', arguments: args });
+    expect(plain.structuredContent).toEqual({ ...body, replayed: true });
+    const again = await callAsTask(client, 'create_media_buy', args);
+    expect(again.task.taskId).not.toBe(task.taskId);
+    expect(again.task.status).toBe('completed');
+    const { isError, ...replayed } = await taskResult(client, again.task.taskId);
+    expect(isError).toBeFalsy();
+    expect(replayed).toEqual(plain);
+    expect(again._meta?.[IMMEDIATE]).toBe((plain.content as { text: string }[])[0]!.text);
+    await waitFor(async () => notes.length === 2);
+    expect(notes[1]).toEqual(again.task);
     await client.close();
   });
 
-  it('answers a refused call with a failed task whose result is the AdCP error', async () => {
+  it('completes the task of a refused call at once, with the AdCP error a plain call answers as its result', async () => {
     const client = await memoryClient(t);
-    const { task, _meta } = await callAsTask(client, 'create_media_buy', buyRequest({ packages: [{ product_id: 'no_such_product', pricing_option_id: 'x', budget: 100 }] }));
-    expect(task.status).toBe('failed');
-    expect(String(_meta?.['io.modelcontextprotocol/model-immediate-response'])).toContain('errors');
-    const result = await client.experimental.tasks.getTaskResult(task.taskId, CallToolResultSchema);
+    const notes = statusNotes(client);
+    const args = buyRequest({ packages: [{ product_id: 'no_such_product', pricing_option_id: 'x', budget: 100 }], context: { trace: 'refused' } });
+    const { task, _meta } = await callAsTask(client, 'create_media_buy', args);
+    const result = await taskResult(client, task.taskId);
     expect(result.isError).toBe(true);
-    expect((result.structuredContent as { errors: { code: string }[] }).errors[0]!.code).toMatch(/PRODUCT_NOT_FOUND|VALIDATION_ERROR/);
-    expect(result._meta?.[RELATED]).toEqual({ taskId: task.taskId });
+    const error = (result.structuredContent as { adcp_error: { code: string; message: string } }).adcp_error;
+    expect(error.code).toMatch(/PRODUCT_NOT_FOUND|VALIDATION_ERROR/);
+    // Completed, not failed: the error is the call's answer, which a client fetches as it would any result.
+    expect(task).toMatchObject({ status: 'completed', statusMessage: `${error.code}: ${error.message}` });
+    expect(String(_meta?.[IMMEDIATE])).toContain('errors');
+    expect(result).toEqual(await client.callTool({ name: 'create_media_buy', arguments: args }));
+    await waitFor(async () => notes.length === 1);
+    expect(notes[0]).toEqual(task);
     await client.close();
   });
 
-  it('refuses task augmentation of a tool without task support with -32601', async () => {
-    const client = await memoryClient(t);
-    const err = await callAsTask(client, 'get_products', { brief: 'sports' }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(McpError);
-    expect((err as McpError).code).toBe(ErrorCode.MethodNotFound);
-    await client.close();
-  });
-
-  it('runs update_media_buy as a task that completes once the ad server has the change', async () => {
+  it('completes an update_media_buy task at once; the change at the ad server is followed as the AdCP task', async () => {
     const client = await memoryClient(t);
     const buy = await call(client, 'create_media_buy', buyRequest());
     const id = String(buy.data.media_buy_id);
-    // Booked first, so the update goes straight to the ad server.
-    await waitFor(async () => (await readJson(client, `media-buy://${id}`)).fulfilment[0]!.state === 'booked');
     const { task } = await callAsTask(client, 'update_media_buy', { media_buy_id: id, paused: true, idempotency_key: `pause-${id}` });
-    expect(task.status).toBe('working');
-    const result = await client.experimental.tasks.getTaskResult(task.taskId, CallToolResultSchema);
-    expect(result.structuredContent).toMatchObject({ media_buy_id: id, status: 'paused', task_id: task.taskId });
-    expect(await client.experimental.tasks.getTask(task.taskId)).toMatchObject({ status: 'completed', statusMessage: 'Applied at the ad server.' });
-    // Replaying the same call finds the same task.
-    const again = await callAsTask(client, 'update_media_buy', { media_buy_id: id, paused: true, idempotency_key: `pause-${id}` });
-    expect(again.task).toMatchObject({ taskId: task.taskId, status: 'completed' });
+    expect(task.status).toBe('completed');
+    const result = await taskResult(client, task.taskId);
+    const body = result.structuredContent as { media_buy_id: string; status: string; task_id: string };
+    expect(body).toMatchObject({ media_buy_id: id, status: 'paused', idempotency_key: `pause-${id}` });
+    // The AdCP task of the change is another task, still waiting for the ad server (no worker here).
+    expect(body.task_id).not.toBe(task.taskId);
+    const adcp = await call(client, 'tasks/get', { task_id: body.task_id });
+    expect(adcp.data).toMatchObject({ task_id: body.task_id, task_type: 'update_media_buy', status: 'submitted' });
     await client.close();
   });
 
-  it("lists the buyer's tasks page by page, and shows another buyer none of them", async () => {
+  it('refuses task augmentation of a tool without task support (-32601), an anonymous caller, and tasks/cancel', async () => {
+    const client = await memoryClient(t);
+    const err = await callAsTask(client, 'get_products', { brief: 'sports' }).catch((e: unknown) => e);
+    expect((err as McpError).code).toBe(ErrorCode.MethodNotFound);
+
+    const anonymous = await memoryClient(t, null);
+    const anon = await callAsTask(anonymous, 'create_media_buy', buyRequest()).catch((e: unknown) => e);
+    expect((anon as McpError).code).toBe(ErrorCode.InvalidRequest);
+    expect((await anonymous.experimental.tasks.listTasks()).tasks).toEqual([]);
+
+    const { task } = await callAsTask(client, 'create_media_buy', buyRequest());
+    const cancel = await client.experimental.tasks.cancelTask(task.taskId).catch((e: unknown) => e);
+    expect(cancel).toBeInstanceOf(McpError);
+    expect((await client.experimental.tasks.getTask(task.taskId)).status).toBe('completed');
+    await Promise.all([client.close(), anonymous.close()]);
+  });
+
+  it("lists the buyer's tasks page by page, shows another buyer none of them, and forgets them past their TTL", async () => {
     const client = await memoryClient(t);
     const ids = [];
     for (let i = 0; i < 3; i++) ids.push((await callAsTask(client, 'create_media_buy', buyRequest())).task.taskId);
     const { tasks } = await client.experimental.tasks.listTasks();
-    expect(tasks.map((x) => x.taskId)).toEqual(expect.arrayContaining(ids));
     expect(tasks.slice(0, 3).map((x) => x.taskId)).toEqual([...ids].reverse());
 
     const tokenB = 'tok_tasks_other_buyer';
-    await t.app.database.db.insert(principals).values({ id: 'prn_tasks_b', tenantId: 'demo', name: 'Buyer B', tokenHash: hashToken(tokenB), tokenHint: 'tok_task' });
+    await addBuyer(t, 'prn_tasks_b', tokenB);
     const other = await memoryClient(t, tokenB);
     expect((await other.experimental.tasks.listTasks()).tasks).toEqual([]);
     const err = await other.experimental.tasks.getTask(ids[0]!).catch((e: unknown) => e);
@@ -174,20 +221,16 @@ describe('MCP tasks on one replica', () => {
     const bad = await other.experimental.tasks.listTasks('not-a-cursor').catch((e: unknown) => e);
     expect((bad as McpError).code).toBe(ErrorCode.InvalidParams);
 
-    // Past its TTL a task is gone, from tasks/get and tasks/list alike.
+    // The TTL asked for is kept (within bounds); past it a task is gone, from tasks/get, tasks/result and tasks/list alike.
+    const short = await callAsTask(client, 'create_media_buy', buyRequest(), { ttl: 5000 });
+    const [row] = await t.app.database.db.select({ createdAt: mcpTasks.createdAt, expiresAt: mcpTasks.expiresAt }).from(mcpTasks).where(eq(mcpTasks.id, short.task.taskId));
+    expect(row!.expiresAt!.getTime() - row!.createdAt.getTime()).toBeGreaterThanOrEqual(4900);
+    expect(row!.expiresAt!.getTime() - row!.createdAt.getTime()).toBeLessThanOrEqual(5100);
     await t.app.database.db.update(mcpTasks).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(mcpTasks.id, ids[0]!));
     expect(((await client.experimental.tasks.getTask(ids[0]!).catch((e: unknown) => e)) as McpError).code).toBe(ErrorCode.InvalidParams);
+    expect(((await client.experimental.tasks.getTaskResult(ids[0]!, CallToolResultSchema).catch((e: unknown) => e)) as McpError).code).toBe(ErrorCode.InvalidParams);
     expect((await client.experimental.tasks.listTasks()).tasks.map((x) => x.taskId)).not.toContain(ids[0]);
     await Promise.all([client.close(), other.close()]);
-  });
-
-  it('refuses tasks/cancel on a media-buy task (cancelling is update_media_buy)', async () => {
-    const client = await memoryClient(t);
-    const { task } = await callAsTask(client, 'create_media_buy', buyRequest());
-    const err = await client.experimental.tasks.cancelTask(task.taskId).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(McpError);
-    expect(String((err as McpError).message)).toContain('update_media_buy');
-    await client.close();
   });
 });
 
@@ -198,17 +241,51 @@ describe('MCP tasks with manual approval', () => {
   });
   afterAll(async () => t?.close());
 
-  it('waits with the seller, then fails with the rejection as its result', async () => {
+  it('gives an AdCP SDK buyer (which calls through tasks) "submitted" at once, a replay replayed: true, an AdCP error its code', async () => {
+    const mcp = await memoryClient(t);
+    // The SDK waits for the task's result; were the task held until approval, it would answer "working" after this timeout.
+    // (The AdCP SDK's typings name the SDK's CommonJS Client, this file imports its ESM one: the same class.)
+    const agent = AgentClient.fromMCPClient(mcp as unknown as Parameters<typeof AgentClient.fromMCPClient>[0], { workingTimeout: 20_000, debug: true });
+    const args = buyRequest({ context: { trace: 'sdk' } });
+    const first = await agent.createMediaBuy(args as never);
+    expect(JSON.stringify(first.debug_logs)).toContain('MCP Tasks: Task created');
+    expect(first.status).toBe('submitted');
+    const data = first.data as unknown as Record<string, unknown>;
+    expect(data).toMatchObject({ status: 'submitted', task_id: expect.stringMatching(/^task_/), idempotency_key: args.idempotency_key, context: { trace: 'sdk' } });
+    expect(data.replayed).toBeFalsy();
+
+    const second = await agent.createMediaBuy(args as never);
+    expect(second.status).toBe('submitted');
+    expect(second.data).toMatchObject({ task_id: data.task_id, replayed: true });
+    // Two calls, two MCP tasks, both completed; the AdCP task waits for the seller.
+    const { tasks } = await mcp.experimental.tasks.listTasks();
+    expect(tasks.slice(0, 2).map((x) => x.status)).toEqual(['completed', 'completed']);
+    expect(new Set(tasks.slice(0, 2).map((x) => x.taskId)).size).toBe(2);
+    expect((await call(mcp, 'tasks/get', { task_id: String(data.task_id) })).data).toMatchObject({ status: 'submitted' });
+
+    // An AdCP error reaches it with its code: the same key with another payload is a conflict.
+    const conflict = await agent.createMediaBuy({ ...args, packages: [{ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 30000 }] } as never);
+    expect(conflict.success).toBe(false);
+    expect(conflict.adcpError?.code).toBe('IDEMPOTENCY_CONFLICT');
+    await mcp.close();
+  });
+
+  it('keeps the MCP task completed when the seller rejects; the rejection reaches the AdCP task and task:// subscribers', async () => {
     const client = await memoryClient(t);
     const notes = statusNotes(client);
     const { task } = await callAsTask(client, 'create_media_buy', buyRequest());
-    expect(task).toMatchObject({ status: 'working', statusMessage: "Awaiting the seller's approval." });
-    expect((await rejectMediaBuy(t.app.database.db, { tenantId: 'demo', taskId: task.taskId, actor: 'ops@demo', reason: 'no alcohol brands' })).ok).toBe(true);
-    const failed = await waitFor(async () => notes.find((n) => n.taskId === task.taskId));
-    expect(failed).toMatchObject({ status: 'failed', statusMessage: 'Rejected by the seller: no alcohol brands' });
-    const result = await client.experimental.tasks.getTaskResult(task.taskId, CallToolResultSchema);
-    expect(result.isError).toBe(true);
-    expect((result.structuredContent as { errors: { code: string; message: string }[] }).errors[0]).toMatchObject({ code: 'POLICY_VIOLATION', message: 'Rejected by the seller: no alcohol brands' });
+    const { structuredContent } = await taskResult(client, task.taskId);
+    const adcpTaskId = String((structuredContent as { task_id: string }).task_id);
+    expect(structuredContent).toMatchObject({ status: 'submitted', task_id: adcpTaskId });
+    const updates: string[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.push(n.params.uri));
+    await client.subscribeResource({ uri: `task://${adcpTaskId}` });
+
+    expect((await rejectMediaBuy(t.app.database.db, { tenantId: 'demo', taskId: adcpTaskId, actor: 'ops@demo', reason: 'no alcohol brands' })).ok).toBe(true);
+    await waitFor(async () => updates.includes(`task://${adcpTaskId}`));
+    expect((await call(client, 'tasks/get', { task_id: adcpTaskId })).data).toMatchObject({ task_id: adcpTaskId, status: 'rejected' });
+    expect(await client.experimental.tasks.getTask(task.taskId)).toMatchObject({ status: 'completed' });
+    expect(notes.map((n) => [n.taskId, n.status])).toEqual([[task.taskId, 'completed']]);
     await client.close();
   });
 });
@@ -217,31 +294,36 @@ describe('MCP tasks across replicas', () => {
   let t: TestApp;
   let b: Awaited<ReturnType<typeof replica>>;
   beforeAll(async () => {
-    // Replica A serves MCP without a worker; replica B serves MCP and runs the worker.
-    t = await startTestApp({ http: true, worker: false, adapterLatencyMs: 400 });
-    b = await replica(t, true);
+    t = await startTestApp({ http: true, worker: false });
+    b = await replica(t, false);
   });
   afterAll(async () => {
     await b?.close();
     await t?.close();
   });
 
-  it('creates on A, reads and awaits on B, and tells the session on A when the worker on B finishes', async () => {
+  it('creates on A (over HTTP, with its status notification), reads and lists on B; another buyer sees none of it', async () => {
     const onA = await clientAt(t.http!.url, t.token);
     const onB = await clientAt(b.http.url, t.token);
     const notes = statusNotes(onA);
-    const { task } = await callAsTask(onA, 'create_media_buy', buyRequest(), { ttl: 120_000 });
-    expect(task.status).toBe('working');
+    const args = buyRequest({ context: { trace: 'replicas' } });
+    const created = await callAsTask(onA, 'create_media_buy', args, { ttl: 120_000 });
+    expect(created.task).toMatchObject({ status: 'completed', ttl: 120_000 });
+    await waitFor(async () => notes.length > 0);
+    expect(notes).toEqual([created.task]);
 
-    expect(await onB.experimental.tasks.getTask(task.taskId)).toMatchObject({ taskId: task.taskId, status: 'working', ttl: 120_000 });
-    // tasks/result on B blocks until the task is final.
-    const result = await onB.experimental.tasks.getTaskResult(task.taskId, CallToolResultSchema);
-    expect(result.isError).toBeFalsy();
-    expect(result.structuredContent).toMatchObject({ media_buy_id: expect.stringMatching(/^mb_/), task_id: task.taskId, confirmed_at: expect.any(String) });
-    expect((await onB.experimental.tasks.listTasks()).tasks.map((x) => x.taskId)).toContain(task.taskId);
+    expect(await onB.experimental.tasks.getTask(created.task.taskId)).toEqual(created.task);
+    const result = await taskResult(onB, created.task.taskId);
+    expect(result.structuredContent).toMatchObject({ media_buy_id: expect.stringMatching(/^mb_/), idempotency_key: args.idempotency_key, context: { trace: 'replicas' } });
+    expect((await onB.experimental.tasks.listTasks()).tasks[0]).toEqual(created.task);
+    // The replay on B: a task of its own, replayed: true, readable on A.
+    const again = await callAsTask(onB, 'create_media_buy', args);
+    expect((await taskResult(onA, again.task.taskId)).structuredContent).toEqual({ ...result.structuredContent, replayed: true });
 
-    const done = await waitFor(async () => notes.find((n) => n.taskId === task.taskId && n.status === 'completed'));
-    expect(done.lastUpdatedAt >= task.createdAt).toBe(true);
-    await Promise.all([onA.close(), onB.close()]);
+    await addBuyer(t, 'prn_replica_b', 'tok_replica_other_buyer');
+    const other = await clientAt(b.http.url, 'tok_replica_other_buyer');
+    expect((await other.experimental.tasks.listTasks()).tasks).toEqual([]);
+    expect(((await other.experimental.tasks.getTask(created.task.taskId).catch((e: unknown) => e)) as McpError).code).toBe(ErrorCode.InvalidParams);
+    await Promise.all([onA.close(), onB.close(), other.close()]);
   });
 });

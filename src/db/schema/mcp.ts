@@ -5,13 +5,11 @@
  * those streams belong to, so another replica can take a session over.
  */
 import { bigserial, index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
-import { workflowSteps } from './workflow.js';
 
 /**
- * An MCP task. When a workflow step backs it (create_media_buy, update_media_buy)
- * the task id is the step id and its status and result are read from the step
- * and the media buy; `status` and `result` are set only for tasks nothing else
- * records (a call refused before anything was written).
+ * An MCP task: one per task-augmented tools/call (create_media_buy,
+ * update_media_buy), holding that call's CallToolResult. The AdCP lifecycle
+ * behind it (approval, booking) is the workflow step's, not the task's.
  */
 export const mcpTasks = pgTable(
   'mcp_tasks',
@@ -20,24 +18,20 @@ export const mcpTasks = pgTable(
     tenantId: text('tenant_id').notNull(),
     /** Tasks are bound to the buyer that created them (the MCP authorization context). */
     principalId: text('principal_id').notNull(),
-    workflowStepId: text('workflow_step_id').references(() => workflowSteps.id, { onDelete: 'cascade' }),
     toolName: text('tool_name').notNull(),
-    /** working | input_required | completed | failed | cancelled; null while a workflow step decides. */
-    status: text('status'),
+    /** working | input_required | completed | failed | cancelled */
+    status: text('status').notNull(),
     statusMessage: text('status_message'),
-    /** The CallToolResult of a task that has no workflow step. */
+    /** The call's CallToolResult, once the task is final. */
     result: jsonb('result').$type<Record<string, unknown>>(),
     ttlMs: integer('ttl_ms'),
     pollIntervalMs: integer('poll_interval_ms').notNull(),
-    /** The MCP session that created the task: it receives notifications/tasks/status. */
-    sessionId: text('session_id'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
   },
   (t) => [
     index('mcp_tasks_principal_idx').on(t.tenantId, t.principalId, t.createdAt, t.id),
-    index('mcp_tasks_session_idx').on(t.sessionId),
     index('mcp_tasks_expires_idx').on(t.expiresAt),
   ],
 );

@@ -45,7 +45,7 @@ export default defineTool({
   output: z.looseObject({ media_buy_id: z.string().optional(), status: z.string().optional(), task_id: z.string().optional(), packages: z.array(z.looseObject({})).optional() }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   auth: 'required',
-  // MCP tasks: the task follows the workflow step until the ad server has the change.
+  // MCP tasks: a task-augmented call is recorded as a task completed at once with this call's answer (src/mcp/tasks.ts).
   taskSupport: 'optional',
   async handle(input, ctx) {
     const scope = { tenantId: ctx.tenant.id, principalId: ctx.principal.id };
