@@ -10,8 +10,8 @@ import type { Logger } from '../logger.js';
 export interface Subscriber {
   tenantId: string;
   principalId: string;
-  /** Deliver notifications/resources/updated for this URI. */
-  resourceUpdated(uri: string, event: MediaBuyEvent): Promise<void>;
+  /** Deliver notifications/resources/updated for this URI; without an event after a lost LISTEN (it may have changed). */
+  resourceUpdated(uri: string, event?: MediaBuyEvent): Promise<void>;
 }
 
 export const mediaBuyUri = (id: string) => `media-buy://${id}`;
@@ -38,7 +38,13 @@ export class NotificationHub {
       () => {
         this.logger.debug('listening for change events', { channel: EVENTS_CHANNEL });
         // A re-LISTEN after a lost connection: whatever was announced in between went unheard.
-        if (this.listening) for (const fn of this.resyncs) fn();
+        if (this.listening) {
+          for (const fn of this.resyncs) fn();
+          // Subscribers may have missed a change: tell each to read its resource again.
+          for (const [uri, set] of this.subs) {
+            for (const sub of set) sub.resourceUpdated(uri).catch((err) => this.logger.debug('notification not delivered', { uri, error: err }));
+          }
+        }
         this.listening = true;
       },
     );

@@ -171,7 +171,7 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
       ...scope,
       resourceUpdated: async (u, event) => {
         await server.sendResourceUpdated({ uri: u });
-        await server.sendLoggingMessage({ level: 'info', logger: 'media-buy', data: `${event.media_buy_id}: ${event.summary ?? event.status} (${event.status})` }).catch(() => {});
+        if (event) await server.sendLoggingMessage({ level: 'info', logger: 'media-buy', data: `${event.media_buy_id}: ${event.summary ?? event.status} (${event.status})` }).catch(() => {});
       },
     };
     mine.set(uri, sub);
