@@ -16,7 +16,8 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
     SALES_AGENT_DATA_DIR=/data \
-    LOG_LEVEL=info
+    LOG_LEVEL=info \
+    NODE_OPTIONS=--max-semi-space-size=8
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules

@@ -15,6 +15,8 @@ import { postgresTarget } from '../src/db/client.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI = path.join(ROOT, 'dist', 'cli.js');
+/** Node flags of `npm start` (package.json) and the Docker image (NODE_OPTIONS): a smaller young generation. */
+export const SERVER_NODE_ARGS = '--max-semi-space-size=8';
 export const DEFAULT_DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 // ---------------------------------------------------------------- helpers
@@ -112,8 +114,9 @@ export interface Server {
 }
 
 export async function startServer(opts: ServerOptions, databaseUrl: string): Promise<Server> {
-  // BENCH_SERVER_NODE_ARGS passes node flags to the server only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  // The server runs with the node flags `npm start` and the Docker image use (SERVER_NODE_ARGS);
+  // BENCH_SERVER_NODE_ARGS replaces them, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? SERVER_NODE_ARGS).split(/\s+/).filter(Boolean);
   const noWorker = opts.noWorker ? ['--no-worker'] : [];
   const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--port', String(opts.port), '--host', '127.0.0.1', ...noWorker], {
     cwd: ROOT,
@@ -164,7 +167,7 @@ export async function startServer(opts: ServerOptions, databaseUrl: string): Pro
 
 /** A separate `sales-agent worker` process; resolves once it logs that it started. */
 export async function startWorkerProcess(opts: Pick<ServerOptions, 'workerConcurrency'>, databaseUrl: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, 'worker'], {
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS.split(' '), CLI, 'worker'], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'info', SALES_AGENT_WORKER_CONCURRENCY: String(opts.workerConcurrency) },
     stdio: ['ignore', 'ignore', 'pipe'],
