@@ -63,7 +63,8 @@ describe('stdio transport with the mcp.json config', () => {
   });
 
   it('serves tools and pushes fulfilment, then exits cleanly when stdin closes', async () => {
-    expect(existsSync(path.join(root, config.args[0]!))).toBe(true);
+    // The config runs the built CLI (node flags first).
+    expect(existsSync(path.join(root, config.args.find((a) => a.endsWith('cli.js'))!))).toBe(true);
     const { client, child, stderr } = await connectStdio({ ...baseEnv(), ...config.env, DATABASE_URL: db.url });
     const updates: string[] = [];
     client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
