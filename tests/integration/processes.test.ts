@@ -4,9 +4,7 @@
  * twice; buys made on one server are pushed to subscribers on another; jobs
  * wait in Postgres while no worker runs. Needs `npm run build`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -16,92 +14,8 @@ import { connect } from '../../src/db/client.js';
 import { seedDemo } from '../../src/seed/demo.js';
 import { buyRequest, call, memoryClient, rawCall, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
+import { killAll, startServer, startWorkerProcess, waitOn, type Proc } from '../helpers/processes.js';
 
-const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
-
-// ---------------------------------------------------------------- child processes
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-interface Proc {
-  name: string;
-  pid: number;
-  stdout(): string;
-  stderr(): string;
-  exited(): boolean;
-  exit: Promise<Exit>;
-  /** Send a signal and wait (bounded) for the process to go; SIGKILL if it does not. */
-  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<Exit>;
-}
-
-/** Every child this file started; afterAll kills whatever is left. */
-const children = new Set<Proc>();
-
-function spawnCli(name: string, args: string[], env: Record<string, string>): Proc {
-  const base: Record<string, string> = {};
-  for (const k of ['PATH', 'HOME', 'LANG', 'TMPDIR']) if (process.env[k]) base[k] = process.env[k]!;
-  const child: ChildProcess = spawn(process.execPath, [cli, ...args], { env: { ...base, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  let done = false;
-  child.stdout!.on('data', (d) => (out += d.toString()));
-  child.stderr!.on('data', (d) => (err += d.toString()));
-  const exit = new Promise<Exit>((resolve) =>
-    child.once('exit', (code, signal) => {
-      done = true;
-      children.delete(proc);
-      resolve({ code, signal });
-    }),
-  );
-  const proc: Proc = {
-    name,
-    pid: child.pid!,
-    stdout: () => out,
-    stderr: () => err,
-    exited: () => done,
-    exit,
-    async stop(signal = 'SIGTERM', timeoutMs = 10_000) {
-      if (!done) child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      try {
-        return await exit;
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-  };
-  children.add(proc);
-  return proc;
-}
-
-/** waitFor that gives up at once, with its stderr, if the process it waits on has died. */
-function waitOn<T>(proc: Proc, fn: () => Promise<T | undefined | false>, timeoutMs: number, intervalMs = 25): Promise<T> {
-  return waitFor(async () => {
-    if (proc.exited()) throw new Error(`${proc.name} exited early:\n${proc.stderr()}`);
-    return fn();
-  }, timeoutMs, intervalMs);
-}
-
-/** `serve --no-worker` on a free port; resolves with its base URL once it listens. */
-async function startServer(name: string, dbUrl: string): Promise<{ proc: Proc; url: string }> {
-  const proc = spawnCli(name, ['serve', '--port', '0', '--no-worker'], { DATABASE_URL: dbUrl });
-  const url = await waitOn(proc, async () => /serving MCP at (http:\/\/\S+)\/mcp/.exec(proc.stdout())?.[1], 15_000);
-  expect(proc.stdout()).not.toContain('worker in-process');
-  return { proc, url };
-}
-
-/** `worker`; resolves once its pool has registered its heartbeat (it is then taking jobs). */
-async function startWorkerProcess(name: string, dbUrl: string, sql: postgres.Sql): Promise<Proc> {
-  const proc = spawnCli(name, ['worker'], { DATABASE_URL: dbUrl, SALES_AGENT_WORKER_CONCURRENCY: '16' });
-  await waitOn(proc, async () => (await sql`select 1 from worker_heartbeats where pid = ${proc.pid}`).length > 0, 15_000);
-  return proc;
-}
-
-/** SIGKILL whatever children are still running (before their database is dropped). */
-const killAll = () => Promise.all([...children].map((c) => c.stop('SIGKILL')));
 afterAll(killAll);
 
 // ---------------------------------------------------------------- database probes
