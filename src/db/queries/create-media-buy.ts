@@ -10,7 +10,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
 import { EVENTS_CHANNEL } from '../notify.js';
-import { addJobsSql, type FulfilmentPlan } from '../../jobs/fan-out.js';
+import { addJobsSql, type FulfilmentPlan, type JobSpec } from '../../jobs/fan-out.js';
 
 export interface NewPackageRow {
   id: string;
@@ -51,7 +51,7 @@ export interface AtomicCreate {
   assignments: { creative_id: string; package_id: string; weight: number | null }[];
   step: { status: string; owner: string };
   /** A job to enqueue with the buy, if any. */
-  job: { identifier: string; payload: Record<string, unknown>; key: string; maxAttempts: number } | null;
+  job: JobSpec | null;
   /** Set on the auto path: the buy's parts (one per adapter) and their fulfilment jobs. */
   fulfilment: FulfilmentPlan | null;
   /** pg_notify payload. */
@@ -70,12 +70,8 @@ export async function createMediaBuyAtomically(db: Queryable, c: AtomicCreate): 
             where idempotency_records.created_at < now() - make_interval(secs => ${c.idempotency.ttlSeconds})
           returning 1 as ok`
     : sql`select 1 as ok`;
-  const job = c.job
-    ? sql`(select (graphile_worker.add_job(
-          identifier => ${c.job.identifier}, payload => ${JSON.stringify(c.job.payload)}::json,
-          max_attempts => ${c.job.maxAttempts}::int, job_key => ${c.job.key}::text)).id)`
-    : sql`null::bigint`;
-  const partJobs = c.fulfilment ? addJobsSql(c.fulfilment.jobs) : sql`0`;
+  const jobs = [...(c.job ? [c.job] : []), ...(c.fulfilment?.jobs ?? [])];
+  const queued = jobs.length ? addJobsSql(jobs) : sql`0`;
   const rows = await db.execute<{ claimed: boolean }>(sql`
     with claim as (${claim}),
     buy as (
@@ -126,8 +122,7 @@ export async function createMediaBuyAtomically(db: Queryable, c: AtomicCreate): 
     )
     select exists (select 1 from claim) as claimed,
            (select count(*) from pkgs) + (select count(*) from assignments) + (select count(*) from step) + (select count(*) from directive) + (select count(*) from parts) as written,
-           case when exists (select 1 from claim) then ${job} end as job_id,
-           case when exists (select 1 from claim) then ${partJobs} end as part_jobs,
+           case when exists (select 1 from claim) then ${queued} end as jobs,
            case when exists (select 1 from claim) then pg_notify(${EVENTS_CHANNEL}, ${c.event}) end as notified`);
   return { claimed: !!rows[0]?.claimed };
 }

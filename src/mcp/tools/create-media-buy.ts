@@ -18,8 +18,7 @@ import { amountToNumber } from '../../domain/money.js';
 import { checkReportingWebhook, windowEndAfter, type ReportingWebhook } from '../../domain/reporting.js';
 import { initialStatus, validActions } from '../../domain/status.js';
 import { checkWebhookUrl, type PushConfig } from '../../domain/webhooks.js';
-import { JOBS } from '../../jobs/catalog.js';
-import { planFulfilment } from '../../jobs/fan-out.js';
+import { jobSpec, planFulfilment } from '../../jobs/fan-out.js';
 import { defineTool } from '../define-tool.js';
 import { idempotencyConflict, requestFingerprint } from '../idempotency.js';
 import { findAccount, resolveAccount, toAdcpAccount, type AccountRef } from '../resolve-account.js';
@@ -163,7 +162,7 @@ export default defineTool({
       step: plan.manualApproval ? { status: 'requires_approval', owner: 'seller' } : { status: 'pending', owner: 'system' },
       // Awaiting approval: the seller's Slack hears of it (a no-op job when the tenant has no Slack).
       job: plan.manualApproval
-        ? { identifier: 'notify_slack', payload: JOBS.notify_slack.payload.parse({ v: 1, tenant_id: ctx.tenant.id, event: 'approval_required', media_buy_id: mediaBuyId }), key: `slack:approval_required:${mediaBuyId}`, maxAttempts: JOBS.notify_slack.maxAttempts }
+        ? jobSpec('notify_slack', { v: 1, tenant_id: ctx.tenant.id, event: 'approval_required', media_buy_id: mediaBuyId }, `slack:approval_required:${mediaBuyId}`)
         : null,
       // Auto path: one part, and one fulfil_media_buy job, per adapter of the packages.
       fulfilment: plan.manualApproval ? null : planFulfilment(ctx.tenant.id, mediaBuyId, plan.packages.map((p) => ({ id: p.adapterConfigId, adapterType: adapterTypes.get(p.adapterConfigId) ?? 'unknown' }))),
