@@ -81,6 +81,16 @@ export async function lockOwnPackages(db: Queryable, p: Scope & { ids: string[] 
   return rows.map((r) => ({ ...r, formatIds: r.formatIds ?? [] }));
 }
 
+/** Where clause for the caller's assignments of these creatives that are live: package not canceled, buy not over (the query joins the package and its buy). */
+const liveAssignmentsOf = (p: Scope & { creativeIds: string[] }) =>
+  and(
+    eq(creativeAssignments.tenantId, p.tenantId),
+    eq(creativeAssignments.principalId, p.principalId),
+    inArray(creativeAssignments.creativeId, p.creativeIds),
+    ne(mediaPackages.status, 'canceled'),
+    notInArray(mediaBuys.status, CLOSED_BUY_STATUSES),
+  );
+
 /** The live assignments of these creatives (package not canceled, buy not over), with the formats each package's product takes. */
 export async function heldAssignments(db: Queryable, p: Scope & { creativeIds: string[] }): Promise<HeldAssignment[]> {
   if (p.creativeIds.length === 0) return [];
@@ -90,15 +100,7 @@ export async function heldAssignments(db: Queryable, p: Scope & { creativeIds: s
     .innerJoin(mediaPackages, eq(mediaPackages.id, creativeAssignments.packageId))
     .innerJoin(mediaBuys, eq(mediaBuys.id, mediaPackages.mediaBuyId))
     .leftJoin(products, and(eq(products.tenantId, mediaPackages.tenantId), eq(products.id, mediaPackages.productId)))
-    .where(
-      and(
-        eq(creativeAssignments.tenantId, p.tenantId),
-        eq(creativeAssignments.principalId, p.principalId),
-        inArray(creativeAssignments.creativeId, p.creativeIds),
-        ne(mediaPackages.status, 'canceled'),
-        notInArray(mediaBuys.status, CLOSED_BUY_STATUSES),
-      ),
-    )
+    .where(liveAssignmentsOf(p))
     .orderBy(asc(creativeAssignments.packageId), asc(creativeAssignments.creativeId));
   return rows.map((r) => ({ ...r, formatIds: r.formatIds ?? [] }));
 }
@@ -153,15 +155,7 @@ export async function assignmentsOf(db: Queryable, p: Scope & { creativeIds: str
     .from(creativeAssignments)
     .innerJoin(mediaPackages, eq(mediaPackages.id, creativeAssignments.packageId))
     .innerJoin(mediaBuys, eq(mediaBuys.id, mediaPackages.mediaBuyId))
-    .where(
-      and(
-        eq(creativeAssignments.tenantId, p.tenantId),
-        eq(creativeAssignments.principalId, p.principalId),
-        inArray(creativeAssignments.creativeId, p.creativeIds),
-        ne(mediaPackages.status, 'canceled'),
-        notInArray(mediaBuys.status, CLOSED_BUY_STATUSES),
-      ),
-    )
+    .where(liveAssignmentsOf(p))
     .orderBy(asc(creativeAssignments.createdAt), asc(creativeAssignments.packageId));
 }
 
