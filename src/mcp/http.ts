@@ -16,6 +16,7 @@ import { createAdminHandler } from '../admin/router.js';
 import { Authenticator, tokenFromHeaders } from './auth.js';
 import type { Caller } from './context.js';
 import { invokeTool } from './define-tool.js';
+import { isLoopbackBind, requestAllowed } from './host-check.js';
 import { serveWellKnown } from './well-known.js';
 import { resumeTransport, SessionDirectory, type TakeOver } from './sessions.js';
 import { createMcpServer, findTool, SERVER_INFO, toolContext, toolList, type AppServices } from './server.js';
@@ -202,8 +203,13 @@ export async function startHttpServer(app: AppServices, opts: { host: string; po
 
   // The seller console and its API (src/admin): its own authentication, never the buyers'.
   const admin = createAdminHandler(app);
+  const checkHost = isLoopbackBind(opts.host);
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (checkHost && !requestAllowed(req.headers)) {
+      sendJson(res, 403, rpcError(null, -32000, 'Forbidden: this agent listens on a loopback address and answers only requests addressed to it (Host) from a loopback origin (Origin).'));
+      return;
+    }
     const done = (async () => {
       if (path === '/mcp') return handleMcp(req, res);
       if (path?.startsWith('/.well-known/') && (await serveWellKnown(app, req, res, path))) return;

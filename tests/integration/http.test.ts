@@ -1,6 +1,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import nodeHttp from 'node:http';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buyRequest, call, httpClient, rawCall, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
@@ -19,7 +20,34 @@ afterAll(async () => {
   await t?.close();
 });
 
+/** A raw request with chosen Host and Origin headers (fetch will not set Host). */
+function requestWith(headers: Record<string, string>): Promise<number> {
+  const u = new URL(`${url}/mcp`);
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+  return new Promise((resolve, reject) => {
+    const req = nodeHttp.request(
+      { host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', 'content-length': Buffer.byteLength(body), ...headers } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 describe('HTTP transport', () => {
+  it('bound to a loopback address, refuses requests addressed to another host or sent from another origin (DNS rebinding)', async () => {
+    const port = new URL(url).port;
+    expect(await requestWith({ host: `127.0.0.1:${port}` })).toBe(200);
+    expect(await requestWith({ host: `localhost:${port}`, origin: `http://localhost:${port}` })).toBe(200);
+    expect(await requestWith({ host: `[::1]:${port}`, origin: 'http://127.0.0.1:5173' })).toBe(200);
+    expect(await requestWith({ host: `rebind.attacker.example:${port}` })).toBe(403);
+    expect(await requestWith({ host: `127.0.0.1:${port}`, origin: 'https://attacker.example' })).toBe(403);
+    expect(await requestWith({ host: `127.0.0.1:${port}`, origin: 'null' })).toBe(403);
+  });
+
   it('GET /healthz answers 200 when the database answers', async () => {
     const res = await fetch(`${url}/healthz`);
     expect(res.status).toBe(200);
