@@ -113,8 +113,7 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
   for (const u of unfit.filter((x) => !requested.has(`${x.packageId}\u0000${x.creativeId}`))) assignmentPlan.errors.set(u.creativeId, [...(assignmentPlan.errors.get(u.creativeId) ?? []), u.error]);
   await upsertAssignments(tx, { ...scope, rows: assignmentPlan.accepted });
   // New assignments and new or changed creatives reach the ad servers by a job queued with this write.
-  const changed = plans.flatMap((p) => (p.action === 'created' || p.action === 'updated' ? [p.creativeId] : []));
-  await enqueueCreativeSync(tx, { ...scope, mediaBuyIds: assignmentPlan.accepted.map((a) => a.mediaBuyId), creativeIds: changed });
+  await enqueueCreativeSync(tx, { ...scope, mediaBuyIds: assignmentPlan.accepted.map((a) => a.mediaBuyId), creativeIds: arrived });
   // A buy waiting for creatives moves on with its first uploaded one: assigned now, or assigned before it arrived.
   const dropped = new Set(unfit.map((u) => `${u.packageId}\u0000${u.creativeId}`));
   const kept = held.filter((h) => !dropped.has(`${h.packageId}\u0000${h.creativeId}`));
