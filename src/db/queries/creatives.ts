@@ -1,5 +1,5 @@
 /** Creatives and their assignments, scoped by tenant and principal. */
-import { and, asc, desc, eq, gt, ilike, inArray, lt, ne, notInArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, ilike, inArray, lt, ne, notInArray, or, sql, type SQL } from 'drizzle-orm';
 import { CLOSED_BUY_STATUSES, type CreativeStatus, type CreativeWrite, type FormatRef, type HeldAssignment, type OwnPackage } from '../../domain/creatives.js';
 import type { Queryable } from '../client.js';
 import { creativeAssignments, creatives, mediaBuys, mediaPackages, products } from '../schema/index.js';
@@ -106,11 +106,16 @@ export async function heldAssignments(db: Queryable, p: Scope & { creativeIds: s
 }
 
 export async function removeAssignments(db: Queryable, p: Scope & { rows: { creativeId: string; packageId: string }[] }): Promise<void> {
-  for (const r of p.rows) {
-    await db
-      .delete(creativeAssignments)
-      .where(and(eq(creativeAssignments.tenantId, p.tenantId), eq(creativeAssignments.principalId, p.principalId), eq(creativeAssignments.packageId, r.packageId), eq(creativeAssignments.creativeId, r.creativeId)));
-  }
+  if (p.rows.length === 0) return;
+  await db
+    .delete(creativeAssignments)
+    .where(
+      and(
+        eq(creativeAssignments.tenantId, p.tenantId),
+        eq(creativeAssignments.principalId, p.principalId),
+        or(...p.rows.map((r) => and(eq(creativeAssignments.packageId, r.packageId), eq(creativeAssignments.creativeId, r.creativeId)))),
+      ),
+    );
 }
 
 export async function upsertAssignments(db: Queryable, p: Scope & { rows: { creativeId: string; packageId: string; weight: number | null }[] }): Promise<void> {
