@@ -16,7 +16,7 @@ import {
   mediaBuyConsoleDetail,
   type PendingApproval,
 } from '../db/queries/console.js';
-import type { ProductWithPricing } from '../db/queries/inventory.js';
+import { tenantProducts, type ProductWithPricing } from '../db/queries/inventory.js';
 import type { MediaBuyRow } from '../db/queries/media-buys.js';
 import { getNotificationSettings } from '../db/queries/notifications.js';
 import { listApiKeys, listOperators } from '../db/queries/operators.js';
@@ -38,7 +38,6 @@ import {
 import { fulfilmentState } from './pages/media-buys.js';
 import { sendJson, type AdminRequest, type Route } from './respond.js';
 import { redactSecrets, splitSettings } from './secrets.js';
-import { tenantProducts } from './web.js';
 
 const ok = (r: AdminRequest, body: unknown, status = 200) => sendJson(r.res, status, body);
 

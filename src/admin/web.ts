@@ -3,14 +3,12 @@
  * the JSON API and redirect (303) to a page that says what happened, except
  * when a secret must be shown once (then the page is the answer).
  */
-import { and, asc, eq } from 'drizzle-orm';
 import { listAdapterConfigs } from '../db/queries/adapters.js';
 import { listAudit } from '../db/queries/audit.js';
 import { approvalQueue, creativesAwaitingReview, getTenant, listBuyers, listTenantMediaBuys, listWebhookDeliveries, mediaBuyConsoleDetail } from '../db/queries/console.js';
 import { getNotificationSettings } from '../db/queries/notifications.js';
 import { deleteExpiredSessions, listApiKeys, listOperators, operatorsWithEmail } from '../db/queries/operators.js';
-import { creativeFormats, pricingOptions, products, publisherProperties } from '../db/schema/index.js';
-import type { ProductWithPricing } from '../db/queries/inventory.js';
+import { listFormats, listProperties, tenantProducts } from '../db/queries/inventory.js';
 import type { Queryable } from '../db/client.js';
 import {
   AdminError,
@@ -223,24 +221,8 @@ async function mediaBuy(r: AdminRequest) {
 
 // ---- products ----------------------------------------------------------------------
 
-export async function tenantProducts(db: Queryable, tenantId: string, id?: string): Promise<ProductWithPricing[]> {
-  const [rows, prices] = await Promise.all([
-    db.select().from(products).where(and(eq(products.tenantId, tenantId), id ? eq(products.id, id) : undefined)).orderBy(asc(products.archived), asc(products.id)),
-    db.select().from(pricingOptions).where(and(eq(pricingOptions.tenantId, tenantId), id ? eq(pricingOptions.productId, id) : undefined)).orderBy(asc(pricingOptions.id)),
-  ]);
-  return rows.map((p) => ({ ...p, pricing: prices.filter((po) => po.productId === p.id) }));
-}
-
 async function choices(db: Queryable, tenantId: string): Promise<CatalogChoices> {
-  const [formats, properties, adapters] = await Promise.all([
-    db.select({ id: creativeFormats.id, name: creativeFormats.name }).from(creativeFormats).where(eq(creativeFormats.tenantId, tenantId)).orderBy(asc(creativeFormats.id)),
-    db
-      .select({ id: publisherProperties.id, name: publisherProperties.name, publisherDomain: publisherProperties.publisherDomain })
-      .from(publisherProperties)
-      .where(eq(publisherProperties.tenantId, tenantId))
-      .orderBy(asc(publisherProperties.id)),
-    listAdapterConfigs(db, tenantId),
-  ]);
+  const [formats, properties, adapters] = await Promise.all([listFormats(db, tenantId), listProperties(db, tenantId), listAdapterConfigs(db, tenantId)]);
   return { formats, properties, adapters };
 }
 

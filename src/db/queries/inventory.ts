@@ -18,16 +18,23 @@ function visibleTo(principalId: string | null) {
 
 export async function listProducts(
   db: Queryable,
-  p: { tenantId: string; principalId: string | null; ids?: string[]; includeRestricted?: boolean },
+  p: {
+    tenantId: string;
+    principalId: string | null;
+    ids?: string[];
+    includeRestricted?: boolean;
+    /** The console's view: archived products too, after the active ones. */
+    includeArchived?: boolean;
+  },
 ): Promise<ProductWithPricing[]> {
   const where = and(
     eq(products.tenantId, p.tenantId),
-    eq(products.archived, false),
+    p.includeArchived ? undefined : eq(products.archived, false),
     p.includeRestricted ? undefined : visibleTo(p.principalId),
     p.ids ? inArray(products.id, p.ids) : undefined,
   );
   const [rows, prices] = await Promise.all([
-    db.select().from(products).where(where).orderBy(asc(products.id)),
+    db.select().from(products).where(where).orderBy(...(p.includeArchived ? [asc(products.archived)] : []), asc(products.id)),
     db
       .select()
       .from(pricingOptions)
@@ -41,6 +48,11 @@ export async function listProducts(
     byProduct.set(po.productId, list);
   }
   return rows.map((r) => ({ ...r, pricing: byProduct.get(r.id) ?? [] }));
+}
+
+/** The console's catalogue: every product of the tenant, restricted and archived ones too (archived last), or just the one with this id. */
+export function tenantProducts(db: Queryable, tenantId: string, id?: string): Promise<ProductWithPricing[]> {
+  return listProducts(db, { tenantId, principalId: null, includeRestricted: true, includeArchived: true, ...(id && { ids: [id] }) });
 }
 
 export async function listProperties(db: Queryable, tenantId: string) {
