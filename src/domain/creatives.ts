@@ -6,6 +6,7 @@
  */
 import { AdcpError, type AdcpErrorBody } from './errors.js';
 import { canonicalJson } from './ids.js';
+import { CLOSED_BUY } from './status.js';
 
 export const CREATIVE_STATUSES = ['processing', 'pending_review', 'approved', 'rejected', 'archived'] as const;
 export type CreativeStatus = (typeof CREATIVE_STATUSES)[number];
@@ -278,10 +279,6 @@ export interface AssignmentPlan {
   /** Per creative: the assignments that could not be made. */
   errors: Map<string, AdcpErrorBody[]>;
 }
-
-/** Media-buy statuses in which a package no longer takes, or runs, creatives. */
-export const CLOSED_BUY_STATUSES = ['canceled', 'completed', 'rejected'];
-const CLOSED_BUY = new Set(CLOSED_BUY_STATUSES);
 
 /**
  * Which assignments may be made. A creative that failed in this sync is skipped

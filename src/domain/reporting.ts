@@ -12,6 +12,7 @@
  */
 import { AdcpError } from './errors.js';
 import { DEFAULT_REPORTING_CAPABILITIES } from './products.js';
+import { CLOSED_BUY } from './status.js';
 import type { WebhookAuthentication } from './webhooks.js';
 
 export type ReportingFrequency = 'hourly' | 'daily' | 'monthly';
@@ -27,8 +28,8 @@ export interface ReportingWebhook {
 /** Minutes past a window's end before its report is sent: the hourly delivery collection runs at :05. */
 export const REPORT_DELAY_MINUTES = 15;
 
-/** Buy statuses that get a final report (then no more). */
-export const FINAL_REPORT_STATUSES: ReadonlySet<string> = new Set(['completed', 'canceled', 'rejected']);
+/** Buy statuses that get a final report (then no more): the closed ones. */
+export const FINAL_REPORT_STATUSES: ReadonlySet<string> = CLOSED_BUY;
 /** Buy statuses that get scheduled reports; others (awaiting approval, creatives or the start) skip their windows. */
 export const SCHEDULED_REPORT_STATUSES: ReadonlySet<string> = new Set(['active', 'paused']);
 

@@ -44,6 +44,10 @@ export function toAdcpTaskStatus(s: WorkflowStatus | string): AdcpTaskStatus {
   }
 }
 
+/** A media buy in one of these is over: its packages take and run no creatives, no ad server books or changes it, its last report is due. */
+export const CLOSED_BUY_STATUSES: MediaBuyStatus[] = ['canceled', 'completed', 'rejected'];
+export const CLOSED_BUY: ReadonlySet<string> = new Set(CLOSED_BUY_STATUSES);
+
 export const TERMINAL_WORKFLOW: ReadonlySet<string> = new Set(['completed', 'failed', 'rejected', 'canceled']);
 
 /** The status a freshly accepted buy starts in, before any flight-date transition. */

@@ -8,6 +8,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Queryable } from '../db/client.js';
 import { newId } from '../domain/ids.js';
+import { CLOSED_BUY_STATUSES } from '../domain/status.js';
 import { JOBS, type JobName, type JobPayload } from './catalog.js';
 
 /** The idempotency key of a part's order at its ad server. */
@@ -121,7 +122,7 @@ export async function enqueueCreativeSync(db: Queryable, p: { tenantId: string; 
     select distinct k.media_buy_id, k.adapter_config_id
     from media_packages k join media_buys b on b.id = k.media_buy_id
     where b.tenant_id = ${p.tenantId} and b.principal_id = ${p.principalId} and k.adapter_config_id is not null
-      and b.status not in ('pending_approval', 'rejected', 'canceled', 'completed')
+      and b.status <> 'pending_approval' and b.status not in ${CLOSED_BUY_STATUSES}
       and (b.id in (select jsonb_array_elements_text(${JSON.stringify(buys)}::jsonb))
            or exists (select 1 from creative_assignments a
                       where a.package_id = k.id and a.tenant_id = ${p.tenantId} and a.principal_id = ${p.principalId}

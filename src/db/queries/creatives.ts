@@ -1,6 +1,7 @@
 /** Creatives and their assignments, scoped by tenant and principal. */
 import { and, asc, desc, eq, gt, ilike, inArray, lt, ne, notInArray, or, sql, type SQL } from 'drizzle-orm';
-import { CLOSED_BUY_STATUSES, type CreativeStatus, type CreativeWrite, type FormatRef, type HeldAssignment, type OwnPackage } from '../../domain/creatives.js';
+import { type CreativeStatus, type CreativeWrite, type FormatRef, type HeldAssignment, type OwnPackage } from '../../domain/creatives.js';
+import { CLOSED_BUY_STATUSES } from '../../domain/status.js';
 import type { Queryable } from '../client.js';
 import { creativeAssignments, creatives, mediaBuys, mediaPackages, products } from '../schema/index.js';
 

@@ -7,6 +7,7 @@
  * before it. Tenant-scoped: the worker acts for the seller, not a principal.
  */
 import { sql, type SQL } from 'drizzle-orm';
+import { CLOSED_BUY_STATUSES } from '../../domain/status.js';
 import type { Queryable } from '../client.js';
 import { EVENTS_CHANNEL } from '../notify.js';
 
@@ -98,8 +99,6 @@ export async function lockBuy(db: Queryable, p: { tenantId: string; mediaBuyId: 
   return rows[0]?.status;
 }
 
-const CLOSED = sql`('rejected', 'canceled', 'completed')`;
-
 interface PartRef {
   tenantId: string;
   mediaBuyId: string;
@@ -148,7 +147,7 @@ export async function recordPartBooked(
     ),
     buy as (
       update media_buys b set updated_at = now()
-      where b.tenant_id = ${o.tenantId} and b.id = ${o.mediaBuyId} and b.status not in ${CLOSED}
+      where b.tenant_id = ${o.tenantId} and b.id = ${o.mediaBuyId} and b.status not in ${CLOSED_BUY_STATUSES}
       returning b.id
     ),
     part as (
@@ -223,7 +222,7 @@ export async function recordPartFailed(
     ),
     buy as (
       update media_buys set status = 'rejected', rejection_reason = ${o.reason}, revision = revision + 1, updated_at = now()
-      where tenant_id = ${o.tenantId} and id = ${o.mediaBuyId} and status not in ${CLOSED}
+      where tenant_id = ${o.tenantId} and id = ${o.mediaBuyId} and status not in ${CLOSED_BUY_STATUSES}
       returning id
     ),
     step as (

@@ -4,6 +4,7 @@
  * seller, so these are scoped by tenant through the buy itself.
  */
 import { sql } from 'drizzle-orm';
+import { CLOSED_BUY_STATUSES } from '../../domain/status.js';
 import type { Queryable } from '../client.js';
 
 export interface DueReport {
@@ -44,7 +45,7 @@ export async function lockDueReports(db: Queryable, p: { now: Date; limit: numbe
            reporting_webhook, reporting_next_at, reporting_sequence
     from media_buys
     where reporting_next_at is not null and reporting_webhook is not null
-      and (reporting_next_at <= ${p.now.toISOString()}::timestamptz or status in ('completed', 'canceled', 'rejected'))
+      and (reporting_next_at <= ${p.now.toISOString()}::timestamptz or status in ${CLOSED_BUY_STATUSES})
     order by reporting_next_at, id
     limit ${p.limit}
     for update skip locked`);

@@ -17,7 +17,7 @@ import { loadPart, lockBuy, recordPartBooked, recordPartFailed, recordPartRetry,
 import { updateWorkflowStep } from '../../db/queries/workflow.js';
 import { mediaBuyEventPayload, publishChange } from '../../db/notify.js';
 import { sumAmounts } from '../../domain/money.js';
-import { toAdcpMediaBuyStatus } from '../../domain/status.js';
+import { CLOSED_BUY, toAdcpMediaBuyStatus } from '../../domain/status.js';
 import { AdapterError, type AdapterOrderResult } from '../../adapters/port.js';
 import type { AdapterFactory } from '../../adapters/registry.js';
 import type { Logger } from '../../logger.js';
@@ -38,8 +38,6 @@ export interface JobInfo {
   signal?: AbortSignal;
 }
 
-const CLOSED = new Set(['rejected', 'canceled', 'completed']);
-
 type Part = { tenantId: string; mediaBuyId: string; adapterConfigId: string };
 
 export async function fulfilMediaBuy(rawPayload: unknown, job: JobInfo, deps: TaskDeps): Promise<void> {
@@ -55,7 +53,7 @@ export async function fulfilMediaBuy(rawPayload: unknown, job: JobInfo, deps: Ta
     // Queued before orders fanned out: queue one job per part instead.
     const parts = await deps.db.transaction(async (tx) => {
       const status = await lockBuy(tx, { tenantId, mediaBuyId });
-      return status && !CLOSED.has(status) && status !== 'pending_approval' ? enqueueFulfilment(tx, { tenantId, mediaBuyId }) : 0;
+      return status && !CLOSED_BUY.has(status) && status !== 'pending_approval' ? enqueueFulfilment(tx, { tenantId, mediaBuyId }) : 0;
     });
     log.info('queued the parts of the media buy', { parts });
     return;
@@ -76,7 +74,7 @@ async function fulfilPart(p: Part, job: JobInfo, deps: TaskDeps, log: Logger): P
   const mayHaveBooked = job.attempts > 1 || (v.part?.attempts ?? 0) > 0;
   const cancelJob = jobSpec('cancel_adapter_order', { v: 1, tenant_id: p.tenantId, media_buy_id: p.mediaBuyId, adapter_config_id: p.adapterConfigId }, jobKeys.cancel(p.mediaBuyId, p.adapterConfigId));
 
-  if (CLOSED.has(v.status) || state === 'canceling' || state === 'canceled') {
+  if (CLOSED_BUY.has(v.status) || state === 'canceling' || state === 'canceled') {
     // Closed before this part was booked: book nothing, and undo whatever an earlier attempt may have made.
     await deps.db.transaction(async (tx) => {
       if (mayHaveBooked) {
@@ -85,7 +83,7 @@ async function fulfilPart(p: Part, job: JobInfo, deps: TaskDeps, log: Logger): P
       } else {
         await settlePart(tx, { ...ref, state: 'canceled', error: null });
       }
-      if (v.step && CLOSED.has(v.status)) {
+      if (v.step && CLOSED_BUY.has(v.status)) {
         await updateWorkflowStep(tx, { tenantId: p.tenantId, id: v.step.id, fromStatuses: ['pending', 'in_progress'] }, { status: 'canceled' });
       }
     });
@@ -190,9 +188,9 @@ async function reject(deps: TaskDeps, v: PartView, ref: Part & { adapterType: st
   const stepError = { code: 'ADAPTER_REJECTED', message: reason };
   const rejected = await deps.db.transaction(async (tx) => {
     const status = await lockBuy(tx, ref);
-    if (!status || CLOSED.has(status) || v.step?.status === 'completed') {
+    if (!status || CLOSED_BUY.has(status) || v.step?.status === 'completed') {
       await settlePart(tx, { ...ref, state: 'failed', error: message });
-      if (status && !CLOSED.has(status)) {
+      if (status && !CLOSED_BUY.has(status)) {
         await publishChange(tx, { tenant_id: ref.tenantId, principal_id: v.principal_id, media_buy_id: ref.mediaBuyId, status, summary: `not booked at ${reason}` });
       }
       return false;

@@ -11,13 +11,14 @@
  */
 import { errorMessage } from '../../domain/errors.js';
 import { hashJson } from '../../domain/ids.js';
+import { CLOSED_BUY_STATUSES } from '../../domain/status.js';
 import { loadCreativeSync, recordAdapterCreative, type PartAssignment } from '../../db/queries/creative-sync.js';
 import { AdapterError } from '../../adapters/port.js';
 import { AdapterPartPayload } from '../catalog.js';
 import { orderKey } from '../fan-out.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 
-const SETTLED = new Set(['pending_approval', 'rejected', 'canceled', 'completed']);
+const SETTLED = new Set(['pending_approval', ...CLOSED_BUY_STATUSES]);
 
 /** The idempotency key of a creative at an ad server. */
 export const creativeKey = (p: { tenantId: string; principalId: string; creativeId: string; adapterConfigId: string }) =>

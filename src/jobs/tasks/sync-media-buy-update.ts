@@ -8,7 +8,7 @@
  * part is still being booked.
  */
 import { errorMessage } from '../../domain/errors.js';
-import { TERMINAL_WORKFLOW, toAdcpMediaBuyStatus } from '../../domain/status.js';
+import { CLOSED_BUY, TERMINAL_WORKFLOW, toAdcpMediaBuyStatus } from '../../domain/status.js';
 import type { PushConfig } from '../../domain/webhooks.js';
 import { loadPart, recordUpdatePartRetry, settleUpdatePart, type PartView } from '../../db/queries/fulfilment.js';
 import { getWorkflowStep, lockWorkflowStep, updateWorkflowStep } from '../../db/queries/workflow.js';
@@ -19,7 +19,6 @@ import { enqueueMediaBuyUpdate } from '../fan-out.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 import { queueTaskWebhook } from '../../services/webhooks.js';
 
-const CLOSED = new Set(['rejected', 'canceled', 'completed']);
 
 type Outcome = { state: 'applied'; error: null } | { state: 'failed'; error: string };
 
@@ -94,7 +93,7 @@ async function apply(deps: TaskDeps, v: PartView, stepId: string, job: JobInfo):
   if (part?.state === 'failed') return { state: 'failed', error: `${v.adapter?.name ?? part.adapter_config_id}: not booked (${part.error ?? 'failed'})` };
   if (!part || part.state === 'queued') {
     // Nothing booked here yet. A closed buy needs nothing (its fulfilment undoes whatever it books); an open one waits for the booking.
-    if (CLOSED.has(v.status)) return { state: 'applied', error: null };
+    if (CLOSED_BUY.has(v.status)) return { state: 'applied', error: null };
     throw new Error('the booking at this ad server is still in progress');
   }
   // Canceling or canceled: the order is being undone, which no update can change.
