@@ -5,7 +5,6 @@
  * transaction. A refused or failed action is audited too.
  */
 import { enqueueCreativeSync } from '../jobs/fan-out.js';
-import { isIP } from 'node:net';
 import { DeliveryTypeSchema, MediaChannelSchema, PricingModelSchema } from '@adcp/sdk/schemas';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
@@ -18,7 +17,7 @@ import { setSlackWebhook } from '../db/queries/notifications.js';
 import { getOperator, insertApiKey, insertOperator, revokeApiKey, deleteOtherSessions, setOperatorPassword, type Role } from '../db/queries/operators.js';
 import { adapterConfigs, creativeFormats, creatives, pricingOptions, products, publisherProperties } from '../db/schema/index.js';
 import { hashToken, newId, newToken } from '../domain/ids.js';
-import { isLocalHostname, isPrivateAddress } from '../domain/webhooks.js';
+import { isLiteralPrivateHost, isLocalHostname, urlHost } from '../domain/webhooks.js';
 import type { Logger } from '../logger.js';
 import { approveMediaBuy, rejectMediaBuy } from '../services/approval.js';
 import { actorOf, newApiKey, type Operator } from './auth.js';
@@ -381,12 +380,12 @@ export function checkSlackUrl(raw: string, allowPrivate: boolean): string {
   } catch {
     throw new AdminError(400, 'VALIDATION_ERROR', 'The Slack webhook is not a valid URL.', 'slack_webhook_url');
   }
-  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const host = urlHost(u);
   const loopback = isLocalHostname(host) || host === '127.0.0.1' || host === '::1';
   if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
     throw new AdminError(400, 'VALIDATION_ERROR', 'The Slack webhook must be an https:// URL (Slack gives https://hooks.slack.com/services/…).', 'slack_webhook_url');
   }
-  if (!allowPrivate && (isLocalHostname(host) || (isIP(host) !== 0 && isPrivateAddress(host)))) {
+  if (!allowPrivate && isLiteralPrivateHost(host)) {
     throw new AdminError(400, 'VALIDATION_ERROR', 'The Slack webhook points at a private or loopback address.', 'slack_webhook_url');
   }
   return u.toString();

@@ -85,6 +85,12 @@ export function isPrivateAddress(ip: string): boolean {
 
 export const isLocalHostname = (host: string): boolean => host === 'localhost' || host.endsWith('.localhost');
 
+/** A URL's host as an address or name: IPv6 without its brackets. */
+export const urlHost = (u: URL): string => u.hostname.replace(/^\[|\]$/g, '');
+
+/** Private or loopback on its face (a private address, or a localhost name), before any DNS lookup. */
+export const isLiteralPrivateHost = (host: string): boolean => (net.isIP(host) !== 0 && isPrivateAddress(host)) || isLocalHostname(host);
+
 /** Request-time check of a webhook URL the buyer sent (push_notification_config.url by default). */
 export function checkWebhookUrl(url: string, allowPrivate: boolean, field = 'push_notification_config.url'): void {
   let u: URL;
@@ -96,9 +102,7 @@ export function checkWebhookUrl(url: string, allowPrivate: boolean, field = 'pus
   if (u.protocol !== 'https:' && u.protocol !== 'http:') {
     throw new AdcpError('VALIDATION_ERROR', `${field} must be http(s).`, { field, suggestion: 'Send an https:// URL.' });
   }
-  const host = u.hostname.replace(/^\[|\]$/g, '');
-  const literalPrivate = (net.isIP(host) && isPrivateAddress(host)) || isLocalHostname(host);
-  if (literalPrivate && !allowPrivate) {
+  if (isLiteralPrivateHost(urlHost(u)) && !allowPrivate) {
     throw new AdcpError('VALIDATION_ERROR', `${field} points at a private or loopback address.`, {
       field,
       suggestion: 'Use a public URL; loopback webhooks are allowed for sandbox accounts only.',

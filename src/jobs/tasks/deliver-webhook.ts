@@ -12,14 +12,14 @@ import { getWebhookDelivery, recordWebhookAttempt } from '../../db/queries/webho
 import { errorMessage } from '../../domain/errors.js';
 import { ensureWebhookSigningKey } from '../../db/queries/signing-keys.js';
 import { webhookSignatureHeaders } from '../../domain/webhook-signing.js';
-import { isLocalHostname, isPrivateAddress, legacyAuthHeaders } from '../../domain/webhooks.js';
+import { isLocalHostname, isPrivateAddress, legacyAuthHeaders, urlHost } from '../../domain/webhooks.js';
 import { DeliverWebhookPayload } from '../catalog.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 
 const TIMEOUT_MS = 10_000;
 
 export async function resolvesPrivate(url: string): Promise<boolean> {
-  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  const host = urlHost(new URL(url));
   if (isLocalHostname(host)) return true;
   const addresses = net.isIP(host) ? [host] : (await dns.lookup(host, { all: true })).map((a) => a.address);
   return addresses.some(isPrivateAddress);
