@@ -1,5 +1,6 @@
 /** The approval queue: media buys and creatives waiting for the seller, with everything needed to decide. */
-import type { CreativeRow, PendingApproval } from '../../db/queries/console.js';
+import type { PendingApproval } from '../../db/queries/console.js';
+import type { CreativeRow } from '../../db/queries/creatives.js';
 import { fmtDate, fmtDay, fmtMoney, form, href, html, json, badge, type Html } from '../html.js';
 import { redactSecrets } from '../secrets.js';
 import { isAdmin, readOnlyNote, render, table, type View } from './common.js';

@@ -17,6 +17,7 @@ import {
   type TenantSettings,
 } from '../schema/index.js';
 import { tenants } from '../schema/index.js';
+import type { CreativeRow } from './creatives.js';
 import type { AdapterOrderRow, MediaBuyRow, PackageRow, WorkflowStepRow } from './media-buys.js';
 
 export interface PendingApproval {
@@ -51,8 +52,6 @@ async function packagesOf(db: Queryable, tenantId: string, buyIds: string[]): Pr
   return rows.map((r) => ({ ...r.pkg, productName: r.productName }));
 }
 
-export type CreativeRow = typeof creatives.$inferSelect;
-
 /** Creatives held for the seller's review (tenant setting creative_review: manual). */
 export async function creativesAwaitingReview(db: Queryable, p: { tenantId: string; limit?: number }): Promise<(CreativeRow & { buyerName: string })[]> {
   const rows = await db
@@ -63,14 +62,6 @@ export async function creativesAwaitingReview(db: Queryable, p: { tenantId: stri
     .orderBy(asc(creatives.updatedAt), asc(creatives.id))
     .limit(p.limit ?? 200);
   return rows.map((r) => ({ ...r.creative, buyerName: r.buyerName }));
-}
-
-export async function getCreative(db: Queryable, p: { tenantId: string; principalId: string; id: string }): Promise<CreativeRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(creatives)
-    .where(and(eq(creatives.tenantId, p.tenantId), eq(creatives.principalId, p.principalId), eq(creatives.id, p.id)));
-  return row;
 }
 
 export interface MediaBuyListRow {
