@@ -26,11 +26,6 @@ export async function insertOperator(db: Queryable, row: { id: string; tenantId:
   await db.insert(operators).values({ ...row, mustChangePassword: true });
 }
 
-export async function findOperatorByEmail(db: Queryable, p: { tenantId: string; email: string }): Promise<OperatorRow | undefined> {
-  const [row] = await db.select().from(operators).where(and(eq(operators.tenantId, p.tenantId), eq(operators.email, p.email)));
-  return row;
-}
-
 /** Login: the live operator accounts with this email, in every tenant. */
 export async function operatorsWithEmail(db: Queryable, email: string): Promise<(OperatorRow & { tenantName: string })[]> {
   const rows = await db

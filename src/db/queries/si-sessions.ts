@@ -82,15 +82,6 @@ export async function endSession(tx: Tx, p: { id: string; status: 'complete' | '
   await tx.update(siSessions).set({ status: p.status, terminationReason: p.reason, endedAt: p.now }).where(eq(siSessions.id, p.id));
 }
 
-export async function listTurns(db: Queryable, p: Scope & { sessionId: string }) {
-  return db
-    .select({ seq: siMessages.seq, role: siMessages.role, message: siMessages.message, payload: siMessages.payload })
-    .from(siMessages)
-    .innerJoin(siSessions, eq(siSessions.id, siMessages.sessionId))
-    .where(and(eq(siSessions.tenantId, p.tenantId), eq(siSessions.principalId, p.principalId), eq(siMessages.sessionId, p.sessionId)))
-    .orderBy(siMessages.seq);
-}
-
 /**
  * The test controller ending a session: complete or terminated (with its reason).
  * An ended session stays as it is; forcing it to the status it has is a no-op.
