@@ -6,7 +6,6 @@
  */
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,13 +13,14 @@ import { sendDeliveryReports } from '../../src/jobs/tasks/send-delivery-reports.
 import { createLogger } from '../../src/logger.js';
 import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { payloadProblems } from '../helpers/adcp-schema.js';
+import { startWebhookReceiver, type Received } from '../helpers/receiver.js';
 
 let t: TestApp;
 let buyer: Client;
 let sql: postgres.Sql;
 let receiver: http.Server;
 let base: string;
-const received: { path: string; headers: http.IncomingHttpHeaders; body: string; answered: number }[] = [];
+const received: Received[] = [];
 const script = new Map<string, number[]>();
 
 const SECRET = 'reporting-hmac-secret-0123456789-abcdef';
@@ -68,17 +68,7 @@ beforeAll(async () => {
   t = await startTestApp({ worker: true });
   buyer = await memoryClient(t);
   sql = postgres(t.db.url, { max: 1, onnotice: () => {} });
-  receiver = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      const answered = script.get(req.url!)?.shift() ?? 200;
-      received.push({ path: req.url!, headers: req.headers, body, answered });
-      res.writeHead(answered).end();
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  ({ server: receiver, base } = await startWebhookReceiver(received, script));
 });
 afterAll(async () => {
   await buyer?.close();

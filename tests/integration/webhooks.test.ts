@@ -22,13 +22,14 @@ import { createLogger } from '../../src/logger.js';
 import { serveWellKnown } from '../../src/mcp/well-known.js';
 import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { payloadProblems } from '../helpers/adcp-schema.js';
+import { startWebhookReceiver, type Received } from '../helpers/receiver.js';
 
 let t: TestApp;
 let buyer: Client;
 let sql: postgres.Sql;
 let receiver: http.Server;
 let base: string;
-const received: { path: string; headers: http.IncomingHttpHeaders; body: string; answered: number }[] = [];
+const received: Received[] = [];
 /** path -> status codes to answer, in order (then 200). */
 const script = new Map<string, number[]>();
 
@@ -68,18 +69,7 @@ beforeAll(async () => {
   t = await startTestApp({ worker: true });
   buyer = await memoryClient(t);
   sql = postgres(t.db.url, { max: 1, onnotice: () => {} });
-  receiver = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      const codes = script.get(req.url!) ?? [];
-      const answered = codes.shift() ?? 200;
-      received.push({ path: req.url!, headers: req.headers, body, answered });
-      res.writeHead(answered).end();
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  ({ server: receiver, base } = await startWebhookReceiver(received, script));
   wellKnown = http.createServer((req, res) => {
     void serveWellKnown(t.app.services, req, res, (req.url ?? '/').split('?')[0]!).then((served) => served || res.writeHead(404).end());
   });
