@@ -329,6 +329,27 @@ export function formatNotAcceptedError(p: Parameters<typeof formatNotAccepted>[0
   return new AdcpError(e.code, e.message, { field: e.field, suggestion: e.suggestion, details: e.details });
 }
 
+/**
+ * A package's creative_assignments on create_media_buy and update_media_buy: an uploaded creative must be in a
+ * format the package's product takes; one not uploaded yet is checked when it arrives (sync_creatives).
+ */
+export function checkAssignedFormats(p: {
+  assignments: readonly { creative_id: string }[];
+  product: { id: string; formatIds: readonly { id: string }[] };
+  /** Formats of the caller's uploaded creatives among those assigned. */
+  creativeFormats: ReadonlyMap<string, { id: string }> | undefined;
+  /** The error field of assignment j. */
+  field: (j: number) => string;
+  packageId?: string;
+}): void {
+  p.assignments.forEach((a, j) => {
+    const format = p.creativeFormats?.get(a.creative_id);
+    if (format && !acceptsFormat(p.product.formatIds, format.id)) {
+      throw formatNotAcceptedError({ field: p.field(j), creativeId: a.creative_id, formatId: format.id, productId: p.product.id, accepted: p.product.formatIds, packageId: p.packageId });
+    }
+  });
+}
+
 /** A live assignment of a creative, with the formats its package's product takes. */
 export interface HeldAssignment {
   creativeId: string;

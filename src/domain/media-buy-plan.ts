@@ -6,7 +6,7 @@
 import type { AdapterConfigRow } from '../db/queries/adapters.js';
 import type { ProductWithPricing } from '../db/queries/inventory.js';
 import type { TenantSettings } from '../db/schema/index.js';
-import { acceptsFormat, formatNotAcceptedError } from './creatives.js';
+import { checkAssignedFormats } from './creatives.js';
 import { AdcpError } from './errors.js';
 import { compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
 
@@ -225,12 +225,7 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
     if (pkg.creatives?.length) {
       throw new AdcpError('UNSUPPORTED_FEATURE', 'Inline creatives are not supported; upload them with sync_creatives.', { field: at('creatives'), suggestion: 'Call sync_creatives, then reference creatives by creative_id in creative_assignments.' });
     }
-    (pkg.creative_assignments ?? []).forEach((a, j) => {
-      const format = input.creativeFormats?.get(a.creative_id);
-      if (format && !acceptsFormat(product.formatIds, format.id)) {
-        throw formatNotAcceptedError({ field: at(`creative_assignments[${j}].creative_id`), creativeId: a.creative_id, formatId: format.id, productId: product.id, accepted: product.formatIds });
-      }
-    });
+    checkAssignedFormats({ assignments: pkg.creative_assignments ?? [], product, creativeFormats: input.creativeFormats, field: (j) => at(`creative_assignments[${j}].creative_id`) });
     const adapterConfigId = product.adapterConfigId ?? defaultAdapter?.id;
     if (!adapterConfigId || !adaptersById.has(adapterConfigId)) {
       throw new AdcpError('CONFIGURATION_ERROR', `Product "${product.id}" has no ad server configured.`, { field: at('product_id'), recovery: 'terminal', suggestion: 'The publisher must configure an adapter for this product.' });

@@ -9,7 +9,7 @@ import type { AdapterConfigRow } from '../db/queries/adapters.js';
 import type { ProductWithPricing } from '../db/queries/inventory.js';
 import type { TenantSettings } from '../db/schema/index.js';
 import { AdcpError } from './errors.js';
-import { acceptsFormat, formatNotAcceptedError } from './creatives.js';
+import { checkAssignedFormats } from './creatives.js';
 import { TARGETING_KEYS, planPackages, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
 import { compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
 import { toAdcpMediaBuyStatus, type MediaBuyStatus } from './status.js';
@@ -157,12 +157,7 @@ export function planUpdate(input: {
     else if (u.paused !== undefined) change.status = u.paused ? 'paused' : 'active';
     if (u.creative_assignments) {
       const product = products.get(pkg.productId);
-      u.creative_assignments.forEach((a, j) => {
-        const format = input.creativeFormats.get(a.creative_id);
-        if (format && product && !acceptsFormat(product.formatIds, format.id)) {
-          throw formatNotAcceptedError({ field: at(`creative_assignments[${j}].creative_id`), creativeId: a.creative_id, formatId: format.id, productId: product.id, accepted: product.formatIds, packageId: pkg.id });
-        }
-      });
+      if (product) checkAssignedFormats({ assignments: u.creative_assignments, product, creativeFormats: input.creativeFormats, field: (j) => at(`creative_assignments[${j}].creative_id`), packageId: pkg.id });
       change.assignments = u.creative_assignments.map((a) => ({ creative_id: a.creative_id, weight: a.weight ?? null }));
     }
     return change;
