@@ -13,6 +13,8 @@ import { createLogger } from '../../src/logger.js';
 import { Authenticator } from '../../src/mcp/auth.js';
 import { startHttpServer, type HttpServer } from '../../src/mcp/http.js';
 import { createMcpServer } from '../../src/mcp/server.js';
+import { principals } from '../../src/db/schema/index.js';
+import { hashToken } from '../../src/domain/ids.js';
 import { seedDemo } from '../../src/seed/demo.js';
 import { createTestDb, type TestDb } from './db.js';
 
@@ -46,6 +48,11 @@ export async function startTestApp(opts: { worker?: boolean; http?: boolean; app
 }
 
 /** An MCP client connected in-memory to a fresh server instance for this token. */
+/** Another buyer (principal) of the demo tenant, whose token is `token`. */
+export async function addBuyer(t: TestApp, p: { id: string; token: string; name?: string }): Promise<void> {
+  await t.app.database.db.insert(principals).values({ id: p.id, tenantId: 'demo', name: p.name ?? `Buyer ${p.id}`, tokenHash: hashToken(p.token), tokenHint: p.token.slice(0, 8) });
+}
+
 export async function memoryClient(t: TestApp, token: string | null = t.token): Promise<Client> {
   const auth = new Authenticator(t.app.database.db);
   const caller = await auth.resolve(token ?? undefined);

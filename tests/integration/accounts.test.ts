@@ -1,10 +1,8 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { principals } from '../../src/db/schema/index.js';
-import { hashToken } from '../../src/domain/ids.js';
 import { responseProblems } from '../helpers/adcp-schema.js';
-import { buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
+import { addBuyer, buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 let buyer: Client;
@@ -29,7 +27,7 @@ beforeAll(async () => {
   buyer = await memoryClient(t);
   sql = postgres(t.db.url, { max: 2, onnotice: () => {} });
   const tokenB = 'tok_accounts_other_buyer';
-  await t.app.database.db.insert(principals).values({ id: 'prn_acct_b', tenantId: 'demo', name: 'Buyer B', tokenHash: hashToken(tokenB), tokenHint: 'tok_acco' });
+  await addBuyer(t, { id: 'prn_acct_b', token: tokenB, name: 'Buyer B' });
   other = await memoryClient(t, tokenB);
 });
 afterAll(async () => {

@@ -3,10 +3,9 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CREATE_MEDIA_BUY_ARM, takeDirective } from '../../src/db/queries/controller.js';
-import { creatives, principals } from '../../src/db/schema/index.js';
-import { hashToken } from '../../src/domain/ids.js';
+import { creatives } from '../../src/db/schema/index.js';
 import { responseProblems } from '../helpers/adcp-schema.js';
-import { buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
+import { addBuyer, buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 let buyer: Client;
@@ -36,7 +35,7 @@ beforeAll(async () => {
   buyer = await memoryClient(t);
   sql = postgres(t.db.url, { max: 2, onnotice: () => {} });
   const tokenB = 'tok_controller_other_buyer';
-  await t.app.database.db.insert(principals).values({ id: 'prn_ctl_b', tenantId: 'demo', name: 'Buyer B', tokenHash: hashToken(tokenB), tokenHint: 'tok_cont' });
+  await addBuyer(t, { id: 'prn_ctl_b', token: tokenB, name: 'Buyer B' });
   other = await memoryClient(t, tokenB);
 });
 afterAll(async () => {

@@ -1,9 +1,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { principals } from '../../src/db/schema/index.js';
-import { hashToken } from '../../src/domain/ids.js';
-import { buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
+import { addBuyer, buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 let buyer: Client;
@@ -210,7 +208,7 @@ describe('buyer isolation', () => {
   it('buyer B sees none of buyer A’s media buys or tasks', async () => {
     const a = await call(buyer, 'create_media_buy', buyRequest());
     const tokenB = 'tok_buyer_b_isolation';
-    await t.app.database.db.insert(principals).values({ id: 'prn_b', tenantId: 'demo', name: 'Buyer B', tokenHash: hashToken(tokenB), tokenHint: 'tok_buye' });
+    await addBuyer(t, { id: 'prn_b', token: tokenB, name: 'Buyer B' });
     const b = await memoryClient(t, tokenB);
     try {
       const list = await call(b, 'get_media_buys', {});

@@ -3,10 +3,8 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { principals } from '../../src/db/schema/index.js';
-import { hashToken } from '../../src/domain/ids.js';
 import { responseProblems } from '../helpers/adcp-schema.js';
-import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { addBuyer, buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 let buyer: Client;
@@ -79,7 +77,7 @@ beforeAll(async () => {
   t = await startTestApp();
   buyer = await memoryClient(t);
   const tokenB = 'tok_creatives_buyer_b';
-  await t.app.database.db.insert(principals).values({ id: 'prn_creatives_b', tenantId: 'demo', name: 'Buyer B', tokenHash: hashToken(tokenB), tokenHint: 'tok_crea' });
+  await addBuyer(t, { id: 'prn_creatives_b', token: tokenB, name: 'Buyer B' });
   buyerB = await memoryClient(t, tokenB);
   sql = postgres(t.db.url, { max: 2, onnotice: () => {} });
 });

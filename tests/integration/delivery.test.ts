@@ -1,10 +1,8 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { principals } from '../../src/db/schema/index.js';
-import { hashToken } from '../../src/domain/ids.js';
 import { responseProblems } from '../helpers/adcp-schema.js';
-import { buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
+import { addBuyer, buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 let buyer: Client;
@@ -30,7 +28,7 @@ async function controller(scenario: string, params: Record<string, unknown>) {
 }
 
 async function newBuyer(id: string, token: string): Promise<Client> {
-  await t.app.database.db.insert(principals).values({ id, tenantId: 'demo', name: id, tokenHash: hashToken(token), tokenHint: token.slice(0, 8) });
+  await addBuyer(t, { id, token, name: id });
   return memoryClient(t, token);
 }
 

@@ -23,12 +23,11 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { mcpTasks, principals } from '../../src/db/schema/index.js';
-import { hashToken } from '../../src/domain/ids.js';
+import { mcpTasks } from '../../src/db/schema/index.js';
 import { createLogger } from '../../src/logger.js';
 import { startHttpServer, type HttpServer } from '../../src/mcp/http.js';
 import { rejectMediaBuy } from '../../src/services/approval.js';
-import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { addBuyer, buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 
 const RELATED = 'io.modelcontextprotocol/related-task';
 const IMMEDIATE = 'io.modelcontextprotocol/model-immediate-response';
@@ -67,10 +66,6 @@ function statusNotes(client: Client): Task[] {
   const seen: Task[] = [];
   client.setNotificationHandler(TaskStatusNotificationSchema, (n) => void seen.push(n.params as Task));
   return seen;
-}
-
-async function addBuyer(t: TestApp, id: string, token: string): Promise<void> {
-  await t.app.database.db.insert(principals).values({ id, tenantId: 'demo', name: `Buyer ${id}`, tokenHash: hashToken(token), tokenHint: token.slice(0, 8) });
 }
 
 describe('MCP tasks, with no worker (nothing is ever booked)', () => {
@@ -188,7 +183,7 @@ describe('MCP tasks, with no worker (nothing is ever booked)', () => {
     expect(tasks.slice(0, 3).map((x) => x.taskId)).toEqual([...ids].reverse());
 
     const tokenB = 'tok_tasks_other_buyer';
-    await addBuyer(t, 'prn_tasks_b', tokenB);
+    await addBuyer(t, { id: 'prn_tasks_b', token: tokenB });
     const other = await memoryClient(t, tokenB);
     expect((await other.experimental.tasks.listTasks()).tasks).toEqual([]);
     const err = await other.experimental.tasks.getTask(ids[0]!).catch((e: unknown) => e);
@@ -320,7 +315,7 @@ describe('MCP tasks across replicas', () => {
     const again = await callAsTask(onB, 'create_media_buy', args);
     expect((await taskResult(onA, again.task.taskId)).structuredContent).toEqual({ ...result.structuredContent, replayed: true });
 
-    await addBuyer(t, 'prn_replica_b', 'tok_replica_other_buyer');
+    await addBuyer(t, { id: 'prn_replica_b', token: 'tok_replica_other_buyer' });
     const other = await clientAt(b.http.url, 'tok_replica_other_buyer');
     expect((await other.experimental.tasks.listTasks()).tasks).toEqual([]);
     expect(((await other.experimental.tasks.getTask(created.task.taskId).catch((e: unknown) => e)) as McpError).code).toBe(ErrorCode.InvalidParams);

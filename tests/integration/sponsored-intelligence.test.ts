@@ -2,10 +2,8 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { principals } from '../../src/db/schema/index.js';
-import { hashToken } from '../../src/domain/ids.js';
 import { responseProblems } from '../helpers/adcp-schema.js';
-import { buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
+import { addBuyer, buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 let buyer: Client;
@@ -35,7 +33,7 @@ beforeAll(async () => {
   buyer = await memoryClient(t);
   anon = await memoryClient(t, null);
   sql = postgres(t.db.url, { max: 2, onnotice: () => {} });
-  await t.app.database.db.insert(principals).values({ id: 'prn_si_b', tenantId: 'demo', name: 'Host B', tokenHash: hashToken('tok_si_other_host'), tokenHint: 'tok_si_o' });
+  await addBuyer(t, { id: 'prn_si_b', token: 'tok_si_other_host', name: 'Host B' });
   other = await memoryClient(t, 'tok_si_other_host');
 });
 afterAll(async () => {

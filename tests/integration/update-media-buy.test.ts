@@ -1,10 +1,8 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { principals } from '../../src/db/schema/index.js';
-import { hashToken } from '../../src/domain/ids.js';
 import { responseProblems } from '../helpers/adcp-schema.js';
-import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { addBuyer, buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 let buyer: Client;
@@ -111,7 +109,7 @@ describe('update_media_buy', () => {
 
   it('does not let another buyer touch the buy', async () => {
     const buy = await newBuy();
-    await t.app.database.db.insert(principals).values({ id: 'prn_other', tenantId: 'demo', name: 'Other', tokenHash: hashToken('tok_other_update'), tokenHint: 'tok_othe' });
+    await addBuyer(t, { id: 'prn_other', token: 'tok_other_update', name: 'Other' });
     const other = await memoryClient(t, 'tok_other_update');
     try {
       const res = await call(other, 'update_media_buy', { media_buy_id: buy.media_buy_id, paused: true, idempotency_key: 'x-1', account: { brand: { domain: 'a.example' }, operator: 'a.example' } });
