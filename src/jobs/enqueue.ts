@@ -1,5 +1,5 @@
 /**
- * add_job inside the caller's transaction: the job exists if and only if the
+ * A job queued inside the caller's transaction (graphile_worker.add_jobs): the job exists if and only if the
  * transaction that created its subject commits.
  */
 import { sql } from 'drizzle-orm';
@@ -13,11 +13,7 @@ export async function enqueueJob<N extends JobName>(
   opts: { jobKey?: string; runAt?: Date; maxAttempts?: number } = {},
 ): Promise<void> {
   const checked = JOBS[name].payload.parse(payload);
-  await db.execute(sql`select graphile_worker.add_job(
-    identifier => ${name},
-    payload => ${JSON.stringify(checked)}::json,
-    run_at => ${opts.runAt ?? null}::timestamptz,
-    max_attempts => ${opts.maxAttempts ?? JOBS[name].maxAttempts}::int,
-    job_key => ${opts.jobKey ?? null}::text
-  )`);
+  await db.execute(sql`select count(*) from graphile_worker.add_jobs(array[row(
+    ${name}::text, ${JSON.stringify(checked)}::json, null, ${opts.runAt?.toISOString() ?? null}::timestamptz,
+    ${opts.maxAttempts ?? JOBS[name].maxAttempts}::smallint, ${opts.jobKey ?? null}::text, null, null)::graphile_worker.job_spec])`);
 }

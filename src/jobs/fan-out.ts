@@ -32,10 +32,17 @@ export function jobSpec<N extends JobName>(name: N, payload: JobPayload<N>, key:
   return { identifier: name, payload: JOBS[name].payload.parse(payload), key, max_attempts: JOBS[name].maxAttempts };
 }
 
-/** A scalar subquery that queues these jobs (graphile_worker.add_job each) and yields how many it queued. */
+/**
+ * A scalar subquery that queues these jobs with one graphile_worker.add_jobs
+ * call and yields how many it queued. add_jobs, not add_job per job: one call
+ * whatever the count, and the statements inside it keep generic plans (see
+ * tuneWorkerSchema in db/migrate.ts).
+ */
 export function addJobsSql(specs: JobSpec[]): SQL {
-  return sql`(select count(*)::int from jsonb_to_recordset(${JSON.stringify(specs)}::jsonb) as j(identifier text, payload jsonb, key text, max_attempts int)
-    cross join lateral graphile_worker.add_job(identifier => j.identifier, payload => j.payload::json, max_attempts => j.max_attempts, job_key => j.key) as added)`;
+  if (specs.length === 0) return sql`0`;
+  return sql`(select count(*)::int from graphile_worker.add_jobs(array(
+    select row(j.identifier, j.payload::json, null, null, j.max_attempts, j.key, null, null)::graphile_worker.job_spec
+    from jsonb_to_recordset(${JSON.stringify(specs)}::jsonb) as j(identifier text, payload jsonb, key text, max_attempts smallint))))`;
 }
 
 export async function addJobs(db: Queryable, specs: JobSpec[]): Promise<void> {

@@ -2,7 +2,7 @@
  * The whole create_media_buy write as one SQL statement: claim the idempotency
  * key, insert the media buy, its packages, creative assignments and workflow
  * step, its parts (adapter_orders, one per adapter), enqueue their fulfilment
- * (graphile_worker.add_job) and pg_notify. One round
+ * (graphile_worker.add_jobs) and pg_notify. One round
  * trip and one commit: the statement is its own transaction, so either all of
  * it happens or none of it. If the key is already taken, nothing is written and
  * `claimed` is false (the caller then reads the stored response).

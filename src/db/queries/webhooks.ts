@@ -29,9 +29,9 @@ export async function queueWebhook(
              coalesce((select max(sequence) from webhook_deliveries where task_id = ${w.taskId}), 0) + 1, ${w.allowPrivateNetwork}
       returning id
     )
-    select (graphile_worker.add_job(identifier => 'deliver_webhook', payload => ${payload}::json,
-            max_attempts => ${JOBS.deliver_webhook.maxAttempts}::int, job_key => ${`webhook:${w.id}`}::text)).id
-    from d`);
+    select count(*) from graphile_worker.add_jobs(array(
+      select row('deliver_webhook', ${payload}::json, null, null, ${JOBS.deliver_webhook.maxAttempts}::smallint, ${`webhook:${w.id}`}::text, null, null)::graphile_worker.job_spec
+      from d))`);
 }
 
 export async function getWebhookDelivery(db: Queryable, p: { tenantId: string; id: string }): Promise<WebhookDeliveryRow | undefined> {
