@@ -15,7 +15,7 @@ const EnvSchema = z.object({
   SALES_AGENT_DATA_DIR: z.string().min(1).default('./.data'),
   LOG_LEVEL: LogLevel.default('info'),
   SALES_AGENT_TOKEN: z.string().min(1).optional(),
-  SALES_AGENT_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  SALES_AGENT_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(4096).default(16),
   SALES_AGENT_DB_POOL: z.coerce.number().int().min(1).max(200).default(10),
   SALES_AGENT_PUBLIC_URL: z.string().url().optional(),
 });

@@ -57,6 +57,8 @@ const jobInfo = (h: JobHelpers): JobInfo => {
 export function graphileLogger(logger: Logger): GwLogger {
   return new GwLogger((scope) => (level, message, meta) => {
     const fields = { component: 'graphile-worker', ...scope, ...(meta as object) };
+    // Its advice that the pool be as large as the concurrency predates batched fetching (our local queue).
+    if (message.startsWith('WARNING: having maxPoolSize')) return logger.debug(message, fields);
     if (level === 'error') logger.error(message, fields);
     else if (level === 'warning') logger.warn(message, fields);
     else logger.debug(message, fields);
@@ -88,7 +90,9 @@ export async function startWorker(opts: {
     send_delivery_reports: async (payload, helpers) => void (await sendDeliveryReports(payload, jobInfo(helpers), deps)),
     notify_slack: async (payload, helpers) => notifySlack(payload, jobInfo(helpers), deps),
   };
-  const pgPool = new pg.Pool({ connectionString: database.url, max: opts.concurrency + 2 });
+  // Jobs are fetched and completed in batches (the local queue below) and tasks use their own pool, so Graphile
+  // Worker needs a few connections however many jobs run at once; concurrency is mostly adapter calls waiting.
+  const pgPool = new pg.Pool({ connectionString: database.url, max: Math.min(opts.concurrency, 8) + 2 });
   // 57P01: the server is shutting down (e.g. Ctrl-C reached the embedded Postgres too); expected during shutdown.
   const poolError = (what: string) => (err: Error & { code?: string }) =>
     err.code === '57P01' ? logger.debug(what, { error: err.message }) : logger.warn(what, { error: err });
