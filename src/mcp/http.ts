@@ -27,6 +27,10 @@ interface Session {
   transport: StreamableHTTPServerTransport;
   principalId: string | undefined;
   close(): Promise<void>;
+  /** When a request for it last ended (or began). */
+  lastActive: number;
+  /** Its requests still open: a GET event stream, a call in progress. */
+  open: number;
   /** Set on a session taken over from another replica until its first GET (see SessionDirectory). */
   replayFrom?: string;
 }
@@ -37,6 +41,14 @@ export interface HttpServer {
   sessionCount(): number;
   close(): Promise<void>;
 }
+
+/**
+ * A session with no request open (no GET stream, no call) for this long is
+ * released from memory: each costs about 40 KB, and clients rarely DELETE
+ * theirs. Nothing is lost: its next request takes it over from Postgres, as
+ * another replica would (subscriptions, and a catch-up of what changed).
+ */
+export const SESSION_IDLE_MS = 15 * 60_000;
 
 type JsonRpcRequest = { jsonrpc: '2.0'; id?: string | number | null; method: string; params?: Record<string, unknown> };
 
@@ -59,7 +71,7 @@ async function readBody(req: http.IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function startHttpServer(app: AppServices, opts: { host: string; port: number }): Promise<HttpServer> {
+export async function startHttpServer(app: AppServices, opts: { host: string; port: number; sessionIdleMs?: number }): Promise<HttpServer> {
   const auth = new Authenticator(app.database.db);
   const sessions = new Map<string, Session>();
   const log = app.logger.child({ component: 'http' });
@@ -108,6 +120,12 @@ export async function startHttpServer(app: AppServices, opts: { host: string; po
         sendJson(res, 403, rpcError(null, -32001, 'This session belongs to another principal.'));
         return;
       }
+      session.open++;
+      session.lastActive = Date.now();
+      res.once('close', () => {
+        session.open--;
+        session.lastActive = Date.now();
+      });
       let body: unknown;
       if (req.method === 'POST') {
         try {
@@ -164,7 +182,7 @@ export async function startHttpServer(app: AppServices, opts: { host: string; po
       sessionIdGenerator: () => id,
       eventStore: directory.eventStore(id, takeOver?.lastEventId),
       onsessioninitialized: async (sid) => {
-        sessions.set(sid, { transport, principalId, close: () => mcp.close() });
+        sessions.set(sid, { transport, principalId, close: () => mcp.close(), lastActive: Date.now(), open: 0 });
         await directory.opened(sid, caller);
         log.debug('session opened', { session_id: sid, principal_id: principalId });
       },
@@ -189,7 +207,7 @@ export async function startHttpServer(app: AppServices, opts: { host: string; po
         if (!found) return undefined;
         const { mcp, transport } = await openSession(caller, id, found);
         resumeTransport(transport, id);
-        const session: Session = { transport, principalId: caller.principal?.id, close: () => mcp.close(), replayFrom: String(found.lastEventId) };
+        const session: Session = { transport, principalId: caller.principal?.id, close: () => mcp.close(), replayFrom: String(found.lastEventId), lastActive: Date.now(), open: 0 };
         sessions.set(id, session);
         await directory.announce(id);
         await mcp.catchUp();
@@ -200,6 +218,18 @@ export async function startHttpServer(app: AppServices, opts: { host: string; po
     }
     return pending;
   }
+
+  const idleMs = opts.sessionIdleMs ?? SESSION_IDLE_MS;
+  const releaseIdle = setInterval(() => {
+    const before = Date.now() - idleMs;
+    for (const [id, session] of sessions) {
+      if (session.open > 0 || session.lastActive > before) continue;
+      sessions.delete(id);
+      void session.close().catch(() => {});
+      log.debug('idle session released from memory', { session_id: id, principal_id: session.principalId });
+    }
+  }, Math.min(idleMs, 60_000));
+  releaseIdle.unref();
 
   // The seller console and its API (src/admin): its own authentication, never the buyers'.
   const admin = createAdminHandler(app);
@@ -246,6 +276,7 @@ export async function startHttpServer(app: AppServices, opts: { host: string; po
     url,
     sessionCount: () => sessions.size,
     close: async () => {
+      clearInterval(releaseIdle);
       stopMoved();
       await Promise.all([...sessions.values()].map((s) => s.close().catch(() => {})));
       sessions.clear();
