@@ -25,7 +25,6 @@ export async function migrateDatabase(url: string, logger: Logger): Promise<void
       await lock`select pg_advisory_lock(${LOCK_KEY})`;
       await migrate(drizzle(sql), { migrationsFolder: MIGRATIONS_FOLDER });
       await runMigrations({ connectionString: url, logger: graphileLogger(logger) });
-      await tuneWorkerSchema(lock);
     } finally {
       await lock`select pg_advisory_unlock(${LOCK_KEY})`.catch(() => {});
       lock.release();
@@ -34,24 +33,4 @@ export async function migrateDatabase(url: string, logger: Logger): Promise<void
     await sql.end({ timeout: 5 });
   }
   logger.debug('database migrated', { ms: Date.now() - started });
-}
-
-/**
- * graphile_worker.add_jobs, which queues every job we enqueue, plans its five
- * statements anew on each call: the planner sees the array's length and keeps
- * choosing custom plans. That planning cost about 0.4 ms of Postgres CPU per
- * call, more than running the statements (bench/README.md). Generic plans are as
- * good for these index lookups. Set again on every migrate, because a Graphile
- * Worker upgrade that replaces the function drops the setting; set only when
- * missing, so starting a replica does not rewrite the catalog.
- */
-async function tuneWorkerSchema(sql: postgres.Sql): Promise<void> {
-  await sql`
-    do $$ begin
-      if not exists (select 1 from pg_proc
-                     where oid = 'graphile_worker.add_jobs(graphile_worker.job_spec[], boolean)'::regprocedure
-                       and 'plan_cache_mode=force_generic_plan' = any (coalesce(proconfig, '{}'))) then
-        alter function graphile_worker.add_jobs(graphile_worker.job_spec[], boolean) set plan_cache_mode = force_generic_plan;
-      end if;
-    end $$`;
 }

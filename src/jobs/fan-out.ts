@@ -34,9 +34,8 @@ export function jobSpec<N extends JobName>(name: N, payload: JobPayload<N>, key:
 
 /**
  * A scalar subquery that queues these jobs with one graphile_worker.add_jobs
- * call and yields how many it queued. add_jobs, not add_job per job: one call
- * whatever the count, and the statements inside it keep generic plans (see
- * tuneWorkerSchema in db/migrate.ts).
+ * call and yields how many it queued (add_job per job would run the same
+ * function once per job, through a wrapper).
  */
 export function addJobsSql(specs: JobSpec[]): SQL {
   if (specs.length === 0) return sql`0`;
