@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import {
   CLI,
   cleanups,
+  cpuBetween,
   createBenchDatabase,
   createBuyCaller,
   DEFAULT_DATABASE_URL,
@@ -33,6 +34,7 @@ import {
   readRssMb,
   runBench,
   runPhase,
+  sampleCpu,
   startServer,
   startWorkerProcess,
   stopServer,
@@ -91,7 +93,7 @@ function parseOptions() {
     adapterLatencyMs: int('adapter-latency-ms', 0, 600_000),
     warmup: int('warmup', 0),
     port: int('port', 0, 65535),
-    workerConcurrency: int('worker-concurrency', 1, 256),
+    workerConcurrency: int('worker-concurrency', 1, 4096),
     workerProcesses: int('worker-processes', 0, 64),
     databaseUrl: values['database-url'] ?? DEFAULT_DATABASE_URL,
     json: values.json === true,
@@ -123,10 +125,12 @@ async function main(): Promise<number> {
   const server = await startServer({ ...o, noWorker: o.workerProcesses > 0 }, databaseUrl);
   cleanups.push(() => stopServer(server.child));
   const pid = server.child.pid!;
+  const processPids = [pid];
   log(`server pid ${pid} at ${server.url} (worker concurrency ${o.workerConcurrency})`);
   for (let i = 0; i < o.workerProcesses; i++) {
     const w = await startWorkerProcess(o, databaseUrl);
     cleanups.push(() => stopServer(w));
+    processPids.push(w.pid!);
     log(`worker process ${i + 1} pid ${w.pid}`);
   }
 
@@ -151,6 +155,13 @@ async function main(): Promise<number> {
     if (w.errors === w.calls) throw new Error(`every warmup call failed; first server log lines:\n${server.logLines.slice(0, 3).map(describeLogLine).join('\n')}`);
     await settle('warmup');
   }
+  // A fresh database has no planner statistics; in a running system autovacuum gathers them within its
+  // naptime (a minute), sooner than these phases last. Without them the first plans can scan a whole tenant.
+  // Graphile Worker's queue is left alone: analysed now, while it is empty, it would be planned as empty
+  // whatever it holds later (see bench/README.md).
+  const ours = await db<{ t: string }[]>`
+    select format('%I.%I', schemaname, relname) as t from pg_stat_user_tables where schemaname <> 'graphile_worker'`;
+  await db.unsafe(`analyze ${ours.map((r) => r.t).join(', ')}`);
   const rssIdleMb = readRssMb(pid);
 
   // 5a. One client, for the uncontended latency.
@@ -163,9 +174,11 @@ async function main(): Promise<number> {
   let rssPeakMb = readRssMb(pid) ?? 0;
   const sampler = setInterval(() => (rssPeakMb = Math.max(rssPeakMb, readRssMb(pid) ?? 0)), RSS_SAMPLE_MS);
   cleanups.push(async () => clearInterval(sampler));
+  const cpuStart = await sampleCpu(db, bench.name, processPids);
   const startNs = nowNs();
   const measured = await runPhase(call, o.requests, o.clients);
   const endNs = nowNs();
+  const cpuEnd = await sampleCpu(db, bench.name, processPids);
   clearInterval(sampler);
   rssPeakMb = Math.max(rssPeakMb, readRssMb(pid) ?? 0);
 
@@ -174,6 +187,7 @@ async function main(): Promise<number> {
   const outstandingAtEnd = atEnd.buys - atEnd.completed - atEnd.failed;
   log(`waiting for fulfilment: ${outstandingAtEnd} of ${atEnd.buys} buys outstanding`);
   const { doneAtNs, last } = await waitForFulfilment(db, drainTimeoutMs(outstandingAtEnd, o));
+  const cpuDrained = await sampleCpu(db, bench.name, processPids);
   const [retryRow] = await db<{ n: string }[]>`select count(*) as n from adapter_orders where attempts > 1`;
   const rssAfterMb = readRssMb(pid);
 
@@ -213,6 +227,7 @@ async function main(): Promise<number> {
       buys_per_s: doneAtNs ? Math.round((measuredBuys / (nsToMs(doneAtNs - startNs) / 1000)) * 10) / 10 : null,
       drain_buys_per_s: doneAtNs && outstandingAtEnd > 0 ? Math.round((outstandingAtEnd / (nsToMs(doneAtNs - endNs) / 1000)) * 10) / 10 : null,
     },
+    cpu_ms: { measured_phase: cpuBetween(cpuStart, cpuEnd), phase_and_drain: cpuBetween(cpuStart, cpuDrained) },
     server_log_lines: server.logLineCount(),
   };
   printSummary(result, server);
@@ -241,12 +256,17 @@ interface BenchResult {
     /** Buys outstanding at the last call over (all fulfilled - last call). */
     drain_buys_per_s: number | null;
   };
+  /** CPU time used by the server (and worker) processes, the database's backends and the bench's clients. */
+  cpu_ms: { measured_phase: CpuSplit; phase_and_drain: CpuSplit };
   server_log_lines: number;
 }
+type CpuSplit = ReturnType<typeof cpuBetween>;
 
 /** A server log line, shortened: JSON logs become "level msg: error message (cause)". */
 const round1 = (n: number | undefined) => (n === undefined ? null : Math.round(n * 10) / 10);
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
+const cpuRow = (label: string, cpu: CpuSplit, buys: number) =>
+  `    ${label.padEnd(14)}${[cpu.server_ms, cpu.postgres_ms, cpu.client_ms].map((ms) => (ms / buys).toFixed(2).padStart(9)).join(' ')}     (${((cpu.server_ms + cpu.postgres_ms + cpu.client_ms) / 1000).toFixed(1)} s in all)`;
 
 function printSummary(r: BenchResult, server: Server): void {
   const c = r.config;
@@ -274,6 +294,10 @@ function printSummary(r: BenchResult, server: Server): void {
       : `    TIMED OUT: ${f.buys_total - f.completed - f.failed} buys still unfulfilled`,
     f.all_done ? `    rate: ${f.buys_per_s} buys/s over the phase${f.drain_buys_per_s !== null ? `, ${f.drain_buys_per_s} buys/s while draining` : ''}` : '',
     `    completed ${f.completed}, failed ${f.failed}, orders that needed a retry ${f.retried_orders}`,
+    '',
+    `  CPU ms per buy     server  postgres  bench client   (${r.config.worker_processes ? 'server + worker processes' : 'server with its worker'}; backends of the bench database)`,
+    cpuRow('calls', r.cpu_ms.measured_phase, c.requests),
+    cpuRow('calls + drain', r.cpu_ms.phase_and_drain, c.requests),
     `  server warn/error log lines: ${r.server_log_lines}`,
     ...server.logLines.slice(0, 5).map((l) => `    ${describeLogLine(l).slice(0, 400)}`),
     '',

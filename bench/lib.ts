@@ -16,7 +16,7 @@ import { postgresTarget } from '../src/db/client.js';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI = path.join(ROOT, 'dist', 'cli.js');
 /** Node flags of `npm start` (package.json) and the Docker image (NODE_OPTIONS): a smaller young generation. */
-export const SERVER_NODE_ARGS = '--max-semi-space-size=8';
+export const SERVER_NODE_ARGS = '--max-semi-space-size=8 --max-old-space-size=192';
 export const DEFAULT_DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 // ---------------------------------------------------------------- helpers
@@ -55,6 +55,46 @@ export function readRssMb(pid: number): number | undefined {
   } catch {
     return undefined; // the process is gone, or no /proc (not Linux)
   }
+}
+
+/** CPU time (user + system, ms) process pid has used so far, from /proc/<pid>/stat; undefined once it is gone. */
+export function readCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S; // utime, stime
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS_PER_S = 100; // USER_HZ, 100 on every Linux this runs on
+
+export interface CpuSample {
+  /** The server and worker processes, summed. */
+  server: number;
+  /** PostgreSQL backends connected to the bench database, by pid. */
+  backends: Map<number, number>;
+  /** This bench process (the clients). */
+  client: number;
+}
+
+/** Where the CPU goes: the server (and worker) processes, the database's backends, the bench's clients. */
+export async function sampleCpu(db: postgres.Sql, dbName: string, pids: number[]): Promise<CpuSample> {
+  const rows = await db<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${dbName}`;
+  const backends = new Map<number, number>();
+  for (const { pid } of rows) {
+    const ms = readCpuMs(pid);
+    if (ms !== undefined) backends.set(pid, ms);
+  }
+  const usage = process.cpuUsage();
+  return { server: pids.reduce((sum, pid) => sum + (readCpuMs(pid) ?? 0), 0), backends, client: (usage.user + usage.system) / 1000 };
+}
+
+/** CPU ms used between two samples (backends that exited in between are not counted). */
+export function cpuBetween(a: CpuSample, b: CpuSample): { server_ms: number; postgres_ms: number; client_ms: number } {
+  let pg = 0;
+  for (const [pid, ms] of b.backends) pg += ms - (a.backends.get(pid) ?? 0);
+  return { server_ms: Math.round(b.server - a.server), postgres_ms: Math.round(pg), client_ms: Math.round(b.client - a.client) };
 }
 
 
