@@ -181,6 +181,9 @@ export async function startHttpServer(app: AppServices, opts: { host: string; po
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
       eventStore: directory.eventStore(id, takeOver?.lastEventId),
+      // Sent with each stream's priming event: a client whose stream we end (replica stopping, session
+      // moved or released) reconnects after a second, with Last-Event-ID, and misses nothing.
+      retryInterval: 1000,
       onsessioninitialized: async (sid) => {
         sessions.set(sid, { transport, principalId, close: () => mcp.close(), lastActive: Date.now(), open: 0 });
         await directory.opened(sid, caller);

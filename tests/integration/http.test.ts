@@ -130,6 +130,25 @@ describe('HTTP transport', () => {
     }
   });
 
+  it('primes each POST event stream with an event id and a retry interval for 2025-11-25 clients', async () => {
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${t.token}` };
+    const init = await fetch(`${url}/mcp`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+    });
+    const sessionId = init.headers.get('mcp-session-id')!;
+    await init.text();
+    const session = { ...headers, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' };
+    await (await fetch(`${url}/mcp`, { method: 'POST', headers: session, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).text();
+    const res = await fetch(`${url}/mcp`, { method: 'POST', headers: session, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }) });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const [priming, answer] = (await res.text()).split('\n\n');
+    expect(priming).toMatch(/^id: \S+\nretry: 1000\ndata: $/);
+    expect(answer).toContain('"id":2');
+    await fetch(`${url}/mcp`, { method: 'DELETE', headers: session });
+  });
+
   it('answers 404 for an unknown session', async () => {
     const res = await fetch(`${url}/mcp`, {
       method: 'POST',
