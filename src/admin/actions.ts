@@ -10,7 +10,6 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { MockSettings } from '../adapters/mock/mock-adapter.js';
 import type { Db, Tx } from '../db/client.js';
-import { publishCatalogChange } from '../db/notify.js';
 import { insertAudit, type AuditEntry } from '../db/queries/audit.js';
 import { getTenant, insertBuyer, setBuyerToken, patchTenantSettings } from '../db/queries/console.js';
 import { setSlackWebhook } from '../db/queries/notifications.js';
@@ -269,7 +268,6 @@ export async function saveProduct(deps: AdminDeps, op: Operator, mode: 'create' 
         .values({ tenantId: op.tenantId, productId: p.product_id, id: po.pricing_option_id, ...prow })
         .onConflictDoUpdate({ target: [pricingOptions.tenantId, pricingOptions.productId, pricingOptions.id], set: prow });
     }
-    await publishCatalogChange(tx, op.tenantId);
     return { result: { product_id: p.product_id }, target: p.product_id, details: { pricing_options: [...ids] } };
   });
 }
@@ -282,7 +280,6 @@ export async function setProductArchived(deps: AdminDeps, op: Operator, p: { pro
       .where(and(eq(products.tenantId, op.tenantId), eq(products.id, p.productId)))
       .returning({ id: products.id });
     if (rows.length === 0) throw new AdminError(404, 'NOT_FOUND', `No product ${p.productId}.`);
-    await publishCatalogChange(tx, op.tenantId);
     return { result: { product_id: p.productId, archived: p.archived } };
   });
 }
@@ -347,7 +344,6 @@ export async function updateAdapter(deps: AdminDeps, op: Operator, adapterId: st
       .update(adapterConfigs)
       .set({ settings, ...(p.manual_approval_required !== undefined && { manualApprovalRequired: p.manual_approval_required }), updatedAt: sql`now()` })
       .where(eq(adapterConfigs.id, row.id));
-    await publishCatalogChange(tx, op.tenantId);
     // Names of changed secrets only, never their values.
     return {
       result: { adapter_config_id: adapterId },
@@ -402,7 +398,6 @@ export async function updateSettings(deps: AdminDeps, op: Operator, input: unkno
       const url = p.slack_webhook_url ? checkSlackUrl(p.slack_webhook_url, !!(await getTenant(tx, op.tenantId))?.settings.allow_private_webhooks) : null;
       await setSlackWebhook(tx, { tenantId: op.tenantId, url, consoleUrl });
     }
-    await publishCatalogChange(tx, op.tenantId);
     const updated = [...Object.keys(patch), ...(p.slack_webhook_url !== undefined ? ['slack_webhook_url'] : [])];
     // The Slack URL is a credential: the audit says whether it was set, not what it is.
     return { result: { updated }, details: { ...patch, ...(p.slack_webhook_url !== undefined && { slack_webhook: p.slack_webhook_url ? 'set' : 'removed' }) } };

@@ -21,7 +21,7 @@ export const MediaBuyEvent = z.object({
 });
 export type MediaBuyEvent = z.infer<typeof MediaBuyEvent>;
 
-/** The seller changed products, pricing or adapter settings: caches of them are stale. */
+/** The seller changed products, pricing, adapter configurations or tenant settings (triggers on those tables send it): caches of them are stale. */
 export const CatalogEvent = z.object({ kind: z.literal('catalog'), tenant_id: z.string(), at: z.string() });
 export type CatalogEvent = z.infer<typeof CatalogEvent>;
 
@@ -42,11 +42,6 @@ export function mediaBuyEventPayload(event: Omit<MediaBuyEvent, 'at' | 'kind'>):
 
 export async function publishChange(db: Queryable, event: Omit<MediaBuyEvent, 'at' | 'kind'>): Promise<void> {
   await db.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${mediaBuyEventPayload(event)})`);
-}
-
-export async function publishCatalogChange(db: Queryable, tenantId: string): Promise<void> {
-  const payload: CatalogEvent = { kind: 'catalog', tenant_id: tenantId, at: new Date().toISOString() };
-  await db.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${JSON.stringify(payload)})`);
 }
 
 export async function publishSessionMoved(db: Queryable, p: { sessionId: string; holder: string }): Promise<void> {

@@ -9,7 +9,6 @@
  */
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { publishCatalogChange } from '../db/notify.js';
 import { creativeFormats, pricingOptions, products, tenants } from '../db/schema/index.js';
 import { DEMO_TENANT, seedDemo, type SeedOptions, type SeedResult } from './demo.js';
 
@@ -41,7 +40,6 @@ export async function seedCompliance(db: Db, opts: SeedOptions = {}): Promise<Se
       const spec = { ...f.spec, assets: assets.map((a) => (a.asset_id === 'click_url' ? { ...a, required: false } : a)) };
       await tx.update(creativeFormats).set({ spec }).where(and(eq(creativeFormats.tenantId, DEMO_TENANT), eq(creativeFormats.id, f.id)));
     }
-    await publishCatalogChange(tx, DEMO_TENANT);
   });
   return res;
 }

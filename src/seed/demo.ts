@@ -7,7 +7,6 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { adapterConfigs, creativeFormats, pricingOptions, principals, products, publisherProperties, tenants } from '../db/schema/index.js';
 import { hashToken, newToken } from '../domain/ids.js';
-import { publishCatalogChange } from '../db/notify.js';
 
 export const DEMO_TENANT = 'demo';
 export const DEMO_PRINCIPAL = 'prn_demo_buyer';
@@ -272,7 +271,6 @@ export async function seedDemo(db: Db, opts: SeedOptions = {}): Promise<SeedResu
         await tx.insert(pricingOptions).values(prow).onConflictDoUpdate({ target: [pricingOptions.tenantId, pricingOptions.productId, pricingOptions.id], set: prow });
       }
     }
-    await publishCatalogChange(tx, DEMO_TENANT);
     return { tenantId: DEMO_TENANT, principalId: DEMO_PRINCIPAL, ...(token && { token }) };
   });
 }

@@ -1,6 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
+import { call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 let buyer: Client;
@@ -103,5 +103,24 @@ describe('discovery tools', () => {
     const { isError, data } = await call(anon, 'get_media_buys', {});
     expect(isError).toBe(true);
     expect(data.adcp_error).toMatchObject({ code: 'AUTH_REQUIRED' });
+  });
+
+  it('get_products follows catalogue changes, whoever makes them (psql included)', async () => {
+    const names = async () => ((await call(buyer, 'get_products', { brief: 'anything' })).data.products as { product_id: string; name: string }[]).map((p) => p.name);
+    await names(); // the catalogue is cached now
+    const [row] = await t.app.database.sql<{ id: string; name: string }[]>`select id, name from products where tenant_id = 'demo' and not archived order by id limit 1`;
+    try {
+      // A trigger announces the change; the cache entry is dropped well before its 30 s expiry.
+      await t.app.database.sql`update products set name = 'Renamed by the seller' where tenant_id = 'demo' and id = ${row!.id}`;
+      await waitFor(async () => (await names()).includes('Renamed by the seller'), 5_000);
+      await t.app.database.sql`update pricing_options set fixed_price = 123.45 where tenant_id = 'demo' and product_id = ${row!.id}`;
+      await waitFor(async () => {
+        const { data } = await call(buyer, 'get_products', { brief: 'anything' });
+        const product = (data.products as { product_id: string; pricing_options: { fixed_price?: number }[] }[]).find((p) => p.product_id === row!.id);
+        return product?.pricing_options.some((po) => po.fixed_price === 123.45);
+      }, 5_000);
+    } finally {
+      await t.app.database.sql`update products set name = ${row!.name} where tenant_id = 'demo' and id = ${row!.id}`;
+    }
   });
 });

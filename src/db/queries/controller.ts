@@ -8,7 +8,7 @@
 import { isLegalCreativeTransition, isLegalMediaBuyTransition } from '@adcp/sdk/server';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db, Queryable } from '../client.js';
-import { publishCatalogChange, publishChange } from '../notify.js';
+import { publishChange } from '../notify.js';
 import { accounts, controllerDirectives, creativeFormats, creatives, mediaBuys, pricingOptions, products, workflowSteps } from '../schema/index.js';
 import type { SeededFormat, SeededPricingOption, SeededProduct } from '../../domain/comply-fixtures.js';
 import { toAdcpMediaBuyStatus } from '../../domain/status.js';
@@ -57,7 +57,6 @@ export async function seedProduct(db: Db, p: Scope & { product: SeededProduct; p
     await tx.insert(products).values(row).onConflictDoUpdate({ target: [products.tenantId, products.id], set: { ...row, updatedAt: sql`now()` } });
     await upsertPricing(tx, { ...p, productId: p.product.id }, p.pricing);
     if (p.formats.length) await tx.insert(creativeFormats).values(p.formats.map((f) => ({ tenantId: p.tenantId, ...f }))).onConflictDoNothing();
-    await publishCatalogChange(tx, p.tenantId);
     return 'ok';
   });
 }
@@ -69,7 +68,6 @@ export async function seedPricingOption(db: Db, p: Scope & { productId: string; 
     if (!ownedBy(existing, p.principalId)) return 'forbidden';
     await upsertPricing(tx, p, [p.option]);
     await tx.update(products).set({ updatedAt: sql`now()` }).where(and(eq(products.tenantId, p.tenantId), eq(products.id, p.productId)));
-    await publishCatalogChange(tx, p.tenantId);
     return 'ok';
   });
 }

@@ -1,7 +1,7 @@
-/** get_products: discovery. Brief matching and filters over the products table; pricing only for authenticated buyers. */
+/** get_products: discovery. Brief matching and filters over the tenant's catalogue; pricing only for authenticated buyers. */
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
-import { listProducts, type ProductWithPricing } from '../../db/queries/inventory.js';
+import type { ProductWithPricing } from '../../db/queries/inventory.js';
 import { compareAmounts } from '../../domain/money.js';
 import { rankByBrief, toAdcpProduct } from '../../domain/products.js';
 import { defineTool } from '../define-tool.js';
@@ -51,7 +51,8 @@ export default defineTool({
   auth: 'optional',
   async handle(input, ctx) {
     if (!ctx.tenant) return { products: [] };
-    const all = await listProducts(ctx.db, { tenantId: ctx.tenant.id, principalId: ctx.principal?.id ?? null });
+    // The same catalogue create_media_buy validates against (cached per process, dropped on every change).
+    const all = await ctx.catalog.productsFor(ctx.tenant.id, ctx.principal?.id ?? null);
     const filtered = all.filter((p) => matchesFilters(p, input.filters));
     const ranked = input.brief && input.buying_mode !== 'wholesale' ? rankByBrief(filtered, input.brief) : filtered.map((product) => ({ product, relevance: undefined }));
     const showPricing = !!ctx.principal;
