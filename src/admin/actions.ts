@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { MockSettings } from '../adapters/mock/mock-adapter.js';
 import type { Db, Tx } from '../db/client.js';
 import { insertAudit, type AuditEntry } from '../db/queries/audit.js';
+import { rotateWebhookSigningKey } from '../db/queries/signing-keys.js';
 import { getTenant, insertBuyer, setBuyerToken, patchTenantSettings } from '../db/queries/console.js';
 import { setSlackWebhook } from '../db/queries/notifications.js';
 import { getOperator, insertApiKey, insertOperator, revokeApiKey, deleteOtherSessions, setOperatorPassword, type Role } from '../db/queries/operators.js';
@@ -309,6 +310,16 @@ export async function rotateBuyerToken(deps: AdminDeps, op: Operator, p: { princ
       throw new AdminError(404, 'NOT_FOUND', `No buyer ${p.principalId}.`);
     }
     return { result: { principal_id: p.principalId, token } };
+  });
+}
+
+// ---- webhook-signing keys -----------------------------------------------------
+
+/** Retire the tenant's webhook-signing key and make a new one (a suspected leak, or routine rotation). */
+export async function rotateSigningKey(deps: AdminDeps, op: Operator): Promise<{ kid: string; retired_kid: string | null }> {
+  return act(deps, op, { operation: 'signing_key.rotate' }, async (tx) => {
+    const { kid, retiredKid } = await rotateWebhookSigningKey(tx, op.tenantId);
+    return { result: { kid, retired_kid: retiredKid }, target: kid, details: { retired_kid: retiredKid } };
   });
 }
 

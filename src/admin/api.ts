@@ -20,6 +20,7 @@ import { tenantProducts, type ProductWithPricing } from '../db/queries/inventory
 import type { MediaBuyRow } from '../db/queries/media-buys.js';
 import { getNotificationSettings } from '../db/queries/notifications.js';
 import { listApiKeys, listOperators } from '../db/queries/operators.js';
+import { listWebhookSigningKeys } from '../db/queries/signing-keys.js';
 import {
   AdminError,
   createApiKey,
@@ -30,6 +31,7 @@ import {
   decideMediaBuy,
   revokeKey,
   rotateBuyerToken,
+  rotateSigningKey,
   saveProduct,
   setProductArchived,
   updateAdapter,
@@ -307,6 +309,14 @@ async function keys(r: AdminRequest) {
 const keyCreate = async (r: AdminRequest) => ok(r, await createApiKey(r.deps, r.op, await r.json()), 201);
 const keyRevoke = async (r: AdminRequest) => ok(r, await revokeKey(r.deps, r.op, { id: r.params.id! }));
 
+/** The tenant's webhook-signing keys: public facts only (the private halves never leave Postgres but to sign). */
+async function signingKeysList(r: AdminRequest) {
+  const list = await listWebhookSigningKeys(r.deps.db, r.op.tenantId);
+  ok(r, { signing_keys: list.map((k) => ({ kid: k.kid, alg: k.alg, created_at: iso(k.created_at), retired_at: iso(k.retired_at), published: k.published })) });
+}
+
+const signingKeyRotate = async (r: AdminRequest) => ok(r, await rotateSigningKey(r.deps, r.op));
+
 const route = (method: string, path: string, handle: Route['handle']): Route => ({ method, path: `/admin/api${path}`, kind: 'api', handle });
 
 export const apiRoutes: Route[] = [
@@ -337,4 +347,6 @@ export const apiRoutes: Route[] = [
   route('GET', '/api-keys', keys),
   route('POST', '/api-keys', keyCreate),
   route('POST', '/api-keys/:id/revoke', keyRevoke),
+  route('GET', '/signing-keys', signingKeysList),
+  route('POST', '/signing-keys/rotate', signingKeyRotate),
 ];

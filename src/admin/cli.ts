@@ -2,6 +2,8 @@
  * `sales-agent admin create-user --tenant T --email E [--role admin|viewer]`:
  * bootstraps an operator of the seller console. Prints a one-time password
  * (only its scrypt hash is stored); the first login must replace it.
+ * `sales-agent admin rotate-signing-key --tenant T`: retires the tenant's
+ * webhook-signing key and makes a new one (also in the console's API).
  */
 import { parseArgs } from 'node:util';
 import { resolveDatabaseUrl } from '../app.js';
@@ -9,6 +11,7 @@ import type { Config } from '../config.js';
 import { connect } from '../db/client.js';
 import { insertAudit } from '../db/queries/audit.js';
 import { getTenant } from '../db/queries/console.js';
+import { rotateWebhookSigningKey } from '../db/queries/signing-keys.js';
 import { migrateDatabase } from '../db/migrate.js';
 import type { Logger } from '../logger.js';
 import { AdminError, createOperatorAccount } from './actions.js';
@@ -19,9 +22,10 @@ export async function adminCommand(args: string[], config: Config, logger: Logge
     allowPositionals: true,
     options: { tenant: { type: 'string' }, email: { type: 'string' }, role: { type: 'string', default: 'admin' } },
   });
-  if (positionals[0] !== 'create-user') fail('admin takes "create-user"');
+  const sub = positionals[0];
+  if (sub !== 'create-user' && sub !== 'rotate-signing-key') fail('admin takes "create-user" or "rotate-signing-key"');
   if (!values.tenant) fail('--tenant is required');
-  if (!values.email) fail('--email is required');
+  if (sub === 'create-user' && !values.email) fail('--email is required');
   if (values.role !== 'admin' && values.role !== 'viewer') fail('--role must be admin or viewer');
   const { url, embedded } = await resolveDatabaseUrl(config, logger);
   try {
@@ -29,7 +33,20 @@ export async function adminCommand(args: string[], config: Config, logger: Logge
     const database = connect(url, { max: 2 });
     try {
       if (!(await getTenant(database.db, values.tenant))) fail(`no tenant "${values.tenant}" (seed one first, e.g. sales-agent seed demo)`);
-      const u = await createOperatorAccount(database.db, { tenantId: values.tenant, email: values.email, role: values.role });
+      if (sub === 'rotate-signing-key') {
+        const tenantId = values.tenant;
+        const { kid, retiredKid } = await database.db.transaction(async (tx) => {
+          const rotated = await rotateWebhookSigningKey(tx, tenantId);
+          await insertAudit(tx, { tenantId, actor: 'cli', operation: 'signing_key.rotate', target: rotated.kid, success: true, details: { retired_kid: rotated.retiredKid } });
+          return rotated;
+        });
+        process.stdout.write(
+          `Webhooks of tenant "${tenantId}" are signed with key ${kid} from now on.\n` +
+            (retiredKid ? `Key ${retiredKid} is retired; it stays in /.well-known/jwks.json for 7 days so webhooks already signed with it still verify.\n` : ''),
+        );
+        return;
+      }
+      const u = await createOperatorAccount(database.db, { tenantId: values.tenant, email: values.email!, role: values.role });
       // The bootstrap is an admin action too.
       await insertAudit(database.db, { tenantId: values.tenant, actor: 'cli', operation: 'user.create', target: u.operator_id, success: true, details: { email: u.email, role: u.role } });
       process.stdout.write(`Created ${u.role} ${u.email} for tenant "${values.tenant}".\nOne-time password (shown once; it must be changed at the first login): ${u.password}\nSign in at /admin/login on the server (e.g. http://${config.host}:${config.port}/admin/login).\n`);

@@ -10,6 +10,7 @@ import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/typ
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buyRequest, call, httpClient, memoryClient, rawCall, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { ensureWebhookSigningKey } from '../../src/db/queries/signing-keys.js';
 import { addOperator, apiWithKey, Browser } from '../helpers/console.js';
 
 let t: TestApp;
@@ -488,6 +489,36 @@ describe('users, API keys and the audit log', () => {
     expect((await apiWithKey(base, k, 'GET', '/media-buys')).status).toBe(200);
     expect((await apiWithKey(base, k, 'PATCH', '/settings', { creative_review: 'manual' })).status).toBe(403);
     expect((await apiWithKey(base, k, 'POST', '/api-keys', { name: 'escalate' })).status).toBe(403);
+  });
+
+  it('rotates the webhook-signing key: the new one signs, the old one stays published for the grace period', async () => {
+    const jwks = async () => ((await (await fetch(`${base}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    const before = await jwks();
+    const { kid: oldKid } = await ensureWebhookSigningKey(t.app.database.db, 'demo');
+    expect(before).toContain(oldKid);
+
+    expect((await viewer.api('POST', '/signing-keys/rotate')).status).toBe(403);
+    const res = await admin.api('POST', '/signing-keys/rotate');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ retired_kid: oldKid, kid: expect.any(String) });
+    const newKid = res.body.kid as string;
+    expect(newKid).not.toBe(oldKid);
+
+    expect((await ensureWebhookSigningKey(t.app.database.db, 'demo')).kid).toBe(newKid);
+    const after = await jwks();
+    expect(after).toEqual(expect.arrayContaining([oldKid, newKid]));
+    const listed = (await viewer.api('GET', '/signing-keys')).body.signing_keys as { kid: string; retired_at: string | null; published: boolean }[];
+    expect(listed.slice(0, 2)).toEqual([
+      expect.objectContaining({ kid: newKid, retired_at: null, published: true }),
+      expect.objectContaining({ kid: oldKid, retired_at: expect.any(String), published: true }),
+    ]);
+    expect(JSON.stringify(listed)).not.toMatch(/"d"|private/);
+
+    // Past the grace period the retired key leaves the JWKS.
+    await sql`update signing_keys set retired_at = now() - interval '8 days' where kid = ${oldKid}`;
+    expect(await jwks()).not.toContain(oldKid);
+    const [audit] = await sql`select actor, target, details from audit_log where operation = 'signing_key.rotate' and success`;
+    expect(audit).toMatchObject({ target: newKid, details: { retired_kid: oldKid } });
   });
 
   it('records who did what, when, to what: console actions and every buying tool call', async () => {

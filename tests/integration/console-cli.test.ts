@@ -1,6 +1,7 @@
 /**
  * `sales-agent admin create-user` as a publisher runs it, then the printed
- * one-time password signing in to the console of `sales-agent serve`.
+ * one-time password signing in to the console of `sales-agent serve`; and
+ * `sales-agent admin rotate-signing-key`.
  */
 import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
@@ -55,6 +56,33 @@ describe('sales-agent admin create-user', () => {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       await exited;
+    }
+  });
+});
+
+describe('sales-agent admin rotate-signing-key', () => {
+  it('retires the active key and prints the new one', async () => {
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      const first = await run('node', [cli, 'admin', 'rotate-signing-key', '--tenant', 'demo'], { env });
+      const kid1 = /signed with key (\S+) from now on/.exec(first.stdout)?.[1];
+      expect(kid1).toBeTruthy();
+      const second = await run('node', [cli, 'admin', 'rotate-signing-key', '--tenant', 'demo'], { env });
+      const kid2 = /signed with key (\S+) from now on/.exec(second.stdout)?.[1];
+      expect(second.stdout).toContain(`Key ${kid1} is retired`);
+      const keys = await sql`select kid, retired_at from signing_keys where tenant_id = 'demo' order by created_at`;
+      expect(keys.map((k) => [k.kid, k.retired_at === null])).toEqual([
+        [kid1, false],
+        [kid2, true],
+      ]);
+      const audit = await sql`select actor, target from audit_log where operation = 'signing_key.rotate' order by id`;
+      expect(audit).toEqual([
+        { actor: 'cli', target: kid1 },
+        { actor: 'cli', target: kid2 },
+      ]);
+      await expect(run('node', [cli, 'admin', 'rotate-signing-key', '--tenant', 'nope'], { env })).rejects.toMatchObject({ code: 2 });
+    } finally {
+      await sql.end();
     }
   });
 });

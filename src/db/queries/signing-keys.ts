@@ -38,6 +38,30 @@ export async function ensureWebhookSigningKey(db: Queryable, tenantId: string): 
   return key;
 }
 
+/**
+ * Replace the tenant's webhook-signing key (in the caller's transaction): the
+ * active key is retired, stays in the JWKS for the grace period so webhooks
+ * signed with it still verify, and a new key signs from now on. Two rotations
+ * at once make one new key.
+ */
+export async function rotateWebhookSigningKey(db: Queryable, tenantId: string): Promise<{ kid: string; retiredKid: string | null }> {
+  const retired = await db.execute<{ kid: string }>(sql`
+    update signing_keys set retired_at = now()
+    where tenant_id = ${tenantId} and purpose = ${WEBHOOK_SIGNING_PURPOSE} and retired_at is null
+    returning kid`);
+  const key = await ensureWebhookSigningKey(db, tenantId);
+  return { kid: key.kid, retiredKid: retired[0]?.kid ?? null };
+}
+
+/** The tenant's webhook-signing keys (public facts only), newest first; a retired key drops out of the JWKS after the grace period. */
+export async function listWebhookSigningKeys(db: Queryable, tenantId: string): Promise<{ kid: string; alg: string; created_at: Date; retired_at: Date | null; published: boolean }[]> {
+  return db.execute(sql`
+    select kid, alg, created_at, retired_at,
+           (retired_at is null or retired_at > now() - make_interval(hours => ${RETIRED_KEY_GRACE_HOURS})) as published
+    from signing_keys where tenant_id = ${tenantId} and purpose = ${WEBHOOK_SIGNING_PURPOSE}
+    order by created_at desc`);
+}
+
 /** Give every tenant that has none its webhook-signing key, so a JWKS fetched now already holds every key a webhook may name. */
 export async function ensureEveryWebhookSigningKey(db: Queryable): Promise<void> {
   const missing = await db.execute<{ id: string }>(sql`
