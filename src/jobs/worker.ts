@@ -54,9 +54,11 @@ const jobInfo = (h: JobHelpers): JobInfo => {
   return { attempts: h.job.attempts, maxAttempts: h.job.max_attempts, signal: h.abortSignal };
 };
 
-export function graphileLogger(logger: Logger): GwLogger {
+/** `quiet`: while it returns true (we are stopping), Graphile Worker's errors are expected and logged at debug. */
+export function graphileLogger(logger: Logger, quiet: () => boolean = () => false): GwLogger {
   return new GwLogger((scope) => (level, message, meta) => {
     const fields = { component: 'graphile-worker', ...scope, ...(meta as object) };
+    if (quiet()) return logger.debug(message, fields);
     // Its advice that the pool be as large as the concurrency predates batched fetching (our local queue).
     if (message.startsWith('WARNING: having maxPoolSize')) return logger.debug(message, fields);
     if (level === 'error') logger.error(message, fields);
@@ -94,8 +96,10 @@ export async function startWorker(opts: {
   // Worker needs a few connections however many jobs run at once; concurrency is mostly adapter calls waiting.
   const pgPool = new pg.Pool({ connectionString: database.url, max: Math.min(opts.concurrency, 8) + 2 });
   // 57P01: the server is shutting down (e.g. Ctrl-C reached the embedded Postgres too); expected during shutdown.
+  // Also expected once we are stopping: Ctrl-C reaches an embedded Postgres at the same time as us.
+  let stopped = false;
   const poolError = (what: string) => (err: Error & { code?: string }) =>
-    err.code === '57P01' ? logger.debug(what, { error: err.message }) : logger.warn(what, { error: err });
+    err.code === '57P01' || stopped ? logger.debug(what, { error: err.message }) : logger.warn(what, { error: err });
   pgPool.on('error', poolError('worker pool error'));
   pgPool.on('connect', (client) => client.on('error', poolError('worker client error')));
   /** Start a Graphile Worker pool on pgPool; it runs until stopped, or until a fatal error (e.g. the database went away) ends it. */
@@ -113,7 +117,7 @@ export async function startWorker(opts: {
       pollInterval: opts.pollInterval ?? 2000,
       parsedCronItems: parseCronItems(CRON_ITEMS),
       events,
-      logger: graphileLogger(logger),
+      logger: graphileLogger(logger, () => stopped),
       // Fewer round trips (and commits) per job: idle workers share one batched fetch (a local queue the size of the
       // pool; release() hands unstarted jobs back on a clean stop), and completions/failures are written in batches
       // gathered over 1 ms. stop() flushes both batchers before it resolves, so a finished job is not re-run after
@@ -152,7 +156,6 @@ export async function startWorker(opts: {
     const jobs = freed.reduce((n, d) => n + d.jobs, 0);
     if (jobs > 0) current.pool.nudge(jobs);
   };
-  let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let beating: Promise<void> = Promise.resolve();
   const tick = () => {
@@ -233,7 +236,8 @@ export async function startWorker(opts: {
         await relaunching;
         await current.runner.stop().catch((err: unknown) => logger.warn('worker pool stop failed', { error: err }));
         // Jobs are released by now; without the row nobody will look for this pool again.
-        await database.sql`delete from worker_heartbeats where pool_id = ${current.pool.id}`.catch((err) => logger.warn('could not remove the worker heartbeat', { error: err }));
+        // If the database is already gone (Ctrl-C reached an embedded Postgres too), the row simply goes stale.
+        await database.sql`delete from worker_heartbeats where pool_id = ${current.pool.id}`.catch((err) => logger.debug('could not remove the worker heartbeat', { error: err }));
         await pgPool.end();
         await database.close();
         logger.info('worker stopped');
