@@ -3,20 +3,22 @@
  * floor), the discovery tools and create_media_buy, over stateless POST /mcp
  * with keep-alive, against a fresh database and `sales-agent serve`.
  *
- *   npx tsx bench/tool-latency.ts [--calls 500] [--warmup 100] [--no-worker] [--database-url URL]
+ *   npx tsx bench/tool-latency.ts [--calls 500] [--warmup 100] [--no-worker | --worker-processes N] [--database-url URL]
  *
  * --no-worker serves without the in-process worker (nothing fulfils the buys),
- * to see what fulfilment running in the same process adds to create_media_buy.
+ * to see what fulfilment adds to create_media_buy; --worker-processes N fulfils
+ * in N separate `sales-agent worker` processes instead.
  */
 import http from 'node:http';
 import { parseArgs } from 'node:util';
-import { cleanups, createBenchDatabase, createBuyCaller, DEFAULT_DATABASE_URL, log, percentiles, runBench, startServer, stopServer } from './lib.js';
+import { cleanups, createBenchDatabase, createBuyCaller, DEFAULT_DATABASE_URL, log, percentiles, runBench, startServer, startWorkerProcess, stopServer } from './lib.js';
 
 const { values: o } = parseArgs({
   options: {
     calls: { type: 'string', default: '500' },
     warmup: { type: 'string', default: '100' },
     'no-worker': { type: 'boolean', default: false },
+    'worker-processes': { type: 'string', default: '0' },
     'database-url': { type: 'string' },
   },
 });
@@ -25,8 +27,13 @@ const warmup = Number(o.warmup);
 
 runBench(async () => {
   const bench = await createBenchDatabase(o['database-url'] ?? DEFAULT_DATABASE_URL, { adapterLatencyMs: 0 });
-  const server = await startServer({ port: 0, workerConcurrency: 16, noWorker: o['no-worker'] }, bench.url);
+  const workerProcesses = Number(o['worker-processes']);
+  const server = await startServer({ port: 0, workerConcurrency: 16, noWorker: o['no-worker'] || workerProcesses > 0 }, bench.url);
   cleanups.push(() => stopServer(server.child));
+  for (let i = 0; i < workerProcesses; i++) {
+    const w = await startWorkerProcess({ workerConcurrency: 16 }, bench.url);
+    cleanups.push(() => stopServer(w));
+  }
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   cleanups.push(async () => agent.destroy());
 
@@ -61,7 +68,7 @@ runBench(async () => {
       },
     ],
   ];
-  const lines = ['', `one client, sequential calls (${calls} measured after ${warmup} warmup each)${o['no-worker'] ? ', no worker' : ', worker in-process'}`, '  call                         p50 ms   p95 ms   p99 ms'];
+  const lines = ['', `one client, sequential calls (${calls} measured after ${warmup} warmup each)${workerProcesses > 0 ? `, ${workerProcesses} worker process(es)` : o['no-worker'] ? ', no worker' : ', worker in-process'}`, '  call                         p50 ms   p95 ms   p99 ms'];
   for (const [name, fn] of cases) {
     log(name);
     for (let i = 0; i < warmup; i++) await fn();
