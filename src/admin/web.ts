@@ -3,8 +3,10 @@
  * the JSON API and redirect (303) to a page that says what happened, except
  * when a secret must be shown once (then the page is the answer).
  */
+import { createHash } from 'node:crypto';
 import { listAdapterConfigs } from '../db/queries/adapters.js';
 import { listAudit } from '../db/queries/audit.js';
+import { countLoginFailure, forgiveLoginFailure } from '../db/queries/login-failures.js';
 import { approvalQueue, creativesAwaitingReview, getTenant, listBuyers, listTenantMediaBuys, listWebhookDeliveries, mediaBuyConsoleDetail } from '../db/queries/console.js';
 import { getNotificationSettings } from '../db/queries/notifications.js';
 import { deleteExpiredSessions, listApiKeys, listOperators, operatorsWithEmail } from '../db/queries/operators.js';
@@ -67,32 +69,14 @@ const done = (r: AdminRequest, to: string, code: string) => redirect(r.res, `${t
 
 // ---- login -------------------------------------------------------------------
 
-/** Failed logins per email (10) and per client address (100, for offices behind one NAT) in 15 minutes, then wait. */
-const failures = new Map<string, { n: number; until: number }>();
-const WINDOW_MS = 15 * 60_000;
-const maxFailures = (key: string) => (key.startsWith('ip:') ? 100 : 10);
-function throttled(keys: string[]): boolean {
-  const now = Date.now();
-  return keys.some((k) => {
-    const f = failures.get(k);
-    return !!f && f.until > now && f.n >= maxFailures(k);
-  });
-}
-function recordFailure(keys: string[]): void {
-  const now = Date.now();
-  if (failures.size > 50_000) failures.clear();
-  for (const k of keys) {
-    const f = failures.get(k);
-    failures.set(k, f && f.until > now ? { n: f.n + 1, until: f.until } : { n: 1, until: now + WINDOW_MS });
-  }
-}
-/** A sign-in counts as failed while its password is being checked (so a parallel burst gets no more guesses); a right one is taken back. */
-function forgive(keys: string[]): void {
-  for (const k of keys) {
-    const f = failures.get(k);
-    if (f && f.n > 0) f.n--;
-  }
-}
+/**
+ * Failed sign-ins per email (10) and per client address (100, for offices behind one NAT) in 15 minutes,
+ * then wait; counted in Postgres (login_failures), so replicas share the count. A sign-in counts as failed
+ * while its password is being checked (a parallel burst gets no more guesses); a right one is taken back.
+ */
+const LOGIN_WINDOW_SECONDS = 15 * 60;
+const loginKeys = (email: string, ip: string) => [`e:${email}`, `ip:${ip}`].map((k) => createHash('sha256').update(k).digest('base64url'));
+const LOGIN_LIMITS = [10, 100];
 
 async function showLogin(r: AdminRequest, p: { email?: string; error?: string; tenants?: { id: string; name: string }[]; tenant?: string } = {}, status = 200) {
   const csrf = newSecret(24);
@@ -117,15 +101,15 @@ async function loginPost(r: AdminRequest) {
   const password = fd.get('password') ?? '';
   const tenant = fd.get('tenant') || undefined;
   const ip = r.req.socket.remoteAddress ?? '';
-  const keys = [`e:${email}`, `ip:${ip}`];
-  if (throttled(keys)) return showLogin(r, { email, error: 'Too many failed sign-ins; wait a few minutes.' }, 429);
-  recordFailure(keys);
+  const keys = loginKeys(email, ip);
+  const counted = await countLoginFailure(r.deps.db, keys, LOGIN_WINDOW_SECONDS);
+  if (counted.some((n, i) => n > LOGIN_LIMITS[i]!)) return showLogin(r, { email, error: 'Too many failed sign-ins; wait a few minutes.' }, 429);
   const candidates = (await operatorsWithEmail(r.deps.db, email)).filter((o) => !tenant || o.tenantId === tenant);
   const matches = [];
   for (const c of candidates) if (await verifyPassword(password, c.passwordHash)) matches.push(c);
   if (candidates.length === 0) await verifyPassword(password, await decoyHash());
   if (matches.length === 0) return showLogin(r, { email, error: 'Wrong email or password.' }, 401);
-  forgive(keys);
+  await forgiveLoginFailure(r.deps.db, keys);
   if (matches.length > 1) {
     return showLogin(r, { email, error: 'This email signs in to several publishers: pick one.', tenants: matches.map((m) => ({ id: m.tenantId, name: m.tenantName })) }, 400);
   }

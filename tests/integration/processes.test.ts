@@ -14,6 +14,7 @@ import { connect } from '../../src/db/client.js';
 import { seedDemo } from '../../src/seed/demo.js';
 import { buyRequest, call, memoryClient, rawCall, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
+import { addOperator, Browser } from '../helpers/console.js';
 import { killAll, startServer, startWorkerProcess, waitOn, type Proc } from '../helpers/processes.js';
 
 afterAll(killAll);
@@ -281,5 +282,19 @@ describe('two servers and a worker, each its own process, on one database', () =
     } finally {
       await Promise.all([clientA.close(), clientB.close()]);
     }
+  });
+
+  it("shares the console's sign-in limit: failures on one server count on the other", async () => {
+    const d = connect(db.url, { max: 1 });
+    const { password } = await addOperator(d.db, { tenantId: 'demo', email: 'ops@demo.example', role: 'admin' });
+    await d.close();
+    const [onA, onB] = [new Browser(a.url), new Browser(b.url)];
+    for (let i = 0; i < 10; i++) expect((await (i % 2 ? onA : onB).login('ops@demo.example', `wrong-guess-${i}`)).status).toBe(401);
+    // Ten failures in all, five on each: neither server alone saw enough, together they did.
+    expect((await onA.login('ops@demo.example', password)).status).toBe(429);
+    expect((await onB.login('ops@demo.example', password)).status).toBe(429);
+    // Counted under hashes: neither the email nor the address is stored.
+    expect(await count(sql, `select count(*) as n from login_failures`)).toBe(2);
+    expect(await count(sql, `select count(*) as n from login_failures where key_hash like '%ops@demo%' or key_hash like '%127.0.0.1%'`)).toBe(0);
   });
 });

@@ -6,7 +6,7 @@
  * console and read by the notify_slack job.
  */
 import { sql } from 'drizzle-orm';
-import { boolean, index, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { boolean, index, integer, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { tenants } from './tenants.js';
 
 export const operators = pgTable(
@@ -74,3 +74,19 @@ export const tenantNotifications = pgTable('tenant_notifications', {
   consoleUrl: text('console_url'),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
+
+/**
+ * Failed console sign-ins, counted per email and per client address in a fixed
+ * window, shared by every replica (an attacker gets no more guesses by reaching
+ * several). Keys are SHA-256 hashes, so neither emails nor addresses are kept;
+ * rows are deleted once their window has passed.
+ */
+export const loginFailures = pgTable(
+  'login_failures',
+  {
+    keyHash: text('key_hash').primaryKey(),
+    failures: integer('failures').notNull(),
+    windowEndsAt: timestamp('window_ends_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('login_failures_window_idx').on(t.windowEndsAt)],
+);
