@@ -96,7 +96,7 @@ async function loginPost(r: AdminRequest) {
   const expected = parseCookies(r.req.headers.cookie)[LOGIN_CSRF_COOKIE] ?? '';
   if (!expected || !safeEqual(given, expected)) return showLogin(r, { error: 'The sign-in form expired; try again.' }, 403);
   const typed = (fd.get('email') ?? '').trim().toLowerCase();
-  // No operator has a longer one; it must not become a key of the failure table (memory), nor be echoed back.
+  // No operator has a longer one; it is neither looked up nor echoed back (the sign-in still counts, under '').
   const email = typed.length <= MAX_EMAIL ? typed : '';
   const password = fd.get('password') ?? '';
   const tenant = fd.get('tenant') || undefined;
