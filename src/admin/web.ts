@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { listAdapterConfigs } from '../db/queries/adapters.js';
 import { listAudit } from '../db/queries/audit.js';
-import { countLoginFailure, forgiveLoginFailure } from '../db/queries/login-failures.js';
+import { admitLoginAttempt, forgiveLoginFailure } from '../db/queries/login-failures.js';
 import { approvalQueue, creativesAwaitingReview, getTenant, listBuyers, listTenantMediaBuys, listWebhookDeliveries, mediaBuyConsoleDetail } from '../db/queries/console.js';
 import { getNotificationSettings } from '../db/queries/notifications.js';
 import { deleteExpiredSessions, listApiKeys, listOperators, operatorsWithEmail } from '../db/queries/operators.js';
@@ -75,8 +75,11 @@ const done = (r: AdminRequest, to: string, code: string) => redirect(r.res, `${t
  * while its password is being checked (a parallel burst gets no more guesses); a right one is taken back.
  */
 const LOGIN_WINDOW_SECONDS = 15 * 60;
-const loginKeys = (email: string, ip: string) => [`e:${email}`, `ip:${ip}`].map((k) => createHash('sha256').update(k).digest('base64url'));
-const LOGIN_LIMITS = [10, 100];
+const loginKey = (k: string) => createHash('sha256').update(k).digest('base64url');
+const loginKeys = (email: string, ip: string) => [
+  { hash: loginKey(`e:${email}`), limit: 10 },
+  { hash: loginKey(`ip:${ip}`), limit: 100 },
+];
 
 async function showLogin(r: AdminRequest, p: { email?: string; error?: string; tenants?: { id: string; name: string }[]; tenant?: string } = {}, status = 200) {
   const csrf = newSecret(24);
@@ -102,14 +105,13 @@ async function loginPost(r: AdminRequest) {
   const tenant = fd.get('tenant') || undefined;
   const ip = r.req.socket.remoteAddress ?? '';
   const keys = loginKeys(email, ip);
-  const counted = await countLoginFailure(r.deps.db, keys, LOGIN_WINDOW_SECONDS);
-  if (counted.some((n, i) => n > LOGIN_LIMITS[i]!)) return showLogin(r, { email, error: 'Too many failed sign-ins; wait a few minutes.' }, 429);
+  if (!(await admitLoginAttempt(r.deps.db, keys, LOGIN_WINDOW_SECONDS))) return showLogin(r, { email, error: 'Too many failed sign-ins; wait a few minutes.' }, 429);
   const candidates = (await operatorsWithEmail(r.deps.db, email)).filter((o) => !tenant || o.tenantId === tenant);
   const matches = [];
   for (const c of candidates) if (await verifyPassword(password, c.passwordHash)) matches.push(c);
   if (candidates.length === 0) await verifyPassword(password, await decoyHash());
   if (matches.length === 0) return showLogin(r, { email, error: 'Wrong email or password.' }, 401);
-  await forgiveLoginFailure(r.deps.db, keys);
+  await forgiveLoginFailure(r.deps.db, keys.map((k) => k.hash));
   if (matches.length > 1) {
     return showLogin(r, { email, error: 'This email signs in to several publishers: pick one.', tenants: matches.map((m) => ({ id: m.tenantId, name: m.tenantName })) }, 400);
   }

@@ -182,6 +182,24 @@ describe('password guessing', () => {
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(20);
     expect(await attempt('the-real-password-123')).toBe(429);
   });
+
+  it('counts nothing for a refused sign-in: hammering a locked email does not lock the address out', async () => {
+    await addOperator(t.app.database.db, { tenantId: 'demo', email: 'other-op@demo.example', role: 'viewer', password: 'another-real-password' });
+    const form = await fetch(`${base}/admin/login`);
+    const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+    const cookie = form.headers.getSetCookie()[0]!.split(';')[0]!;
+    const attempt = (email: string, password: string) =>
+      fetch(`${base}/admin/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+        body: new URLSearchParams({ _csrf: token, email, password }).toString(),
+      }).then((r) => r.status);
+    // target@demo.example is locked by the test above; 150 more tries at it are refused, and counted nowhere.
+    for (let i = 0; i < 150; i++) expect(await attempt('target@demo.example', `more-${i}`)).toBe(429);
+    // So this address (well under its 100) still signs in to another email.
+    expect(await attempt('other-op@demo.example', 'another-real-password')).toBe(303);
+  });
 });
 
 describe('response headers', () => {

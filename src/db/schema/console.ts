@@ -78,8 +78,8 @@ export const tenantNotifications = pgTable('tenant_notifications', {
 /**
  * Failed console sign-ins, counted per email and per client address in a fixed
  * window, shared by every replica (an attacker gets no more guesses by reaching
- * several). Keys are SHA-256 hashes, so neither emails nor addresses are kept;
- * rows are deleted once their window has passed.
+ * several). Keys are SHA-256 hashes of the email or address (not readable at a
+ * glance, though not secret); rows are deleted after their window has passed.
  */
 export const loginFailures = pgTable(
   'login_failures',
