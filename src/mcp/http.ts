@@ -120,12 +120,15 @@ export async function startHttpServer(app: AppServices, opts: { host: string; po
         sendJson(res, 403, rpcError(null, -32001, 'This session belongs to another principal.'));
         return;
       }
-      session.open++;
       session.lastActive = Date.now();
-      res.once('close', () => {
-        session.open--;
-        session.lastActive = Date.now();
-      });
+      // A client that hung up while we authenticated or took the session over: 'close' has fired already.
+      if (!res.closed) {
+        session.open++;
+        res.once('close', () => {
+          session.open--;
+          session.lastActive = Date.now();
+        });
+      }
       let body: unknown;
       if (req.method === 'POST') {
         try {
@@ -229,6 +232,7 @@ export async function startHttpServer(app: AppServices, opts: { host: string; po
       if (session.open > 0 || session.lastActive > before) continue;
       sessions.delete(id);
       void session.close().catch(() => {});
+      directory.released(id).catch((err) => log.warn('could not touch a released session', { session_id: id, error: err }));
       log.debug('idle session released from memory', { session_id: id, principal_id: session.principalId });
     }
   }, Math.min(idleMs, 60_000));

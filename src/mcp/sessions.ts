@@ -61,6 +61,15 @@ export class SessionDirectory {
     return { resume: { subscriptions: row.subscriptions, since: last?.at ?? row.updatedAt }, lastEventId: last?.id ?? 0 };
   }
 
+  /**
+   * This replica lets go of the session (idle): its row is touched, so it is
+   * kept another retention period (prune.ts) and the client's next request can
+   * take the session back here or anywhere.
+   */
+  async released(id: string): Promise<void> {
+    await touchMcpSession(this.app.database.db, id);
+  }
+
   /** Tell every other replica this one holds the session now. */
   async announce(id: string): Promise<void> {
     await touchMcpSession(this.app.database.db, id);

@@ -48,8 +48,12 @@ describe('idle sessions', () => {
     expect(sub.status).toBe(200);
     await sub.text();
     expect(http.sessionCount()).toBe(1);
+    const updatedAt = async () => new Date((await t.app.database.sql<{ updated_at: string }[]>`select updated_at from mcp_sessions where id = ${sessionId}`)[0]!.updated_at).getTime();
+    const before = await updatedAt();
 
     await waitFor(async () => http.sessionCount() === 0, 5_000);
+    // Released, its row is touched: the retention period (prune.ts) starts again.
+    await waitFor(async () => (await updatedAt()) > before, 5_000);
 
     // The GET stream takes the session back; the booking reaches it (live, or as the catch-up of what changed).
     const abort = new AbortController();
