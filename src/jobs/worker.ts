@@ -54,11 +54,15 @@ const jobInfo = (h: JobHelpers): JobInfo => {
   return { attempts: h.job.attempts, maxAttempts: h.job.max_attempts, signal: h.abortSignal };
 };
 
-/** `quiet`: while it returns true (we are stopping), Graphile Worker's errors are expected and logged at debug. */
-export function graphileLogger(logger: Logger, quiet: () => boolean = () => false): GwLogger {
+/** The database connection went away (server shutting down, socket closed): expected once we are stopping. */
+const LOST_CONNECTION = /57P01|terminating connection|Connection terminated|CONNECTION_(CLOSED|ENDED|DESTROYED)|ECONNRESET|ECONNREFUSED/;
+const lostConnection = (err: unknown) => LOST_CONNECTION.test(err instanceof Error ? `${(err as { code?: string }).code ?? ''} ${err.message}` : String(err));
+
+/** `stopping`: while it returns true, Graphile Worker's complaints about a lost connection are logged at debug (any other error still shows). */
+export function graphileLogger(logger: Logger, stopping: () => boolean = () => false): GwLogger {
   return new GwLogger((scope) => (level, message, meta) => {
     const fields = { component: 'graphile-worker', ...scope, ...(meta as object) };
-    if (quiet()) return logger.debug(message, fields);
+    if (stopping() && (lostConnection(message) || lostConnection((meta as { error?: unknown } | undefined)?.error))) return logger.debug(message, fields);
     // Its advice that the pool be as large as the concurrency predates batched fetching (our local queue).
     if (message.startsWith('WARNING: having maxPoolSize')) return logger.debug(message, fields);
     if (level === 'error') logger.error(message, fields);
@@ -99,7 +103,7 @@ export async function startWorker(opts: {
   // Also expected once we are stopping: Ctrl-C reaches an embedded Postgres at the same time as us.
   let stopped = false;
   const poolError = (what: string) => (err: Error & { code?: string }) =>
-    err.code === '57P01' || stopped ? logger.debug(what, { error: err.message }) : logger.warn(what, { error: err });
+    err.code === '57P01' || (stopped && lostConnection(err)) ? logger.debug(what, { error: err.message }) : logger.warn(what, { error: err });
   pgPool.on('error', poolError('worker pool error'));
   pgPool.on('connect', (client) => client.on('error', poolError('worker client error')));
   /** Start a Graphile Worker pool on pgPool; it runs until stopped, or until a fatal error (e.g. the database went away) ends it. */
@@ -237,7 +241,9 @@ export async function startWorker(opts: {
         await current.runner.stop().catch((err: unknown) => logger.warn('worker pool stop failed', { error: err }));
         // Jobs are released by now; without the row nobody will look for this pool again.
         // If the database is already gone (Ctrl-C reached an embedded Postgres too), the row simply goes stale.
-        await database.sql`delete from worker_heartbeats where pool_id = ${current.pool.id}`.catch((err) => logger.debug('could not remove the worker heartbeat', { error: err }));
+        await database.sql`delete from worker_heartbeats where pool_id = ${current.pool.id}`.catch((err) =>
+          lostConnection(err) ? logger.debug('could not remove the worker heartbeat', { error: err }) : logger.warn('could not remove the worker heartbeat', { error: err }),
+        );
         await pgPool.end();
         await database.close();
         logger.info('worker stopped');
