@@ -22,7 +22,7 @@ const USAGE = `Usage:
   sales-agent migrate
   sales-agent seed demo|compliance [--token TOKEN] [--approval auto|manual] [--adapter-latency-ms N]
   sales-agent admin create-user --tenant TENANT --email EMAIL [--role admin|viewer]
-  sales-agent admin rotate-signing-key --tenant TENANT
+  sales-agent admin rotate-signing-key --tenant TENANT [--revoke]
 
 Environment: DATABASE_URL (unset: embedded Postgres in SALES_AGENT_DATA_DIR, default ./.data),
 HOST, PORT, LOG_LEVEL, SALES_AGENT_TOKEN (stdio principal).`;

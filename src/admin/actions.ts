@@ -315,11 +315,14 @@ export async function rotateBuyerToken(deps: AdminDeps, op: Operator, p: { princ
 
 // ---- webhook-signing keys -----------------------------------------------------
 
-/** Retire the tenant's webhook-signing key and make a new one (a suspected leak, or routine rotation). */
-export async function rotateSigningKey(deps: AdminDeps, op: Operator): Promise<{ kid: string; retired_kid: string | null }> {
+const RotateInput = z.object({ revoke: z.boolean().default(false) }).default({ revoke: false });
+
+/** Make a new webhook-signing key: the old one is retired (routine) or, with `revoke` (it leaked), unpublished at once. */
+export async function rotateSigningKey(deps: AdminDeps, op: Operator, input: unknown): Promise<{ kid: string; retired_kid: string | null; revoked: boolean }> {
   return act(deps, op, { operation: 'signing_key.rotate' }, async (tx) => {
-    const { kid, retiredKid } = await rotateWebhookSigningKey(tx, op.tenantId);
-    return { result: { kid, retired_kid: retiredKid }, target: kid, details: { retired_kid: retiredKid } };
+    const { revoke } = parse(RotateInput, input ?? undefined);
+    const { kid, retiredKid } = await rotateWebhookSigningKey(tx, op.tenantId, { revoke });
+    return { result: { kid, retired_kid: retiredKid, revoked: revoke }, target: kid, details: { retired_kid: retiredKid, revoked: revoke } };
   });
 }
 

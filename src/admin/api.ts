@@ -315,7 +315,7 @@ async function signingKeysList(r: AdminRequest) {
   ok(r, { signing_keys: list.map((k) => ({ kid: k.kid, alg: k.alg, created_at: iso(k.created_at), retired_at: iso(k.retired_at), published: k.published })) });
 }
 
-const signingKeyRotate = async (r: AdminRequest) => ok(r, await rotateSigningKey(r.deps, r.op));
+const signingKeyRotate = async (r: AdminRequest) => ok(r, await rotateSigningKey(r.deps, r.op, await r.json()));
 
 const route = (method: string, path: string, handle: Route['handle']): Route => ({ method, path: `/admin/api${path}`, kind: 'api', handle });
 

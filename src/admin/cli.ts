@@ -2,8 +2,9 @@
  * `sales-agent admin create-user --tenant T --email E [--role admin|viewer]`:
  * bootstraps an operator of the seller console. Prints a one-time password
  * (only its scrypt hash is stored); the first login must replace it.
- * `sales-agent admin rotate-signing-key --tenant T`: retires the tenant's
- * webhook-signing key and makes a new one (also in the console's API).
+ * `sales-agent admin rotate-signing-key --tenant T [--revoke]`: retires (or,
+ * if it leaked, revokes) the tenant's webhook-signing key and makes a new one
+ * (also in the console's API).
  */
 import { parseArgs } from 'node:util';
 import { resolveDatabaseUrl } from '../app.js';
@@ -20,7 +21,7 @@ export async function adminCommand(args: string[], config: Config, logger: Logge
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { tenant: { type: 'string' }, email: { type: 'string' }, role: { type: 'string', default: 'admin' } },
+    options: { tenant: { type: 'string' }, email: { type: 'string' }, role: { type: 'string', default: 'admin' }, revoke: { type: 'boolean', default: false } },
   });
   const sub = positionals[0];
   if (sub !== 'create-user' && sub !== 'rotate-signing-key') fail('admin takes "create-user" or "rotate-signing-key"');
@@ -36,13 +37,14 @@ export async function adminCommand(args: string[], config: Config, logger: Logge
       if (sub === 'rotate-signing-key') {
         const tenantId = values.tenant;
         const { kid, retiredKid } = await database.db.transaction(async (tx) => {
-          const rotated = await rotateWebhookSigningKey(tx, tenantId);
-          await insertAudit(tx, { tenantId, actor: 'cli', operation: 'signing_key.rotate', target: rotated.kid, success: true, details: { retired_kid: rotated.retiredKid } });
+          const rotated = await rotateWebhookSigningKey(tx, tenantId, { revoke: values.revoke });
+          await insertAudit(tx, { tenantId, actor: 'cli', operation: 'signing_key.rotate', target: rotated.kid, success: true, details: { retired_kid: rotated.retiredKid, revoked: values.revoke } });
           return rotated;
         });
         process.stdout.write(
           `Webhooks of tenant "${tenantId}" are signed with key ${kid} from now on.\n` +
-            (retiredKid ? `Key ${retiredKid} is retired; it stays in /.well-known/jwks.json for 7 days so webhooks already signed with it still verify.\n` : ''),
+            (retiredKid && values.revoke ? `Key ${retiredKid} is revoked: it is no longer in /.well-known/jwks.json, so nothing signed with it verifies.\n` : '') +
+            (retiredKid && !values.revoke ? `Key ${retiredKid} is retired; it stays in /.well-known/jwks.json for 7 days so webhooks already signed with it still verify.\n` : ''),
         );
         return;
       }

@@ -518,7 +518,15 @@ describe('users, API keys and the audit log', () => {
     await sql`update signing_keys set retired_at = now() - interval '8 days' where kid = ${oldKid}`;
     expect(await jwks()).not.toContain(oldKid);
     const [audit] = await sql`select actor, target, details from audit_log where operation = 'signing_key.rotate' and success`;
-    expect(audit).toMatchObject({ target: newKid, details: { retired_kid: oldKid } });
+    expect(audit).toMatchObject({ target: newKid, details: { retired_kid: oldKid, revoked: false } });
+
+    // A leaked key is revoked: out of the JWKS at once.
+    const revoked = await admin.api('POST', '/signing-keys/rotate', { revoke: true });
+    expect(revoked.body).toMatchObject({ retired_kid: newKid, revoked: true });
+    const published = await jwks();
+    expect(published).not.toContain(newKid);
+    expect(published).toContain(revoked.body.kid);
+    expect((await admin.api('POST', '/signing-keys/rotate', { revoke: 'yes' })).status).toBe(400);
   });
 
   it('records who did what, when, to what: console actions and every buying tool call', async () => {

@@ -80,6 +80,10 @@ describe('sales-agent admin rotate-signing-key', () => {
         { actor: 'cli', target: kid1 },
         { actor: 'cli', target: kid2 },
       ]);
+      const third = await run('node', [cli, 'admin', 'rotate-signing-key', '--tenant', 'demo', '--revoke'], { env });
+      expect(third.stdout).toContain(`Key ${kid2} is revoked`);
+      const [gone] = await sql`select retired_at < now() - interval '7 days' as unpublished from signing_keys where kid = ${kid2!}`;
+      expect(gone!.unpublished).toBe(true);
       await expect(run('node', [cli, 'admin', 'rotate-signing-key', '--tenant', 'nope'], { env })).rejects.toMatchObject({ code: 2 });
     } finally {
       await sql.end();

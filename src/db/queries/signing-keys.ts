@@ -41,12 +41,14 @@ export async function ensureWebhookSigningKey(db: Queryable, tenantId: string): 
 /**
  * Replace the tenant's webhook-signing key (in the caller's transaction): the
  * active key is retired, stays in the JWKS for the grace period so webhooks
- * signed with it still verify, and a new key signs from now on. Two rotations
- * at once make one new key.
+ * signed with it still verify, and a new key signs from now on. `revoke` (the
+ * key leaked) drops it from the JWKS at once instead, so nothing signed with it
+ * verifies any more. Two rotations at once make one new key.
  */
-export async function rotateWebhookSigningKey(db: Queryable, tenantId: string): Promise<{ kid: string; retiredKid: string | null }> {
+export async function rotateWebhookSigningKey(db: Queryable, tenantId: string, opts: { revoke?: boolean } = {}): Promise<{ kid: string; retiredKid: string | null }> {
+  const retiredAt = opts.revoke ? sql`now() - make_interval(hours => ${RETIRED_KEY_GRACE_HOURS + 1})` : sql`now()`;
   const retired = await db.execute<{ kid: string }>(sql`
-    update signing_keys set retired_at = now()
+    update signing_keys set retired_at = ${retiredAt}
     where tenant_id = ${tenantId} and purpose = ${WEBHOOK_SIGNING_PURPOSE} and retired_at is null
     returning kid`);
   const key = await ensureWebhookSigningKey(db, tenantId);
