@@ -1,4 +1,5 @@
 /** postgres.js + Drizzle. The one place connections are made for request handling. */
+import { sql, type SQL } from 'drizzle-orm';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as schema from './schema/index.js';
@@ -8,6 +9,9 @@ export type Db = PostgresJsDatabase<Schema>;
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 /** Anything a query can run on: the pool or an open transaction. */
 export type Queryable = Db | Tx;
+
+/** A text[] of these values in raw SQL (drizzle sends a JS array as a row of parameters). */
+export const textArray = (values: readonly string[]): SQL => sql`array[${sql.join(values.map((v) => sql`${v}`), sql`, `)}]::text[]`;
 
 export interface Database {
   db: Db;

@@ -4,7 +4,7 @@
  * only (the seller sees every buyer of its own tenant, and nothing of another).
  */
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
-import type { Queryable } from '../client.js';
+import { textArray, type Queryable } from '../client.js';
 import {
   adapterConfigs,
   adapterOrders,
@@ -254,7 +254,7 @@ export async function patchTenantSettings(db: Queryable, p: { tenantId: string; 
     .update(tenants)
     .set({
       settings: drop.length
-        ? sql`(${tenants.settings} - array[${sql.join(drop.map((k) => sql`${k}`), sql`, `)}]::text[]) || ${JSON.stringify(set)}::jsonb`
+        ? sql`(${tenants.settings} - ${textArray(drop)}) || ${JSON.stringify(set)}::jsonb`
         : sql`${tenants.settings} || ${JSON.stringify(set)}::jsonb`,
       updatedAt: sql`now()`,
     })

@@ -2,7 +2,7 @@
 import { and, asc, desc, eq, gt, ilike, inArray, lt, ne, notInArray, or, sql, type SQL } from 'drizzle-orm';
 import { type CreativeStatus, type CreativeWrite, type FormatRef, type HeldAssignment, type OwnPackage } from '../../domain/creatives.js';
 import { CLOSED_BUY_STATUSES } from '../../domain/status.js';
-import type { Queryable } from '../client.js';
+import { textArray, type Queryable } from '../client.js';
 import { creativeAssignments, creatives, mediaBuys, mediaPackages, products } from '../schema/index.js';
 
 export type CreativeRow = typeof creatives.$inferSelect;
@@ -143,8 +143,6 @@ export async function startBuysAwaitingCreatives(db: Queryable, p: Scope & { ids
     .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.principalId, p.principalId), inArray(mediaBuys.id, p.ids), eq(mediaBuys.status, 'pending_creatives')))
     .returning({ id: mediaBuys.id, status: mediaBuys.status, revision: mediaBuys.revision });
 }
-
-const textArray = (xs: string[]) => sql`array[${sql.join(xs.map((x) => sql`${x}`), sql`, `)}]::text[]`;
 
 /** Assignment `a` with its package `mp` and media buy `mb`, for subqueries. */
 const ASSIGNMENTS = sql`${creativeAssignments} a join ${mediaPackages} mp on mp.id = a.package_id join ${mediaBuys} mb on mb.id = mp.media_buy_id`;

@@ -5,10 +5,7 @@
  * deleted some time after the window has passed.
  */
 import { sql } from 'drizzle-orm';
-import type { Db, Queryable } from '../client.js';
-
-/** A text[] of these values (drizzle would send a JS array as a row of parameters). */
-const textArray = (values: string[]) => sql`array[${sql.join(values.map((v) => sql`${v}`), sql`, `)}]::text[]`;
+import { textArray, type Db, type Queryable } from '../client.js';
 
 const REFUSED = Symbol('refused');
 
