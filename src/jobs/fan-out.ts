@@ -24,8 +24,11 @@ export const jobKeys = {
 export interface JobSpec {
   identifier: JobName;
   payload: unknown;
-  key: string;
+  /** Graphile Worker's job key (null: none). */
+  key: string | null;
   max_attempts: number;
+  /** ISO time to run at (absent: now). */
+  run_at?: string;
 }
 
 export function jobSpec<N extends JobName>(name: N, payload: JobPayload<N>, key: string): JobSpec {
@@ -40,8 +43,8 @@ export function jobSpec<N extends JobName>(name: N, payload: JobPayload<N>, key:
 export function addJobsSql(specs: JobSpec[]): SQL {
   if (specs.length === 0) return sql`0`;
   return sql`(select count(*)::int from graphile_worker.add_jobs(array(
-    select row(j.identifier, j.payload::json, null, null, j.max_attempts, j.key, null, null)::graphile_worker.job_spec
-    from jsonb_to_recordset(${JSON.stringify(specs)}::jsonb) as j(identifier text, payload jsonb, key text, max_attempts smallint))))`;
+    select row(j.identifier, j.payload::json, null, j.run_at, j.max_attempts, j.key, null, null)::graphile_worker.job_spec
+    from jsonb_to_recordset(${JSON.stringify(specs)}::jsonb) as j(identifier text, payload jsonb, key text, max_attempts smallint, run_at timestamptz))))`;
 }
 
 export async function addJobs(db: Queryable, specs: JobSpec[]): Promise<void> {

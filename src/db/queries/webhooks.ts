@@ -2,7 +2,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
 import { webhookAttempts, webhookDeliveries } from '../schema/index.js';
-import { JOBS } from '../../jobs/catalog.js';
+import { addJobsSql, jobSpec } from '../../jobs/fan-out.js';
 
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 
@@ -20,7 +20,7 @@ export async function queueWebhook(
     allowPrivateNetwork: boolean;
   },
 ): Promise<void> {
-  const payload = JSON.stringify(JOBS.deliver_webhook.payload.parse({ v: 1, tenant_id: w.tenantId, delivery_id: w.id }));
+  const job = jobSpec('deliver_webhook', { v: 1, tenant_id: w.tenantId, delivery_id: w.id }, `webhook:${w.id}`);
   await db.execute(sql`
     with d as (
       insert into webhook_deliveries (id, tenant_id, principal_id, task_id, media_buy_id, url, authentication, payload, idempotency_key, sequence, allow_private_network)
@@ -29,9 +29,7 @@ export async function queueWebhook(
              coalesce((select max(sequence) from webhook_deliveries where task_id = ${w.taskId}), 0) + 1, ${w.allowPrivateNetwork}
       returning id
     )
-    select count(*) from graphile_worker.add_jobs(array(
-      select row('deliver_webhook', ${payload}::json, null, null, ${JOBS.deliver_webhook.maxAttempts}::smallint, ${`webhook:${w.id}`}::text, null, null)::graphile_worker.job_spec
-      from d))`);
+    select ${addJobsSql([job])} from d`);
 }
 
 export async function getWebhookDelivery(db: Queryable, p: { tenantId: string; id: string }): Promise<WebhookDeliveryRow | undefined> {
