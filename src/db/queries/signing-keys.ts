@@ -3,13 +3,15 @@
  * use, once: concurrent callers race on the partial unique index and all read
  * the winner. Public halves are published for every tenant (kids are random).
  */
-import { and, desc, eq, gt, isNull, or, sql } from 'drizzle-orm';
+import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
 import { signingKeys, type PublicJwk } from '../schema/index.js';
 import { newWebhookSigningKey, WEBHOOK_SIGNING_ALG, WEBHOOK_SIGNING_PURPOSE } from '../../domain/webhook-signing.js';
 
 /** A retired key stays in the JWKS this long, so webhooks signed (or retried) before a rotation still verify. */
 const RETIRED_KEY_GRACE_HOURS = 24 * 7;
+/** The key is in the JWKS: active, or retired within the grace period. */
+const PUBLISHED = sql`(${signingKeys.retiredAt} is null or ${signingKeys.retiredAt} > now() - make_interval(hours => ${RETIRED_KEY_GRACE_HOURS}))`;
 
 export interface SigningKey {
   kid: string;
@@ -59,7 +61,7 @@ export async function rotateWebhookSigningKey(db: Queryable, tenantId: string, o
 export async function listWebhookSigningKeys(db: Queryable, tenantId: string): Promise<{ kid: string; alg: string; created_at: Date; retired_at: Date | null; published: boolean }[]> {
   return db.execute(sql`
     select kid, alg, created_at, retired_at,
-           (retired_at is null or retired_at > now() - make_interval(hours => ${RETIRED_KEY_GRACE_HOURS})) as published
+           ${PUBLISHED} as published
     from signing_keys where tenant_id = ${tenantId} and purpose = ${WEBHOOK_SIGNING_PURPOSE}
     order by created_at desc`);
 }
@@ -77,7 +79,7 @@ export async function publishedSigningKeys(db: Queryable): Promise<PublicJwk[]> 
   const rows = await db
     .select({ jwk: signingKeys.publicJwk })
     .from(signingKeys)
-    .where(or(isNull(signingKeys.retiredAt), gt(signingKeys.retiredAt, sql`now() - make_interval(hours => ${RETIRED_KEY_GRACE_HOURS})`)))
+    .where(PUBLISHED)
     .orderBy(desc(signingKeys.createdAt));
   return rows.map((r) => r.jwk);
 }
