@@ -79,17 +79,13 @@ function pendingView(p: PendingApproval) {
     task_id: p.step.id,
     submitted_at: iso(p.step.createdAt),
     media_buy: buyView(p.buy, p.buyerName),
-    packages: p.packages.map((k) => ({
-      package_id: k.id,
-      product_id: k.productId,
-      product_name: k.productName,
-      pricing_option_id: k.pricingOptionId,
-      budget: k.budget,
-      bid_price: k.bidPrice,
-      targeting: k.targeting,
-    })),
+    packages: p.packages.map((k) => ({ ...packageView(k), targeting: k.targeting })),
     request: redactSecrets(p.buy.rawRequest),
   };
+}
+
+function packageView(k: PendingApproval['packages'][number]) {
+  return { package_id: k.id, product_id: k.productId, product_name: k.productName, pricing_option_id: k.pricingOptionId, budget: k.budget, bid_price: k.bidPrice };
 }
 
 function productView(p: ProductWithPricing) {
@@ -186,12 +182,7 @@ async function mediaBuy(r: AdminRequest) {
     ...buyView(d.buy, d.buyerName),
     fulfilment: fulfilmentState(d),
     packages: d.packages.map((k) => ({
-      package_id: k.id,
-      product_id: k.productId,
-      product_name: k.productName,
-      pricing_option_id: k.pricingOptionId,
-      budget: k.budget,
-      bid_price: k.bidPrice,
+      ...packageView(k),
       status: k.status,
       delivery: d.delivery.find((x) => x.package_id === k.id) ?? null,
     })),
