@@ -267,30 +267,22 @@ export function flight() {
 }
 
 /** One stateless JSON-RPC tools/call create_media_buy, as tests/helpers/app.ts buyRequest() builds it. */
-export function createBuyCaller(serverUrl: string, token: string, agent: http.Agent) {
+export interface RpcResult {
+  ok: boolean;
+  ms: number;
+  error?: string;
+  result?: { isError?: boolean; structuredContent?: Record<string, unknown> };
+}
+
+/** JSON-RPC over stateless POST /mcp on keep-alive connections; a JSON-RPC error or a tool error is not ok. */
+export function createRpcCaller(serverUrl: string, token: string, agent: http.Agent) {
   const target = new URL(`${serverUrl}/mcp`);
-  const runId = randomBytes(4).toString('hex');
   let seq = 0;
-  return function call(): Promise<CallResult> {
-    const id = ++seq;
-    const body = JSON.stringify({
-      jsonrpc: '2.0',
-      id,
-      method: 'tools/call',
-      params: {
-        name: 'create_media_buy',
-        arguments: {
-          idempotency_key: `bench-${runId}-${id}`,
-          account: { brand: { domain: 'acme-drinks.example' }, operator: 'agency.example' },
-          brand: { domain: 'acme-drinks.example' },
-          ...flight(),
-          packages: [{ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 }],
-        },
-      },
-    });
+  return function rpc(method: string, params?: unknown): Promise<RpcResult> {
+    const body = JSON.stringify({ jsonrpc: '2.0', id: ++seq, method, ...(params !== undefined && { params }) });
     const t0 = nowNs();
-    return new Promise<CallResult>((resolve) => {
-      const done = (error?: string, mediaBuyId?: string) => resolve({ ok: error === undefined, ms: nsToMs(nowNs() - t0), error, mediaBuyId });
+    return new Promise<RpcResult>((resolve) => {
+      const done = (error?: string, result?: RpcResult['result']) => resolve({ ok: error === undefined, ms: nsToMs(nowNs() - t0), error, result });
       const req = http.request(
         {
           agent,
@@ -313,12 +305,10 @@ export function createBuyCaller(serverUrl: string, token: string, agent: http.Ag
             const text = Buffer.concat(chunks).toString('utf8');
             if (res.statusCode !== 200) return done(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
             try {
-              const msg = JSON.parse(text) as { error?: { message?: string }; result?: { isError?: boolean; structuredContent?: { media_buy_id?: string } } };
+              const msg = JSON.parse(text) as { error?: { message?: string }; result?: RpcResult['result'] };
               if (msg.error) return done(`JSON-RPC error: ${msg.error.message}`);
               if (msg.result?.isError) return done(`tool error: ${JSON.stringify(msg.result.structuredContent).slice(0, 200)}`);
-              const mediaBuyId = msg.result?.structuredContent?.media_buy_id;
-              if (!mediaBuyId) return done(`no media_buy_id: ${text.slice(0, 200)}`);
-              done(undefined, mediaBuyId);
+              done(undefined, msg.result);
             } catch {
               done(`unparseable body: ${text.slice(0, 200)}`);
             }
@@ -328,6 +318,29 @@ export function createBuyCaller(serverUrl: string, token: string, agent: http.Ag
       req.on('error', (e) => done(`request: ${e.message}`));
       req.end(body);
     });
+  };
+}
+
+/** A caller that books one buy per call, each under its own idempotency key. */
+export function createBuyCaller(serverUrl: string, token: string, agent: http.Agent) {
+  const rpc = createRpcCaller(serverUrl, token, agent);
+  const runId = randomBytes(4).toString('hex');
+  let seq = 0;
+  return async function call(): Promise<CallResult> {
+    const r = await rpc('tools/call', {
+      name: 'create_media_buy',
+      arguments: {
+        idempotency_key: `bench-${runId}-${++seq}`,
+        account: { brand: { domain: 'acme-drinks.example' }, operator: 'agency.example' },
+        brand: { domain: 'acme-drinks.example' },
+        ...flight(),
+        packages: [{ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 }],
+      },
+    });
+    if (!r.ok) return { ok: false, ms: r.ms, error: r.error };
+    const mediaBuyId = r.result?.structuredContent?.media_buy_id;
+    if (typeof mediaBuyId !== 'string') return { ok: false, ms: r.ms, error: `no media_buy_id: ${JSON.stringify(r.result).slice(0, 200)}` };
+    return { ok: true, ms: r.ms, mediaBuyId };
   };
 }
 

@@ -11,7 +11,7 @@
  */
 import http from 'node:http';
 import { parseArgs } from 'node:util';
-import { cleanups, createBenchDatabase, createBuyCaller, DEFAULT_DATABASE_URL, log, percentiles, runBench, startServer, startWorkerProcess, stopServer } from './lib.js';
+import { cleanups, createBenchDatabase, createBuyCaller, createRpcCaller, DEFAULT_DATABASE_URL, log, percentiles, runBench, startServer, startWorkerProcess, stopServer } from './lib.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -37,22 +37,12 @@ runBench(async () => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   cleanups.push(async () => agent.destroy());
 
-  const rpc = (method: string, params?: unknown) =>
-    new Promise<number>((resolve, reject) => {
-      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method, ...(params !== undefined && { params }) });
-      const t0 = performance.now();
-      const req = http.request(
-        `${server.url}/mcp`,
-        { method: 'POST', agent, headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${bench.token}`, 'content-length': Buffer.byteLength(body) } },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8').on('data', (d: string) => (text += d));
-          res.on('end', () => (res.statusCode === 200 && !text.includes('"isError":true') ? resolve(performance.now() - t0) : reject(new Error(`${method}: ${res.statusCode} ${text.slice(0, 300)}`))));
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+  const call = createRpcCaller(server.url, bench.token, agent);
+  const rpc = async (method: string, params?: unknown) => {
+    const r = await call(method, params);
+    if (!r.ok) throw new Error(`${method}: ${r.error}`);
+    return r.ms;
+  };
   const buy = createBuyCaller(server.url, bench.token, agent);
   const cases: [string, () => Promise<number>][] = [
     ['ping', () => rpc('ping')],
