@@ -103,6 +103,8 @@ describe('webhooks', () => {
     expect(JSON.parse(first.body).idempotency_key).toBe(payload.idempotency_key);
     const ts = second.headers['x-adcp-timestamp'] as string;
     expect(second.headers['x-adcp-signature']).toBe(`sha256=${createHmac('sha256', SECRET).update(`${ts}.${second.body}`).digest('hex')}`);
+    // The receiver sees the request before the worker commits its outcome.
+    await waitFor(async () => (await deliveryOf(data.media_buy_id as string))?.status === 'delivered', 10_000, 50);
     const [delivery] = await sql`select status, attempts, sequence from webhook_deliveries where media_buy_id = ${data.media_buy_id as string}`;
     expect(delivery).toEqual({ status: 'delivered', attempts: 2, sequence: 1 });
     const attempts = await sql`select status_code from webhook_attempts a join webhook_deliveries d on d.id = a.delivery_id where d.media_buy_id = ${data.media_buy_id as string} order by attempt`;
@@ -235,7 +237,8 @@ describe('webhooks', () => {
       const { isError, data } = await call(allowed, 'create_media_buy', buyRequest({ push_notification_config: { url: base + path, authentication: { schemes: ['Bearer'], credentials: 'bearer-token-0123456789-0123456789' } } }));
       expect(isError).toBe(false);
       await hitsAt(path, 1);
-      expect((await deliveryOf(data.media_buy_id as string))?.status).toBe('delivered');
+      // The receiver sees the request before the worker commits its outcome.
+      await waitFor(async () => (await deliveryOf(data.media_buy_id as string))?.status === 'delivered', 10_000, 50);
     } finally {
       await sql`update tenants set settings = settings - 'allow_private_webhooks' where id = 'demo'`;
       await allowed.close();
