@@ -10,7 +10,7 @@
  * A job freed while its old owner somehow still ran it is simply run twice:
  * tasks are idempotent (adapter calls carry idempotency keys).
  */
-import { EventEmitter, setMaxListeners } from 'node:events';
+import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import { Logger as GwLogger, parseCronItems, run, type JobHelpers, type Runner, type TaskList, type WorkerPool } from 'graphile-worker';
@@ -18,7 +18,7 @@ import pg from 'pg';
 import { connect, type Database } from '../db/client.js';
 import { createAdapterRegistry, type AdapterFactory } from '../adapters/registry.js';
 import type { Logger } from '../logger.js';
-import { fulfilMediaBuy, type JobInfo } from './tasks/fulfil-media-buy.js';
+import { fulfilMediaBuy, type JobInfo, type TaskDeps } from './tasks/fulfil-media-buy.js';
 import { deliverWebhook } from './tasks/deliver-webhook.js';
 import { syncMediaBuyUpdate } from './tasks/sync-media-buy-update.js';
 import { cancelAdapterOrder } from './tasks/cancel-adapter-order.js';
@@ -48,10 +48,43 @@ export interface Worker {
 export const HEARTBEAT_INTERVAL_MS = 5_000;
 export const HEARTBEAT_STALE_MS = 30_000;
 
-// Graphile Worker shares one abort signal among all running jobs; each adapter call listens on it.
-const jobInfo = (h: JobHelpers): JobInfo => {
-  if (h.abortSignal) setMaxListeners(0, h.abortSignal);
-  return { attempts: h.job.attempts, maxAttempts: h.job.max_attempts, signal: h.abortSignal };
+/**
+ * Graphile Worker gives every running job the same abort signal. Each listener added to an
+ * EventTarget costs a walk over those already there (it checks for duplicates), so with
+ * thousands of jobs waiting on a slow ad server, listening on the shared signal once per
+ * adapter call grows quadratically (measured: the mock adapter's abortable sleep was the
+ * largest JavaScript item in the worker at 2,000 ms). So each job gets its own controller,
+ * aborted from a single listener on the shared signal, and drops it when it ends.
+ */
+const jobControllers = new WeakMap<AbortSignal, Set<AbortController>>();
+function jobSignal(shared: AbortSignal): { signal: AbortSignal; release(): void } {
+  const controller = new AbortController();
+  if (shared.aborted) {
+    controller.abort(shared.reason);
+    return { signal: controller.signal, release: () => undefined };
+  }
+  let running = jobControllers.get(shared);
+  if (!running) {
+    const set = new Set<AbortController>();
+    jobControllers.set(shared, set);
+    shared.addEventListener('abort', () => {
+      for (const c of set) c.abort(shared.reason);
+      set.clear();
+    }, { once: true });
+    running = set;
+  }
+  running.add(controller);
+  return { signal: controller.signal, release: () => void running.delete(controller) };
+}
+
+type Task = (payload: unknown, job: JobInfo, deps: TaskDeps) => Promise<unknown>;
+const asTask = (task: Task, deps: TaskDeps) => async (payload: unknown, h: JobHelpers): Promise<void> => {
+  const own = h.abortSignal ? jobSignal(h.abortSignal) : undefined;
+  try {
+    await task(payload, { attempts: h.job.attempts, maxAttempts: h.job.max_attempts, signal: own?.signal }, deps);
+  } finally {
+    own?.release();
+  }
 };
 
 /** The database connection went away (server shutting down, socket closed): expected once we are stopping. */
@@ -84,18 +117,19 @@ export async function startWorker(opts: {
   // synchronously after the task's writes (by Graphile Worker, on its own pool), and that flush covers them.
   const database = connect(opts.database.url, { max: Math.min(opts.concurrency, 10), applicationName: 'sales-agent-worker', asyncCommit: true });
   const deps = { db: database.db, adapters: opts.adapters ?? createAdapterRegistry(database.db), logger };
-  const taskList: TaskList = {
-    fulfil_media_buy: async (payload, helpers) => fulfilMediaBuy(payload, jobInfo(helpers), deps),
-    sync_media_buy_update: async (payload, helpers) => syncMediaBuyUpdate(payload, jobInfo(helpers), deps),
-    cancel_adapter_order: async (payload, helpers) => cancelAdapterOrder(payload, jobInfo(helpers), deps),
-    sync_adapter_creatives: async (payload, helpers) => syncAdapterCreatives(payload, jobInfo(helpers), deps),
-    deliver_webhook: async (payload, helpers) => deliverWebhook(payload, jobInfo(helpers), deps),
-    collect_delivery: async (payload, helpers) => collectDelivery(payload, jobInfo(helpers), deps),
-    schedule_delivery_collection: async (payload, helpers) => void (await scheduleDeliveryCollection(payload, jobInfo(helpers), deps)),
-    advance_flights: async (payload, helpers) => void (await advanceFlights(payload, jobInfo(helpers), deps)),
-    send_delivery_reports: async (payload, helpers) => void (await sendDeliveryReports(payload, jobInfo(helpers), deps)),
-    notify_slack: async (payload, helpers) => notifySlack(payload, jobInfo(helpers), deps),
+  const tasks: Record<string, Task> = {
+    fulfil_media_buy: fulfilMediaBuy,
+    sync_media_buy_update: syncMediaBuyUpdate,
+    cancel_adapter_order: cancelAdapterOrder,
+    sync_adapter_creatives: syncAdapterCreatives,
+    deliver_webhook: deliverWebhook,
+    collect_delivery: collectDelivery,
+    schedule_delivery_collection: scheduleDeliveryCollection,
+    advance_flights: advanceFlights,
+    send_delivery_reports: sendDeliveryReports,
+    notify_slack: notifySlack,
   };
+  const taskList: TaskList = Object.fromEntries(Object.entries(tasks).map(([name, task]) => [name, asTask(task, deps)]));
   // Jobs are fetched and completed in batches (the local queue below) and tasks use their own pool, so Graphile
   // Worker needs a few connections however many jobs run at once; concurrency is mostly adapter calls waiting.
   const pgPool = new pg.Pool({ connectionString: database.url, max: Math.min(opts.concurrency, 8) + 2 });

@@ -139,6 +139,45 @@ describe('a worker SIGKILLed mid-batch', () => {
   }, 45_000);
 });
 
+describe('a worker stopped while its bookings wait on a slow ad server', () => {
+  const BUYS = 40;
+  let t: TestApp;
+  let sql: postgres.Sql;
+  beforeAll(async () => {
+    t = await startTestApp({ worker: false, adapterLatencyMs: 120_000 });
+    sql = postgres(t.db.url, { max: 2, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await killAll();
+    await sql?.end();
+    await t?.close();
+  });
+
+  it('cuts every adapter call short on SIGTERM, rejects nothing, and the next worker books each buy once', async () => {
+    const client = await memoryClient(t);
+    const batch = await Promise.all(Array.from({ length: BUYS }, () => call(client, 'create_media_buy', buyRequest())));
+    for (const r of batch) expect(r.isError).toBe(false);
+    await client.close();
+
+    const first = await startWorkerProcess('worker-1', t.db.url, sql, { SALES_AGENT_WORKER_CONCURRENCY: '64' });
+    await waitOn(first, async () => (await fulfilJobs(sql, 'locked_at is not null')) === BUYS, 15_000, 20);
+    const stopping = performance.now();
+    expect(await first.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    // Every job was two minutes from done: only aborting the adapter calls lets the worker stop this soon.
+    expect(performance.now() - stopping).toBeLessThan(15_000);
+    expect(await count(sql, `select count(*) as n from adapter_orders where state <> 'queued'`)).toBe(0);
+    expect(await fulfilJobs(sql, 'locked_at is null')).toBe(BUYS);
+
+    await sql`update adapter_configs set settings = settings || '{"latency_ms": 0}'::jsonb where id = 'adp_demo_mock'`;
+    const second = await startWorkerProcess('worker-2', t.db.url, sql);
+    // Graphile Worker retries the aborted jobs after its backoff (about e^1 s).
+    await waitOn(second, async () => (await completedSteps(sql)) === BUYS, 20_000, 50);
+    expect(await count(sql, `select count(*) as n from mock_ad_server.orders`)).toBe(BUYS);
+    expect(await count(sql, `select count(*) as n from media_buys where status = 'rejected'`)).toBe(0);
+    expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+  }, 60_000);
+});
+
 describe('a worker SIGKILLed mid-batch of buys that span two ad servers', () => {
   const BUYS = 60;
   let t: TestApp;
