@@ -242,7 +242,7 @@ describe('two servers and a worker, each its own process, on one database', () =
     db = await createTestDb();
     const d = connect(db.url, { max: 1 });
     // Slow enough an ad server that a subscriber is in place before the booking lands.
-    await seedDemo(d.db, { token, adapterLatencyMs: 500 });
+    await seedDemo(d.db, { token, adapterLatencyMs: 1500 });
     await d.close();
     sql = postgres(db.url, { max: 2, onnotice: () => {} });
     [a, b] = await Promise.all([startServer('server-A', db.url), startServer('server-B', db.url)]);

@@ -148,8 +148,8 @@ let b: Replica;
 let sql: postgres.Sql;
 
 beforeAll(async () => {
-  // A serves MCP without a worker; B serves MCP and runs the worker. Buys wait for the seller, then book in 400 ms.
-  t = await startTestApp({ http: true, worker: false, approval: 'manual', adapterLatencyMs: 400 });
+  // A serves MCP without a worker; B serves MCP and runs the worker. Buys wait for the seller, then book in 1.2 s (time to close a replica first, on a loaded runner).
+  t = await startTestApp({ http: true, worker: false, approval: 'manual', adapterLatencyMs: 1200 });
   a = { app: t.app, http: t.http!, url: t.http!.url, close: async () => {} };
   b = await replica(t, true);
   sql = postgres(t.db.url, { max: 1, onnotice: () => {} });
