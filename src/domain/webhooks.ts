@@ -22,13 +22,16 @@ export interface PushConfig {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * The buyer's correlation id: push_notification_config.operation_id (AdCP 3.1), else,
- * as AdCP 3.0 buyers and its compliance runner do, a UUID as the URL's last segment.
+ * The operation a webhook reports on (AdCP 3.1 requires it on every payload):
+ * the buyer's push_notification_config.operation_id, echoed verbatim; else, as
+ * AdCP 3.0 buyers and its compliance runner do, a UUID as the URL's last
+ * segment; else (a reporting webhook, whose config has no operation_id, or a
+ * buyer that gave none) our task id, which is stable for the operation.
  */
-function operationIdOf(url: string, explicit: string | undefined): string | undefined {
+function operationIdOf(url: string, explicit: string | undefined, taskId: string): string {
   if (explicit) return explicit;
   const last = new URL(url).pathname.split('/').filter(Boolean).at(-1);
-  return last && UUID.test(last) ? last : undefined;
+  return last && UUID.test(last) ? last : taskId;
 }
 
 export function webhookPayload(p: {
@@ -41,10 +44,10 @@ export function webhookPayload(p: {
   operationId?: string;
   token?: string;
 }): Record<string, unknown> {
-  const operationId = operationIdOf(p.url, p.operationId);
+  const operationId = operationIdOf(p.url, p.operationId, p.taskId);
   return {
     idempotency_key: `whk_${randomUUID()}`,
-    ...(operationId && { operation_id: operationId }),
+    operation_id: operationId,
     task_id: p.taskId,
     task_type: p.taskType,
     protocol: 'media-buy',

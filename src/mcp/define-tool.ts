@@ -46,6 +46,9 @@ export const Envelope = {
 };
 
 const SUPPORTED_MAJOR = 3;
+/** AdCP releases this agent serves (get_adcp_capabilities adcp.supported_versions). */
+export const SUPPORTED_VERSIONS = ['3.0', '3.1'] as const;
+export type AdcpRelease = (typeof SUPPORTED_VERSIONS)[number];
 
 function contextOf(args: unknown): Record<string, unknown> | undefined {
   if (args && typeof args === 'object' && 'context' in args) {
@@ -55,8 +58,8 @@ function contextOf(args: unknown): Record<string, unknown> | undefined {
   return undefined;
 }
 
-export function errorResult(err: AdcpErrorBody, context: Record<string, unknown> | undefined, response?: Record<string, unknown>): CallToolResult {
-  const body = { ...response, errors: [err], adcp_error: err, ...(context && { context }) };
+export function errorResult(err: AdcpErrorBody, context: Record<string, unknown> | undefined, response?: Record<string, unknown>, release: AdcpRelease = '3.0'): CallToolResult {
+  const body = servedAs(release, '', { ...response, errors: [err], adcp_error: err, ...(context && { context }) }, true);
   return { isError: true, content: [{ type: 'text', text: JSON.stringify(body) }], structuredContent: body };
 }
 
@@ -65,23 +68,65 @@ export function successResult(data: Record<string, unknown>, context: Record<str
   return { content: [{ type: 'text', text: JSON.stringify(body) }], structuredContent: body };
 }
 
-function checkVersion(args: Record<string, unknown>): void {
-  const major = args.adcp_major_version;
-  if (major !== undefined && major !== SUPPORTED_MAJOR) {
-    throw new AdcpError('VERSION_UNSUPPORTED', `AdCP major version ${String(major)} is not supported.`, {
-      field: 'adcp_major_version',
-      suggestion: `This agent speaks AdCP ${SUPPORTED_MAJOR}.x; send adcp_major_version: ${SUPPORTED_MAJOR} or omit it.`,
-      details: { supported_major_versions: [SUPPORTED_MAJOR] },
-    });
+const RELEASE = /^(\d+)(?:\.(\d+))?(-[A-Za-z0-9.-]+)?$/;
+
+function versionUnsupported(message: string, field: string): AdcpError {
+  return new AdcpError('VERSION_UNSUPPORTED', message, {
+    field,
+    suggestion: `This agent speaks AdCP ${SUPPORTED_VERSIONS.join(' and ')}: send adcp_version "3.1" (or "3.0"), or omit it.`,
+    details: { supported_versions: [...SUPPORTED_VERSIONS], supported_major_versions: [SUPPORTED_MAJOR] },
+  });
+}
+
+/**
+ * The AdCP release a call is served in. A buyer pins a release with adcp_version
+ * (3.1+ clients send it; 3.0 clients send only adcp_major_version); the agent
+ * serves the highest release it supports at or below the pin within the major,
+ * and 3.0 when there is no pin. A major other than 3, or two version fields that
+ * disagree, is VERSION_UNSUPPORTED.
+ */
+export function negotiateVersion(args: Record<string, unknown>): AdcpRelease {
+  const rawMajor = args.adcp_major_version;
+  const major = typeof rawMajor === 'number' ? rawMajor : typeof rawMajor === 'string' && /^\d+$/.test(rawMajor) ? Number(rawMajor) : undefined;
+  if (rawMajor !== undefined && major === undefined) {
+    throw new AdcpError('VALIDATION_ERROR', 'adcp_major_version must be an integer.', { field: 'adcp_major_version', suggestion: `Send adcp_major_version: ${SUPPORTED_MAJOR}, or omit it.` });
   }
-  const v = args.adcp_version;
-  if (typeof v === 'string' && !v.startsWith(`${SUPPORTED_MAJOR}.`) && v !== String(SUPPORTED_MAJOR)) {
-    throw new AdcpError('VERSION_UNSUPPORTED', `AdCP version ${v} is not supported.`, {
-      field: 'adcp_version',
-      suggestion: `This agent speaks AdCP ${SUPPORTED_MAJOR}.x.`,
-      details: { supported_major_versions: [SUPPORTED_MAJOR] },
-    });
+  const pin = args.adcp_version;
+  if (pin === undefined) {
+    if (major !== undefined && major !== SUPPORTED_MAJOR) throw versionUnsupported(`AdCP major version ${major} is not supported.`, 'adcp_major_version');
+    return '3.0';
   }
+  const m = typeof pin === 'string' ? RELEASE.exec(pin) : null;
+  if (!m) {
+    throw new AdcpError('VALIDATION_ERROR', 'adcp_version must be a release such as "3.1".', { field: 'adcp_version', suggestion: 'Send the release you speak as VERSION.RELEASE, e.g. "3.1", or omit it.' });
+  }
+  const pinMajor = Number(m[1]);
+  if (major !== undefined && major !== pinMajor) {
+    throw versionUnsupported(`adcp_version "${String(pin)}" (major ${pinMajor}) and adcp_major_version ${major} disagree.`, 'adcp_version');
+  }
+  if (pinMajor !== SUPPORTED_MAJOR) throw versionUnsupported(`AdCP version ${String(pin)} is not supported.`, 'adcp_version');
+  const minor = m[2] === undefined ? 0 : Number(m[2]);
+  // A pre-release of 3.1 comes before 3.1 itself, so it is served 3.0; later 3.x releases downshift to 3.1.
+  return minor > 1 || (minor === 1 && !m[3]) ? '3.1' : '3.0';
+}
+
+/** Media-buy lifecycle values: in 3.1 they move from the top-level status to media_buy_status. */
+const MEDIA_BUY_STATUS_TOOLS = new Set(['create_media_buy', 'update_media_buy']);
+
+/**
+ * Shape a response body for the release served. 3.1 reserves the top-level
+ * status for the task status (completed on a synchronous answer, failed on an
+ * error, or the task's own status when the body already is one) and echoes
+ * adcp_version; create/update_media_buy carry the buy's status as
+ * media_buy_status. 3.0 bodies are returned as they are.
+ */
+export function servedAs(release: AdcpRelease, tool: string, body: Record<string, unknown>, isError: boolean): Record<string, unknown> {
+  if (release === '3.0') return body;
+  if (isError) return { ...body, status: 'failed', adcp_version: release };
+  if (MEDIA_BUY_STATUS_TOOLS.has(tool) && typeof body.status === 'string' && body.status !== 'submitted') {
+    return { ...body, media_buy_status: body.status, status: 'completed', adcp_version: release };
+  }
+  return { ...body, status: body.status ?? 'completed', adcp_version: release };
 }
 
 export function validationError(issues: z.core.$ZodIssue[]): AdcpError {
@@ -106,18 +151,19 @@ export async function invokeTool(tool: ToolDef, rawArgs: unknown, ctx: ToolConte
 async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promise<CallToolResult> {
   const args = (rawArgs ?? {}) as Record<string, unknown>;
   const context = contextOf(args);
+  let release: AdcpRelease = '3.0';
   try {
     if (typeof args !== 'object' || Array.isArray(args)) {
       throw new AdcpError('INVALID_REQUEST', 'Tool arguments must be a JSON object.', { suggestion: 'Send the arguments as an object.' });
     }
-    checkVersion(args);
+    release = negotiateVersion(args);
     if (tool.auth === 'required' && !ctx.principal) throw authRequired(tool.name);
     const parsed = tool.input.safeParse(args);
     if (!parsed.success) throw validationError(parsed.error.issues);
     const data = await tool.handle(parsed.data, ctx);
-    return successResult(data, context);
+    return successResult(servedAs(release, tool.name, data, false), context);
   } catch (err) {
-    if (err instanceof AdcpError) return errorResult(err.toJSON(), context, err.response);
+    if (err instanceof AdcpError) return errorResult(err.toJSON(), context, err.response, release);
     ctx.logger.error('tool call failed', {
       tool: tool.name,
       tenant_id: ctx.tenant?.id,
@@ -127,6 +173,8 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
     return errorResult(
       { code: 'SERVICE_UNAVAILABLE', message: 'The sales agent hit an internal error; nothing was changed. Try again shortly.', recovery: 'transient', retry_after: 5 },
       context,
+      undefined,
+      release,
     );
   }
 }

@@ -36,9 +36,9 @@ function coarseTimes(value: unknown, key?: string): unknown {
   return value;
 }
 
-/** The request minus fields that may differ between honest retries. */
+/** The request minus fields that may differ between honest retries (the version fields only choose the response's shape). */
 export function requestFingerprint(input: Record<string, unknown>): string {
-  const { context: _c, idempotency_key: _k, adcp_major_version: _v, ...rest } = input;
+  const { context: _c, idempotency_key: _k, adcp_major_version: _v, adcp_version: _r, ...rest } = input;
   return hashJson(coarseTimes(rest));
 }
 

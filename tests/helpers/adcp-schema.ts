@@ -7,8 +7,12 @@
  * list_authorized_properties (AdCP 2.5) against the 2.5 schema;
  * comply_test_controller against the SDK's controller response schema (its
  * JSON schema is not among the 3.0 ones the SDK ships).
+ *
+ * Responses served as AdCP 3.1 (the buyer pinned adcp_version "3.1") are checked
+ * against the 3.1 reference schemas beside the checkout
+ * (../shared/adcp-schemas/3.1.19, or ADCP_31_SCHEMAS), which the SDK does not ship.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Ajv } from 'ajv';
@@ -107,4 +111,73 @@ export function payloadProblems(schemaFile: string, payload: unknown): string[] 
   const validate = refAjv.getSchema(`/schemas/3.0.6/${schemaFile}`);
   if (!validate) throw new Error(`no schema ${schemaFile}`);
   return validate(payload) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'}: ${e.message}`);
+}
+
+// ---------------------------------------------------------------- AdCP 3.1
+
+/** Where the 3.1 reference schemas are, if this machine has them. */
+export const ADCP_31_SCHEMAS = process.env.ADCP_31_SCHEMAS ?? path.resolve(import.meta.dirname, '../../../shared/adcp-schemas/3.1.19');
+export const have31Schemas = existsSync(path.join(ADCP_31_SCHEMAS, 'manifest.json'));
+
+let ajv31: Ajv | undefined;
+let manifest31: { tools: Record<string, { response_schema: string }> } | undefined;
+function load31(): { ajv: Ajv; manifest: NonNullable<typeof manifest31> } {
+  if (!ajv31 || !manifest31) {
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    (addFormatsModule as unknown as (a: Ajv) => void)(ajv);
+    const walk = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith('.json') ? [path.join(dir, e.name)] : []));
+    const ids = new Set<string>(); // (getSchema would compile a schema before the ones it refers to are added)
+    for (const file of walk(ADCP_31_SCHEMAS)) {
+      const schema = JSON.parse(readFileSync(file, 'utf8')) as { $id?: string };
+      if (schema.$id && !ids.has(schema.$id)) {
+        ids.add(schema.$id);
+        ajv.addSchema(schema);
+      }
+    }
+    ajv31 = ajv;
+    manifest31 = JSON.parse(readFileSync(path.join(ADCP_31_SCHEMAS, 'manifest.json'), 'utf8')) as NonNullable<typeof manifest31>;
+  }
+  return { ajv: ajv31, manifest: manifest31 };
+}
+
+/** Our tool names as the 3.1 manifest names them. */
+const NAME_31: Record<string, string> = { 'tasks/get': 'get_task_status', tasks_get: 'get_task_status', 'tasks/list': 'list_tasks', tasks_list: 'list_tasks' };
+
+function check31(ajv: Ajv, id: string, payload: unknown, where = ''): string[] {
+  const validate = ajv.getSchema(`/schemas/3.1.19/${id}`);
+  if (!validate) throw new Error(`no 3.1 schema ${id}`);
+  return validate(payload) ? [] : (validate.errors ?? []).map((e) => `${where}${e.instancePath || '/'}: ${e.message}`);
+}
+
+/**
+ * Problems with a response served as AdCP 3.1. Every response carries the task
+ * status and adcp_version "3.1" (the protocol and version envelopes); a success
+ * matches the tool's 3.1 response schema; an error is status "failed" with valid
+ * errors[] (and matches the tool's schema where that has an error branch).
+ * list_authorized_properties, an AdCP 2.5 tool, has only the envelope to match.
+ */
+export function responseProblems31(tool: string, payload: Record<string, unknown>, isError = false): string[] {
+  const { ajv, manifest } = load31();
+  const problems = [...check31(ajv, 'core/protocol-envelope.json', payload), ...check31(ajv, 'core/version-envelope.json', payload)];
+  if (payload.adcp_version !== '3.1') problems.push(`/adcp_version: expected "3.1", got ${JSON.stringify(payload.adcp_version)}`);
+  if (isError) {
+    if (payload.status !== 'failed') problems.push(`/status: an error is "failed", got ${JSON.stringify(payload.status)}`);
+    const errors = payload.errors as unknown[] | undefined;
+    if (!Array.isArray(errors) || errors.length === 0) problems.push('/errors: an error response needs errors[]');
+    for (const [i, e] of [...(errors ?? []), payload.adcp_error].entries()) problems.push(...check31(ajv, 'core/error.json', e, `/errors/${i}`));
+    return problems;
+  }
+  if (typeof payload.status !== 'string') problems.push('/status: missing');
+  const entry = manifest.tools[NAME_31[tool] ?? tool];
+  if (!entry) {
+    if (tool !== 'list_authorized_properties') throw new Error(`no 3.1 response schema for ${tool}`);
+    return problems;
+  }
+  return [...problems, ...check31(ajv, entry.response_schema, payload)];
+}
+
+/** Problems with a payload against one of the 3.1 reference schemas, e.g. "core/mcp-webhook-payload.json". */
+export function payloadProblems31(schemaFile: string, payload: unknown): string[] {
+  return check31(load31().ajv, schemaFile, payload);
 }

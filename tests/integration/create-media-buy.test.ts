@@ -139,6 +139,23 @@ describe('idempotency', () => {
     expect(rows[0]!.n).toBe(1);
   });
 
+  it('answers each retry in the AdCP release it pins: 3.1 carries media_buy_status under a task status', async () => {
+    const req = buyRequest();
+    const v30 = await call(buyer, 'create_media_buy', { ...req, adcp_major_version: 3 });
+    // 3.0 reads the buy's status at the top (media_buy_status, which 3.1 introduced, rides along).
+    expect(v30.data).toMatchObject({ status: 'pending_creatives', media_buy_status: 'pending_creatives' });
+    expect(v30.data.adcp_version).toBeUndefined();
+    const v31 = await call(buyer, 'create_media_buy', { ...req, adcp_version: '3.1', adcp_major_version: 3 });
+    expect(v31.isError).toBe(false);
+    expect(v31.data).toMatchObject({ media_buy_id: v30.data.media_buy_id, replayed: true, status: 'completed', media_buy_status: 'pending_creatives', adcp_version: '3.1' });
+    const rows = await sql`select count(*)::int as n from media_buys where idempotency_key = ${req.idempotency_key}`;
+    expect(rows[0]!.n).toBe(1);
+    // A 3.1 error says failed on top.
+    const bad = await call(buyer, 'create_media_buy', { ...buyRequest({ packages: [] }), adcp_version: '3.1' });
+    expect(bad.isError).toBe(true);
+    expect(bad.data).toMatchObject({ status: 'failed', adcp_version: '3.1', adcp_error: { code: expect.any(String) } });
+  });
+
   it('answers concurrent duplicates with one buy', async () => {
     const req = buyRequest();
     const results = await Promise.all(Array.from({ length: 5 }, () => call(buyer, 'create_media_buy', req)));

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendDeliveryReports } from '../../src/jobs/tasks/send-delivery-reports.js';
 import { createLogger } from '../../src/logger.js';
 import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
-import { payloadProblems } from '../helpers/adcp-schema.js';
+import { have31Schemas, payloadProblems, payloadProblems31 } from '../helpers/adcp-schema.js';
 import { startWebhookReceiver, type Received } from '../helpers/receiver.js';
 
 let t: TestApp;
@@ -106,10 +106,16 @@ describe('reporting webhooks', () => {
     expect(first.headers['x-adcp-signature']).toBe(`sha256=${createHmac('sha256', SECRET).update(`${ts}.${first.body}`).digest('hex')}`);
 
     const report = JSON.parse(first.body);
-    expect(report).toMatchObject({ task_id: `delivery_report_${id}`, task_type: 'media_buy_delivery', status: 'completed', protocol: 'media-buy' });
+    // A reporting webhook's config has no operation_id: the operation is named by its task id.
+    expect(report).toMatchObject({ task_id: `delivery_report_${id}`, operation_id: `delivery_report_${id}`, task_type: 'media_buy_delivery', status: 'completed', protocol: 'media-buy' });
     // Valid AdCP 3.0 envelope, except task_type: media_buy_delivery is AdCP 3.1's name for it (3.0 had none).
     expect(payloadProblems('core/mcp-webhook-payload.json', report).filter((p) => !p.startsWith('/task_type'))).toEqual([]);
     expect(payloadProblems('media-buy/get-media-buy-delivery-response.json', report.result)).toEqual([]);
+    // AdCP 3.1 names this task type (media_buy_delivery) and defines the result it carries.
+    if (have31Schemas) {
+      expect(payloadProblems31('core/mcp-webhook-payload.json', report)).toEqual([]);
+      expect(payloadProblems31('media-buy/media-buy-delivery-webhook-result.json', report.result)).toEqual([]);
+    }
     expect(report.result).toMatchObject({
       notification_type: 'scheduled',
       sequence_number: 1,

@@ -1,14 +1,15 @@
 /**
  * Real responses from every tool, success and error, checked against the AdCP
  * 3.0.6 JSON schemas (list_authorized_properties against 2.5; aliases as the
- * tool they stand for). The last test fails when a tool, or an alias, has not
- * been seen here in both shapes: a new tool cannot skip this file.
+ * tool they stand for), then all again with adcp_version "3.1" against the 3.1
+ * reference schemas. The last test of each fails when a tool, or an alias, has
+ * not been seen there in both shapes: a new tool cannot skip this file.
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approveMediaBuy } from '../../src/services/approval.js';
 import { toolList } from '../../src/mcp/server.js';
-import { responseProblems } from '../helpers/adcp-schema.js';
+import { have31Schemas, responseProblems, responseProblems31 } from '../helpers/adcp-schema.js';
 import { buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
@@ -26,22 +27,35 @@ afterAll(async () => {
   await t?.close();
 });
 
-/** Which shapes each tool has been seen in. comply_test_controller answers its errors in-band (success: false). */
+/** Which shapes each tool has been seen in, per release. comply_test_controller answers its errors in-band (success: false). */
 const seen = new Map<string, Set<'success' | 'error'>>();
+/** The release the running describe block asks for. */
+let release: '3.0' | '3.1' = '3.0';
 
 async function expectValid(client: Client, tool: string, args: Record<string, unknown>, expectError = false) {
-  const { isError, data } = await call(client, tool, args);
+  const pinned = release === '3.1' && args.adcp_version === undefined && args.adcp_major_version === undefined;
+  const { isError, data } = await call(client, tool, pinned ? { ...args, adcp_version: '3.1' } : args);
   expect(isError, JSON.stringify(data)).toBe(expectError);
-  expect(responseProblems(tool, data, isError)).toEqual([]);
+  expect(pinned ? responseProblems31(tool, data, isError) : responseProblems(tool, data, isError)).toEqual([]);
   const inBandError = tool === 'comply_test_controller' && data.success === false;
-  seen.set(tool, (seen.get(tool) ?? new Set()).add(isError || inBandError ? 'error' : 'success'));
+  const k = `${release} ${tool}`;
+  seen.set(k, (seen.get(k) ?? new Set()).add(isError || inBandError ? 'error' : 'success'));
   return data;
 }
 
 const key = () => `schema-${Math.random().toString(36).slice(2)}-${Date.now()}`;
 const ACCOUNT = { brand: { domain: 'acme-drinks.example' }, operator: 'agency.example' };
 
-describe('AdCP response schemas', () => {
+describe.each([
+  { r: '3.0' as const, skip: false },
+  // The 3.1 reference schemas sit beside the checkout (CI has them); the SDK ships only 3.0.
+  { r: '3.1' as const, skip: !have31Schemas },
+])('AdCP $r response schemas', ({ r, skip }) => {
+  beforeAll(() => {
+    release = r;
+  });
+  if (skip) it.skip('needs the AdCP 3.1 reference schemas (../shared/adcp-schemas/3.1.19 or ADCP_31_SCHEMAS)', () => {});
+  if (skip) return;
   it('get_adcp_capabilities', async () => {
     await expectValid(anon, 'get_adcp_capabilities', { context: { correlation_id: 'x' } });
   });
@@ -158,7 +172,7 @@ describe('AdCP response schemas', () => {
   });
 
   it('has seen every tool and alias in both shapes', () => {
-    const missing = toolList().flatMap((tool) => (['success', 'error'] as const).filter((shape) => !seen.get(tool.name)?.has(shape)).map((shape) => `${tool.name}: ${shape}`));
+    const missing = toolList().flatMap((tool) => (['success', 'error'] as const).filter((shape) => !seen.get(`${r} ${tool.name}`)?.has(shape)).map((shape) => `${tool.name}: ${shape}`));
     expect(missing).toEqual([]);
   });
 });

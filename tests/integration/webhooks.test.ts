@@ -21,7 +21,7 @@ import { deliverWebhook } from '../../src/jobs/tasks/deliver-webhook.js';
 import { createLogger } from '../../src/logger.js';
 import { serveWellKnown } from '../../src/mcp/well-known.js';
 import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
-import { payloadProblems } from '../helpers/adcp-schema.js';
+import { have31Schemas, payloadProblems, payloadProblems31 } from '../helpers/adcp-schema.js';
 import { startWebhookReceiver, type Received } from '../helpers/receiver.js';
 
 let t: TestApp;
@@ -99,6 +99,7 @@ describe('webhooks', () => {
     expect(second.answered).toBe(200);
     const payload = JSON.parse(second.body);
     expect(payloadProblems('core/mcp-webhook-payload.json', payload)).toEqual([]);
+    if (have31Schemas) expect(payloadProblems31('core/mcp-webhook-payload.json', payload)).toEqual([]);
     expect(payload).toMatchObject({ task_type: 'create_media_buy', status: 'completed', operation_id: '1b4e28ba-2fa1-11d2-883f-0016d3cca427', result: { media_buy_id: data.media_buy_id } });
     expect(JSON.parse(first.body).idempotency_key).toBe(payload.idempotency_key);
     const ts = second.headers['x-adcp-timestamp'] as string;

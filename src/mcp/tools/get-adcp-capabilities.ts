@@ -5,7 +5,7 @@ import { listProperties } from '../../db/queries/inventory.js';
 import { AdcpError } from '../../domain/errors.js';
 import { AGENT_CAPABILITIES } from '../../domain/sponsored-intelligence.js';
 import { WEBHOOK_SIGNING_ALG, WEBHOOK_SIGNING_PROFILE } from '../../domain/webhook-signing.js';
-import { defineTool } from '../define-tool.js';
+import { defineTool, SUPPORTED_VERSIONS } from '../define-tool.js';
 import { brandJsonUrl } from '../well-known.js';
 
 export const IDEMPOTENCY_REPLAY_TTL_SECONDS = 86_400;
@@ -20,7 +20,7 @@ export default defineTool({
     'Describe this sales agent: supported AdCP versions and protocols (media_buy, sponsored_intelligence), publisher domains and channels, pricing models and features. Call this first; then call get_products with a brief.',
   input: TOOL_REQUEST_SCHEMAS.get_adcp_capabilities! as z.ZodType<Record<string, unknown>>,
   output: z.looseObject({
-    adcp: z.looseObject({ major_versions: z.array(z.number()) }).optional(),
+    adcp: z.looseObject({ major_versions: z.array(z.number()), supported_versions: z.array(z.string()).optional() }).optional(),
     supported_protocols: z.array(z.string()).optional(),
     media_buy: z.looseObject({}).optional(),
   }),
@@ -40,7 +40,7 @@ export default defineTool({
     const testing = sandbox || ctx.tenant.settings.test_controller === 'enabled';
     const brandJson = brandJsonUrl(ctx.agentUrl, ctx.tenant.settings.brand_json_url);
     return {
-      adcp: { major_versions: [3], idempotency: { supported: true, replay_ttl_seconds: IDEMPOTENCY_REPLAY_TTL_SECONDS } },
+      adcp: { major_versions: [3], supported_versions: [...SUPPORTED_VERSIONS], idempotency: { supported: true, replay_ttl_seconds: IDEMPOTENCY_REPLAY_TTL_SECONDS } },
       supported_protocols: ['media_buy', 'sponsored_intelligence'],
       ...(specialisms.length > 0 && { specialisms }),
       account: { require_operator_auth: false, supported_billing: ['operator', 'agent'], sandbox: true },

@@ -50,7 +50,9 @@ export default defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   auth: 'optional',
   async handle(input, ctx) {
-    if (!ctx.tenant) return { products: [] };
+    // AdCP 3.1 cache_scope: nothing here depends on the request's account (products may be limited to
+    // certain buyers, but a buyer's cache is its own), so every answer describes the public layer.
+    if (!ctx.tenant) return { products: [], cache_scope: 'public' };
     // The same catalogue create_media_buy validates against (cached per process, dropped on every change).
     const all = await ctx.catalog.productsFor(ctx.tenant.id, ctx.principal?.id ?? null);
     const filtered = all.filter((p) => matchesFilters(p, input.filters));
@@ -58,6 +60,7 @@ export default defineTool({
     const showPricing = !!ctx.principal;
     return {
       products: ranked.map(({ product, relevance }) => toAdcpProduct(product, { showPricing, relevance })),
+      cache_scope: 'public',
       ...(!showPricing && { message: 'Pricing is shown to authenticated buyers only; send your token to see pricing options.' }),
     };
   },
