@@ -122,7 +122,11 @@ const MEDIA_BUY_STATUS_TOOLS = new Set(['create_media_buy', 'update_media_buy'])
  */
 export function servedAs(release: AdcpRelease, tool: string, body: Record<string, unknown>, isError: boolean): Record<string, unknown> {
   if (release === '3.0') return body;
-  if (isError) return { ...body, status: 'failed', adcp_version: release };
+  if (isError) {
+    // 3.1 splits the deprecated AUTH_REQUIRED: no credentials at all is AUTH_MISSING (a rejected token never reaches a tool).
+    const recode = (e: unknown) => (e && typeof e === 'object' && (e as { code?: unknown }).code === 'AUTH_REQUIRED' ? { ...e, code: 'AUTH_MISSING' } : e);
+    return { ...body, errors: Array.isArray(body.errors) ? body.errors.map(recode) : body.errors, adcp_error: recode(body.adcp_error), status: 'failed', adcp_version: release };
+  }
   if (MEDIA_BUY_STATUS_TOOLS.has(tool) && typeof body.status === 'string' && body.status !== 'submitted') {
     return { ...body, media_buy_status: body.status, status: 'completed', adcp_version: release };
   }

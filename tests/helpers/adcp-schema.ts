@@ -58,7 +58,7 @@ function hasErrorBranch(tool: string): boolean {
 }
 
 /** Tool names under which the SDK knows the response schema. */
-const SCHEMA_NAME: Record<string, string> = { 'tasks/get': 'tasks_get', get_task_status: 'tasks_get', 'tasks/list': 'tasks_list' };
+const SCHEMA_NAME: Record<string, string> = { 'tasks/get': 'tasks_get', get_task_status: 'tasks_get', 'tasks/list': 'tasks_list', list_tasks: 'tasks_list' };
 /** Tools answered in an older AdCP version's shape. */
 const SCHEMA_VERSION: Record<string, string> = { list_authorized_properties: 'v2.5' };
 

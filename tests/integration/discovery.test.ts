@@ -103,6 +103,11 @@ describe('discovery tools', () => {
     const { isError, data } = await call(anon, 'get_media_buys', {});
     expect(isError).toBe(true);
     expect(data.adcp_error).toMatchObject({ code: 'AUTH_REQUIRED' });
+    // AdCP 3.1 retires AUTH_REQUIRED: a caller with no credentials is AUTH_MISSING.
+    const v31 = await call(anon, 'get_media_buys', { adcp_version: '3.1' });
+    expect(v31.isError).toBe(true);
+    expect(v31.data).toMatchObject({ status: 'failed', adcp_version: '3.1', adcp_error: { code: 'AUTH_MISSING', recovery: 'correctable' } });
+    expect(v31.data.errors).toEqual([v31.data.adcp_error]);
   });
 
   it('get_products follows catalogue changes, whoever makes them (psql included)', async () => {

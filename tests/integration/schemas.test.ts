@@ -147,7 +147,7 @@ describe.each([
       await expectValid(buyer, name, { task_id: submitted.task_id });
       await expectValid(buyer, name, { task_id: 'task_unknown' }, true);
     }
-    for (const name of ['tasks/list', 'tasks_list']) {
+    for (const name of ['tasks/list', 'tasks_list', 'list_tasks']) {
       await expectValid(buyer, name, {});
       await expectValid(buyer, name, { filters: { created_after: 'yesterday' } }, true);
     }

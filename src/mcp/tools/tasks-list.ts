@@ -1,4 +1,4 @@
-/** tasks/list (alias tasks_list): the caller's AdCP tasks (workflow steps), filtered, sorted and paginated. Buyers see only their own. */
+/** tasks/list (aliases tasks_list, and list_tasks as AdCP 3.1 names it): the caller's AdCP tasks (workflow steps), filtered, sorted and paginated. Buyers see only their own. */
 import { TasksListRequestSchema } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { listTasksForPrincipal, type TaskFilters } from '../../db/queries/workflow.js';
@@ -49,7 +49,7 @@ function decodeOffset(cursor: string): number {
 
 export default defineTool({
   name: 'tasks/list',
-  aliases: ['tasks_list'],
+  aliases: ['tasks_list', 'list_tasks'], // list_tasks: AdCP 3.1's name
   title: 'List tasks',
   description:
     'List your asynchronous AdCP tasks (e.g. create_media_buy awaiting approval) with status, type and timestamps. Filter by filters.status(es), filters.task_type(s), task_ids, created/updated ranges; sort by created_at, updated_at, status or task_type; paginate with pagination.cursor. Poll one task with tasks/get.',
