@@ -43,6 +43,12 @@ function capabilitiesOf(p: ProductReporting): { frequencies: string[]; webhooks:
   return { frequencies: caps.available_reporting_frequencies ?? [], webhooks: caps.supports_webhooks === true, metrics: caps.available_metrics ?? [] };
 }
 
+/** Metrics a product reports (impressions and spend always) that are not among those asked for; empty when it reports them all. */
+export function metricsNotReported(p: ProductReporting, metrics: readonly string[]): string[] {
+  const caps = capabilitiesOf(p);
+  return metrics.filter((m) => m !== 'impressions' && m !== 'spend' && !caps.metrics.includes(m));
+}
+
 /** The reporting webhook must suit every product in the buy: webhooks supported, the frequency offered, the metrics available. */
 export function checkReportingWebhook(rw: ReportingWebhook, products: ProductReporting[]): void {
   for (const p of products) {
@@ -56,8 +62,7 @@ export function checkReportingWebhook(rw: ReportingWebhook, products: ProductRep
         suggestion: `Choose one of ${caps.frequencies.join(', ')} (reporting_capabilities.available_reporting_frequencies).`,
       });
     }
-    // Impressions and spend are always reported.
-    const missing = (rw.requested_metrics ?? []).filter((m) => m !== 'impressions' && m !== 'spend' && !caps.metrics.includes(m));
+    const missing = metricsNotReported(p, rw.requested_metrics ?? []);
     if (missing.length > 0) {
       throw new AdcpError('UNSUPPORTED_FEATURE', `Product ${p.id} does not report ${missing.join(', ')}.`, {
         field: 'reporting_webhook.requested_metrics',

@@ -73,6 +73,42 @@ describe('discovery tools', () => {
     expect((fixed.data.products as { delivery_type: string }[]).every((p) => p.delivery_type === 'non_guaranteed')).toBe(true);
   });
 
+  it('returns only the pricing options a 3.1 buyer filters for, and only products reporting the metrics it needs', async () => {
+    const sql = t.app.database.sql;
+    await sql`insert into products (tenant_id, id, name, description, channels, delivery_type, details)
+              values ('demo', 'multi_price', 'Homepage takeover, priced three ways', 'Display takeover', '{display}', 'non_guaranteed',
+                      ${JSON.stringify({ reporting_capabilities: { available_reporting_frequencies: ['daily'], expected_delay_minutes: 60, timezone: 'UTC', supports_webhooks: false, available_metrics: ['impressions', 'spend', 'viewability'], date_range_support: 'date_range' } })}::jsonb)`;
+    await sql`insert into pricing_options (tenant_id, product_id, id, pricing_model, currency, fixed_price, floor_price) values
+              ('demo', 'multi_price', 'mp_usd_fixed', 'cpm', 'USD', 20, null),
+              ('demo', 'multi_price', 'mp_usd_auction', 'cpm', 'USD', null, 5),
+              ('demo', 'multi_price', 'mp_eur_fixed', 'cpm', 'EUR', 18, null)`;
+    try {
+      const optionsOf = async (filters: Record<string, unknown>) => {
+        const products = await waitFor(async () => {
+          const { isError, data } = await call(buyer, 'get_products', { buying_mode: 'wholesale', filters, adcp_version: '3.1' });
+          expect(isError).toBe(false);
+          return data.products as { product_id: string; pricing_options: { pricing_option_id: string }[] }[];
+        });
+        return Object.fromEntries(products.map((p) => [p.product_id, p.pricing_options.map((po) => po.pricing_option_id).sort()]));
+      };
+      await waitFor(async () => (await optionsOf({}))['multi_price'] !== undefined, 5_000); // the catalogue cache has caught up
+      expect((await optionsOf({}))['multi_price']).toEqual(['mp_eur_fixed', 'mp_usd_auction', 'mp_usd_fixed']);
+      expect((await optionsOf({ is_fixed_price: true }))['multi_price']).toEqual(['mp_eur_fixed', 'mp_usd_fixed']);
+      expect((await optionsOf({ is_fixed_price: false }))['multi_price']).toEqual(['mp_usd_auction']);
+      expect((await optionsOf({ pricing_currencies: ['EUR'] }))['multi_price']).toEqual(['mp_eur_fixed']);
+      expect((await optionsOf({ pricing_currencies: ['EUR'], is_fixed_price: false }))['multi_price']).toBeUndefined();
+      // Demo products price in USD only: none of them is offered in EUR.
+      expect(Object.keys(await optionsOf({ pricing_currencies: ['EUR'] }))).toEqual(['multi_price']);
+      // Impressions and spend are always reported; viewability only by this product.
+      expect(Object.keys(await optionsOf({ required_metrics: ['viewability', 'impressions'] }))).toEqual(['multi_price']);
+      const clicks = await optionsOf({ required_metrics: ['clicks'] });
+      expect(clicks['multi_price']).toBeUndefined();
+      expect(Object.keys(clicks).length).toBeGreaterThan(0);
+    } finally {
+      await sql`delete from products where tenant_id = 'demo' and id = 'multi_price'`;
+    }
+  });
+
   it('list_creative_formats filters by id and dimensions', async () => {
     const all = await call(buyer, 'list_creative_formats', {});
     expect((all.data.formats as unknown[]).length).toBeGreaterThanOrEqual(8);

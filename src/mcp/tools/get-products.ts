@@ -3,6 +3,7 @@ import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import type { ProductWithPricing } from '../../db/queries/inventory.js';
 import { compareAmounts } from '../../domain/money.js';
+import { metricsNotReported } from '../../domain/reporting.js';
 import { rankByBrief, toAdcpProduct } from '../../domain/products.js';
 import { defineTool } from '../define-tool.js';
 
@@ -13,16 +14,29 @@ interface Filters {
   channels?: string[];
   countries?: string[];
   budget_range?: { min?: number; max?: number; currency?: string };
+  /** AdCP 3.1: only options in these currencies are returned, and products with none are left out. */
+  pricing_currencies?: string[];
+  /** AdCP 3.1: only products that report every one of these metrics. */
+  required_metrics?: string[];
+}
+
+/**
+ * The pricing options a buyer asked for: AdCP 3.1 says a seller MUST return only
+ * the options matching is_fixed_price and pricing_currencies, not the product's
+ * others. A product left with none does not match.
+ */
+function pricingWanted(p: ProductWithPricing, f: Filters | undefined): ProductWithPricing['pricing'] {
+  if (!f || (f.is_fixed_price === undefined && !f.pricing_currencies?.length)) return p.pricing;
+  const currencies = f.pricing_currencies?.map((c) => c.toUpperCase());
+  return p.pricing.filter(
+    (po) => (f.is_fixed_price === undefined || (po.fixedPrice != null) === f.is_fixed_price) && (!currencies?.length || currencies.includes(po.currency)),
+  );
 }
 
 function matchesFilters(p: ProductWithPricing, f: Filters | undefined): boolean {
   if (!f) return true;
   if (f.delivery_type && p.deliveryType !== f.delivery_type) return false;
-  if (f.is_fixed_price !== undefined) {
-    const fixed = p.pricing.some((po) => po.fixedPrice != null);
-    const auction = p.pricing.some((po) => po.fixedPrice == null);
-    if (f.is_fixed_price ? !fixed : !auction) return false;
-  }
+  if (f.required_metrics?.length && metricsNotReported(p, f.required_metrics).length > 0) return false;
   if (f.format_ids?.length && !p.formatIds.some((fid) => f.format_ids!.some((w) => w.id === fid.id))) return false;
   if (f.channels?.length && !p.channels.some((c) => f.channels!.includes(c))) return false;
   if (f.countries?.length && p.countries.length > 0 && !p.countries.some((c) => f.countries!.includes(c))) return false;
@@ -40,7 +54,7 @@ export default defineTool({
   name: 'get_products',
   title: 'Get products',
   description:
-    'Find advertising products for a campaign. Pass a natural-language `brief` (e.g. "CTV and video for a sports drink, US, $50k") and optional `filters` (delivery_type, channels, format_ids, countries, budget_range, is_fixed_price). Returns products with pricing options (pricing needs authentication). Next: create_media_buy with product_id and pricing_option_id.',
+    'Find advertising products for a campaign. Pass a natural-language `brief` (e.g. "CTV and video for a sports drink, US, $50k") and optional `filters` (delivery_type, channels, format_ids, countries, budget_range, is_fixed_price, pricing_currencies, required_metrics). Returns products with pricing options (pricing needs authentication). Next: create_media_buy with product_id and pricing_option_id.',
   // buying_mode is required by AdCP 3; agents often omit it, so infer it from the brief.
   input: z.preprocess(
     (a) => (a && typeof a === 'object' && !('buying_mode' in a) ? { ...a, buying_mode: 'brief' in a && a.brief ? 'brief' : 'wholesale' } : a),
@@ -55,7 +69,13 @@ export default defineTool({
     if (!ctx.tenant) return { products: [], cache_scope: 'public' };
     // The same catalogue create_media_buy validates against (cached per process, dropped on every change).
     const all = await ctx.catalog.productsFor(ctx.tenant.id, ctx.principal?.id ?? null);
-    const filtered = all.filter((p) => matchesFilters(p, input.filters));
+    const filtered: ProductWithPricing[] = [];
+    for (const p of all) {
+      const pricing = pricingWanted(p, input.filters);
+      if (pricing !== p.pricing && pricing.length === 0) continue;
+      const offered = pricing === p.pricing ? p : { ...p, pricing };
+      if (matchesFilters(offered, input.filters)) filtered.push(offered);
+    }
     const ranked = input.brief && input.buying_mode !== 'wholesale' ? rankByBrief(filtered, input.brief) : filtered.map((product) => ({ product, relevance: undefined }));
     const showPricing = !!ctx.principal;
     return {
