@@ -4,6 +4,7 @@
  * string until it is put on the wire.
  */
 import { sumAmounts } from './money.js';
+import { windowEndAfter, windowFloor, type ReportingFrequency } from './reporting.js';
 import { toAdcpMediaBuyStatus } from './status.js';
 
 export interface DeliveryDay {
@@ -17,6 +18,7 @@ export interface DeliveryDay {
 
 export interface DeliveryPackage {
   id: string;
+  product_id: string;
   buyer_ref: string | null;
   pricing_model: string;
   status: string;
@@ -78,9 +80,40 @@ function rateOf(p: DeliveryPackage, t: Totals): number {
   return p.pricing_model === 'cpm' && t.impressions > 0 ? round4((Number(t.spend) / t.impressions) * 1000) : 0;
 }
 
+/** Granularities a windowed pull may ask for: delivery is stored per day, so days and the months they make up. */
+export const WINDOWED_PULL_GRANULARITIES: readonly ReportingFrequency[] = ['daily', 'monthly'];
+
+/**
+ * AdCP 3.1 windowed pull: the buy's delivery in contiguous UTC windows at the
+ * granularity asked for, partitioning the reporting period (the same windows a
+ * reporting webhook at that frequency reports). Final once the window has
+ * ended and the day's numbers are the ad server's, not a simulation.
+ */
+function windowsOf(b: DeliveryBuy, freq: ReportingFrequency, period: { start: string; end: string }, now: Date): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  const end = new Date(period.end);
+  for (let start = windowFloor(freq, new Date(period.start)); start < end; ) {
+    const next = windowEndAfter(freq, start);
+    const from = start.toISOString().slice(0, 10);
+    const to = next.toISOString().slice(0, 10);
+    const inWindow = (d: DeliveryDay) => d.day >= from && d.day < to;
+    const byPackage = b.packages.map((p) => ({ package_id: p.id, ...wireMetrics(totalsOf(p.days.filter(inWindow))) }));
+    const days = b.packages.flatMap((p) => p.days.filter(inWindow));
+    out.push({
+      window_start: start.toISOString(),
+      window_end: next.toISOString(),
+      totals: wireMetrics(totalsOf(days)),
+      by_package: byPackage,
+      is_final: next <= now && days.every((d) => d.source !== 'simulated'),
+    });
+    start = next;
+  }
+  return out;
+}
+
 export function deliveryResponse(
   buys: DeliveryBuy[],
-  opts: { daily: boolean; period: { start: string; end: string }; currency: string },
+  opts: { daily: boolean; period: { start: string; end: string }; currency: string; windows?: { granularity: ReportingFrequency; now: Date } },
 ): Record<string, unknown> {
   const all: Totals[] = [];
   const deliveries = buys.map((b) => {
@@ -106,6 +139,7 @@ export function deliveryResponse(
       ...(models.size === 1 && { pricing_model: [...models][0] }),
       totals: wireMetrics(totalsOf(b.packages.flatMap((p) => p.days))),
       by_package: byPackage,
+      ...(opts.windows && { windows: windowsOf(b, opts.windows.granularity, opts.period, opts.windows.now) }),
     };
   });
   const grand = {

@@ -12,6 +12,8 @@ export const DEFAULT_REPORTING_CAPABILITIES = {
   timezone: 'UTC',
   supports_webhooks: true,
   available_metrics: ['impressions', 'spend', 'clicks', 'ctr', 'completed_views'],
+  // AdCP 3.1: get_media_buy_delivery answers time_granularity pulls at these (delivery is stored per day).
+  windowed_pull_granularities: ['daily', 'monthly'],
   date_range_support: 'date_range',
 };
 

@@ -1,7 +1,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { responseProblems } from '../helpers/adcp-schema.js';
+import { have31Schemas, responseProblems, responseProblems31 } from '../helpers/adcp-schema.js';
 import { addBuyer, buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
@@ -108,6 +108,36 @@ describe('get_media_buy_delivery', () => {
     expect((pending.data.media_buy_deliveries as { media_buy_id: string }[]).map((d) => d.media_buy_id)).toEqual([buyId]);
     const elsewhere = await delivery({ account: { brand: { domain: 'nobody.example' }, operator: 'nobody.example' } });
     expect(elsewhere.data.media_buy_deliveries).toEqual([]);
+  });
+
+  it('answers an AdCP 3.1 windowed pull in contiguous daily or monthly windows, and refuses hourly ones', async () => {
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    const pull = async (args: Record<string, unknown>) => {
+      const r = await call(buyer, 'get_media_buy_delivery', { media_buy_ids: [buyId], start_date: day(-3), end_date: day(0), adcp_version: '3.1', ...args });
+      if (have31Schemas) expect(responseProblems31('get_media_buy_delivery', r.data, r.isError)).toEqual([]);
+      return r;
+    };
+    const daily = await pull({ time_granularity: 'daily', include_window_breakdown: true });
+    expect(daily.isError).toBe(false);
+    const [d] = daily.data.media_buy_deliveries as { totals: { impressions: number }; windows: { window_start: string; window_end: string; totals: { impressions: number; spend: number }; by_package: { package_id: string; impressions: number }[]; is_final: boolean }[] }[];
+    expect(d!.windows.map((w) => w.window_start.slice(0, 10))).toEqual([day(-3), day(-2), day(-1), day(0)]);
+    for (const [i, w] of d!.windows.entries()) if (i > 0) expect(w.window_start).toBe(d!.windows[i - 1]!.window_end);
+    // Everything was delivered today (simulated, so not final); the windows add up to the buy's totals.
+    expect(d!.windows.map((w) => w.totals.impressions)).toEqual([0, 0, 0, d!.totals.impressions]);
+    expect(d!.windows.at(-1)!.by_package.map((p) => p.package_id).sort()).toEqual([...packageIds].sort());
+    expect(d!.windows.at(-1)!.is_final).toBe(false);
+    expect(d!.windows[0]!.is_final).toBe(true);
+
+    const monthly = await pull({ time_granularity: 'monthly', include_window_breakdown: true });
+    const months = (monthly.data.media_buy_deliveries as { windows: { window_start: string; totals: { impressions: number } }[] }[])[0]!.windows;
+    expect(months[0]!.window_start).toBe(`${day(-3).slice(0, 7)}-01T00:00:00.000Z`);
+    expect(months.reduce((a, w) => a + w.totals.impressions, 0)).toBe(d!.totals.impressions);
+
+    // Without include_window_breakdown the report is the usual one.
+    expect((await pull({ time_granularity: 'daily' })).data.media_buy_deliveries).toEqual([expect.not.objectContaining({ windows: expect.anything() })]);
+    const hourly = await pull({ time_granularity: 'hourly', include_window_breakdown: true });
+    expect(hourly.isError).toBe(true);
+    expect(hourly.data.adcp_error).toMatchObject({ code: 'UNSUPPORTED_GRANULARITY', field: 'time_granularity', details: { supported_granularities: ['daily', 'monthly'] } });
   });
 
   it('knows only the caller’s buys', async () => {

@@ -32,7 +32,7 @@ export async function loadDelivery(
     select json_build_object(
       'id', b.id, 'buyer_ref', b.buyer_ref, 'status', b.status, 'currency', b.currency, 'start_time', b.start_time,
       'packages', coalesce((select json_agg(json_build_object(
-          'id', k.id, 'buyer_ref', k.buyer_ref, 'pricing_model', k.pricing_model, 'status', k.status,
+          'id', k.id, 'product_id', k.product_id, 'buyer_ref', k.buyer_ref, 'pricing_model', k.pricing_model, 'status', k.status,
           'rate', coalesce(k.bid_price, po.fixed_price)::text,
           'days', coalesce((select json_agg(json_build_object(
               'day', r.day, 'impressions', r.impressions, 'clicks', r.clicks, 'video_completions', r.video_completions,

@@ -7,8 +7,10 @@ import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { getAccountByNaturalKey } from '../../db/queries/accounts.js';
 import { loadDelivery } from '../../db/queries/delivery.js';
-import { deliveryResponse, type DeliveryBuy } from '../../domain/delivery.js';
+import { deliveryResponse, WINDOWED_PULL_GRANULARITIES, type DeliveryBuy } from '../../domain/delivery.js';
 import { AdcpError } from '../../domain/errors.js';
+import { DEFAULT_REPORTING_CAPABILITIES } from '../../domain/products.js';
+import type { ReportingFrequency } from '../../domain/reporting.js';
 import { toAdcpMediaBuyStatus } from '../../domain/status.js';
 import type { BuyerContext } from '../context.js';
 import { defineTool } from '../define-tool.js';
@@ -21,6 +23,9 @@ interface Input {
   start_date?: string;
   end_date?: string;
   include_package_daily_breakdown?: boolean;
+  /** AdCP 3.1 windowed pull: per-window slices at this granularity (with include_window_breakdown). */
+  time_granularity?: string;
+  include_window_breakdown?: boolean;
   account?: AccountRef;
   [k: string]: unknown;
 }
@@ -56,11 +61,35 @@ function period(input: Input, buys: DeliveryBuy[], now: Date): { start: string; 
   };
 }
 
+/**
+ * A windowed pull must be at a granularity every product in the report declares
+ * (reporting_capabilities.windowed_pull_granularities); AdCP 3.1 makes anything
+ * else UNSUPPORTED_GRANULARITY.
+ */
+async function windowedPull(ctx: BuyerContext, granularity: string, buys: DeliveryBuy[]): Promise<ReportingFrequency> {
+  const products = new Map((await ctx.catalog.productsFor(ctx.tenant.id, ctx.principal.id)).map((p) => [p.id, p]));
+  const ids = new Set(buys.flatMap((b) => b.packages.map((k) => k.product_id)));
+  let offered: string[] = [...WINDOWED_PULL_GRANULARITIES];
+  for (const id of ids) {
+    const caps = products.get(id)?.details.reporting_capabilities as { windowed_pull_granularities?: string[] } | undefined;
+    const declared = caps ? (caps.windowed_pull_granularities ?? []) : DEFAULT_REPORTING_CAPABILITIES.windowed_pull_granularities;
+    offered = offered.filter((g) => declared.includes(g));
+  }
+  if (!offered.includes(granularity)) {
+    throw new AdcpError('UNSUPPORTED_GRANULARITY', `Delivery for these buys cannot be pulled in ${granularity} windows.`, {
+      field: 'time_granularity',
+      suggestion: offered.length ? `Ask for ${offered.join(' or ')} windows, or leave time_granularity out.` : 'Leave time_granularity out: these products offer no windowed pulls.',
+      details: { supported_granularities: offered },
+    });
+  }
+  return granularity as ReportingFrequency;
+}
+
 export default defineTool({
   name: 'get_media_buy_delivery',
   title: 'Get media buy delivery',
   description:
-    'Delivery for your media buys: impressions, spend, clicks per buy and per package (with a daily breakdown when include_package_daily_breakdown is true). Select by media_buy_ids or buyer_refs, or filter by status_filter and account; start_date / end_date (YYYY-MM-DD) narrow the period, else lifetime.',
+    'Delivery for your media buys: impressions, spend, clicks per buy and per package (with a daily breakdown when include_package_daily_breakdown is true, and per-window slices with time_granularity daily or monthly plus include_window_breakdown). Select by media_buy_ids or buyer_refs, or filter by status_filter and account; start_date / end_date (YYYY-MM-DD) narrow the period, else lifetime.',
   input: TOOL_REQUEST_SCHEMAS.get_media_buy_delivery! as unknown as z.ZodType<Input>,
   output: z.looseObject({ media_buy_deliveries: z.array(z.looseObject({ media_buy_id: z.string() })).optional() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -94,10 +123,16 @@ export default defineTool({
       throw new AdcpError('MEDIA_BUY_NOT_FOUND', `No media buy ${missing.join(', ')} was found.`, { field: 'media_buy_ids', suggestion: 'Use media_buy_ids returned by create_media_buy or get_media_buys.' });
     }
     const buys = statuses ? found.filter((b) => statuses.has(toAdcpMediaBuyStatus(b.status))) : found;
+    const windows = input.time_granularity === undefined ? undefined : await windowedPull(ctx, input.time_granularity, buys);
     const currencies = new Set(buys.map((b) => b.currency));
     const currency = currencies.size === 1 ? [...currencies][0]! : (ctx.tenant.settings.currencies?.[0] ?? buys[0]?.currency ?? 'USD');
     return {
-      ...deliveryResponse(buys, { daily: input.include_package_daily_breakdown ?? false, period: period(input, buys, ctx.now()), currency }),
+      ...deliveryResponse(buys, {
+        daily: input.include_package_daily_breakdown ?? false,
+        period: period(input, buys, ctx.now()),
+        currency,
+        ...(windows && input.include_window_breakdown && { windows: { granularity: windows, now: ctx.now() } }),
+      }),
       ...(missing.length > 0 && {
         errors: missing.map((id) => ({ code: 'MEDIA_BUY_NOT_FOUND', message: `Media buy ${id} was not found.`, field: `media_buy_ids[${input.media_buy_ids!.indexOf(id)}]` })),
       }),
