@@ -51,6 +51,17 @@ export function toAdcpMediaBuy(d: MediaBuyDetail): Record<string, unknown> {
   };
 }
 
+/**
+ * The completion artifact of a create_media_buy task (the tasks/get result and
+ * the completion webhook's result): the buy as it stands, packages and all, so a
+ * buyer whose create was answered "submitted" learns its package ids, with the
+ * create request's context echoed as AdCP asks.
+ */
+export function createMediaBuyResult(d: MediaBuyDetail, stepId: string | undefined): Record<string, unknown> {
+  const context: unknown = d.steps.find((s) => s.id === stepId)?.request?.context;
+  return { ...toAdcpMediaBuy(d), ...(context !== null && typeof context === 'object' && !Array.isArray(context) ? { context } : {}) };
+}
+
 /** The media-buy:// resource: AdCP status, the workflow step, and fulfilment at each adapter. */
 export function mediaBuyState(d: MediaBuyDetail, adapterNames: Map<string, { name: string; type: string }>): Record<string, unknown> {
   const step = d.steps.at(-1);

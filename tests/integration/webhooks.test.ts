@@ -89,7 +89,7 @@ describe('webhooks', () => {
   it('delivers a signed completion webhook, retrying a 503 with the same idempotency key', async () => {
     const path = '/hooks/a/1b4e28ba-2fa1-11d2-883f-0016d3cca427';
     script.set(path, [503]);
-    const { data } = await call(buyer, 'create_media_buy', buyRequest({ account: sandbox, push_notification_config: { url: base + path, authentication: { schemes: ['HMAC-SHA256'], credentials: SECRET } } }));
+    const { data } = await call(buyer, 'create_media_buy', buyRequest({ account: sandbox, context: { campaign: 'spring' }, push_notification_config: { url: base + path, authentication: { schemes: ['HMAC-SHA256'], credentials: SECRET } } }));
     const hits = await waitFor(async () => {
       const h = received.filter((r) => r.path === path);
       return h.length >= 2 && h;
@@ -101,6 +101,8 @@ describe('webhooks', () => {
     expect(payloadProblems('core/mcp-webhook-payload.json', payload)).toEqual([]);
     if (have31Schemas) expect(payloadProblems31('core/mcp-webhook-payload.json', payload)).toEqual([]);
     expect(payload).toMatchObject({ task_type: 'create_media_buy', status: 'completed', operation_id: '1b4e28ba-2fa1-11d2-883f-0016d3cca427', result: { media_buy_id: data.media_buy_id } });
+    // The completion artifact is the buy as booked, its packages and the request's context included.
+    expect(payload.result).toMatchObject({ media_buy_status: 'pending_creatives', context: { campaign: 'spring' }, packages: (data.packages as { package_id: string }[]).map((p) => expect.objectContaining({ package_id: p.package_id })) });
     expect(JSON.parse(first.body).idempotency_key).toBe(payload.idempotency_key);
     const ts = second.headers['x-adcp-timestamp'] as string;
     expect(second.headers['x-adcp-signature']).toBe(`sha256=${createHmac('sha256', SECRET).update(`${ts}.${second.body}`).digest('hex')}`);

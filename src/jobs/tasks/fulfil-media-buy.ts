@@ -15,6 +15,8 @@ import { errorMessage } from '../../domain/errors.js';
 import type { Database, Queryable } from '../../db/client.js';
 import { loadPart, lockBuy, recordPartBooked, recordPartFailed, recordPartRetry, settlePart, type PartView } from '../../db/queries/fulfilment.js';
 import { updateWorkflowStep } from '../../db/queries/workflow.js';
+import { getMediaBuy } from '../../db/queries/media-buys.js';
+import { createMediaBuyResult } from '../../domain/media-buy-view.js';
 import { mediaBuyEventPayload, publishChange } from '../../db/notify.js';
 import { sumAmounts } from '../../domain/money.js';
 import { CLOSED_BUY, toAdcpMediaBuyStatus } from '../../domain/status.js';
@@ -133,7 +135,8 @@ async function fulfilPart(p: Part, job: JobInfo, deps: TaskDeps, log: Logger): P
         taskType: 'create_media_buy',
         mediaBuyId: p.mediaBuyId,
         status: 'completed',
-        result: { media_buy_id: p.mediaBuyId, status: toAdcpMediaBuyStatus(v.status) },
+        // The buy as it now stands (this transaction's writes included), packages and the request's context.
+        result: await completionResult(db, p, v.principal_id, v.step.id),
         push: v.step.push,
         allowPrivateNetwork: v.allow_private_webhooks,
       });
@@ -143,6 +146,11 @@ async function fulfilPart(p: Part, job: JobInfo, deps: TaskDeps, log: Logger): P
   const out = racing || v.step?.push ? await deps.db.transaction(write) : await write(deps.db);
   if (!out.open && order) log.warn('media buy closed while its order was being booked; canceling the order', { external_order_id: order.externalOrderId });
   else log.debug('part booked', { booked: out.booked, total: out.total, confirmed: out.confirmed });
+}
+
+async function completionResult(db: Queryable, p: Part, principalId: string, stepId: string): Promise<Record<string, unknown>> {
+  const detail = await getMediaBuy(db, { tenantId: p.tenantId, principalId, id: p.mediaBuyId });
+  return detail ? createMediaBuyResult(detail, stepId) : { media_buy_id: p.mediaBuyId };
 }
 
 function book(deps: TaskDeps, v: PartView, idempotencyKey: string, pkgs: PartView['packages'], signal?: AbortSignal): Promise<AdapterOrderResult> {
