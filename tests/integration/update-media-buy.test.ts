@@ -80,6 +80,9 @@ describe('update_media_buy', () => {
     expect(got.end_time).toBe(end);
     expect(got.packages).toHaveLength(2);
     expect(got.packages[0]!.targeting_overlay).toEqual({ geo_countries: ['US'] });
+    // The answer carries the new totals and each affected package as it now stands (what get_media_buys shows), not id stubs.
+    expect(res.data).toMatchObject({ currency: 'USD', total_budget: 26500 });
+    expect(res.data.affected_packages).toEqual(got.packages);
   });
 
   it.each([

@@ -8,12 +8,13 @@ import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { libraryFormats } from '../../db/queries/creatives.js';
 import { cancelPackages, insertPackages, lockBuyForPrincipal, replaceAssignments, updatePackage } from '../../db/queries/media-buy-updates.js';
-import { updateMediaBuy } from '../../db/queries/media-buys.js';
+import { getMediaBuy, updateMediaBuy } from '../../db/queries/media-buys.js';
 import { cancelPendingApproval, insertWorkflowStep, updateWorkflowStep } from '../../db/queries/workflow.js';
 import { publishChange } from '../../db/notify.js';
 import { AdcpError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import { rejectTestFixtures } from '../../domain/media-buy-plan.js';
+import { toAdcpPackage } from '../../domain/media-buy-view.js';
 import { planUpdate, type UpdateRequest } from '../../domain/media-buy-update.js';
 import { checkReportingWebhook, windowEndAfter, type ReportingWebhook } from '../../domain/reporting.js';
 import { amountToNumber } from '../../domain/money.js';
@@ -130,6 +131,8 @@ export default defineTool({
       await publishChange(tx, { ...{ tenant_id: scope.tenantId, principal_id: scope.principalId }, media_buy_id: buy.id, task_id: stepId, status: plan.status, summary: plan.cancel ? 'canceled by the buyer' : 'updated by the buyer' });
       const status = toAdcpMediaBuyStatus(plan.status);
       const touched = new Set([...plan.packageChanges.map((c) => c.id), ...added.map((a) => a.id), ...(plan.cancel ? packages.map((p) => p.id) : [])]);
+      // AdCP 3.1: affected packages are state snapshots (as get_media_buys shows them), never id-only stubs.
+      const after = await getMediaBuy(tx, { ...scope, id: buy.id });
       return {
         media_buy_id: buy.id,
         ...(input.idempotency_key && { idempotency_key: input.idempotency_key }),
@@ -138,7 +141,9 @@ export default defineTool({
         revision,
         implementation_date: null,
         valid_actions: validActions(plan.status),
-        affected_packages: [...packages.filter((p) => touched.has(p.id)).map((p) => ({ package_id: p.id, product_id: p.productId })), ...added.map((a) => ({ package_id: a.id, product_id: a.productId, budget: amountToNumber(a.budget) }))],
+        currency: buy.currency,
+        total_budget: amountToNumber(plan.totalBudget),
+        affected_packages: (after?.packages ?? []).filter((p) => touched.has(p.id)).map(toAdcpPackage),
         task_id: stepId,
       };
     });
