@@ -12,7 +12,7 @@ import { AdcpError } from './errors.js';
 import { checkAssignedFormats } from './creatives.js';
 import { TARGETING_KEYS, planPackages, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
 import { compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
-import { toAdcpMediaBuyStatus, type MediaBuyStatus } from './status.js';
+import { availableActions, toAdcpMediaBuyStatus, type MediaBuyStatus } from './status.js';
 
 export interface PackageUpdate {
   package_id: string;
@@ -79,18 +79,31 @@ export interface UpdatePlan {
 
 const TERMINAL = new Set(['completed', 'rejected', 'canceled']);
 
-function transition(from: string, to: MediaBuyStatus, action: string): MediaBuyStatus {
+/**
+ * Refused for the buy's status. The details are what AdCP 3.1's ACTION_NOT_ALLOWED
+ * carries (a 3.1 caller gets that code; 3.0 callers INVALID_STATE): the action the
+ * request maps to, why, and the actions open now.
+ */
+function wrongStatus(from: string, action: string, message: string, suggestion: string): AdcpError {
+  return new AdcpError('INVALID_STATE', message, {
+    field: 'media_buy_id',
+    suggestion,
+    details: { attempted_action: action, reason: 'wrong_status', currently_available_actions: availableActions(from) },
+  });
+}
+
+function transition(from: string, to: MediaBuyStatus, action: 'pause' | 'resume' | 'cancel' | 'update_packages'): MediaBuyStatus {
   if (from === to && to !== 'canceled') return to;
   // A buy awaiting the seller's approval may be withdrawn or reshaped, nothing else.
   if (from === 'pending_approval') {
     if (to === 'canceled') return to;
-    throw new AdcpError('INVALID_STATE', `Cannot ${action} a media buy that awaits the seller's approval.`, { field: 'media_buy_id', suggestion: 'Wait for approval, or cancel it.' });
+    throw wrongStatus(from, action, `Cannot ${action === 'update_packages' ? 'change' : action} a media buy that awaits the seller's approval.`, 'Wait for approval, or cancel it.');
   }
   if (isLegalMediaBuyTransition(from as never, to as never)) return to;
   if (to === 'canceled') {
     throw new AdcpError('NOT_CANCELLABLE', `The media buy is ${from} and can no longer be canceled.`, { field: 'canceled', recovery: 'terminal', suggestion: 'Check its status with get_media_buys.' });
   }
-  throw new AdcpError('INVALID_STATE', `Cannot ${action} a media buy that is ${toAdcpMediaBuyStatus(from)}.`, { field: 'media_buy_id', suggestion: 'Check its status and valid_actions with get_media_buys.' });
+  throw wrongStatus(from, action, `Cannot ${action === 'update_packages' ? 'change' : action} a media buy that is ${toAdcpMediaBuyStatus(from)}.`, 'Check its status and available_actions with get_media_buys.');
 }
 
 export function planUpdate(input: {
@@ -113,7 +126,7 @@ export function planUpdate(input: {
     status = transition(status, 'canceled', 'cancel');
     return { status, startTime: cur.startTime, endTime: cur.endTime, cancel: { reason: req.cancellation_reason ?? null }, packageChanges: [], newPackages: [], totalBudget: sumAmounts(cur.packages.filter((p) => p.status !== 'canceled').map((p) => p.budget)) };
   }
-  if (TERMINAL.has(status) && (modifies || req.paused !== undefined)) transition(status, req.paused ? 'paused' : 'active', 'change');
+  if (TERMINAL.has(status) && (modifies || req.paused !== undefined)) transition(status, req.paused ? 'paused' : 'active', req.paused === true ? 'pause' : req.paused === false ? 'resume' : 'update_packages');
   if (req.paused === true && status !== 'paused') status = transition(status, 'paused', 'pause');
   if (req.paused === false && status === 'paused') status = transition(status, 'active', 'resume');
 

@@ -1,7 +1,7 @@
 /** How a stored media buy looks on the wire (get_media_buys, create replies, the media-buy:// resource). */
 import type { MediaBuyDetail, PackageRow } from '../db/queries/media-buys.js';
 import { amountToNumber } from './money.js';
-import { toAdcpMediaBuyStatus, toAdcpTaskStatus, validActions } from './status.js';
+import { availableActions, toAdcpMediaBuyStatus, toAdcpTaskStatus, validActions } from './status.js';
 
 export function toAdcpPackage(p: PackageRow): Record<string, unknown> {
   const cfg = p.packageConfig;
@@ -39,6 +39,7 @@ export function toAdcpMediaBuy(d: MediaBuyDetail): Record<string, unknown> {
     created_at: b.createdAt.toISOString(),
     updated_at: b.updatedAt.toISOString(),
     valid_actions: validActions(b.status),
+    available_actions: availableActions(b.status),
     ...(b.status === 'rejected' && b.rejectionReason && { rejection_reason: b.rejectionReason }),
     ...(b.status === 'canceled' && {
       cancellation: {

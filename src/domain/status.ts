@@ -71,3 +71,37 @@ export function validActions(s: MediaBuyStatus | string): string[] {
       return [];
   }
 }
+
+/** What update_media_buy can change on a buy that is open for changes (AdCP 3.1 media-buy-valid-action values). */
+const CHANGES = [
+  'extend_flight',
+  'shorten_flight',
+  'update_flight_dates',
+  'increase_budget',
+  'decrease_budget',
+  'reallocate_budget',
+  'update_targeting',
+  'update_pacing',
+  'update_creative_assignments',
+  'sync_creatives',
+  'update_budget',
+  'update_dates',
+  'update_packages',
+] as const;
+
+/**
+ * AdCP 3.1 available_actions: the actions open on this buy now, each with the mode
+ * it runs in. Updates here take effect at once (the ad server follows in a job),
+ * so every action is self_serve.
+ */
+export function availableActions(s: MediaBuyStatus | string): { action: string; mode: 'self_serve' }[] {
+  const actions: string[] =
+    s === 'pending_approval'
+      ? ['cancel']
+      : s === 'pending_creatives' || s === 'pending_start' || s === 'active'
+        ? ['pause', 'cancel', ...CHANGES, 'add_packages']
+        : s === 'paused'
+          ? ['resume', 'cancel', ...CHANGES]
+          : [];
+  return actions.map((action) => ({ action, mode: 'self_serve' }));
+}

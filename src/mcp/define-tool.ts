@@ -123,8 +123,15 @@ const MEDIA_BUY_STATUS_TOOLS = new Set(['create_media_buy', 'update_media_buy'])
 export function servedAs(release: AdcpRelease, tool: string, body: Record<string, unknown>, isError: boolean): Record<string, unknown> {
   if (release === '3.0') return body;
   if (isError) {
-    // 3.1 splits the deprecated AUTH_REQUIRED: no credentials at all is AUTH_MISSING (a rejected token never reaches a tool).
-    const recode = (e: unknown) => (e && typeof e === 'object' && (e as { code?: unknown }).code === 'AUTH_REQUIRED' ? { ...e, code: 'AUTH_MISSING' } : e);
+    const recode = (e: unknown) => {
+      if (!e || typeof e !== 'object') return e;
+      const { code, details } = e as { code?: unknown; details?: { attempted_action?: unknown } };
+      // 3.1 splits the deprecated AUTH_REQUIRED: no credentials at all is AUTH_MISSING (a rejected token never reaches a tool).
+      if (code === 'AUTH_REQUIRED') return { ...e, code: 'AUTH_MISSING' };
+      // An action the buy's status does not allow is 3.1's ACTION_NOT_ALLOWED (its details already carry what that code needs).
+      if (code === 'INVALID_STATE' && details?.attempted_action !== undefined) return { ...e, code: 'ACTION_NOT_ALLOWED' };
+      return e;
+    };
     return { ...body, errors: Array.isArray(body.errors) ? body.errors.map(recode) : body.errors, adcp_error: recode(body.adcp_error), status: 'failed', adcp_version: release };
   }
   if (MEDIA_BUY_STATUS_TOOLS.has(tool) && typeof body.status === 'string' && body.status !== 'submitted') {

@@ -116,10 +116,10 @@ describe('approval queue', () => {
     const detail = await waitFor(async () => {
       const d = await admin.api('GET', `/media-buys/${mediaBuyId}`);
       return d.body.fulfilment === 'fulfilled' && d.body;
-    });
+    }, 20_000, 50);
     expect(detail.adapter_orders).toEqual([expect.objectContaining({ state: 'booked', external_order_id: expect.stringMatching(/^mock-order-/) })]);
     expect(detail.workflow_steps[0]).toMatchObject({ task_id: taskId, status: 'completed' });
-    const [audit] = await sql`select actor, target, details from audit_log where operation = 'media_buy.approve' and success`;
+    const [audit] = await sql`select actor, target, details from audit_log where operation = 'media_buy.approve' and success and target = ${mediaBuyId}`;
     expect(audit).toMatchObject({ actor: 'operator:admin@demo.example', target: mediaBuyId, details: { task_id: taskId } });
   });
 

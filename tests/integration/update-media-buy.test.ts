@@ -39,6 +39,11 @@ describe('update_media_buy', () => {
     const paused = await update({ media_buy_id: buy.media_buy_id, paused: true });
     expect(paused.data).toMatchObject({ media_buy_id: buy.media_buy_id, status: 'paused', revision: 2 });
     expect(paused.data.valid_actions).toContain('resume');
+    const open = (paused.data.available_actions as { action: string; mode: string }[]).map((a) => a.action);
+    expect(open).toEqual(expect.arrayContaining(['resume', 'cancel', 'extend_flight', 'increase_budget', 'update_targeting']));
+    expect(open).not.toContain('pause');
+    expect(new Set(open).size).toBe(open.length); // keyed by action: no action twice
+    expect((paused.data.available_actions as { mode: string }[]).every((a) => a.mode === 'self_serve')).toBe(true);
     await waitFor(async () => (await mockOrder(buy.media_buy_id))?.status === 'paused');
     const resumed = await update({ media_buy_id: buy.media_buy_id, paused: false });
     expect(resumed.data).toMatchObject({ status: 'active', revision: 3 });
@@ -57,12 +62,16 @@ describe('update_media_buy', () => {
     expect(again.data.adcp_error).toMatchObject({ code: 'NOT_CANCELLABLE' });
     const pause = await update({ media_buy_id: buy.media_buy_id, paused: true });
     expect(pause.data.adcp_error).toMatchObject({ code: 'INVALID_STATE' });
+    // AdCP 3.1 names it ACTION_NOT_ALLOWED, with the action, the reason and what is open now (nothing, once canceled).
+    const pause31 = await update({ media_buy_id: buy.media_buy_id, paused: true, adcp_version: '3.1' });
+    expect(pause31.data).toMatchObject({ status: 'failed', adcp_error: { code: 'ACTION_NOT_ALLOWED', details: { attempted_action: 'pause', reason: 'wrong_status', currently_available_actions: [] } } });
     const list = await call(buyer, 'get_media_buys', { media_buy_ids: [buy.media_buy_id] });
     expect(responseProblems('get_media_buys', list.data)).toEqual([]);
     const got = (list.data.media_buys as { status: string; cancellation: Record<string, unknown>; packages: { canceled?: boolean }[] }[])[0]!;
     expect(got.status).toBe('canceled');
     expect(got.cancellation).toMatchObject({ canceled_by: 'buyer', reason: 'campaign pulled' });
     expect(got.packages.every((p) => p.canceled)).toBe(true);
+    expect(got).toMatchObject({ valid_actions: [], available_actions: [] });
   });
 
   it('changes package budgets and dates, recomputing the total, and adds packages', async () => {

@@ -16,7 +16,7 @@ import { newId } from '../../domain/ids.js';
 import { planMediaBuy, rejectTestFixtures, type CreateMediaBuyRequest } from '../../domain/media-buy-plan.js';
 import { amountToNumber } from '../../domain/money.js';
 import { checkReportingWebhook, windowEndAfter, type ReportingWebhook } from '../../domain/reporting.js';
-import { initialStatus, validActions } from '../../domain/status.js';
+import { availableActions, initialStatus, validActions } from '../../domain/status.js';
 import { checkWebhookUrl, type PushConfig } from '../../domain/webhooks.js';
 import { jobSpec, planFulfilment } from '../../jobs/fan-out.js';
 import { defineTool } from '../define-tool.js';
@@ -131,6 +131,7 @@ export default defineTool({
           account: toAdcpAccount(account),
           ...(account.sandbox && { sandbox: true }),
           valid_actions: validActions(status),
+          available_actions: availableActions(status),
           packages: packages.map((p) => ({
             package_id: p.id,
             product_id: p.product_id,

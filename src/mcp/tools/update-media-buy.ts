@@ -18,7 +18,7 @@ import { toAdcpPackage } from '../../domain/media-buy-view.js';
 import { planUpdate, type UpdateRequest } from '../../domain/media-buy-update.js';
 import { checkReportingWebhook, windowEndAfter, type ReportingWebhook } from '../../domain/reporting.js';
 import { amountToNumber } from '../../domain/money.js';
-import { toAdcpMediaBuyStatus, validActions } from '../../domain/status.js';
+import { availableActions, toAdcpMediaBuyStatus, validActions } from '../../domain/status.js';
 import { checkWebhookUrl, type PushConfig } from '../../domain/webhooks.js';
 import { enqueueCreativeSync, enqueueMediaBuyUpdate } from '../../jobs/fan-out.js';
 import { defineTool } from '../define-tool.js';
@@ -141,6 +141,7 @@ export default defineTool({
         revision,
         implementation_date: null,
         valid_actions: validActions(plan.status),
+        available_actions: availableActions(plan.status),
         currency: buy.currency,
         total_budget: amountToNumber(plan.totalBudget),
         affected_packages: (after?.packages ?? []).filter((p) => touched.has(p.id)).map(toAdcpPackage),
