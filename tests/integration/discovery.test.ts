@@ -43,6 +43,17 @@ describe('discovery tools', () => {
     expect(mb.portfolio.primary_channels).toEqual(expect.arrayContaining(['ctv', 'display', 'olv', 'podcast']));
     expect(mb.supported_pricing_models).toEqual(expect.arrayContaining(['cpm', 'flat_rate']));
     expect(data.context).toEqual({ correlation_id: 'c-1' });
+    // AdCP 3.1 declarations.
+    expect(data.adcp).toMatchObject({ supported_versions: ['3.0', '3.1'] });
+    expect(mb).toMatchObject({ buying_modes: ['brief', 'wholesale'], creative_approval_mode: 'auto_approve', propagation_surfaces: ['out_of_band'] });
+    await t.app.database.sql`update tenants set settings = settings || '{"creative_review": "manual"}'::jsonb where id = 'demo'`;
+    const fresh = await memoryClient(t, null); // a caller resolved after the change (HTTP resolves callers per request)
+    try {
+      expect(((await call(fresh, 'get_adcp_capabilities', {})).data.media_buy as { creative_approval_mode: string }).creative_approval_mode).toBe('require_human');
+    } finally {
+      await fresh.close();
+      await t.app.database.sql`update tenants set settings = settings - 'creative_review' where id = 'demo'`;
+    }
   });
 
   it('get_products ranks by brief and shows pricing to buyers only', async () => {

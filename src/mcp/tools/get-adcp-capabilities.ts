@@ -2,6 +2,7 @@
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { listProperties } from '../../db/queries/inventory.js';
+import { creativeReviewMode } from '../../domain/creatives.js';
 import { AdcpError } from '../../domain/errors.js';
 import { AGENT_CAPABILITIES } from '../../domain/sponsored-intelligence.js';
 import { WEBHOOK_SIGNING_ALG, WEBHOOK_SIGNING_PROFILE } from '../../domain/webhook-signing.js';
@@ -49,6 +50,12 @@ export default defineTool({
         // reporting_webhook on create_media_buy: delivery reports pushed on the buyer's schedule.
         reporting_delivery_methods: ['webhook'],
         features: { inline_creative_management: false, property_list_filtering: false, catalog_management: false },
+        // AdCP 3.1 declarations. Wholesale feeds are served (get_products without a brief).
+        buying_modes: ['brief', 'wholesale'],
+        creative_approval_mode: creativeReviewMode(ctx.tenant.settings) === 'manual' ? 'require_human' : 'auto_approve',
+        // Impaired dependencies (a creative rejected after approval...) reach buyers through the seller's own
+        // channels and the media-buy:// resource, not media_buy.impairments[] or impairment webhooks.
+        propagation_surfaces: ['out_of_band'],
         portfolio: {
           publisher_domains: domains,
           primary_channels: channels,
