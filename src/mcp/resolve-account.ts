@@ -89,3 +89,19 @@ export function toAdcpAccount(a: AccountRow): Record<string, unknown> {
     sandbox: a.sandbox,
   };
 }
+
+/**
+ * An `account` on a read (get_media_buys, get_media_buy_delivery, list_accounts,
+ * tasks): undefined when there is none (no filter), the account's id, or null
+ * when it names no account of the caller's (which matches nothing). Never opens
+ * an account.
+ */
+export async function accountScope(ctx: BuyerContext, ref: AccountRef | undefined): Promise<string | null | undefined> {
+  if (!ref || (!ref.account_id && !ref.brand?.domain)) return undefined;
+  try {
+    return (await findAccount(ctx.db, ctx, ref)).account?.id ?? null;
+  } catch (e) {
+    if (e instanceof AdcpError && e.code === 'ACCOUNT_NOT_FOUND') return null;
+    throw e;
+  }
+}

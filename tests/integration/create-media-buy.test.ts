@@ -246,6 +246,37 @@ describe('buyer isolation', () => {
   });
 });
 
+describe('account scope on reads (AdCP 3.1)', () => {
+  it('narrows get_media_buys, list_accounts, tasks/list and tasks/get to the account named, by id or natural key', async () => {
+    const north = { brand: { domain: 'north-scope.example' }, operator: 'agency.example' };
+    const south = { brand: { domain: 'south-scope.example' }, operator: 'agency.example' };
+    const n = await call(buyer, 'create_media_buy', buyRequest({ account: north }));
+    const s = await call(buyer, 'create_media_buy', buyRequest({ account: south }));
+    expect([n.isError, s.isError]).toEqual([false, false]);
+    const [nStep] = await sql`select id from workflow_steps where media_buy_id = ${n.data.media_buy_id as string}`;
+    const [sStep] = await sql`select id from workflow_steps where media_buy_id = ${s.data.media_buy_id as string}`;
+    const ids = (r: { data: Record<string, unknown> }, list: string, key: string) => (r.data[list] as Record<string, string>[]).map((x) => x[key]);
+
+    expect(ids(await call(buyer, 'get_media_buys', { account: north }), 'media_buys', 'media_buy_id')).toEqual([n.data.media_buy_id]);
+    const accounts = ids(await call(buyer, 'list_accounts', { account: south }), 'accounts', 'account_id');
+    expect(accounts).toHaveLength(1);
+    expect(ids(await call(buyer, 'get_media_buys', { account: { account_id: accounts[0] } }), 'media_buys', 'media_buy_id')).toEqual([s.data.media_buy_id]);
+    expect(ids(await call(buyer, 'list_tasks', { account: north }), 'tasks', 'task_id')).toEqual([nStep!.id]);
+
+    // The task exists, but under the other account: not found.
+    expect((await call(buyer, 'tasks/get', { task_id: nStep!.id, account: north })).isError).toBe(false);
+    const elsewhere = await call(buyer, 'tasks/get', { task_id: sStep!.id, account: north });
+    expect(elsewhere.data.adcp_error).toMatchObject({ code: 'REFERENCE_NOT_FOUND' });
+
+    // An account that is not the caller's matches nothing (and is not opened by a read).
+    const nobody = { brand: { domain: 'nobody-scope.example' }, operator: 'agency.example' };
+    expect((await call(buyer, 'get_media_buys', { account: nobody })).data.media_buys).toEqual([]);
+    expect((await call(buyer, 'list_accounts', { account: nobody })).data.accounts).toEqual([]);
+    expect((await call(buyer, 'list_tasks', { account: { account_id: 'acct_nope' } })).data.tasks).toEqual([]);
+    expect((await sql`select count(*)::int as n from accounts where brand_domain = 'nobody-scope.example'`)[0]!.n).toBe(0);
+  });
+});
+
 describe('get_media_buys', () => {
   it('filters by status and paginates with a cursor', async () => {
     const all = await call(buyer, 'get_media_buys', { pagination: { max_results: 100 } });

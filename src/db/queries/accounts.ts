@@ -66,7 +66,7 @@ export async function openAccount(db: Queryable, p: { tenantId: string; principa
 /** A page of the caller's accounts, oldest first, after the account `afterId` (compared in the database, at full timestamp precision). */
 export async function listAccountsPage(
   db: Queryable,
-  p: { tenantId: string; principalId: string; status?: string; sandbox?: boolean; limit: number; afterId?: string },
+  p: { tenantId: string; principalId: string; id?: string; status?: string; sandbox?: boolean; limit: number; afterId?: string },
 ): Promise<AccountRow[]> {
   return db
     .select()
@@ -75,6 +75,7 @@ export async function listAccountsPage(
       and(
         eq(accounts.tenantId, p.tenantId),
         eq(accounts.principalId, p.principalId),
+        p.id ? eq(accounts.id, p.id) : undefined,
         p.status ? eq(accounts.status, p.status) : undefined,
         p.sandbox !== undefined ? eq(accounts.sandbox, p.sandbox) : undefined,
         p.afterId ? sql`(${accounts.createdAt}, ${accounts.id}) > (select c.created_at, c.id from accounts c where c.tenant_id = ${p.tenantId} and c.id = ${p.afterId})` : undefined,

@@ -70,6 +70,20 @@ export interface TaskFilters {
   /** Text to find in the media buy id or the stored request. */
   contains?: string;
   hasWebhook?: boolean;
+  /** Only tasks for this account: those of its media buys, and others whose request named it by id. */
+  accountId?: string;
+}
+
+/** A task belongs to an account through its media buy, or (no buy) through the account_id its request named. */
+const taskOfAccount = (accountId: string) =>
+  sql`(case when ${workflowSteps.mediaBuyId} is not null
+            then exists (select 1 from media_buys b where b.tenant_id = ${workflowSteps.tenantId} and b.id = ${workflowSteps.mediaBuyId} and b.account_id = ${accountId})
+            else ${workflowSteps.request}->'account'->>'account_id' = ${accountId} end)`;
+
+/** Does this task belong to that account? (tasks/get with an account.) */
+export async function taskInAccount(db: Queryable, p: { tenantId: string; taskId: string; accountId: string }): Promise<boolean> {
+  const rows = await db.select({ one: sql<number>`1` }).from(workflowSteps).where(and(eq(workflowSteps.tenantId, p.tenantId), eq(workflowSteps.id, p.taskId), taskOfAccount(p.accountId)));
+  return rows.length > 0;
 }
 
 const TASK_SORT = { created_at: workflowSteps.createdAt, updated_at: workflowSteps.updatedAt, status: workflowSteps.status, task_type: workflowSteps.stepType } as const;
@@ -98,6 +112,7 @@ export async function listTasksForPrincipal(
         f.updatedBefore ? lt(workflowSteps.updatedAt, f.updatedBefore) : undefined,
         like ? or(ilike(workflowSteps.mediaBuyId, like), sql`${workflowSteps.request}::text ilike ${like}`) : undefined,
         f.hasWebhook === undefined ? undefined : f.hasWebhook ? isNotNull(workflowSteps.pushNotificationConfig) : isNull(workflowSteps.pushNotificationConfig),
+        f.accountId === undefined ? undefined : taskOfAccount(f.accountId),
       ),
     )
     .orderBy(order(TASK_SORT[p.sort.field]), order(workflowSteps.id))

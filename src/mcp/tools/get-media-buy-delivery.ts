@@ -5,7 +5,6 @@
  */
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
-import { getAccountByNaturalKey } from '../../db/queries/accounts.js';
 import { loadDelivery } from '../../db/queries/delivery.js';
 import { deliveryResponse, WINDOWED_PULL_GRANULARITIES, type DeliveryBuy } from '../../domain/delivery.js';
 import { AdcpError } from '../../domain/errors.js';
@@ -14,7 +13,7 @@ import type { ReportingFrequency } from '../../domain/reporting.js';
 import { toAdcpMediaBuyStatus } from '../../domain/status.js';
 import type { BuyerContext } from '../context.js';
 import { defineTool } from '../define-tool.js';
-import type { AccountRef } from '../resolve-account.js';
+import { accountScope, type AccountRef } from '../resolve-account.js';
 
 interface Input {
   media_buy_ids?: string[];
@@ -34,22 +33,6 @@ function checkDate(value: string | undefined, field: string): void {
   if (value !== undefined && Number.isNaN(new Date(`${value}T00:00:00Z`).getTime())) {
     throw new AdcpError('VALIDATION_ERROR', `${field} is not a calendar date.`, { field, suggestion: 'Use YYYY-MM-DD, e.g. 2026-12-01.' });
   }
-}
-
-/** Without ids or buyer refs, an account narrows the report to that account's buys; an unknown one matches none. */
-async function accountFilter(ctx: BuyerContext, ref: AccountRef | undefined): Promise<string | undefined | null> {
-  if (!ref) return undefined;
-  if (ref.account_id) return ref.account_id;
-  if (!ref.brand?.domain) return undefined;
-  const account = await getAccountByNaturalKey(ctx.db, {
-    tenantId: ctx.tenant.id,
-    principalId: ctx.principal.id,
-    brandDomain: ref.brand.domain.toLowerCase(),
-    brandId: ref.brand.brand_id ?? '',
-    operator: (ref.operator ?? ref.brand.domain).toLowerCase(),
-    sandbox: ref.sandbox ?? false,
-  });
-  return account?.id ?? null;
 }
 
 function period(input: Input, buys: DeliveryBuy[], now: Date): { start: string; end: string } {
@@ -103,7 +86,7 @@ export default defineTool({
     const statuses = input.status_filter === undefined ? undefined : new Set(Array.isArray(input.status_filter) ? input.status_filter : [input.status_filter]);
     const byId = !!(input.media_buy_ids?.length || input.buyer_refs?.length);
     // Buys named by id are found whatever account the request names: ids are the caller's own.
-    const accountId = byId ? undefined : await accountFilter(ctx, input.account);
+    const accountId = byId ? undefined : await accountScope(ctx, input.account);
     const found =
       accountId === null
         ? []

@@ -6,12 +6,13 @@ import { AdcpError } from '../../domain/errors.js';
 import { toAdcpMediaBuy } from '../../domain/media-buy-view.js';
 import { MEDIA_BUY_STATUSES } from '../../domain/status.js';
 import { defineTool } from '../define-tool.js';
+import { accountScope, type AccountRef } from '../resolve-account.js';
 
 interface Input {
   media_buy_ids?: string[];
   buyer_refs?: string[];
   status_filter?: string | string[];
-  account?: { account_id?: string };
+  account?: AccountRef;
   pagination?: { max_results?: number; cursor?: string };
   [k: string]: unknown;
 }
@@ -51,13 +52,15 @@ export default defineTool({
     // A buy awaiting approval shows as pending_start, so that filter includes it.
     const internal = statuses?.flatMap((s) => (s === 'pending_start' ? ['pending_start', 'pending_approval'] : [s]));
     const limit = Math.min(Math.max(input.pagination?.max_results ?? DEFAULT_PAGE, 1), MAX_PAGE);
-    const rows = await listMediaBuys(ctx.db, {
+    // An account that is not the caller's matches no buy.
+    const accountId = await accountScope(ctx, input.account);
+    const rows = accountId === null ? [] : await listMediaBuys(ctx.db, {
       tenantId: ctx.tenant.id,
       principalId: ctx.principal.id,
       ids: input.media_buy_ids,
       buyerRefs: input.buyer_refs,
       statuses: internal,
-      accountId: input.account?.account_id,
+      accountId,
       limit: limit + 1,
       before: input.pagination?.cursor ? decodeCursor(input.pagination.cursor) : undefined,
     });

@@ -3,10 +3,13 @@ import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { listAccountsPage } from '../../db/queries/accounts.js';
 import { toAdcpAccountDetail } from '../../domain/account-view.js';
+import { accountScope, type AccountRef } from '../resolve-account.js';
 import { AdcpError } from '../../domain/errors.js';
 import { defineTool } from '../define-tool.js';
 
 interface Input {
+  /** AdCP 3.1: exactly this account (account_id, or brand + operator). */
+  account?: AccountRef;
   status?: string;
   sandbox?: boolean;
   pagination?: { max_results?: number; cursor?: string };
@@ -39,9 +42,11 @@ export default defineTool({
   auth: 'required',
   async handle(input, ctx) {
     const limit = Math.min(Math.max(input.pagination?.max_results ?? DEFAULT_PAGE, 1), MAX_PAGE);
-    const rows = await listAccountsPage(ctx.db, {
+    const only = await accountScope(ctx, input.account);
+    const rows = only === null ? [] : await listAccountsPage(ctx.db, {
       tenantId: ctx.tenant.id,
       principalId: ctx.principal.id,
+      id: only,
       status: input.status,
       sandbox: input.sandbox,
       limit: limit + 1,

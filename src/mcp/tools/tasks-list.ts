@@ -5,6 +5,7 @@ import { listTasksForPrincipal, type TaskFilters } from '../../db/queries/workfl
 import { AdcpError } from '../../domain/errors.js';
 import { TERMINAL_WORKFLOW, toAdcpTaskStatus, WORKFLOW_STATUSES } from '../../domain/status.js';
 import { defineTool } from '../define-tool.js';
+import { accountScope, type AccountRef } from '../resolve-account.js';
 
 interface Input {
   filters?: {
@@ -24,6 +25,7 @@ interface Input {
   };
   sort?: { field?: string; direction?: 'asc' | 'desc' };
   pagination?: { max_results?: number; cursor?: string };
+  account?: AccountRef;
   [k: string]: unknown;
 }
 
@@ -73,6 +75,10 @@ export default defineTool({
       contains: f.context_contains,
       hasWebhook: f.has_webhook,
     };
+    // AdCP 3.1: with an account, only that account's tasks (none, if it is not the caller's).
+    const accountId = await accountScope(ctx, input.account);
+    if (accountId === null) filters.ids = [];
+    else if (accountId) filters.accountId = accountId;
     const field = (SORTABLE as readonly string[]).includes(input.sort?.field ?? '') ? (input.sort!.field as (typeof SORTABLE)[number]) : 'created_at';
     const sort = { field, direction: input.sort?.direction ?? 'desc' } as const;
     const limit = Math.min(Math.max(input.pagination?.max_results ?? DEFAULT_PAGE, 1), MAX_PAGE);
