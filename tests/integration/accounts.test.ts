@@ -1,7 +1,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { responseProblems } from '../helpers/adcp-schema.js';
+import { have31Schemas, responseProblems, responseProblems31 } from '../helpers/adcp-schema.js';
 import { addBuyer, buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
@@ -58,6 +58,35 @@ describe('sync_accounts', () => {
     expect((changed.data.accounts as Record<string, unknown>[])[0]).toMatchObject({ action: 'updated', payment_terms: 'net_60' });
     const sandbox = await checked('sync_accounts', { accounts: [{ brand: { domain: 'test.example' }, operator: 'test.example', billing: 'operator', sandbox: true }], idempotency_key: key() });
     expect((sandbox.data.accounts as Record<string, unknown>[])[0]).toMatchObject({ action: 'created', sandbox: true, status: 'active' });
+  });
+
+  it('takes AdCP 3.1 settings updates of an existing account, by id or natural key, and refuses what it cannot apply', async () => {
+    const [acme] = (await checked('sync_accounts', { accounts: [ACME], idempotency_key: key() })).data.accounts as { account_id: string }[];
+    const before = await accountCount();
+    const res = await call(buyer, 'sync_accounts', {
+      idempotency_key: key(),
+      adcp_version: '3.1',
+      accounts: [
+        { account: { account_id: acme!.account_id }, payment_terms: 'net_45' },
+        { account: { brand: { domain: 'acmeoutdoor.example' }, operator: 'pinnacle-agency.example' }, payment_terms: 'net_45' },
+        { account: { account_id: acme!.account_id }, billing: 'agent' },
+        { account: { account_id: acme!.account_id }, notification_configs: [{ subscriber_id: 'buyer-primary', url: 'https://buyer.example/hooks', event_types: ['creative.status_changed'], active: true }] },
+      ],
+    });
+    expect(res.isError, JSON.stringify(res.data)).toBe(false);
+    if (have31Schemas) expect(responseProblems31('sync_accounts', res.data)).toEqual([]);
+    const [byId, byKey, provisioning, notifications] = res.data.accounts as Record<string, unknown>[];
+    expect(byId).toMatchObject({ account_id: acme!.account_id, action: 'updated', payment_terms: 'net_45', brand: { domain: 'acmeoutdoor.example' }, operator: 'pinnacle-agency.example' });
+    expect(byKey).toMatchObject({ account_id: acme!.account_id, action: 'unchanged' });
+    expect(provisioning).toMatchObject({ action: 'failed', errors: [{ code: 'UNSUPPORTED_PROVISIONING', field: 'accounts[2].billing' }] });
+    expect(notifications).toMatchObject({ action: 'failed', errors: [{ code: 'UNSUPPORTED_FEATURE', field: 'accounts[3].notification_configs' }] });
+    expect(await accountCount()).toBe(before);
+    expect((await sql`select details->>'payment_terms' as terms, details->>'billing' as billing from accounts where id = ${acme!.account_id}`)[0]).toEqual({ terms: 'net_45', billing: 'operator' });
+
+    // An account that is not the caller's is not found, and nothing is written.
+    const foreign = await call(other, 'sync_accounts', { idempotency_key: key(), accounts: [{ account: { account_id: acme!.account_id }, payment_terms: 'net_90' }] });
+    expect(foreign.data.adcp_error).toMatchObject({ code: 'ACCOUNT_NOT_FOUND', field: 'accounts[0].account' });
+    expect((await sql`select details->>'payment_terms' as terms from accounts where id = ${acme!.account_id}`)[0]!.terms).toBe('net_45');
   });
 
   it('replays the same key and request, and rejects the same key with another request', async () => {

@@ -4,6 +4,13 @@
  * kept in its details. Upsert semantics, one transaction, idempotency-keyed.
  * delete_missing closes the buyer's synced accounts it did not list; dry_run
  * reports what would happen and writes nothing.
+ *
+ * AdCP 3.1 settings-update entries name an existing account (`account`: an
+ * account_id or brand + operator) instead of provisioning one: they may change
+ * payment_terms and billing_entity. One that also carries brand, operator or
+ * billing fails with UNSUPPORTED_PROVISIONING; account-level notification_configs
+ * (creative.status_changed and wholesale feed subscriptions) are not offered
+ * yet and fail with UNSUPPORTED_FEATURE rather than being dropped.
  */
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
@@ -12,6 +19,7 @@ import { closeUnsyncedAccounts, syncAccount, type AccountRow } from '../../db/qu
 import { ACCOUNT_TERMS, publicTerms, toAdcpAccountDetail } from '../../domain/account-view.js';
 import { AdcpError } from '../../domain/errors.js';
 import type { BuyerContext } from '../context.js';
+import { findAccount, type AccountRef } from '../resolve-account.js';
 import { defineTool } from '../define-tool.js';
 import { idempotentMutation } from '../idempotency.js';
 
@@ -24,7 +32,59 @@ interface AccountRequest {
   sandbox?: boolean;
   [k: string]: unknown;
 }
-type Input = { accounts: AccountRequest[]; delete_missing?: boolean; dry_run?: boolean; idempotency_key?: string; [k: string]: unknown };
+interface SettingsUpdate {
+  account: AccountRef;
+  billing_entity?: Record<string, unknown>;
+  payment_terms?: string;
+  notification_configs?: unknown[];
+  [k: string]: unknown;
+}
+type Entry = AccountRequest | SettingsUpdate;
+type Input = { accounts: Entry[]; delete_missing?: boolean; dry_run?: boolean; idempotency_key?: string; [k: string]: unknown };
+
+const isSettingsUpdate = (e: Entry): e is SettingsUpdate => 'account' in e && !!e.account;
+
+const SettingsUpdateEntry = z.looseObject({
+  account: z.looseObject({
+    account_id: z.string().min(1).optional(),
+    brand: z.looseObject({ domain: z.string().min(1), brand_id: z.string().optional() }).optional(),
+    operator: z.string().optional(),
+    sandbox: z.boolean().optional(),
+  }),
+  billing_entity: z.looseObject({}).optional(),
+  payment_terms: z.string().optional(),
+  notification_configs: z.array(z.unknown()).optional(),
+});
+
+/** The 3.0 request schema with accounts[] also taking 3.1 settings-update entries. */
+const RequestSchema = (() => {
+  const base = TOOL_REQUEST_SCHEMAS.sync_accounts! as unknown as z.ZodObject<{ accounts: z.ZodArray<z.ZodObject> }>;
+  return base.extend({ accounts: z.array(z.union([SettingsUpdateEntry, base.shape.accounts.element])).min(1) });
+})();
+
+async function updateSettings(tx: Tx, ctx: BuyerContext, req: SettingsUpdate, i: number, dryRun: boolean): Promise<{ result: Record<string, unknown>; keep?: string }> {
+  const account = await findAccount(tx, ctx, req.account).then(
+    (r) => r.account,
+    (e: unknown) => {
+      if (e instanceof AdcpError && e.code === 'ACCOUNT_NOT_FOUND') return undefined;
+      throw e;
+    },
+  );
+  if (!account) {
+    throw new AdcpError('ACCOUNT_NOT_FOUND', 'No account of yours matches this brand + operator.', { field: `accounts[${i}].account`, suggestion: 'Provision it first (brand + operator + billing without `account`), or use an account_id from list_accounts.' });
+  }
+  const echo = { brand: account.brand, operator: account.operator };
+  const failed = (code: string, message: string, field: string) => ({ result: { ...toAdcpAccountDetail(account), ...echo, action: 'failed', errors: [{ code, message, field }] }, keep: account.id });
+  const provisioning = (['brand', 'operator', 'billing'] as const).find((k) => req[k] !== undefined);
+  if (provisioning) return failed('UNSUPPORTED_PROVISIONING', `A settings update (with \`account\`) cannot carry ${provisioning}: billing, brand and operator are fixed when the account is provisioned.`, `accounts[${i}].${provisioning}`);
+  if (req.notification_configs !== undefined) {
+    return failed('UNSUPPORTED_FEATURE', 'This seller does not offer account-level notification subscriptions; media buy webhooks are set per request with push_notification_config.', `accounts[${i}].notification_configs`);
+  }
+  const terms = Object.fromEntries((['billing_entity', 'payment_terms'] as const).filter((k) => req[k] !== undefined).map((k) => [k, req[k]]));
+  const key = { brandDomain: account.brandDomain, brandId: account.brandId, operator: account.operator, sandbox: account.sandbox };
+  const { action, account: after } = await syncAccount(tx, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, ...key, terms, initialStatus: account.status, dryRun });
+  return { result: accountResult(after ?? account, action, echo), keep: account.id };
+}
 
 /** The stored account, with brand and operator echoed as the buyer sent them (buyers reuse them as their account reference). */
 function accountResult(a: AccountRow, action: string, echo?: { brand: unknown; operator: string }): Record<string, unknown> {
@@ -36,7 +96,14 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
   const initialStatus = ctx.tenant.settings.account_approval_mode === 'manual' ? 'pending_approval' : 'active';
   const results: Record<string, unknown>[] = [];
   const keep: string[] = [];
-  for (const req of input.accounts) {
+  for (const [i, entry] of input.accounts.entries()) {
+    if (isSettingsUpdate(entry)) {
+      const { result, keep: id } = await updateSettings(tx, ctx, entry, i, dryRun);
+      results.push(result);
+      if (id) keep.push(id);
+      continue;
+    }
+    const req = entry;
     const key = { brandDomain: req.brand.domain.toLowerCase(), brandId: req.brand.brand_id ?? '', operator: req.operator.toLowerCase(), sandbox: req.sandbox ?? false };
     const terms = Object.fromEntries(ACCOUNT_TERMS.filter((k) => req[k] !== undefined).map((k) => [k, req[k]]));
     const { action, account } = await syncAccount(tx, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, ...key, terms, initialStatus, dryRun });
@@ -59,18 +126,19 @@ export default defineTool({
   name: 'sync_accounts',
   title: 'Sync accounts',
   description:
-    'Declare the advertiser accounts you buy for: accounts[{brand {domain, brand_id?}, operator, billing, payment_terms?, sandbox?}] plus an idempotency_key. Creates or updates one account per brand + operator (+ sandbox) and returns account_id and status for each; use the account_id (or brand + operator) as `account` on create_media_buy. delete_missing closes your synced accounts not listed; dry_run previews.',
+    'Declare the advertiser accounts you buy for: accounts[{brand {domain, brand_id?}, operator, billing, payment_terms?, sandbox?}] plus an idempotency_key. Creates or updates one account per brand + operator (+ sandbox) and returns account_id and status for each; use the account_id (or brand + operator) as `account` on create_media_buy. An entry with `account` (account_id, or brand + operator) instead updates the payment_terms or billing_entity of that existing account (AdCP 3.1). delete_missing closes your synced accounts not listed; dry_run previews.',
   // billing is required by AdCP; agents often omit it, and operator billing is the common case.
   input: z.preprocess((a) => {
     if (!a || typeof a !== 'object' || !Array.isArray((a as Input).accounts)) return a;
-    return { ...a, accounts: (a as Input).accounts.map((x) => (x && typeof x === 'object' && !('billing' in x) ? { ...x, billing: 'operator' } : x)) };
-  }, TOOL_REQUEST_SCHEMAS.sync_accounts!) as unknown as z.ZodType<Input>,
+    return { ...a, accounts: (a as Input).accounts.map((x) => (x && typeof x === 'object' && !('billing' in x) && !('account' in x) ? { ...x, billing: 'operator' } : x)) };
+  }, RequestSchema) as unknown as z.ZodType<Input>,
   output: z.looseObject({ accounts: z.array(z.looseObject({ action: z.string(), status: z.string() })).optional() }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   auth: 'required',
   async handle(input, ctx) {
     const seen = new Set<string>();
     input.accounts.forEach((a, i) => {
+      if (isSettingsUpdate(a)) return;
       const k = [a.brand.domain.toLowerCase(), a.brand.brand_id ?? '', a.operator.toLowerCase(), a.sandbox ?? false].join('|');
       if (seen.has(k)) {
         throw new AdcpError('VALIDATION_ERROR', 'The same brand + operator (+ sandbox) appears twice.', { field: `accounts[${i}]`, suggestion: 'List each account once.' });
