@@ -20,8 +20,11 @@ function prune(node: unknown, depth: number): unknown {
     if (k === '$schema' || k === 'examples') continue;
     if (k === 'properties' && v && typeof v === 'object') {
       out[k] = Object.fromEntries(Object.entries(v).map(([pk, pv]) => [pk, prune(pv, depth + 1)]));
-    } else if (k === 'items' || k === 'anyOf' || k === 'oneOf' || k === 'allOf' || k === 'additionalProperties') {
+    } else if (k === 'items' || k === 'additionalProperties') {
       out[k] = prune(v, depth + 1);
+    } else if (k === 'anyOf' || k === 'oneOf' || k === 'allOf') {
+      // Alternatives sit at the level of what they describe: not a level deeper.
+      out[k] = prune(v, depth);
     } else {
       out[k] = v;
     }
