@@ -110,6 +110,19 @@ export function negotiateVersion(args: Record<string, unknown>): AdcpRelease {
   return minor > 1 || (minor === 1 && !m[3]) ? '3.1' : '3.0';
 }
 
+/** Other 3.1 reshaping, per tool. */
+const SHAPE_31: Record<string, (body: Record<string, unknown>) => Record<string, unknown>> = {
+  // 3.1 governance agents carry only their url (categories went with the one-agent-per-account rule).
+  sync_governance: (body) => ({
+    ...body,
+    accounts: Array.isArray(body.accounts)
+      ? body.accounts.map((a: Record<string, unknown>) =>
+          Array.isArray(a.governance_agents) ? { ...a, governance_agents: a.governance_agents.map((g: { url: string }) => ({ url: g.url })) } : a,
+        )
+      : body.accounts,
+  }),
+};
+
 /** Media-buy lifecycle values: in 3.1 they move from the top-level status to media_buy_status. */
 const MEDIA_BUY_STATUS_TOOLS = new Set(['create_media_buy', 'update_media_buy']);
 
@@ -137,7 +150,8 @@ export function servedAs(release: AdcpRelease, tool: string, body: Record<string
   if (MEDIA_BUY_STATUS_TOOLS.has(tool) && typeof body.status === 'string' && body.status !== 'submitted') {
     return { ...body, media_buy_status: body.status, status: 'completed', adcp_version: release };
   }
-  return { ...body, status: body.status ?? 'completed', adcp_version: release };
+  const shaped = SHAPE_31[tool]?.(body) ?? body;
+  return { ...shaped, status: shaped.status ?? 'completed', adcp_version: release };
 }
 
 export function validationError(issues: z.core.$ZodIssue[]): AdcpError {

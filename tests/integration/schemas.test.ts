@@ -132,7 +132,8 @@ describe.each([
     await expectValid(buyer, 'sync_accounts', { accounts: [{ ...ACCOUNT, billing: 'operator' }, { ...ACCOUNT, billing: 'operator' }], idempotency_key: key() }, true);
     await expectValid(buyer, 'list_accounts', {});
     await expectValid(buyer, 'list_accounts', { pagination: { cursor: 'not-a-cursor' } }, true);
-    const agent = { url: 'https://governance.example/mcp', authentication: { schemes: ['Bearer'], credentials: 'governance-token-0123456789abcdef' } };
+    // categories: a 3.0 field, echoed in 3.0 and left out of 3.1 answers.
+    const agent = { url: 'https://governance.example/mcp', authentication: { schemes: ['Bearer'], credentials: 'governance-token-0123456789abcdef' }, categories: ['brand_safety'] };
     await expectValid(buyer, 'sync_governance', { accounts: [{ account: { account_id: accountId }, governance_agents: [agent] }], idempotency_key: key() });
     await expectValid(buyer, 'sync_governance', { accounts: [{ account: { account_id: accountId }, governance_agents: [{ ...agent, url: 'http://governance.example/mcp' }] }], idempotency_key: key() }, true);
   });
