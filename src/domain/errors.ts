@@ -14,6 +14,8 @@ export interface AdcpErrorBody {
   recovery?: Recovery;
   retry_after?: number;
   details?: Record<string, unknown>;
+  /** Every field a validation rejected (AdCP error.issues): RFC 6901 pointer, message, JSON Schema keyword. */
+  issues?: { pointer: string; message: string; keyword: string }[];
 }
 
 const DEFAULT_RECOVERY: Record<string, Recovery> = {
@@ -31,13 +33,14 @@ export class AdcpError extends Error {
   readonly suggestion?: string;
   readonly recovery: Recovery;
   readonly details?: Record<string, unknown>;
+  readonly issues?: AdcpErrorBody['issues'];
   /** Fields the error response carries beside errors[], where the tool's schema requires them (an SI session's id and status). */
   readonly response?: Record<string, unknown>;
 
   constructor(
     code: string,
     message: string,
-    opts: { field?: string; suggestion?: string; recovery?: Recovery; details?: Record<string, unknown>; response?: Record<string, unknown> } = {},
+    opts: { field?: string; suggestion?: string; recovery?: Recovery; details?: Record<string, unknown>; issues?: AdcpErrorBody['issues']; response?: Record<string, unknown> } = {},
   ) {
     super(message);
     this.name = 'AdcpError';
@@ -46,6 +49,7 @@ export class AdcpError extends Error {
     this.suggestion = opts.suggestion;
     this.recovery = opts.recovery ?? DEFAULT_RECOVERY[code] ?? 'correctable';
     this.details = opts.details;
+    this.issues = opts.issues;
     this.response = opts.response;
   }
 
@@ -60,6 +64,7 @@ export class AdcpError extends Error {
       ...(this.suggestion !== undefined && { suggestion: this.suggestion }),
       recovery: this.recovery,
       ...(this.details !== undefined && { details: this.details }),
+      ...(this.issues !== undefined && { issues: this.issues }),
     };
   }
 }

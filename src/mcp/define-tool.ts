@@ -154,15 +154,43 @@ export function servedAs(release: AdcpRelease, tool: string, body: Record<string
   return { ...shaped, status: shaped.status ?? 'completed', adcp_version: release };
 }
 
-export function validationError(issues: z.core.$ZodIssue[]): AdcpError {
+/** The JSON Schema keyword behind a zod issue (AdCP error.issues[].keyword uses the JSON Schema vocabulary). */
+function schemaKeyword(i: z.core.$ZodIssue, args: unknown): string {
+  // A field that is not there at all was required, whatever zod says about the shape it wanted.
+  const value = i.path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k as PropertyKey] : undefined), args);
+  if (args !== undefined && value === undefined && i.path.length > 0 && i.code !== 'unrecognized_keys') return 'required';
+  switch (i.code) {
+    case 'invalid_type':
+      return 'type';
+    case 'too_small':
+      return i.origin === 'array' ? 'minItems' : i.origin === 'string' ? 'minLength' : i.origin === 'object' ? 'minProperties' : i.inclusive === false ? 'exclusiveMinimum' : 'minimum';
+    case 'too_big':
+      return i.origin === 'array' ? 'maxItems' : i.origin === 'string' ? 'maxLength' : i.origin === 'object' ? 'maxProperties' : i.inclusive === false ? 'exclusiveMaximum' : 'maximum';
+    case 'invalid_value':
+      return i.values.length === 1 ? 'const' : 'enum';
+    case 'invalid_format':
+      return i.format === 'regex' ? 'pattern' : 'format';
+    case 'not_multiple_of':
+      return 'multipleOf';
+    case 'unrecognized_keys':
+      return 'additionalProperties';
+    case 'invalid_union':
+      return 'anyOf';
+    default:
+      return 'custom';
+  }
+}
+
+export function validationError(issues: z.core.$ZodIssue[], args?: unknown): AdcpError {
   const first = issues[0]!;
   const field = fieldPath(first.path);
+  const listed = issues.slice(0, 20).map((i) => ({ pointer: `/${i.path.map(String).join('/')}`, message: i.message, keyword: schemaKeyword(i, args) }));
   return new AdcpError('VALIDATION_ERROR', `Invalid request: ${field ? `${field}: ` : ''}${first.message}`, {
     field: field || undefined,
     suggestion: 'Fix the listed fields and send the request again; see the tool input schema for the expected shape.',
-    details: {
-      issues: issues.slice(0, 20).map((i) => ({ pointer: `/${i.path.map(String).join('/')}`, message: i.message, keyword: i.code })),
-    },
+    issues: listed,
+    // Mirrored for consumers that read details.issues (before AdCP 3.1 put issues on the error itself).
+    details: { issues: listed },
   });
 }
 
@@ -184,7 +212,7 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
     release = negotiateVersion(args);
     if (tool.auth === 'required' && !ctx.principal) throw authRequired(tool.name);
     const parsed = tool.input.safeParse(args);
-    if (!parsed.success) throw validationError(parsed.error.issues);
+    if (!parsed.success) throw validationError(parsed.error.issues, args);
     const data = await tool.handle(parsed.data, ctx);
     return successResult(servedAs(release, tool.name, data, false), context);
   } catch (err) {

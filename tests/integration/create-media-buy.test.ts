@@ -124,6 +124,16 @@ describe('create_media_buy validation', () => {
     expect(data.context).toEqual({ correlation_id: 'err' });
     expect(await counts()).toEqual(before);
   });
+
+  it('lists every field a schema check rejects on the error, as a JSON pointer with its JSON Schema keyword', async () => {
+    const { data } = await call(buyer, 'create_media_buy', buyRequest({ packages: 'lots', start_time: undefined }));
+    const err = data.adcp_error as { code: string; field: string; issues: { pointer: string; keyword: string; message: string }[]; details: { issues: unknown[] } };
+    expect(err.code).toBe('VALIDATION_ERROR');
+    expect(err.issues).toEqual(expect.arrayContaining([{ pointer: '/packages', keyword: 'type', message: expect.any(String) }, { pointer: '/start_time', keyword: 'required', message: expect.any(String) }]));
+    // field names the first issue, in JSONPath-lite; details.issues mirrors the list for older readers.
+    expect(err.field).toBe(err.issues[0]!.pointer.slice(1));
+    expect(err.details.issues).toEqual(err.issues);
+  });
 });
 
 describe('idempotency', () => {

@@ -84,7 +84,7 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
     const parsed = CreativeAsset.safeParse(c);
     if (!parsed.success) {
       const issues = parsed.error.issues.map((x) => ({ ...x, path: ['creatives', i, ...x.path] }));
-      return { creativeId: c.creative_id, action: 'failed', errors: [validationError(issues).toJSON()] };
+      return { creativeId: c.creative_id, action: 'failed', errors: [validationError(issues, { creatives: { [i]: c } }).toJSON()] };
     }
     const creative = c as CreativeInput;
     return planCreative({ creative, at, stored: storedById.get(c.creative_id), format: formatById.get(creative.format_id.id), accountId: account.id, review });
