@@ -22,9 +22,16 @@ export function toAdcpPackage(p: PackageRow): Record<string, unknown> {
   };
 }
 
+/**
+ * A buy on the wire: get_media_buys, and the completion artifact of its
+ * create_media_buy task (tasks/get result, completion webhook), so a buyer
+ * answered "submitted" learns its package ids. The create request's context is
+ * echoed, as AdCP asks of read surfaces.
+ */
 export function toAdcpMediaBuy(d: MediaBuyDetail): Record<string, unknown> {
   const b = d.buy;
   const status = toAdcpMediaBuyStatus(b.status);
+  const context: unknown = b.rawRequest?.context;
   return {
     media_buy_id: b.id,
     ...(b.buyerRef && { buyer_ref: b.buyerRef }),
@@ -49,18 +56,8 @@ export function toAdcpMediaBuy(d: MediaBuyDetail): Record<string, unknown> {
       },
     }),
     packages: d.packages.map(toAdcpPackage),
+    ...(context !== null && typeof context === 'object' && !Array.isArray(context) ? { context } : {}),
   };
-}
-
-/**
- * The completion artifact of a create_media_buy task (the tasks/get result and
- * the completion webhook's result): the buy as it stands, packages and all, so a
- * buyer whose create was answered "submitted" learns its package ids, with the
- * create request's context echoed as AdCP asks.
- */
-export function createMediaBuyResult(d: MediaBuyDetail, stepId: string | undefined): Record<string, unknown> {
-  const context: unknown = d.steps.find((s) => s.id === stepId)?.request?.context;
-  return { ...toAdcpMediaBuy(d), ...(context !== null && typeof context === 'object' && !Array.isArray(context) ? { context } : {}) };
 }
 
 /** The media-buy:// resource: AdCP status, the workflow step, and fulfilment at each adapter. */

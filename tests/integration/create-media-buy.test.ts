@@ -288,6 +288,13 @@ describe('account scope on reads (AdCP 3.1)', () => {
 });
 
 describe('get_media_buys', () => {
+  it('echoes each buy’s own create context beside the request’s', async () => {
+    const made = await call(buyer, 'create_media_buy', buyRequest({ context: { campaign: 'q4-launch', line: 7 } }));
+    const { data } = await call(buyer, 'get_media_buys', { media_buy_ids: [made.data.media_buy_id], context: { poll: 1 } });
+    expect(data.context).toEqual({ poll: 1 });
+    expect((data.media_buys as Record<string, unknown>[])[0]!.context).toEqual({ campaign: 'q4-launch', line: 7 });
+  });
+
   it('filters by status and paginates with a cursor', async () => {
     const all = await call(buyer, 'get_media_buys', { pagination: { max_results: 100 } });
     const total = (all.data.media_buys as unknown[]).length;

@@ -16,7 +16,7 @@ import type { Database, Queryable } from '../../db/client.js';
 import { loadPart, lockBuy, recordPartBooked, recordPartFailed, recordPartRetry, settlePart, type PartView } from '../../db/queries/fulfilment.js';
 import { updateWorkflowStep } from '../../db/queries/workflow.js';
 import { getMediaBuy } from '../../db/queries/media-buys.js';
-import { createMediaBuyResult } from '../../domain/media-buy-view.js';
+import { toAdcpMediaBuy } from '../../domain/media-buy-view.js';
 import { mediaBuyEventPayload, publishChange } from '../../db/notify.js';
 import { sumAmounts } from '../../domain/money.js';
 import { CLOSED_BUY, toAdcpMediaBuyStatus } from '../../domain/status.js';
@@ -136,7 +136,7 @@ async function fulfilPart(p: Part, job: JobInfo, deps: TaskDeps, log: Logger): P
         mediaBuyId: p.mediaBuyId,
         status: 'completed',
         // The buy as it now stands (this transaction's writes included), packages and the request's context.
-        result: await completionResult(db, p, v.principal_id, v.step.id),
+        result: await completionResult(db, p, v.principal_id),
         push: v.step.push,
         allowPrivateNetwork: v.allow_private_webhooks,
       });
@@ -148,9 +148,9 @@ async function fulfilPart(p: Part, job: JobInfo, deps: TaskDeps, log: Logger): P
   else log.debug('part booked', { booked: out.booked, total: out.total, confirmed: out.confirmed });
 }
 
-async function completionResult(db: Queryable, p: Part, principalId: string, stepId: string): Promise<Record<string, unknown>> {
+async function completionResult(db: Queryable, p: Part, principalId: string): Promise<Record<string, unknown>> {
   const detail = await getMediaBuy(db, { tenantId: p.tenantId, principalId, id: p.mediaBuyId });
-  return detail ? createMediaBuyResult(detail, stepId) : { media_buy_id: p.mediaBuyId };
+  return detail ? toAdcpMediaBuy(detail) : { media_buy_id: p.mediaBuyId };
 }
 
 function book(deps: TaskDeps, v: PartView, idempotencyKey: string, pkgs: PartView['packages'], signal?: AbortSignal): Promise<AdapterOrderResult> {

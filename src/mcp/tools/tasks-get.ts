@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { getMediaBuy } from '../../db/queries/media-buys.js';
 import { getTaskForPrincipal, taskInAccount } from '../../db/queries/workflow.js';
 import { AdcpError } from '../../domain/errors.js';
-import { createMediaBuyResult } from '../../domain/media-buy-view.js';
+import { toAdcpMediaBuy } from '../../domain/media-buy-view.js';
 import { toAdcpTaskStatus } from '../../domain/status.js';
 import { defineTool } from '../define-tool.js';
 import { accountScope, type AccountRef } from '../resolve-account.js';
@@ -33,7 +33,7 @@ export default defineTool({
     let result: Record<string, unknown> | undefined = step.response ?? undefined;
     if (status === 'completed' && step.mediaBuyId && (step.stepType === 'create_media_buy' || !result)) {
       const buy = await getMediaBuy(ctx.db, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, id: step.mediaBuyId });
-      if (buy) result = step.stepType === 'create_media_buy' ? createMediaBuyResult(buy, step.id) : { media_buy_id: buy.buy.id, status: buy.buy.status };
+      if (buy) result = step.stepType === 'create_media_buy' ? toAdcpMediaBuy(buy) : { media_buy_id: buy.buy.id, status: buy.buy.status };
     }
     return {
       task_id: step.id,
