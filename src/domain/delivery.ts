@@ -4,7 +4,7 @@
  * string until it is put on the wire.
  */
 import { sumAmounts } from './money.js';
-import { windowEndAfter, windowFloor, type ReportingFrequency } from './reporting.js';
+import { REPORT_DELAY_MINUTES, windowEndAfter, windowFloor, type ReportingFrequency } from './reporting.js';
 import { toAdcpMediaBuyStatus } from './status.js';
 
 export interface DeliveryDay {
@@ -83,30 +83,61 @@ function rateOf(p: DeliveryPackage, t: Totals): number {
 /** Granularities a windowed pull may ask for: delivery is stored per day, so days and the months they make up. */
 export const WINDOWED_PULL_GRANULARITIES: readonly ReportingFrequency[] = ['daily', 'monthly'];
 
+/** At most this many windows per buy in one pull (a year and a month of days, ten years of months). */
+export const MAX_WINDOWS: Record<ReportingFrequency, number> = { hourly: 0, daily: 400, monthly: 120 };
+
+/**
+ * The span a windowed pull covers for a buy: the reporting period, from no
+ * earlier than the buy's start (or its first delivered day, if earlier) and to
+ * no later than now (nothing is delivered outside that), so a pull over
+ * 1900-9999 costs what the buy's life costs.
+ */
+export function windowSpan(b: DeliveryBuy, period: { start: string; end: string }, now: Date): { from: Date; to: Date } {
+  const first = Math.min(Date.parse(b.start_time), ...b.packages.flatMap((p) => p.days.map((d) => Date.parse(`${d.day}T00:00:00Z`))));
+  const from = new Date(Math.max(Date.parse(period.start), first));
+  const to = new Date(Math.min(Date.parse(period.end), now.getTime()));
+  return { from, to };
+}
+
+/** How many windows of this granularity the span touches. */
+export function windowCount(freq: ReportingFrequency, span: { from: Date; to: Date }): number {
+  let n = 0;
+  for (let t = windowFloor(freq, span.from); t < span.to && n <= MAX_WINDOWS[freq]; t = windowEndAfter(freq, t)) n++;
+  return n;
+}
+
 /**
  * AdCP 3.1 windowed pull: the buy's delivery in contiguous UTC windows at the
- * granularity asked for, partitioning the reporting period (the same windows a
- * reporting webhook at that frequency reports). Final once the window has
- * ended and the day's numbers are the ad server's, not a simulation.
+ * granularity asked for, partitioning its span (the first and last windows cut
+ * to it), the same calendar windows a reporting webhook at that frequency
+ * reports. A window is final once it has ended, the delay before its numbers
+ * are complete has passed, and none of them is simulated.
  */
 function windowsOf(b: DeliveryBuy, freq: ReportingFrequency, period: { start: string; end: string }, now: Date): Record<string, unknown>[] {
+  const { from, to } = windowSpan(b, period, now);
+  // Each stored day, once, into the window it falls in.
+  const key = (day: string) => windowFloor(freq, new Date(`${day}T00:00:00Z`)).getTime();
+  const byWindow = new Map<number, Map<string, DeliveryDay[]>>();
+  for (const p of b.packages) {
+    for (const d of p.days) {
+      const perPackage = byWindow.get(key(d.day)) ?? new Map<string, DeliveryDay[]>();
+      byWindow.set(key(d.day), perPackage);
+      perPackage.set(p.id, [...(perPackage.get(p.id) ?? []), d]);
+    }
+  }
   const out: Record<string, unknown>[] = [];
-  const end = new Date(period.end);
-  for (let start = windowFloor(freq, new Date(period.start)); start < end; ) {
+  for (let start = windowFloor(freq, from); start < to; start = windowEndAfter(freq, start)) {
     const next = windowEndAfter(freq, start);
-    const from = start.toISOString().slice(0, 10);
-    const to = next.toISOString().slice(0, 10);
-    const inWindow = (d: DeliveryDay) => d.day >= from && d.day < to;
-    const byPackage = b.packages.map((p) => ({ package_id: p.id, ...wireMetrics(totalsOf(p.days.filter(inWindow))) }));
-    const days = b.packages.flatMap((p) => p.days.filter(inWindow));
+    const perPackage = byWindow.get(start.getTime());
+    const days = [...(perPackage?.values() ?? [])].flat();
+    const end = next < to ? next : to;
     out.push({
-      window_start: start.toISOString(),
-      window_end: next.toISOString(),
+      window_start: (start > from ? start : from).toISOString(),
+      window_end: end.toISOString(),
       totals: wireMetrics(totalsOf(days)),
-      by_package: byPackage,
-      is_final: next <= now && days.every((d) => d.source !== 'simulated'),
+      by_package: b.packages.map((p) => ({ package_id: p.id, ...wireMetrics(totalsOf(perPackage?.get(p.id) ?? [])) })),
+      is_final: next.getTime() + REPORT_DELAY_MINUTES * 60_000 <= now.getTime() && days.every((d) => d.source !== 'simulated'),
     });
-    start = next;
   }
   return out;
 }

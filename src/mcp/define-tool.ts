@@ -68,13 +68,14 @@ export function successResult(data: Record<string, unknown>, context: Record<str
   return { content: [{ type: 'text', text: JSON.stringify(body) }], structuredContent: body };
 }
 
-const RELEASE = /^(\d+)(?:\.(\d+))?(-[A-Za-z0-9.-]+)?$/;
+// VERSION.RELEASE as AdCP writes it, also with a patch as SDKs send pins ("3.1.0-beta.1", "3.0.1").
+const RELEASE = /^v?(\d+)(?:\.(\d+)(?:\.\d+)?)?(-[A-Za-z0-9.-]+)?$/;
 
 function versionUnsupported(message: string, field: string): AdcpError {
   return new AdcpError('VERSION_UNSUPPORTED', message, {
     field,
     suggestion: `This agent speaks AdCP ${SUPPORTED_VERSIONS.join(' and ')}: send adcp_version "3.1" (or "3.0"), or omit it.`,
-    details: { supported_versions: [...SUPPORTED_VERSIONS], supported_major_versions: [SUPPORTED_MAJOR] },
+    details: { supported_versions: [...SUPPORTED_VERSIONS], supported_majors: [SUPPORTED_MAJOR] },
   });
 }
 
@@ -91,15 +92,13 @@ export function negotiateVersion(args: Record<string, unknown>): AdcpRelease {
   if (rawMajor !== undefined && major === undefined) {
     throw new AdcpError('VALIDATION_ERROR', 'adcp_major_version must be an integer.', { field: 'adcp_major_version', suggestion: `Send adcp_major_version: ${SUPPORTED_MAJOR}, or omit it.` });
   }
-  const pin = args.adcp_version;
+  const pin = args.adcp_version ?? undefined;
   if (pin === undefined) {
     if (major !== undefined && major !== SUPPORTED_MAJOR) throw versionUnsupported(`AdCP major version ${major} is not supported.`, 'adcp_major_version');
     return '3.0';
   }
-  const m = typeof pin === 'string' ? RELEASE.exec(pin) : null;
-  if (!m) {
-    throw new AdcpError('VALIDATION_ERROR', 'adcp_version must be a release such as "3.1".', { field: 'adcp_version', suggestion: 'Send the release you speak as VERSION.RELEASE, e.g. "3.1", or omit it.' });
-  }
+  const m = typeof pin === 'string' ? RELEASE.exec(pin.trim()) : null;
+  if (!m) throw versionUnsupported(`adcp_version ${JSON.stringify(pin)} is not an AdCP release this agent knows.`, 'adcp_version');
   const pinMajor = Number(m[1]);
   if (major !== undefined && major !== pinMajor) {
     throw versionUnsupported(`adcp_version "${String(pin)}" (major ${pinMajor}) and adcp_major_version ${major} disagree.`, 'adcp_version');

@@ -110,34 +110,47 @@ describe('get_media_buy_delivery', () => {
     expect(elsewhere.data.media_buy_deliveries).toEqual([]);
   });
 
-  it('answers an AdCP 3.1 windowed pull in contiguous daily or monthly windows, and refuses hourly ones', async () => {
+  it('answers an AdCP 3.1 windowed pull in contiguous daily or monthly windows over the buy’s life, and refuses hourly ones', async () => {
     const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
-    const pull = async (args: Record<string, unknown>) => {
-      const r = await call(buyer, 'get_media_buy_delivery', { media_buy_ids: [buyId], start_date: day(-3), end_date: day(0), adcp_version: '3.1', ...args });
-      if (have31Schemas) expect(responseProblems31('get_media_buy_delivery', r.data, r.isError)).toEqual([]);
-      return r;
-    };
-    const daily = await pull({ time_granularity: 'daily', include_window_breakdown: true });
-    expect(daily.isError).toBe(false);
-    const [d] = daily.data.media_buy_deliveries as { totals: { impressions: number }; windows: { window_start: string; window_end: string; totals: { impressions: number; spend: number }; by_package: { package_id: string; impressions: number }[]; is_final: boolean }[] }[];
-    expect(d!.windows.map((w) => w.window_start.slice(0, 10))).toEqual([day(-3), day(-2), day(-1), day(0)]);
-    for (const [i, w] of d!.windows.entries()) if (i > 0) expect(w.window_start).toBe(d!.windows[i - 1]!.window_end);
-    // Everything was delivered today (simulated, so not final); the windows add up to the buy's totals.
-    expect(d!.windows.map((w) => w.totals.impressions)).toEqual([0, 0, 0, d!.totals.impressions]);
-    expect(d!.windows.at(-1)!.by_package.map((p) => p.package_id).sort()).toEqual([...packageIds].sort());
-    expect(d!.windows.at(-1)!.is_final).toBe(false);
-    expect(d!.windows[0]!.is_final).toBe(true);
+    // Two earlier days as the ad server reported them (so final), beside today's simulated delivery.
+    await sql`insert into delivery_reports (tenant_id, media_buy_id, package_id, day, impressions, clicks, spend, source)
+              values ('demo', ${buyId}, ${packageIds[0]!}, ${day(-2)}, 700, 7, '14', 'adapter'), ('demo', ${buyId}, ${packageIds[1]!}, ${day(-1)}, 300, 3, '6', 'adapter')`;
+    try {
+      const pull = async (args: Record<string, unknown>) => {
+        const r = await call(buyer, 'get_media_buy_delivery', { media_buy_ids: [buyId], adcp_version: '3.1', ...args });
+        if (have31Schemas) expect(responseProblems31('get_media_buy_delivery', r.data, r.isError)).toEqual([]);
+        return r;
+      };
+      type Window = { window_start: string; window_end: string; totals: { impressions: number }; by_package: { package_id: string; impressions: number }[]; is_final: boolean };
+      const daily = await pull({ start_date: day(-5), end_date: day(0), time_granularity: 'daily', include_window_breakdown: true });
+      expect(daily.isError, JSON.stringify(daily.data)).toBe(false);
+      const [d] = daily.data.media_buy_deliveries as { totals: { impressions: number }; windows: Window[] }[];
+      // From the first delivered day (nothing before it) to now; contiguous; the last one cut at now.
+      expect(d!.windows.map((w) => w.window_start.slice(0, 10))).toEqual([day(-2), day(-1), day(0)]);
+      for (const [i, w] of d!.windows.entries()) if (i > 0) expect(w.window_start).toBe(d!.windows[i - 1]!.window_end);
+      expect(Date.parse(d!.windows.at(-1)!.window_end)).toBeLessThanOrEqual(Date.now());
+      expect(d!.windows.map((w) => w.totals.impressions)).toEqual([700, 300, d!.totals.impressions - 1000]);
+      expect(d!.windows[0]!.by_package.find((p) => p.package_id === packageIds[0])!.impressions).toBe(700);
+      // Ended, past the reporting delay, and the ad server's numbers: final. Today (simulated, still running): not.
+      expect(d!.windows.map((w) => w.is_final)).toEqual([true, true, false]);
 
-    const monthly = await pull({ time_granularity: 'monthly', include_window_breakdown: true });
-    const months = (monthly.data.media_buy_deliveries as { windows: { window_start: string; totals: { impressions: number } }[] }[])[0]!.windows;
-    expect(months[0]!.window_start).toBe(`${day(-3).slice(0, 7)}-01T00:00:00.000Z`);
-    expect(months.reduce((a, w) => a + w.totals.impressions, 0)).toBe(d!.totals.impressions);
+      const monthly = await pull({ time_granularity: 'monthly', include_window_breakdown: true });
+      const months = (monthly.data.media_buy_deliveries as { windows: Window[] }[])[0]!.windows;
+      expect(months[0]!.window_start.slice(0, 10)).toBe(day(-2));
+      expect(months.reduce((a, w) => a + w.totals.impressions, 0)).toBe(d!.totals.impressions);
 
-    // Without include_window_breakdown the report is the usual one.
-    expect((await pull({ time_granularity: 'daily' })).data.media_buy_deliveries).toEqual([expect.not.objectContaining({ windows: expect.anything() })]);
-    const hourly = await pull({ time_granularity: 'hourly', include_window_breakdown: true });
-    expect(hourly.isError).toBe(true);
-    expect(hourly.data.adcp_error).toMatchObject({ code: 'UNSUPPORTED_GRANULARITY', field: 'time_granularity', details: { supported_granularities: ['daily', 'monthly'] } });
+      // However wide the dates, a pull costs what the buy's life costs.
+      const wide = await pull({ start_date: '1900-01-01', end_date: '9999-12-31', time_granularity: 'daily', include_window_breakdown: true });
+      expect((wide.data.media_buy_deliveries as { windows: Window[] }[])[0]!.windows).toHaveLength(3);
+
+      // Without include_window_breakdown the report is the usual one.
+      expect((await pull({ time_granularity: 'daily' })).data.media_buy_deliveries).toEqual([expect.not.objectContaining({ windows: expect.anything() })]);
+      const hourly = await pull({ time_granularity: 'hourly', include_window_breakdown: true });
+      expect(hourly.isError).toBe(true);
+      expect(hourly.data.adcp_error).toMatchObject({ code: 'UNSUPPORTED_GRANULARITY', field: 'time_granularity', details: { supported_granularities: ['daily', 'monthly'] } });
+    } finally {
+      await sql`delete from delivery_reports where media_buy_id = ${buyId} and source = 'adapter'`;
+    }
   });
 
   it('knows only the caller’s buys', async () => {

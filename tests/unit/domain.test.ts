@@ -124,3 +124,14 @@ describe('planMediaBuy', () => {
     expect(code(() => plan([{ product_id: 'fixed', pricing_option_id: 'po0', budget: 1000, creatives: [{}] }]))).toBe('UNSUPPORTED_FEATURE');
   });
 });
+
+describe('windowed pulls', () => {
+  it('counts the windows a span touches, and stops counting past the cap', async () => {
+    const { MAX_WINDOWS, windowCount } = await import('../../src/domain/delivery.js');
+    const span = (from: string, to: string) => ({ from: new Date(from), to: new Date(to) });
+    expect(windowCount('daily', span('2026-03-15T12:00:00Z', '2026-03-17T01:00:00Z'))).toBe(3);
+    expect(windowCount('monthly', span('2026-03-15T00:00:00Z', '2026-05-01T00:00:00Z'))).toBe(2);
+    expect(windowCount('daily', span('2026-03-15T00:00:00Z', '2026-03-15T00:00:00Z'))).toBe(0);
+    expect(windowCount('daily', span('1900-01-01T00:00:00Z', '9999-12-31T00:00:00Z'))).toBe(MAX_WINDOWS.daily + 1);
+  });
+});

@@ -22,6 +22,12 @@ describe('AdCP version negotiation', () => {
     expect(negotiateVersion({ adcp_version: '3.1-beta.1' })).toBe('3.0');
     expect(negotiateVersion({ adcp_version: '3.2-rc.1' })).toBe('3.1');
     expect(negotiateVersion({ adcp_version: '3' })).toBe('3.0');
+    // As SDKs send pins: with a patch, a pre-release on the patch, or null for none.
+    expect(negotiateVersion({ adcp_version: '3.1.0' })).toBe('3.1');
+    expect(negotiateVersion({ adcp_version: '3.0.1' })).toBe('3.0');
+    expect(negotiateVersion({ adcp_version: '3.1.0-beta.1' })).toBe('3.0');
+    expect(negotiateVersion({ adcp_version: '3.2.4' })).toBe('3.1');
+    expect(negotiateVersion({ adcp_version: null })).toBe('3.0');
   });
 
   it('refuses another major, fields that disagree, and values that are not versions', () => {
@@ -29,8 +35,9 @@ describe('AdCP version negotiation', () => {
     expect(codeOf({ adcp_version: '2.5' })).toBe('VERSION_UNSUPPORTED adcp_version');
     expect(codeOf({ adcp_major_version: 2 })).toBe('VERSION_UNSUPPORTED adcp_major_version');
     expect(codeOf({ adcp_version: '3.1', adcp_major_version: 4 })).toBe('VERSION_UNSUPPORTED adcp_version');
-    expect(codeOf({ adcp_version: 'latest' })).toBe('VALIDATION_ERROR adcp_version');
-    expect(codeOf({ adcp_version: 3.1 })).toBe('VALIDATION_ERROR adcp_version');
+    expect(codeOf({ adcp_version: 'latest' })).toBe('VERSION_UNSUPPORTED adcp_version');
+    expect(codeOf({ adcp_version: 3.1 })).toBe('VERSION_UNSUPPORTED adcp_version');
+    expect(codeOf({ adcp_version: '4.0.0-rc.1' })).toBe('VERSION_UNSUPPORTED adcp_version');
     expect(codeOf({ adcp_major_version: 'three' })).toBe('VALIDATION_ERROR adcp_major_version');
     expect(codeOf({ adcp_major_version: '3' })).toBe('served');
   });
@@ -40,7 +47,7 @@ describe('AdCP version negotiation', () => {
       negotiateVersion({ adcp_version: '4.0' });
       expect.unreachable();
     } catch (e) {
-      expect((e as AdcpError).toJSON()).toMatchObject({ code: 'VERSION_UNSUPPORTED', details: { supported_versions: ['3.0', '3.1'] } });
+      expect((e as AdcpError).toJSON()).toMatchObject({ code: 'VERSION_UNSUPPORTED', details: { supported_versions: ['3.0', '3.1'], supported_majors: [3] } });
     }
   });
 });

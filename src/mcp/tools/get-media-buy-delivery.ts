@@ -6,7 +6,7 @@
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { loadDelivery } from '../../db/queries/delivery.js';
-import { deliveryResponse, WINDOWED_PULL_GRANULARITIES, type DeliveryBuy } from '../../domain/delivery.js';
+import { deliveryResponse, MAX_WINDOWS, WINDOWED_PULL_GRANULARITIES, windowCount, windowSpan, type DeliveryBuy } from '../../domain/delivery.js';
 import { AdcpError } from '../../domain/errors.js';
 import { DEFAULT_REPORTING_CAPABILITIES } from '../../domain/products.js';
 import type { ReportingFrequency } from '../../domain/reporting.js';
@@ -107,12 +107,22 @@ export default defineTool({
     }
     const buys = statuses ? found.filter((b) => statuses.has(toAdcpMediaBuyStatus(b.status))) : found;
     const windows = input.time_granularity === undefined ? undefined : await windowedPull(ctx, input.time_granularity, buys);
+    const reportingPeriod = period(input, buys, ctx.now());
+    if (windows && input.include_window_breakdown) {
+      const most = Math.max(0, ...buys.map((b) => windowCount(windows, windowSpan(b, reportingPeriod, ctx.now()))));
+      if (most > MAX_WINDOWS[windows]) {
+        throw new AdcpError('VALIDATION_ERROR', `That pull would return more than ${MAX_WINDOWS[windows]} ${windows} windows for a buy.`, {
+          field: 'start_date',
+          suggestion: `Narrow start_date / end_date, or ask for ${windows === 'daily' ? 'monthly' : 'fewer'} windows.`,
+        });
+      }
+    }
     const currencies = new Set(buys.map((b) => b.currency));
     const currency = currencies.size === 1 ? [...currencies][0]! : (ctx.tenant.settings.currencies?.[0] ?? buys[0]?.currency ?? 'USD');
     return {
       ...deliveryResponse(buys, {
         daily: input.include_package_daily_breakdown ?? false,
-        period: period(input, buys, ctx.now()),
+        period: reportingPeriod,
         currency,
         ...(windows && input.include_window_breakdown && { windows: { granularity: windows, now: ctx.now() } }),
       }),
