@@ -10,7 +10,7 @@
  * A job freed while its old owner somehow still ran it is simply run twice:
  * tasks are idempotent (adapter calls carry idempotency keys).
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import { Logger as GwLogger, parseCronItems, run, type JobHelpers, type Runner, type TaskList, type WorkerPool } from 'graphile-worker';
@@ -59,6 +59,7 @@ export const HEARTBEAT_STALE_MS = 30_000;
 const jobControllers = new WeakMap<AbortSignal, Set<AbortController>>();
 function jobSignal(shared: AbortSignal): { signal: AbortSignal; release(): void } {
   const controller = new AbortController();
+  setMaxListeners(0, controller.signal); // a job may listen many times over (creative uploads in parallel)
   if (shared.aborted) {
     controller.abort(shared.reason);
     return { signal: controller.signal, release: () => undefined };

@@ -180,7 +180,21 @@ function schemaKeyword(i: z.core.$ZodIssue, args: unknown): string {
   }
 }
 
-export function validationError(issues: z.core.$ZodIssue[], args?: unknown): AdcpError {
+/**
+ * A union that matched no branch reports every branch's issues; the caller is
+ * better served by the branch it came closest to (fewest issues, the first on a
+ * tie), with its issues' paths made absolute.
+ */
+function closestBranch(issues: z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  return issues.flatMap((i) => {
+    if (i.code !== 'invalid_union' || !i.errors?.length) return [i];
+    const best = i.errors.reduce((a, b) => (b.length < a.length ? b : a));
+    return best.length ? closestBranch(best.map((e) => ({ ...e, path: [...i.path, ...e.path] }))) : [i];
+  });
+}
+
+export function validationError(rawIssues: z.core.$ZodIssue[], args?: unknown): AdcpError {
+  const issues = closestBranch(rawIssues);
   const first = issues[0]!;
   const field = fieldPath(first.path);
   const listed = issues.slice(0, 20).map((i) => ({ pointer: `/${i.path.map(String).join('/')}`, message: i.message, keyword: schemaKeyword(i, args) }));

@@ -5,8 +5,16 @@
  */
 import { getAccountById, getAccountByNaturalKey, openAccount, type AccountRow, type NaturalKey } from '../db/queries/accounts.js';
 import type { Queryable } from '../db/client.js';
+import { z } from 'zod';
 import { AdcpError } from '../domain/errors.js';
 import type { BuyerContext } from './context.js';
+
+const AccountRefSchema = z.looseObject({
+  account_id: z.string().min(1).optional(),
+  brand: z.looseObject({ domain: z.string().min(1), brand_id: z.string().optional() }).optional(),
+  operator: z.string().min(1).optional(),
+  sandbox: z.boolean().optional(),
+});
 
 export interface AccountRef {
   account_id?: string;
@@ -96,8 +104,17 @@ export function toAdcpAccount(a: AccountRow): Record<string, unknown> {
  * when it names no account of the caller's (which matches nothing). Never opens
  * an account.
  */
-export async function accountScope(ctx: BuyerContext, ref: AccountRef | undefined): Promise<string | null | undefined> {
-  if (!ref || (!ref.account_id && !ref.brand?.domain)) return undefined;
+export async function accountScope(ctx: BuyerContext, raw: unknown): Promise<string | null | undefined> {
+  if (raw === undefined || raw === null) return undefined;
+  // Some read tools' request schemas let `account` through unchecked: check its shape here.
+  const parsed = AccountRefSchema.safeParse(raw);
+  if (!parsed.success || (!parsed.data.account_id && !parsed.data.brand)) {
+    throw new AdcpError('VALIDATION_ERROR', 'account must be {"account_id": ...} or {"brand": {"domain": ...}, "operator": ...}.', {
+      field: 'account',
+      suggestion: 'Pass an account_id from list_accounts, or the brand domain and operator you buy with.',
+    });
+  }
+  const ref = parsed.data;
   try {
     return (await findAccount(ctx.db, ctx, ref)).account?.id ?? null;
   } catch (e) {

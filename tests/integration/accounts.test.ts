@@ -83,6 +83,24 @@ describe('sync_accounts', () => {
     expect(await accountCount()).toBe(before);
     expect((await sql`select details->>'payment_terms' as terms, details->>'billing' as billing from accounts where id = ${acme!.account_id}`)[0]).toEqual({ terms: 'net_45', billing: 'operator' });
 
+    // A provisioning entry with a field missing is reported against that field, as before settings updates existed.
+    const partial = await call(buyer, 'sync_accounts', { idempotency_key: key(), accounts: [{ brand: { domain: 'partial.example' }, billing: 'operator' }] });
+    expect(partial.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'accounts[0].operator' });
+
+    // An account opened by create_media_buy stays out of delete_missing's reach after a settings update
+    // (a buyer of its own, so that delete_missing closes nobody else's test accounts).
+    await addBuyer(t, { id: 'prn_acct_settings', token: 'tok_accounts_settings_buyer', name: 'Buyer S' });
+    const solo = await memoryClient(t, 'tok_accounts_settings_buyer');
+    try {
+      const opened = await call(solo, 'create_media_buy', buyRequest({ account: { brand: { domain: 'auto-opened.example' }, operator: 'pinnacle-agency.example' } }));
+      const openedId = (opened.data.account as { account_id: string }).account_id;
+      await call(solo, 'sync_accounts', { idempotency_key: key(), accounts: [{ account: { account_id: openedId }, payment_terms: 'net_15' }] });
+      await call(solo, 'sync_accounts', { idempotency_key: key(), accounts: [ACME], delete_missing: true });
+      expect((await sql`select status, details->>'payment_terms' as terms from accounts where id = ${openedId}`)[0]).toEqual({ status: 'active', terms: 'net_15' });
+    } finally {
+      await solo.close();
+    }
+
     // An account that is not the caller's is not found, and nothing is written.
     const foreign = await call(other, 'sync_accounts', { idempotency_key: key(), accounts: [{ account: { account_id: acme!.account_id }, payment_terms: 'net_90' }] });
     expect(foreign.data.adcp_error).toMatchObject({ code: 'ACCOUNT_NOT_FOUND', field: 'accounts[0].account' });
@@ -147,6 +165,14 @@ describe('sync_accounts on a seller that approves accounts by hand', () => {
 });
 
 describe('list_accounts', () => {
+  it('refuses a malformed account scope with a clear error', async () => {
+    for (const account of [{ brand: { domain: 7 } }, 'acct_x', { account_id: '' }]) {
+      const res = await call(buyer, 'list_accounts', { account });
+      expect(res.data.adcp_error, JSON.stringify(account)).toMatchObject({ code: 'VALIDATION_ERROR', field: 'account' });
+    }
+    expect((await call(buyer, 'tasks/get', { task_id: 'task_x', account: 'acct_x' })).data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'account' });
+  });
+
   it('lists only the caller’s accounts, filtered and paginated', async () => {
     const all = await checked('list_accounts', { brand: { domain: 'test.example' }, context: { correlation_id: 'list' } });
     expect(all.data.context).toEqual({ correlation_id: 'list' });

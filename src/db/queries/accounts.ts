@@ -95,7 +95,7 @@ export type SyncAction = 'created' | 'updated' | 'unchanged';
  */
 export async function syncAccount(
   db: Queryable,
-  p: { tenantId: string; principalId: string; terms: Record<string, unknown>; initialStatus: string; dryRun: boolean } & NaturalKey,
+  p: { tenantId: string; principalId: string; terms: Record<string, unknown>; initialStatus: string; dryRun: boolean; settingsOnly?: boolean } & NaturalKey,
 ): Promise<{ action: SyncAction; account?: AccountRow }> {
   const where = byNaturalKey(p);
   let [existing] = await db.select().from(accounts).where(where).for('update');
@@ -123,10 +123,12 @@ export async function syncAccount(
     if (!existing) throw new Error('account vanished during sync');
   }
   const changed = Object.entries(p.terms).some(([k, v]) => canonicalJson(existing.details[k]) !== canonicalJson(v));
-  if (p.dryRun || (!changed && existing.details.synced === true)) return { action: changed ? 'updated' : 'unchanged', account: existing };
+  // A settings update (AdCP 3.1) changes terms only: it does not make the account one delete_missing may close.
+  const synced = p.settingsOnly ? existing.details.synced : true;
+  if (p.dryRun || (!changed && existing.details.synced === synced)) return { action: changed ? 'updated' : 'unchanged', account: existing };
   const [updated] = await db
     .update(accounts)
-    .set({ details: { ...existing.details, ...p.terms, synced: true } })
+    .set({ details: { ...existing.details, ...p.terms, ...(synced === true && { synced: true }) } })
     .where(eq(accounts.id, existing.id))
     .returning();
   return { action: changed ? 'updated' : 'unchanged', account: updated! };

@@ -59,7 +59,8 @@ const SettingsUpdateEntry = z.looseObject({
 /** The 3.0 request schema with accounts[] also taking 3.1 settings-update entries. */
 const RequestSchema = (() => {
   const base = TOOL_REQUEST_SCHEMAS.sync_accounts! as unknown as z.ZodObject<{ accounts: z.ZodArray<z.ZodObject> }>;
-  return base.extend({ accounts: z.array(z.union([SettingsUpdateEntry, base.shape.accounts.element])).min(1) });
+  // Provisioning first: an entry that fits neither is reported against it (unless it names an account).
+  return base.extend({ accounts: z.array(z.union([base.shape.accounts.element, SettingsUpdateEntry])).min(1) });
 })();
 
 async function updateSettings(tx: Tx, ctx: BuyerContext, req: SettingsUpdate, i: number, dryRun: boolean): Promise<{ result: Record<string, unknown>; keep?: string }> {
@@ -82,7 +83,7 @@ async function updateSettings(tx: Tx, ctx: BuyerContext, req: SettingsUpdate, i:
   }
   const terms = Object.fromEntries((['billing_entity', 'payment_terms'] as const).filter((k) => req[k] !== undefined).map((k) => [k, req[k]]));
   const key = { brandDomain: account.brandDomain, brandId: account.brandId, operator: account.operator, sandbox: account.sandbox };
-  const { action, account: after } = await syncAccount(tx, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, ...key, terms, initialStatus: account.status, dryRun });
+  const { action, account: after } = await syncAccount(tx, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, ...key, terms, initialStatus: account.status, dryRun, settingsOnly: true });
   return { result: accountResult(after ?? account, action, echo), keep: account.id };
 }
 

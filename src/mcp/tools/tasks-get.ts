@@ -7,7 +7,7 @@ import { AdcpError } from '../../domain/errors.js';
 import { toAdcpMediaBuy } from '../../domain/media-buy-view.js';
 import { toAdcpTaskStatus } from '../../domain/status.js';
 import { defineTool } from '../define-tool.js';
-import { accountScope, type AccountRef } from '../resolve-account.js';
+import { accountScope } from '../resolve-account.js';
 
 type Input = { task_id: string; include_history?: boolean; include_result?: boolean; [k: string]: unknown };
 
@@ -22,10 +22,12 @@ export default defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   auth: 'required',
   async handle(input, ctx) {
-    const step = await getTaskForPrincipal(ctx.db, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, taskId: input.task_id });
+    const [step, accountId] = await Promise.all([
+      getTaskForPrincipal(ctx.db, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, taskId: input.task_id }),
+      accountScope(ctx, (input as { account?: unknown }).account),
+    ]);
     // AdCP 3.1: a task under another account than the one named is not found.
-    const accountId = step && (await accountScope(ctx, (input as { account?: AccountRef }).account));
-    const elsewhere = accountId === null || (typeof accountId === 'string' && !(await taskInAccount(ctx.db, { tenantId: ctx.tenant.id, taskId: step!.id, accountId })));
+    const elsewhere = accountId === null || (!!step && typeof accountId === 'string' && !(await taskInAccount(ctx.db, { tenantId: ctx.tenant.id, taskId: step.id, accountId })));
     if (!step || elsewhere) {
       throw new AdcpError('REFERENCE_NOT_FOUND', 'No such task.', { field: 'task_id', suggestion: 'Use a task_id returned to you by this agent.' });
     }
