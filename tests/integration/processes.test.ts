@@ -33,24 +33,33 @@ async function mcpClient(url: string, token: string): Promise<Client> {
   return client;
 }
 
+/**
+ * For a describe block: an in-process app without a worker (create_media_buy stores the buys and
+ * enqueues their jobs; worker processes started by the tests run them) and a handle on its database.
+ */
+function appWithoutWorker(adapterLatencyMs: number, setup?: (t: TestApp, sql: postgres.Sql) => Promise<void>): { t: TestApp; sql: postgres.Sql } {
+  const env = {} as { t: TestApp; sql: postgres.Sql };
+  beforeAll(async () => {
+    env.t = await startTestApp({ worker: false, adapterLatencyMs });
+    env.sql = postgres(env.t.db.url, { max: 2, onnotice: () => {} });
+    await setup?.(env.t, env.sql);
+  });
+  afterAll(async () => {
+    await killAll();
+    await env.sql?.end();
+    await env.t?.close();
+  });
+  return env;
+}
+
 // ---------------------------------------------------------------- tests
 
 describe('a worker SIGKILLed mid-batch', () => {
   const BUYS = 200;
-  let t: TestApp;
-  let sql: postgres.Sql;
-  beforeAll(async () => {
-    // In-process app without a worker: create_media_buy stores the buys and enqueues their jobs.
-    t = await startTestApp({ worker: false, adapterLatencyMs: 50 });
-    sql = postgres(t.db.url, { max: 2, onnotice: () => {} });
-  });
-  afterAll(async () => {
-    await killAll();
-    await sql?.end();
-    await t?.close();
-  });
+  const env = appWithoutWorker(50);
 
   it('loses no buy and books none twice once a new worker takes over', async () => {
+    const { t, sql } = env;
     const timings: Record<string, number> = {};
     let mark = performance.now();
     const lap = (what: string) => {
@@ -141,19 +150,10 @@ describe('a worker SIGKILLed mid-batch', () => {
 
 describe('a worker stopped while its bookings wait on a slow ad server', () => {
   const BUYS = 40;
-  let t: TestApp;
-  let sql: postgres.Sql;
-  beforeAll(async () => {
-    t = await startTestApp({ worker: false, adapterLatencyMs: 120_000 });
-    sql = postgres(t.db.url, { max: 2, onnotice: () => {} });
-  });
-  afterAll(async () => {
-    await killAll();
-    await sql?.end();
-    await t?.close();
-  });
+  const env = appWithoutWorker(120_000);
 
   it('cuts every adapter call short on SIGTERM, rejects nothing, and the next worker books each buy once', async () => {
+    const { t, sql } = env;
     const client = await memoryClient(t);
     const batch = await Promise.all(Array.from({ length: BUYS }, () => call(client, 'create_media_buy', buyRequest())));
     for (const r of batch) expect(r.isError).toBe(false);
@@ -180,22 +180,14 @@ describe('a worker stopped while its bookings wait on a slow ad server', () => {
 
 describe('a worker SIGKILLed mid-batch of buys that span two ad servers', () => {
   const BUYS = 60;
-  let t: TestApp;
-  let sql: postgres.Sql;
-  beforeAll(async () => {
-    t = await startTestApp({ worker: false, adapterLatencyMs: 50 });
-    sql = postgres(t.db.url, { max: 2, onnotice: () => {} });
+  const env = appWithoutWorker(50, async (t, sql) => {
     await sql`insert into adapter_configs (id, tenant_id, name, adapter_type, settings) values ('adp_mock_b', 'demo', 'Mock B', 'mock', ${sql.json({ latency_ms: 80 })})`;
     await sql`update products set adapter_config_id = 'adp_mock_b' where tenant_id = 'demo' and id = 'display_sports_section'`;
     t.app.services.catalog.invalidate('demo');
   });
-  afterAll(async () => {
-    await killAll();
-    await sql?.end();
-    await t?.close();
-  });
 
   it('confirms every buy once both parts are booked, each exactly once at its ad server', async () => {
+    const { t, sql } = env;
     const client = await memoryClient(t);
     const packages = [
       { product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 },
