@@ -65,6 +65,27 @@ export const TARGETING_KEYS = new Set([
 /** The tightest billing-measurement variance this seller will guarantee against a third-party vendor. */
 export const DEFAULT_MIN_VARIANCE_PERCENT = 5;
 
+/**
+ * Package fields this seller cannot honour are refused, not silently dropped (the
+ * buyer would believe they hold): optimization goals (capabilities declare no
+ * conversion tracking and no optimization metrics), committed delivery metrics,
+ * and AdCP 3.1's canonical format selectors (format_ids is the selector here).
+ */
+function rejectUnhonoured(pkg: Record<string, unknown>, at: (f: string) => string): void {
+  const present = (k: string) => pkg[k] !== undefined && !(Array.isArray(pkg[k]) && pkg[k].length === 0);
+  if (present('optimization_goals')) {
+    throw new AdcpError('UNSUPPORTED_FEATURE', 'This seller does not optimize delivery toward buyer goals.', { field: at('optimization_goals'), suggestion: 'Leave optimization_goals out; pacing and targeting_overlay shape delivery here.' });
+  }
+  if (present('committed_metrics')) {
+    throw new AdcpError('TERMS_REJECTED', 'This seller does not commit to delivery metrics per package.', { field: at('committed_metrics'), suggestion: 'Leave committed_metrics out; get_media_buy_delivery reports what was delivered.' });
+  }
+  for (const k of ['format_kind', 'format_option_refs', 'params']) {
+    if (present(k)) {
+      throw new AdcpError('UNSUPPORTED_FEATURE', `${k} (canonical format selection) is not supported by this seller.`, { field: at(k), suggestion: 'Select formats with format_ids from the product, as list_creative_formats describes them.' });
+    }
+  }
+}
+
 /** Buyer-proposed measurement terms the seller cannot honour are TERMS_REJECTED, before anything else is judged. */
 function checkMeasurementTerms(pkgs: PackageRequest[], settings: TenantSettings): void {
   const min = settings.min_variance_percent ?? DEFAULT_MIN_VARIANCE_PERCENT;
@@ -225,6 +246,7 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
     if (pkg.creatives?.length) {
       throw new AdcpError('UNSUPPORTED_FEATURE', 'Inline creatives are not supported; upload them with sync_creatives.', { field: at('creatives'), suggestion: 'Call sync_creatives, then reference creatives by creative_id in creative_assignments.' });
     }
+    rejectUnhonoured(pkg as Record<string, unknown>, at);
     checkAssignedFormats({ assignments: pkg.creative_assignments ?? [], product, creativeFormats: input.creativeFormats, field: (j) => at(`creative_assignments[${j}].creative_id`) });
     const adapterConfigId = product.adapterConfigId ?? defaultAdapter?.id;
     if (!adapterConfigId || !adaptersById.has(adapterConfigId)) {

@@ -108,6 +108,10 @@ describe('create_media_buy validation', () => {
     ['no account or brand', { account: undefined, brand: undefined }, 'VALIDATION_ERROR', 'brand'],
     ['unknown account id', { account: { account_id: 'acct_nope' } }, 'ACCOUNT_NOT_FOUND', 'account.account_id'],
     ['wrong type', { packages: 'lots' }, 'VALIDATION_ERROR', 'packages'],
+    // Fields this seller cannot honour are refused rather than silently dropped.
+    ['optimization goals', { packages: [pkg({ optimization_goals: [{ kind: 'metric', metric: 'clicks', priority: 1 }] })] }, 'UNSUPPORTED_FEATURE', 'packages[0].optimization_goals'],
+    ['committed metrics (3.1)', { packages: [pkg({ committed_metrics: [{ metric: 'impressions', value: 100000 }] })] }, 'TERMS_REJECTED', 'packages[0].committed_metrics'],
+    ['canonical format selection (3.1)', { packages: [pkg({ format_kind: 'display_static' })] }, 'UNSUPPORTED_FEATURE', 'packages[0].format_kind'],
   ];
 
   it.each(cases)('%s → %s, nothing written', async (_name, overrides, code, field) => {
