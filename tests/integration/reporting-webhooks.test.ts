@@ -46,6 +46,8 @@ async function reportingBuy(path: string, rw: Record<string, unknown> = {}): Pro
   );
   expect(isError, JSON.stringify(data)).toBe(false);
   const id = data.media_buy_id as string;
+  // Let the worker book it first: its booking locks the buy's row a moment, and the report run skips locked buys.
+  await waitFor(async () => (await sql`select 1 from adapter_orders where media_buy_id = ${id} and state = 'booked'`).length > 0, 15_000, 25);
   const [row] = await sql`select reporting_next_at from media_buys where id = ${id}`;
   const packages = (await sql`select id from media_packages where media_buy_id = ${id} order by position`).map((p) => p.id as string);
   return { id, dueAt: new Date(row!.reporting_next_at), packages };
