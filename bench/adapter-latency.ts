@@ -7,12 +7,12 @@
  * A fair comparison needs the worker to keep up in both cases: at 2,000 ms a
  * worker running 16 jobs at once books 8 buys/s, so it would idle through the
  * measured phase and leave the whole CPU to the calls, while at 0 ms it books
- * every buy as it comes. --worker-concurrency (default 1024) must be at least
+ * every buy as it comes. --worker-concurrency (default 2048) must be at least
  * calls/s x 2 s, so that both runs book every buy during the phase, the one
  * 2 s later. Alternating runs spreads this machine's drift over both sides.
  *
  *   npx tsx bench/adapter-latency.ts [--rounds 3] [--requests 6000] [--clients 32]
- *     [--worker-concurrency 1024] [--latencies 0,2000] [--database-url URL]
+ *     [--worker-concurrency 2048] [--latencies 0,2000] [--database-url URL]
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -24,7 +24,7 @@ const { values: o } = parseArgs({
     rounds: { type: 'string', default: '3' },
     requests: { type: 'string', default: '6000' },
     clients: { type: 'string', default: '32' },
-    'worker-concurrency': { type: 'string', default: '1024' },
+    'worker-concurrency': { type: 'string', default: '2048' },
     'worker-processes': { type: 'string', default: '0' },
     latencies: { type: 'string', default: '0,2000' },
     'database-url': { type: 'string' },
