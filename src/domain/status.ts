@@ -55,25 +55,11 @@ export function initialStatus(hasCreatives: boolean): MediaBuyStatus {
   return hasCreatives ? 'pending_start' : 'pending_creatives';
 }
 
-/** Actions a buyer may take on a buy in this status (AdCP valid_actions vocabulary). */
-export function validActions(s: MediaBuyStatus | string): string[] {
-  switch (s) {
-    case 'pending_approval':
-      return ['cancel'];
-    case 'pending_creatives':
-    case 'pending_start':
-      return ['pause', 'cancel', 'update_budget', 'update_dates', 'update_packages', 'add_packages', 'sync_creatives'];
-    case 'active':
-      return ['pause', 'cancel', 'update_budget', 'update_dates', 'update_packages', 'add_packages', 'sync_creatives'];
-    case 'paused':
-      return ['resume', 'cancel', 'update_budget', 'update_dates', 'update_packages', 'sync_creatives'];
-    default:
-      return [];
-  }
-}
-
-/** What update_media_buy can change on a buy that is open for changes (AdCP 3.1 media-buy-valid-action values). */
+/** What update_media_buy can change on a buy that is open for changes: AdCP 3.0's coarse actions, then 3.1's finer ones. */
 const CHANGES = [
+  'update_budget',
+  'update_dates',
+  'update_packages',
   'extend_flight',
   'shorten_flight',
   'update_flight_dates',
@@ -83,11 +69,31 @@ const CHANGES = [
   'update_targeting',
   'update_pacing',
   'update_creative_assignments',
-  'sync_creatives',
-  'update_budget',
-  'update_dates',
-  'update_packages',
 ] as const;
+
+/** The actions open on a buy in this status (AdCP 3.1 media-buy-valid-action values). */
+function actionsOpen(s: MediaBuyStatus | string): string[] {
+  switch (s) {
+    case 'pending_approval':
+      return ['cancel'];
+    case 'pending_creatives':
+    case 'pending_start':
+    case 'active':
+      return ['pause', 'cancel', ...CHANGES, 'add_packages', 'sync_creatives'];
+    case 'paused':
+      return ['resume', 'cancel', ...CHANGES, 'sync_creatives'];
+    default:
+      return [];
+  }
+}
+
+/** AdCP 3.0's valid_actions vocabulary. */
+const VALID_ACTIONS_30: ReadonlySet<string> = new Set(['pause', 'resume', 'cancel', 'update_budget', 'update_dates', 'update_packages', 'add_packages', 'sync_creatives']);
+
+/** Actions a buyer may take on a buy in this status (AdCP valid_actions vocabulary). */
+export function validActions(s: MediaBuyStatus | string): string[] {
+  return actionsOpen(s).filter((a) => VALID_ACTIONS_30.has(a));
+}
 
 /**
  * AdCP 3.1 available_actions: the actions open on this buy now, each with the mode
@@ -95,13 +101,5 @@ const CHANGES = [
  * so every action is self_serve.
  */
 export function availableActions(s: MediaBuyStatus | string): { action: string; mode: 'self_serve' }[] {
-  const actions: string[] =
-    s === 'pending_approval'
-      ? ['cancel']
-      : s === 'pending_creatives' || s === 'pending_start' || s === 'active'
-        ? ['pause', 'cancel', ...CHANGES, 'add_packages']
-        : s === 'paused'
-          ? ['resume', 'cancel', ...CHANGES]
-          : [];
-  return actions.map((action) => ({ action, mode: 'self_serve' }));
+  return actionsOpen(s).map((action) => ({ action, mode: 'self_serve' }));
 }
