@@ -86,6 +86,11 @@ export const WINDOWED_PULL_GRANULARITIES: readonly ReportingFrequency[] = ['dail
 /** At most this many windows per buy in one pull (a year and a month of days, ten years of months). */
 export const MAX_WINDOWS: Record<ReportingFrequency, number> = { hourly: 0, daily: 400, monthly: 120 };
 
+/** When a buy's delivery can begin: its start, or its first delivered day if earlier (ms since the epoch). */
+export function firstActivity(b: DeliveryBuy): number {
+  return Math.min(Date.parse(b.start_time), ...b.packages.flatMap((p) => p.days.map((d) => Date.parse(`${d.day}T00:00:00Z`))));
+}
+
 /**
  * The span a windowed pull covers for a buy: the reporting period, from no
  * earlier than the buy's start (or its first delivered day, if earlier) and to
@@ -93,8 +98,7 @@ export const MAX_WINDOWS: Record<ReportingFrequency, number> = { hourly: 0, dail
  * 1900-9999 costs what the buy's life costs.
  */
 export function windowSpan(b: DeliveryBuy, period: { start: string; end: string }, now: Date): { from: Date; to: Date } {
-  const first = Math.min(Date.parse(b.start_time), ...b.packages.flatMap((p) => p.days.map((d) => Date.parse(`${d.day}T00:00:00Z`))));
-  const from = new Date(Math.max(Date.parse(period.start), first));
+  const from = new Date(Math.max(Date.parse(period.start), firstActivity(b)));
   const to = new Date(Math.min(Date.parse(period.end), now.getTime()));
   return { from, to };
 }
@@ -116,13 +120,13 @@ export function windowCount(freq: ReportingFrequency, span: { from: Date; to: Da
 function windowsOf(b: DeliveryBuy, freq: ReportingFrequency, period: { start: string; end: string }, now: Date): Record<string, unknown>[] {
   const { from, to } = windowSpan(b, period, now);
   // Each stored day, once, into the window it falls in.
-  const key = (day: string) => windowFloor(freq, new Date(`${day}T00:00:00Z`)).getTime();
   const byWindow = new Map<number, Map<string, DeliveryDay[]>>();
   for (const p of b.packages) {
     for (const d of p.days) {
-      const perPackage = byWindow.get(key(d.day)) ?? new Map<string, DeliveryDay[]>();
-      byWindow.set(key(d.day), perPackage);
-      perPackage.set(p.id, [...(perPackage.get(p.id) ?? []), d]);
+      const key = windowFloor(freq, new Date(`${d.day}T00:00:00Z`)).getTime();
+      const perPackage = byWindow.get(key) ?? byWindow.set(key, new Map()).get(key)!;
+      const days = perPackage.get(p.id) ?? perPackage.set(p.id, []).get(p.id)!;
+      days.push(d);
     }
   }
   const out: Record<string, unknown>[] = [];

@@ -6,7 +6,7 @@
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { loadDelivery } from '../../db/queries/delivery.js';
-import { deliveryResponse, MAX_WINDOWS, WINDOWED_PULL_GRANULARITIES, windowCount, windowSpan, type DeliveryBuy } from '../../domain/delivery.js';
+import { deliveryResponse, firstActivity, MAX_WINDOWS, WINDOWED_PULL_GRANULARITIES, windowCount, windowSpan, type DeliveryBuy } from '../../domain/delivery.js';
 import { AdcpError } from '../../domain/errors.js';
 import { DEFAULT_REPORTING_CAPABILITIES } from '../../domain/products.js';
 import type { ReportingFrequency } from '../../domain/reporting.js';
@@ -36,7 +36,7 @@ function checkDate(value: string | undefined, field: string): void {
 }
 
 function period(input: Input, buys: DeliveryBuy[], now: Date): { start: string; end: string } {
-  const starts = buys.flatMap((b) => [Date.parse(b.start_time), ...b.packages.flatMap((p) => p.days.map((d) => Date.parse(`${d.day}T00:00:00Z`)))]);
+  const starts = buys.map(firstActivity);
   const lifetimeStart = starts.length ? new Date(Math.min(...starts, now.getTime())) : now;
   return {
     start: input.start_date ? `${input.start_date}T00:00:00.000Z` : lifetimeStart.toISOString(),
@@ -106,10 +106,13 @@ export default defineTool({
       throw new AdcpError('MEDIA_BUY_NOT_FOUND', `No media buy ${missing.join(', ')} was found.`, { field: 'media_buy_ids', suggestion: 'Use media_buy_ids returned by create_media_buy or get_media_buys.' });
     }
     const buys = statuses ? found.filter((b) => statuses.has(toAdcpMediaBuyStatus(b.status))) : found;
-    const windows = input.time_granularity === undefined ? undefined : await windowedPull(ctx, input.time_granularity, buys);
-    const reportingPeriod = period(input, buys, ctx.now());
-    if (windows && input.include_window_breakdown) {
-      const most = Math.max(0, ...buys.map((b) => windowCount(windows, windowSpan(b, reportingPeriod, ctx.now()))));
+    const granularity = input.time_granularity === undefined ? undefined : await windowedPull(ctx, input.time_granularity, buys);
+    // The granularity is checked whenever it is given; windows are only built when asked for.
+    const windows = input.include_window_breakdown ? granularity : undefined;
+    const now = ctx.now();
+    const reportingPeriod = period(input, buys, now);
+    if (windows) {
+      const most = Math.max(0, ...buys.map((b) => windowCount(windows, windowSpan(b, reportingPeriod, now))));
       if (most > MAX_WINDOWS[windows]) {
         throw new AdcpError('VALIDATION_ERROR', `That pull would return more than ${MAX_WINDOWS[windows]} ${windows} windows for a buy.`, {
           field: 'start_date',
@@ -124,7 +127,7 @@ export default defineTool({
         daily: input.include_package_daily_breakdown ?? false,
         period: reportingPeriod,
         currency,
-        ...(windows && input.include_window_breakdown && { windows: { granularity: windows, now: ctx.now() } }),
+        ...(windows && { windows: { granularity: windows, now } }),
       }),
       ...(missing.length > 0 && {
         errors: missing.map((id) => ({ code: 'MEDIA_BUY_NOT_FOUND', message: `Media buy ${id} was not found.`, field: `media_buy_ids[${input.media_buy_ids!.indexOf(id)}]` })),
