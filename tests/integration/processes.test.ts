@@ -287,20 +287,24 @@ describe('two servers and a worker, each its own process, on one database', () =
     const clientA = await mcpClient(a.url, token);
     const clientB = await mcpClient(b.url, token);
     try {
-      const updates = { A: [] as string[], B: [] as string[] };
-      clientA.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.A.push(n.params.uri));
-      clientB.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.B.push(n.params.uri));
-
       const { isError, data } = await call(clientA, 'create_media_buy', buyRequest());
       expect(isError).toBe(false);
       const uri = `media-buy://${data.media_buy_id}`;
-      await Promise.all([clientA.subscribeResource({ uri }), clientB.subscribeResource({ uri })]);
       const read = async (c: Client) => JSON.parse(((await c.readResource({ uri })).contents[0] as { text: string }).text);
+      // What each subscriber read after each push. The create's own change event may still be on its
+      // way over LISTEN when the subscription lands (a push that reads "queued"); the booking's must follow.
+      const seen = { A: [] as string[], B: [] as string[] };
+      clientA.setNotificationHandler(ResourceUpdatedNotificationSchema, async (n) => {
+        if (n.params.uri === uri) seen.A.push((await read(clientA)).fulfilment[0].state);
+      });
+      clientB.setNotificationHandler(ResourceUpdatedNotificationSchema, async (n) => {
+        if (n.params.uri === uri) seen.B.push((await read(clientB)).fulfilment[0].state);
+      });
+      await Promise.all([clientA.subscribeResource({ uri }), clientB.subscribeResource({ uri })]);
       const before = await read(clientB);
-      expect(before.fulfilment[0].state).toBe('queued'); // B knows the buy A made, and nothing was pushed yet
-      expect(updates).toEqual({ A: [], B: [] });
+      expect(before.fulfilment[0].state).toBe('queued'); // B knows the buy A made, before the booking
 
-      await waitFor(async () => updates.A.includes(uri) && updates.B.includes(uri), 10_000, 25);
+      await waitFor(async () => seen.A.includes('booked') && seen.B.includes('booked'), 10_000, 25);
       const after = await read(clientB);
       expect(after.fulfilment[0].state).toBe('booked');
 
