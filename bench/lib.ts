@@ -16,6 +16,9 @@ import { postgresTarget } from '../src/db/client.js';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI = path.join(ROOT, 'dist', 'cli.js');
 /** Node flags of `npm start` (package.json) and the Docker image (NODE_OPTIONS): a smaller young generation. */
+/** One key per bench run, shared by its server and worker processes. */
+const BENCH_SECRET_KEY = randomBytes(32).toString('base64');
+
 export const SERVER_NODE_ARGS = '--max-semi-space-size=8 --max-old-space-size=192';
 export const DEFAULT_DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -31,7 +34,7 @@ export const redact = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$
 /** Run `node dist/cli.js ...` to completion; reject with its output on failure. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { SALES_AGENT_SECRET_KEY: BENCH_SECRET_KEY, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -160,7 +163,15 @@ export async function startServer(opts: ServerOptions, databaseUrl: string): Pro
   const noWorker = opts.noWorker ? ['--no-worker'] : [];
   const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--port', String(opts.port), '--host', '127.0.0.1', ...noWorker], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', SALES_AGENT_WORKER_CONCURRENCY: String(opts.workerConcurrency), ...opts.env },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      LOG_LEVEL: 'warn',
+      SALES_AGENT_WORKER_CONCURRENCY: String(opts.workerConcurrency),
+      // As a deployment runs: secrets sealed at rest (and no start-up warning about it).
+      SALES_AGENT_SECRET_KEY: process.env.SALES_AGENT_SECRET_KEY ?? BENCH_SECRET_KEY,
+      ...opts.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logLines: string[] = [];
@@ -209,7 +220,7 @@ export async function startServer(opts: ServerOptions, databaseUrl: string): Pro
 export async function startWorkerProcess(opts: Pick<ServerOptions, 'workerConcurrency'>, databaseUrl: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...SERVER_NODE_ARGS.split(' '), CLI, 'worker'], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'info', SALES_AGENT_WORKER_CONCURRENCY: String(opts.workerConcurrency) },
+    env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'info', SALES_AGENT_WORKER_CONCURRENCY: String(opts.workerConcurrency), SALES_AGENT_SECRET_KEY: process.env.SALES_AGENT_SECRET_KEY ?? BENCH_SECRET_KEY },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   await new Promise<void>((resolve, reject) => {

@@ -16,6 +16,7 @@ import { NotificationHub } from './mcp/notify.js';
 import type { AppServices } from './mcp/server.js';
 import type { AdapterFactory } from './adapters/registry.js';
 import { seedDemo } from './seed/demo.js';
+import { configureSecretBox, createSecretBox, embeddedSecretKey, parseSecretKeys } from './services/secret-box.js';
 import { AuditTrail } from './services/audit.js';
 
 export interface RunningApp {
@@ -29,7 +30,16 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-export async function resolveDatabaseUrl(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
+/**
+ * The database this process works on (DATABASE_URL, or the embedded one in the data folder, started here),
+ * with the key that seals its secrets configured for the process.
+ */
+export async function resolveDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
+  const keys = config.secretKey ? parseSecretKeys(config.secretKey) : config.databaseUrl ? [] : [await embeddedSecretKey(config.dataDir)];
+  configureSecretBox(createSecretBox(keys));
+  if (keys.length === 0) {
+    logger.warn('SALES_AGENT_SECRET_KEY is not set: adapter credentials, webhook-signing keys and the Slack URL are stored unencrypted (make a key with: openssl rand -base64 32)');
+  }
   if (config.databaseUrl) return { url: config.databaseUrl };
   const embedded = await startEmbeddedPostgres(config.dataDir, logger);
   return { url: embedded.url, embedded };
@@ -40,7 +50,7 @@ export async function bootApp(
   logger: Logger,
   opts: { worker: boolean; seedIfEmpty?: boolean; adapters?: AdapterFactory; agentUrl?: string },
 ): Promise<RunningApp> {
-  const { url, embedded } = await resolveDatabaseUrl(config, logger);
+  const { url, embedded } = await resolveDatabase(config, logger);
   try {
     await migrateDatabase(url, logger);
   } catch (err) {

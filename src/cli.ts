@@ -4,7 +4,7 @@
  * Logs go to stderr; stdout carries only MCP (stdio) or the lines a person asked for.
  */
 import { parseArgs } from 'node:util';
-import { bootApp, resolveDatabaseUrl } from './app.js';
+import { bootApp, resolveDatabase } from './app.js';
 import { loadConfig, type Config } from './config.js';
 import { connect } from './db/client.js';
 import { migrateDatabase } from './db/migrate.js';
@@ -83,7 +83,7 @@ async function serve(args: string[], config: Config, logger: Logger): Promise<vo
 }
 
 async function worker(config: Config, logger: Logger): Promise<void> {
-  const { url, embedded } = await resolveDatabaseUrl(config, logger);
+  const { url, embedded } = await resolveDatabase(config, logger);
   await migrateDatabase(url, logger);
   const database = connect(url, { max: 4 });
   const w = await startWorker({ database, logger, concurrency: config.workerConcurrency });
@@ -105,7 +105,7 @@ async function seed(args: string[], config: Config, logger: Logger): Promise<voi
   if (values.approval !== undefined && values.approval !== 'auto' && values.approval !== 'manual') fail('--approval must be auto or manual');
   const latency = values['adapter-latency-ms'] !== undefined ? Number(values['adapter-latency-ms']) : undefined;
   if (latency !== undefined && (!Number.isInteger(latency) || latency < 0)) fail('--adapter-latency-ms must be a whole number of milliseconds');
-  const { url, embedded } = await resolveDatabaseUrl(config, logger);
+  const { url, embedded } = await resolveDatabase(config, logger);
   try {
     await migrateDatabase(url, logger);
     const database = connect(url, { max: 2 });
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
     case 'worker':
       return worker(config, logger);
     case 'migrate': {
-      const { url, embedded } = await resolveDatabaseUrl(config, logger);
+      const { url, embedded } = await resolveDatabase(config, logger);
       try {
         await migrateDatabase(url, logger);
         process.stdout.write('Database migrated.\n');

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { parseSecretKeys } from './services/secret-box.js';
 
 const LogLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']);
 export type LogLevel = z.infer<typeof LogLevel>;
@@ -18,6 +19,17 @@ const EnvSchema = z.object({
   SALES_AGENT_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(4096).default(16),
   SALES_AGENT_DB_POOL: z.coerce.number().int().min(1).max(200).default(10),
   SALES_AGENT_PUBLIC_URL: z.string().url().optional(),
+  SALES_AGENT_SECRET_KEY: z
+    .string()
+    .min(1)
+    .superRefine((v, ctx) => {
+      try {
+        parseSecretKeys(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^SALES_AGENT_SECRET_KEY: /, '') });
+      }
+    })
+    .optional(),
 });
 
 export interface Config {
@@ -30,6 +42,8 @@ export interface Config {
   workerConcurrency: number;
   dbPoolSize: number;
   publicUrl: string | undefined;
+  /** Seals secrets at rest (src/services/secret-box.ts): 32 bytes, base64 or hex; comma-separated to rotate. */
+  secretKey: string | undefined;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -49,5 +63,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerConcurrency: e.SALES_AGENT_WORKER_CONCURRENCY,
     dbPoolSize: e.SALES_AGENT_DB_POOL,
     publicUrl: e.SALES_AGENT_PUBLIC_URL,
+    secretKey: e.SALES_AGENT_SECRET_KEY,
   };
 }

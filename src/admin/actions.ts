@@ -23,6 +23,7 @@ import { approveMediaBuy, rejectMediaBuy } from '../services/approval.js';
 import { actorOf, newApiKey, type Operator } from './auth.js';
 import { generatePassword, hashPassword, verifyPassword } from './passwords.js';
 import { isSecretKey, mergeSettings } from './secrets.js';
+import { openAdapterSettings, sealAdapterSettings, secretBox } from '../services/secret-box.js';
 
 export class AdminError extends Error {
   constructor(
@@ -348,7 +349,7 @@ export async function updateAdapter(deps: AdminDeps, op: Operator, adapterId: st
     const visible = p.settings ?? Object.fromEntries(Object.entries(row.settings).filter(([k]) => !isSecretKey(k)));
     const settings = mergeSettings(row.settings, visible, p.secrets);
     if (row.adapterType === 'mock') {
-      const check = MockSettings.safeParse(settings);
+      const check = MockSettings.safeParse(openAdapterSettings(secretBox(), row.id, settings));
       if (!check.success) {
         const i = check.error.issues[0]!;
         throw new AdminError(400, 'VALIDATION_ERROR', `settings.${i.path.join('.')}: ${i.message}`, `settings.${i.path.join('.')}`);
@@ -356,7 +357,7 @@ export async function updateAdapter(deps: AdminDeps, op: Operator, adapterId: st
     }
     await tx
       .update(adapterConfigs)
-      .set({ settings, ...(p.manual_approval_required !== undefined && { manualApprovalRequired: p.manual_approval_required }), updatedAt: sql`now()` })
+      .set({ settings: sealAdapterSettings(secretBox(), row.id, settings), ...(p.manual_approval_required !== undefined && { manualApprovalRequired: p.manual_approval_required }), updatedAt: sql`now()` })
       .where(eq(adapterConfigs.id, row.id));
     // Names of changed secrets only, never their values.
     return {

@@ -7,7 +7,7 @@
  * (also in the console's API).
  */
 import { parseArgs } from 'node:util';
-import { resolveDatabaseUrl } from '../app.js';
+import { resolveDatabase } from '../app.js';
 import type { Config } from '../config.js';
 import { connect } from '../db/client.js';
 import { insertAudit } from '../db/queries/audit.js';
@@ -28,7 +28,7 @@ export async function adminCommand(args: string[], config: Config, logger: Logge
   if (!values.tenant) fail('--tenant is required');
   if (sub === 'create-user' && !values.email) fail('--email is required');
   if (values.role !== 'admin' && values.role !== 'viewer') fail('--role must be admin or viewer');
-  const { url, embedded } = await resolveDatabaseUrl(config, logger);
+  const { url, embedded } = await resolveDatabase(config, logger);
   try {
     await migrateDatabase(url, logger);
     const database = connect(url, { max: 2 });

@@ -4,9 +4,9 @@
  * write-only: shown as "set", never sent back to a browser or an API client.
  */
 
-const SECRET_KEY = /secret|token|password|passwd|credential|authorization|api[_-]?key|private[_-]?key|service[_-]?account|refresh/i;
+import { isSecretKey } from '../services/secret-box.js';
 
-export const isSecretKey = (key: string): boolean => SECRET_KEY.test(key);
+export { isSecretKey };
 
 export const REDACTED = '[redacted]';
 

@@ -18,6 +18,9 @@ import { hashToken } from '../../src/domain/ids.js';
 import { seedDemo } from '../../src/seed/demo.js';
 import { createTestDb, type TestDb } from './db.js';
 
+/** The key test apps seal secrets with (a fixed one: tests may open what they stored). */
+export const TEST_SECRET_KEY = Buffer.alloc(32, 7).toString('base64');
+
 export interface TestApp {
   app: RunningApp;
   db: TestDb;
@@ -28,7 +31,8 @@ export interface TestApp {
 
 export async function startTestApp(opts: { worker?: boolean; http?: boolean; approval?: 'auto' | 'manual'; adapterLatencyMs?: number; adapters?: AdapterFactory } = {}): Promise<TestApp> {
   const db = await createTestDb();
-  const config = { ...loadConfig({ DATABASE_URL: db.url, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' }), workerConcurrency: 4, dbPoolSize: 5 };
+  // Secrets are sealed at rest in every test app, as a deployment with SALES_AGENT_SECRET_KEY does.
+  const config = { ...loadConfig({ DATABASE_URL: db.url, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', SALES_AGENT_SECRET_KEY: TEST_SECRET_KEY }), workerConcurrency: 4, dbPoolSize: 5 };
   const logger = createLogger(config.logLevel, { test: true });
   const app = await bootApp(config, logger, { worker: opts.worker ?? false, adapters: opts.adapters });
   const token = `tok_${db.name}`;

@@ -9,8 +9,9 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buyRequest, call, httpClient, memoryClient, rawCall, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { buyRequest, call, httpClient, memoryClient, rawCall, startTestApp, TEST_SECRET_KEY, waitFor, type TestApp } from '../helpers/app.js';
 import { ensureWebhookSigningKey } from '../../src/db/queries/signing-keys.js';
+import { createSecretBox, parseSecretKeys, secretContext } from '../../src/services/secret-box.js';
 import { addOperator, apiWithKey, Browser } from '../helpers/console.js';
 
 let t: TestApp;
@@ -428,14 +429,19 @@ describe('adapters and settings', () => {
     const page = await admin.get('/admin/settings');
     expect(page.text).toContain('api_key');
     expect(page.text).not.toContain('sk-live-very-secret-value');
+    // Sealed at rest, bound to its adapter and key.
     const [stored] = await sql`select settings->>'api_key' as k from adapter_configs where id = 'adp_demo_mock'`;
-    expect(stored!.k).toBe('sk-live-very-secret-value');
+    expect(stored!.k).toMatch(/^enc:v1:/);
+    expect(stored!.k).not.toContain('sk-live');
+    const box = createSecretBox(parseSecretKeys(TEST_SECRET_KEY));
+    expect(box.open(stored!.k, secretContext.adapterSetting('adp_demo_mock', 'api_key'))).toBe('sk-live-very-secret-value');
+    expect(() => box.open(stored!.k, secretContext.adapterSetting('adp_other', 'api_key'))).toThrow(/does not open/);
     const audits = await sql`select details::text as d from audit_log where operation = 'adapter.update'`;
     expect(audits.map((a) => a.d).join()).not.toContain('sk-live-very-secret-value');
 
     // Editing the visible settings keeps the secret; null removes it; secrets must look like secrets.
     await admin.api('PATCH', '/adapters/adp_demo_mock', { settings: { latency_ms: 0 } });
-    expect((await sql`select settings->>'api_key' as k from adapter_configs where id = 'adp_demo_mock'`)[0]!.k).toBe('sk-live-very-secret-value');
+    expect((await sql`select settings->>'api_key' as k from adapter_configs where id = 'adp_demo_mock'`)[0]!.k).toBe(stored!.k);
     expect((await admin.api('PATCH', '/adapters/adp_demo_mock', { secrets: { latency_ms: '1' } })).status).toBe(400);
     expect((await admin.api('PATCH', '/adapters/adp_demo_mock', { settings: { latency_ms: -5 } })).status).toBe(400);
     expect((await admin.api('PATCH', '/adapters/adp_demo_mock', { secrets: { api_key: null } })).body.secrets_set).toEqual([]);
@@ -452,6 +458,9 @@ describe('adapters and settings', () => {
     expect(set.text).not.toContain('very-secret-slack-path');
     expect((await admin.get('/admin/settings')).text).not.toContain('very-secret-slack-path');
     expect((await sql`select details::text as d from audit_log where operation = 'settings.update'`).map((a) => a.d).join()).not.toContain('very-secret-slack-path');
+    const [row] = await sql`select slack_webhook_url as u from tenant_notifications where tenant_id = 'demo'`;
+    expect(row!.u).toMatch(/^enc:v1:/); // sealed at rest; the job below opens it to post
+    expect(row!.u).not.toContain('very-secret-slack-path');
 
     const { mediaBuyId } = await submit();
     const msg = await waitFor(async () => received.find((r) => r.path.startsWith('/slack/') && String(r.body.text).includes(mediaBuyId)));

@@ -103,6 +103,8 @@ describe('stdio with zero configuration', () => {
     expect(list.length).toBeGreaterThan(0);
     expect(list[0]!.pricing_options.length).toBeGreaterThan(0); // authenticated as the seeded buyer
     expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(true);
+    // Its secrets are sealed with a key made beside the database, readable by its owner only.
+    expect((await fs.stat(path.join(dataDir, 'secret.key'))).mode & 0o777).toBe(0o600);
     const exit = await closeAndWait(client, child);
     expect(exit).toMatchObject({ code: 0, signal: null });
     await waitFor(async () => !existsSync(path.join(dataDir, 'pg', 'postmaster.pid')), 10_000);

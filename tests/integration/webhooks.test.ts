@@ -142,9 +142,14 @@ describe('webhooks', () => {
     await expect(verifyWebhookSignature({ method: 'POST', url: base + path, headers: second.headers, body: tampered }, { jwks, replayStore: new InMemoryReplayStore(), revocationStore: new InMemoryRevocationStore() })).rejects.toThrow();
 
     const published = (await (await fetch(`${agentBase}/.well-known/jwks.json`)).json()) as { keys: Record<string, unknown>[] };
-    const [key] = await sql`select kid, private_jwk from signing_keys where tenant_id = 'demo'`;
-    expect(published.keys.find((k) => k.kid === key!.kid)).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', adcp_use: 'webhook-signing', key_ops: ['verify'] });
-    expect(JSON.stringify(published)).not.toContain(String(key!.private_jwk.d));
+    const key = await ensureWebhookSigningKey(t.app.database.db, 'demo');
+    expect(key.privateJwk.d).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(published.keys.find((k) => k.kid === key.kid)).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', adcp_use: 'webhook-signing', key_ops: ['verify'] });
+    expect(JSON.stringify(published)).not.toContain(key.privateJwk.d);
+    // At rest the private half is sealed: the row does not hold it.
+    const [row] = await sql`select private_jwk::text as j from signing_keys where kid = ${key.kid}`;
+    expect(JSON.parse(row!.j)).toEqual({ sealed: expect.stringMatching(/^enc:v1:/) });
+    expect(row!.j).not.toContain(key.privateJwk.d);
     expect(published.keys.every((k) => k.d === undefined)).toBe(true);
   });
 
@@ -255,9 +260,9 @@ describe('webhooks', () => {
     const lines: string[] = [];
     const logger = createLogger('trace', {}, (l) => lines.push(l));
     await expect(deliverWebhook({ v: 1, tenant_id: 'demo', delivery_id: id }, { attempts: 1, maxAttempts: 8 }, { db: t.app.database.db, logger, adapters: {} as never })).rejects.toThrow(/HTTP 500/);
-    const [key] = await sql`select private_jwk from signing_keys where tenant_id = 'demo'`;
+    const key = await ensureWebhookSigningKey(t.app.database.db, 'demo');
     expect(lines.length).toBeGreaterThan(0);
-    expect(lines.join('\n')).not.toContain(String(key!.private_jwk.d));
+    expect(lines.join('\n')).not.toContain(key.privateJwk.d);
   });
 
   it('does not retry a 4xx, and uses Bearer when asked', async () => {

@@ -2,20 +2,23 @@
 import { eq, sql } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
 import { tenantNotifications } from '../schema/index.js';
+import { secretBox, secretContext } from '../../services/secret-box.js';
 
 export async function getNotificationSettings(db: Queryable, tenantId: string): Promise<{ slackWebhookUrl: string | null; consoleUrl: string | null } | undefined> {
   const [row] = await db
     .select({ slackWebhookUrl: tenantNotifications.slackWebhookUrl, consoleUrl: tenantNotifications.consoleUrl })
     .from(tenantNotifications)
     .where(eq(tenantNotifications.tenantId, tenantId));
-  return row;
+  return row && { ...row, slackWebhookUrl: row.slackWebhookUrl && secretBox().open(row.slackWebhookUrl, secretContext.slackWebhook(tenantId)) };
 }
 
+/** The URL is a credential (whoever has it can post to the channel): stored sealed. */
 export async function setSlackWebhook(db: Queryable, p: { tenantId: string; url: string | null; consoleUrl: string | null }): Promise<void> {
+  const stored = p.url && secretBox().seal(p.url, secretContext.slackWebhook(p.tenantId));
   await db
     .insert(tenantNotifications)
-    .values({ tenantId: p.tenantId, slackWebhookUrl: p.url, consoleUrl: p.consoleUrl })
-    .onConflictDoUpdate({ target: tenantNotifications.tenantId, set: { slackWebhookUrl: p.url, consoleUrl: p.consoleUrl, updatedAt: sql`now()` } });
+    .values({ tenantId: p.tenantId, slackWebhookUrl: stored, consoleUrl: p.consoleUrl })
+    .onConflictDoUpdate({ target: tenantNotifications.tenantId, set: { slackWebhookUrl: stored, consoleUrl: p.consoleUrl, updatedAt: sql`now()` } });
 }
 
 export type MediaBuySummary = {

@@ -7,6 +7,7 @@ import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
 import { signingKeys, type PublicJwk } from '../schema/index.js';
 import { newWebhookSigningKey, WEBHOOK_SIGNING_ALG, WEBHOOK_SIGNING_PURPOSE } from '../../domain/webhook-signing.js';
+import { secretBox, secretContext, type SecretBox } from '../../services/secret-box.js';
 
 /** A retired key stays in the JWKS this long, so webhooks signed (or retried) before a rotation still verify. */
 const RETIRED_KEY_GRACE_HOURS = 24 * 7;
@@ -18,12 +19,21 @@ export interface SigningKey {
   privateJwk: Record<string, string>;
 }
 
+/** The private JWK as stored: `{ sealed }` while a secret key is configured, else the JWK itself. */
+export function sealPrivateJwk(box: SecretBox, kid: string, jwk: Record<string, string>): Record<string, string> {
+  return box.encrypting ? { sealed: box.seal(JSON.stringify(jwk), secretContext.signingKey(kid)) } : jwk;
+}
+
+export function openPrivateJwk(box: SecretBox, kid: string, stored: Record<string, string>): Record<string, string> {
+  return typeof stored.sealed === 'string' ? (JSON.parse(box.open(stored.sealed, secretContext.signingKey(kid))) as Record<string, string>) : stored;
+}
+
 async function activeKey(db: Queryable, tenantId: string): Promise<SigningKey | undefined> {
   const [row] = await db
     .select({ kid: signingKeys.kid, privateJwk: signingKeys.privateJwk })
     .from(signingKeys)
     .where(and(eq(signingKeys.tenantId, tenantId), eq(signingKeys.purpose, WEBHOOK_SIGNING_PURPOSE), isNull(signingKeys.retiredAt)));
-  return row;
+  return row && { kid: row.kid, privateJwk: openPrivateJwk(secretBox(), row.kid, row.privateJwk) };
 }
 
 /** The tenant's active webhook-signing key, made now if it has none. */
@@ -33,7 +43,7 @@ export async function ensureWebhookSigningKey(db: Queryable, tenantId: string): 
   const k = newWebhookSigningKey();
   await db.execute(sql`
     insert into signing_keys (kid, tenant_id, purpose, alg, public_jwk, private_jwk)
-    values (${k.kid}, ${tenantId}, ${WEBHOOK_SIGNING_PURPOSE}, ${WEBHOOK_SIGNING_ALG}, ${JSON.stringify(k.publicJwk)}::jsonb, ${JSON.stringify(k.privateJwk)}::jsonb)
+    values (${k.kid}, ${tenantId}, ${WEBHOOK_SIGNING_PURPOSE}, ${WEBHOOK_SIGNING_ALG}, ${JSON.stringify(k.publicJwk)}::jsonb, ${JSON.stringify(sealPrivateJwk(secretBox(), k.kid, k.privateJwk))}::jsonb)
     on conflict (tenant_id, purpose) where retired_at is null do nothing`);
   const key = await activeKey(db, tenantId);
   if (!key) throw new Error(`no webhook-signing key for tenant ${tenantId}`);

@@ -1,0 +1,171 @@
+/**
+ * Secrets at rest: the seller's webhook-signing private keys, adapter
+ * credentials (the credential-like keys of adapter_configs.settings) and the
+ * Slack webhook URL are stored sealed with AES-256-GCM, so a database dump or
+ * backup alone does not give them away.
+ *
+ * A sealed value is `enc:v1:<kid>:<base64url(iv | ciphertext | tag)>`, where kid
+ * names the key (a hash prefix, not the key). The row it belongs to is bound
+ * in as associated data (`context`), so a sealed value copied into another row
+ * or field does not open. Values stored before a key was configured are plain
+ * and still read; at start-up they are sealed (resealStoredSecrets).
+ *
+ * Keys: SALES_AGENT_SECRET_KEY, 32 bytes in base64 or hex. A comma-separated
+ * list rotates: the first key seals, every key opens, and start-up re-seals
+ * what an older key sealed. On the embedded database with no key set, a key is
+ * made once in the data folder (secret.key, mode 0600) beside the database it
+ * protects. With an external DATABASE_URL and no key, secrets are stored plain
+ * and the server says so at start-up.
+ *
+ * The box is configured once per process (configureSecretBox) and read by the
+ * few queries that store or read a secret.
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+const PREFIX = 'enc:v1:';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+export const KEY_FILE = 'secret.key';
+
+export class SecretKeyError extends Error {}
+
+export interface SecretBox {
+  /** Whether seal() encrypts (a key is configured). */
+  readonly encrypting: boolean;
+  /** Seal a value for the given context; plain when no key is configured. */
+  seal(value: string, context: string): string;
+  /** The plain value of a stored one (sealed or plain). Throws SecretKeyError if no configured key opens it. */
+  open(stored: string, context: string): string;
+  /** A stored value that seal() would store differently: plain while a key is set, or sealed by a key other than the current one. */
+  stale(stored: string): boolean;
+}
+
+export const isSealed = (stored: string): boolean => stored.startsWith(PREFIX);
+
+/** Settings keys that hold credentials: sealed at rest, write-only in the console, redacted in logs and views. */
+const SECRET_KEY = /secret|token|password|passwd|credential|authorization|api[_-]?key|private[_-]?key|service[_-]?account|refresh/i;
+export const isSecretKey = (key: string): boolean => SECRET_KEY.test(key);
+
+/** What each sealed value is bound to (its row and field). */
+export const secretContext = {
+  adapterSetting: (adapterConfigId: string, key: string) => `adapter_configs/${adapterConfigId}/settings.${key}`,
+  signingKey: (kid: string) => `signing_keys/${kid}/private_jwk`,
+  slackWebhook: (tenantId: string) => `tenant_notifications/${tenantId}/slack_webhook_url`,
+};
+
+const kidOf = (key: Buffer) => createHash('sha256').update(key).digest('hex').slice(0, 8);
+
+/** Keys from SALES_AGENT_SECRET_KEY: comma-separated, each 32 bytes as base64 (standard or url) or 64 hex digits. */
+export function parseSecretKeys(raw: string): Buffer[] {
+  const parts = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (parts.length === 0) throw new SecretKeyError('SALES_AGENT_SECRET_KEY is empty');
+  return parts.map((p, i) => {
+    const key = /^[0-9a-f]{64}$/i.test(p) ? Buffer.from(p, 'hex') : /^[A-Za-z0-9+/_-]+={0,2}$/.test(p) ? Buffer.from(p, 'base64') : Buffer.alloc(0);
+    if (key.length !== 32) {
+      throw new SecretKeyError(`SALES_AGENT_SECRET_KEY: key ${i + 1} is not 32 bytes in base64 or hex (make one with: openssl rand -base64 32)`);
+    }
+    return key;
+  });
+}
+
+export function createSecretBox(keys: Buffer[]): SecretBox {
+  const byKid = new Map(keys.map((k) => [kidOf(k), k]));
+  const current = keys[0];
+  const currentKid = current && kidOf(current);
+  return {
+    encrypting: current !== undefined,
+    seal(value, context) {
+      if (!current) return value;
+      const iv = randomBytes(IV_BYTES);
+      const cipher = createCipheriv('aes-256-gcm', current, iv);
+      cipher.setAAD(Buffer.from(context, 'utf8'));
+      const body = Buffer.concat([iv, cipher.update(value, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+      return `${PREFIX}${currentKid}:${body.toString('base64url')}`;
+    },
+    open(stored, context) {
+      if (!isSealed(stored)) return stored;
+      const rest = stored.slice(PREFIX.length);
+      const colon = rest.indexOf(':');
+      const kid = rest.slice(0, colon);
+      const key = byKid.get(kid);
+      if (!key) {
+        throw new SecretKeyError(
+          current
+            ? `a stored secret (${context}) is sealed with key ${kid}, which is not in SALES_AGENT_SECRET_KEY`
+            : `a stored secret (${context}) is sealed with key ${kid}, but no SALES_AGENT_SECRET_KEY is set`,
+        );
+      }
+      const body = Buffer.from(rest.slice(colon + 1), 'base64url');
+      if (body.length < IV_BYTES + TAG_BYTES) throw new SecretKeyError(`a stored secret (${context}) is damaged`);
+      const decipher = createDecipheriv('aes-256-gcm', key, body.subarray(0, IV_BYTES));
+      decipher.setAAD(Buffer.from(context, 'utf8'));
+      decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
+      try {
+        return Buffer.concat([decipher.update(body.subarray(IV_BYTES, body.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+      } catch {
+        throw new SecretKeyError(`a stored secret (${context}) does not open with key ${kid}: altered, or moved from another row`);
+      }
+    },
+    stale(stored) {
+      if (!current) return false;
+      return !stored.startsWith(`${PREFIX}${currentKid}:`);
+    },
+  };
+}
+
+/** The key kept beside an embedded database: read it, or make it on first start. */
+export async function embeddedSecretKey(dataDir: string): Promise<Buffer> {
+  const file = path.join(dataDir, KEY_FILE);
+  const existing = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (existing !== undefined) return parseSecretKeys(existing.trim())[0]!;
+  await mkdir(dataDir, { recursive: true });
+  const key = randomBytes(32);
+  // wx: two processes starting at once must not both write one; the loser reads the winner's.
+  try {
+    await writeFile(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return embeddedSecretKey(dataDir);
+    throw err;
+  }
+  await chmod(file, 0o600);
+  return key;
+}
+
+/** Adapter settings as stored: each credential-like string value sealed. */
+export function sealAdapterSettings(b: SecretBox, adapterConfigId: string, settings: Record<string, unknown>): Record<string, unknown> {
+  return mapSecrets(settings, (v, k) => (isSealed(v) ? v : b.seal(v, secretContext.adapterSetting(adapterConfigId, k))));
+}
+
+/** Adapter settings as an adapter uses them: each sealed value opened. */
+export function openAdapterSettings(b: SecretBox, adapterConfigId: string, settings: Record<string, unknown>): Record<string, unknown> {
+  return mapSecrets(settings, (v, k) => b.open(v, secretContext.adapterSetting(adapterConfigId, k)));
+}
+
+function mapSecrets(settings: Record<string, unknown>, fn: (v: string, k: string) => string): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(settings)) {
+    if (typeof v !== 'string' || !isSecretKey(k)) continue;
+    const next = fn(v, k);
+    if (next !== v) (out ??= { ...settings })[k] = next;
+  }
+  return out ?? settings;
+}
+
+let box: SecretBox = createSecretBox([]);
+
+/** Set the process's box (at boot, before anything stores or reads a secret). */
+export function configureSecretBox(b: SecretBox): void {
+  box = b;
+}
+
+export function secretBox(): SecretBox {
+  return box;
+}

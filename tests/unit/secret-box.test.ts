@@ -1,0 +1,97 @@
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import {
+  createSecretBox,
+  embeddedSecretKey,
+  isSealed,
+  KEY_FILE,
+  openAdapterSettings,
+  parseSecretKeys,
+  sealAdapterSettings,
+  SecretKeyError,
+} from '../../src/services/secret-box.js';
+
+const k1 = randomBytes(32);
+const k2 = randomBytes(32);
+
+describe('secret box', () => {
+  it('seals with AES-GCM bound to its context, and opens only there', () => {
+    const box = createSecretBox([k1]);
+    const sealed = box.seal('sk-live-123', 'adapter_configs/a/settings.api_key');
+    expect(sealed).toMatch(/^enc:v1:[0-9a-f]{8}:[A-Za-z0-9_-]+$/);
+    expect(sealed).not.toContain('sk-live');
+    expect(box.seal('sk-live-123', 'adapter_configs/a/settings.api_key')).not.toBe(sealed); // a fresh IV each time
+    expect(box.open(sealed, 'adapter_configs/a/settings.api_key')).toBe('sk-live-123');
+    expect(() => box.open(sealed, 'adapter_configs/b/settings.api_key')).toThrow(SecretKeyError);
+    const flipped = sealed.slice(0, -2) + (sealed.endsWith('A') ? 'B' : 'A') + sealed.slice(-1);
+    expect(() => box.open(flipped, 'adapter_configs/a/settings.api_key')).toThrow(/altered/);
+  });
+
+  it('reads values stored plain before a key was set, and says which are stale', () => {
+    const box = createSecretBox([k1]);
+    expect(box.open('plain-value', 'x')).toBe('plain-value');
+    expect(box.stale('plain-value')).toBe(true);
+    expect(box.stale(box.seal('v', 'x'))).toBe(false);
+    expect(box.stale(createSecretBox([k2]).seal('v', 'x'))).toBe(true);
+  });
+
+  it('rotates: the first key seals, every listed key opens', () => {
+    const old = createSecretBox([k1]).seal('v', 'ctx');
+    const rotated = createSecretBox(parseSecretKeys(`${k2.toString('base64')}, ${k1.toString('hex')}`));
+    expect(rotated.open(old, 'ctx')).toBe('v');
+    expect(rotated.stale(old)).toBe(true);
+    expect(createSecretBox([k2]).open(rotated.seal('w', 'ctx'), 'ctx')).toBe('w'); // sealed with the first key
+    expect(() => createSecretBox([k2]).open(old, 'ctx')).toThrow(/not in SALES_AGENT_SECRET_KEY/);
+    expect(() => createSecretBox([]).open(old, 'ctx')).toThrow(/no SALES_AGENT_SECRET_KEY is set/);
+  });
+
+  it('without a key stores values as given', () => {
+    const box = createSecretBox([]);
+    expect(box.encrypting).toBe(false);
+    expect(box.seal('v', 'ctx')).toBe('v');
+    expect(box.stale('v')).toBe(false);
+  });
+
+  it('refuses keys that are not 32 bytes, naming which', () => {
+    expect(() => parseSecretKeys('too-short')).toThrow(/key 1 is not 32 bytes/);
+    expect(() => parseSecretKeys(`${k1.toString('base64url')},${randomBytes(16).toString('base64')}`)).toThrow(/key 2/);
+    expect(() => parseSecretKeys(' , ')).toThrow(/empty/);
+    expect(parseSecretKeys(k1.toString('base64url'))[0]!.equals(k1)).toBe(true);
+  });
+
+  it('seals only the credential-like adapter settings, and opens them back', () => {
+    const box = createSecretBox([k1]);
+    const stored = sealAdapterSettings(box, 'adp_1', { latency_ms: 5, api_key: 'k', network_code: '123', refresh_token: 'r' });
+    expect(stored).toMatchObject({ latency_ms: 5, network_code: '123' });
+    expect(isSealed(stored.api_key as string) && isSealed(stored.refresh_token as string)).toBe(true);
+    expect(sealAdapterSettings(box, 'adp_1', stored)).toEqual(stored); // sealed values are kept as they are
+    expect(openAdapterSettings(box, 'adp_1', stored)).toEqual({ latency_ms: 5, api_key: 'k', network_code: '123', refresh_token: 'r' });
+    expect(() => openAdapterSettings(box, 'adp_2', stored)).toThrow(SecretKeyError);
+  });
+
+  it('makes the embedded key once, readable by its owner only, and reuses it', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'secret-key-'));
+    try {
+      const [a, b] = await Promise.all([embeddedSecretKey(dir), embeddedSecretKey(dir)]);
+      expect(a.equals(b)).toBe(true);
+      expect((await embeddedSecretKey(dir)).equals(a)).toBe(true);
+      expect((await stat(path.join(dir, KEY_FILE))).mode & 0o777).toBe(0o600);
+      expect(Buffer.from((await readFile(path.join(dir, KEY_FILE), 'utf8')).trim(), 'base64').equals(a)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SALES_AGENT_SECRET_KEY in the environment', () => {
+  it('is checked when the config loads, without echoing the key', () => {
+    const bad = 'not-a-key-but-a-secret-all-the-same';
+    expect(() => loadConfig({ SALES_AGENT_SECRET_KEY: bad })).toThrow(/SALES_AGENT_SECRET_KEY: key 1 is not 32 bytes/);
+    expect(() => loadConfig({ SALES_AGENT_SECRET_KEY: bad })).not.toThrow(new RegExp(bad));
+    expect(loadConfig({ SALES_AGENT_SECRET_KEY: `${k1.toString('base64')},${k2.toString('hex')}` }).secretKey).toContain(',');
+  });
+});
