@@ -18,6 +18,7 @@ import type { AdapterFactory } from './adapters/registry.js';
 import { seedDemo } from './seed/demo.js';
 import { configureSecretBox, createSecretBox, embeddedSecretKey, parseSecretKeys } from './services/secret-box.js';
 import { AuditTrail } from './services/audit.js';
+import { Metrics } from './services/metrics.js';
 
 export interface RunningApp {
   services: AppServices;
@@ -73,7 +74,8 @@ export async function bootApp(
   const catalog = new CatalogCache(database.db, hub);
   const accounts = new AccountCache(hub);
   const audit = new AuditTrail(database.db, logger);
-  const services: AppServices = { database, logger, hub, catalog, accounts, audit, agentUrl: opts.agentUrl ?? config.publicUrl ?? `http://${config.host}:${config.port}` };
+  const metrics = new Metrics();
+  const services: AppServices = { database, logger, hub, catalog, accounts, audit, metrics, agentUrl: opts.agentUrl ?? config.publicUrl ?? `http://${config.host}:${config.port}` };
   let closing: Promise<void> | undefined;
   return {
     services,
@@ -86,6 +88,7 @@ export async function bootApp(
       (closing ??= (async () => {
         await worker?.stop().catch((err) => logger.warn('worker stop failed', { error: err }));
         await audit.close().catch((err) => logger.warn('audit trail flush failed', { error: err }));
+        metrics.stop();
         await hub.stop();
         await database.close();
         await embedded?.stop();

@@ -19,6 +19,7 @@ const EnvSchema = z.object({
   SALES_AGENT_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(4096).default(16),
   SALES_AGENT_DB_POOL: z.coerce.number().int().min(1).max(200).default(10),
   SALES_AGENT_PUBLIC_URL: z.string().url().optional(),
+  SALES_AGENT_METRICS_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   SALES_AGENT_SECRET_KEY: z
     .string()
     .min(1)
@@ -44,6 +45,8 @@ export interface Config {
   publicUrl: string | undefined;
   /** Seals secrets at rest (src/services/secret-box.ts): 32 bytes, base64 or hex; comma-separated to rotate. */
   secretKey: string | undefined;
+  /** Bearer token for GET /metrics; unset: loopback peers only. */
+  metricsToken: string | undefined;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -64,5 +67,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbPoolSize: e.SALES_AGENT_DB_POOL,
     publicUrl: e.SALES_AGENT_PUBLIC_URL,
     secretKey: e.SALES_AGENT_SECRET_KEY,
+    metricsToken: e.SALES_AGENT_METRICS_TOKEN,
   };
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import type { AccountCache } from './account-cache.js';
 import type { CatalogCache } from './catalog-cache.js';
 import type { AuditTrail } from '../services/audit.js';
+import type { Metrics } from '../services/metrics.js';
 
 export interface Caller {
   tenant: Tenant | undefined;
@@ -25,6 +26,8 @@ export interface ToolContext extends Caller {
   agentUrl: string;
   /** Where buying tool calls are recorded (buffered; never on the request's critical path). */
   audit?: AuditTrail;
+  /** Counts and times tool calls for GET /metrics. */
+  metrics?: Metrics;
 }
 
 export interface BuyerContext extends ToolContext {

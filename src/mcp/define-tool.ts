@@ -208,7 +208,12 @@ export function validationError(rawIssues: z.core.$ZodIssue[], args?: unknown): 
 }
 
 export async function invokeTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promise<CallToolResult> {
+  const started = performance.now();
   const result = await runTool(tool, rawArgs, ctx);
+  if (ctx.metrics) {
+    const code = result.isError ? (result.structuredContent as { errors?: { code?: string }[] } | undefined)?.errors?.[0]?.code ?? 'UNKNOWN' : undefined;
+    ctx.metrics.toolCall(tool.name, (performance.now() - started) / 1000, code);
+  }
   // The seller's audit trail of buying calls: appended to a buffer that is written in batches.
   if (!tool.annotations.readOnlyHint) ctx.audit?.toolCall(tool.name, rawArgs, result, ctx);
   return result;

@@ -6,7 +6,7 @@
  *   with a JSON body, whatever the Accept header. This is the hot path that
  *   agent frameworks and AdCP probes use, so it skips building an MCP server.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -71,7 +71,10 @@ async function readBody(req: http.IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function startHttpServer(app: AppServices, opts: { host: string; port: number; sessionIdleMs?: number }): Promise<HttpServer> {
+export async function startHttpServer(
+  app: AppServices,
+  opts: { host: string; port: number; sessionIdleMs?: number; /** Bearer token for GET /metrics; without one, only loopback peers may scrape. */ metricsToken?: string },
+): Promise<HttpServer> {
   const auth = new Authenticator(app.database.db);
   const sessions = new Map<string, Session>();
   const log = app.logger.child({ component: 'http' });
@@ -259,8 +262,18 @@ export async function startHttpServer(app: AppServices, opts: { host: string; po
           return sendJson(res, 503, { status: 'unavailable' });
         }
       }
+      if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD') && app.metrics) {
+        if (!metricsAllowed(req, opts.metricsToken)) {
+          return sendJson(res, opts.metricsToken ? 401 : 403, {
+            error: opts.metricsToken ? 'Send the metrics token: Authorization: Bearer <SALES_AGENT_METRICS_TOKEN>.' : 'Metrics are served to loopback peers only; set SALES_AGENT_METRICS_TOKEN to scrape from elsewhere.',
+          });
+        }
+        const body = await app.metrics.render({ sql: app.database.sql, sessions: () => sessions.size });
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
+        return res.end(req.method === 'HEAD' ? undefined : body);
+      }
       if (path === '/' && req.method === 'GET') {
-        return sendJson(res, 200, { name: SERVER_INFO.name, version: SERVER_INFO.version, mcp: '/mcp', health: '/healthz' });
+        return sendJson(res, 200, { name: SERVER_INFO.name, version: SERVER_INFO.version, mcp: '/mcp', health: '/healthz', metrics: '/metrics' });
       }
       sendJson(res, 404, { error: 'not found' });
     })();
@@ -294,3 +307,13 @@ export async function startHttpServer(app: AppServices, opts: { host: string; po
   };
 }
 
+/** A scrape with the metrics token, or (when none is configured) from this machine. */
+function metricsAllowed(req: http.IncomingMessage, token: string | undefined): boolean {
+  if (!token) {
+    const peer = req.socket.remoteAddress ?? '';
+    return peer === '::1' || peer.startsWith('127.') || peer.startsWith('::ffff:127.');
+  }
+  const given = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim() ?? '';
+  // Compared as hashes: equal lengths, and no early exit on the first differing byte.
+  return timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(token).digest());
+}

@@ -27,6 +27,7 @@ import type { Logger } from '../logger.js';
 import type { AccountCache } from './account-cache.js';
 import type { CatalogCache } from './catalog-cache.js';
 import type { AuditTrail } from '../services/audit.js';
+import type { Metrics } from '../services/metrics.js';
 import type { Caller, ToolContext } from './context.js';
 import { invokeTool, toolListing, type ToolDef } from './define-tool.js';
 import { MEDIA_BUYS_URI, mediaBuyUri, NotificationHub, taskUri, type Subscriber } from './notify.js';
@@ -47,6 +48,8 @@ export interface AppServices {
   now?: () => Date;
   /** Audit trail of buying tool calls (and the console's actions). */
   audit?: AuditTrail;
+  /** Prometheus metrics (GET /metrics). */
+  metrics?: Metrics;
 }
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -77,7 +80,7 @@ export function toolList(): Tool[] {
 export const findTool = (name: string) => TOOL_BY_NAME.get(name);
 
 export function toolContext(app: AppServices, caller: Caller): ToolContext {
-  return { ...caller, db: app.database.db, logger: app.logger, now: app.now ?? (() => new Date()), catalog: app.catalog, accounts: app.accounts, agentUrl: app.agentUrl, audit: app.audit };
+  return { ...caller, db: app.database.db, logger: app.logger, now: app.now ?? (() => new Date()), catalog: app.catalog, accounts: app.accounts, agentUrl: app.agentUrl, audit: app.audit, metrics: app.metrics };
 }
 
 export function createMcpServer(app: AppServices, resolveCaller: CallerResolver, session: SessionOptions = {}): SalesAgentMcpServer {
