@@ -16,7 +16,7 @@ import { NotificationHub } from './mcp/notify.js';
 import type { AppServices } from './mcp/server.js';
 import type { AdapterFactory } from './adapters/registry.js';
 import { seedDemo } from './seed/demo.js';
-import { configureSecretBox, createSecretBox, embeddedSecretKey, parseSecretKeys } from './services/secret-box.js';
+import { configureSecretBox, createSecretBox, embeddedSecretKey, existingEmbeddedKey, parseSecretKeys, secretBox } from './services/secret-box.js';
 import { AuditTrail } from './services/audit.js';
 import { Metrics } from './services/metrics.js';
 
@@ -32,13 +32,24 @@ export interface RunningApp {
 }
 
 /**
+ * The keys that seal stored secrets: SALES_AGENT_SECRET_KEY, else on the embedded database the key made in
+ * its data folder. With both, the folder's key still opens (and start-up re-seals what it sealed).
+ */
+export async function secretKeys(config: Config): Promise<Buffer[]> {
+  const configured = config.secretKey ? parseSecretKeys(config.secretKey) : [];
+  if (config.databaseUrl) return configured;
+  if (configured.length === 0) return [await embeddedSecretKey(config.dataDir)];
+  const folder = await existingEmbeddedKey(config.dataDir);
+  return folder && !configured.some((k) => k.equals(folder)) ? [...configured, folder] : configured;
+}
+
+/**
  * The database this process works on (DATABASE_URL, or the embedded one in the data folder, started here),
  * with the key that seals its secrets configured for the process.
  */
 export async function resolveDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
-  const keys = config.secretKey ? parseSecretKeys(config.secretKey) : config.databaseUrl ? [] : [await embeddedSecretKey(config.dataDir)];
-  configureSecretBox(createSecretBox(keys));
-  if (keys.length === 0) {
+  configureSecretBox(createSecretBox(await secretKeys(config)));
+  if (!secretBox().encrypting) {
     logger.warn('SALES_AGENT_SECRET_KEY is not set: adapter credentials, webhook-signing keys and the Slack URL are stored unencrypted (make a key with: openssl rand -base64 32)');
   }
   if (config.databaseUrl) return { url: config.databaseUrl };

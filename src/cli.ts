@@ -15,6 +15,7 @@ import { seedCompliance } from './seed/compliance.js';
 import { seedDemo } from './seed/demo.js';
 import { startWorker } from './jobs/worker.js';
 import { adminCommand } from './admin/cli.js';
+import { secretBox, SecretKeyError } from './services/secret-box.js';
 
 const USAGE = `Usage:
   sales-agent serve [--transport http|stdio] [--host 127.0.0.1] [--port 3000] [--no-worker]
@@ -143,8 +144,11 @@ async function main(): Promise<void> {
     case 'migrate': {
       const { url, embedded } = await resolveDatabase(config, logger);
       try {
-        await migrateDatabase(url, logger);
+        const { secrets } = await migrateDatabase(url, logger);
         process.stdout.write('Database migrated.\n');
+        // What a rotation needs to know before it drops an old key.
+        const held = Object.entries(secrets).map(([kid, n]) => (kid === 'plain' ? `${n} not sealed` : `${n} sealed with key ${kid}`));
+        process.stdout.write(`Stored secrets: ${held.length ? held.join(', ') : 'none'}; ${secretBox().kid ? `new ones are sealed with key ${secretBox().kid}` : 'no key is set'}.\n`);
       } finally {
         await embedded?.stop();
       }
@@ -166,6 +170,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`sales-agent: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  // A key problem is the operator's to fix, said plainly; anything else with its stack.
+  const text = err instanceof SecretKeyError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`sales-agent: ${text}\n`);
   process.exit(1);
 });

@@ -23,7 +23,7 @@ import { approveMediaBuy, rejectMediaBuy } from '../services/approval.js';
 import { actorOf, newApiKey, type Operator } from './auth.js';
 import { generatePassword, hashPassword, verifyPassword } from './passwords.js';
 import { isSecretKey, mergeSettings } from './secrets.js';
-import { openAdapterSettings, sealAdapterSettings, secretBox } from '../services/secret-box.js';
+import { secretBox, secretContext } from '../services/secret-box.js';
 
 export class AdminError extends Error {
   constructor(
@@ -339,6 +339,25 @@ export const AdapterInput = z.object({
   secrets: z.record(z.string(), z.string().min(1).nullable()).default({}),
 });
 
+/** The path of a credential-like key nested inside a visible setting (top-level ones go through secrets). */
+function nestedSecretKey(settings: Record<string, unknown>): string | undefined {
+  const walk = (v: unknown, at: string, depth: number): string | undefined => {
+    if (depth > 8 || v === null || typeof v !== 'object') return undefined;
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      const here = Array.isArray(v) ? `${at}[${k}]` : `${at}.${k}`;
+      if (!Array.isArray(v) && isSecretKey(k) && x !== null && x !== '') return here;
+      const found = walk(x, here, depth + 1);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  for (const [k, v] of Object.entries(settings)) {
+    const found = isSecretKey(k) ? undefined : walk(v, k, 0);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 export async function updateAdapter(deps: AdminDeps, op: Operator, adapterId: string, input: unknown): Promise<{ adapter_config_id: string }> {
   return act(deps, op, { operation: 'adapter.update', target: adapterId }, async (tx) => {
     const p = parse(AdapterInput, input);
@@ -347,9 +366,14 @@ export async function updateAdapter(deps: AdminDeps, op: Operator, adapterId: st
     const [row] = await tx.select().from(adapterConfigs).where(and(eq(adapterConfigs.tenantId, op.tenantId), eq(adapterConfigs.id, adapterId))).for('update');
     if (!row) throw new AdminError(404, 'NOT_FOUND', `No adapter ${adapterId}.`);
     const visible = p.settings ?? Object.fromEntries(Object.entries(row.settings).filter(([k]) => !isSecretKey(k)));
-    const settings = mergeSettings(row.settings, visible, p.secrets);
+    const hidden = p.settings && nestedSecretKey(p.settings);
+    if (hidden) throw new AdminError(400, 'VALIDATION_ERROR', `settings.${hidden}: a credential inside a setting would be stored and shown in clear; send it in secrets under its own key`, `settings.${hidden}`);
+    // New secrets are sealed as they come in (stored ones already are); validation sees the sealed strings.
+    const box = secretBox();
+    const incoming = Object.fromEntries(Object.entries(p.secrets).map(([k, v]) => [k, v === null ? null : box.seal(v, secretContext.adapterSetting(row.id, k))]));
+    const settings = mergeSettings(row.settings, visible, incoming);
     if (row.adapterType === 'mock') {
-      const check = MockSettings.safeParse(openAdapterSettings(secretBox(), row.id, settings));
+      const check = MockSettings.safeParse(settings);
       if (!check.success) {
         const i = check.error.issues[0]!;
         throw new AdminError(400, 'VALIDATION_ERROR', `settings.${i.path.join('.')}: ${i.message}`, `settings.${i.path.join('.')}`);
@@ -357,7 +381,7 @@ export async function updateAdapter(deps: AdminDeps, op: Operator, adapterId: st
     }
     await tx
       .update(adapterConfigs)
-      .set({ settings: sealAdapterSettings(secretBox(), row.id, settings), ...(p.manual_approval_required !== undefined && { manualApprovalRequired: p.manual_approval_required }), updatedAt: sql`now()` })
+      .set({ settings, ...(p.manual_approval_required !== undefined && { manualApprovalRequired: p.manual_approval_required }), updatedAt: sql`now()` })
       .where(eq(adapterConfigs.id, row.id));
     // Names of changed secrets only, never their values.
     return {

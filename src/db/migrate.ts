@@ -13,22 +13,24 @@ import { postgresTarget } from './client.js';
 import type { Logger } from '../logger.js';
 import { graphileLogger } from '../jobs/worker.js';
 import { secretBox } from '../services/secret-box.js';
-import { resealStoredSecrets } from './queries/secrets.js';
+import { resealStoredSecrets, type SecretCensus } from './queries/secrets.js';
 
 export const MIGRATIONS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../drizzle');
 const LOCK_KEY = 727_001_042;
 
-export async function migrateDatabase(url: string, logger: Logger): Promise<void> {
+/** Returns how many stored secrets each key seals (`plain`: unsealed). */
+export async function migrateDatabase(url: string, logger: Logger): Promise<{ secrets: SecretCensus }> {
   const target = postgresTarget(url);
   const sql = postgres(target.url, { max: 2, onnotice: () => {}, ...(target.host && { host: target.host }) });
   const started = Date.now();
+  let secrets: SecretCensus = {};
   try {
     const lock = await sql.reserve();
     try {
       await lock`select pg_advisory_lock(${LOCK_KEY})`;
       await migrate(drizzle(sql), { migrationsFolder: MIGRATIONS_FOLDER });
       await runMigrations({ connectionString: url, logger: graphileLogger(logger) });
-      await resealStoredSecrets(lock, secretBox(), logger);
+      secrets = await resealStoredSecrets(lock, secretBox(), logger);
     } finally {
       await lock`select pg_advisory_unlock(${LOCK_KEY})`.catch(() => {});
       lock.release();
@@ -37,4 +39,5 @@ export async function migrateDatabase(url: string, logger: Logger): Promise<void
     await sql.end({ timeout: 5 });
   }
   logger.debug('database migrated', { ms: Date.now() - started });
+  return { secrets };
 }

@@ -117,7 +117,7 @@ export async function startWorker(opts: {
   // Tasks get their own pool whose commits skip the WAL flush wait: each job's completion is committed
   // synchronously after the task's writes (by Graphile Worker, on its own pool), and that flush covers them.
   const database = connect(opts.database.url, { max: Math.min(opts.concurrency, 10), applicationName: 'sales-agent-worker', asyncCommit: true });
-  const deps = { db: database.db, adapters: opts.adapters ?? createAdapterRegistry(database.db), logger };
+  const deps = { db: database.db, adapters: opts.adapters ?? createAdapterRegistry(database.db, logger), logger };
   const tasks: Record<string, Task> = {
     fulfil_media_buy: fulfilMediaBuy,
     sync_media_buy_update: syncMediaBuyUpdate,

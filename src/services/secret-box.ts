@@ -21,7 +21,7 @@
  * few queries that store or read a secret.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 const PREFIX = 'enc:v1:';
@@ -29,11 +29,23 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 export const KEY_FILE = 'secret.key';
 
-export class SecretKeyError extends Error {}
+/** unknown_key: sealed with a key not configured; damaged: the key is there but the value does not open (altered, or moved). */
+export class SecretKeyError extends Error {
+  constructor(
+    message: string,
+    readonly reason: 'unknown_key' | 'damaged' | 'bad_key',
+    readonly kid?: string,
+  ) {
+    super(message);
+    this.name = 'SecretKeyError';
+  }
+}
 
 export interface SecretBox {
   /** Whether seal() encrypts (a key is configured). */
   readonly encrypting: boolean;
+  /** The id of the key seal() uses (a hash prefix, safe to show). */
+  readonly kid: string | undefined;
   /** Seal a value for the given context; plain when no key is configured. */
   seal(value: string, context: string): string;
   /** The plain value of a stored one (sealed or plain). Throws SecretKeyError if no configured key opens it. */
@@ -43,6 +55,9 @@ export interface SecretBox {
 }
 
 export const isSealed = (stored: string): boolean => stored.startsWith(PREFIX);
+
+/** The key id a sealed value names (undefined for a plain value). */
+export const sealedKid = (stored: string): string | undefined => (isSealed(stored) ? stored.slice(PREFIX.length, stored.indexOf(':', PREFIX.length)) : undefined);
 
 /** Settings keys that hold credentials: sealed at rest, write-only in the console, redacted in logs and views. */
 const SECRET_KEY = /secret|token|password|passwd|credential|authorization|api[_-]?key|private[_-]?key|service[_-]?account|refresh/i;
@@ -63,12 +78,17 @@ export function parseSecretKeys(raw: string): Buffer[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  if (parts.length === 0) throw new SecretKeyError('SALES_AGENT_SECRET_KEY is empty');
+  if (parts.length === 0) throw new SecretKeyError('SALES_AGENT_SECRET_KEY is empty', 'bad_key');
   return parts.map((p, i) => {
-    const key = /^[0-9a-f]{64}$/i.test(p) ? Buffer.from(p, 'hex') : /^[A-Za-z0-9+/_-]+={0,2}$/.test(p) ? Buffer.from(p, 'base64') : Buffer.alloc(0);
+    const key = /^[0-9a-f]{64}$/i.test(p)
+      ? Buffer.from(p, 'hex')
+      : /^[A-Za-z0-9+/]+={0,2}$/.test(p) || /^[A-Za-z0-9_-]+$/.test(p)
+        ? Buffer.from(p, 'base64')
+        : Buffer.alloc(0);
     if (key.length !== 32) {
-      throw new SecretKeyError(`SALES_AGENT_SECRET_KEY: key ${i + 1} is not 32 bytes in base64 or hex (make one with: openssl rand -base64 32)`);
+      throw new SecretKeyError(`SALES_AGENT_SECRET_KEY: key ${i + 1} is not 32 bytes in base64 or hex (make one with: openssl rand -base64 32)`, 'bad_key');
     }
+    if (key.every((b) => b === key[0])) throw new SecretKeyError(`SALES_AGENT_SECRET_KEY: key ${i + 1} is one byte repeated; use a random key (openssl rand -base64 32)`, 'bad_key');
     return key;
   });
 }
@@ -79,6 +99,7 @@ export function createSecretBox(keys: Buffer[]): SecretBox {
   const currentKid = current && kidOf(current);
   return {
     encrypting: current !== undefined,
+    kid: currentKid,
     seal(value, context) {
       if (!current) return value;
       const iv = randomBytes(IV_BYTES);
@@ -98,17 +119,19 @@ export function createSecretBox(keys: Buffer[]): SecretBox {
           current
             ? `a stored secret (${context}) is sealed with key ${kid}, which is not in SALES_AGENT_SECRET_KEY`
             : `a stored secret (${context}) is sealed with key ${kid}, but no SALES_AGENT_SECRET_KEY is set`,
+          'unknown_key',
+          kid,
         );
       }
       const body = Buffer.from(rest.slice(colon + 1), 'base64url');
-      if (body.length < IV_BYTES + TAG_BYTES) throw new SecretKeyError(`a stored secret (${context}) is damaged`);
+      if (body.length < IV_BYTES + TAG_BYTES) throw new SecretKeyError(`a stored secret (${context}) is damaged`, 'damaged', kid);
       const decipher = createDecipheriv('aes-256-gcm', key, body.subarray(0, IV_BYTES));
       decipher.setAAD(Buffer.from(context, 'utf8'));
       decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
       try {
         return Buffer.concat([decipher.update(body.subarray(IV_BYTES, body.length - TAG_BYTES)), decipher.final()]).toString('utf8');
       } catch {
-        throw new SecretKeyError(`a stored secret (${context}) does not open with key ${kid}: altered, or moved from another row`);
+        throw new SecretKeyError(`a stored secret (${context}) does not open with key ${kid}: altered, or moved from another row`, 'damaged', kid);
       }
     },
     stale(stored) {
@@ -118,30 +141,47 @@ export function createSecretBox(keys: Buffer[]): SecretBox {
   };
 }
 
-/** The key kept beside an embedded database: read it, or make it on first start. */
-export async function embeddedSecretKey(dataDir: string): Promise<Buffer> {
+/** The key kept beside an embedded database, if one was made. */
+export async function existingEmbeddedKey(dataDir: string): Promise<Buffer | undefined> {
   const file = path.join(dataDir, KEY_FILE);
-  const existing = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
     throw err;
   });
-  if (existing !== undefined) return parseSecretKeys(existing.trim())[0]!;
-  await mkdir(dataDir, { recursive: true });
-  const key = randomBytes(32);
-  // wx: two processes starting at once must not both write one; the loser reads the winner's.
+  if (text === undefined) return undefined;
   try {
-    await writeFile(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return embeddedSecretKey(dataDir);
-    throw err;
+    return parseSecretKeys(text.trim())[0];
+  } catch {
+    throw new SecretKeyError(`${file} does not hold a 32-byte key (base64); restore it from a backup, or set SALES_AGENT_SECRET_KEY to the key it held`, 'bad_key');
   }
-  await chmod(file, 0o600);
+}
+
+/** The key kept beside an embedded database: read it, or make it on first start. */
+export async function embeddedSecretKey(dataDir: string): Promise<Buffer> {
+  const existing = await existingEmbeddedKey(dataDir);
+  if (existing) return existing;
+  await mkdir(dataDir, { recursive: true });
+  const file = path.join(dataDir, KEY_FILE);
+  const key = randomBytes(32);
+  // Written whole under a temporary name, then linked into place: a crash never leaves a partial key, and of
+  // two processes starting at once one links first and the other reads its key.
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(tmp, key.toString('base64') + '\n', { mode: 0o600, flush: true });
+  try {
+    await chmod(tmp, 0o600);
+    await link(tmp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return (await existingEmbeddedKey(dataDir))!;
+  } finally {
+    await unlink(tmp).catch(() => {});
+  }
   return key;
 }
 
-/** Adapter settings as stored: each credential-like string value sealed. */
+/** Adapter settings as stored: each credential-like string value (given plain) sealed. */
 export function sealAdapterSettings(b: SecretBox, adapterConfigId: string, settings: Record<string, unknown>): Record<string, unknown> {
-  return mapSecrets(settings, (v, k) => (isSealed(v) ? v : b.seal(v, secretContext.adapterSetting(adapterConfigId, k))));
+  return mapSecrets(settings, (v, k) => b.seal(v, secretContext.adapterSetting(adapterConfigId, k)));
 }
 
 /** Adapter settings as an adapter uses them: each sealed value opened. */

@@ -19,7 +19,7 @@ import { seedDemo } from '../../src/seed/demo.js';
 import { createTestDb, type TestDb } from './db.js';
 
 /** The key test apps seal secrets with (a fixed one: tests may open what they stored). */
-export const TEST_SECRET_KEY = Buffer.alloc(32, 7).toString('base64');
+export const TEST_SECRET_KEY = '9f8e2c4d1a6b3e5f7a9c0b2d4e6f8a1c3e5b7d9f0a2c4e6b8d1f3a5c7e9b0d2f';
 
 export interface TestApp {
   app: RunningApp;

@@ -449,6 +449,35 @@ describe('adapters and settings', () => {
     expect((await viewer.post('/admin/adapters/adp_demo_mock', { settings: '{}' })).status).toBe(403);
   });
 
+  it('hands the adapter its credentials opened: the mock ad server accepts the key it was given, and refuses another', async () => {
+    const key = 'sk-live-mock-credential';
+    expect((await admin.api('PATCH', '/adapters/adp_demo_mock', { secrets: { api_key: key, accepted_api_key: key } })).status).toBe(200);
+    const [row] = await sql`select settings->>'api_key' as a, settings->>'accepted_api_key' as b from adapter_configs where id = 'adp_demo_mock'`;
+    expect(row!.a).not.toBe(row!.b); // sealed apart (own IV, own field): equal only once opened
+    const booked = await submit();
+    expect((await admin.api('POST', `/tasks/${booked.taskId}/approve`)).status).toBe(200);
+    await waitFor(async () => (await admin.api('GET', `/media-buys/${booked.mediaBuyId}`)).body.fulfilment === 'fulfilled', 20_000, 50);
+
+    await admin.api('PATCH', '/adapters/adp_demo_mock', { secrets: { accepted_api_key: 'sk-live-rotated-at-the-ad-server' } });
+    const refused = await submit();
+    expect((await admin.api('POST', `/tasks/${refused.taskId}/approve`)).status).toBe(200);
+    const d = await waitFor(async () => {
+      const r = await admin.api('GET', `/media-buys/${refused.mediaBuyId}`);
+      return r.body.status === 'rejected' && r.body;
+    }, 20_000, 50);
+    expect(JSON.stringify(d)).toContain('authentication failed');
+    await admin.api('PATCH', '/adapters/adp_demo_mock', { secrets: { api_key: null, accepted_api_key: null } });
+  });
+
+  it('refuses a credential nested inside a visible setting', async () => {
+    const res = await admin.api('PATCH', '/adapters/adp_demo_mock', { settings: { latency_ms: 0, oauth: { client_id: 'c', refresh_token: 'r-secret' } } });
+    expect(res.status).toBe(400);
+    expect(res.text).toContain('settings.oauth.refresh_token');
+    expect(res.text).not.toContain('r-secret');
+    const [row] = await sql`select settings::text as s from adapter_configs where id = 'adp_demo_mock'`;
+    expect(row!.s).not.toContain('r-secret');
+  });
+
   it('sends orders awaiting approval to the tenant’s Slack; the URL is write-only and never logged', async () => {
     expect((await admin.api('PATCH', '/settings', { slack_webhook_url: 'http://example.com/hook' })).status).toBe(400);
     const slackUrl = `${hooksUrl}/slack/T000/B000/very-secret-slack-path`;

@@ -10,7 +10,7 @@ import { AdapterError } from '../../src/adapters/port.js';
 import { createAdapterRegistry } from '../../src/adapters/registry.js';
 import { connect, type Database } from '../../src/db/client.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
-import { getNotificationSettings, setSlackWebhook } from '../../src/db/queries/notifications.js';
+import { getNotificationSettings, openSlackWebhook, setSlackWebhook } from '../../src/db/queries/notifications.js';
 import { ensureWebhookSigningKey } from '../../src/db/queries/signing-keys.js';
 import { createLogger } from '../../src/logger.js';
 import { seedDemo } from '../../src/seed/demo.js';
@@ -73,7 +73,7 @@ describe('secrets at rest', () => {
 
     // Readers get the plain values back.
     expect((await ensureWebhookSigningKey(d.db, 'demo')).privateJwk).toEqual(jwkBefore);
-    expect((await getNotificationSettings(d.db, 'demo'))?.slackWebhookUrl).toBe(SLACK);
+    expect(openSlackWebhook('demo', (await getNotificationSettings(d.db, 'demo'))!.slackWebhookUrl!)).toBe(SLACK);
     expect(createSecretBox([k1]).open(after.apiKey, secretContext.adapterSetting('adp_demo_mock', 'api_key'))).toBe('sk-live-plain');
     expect(lines.some((l) => l.includes('sealed stored secrets under the current key') && l.includes('"count":3'))).toBe(true);
 
@@ -93,29 +93,43 @@ describe('secrets at rest', () => {
     const onlyK2 = createSecretBox([k2]);
     configureSecretBox(onlyK2);
     expect(onlyK2.stale(after.apiKey) || onlyK2.stale(after.slack) || onlyK2.stale(JSON.parse(after.jwk).sealed)).toBe(false);
-    expect((await getNotificationSettings(d.db, 'demo'))?.slackWebhookUrl).toBe(SLACK);
+    expect(openSlackWebhook('demo', (await getNotificationSettings(d.db, 'demo'))!.slackWebhookUrl!)).toBe(SLACK);
     expect(onlyK2.open(after.apiKey, secretContext.adapterSetting('adp_demo_mock', 'api_key'))).toBe('sk-live-plain');
   });
 
-  it('leaves secrets that no configured key opens as they are, says so, and adapters fail retryably', async () => {
+  it('refuses to start without the key that sealed them, changing nothing', async () => {
     const sealedWithK2 = await stored();
-    lines.length = 0;
-    await boot(createSecretBox([k3]));
-    expect(await stored()).toEqual(sealedWithK2);
-    const errors = lines.filter((l) => l.includes('"level":"error"'));
-    expect(errors).toHaveLength(3);
-    expect(errors.join('\n')).toMatch(/not in SALES_AGENT_SECRET_KEY/);
-    expect(errors.join('\n')).not.toMatch(/sk-live-plain|slack-secret-path/);
+    for (const box of [createSecretBox([k3]), createSecretBox([])]) {
+      await expect(boot(box)).rejects.toThrow(/stored secrets are sealed with key [0-9a-f]{8}, which is not/);
+      expect(await stored()).toEqual(sealedWithK2);
+    }
+    await boot(createSecretBox([k2])); // the right key: starts
+  });
 
+  it('reports a sealed value moved to another row (it does not open there) and leaves it; adapters fail without the detail', async () => {
+    configureSecretBox(createSecretBox([k2]));
+    const before = await stored();
+    // The adapter's sealed key copied into the Slack field: same key, wrong context.
+    await sql`update tenant_notifications set slack_webhook_url = ${before.apiKey} where tenant_id = 'demo'`;
+    lines.length = 0;
+    await boot(createSecretBox([k2]));
+    expect((await stored()).slack).toBe(before.apiKey);
+    const errors = lines.filter((l) => l.includes('"level":"error"'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/tenant_notifications\/demo\/slack_webhook_url.*does not open/);
+
+    // An adapter whose credential does not open: a generic reason (it may reach the buyer), the detail in the log.
+    await sql`update adapter_configs set settings = jsonb_set(settings, '{api_key}', to_jsonb(${before.slack}::text)) where id = 'adp_demo_mock'`;
     const [row] = await sql<{ settings: Record<string, unknown> }[]>`select settings from adapter_configs where id = 'adp_demo_mock'`;
+    lines.length = 0;
     let thrown: unknown;
     try {
-      createAdapterRegistry(d.db)({ id: 'adp_demo_mock', adapterType: 'mock', settings: row!.settings });
+      createAdapterRegistry(d.db, logger)({ id: 'adp_demo_mock', adapterType: 'mock', settings: row!.settings });
     } catch (err) {
       thrown = err;
     }
     expect(thrown).toBeInstanceOf(AdapterError);
-    expect(thrown).toMatchObject({ permanent: false, message: expect.stringMatching(/adp_demo_mock: .*not in SALES_AGENT_SECRET_KEY/) });
-    await expect(ensureWebhookSigningKey(d.db, 'demo')).rejects.toThrow(/not in SALES_AGENT_SECRET_KEY/);
+    expect(thrown).toMatchObject({ permanent: false, message: "the seller's ad server credentials could not be read" });
+    expect(lines.join('\n')).toMatch(/adapter credentials could not be opened.*adp_demo_mock/);
   });
 });

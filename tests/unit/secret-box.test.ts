@@ -1,9 +1,10 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { secretKeys } from '../../src/app.js';
 import {
   createSecretBox,
   embeddedSecretKey,
@@ -27,8 +28,11 @@ describe('secret box', () => {
     expect(box.seal('sk-live-123', 'adapter_configs/a/settings.api_key')).not.toBe(sealed); // a fresh IV each time
     expect(box.open(sealed, 'adapter_configs/a/settings.api_key')).toBe('sk-live-123');
     expect(() => box.open(sealed, 'adapter_configs/b/settings.api_key')).toThrow(SecretKeyError);
-    const flipped = sealed.slice(0, -2) + (sealed.endsWith('A') ? 'B' : 'A') + sealed.slice(-1);
-    expect(() => box.open(flipped, 'adapter_configs/a/settings.api_key')).toThrow(/altered/);
+    // One bit flipped in the ciphertext (in the decoded bytes, so the change is real): the tag no longer matches.
+    const at = sealed.lastIndexOf(':') + 1;
+    const body = Buffer.from(sealed.slice(at), 'base64url');
+    body[14]! ^= 0x01;
+    expect(() => box.open(sealed.slice(0, at) + body.toString('base64url'), 'adapter_configs/a/settings.api_key')).toThrow(/altered/);
   });
 
   it('reads values stored plain before a key was set, and says which are stale', () => {
@@ -61,6 +65,7 @@ describe('secret box', () => {
     expect(() => parseSecretKeys(`${k1.toString('base64url')},${randomBytes(16).toString('base64')}`)).toThrow(/key 2/);
     expect(() => parseSecretKeys(' , ')).toThrow(/empty/);
     expect(parseSecretKeys(k1.toString('base64url'))[0]!.equals(k1)).toBe(true);
+    expect(() => parseSecretKeys(Buffer.alloc(32, 7).toString('base64'))).toThrow(/one byte repeated/);
   });
 
   it('seals only the credential-like adapter settings, and opens them back', () => {
@@ -68,7 +73,6 @@ describe('secret box', () => {
     const stored = sealAdapterSettings(box, 'adp_1', { latency_ms: 5, api_key: 'k', network_code: '123', refresh_token: 'r' });
     expect(stored).toMatchObject({ latency_ms: 5, network_code: '123' });
     expect(isSealed(stored.api_key as string) && isSealed(stored.refresh_token as string)).toBe(true);
-    expect(sealAdapterSettings(box, 'adp_1', stored)).toEqual(stored); // sealed values are kept as they are
     expect(openAdapterSettings(box, 'adp_1', stored)).toEqual({ latency_ms: 5, api_key: 'k', network_code: '123', refresh_token: 'r' });
     expect(() => openAdapterSettings(box, 'adp_2', stored)).toThrow(SecretKeyError);
   });
@@ -93,5 +97,33 @@ describe('SALES_AGENT_SECRET_KEY in the environment', () => {
     expect(() => loadConfig({ SALES_AGENT_SECRET_KEY: bad })).toThrow(/SALES_AGENT_SECRET_KEY: key 1 is not 32 bytes/);
     expect(() => loadConfig({ SALES_AGENT_SECRET_KEY: bad })).not.toThrow(new RegExp(bad));
     expect(loadConfig({ SALES_AGENT_SECRET_KEY: `${k1.toString('base64')},${k2.toString('hex')}` }).secretKey).toContain(',');
+  });
+});
+
+describe('which keys a process uses', () => {
+  it('on the embedded database: the folder key, made once; with SALES_AGENT_SECRET_KEY the folder key still opens', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'secret-keys-'));
+    try {
+      const embedded = loadConfig({ SALES_AGENT_DATA_DIR: dir });
+      const [folder] = await secretKeys(embedded);
+      expect((await secretKeys(embedded))[0]!.equals(folder!)).toBe(true);
+      const withKey = await secretKeys({ ...embedded, secretKey: k1.toString('base64') });
+      expect(withKey.map((k) => k.toString('hex'))).toEqual([k1.toString('hex'), folder!.toString('hex')]); // k1 seals, the folder's opens
+      // With DATABASE_URL only what is configured counts (there is no folder of ours).
+      expect(await secretKeys({ ...embedded, databaseUrl: 'postgres://x/y' })).toEqual([]);
+      expect((await secretKeys({ ...embedded, databaseUrl: 'postgres://x/y', secretKey: k2.toString('hex') })).map((k) => k.toString('hex'))).toEqual([k2.toString('hex')]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says which file holds no key instead of starting with a new one', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'secret-keys-'));
+    try {
+      await writeFile(path.join(dir, KEY_FILE), '');
+      await expect(embeddedSecretKey(dir)).rejects.toThrow(/secret\.key does not hold a 32-byte key/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

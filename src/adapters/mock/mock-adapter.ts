@@ -46,6 +46,10 @@ export const MockSettings = z
     fail_first: z.partialRecord(z.enum(MOCK_OPERATIONS), z.coerce.number().int().min(0)).default({}),
     /** Per operation: every call fails permanently with this reason (reject_reason is create_order's). */
     reject: z.partialRecord(z.enum(MOCK_OPERATIONS), z.string()).default({}),
+    /** The credential the adapter sends (a secret: sealed at rest, set through the console's secrets). */
+    api_key: z.string().optional(),
+    /** When set, the mock ad server refuses every call whose api_key differs, as a real one refuses bad credentials. */
+    accepted_api_key: z.string().optional(),
   })
   .loose();
 export type MockSettings = z.infer<typeof MockSettings>;
@@ -57,6 +61,9 @@ export function createMockAdapter(db: Db, rawSettings: Record<string, unknown>, 
   /** Latency, then the failures injected for this operation; `key` is the call's idempotency key. */
   const arrive = async (op: MockOperation, key: string, signal?: AbortSignal, extra?: () => void) => {
     if (settings.latency_ms > 0) await sleep(settings.latency_ms, undefined, { signal });
+    if (settings.accepted_api_key !== undefined && settings.api_key !== settings.accepted_api_key) {
+      throw new AdapterError('mock ad server: authentication failed (api_key not accepted)', true);
+    }
     const reject = settings.reject[op] ?? (op === 'create_order' ? settings.reject_reason : undefined);
     if (reject) throw new AdapterError(reject, true);
     extra?.();

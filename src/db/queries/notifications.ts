@@ -4,12 +4,18 @@ import type { Queryable } from '../client.js';
 import { tenantNotifications } from '../schema/index.js';
 import { secretBox, secretContext } from '../../services/secret-box.js';
 
+/** slackWebhookUrl as stored (sealed when a key is configured): enough to tell whether one is set. */
 export async function getNotificationSettings(db: Queryable, tenantId: string): Promise<{ slackWebhookUrl: string | null; consoleUrl: string | null } | undefined> {
   const [row] = await db
     .select({ slackWebhookUrl: tenantNotifications.slackWebhookUrl, consoleUrl: tenantNotifications.consoleUrl })
     .from(tenantNotifications)
     .where(eq(tenantNotifications.tenantId, tenantId));
-  return row && { ...row, slackWebhookUrl: row.slackWebhookUrl && secretBox().open(row.slackWebhookUrl, secretContext.slackWebhook(tenantId)) };
+  return row;
+}
+
+/** The Slack URL to post to (opened: it is stored sealed). Only the job that posts reads it. */
+export function openSlackWebhook(tenantId: string, stored: string): string {
+  return secretBox().open(stored, secretContext.slackWebhook(tenantId));
 }
 
 /** The URL is a credential (whoever has it can post to the channel): stored sealed. */

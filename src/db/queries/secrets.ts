@@ -1,65 +1,111 @@
 /**
- * Bring stored secrets under the current key: values stored plain (before a
- * key was configured) or sealed with an older key (before a rotation) are
- * sealed again. Runs at start-up under the migration lock. Each row is written
- * only if it has not changed since it was read, so an operator's edit made
- * meanwhile is never overwritten. A value that no configured key opens is left
- * as it is and reported.
+ * Stored secrets against the configured keys, at start-up under the migration
+ * lock, in one transaction whose rows are locked while they are rewritten (an
+ * operator's edit waits, then applies to the new value):
+ * - values stored plain (before a key was configured) or sealed with an older
+ *   key (before a rotation) are sealed under the current key;
+ * - a value sealed with a key that is not configured stops the start-up: a
+ *   process that cannot read the secrets must not take jobs that need them
+ *   (they would fail, and their media buys be rejected) nor write new ones;
+ * - a value that its key does not open (altered, or moved between rows) is
+ *   reported and left as it is.
+ * Returns how many values each key now seals (`plain` for unsealed ones).
  */
 import type postgres from 'postgres';
 import type { Logger } from '../../logger.js';
-import { isSealed, isSecretKey, openAdapterSettings, sealAdapterSettings, SecretKeyError, secretContext, type SecretBox } from '../../services/secret-box.js';
+import {
+  isSecretKey,
+  openAdapterSettings,
+  sealAdapterSettings,
+  sealedKid,
+  SecretKeyError,
+  secretContext,
+  type SecretBox,
+} from '../../services/secret-box.js';
 import { openPrivateJwk, sealPrivateJwk } from './signing-keys.js';
 
-export async function resealStoredSecrets(sql: postgres.Sql | postgres.ReservedSql, box: SecretBox, logger: Logger): Promise<{ resealed: number; unreadable: number }> {
-  if (!box.encrypting) return { resealed: 0, unreadable: 0 };
+export type SecretCensus = Record<string, number>;
+
+export async function resealStoredSecrets(sql: postgres.ReservedSql, box: SecretBox, logger: Logger): Promise<SecretCensus> {
+  await sql`begin`;
+  try {
+    const census = await reseal(sql, box, logger);
+    await sql`commit`;
+    return census;
+  } catch (err) {
+    await sql`rollback`.catch(() => {});
+    throw err;
+  }
+}
+
+async function reseal(sql: postgres.ReservedSql, box: SecretBox, logger: Logger): Promise<SecretCensus> {
+  const census: SecretCensus = {};
+  const unknownKeys = new Set<string>();
   let resealed = 0;
-  let unreadable = 0;
-  /** Open with the keys we have, seal with the current one; undefined when no key opens it. */
-  const attempt = <T>(fn: () => T): T | undefined => {
+  const count = (v: string) => {
+    const kid = sealedKid(v) ?? 'plain';
+    census[kid] = (census[kid] ?? 0) + 1;
+  };
+  /**
+   * Every stored value is opened (so one that does not open is found at start-up, not by a job);
+   * `reseal` runs for the stale ones. Returns the new stored value, or undefined to leave it.
+   */
+  const check = <T>(stale: boolean, open: () => unknown, reseal: () => T): T | undefined => {
     try {
-      return fn();
+      open();
+      return stale && box.encrypting ? reseal() : undefined;
     } catch (err) {
       if (!(err instanceof SecretKeyError)) throw err;
-      unreadable++;
-      logger.error('a stored secret could not be opened; it stays as it is', { error: err.message });
+      if (err.reason === 'unknown_key') unknownKeys.add(err.kid!);
+      else logger.error('a stored secret does not open with its key; it stays as it is', { error: err.message });
       return undefined;
     }
   };
 
-  const adapters = await sql<{ id: string; settings: Record<string, unknown> }[]>`select id, settings from adapter_configs`;
+  const adapters = await sql<{ id: string; settings: Record<string, unknown> }[]>`select id, settings from adapter_configs order by id for update`;
   for (const a of adapters) {
-    const stale = Object.entries(a.settings).some(([k, v]) => isSecretKey(k) && typeof v === 'string' && box.stale(v));
-    if (!stale) continue;
-    const next = attempt(() => {
-      // Re-seal what another key sealed: open it first, then seal under the current key.
-      const opened = openAdapterSettings(box, a.id, a.settings);
-      return sealAdapterSettings(box, a.id, opened);
-    });
-    if (!next) continue;
-    const n = await sql`update adapter_configs set settings = ${JSON.stringify(next)}::jsonb where id = ${a.id} and settings = ${JSON.stringify(a.settings)}::jsonb`;
-    resealed += n.count;
+    const secrets = Object.entries(a.settings).filter((e): e is [string, string] => isSecretKey(e[0]) && typeof e[1] === 'string');
+    const opened = () => openAdapterSettings(box, a.id, a.settings);
+    const next = check(secrets.some(([, v]) => box.stale(v)), opened, () => sealAdapterSettings(box, a.id, opened()));
+    if (next) {
+      await sql`update adapter_configs set settings = ${JSON.stringify(next)}::jsonb where id = ${a.id}`;
+      resealed++;
+    }
+    for (const [k, v] of Object.entries(next ?? a.settings)) if (isSecretKey(k) && typeof v === 'string') count(v);
   }
 
-  const keys = await sql<{ kid: string; private_jwk: Record<string, string> }[]>`select kid, private_jwk from signing_keys`;
+  const keys = await sql<{ kid: string; private_jwk: Record<string, string> }[]>`select kid, private_jwk from signing_keys order by kid for update`;
   for (const k of keys) {
-    const stored = k.private_jwk;
-    if (typeof stored.sealed === 'string' && !box.stale(stored.sealed)) continue;
-    const next = attempt(() => sealPrivateJwk(box, k.kid, openPrivateJwk(box, k.kid, stored)));
-    if (!next) continue;
-    const n = await sql`update signing_keys set private_jwk = ${JSON.stringify(next)}::jsonb where kid = ${k.kid} and private_jwk = ${JSON.stringify(stored)}::jsonb`;
-    resealed += n.count;
+    const sealed = typeof k.private_jwk.sealed === 'string' ? k.private_jwk.sealed : undefined;
+    const opened = () => openPrivateJwk(box, k.kid, k.private_jwk);
+    const next = check(sealed ? box.stale(sealed) : box.encrypting, opened, () => sealPrivateJwk(box, k.kid, opened()));
+    if (next) {
+      await sql`update signing_keys set private_jwk = ${JSON.stringify(next)}::jsonb where kid = ${k.kid}`;
+      resealed++;
+    }
+    count((next ?? k.private_jwk).sealed ?? 'plain');
   }
 
-  const slack = await sql<{ tenant_id: string; url: string }[]>`select tenant_id, slack_webhook_url as url from tenant_notifications where slack_webhook_url is not null`;
+  const slack = await sql<{ tenant_id: string; url: string }[]>`
+    select tenant_id, slack_webhook_url as url from tenant_notifications where slack_webhook_url is not null order by tenant_id for update`;
   for (const s of slack) {
-    if (!box.stale(s.url)) continue;
     const ctx = secretContext.slackWebhook(s.tenant_id);
-    const next = attempt(() => box.seal(isSealed(s.url) ? box.open(s.url, ctx) : s.url, ctx));
-    if (!next) continue;
-    const n = await sql`update tenant_notifications set slack_webhook_url = ${next} where tenant_id = ${s.tenant_id} and slack_webhook_url = ${s.url}`;
-    resealed += n.count;
+    const next = check(box.stale(s.url), () => box.open(s.url, ctx), () => box.seal(box.open(s.url, ctx), ctx));
+    if (next) {
+      await sql`update tenant_notifications set slack_webhook_url = ${next} where tenant_id = ${s.tenant_id}`;
+      resealed++;
+    }
+    count(next ?? s.url);
+  }
+
+  if (unknownKeys.size > 0) {
+    const kids = [...unknownKeys].sort().join(', ');
+    throw new SecretKeyError(
+      `stored secrets are sealed with key ${kids}, which ${box.encrypting ? 'is not in SALES_AGENT_SECRET_KEY' : 'is not configured (SALES_AGENT_SECRET_KEY is not set)'}; ` +
+        'start with the key that sealed them (a list "new,old" while rotating), as the other processes of this deployment do',
+      'unknown_key',
+    );
   }
   if (resealed > 0) logger.info('sealed stored secrets under the current key', { count: resealed });
-  return { resealed, unreadable };
+  return census;
 }

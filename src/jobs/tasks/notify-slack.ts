@@ -6,7 +6,7 @@
  * backoff; other 4xx (a revoked or wrong URL) give up. The URL is a
  * credential: it is never logged, and error texts are scrubbed of it.
  */
-import { getNotificationSettings, mediaBuySummary, type MediaBuySummary } from '../../db/queries/notifications.js';
+import { getNotificationSettings, mediaBuySummary, openSlackWebhook, type MediaBuySummary } from '../../db/queries/notifications.js';
 import { errorMessage } from '../../domain/errors.js';
 import { NotifySlackPayload } from '../catalog.js';
 import { getTenant } from '../../db/queries/console.js';
@@ -38,8 +38,14 @@ export async function notifySlack(rawPayload: unknown, job: JobInfo, deps: Pick<
   const { tenant_id: tenantId, media_buy_id: mediaBuyId, event } = parsed.data;
   const log = deps.logger.child({ task: 'notify_slack', tenant_id: tenantId, media_buy_id: mediaBuyId, event, attempt: job.attempts });
   const settings = await getNotificationSettings(deps.db, tenantId);
-  const url = settings?.slackWebhookUrl;
-  if (!url) return;
+  if (!settings?.slackWebhookUrl) return;
+  let url: string;
+  try {
+    url = openSlackWebhook(tenantId, settings.slackWebhookUrl);
+  } catch (err) {
+    log.error('slack notification not sent: the webhook URL could not be opened', { error: errorMessage(err) });
+    return;
+  }
   const buy = await mediaBuySummary(deps.db, { tenantId, mediaBuyId });
   if (!buy) return;
   // Saving the URL refused private addresses; what its name resolves to now is checked here (not retried).
