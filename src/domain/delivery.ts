@@ -33,7 +33,21 @@ export interface DeliveryBuy {
   status: string;
   currency: string;
   start_time: string;
+  /** When delivery stops: the flight's end, or the cancellation if earlier. */
+  delivery_ends: string;
   packages: DeliveryPackage[];
+}
+
+/**
+ * AdCP 3.1 finality of a package's figures for a reporting period: they are final (the seller would
+ * invoice on them) once the period, or the buy's delivery if it stopped earlier, has ended and the
+ * delay before collected numbers are complete has passed, and none of them is simulated. finalized_at
+ * is that moment.
+ */
+function packageFinality(b: DeliveryBuy, p: DeliveryPackage, period: { end: string }, now: Date): { is_final: boolean; finalized_at?: string } {
+  const closes = Math.min(Date.parse(period.end), Date.parse(b.delivery_ends)) + REPORT_DELAY_MINUTES * 60_000;
+  const final = closes <= now.getTime() && p.days.every((d) => d.source !== 'simulated');
+  return final ? { is_final: true, finalized_at: new Date(closes).toISOString() } : { is_final: false };
 }
 
 /** Split a non-negative integer total across weights in proportion; rounding leftovers go to the first parts. */
@@ -148,11 +162,12 @@ function windowsOf(b: DeliveryBuy, freq: ReportingFrequency, period: { start: st
 
 export function deliveryResponse(
   buys: DeliveryBuy[],
-  opts: { daily: boolean; period: { start: string; end: string }; currency: string; windows?: { granularity: ReportingFrequency; now: Date } },
+  opts: { daily: boolean; period: { start: string; end: string }; currency: string; now: Date; windows?: { granularity: ReportingFrequency } },
 ): Record<string, unknown> {
   const all: Totals[] = [];
   const deliveries = buys.map((b) => {
-    const byPackage = b.packages.map((p) => {
+    const finality = b.packages.map((p) => packageFinality(b, p, opts.period, opts.now));
+    const byPackage = b.packages.map((p, i) => {
       const t = totalsOf(p.days);
       all.push(t);
       return {
@@ -164,8 +179,11 @@ export function deliveryResponse(
         currency: b.currency,
         paused: p.status === 'paused',
         ...(opts.daily && { daily_breakdown: p.days.map((d) => ({ date: d.day, impressions: d.impressions, spend: Number(d.spend) })) }),
+        ...finality[i],
       };
     });
+    // The row is final when every package is; it became final when the last of them did.
+    const rowFinal = finality.length > 0 && finality.every((f) => f.is_final);
     const models = new Set(b.packages.map((p) => p.pricing_model));
     return {
       media_buy_id: b.id,
@@ -174,7 +192,9 @@ export function deliveryResponse(
       ...(models.size === 1 && { pricing_model: [...models][0] }),
       totals: wireMetrics(totalsOf(b.packages.flatMap((p) => p.days))),
       by_package: byPackage,
-      ...(opts.windows && { windows: windowsOf(b, opts.windows.granularity, opts.period, opts.windows.now) }),
+      is_final: rowFinal,
+      ...(rowFinal && { finalized_at: finality.map((f) => f.finalized_at!).sort().at(-1) }),
+      ...(opts.windows && { windows: windowsOf(b, opts.windows.granularity, opts.period, opts.now) }),
     };
   });
   const grand = {

@@ -71,9 +71,12 @@ describe('get_media_buy_delivery', () => {
     expect(d).toMatchObject({ media_buy_id: buyId, status: 'pending_creatives', pricing_model: 'cpm', totals: { impressions: 0, spend: 0, clicks: 0 } });
     const byId = (list: unknown) => Object.fromEntries((list as { package_id: string }[]).map((p) => [p.package_id, p]));
     expect(byId(d!.by_package)).toEqual({
-      [packageIds[0]!]: { package_id: packageIds[0], impressions: 0, spend: 0, clicks: 0, pricing_model: 'cpm', rate: 42, currency: 'USD', paused: false },
-      [packageIds[1]!]: { package_id: packageIds[1], impressions: 0, spend: 0, clicks: 0, pricing_model: 'cpm', rate: 28, currency: 'USD', paused: false },
+      // The flight has not ended: nothing is final yet.
+      [packageIds[0]!]: { package_id: packageIds[0], impressions: 0, spend: 0, clicks: 0, pricing_model: 'cpm', rate: 42, currency: 'USD', paused: false, is_final: false },
+      [packageIds[1]!]: { package_id: packageIds[1], impressions: 0, spend: 0, clicks: 0, pricing_model: 'cpm', rate: 28, currency: 'USD', paused: false, is_final: false },
     });
+    expect(d).toMatchObject({ is_final: false });
+    expect(d).not.toHaveProperty('finalized_at');
   });
 
   it('shows simulated delivery split across packages by budget, with a daily breakdown', async () => {
@@ -142,6 +145,17 @@ describe('get_media_buy_delivery', () => {
       // However wide the dates, a pull costs what the buy's life costs.
       const wide = await pull({ start_date: '1900-01-01', end_date: '9999-12-31', time_granularity: 'daily', include_window_breakdown: true });
       expect((wide.data.media_buy_deliveries as { windows: Window[] }[])[0]!.windows).toHaveLength(3);
+
+      // Finality of a period's figures: a period that ended (past the reporting delay) holding only the ad
+      // server's numbers is final, per package and for the row, since the moment the delay ran out.
+      const closed = await pull({ start_date: day(-5), end_date: day(-2) });
+      const [c] = closed.data.media_buy_deliveries as { is_final: boolean; finalized_at?: string; by_package: { is_final: boolean; finalized_at?: string }[] }[];
+      const finalAt = new Date(Date.parse(`${day(-2)}T23:59:59.999Z`) + 15 * 60_000).toISOString();
+      expect(c!.by_package.map((p) => [p.is_final, p.finalized_at])).toEqual([[true, finalAt], [true, finalAt]]);
+      expect(c).toMatchObject({ is_final: true, finalized_at: finalAt });
+      // Through today: still running, and simulated numbers are never final.
+      expect((d as unknown as { is_final: boolean; by_package: { is_final: boolean }[] }).by_package.map((p) => p.is_final)).toEqual([false, false]);
+      expect(d).toMatchObject({ is_final: false });
 
       // Without include_window_breakdown the report is the usual one.
       expect((await pull({ time_granularity: 'daily' })).data.media_buy_deliveries).toEqual([expect.not.objectContaining({ windows: expect.anything() })]);

@@ -31,6 +31,7 @@ export async function loadDelivery(
   const rows = await db.execute<{ v: DeliveryBuy }>(sql`
     select json_build_object(
       'id', b.id, 'buyer_ref', b.buyer_ref, 'status', b.status, 'currency', b.currency, 'start_time', b.start_time,
+      'delivery_ends', least(b.end_time, coalesce(b.canceled_at, b.end_time)),
       'packages', coalesce((select json_agg(json_build_object(
           'id', k.id, 'product_id', k.product_id, 'buyer_ref', k.buyer_ref, 'pricing_model', k.pricing_model, 'status', k.status,
           'rate', coalesce(k.bid_price, po.fixed_price)::text,

@@ -127,7 +127,8 @@ export default defineTool({
         daily: input.include_package_daily_breakdown ?? false,
         period: reportingPeriod,
         currency,
-        ...(windows && { windows: { granularity: windows, now } }),
+        now,
+        ...(windows && { windows: { granularity: windows } }),
       }),
       ...(missing.length > 0 && {
         errors: missing.map((id) => ({ code: 'MEDIA_BUY_NOT_FOUND', message: `Media buy ${id} was not found.`, field: `media_buy_ids[${input.media_buy_ids!.indexOf(id)}]` })),
