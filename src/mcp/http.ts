@@ -307,9 +307,11 @@ export async function startHttpServer(
   };
 }
 
-/** A scrape with the metrics token, or (when none is configured) from this machine. */
+/** A scrape with the metrics token, or (when none is configured) from this machine, not forwarded by a proxy. */
 function metricsAllowed(req: http.IncomingMessage, token: string | undefined): boolean {
   if (!token) {
+    // A reverse proxy on this host also connects from loopback: what it forwards came from elsewhere.
+    if (req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined || req.headers['x-real-ip'] !== undefined) return false;
     const peer = req.socket.remoteAddress ?? '';
     return peer === '::1' || peer.startsWith('127.') || peer.startsWith('::ffff:127.');
   }

@@ -78,6 +78,12 @@ describe('GET /metrics', () => {
     expect(m.get('sales_agent_workers')).toBe(0);
   });
 
+  it('without a token, refuses what a reverse proxy on this host forwards', async () => {
+    expect((await scrape(url, { 'x-forwarded-for': '203.0.113.9' })).status).toBe(403);
+    expect((await scrape(url, { forwarded: 'for=203.0.113.9' })).status).toBe(403);
+    expect((await scrape(url)).status).toBe(200);
+  });
+
   it('asks for the metrics token when one is configured', async () => {
     const token = 'metrics-token-0123456789';
     const guarded: HttpServer = await startHttpServer(t.app.services, { host: '127.0.0.1', port: 0, metricsToken: token });
