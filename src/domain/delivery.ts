@@ -4,7 +4,7 @@
  * string until it is put on the wire.
  */
 import { sumAmounts } from './money.js';
-import { REPORT_DELAY_MINUTES, windowEndAfter, windowFloor, type ReportingFrequency } from './reporting.js';
+import { windowEndAfter, windowFloor, type ReportingFrequency } from './reporting.js';
 import { toAdcpMediaBuyStatus } from './status.js';
 
 export interface DeliveryDay {
@@ -38,15 +38,20 @@ export interface DeliveryBuy {
   packages: DeliveryPackage[];
 }
 
+/** Days back an ad server may restate its figures; delivery collection re-reads them (jobs/tasks/collect-delivery.ts). */
+export const RESTATEMENT_DAYS = 2;
+/** How long after a span ends its stored figures can still change: the restatement days, then one hourly collection. */
+export const FINALITY_DELAY_MS = RESTATEMENT_DAYS * 86_400_000 + 3_600_000;
+
 /**
- * AdCP 3.1 finality of a package's figures for a reporting period: they are final (the seller would
- * invoice on them) once the period, or the buy's delivery if it stopped earlier, has ended and the
- * delay before collected numbers are complete has passed, and none of them is simulated. finalized_at
- * is that moment.
+ * AdCP 3.1 finality of figures for a span ending at `endExclusive` (a reporting period, a window): they are
+ * final (no later read changes them; the seller would invoice on them) once the span, or the buy's delivery
+ * if it stopped earlier, lies FINALITY_DELAY_MS behind, and none of them is simulated. finalized_at is that
+ * moment.
  */
-function packageFinality(b: DeliveryBuy, p: DeliveryPackage, period: { end: string }, now: Date): { is_final: boolean; finalized_at?: string } {
-  const closes = Math.min(Date.parse(period.end), Date.parse(b.delivery_ends)) + REPORT_DELAY_MINUTES * 60_000;
-  const final = closes <= now.getTime() && p.days.every((d) => d.source !== 'simulated');
+export function finality(b: DeliveryBuy, endExclusive: number, days: DeliveryDay[], now: Date): { is_final: boolean; finalized_at?: string } {
+  const closes = Math.min(endExclusive, Date.parse(b.delivery_ends)) + FINALITY_DELAY_MS;
+  const final = closes <= now.getTime() && days.every((d) => d.source !== 'simulated');
   return final ? { is_final: true, finalized_at: new Date(closes).toISOString() } : { is_final: false };
 }
 
@@ -154,7 +159,7 @@ function windowsOf(b: DeliveryBuy, freq: ReportingFrequency, period: { start: st
       window_end: end.toISOString(),
       totals: wireMetrics(totalsOf(days)),
       by_package: b.packages.map((p) => ({ package_id: p.id, ...wireMetrics(totalsOf(perPackage?.get(p.id) ?? [])) })),
-      is_final: next.getTime() + REPORT_DELAY_MINUTES * 60_000 <= now.getTime() && days.every((d) => d.source !== 'simulated'),
+      is_final: finality(b, next.getTime(), days, now).is_final,
     });
   }
   return out;
@@ -162,11 +167,21 @@ function windowsOf(b: DeliveryBuy, freq: ReportingFrequency, period: { start: st
 
 export function deliveryResponse(
   buys: DeliveryBuy[],
-  opts: { daily: boolean; period: { start: string; end: string }; currency: string; now: Date; windows?: { granularity: ReportingFrequency } },
+  opts: {
+    daily: boolean;
+    period: { start: string; end: string };
+    currency: string;
+    now: Date;
+    windows?: { granularity: ReportingFrequency };
+    /** Say which figures are final (is_final, finalized_at); off, a reader treats them all as provisional. */
+    finality?: boolean;
+  },
 ): Record<string, unknown> {
   const all: Totals[] = [];
+  // The period's end is inclusive (…T23:59:59.999Z): the span ends a millisecond later.
+  const periodEnd = Date.parse(opts.period.end) + 1;
   const deliveries = buys.map((b) => {
-    const finality = b.packages.map((p) => packageFinality(b, p, opts.period, opts.now));
+    const final = opts.finality === false ? [] : b.packages.map((p) => finality(b, periodEnd, p.days, opts.now));
     const byPackage = b.packages.map((p, i) => {
       const t = totalsOf(p.days);
       all.push(t);
@@ -179,11 +194,11 @@ export function deliveryResponse(
         currency: b.currency,
         paused: p.status === 'paused',
         ...(opts.daily && { daily_breakdown: p.days.map((d) => ({ date: d.day, impressions: d.impressions, spend: Number(d.spend) })) }),
-        ...finality[i],
+        ...final[i],
       };
     });
     // The row is final when every package is; it became final when the last of them did.
-    const rowFinal = finality.length > 0 && finality.every((f) => f.is_final);
+    const rowFinal = final.length > 0 && final.every((f) => f.is_final);
     const models = new Set(b.packages.map((p) => p.pricing_model));
     return {
       media_buy_id: b.id,
@@ -192,8 +207,8 @@ export function deliveryResponse(
       ...(models.size === 1 && { pricing_model: [...models][0] }),
       totals: wireMetrics(totalsOf(b.packages.flatMap((p) => p.days))),
       by_package: byPackage,
-      is_final: rowFinal,
-      ...(rowFinal && { finalized_at: finality.map((f) => f.finalized_at!).sort().at(-1) }),
+      ...(opts.finality !== false && { is_final: rowFinal }),
+      ...(rowFinal && { finalized_at: final.map((f) => f.finalized_at!).sort().at(-1) }),
       ...(opts.windows && { windows: windowsOf(b, opts.windows.granularity, opts.period, opts.now) }),
     };
   });

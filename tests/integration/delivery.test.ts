@@ -3,6 +3,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { have31Schemas, responseProblems, responseProblems31 } from '../helpers/adcp-schema.js';
 import { addBuyer, buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
+import { FINALITY_DELAY_MS } from '../../src/domain/delivery.js';
 
 let t: TestApp;
 let buyer: Client;
@@ -115,9 +116,10 @@ describe('get_media_buy_delivery', () => {
 
   it('answers an AdCP 3.1 windowed pull in contiguous daily or monthly windows over the buy’s life, and refuses hourly ones', async () => {
     const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
-    // Two earlier days as the ad server reported them (so final), beside today's simulated delivery.
+    const dayEnd = (offset: number) => Date.parse(`${day(offset)}T00:00:00Z`) + 86_400_000;
+    // Two earlier days as the ad server reported them, beside today's simulated delivery.
     await sql`insert into delivery_reports (tenant_id, media_buy_id, package_id, day, impressions, clicks, spend, source)
-              values ('demo', ${buyId}, ${packageIds[0]!}, ${day(-2)}, 700, 7, '14', 'adapter'), ('demo', ${buyId}, ${packageIds[1]!}, ${day(-1)}, 300, 3, '6', 'adapter')`;
+              values ('demo', ${buyId}, ${packageIds[0]!}, ${day(-5)}, 700, 7, '14', 'adapter'), ('demo', ${buyId}, ${packageIds[1]!}, ${day(-4)}, 300, 3, '6', 'adapter')`;
     try {
       const pull = async (args: Record<string, unknown>) => {
         const r = await call(buyer, 'get_media_buy_delivery', { media_buy_ids: [buyId], adcp_version: '3.1', ...args });
@@ -125,37 +127,50 @@ describe('get_media_buy_delivery', () => {
         return r;
       };
       type Window = { window_start: string; window_end: string; totals: { impressions: number }; by_package: { package_id: string; impressions: number }[]; is_final: boolean };
-      const daily = await pull({ start_date: day(-5), end_date: day(0), time_granularity: 'daily', include_window_breakdown: true });
+      const daily = await pull({ start_date: day(-8), end_date: day(0), time_granularity: 'daily', include_window_breakdown: true });
       expect(daily.isError, JSON.stringify(daily.data)).toBe(false);
-      const [d] = daily.data.media_buy_deliveries as { totals: { impressions: number }; windows: Window[] }[];
+      const [d] = daily.data.media_buy_deliveries as { totals: { impressions: number }; windows: Window[]; is_final: boolean; by_package: { is_final: boolean }[] }[];
       // From the first delivered day (nothing before it) to now; contiguous; the last one cut at now.
-      expect(d!.windows.map((w) => w.window_start.slice(0, 10))).toEqual([day(-2), day(-1), day(0)]);
+      expect(d!.windows.map((w) => w.window_start.slice(0, 10))).toEqual([-5, -4, -3, -2, -1, 0].map(day));
       for (const [i, w] of d!.windows.entries()) if (i > 0) expect(w.window_start).toBe(d!.windows[i - 1]!.window_end);
       expect(Date.parse(d!.windows.at(-1)!.window_end)).toBeLessThanOrEqual(Date.now());
-      expect(d!.windows.map((w) => w.totals.impressions)).toEqual([700, 300, d!.totals.impressions - 1000]);
+      expect(d!.windows.map((w) => w.totals.impressions)).toEqual([700, 300, 0, 0, 0, d!.totals.impressions - 1000]);
       expect(d!.windows[0]!.by_package.find((p) => p.package_id === packageIds[0])!.impressions).toBe(700);
-      // Ended, past the reporting delay, and the ad server's numbers: final. Today (simulated, still running): not.
-      expect(d!.windows.map((w) => w.is_final)).toEqual([true, true, false]);
+      // A window is final once the days the ad server may restate, and a collection, lie behind it; today
+      // (simulated, still running) is not.
+      const settled = (offset: number) => dayEnd(offset) + FINALITY_DELAY_MS <= Date.now();
+      expect(d!.windows.map((w) => w.is_final)).toEqual([settled(-5), settled(-4), settled(-3), false, false, false]);
+      expect(d!.windows.slice(0, 2).map((w) => w.is_final)).toEqual([true, true]);
+      // Through today: still running, and simulated: nothing final.
+      expect(d!.by_package.map((p) => p.is_final)).toEqual([false, false]);
+      expect(d).toMatchObject({ is_final: false });
+      expect(d).not.toHaveProperty('finalized_at');
+
+      // A period that lies behind the restatement days, holding the ad server's numbers only: final, per
+      // package and for the row, since the moment it settled.
+      const closed = await pull({ start_date: day(-8), end_date: day(-4) });
+      type Row = { is_final: boolean; finalized_at?: string; by_package: { package_id: string; is_final: boolean; finalized_at?: string }[] };
+      const [c] = closed.data.media_buy_deliveries as Row[];
+      const finalAt = new Date(dayEnd(-4) + FINALITY_DELAY_MS).toISOString();
+      expect(c!.by_package.map((p) => [p.is_final, p.finalized_at])).toEqual([[true, finalAt], [true, finalAt]]);
+      expect(c).toMatchObject({ is_final: true, finalized_at: finalAt });
+      // One simulated figure in it: that package is not final, so neither is the row.
+      await sql`insert into delivery_reports (tenant_id, media_buy_id, package_id, day, impressions, clicks, spend, source)
+                values ('demo', ${buyId}, ${packageIds[0]!}, ${day(-7)}, 10, 0, '1', 'simulated')`;
+      const [m] = (await pull({ start_date: day(-8), end_date: day(-4) })).data.media_buy_deliveries as Row[];
+      expect(m!.by_package.map((p) => p.is_final)).toEqual([false, true]);
+      expect(m).toMatchObject({ is_final: false });
+      expect(m).not.toHaveProperty('finalized_at');
+      await sql`delete from delivery_reports where media_buy_id = ${buyId} and day = ${day(-7)}`;
 
       const monthly = await pull({ time_granularity: 'monthly', include_window_breakdown: true });
       const months = (monthly.data.media_buy_deliveries as { windows: Window[] }[])[0]!.windows;
-      expect(months[0]!.window_start.slice(0, 10)).toBe(day(-2));
+      expect(months[0]!.window_start.slice(0, 10)).toBe(day(-5));
       expect(months.reduce((a, w) => a + w.totals.impressions, 0)).toBe(d!.totals.impressions);
 
       // However wide the dates, a pull costs what the buy's life costs.
       const wide = await pull({ start_date: '1900-01-01', end_date: '9999-12-31', time_granularity: 'daily', include_window_breakdown: true });
-      expect((wide.data.media_buy_deliveries as { windows: Window[] }[])[0]!.windows).toHaveLength(3);
-
-      // Finality of a period's figures: a period that ended (past the reporting delay) holding only the ad
-      // server's numbers is final, per package and for the row, since the moment the delay ran out.
-      const closed = await pull({ start_date: day(-5), end_date: day(-2) });
-      const [c] = closed.data.media_buy_deliveries as { is_final: boolean; finalized_at?: string; by_package: { is_final: boolean; finalized_at?: string }[] }[];
-      const finalAt = new Date(Date.parse(`${day(-2)}T23:59:59.999Z`) + 15 * 60_000).toISOString();
-      expect(c!.by_package.map((p) => [p.is_final, p.finalized_at])).toEqual([[true, finalAt], [true, finalAt]]);
-      expect(c).toMatchObject({ is_final: true, finalized_at: finalAt });
-      // Through today: still running, and simulated numbers are never final.
-      expect((d as unknown as { is_final: boolean; by_package: { is_final: boolean }[] }).by_package.map((p) => p.is_final)).toEqual([false, false]);
-      expect(d).toMatchObject({ is_final: false });
+      expect((wide.data.media_buy_deliveries as { windows: Window[] }[])[0]!.windows).toHaveLength(6);
 
       // Without include_window_breakdown the report is the usual one.
       expect((await pull({ time_granularity: 'daily' })).data.media_buy_deliveries).toEqual([expect.not.objectContaining({ windows: expect.anything() })]);

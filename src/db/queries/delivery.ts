@@ -31,7 +31,8 @@ export async function loadDelivery(
   const rows = await db.execute<{ v: DeliveryBuy }>(sql`
     select json_build_object(
       'id', b.id, 'buyer_ref', b.buyer_ref, 'status', b.status, 'currency', b.currency, 'start_time', b.start_time,
-      'delivery_ends', least(b.end_time, coalesce(b.canceled_at, b.end_time)),
+      -- Delivery stops at the flight's end, a cancellation, or the rejection (a rejected buy never ran).
+      'delivery_ends', least(b.end_time, b.canceled_at, case when b.status = 'rejected' then b.updated_at end),
       'packages', coalesce((select json_agg(json_build_object(
           'id', k.id, 'product_id', k.product_id, 'buyer_ref', k.buyer_ref, 'pricing_model', k.pricing_model, 'status', k.status,
           'rate', coalesce(k.bid_price, po.fixed_price)::text,

@@ -9,13 +9,13 @@
  * failure then throws to retry the whole buy.
  */
 import { errorMessage } from '../../domain/errors.js';
+import { RESTATEMENT_DAYS } from '../../domain/delivery.js';
 import { z } from 'zod';
 import { AdapterError, type AdapterDeliveryRequest } from '../../adapters/port.js';
 import { loadDeliveryCollection, upsertAdapterDelivery, type AdapterDeliveryDay, type DeliveryCollectionView } from '../../db/queries/delivery.js';
 import { CollectDeliveryPayload } from '../catalog.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 
-const RESTATEMENT_DAYS = 2;
 const DAY_MS = 86_400_000;
 
 // The ad server's answer is validated like any other input.

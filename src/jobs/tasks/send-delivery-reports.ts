@@ -58,7 +58,7 @@ async function queueReport(tx: Queryable, b: DueReport, now: Date): Promise<Outc
   const buys = await loadDelivery(tx, { tenantId: b.tenantId, principalId: b.principalId, ids: [b.id], ...days });
   const sequence = b.reportingSequence + 1;
   const result = deliveryReport({
-    delivery: deliveryResponse(buys, { daily: false, period: { start: period.start.toISOString(), end: period.end.toISOString() }, currency: b.currency, now }),
+    delivery: deliveryResponse(buys, { daily: false, period: { start: period.start.toISOString(), end: period.end.toISOString() }, currency: b.currency, now, finality: false }),
     notificationType: final ? 'final' : 'scheduled',
     sequence,
     nextExpectedAt: nextAt ? expectedAt(nextAt) : undefined,
