@@ -263,14 +263,14 @@ export async function startHttpServer(
         }
       }
       if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD') && app.metrics) {
-        if (!metricsAllowed(req, opts.metricsToken)) {
+        if (!metricsAllowed(req, opts.metricsToken, checkHost)) {
           return sendJson(res, opts.metricsToken ? 401 : 403, {
-            error: opts.metricsToken ? 'Send the metrics token: Authorization: Bearer <SALES_AGENT_METRICS_TOKEN>.' : 'Metrics are served to loopback peers only; set SALES_AGENT_METRICS_TOKEN to scrape from elsewhere.',
+            error: opts.metricsToken ? 'Send the metrics token: Authorization: Bearer <SALES_AGENT_METRICS_TOKEN>.' : 'Without SALES_AGENT_METRICS_TOKEN, metrics are served only by a loopback-bound agent to loopback peers; set the token to scrape from elsewhere.',
           });
         }
-        const body = await app.metrics.render({ sql: app.database.sql, sessions: () => sessions.size });
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
-        return res.end(req.method === 'HEAD' ? undefined : body);
+        if (req.method === 'HEAD') return res.end();
+        return res.end(await app.metrics.render({ sql: app.database.sql, sessions: () => sessions.size }));
       }
       if (path === '/' && req.method === 'GET') {
         return sendJson(res, 200, { name: SERVER_INFO.name, version: SERVER_INFO.version, mcp: '/mcp', health: '/healthz', metrics: '/metrics' });
@@ -308,9 +308,11 @@ export async function startHttpServer(
 }
 
 /** A scrape with the metrics token, or (when none is configured) from this machine, not forwarded by a proxy. */
-function metricsAllowed(req: http.IncomingMessage, token: string | undefined): boolean {
+function metricsAllowed(req: http.IncomingMessage, token: string | undefined, loopbackBind: boolean): boolean {
   if (!token) {
-    // A reverse proxy on this host also connects from loopback: what it forwards came from elsewhere.
+    // Open without a token only on a loopback-bound server; a reverse proxy on this host also connects
+    // from loopback: what it marks as forwarded came from elsewhere.
+    if (!loopbackBind) return false;
     if (req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined || req.headers['x-real-ip'] !== undefined) return false;
     const peer = req.socket.remoteAddress ?? '';
     return peer === '::1' || peer.startsWith('127.') || peer.startsWith('::ffff:127.');

@@ -1,10 +1,11 @@
 /**
  * Prometheus metrics for GET /metrics: what this process served (tool calls by
  * outcome and latency), how it is doing (memory, event-loop delay, sessions),
- * and the state of the work shared by every process, read from Postgres at
- * scrape time (jobs waiting and failing, bookings and webhooks in flight,
- * approvals waiting, live workers). Recording a call is a few array writes; the
- * queries run only when scraped, with a statement timeout.
+ * and the state of the work shared by every process, read from Postgres when
+ * scraped (jobs waiting and failing, bookings and webhooks in flight, approvals
+ * waiting, live workers). Recording a call is a few array writes; the queries
+ * run at most every 10 s whatever the number of scrapers, one read at a time,
+ * and a scrape waits at most 3 s for them (then reports the database down).
  *
  * Every replica reports the shared gauges alike (they come from one database):
  * aggregate them with max(), not sum(). Labels have bounded values: tool names
@@ -22,13 +23,51 @@ interface ToolStats {
   errors: Map<string, number>;
 }
 
+/** Event-loop delay is sampled every LOOP_RESOLUTION_MS and summarised per minute. */
+const LOOP_RESOLUTION_MS = 10;
+const LOOP_WINDOW_MS = 60_000;
+/** The shared gauges are read at most this often, however many scrapers ask; a read gets this long. */
+const SHARED_TTL_MS = 10_000;
+const SHARED_DEADLINE_MS = 3_000;
+
+interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
 export class Metrics {
   private readonly tools = new Map<string, ToolStats>();
   private readonly loop: IntervalHistogram;
+  private readonly rotate: NodeJS.Timeout;
+  private lastMinute: LoopDelay | undefined;
+  private shared: { at: number; value: Promise<Shared | undefined> } | undefined;
 
-  constructor() {
-    this.loop = monitorEventLoopDelay({ resolution: 10 });
+  constructor(private readonly opts: { sharedTtlMs?: number } = {}) {
+    this.loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     this.loop.enable();
+    // Summarised per minute on a timer, not per scrape: two scrapers (or one HEAD) do not split the window.
+    this.rotate = setInterval(() => {
+      this.lastMinute = this.loopDelay();
+      this.loop.reset();
+    }, LOOP_WINDOW_MS).unref();
+  }
+
+  /** Seconds; the sampling interval itself is not delay (the histogram counts it in). */
+  private loopDelay(): LoopDelay {
+    const s = (ns: number) => (this.loop.count === 0 ? 0 : Math.max(0, ns / 1e9 - LOOP_RESOLUTION_MS / 1000));
+    return { p50: s(this.loop.percentile(50)), p99: s(this.loop.percentile(99)), max: s(this.loop.max) };
+  }
+
+  /** The shared gauges, read once per SHARED_TTL_MS by one query at a time, within SHARED_DEADLINE_MS. */
+  private sharedGauges(sql: postgres.Sql): Promise<Shared | undefined> {
+    const now = Date.now();
+    if (!this.shared || now - this.shared.at >= (this.opts.sharedTtlMs ?? SHARED_TTL_MS)) {
+      const read = sharedGauges(sql).catch(() => undefined);
+      const deadline = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), SHARED_DEADLINE_MS).unref());
+      this.shared = { at: now, value: Promise.race([read, deadline]) };
+    }
+    return this.shared.value;
   }
 
   /** One tool call: its duration and, when it answered with an error, the AdCP code. */
@@ -43,6 +82,7 @@ export class Metrics {
   }
 
   stop(): void {
+    clearInterval(this.rotate);
     this.loop.disable();
   }
 
@@ -73,16 +113,15 @@ export class Metrics {
     out.push(`process_resident_memory_bytes ${mem.rss}`);
     family('nodejs_heap_used_bytes', 'gauge', 'V8 heap in use.');
     out.push(`nodejs_heap_used_bytes ${mem.heapUsed}`);
-    family('nodejs_eventloop_delay_seconds', 'gauge', 'Event-loop delay since the last scrape, by quantile.');
-    for (const q of [0.5, 0.99]) out.push(`nodejs_eventloop_delay_seconds{quantile="${q}"} ${this.loop.percentile(q * 100) / 1e9}`);
-    out.push(`nodejs_eventloop_delay_seconds{quantile="1"} ${this.loop.max / 1e9}`);
-    this.loop.reset();
+    family('nodejs_eventloop_delay_seconds', 'gauge', 'Event-loop delay over the last full minute (the current one until a minute has passed), by quantile.');
+    const loop = this.lastMinute ?? this.loopDelay();
+    out.push(`nodejs_eventloop_delay_seconds{quantile="0.5"} ${loop.p50}`, `nodejs_eventloop_delay_seconds{quantile="0.99"} ${loop.p99}`, `nodejs_eventloop_delay_seconds{quantile="1"} ${loop.max}`);
     if (opts.sessions) {
       family('sales_agent_mcp_sessions', 'gauge', 'MCP sessions this process holds in memory.');
       out.push(`sales_agent_mcp_sessions ${opts.sessions()}`);
     }
 
-    const shared = await sharedGauges(opts.sql).catch(() => undefined);
+    const shared = await this.sharedGauges(opts.sql);
     family('sales_agent_database_up', 'gauge', 'Whether the shared gauges below could be read from Postgres at this scrape.');
     out.push(`sales_agent_database_up ${shared ? 1 : 0}`);
     if (shared) {

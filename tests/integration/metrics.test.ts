@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type HttpServer } from '../../src/mcp/http.js';
 import { approveMediaBuy } from '../../src/services/approval.js';
+import { Metrics } from '../../src/services/metrics.js';
 import { buyRequest, rawCall, startTestApp, type TestApp } from '../helpers/app.js';
 
 /** Samples by series, e.g. `sales_agent_jobs{task="fulfil_media_buy",state="ready"}` → 1. */
@@ -29,6 +30,9 @@ describe('GET /metrics', () => {
   beforeAll(async () => {
     t = await startTestApp({ http: true, worker: false, approval: 'manual' });
     url = t.http!.url;
+    // The shared gauges are cached for 10 s in a deployment; here each scrape reads them.
+    t.app.services.metrics!.stop();
+    t.app.services.metrics = new Metrics({ sharedTtlMs: 0 });
   });
   afterAll(async () => {
     await t?.close();
@@ -57,6 +61,12 @@ describe('GET /metrics', () => {
     expect(buckets.at(-1)).toBe(3);
     expect(m.get('sales_agent_tool_call_duration_seconds_sum{tool="get_products"}')).toBeGreaterThan(0);
     expect(m.get('process_resident_memory_bytes')).toBeGreaterThan(10e6);
+    // Every family announces itself once, typed, before its samples.
+    for (const [name, type] of [['sales_agent_tool_call_duration_seconds', 'histogram'], ['sales_agent_tool_errors_total', 'counter'], ['sales_agent_database_up', 'gauge'], ['nodejs_eventloop_delay_seconds', 'gauge']]) {
+      expect(res.text.split('\n').filter((l) => l === `# TYPE ${name} ${type}`)).toHaveLength(1);
+      expect(res.text.indexOf(`# TYPE ${name} `)).toBeLessThan(res.text.indexOf(`\n${name}`));
+    }
+    expect(m.get('nodejs_eventloop_delay_seconds{quantile="0.5"}')).toBeLessThan(0.01); // the sampling interval is not counted as delay
     expect(m.get('sales_agent_database_up')).toBe(1);
   });
 
