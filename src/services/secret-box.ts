@@ -8,14 +8,14 @@
  * names the key (a hash prefix, not the key). The row it belongs to is bound
  * in as associated data (`context`), so a sealed value copied into another row
  * or field does not open. Values stored before a key was configured are plain
- * and still read; at start-up they are sealed (resealStoredSecrets).
+ * and still read; start-up (db/queries/secrets.ts) seals them, re-seals what an
+ * older key sealed, and refuses to run without the key that sealed them.
  *
  * Keys: SALES_AGENT_SECRET_KEY, 32 bytes in base64 or hex. A comma-separated
- * list rotates: the first key seals, every key opens, and start-up re-seals
- * what an older key sealed. On the embedded database with no key set, a key is
- * made once in the data folder (secret.key, mode 0600) beside the database it
- * protects. With an external DATABASE_URL and no key, secrets are stored plain
- * and the server says so at start-up.
+ * list rotates: the first key seals, every key opens. On the embedded database
+ * with no key set, a key is made once in the data folder (secret.key, mode 0600);
+ * with a key set, the folder's key still opens. With an external DATABASE_URL and
+ * no key, secrets are stored plain and the server says so at start-up.
  *
  * The box is configured once per process (configureSecretBox) and read by the
  * few queries that store or read a secret.
