@@ -57,6 +57,8 @@ runBench(async () => {
         return r.ms;
       },
     ],
+    // After the creates above: a page of the caller's buys, each with packages, orders and steps.
+    ['get_media_buys (10 latest)', () => rpc('tools/call', { name: 'get_media_buys', arguments: { pagination: { max_results: 10 } } })],
   ];
   const lines = ['', `one client, sequential calls (${calls} measured after ${warmup} warmup each)${workerProcesses > 0 ? `, ${workerProcesses} worker process(es)` : o['no-worker'] ? ', no worker' : ', worker in-process'}`, '  call                         p50 ms   p95 ms   p99 ms'];
   for (const [name, fn] of cases) {

@@ -1,5 +1,6 @@
 /** postgres.js + Drizzle. The one place connections are made for request handling. */
 import { sql, type SQL } from 'drizzle-orm';
+import { PgTransaction } from 'drizzle-orm/pg-core';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as schema from './schema/index.js';
@@ -9,6 +10,15 @@ export type Db = PostgresJsDatabase<Schema>;
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 /** Anything a query can run on: the pool or an open transaction. */
 export type Queryable = Db | Tx;
+
+/**
+ * Reads that must agree with each other (a buy, its packages, orders and steps) in one repeatable-read
+ * snapshot; run separately on pooled connections they could straddle a worker's commit. Inside a
+ * transaction already, in that one.
+ */
+export function inSnapshot<T>(db: Queryable, fn: (q: Queryable) => Promise<T>): Promise<T> {
+  return db instanceof PgTransaction ? fn(db) : db.transaction((tx) => fn(tx), { isolationLevel: 'repeatable read', accessMode: 'read only' });
+}
 
 /** A text[] of these values in raw SQL (drizzle sends a JS array as a row of parameters). */
 export const textArray = (values: readonly string[]): SQL => sql`array[${sql.join(values.map((v) => sql`${v}`), sql`, `)}]::text[]`;

@@ -1,6 +1,6 @@
 /** Media buys and packages. Every read is scoped by tenant and principal, except the worker's loadForFulfilment (tenant only). */
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
-import type { Queryable } from '../client.js';
+import { inSnapshot, type Queryable } from '../client.js';
 import { adapterOrders, mediaBuys, mediaPackages, workflowSteps } from '../schema/index.js';
 
 export type MediaBuyRow = typeof mediaBuys.$inferSelect;
@@ -32,19 +32,25 @@ async function withChildren(db: Queryable, buys: MediaBuyRow[]): Promise<MediaBu
   }));
 }
 
-export async function getMediaBuy(db: Queryable, p: { tenantId: string; principalId: string; id: string }): Promise<MediaBuyDetail | undefined> {
-  const rows = await db
-    .select()
-    .from(mediaBuys)
-    .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.principalId, p.principalId), eq(mediaBuys.id, p.id)))
-    .limit(1);
-  return (await withChildren(db, rows))[0];
+export function getMediaBuy(db: Queryable, p: { tenantId: string; principalId: string; id: string }): Promise<MediaBuyDetail | undefined> {
+  return inSnapshot(db, async (q) => {
+    const rows = await q
+      .select()
+      .from(mediaBuys)
+      .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.principalId, p.principalId), eq(mediaBuys.id, p.id)))
+      .limit(1);
+    return (await withChildren(q, rows))[0];
+  });
 }
 
-export async function listMediaBuys(
+export function listMediaBuys(
   db: Queryable,
   p: { tenantId: string; principalId: string; ids?: string[]; buyerRefs?: string[]; statuses?: string[]; accountId?: string; limit: number; before?: { createdAt: Date; id: string } },
 ): Promise<MediaBuyDetail[]> {
+  return inSnapshot(db, (q) => listIn(q, p));
+}
+
+async function listIn(db: Queryable, p: Parameters<typeof listMediaBuys>[1]): Promise<MediaBuyDetail[]> {
   const rows = await db
     .select()
     .from(mediaBuys)
