@@ -15,10 +15,10 @@ import { postgresTarget } from '../src/db/client.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI = path.join(ROOT, 'dist', 'cli.js');
-/** Node flags of `npm start` (package.json) and the Docker image (NODE_OPTIONS): a smaller young generation. */
 /** One key per bench run, shared by its server and worker processes. */
 const BENCH_SECRET_KEY = randomBytes(32).toString('base64');
 
+/** Node flags of `npm start` (package.json) and the Docker image (NODE_OPTIONS): a smaller young generation. */
 export const SERVER_NODE_ARGS = '--max-semi-space-size=8 --max-old-space-size=192';
 export const DEFAULT_DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 

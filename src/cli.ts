@@ -85,7 +85,12 @@ async function serve(args: string[], config: Config, logger: Logger): Promise<vo
 
 async function worker(config: Config, logger: Logger): Promise<void> {
   const { url, embedded } = await resolveDatabase(config, logger);
-  await migrateDatabase(url, logger);
+  try {
+    await migrateDatabase(url, logger);
+  } catch (err) {
+    await embedded?.stop(); // e.g. stored secrets this process has no key for
+    throw err;
+  }
   const database = connect(url, { max: 4 });
   const w = await startWorker({ database, logger, concurrency: config.workerConcurrency });
   onSignals(async () => {

@@ -33,7 +33,7 @@ export interface DeliveryBuy {
   status: string;
   currency: string;
   start_time: string;
-  /** When delivery stops: the flight's end, or the cancellation if earlier. */
+  /** When delivery stops: the flight's end, or the cancellation or rejection if earlier. */
   delivery_ends: string;
   packages: DeliveryPackage[];
 }

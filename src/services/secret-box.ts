@@ -29,7 +29,7 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 export const KEY_FILE = 'secret.key';
 
-/** unknown_key: sealed with a key not configured; damaged: the key is there but the value does not open (altered, or moved). */
+/** unknown_key: sealed with a key not configured; damaged: the key is there but the value does not open (altered, or moved); bad_key: a configured key is malformed. */
 export class SecretKeyError extends Error {
   constructor(
     message: string,

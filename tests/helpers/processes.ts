@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type postgres from 'postgres';
 import { expect } from 'vitest';
-import { waitFor } from './app.js';
+import { TEST_SECRET_KEY, waitFor } from './app.js';
 
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
 
@@ -35,7 +35,8 @@ const children = new Set<Proc>();
 export function spawnCli(name: string, args: string[], env: Record<string, string>): Proc {
   const base: Record<string, string> = {};
   for (const k of ['PATH', 'HOME', 'LANG', 'TMPDIR']) if (process.env[k]) base[k] = process.env[k]!;
-  const child: ChildProcess = spawn(process.execPath, [cli, ...args], { env: { ...base, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The key test apps use: a child on a database an in-process app sealed secrets in can open them.
+  const child: ChildProcess = spawn(process.execPath, [cli, ...args], { env: { ...base, LOG_LEVEL: 'warn', SALES_AGENT_SECRET_KEY: TEST_SECRET_KEY, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   let done = false;

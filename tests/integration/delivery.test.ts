@@ -127,7 +127,9 @@ describe('get_media_buy_delivery', () => {
         return r;
       };
       type Window = { window_start: string; window_end: string; totals: { impressions: number }; by_package: { package_id: string; impressions: number }[]; is_final: boolean };
+      const asked = Date.now();
       const daily = await pull({ start_date: day(-8), end_date: day(0), time_granularity: 'daily', include_window_breakdown: true });
+      const answered = Date.now();
       expect(daily.isError, JSON.stringify(daily.data)).toBe(false);
       const [d] = daily.data.media_buy_deliveries as { totals: { impressions: number }; windows: Window[]; is_final: boolean; by_package: { is_final: boolean }[] }[];
       // From the first delivered day (nothing before it) to now; contiguous; the last one cut at now.
@@ -138,8 +140,10 @@ describe('get_media_buy_delivery', () => {
       expect(d!.windows[0]!.by_package.find((p) => p.package_id === packageIds[0])!.impressions).toBe(700);
       // A window is final once the days the ad server may restate, and a collection, lie behind it; today
       // (simulated, still running) is not.
-      const settled = (offset: number) => dayEnd(offset) + FINALITY_DELAY_MS <= Date.now();
-      expect(d!.windows.map((w) => w.is_final)).toEqual([settled(-5), settled(-4), settled(-3), false, false, false]);
+      // (Day -3's window settles at 01:00 UTC today: either answer holds if that moment fell during the call.)
+      const settled = (offset: number) => [dayEnd(offset) + FINALITY_DELAY_MS <= asked, dayEnd(offset) + FINALITY_DELAY_MS <= answered];
+      expect(settled(-3)).toContain(d!.windows[2]!.is_final);
+      expect(d!.windows.map((w) => w.is_final)).toEqual([true, true, d!.windows[2]!.is_final, false, false, false]);
       expect(d!.windows.slice(0, 2).map((w) => w.is_final)).toEqual([true, true]);
       // Through today: still running, and simulated: nothing final.
       expect(d!.by_package.map((p) => p.is_final)).toEqual([false, false]);

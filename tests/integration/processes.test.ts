@@ -283,7 +283,6 @@ describe('two servers and a worker, each its own process, on one database', () =
   });
 
   it('pushes the booking to subscribers on both servers; the task is visible from the other server', async () => {
-    workers.push(await startWorkerProcess('worker', db.url, sql));
     const clientA = await mcpClient(a.url, token);
     const clientB = await mcpClient(b.url, token);
     try {
@@ -303,6 +302,8 @@ describe('two servers and a worker, each its own process, on one database', () =
       await Promise.all([clientA.subscribeResource({ uri }), clientB.subscribeResource({ uri })]);
       const before = await read(clientB);
       expect(before.fulfilment[0].state).toBe('queued'); // B knows the buy A made, before the booking
+      // Only now a worker: the booking cannot land before both subscriptions are in place.
+      workers.push(await startWorkerProcess('worker', db.url, sql));
 
       await waitFor(async () => seen.A.includes('booked') && seen.B.includes('booked'), 10_000, 25);
       const after = await read(clientB);

@@ -100,7 +100,7 @@ describe('secrets at rest', () => {
   it('refuses to start without the key that sealed them, changing nothing', async () => {
     const sealedWithK2 = await stored();
     for (const box of [createSecretBox([k3]), createSecretBox([])]) {
-      await expect(boot(box)).rejects.toThrow(/stored secrets are sealed with key [0-9a-f]{8}, which is not/);
+      await expect(boot(box)).rejects.toThrow(/stored secrets are sealed with key [0-9a-f]{8}, which this process does not have/);
       expect(await stored()).toEqual(sealedWithK2);
     }
     await boot(createSecretBox([k2])); // the right key: starts

@@ -4,7 +4,7 @@
  * only (the seller sees every buyer of its own tenant, and nothing of another).
  */
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
-import { textArray, type Db, type Queryable } from '../client.js';
+import { inSnapshot, textArray, type Queryable } from '../client.js';
 import {
   adapterConfigs,
   adapterOrders,
@@ -150,8 +150,8 @@ const WEBHOOK_VIEW = sql`
             from webhook_attempts a where a.delivery_id = d.id), '[]') as attempt_log`;
 
 /** One snapshot (the page must not show a booked order beside the step that booking completed, still pending). */
-export function mediaBuyConsoleDetail(db: Db, p: { tenantId: string; id: string }): Promise<MediaBuyConsoleDetail | undefined> {
-  return db.transaction((tx) => consoleDetail(tx, p), { isolationLevel: 'repeatable read', accessMode: 'read only' });
+export function mediaBuyConsoleDetail(db: Queryable, p: { tenantId: string; id: string }): Promise<MediaBuyConsoleDetail | undefined> {
+  return inSnapshot(db, (q) => consoleDetail(q, p));
 }
 
 async function consoleDetail(db: Queryable, p: { tenantId: string; id: string }): Promise<MediaBuyConsoleDetail | undefined> {

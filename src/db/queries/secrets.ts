@@ -1,7 +1,6 @@
 /**
  * Stored secrets against the configured keys, at start-up under the migration
- * lock, in one transaction whose rows are locked while they are rewritten (an
- * operator's edit waits, then applies to the new value):
+ * lock, in one transaction that locks only the rows it rewrites:
  * - values stored plain (before a key was configured) or sealed with an older
  *   key (before a rotation) are sealed under the current key;
  * - a value sealed with a key that is not configured stops the start-up: a
@@ -62,38 +61,37 @@ async function reseal(sql: postgres.ReservedSql, box: SecretBox, logger: Logger)
     }
   };
 
-  const adapters = await sql<{ id: string; settings: Record<string, unknown> }[]>`select id, settings from adapter_configs order by id for update`;
+  // No row locks: a rewrite applies only if the row still holds what was read (compared as Postgres renders
+  // it), so an operator's edit made meanwhile wins and is looked at again at the next start.
+  const adapters = await sql<{ id: string; settings: Record<string, unknown>; raw: string }[]>`select id, settings, settings::text as raw from adapter_configs order by id`;
   for (const a of adapters) {
     const secrets = Object.entries(a.settings).filter((e): e is [string, string] => isSecretKey(e[0]) && typeof e[1] === 'string');
     const opened = () => openAdapterSettings(box, a.id, a.settings);
     const next = check(secrets.some(([, v]) => box.stale(v)), opened, () => sealAdapterSettings(box, a.id, opened()));
     if (next) {
-      await sql`update adapter_configs set settings = ${JSON.stringify(next)}::jsonb where id = ${a.id}`;
-      resealed++;
+      resealed += (await sql`update adapter_configs set settings = ${JSON.stringify(next)}::jsonb where id = ${a.id} and settings::text = ${a.raw}`).count;
     }
     for (const [k, v] of Object.entries(next ?? a.settings)) if (isSecretKey(k) && typeof v === 'string') count(v);
   }
 
-  const keys = await sql<{ kid: string; private_jwk: Record<string, string> }[]>`select kid, private_jwk from signing_keys order by kid for update`;
+  const keys = await sql<{ kid: string; private_jwk: Record<string, string>; raw: string }[]>`select kid, private_jwk, private_jwk::text as raw from signing_keys order by kid`;
   for (const k of keys) {
     const sealed = typeof k.private_jwk.sealed === 'string' ? k.private_jwk.sealed : undefined;
     const opened = () => openPrivateJwk(box, k.kid, k.private_jwk);
     const next = check(sealed ? box.stale(sealed) : box.encrypting, opened, () => sealPrivateJwk(box, k.kid, opened()));
     if (next) {
-      await sql`update signing_keys set private_jwk = ${JSON.stringify(next)}::jsonb where kid = ${k.kid}`;
-      resealed++;
+      resealed += (await sql`update signing_keys set private_jwk = ${JSON.stringify(next)}::jsonb where kid = ${k.kid} and private_jwk::text = ${k.raw}`).count;
     }
     count((next ?? k.private_jwk).sealed ?? 'plain');
   }
 
   const slack = await sql<{ tenant_id: string; url: string }[]>`
-    select tenant_id, slack_webhook_url as url from tenant_notifications where slack_webhook_url is not null order by tenant_id for update`;
+    select tenant_id, slack_webhook_url as url from tenant_notifications where slack_webhook_url is not null order by tenant_id`;
   for (const s of slack) {
     const ctx = secretContext.slackWebhook(s.tenant_id);
     const next = check(box.stale(s.url), () => box.open(s.url, ctx), () => box.seal(box.open(s.url, ctx), ctx));
     if (next) {
-      await sql`update tenant_notifications set slack_webhook_url = ${next} where tenant_id = ${s.tenant_id}`;
-      resealed++;
+      resealed += (await sql`update tenant_notifications set slack_webhook_url = ${next} where tenant_id = ${s.tenant_id} and slack_webhook_url = ${s.url}`).count;
     }
     count(next ?? s.url);
   }
@@ -101,7 +99,7 @@ async function reseal(sql: postgres.ReservedSql, box: SecretBox, logger: Logger)
   if (unknownKeys.size > 0) {
     const kids = [...unknownKeys].sort().join(', ');
     throw new SecretKeyError(
-      `stored secrets are sealed with key ${kids}, which ${box.encrypting ? 'is not in SALES_AGENT_SECRET_KEY' : 'is not configured (SALES_AGENT_SECRET_KEY is not set)'}; ` +
+      `stored secrets are sealed with key ${kids}, which this process does not have (${box.encrypting ? 'not in SALES_AGENT_SECRET_KEY, nor the data folder\'s secret.key' : 'SALES_AGENT_SECRET_KEY is not set'}); ` +
         'start with the key that sealed them (a list "new,old" while rotating), as the other processes of this deployment do',
       'unknown_key',
     );
