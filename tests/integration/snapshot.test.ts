@@ -39,4 +39,20 @@ describe('inSnapshot', () => {
     });
     expect(r).toEqual({ i: 'read committed', ro: 'off', n: 2 });
   });
+
+  it('pages through a buyer’s buys by index, newest first, without sorting them all', async () => {
+    // The shape listMediaBuys sends (cursor row comparison, millisecond order): the planner must walk
+    // media_buys_principal_recent_idx rather than sort every buy the buyer has.
+    const plan = await d.db.transaction(async (tx) => {
+      await tx.execute(sql`set local enable_seqscan = off`);
+      const [row] = await tx.execute<{ 'QUERY PLAN': unknown }>(sql.raw(`explain (format json)
+        select * from media_buys
+        where tenant_id = 'demo' and principal_id = 'p1'
+          and (date_trunc('milliseconds', created_at at time zone 'UTC'), id) < ('2026-01-01T00:00:00.000Z'::timestamp, 'mb_x')
+        order by date_trunc('milliseconds', created_at at time zone 'UTC') desc, id desc limit 11`));
+      return JSON.stringify(row!['QUERY PLAN']);
+    });
+    expect(plan).toContain('media_buys_principal_recent_idx');
+    expect(plan).not.toContain('"Node Type":"Sort"');
+  });
 });

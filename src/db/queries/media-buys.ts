@@ -16,6 +16,9 @@ export interface MediaBuyDetail {
   steps: WorkflowStepRow[];
 }
 
+/** A buy's creation time at the cursors' precision, as media_buys_principal_recent_idx indexes it (UTC wall clock). */
+const NEWEST_FIRST = sql`date_trunc('milliseconds', ${mediaBuys.createdAt} at time zone 'UTC')`;
+
 async function withChildren(db: Queryable, buys: MediaBuyRow[]): Promise<MediaBuyDetail[]> {
   if (buys.length === 0) return [];
   const ids = buys.map((b) => b.id);
@@ -63,12 +66,12 @@ async function listIn(db: Queryable, p: Parameters<typeof listMediaBuys>[1]): Pr
         p.statuses?.length ? inArray(mediaBuys.status, p.statuses) : undefined,
         p.accountId ? eq(mediaBuys.accountId, p.accountId) : undefined,
         p.before
-          ? sql`(date_trunc('milliseconds', ${mediaBuys.createdAt}), ${mediaBuys.id}) < (${p.before.createdAt.toISOString()}::timestamptz, ${p.before.id})`
+          ? sql`(${NEWEST_FIRST}, ${mediaBuys.id}) < (${p.before.createdAt.toISOString()}::timestamp, ${p.before.id})`
           : undefined,
       ),
     )
     // Cursors carry milliseconds (JS dates); order at that precision too so no row falls between pages.
-    .orderBy(desc(sql`date_trunc('milliseconds', ${mediaBuys.createdAt})`), desc(mediaBuys.id))
+    .orderBy(desc(NEWEST_FIRST), desc(mediaBuys.id))
     .limit(p.limit);
   return withChildren(db, rows);
 }

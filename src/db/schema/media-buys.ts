@@ -40,7 +40,10 @@ export const mediaBuys = pgTable(
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
-    index('media_buys_principal_idx').on(t.tenantId, t.principalId, t.createdAt),
+    // A buyer's buys, newest first, in the order (and at the millisecond precision of the cursors) that
+    // get_media_buys pages through: an index scan however many buys the buyer has, no sort. (UTC wall
+    // clock: date_trunc on timestamptz is not immutable, on timestamp it is.)
+    index('media_buys_principal_recent_idx').on(t.tenantId, t.principalId, sql`date_trunc('milliseconds', ${t.createdAt} at time zone 'UTC') desc`, sql`${t.id} desc`),
     // For the flight-date job: buys about to start, and buys about to end.
     index('media_buys_starting_idx').on(t.startTime).where(sql`${t.status} = 'pending_start'`),
     index('media_buys_ending_idx').on(t.endTime).where(sql`${t.status} in ('active', 'paused')`),

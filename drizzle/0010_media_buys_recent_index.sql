@@ -1,0 +1,2 @@
+DROP INDEX "media_buys_principal_idx";--> statement-breakpoint
+CREATE INDEX "media_buys_principal_recent_idx" ON "media_buys" USING btree ("tenant_id","principal_id",date_trunc('milliseconds', "created_at" at time zone 'UTC') desc,"id" desc);
