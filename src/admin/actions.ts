@@ -22,8 +22,8 @@ import type { Logger } from '../logger.js';
 import { approveMediaBuy, rejectMediaBuy } from '../services/approval.js';
 import { actorOf, newApiKey, type Operator } from './auth.js';
 import { generatePassword, hashPassword, verifyPassword } from './passwords.js';
-import { isSecretKey, mergeSettings } from './secrets.js';
-import { secretBox, secretContext } from '../services/secret-box.js';
+import { isSecretKey, mergeSettings, nestedSecretKey } from './secrets.js';
+import { sealAdapterSettings, secretBox } from '../services/secret-box.js';
 
 export class AdminError extends Error {
   constructor(
@@ -339,25 +339,6 @@ export const AdapterInput = z.object({
   secrets: z.record(z.string(), z.string().min(1).nullable()).default({}),
 });
 
-/** The path of a credential-like key nested inside a visible setting (top-level ones go through secrets). */
-function nestedSecretKey(settings: Record<string, unknown>): string | undefined {
-  const walk = (v: unknown, at: string, depth: number): string | undefined => {
-    if (depth > 8 || v === null || typeof v !== 'object') return undefined;
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-      const here = Array.isArray(v) ? `${at}[${k}]` : `${at}.${k}`;
-      if (!Array.isArray(v) && isSecretKey(k) && x !== null && x !== '') return here;
-      const found = walk(x, here, depth + 1);
-      if (found) return found;
-    }
-    return undefined;
-  };
-  for (const [k, v] of Object.entries(settings)) {
-    const found = isSecretKey(k) ? undefined : walk(v, k, 0);
-    if (found) return found;
-  }
-  return undefined;
-}
-
 export async function updateAdapter(deps: AdminDeps, op: Operator, adapterId: string, input: unknown): Promise<{ adapter_config_id: string }> {
   return act(deps, op, { operation: 'adapter.update', target: adapterId }, async (tx) => {
     const p = parse(AdapterInput, input);
@@ -369,8 +350,7 @@ export async function updateAdapter(deps: AdminDeps, op: Operator, adapterId: st
     const hidden = p.settings && nestedSecretKey(p.settings);
     if (hidden) throw new AdminError(400, 'VALIDATION_ERROR', `settings.${hidden}: a credential inside a setting would be stored and shown in clear; send it in secrets under its own key`, `settings.${hidden}`);
     // New secrets are sealed as they come in (stored ones already are); validation sees the sealed strings.
-    const box = secretBox();
-    const incoming = Object.fromEntries(Object.entries(p.secrets).map(([k, v]) => [k, v === null ? null : box.seal(v, secretContext.adapterSetting(row.id, k))]));
+    const incoming = sealAdapterSettings(secretBox(), row.id, p.secrets) as Record<string, string | null>;
     const settings = mergeSettings(row.settings, visible, incoming);
     if (row.adapterType === 'mock') {
       const check = MockSettings.safeParse(settings);

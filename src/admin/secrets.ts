@@ -59,3 +59,22 @@ export function mergeSettings(stored: Record<string, unknown>, visible: Record<s
   }
   return out;
 }
+
+/** The path of a credential-like key nested inside a visible setting (top-level ones go through secrets). */
+export function nestedSecretKey(settings: Record<string, unknown>): string | undefined {
+  const walk = (v: unknown, at: string, depth: number): string | undefined => {
+    if (depth > 8 || v === null || typeof v !== 'object') return undefined;
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      const here = Array.isArray(v) ? `${at}[${k}]` : `${at}.${k}`;
+      if (!Array.isArray(v) && isSecretKey(k) && x !== null && x !== '') return here;
+      const found = walk(x, here, depth + 1);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  for (const [k, v] of Object.entries(settings)) {
+    const found = isSecretKey(k) ? undefined : walk(v, k, 0);
+    if (found) return found;
+  }
+  return undefined;
+}

@@ -47,12 +47,12 @@ async function reseal(sql: postgres.ReservedSql, box: SecretBox, logger: Logger)
   };
   /**
    * Every stored value is opened (so one that does not open is found at start-up, not by a job);
-   * `reseal` runs for the stale ones. Returns the new stored value, or undefined to leave it.
+   * the stale ones are sealed again from what was opened. Returns the new stored value, or undefined to leave it.
    */
-  const check = <T>(stale: boolean, open: () => unknown, reseal: () => T): T | undefined => {
+  const check = <O, T>(stale: boolean, open: () => O, reseal: (opened: O) => T): T | undefined => {
     try {
-      open();
-      return stale && box.encrypting ? reseal() : undefined;
+      const opened = open();
+      return stale && box.encrypting ? reseal(opened) : undefined;
     } catch (err) {
       if (!(err instanceof SecretKeyError)) throw err;
       if (err.reason === 'unknown_key') unknownKeys.add(err.kid!);
@@ -66,8 +66,11 @@ async function reseal(sql: postgres.ReservedSql, box: SecretBox, logger: Logger)
   const adapters = await sql<{ id: string; settings: Record<string, unknown>; raw: string }[]>`select id, settings, settings::text as raw from adapter_configs order by id`;
   for (const a of adapters) {
     const secrets = Object.entries(a.settings).filter((e): e is [string, string] => isSecretKey(e[0]) && typeof e[1] === 'string');
-    const opened = () => openAdapterSettings(box, a.id, a.settings);
-    const next = check(secrets.some(([, v]) => box.stale(v)), opened, () => sealAdapterSettings(box, a.id, opened()));
+    const next = check(
+      secrets.some(([, v]) => box.stale(v)),
+      () => openAdapterSettings(box, a.id, a.settings),
+      (opened) => sealAdapterSettings(box, a.id, opened),
+    );
     if (next) {
       resealed += (await sql`update adapter_configs set settings = ${JSON.stringify(next)}::jsonb where id = ${a.id} and settings::text = ${a.raw}`).count;
     }
@@ -77,8 +80,11 @@ async function reseal(sql: postgres.ReservedSql, box: SecretBox, logger: Logger)
   const keys = await sql<{ kid: string; private_jwk: Record<string, string>; raw: string }[]>`select kid, private_jwk, private_jwk::text as raw from signing_keys order by kid`;
   for (const k of keys) {
     const sealed = typeof k.private_jwk.sealed === 'string' ? k.private_jwk.sealed : undefined;
-    const opened = () => openPrivateJwk(box, k.kid, k.private_jwk);
-    const next = check(sealed ? box.stale(sealed) : box.encrypting, opened, () => sealPrivateJwk(box, k.kid, opened()));
+    const next = check(
+      sealed ? box.stale(sealed) : box.encrypting,
+      () => openPrivateJwk(box, k.kid, k.private_jwk),
+      (opened) => sealPrivateJwk(box, k.kid, opened),
+    );
     if (next) {
       resealed += (await sql`update signing_keys set private_jwk = ${JSON.stringify(next)}::jsonb where kid = ${k.kid} and private_jwk::text = ${k.raw}`).count;
     }
@@ -89,7 +95,7 @@ async function reseal(sql: postgres.ReservedSql, box: SecretBox, logger: Logger)
     select tenant_id, slack_webhook_url as url from tenant_notifications where slack_webhook_url is not null order by tenant_id`;
   for (const s of slack) {
     const ctx = secretContext.slackWebhook(s.tenant_id);
-    const next = check(box.stale(s.url), () => box.open(s.url, ctx), () => box.seal(box.open(s.url, ctx), ctx));
+    const next = check(box.stale(s.url), () => box.open(s.url, ctx), (opened) => box.seal(opened, ctx));
     if (next) {
       resealed += (await sql`update tenant_notifications set slack_webhook_url = ${next} where tenant_id = ${s.tenant_id} and slack_webhook_url = ${s.url}`).count;
     }
