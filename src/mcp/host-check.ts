@@ -21,6 +21,9 @@ function isLoopbackName(raw: string): boolean {
 /** Whether a server bound to `host` must check Host and Origin. */
 export const isLoopbackBind = (host: string): boolean => isLoopbackName(host);
 
+/** Whether a connection's peer address (socket.remoteAddress) is this machine, IPv4-mapped forms included. */
+export const isLoopbackPeer = (address: string): boolean => isLoopbackName(address) || /^::ffff:127\./i.test(address);
+
 function hostnameOf(url: string): string | undefined {
   try {
     return new URL(url).hostname;

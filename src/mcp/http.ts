@@ -16,7 +16,7 @@ import { createAdminHandler } from '../admin/router.js';
 import { Authenticator, tokenFromHeaders } from './auth.js';
 import type { Caller } from './context.js';
 import { invokeTool } from './define-tool.js';
-import { isLoopbackBind, requestAllowed } from './host-check.js';
+import { isLoopbackBind, isLoopbackPeer, requestAllowed } from './host-check.js';
 import { serveWellKnown } from './well-known.js';
 import { resumeTransport, SessionDirectory, type TakeOver } from './sessions.js';
 import { createMcpServer, findTool, SERVER_INFO, toolContext, toolList, type AppServices } from './server.js';
@@ -314,8 +314,7 @@ function metricsAllowed(req: http.IncomingMessage, token: string | undefined, lo
     // from loopback: what it marks as forwarded came from elsewhere.
     if (!loopbackBind) return false;
     if (req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined || req.headers['x-real-ip'] !== undefined) return false;
-    const peer = req.socket.remoteAddress ?? '';
-    return peer === '::1' || peer.startsWith('127.') || peer.startsWith('::ffff:127.');
+    return isLoopbackPeer(req.socket.remoteAddress ?? '');
   }
   const given = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim() ?? '';
   // Compared as hashes: equal lengths, and no early exit on the first differing byte.
