@@ -50,7 +50,7 @@ export async function secretKeys(config: Config): Promise<Buffer[]> {
 export async function resolveDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
   configureSecretBox(createSecretBox(await secretKeys(config)));
   if (!secretBox().encrypting) {
-    logger.warn('SALES_AGENT_SECRET_KEY is not set: adapter credentials, webhook-signing keys and the Slack URL are stored unencrypted (make a key with: openssl rand -base64 32)');
+    logger.warn("SALES_AGENT_SECRET_KEY is not set: adapter credentials, webhook-signing keys, the Slack URL and buyers' webhook credentials are stored unencrypted (make a key with: openssl rand -base64 32)");
   }
   if (config.databaseUrl) return { url: config.databaseUrl };
   const embedded = await startEmbeddedPostgres(config.dataDir, logger);

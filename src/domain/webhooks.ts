@@ -19,6 +19,36 @@ export interface PushConfig {
   authentication?: WebhookAuthentication;
 }
 
+/** What a stored request holds in place of a credential. */
+export const CREDENTIALS_NOT_KEPT = '[not kept]';
+
+/**
+ * A request as kept for the record (media_buys.raw_request, workflow_steps.request):
+ * every authentication block's credentials replaced. The credentials are stored
+ * once, sealed, where webhooks are signed from (the push config and reporting
+ * webhook columns). Returns the same object when there are none.
+ */
+export function withoutCredentials<T>(value: T, depth = 0): T {
+  if (depth > 8 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    value.forEach((v, i) => {
+      const next = withoutCredentials(v, depth + 1);
+      if (next !== v) (out ??= [...value])[i] = next;
+    });
+    return (out ?? value) as T;
+  }
+  let out: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const next =
+      k === 'authentication' && v && typeof v === 'object' && typeof (v as { credentials?: unknown }).credentials === 'string'
+        ? { ...v, credentials: CREDENTIALS_NOT_KEPT }
+        : withoutCredentials(v, depth + 1);
+    if (next !== v) (out ??= { ...(value as Record<string, unknown>) })[k] = next;
+  }
+  return (out ?? value) as T;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**

@@ -1,13 +1,14 @@
 /**
  * Secrets at rest: the seller's webhook-signing private keys, adapter
- * credentials (the credential-like keys of adapter_configs.settings) and the
- * Slack webhook URL are stored sealed with AES-256-GCM, so a database dump or
- * backup alone does not give them away.
+ * credentials (the credential-like keys of adapter_configs.settings), the
+ * Slack webhook URL and buyers' own credentials (legacy webhook auth, governance
+ * agents) are stored sealed with AES-256-GCM, so a database dump or backup
+ * alone does not give them away.
  *
  * A sealed value is `enc:v1:<kid>:<base64url(iv | ciphertext | tag)>`, where kid
- * names the key (a hash prefix, not the key). The row it belongs to is bound
- * in as associated data (`context`), so a sealed value copied into another row
- * or field does not open. Values stored before a key was configured are plain
+ * names the key (a hash prefix, not the key). The row it belongs to (for a
+ * buyer's credentials, the buyer) is bound in as associated data (`context`), so
+ * a sealed value copied into another row or field does not open. Values stored before a key was configured are plain
  * and still read; start-up (db/queries/secrets.ts) seals them, re-seals what an
  * older key sealed, and refuses to run without the key that sealed them.
  *
@@ -68,6 +69,12 @@ export const secretContext = {
   adapterSetting: (adapterConfigId: string, key: string) => `adapter_configs/${adapterConfigId}/settings.${key}`,
   signingKey: (kid: string) => `signing_keys/${kid}/private_jwk`,
   slackWebhook: (tenantId: string) => `tenant_notifications/${tenantId}/slack_webhook_url`,
+  /**
+   * A buyer's own credentials (the legacy Bearer token or HMAC secret of its webhooks, its governance agents'):
+   * bound to the buyer, not to one row, because a media buy's push config is copied to its workflow steps and
+   * webhook deliveries as it is; a value moved to another buyer's row does not open.
+   */
+  buyerCredentials: (tenantId: string, principalId: string) => `principals/${tenantId}/${principalId}/credentials`,
 };
 
 const kidOf = (key: Buffer) => createHash('sha256').update(key).digest('hex').slice(0, 8);
@@ -197,6 +204,27 @@ function mapSecrets(settings: Record<string, unknown>, fn: (v: string, k: string
     if (next !== v) (out ??= { ...settings })[k] = next;
   }
   return out ?? settings;
+}
+
+/** Where buyers put credentials: an `authentication` block's `credentials` (push_notification_config, reporting_webhook, governance agents). */
+export interface HasAuthentication {
+  authentication?: { credentials?: unknown; [k: string]: unknown } | null;
+  [k: string]: unknown;
+}
+
+/** A buyer's webhook config as stored: its authentication.credentials sealed (the same object when there is none). */
+export function sealBuyerCredentials<T extends HasAuthentication | null | undefined>(b: SecretBox, context: string, config: T): T {
+  const credentials = config?.authentication?.credentials;
+  if (typeof credentials !== 'string') return config;
+  const next = b.seal(credentials, context);
+  return next === credentials ? config : ({ ...config, authentication: { ...config!.authentication, credentials: next } } as T);
+}
+
+/** A stored authentication block as a signer uses it: its credentials opened. Throws SecretKeyError if they do not open. */
+export function openBuyerCredentials<T extends { credentials?: string } | null | undefined>(b: SecretBox, context: string, auth: T): T {
+  if (typeof auth?.credentials !== 'string') return auth;
+  const opened = b.open(auth.credentials, context);
+  return opened === auth.credentials ? auth : { ...auth, credentials: opened };
 }
 
 let box: SecretBox = createSecretBox([]);

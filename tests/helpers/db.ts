@@ -33,3 +33,16 @@ export async function createTestDb(): Promise<TestDb> {
     },
   };
 }
+
+/** The tables of this database in which some row's text holds `needle` (as a dump of it would). */
+export async function tablesHolding(sql: postgres.Sql, needle: string): Promise<string[]> {
+  const tables = await sql<{ schema: string; name: string }[]>`
+    select table_schema as schema, table_name as name from information_schema.tables
+    where table_schema in ('public', 'graphile_worker') and table_type = 'BASE TABLE' order by 1, 2`;
+  const holding: string[] = [];
+  for (const t of tables) {
+    const [row] = await sql.unsafe(`select exists (select 1 from "${t.schema}"."${t.name}" x where x::text like '%' || $1 || '%') as hit`, [needle]);
+    if (row?.hit) holding.push(`${t.schema}.${t.name}`);
+  }
+  return holding;
+}

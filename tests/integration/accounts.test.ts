@@ -1,8 +1,10 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { secretBox, secretContext } from '../../src/services/secret-box.js';
 import { have31Schemas, responseProblems, responseProblems31 } from '../helpers/adcp-schema.js';
 import { addBuyer, buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
+import { tablesHolding } from '../helpers/db.js';
 
 let t: TestApp;
 let buyer: Client;
@@ -214,7 +216,12 @@ describe('sync_governance', () => {
     expect(res.data.accounts).toEqual([{ account, status: 'synced', governance_agents: [{ url: agents[0]!.url, categories: ['budget_authority'] }] }]);
     expect(JSON.stringify(res.data)).not.toContain('gov-token');
     const [row] = await sql`select details from accounts where brand_domain = 'gov-brand.example'`;
-    expect((row!.details as { governance_agents: unknown[] }).governance_agents).toHaveLength(1);
+    const stored = (row!.details as { governance_agents: { url: string; authentication: { credentials: string } }[] }).governance_agents;
+    expect(stored).toHaveLength(1);
+    // Kept to call the agent with, sealed for this buyer; in plain text nowhere.
+    expect(stored[0]!.authentication.credentials).toMatch(/^enc:v1:/);
+    expect(secretBox().open(stored[0]!.authentication.credentials, secretContext.buyerCredentials('demo', 'prn_demo_buyer'))).toBe('gov-token-0123456789abcdef');
+    expect(await tablesHolding(sql, 'gov-token')).toEqual([]);
     const bad = await call(buyer, 'sync_governance', { idempotency_key: 'gov-2', accounts: [{ account, governance_agents: [{ url: 'http://insecure.example' }] }] });
     expect(bad.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR' });
   });

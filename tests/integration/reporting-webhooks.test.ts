@@ -13,6 +13,7 @@ import { sendDeliveryReports } from '../../src/jobs/tasks/send-delivery-reports.
 import { createLogger } from '../../src/logger.js';
 import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { have31Schemas, payloadProblems, payloadProblems31 } from '../helpers/adcp-schema.js';
+import { tablesHolding } from '../helpers/db.js';
 import { startWebhookReceiver, type Received } from '../helpers/receiver.js';
 
 let t: TestApp;
@@ -220,5 +221,8 @@ describe('reporting webhooks', () => {
     expect(row!.reporting_webhook).toMatchObject({ url: `${base}/reports/after`, reporting_frequency: 'monthly' });
     const start = new Date(row!.start_time);
     expect(new Date(row!.reporting_next_at).toISOString()).toBe(new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1)).toISOString());
+    // The buyer's secret is kept sealed on the reporting webhook, not in the update request the task records.
+    expect(row!.reporting_webhook.authentication.credentials).toMatch(/^enc:v1:/);
+    expect(await tablesHolding(sql, SECRET)).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 /**
- * Secrets at rest across the life of a deployment: stored plain before a key
+ * Secrets at rest (the seller's, and buyers' own webhook and governance
+ * credentials) across the life of a deployment: stored plain before a key
  * was configured, sealed at the next start-up, re-sealed after a rotation, and
  * left alone (and reported) when no configured key opens them.
  */
@@ -15,10 +16,13 @@ import { ensureWebhookSigningKey } from '../../src/db/queries/signing-keys.js';
 import { createLogger } from '../../src/logger.js';
 import { seedDemo } from '../../src/seed/demo.js';
 import { configureSecretBox, createSecretBox, secretContext, type SecretBox } from '../../src/services/secret-box.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
+import { createTestDb, tablesHolding, type TestDb } from '../helpers/db.js';
 
 const [k1, k2, k3] = [randomBytes(32), randomBytes(32), randomBytes(32)];
 const SLACK = 'https://hooks.slack.com/services/T0/B0/slack-secret-path';
+/** A buyer's own credentials, as an older version stored them: plain, in a reporting webhook, a task's push config, a pending delivery and a governance agent. */
+const BUYER = { reporting: 'buyer-hmac-secret-reporting-0123456789', step: 'buyer-bearer-step-0123456789', delivery: 'buyer-bearer-delivery-0123456789', governance: 'buyer-governance-0123456789' };
+const buyerContext = secretContext.buyerCredentials('demo', 'prn_demo_buyer');
 
 describe('secrets at rest', () => {
   let db: TestDb;
@@ -30,7 +34,12 @@ describe('secrets at rest', () => {
     const [a] = await sql<{ api_key: string; region: string }[]>`select settings->>'api_key' as api_key, settings->>'region' as region from adapter_configs where id = 'adp_demo_mock'`;
     const [k] = await sql<{ j: string }[]>`select private_jwk::text as j from signing_keys where tenant_id = 'demo'`;
     const [n] = await sql<{ u: string }[]>`select slack_webhook_url as u from tenant_notifications where tenant_id = 'demo'`;
-    return { apiKey: a!.api_key, region: a!.region, jwk: k!.j, slack: n!.u };
+    const [b] = await sql<{ reporting: string; step: string; delivery: string; governance: string }[]>`
+      select (select reporting_webhook #>> '{authentication,credentials}' from media_buys where id = 'mb_secrets') as reporting,
+             (select push_notification_config #>> '{authentication,credentials}' from workflow_steps where id = 'task_secrets') as step,
+             (select authentication ->> 'credentials' from webhook_deliveries where id = 'whd_secrets') as delivery,
+             (select details #>> '{governance_agents,0,authentication,credentials}' from accounts where id = 'acc_secrets') as governance`;
+    return { apiKey: a!.api_key, region: a!.region, jwk: k!.j, slack: n!.u, buyer: b! };
   };
   /** Start up with these keys: configure the box, then migrate (which re-seals). */
   const boot = async (box: SecretBox) => {
@@ -48,6 +57,18 @@ describe('secrets at rest', () => {
     await sql`update adapter_configs set settings = settings || '{"api_key": "sk-live-plain", "region": "eu"}'::jsonb where id = 'adp_demo_mock'`;
     await setSlackWebhook(d.db, { tenantId: 'demo', url: SLACK, consoleUrl: null });
     await ensureWebhookSigningKey(d.db, 'demo');
+    const auth = (credentials: string) => sql.json({ schemes: ['Bearer'], credentials });
+    await sql`insert into accounts (id, tenant_id, principal_id, name, brand, brand_domain, operator, details)
+              values ('acc_secrets', 'demo', 'prn_demo_buyer', 'secrets', ${sql.json({ domain: 'secrets.example' })}, 'secrets.example', 'secrets.example',
+                      ${sql.json({ governance_agents: [{ url: 'https://gov.example', authentication: { schemes: ['Bearer'], credentials: BUYER.governance } }] })})`;
+    await sql`insert into media_buys (id, tenant_id, principal_id, status, total_budget, currency, start_time, end_time, raw_request, reporting_webhook)
+              values ('mb_secrets', 'demo', 'prn_demo_buyer', 'active', 100, 'USD', now(), now() + interval '1 day', '{}',
+                      ${sql.json({ url: 'https://buyer.example/r', reporting_frequency: 'daily', authentication: { schemes: ['HMAC-SHA256'], credentials: BUYER.reporting } })})`;
+    await sql`insert into workflow_steps (id, tenant_id, principal_id, media_buy_id, step_type, status, owner, push_notification_config)
+              values ('task_secrets', 'demo', 'prn_demo_buyer', 'mb_secrets', 'update_media_buy', 'pending', 'system',
+                      ${sql.json({ url: 'https://buyer.example/t', authentication: { schemes: ['Bearer'], credentials: BUYER.step } })})`;
+    await sql`insert into webhook_deliveries (id, tenant_id, principal_id, task_id, url, authentication, payload, idempotency_key, sequence)
+              values ('whd_secrets', 'demo', 'prn_demo_buyer', 'task_secrets', 'https://buyer.example/t', ${auth(BUYER.delivery)}, '{}', 'whk_secrets', 1)`;
   });
   afterAll(async () => {
     configureSecretBox(createSecretBox([]));
@@ -59,7 +80,8 @@ describe('secrets at rest', () => {
   it('seals what was stored plain at the next start-up with a key, and everything still reads', async () => {
     const before = await stored();
     const jwkBefore = (await ensureWebhookSigningKey(d.db, 'demo')).privateJwk;
-    expect(before).toMatchObject({ apiKey: 'sk-live-plain', slack: SLACK });
+    expect(before).toMatchObject({ apiKey: 'sk-live-plain', slack: SLACK, buyer: BUYER });
+    expect(await tablesHolding(sql, BUYER.step)).toEqual(['public.workflow_steps']);
     expect(JSON.parse(before.jwk).d).toBe(jwkBefore.d);
 
     await boot(createSecretBox([k1]));
@@ -68,14 +90,21 @@ describe('secrets at rest', () => {
     expect(after.region).toBe('eu'); // not a credential: stays readable
     expect(after.slack).toMatch(/^enc:v1:/);
     expect(JSON.parse(after.jwk)).toEqual({ sealed: expect.stringMatching(/^enc:v1:/) });
-    for (const v of Object.values(after)) expect(v).not.toMatch(/sk-live-plain|slack-secret-path/);
+    for (const v of [after.apiKey, after.slack, after.jwk]) expect(v).not.toMatch(/sk-live-plain|slack-secret-path/);
     expect(after.jwk).not.toContain(jwkBefore.d);
+    for (const [k, v] of Object.entries(after.buyer)) {
+      expect(v).toMatch(/^enc:v1:/);
+      // Bound to the buyer: they open for it, and only for it.
+      expect(createSecretBox([k1]).open(v, buyerContext)).toBe(BUYER[k as keyof typeof BUYER]);
+      expect(() => createSecretBox([k1]).open(v, secretContext.buyerCredentials('demo', 'prn_other'))).toThrow(/does not open/);
+    }
+    for (const v of Object.values(BUYER)) expect(await tablesHolding(sql, v)).toEqual([]);
 
     // Readers get the plain values back.
     expect((await ensureWebhookSigningKey(d.db, 'demo')).privateJwk).toEqual(jwkBefore);
     expect(openSlackWebhook('demo', (await getNotificationSettings(d.db, 'demo'))!.slackWebhookUrl!)).toBe(SLACK);
     expect(createSecretBox([k1]).open(after.apiKey, secretContext.adapterSetting('adp_demo_mock', 'api_key'))).toBe('sk-live-plain');
-    expect(lines.some((l) => l.includes('sealed stored secrets under the current key') && l.includes('"count":3'))).toBe(true);
+    expect(lines.some((l) => l.includes('sealed stored secrets under the current key') && l.includes('"count":7'))).toBe(true);
 
     // A second start-up with the same key has nothing to do.
     lines.length = 0;
@@ -93,6 +122,10 @@ describe('secrets at rest', () => {
     const onlyK2 = createSecretBox([k2]);
     configureSecretBox(onlyK2);
     expect(onlyK2.stale(after.apiKey) || onlyK2.stale(after.slack) || onlyK2.stale(JSON.parse(after.jwk).sealed)).toBe(false);
+    for (const [k, v] of Object.entries(after.buyer)) {
+      expect(onlyK2.stale(v)).toBe(false);
+      expect(onlyK2.open(v, buyerContext)).toBe(BUYER[k as keyof typeof BUYER]);
+    }
     expect(openSlackWebhook('demo', (await getNotificationSettings(d.db, 'demo'))!.slackWebhookUrl!)).toBe(SLACK);
     expect(onlyK2.open(after.apiKey, secretContext.adapterSetting('adp_demo_mock', 'api_key'))).toBe('sk-live-plain');
   });

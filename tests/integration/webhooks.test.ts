@@ -16,12 +16,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureWebhookSigningKey } from '../../src/db/queries/signing-keys.js';
 import { queueWebhook } from '../../src/db/queries/webhooks.js';
 import { newId } from '../../src/domain/ids.js';
-import { webhookPayload } from '../../src/domain/webhooks.js';
+import { CREDENTIALS_NOT_KEPT, webhookPayload } from '../../src/domain/webhooks.js';
 import { deliverWebhook } from '../../src/jobs/tasks/deliver-webhook.js';
 import { createLogger } from '../../src/logger.js';
 import { serveWellKnown } from '../../src/mcp/well-known.js';
+import { secretBox, secretContext } from '../../src/services/secret-box.js';
 import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { have31Schemas, payloadProblems, payloadProblems31 } from '../helpers/adcp-schema.js';
+import { tablesHolding } from '../helpers/db.js';
 import { startWebhookReceiver, type Received } from '../helpers/receiver.js';
 
 let t: TestApp;
@@ -112,6 +114,32 @@ describe('webhooks', () => {
     expect(delivery).toEqual({ status: 'delivered', attempts: 2, sequence: 1 });
     const attempts = await sql`select status_code from webhook_attempts a join webhook_deliveries d on d.id = a.delivery_id where d.media_buy_id = ${data.media_buy_id as string} order by attempt`;
     expect(attempts.map((a) => a.status_code)).toEqual([503, 200]);
+    // The buyer's secret is stored once, sealed, on the task that signs with it: not in the request kept for the
+    // record, nor the buy, nor the delivery once it is done, and nowhere in plain text.
+    const [kept] = await sql`
+      select b.raw_request #>> '{push_notification_config,authentication,credentials}' as request,
+             b.push_notification_config #>> '{authentication,credentials}' as buy,
+             s.request #>> '{push_notification_config,authentication,credentials}' as step_request,
+             s.push_notification_config #>> '{authentication,credentials}' as step,
+             (select authentication from webhook_deliveries d where d.media_buy_id = b.id) as delivery
+      from media_buys b join workflow_steps s on s.media_buy_id = b.id where b.id = ${data.media_buy_id as string}`;
+    expect(kept).toMatchObject({ request: CREDENTIALS_NOT_KEPT, buy: CREDENTIALS_NOT_KEPT, step_request: CREDENTIALS_NOT_KEPT, delivery: null });
+    expect(kept!.step).toMatch(/^enc:v1:/);
+    expect(await tablesHolding(sql, SECRET)).toEqual([]);
+  });
+
+  it('does not send with credentials sealed for another buyer, and says so only in the log', async () => {
+    const path = '/hooks/moved';
+    const id = await queueDelivery('task_moved', base + path, { allowPrivateNetwork: true, byHand: true });
+    const foreign = secretBox().seal('stolen-credentials-0123456789', secretContext.buyerCredentials('demo', 'prn_someone_else'));
+    await sql`update webhook_deliveries set authentication = ${sql.json({ schemes: ['Bearer'], credentials: foreign })} where id = ${id}`;
+    const lines: string[] = [];
+    const logger = createLogger('trace', {}, (l) => lines.push(l));
+    await deliverWebhook({ v: 1, tenant_id: 'demo', delivery_id: id }, { attempts: 1, maxAttempts: 8 }, { db: t.app.database.db, logger, adapters: {} as never });
+    expect(received.filter((r) => r.path === path)).toHaveLength(0);
+    const [d] = await sql`select status, last_error, authentication from webhook_deliveries where id = ${id}`;
+    expect(d).toEqual({ status: 'failed', last_error: "the buyer's webhook credentials could not be read", authentication: null });
+    expect(lines.join('\n')).toMatch(/webhook credentials could not be opened.*does not open/);
   });
 
   it('signs with RFC 9421 when the buyer gives no authentication, verifiable with the JWKS the agent publishes', async () => {

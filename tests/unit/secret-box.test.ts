@@ -12,9 +12,13 @@ import {
   KEY_FILE,
   openAdapterSettings,
   parseSecretKeys,
+  openBuyerCredentials,
   sealAdapterSettings,
+  sealBuyerCredentials,
+  secretContext,
   SecretKeyError,
 } from '../../src/services/secret-box.js';
+import { CREDENTIALS_NOT_KEPT, withoutCredentials } from '../../src/domain/webhooks.js';
 
 const k1 = randomBytes(32);
 const k2 = randomBytes(32);
@@ -75,6 +79,39 @@ describe('secret box', () => {
     expect(isSealed(stored.api_key as string) && isSealed(stored.refresh_token as string)).toBe(true);
     expect(openAdapterSettings(box, 'adp_1', stored)).toEqual({ latency_ms: 5, api_key: 'k', network_code: '123', refresh_token: 'r' });
     expect(() => openAdapterSettings(box, 'adp_2', stored)).toThrow(SecretKeyError);
+  });
+
+  it("seals a buyer's webhook credentials for that buyer, and leaves a config without them as it is", () => {
+    const box = createSecretBox([k1]);
+    const ctx = secretContext.buyerCredentials('t1', 'prn_a');
+    const config = { url: 'https://buyer.example/h', token: 'echo-me', authentication: { schemes: ['HMAC-SHA256'], credentials: 'shared-secret-0123456789abcdef0123' } };
+    const stored = sealBuyerCredentials(box, ctx, config);
+    expect(stored).toMatchObject({ url: config.url, token: 'echo-me', authentication: { schemes: ['HMAC-SHA256'] } });
+    expect(isSealed(stored.authentication.credentials)).toBe(true);
+    expect(config.authentication.credentials).toBe('shared-secret-0123456789abcdef0123'); // the request itself is not changed
+    expect(openBuyerCredentials(box, ctx, stored.authentication)).toEqual(config.authentication);
+    expect(() => openBuyerCredentials(box, secretContext.buyerCredentials('t1', 'prn_b'), stored.authentication)).toThrow(SecretKeyError);
+    const plain = { url: 'https://buyer.example/h' };
+    expect(sealBuyerCredentials(box, ctx, plain)).toBe(plain);
+    expect(sealBuyerCredentials(box, ctx, null)).toBeNull();
+    expect(openBuyerCredentials(box, ctx, null)).toBeNull();
+  });
+
+  it('keeps requests for the record without any credentials, and without copying one that has none', () => {
+    const request = {
+      packages: [{ product_id: 'p' }],
+      push_notification_config: { url: 'https://b.example', authentication: { schemes: ['Bearer'], credentials: 'bearer-0123456789' } },
+      reporting_webhook: { url: 'https://b.example/r', authentication: { schemes: ['HMAC-SHA256'], credentials: 'hmac-0123456789' } },
+      accounts: [{ governance_agents: [{ url: 'https://g.example', authentication: { schemes: ['Bearer'], credentials: 'gov-0123456789' } }] }],
+    };
+    const kept = withoutCredentials(request);
+    expect(JSON.stringify(kept)).not.toMatch(/bearer-|hmac-|gov-/);
+    expect(kept.push_notification_config.authentication).toEqual({ schemes: ['Bearer'], credentials: CREDENTIALS_NOT_KEPT });
+    expect(kept.accounts[0]!.governance_agents[0]!.authentication.credentials).toBe(CREDENTIALS_NOT_KEPT);
+    expect(kept.packages).toBe(request.packages);
+    expect(request.push_notification_config.authentication.credentials).toBe('bearer-0123456789');
+    const none = { packages: [{ product_id: 'p' }], push_notification_config: { url: 'https://b.example' } };
+    expect(withoutCredentials(none)).toBe(none);
   });
 
   it('makes the embedded key once, readable by its owner only, and reuses it', async () => {

@@ -43,7 +43,10 @@ export interface AtomicCreate {
   startTime: Date;
   endTime: Date;
   rawRequest: Record<string, unknown>;
+  /** The buyer's push_notification_config as the buy keeps it for the record (no credentials). */
   pushNotificationConfig: Record<string, unknown> | null;
+  /** The same config as the workflow step signs the task's webhooks with (credentials sealed). */
+  stepPushNotificationConfig: Record<string, unknown> | null;
   /** The buyer's reporting_webhook and when its first report is due. */
   reporting: { webhook: Record<string, unknown>; nextAt: Date } | null;
   confirmedAt: Date | null;
@@ -116,7 +119,7 @@ export async function createMediaBuyAtomically(db: Queryable, c: AtomicCreate): 
     step as (
       insert into workflow_steps (id, tenant_id, principal_id, media_buy_id, step_type, status, owner, request, push_notification_config)
       select ${c.taskId}, ${c.tenantId}, ${c.principalId}, buy.id, 'create_media_buy', ${c.step.status}, ${c.step.owner},
-             ${JSON.stringify(c.rawRequest)}::jsonb, ${c.pushNotificationConfig ? JSON.stringify(c.pushNotificationConfig) : null}::jsonb
+             ${JSON.stringify(c.rawRequest)}::jsonb, ${c.stepPushNotificationConfig ? JSON.stringify(c.stepPushNotificationConfig) : null}::jsonb
       from buy
       returning id
     )

@@ -51,6 +51,8 @@ export async function recordWebhookAttempt(
         lastStatusCode: p.statusCode,
         lastError: p.error,
         ...(p.outcome === 'delivered' && { deliveredAt: sql`now()` }),
+        // Delivered or given up: nothing signs with the buyer's credentials again, so they are not kept.
+        ...(p.outcome !== 'pending' && { authentication: null }),
       })
       .where(eq(webhookDeliveries.id, p.id));
   });

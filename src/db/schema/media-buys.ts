@@ -22,8 +22,9 @@ export const mediaBuys = pgTable(
     endTime: timestamp('end_time', { withTimezone: true }).notNull(),
     rawRequest: jsonb('raw_request').$type<Record<string, unknown>>().notNull(),
     idempotencyKey: text('idempotency_key'),
+    /** The buyer's push_notification_config for the record, without credentials (the workflow step keeps them, sealed, to sign with). */
     pushNotificationConfig: jsonb('push_notification_config').$type<Record<string, unknown>>(),
-    /** The buyer's reporting_webhook (url, authentication, reporting_frequency, requested_metrics): needed to sign, never logged. */
+    /** The buyer's reporting_webhook (url, authentication with credentials sealed, reporting_frequency, requested_metrics): needed to sign, never logged. */
     reportingWebhook: jsonb('reporting_webhook').$type<Record<string, unknown>>(),
     /** When the next scheduled delivery report is due (the end of the window it covers); null once the final report is queued. */
     reportingNextAt: timestamp('reporting_next_at', { withTimezone: true }),
@@ -49,6 +50,8 @@ export const mediaBuys = pgTable(
     index('media_buys_ending_idx').on(t.endTime).where(sql`${t.status} in ('active', 'paused')`),
     // For the delivery-report scheduler: buys whose next report is due.
     index('media_buys_reporting_due_idx').on(t.reportingNextAt).where(sql`${t.reportingNextAt} is not null`),
+    // Buys whose reporting webhook holds the buyer's credentials, which start-up re-seals after a key rotation.
+    index('media_buys_credentials_idx').on(t.id).where(sql`(${t.reportingWebhook} -> 'authentication') is not null`),
   ],
 );
 

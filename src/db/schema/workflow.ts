@@ -2,6 +2,7 @@
  * Workflow steps (the AdCP task record), what each adapter made of a media buy,
  * background sync bookkeeping, idempotency records and the audit trail.
  */
+import { sql } from 'drizzle-orm';
 import { bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { adapterConfigs, principals, tenants } from './tenants.js';
 import { mediaBuys } from './media-buys.js';
@@ -31,6 +32,8 @@ export const workflowSteps = pgTable(
     index('workflow_steps_principal_idx').on(t.tenantId, t.principalId, t.createdAt),
     index('workflow_steps_media_buy_idx').on(t.mediaBuyId),
     index('workflow_steps_status_idx').on(t.tenantId, t.status),
+    // Steps holding a buyer's webhook credentials, which start-up re-seals after a key rotation.
+    index('workflow_steps_credentials_idx').on(t.id).where(sql`(${t.pushNotificationConfig} -> 'authentication') is not null`),
   ],
 );
 
@@ -127,7 +130,7 @@ export const webhookDeliveries = pgTable(
     taskId: text('task_id').notNull(),
     mediaBuyId: text('media_buy_id'),
     url: text('url').notNull(),
-    /** The buyer's push_notification_config.authentication (schemes, credentials): needed to sign, never logged. */
+    /** The buyer's push_notification_config.authentication (schemes, credentials sealed): needed to sign, never logged; null once the delivery ends. */
     authentication: jsonb('authentication').$type<{ schemes?: string[]; credentials?: string } | null>(),
     payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
     idempotencyKey: text('idempotency_key').notNull(),
@@ -142,7 +145,12 @@ export const webhookDeliveries = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     deliveredAt: timestamp('delivered_at', { withTimezone: true }),
   },
-  (t) => [index('webhook_deliveries_task_idx').on(t.taskId, t.sequence), index('webhook_deliveries_tenant_idx').on(t.tenantId, t.createdAt)],
+  (t) => [
+    index('webhook_deliveries_task_idx').on(t.taskId, t.sequence),
+    index('webhook_deliveries_tenant_idx').on(t.tenantId, t.createdAt),
+    // Deliveries still holding the buyer's credentials (pending ones: they are dropped once a delivery ends).
+    index('webhook_deliveries_credentials_idx').on(t.id).where(sql`${t.authentication} is not null`),
+  ],
 );
 
 /** Every delivery attempt, for the seller's webhook log. */

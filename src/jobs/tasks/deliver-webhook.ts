@@ -4,7 +4,8 @@
  * with backoff. Each attempt is logged. The payload (and so its idempotency_key)
  * is the same on every retry; the signature is made afresh for each attempt:
  * the buyer's legacy Bearer/HMAC block if it gave one, else RFC 9421 with the
- * tenant's webhook-signing key (published in /.well-known/jwks.json).
+ * tenant's webhook-signing key (published in /.well-known/jwks.json). The
+ * buyer's credentials are stored sealed and opened only here.
  */
 import dns from 'node:dns/promises';
 import net from 'node:net';
@@ -13,6 +14,7 @@ import { errorMessage } from '../../domain/errors.js';
 import { ensureWebhookSigningKey } from '../../db/queries/signing-keys.js';
 import { webhookSignatureHeaders } from '../../domain/webhook-signing.js';
 import { isLocalHostname, isPrivateAddress, legacyAuthHeaders, urlHost } from '../../domain/webhooks.js';
+import { openBuyerCredentials, secretBox, secretContext } from '../../services/secret-box.js';
 import { DeliverWebhookPayload } from '../catalog.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 
@@ -45,7 +47,16 @@ export async function deliverWebhook(rawPayload: unknown, job: JobInfo, deps: Ta
   }
   const body = JSON.stringify(d.payload);
   const contentType = 'application/json';
-  const auth = legacyAuthHeaders(body, d.authentication) ?? webhookSignatureHeaders({ url: d.url, body, contentType, key: await ensureWebhookSigningKey(deps.db, d.tenantId) });
+  let legacy: typeof d.authentication;
+  try {
+    legacy = openBuyerCredentials(secretBox(), secretContext.buyerCredentials(d.tenantId, d.principalId), d.authentication);
+  } catch (err) {
+    // Sealed with a key this process lacks, or damaged: no retry opens it. The reason goes to the log only.
+    await finish('failed', null, "the buyer's webhook credentials could not be read");
+    log.error('webhook credentials could not be opened', { error: errorMessage(err) });
+    return;
+  }
+  const auth = legacyAuthHeaders(body, legacy) ?? webhookSignatureHeaders({ url: d.url, body, contentType, key: await ensureWebhookSigningKey(deps.db, d.tenantId) });
   let status: number | null = null;
   let error: string | null = null;
   try {

@@ -17,7 +17,8 @@ import { planMediaBuy, rejectTestFixtures, type CreateMediaBuyRequest } from '..
 import { amountToNumber } from '../../domain/money.js';
 import { checkReportingWebhook, windowEndAfter, type ReportingWebhook } from '../../domain/reporting.js';
 import { availableActions, initialStatus, validActions } from '../../domain/status.js';
-import { checkWebhookUrl, type PushConfig } from '../../domain/webhooks.js';
+import { checkWebhookUrl, withoutCredentials, type PushConfig } from '../../domain/webhooks.js';
+import { sealBuyerCredentials, secretBox, secretContext } from '../../services/secret-box.js';
 import { jobSpec, planFulfilment } from '../../jobs/fan-out.js';
 import { defineTool } from '../define-tool.js';
 import { idempotencyConflict, requestFingerprint } from '../idempotency.js';
@@ -89,6 +90,7 @@ export default defineTool({
       checkReportingWebhook(reporting, plan.packages.map((p) => p.product));
     }
     const mediaBuyId = newId('mb');
+    const credentials = secretContext.buyerCredentials(scope.tenantId, scope.principalId);
     const adapterTypes = new Map(catalog.adapters.map((a) => [a.id, a.adapterType]));
     const taskId = typeof forced?.task_id === 'string' ? forced.task_id : newId('task');
     // Assignments may name creatives the buyer has yet to upload; only uploaded ones let the buy start.
@@ -153,10 +155,12 @@ export default defineTool({
       currency: plan.currency,
       startTime: plan.startTime,
       endTime: plan.endTime,
-      rawRequest: input as Record<string, unknown>,
-      pushNotificationConfig: input.push_notification_config ?? null,
+      // The buyer's credentials are kept once, sealed, where webhooks are signed from (the step, the reporting webhook).
+      rawRequest: withoutCredentials(input as Record<string, unknown>),
+      pushNotificationConfig: withoutCredentials(input.push_notification_config ?? null),
+      stepPushNotificationConfig: sealBuyerCredentials(secretBox(), credentials, input.push_notification_config ?? null),
       // The first report is due at the end of the first window after the flight starts.
-      reporting: reporting ? { webhook: reporting as unknown as Record<string, unknown>, nextAt: windowEndAfter(reporting.reporting_frequency, plan.startTime > now ? plan.startTime : now) } : null,
+      reporting: reporting ? { webhook: sealBuyerCredentials(secretBox(), credentials, reporting as unknown as Record<string, unknown>), nextAt: windowEndAfter(reporting.reporting_frequency, plan.startTime > now ? plan.startTime : now) } : null,
       confirmedAt: plan.manualApproval ? null : now,
       packages,
       assignments: plan.packages.flatMap((p, i) => (p.request.creative_assignments ?? []).map((a) => ({ creative_id: a.creative_id, package_id: packages[i]!.id, weight: a.weight ?? null }))),

@@ -19,7 +19,8 @@ import { planUpdate, type UpdateRequest } from '../../domain/media-buy-update.js
 import { checkReportingWebhook, windowEndAfter, type ReportingWebhook } from '../../domain/reporting.js';
 import { amountToNumber } from '../../domain/money.js';
 import { availableActions, toAdcpMediaBuyStatus, validActions } from '../../domain/status.js';
-import { checkWebhookUrl, type PushConfig } from '../../domain/webhooks.js';
+import { checkWebhookUrl, withoutCredentials, type PushConfig } from '../../domain/webhooks.js';
+import { sealBuyerCredentials, secretBox, secretContext } from '../../services/secret-box.js';
 import { enqueueCreativeSync, enqueueMediaBuyUpdate } from '../../jobs/fan-out.js';
 import { defineTool } from '../define-tool.js';
 import { idempotentMutation } from '../idempotency.js';
@@ -104,6 +105,7 @@ export default defineTool({
       }
       if (plan.cancel) await cancelPackages(tx, buy.id);
       const revision = buy.revision + 1;
+      const credentials = secretContext.buyerCredentials(scope.tenantId, scope.principalId);
       await updateMediaBuy(tx, { tenantId: ctx.tenant.id, id: buy.id }, {
         status: plan.status,
         startTime: plan.startTime,
@@ -112,7 +114,7 @@ export default defineTool({
         revision,
         ...(plan.cancel && { canceledAt: now, canceledBy: 'buyer', cancellationReason: plan.cancel.reason }),
         ...(reporting && {
-          reportingWebhook: reporting as unknown as Record<string, unknown>,
+          reportingWebhook: sealBuyerCredentials(secretBox(), credentials, reporting as unknown as Record<string, unknown>),
           reportingNextAt: windowEndAfter(reporting.reporting_frequency, plan.startTime > now ? plan.startTime : now),
         }),
       });
@@ -121,7 +123,7 @@ export default defineTool({
         await cancelPendingApproval(tx, { tenantId: ctx.tenant.id, mediaBuyId: buy.id });
       }
       const stepId = newId('task');
-      await insertWorkflowStep(tx, { id: stepId, ...scope, mediaBuyId: buy.id, stepType: TOOL, status: 'pending', owner: 'system', request: input as Record<string, unknown>, pushNotificationConfig: input.push_notification_config ?? null });
+      await insertWorkflowStep(tx, { id: stepId, ...scope, mediaBuyId: buy.id, stepType: TOOL, status: 'pending', owner: 'system', request: withoutCredentials(input as Record<string, unknown>), pushNotificationConfig: sealBuyerCredentials(secretBox(), credentials, input.push_notification_config ?? null) });
       // Past approval, the change goes to every ad server holding a part of the buy (one job each), and new or changed creative assignments with it.
       const sent = buy.status !== 'pending_approval' && (await enqueueMediaBuyUpdate(tx, { tenantId: ctx.tenant.id, mediaBuyId: buy.id, stepId })) > 0;
       if (!sent) await updateWorkflowStep(tx, { tenantId: ctx.tenant.id, id: stepId }, { status: 'completed', response: { media_buy_id: buy.id } });

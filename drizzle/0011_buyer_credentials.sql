@@ -1,0 +1,9 @@
+CREATE INDEX "media_buys_credentials_idx" ON "media_buys" USING btree ("id") WHERE ("media_buys"."reporting_webhook" -> 'authentication') is not null;--> statement-breakpoint
+CREATE INDEX "webhook_deliveries_credentials_idx" ON "webhook_deliveries" USING btree ("id") WHERE "webhook_deliveries"."authentication" is not null;--> statement-breakpoint
+CREATE INDEX "workflow_steps_credentials_idx" ON "workflow_steps" USING btree ("id") WHERE ("workflow_steps"."push_notification_config" -> 'authentication') is not null;--> statement-breakpoint
+UPDATE "webhook_deliveries" SET "authentication" = null WHERE "authentication" is not null AND "status" <> 'pending';--> statement-breakpoint
+UPDATE "media_buys" SET "push_notification_config" = jsonb_set("push_notification_config", '{authentication,credentials}', '"[not kept]"') WHERE jsonb_typeof("push_notification_config" #> '{authentication,credentials}') = 'string';--> statement-breakpoint
+UPDATE "media_buys" SET "raw_request" = jsonb_set("raw_request", '{push_notification_config,authentication,credentials}', '"[not kept]"') WHERE jsonb_typeof("raw_request" #> '{push_notification_config,authentication,credentials}') = 'string';--> statement-breakpoint
+UPDATE "media_buys" SET "raw_request" = jsonb_set("raw_request", '{reporting_webhook,authentication,credentials}', '"[not kept]"') WHERE jsonb_typeof("raw_request" #> '{reporting_webhook,authentication,credentials}') = 'string';--> statement-breakpoint
+UPDATE "workflow_steps" SET "request" = jsonb_set("request", '{push_notification_config,authentication,credentials}', '"[not kept]"') WHERE jsonb_typeof("request" #> '{push_notification_config,authentication,credentials}') = 'string';--> statement-breakpoint
+UPDATE "workflow_steps" SET "request" = jsonb_set("request", '{reporting_webhook,authentication,credentials}', '"[not kept]"') WHERE jsonb_typeof("request" #> '{reporting_webhook,authentication,credentials}') = 'string';
