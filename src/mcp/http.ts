@@ -216,10 +216,17 @@ export async function startHttpServer(
         if (!found) return undefined;
         const { mcp, transport } = await openSession(caller, id, found);
         resumeTransport(transport, id);
-        const session: Session = { transport, principalId: caller.principal?.id, close: () => mcp.close(), replayFrom: String(found.lastEventId), lastActive: Date.now(), open: 0 };
+        // Held (open) while it is being taken over: on a slow database the idle sweep could otherwise release
+        // it, closing its transport, before the request that took it over reaches it.
+        const session: Session = { transport, principalId: caller.principal?.id, close: () => mcp.close(), replayFrom: String(found.lastEventId), lastActive: Date.now(), open: 1 };
         sessions.set(id, session);
-        await directory.announce(id);
-        await mcp.catchUp();
+        try {
+          await directory.announce(id);
+          await mcp.catchUp();
+        } finally {
+          session.open--;
+          session.lastActive = Date.now();
+        }
         log.info('session taken over from another replica', { session_id: id, principal_id: session.principalId });
         return session;
       })().finally(() => takingOver.delete(id));

@@ -83,6 +83,29 @@ describe('idle sessions', () => {
     await waitFor(async () => http.sessionCount() === 0, 5_000);
   });
 
+  it('does not release a session while a request is taking it over, however slow the database', async () => {
+    const init = await post(undefined, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    const sessionId = init.headers.get('mcp-session-id')!;
+    await init.text();
+    expect((await post(sessionId, { jsonrpc: '2.0', method: 'notifications/initialized' })).status).toBe(202);
+    await waitFor(async () => http.sessionCount() === 0, 5_000);
+    // Hold the session's row: the take-over's announcement waits for it, for several idle periods.
+    const held = await t.app.database.sql.reserve();
+    try {
+      await held`begin`;
+      await held`select 1 from mcp_sessions where id = ${sessionId} for update`;
+      const answer = post(sessionId, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'get_products', arguments: { brief: 'video' } } });
+      await waitFor(async () => http.sessionCount() === 1, 5_000);
+      await new Promise((r) => setTimeout(r, 600));
+      await held`commit`;
+      const res = await answer;
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('products');
+    } finally {
+      held.release();
+    }
+  });
+
   it('keeps an SDK client working across a release', async () => {
     const transport = new StreamableHTTPClientTransport(new URL(`${http.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${t.token}` } } });
     const client = new Client({ name: 'idle-test', version: '1.0.0' });
