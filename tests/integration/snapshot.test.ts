@@ -1,7 +1,10 @@
 /** Reads that must agree (a buy and its packages, orders and steps) run in one snapshot. */
-import { sql } from 'drizzle-orm';
+import { asc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, inSnapshot, type Database } from '../../src/db/client.js';
+import { getMediaBuy, listMediaBuys } from '../../src/db/queries/media-buys.js';
+import { adapterOrders, mediaBuys, mediaPackages, workflowSteps } from '../../src/db/schema/index.js';
+import { seedDemo } from '../../src/seed/demo.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 
 describe('inSnapshot', () => {
@@ -54,5 +57,48 @@ describe('inSnapshot', () => {
     });
     expect(plan).toContain('media_buys_principal_recent_idx');
     expect(plan).not.toContain('"Node Type":"Sort"');
+  });
+});
+
+describe('a media buy with its packages, orders and steps, in one statement', () => {
+  let db: TestDb;
+  let d: Database;
+  const scope = { tenantId: 'demo', principalId: 'prn_demo_buyer' };
+  beforeAll(async () => {
+    db = await createTestDb();
+    d = connect(db.url, { max: 2 });
+    await seedDemo(d.db, { token: 'one-statement' });
+    // Amounts past what a double holds exactly, a null next to set values, two of each child in a known order.
+    await d.sql`insert into media_buys (id, tenant_id, principal_id, status, total_budget, currency, start_time, end_time, raw_request)
+                values ('mb_one', 'demo', 'prn_demo_buyer', 'active', '98765432109876.5432', 'USD', '2027-01-01T00:00:00.123Z', '2027-02-01T00:00:00Z', '{"context": {"k": 1}}')`;
+    await d.sql`insert into media_packages (id, media_buy_id, tenant_id, product_id, pricing_option_id, pricing_model, budget, bid_price, impressions, targeting, package_config, position, created_at)
+                values ('pkg_b', 'mb_one', 'demo', 'ctv_primetime', 'po', 'cpm', '12345678901234.5678', null, '12345678901234567890', '{"geo": ["US"]}', '{}', 1, '2026-01-01T00:00:00.000001Z'),
+                       ('pkg_a', 'mb_one', 'demo', 'ctv_primetime', 'po', 'cpm', '0.0001', '9.9999', null, null, '{"x": [1, {"y": null}]}', 0, '2026-01-01T00:00:00Z')`;
+    await d.sql`insert into adapter_orders (id, tenant_id, media_buy_id, adapter_config_id, adapter_type, state, external_line_item_ids, idempotency_key, created_at)
+                values ('ao_1', 'demo', 'mb_one', 'adp_demo_mock', 'mock', 'booked', '{"pkg_a": "li_1"}', 'k1', '2026-01-01T00:00:01Z')`;
+    await d.sql`insert into workflow_steps (id, tenant_id, principal_id, media_buy_id, step_type, status, owner, request, created_at)
+                values ('task_2', 'demo', 'prn_demo_buyer', 'mb_one', 'update_media_buy', 'completed', 'system', null, '2026-01-02T00:00:00Z'),
+                       ('task_1', 'demo', 'prn_demo_buyer', 'mb_one', 'create_media_buy', 'completed', 'system', '{"a": 1}', '2026-01-01T00:00:00Z')`;
+  });
+  afterAll(async () => {
+    await d?.close();
+    await db?.drop();
+  });
+
+  it('reads exactly what separate selects read: same types, exact amounts, the same order', async () => {
+    const [buy] = await d.db.select().from(mediaBuys).where(eq(mediaBuys.id, 'mb_one'));
+    const expected = {
+      buy,
+      packages: await d.db.select().from(mediaPackages).where(eq(mediaPackages.mediaBuyId, 'mb_one')).orderBy(asc(mediaPackages.position)),
+      adapterOrders: await d.db.select().from(adapterOrders).where(eq(adapterOrders.mediaBuyId, 'mb_one')),
+      steps: await d.db.select().from(workflowSteps).where(eq(workflowSteps.mediaBuyId, 'mb_one')).orderBy(asc(workflowSteps.createdAt)),
+    };
+    expect(expected.packages.map((p) => p.budget)).toEqual(['0.0001', '12345678901234.5678']);
+    const one = await getMediaBuy(d.db, { ...scope, id: 'mb_one' });
+    expect(one).toEqual(expected);
+    expect(one!.packages[1]!.createdAt).toBeInstanceOf(Date);
+    expect(await listMediaBuys(d.db, { ...scope, limit: 10 })).toEqual([expected]);
+    // Another buyer's buy is not read.
+    expect(await getMediaBuy(d.db, { tenantId: 'demo', principalId: 'prn_other', id: 'mb_one' })).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 /** Media buys and packages. Every read is scoped by tenant and principal, except the worker's loadForFulfilment (tenant only). */
-import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
-import { inSnapshot, type Queryable } from '../client.js';
+import { and, desc, eq, getTableColumns, getTableName, inArray, sql, type SQL } from 'drizzle-orm';
+import type { AnyPgColumn, PgColumn, PgTable } from 'drizzle-orm/pg-core';
+import type { Queryable } from '../client.js';
 import { adapterOrders, mediaBuys, mediaPackages, workflowSteps } from '../schema/index.js';
 
 export type MediaBuyRow = typeof mediaBuys.$inferSelect;
@@ -19,43 +20,49 @@ export interface MediaBuyDetail {
 /** A buy's creation time at the cursors' precision, as media_buys_principal_recent_idx indexes it (UTC wall clock). */
 const NEWEST_FIRST = sql`date_trunc('milliseconds', ${mediaBuys.createdAt} at time zone 'UTC')`;
 
-async function withChildren(db: Queryable, buys: MediaBuyRow[]): Promise<MediaBuyDetail[]> {
-  if (buys.length === 0) return [];
-  const ids = buys.map((b) => b.id);
-  const [pkgs, orders, steps] = await Promise.all([
-    db.select().from(mediaPackages).where(inArray(mediaPackages.mediaBuyId, ids)).orderBy(asc(mediaPackages.position), asc(mediaPackages.createdAt), asc(mediaPackages.id)),
-    db.select().from(adapterOrders).where(inArray(adapterOrders.mediaBuyId, ids)).orderBy(asc(adapterOrders.createdAt)),
-    db.select().from(workflowSteps).where(inArray(workflowSteps.mediaBuyId, ids)).orderBy(asc(workflowSteps.createdAt)),
-  ]);
-  return buys.map((buy) => ({
-    buy,
-    packages: pkgs.filter((p) => p.mediaBuyId === buy.id),
-    adapterOrders: orders.filter((o) => o.mediaBuyId === buy.id),
-    steps: steps.filter((s) => s.mediaBuyId === buy.id),
-  }));
+/**
+ * A child table's rows, as one JSON array per buy in the same statement as the buy (so the buy and
+ * its packages, orders and steps come from one snapshot in one round trip), decoded back to the rows
+ * Drizzle would return. Numbers that JSON would round (numeric, bigint) travel as text.
+ */
+function childRows<Row>(table: PgTable, mediaBuyId: AnyPgColumn, orderBy: AnyPgColumn[]): SQL<Row[]> {
+  const columns = Object.entries(getTableColumns(table)) as [string, PgColumn][];
+  const exact = columns.filter(([, c]) => /^(numeric|bigint|bigserial)/.test(c.getSQLType()));
+  // Qualified by hand: Drizzle leaves a single-table select's columns unqualified, and here two tables meet.
+  const col = (c: AnyPgColumn) => sql`${sql.identifier(getTableName(c.table))}.${sql.identifier(c.name)}`;
+  const row = exact.length
+    ? sql`to_jsonb(${table}) || jsonb_build_object(${sql.join(exact.map(([, c]) => sql`${c.name}::text, ${col(c)}::text`), sql`, `)})`
+    : sql`to_jsonb(${table})`;
+  const order = sql.join(orderBy.map(col), sql`, `);
+  return sql`(select coalesce(json_agg(${row} order by ${order}), '[]'::json) from ${table} where ${col(mediaBuyId)} = ${col(mediaBuys.id)})`.mapWith(
+    (json: Record<string, unknown>[]) => json.map((o) => Object.fromEntries(columns.map(([key, c]) => [key, o[c.name] == null ? null : c.mapFromDriverValue(o[c.name])])) as Row),
+  );
 }
 
-export function getMediaBuy(db: Queryable, p: { tenantId: string; principalId: string; id: string }): Promise<MediaBuyDetail | undefined> {
-  return inSnapshot(db, async (q) => {
-    const rows = await q
-      .select()
-      .from(mediaBuys)
-      .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.principalId, p.principalId), eq(mediaBuys.id, p.id)))
-      .limit(1);
-    return (await withChildren(q, rows))[0];
-  });
+const withChildren = {
+  buy: getTableColumns(mediaBuys),
+  packages: childRows<PackageRow>(mediaPackages, mediaPackages.mediaBuyId, [mediaPackages.position, mediaPackages.createdAt, mediaPackages.id]),
+  adapterOrders: childRows<AdapterOrderRow>(adapterOrders, adapterOrders.mediaBuyId, [adapterOrders.createdAt, adapterOrders.id]),
+  steps: childRows<WorkflowStepRow>(workflowSteps, workflowSteps.mediaBuyId, [workflowSteps.createdAt, workflowSteps.id]),
+};
+
+/** A buy with its packages, adapter orders and steps: one statement, so one snapshot. */
+export async function getMediaBuy(db: Queryable, p: { tenantId: string; principalId: string; id: string }): Promise<MediaBuyDetail | undefined> {
+  const [row] = await db
+    .select(withChildren)
+    .from(mediaBuys)
+    .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.principalId, p.principalId), eq(mediaBuys.id, p.id)))
+    .limit(1);
+  return row;
 }
 
+/** A page of the caller's buys, newest first, each with its children: one statement, so one snapshot. */
 export function listMediaBuys(
   db: Queryable,
   p: { tenantId: string; principalId: string; ids?: string[]; buyerRefs?: string[]; statuses?: string[]; accountId?: string; limit: number; before?: { createdAt: Date; id: string } },
 ): Promise<MediaBuyDetail[]> {
-  return inSnapshot(db, (q) => listIn(q, p));
-}
-
-async function listIn(db: Queryable, p: Parameters<typeof listMediaBuys>[1]): Promise<MediaBuyDetail[]> {
-  const rows = await db
-    .select()
+  return db
+    .select(withChildren)
     .from(mediaBuys)
     .where(
       and(
@@ -73,7 +80,6 @@ async function listIn(db: Queryable, p: Parameters<typeof listMediaBuys>[1]): Pr
     // Cursors carry milliseconds (JS dates); order at that precision too so no row falls between pages.
     .orderBy(desc(NEWEST_FIRST), desc(mediaBuys.id))
     .limit(p.limit);
-  return withChildren(db, rows);
 }
 
 export async function lockMediaBuy(db: Queryable, p: { tenantId: string; id: string }): Promise<MediaBuyRow | undefined> {
