@@ -122,6 +122,17 @@ const SHAPE_31: Record<string, (body: Record<string, unknown>) => Record<string,
   }),
 };
 
+/** An error as AdCP 3.1 codes it (3.0 codes some of them differently). */
+function recode(e: unknown): unknown {
+  if (!e || typeof e !== 'object') return e;
+  const { code, details } = e as { code?: unknown; details?: { attempted_action?: unknown } };
+  // 3.1 splits the deprecated AUTH_REQUIRED: no credentials at all is AUTH_MISSING (a rejected token never reaches a tool).
+  if (code === 'AUTH_REQUIRED') return { ...e, code: 'AUTH_MISSING' };
+  // An action the buy's status does not allow is 3.1's ACTION_NOT_ALLOWED (its details already carry what that code needs).
+  if (code === 'INVALID_STATE' && details?.attempted_action !== undefined) return { ...e, code: 'ACTION_NOT_ALLOWED' };
+  return e;
+}
+
 /** Media-buy lifecycle values: in 3.1 they move from the top-level status to media_buy_status. */
 const MEDIA_BUY_STATUS_TOOLS = new Set(['create_media_buy', 'update_media_buy']);
 
@@ -135,15 +146,6 @@ const MEDIA_BUY_STATUS_TOOLS = new Set(['create_media_buy', 'update_media_buy'])
 export function servedAs(release: AdcpRelease, tool: string, body: Record<string, unknown>, isError: boolean): Record<string, unknown> {
   if (release === '3.0') return body;
   if (isError) {
-    const recode = (e: unknown) => {
-      if (!e || typeof e !== 'object') return e;
-      const { code, details } = e as { code?: unknown; details?: { attempted_action?: unknown } };
-      // 3.1 splits the deprecated AUTH_REQUIRED: no credentials at all is AUTH_MISSING (a rejected token never reaches a tool).
-      if (code === 'AUTH_REQUIRED') return { ...e, code: 'AUTH_MISSING' };
-      // An action the buy's status does not allow is 3.1's ACTION_NOT_ALLOWED (its details already carry what that code needs).
-      if (code === 'INVALID_STATE' && details?.attempted_action !== undefined) return { ...e, code: 'ACTION_NOT_ALLOWED' };
-      return e;
-    };
     return { ...body, errors: Array.isArray(body.errors) ? body.errors.map(recode) : body.errors, adcp_error: recode(body.adcp_error), status: 'failed', adcp_version: release };
   }
   if (MEDIA_BUY_STATUS_TOOLS.has(tool) && typeof body.status === 'string' && body.status !== 'submitted') {
@@ -211,7 +213,9 @@ export async function invokeTool(tool: ToolDef, rawArgs: unknown, ctx: ToolConte
   const started = performance.now();
   const result = await runTool(tool, rawArgs, ctx);
   if (ctx.metrics) {
-    const code = result.isError ? (result.structuredContent as { errors?: { code?: string }[] } | undefined)?.errors?.[0]?.code ?? 'UNKNOWN' : undefined;
+    // Counted under the 3.1 code whichever release the caller speaks, so one failure has one label.
+    const first = result.isError ? (result.structuredContent as { errors?: unknown[] } | undefined)?.errors?.[0] : undefined;
+    const code = result.isError ? ((recode(first) as { code?: string } | undefined)?.code ?? 'UNKNOWN') : undefined;
     ctx.metrics.toolCall(tool.name, (performance.now() - started) / 1000, code);
   }
   // The seller's audit trail of buying calls: appended to a buffer that is written in batches.

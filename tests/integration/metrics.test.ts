@@ -45,6 +45,7 @@ describe('GET /metrics', () => {
     expect((await rawCall(url, 'create_media_buy', buyRequest(), auth)).body.result?.isError).toBeFalsy();
     expect((await rawCall(url, 'create_media_buy', buyRequest({ total_budget: -5 }), auth)).body.result?.isError).toBe(true);
     expect((await rawCall(url, 'get_media_buys', {})).body.result?.isError).toBe(true); // no token
+    expect((await rawCall(url, 'get_media_buys', { adcp_version: '3.1' })).body.result?.structuredContent).toMatchObject({ adcp_error: { code: 'AUTH_MISSING' } });
 
     const res = await scrape();
     expect(res.status).toBe(200);
@@ -53,7 +54,9 @@ describe('GET /metrics', () => {
     expect(m.get('sales_agent_tool_call_duration_seconds_count{tool="get_products"}')).toBe(3);
     expect(m.get('sales_agent_tool_call_duration_seconds_count{tool="create_media_buy"}')).toBe(2);
     expect(m.get('sales_agent_tool_errors_total{tool="create_media_buy",code="VALIDATION_ERROR"}')).toBe(1);
-    expect(m.get('sales_agent_tool_errors_total{tool="get_media_buys",code="AUTH_REQUIRED"}')).toBe(1);
+    // One failure, one label: counted under its 3.1 code whichever release the caller spoke (3.0 says AUTH_REQUIRED).
+    expect(m.get('sales_agent_tool_errors_total{tool="get_media_buys",code="AUTH_MISSING"}')).toBe(2);
+    expect(m.has('sales_agent_tool_errors_total{tool="get_media_buys",code="AUTH_REQUIRED"}')).toBe(false);
     expect(m.has('sales_agent_tool_errors_total{tool="get_products",code="VALIDATION_ERROR"}')).toBe(false);
     // A histogram: cumulative buckets ending in +Inf = count, and a positive sum.
     const buckets = [...m].filter(([k]) => k.startsWith('sales_agent_tool_call_duration_seconds_bucket{tool="get_products"')).map(([, v]) => v);
