@@ -124,6 +124,20 @@ export const urlHost = (u: URL): string => u.hostname.replace(/^\[|\]$/g, '');
 /** Private or loopback on its face (a private address, or a localhost name), before any DNS lookup. */
 export const isLiteralPrivateHost = (host: string): boolean => (net.isIP(host) !== 0 && isPrivateAddress(host)) || isLocalHostname(host);
 
+/**
+ * Request-time check of the credentials in a buyer's authentication block (`field` names the block):
+ * a value that reads as sealed (`enc:`) would be taken for one when opened, so it is refused.
+ */
+export function checkCredentials(auth: unknown, field: string): void {
+  const credentials = auth && typeof auth === 'object' ? (auth as { credentials?: unknown }).credentials : undefined;
+  if (typeof credentials === 'string' && credentials.startsWith('enc:')) {
+    throw new AdcpError('VALIDATION_ERROR', `${field}.credentials must not begin with "enc:".`, {
+      field: `${field}.credentials`,
+      suggestion: 'Send the token or shared secret itself (at least 32 characters), generated at random.',
+    });
+  }
+}
+
 /** Request-time check of a webhook URL the buyer sent (push_notification_config.url by default). */
 export function checkWebhookUrl(url: string, allowPrivate: boolean, field = 'push_notification_config.url'): void {
   let u: URL;

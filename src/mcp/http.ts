@@ -223,6 +223,11 @@ export async function startHttpServer(
         try {
           await directory.announce(id);
           await mcp.catchUp();
+        } catch (err) {
+          // Half taken over (not announced, or not caught up): not kept, so the next request tries afresh.
+          if (sessions.get(id) === session) sessions.delete(id);
+          void mcp.close().catch(() => {});
+          throw err;
         } finally {
           session.open--;
           session.lastActive = Date.now();

@@ -61,8 +61,8 @@ describe('secrets at rest', () => {
     await sql`insert into accounts (id, tenant_id, principal_id, name, brand, brand_domain, operator, details)
               values ('acc_secrets', 'demo', 'prn_demo_buyer', 'secrets', ${sql.json({ domain: 'secrets.example' })}, 'secrets.example', 'secrets.example',
                       ${sql.json({ governance_agents: [{ url: 'https://gov.example', authentication: { schemes: ['Bearer'], credentials: BUYER.governance } }] })})`;
-    await sql`insert into media_buys (id, tenant_id, principal_id, status, total_budget, currency, start_time, end_time, raw_request, reporting_webhook)
-              values ('mb_secrets', 'demo', 'prn_demo_buyer', 'active', 100, 'USD', now(), now() + interval '1 day', '{}',
+    await sql`insert into media_buys (id, tenant_id, principal_id, status, total_budget, currency, start_time, end_time, raw_request, reporting_next_at, reporting_webhook)
+              values ('mb_secrets', 'demo', 'prn_demo_buyer', 'active', 100, 'USD', now(), now() + interval '1 day', '{}', now() + interval '1 day',
                       ${sql.json({ url: 'https://buyer.example/r', reporting_frequency: 'daily', authentication: { schemes: ['HMAC-SHA256'], credentials: BUYER.reporting } })})`;
     await sql`insert into workflow_steps (id, tenant_id, principal_id, media_buy_id, step_type, status, owner, push_notification_config)
               values ('task_secrets', 'demo', 'prn_demo_buyer', 'mb_secrets', 'update_media_buy', 'pending', 'system',
@@ -137,6 +137,16 @@ describe('secrets at rest', () => {
       expect(await stored()).toEqual(sealedWithK2);
     }
     await boot(createSecretBox([k2])); // the right key: starts
+  });
+
+  it("drops a buyer's credentials from a task once it ends, and from a buy's reporting webhook once its last report is queued", async () => {
+    await sql`update workflow_steps set status = 'in_progress' where id = 'task_secrets'`;
+    expect((await stored()).buyer.step).toMatch(/^enc:v1:/); // still live
+    await sql`update workflow_steps set status = 'completed' where id = 'task_secrets'`;
+    await sql`update media_buys set reporting_next_at = null where id = 'mb_secrets'`;
+    const [row] = await sql`select (select push_notification_config from workflow_steps where id = 'task_secrets') as step,
+                                   (select reporting_webhook from media_buys where id = 'mb_secrets') as reporting`;
+    expect(row).toEqual({ step: { url: 'https://buyer.example/t' }, reporting: { url: 'https://buyer.example/r', reporting_frequency: 'daily' } });
   });
 
   it('reports a sealed value moved to another row (it does not open there) and leaves it; adapters fail without the detail', async () => {

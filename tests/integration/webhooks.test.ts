@@ -5,7 +5,7 @@
  * every attempt logged; private addresses only for sandbox accounts or when the
  * tenant allows them.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -20,7 +20,7 @@ import { CREDENTIALS_NOT_KEPT, webhookPayload } from '../../src/domain/webhooks.
 import { deliverWebhook } from '../../src/jobs/tasks/deliver-webhook.js';
 import { createLogger } from '../../src/logger.js';
 import { serveWellKnown } from '../../src/mcp/well-known.js';
-import { secretBox, secretContext } from '../../src/services/secret-box.js';
+import { createSecretBox, secretBox, secretContext } from '../../src/services/secret-box.js';
 import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { have31Schemas, payloadProblems, payloadProblems31 } from '../helpers/adcp-schema.js';
 import { tablesHolding } from '../helpers/db.js';
@@ -114,18 +114,37 @@ describe('webhooks', () => {
     expect(delivery).toEqual({ status: 'delivered', attempts: 2, sequence: 1 });
     const attempts = await sql`select status_code from webhook_attempts a join webhook_deliveries d on d.id = a.delivery_id where d.media_buy_id = ${data.media_buy_id as string} order by attempt`;
     expect(attempts.map((a) => a.status_code)).toEqual([503, 200]);
-    // The buyer's secret is stored once, sealed, on the task that signs with it: not in the request kept for the
-    // record, nor the buy, nor the delivery once it is done, and nowhere in plain text.
+    // The buyer's secret was kept sealed on the task while it could still sign with it (secrets-at-rest.test.ts):
+    // never in the request kept for the record, nor the buy; and now that the task and the delivery are done,
+    // nowhere at all.
     const [kept] = await sql`
       select b.raw_request #>> '{push_notification_config,authentication,credentials}' as request,
              b.push_notification_config #>> '{authentication,credentials}' as buy,
              s.request #>> '{push_notification_config,authentication,credentials}' as step_request,
-             s.push_notification_config #>> '{authentication,credentials}' as step,
+             s.push_notification_config -> 'authentication' as step,
              (select authentication from webhook_deliveries d where d.media_buy_id = b.id) as delivery
       from media_buys b join workflow_steps s on s.media_buy_id = b.id where b.id = ${data.media_buy_id as string}`;
-    expect(kept).toMatchObject({ request: CREDENTIALS_NOT_KEPT, buy: CREDENTIALS_NOT_KEPT, step_request: CREDENTIALS_NOT_KEPT, delivery: null });
-    expect(kept!.step).toMatch(/^enc:v1:/);
+    expect(kept).toEqual({ request: CREDENTIALS_NOT_KEPT, buy: CREDENTIALS_NOT_KEPT, step_request: CREDENTIALS_NOT_KEPT, step: null, delivery: null });
     expect(await tablesHolding(sql, SECRET)).toEqual([]);
+  });
+
+  it('refuses credentials that read as sealed, which would be taken for sealed ones when opened', async () => {
+    const res = await call(buyer, 'create_media_buy', buyRequest({ account: sandbox, push_notification_config: { url: `${base}/hooks/enc`, authentication: { schemes: ['Bearer'], credentials: 'enc:v1:deadbeef:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } } }));
+    expect(res.isError).toBe(true);
+    expect(res.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'push_notification_config.authentication.credentials' });
+  });
+
+  it('retries a delivery whose credentials need a key this worker lacks (another may have it), and fails it on the last attempt', async () => {
+    const path = '/hooks/unknown-key';
+    const id = await queueDelivery('task_unknown_key', base + path, { allowPrivateNetwork: true, byHand: true });
+    const elsewhere = createSecretBox([randomBytes(32)]).seal('bearer-0123456789-0123456789', secretContext.buyerCredentials('demo', 'prn_demo_buyer'));
+    await sql`update webhook_deliveries set authentication = ${sql.json({ schemes: ['Bearer'], credentials: elsewhere })} where id = ${id}`;
+    const deps = { db: t.app.database.db, logger: createLogger('silent'), adapters: {} as never };
+    await expect(deliverWebhook({ v: 1, tenant_id: 'demo', delivery_id: id }, { attempts: 1, maxAttempts: 8 }, deps)).rejects.toThrow(/key this process does not have/);
+    expect((await sql`select status from webhook_deliveries where id = ${id}`)[0]!.status).toBe('pending');
+    await deliverWebhook({ v: 1, tenant_id: 'demo', delivery_id: id }, { attempts: 8, maxAttempts: 8 }, deps);
+    expect((await sql`select status, authentication from webhook_deliveries where id = ${id}`)[0]).toEqual({ status: 'failed', authentication: null });
+    expect(received.filter((r) => r.path === path)).toHaveLength(0);
   });
 
   it('does not send with credentials sealed for another buyer, and says so only in the log', async () => {

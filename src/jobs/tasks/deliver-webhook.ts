@@ -14,7 +14,7 @@ import { errorMessage } from '../../domain/errors.js';
 import { ensureWebhookSigningKey } from '../../db/queries/signing-keys.js';
 import { webhookSignatureHeaders } from '../../domain/webhook-signing.js';
 import { isLocalHostname, isPrivateAddress, legacyAuthHeaders, urlHost } from '../../domain/webhooks.js';
-import { openBuyerCredentials, secretBox, secretContext } from '../../services/secret-box.js';
+import { openBuyerCredentials, secretBox, secretContext, SecretKeyError } from '../../services/secret-box.js';
 import { DeliverWebhookPayload } from '../catalog.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 
@@ -51,7 +51,12 @@ export async function deliverWebhook(rawPayload: unknown, job: JobInfo, deps: Ta
   try {
     legacy = openBuyerCredentials(secretBox(), secretContext.buyerCredentials(d.tenantId, d.principalId), d.authentication);
   } catch (err) {
-    // Sealed with a key this process lacks, or damaged: no retry opens it. The reason goes to the log only.
+    // Sealed with a key this process lacks (a worker started without the new key during a rotation): a retry,
+    // perhaps on another worker, may open them. Damaged: nothing will. The reason goes to the log only.
+    if (err instanceof SecretKeyError && err.reason === 'unknown_key' && job.attempts < job.maxAttempts) {
+      log.error('webhook credentials are sealed with a key this process does not have; will retry', { error: errorMessage(err) });
+      throw new Error('webhook credentials are sealed with a key this process does not have');
+    }
     await finish('failed', null, "the buyer's webhook credentials could not be read");
     log.error('webhook credentials could not be opened', { error: errorMessage(err) });
     return;

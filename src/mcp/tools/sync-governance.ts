@@ -7,6 +7,7 @@ import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { setGovernanceAgents } from '../../db/queries/accounts.js';
 import { AdcpError } from '../../domain/errors.js';
+import { checkCredentials } from '../../domain/webhooks.js';
 import { sealBuyerCredentials, secretBox, secretContext } from '../../services/secret-box.js';
 import { defineTool } from '../define-tool.js';
 import { idempotentMutation } from '../idempotency.js';
@@ -37,6 +38,7 @@ export default defineTool({
         if (bad >= 0) {
           throw new AdcpError('VALIDATION_ERROR', 'Governance agent URLs must use https.', { field: `accounts[${i}].governance_agents[${bad}].url`, suggestion: 'Use an https:// URL.' });
         }
+        entry.governance_agents.forEach((a, j) => checkCredentials(a.authentication, `accounts[${i}].governance_agents[${j}].authentication`));
         const account = await resolveAccount(tx, ctx, entry.account);
         await setGovernanceAgents(tx, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, accountId: account.id, agents: entry.governance_agents.map((a) => sealBuyerCredentials(secretBox(), credentials, a as unknown as Record<string, unknown>)) });
         results.push({

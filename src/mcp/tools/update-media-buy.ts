@@ -19,7 +19,7 @@ import { planUpdate, type UpdateRequest } from '../../domain/media-buy-update.js
 import { checkReportingWebhook, windowEndAfter, type ReportingWebhook } from '../../domain/reporting.js';
 import { amountToNumber } from '../../domain/money.js';
 import { availableActions, toAdcpMediaBuyStatus, validActions } from '../../domain/status.js';
-import { checkWebhookUrl, withoutCredentials, type PushConfig } from '../../domain/webhooks.js';
+import { checkCredentials, checkWebhookUrl, withoutCredentials, type PushConfig } from '../../domain/webhooks.js';
 import { sealBuyerCredentials, secretBox, secretContext } from '../../services/secret-box.js';
 import { enqueueCreativeSync, enqueueMediaBuyUpdate } from '../../jobs/fan-out.js';
 import { defineTool } from '../define-tool.js';
@@ -57,7 +57,10 @@ export default defineTool({
       const { buy, packages } = found;
       const push = input.push_notification_config as PushConfig | undefined;
       const allowPrivateWebhooks = found.sandbox || !!ctx.tenant.settings.allow_private_webhooks;
-      if (push) checkWebhookUrl(String(push.url ?? ''), allowPrivateWebhooks);
+      if (push) {
+        checkWebhookUrl(String(push.url ?? ''), allowPrivateWebhooks);
+        checkCredentials(push.authentication, 'push_notification_config.authentication');
+      }
       const now = ctx.now();
       const plan = planUpdate({
         current: { status: buy.status, revision: buy.revision, startTime: buy.startTime, endTime: buy.endTime, hasCreatives: found.hasCreatives, packages },
@@ -73,6 +76,7 @@ export default defineTool({
       const reporting = input.reporting_webhook;
       if (reporting) {
         checkWebhookUrl(reporting.url, allowPrivateWebhooks, 'reporting_webhook.url');
+        checkCredentials(reporting.authentication, 'reporting_webhook.authentication');
         const productIds = new Set([...packages.map((k) => k.productId), ...plan.newPackages.map((p) => p.product.id)]);
         checkReportingWebhook(reporting, products.filter((p) => productIds.has(p.id)));
       }
