@@ -25,8 +25,8 @@ export const CREDENTIALS_NOT_KEPT = '[not kept]';
 /**
  * A request as kept for the record (media_buys.raw_request, workflow_steps.request):
  * every authentication block's credentials replaced. The credentials are stored
- * once, sealed, where webhooks are signed from (the push config and reporting
- * webhook columns). Returns the same object when there are none.
+ * sealed only where webhooks are signed from (the task's push config, the buy's
+ * reporting webhook, a pending delivery). Returns the same object when there are none.
  */
 export function withoutCredentials<T>(value: T, depth = 0): T {
   if (depth > 8 || value === null || typeof value !== 'object') return value;
