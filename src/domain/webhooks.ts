@@ -138,8 +138,14 @@ export function checkCredentials(auth: unknown, field: string): void {
   }
 }
 
-/** Request-time check of a webhook URL the buyer sent (push_notification_config.url by default). */
-export function checkWebhookUrl(url: string, allowPrivate: boolean, field = 'push_notification_config.url'): void {
+/** Request-time check of a webhook the buyer configured (`field`: push_notification_config or reporting_webhook): its URL, then its credentials. */
+export function checkWebhookConfig(config: { url?: unknown; authentication?: unknown }, allowPrivate: boolean, field: string): void {
+  checkWebhookUrl(String(config.url ?? ''), allowPrivate, `${field}.url`);
+  checkCredentials(config.authentication, `${field}.authentication`);
+}
+
+/** Request-time check of a webhook URL the buyer sent. */
+function checkWebhookUrl(url: string, allowPrivate: boolean, field: string): void {
   let u: URL;
   try {
     u = new URL(url);

@@ -17,7 +17,7 @@ import { planMediaBuy, rejectTestFixtures, type CreateMediaBuyRequest } from '..
 import { amountToNumber } from '../../domain/money.js';
 import { checkReportingWebhook, windowEndAfter, type ReportingWebhook } from '../../domain/reporting.js';
 import { availableActions, initialStatus, validActions } from '../../domain/status.js';
-import { checkCredentials, checkWebhookUrl, withoutCredentials, type PushConfig } from '../../domain/webhooks.js';
+import { checkWebhookConfig, withoutCredentials, type PushConfig } from '../../domain/webhooks.js';
 import { sealBuyerCredentials, secretBox, secretContext } from '../../services/secret-box.js';
 import { jobSpec, planFulfilment } from '../../jobs/fan-out.js';
 import { defineTool } from '../define-tool.js';
@@ -83,14 +83,10 @@ export default defineTool({
     if (forced) plan.manualApproval = true;
     const push = input.push_notification_config as PushConfig | undefined;
     const allowPrivateWebhooks = account.sandbox || !!ctx.tenant.settings.allow_private_webhooks;
-    if (push) {
-      checkWebhookUrl(String(push.url ?? ''), allowPrivateWebhooks);
-      checkCredentials(push.authentication, 'push_notification_config.authentication');
-    }
+    if (push) checkWebhookConfig(push, allowPrivateWebhooks, 'push_notification_config');
     const reporting = input.reporting_webhook;
     if (reporting) {
-      checkWebhookUrl(reporting.url, allowPrivateWebhooks, 'reporting_webhook.url');
-      checkCredentials(reporting.authentication, 'reporting_webhook.authentication');
+      checkWebhookConfig(reporting, allowPrivateWebhooks, 'reporting_webhook');
       checkReportingWebhook(reporting, plan.packages.map((p) => p.product));
     }
     const mediaBuyId = newId('mb');

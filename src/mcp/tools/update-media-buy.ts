@@ -19,7 +19,7 @@ import { planUpdate, type UpdateRequest } from '../../domain/media-buy-update.js
 import { checkReportingWebhook, windowEndAfter, type ReportingWebhook } from '../../domain/reporting.js';
 import { amountToNumber } from '../../domain/money.js';
 import { availableActions, toAdcpMediaBuyStatus, validActions } from '../../domain/status.js';
-import { checkCredentials, checkWebhookUrl, withoutCredentials, type PushConfig } from '../../domain/webhooks.js';
+import { checkWebhookConfig, withoutCredentials, type PushConfig } from '../../domain/webhooks.js';
 import { sealBuyerCredentials, secretBox, secretContext } from '../../services/secret-box.js';
 import { enqueueCreativeSync, enqueueMediaBuyUpdate } from '../../jobs/fan-out.js';
 import { defineTool } from '../define-tool.js';
@@ -57,10 +57,7 @@ export default defineTool({
       const { buy, packages } = found;
       const push = input.push_notification_config as PushConfig | undefined;
       const allowPrivateWebhooks = found.sandbox || !!ctx.tenant.settings.allow_private_webhooks;
-      if (push) {
-        checkWebhookUrl(String(push.url ?? ''), allowPrivateWebhooks);
-        checkCredentials(push.authentication, 'push_notification_config.authentication');
-      }
+      if (push) checkWebhookConfig(push, allowPrivateWebhooks, 'push_notification_config');
       const now = ctx.now();
       const plan = planUpdate({
         current: { status: buy.status, revision: buy.revision, startTime: buy.startTime, endTime: buy.endTime, hasCreatives: found.hasCreatives, packages },
@@ -75,8 +72,7 @@ export default defineTool({
       // A new reporting_webhook replaces the old one; its schedule restarts from now (sequence numbers carry on).
       const reporting = input.reporting_webhook;
       if (reporting) {
-        checkWebhookUrl(reporting.url, allowPrivateWebhooks, 'reporting_webhook.url');
-        checkCredentials(reporting.authentication, 'reporting_webhook.authentication');
+        checkWebhookConfig(reporting, allowPrivateWebhooks, 'reporting_webhook');
         const productIds = new Set([...packages.map((k) => k.productId), ...plan.newPackages.map((p) => p.product.id)]);
         checkReportingWebhook(reporting, products.filter((p) => productIds.has(p.id)));
       }
