@@ -8,9 +8,10 @@
  * A sealed value is `enc:v1:<kid>:<base64url(iv | ciphertext | tag)>`, where kid
  * names the key (a hash prefix, not the key). The row it belongs to (for a
  * buyer's credentials, the buyer) is bound in as associated data (`context`), so
- * a sealed value copied into another row or field does not open. Values stored before a key was configured are plain
- * and still read; start-up (db/queries/secrets.ts) seals them, re-seals what an
- * older key sealed, and refuses to run without the key that sealed them.
+ * a sealed value copied into another row or field does not open. Values stored
+ * before a key was configured are plain and still read; start-up
+ * (db/queries/secrets.ts) seals them, re-seals what an older key sealed, and
+ * refuses to run without the key that sealed them.
  *
  * Keys: SALES_AGENT_SECRET_KEY, 32 bytes in base64 or hex. A comma-separated
  * list rotates: the first key seals, every key opens. On the embedded database

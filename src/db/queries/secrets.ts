@@ -18,7 +18,6 @@ import {
   isSecretKey,
   openAdapterSettings,
   sealAdapterSettings,
-  sealBuyerCredentials,
   sealedKid,
   SecretKeyError,
   secretContext,
@@ -107,47 +106,43 @@ async function reseal(sql: postgres.ReservedSql, box: SecretBox, logger: Logger)
   }
 
   // Buyers' credentials (legacy webhook auth, governance agents), bound to the buyer. Only the rows that hold
-  // them are read: partial indexes on each table (the credentials leave a delivery once it ends).
-  const buyerCredentials = async (
-    rows: { id: string; tenant_id: string; principal_id: string | null; config: HasAuthentication | null; raw: string }[],
-    write: (id: string, next: HasAuthentication, raw: string) => Promise<number>,
-  ) => {
+  // them are read: partial indexes on each table (the credentials leave a task, a report, a delivery once it ends).
+  /** A buyer's config, its credentials checked and counted: the config to store instead when they are stale. */
+  const buyerConfig = (tenantId: string, principalId: string | null, config: HasAuthentication | null): HasAuthentication | undefined => {
+    const stored = config?.authentication?.credentials;
+    if (typeof stored !== 'string' || !principalId) return undefined;
+    const ctx = secretContext.buyerCredentials(tenantId, principalId);
+    const next = check(box.stale(stored), () => box.open(stored, ctx), (opened) => ({ ...config, authentication: { ...config!.authentication, credentials: box.seal(opened, ctx) } }));
+    count((next?.authentication?.credentials as string | undefined) ?? stored);
+    return next;
+  };
+  type Row = { id: string; tenant_id: string; principal_id: string | null; config: HasAuthentication | null; raw: string };
+  const rewrite = async (rows: Row[], write: (id: string, next: HasAuthentication, raw: string) => Promise<{ count: number }>) => {
     for (const r of rows) {
-      const stored = r.config?.authentication?.credentials;
-      if (typeof stored !== 'string' || !r.principal_id) continue;
-      const ctx = secretContext.buyerCredentials(r.tenant_id, r.principal_id);
-      const next = check(box.stale(stored), () => box.open(stored, ctx), (opened) => sealBuyerCredentials(box, ctx, { ...r.config, authentication: { ...r.config!.authentication, credentials: opened } }));
-      if (next) resealed += await write(r.id, next, r.raw);
-      count((next?.authentication?.credentials as string | undefined) ?? stored);
+      const next = buyerConfig(r.tenant_id, r.principal_id, r.config);
+      if (next) resealed += (await write(r.id, next, r.raw)).count;
     }
   };
-  await buyerCredentials(
-    await sql`select id, tenant_id, principal_id, reporting_webhook as config, reporting_webhook::text as raw
+  await rewrite(
+    await sql<Row[]>`select id, tenant_id, principal_id, reporting_webhook as config, reporting_webhook::text as raw
               from media_buys where (reporting_webhook -> 'authentication') is not null order by id`,
-    async (id, next, raw) => (await sql`update media_buys set reporting_webhook = ${JSON.stringify(next)}::jsonb where id = ${id} and reporting_webhook::text = ${raw}`).count,
+    (id, next, raw) => sql`update media_buys set reporting_webhook = ${JSON.stringify(next)}::jsonb where id = ${id} and reporting_webhook::text = ${raw}`,
   );
-  await buyerCredentials(
-    await sql`select id, tenant_id, principal_id, push_notification_config as config, push_notification_config::text as raw
+  await rewrite(
+    await sql<Row[]>`select id, tenant_id, principal_id, push_notification_config as config, push_notification_config::text as raw
               from workflow_steps where (push_notification_config -> 'authentication') is not null order by id`,
-    async (id, next, raw) => (await sql`update workflow_steps set push_notification_config = ${JSON.stringify(next)}::jsonb where id = ${id} and push_notification_config::text = ${raw}`).count,
+    (id, next, raw) => sql`update workflow_steps set push_notification_config = ${JSON.stringify(next)}::jsonb where id = ${id} and push_notification_config::text = ${raw}`,
   );
-  await buyerCredentials(
-    await sql`select id, tenant_id, principal_id, json_build_object('authentication', authentication) as config, authentication::text as raw
+  await rewrite(
+    await sql<Row[]>`select id, tenant_id, principal_id, json_build_object('authentication', authentication) as config, authentication::text as raw
               from webhook_deliveries where authentication is not null order by id`,
-    async (id, next, raw) => (await sql`update webhook_deliveries set authentication = ${JSON.stringify(next.authentication)}::jsonb where id = ${id} and authentication::text = ${raw}`).count,
+    (id, next, raw) => sql`update webhook_deliveries set authentication = ${JSON.stringify(next.authentication)}::jsonb where id = ${id} and authentication::text = ${raw}`,
   );
   const accounts = await sql<{ id: string; tenant_id: string; principal_id: string; agents: HasAuthentication[]; raw: string }[]>`
     select id, tenant_id, principal_id, details -> 'governance_agents' as agents, (details -> 'governance_agents')::text as raw
     from accounts where jsonb_typeof(details -> 'governance_agents') = 'array' order by id`;
   for (const a of accounts) {
-    const agents = [...a.agents];
-    await buyerCredentials(
-      agents.map((config, i) => ({ id: String(i), tenant_id: a.tenant_id, principal_id: a.principal_id, config, raw: a.raw })),
-      async (i, next) => {
-        agents[Number(i)] = next;
-        return 0;
-      },
-    );
+    const agents = a.agents.map((g) => buyerConfig(a.tenant_id, a.principal_id, g) ?? g);
     if (agents.some((g, i) => g !== a.agents[i])) {
       resealed += (await sql`update accounts set details = jsonb_set(details, '{governance_agents}', ${JSON.stringify(agents)}::jsonb) where id = ${a.id} and (details -> 'governance_agents')::text = ${a.raw}`).count;
     }
