@@ -29,6 +29,7 @@ import { advanceFlights } from './tasks/advance-flights.js';
 import { sendDeliveryReports } from './tasks/send-delivery-reports.js';
 import { notifySlack } from './tasks/notify-slack.js';
 import { CRON_ITEMS } from './catalog.js';
+import { startQueueVacuum, type QueueVacuumOptions } from './queue-vacuum.js';
 
 interface Running {
   runner: Runner;
@@ -112,6 +113,8 @@ export async function startWorker(opts: {
   adapters?: AdapterFactory;
   pollInterval?: number;
   heartbeat?: { intervalMs?: number; staleMs?: number };
+  /** Vacuuming the job table once it has churned (queue-vacuum.ts); false: leave it to autovacuum. */
+  queueVacuum?: QueueVacuumOptions | false;
 }): Promise<Worker> {
   const { logger } = opts;
   // Tasks get their own pool whose commits skip the WAL flush wait: each job's completion is committed
@@ -252,6 +255,7 @@ export async function startWorker(opts: {
     }
   };
   supervise(current);
+  const vacuum = opts.queueVacuum === false ? undefined : startQueueVacuum(database.sql, logger, opts.queueVacuum);
   // The first beat (registration, and freeing the jobs of pools found dead) is not awaited: the caller's signal handlers come first.
   void tick();
   logger.info('worker started', { concurrency: opts.concurrency, pool_id: current.pool.id });
@@ -272,6 +276,7 @@ export async function startWorker(opts: {
         stopSignal.abort();
         clearTimeout(timer);
         await beating;
+        await vacuum?.stop();
         await relaunching;
         await current.runner.stop().catch((err: unknown) => logger.warn('worker pool stop failed', { error: err }));
         // Jobs are released by now; without the row nobody will look for this pool again.
