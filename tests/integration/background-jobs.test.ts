@@ -11,7 +11,6 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMockAdapter } from '../../src/adapters/mock/mock-adapter.js';
 import type { AdapterOrderRequest } from '../../src/adapters/port.js';
-import { ADD_JOBS, migrateDatabase } from '../../src/db/migrate.js';
 import { CRON_ITEMS } from '../../src/jobs/catalog.js';
 import { advanceFlights } from '../../src/jobs/tasks/advance-flights.js';
 import { collectDelivery } from '../../src/jobs/tasks/collect-delivery.js';
@@ -299,21 +298,5 @@ describe('job queue vacuum', () => {
     } finally {
       await worker.stop();
     }
-  });
-});
-
-describe('graphile_worker.add_jobs plans', () => {
-  const config = async () => (await sql`select proconfig from pg_proc where oid = to_regprocedure(${ADD_JOBS})`)[0]?.proconfig as string[] | null;
-
-  it('uses generic plans, set again by every migration if a Graphile Worker upgrade recreated it', async () => {
-    expect(await config()).toEqual(['plan_cache_mode=force_generic_plan']);
-    await sql.unsafe(`alter function ${ADD_JOBS} reset all`);
-    expect(await config()).toBeNull();
-    await migrateDatabase(t.db.url, createLogger('silent'));
-    expect(await config()).toEqual(['plan_cache_mode=force_generic_plan']);
-    // Still queues jobs.
-    const [{ n }] = await sql`select count(*)::int as n from graphile_worker.add_jobs(array[row('plans_probe', '{}'::json, null, null, null, 'plans_probe', null, null)::graphile_worker.job_spec])` as unknown as [{ n: number }];
-    expect(n).toBe(1);
-    await sql`delete from graphile_worker._private_jobs where key = 'plans_probe'`;
   });
 });
