@@ -193,7 +193,8 @@ describe('reporting webhooks', () => {
     await run(at(hourLater, 15));
     const [hit] = await hitsAt(path, 1);
     const result = JSON.parse(hit!.body).result;
-    expect(result.reporting_period).toEqual({ start: `${dayOf(hourLater)}T00:00:00.000Z`, end: hourLater.toISOString() });
+    // The day so far: the day the window ends in, or the whole day before when it ends at midnight (a run between 22:00 and 23:00 UTC).
+    expect(result.reporting_period).toEqual({ start: `${dayOf(new Date(hourLater.getTime() - 1))}T00:00:00.000Z`, end: hourLater.toISOString() });
     expect(result.next_expected_at).toBe(at(new Date(hourLater.getTime() + 3_600_000), 15).toISOString());
     expect(result.media_buy_deliveries[0].totals).toMatchObject({ impressions: 600 });
   });
