@@ -16,7 +16,6 @@ import { advanceFlights } from '../../src/jobs/tasks/advance-flights.js';
 import { collectDelivery } from '../../src/jobs/tasks/collect-delivery.js';
 import { fulfilMediaBuy, type TaskDeps } from '../../src/jobs/tasks/fulfil-media-buy.js';
 import { scheduleDeliveryCollection } from '../../src/jobs/tasks/schedule-delivery-collection.js';
-import { QUEUE_TABLE, vacuumQueueIfChurned } from '../../src/jobs/queue-vacuum.js';
 import { startWorker } from '../../src/jobs/worker.js';
 import { createLogger } from '../../src/logger.js';
 import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
@@ -252,49 +251,6 @@ describe('crontab', () => {
       await sql`delete from delivery_reports where media_buy_id = ${buyId}`;
       await scheduleDeliveryCollection({}, JOB, deps);
       await waitFor(async () => (await reportRows(buyId)).length > 0);
-    } finally {
-      await worker.stop();
-    }
-  });
-});
-
-describe('job queue vacuum', () => {
-  const vacuums = async () =>
-    (await sql`select (vacuum_count + autovacuum_count)::int as n, n_dead_tup::int as dead from pg_stat_user_tables where relid = to_regclass(${QUEUE_TABLE})`)[0]! as unknown as { n: number; dead: number };
-  /** Leaves `n` dead rows in the job table (jobs of a task no worker runs, queued then deleted) and flushes the statistics. */
-  const churn = async (n: number) => {
-    const c = await sql.reserve();
-    try {
-      await c`select count(*) from graphile_worker.add_jobs(array(
-        select row('queue_vacuum_probe', '{}'::json, null, null, null, null, null, null)::graphile_worker.job_spec from generate_series(1, ${n}::int)))`;
-      await c`delete from graphile_worker._private_jobs where task_id = (select id from graphile_worker._private_tasks where identifier = 'queue_vacuum_probe')`;
-      await c`select pg_stat_force_next_flush()`;
-      await c`select 1`;
-    } finally {
-      c.release();
-    }
-    await waitFor(async () => (await vacuums()).dead >= n);
-  };
-
-  it('vacuums the job table only once it holds the threshold of dead rows', async () => {
-    await churn(40);
-    const before = await vacuums();
-    expect(await vacuumQueueIfChurned(sql, before.dead + 1)).toBe(false);
-    expect((await vacuums()).n).toBe(before.n);
-    expect(await vacuumQueueIfChurned(sql, 40)).toBe(true);
-    const after = await waitFor(async () => {
-      const v = await vacuums();
-      return v.n > before.n && v;
-    });
-    expect(after.dead).toBeLessThan(40);
-  });
-
-  it('is done by a running worker as jobs churn', async () => {
-    const worker = await startWorker({ database: t.app.database, logger: createLogger('silent'), concurrency: 1, adapters: deps.adapters, queueVacuum: { intervalMs: 50, deadRows: 30 } });
-    try {
-      const before = await vacuums();
-      await churn(30);
-      await waitFor(async () => (await vacuums()).n > before.n);
     } finally {
       await worker.stop();
     }
