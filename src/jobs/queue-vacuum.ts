@@ -24,6 +24,7 @@
  */
 import type { Sql } from 'postgres';
 import type { Logger } from '../logger.js';
+import { every, type Repeating } from './every.js';
 
 export const QUEUE_TABLE = 'graphile_worker._private_jobs';
 
@@ -58,36 +59,30 @@ export function queueVacuumCheck(sql: Sql, deadRows: number): () => Promise<bool
 }
 
 /** Checks every intervalMs until stopped; stop() waits for a vacuum under way. */
-export function startQueueVacuum(sql: Sql, logger: Logger, opts: QueueVacuumOptions = {}): { stop(): Promise<void> } {
-  const intervalMs = opts.intervalMs ?? QUEUE_VACUUM_INTERVAL_MS;
+export function startQueueVacuum(sql: Sql, logger: Logger, opts: QueueVacuumOptions = {}): Repeating {
   const check = queueVacuumCheck(sql, opts.deadRows ?? QUEUE_VACUUM_DEAD_ROWS);
-  let stopped = false;
+  let stopping = false;
   let failing = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  const tick = () => {
-    running = check()
-      .then((did) => {
+  const step = () =>
+    check().then(
+      (did) => {
         if (failing) logger.info('job queue vacuum works again', { table: QUEUE_TABLE });
         failing = false;
         if (did) logger.debug('vacuumed the job queue', { table: QUEUE_TABLE });
-      })
-      .catch((err: unknown) => {
+      },
+      (err: unknown) => {
         // Once per outage (the database away, say), and not while stopping: the heartbeat reports outages too.
-        if (failing || stopped) return logger.debug('could not vacuum the job queue', { table: QUEUE_TABLE, error: err });
+        if (failing || stopping) return logger.debug('could not vacuum the job queue', { table: QUEUE_TABLE, error: err });
         failing = true;
         logger.warn('could not vacuum the job queue', { table: QUEUE_TABLE, error: err });
-      })
-      .finally(() => {
-        if (!stopped) timer = setTimeout(tick, intervalMs).unref();
-      });
-  };
-  timer = setTimeout(tick, intervalMs).unref();
+      },
+    );
+  const loop = every(opts.intervalMs ?? QUEUE_VACUUM_INTERVAL_MS, step);
   return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
+    runNow: loop.runNow,
+    stop: () => {
+      stopping = true;
+      return loop.stop();
     },
   };
 }

@@ -29,6 +29,7 @@ import { advanceFlights } from './tasks/advance-flights.js';
 import { sendDeliveryReports } from './tasks/send-delivery-reports.js';
 import { notifySlack } from './tasks/notify-slack.js';
 import { CRON_ITEMS } from './catalog.js';
+import { every } from './every.js';
 import { startQueueVacuum, type QueueVacuumOptions } from './queue-vacuum.js';
 
 interface Running {
@@ -198,16 +199,6 @@ export async function startWorker(opts: {
     const jobs = freed.reduce((n, d) => n + d.jobs, 0);
     if (jobs > 0) current.pool.nudge(jobs);
   };
-  let timer: NodeJS.Timeout | undefined;
-  let beating: Promise<void> = Promise.resolve();
-  const tick = () => {
-    beating = beat()
-      .catch((err) => logger.warn('worker heartbeat failed', { error: err }))
-      .finally(() => {
-        if (!stopped) timer = setTimeout(tick, intervalMs).unref();
-      });
-    return beating;
-  };
   /**
    * A pool ends by itself only on a fatal error, typically Postgres going away while jobs ran (their outcome
    * could not be written). Its jobs stay locked by its id, and this process would otherwise beat on with no
@@ -245,9 +236,7 @@ export async function startWorker(opts: {
         current = await launch();
         supervise(current);
         logger.info('worker pool restarted', { pool_id: current.pool.id, replaces: deadPoolId });
-        clearTimeout(timer);
-        await beating;
-        void tick();
+        void heartbeat.runNow();
         return;
       } catch (err) {
         logger.warn('worker pool restart failed; retrying', { attempt: attempt + 1, error: err });
@@ -257,7 +246,7 @@ export async function startWorker(opts: {
   supervise(current);
   const vacuum = opts.queueVacuum === false ? undefined : startQueueVacuum(database.sql, logger, opts.queueVacuum);
   // The first beat (registration, and freeing the jobs of pools found dead) is not awaited: the caller's signal handlers come first.
-  void tick();
+  const heartbeat = every(intervalMs, () => beat().catch((err) => logger.warn('worker heartbeat failed', { error: err })), { now: true });
   logger.info('worker started', { concurrency: opts.concurrency, pool_id: current.pool.id });
   let stopping: Promise<void> | undefined;
   return {
@@ -274,8 +263,7 @@ export async function startWorker(opts: {
       (stopping ??= (async () => {
         stopped = true;
         stopSignal.abort();
-        clearTimeout(timer);
-        await beating;
+        await heartbeat.stop();
         await vacuum?.stop();
         await relaunching;
         await current.runner.stop().catch((err: unknown) => logger.warn('worker pool stop failed', { error: err }));
