@@ -47,6 +47,25 @@ export function addJobsSql(specs: JobSpec[]): SQL {
     from jsonb_to_recordset(${JSON.stringify(specs)}::jsonb) as j(identifier text, payload jsonb, key text, max_attempts smallint, run_at timestamptz))))`;
 }
 
+/**
+ * addJobsSql for jobs whose keys contain an id minted for this very statement
+ * (a new media buy's, a new webhook delivery's): no job can hold such a key
+ * yet, so Graphile Worker's insert-only key mode (add_job with job_key_mode
+ * 'unsafe_dedupe', which keeps an existing job of the same key instead of
+ * replacing it) does exactly what add_jobs' replace would. It is cheaper on the
+ * hot path: add_jobs' statements take the specs as an array, so Postgres plans
+ * them again on every call (about 0.8 ms of its CPU per create_media_buy
+ * under load), while add_job's take scalars and keep their cached plans.
+ */
+export function addNewJobsSql(specs: JobSpec[]): SQL {
+  if (specs.length === 0) return sql`0`;
+  if (specs.some((s) => s.key === null)) throw new Error('addNewJobsSql: every job needs a key made of a new id');
+  return sql`(select count(*)::int
+    from jsonb_to_recordset(${JSON.stringify(specs)}::jsonb) as j(identifier text, payload jsonb, key text, max_attempts int, run_at timestamptz),
+         lateral graphile_worker.add_job(j.identifier, j.payload::json, run_at => j.run_at, max_attempts => j.max_attempts,
+                                         job_key => j.key, job_key_mode => 'unsafe_dedupe') as added)`;
+}
+
 export async function addJobs(db: Queryable, specs: JobSpec[]): Promise<void> {
   if (specs.length) await db.execute(sql`select ${addJobsSql(specs)} as n`);
 }

@@ -8,10 +8,12 @@
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { sql as dsql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAdapterRegistry } from '../../src/adapters/registry.js';
 import { createLogger } from '../../src/logger.js';
+import { addNewJobsSql, type JobSpec } from '../../src/jobs/fan-out.js';
 import { fulfilMediaBuy } from '../../src/jobs/tasks/fulfil-media-buy.js';
 import { syncAdapterCreatives } from '../../src/jobs/tasks/sync-adapter-creatives.js';
 import { approveMediaBuy } from '../../src/services/approval.js';
@@ -301,5 +303,32 @@ describe('creatives go to the ad servers by a job', () => {
     const { id, packages } = await create(displayOnBoth('cr-banner'));
     await waitFor(async () => (await assignedAt(id, A))?.[packages[0]!]?.length && (await assignedAt(id, B))?.[packages[1]!]?.length, 10_000);
     expect((await uploads()).map((u) => u.calls)).toEqual(before);
+  });
+});
+
+describe('jobs under keys made of a new id (addNewJobsSql)', () => {
+  it('queues each job once with its attempts and run time; a key already held keeps its job', async () => {
+    const prefix = `new-key-test:${Math.random()}`;
+    const later = new Date(Date.now() + 3_600_000);
+    const spec = (n: number, note: string): JobSpec => ({ identifier: 'notify_slack', payload: { n, note }, key: `${prefix}:${n}`, max_attempts: 3, run_at: later.toISOString() });
+    const queue = async (specs: JobSpec[]) => (await t.app.database.db.execute<{ n: number }>(dsql`select ${addNewJobsSql(specs)} as n`))[0]!.n;
+    const held = () =>
+      sql<{ key: string; payload: { note: string }; max_attempts: number; run_at: Date; task_identifier: string }[]>`
+        select j.key, j.payload, j.max_attempts, j.run_at, t.identifier as task_identifier
+        from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
+        where j.key like ${`${prefix}:%`} order by j.key`;
+
+    expect(await queue([spec(1, 'first'), spec(2, 'first')])).toBe(2);
+    const jobs = await held();
+    expect(jobs.map((j) => [j.key, j.payload.note, j.max_attempts, j.task_identifier])).toEqual([
+      [`${prefix}:1`, 'first', 3, 'notify_slack'],
+      [`${prefix}:2`, 'first', 3, 'notify_slack'],
+    ]);
+    expect(jobs.every((j) => Math.abs(j.run_at.getTime() - later.getTime()) < 1000)).toBe(true);
+    // The insert-only mode: why the keys must be new. A held key keeps its job as it was.
+    expect(await queue([spec(1, 'second')])).toBe(1);
+    expect((await held()).map((j) => j.payload.note)).toEqual(['first', 'first']);
+    expect(() => addNewJobsSql([{ ...spec(3, 'x'), key: null }])).toThrow(/needs a key/);
+    await sql`select graphile_worker.remove_job(key) from graphile_worker.jobs where key like ${`${prefix}:%`}`;
   });
 });

@@ -2,7 +2,7 @@
  * The whole create_media_buy write as one SQL statement: claim the idempotency
  * key, insert the media buy, its packages, creative assignments and workflow
  * step, its parts (adapter_orders, one per adapter), enqueue their fulfilment
- * (graphile_worker.add_jobs) and pg_notify. One round
+ * (graphile_worker.add_job) and pg_notify. One round
  * trip and one commit: the statement is its own transaction, so either all of
  * it happens or none of it. If the key is already taken, nothing is written and
  * `claimed` is false (the caller then reads the stored response).
@@ -10,7 +10,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
 import { EVENTS_CHANNEL } from '../notify.js';
-import { addJobsSql, type FulfilmentPlan, type JobSpec } from '../../jobs/fan-out.js';
+import { addNewJobsSql, type FulfilmentPlan, type JobSpec } from '../../jobs/fan-out.js';
 
 export interface NewPackageRow {
   id: string;
@@ -74,7 +74,8 @@ export async function createMediaBuyAtomically(db: Queryable, c: AtomicCreate): 
           returning 1 as ok`
     : sql`select 1 as ok`;
   const jobs = [...(c.job ? [c.job] : []), ...(c.fulfilment?.jobs ?? [])];
-  const queued = jobs.length ? addJobsSql(jobs) : sql`0`;
+  // Their keys are made of the new media buy's id.
+  const queued = jobs.length ? addNewJobsSql(jobs) : sql`0`;
   const rows = await db.execute<{ claimed: boolean }>(sql`
     with claim as (${claim}),
     buy as (

@@ -2,7 +2,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
 import { webhookAttempts, webhookDeliveries } from '../schema/index.js';
-import { addJobsSql, jobSpec } from '../../jobs/fan-out.js';
+import { addNewJobsSql, jobSpec } from '../../jobs/fan-out.js';
 
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 
@@ -29,7 +29,7 @@ export async function queueWebhook(
              coalesce((select max(sequence) from webhook_deliveries where task_id = ${w.taskId}), 0) + 1, ${w.allowPrivateNetwork}
       returning id
     )
-    select ${addJobsSql([job])} from d`);
+    select ${addNewJobsSql([job])} from d`);
 }
 
 export async function getWebhookDelivery(db: Queryable, p: { tenantId: string; id: string }): Promise<WebhookDeliveryRow | undefined> {
