@@ -107,6 +107,13 @@ export function graphileLogger(logger: Logger, stopping: () => boolean = () => f
   });
 }
 
+/** Every connection of this pool commits without waiting for the WAL flush (see startWorker for why the worker may). */
+export function asyncCommitPool(pool: pg.Pool): pg.Pool {
+  // Queued on the new client ahead of whatever the pool hands it out for.
+  pool.on('connect', (client) => void client.query('set synchronous_commit = off').catch(() => {}));
+  return pool;
+}
+
 export async function startWorker(opts: {
   database: Database;
   logger: Logger;
@@ -118,8 +125,12 @@ export async function startWorker(opts: {
   queueVacuum?: QueueVacuumOptions | false;
 }): Promise<Worker> {
   const { logger } = opts;
-  // Tasks get their own pool whose commits skip the WAL flush wait: each job's completion is committed
-  // synchronously after the task's writes (by Graphile Worker, on its own pool), and that flush covers them.
+  // The worker's commits skip the WAL flush wait (synchronous_commit = off), the tasks' on their own pool
+  // and Graphile Worker's (taking jobs, completing them) on pgPool below. A Postgres crash loses only the
+  // last WAL written (a few hundred ms at most, and always a suffix): a task's writes are committed
+  // before its job's completion, so whatever is lost, the job is still there and runs again (the pool
+  // relaunched after the crash frees its predecessor's jobs), and tasks are idempotent. Requests commit
+  // synchronously, flushing all WAL before them.
   const database = connect(opts.database.url, { max: Math.min(opts.concurrency, 10), applicationName: 'sales-agent-worker', asyncCommit: true });
   const deps = { db: database.db, adapters: opts.adapters ?? createAdapterRegistry(database.db, logger), logger };
   const tasks: Record<string, Task> = {
@@ -137,7 +148,7 @@ export async function startWorker(opts: {
   const taskList: TaskList = Object.fromEntries(Object.entries(tasks).map(([name, task]) => [name, asTask(task, deps)]));
   // Jobs are fetched and completed in batches (the local queue below) and tasks use their own pool, so Graphile
   // Worker needs a few connections however many jobs run at once; concurrency is mostly adapter calls waiting.
-  const pgPool = new pg.Pool({ connectionString: database.url, max: Math.min(opts.concurrency, 8) + 2 });
+  const pgPool = asyncCommitPool(new pg.Pool({ connectionString: database.url, max: Math.min(opts.concurrency, 8) + 2 }));
   // 57P01: the server is shutting down (e.g. Ctrl-C reached the embedded Postgres too); expected during shutdown.
   // Also expected once we are stopping: Ctrl-C reaches an embedded Postgres at the same time as us.
   let stopped = false;
