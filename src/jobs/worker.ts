@@ -107,12 +107,11 @@ export function graphileLogger(logger: Logger, stopping: () => boolean = () => f
   });
 }
 
-/** Every connection of this pool commits without waiting for the WAL flush (see startWorker for why the worker may). */
-export function asyncCommitPool(pool: pg.Pool): pg.Pool {
-  // Queued on the new client ahead of whatever the pool hands it out for.
-  pool.on('connect', (client) => void client.query('set synchronous_commit = off').catch(() => {}));
-  return pool;
-}
+/**
+ * Graphile Worker's pool: its connections commit without waiting for the WAL flush (see startWorker for
+ * why the worker may), set at connection start-up. An `options` parameter in the URL replaces this one.
+ */
+export const graphilePool = (url: string, max: number): pg.Pool => new pg.Pool({ connectionString: url, max, options: '-c synchronous_commit=off' });
 
 export async function startWorker(opts: {
   database: Database;
@@ -148,7 +147,7 @@ export async function startWorker(opts: {
   const taskList: TaskList = Object.fromEntries(Object.entries(tasks).map(([name, task]) => [name, asTask(task, deps)]));
   // Jobs are fetched and completed in batches (the local queue below) and tasks use their own pool, so Graphile
   // Worker needs a few connections however many jobs run at once; concurrency is mostly adapter calls waiting.
-  const pgPool = asyncCommitPool(new pg.Pool({ connectionString: database.url, max: Math.min(opts.concurrency, 8) + 2 }));
+  const pgPool = graphilePool(database.url, Math.min(opts.concurrency, 8) + 2);
   // 57P01: the server is shutting down (e.g. Ctrl-C reached the embedded Postgres too); expected during shutdown.
   // Also expected once we are stopping: Ctrl-C reaches an embedded Postgres at the same time as us.
   let stopped = false;
