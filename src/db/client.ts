@@ -66,9 +66,9 @@ export interface ConnectOptions {
   applicationName?: string;
   /**
    * Commit without waiting for the WAL flush (synchronous_commit = off). Only for
-   * writes that may be lost in a Postgres crash as long as what follows them is lost
-   * too: job tasks, committed before their job's completion (a crash loses a suffix of
-   * the WAL, so the job is still there and runs again), whose tasks are idempotent.
+   * writes that a later synchronous commit makes durable anyway: job tasks, whose
+   * completion Graphile Worker commits synchronously afterwards (flushing all WAL
+   * before it); if Postgres crashes first, the job runs again, and tasks are idempotent.
    */
   asyncCommit?: boolean;
 }

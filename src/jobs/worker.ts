@@ -107,12 +107,6 @@ export function graphileLogger(logger: Logger, stopping: () => boolean = () => f
   });
 }
 
-/**
- * Graphile Worker's pool: its connections commit without waiting for the WAL flush (see startWorker for
- * why the worker may), set at connection start-up. An `options` parameter in the URL replaces this one.
- */
-export const graphilePool = (url: string, max: number): pg.Pool => new pg.Pool({ connectionString: url, max, options: '-c synchronous_commit=off' });
-
 export async function startWorker(opts: {
   database: Database;
   logger: Logger;
@@ -124,12 +118,8 @@ export async function startWorker(opts: {
   queueVacuum?: QueueVacuumOptions | false;
 }): Promise<Worker> {
   const { logger } = opts;
-  // The worker's commits skip the WAL flush wait (synchronous_commit = off), the tasks' on their own pool
-  // and Graphile Worker's (taking jobs, completing them) on pgPool below. A Postgres crash loses only the
-  // last WAL written (a few hundred ms at most, and always a suffix): a task's writes are committed
-  // before its job's completion, so whatever is lost, the job is still there and runs again (the pool
-  // relaunched after the crash frees its predecessor's jobs), and tasks are idempotent. Requests commit
-  // synchronously, flushing all WAL before them.
+  // Tasks get their own pool whose commits skip the WAL flush wait: each job's completion is committed
+  // synchronously after the task's writes (by Graphile Worker, on its own pool), and that flush covers them.
   const database = connect(opts.database.url, { max: Math.min(opts.concurrency, 10), applicationName: 'sales-agent-worker', asyncCommit: true });
   const deps = { db: database.db, adapters: opts.adapters ?? createAdapterRegistry(database.db, logger), logger };
   const tasks: Record<string, Task> = {
@@ -147,7 +137,10 @@ export async function startWorker(opts: {
   const taskList: TaskList = Object.fromEntries(Object.entries(tasks).map(([name, task]) => [name, asTask(task, deps)]));
   // Jobs are fetched and completed in batches (the local queue below) and tasks use their own pool, so Graphile
   // Worker needs a few connections however many jobs run at once; concurrency is mostly adapter calls waiting.
-  const pgPool = graphilePool(database.url, Math.min(opts.concurrency, 8) + 2);
+  // Its commits stay synchronous (tried async, and reverted): taking a job flushes its attempt count before the
+  // task calls out (fulfil_media_buy's "may have booked" rests on it), and the tasks' earlier async writes with it
+  // (a webhook is sent only once the booking it reports is durable).
+  const pgPool = new pg.Pool({ connectionString: database.url, max: Math.min(opts.concurrency, 8) + 2 });
   // 57P01: the server is shutting down (e.g. Ctrl-C reached the embedded Postgres too); expected during shutdown.
   // Also expected once we are stopping: Ctrl-C reaches an embedded Postgres at the same time as us.
   let stopped = false;

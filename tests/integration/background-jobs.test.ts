@@ -7,7 +7,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { parseCronItems } from 'graphile-worker';
-import pg from 'pg';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMockAdapter } from '../../src/adapters/mock/mock-adapter.js';
@@ -17,7 +16,7 @@ import { advanceFlights } from '../../src/jobs/tasks/advance-flights.js';
 import { collectDelivery } from '../../src/jobs/tasks/collect-delivery.js';
 import { fulfilMediaBuy, type TaskDeps } from '../../src/jobs/tasks/fulfil-media-buy.js';
 import { scheduleDeliveryCollection } from '../../src/jobs/tasks/schedule-delivery-collection.js';
-import { graphilePool, startWorker } from '../../src/jobs/worker.js';
+import { startWorker } from '../../src/jobs/worker.js';
 import { createLogger } from '../../src/logger.js';
 import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 
@@ -255,24 +254,5 @@ describe('crontab', () => {
     } finally {
       await worker.stop();
     }
-  });
-});
-
-describe("the worker's Graphile Worker connections", () => {
-  it('commit without waiting for the WAL flush', async () => {
-    const setting = async (pool: pg.Pool) => {
-      try {
-        const first = (await pool.query<{ synchronous_commit: string }>('show synchronous_commit')).rows[0]!.synchronous_commit;
-        const client = await pool.connect();
-        const second = (await client.query<{ synchronous_commit: string }>('show synchronous_commit')).rows[0]!.synchronous_commit;
-        client.release();
-        return [first, second];
-      } finally {
-        await pool.end();
-      }
-    };
-    // max 2: the second query gets a second, new connection.
-    expect(await setting(new pg.Pool({ connectionString: t.db.url, max: 2 }))).toEqual(['on', 'on']);
-    expect(await setting(graphilePool(t.db.url, 2))).toEqual(['off', 'off']);
   });
 });
