@@ -87,7 +87,7 @@ export async function createMediaBuyAtomically(db: Queryable, c: AtomicCreate): 
              ${c.reporting ? JSON.stringify(c.reporting.webhook) : null}::jsonb, ${c.reporting ? c.reporting.nextAt.toISOString() : null}::timestamptz,
              ${c.confirmedAt ? c.confirmedAt.toISOString() : null}::timestamptz
       from claim
-      returning id, raw_request
+      returning id
     ),
     pkgs as (
       insert into media_packages (id, media_buy_id, tenant_id, product_id, pricing_option_id, pricing_model, adapter_config_id, buyer_ref,
@@ -120,7 +120,7 @@ export async function createMediaBuyAtomically(db: Queryable, c: AtomicCreate): 
     step as (
       insert into workflow_steps (id, tenant_id, principal_id, media_buy_id, step_type, status, owner, request, push_notification_config)
       select ${c.taskId}, ${c.tenantId}, ${c.principalId}, buy.id, 'create_media_buy', ${c.step.status}, ${c.step.owner},
-             buy.raw_request, ${c.stepPushNotificationConfig ? JSON.stringify(c.stepPushNotificationConfig) : null}::jsonb
+             ${JSON.stringify(c.rawRequest)}::jsonb, ${c.stepPushNotificationConfig ? JSON.stringify(c.stepPushNotificationConfig) : null}::jsonb
       from buy
       returning id
     )
