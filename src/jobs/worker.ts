@@ -6,7 +6,8 @@
  * Crash recovery: Graphile Worker marks a running job with its pool's id and
  * frees jobs left locked by a vanished pool only after 4 hours. So each pool
  * records a heartbeat (worker_heartbeats) and, at start-up and on every beat,
- * frees the jobs of pools whose heartbeat went stale (forceUnlockWorkers).
+ * frees the jobs of pools whose heartbeat went stale (forceUnlockWorkers),
+ * and of pools that died before their first beat (sweepOrphans).
  * A job freed while its old owner somehow still ran it is simply run twice:
  * tasks are idempotent (adapter calls carry idempotency keys).
  */
@@ -185,6 +186,25 @@ export async function startWorker(opts: {
   }
   const intervalMs = opts.heartbeat?.intervalMs ?? HEARTBEAT_INTERVAL_MS;
   const staleMs = opts.heartbeat?.staleMs ?? HEARTBEAT_STALE_MS;
+  /**
+   * A pool's id is known only once it runs, so a process killed between starting its pool and its first
+   * beat leaves jobs locked by a pool that never had a heartbeat row (Graphile Worker would free them after
+   * 4 hours). Every live pool beats within moments of starting, so jobs locked longer than the stale time
+   * by a pool with no row belong to a dead one. This scans the job table, so it runs once per stale time.
+   */
+  let lastSweep = 0;
+  const sweepOrphans = async () => {
+    if (Date.now() - lastSweep < staleMs) return [];
+    lastSweep = Date.now();
+    return database.sql<{ pool_id: string; jobs: number }[]>`
+      with orphans as (
+        select j.locked_by as pool_id, count(*)::int as jobs from graphile_worker.jobs j
+        where j.locked_by is not null and j.locked_at < now() - make_interval(secs => ${staleMs / 1000})
+          and not exists (select 1 from worker_heartbeats h where h.pool_id = j.locked_by)
+        group by j.locked_by
+      )
+      select orphans.pool_id, orphans.jobs from orphans, lateral graphile_worker.force_unlock_workers(array[orphans.pool_id]) as unlocked`;
+  };
   const beat = async () => {
     const id = current.pool.id;
     await database.sql`insert into worker_heartbeats (pool_id, hostname, pid) values (${id}, ${os.hostname()}, ${process.pid})
@@ -198,8 +218,10 @@ export async function startWorker(opts: {
              (select count(*)::int from graphile_worker.jobs j where j.locked_by = dead.pool_id) as jobs
       from dead, lateral graphile_worker.force_unlock_workers(array[dead.pool_id]) as unlocked`;
     for (const d of freed) logger.warn('freed the jobs of a worker that stopped beating', { pool_id: d.pool_id, hostname: d.hostname, pid: d.pid, jobs: d.jobs });
+    const orphaned = await sweepOrphans();
+    for (const d of orphaned) logger.warn('freed the jobs of a worker that died before its first heartbeat', { pool_id: d.pool_id, jobs: d.jobs });
     // Freeing sends no jobs:insert notification; wake our idle workers rather than wait for the next poll.
-    const jobs = freed.reduce((n, d) => n + d.jobs, 0);
+    const jobs = [...freed, ...orphaned].reduce((n, d) => n + d.jobs, 0);
     if (jobs > 0) current.pool.nudge(jobs);
   };
   /**
