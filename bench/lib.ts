@@ -120,6 +120,10 @@ export async function createBenchDatabase(adminUrl: string, seed: { adapterLaten
   const name = `sa_bench_${randomBytes(6).toString('hex')}`;
   await admin`create database ${admin(name)}`;
   cleanups.push(async () => {
+    if (process.env.BENCH_KEEP_DB) {
+      log(`kept database ${name}`);
+      return;
+    }
     await admin`drop database if exists ${admin(name)} with (force)`;
     log(`dropped database ${name}`);
   });
@@ -218,7 +222,9 @@ export async function startServer(opts: ServerOptions, databaseUrl: string): Pro
 
 /** A separate `sales-agent worker` process; resolves once it logs that it started. */
 export async function startWorkerProcess(opts: Pick<ServerOptions, 'workerConcurrency'>, databaseUrl: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...SERVER_NODE_ARGS.split(' '), CLI, 'worker'], {
+  // BENCH_WORKER_NODE_ARGS replaces the worker's node flags, as BENCH_SERVER_NODE_ARGS does the server's.
+  const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? SERVER_NODE_ARGS).split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'worker'], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'info', SALES_AGENT_WORKER_CONCURRENCY: String(opts.workerConcurrency), SALES_AGENT_SECRET_KEY: process.env.SALES_AGENT_SECRET_KEY ?? BENCH_SECRET_KEY },
     stdio: ['ignore', 'ignore', 'pipe'],
