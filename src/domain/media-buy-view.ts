@@ -1,5 +1,5 @@
 /** How a stored media buy looks on the wire (get_media_buys, create replies, the media-buy:// resource). */
-import type { MediaBuyDetail, PackageRow } from '../db/queries/media-buys.js';
+import type { MediaBuyDetail, MediaBuyListing, PackageRow } from '../db/queries/media-buys.js';
 import { amountToNumber } from './money.js';
 import { availableActions, toAdcpMediaBuyStatus, toAdcpTaskStatus, validActions } from './status.js';
 
@@ -28,7 +28,7 @@ export function toAdcpPackage(p: PackageRow): Record<string, unknown> {
  * answered "submitted" learns its package ids. The create request's context is
  * echoed, as AdCP asks of read surfaces.
  */
-export function toAdcpMediaBuy(d: MediaBuyDetail): Record<string, unknown> {
+export function toAdcpMediaBuy(d: MediaBuyListing): Record<string, unknown> {
   const b = d.buy;
   const status = toAdcpMediaBuyStatus(b.status);
   const context: unknown = b.rawRequest?.context;

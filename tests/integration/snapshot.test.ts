@@ -60,7 +60,7 @@ describe('inSnapshot', () => {
   });
 });
 
-describe('a media buy with its packages, orders and steps, in one statement', () => {
+describe('a media buy with its packages, orders and steps, in one statement (listings: with its packages)', () => {
   let db: TestDb;
   let d: Database;
   const scope = { tenantId: 'demo', principalId: 'prn_demo_buyer' };
@@ -97,7 +97,9 @@ describe('a media buy with its packages, orders and steps, in one statement', ()
     const one = await getMediaBuy(d.db, { ...scope, id: 'mb_one' });
     expect(one).toEqual(expected);
     expect(one!.packages[1]!.createdAt).toBeInstanceOf(Date);
-    expect(await listMediaBuys(d.db, { ...scope, limit: 10 })).toEqual([expected]);
+    // Listings read the buy and its packages; of the stored request only its context, and no webhook configs.
+    const listed = { buy: { ...buy, rawRequest: { context: { k: 1 } }, pushNotificationConfig: null, reportingWebhook: null }, packages: expected.packages };
+    expect(await listMediaBuys(d.db, { ...scope, limit: 10 })).toEqual([listed]);
     // Another buyer's buy is not read.
     expect(await getMediaBuy(d.db, { tenantId: 'demo', principalId: 'prn_other', id: 'mb_one' })).toBeUndefined();
   });

@@ -56,13 +56,28 @@ export async function getMediaBuy(db: Queryable, p: { tenantId: string; principa
   return row;
 }
 
-/** A page of the caller's buys, newest first, each with its children: one statement, so one snapshot. */
+/** A buy as listings show it: the row (its stored request cut down to the request's `context`) and its packages. */
+export type MediaBuyListing = Pick<MediaBuyDetail, 'buy' | 'packages'>;
+
+/** The buy's columns for a listing: the stored request only as far as the wire shows it (its context), no webhook configs. */
+const { rawRequest: _raw, pushNotificationConfig: _push, reportingWebhook: _reporting, ...listedColumns } = getTableColumns(mediaBuys);
+const listed = {
+  buy: {
+    ...listedColumns,
+    rawRequest: sql<Record<string, unknown>>`jsonb_strip_nulls(jsonb_build_object('context', ${mediaBuys.rawRequest}->'context'))`,
+    pushNotificationConfig: sql<null>`null`,
+    reportingWebhook: sql<null>`null`,
+  },
+  packages: withChildren.packages,
+};
+
+/** A page of the caller's buys, newest first, each with its packages: one statement, so one snapshot. */
 export function listMediaBuys(
   db: Queryable,
   p: { tenantId: string; principalId: string; ids?: string[]; buyerRefs?: string[]; statuses?: string[]; accountId?: string; limit: number; before?: { createdAt: Date; id: string } },
-): Promise<MediaBuyDetail[]> {
+): Promise<MediaBuyListing[]> {
   return db
-    .select(withChildren)
+    .select(listed)
     .from(mediaBuys)
     .where(
       and(
