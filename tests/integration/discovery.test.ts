@@ -175,4 +175,25 @@ describe('discovery tools', () => {
       await t.app.database.sql`update products set name = ${row!.name} where tenant_id = 'demo' and id = ${row!.id}`;
     }
   });
+
+  it('properties and creative formats follow changes too (capabilities, list_authorized_properties, list_creative_formats)', async () => {
+    const domains = async () => (await call(buyer, 'list_authorized_properties', {})).data.publisher_domains as string[];
+    const portfolio = async () => ((await call(buyer, 'get_adcp_capabilities', {})).data as { media_buy: { portfolio: { publisher_domains: string[] } } }).media_buy.portfolio.publisher_domains;
+    const formatNames = async () => ((await call(buyer, 'list_creative_formats', {})).data.formats as { name: string }[]).map((f) => f.name);
+    // Cached now.
+    expect(await domains()).not.toContain('added-later.example');
+    expect(await portfolio()).not.toContain('added-later.example');
+    const [format] = await t.app.database.sql<{ id: string; name: string }[]>`select id, name from creative_formats where tenant_id = 'demo' order by id limit 1`;
+    expect(await formatNames()).toContain(format!.name);
+    try {
+      await t.app.database.sql`insert into publisher_properties (tenant_id, id, property_type, name, publisher_domain, identifiers, tags)
+                               values ('demo', 'prop_added_later', 'website', 'Added later', 'added-later.example', ${JSON.stringify([{ type: 'domain', value: 'added-later.example' }])}::jsonb, '{}')`;
+      await t.app.database.sql`update creative_formats set name = 'Renamed format' where tenant_id = 'demo' and id = ${format!.id}`;
+      await waitFor(async () => (await domains()).includes('added-later.example') && (await portfolio()).includes('added-later.example'), 5_000);
+      await waitFor(async () => (await formatNames()).includes('Renamed format'), 5_000);
+    } finally {
+      await t.app.database.sql`delete from publisher_properties where tenant_id = 'demo' and id = 'prop_added_later'`;
+      await t.app.database.sql`update creative_formats set name = ${format!.name} where tenant_id = 'demo' and id = ${format!.id}`;
+    }
+  });
 });

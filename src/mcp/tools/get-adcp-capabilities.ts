@@ -1,7 +1,6 @@
 /** get_adcp_capabilities: what this seller supports. Cheap, anonymous-friendly, the first call every buying agent makes. */
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
-import { listProperties } from '../../db/queries/inventory.js';
 import { creativeReviewMode } from '../../domain/creatives.js';
 import { AdcpError } from '../../domain/errors.js';
 import { AGENT_CAPABILITIES } from '../../domain/sponsored-intelligence.js';
@@ -29,7 +28,7 @@ export default defineTool({
   auth: 'optional',
   async handle(input, ctx) {
     if (!ctx.tenant) throw new AdcpError('CONFIGURATION_ERROR', 'This sales agent has no tenant configured yet.', { recovery: 'terminal', suggestion: 'The publisher must run `sales-agent seed demo` or create a tenant.' });
-    const [props, products] = await Promise.all([listProperties(ctx.db, ctx.tenant.id), ctx.catalog.productsFor(ctx.tenant.id, ctx.principal?.id ?? null)]);
+    const [{ properties: props }, products] = await Promise.all([ctx.catalog.get(ctx.tenant.id), ctx.catalog.productsFor(ctx.tenant.id, ctx.principal?.id ?? null)]);
     const domains = [...new Set(props.map((p) => p.publisherDomain))];
     if (domains.length === 0 && ctx.tenant.publisherDomain) domains.push(ctx.tenant.publisherDomain);
     const channels = [...new Set(products.flatMap((p) => p.channels))].sort();

@@ -1,6 +1,5 @@
 /** list_authorized_properties: the publisher properties this agent sells (AdCP 2.5; 3.x carries the domains in get_adcp_capabilities). */
 import { z } from 'zod';
-import { listProperties } from '../../db/queries/inventory.js';
 import { defineTool, Envelope } from '../define-tool.js';
 
 export default defineTool({
@@ -14,7 +13,7 @@ export default defineTool({
   auth: 'optional',
   async handle(input, ctx) {
     if (!ctx.tenant) return { publisher_domains: [], properties: [] };
-    const rows = (await listProperties(ctx.db, ctx.tenant.id)).filter((p) => !input.publisher_domains?.length || input.publisher_domains.includes(p.publisherDomain));
+    const rows = (await ctx.catalog.get(ctx.tenant.id)).properties.filter((p) => !input.publisher_domains?.length || input.publisher_domains.includes(p.publisherDomain));
     return {
       publisher_domains: [...new Set(rows.map((p) => p.publisherDomain))],
       properties: rows.map((p) => ({

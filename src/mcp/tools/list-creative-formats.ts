@@ -1,7 +1,6 @@
 /** list_creative_formats: the formats this seller's products accept. */
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
-import { listFormats } from '../../db/queries/inventory.js';
 import { defineTool } from '../define-tool.js';
 
 interface Input {
@@ -31,7 +30,7 @@ export default defineTool({
   auth: 'optional',
   async handle(input, ctx) {
     if (!ctx.tenant) return { formats: [] };
-    const rows = await listFormats(ctx.db, ctx.tenant.id);
+    const rows = (await ctx.catalog.get(ctx.tenant.id)).formats;
     const formats = rows.filter((f) => {
       if (input.format_ids?.length && !input.format_ids.some((w) => w.id === f.id)) return false;
       if (input.name_search && !f.name.toLowerCase().includes(input.name_search.toLowerCase())) return false;
