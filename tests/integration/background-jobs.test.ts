@@ -2,7 +2,8 @@
  * The periodic background work: delivery collection from the ad servers
  * (collect_delivery, schedule_delivery_collection) and flight-date transitions
  * (advance_flights). The tasks are called directly, as a worker would; the
- * crontab is checked on a real worker start.
+ * crontab is checked on a real worker start. Also: a worker frees the jobs of
+ * a pool that died before its first heartbeat.
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -251,6 +252,33 @@ describe('crontab', () => {
       await sql`delete from delivery_reports where media_buy_id = ${buyId}`;
       await scheduleDeliveryCollection({}, JOB, deps);
       await waitFor(async () => (await reportRows(buyId)).length > 0);
+    } finally {
+      await worker.stop();
+    }
+  });
+});
+
+/** Queue a no-op job (the demo tenant has no Slack) and lock it as pool `poolId` did `ago` before now. */
+async function lockedJob(key: string, poolId: string, ago: string): Promise<void> {
+  await sql`select graphile_worker.add_job('notify_slack', ${sql.json({ v: 1, tenant_id: 'demo', event: 'approval_required', media_buy_id: `mb_${key}` })}::json, job_key => ${key})`;
+  await sql`update graphile_worker._private_jobs set locked_by = ${poolId}, locked_at = now() - ${ago}::interval, attempts = 1 where key = ${key}`;
+}
+const jobState = async (key: string) => (await sql<{ locked_by: string | null }[]>`select locked_by from graphile_worker.jobs where key = ${key}`)[0];
+
+// A worker process killed after its pool took jobs but before its first heartbeat leaves them locked by a
+// pool id no heartbeat row names (Graphile Worker itself would free them only after 4 hours).
+describe('jobs of a worker that died before its first heartbeat', () => {
+  it('are freed and run by a live worker; jobs of beating pools and fresh locks are left alone', async () => {
+    await sql`insert into worker_heartbeats (pool_id, hostname, pid) values ('pool-alive', 'elsewhere', 1)`;
+    await lockedJob('orphan', 'pool-never-beat', '1 hour');
+    await lockedJob('alive', 'pool-alive', '1 hour');
+    await lockedJob('fresh', 'pool-just-started', '0 seconds');
+    const worker = await startWorker({ database: t.app.database, logger: createLogger('silent'), concurrency: 1, heartbeat: { intervalMs: 100, staleMs: 60_000 } });
+    try {
+      // The orphan is freed at the worker's first beat and then runs (done: the row is gone).
+      await waitFor(async () => (await jobState('orphan')) === undefined, 10_000);
+      expect(await jobState('alive')).toEqual({ locked_by: 'pool-alive' });
+      expect(await jobState('fresh')).toEqual({ locked_by: 'pool-just-started' });
     } finally {
       await worker.stop();
     }
