@@ -2,9 +2,10 @@
  * Per-tenant cache of what create_media_buy validates against (products with
  * pricing options, and adapter configurations; reading them on every call cost
  * three queries on the hot path) and of what discovery shows (publisher
- * properties, creative formats). Readers share the cached rows: never mutate them. Entries die on a `catalog` change event (every
- * process LISTENs) or after TTL_MS, whichever comes first, so it never holds
- * anything that matters: Postgres stays the truth.
+ * properties, creative formats). Readers share the cached rows: never mutate
+ * them. Entries die on a `catalog` change event (every process LISTENs) or
+ * after TTL_MS, whichever comes first, so it never holds anything that
+ * matters: Postgres stays the truth.
  */
 import type { Db } from '../db/client.js';
 import { listAdapterConfigs, type AdapterConfigRow } from '../db/queries/adapters.js';
