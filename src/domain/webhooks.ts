@@ -10,6 +10,19 @@ import { AdcpError } from './errors.js';
 export interface WebhookAuthentication {
   schemes?: string[];
   credentials?: string;
+  /** The config's validation token, as stored (sealed beside the credentials; see sealBuyerCredentials). */
+  token?: string;
+}
+
+/**
+ * The secrets a delivery for this stored config carries: its authentication block, with a token
+ * stored before tokens moved into it (top level, plain) folded in. Null when there are none.
+ */
+export function deliverySecrets(config: { token?: unknown; authentication?: WebhookAuthentication | null }): WebhookAuthentication | null {
+  const legacyToken = typeof config.token === 'string' ? config.token : undefined;
+  const auth = config.authentication ?? null;
+  if (legacyToken === undefined) return auth;
+  return { ...(auth ?? {}), token: auth?.token ?? legacyToken };
 }
 
 export interface PushConfig {
@@ -24,9 +37,10 @@ export const CREDENTIALS_NOT_KEPT = '[not kept]';
 
 /**
  * A request as kept for the record (media_buys.raw_request, workflow_steps.request):
- * every authentication block's credentials replaced. The credentials are stored
- * sealed only where webhooks are signed from (the task's push config, the buy's
- * reporting webhook, a pending delivery). Returns the same object when there are none.
+ * every authentication block's credentials, and every webhook config's token,
+ * replaced. They are stored sealed only where webhooks are signed and sent from
+ * (the task's push config, the buy's reporting webhook, a pending delivery).
+ * Returns the same object when there are none.
  */
 export function withoutCredentials<T>(value: T, depth = 0): T {
   if (depth > 8 || value === null || typeof value !== 'object') return value;
@@ -39,11 +53,15 @@ export function withoutCredentials<T>(value: T, depth = 0): T {
     return (out ?? value) as T;
   }
   let out: Record<string, unknown> | undefined;
+  // A webhook config (it has a url): its validation token is a secret too.
+  const webhook = typeof (value as { url?: unknown }).url === 'string';
   for (const [k, v] of Object.entries(value)) {
     const next =
       k === 'authentication' && v && typeof v === 'object' && typeof (v as { credentials?: unknown }).credentials === 'string'
         ? { ...v, credentials: CREDENTIALS_NOT_KEPT }
-        : withoutCredentials(v, depth + 1);
+        : webhook && k === 'token' && typeof v === 'string'
+          ? CREDENTIALS_NOT_KEPT
+          : withoutCredentials(v, depth + 1);
     if (next !== v) (out ??= { ...(value as Record<string, unknown>) })[k] = next;
   }
   return (out ?? value) as T;
@@ -72,7 +90,6 @@ export function webhookPayload(p: {
   result?: Record<string, unknown>;
   url: string;
   operationId?: string;
-  token?: string;
 }): Record<string, unknown> {
   const operationId = operationIdOf(p.url, p.operationId, p.taskId);
   return {
@@ -84,8 +101,7 @@ export function webhookPayload(p: {
     status: p.status,
     timestamp: new Date().toISOString(),
     ...(p.message && { message: p.message }),
-    // Echoed so the buyer can check the webhook is for a config it registered.
-    ...(p.token && { token: p.token }),
+    // No `token`: the buyer's validation token is kept sealed, and deliver_webhook adds it as it sends.
     ...(p.result && { result: p.result }),
   };
 }
@@ -139,9 +155,13 @@ export function checkCredentials(auth: unknown, field: string): void {
 }
 
 /** Request-time check of a webhook the buyer configured (`field`: push_notification_config or reporting_webhook): its URL, then its credentials. */
-export function checkWebhookConfig(config: { url?: unknown; authentication?: unknown }, allowPrivate: boolean, field: string): void {
+export function checkWebhookConfig(config: { url?: unknown; authentication?: unknown; token?: unknown }, allowPrivate: boolean, field: string): void {
   checkWebhookUrl(String(config.url ?? ''), allowPrivate, `${field}.url`);
   checkCredentials(config.authentication, `${field}.authentication`);
+  // Stored sealed too (in the authentication block), so the same rule holds.
+  if (typeof config.token === 'string' && config.token.startsWith('enc:')) {
+    throw new AdcpError('VALIDATION_ERROR', `${field}.token must not begin with "enc:".`, { field: `${field}.token`, suggestion: 'Send a random token of your own (at least 16 characters).' });
+  }
 }
 
 /** Request-time check of a webhook URL the buyer sent. */

@@ -207,25 +207,34 @@ function mapSecrets(settings: Record<string, unknown>, fn: (v: string, k: string
   return out ?? settings;
 }
 
-/** Where buyers put credentials: an `authentication` block's `credentials` (push_notification_config, reporting_webhook, governance agents). */
+/**
+ * Where buyers put secrets: an `authentication` block's `credentials` (push_notification_config,
+ * reporting_webhook, governance agents), and a webhook config's validation `token`, which AdCP echoes
+ * in each webhook payload. Stored, the token lives in the authentication block beside the credentials
+ * (so it goes wherever they go: sealed at rest, re-sealed after a key rotation, dropped once nothing
+ * signs with them) and is put back in the payload only when a delivery is sent.
+ */
 export interface HasAuthentication {
-  authentication?: { credentials?: unknown; [k: string]: unknown } | null;
+  authentication?: { credentials?: unknown; token?: unknown; [k: string]: unknown } | null;
   [k: string]: unknown;
 }
 
-/** A buyer's webhook config as stored: its authentication.credentials sealed (the same object when there is none). */
+/** A buyer's webhook config as stored: its credentials and token sealed in its authentication block (the same object when it has neither). */
 export function sealBuyerCredentials<T extends HasAuthentication | null | undefined>(b: SecretBox, context: string, config: T): T {
-  const credentials = config?.authentication?.credentials;
-  if (typeof credentials !== 'string') return config;
-  const next = b.seal(credentials, context);
-  return next === credentials ? config : ({ ...config, authentication: { ...config!.authentication, credentials: next } } as T);
+  if (!config) return config;
+  const { token, ...rest } = config as HasAuthentication & { token?: unknown };
+  const auth = { ...(config.authentication ?? {}), ...(typeof token === 'string' && { token }) };
+  const sealed = Object.fromEntries(Object.entries(auth).map(([k, v]) => [k, (k === 'credentials' || k === 'token') && typeof v === 'string' ? b.seal(v, context) : v]));
+  const changed = typeof token === 'string' || Object.keys(auth).some((k) => sealed[k] !== (auth as Record<string, unknown>)[k]);
+  return changed ? ({ ...rest, authentication: sealed } as T) : config;
 }
 
-/** A stored authentication block as a signer uses it: its credentials opened. Throws SecretKeyError if they do not open. */
-export function openBuyerCredentials<T extends { credentials?: string } | null | undefined>(b: SecretBox, context: string, auth: T): T {
-  if (typeof auth?.credentials !== 'string') return auth;
-  const opened = b.open(auth.credentials, context);
-  return opened === auth.credentials ? auth : { ...auth, credentials: opened };
+/** A stored authentication block as a signer uses it: its credentials and token opened. Throws SecretKeyError if they do not open. */
+export function openBuyerCredentials<T extends { credentials?: string; token?: string } | null | undefined>(b: SecretBox, context: string, auth: T): T {
+  if (!auth || (typeof auth.credentials !== 'string' && typeof auth.token !== 'string')) return auth;
+  const credentials = typeof auth.credentials === 'string' ? b.open(auth.credentials, context) : auth.credentials;
+  const token = typeof auth.token === 'string' ? b.open(auth.token, context) : auth.token;
+  return credentials === auth.credentials && token === auth.token ? auth : { ...auth, credentials, token };
 }
 
 let box: SecretBox = createSecretBox([]);

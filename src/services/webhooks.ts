@@ -2,7 +2,7 @@
 import type { Queryable } from '../db/client.js';
 import { queueWebhook } from '../db/queries/webhooks.js';
 import { newId } from '../domain/ids.js';
-import { webhookPayload, type PushConfig } from '../domain/webhooks.js';
+import { deliverySecrets, webhookPayload, type PushConfig } from '../domain/webhooks.js';
 
 export async function queueTaskWebhook(
   db: Queryable,
@@ -27,7 +27,8 @@ export async function queueTaskWebhook(
     taskId: p.taskId,
     mediaBuyId: p.mediaBuyId,
     url: p.push.url,
-    authentication: p.push.authentication ?? null,
+    // The credentials and the token, sealed; the delivery puts the token in the payload when it sends it.
+    authentication: deliverySecrets(p.push),
     payload: webhookPayload({
       taskId: p.taskId,
       taskType: p.taskType,
@@ -36,7 +37,6 @@ export async function queueTaskWebhook(
       result: p.result,
       url: p.push.url,
       operationId: p.push.operation_id,
-      token: p.push.token,
     }),
     allowPrivateNetwork: p.allowPrivateNetwork,
   });

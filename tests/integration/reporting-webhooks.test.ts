@@ -25,6 +25,8 @@ const received: Received[] = [];
 const script = new Map<string, number[]>();
 
 const SECRET = 'reporting-hmac-secret-0123456789-abcdef';
+/** The buyer's validation token, echoed in each report. */
+const REPORT_TOKEN = 'reporting-validation-token-0123456789';
 const sandbox = { brand: { domain: 'acme-drinks.example' }, operator: 'agency.example', sandbox: true };
 const DAY = 86_400_000;
 const job = { attempts: 1, maxAttempts: 3 };
@@ -42,7 +44,7 @@ async function reportingBuy(path: string, rw: Record<string, unknown> = {}): Pro
         { product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 },
         { product_id: 'video_preroll_news', pricing_option_id: 'preroll_cpm_fixed', budget: 10000 },
       ],
-      reporting_webhook: { url: base + path, authentication: { schemes: ['HMAC-SHA256'], credentials: SECRET }, reporting_frequency: 'daily', ...rw },
+      reporting_webhook: { url: base + path, token: REPORT_TOKEN, authentication: { schemes: ['HMAC-SHA256'], credentials: SECRET }, reporting_frequency: 'daily', ...rw },
     }),
   );
   expect(isError, JSON.stringify(data)).toBe(false);
@@ -111,6 +113,9 @@ describe('reporting webhooks', () => {
     const report = JSON.parse(first.body);
     // A reporting webhook's config has no operation_id: the operation is named by its task id.
     expect(report).toMatchObject({ task_id: `delivery_report_${id}`, operation_id: `delivery_report_${id}`, task_type: 'media_buy_delivery', status: 'completed', protocol: 'media-buy' });
+    // The buyer's token is echoed, though it is kept only sealed (with the credentials), never plain.
+    expect(report.token).toBe(REPORT_TOKEN);
+    expect(await tablesHolding(sql, REPORT_TOKEN)).toEqual([]);
     // Valid AdCP 3.0 envelope, except task_type: media_buy_delivery is AdCP 3.1's name for it (3.0 had none).
     expect(payloadProblems('core/mcp-webhook-payload.json', report).filter((p) => !p.startsWith('/task_type'))).toEqual([]);
     expect(payloadProblems('media-buy/get-media-buy-delivery-response.json', report.result)).toEqual([]);

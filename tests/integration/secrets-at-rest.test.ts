@@ -20,8 +20,14 @@ import { createTestDb, tablesHolding, type TestDb } from '../helpers/db.js';
 
 const [k1, k2, k3] = [randomBytes(32), randomBytes(32), randomBytes(32)];
 const SLACK = 'https://hooks.slack.com/services/T0/B0/slack-secret-path';
-/** A buyer's own credentials, as an older version stored them: plain, in a reporting webhook, a task's push config, a pending delivery and a governance agent. */
-const BUYER = { reporting: 'buyer-hmac-secret-reporting-0123456789', step: 'buyer-bearer-step-0123456789', delivery: 'buyer-bearer-delivery-0123456789', governance: 'buyer-governance-0123456789' };
+/** A buyer's own credentials, as an older version stored them: plain, in a reporting webhook, a task's push config (with its validation token), a pending delivery and a governance agent. */
+const BUYER = {
+  reporting: 'buyer-hmac-secret-reporting-0123456789',
+  step: 'buyer-bearer-step-0123456789',
+  stepToken: 'buyer-validation-token-step-0123456789',
+  delivery: 'buyer-bearer-delivery-0123456789',
+  governance: 'buyer-governance-0123456789',
+};
 const buyerContext = secretContext.buyerCredentials('demo', 'prn_demo_buyer');
 
 describe('secrets at rest', () => {
@@ -34,9 +40,10 @@ describe('secrets at rest', () => {
     const [a] = await sql<{ api_key: string; region: string }[]>`select settings->>'api_key' as api_key, settings->>'region' as region from adapter_configs where id = 'adp_demo_mock'`;
     const [k] = await sql<{ j: string }[]>`select private_jwk::text as j from signing_keys where tenant_id = 'demo'`;
     const [n] = await sql<{ u: string }[]>`select slack_webhook_url as u from tenant_notifications where tenant_id = 'demo'`;
-    const [b] = await sql<{ reporting: string; step: string; delivery: string; governance: string }[]>`
+    const [b] = await sql<{ reporting: string; step: string; stepToken: string; delivery: string; governance: string }[]>`
       select (select reporting_webhook #>> '{authentication,credentials}' from media_buys where id = 'mb_secrets') as reporting,
              (select push_notification_config #>> '{authentication,credentials}' from workflow_steps where id = 'task_secrets') as step,
+             (select push_notification_config #>> '{authentication,token}' from workflow_steps where id = 'task_secrets') as "stepToken",
              (select authentication ->> 'credentials' from webhook_deliveries where id = 'whd_secrets') as delivery,
              (select details #>> '{governance_agents,0,authentication,credentials}' from accounts where id = 'acc_secrets') as governance`;
     return { apiKey: a!.api_key, region: a!.region, jwk: k!.j, slack: n!.u, buyer: b! };
@@ -66,7 +73,7 @@ describe('secrets at rest', () => {
                       ${sql.json({ url: 'https://buyer.example/r', reporting_frequency: 'daily', authentication: { schemes: ['HMAC-SHA256'], credentials: BUYER.reporting } })})`;
     await sql`insert into workflow_steps (id, tenant_id, principal_id, media_buy_id, step_type, status, owner, push_notification_config)
               values ('task_secrets', 'demo', 'prn_demo_buyer', 'mb_secrets', 'update_media_buy', 'pending', 'system',
-                      ${sql.json({ url: 'https://buyer.example/t', authentication: { schemes: ['Bearer'], credentials: BUYER.step } })})`;
+                      ${sql.json({ url: 'https://buyer.example/t', authentication: { schemes: ['Bearer'], credentials: BUYER.step, token: BUYER.stepToken } })})`;
     await sql`insert into webhook_deliveries (id, tenant_id, principal_id, task_id, url, authentication, payload, idempotency_key, sequence)
               values ('whd_secrets', 'demo', 'prn_demo_buyer', 'task_secrets', 'https://buyer.example/t', ${auth(BUYER.delivery)}, '{}', 'whk_secrets', 1)`;
   });

@@ -132,6 +132,10 @@ describe('webhooks', () => {
     const res = await call(buyer, 'create_media_buy', buyRequest({ account: sandbox, push_notification_config: { url: `${base}/hooks/enc`, authentication: { schemes: ['Bearer'], credentials: 'enc:v1:deadbeef:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } } }));
     expect(res.isError).toBe(true);
     expect(res.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'push_notification_config.authentication.credentials' });
+    // The validation token is kept sealed too, so the same holds for it.
+    const token = await call(buyer, 'create_media_buy', buyRequest({ account: sandbox, push_notification_config: { url: `${base}/hooks/enc`, token: 'enc:v1:deadbeef:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } }));
+    expect(token.isError).toBe(true);
+    expect(token.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'push_notification_config.token' });
   });
 
   it('retries a delivery whose credentials need a key this worker lacks (another may have it), and fails it on the last attempt', async () => {
@@ -165,6 +169,8 @@ describe('webhooks', () => {
     const path = '/hooks/rfc9421/2c5e28ba-2fa1-11d2-883f-0016d3cca427';
     script.set(path, [503]);
     const { data } = await call(buyer, 'create_media_buy', buyRequest({ account: sandbox, push_notification_config: { url: base + path, token: 'buyer-token-0123456789' } }));
+    // The validation token is a secret: sealed wherever it is kept (the task, then the delivery), never plain.
+    expect(await tablesHolding(sql, 'buyer-token-0123456789')).toEqual([]);
     const [first, second] = (await hitsAt(path, 2)) as [(typeof received)[0], (typeof received)[0]];
     for (const h of [first, second]) {
       expect(h.headers['x-adcp-signature']).toBeUndefined();
@@ -174,6 +180,13 @@ describe('webhooks', () => {
     }
     const body = JSON.parse(second.body);
     expect(body).toMatchObject({ task_type: 'create_media_buy', status: 'completed', token: 'buyer-token-0123456789', result: { media_buy_id: data.media_buy_id } });
+    expect(JSON.parse(first.body).token).toBe('buyer-token-0123456789');
+    // Once the task and its delivery are done, it is not kept at all (the stored payload never had it).
+    await waitFor(async () => (await deliveryOf(data.media_buy_id as string))?.status === 'delivered', 10_000, 50);
+    const [kept] = await sql`select d.payload ? 'token' as in_payload, d.authentication, s.push_notification_config as step
+                             from webhook_deliveries d join workflow_steps s on s.id = d.task_id where d.media_buy_id = ${data.media_buy_id as string}`;
+    expect(kept).toEqual({ in_payload: false, authentication: null, step: { url: base + path } });
+    expect(await tablesHolding(sql, 'buyer-token')).toEqual([]);
     expect(JSON.parse(first.body).idempotency_key).toBe(body.idempotency_key);
     // Each attempt is signed afresh: a receiver's replay store must not reject the retry.
     const nonce = (h: (typeof received)[0]) => /nonce="([^"]+)"/.exec(String(h.headers['signature-input']))?.[1];

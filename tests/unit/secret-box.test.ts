@@ -17,6 +17,7 @@ import {
   sealBuyerCredentials,
   secretContext,
   SecretKeyError,
+  type HasAuthentication,
 } from '../../src/services/secret-box.js';
 import { CREDENTIALS_NOT_KEPT, withoutCredentials } from '../../src/domain/webhooks.js';
 
@@ -86,10 +87,18 @@ describe('secret box', () => {
     const ctx = secretContext.buyerCredentials('t1', 'prn_a');
     const config = { url: 'https://buyer.example/h', token: 'echo-me', authentication: { schemes: ['HMAC-SHA256'], credentials: 'shared-secret-0123456789abcdef0123' } };
     const stored = sealBuyerCredentials(box, ctx, config);
-    expect(stored).toMatchObject({ url: config.url, token: 'echo-me', authentication: { schemes: ['HMAC-SHA256'] } });
+    // The validation token moves into the authentication block, sealed beside the credentials.
+    expect(stored).toMatchObject({ url: config.url, authentication: { schemes: ['HMAC-SHA256'] } });
+    expect(stored).not.toHaveProperty('token');
     expect(isSealed(stored.authentication.credentials)).toBe(true);
+    expect(isSealed((stored.authentication as { token?: string }).token!)).toBe(true);
     expect(config.authentication.credentials).toBe('shared-secret-0123456789abcdef0123'); // the request itself is not changed
-    expect(openBuyerCredentials(box, ctx, stored.authentication)).toEqual(config.authentication);
+    expect(config.token).toBe('echo-me');
+    expect(openBuyerCredentials(box, ctx, stored.authentication)).toEqual({ ...config.authentication, token: 'echo-me' });
+    // A token alone makes an authentication block of its own.
+    const tokenOnly: HasAuthentication = sealBuyerCredentials(box, ctx, { url: 'https://buyer.example/h', token: 'echo-me' } as HasAuthentication);
+    expect(Object.keys(tokenOnly)).toEqual(['url', 'authentication']);
+    expect(openBuyerCredentials(box, ctx, tokenOnly.authentication as { token?: string })).toEqual({ token: 'echo-me' });
     expect(() => openBuyerCredentials(box, secretContext.buyerCredentials('t1', 'prn_b'), stored.authentication)).toThrow(SecretKeyError);
     const plain = { url: 'https://buyer.example/h' };
     expect(sealBuyerCredentials(box, ctx, plain)).toBe(plain);
@@ -100,12 +109,13 @@ describe('secret box', () => {
   it('keeps requests for the record without any credentials, and without copying one that has none', () => {
     const request = {
       packages: [{ product_id: 'p' }],
-      push_notification_config: { url: 'https://b.example', authentication: { schemes: ['Bearer'], credentials: 'bearer-0123456789' } },
+      push_notification_config: { url: 'https://b.example', token: 'token-0123456789', authentication: { schemes: ['Bearer'], credentials: 'bearer-0123456789' } },
       reporting_webhook: { url: 'https://b.example/r', authentication: { schemes: ['HMAC-SHA256'], credentials: 'hmac-0123456789' } },
       accounts: [{ governance_agents: [{ url: 'https://g.example', authentication: { schemes: ['Bearer'], credentials: 'gov-0123456789' } }] }],
     };
     const kept = withoutCredentials(request);
-    expect(JSON.stringify(kept)).not.toMatch(/bearer-|hmac-|gov-/);
+    expect(JSON.stringify(kept)).not.toMatch(/bearer-|hmac-|gov-|token-/);
+    expect(kept.push_notification_config.token).toBe(CREDENTIALS_NOT_KEPT);
     expect(kept.push_notification_config.authentication).toEqual({ schemes: ['Bearer'], credentials: CREDENTIALS_NOT_KEPT });
     expect(kept.accounts[0]!.governance_agents[0]!.authentication.credentials).toBe(CREDENTIALS_NOT_KEPT);
     expect(kept.packages).toBe(request.packages);

@@ -1,8 +1,8 @@
 /**
  * Stored secrets (the seller's: adapter credentials, signing keys, the Slack
- * URL; buyers': legacy webhook and governance-agent credentials) against the
- * configured keys, at start-up under the migration lock, in one transaction
- * that locks only the rows it rewrites:
+ * URL; buyers': legacy webhook and governance-agent credentials, webhook
+ * validation tokens) against the configured keys, at start-up under the
+ * migration lock, in one transaction that locks only the rows it rewrites:
  * - values stored plain (before a key was configured) or sealed with an older
  *   key (before a rotation) are sealed under the current key;
  * - a value sealed with a key that is not configured stops the start-up: a
@@ -109,11 +109,17 @@ async function reseal(sql: postgres.ReservedSql, box: SecretBox, logger: Logger)
   // them are read: partial indexes on each table (the credentials leave a task, a report, a delivery once it ends).
   /** A buyer's config, its credentials checked and counted: the config to store instead when they are stale. */
   const buyerConfig = (tenantId: string, principalId: string | null, config: HasAuthentication | null): HasAuthentication | undefined => {
-    const stored = config?.authentication?.credentials;
-    if (typeof stored !== 'string' || !principalId) return undefined;
+    const auth = config?.authentication;
+    // The credentials and the webhook's validation token, each sealed on its own.
+    const fields = (['credentials', 'token'] as const).filter((k) => typeof auth?.[k] === 'string');
+    if (!auth || fields.length === 0 || !principalId) return undefined;
     const ctx = secretContext.buyerCredentials(tenantId, principalId);
-    const next = check(box.stale(stored), () => box.open(stored, ctx), (opened) => ({ ...config, authentication: { ...config!.authentication, credentials: box.seal(opened, ctx) } }));
-    count((next?.authentication?.credentials as string | undefined) ?? stored);
+    const next = check(
+      fields.some((k) => box.stale(auth[k] as string)),
+      () => Object.fromEntries(fields.map((k) => [k, box.open(auth[k] as string, ctx)])),
+      (opened) => ({ ...config, authentication: { ...auth, ...Object.fromEntries(fields.map((k) => [k, box.seal(opened[k]!, ctx)])) } }),
+    );
+    for (const k of fields) count((next?.authentication?.[k] as string | undefined) ?? (auth[k] as string));
     return next;
   };
   type Row = { id: string; tenant_id: string; principal_id: string | null; config: HasAuthentication | null; raw: string };

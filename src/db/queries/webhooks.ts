@@ -15,7 +15,7 @@ export async function queueWebhook(
     taskId: string;
     mediaBuyId: string | null;
     url: string;
-    authentication: { schemes?: string[]; credentials?: string } | null;
+    authentication: { schemes?: string[]; credentials?: string; token?: string } | null;
     payload: Record<string, unknown>;
     allowPrivateNetwork: boolean;
   },

@@ -130,8 +130,8 @@ export const webhookDeliveries = pgTable(
     taskId: text('task_id').notNull(),
     mediaBuyId: text('media_buy_id'),
     url: text('url').notNull(),
-    /** The buyer's push_notification_config.authentication (schemes, credentials sealed): needed to sign, never logged; null once the delivery ends. */
-    authentication: jsonb('authentication').$type<{ schemes?: string[]; credentials?: string } | null>(),
+    /** The buyer's push_notification_config.authentication (schemes; credentials and the validation token sealed): needed to sign and echo, never logged; null once the delivery ends. */
+    authentication: jsonb('authentication').$type<{ schemes?: string[]; credentials?: string; token?: string } | null>(),
     payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
     idempotencyKey: text('idempotency_key').notNull(),
     sequence: integer('sequence').notNull(),

@@ -5,7 +5,7 @@
  * is the same on every retry; the signature is made afresh for each attempt:
  * the buyer's legacy Bearer/HMAC block if it gave one, else RFC 9421 with the
  * tenant's webhook-signing key (published in /.well-known/jwks.json). The
- * buyer's credentials are stored sealed and opened only here.
+ * buyer's credentials and validation token are stored sealed and opened only here.
  */
 import dns from 'node:dns/promises';
 import net from 'node:net';
@@ -45,7 +45,6 @@ export async function deliverWebhook(rawPayload: unknown, job: JobInfo, deps: Ta
     log.warn('webhook refused: private address');
     return;
   }
-  const body = JSON.stringify(d.payload);
   const contentType = 'application/json';
   let legacy: typeof d.authentication;
   try {
@@ -61,6 +60,8 @@ export async function deliverWebhook(rawPayload: unknown, job: JobInfo, deps: Ta
     log.error('webhook credentials could not be opened', { error: errorMessage(err) });
     return;
   }
+  // The buyer's validation token is echoed in the payload; it is stored sealed with the credentials, not in the payload.
+  const body = JSON.stringify(legacy?.token !== undefined ? { ...d.payload, token: legacy.token } : d.payload);
   const auth = legacyAuthHeaders(body, legacy) ?? webhookSignatureHeaders({ url: d.url, body, contentType, key: await ensureWebhookSigningKey(deps.db, d.tenantId) });
   let status: number | null = null;
   let error: string | null = null;

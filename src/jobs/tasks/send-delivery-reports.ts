@@ -26,7 +26,7 @@ import {
   windowEndAfter,
   type ReportingWebhook,
 } from '../../domain/reporting.js';
-import { webhookPayload } from '../../domain/webhooks.js';
+import { deliverySecrets, webhookPayload } from '../../domain/webhooks.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 
 const BATCH = 200;
@@ -72,7 +72,7 @@ async function queueReport(tx: Queryable, b: DueReport, now: Date): Promise<Outc
     taskId,
     mediaBuyId: b.id,
     url: rw.url,
-    authentication: rw.authentication ?? null,
+    authentication: deliverySecrets(rw),
     payload: webhookPayload({
       taskId,
       taskType: 'media_buy_delivery',
@@ -80,7 +80,6 @@ async function queueReport(tx: Queryable, b: DueReport, now: Date): Promise<Outc
       message: `${final ? 'Final' : 'Scheduled'} delivery report for ${b.id}, ${period.start.toISOString()} to ${period.end.toISOString()}.`,
       result,
       url: rw.url,
-      token: rw.token,
     }),
     allowPrivateNetwork: await allowsPrivateWebhooks(tx, { tenantId: b.tenantId, accountId: b.accountId }),
   });
