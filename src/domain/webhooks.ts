@@ -14,17 +14,6 @@ export interface WebhookAuthentication {
   token?: string;
 }
 
-/**
- * The secrets a delivery for this stored config carries: its authentication block, with a token
- * stored before tokens moved into it (top level, plain) folded in. Null when there are none.
- */
-export function deliverySecrets(config: { token?: unknown; authentication?: WebhookAuthentication | null }): WebhookAuthentication | null {
-  const legacyToken = typeof config.token === 'string' ? config.token : undefined;
-  const auth = config.authentication ?? null;
-  if (legacyToken === undefined) return auth;
-  return { ...(auth ?? {}), token: auth?.token ?? legacyToken };
-}
-
 export interface PushConfig {
   url: string;
   token?: string;
@@ -146,12 +135,12 @@ export const isLiteralPrivateHost = (host: string): boolean => (net.isIP(host) !
  */
 export function checkCredentials(auth: unknown, field: string): void {
   const credentials = auth && typeof auth === 'object' ? (auth as { credentials?: unknown }).credentials : undefined;
-  if (typeof credentials === 'string' && credentials.startsWith('enc:')) {
-    throw new AdcpError('VALIDATION_ERROR', `${field}.credentials must not begin with "enc:".`, {
-      field: `${field}.credentials`,
-      suggestion: 'Send the token or shared secret itself (at least 32 characters), generated at random.',
-    });
-  }
+  refuseSealedLooking(credentials, `${field}.credentials`, 'Send the token or shared secret itself (at least 32 characters), generated at random.');
+}
+
+/** A buyer's secret that reads as sealed (`enc:`) would be taken for one when opened: refused. */
+function refuseSealedLooking(value: unknown, field: string, suggestion: string): void {
+  if (typeof value === 'string' && value.startsWith('enc:')) throw new AdcpError('VALIDATION_ERROR', `${field} must not begin with "enc:".`, { field, suggestion });
 }
 
 /** Request-time check of a webhook the buyer configured (`field`: push_notification_config or reporting_webhook): its URL, then its credentials. */
@@ -159,9 +148,7 @@ export function checkWebhookConfig(config: { url?: unknown; authentication?: unk
   checkWebhookUrl(String(config.url ?? ''), allowPrivate, `${field}.url`);
   checkCredentials(config.authentication, `${field}.authentication`);
   // Stored sealed too (in the authentication block), so the same rule holds.
-  if (typeof config.token === 'string' && config.token.startsWith('enc:')) {
-    throw new AdcpError('VALIDATION_ERROR', `${field}.token must not begin with "enc:".`, { field: `${field}.token`, suggestion: 'Send a random token of your own (at least 16 characters).' });
-  }
+  refuseSealedLooking(config.token, `${field}.token`, 'Send a random token of your own (at least 16 characters).');
 }
 
 /** Request-time check of a webhook URL the buyer sent. */

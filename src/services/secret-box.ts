@@ -197,14 +197,15 @@ export function openAdapterSettings(b: SecretBox, adapterConfigId: string, setti
   return mapSecrets(settings, (v, k) => b.open(v, secretContext.adapterSetting(adapterConfigId, k)));
 }
 
-function mapSecrets(settings: Record<string, unknown>, fn: (v: string, k: string) => string): Record<string, unknown> {
+/** The object with fn applied to each string value under a secret key (`isSecret`): the same object when none changes. */
+function mapSecrets<O extends Record<string, unknown>>(settings: O, fn: (v: string, k: string) => string, isSecret: (key: string) => boolean = isSecretKey): O {
   let out: Record<string, unknown> | undefined;
   for (const [k, v] of Object.entries(settings)) {
-    if (typeof v !== 'string' || !isSecretKey(k)) continue;
+    if (typeof v !== 'string' || !isSecret(k)) continue;
     const next = fn(v, k);
     if (next !== v) (out ??= { ...settings })[k] = next;
   }
-  return out ?? settings;
+  return (out as O | undefined) ?? settings;
 }
 
 /**
@@ -219,22 +220,26 @@ export interface HasAuthentication {
   [k: string]: unknown;
 }
 
-/** A buyer's webhook config as stored: its credentials and token sealed in its authentication block (the same object when it has neither). */
+/** The secrets in a buyer's authentication block. */
+export const isBuyerSecret = (key: string): boolean => key === 'credentials' || key === 'token';
+
+/** A buyer's authentication block with its secrets sealed (the same object when none changes). */
+export function sealBuyerAuthentication<A extends Record<string, unknown>>(b: SecretBox, context: string, auth: A): A {
+  return mapSecrets(auth, (v) => b.seal(v, context), isBuyerSecret);
+}
+
+/** A buyer's webhook config as stored: its token moved into its authentication block, and the block's secrets sealed (the same object when it has none). */
 export function sealBuyerCredentials<T extends HasAuthentication | null | undefined>(b: SecretBox, context: string, config: T): T {
   if (!config) return config;
   const { token, ...rest } = config as HasAuthentication & { token?: unknown };
-  const auth = { ...(config.authentication ?? {}), ...(typeof token === 'string' && { token }) };
-  const sealed = Object.fromEntries(Object.entries(auth).map(([k, v]) => [k, (k === 'credentials' || k === 'token') && typeof v === 'string' ? b.seal(v, context) : v]));
-  const changed = typeof token === 'string' || Object.keys(auth).some((k) => sealed[k] !== (auth as Record<string, unknown>)[k]);
-  return changed ? ({ ...rest, authentication: sealed } as T) : config;
+  const auth = { ...config.authentication, ...(typeof token === 'string' && { token }) };
+  const sealed = sealBuyerAuthentication(b, context, auth);
+  return typeof token === 'string' || sealed !== auth ? ({ ...rest, authentication: sealed } as T) : config;
 }
 
 /** A stored authentication block as a signer uses it: its credentials and token opened. Throws SecretKeyError if they do not open. */
-export function openBuyerCredentials<T extends { credentials?: string; token?: string } | null | undefined>(b: SecretBox, context: string, auth: T): T {
-  if (!auth || (typeof auth.credentials !== 'string' && typeof auth.token !== 'string')) return auth;
-  const credentials = typeof auth.credentials === 'string' ? b.open(auth.credentials, context) : auth.credentials;
-  const token = typeof auth.token === 'string' ? b.open(auth.token, context) : auth.token;
-  return credentials === auth.credentials && token === auth.token ? auth : { ...auth, credentials, token };
+export function openBuyerCredentials<T extends Record<string, unknown> | null | undefined>(b: SecretBox, context: string, auth: T): T {
+  return auth ? mapSecrets(auth, (v) => b.open(v, context), isBuyerSecret) : auth;
 }
 
 let box: SecretBox = createSecretBox([]);

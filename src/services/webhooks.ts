@@ -2,7 +2,7 @@
 import type { Queryable } from '../db/client.js';
 import { queueWebhook } from '../db/queries/webhooks.js';
 import { newId } from '../domain/ids.js';
-import { deliverySecrets, webhookPayload, type PushConfig } from '../domain/webhooks.js';
+import { webhookPayload, type PushConfig } from '../domain/webhooks.js';
 
 export async function queueTaskWebhook(
   db: Queryable,
@@ -28,7 +28,7 @@ export async function queueTaskWebhook(
     mediaBuyId: p.mediaBuyId,
     url: p.push.url,
     // The credentials and the token, sealed; the delivery puts the token in the payload when it sends it.
-    authentication: deliverySecrets(p.push),
+    authentication: p.push.authentication ?? null,
     payload: webhookPayload({
       taskId: p.taskId,
       taskType: p.taskType,

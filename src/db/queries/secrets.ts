@@ -15,9 +15,12 @@
 import type postgres from 'postgres';
 import type { Logger } from '../../logger.js';
 import {
+  isBuyerSecret,
   isSecretKey,
   openAdapterSettings,
+  openBuyerCredentials,
   sealAdapterSettings,
+  sealBuyerAuthentication,
   sealedKid,
   SecretKeyError,
   secretContext,
@@ -109,17 +112,18 @@ async function reseal(sql: postgres.ReservedSql, box: SecretBox, logger: Logger)
   // them are read: partial indexes on each table (the credentials leave a task, a report, a delivery once it ends).
   /** A buyer's config, its credentials checked and counted: the config to store instead when they are stale. */
   const buyerConfig = (tenantId: string, principalId: string | null, config: HasAuthentication | null): HasAuthentication | undefined => {
+    // Its authentication block's secrets: the credentials and the webhook's validation token.
+    const secrets = (auth: Record<string, unknown>) => Object.entries(auth).flatMap(([k, v]) => (isBuyerSecret(k) && typeof v === 'string' ? [v] : []));
     const auth = config?.authentication;
-    // The credentials and the webhook's validation token, each sealed on its own.
-    const fields = (['credentials', 'token'] as const).filter((k) => typeof auth?.[k] === 'string');
-    if (!auth || fields.length === 0 || !principalId) return undefined;
+    const stored = auth ? secrets(auth) : [];
+    if (!auth || stored.length === 0 || !principalId) return undefined;
     const ctx = secretContext.buyerCredentials(tenantId, principalId);
     const next = check(
-      fields.some((k) => box.stale(auth[k] as string)),
-      () => Object.fromEntries(fields.map((k) => [k, box.open(auth[k] as string, ctx)])),
-      (opened) => ({ ...config, authentication: { ...auth, ...Object.fromEntries(fields.map((k) => [k, box.seal(opened[k]!, ctx)])) } }),
+      stored.some((v) => box.stale(v)),
+      () => openBuyerCredentials(box, ctx, auth),
+      (opened) => ({ ...config, authentication: sealBuyerAuthentication(box, ctx, opened) }),
     );
-    for (const k of fields) count((next?.authentication?.[k] as string | undefined) ?? (auth[k] as string));
+    for (const v of secrets(next?.authentication ?? auth)) count(v);
     return next;
   };
   type Row = { id: string; tenant_id: string; principal_id: string | null; config: HasAuthentication | null; raw: string };

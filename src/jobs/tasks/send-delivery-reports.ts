@@ -26,7 +26,7 @@ import {
   windowEndAfter,
   type ReportingWebhook,
 } from '../../domain/reporting.js';
-import { deliverySecrets, webhookPayload } from '../../domain/webhooks.js';
+import { webhookPayload } from '../../domain/webhooks.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 
 const BATCH = 200;
@@ -72,7 +72,7 @@ async function queueReport(tx: Queryable, b: DueReport, now: Date): Promise<Outc
     taskId,
     mediaBuyId: b.id,
     url: rw.url,
-    authentication: deliverySecrets(rw),
+    authentication: rw.authentication ?? null,
     payload: webhookPayload({
       taskId,
       taskType: 'media_buy_delivery',
