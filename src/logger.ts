@@ -20,7 +20,15 @@ export interface Logger {
 function redact(value: unknown, depth = 0): unknown {
   if (depth > 4 || value === null || typeof value !== 'object') return value;
   if (value instanceof Error) {
-    return { name: value.name, message: value.message, stack: value.stack };
+    // Drizzle wraps the driver's error ("Failed query: ...") and keeps the reason only as its cause.
+    const { code } = value as { code?: unknown };
+    return {
+      name: value.name,
+      message: value.message,
+      ...(typeof code === 'string' ? { code } : {}),
+      stack: value.stack,
+      ...(value.cause !== undefined ? { cause: redact(value.cause, depth + 1) } : {}),
+    };
   }
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};

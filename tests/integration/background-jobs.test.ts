@@ -284,3 +284,40 @@ describe('jobs of a worker that died before its first heartbeat', () => {
     }
   });
 });
+
+// A Postgres restart or failover breaks the connection a running task is using. The task runs again as soon as
+// the database answers, within the same attempt, instead of waiting out Graphile Worker's backoff.
+describe('a task whose database connection breaks under it', () => {
+  it('runs again at once once the database answers: booked once, and the attempt does not fail', async () => {
+    await sql`delete from graphile_worker._private_jobs`;
+    const { isError, data } = await call(buyer, 'create_media_buy', buyRequest());
+    expect(isError, JSON.stringify(data)).toBe(false);
+    const id = data.media_buy_id as string;
+    const errors: string[] = [];
+    // Hold the buy's row: the task books at the ad server, then waits on it to record the booking.
+    const held = sql.begin(async (tx) => {
+      await tx`select 1 from media_buys where id = ${id} for update`;
+      const worker = await startWorker({ database: t.app.database, logger: createLogger('silent'), concurrency: 1, adapters: deps.adapters });
+      worker.events.on('job:error', ({ error }: { error: unknown }) => void errors.push(String(error)));
+      // Cut the task's connection while its write waits (asked outside the transaction, whose view of the activity is frozen).
+      const cut = await waitFor(async () => {
+        const r = await sql`select pg_terminate_backend(pid) as done from pg_stat_activity
+          where datname = current_database() and application_name = 'sales-agent-worker' and wait_event_type = 'Lock'`;
+        return r.length > 0 && r.every((x) => x.done);
+      }, 10_000);
+      expect(cut).toBe(true);
+      return worker;
+    });
+    const worker = await held;
+    try {
+      await waitFor(async () => (await sql`select state from adapter_orders where media_buy_id = ${id}`)[0]?.state === 'booked', 10_000);
+      // Asked twice (the run that was cut, and the one after), one order made.
+      const orders = await sql`select calls from mock_ad_server.orders where idempotency_key like ${`%${id}%`}`;
+      expect(orders.map((o) => o.calls)).toEqual([2]);
+      await waitFor(async () => (await sql`select 1 from graphile_worker.jobs where key like ${`fulfil:${id}:%`}`).length === 0, 10_000);
+      expect(errors).toEqual([]);
+    } finally {
+      await worker.stop();
+    }
+  });
+});

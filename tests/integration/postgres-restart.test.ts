@@ -101,7 +101,9 @@ describe('a Postgres restart under a running server and worker', () => {
       async () => (await sql`select count(*)::int as n from workflow_steps where step_type = 'create_media_buy' and status = 'completed'`)[0]!.n === ids.length,
       60_000,
       100,
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\n-- the worker's log (end):\n${worker.stderr().slice(-6000)}`);
+    });
     const booked = await sql<{ id: string }[]>`select media_buy_id as id from adapter_orders where state = 'booked'`;
     expect(booked.map((r) => r.id).sort()).toEqual([...ids].sort());
     const orders = await sql<{ n: number; calls: number }[]>`select count(*)::int as n, coalesce(max(calls), 0)::int as calls from mock_ad_server.orders`;

@@ -1,0 +1,42 @@
+/**
+ * Telling a broken database connection from other failures (a task runs again at once only for the former),
+ * and logging errors with their causes (Drizzle keeps the driver's reason only there).
+ */
+import { DrizzleQueryError } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { brokenDatabaseConnection } from '../../src/jobs/worker.js';
+import { createLogger } from '../../src/logger.js';
+
+const pgError = (code: string, message: string) => Object.assign(new Error(message), { name: 'PostgresError', code });
+
+describe('brokenDatabaseConnection', () => {
+  it('is true for a query that failed because Postgres went away, wrapped by Drizzle or not', () => {
+    expect(brokenDatabaseConnection(new DrizzleQueryError('select 1', [], pgError('57P01', 'terminating connection due to administrator command')))).toBe(true);
+    expect(brokenDatabaseConnection(new DrizzleQueryError('select 1', [], pgError('57P03', 'the database system is starting up')))).toBe(true);
+    expect(brokenDatabaseConnection(new DrizzleQueryError('select 1', [], pgError('08006', 'connection failure')))).toBe(true);
+    expect(brokenDatabaseConnection(Object.assign(new Error('write CONNECTION_CLOSED 127.0.0.1:5432'), { code: 'CONNECTION_CLOSED' }))).toBe(true);
+    expect(brokenDatabaseConnection(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }))).toBe(true);
+  });
+
+  it('is false for other database errors, for refused connections elsewhere, and for message text alone', () => {
+    expect(brokenDatabaseConnection(new DrizzleQueryError('insert', [], pgError('23505', 'duplicate key value violates unique constraint')))).toBe(false);
+    // A webhook or an ad server's API refusing the connection: fetch wraps the socket error.
+    expect(brokenDatabaseConnection(new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:443'), { code: 'ECONNREFUSED' }) }))).toBe(false);
+    expect(brokenDatabaseConnection(new Error('transient adapter failure: terminating connection'))).toBe(false);
+    expect(brokenDatabaseConnection(undefined)).toBe(false);
+    expect(brokenDatabaseConnection('57P01')).toBe(false);
+  });
+});
+
+describe('logging an error', () => {
+  it('keeps its code and its causes, and nothing else of them (no stray secret)', () => {
+    const lines: string[] = [];
+    const log = createLogger('info', {}, (l) => void lines.push(l));
+    const cause = Object.assign(pgError('57P01', 'terminating connection due to administrator command'), { password: 'hunter2' });
+    log.error('task failed', { error: new DrizzleQueryError('select 1', [], cause) });
+    const rec = JSON.parse(lines[0]!) as { error: { message: string; cause: { code: string; message: string; password: string } } };
+    expect(rec.error.message).toContain('Failed query: select 1');
+    expect(rec.error.cause).toMatchObject({ code: '57P01', message: 'terminating connection due to administrator command' });
+    expect(lines[0]).not.toContain('hunter2');
+  });
+});
