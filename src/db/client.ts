@@ -1,5 +1,5 @@
 /** postgres.js + Drizzle. The one place connections are made for request handling. */
-import { sql, type SQL } from 'drizzle-orm';
+import { DrizzleQueryError, sql, type SQL } from 'drizzle-orm';
 import { PgTransaction } from 'drizzle-orm/pg-core';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
@@ -110,4 +110,39 @@ export function connect(url: string, opts: ConnectOptions = {}): Database {
   });
   const db = drizzle(preparing(sql), { schema });
   return { db, sql, url, close: () => sql.end({ timeout: 5 }) };
+}
+
+/**
+ * A query failed because its connection to Postgres broke, or no connection could be made: SQLSTATE class 08,
+ * 57P01-57P03 (shut down, crashed, starting up), postgres.js's own connection codes, or a socket error. Read from the
+ * driver's error (which Drizzle wraps as the cause), never from message text: an adapter's or a webhook's refused
+ * connection is not the database's. One such error can outlive the outage: postgres.js 3.4.9 keeps the error of a
+ * connection that broke mid-query and fails the first query of its reconnection with it (porsager/postgres#1223
+ * reports the same for a break during start-up).
+ */
+const CONNECTION_CODE = /^(08[0-9A-Z]{3}|57P0[123]|CONNECTION_(CLOSED|ENDED|DESTROYED)|ECONNREFUSED|ECONNRESET|EPIPE)$/;
+export function brokenDatabaseConnection(err: unknown): boolean {
+  const driver = err instanceof DrizzleQueryError ? err.cause : err;
+  const code = (driver as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && CONNECTION_CODE.test(code);
+}
+
+/**
+ * Run `fn`, and run it again while it fails on a broken database connection, up to `reruns` more times. Because of
+ * the postgres.js quirk above, each connection that broke mid-query fails one more query after the database is back,
+ * so a rerun can meet another such connection: hence more than one. `ready` (optional) is awaited before each rerun,
+ * and false gives up with the error; `onRerun` is told of each.
+ */
+export async function rerunOnBrokenConnection<T>(
+  fn: (rerun: number) => Promise<T>,
+  opts: { reruns: number; ready?: () => Promise<boolean>; onRerun?: (err: unknown, rerun: number) => void },
+): Promise<T> {
+  for (let rerun = 0; ; rerun++) {
+    try {
+      return await fn(rerun);
+    } catch (err) {
+      if (rerun >= opts.reruns || !brokenDatabaseConnection(err) || (opts.ready && !(await opts.ready()))) throw err;
+      opts.onRerun?.(err, rerun + 1);
+    }
+  }
 }

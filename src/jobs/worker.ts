@@ -16,8 +16,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import { Logger as GwLogger, parseCronItems, run, type JobHelpers, type Runner, type TaskList, type WorkerPool } from 'graphile-worker';
 import pg from 'pg';
-import { DrizzleQueryError, sql } from 'drizzle-orm';
-import { connect, type Database } from '../db/client.js';
+import { sql } from 'drizzle-orm';
+import { connect, rerunOnBrokenConnection, type Database } from '../db/client.js';
 import { createAdapterRegistry, type AdapterFactory } from '../adapters/registry.js';
 import type { Logger } from '../logger.js';
 import { fulfilMediaBuy, type JobInfo, type TaskDeps } from './tasks/fulfil-media-buy.js';
@@ -87,17 +87,19 @@ type Task = (payload: unknown, job: JobInfo, deps: TaskDeps) => Promise<unknown>
 const RECONNECT_WAIT_MS = 15_000;
 const asTask = (task: Task, deps: TaskDeps) => async (payload: unknown, h: JobHelpers): Promise<void> => {
   const own = h.abortSignal ? jobSignal(h.abortSignal) : undefined;
-  const info: JobInfo = { attempts: h.job.attempts, maxAttempts: h.job.max_attempts, signal: own?.signal };
   try {
-    await task(payload, info, deps);
-  } catch (err) {
     // The connection broke under the task (a Postgres restart, a failover). Failing the attempt would cost the job
     // Graphile Worker's backoff (e^attempts seconds: 20 s by the third) for an outage of a moment; so once the database
-    // answers again, run it once more now. Tasks are idempotent, and this run counts as one more attempt, over the
-    // job's allowance: the task knows an earlier run may have reached the ad server, and has as many attempts left.
-    if (!brokenDatabaseConnection(err) || own?.signal.aborted || !(await databaseAnswers(deps, RECONNECT_WAIT_MS, own?.signal))) throw err;
-    deps.logger.warn('task lost its database connection; running it again', { task: h.job.task_identifier, job_id: h.job.id, attempt: h.job.attempts, error: err });
-    await task(payload, { ...info, attempts: info.attempts + 1, maxAttempts: info.maxAttempts + 1 }, deps);
+    // answers again, run it again now. Tasks are idempotent, and each rerun counts as one more attempt, over the job's
+    // allowance: the task knows an earlier run may have reached the ad server, and has as many attempts left.
+    await rerunOnBrokenConnection(
+      (rerun) => task(payload, { attempts: h.job.attempts + rerun, maxAttempts: h.job.max_attempts + rerun, signal: own?.signal }, deps),
+      {
+        reruns: 3,
+        ready: async () => !own?.signal.aborted && (await databaseAnswers(deps, RECONNECT_WAIT_MS, own?.signal)),
+        onRerun: (err, rerun) => deps.logger.warn('task lost its database connection; running it again', { task: h.job.task_identifier, job_id: h.job.id, attempt: h.job.attempts, rerun, error: err }),
+      },
+    );
   } finally {
     own?.release();
   }
@@ -120,19 +122,6 @@ async function databaseAnswers(deps: TaskDeps, timeoutMs: number, signal?: Abort
 /** The database connection went away (server shutting down, socket closed): expected once we are stopping. */
 const LOST_CONNECTION = /57P0[123]|terminating connection|Connection terminated|CONNECTION_(CLOSED|ENDED|DESTROYED)|ECONNRESET|ECONNREFUSED/;
 const lostConnection = (err: unknown) => LOST_CONNECTION.test(err instanceof Error ? `${(err as { code?: string }).code ?? ''} ${err.message}` : String(err));
-
-/**
- * A task's query failed because its connection to Postgres broke, or no connection could be made: SQLSTATE class 08,
- * 57P01-57P03 (shut down, crashed, starting up), postgres.js's own connection codes, or a socket error. Read from the
- * driver's error (which Drizzle wraps as the cause), never from message text: an adapter's or a webhook's refused
- * connection is not the database's.
- */
-const CONNECTION_CODE = /^(08[0-9A-Z]{3}|57P0[123]|CONNECTION_(CLOSED|ENDED|DESTROYED)|ECONNREFUSED|ECONNRESET|EPIPE)$/;
-export function brokenDatabaseConnection(err: unknown): boolean {
-  const driver = err instanceof DrizzleQueryError ? err.cause : err;
-  const code = (driver as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && CONNECTION_CODE.test(code);
-}
 
 /** `stopping`: while it returns true, Graphile Worker's complaints about a lost connection are logged at debug (any other error still shows). */
 export function graphileLogger(logger: Logger, stopping: () => boolean = () => false): GwLogger {

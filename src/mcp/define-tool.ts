@@ -6,6 +6,7 @@
  */
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import { rerunOnBrokenConnection } from '../db/client.js';
 import { AdcpError, authRequired, fieldPath, type AdcpErrorBody } from '../domain/errors.js';
 import type { BuyerContext, ToolContext } from './context.js';
 import { compactJsonSchema } from './json-schema.js';
@@ -235,7 +236,7 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
     if (tool.auth === 'required' && !ctx.principal) throw authRequired(tool.name);
     const parsed = tool.input.safeParse(args);
     if (!parsed.success) throw validationError(parsed.error.issues, args);
-    const data = await tool.handle(parsed.data, ctx);
+    const data = await handle(tool, parsed.data, ctx);
     return successResult(servedAs(release, tool.name, data, false), context);
   } catch (err) {
     if (err instanceof AdcpError) return errorResult(err.toJSON(), context, err.response, release);
@@ -252,6 +253,22 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
       release,
     );
   }
+}
+
+/**
+ * A call whose query met a broken database connection (Postgres restarted or failed over; see brokenDatabaseConnection)
+ * runs again at once, a few times at most, when running it twice is harmless: a read, or a write carrying an
+ * idempotency key (if an earlier run did commit, the next replays its response). Otherwise the caller gets the
+ * transient error and decides.
+ */
+function handle(tool: ToolDef, input: unknown, ctx: ToolContext): Promise<Record<string, unknown>> {
+  const repeatable = tool.annotations.readOnlyHint || (tool.annotations.idempotentHint && typeof (input as { idempotency_key?: unknown }).idempotency_key === 'string');
+  if (!repeatable) return tool.handle(input, ctx);
+  return rerunOnBrokenConnection(() => tool.handle(input, ctx), {
+    reruns: 3,
+    onRerun: (err, rerun) =>
+      ctx.logger.warn('the database connection broke under a tool call; running it again', { tool: tool.name, rerun, tenant_id: ctx.tenant?.id, principal_id: ctx.principal?.id, error: err }),
+  });
 }
 
 /** The tools/list entry, computed once per tool. */

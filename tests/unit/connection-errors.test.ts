@@ -4,7 +4,7 @@
  */
 import { DrizzleQueryError } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { brokenDatabaseConnection } from '../../src/jobs/worker.js';
+import { brokenDatabaseConnection } from '../../src/db/client.js';
 import { createLogger } from '../../src/logger.js';
 
 const pgError = (code: string, message: string) => Object.assign(new Error(message), { name: 'PostgresError', code });
