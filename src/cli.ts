@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { bootApp, resolveDatabase } from './app.js';
 import { loadConfig, type Config } from './config.js';
-import { connect } from './db/client.js';
+import { brokenDatabaseConnection, connect } from './db/client.js';
 import { migrateDatabase } from './db/migrate.js';
 import { createLogger, type Logger } from './logger.js';
 import { startHttpServer } from './mcp/http.js';
@@ -138,9 +138,14 @@ async function main(): Promise<void> {
     fail((err as Error).message);
   }
   const logger = createLogger(config.logLevel, { service: 'sales-agent' });
-  // A long-running process whose state lives in Postgres: a stray rejected promise (seen: a database driver's
-  // query failing as its connection closed during a Postgres restart) is logged with its error, not fatal.
-  process.on('unhandledRejection', (reason) => logger.error('unhandled promise rejection', { error: reason }));
+  // A long-running process whose state lives in Postgres: a stray rejected promise is logged with its error, not
+  // fatal. postgres.js leaves one behind for a connection that breaks mid-query (a Postgres restart or failover, the
+  // queries themselves failing as they should): that is expected then, so a warning; anything else is an error.
+  process.on('unhandledRejection', (reason) =>
+    brokenDatabaseConnection(reason)
+      ? logger.warn('a database connection broke (a rejection the driver left unhandled)', { error: reason })
+      : logger.error('unhandled promise rejection', { error: reason }),
+  );
   switch (command) {
     case 'serve':
       return serve(rest, config, logger);
