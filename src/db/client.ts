@@ -128,6 +128,13 @@ export function brokenDatabaseConnection(err: unknown): boolean {
 }
 
 /**
+ * The same, for a query made through Drizzle only: what an adapter's failure must be to be taken for our database's
+ * (the mock keeps its orders in it) rather than the ad server's. A raw socket error from an adapter's own client is
+ * the ad server's.
+ */
+export const brokenDatabaseQuery = (err: unknown): boolean => err instanceof DrizzleQueryError && brokenDatabaseConnection(err);
+
+/**
  * Run `fn`, and run it again while it fails on a broken database connection, up to `reruns` more times. Because of
  * the postgres.js quirk above, each connection that broke mid-query fails one more query after the database is back,
  * so a rerun can meet another such connection: hence more than one. `ready` (optional) is awaited before each rerun,

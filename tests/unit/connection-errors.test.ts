@@ -4,7 +4,7 @@
  */
 import { DrizzleQueryError } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { brokenDatabaseConnection } from '../../src/db/client.js';
+import { brokenDatabaseConnection, brokenDatabaseQuery } from '../../src/db/client.js';
 import { createLogger } from '../../src/logger.js';
 
 const pgError = (code: string, message: string) => Object.assign(new Error(message), { name: 'PostgresError', code });
@@ -25,6 +25,14 @@ describe('brokenDatabaseConnection', () => {
     expect(brokenDatabaseConnection(new Error('transient adapter failure: terminating connection'))).toBe(false);
     expect(brokenDatabaseConnection(undefined)).toBe(false);
     expect(brokenDatabaseConnection('57P01')).toBe(false);
+  });
+});
+
+describe('brokenDatabaseQuery (an adapter failure taken for our database)', () => {
+  it('is true only for a query made through Drizzle: a raw refused socket from an adapter is the ad server', () => {
+    expect(brokenDatabaseQuery(new DrizzleQueryError('insert', [], pgError('57P01', 'terminating connection due to administrator command')))).toBe(true);
+    expect(brokenDatabaseQuery(Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:443'), { code: 'ECONNREFUSED' }))).toBe(false);
+    expect(brokenDatabaseQuery(new DrizzleQueryError('insert', [], pgError('23505', 'duplicate key value violates unique constraint')))).toBe(false);
   });
 });
 

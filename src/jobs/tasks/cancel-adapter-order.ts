@@ -7,7 +7,7 @@
  * safe to repeat. Throw to retry; a permanent refusal is recorded on the part.
  */
 import { errorMessage } from '../../domain/errors.js';
-import { brokenDatabaseConnection } from '../../db/client.js';
+import { brokenDatabaseQuery } from '../../db/client.js';
 import { loadPart, recordPartCanceled } from '../../db/queries/fulfilment.js';
 import { publishChange } from '../../db/notify.js';
 import { AdapterError } from '../../adapters/port.js';
@@ -32,7 +32,7 @@ export async function cancelAdapterOrder(rawPayload: unknown, job: JobInfo, deps
     const impl = deps.adapters({ id: v.adapter.id, adapterType: v.adapter.adapter_type, settings: v.adapter.settings });
     await impl.cancelOrder({ idempotencyKey: orderKey(mediaBuyId, adapterConfigId), externalOrderId: v.part.external_order_id, mediaBuyId }, job.signal);
   } catch (err) {
-    if (brokenDatabaseConnection(err)) throw err; // our database, not the ad server: see fulfil_media_buy
+    if (brokenDatabaseQuery(err)) throw err; // our database, not the ad server: see fulfil_media_buy
     const permanent = err instanceof AdapterError && err.permanent;
     if (!permanent && job.attempts < job.maxAttempts) {
       log.warn('ad server cancel failed; will retry', { error: errorMessage(err) });

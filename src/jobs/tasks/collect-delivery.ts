@@ -12,7 +12,7 @@ import { errorMessage } from '../../domain/errors.js';
 import { RESTATEMENT_DAYS } from '../../domain/delivery.js';
 import { z } from 'zod';
 import { AdapterError, type AdapterDeliveryRequest } from '../../adapters/port.js';
-import { brokenDatabaseConnection } from '../../db/client.js';
+import { brokenDatabaseQuery } from '../../db/client.js';
 import { loadDeliveryCollection, upsertAdapterDelivery, type AdapterDeliveryDay, type DeliveryCollectionView } from '../../db/queries/delivery.js';
 import { CollectDeliveryPayload } from '../catalog.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
@@ -80,7 +80,7 @@ export async function collectDelivery(rawPayload: unknown, job: JobInfo, deps: T
   log.debug('delivery collected', { days: days.length, written, failed: failed.length });
   if (failed.length === 0) return;
   // Our database, not the ad server: see fulfil_media_buy.
-  const broken = failed.find((f) => brokenDatabaseConnection(f.reason));
+  const broken = failed.find((f) => brokenDatabaseQuery(f.reason));
   if (broken) throw broken.reason;
   const errors = failed.map((f) => errorMessage(f.reason));
   const transient = failed.some((f) => !(f.reason instanceof AdapterError && f.reason.permanent));

@@ -12,7 +12,7 @@
  * books twice. Throw to retry; return to finish. An invalid payload is dropped.
  */
 import { errorMessage } from '../../domain/errors.js';
-import { brokenDatabaseConnection, type Database, type Queryable } from '../../db/client.js';
+import { brokenDatabaseQuery, type Database, type Queryable } from '../../db/client.js';
 import { loadPart, lockBuy, recordPartBooked, recordPartFailed, recordPartRetry, settlePart, type PartView } from '../../db/queries/fulfilment.js';
 import { updateWorkflowStep } from '../../db/queries/workflow.js';
 import { getMediaBuy } from '../../db/queries/media-buys.js';
@@ -100,7 +100,7 @@ async function fulfilPart(p: Part, job: JobInfo, deps: TaskDeps, log: Logger): P
       order = await book(deps, v, ref.idempotencyKey, live, job.signal);
     } catch (error) {
       // Our own database failing under an adapter that keeps its state there (the mock) is no verdict of the ad server's.
-      if (brokenDatabaseConnection(error)) throw error;
+      if (brokenDatabaseQuery(error)) throw error;
       const permanent = error instanceof AdapterError && error.permanent;
       // Cut short by a worker shutdown: not the ad server's verdict, so never a reason to reject.
       const aborted = job.signal?.aborted === true;

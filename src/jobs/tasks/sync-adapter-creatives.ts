@@ -12,7 +12,7 @@
 import { errorMessage } from '../../domain/errors.js';
 import { hashJson } from '../../domain/ids.js';
 import { CLOSED_BUY_STATUSES } from '../../domain/status.js';
-import { brokenDatabaseConnection } from '../../db/client.js';
+import { brokenDatabaseQuery } from '../../db/client.js';
 import { loadCreativeSync, recordAdapterCreative, type PartAssignment } from '../../db/queries/creative-sync.js';
 import { AdapterError } from '../../adapters/port.js';
 import { AdapterPartPayload } from '../catalog.js';
@@ -85,7 +85,7 @@ export async function syncAdapterCreatives(rawPayload: unknown, job: JobInfo, de
     );
     log.debug('creatives in place at the ad server', { creatives: creatives.length });
   } catch (err) {
-    if (brokenDatabaseConnection(err)) throw err; // our database, not the ad server: see fulfil_media_buy
+    if (brokenDatabaseQuery(err)) throw err; // our database, not the ad server: see fulfil_media_buy
     const permanent = err instanceof AdapterError && err.permanent;
     if (!permanent && job.attempts < job.maxAttempts) {
       log.warn('creative sync failed; will retry', { error: errorMessage(err) });

@@ -10,7 +10,7 @@
 import { errorMessage } from '../../domain/errors.js';
 import { CLOSED_BUY, TERMINAL_WORKFLOW, toAdcpMediaBuyStatus } from '../../domain/status.js';
 import type { PushConfig } from '../../domain/webhooks.js';
-import { brokenDatabaseConnection } from '../../db/client.js';
+import { brokenDatabaseQuery } from '../../db/client.js';
 import { loadPart, recordUpdatePartRetry, settleUpdatePart, type PartView } from '../../db/queries/fulfilment.js';
 import { getWorkflowStep, lockWorkflowStep, updateWorkflowStep } from '../../db/queries/workflow.js';
 import { publishChange } from '../../db/notify.js';
@@ -51,7 +51,7 @@ export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps
   try {
     outcome = await apply(deps, v, stepId, job);
   } catch (error) {
-    if (brokenDatabaseConnection(error)) throw error; // our database, not the ad server: see fulfil_media_buy
+    if (brokenDatabaseQuery(error)) throw error; // our database, not the ad server: see fulfil_media_buy
     const permanent = error instanceof AdapterError && error.permanent;
     if (!permanent && job.attempts < job.maxAttempts) {
       await recordUpdatePartRetry(deps.db, { stepId, adapterConfigId, attempts: job.attempts, error: errorMessage(error) });
