@@ -15,8 +15,11 @@ import {
   UnsubscribeRequestSchema,
   type ServerNotification,
   type ServerRequest,
+  type SubscribeRequest,
   type Tool,
+  type UnsubscribeRequest,
 } from '@modelcontextprotocol/sdk/types.js';
+import type { Variables } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import type { Database } from '../db/client.js';
 import { listAdapterConfigs } from '../db/queries/adapters.js';
 import { getMediaBuy, listMediaBuys } from '../db/queries/media-buys.js';
@@ -32,6 +35,7 @@ import type { Caller, ToolContext } from './context.js';
 import { invokeTool, toolListing, type ToolDef } from './define-tool.js';
 import { MEDIA_BUYS_URI, mediaBuyUri, NotificationHub, taskUri, type Subscriber } from './notify.js';
 import { setMcpSessionSubscription, resourcesChangedSince } from '../db/queries/mcp-sessions.js';
+import { guarded } from './guard.js';
 import { PgTaskStore } from './task-store.js';
 import { callToolAsTask } from './tasks.js';
 import { TOOLS } from './tools/index.js';
@@ -89,7 +93,7 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
     const c = await resolveCaller();
     return c.tenant && c.principal ? { tenantId: c.tenant.id, principalId: c.principal.id } : undefined;
   };
-  const taskStore = new PgTaskStore(app.database, taskScope);
+  const taskStore = new PgTaskStore(app.database, taskScope, app.logger);
   const mcp = new McpServer(SERVER_INFO, {
     capabilities: {
       tools: { listChanged: false },
@@ -113,6 +117,7 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
     return invokeTool(tool, req.params.arguments, ctx);
   });
 
+  const read = <A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>) => guarded(app.logger, `resources/read ${name}`, fn, { repeatable: true });
   const readJson = (uri: URL, body: unknown) => ({ contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body) }] });
   const notFound = (uri: URL) => new McpError(ErrorCode.InvalidParams, `Resource not found: ${uri.href}`);
 
@@ -120,7 +125,7 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
     'media-buy',
     new ResourceTemplate('media-buy://{media_buy_id}', { list: undefined }),
     { title: 'Media buy status', description: 'Current state of one of your media buys: AdCP status, workflow step, fulfilment at each ad server. Subscribe for updates.', mimeType: 'application/json' },
-    async (uri, vars, extra) => {
+    read('media-buy', async (uri: URL, vars: Variables, extra: Extra) => {
       const caller = await resolveCaller(extra);
       if (!caller.tenant || !caller.principal) throw notFound(uri);
       const id = String(vars.media_buy_id);
@@ -130,24 +135,24 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
       ]);
       if (!d) throw notFound(uri);
       return readJson(uri, mediaBuyState(d, new Map(adapters.map((a) => [a.id, { name: a.name, type: a.adapterType }]))));
-    },
+    }),
   );
   mcp.registerResource(
     'media-buys',
     MEDIA_BUYS_URI,
     { title: 'Your media buys', description: 'Your 100 most recent media buys with status and packages. Subscribe to hear of any change to any of them.', mimeType: 'application/json' },
-    async (uri, extra) => {
+    read('media-buys', async (uri: URL, extra: Extra) => {
       const caller = await resolveCaller(extra);
       if (!caller.tenant || !caller.principal) throw notFound(uri);
       const buys = await listMediaBuys(app.database.db, { tenantId: caller.tenant.id, principalId: caller.principal.id, limit: 100 });
       return readJson(uri, { media_buys: buys.map(toAdcpMediaBuy) });
-    },
+    }),
   );
   mcp.registerResource(
     'task',
     new ResourceTemplate('task://{task_id}', { list: undefined }),
     { title: 'Task status', description: 'Current state of an AdCP task (e.g. a media buy awaiting approval). Subscribe for updates.', mimeType: 'application/json' },
-    async (uri, vars, extra) => {
+    read('task', async (uri: URL, vars: Variables, extra: Extra) => {
       const caller = await resolveCaller(extra);
       if (!caller.tenant || !caller.principal) throw notFound(uri);
       const step = await getTaskForPrincipal(app.database.db, { tenantId: caller.tenant.id, principalId: caller.principal.id, taskId: String(vars.task_id) });
@@ -163,7 +168,7 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
         created_at: step.createdAt.toISOString(),
         updated_at: step.updatedAt.toISOString(),
       });
-    },
+    }),
   );
 
   // Subscriptions belong to the principal that made them; the hub filters events by it.
@@ -180,7 +185,8 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
     mine.set(uri, sub);
     app.hub.subscribe(uri, sub);
   };
-  server.setRequestHandler(SubscribeRequestSchema, async (req, extra) => {
+  // Recording a subscription is an upsert: safe to repeat.
+  server.setRequestHandler(SubscribeRequestSchema, guarded(app.logger, 'resources/subscribe', async (req: SubscribeRequest, extra: Extra) => {
     const caller = await resolveCaller(extra);
     if (!caller.tenant || !caller.principal) throw new McpError(ErrorCode.InvalidRequest, 'Subscribing requires an authenticated buyer.');
     const uri = req.params.uri;
@@ -189,8 +195,8 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
     subscribe(uri, { tenantId: caller.tenant.id, principalId: caller.principal.id });
     if (session.sessionId && !known) await setMcpSessionSubscription(app.database.db, { id: session.sessionId, uri, subscribed: true });
     return {};
-  });
-  server.setRequestHandler(UnsubscribeRequestSchema, async (req) => {
+  }, { repeatable: true }));
+  server.setRequestHandler(UnsubscribeRequestSchema, guarded(app.logger, 'resources/unsubscribe', async (req: UnsubscribeRequest) => {
     const sub = mine.get(req.params.uri);
     if (sub) {
       app.hub.unsubscribe(req.params.uri, sub);
@@ -198,7 +204,7 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
       if (session.sessionId) await setMcpSessionSubscription(app.database.db, { id: session.sessionId, uri: req.params.uri, subscribed: false });
     }
     return {};
-  });
+  }, { repeatable: true }));
   const previousOnClose = server.onclose;
   server.onclose = () => {
     for (const [uri, sub] of mine) app.hub.unsubscribe(uri, sub);

@@ -1,16 +1,19 @@
 /**
  * A database connection that breaks under work in progress (a Postgres restart or failover): a tool call runs
  * again at once when that is harmless (a read, or a write with an idempotency key, as AdCP 3 requires of every
- * write); a worker task runs again as soon as the database answers, within its job attempt, and such a failure under
- * an adapter is never taken for the ad server's verdict. The break is made by holding a lock the work needs, and
+ * write), and so does a resource read, whose other failures answer a generic error rather than the failed SQL;
+ * a worker task runs again as soon as the database answers, within its job attempt, and such a failure under an
+ * adapter is never taken for the ad server's verdict. The break is made by holding a lock the work needs, and
  * terminating the backend that waits on it.
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { DrizzleQueryError } from 'drizzle-orm';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMockAdapter } from '../../src/adapters/mock/mock-adapter.js';
 import { fulfilMediaBuy } from '../../src/jobs/tasks/fulfil-media-buy.js';
+import { INTERNAL_ERROR_MESSAGE } from '../../src/mcp/guard.js';
 import { startWorker } from '../../src/jobs/worker.js';
 import { createLogger } from '../../src/logger.js';
 import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
@@ -73,6 +76,31 @@ describe('a tool call whose database connection breaks', () => {
     expect(cut).toBeGreaterThan(0);
     expect(result.isError, JSON.stringify(result.data)).toBe(false);
     expect(Array.isArray(result.data.media_buys)).toBe(true);
+  });
+
+  it('a resource read runs again and answers', async () => {
+    const { data } = await call(buyer, 'create_media_buy', buyRequest());
+    const uri = `media-buy://${data.media_buy_id as string}`;
+    const { result, cut } = await cutUnder('sales-agent', lockBuys, () => buyer.readResource({ uri }));
+    expect(cut).toBeGreaterThan(0);
+    expect(JSON.parse((result.contents[0] as { text: string }).text)).toMatchObject({ media_buy_id: data.media_buy_id });
+  });
+
+  it('a resource read that fails otherwise answers a generic error, never the failed SQL', async () => {
+    const { data } = await call(buyer, 'create_media_buy', buyRequest());
+    await sql`alter table media_buys rename to media_buys_away`;
+    try {
+      const err = await buyer.readResource({ uri: `media-buy://${data.media_buy_id as string}` }).then(
+        () => undefined,
+        (e: unknown) => e as McpError,
+      );
+      expect(err).toBeInstanceOf(McpError);
+      expect(err!.code).toBe(ErrorCode.InternalError);
+      expect(err!.message).toContain(INTERNAL_ERROR_MESSAGE);
+      expect(err!.message).not.toMatch(/select|media_buys|Failed query/i);
+    } finally {
+      await sql`alter table media_buys_away rename to media_buys`;
+    }
   });
 
   it('a create with an idempotency key runs again and makes the buy once', async () => {
