@@ -135,20 +135,21 @@ export function brokenDatabaseConnection(err: unknown): boolean {
 export const brokenDatabaseQuery = (err: unknown): boolean => err instanceof DrizzleQueryError && brokenDatabaseConnection(err);
 
 /**
- * Run `fn`, and run it again while it fails on a broken database connection, up to `reruns` more times. Because of
+ * Run `fn`, and run it again while it fails on a broken database connection, up to three more times. Because of
  * the postgres.js quirk above, each connection that broke mid-query fails one more query after the database is back,
  * so a rerun can meet another such connection: hence more than one. `ready` (optional) is awaited before each rerun,
  * and false gives up with the error; `onRerun` is told of each.
  */
+const RERUNS = 3;
 export async function rerunOnBrokenConnection<T>(
   fn: (rerun: number) => Promise<T>,
-  opts: { reruns: number; ready?: () => Promise<boolean>; onRerun?: (err: unknown, rerun: number) => void },
+  opts: { ready?: () => Promise<boolean>; onRerun?: (err: unknown, rerun: number) => void } = {},
 ): Promise<T> {
   for (let rerun = 0; ; rerun++) {
     try {
       return await fn(rerun);
     } catch (err) {
-      if (rerun >= opts.reruns || !brokenDatabaseConnection(err) || (opts.ready && !(await opts.ready()))) throw err;
+      if (rerun >= RERUNS || !brokenDatabaseConnection(err) || (opts.ready && !(await opts.ready()))) throw err;
       opts.onRerun?.(err, rerun + 1);
     }
   }

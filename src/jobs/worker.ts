@@ -95,7 +95,6 @@ const asTask = (task: Task, deps: TaskDeps) => async (payload: unknown, h: JobHe
     await rerunOnBrokenConnection(
       (rerun) => task(payload, { attempts: h.job.attempts + rerun, maxAttempts: h.job.max_attempts + rerun, signal: own?.signal }, deps),
       {
-        reruns: 3,
         ready: async () => !own?.signal.aborted && (await databaseAnswers(deps, RECONNECT_WAIT_MS, own?.signal)),
         onRerun: (err, rerun) => deps.logger.warn('task lost its database connection; running it again', { task: h.job.task_identifier, job_id: h.job.id, attempt: h.job.attempts, rerun, error: err }),
       },

@@ -265,7 +265,6 @@ function handle(tool: ToolDef, input: unknown, ctx: ToolContext): Promise<Record
   const repeatable = tool.annotations.readOnlyHint || (tool.annotations.idempotentHint && typeof (input as { idempotency_key?: unknown }).idempotency_key === 'string');
   if (!repeatable) return tool.handle(input, ctx);
   return rerunOnBrokenConnection(() => tool.handle(input, ctx), {
-    reruns: 3,
     onRerun: (err, rerun) =>
       ctx.logger.warn('the database connection broke under a tool call; running it again', { tool: tool.name, rerun, tenant_id: ctx.tenant?.id, principal_id: ctx.principal?.id, error: err }),
   });

@@ -15,7 +15,6 @@ export function guarded<A extends unknown[], R>(logger: Logger, request: string,
     try {
       if (!opts.repeatable) return await fn(...args);
       return await rerunOnBrokenConnection(() => fn(...args), {
-        reruns: 3,
         onRerun: (err, rerun) => logger.warn('the database connection broke under a request; running it again', { request, rerun, error: err }),
       });
     } catch (err) {

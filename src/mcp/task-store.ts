@@ -64,17 +64,15 @@ export class PgTaskStore implements TaskStore {
     private readonly database: Database,
     /** The buyer this store serves; undefined for an anonymous session, which has no tasks. */
     private readonly scope: () => Promise<TaskScope | undefined>,
-    logger?: Logger,
+    logger: Logger,
   ) {
     // What the SDK calls answers an unexpected failure with a generic error (see guard.ts); reads run again on a broken connection.
-    if (logger) {
-      this.getTask = guarded(logger, 'tasks/get', this.getTask.bind(this), { repeatable: true });
-      this.getTaskResult = guarded(logger, 'tasks/result', this.getTaskResult.bind(this), { repeatable: true });
-      this.listTasks = guarded(logger, 'tasks/list', this.listTasks.bind(this), { repeatable: true });
-      this.createTask = guarded(logger, 'tasks: create', this.createTask.bind(this), { repeatable: false });
-      this.storeTaskResult = guarded(logger, 'tasks: store result', this.storeTaskResult.bind(this), { repeatable: false });
-      this.updateTaskStatus = guarded(logger, 'tasks: update status', this.updateTaskStatus.bind(this), { repeatable: false });
-    }
+    this.getTask = guarded(logger, 'tasks/get', this.getTask.bind(this), { repeatable: true });
+    this.getTaskResult = guarded(logger, 'tasks/result', this.getTaskResult.bind(this), { repeatable: true });
+    this.listTasks = guarded(logger, 'tasks/list', this.listTasks.bind(this), { repeatable: true });
+    this.createTask = guarded(logger, 'tasks: create', this.createTask.bind(this), { repeatable: false });
+    this.storeTaskResult = guarded(logger, 'tasks: store result', this.storeTaskResult.bind(this), { repeatable: false });
+    this.updateTaskStatus = guarded(logger, 'tasks: update status', this.updateTaskStatus.bind(this), { repeatable: false });
   }
 
   private async mustScope(): Promise<TaskScope> {
