@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AdapterConfigRow } from '../../src/db/queries/adapters.js';
 import type { ProductWithPricing } from '../../src/db/queries/inventory.js';
 import { AdcpError } from '../../src/domain/errors.js';
-import { canonicalJson, hashJson } from '../../src/domain/ids.js';
+import { canonicalJson, hashJson, newId } from '../../src/domain/ids.js';
 import { planMediaBuy } from '../../src/domain/media-buy-plan.js';
 import { compareAmounts, fromUnits, sumAmounts, toUnits } from '../../src/domain/money.js';
 import { rankByBrief } from '../../src/domain/products.js';
@@ -22,6 +22,13 @@ describe('money', () => {
 });
 
 describe('ids', () => {
+  it('makes prefixed ids that stay distinct across refills of the random pool', () => {
+    const ids = Array.from({ length: 5000 }, () => newId('mb'));
+    for (const id of ids) expect(id).toMatch(/^mb_[a-z0-9]{14}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    // Consecutive ids share no bytes: each takes its own slice of the pool.
+    expect(new Set(ids.map((id) => id.slice(3, 8))).size).toBeGreaterThan(4990);
+  });
   it('hashes JSON independent of key order and undefined fields', () => {
     expect(canonicalJson({ b: 1, a: [1, { d: 2, c: 3 }] })).toBe('{"a":[1,{"c":3,"d":2}],"b":1}');
     expect(hashJson({ a: 1, b: undefined })).toBe(hashJson({ a: 1 }));
