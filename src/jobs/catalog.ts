@@ -74,6 +74,7 @@ export const JOBS = {
   advance_flights: { payload: CronPayload, maxAttempts: 1 },
   schedule_delivery_collection: { payload: CronPayload, maxAttempts: 3 },
   send_delivery_reports: { payload: CronPayload, maxAttempts: 3 },
+  close_stranded_webhooks: { payload: CronPayload, maxAttempts: 3 },
 } as const;
 
 /**
@@ -82,7 +83,7 @@ export const JOBS = {
  * since each run catches up on everything due; a job key coalesces runs that
  * queue up while the workers are busy.
  */
-const cron = (task: 'advance_flights' | 'schedule_delivery_collection' | 'send_delivery_reports', match: string): CronItem => ({
+const cron = (task: 'advance_flights' | 'schedule_delivery_collection' | 'send_delivery_reports' | 'close_stranded_webhooks', match: string): CronItem => ({
   task,
   identifier: task,
   match,
@@ -94,6 +95,8 @@ export const CRON_ITEMS: CronItem[] = [
   cron('schedule_delivery_collection', '5 * * * *'),
   // Delivery reports (reporting_webhook) for windows that closed, after that collection.
   cron('send_delivery_reports', '15 * * * *'),
+  // Webhook deliveries left pending by a job that stopped (their sealed credentials are dropped).
+  cron('close_stranded_webhooks', '35 * * * *'),
 ];
 
 export type JobName = keyof typeof JOBS;

@@ -17,10 +17,11 @@ import { ensureWebhookSigningKey } from '../../src/db/queries/signing-keys.js';
 import { queueWebhook } from '../../src/db/queries/webhooks.js';
 import { newId } from '../../src/domain/ids.js';
 import { CREDENTIALS_NOT_KEPT, webhookPayload } from '../../src/domain/webhooks.js';
+import { closeStrandedWebhooks } from '../../src/jobs/tasks/close-stranded-webhooks.js';
 import { deliverWebhook } from '../../src/jobs/tasks/deliver-webhook.js';
 import { createLogger } from '../../src/logger.js';
 import { serveWellKnown } from '../../src/mcp/well-known.js';
-import { createSecretBox, secretBox, secretContext } from '../../src/services/secret-box.js';
+import { createSecretBox, sealBuyerCredentials, secretBox, secretContext } from '../../src/services/secret-box.js';
 import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { have31Schemas, payloadProblems, payloadProblems31 } from '../helpers/adcp-schema.js';
 import { tablesHolding } from '../helpers/db.js';
@@ -349,5 +350,50 @@ describe('webhooks', () => {
     await call(buyer, 'create_media_buy', req);
     await new Promise((r) => setTimeout(r, 500));
     expect(received.filter((r) => r.path === path)).toHaveLength(1);
+  });
+
+  it('closes deliveries left pending by a job that stopped, dropping their credentials; waiting and running jobs keep theirs', async () => {
+    const url = `${base}/hooks/stranded`;
+    const auth = sealBuyerCredentials(secretBox(), secretContext.buyerCredentials('demo', 'prn_demo_buyer'), {
+      url,
+      authentication: { schemes: ['Bearer'], credentials: 'stranded-bearer-0123456789' },
+    }).authentication;
+    /** A delivery queued as the app does, its job then put in the given state in the same transaction (so the worker cannot take it first). */
+    const deliveryWithJob = async (job: 'gave_up' | 'removed' | 'waiting' | 'running') => {
+      const id = newId('whd');
+      const key = `webhook:${id}`;
+      await t.app.database.db.transaction(async (tx) => {
+        await queueWebhook(tx, {
+          id, tenantId: 'demo', principalId: 'prn_demo_buyer', taskId: 'task_stranded', mediaBuyId: null, url,
+          authentication: auth, payload: webhookPayload({ taskId: 'task_stranded', taskType: 'create_media_buy', status: 'completed', url }), allowPrivateNetwork: true,
+        });
+        if (job === 'gave_up') await tx.execute(drizzleSql`update graphile_worker._private_jobs set attempts = max_attempts, last_error = 'database went away' where key = ${key}`);
+        if (job === 'removed') await tx.execute(drizzleSql`select graphile_worker.remove_job(${key})`);
+        if (job === 'waiting') await tx.execute(drizzleSql`update graphile_worker._private_jobs set attempts = 3, run_at = now() + interval '1 hour' where key = ${key}`);
+        if (job === 'running') await tx.execute(drizzleSql`update graphile_worker._private_jobs set attempts = max_attempts, locked_at = now(), locked_by = 'another-worker' where key = ${key}`);
+      });
+      return id;
+    };
+    const gaveUp = await deliveryWithJob('gave_up');
+    const removed = await deliveryWithJob('removed');
+    const waiting = await deliveryWithJob('waiting');
+    const running = await deliveryWithJob('running');
+    const deps = { db: t.app.database.db, logger: createLogger('silent'), adapters: {} as never };
+    const { closed } = await closeStrandedWebhooks({}, { attempts: 1, maxAttempts: 3 }, deps);
+    expect(closed).toBeGreaterThanOrEqual(2);
+    const rows = await sql`select id, status, authentication, last_error from webhook_deliveries where id in ${sql([gaveUp, removed, waiting, running])}`;
+    const byId = new Map(rows.map((r) => [r.id as string, r]));
+    for (const id of [gaveUp, removed]) {
+      expect(byId.get(id)).toMatchObject({ status: 'failed', authentication: null, last_error: 'the delivery job stopped without sending it' });
+    }
+    for (const id of [waiting, running]) {
+      expect(byId.get(id)).toMatchObject({ status: 'pending' });
+      expect(byId.get(id)!.authentication).toEqual(auth);
+    }
+    // Nothing was sent for the closed ones, and a second run finds nothing more of them.
+    expect(received.filter((r) => r.path === '/hooks/stranded')).toHaveLength(0);
+    const again = await closeStrandedWebhooks({}, { attempts: 1, maxAttempts: 3 }, deps);
+    expect(again.closed).toBe(0);
+    await sql`select graphile_worker.remove_job(${`webhook:${waiting}`}), graphile_worker.remove_job(${`webhook:${running}`})`;
   });
 });

@@ -57,3 +57,27 @@ export async function recordWebhookAttempt(
       .where(eq(webhookDeliveries.id, p.id));
   });
 }
+
+/**
+ * Deliveries left `pending` with nobody to send them: their job has given up (Graphile Worker keeps a job
+ * whose attempts ran out, unlocked) or is gone (dropped as invalid, or removed by hand). The task settles
+ * every outcome it reaches itself; this catches a last attempt that threw before it could (our database
+ * failing at that moment, say). They become `failed`, and the buyer's sealed credentials are not kept.
+ * A job still waiting for a retry, or running, leaves its delivery alone.
+ */
+export async function closeStrandedDeliveries(db: Queryable, limit = 1000): Promise<{ id: string; tenantId: string }[]> {
+  return db.execute<{ id: string; tenantId: string }>(sql`
+    update webhook_deliveries d
+    set status = 'failed', authentication = null,
+        last_error = coalesce(d.last_error || '; ', '') || 'the delivery job stopped without sending it'
+    where d.id in (
+      select s.id from webhook_deliveries s
+      where s.status = 'pending'
+        and not exists (select 1 from graphile_worker._private_jobs j
+                        where j.key = 'webhook:' || s.id and (j.attempts < j.max_attempts or j.locked_at is not null))
+      order by s.created_at
+      limit ${limit}
+      for update skip locked
+    ) and d.status = 'pending'
+    returning d.id, d.tenant_id as "tenantId"`);
+}

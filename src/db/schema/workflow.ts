@@ -150,6 +150,8 @@ export const webhookDeliveries = pgTable(
     index('webhook_deliveries_tenant_idx').on(t.tenantId, t.createdAt),
     // Deliveries still holding the buyer's credentials (pending ones: they are dropped once a delivery ends).
     index('webhook_deliveries_credentials_idx').on(t.id).where(sql`${t.authentication} is not null`),
+    // Deliveries not yet settled, oldest first (the hourly sweep of ones whose job stopped).
+    index('webhook_deliveries_pending_idx').on(t.createdAt).where(sql`${t.status} = 'pending'`),
   ],
 );
 
