@@ -298,6 +298,9 @@ function printSummary(r: BenchResult, server: Server): void {
     `  CPU ms per buy     server  postgres  bench client   (${r.config.worker_processes ? 'server + worker processes' : 'server with its worker'}; backends of the bench database)`,
     cpuRow('calls', r.cpu_ms.measured_phase, c.requests),
     cpuRow('calls + drain', r.cpu_ms.phase_and_drain, c.requests),
+    ...(c.worker_processes
+      ? [`    of the server column, the worker processes: ${(r.cpu_ms.measured_phase.worker_ms / c.requests).toFixed(2)} (calls), ${(r.cpu_ms.phase_and_drain.worker_ms / c.requests).toFixed(2)} (calls + drain)`]
+      : []),
     `  server warn/error log lines: ${r.server_log_lines}`,
     ...server.logLines.slice(0, 5).map((l) => `    ${describeLogLine(l).slice(0, 400)}`),
     '',

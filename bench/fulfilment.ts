@@ -20,6 +20,7 @@ import type { ChildProcess } from 'node:child_process';
 import {
   CLI,
   cleanups,
+  cpuBetween,
   createBenchDatabase,
   createBuyCaller,
   DEFAULT_DATABASE_URL,
@@ -29,6 +30,7 @@ import {
   nsToMs,
   runBench,
   runPhase,
+  sampleCpu,
   startServer,
   startWorkerProcess,
   stopServer,
@@ -67,6 +69,8 @@ interface RunResult {
   buys_per_s: number;
   completed: number;
   failed: number;
+  /** CPU per buy from the release to the last completion: the worker processes, and the bench database's backends. */
+  cpu_ms_per_buy: { workers: number; postgres: number };
 }
 
 async function runOnce(o: ReturnType<typeof parseOptions>, processes: number): Promise<RunResult> {
@@ -83,15 +87,18 @@ async function runOnce(o: ReturnType<typeof parseOptions>, processes: number): P
   await bench.sql`update graphile_worker._private_jobs set run_at = now() + interval '1 hour' where task_id = (select id from graphile_worker._private_tasks where identifier = 'fulfil_media_buy')`;
   const workers: ChildProcess[] = await Promise.all(Array.from({ length: processes }, () => startWorkerProcess(o, bench.url)));
   for (const w of workers) cleanups.push(() => stopServer(w));
+  const cpuStart = await sampleCpu(bench.sql, bench.name, workers.map((w) => w.pid!));
   const t0 = nowNs();
   await bench.sql`update graphile_worker._private_jobs set run_at = now() where task_id = (select id from graphile_worker._private_tasks where identifier = 'fulfil_media_buy')`;
   await bench.sql`select pg_notify('jobs:insert', ${JSON.stringify({ count: o.buys })})`;
   const { doneAtNs, last } = await waitForFulfilment(bench.sql, 600_000);
   if (!doneAtNs) throw new Error(`${last.buys - last.completed - last.failed} buys still unfulfilled after 10 minutes`);
   const seconds = nsToMs(doneAtNs - t0) / 1000;
+  const cpu = cpuBetween(cpuStart, await sampleCpu(bench.sql, bench.name, workers.map((w) => w.pid!)));
   const p = await fulfilmentProgress(bench.sql);
   await Promise.all([...workers.map(stopServer), stopServer(server.child)]);
-  return { worker_processes: processes, buys: o.buys, seconds: Math.round(seconds * 1000) / 1000, buys_per_s: Math.round((o.buys / seconds) * 10) / 10, completed: p.completed, failed: p.failed };
+  return { worker_processes: processes, buys: o.buys, seconds: Math.round(seconds * 1000) / 1000, buys_per_s: Math.round((o.buys / seconds) * 10) / 10, completed: p.completed, failed: p.failed,
+    cpu_ms_per_buy: { workers: Math.round((cpu.server_ms / o.buys) * 100) / 100, postgres: Math.round((cpu.postgres_ms / o.buys) * 100) / 100 } };
 }
 
 async function main(): Promise<number> {
@@ -105,8 +112,11 @@ async function main(): Promise<number> {
   const lines = [
     '',
     `fulfilment throughput (${o.buys} queued buys, adapter latency ${o.adapterLatencyMs} ms, worker concurrency ${o.workerConcurrency}, ${process.version})`,
-    '  worker processes   seconds    buys/s   completed  failed',
-    ...results.map((r) => `  ${String(r.worker_processes).padStart(16)} ${r.seconds.toFixed(2).padStart(9)} ${r.buys_per_s.toFixed(1).padStart(9)} ${String(r.completed).padStart(11)} ${String(r.failed).padStart(7)}`),
+    '  worker processes   seconds    buys/s   completed  failed   CPU ms per buy: workers  postgres',
+    ...results.map(
+      (r) =>
+        `  ${String(r.worker_processes).padStart(16)} ${r.seconds.toFixed(2).padStart(9)} ${r.buys_per_s.toFixed(1).padStart(9)} ${String(r.completed).padStart(11)} ${String(r.failed).padStart(7)}   ${r.cpu_ms_per_buy.workers.toFixed(2).padStart(22)} ${r.cpu_ms_per_buy.postgres.toFixed(2).padStart(9)}`,
+    ),
     '',
   ];
   process.stdout.write(lines.join('\n'));

@@ -75,6 +75,8 @@ const CLOCK_TICKS_PER_S = 100; // USER_HZ, 100 on every Linux this runs on
 export interface CpuSample {
   /** The server and worker processes, summed. */
   server: number;
+  /** The worker processes alone (the pids after the first), when the worker runs apart. */
+  workers: number;
   /** PostgreSQL backends connected to the bench database, by pid. */
   backends: Map<number, number>;
   /** This bench process (the clients). */
@@ -90,14 +92,15 @@ export async function sampleCpu(db: postgres.Sql, dbName: string, pids: number[]
     if (ms !== undefined) backends.set(pid, ms);
   }
   const usage = process.cpuUsage();
-  return { server: pids.reduce((sum, pid) => sum + (readCpuMs(pid) ?? 0), 0), backends, client: (usage.user + usage.system) / 1000 };
+  const ms = pids.map((pid) => readCpuMs(pid) ?? 0);
+  return { server: ms.reduce((a, b) => a + b, 0), workers: ms.slice(1).reduce((a, b) => a + b, 0), backends, client: (usage.user + usage.system) / 1000 };
 }
 
 /** CPU ms used between two samples (backends that exited in between are not counted). */
-export function cpuBetween(a: CpuSample, b: CpuSample): { server_ms: number; postgres_ms: number; client_ms: number } {
+export function cpuBetween(a: CpuSample, b: CpuSample): { server_ms: number; worker_ms: number; postgres_ms: number; client_ms: number } {
   let pg = 0;
   for (const [pid, ms] of b.backends) pg += ms - (a.backends.get(pid) ?? 0);
-  return { server_ms: Math.round(b.server - a.server), postgres_ms: Math.round(pg), client_ms: Math.round(b.client - a.client) };
+  return { server_ms: Math.round(b.server - a.server), worker_ms: Math.round(b.workers - a.workers), postgres_ms: Math.round(pg), client_ms: Math.round(b.client - a.client) };
 }
 
 
