@@ -75,6 +75,7 @@ export const JOBS = {
   schedule_delivery_collection: { payload: CronPayload, maxAttempts: 3 },
   send_delivery_reports: { payload: CronPayload, maxAttempts: 3 },
   close_stranded_webhooks: { payload: CronPayload, maxAttempts: 3 },
+  prune_idempotency_records: { payload: CronPayload, maxAttempts: 3 },
 } as const;
 
 /**
@@ -83,7 +84,8 @@ export const JOBS = {
  * since each run catches up on everything due; a job key coalesces runs that
  * queue up while the workers are busy.
  */
-const cron = (task: 'advance_flights' | 'schedule_delivery_collection' | 'send_delivery_reports' | 'close_stranded_webhooks', match: string): CronItem => ({
+type CronTask = 'advance_flights' | 'schedule_delivery_collection' | 'send_delivery_reports' | 'close_stranded_webhooks' | 'prune_idempotency_records';
+const cron = (task: CronTask, match: string): CronItem => ({
   task,
   identifier: task,
   match,
@@ -97,6 +99,8 @@ export const CRON_ITEMS: CronItem[] = [
   cron('send_delivery_reports', '15 * * * *'),
   // Webhook deliveries left pending by a job that stopped (their sealed credentials are dropped).
   cron('close_stranded_webhooks', '35 * * * *'),
+  // Idempotency records past their replay window.
+  cron('prune_idempotency_records', '45 * * * *'),
 ];
 
 export type JobName = keyof typeof JOBS;

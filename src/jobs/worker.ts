@@ -29,6 +29,7 @@ import { collectDelivery } from './tasks/collect-delivery.js';
 import { scheduleDeliveryCollection } from './tasks/schedule-delivery-collection.js';
 import { advanceFlights } from './tasks/advance-flights.js';
 import { closeStrandedWebhooks } from './tasks/close-stranded-webhooks.js';
+import { pruneIdempotency } from './tasks/prune-idempotency-records.js';
 import { sendDeliveryReports } from './tasks/send-delivery-reports.js';
 import { notifySlack } from './tasks/notify-slack.js';
 import { CRON_ITEMS } from './catalog.js';
@@ -163,6 +164,7 @@ export async function startWorker(opts: {
     send_delivery_reports: sendDeliveryReports,
     notify_slack: notifySlack,
     close_stranded_webhooks: closeStrandedWebhooks,
+    prune_idempotency_records: pruneIdempotency,
   };
   const taskList: TaskList = Object.fromEntries(Object.entries(tasks).map(([name, task]) => [name, asTask(task, deps)]));
   // Jobs are fetched and completed in batches (the local queue below) and tasks use their own pool, so Graphile

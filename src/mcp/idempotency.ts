@@ -8,12 +8,11 @@
  */
 import { sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.js';
-import { readIdempotentResponse } from '../db/queries/idempotency.js';
+import { IDEMPOTENCY_REPLAY_TTL_SECONDS, readIdempotentResponse } from '../db/queries/idempotency.js';
 import { idempotencyRecords } from '../db/schema/index.js';
 import { AdcpError } from '../domain/errors.js';
 import { hashJson } from '../domain/ids.js';
 import type { BuyerContext } from './context.js';
-import { IDEMPOTENCY_REPLAY_TTL_SECONDS } from './tools/get-adcp-capabilities.js';
 
 class KeyTaken extends Error {}
 

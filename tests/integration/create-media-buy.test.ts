@@ -1,6 +1,8 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pruneIdempotency } from '../../src/jobs/tasks/prune-idempotency-records.js';
+import { createLogger } from '../../src/logger.js';
 import { addBuyer, buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
@@ -207,6 +209,28 @@ describe('idempotency', () => {
       await sql`update products set archived = false where id = 'video_preroll_news'`;
       t.app.services.catalog.invalidate('demo');
     }
+  });
+
+  it('prunes records past their replay window (with an hour to spare), after which the key is new again', async () => {
+    const [fresh, windowJustOver, expired] = [buyRequest(), buyRequest(), buyRequest()];
+    const created = await Promise.all([fresh, windowJustOver, expired].map((r) => call(buyer, 'create_media_buy', r)));
+    expect(created.every((c) => !c.isError)).toBe(true);
+    const age = async (req: { idempotency_key: string }, interval: string) =>
+      sql`update idempotency_records set created_at = now() - ${interval}::interval where key = ${req.idempotency_key}`;
+    await age(windowJustOver, '24 hours 30 minutes');
+    await age(expired, '25 hours 30 minutes');
+    const deps = { db: t.app.database.db, adapters: {} as never, logger: createLogger('silent') };
+    const { deleted } = await pruneIdempotency({}, { attempts: 1, maxAttempts: 3 }, deps);
+    expect(deleted).toBeGreaterThanOrEqual(1);
+    const kept = await sql`select key from idempotency_records where key in ${sql([fresh.idempotency_key, windowJustOver.idempotency_key, expired.idempotency_key])}`;
+    expect(kept.map((r) => r.key).sort()).toEqual([fresh.idempotency_key, windowJustOver.idempotency_key].sort());
+    // The fresh key still replays; the pruned one makes a new buy, as it did once expired.
+    const replay = await call(buyer, 'create_media_buy', fresh);
+    expect(replay.data).toMatchObject({ media_buy_id: created[0]!.data.media_buy_id, replayed: true });
+    const reused = await call(buyer, 'create_media_buy', { ...expired, packages: [{ ...expired.packages[0], budget: 12345 }] });
+    expect(reused.isError).toBe(false);
+    expect(reused.data.media_buy_id).not.toBe(created[2]!.data.media_buy_id);
+    expect((await pruneIdempotency({}, { attempts: 1, maxAttempts: 3 }, deps)).deleted).toBe(0);
   });
 
   it('does not let a failed request burn its key', async () => {

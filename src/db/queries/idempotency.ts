@@ -7,6 +7,9 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
 import { idempotencyRecords } from '../schema/index.js';
 
+/** How long a key replays its first answer (advertised in get_adcp_capabilities); after that it may be reused. */
+export const IDEMPOTENCY_REPLAY_TTL_SECONDS = 86_400;
+
 export interface StoredResponse {
   requestHash: string;
   response: Record<string, unknown> | null;
@@ -31,4 +34,20 @@ export async function readIdempotentResponse(db: Queryable, p: { tenantId: strin
       ),
     );
   return row;
+}
+
+/**
+ * Records past their replay window answer nothing (a key may then be reused), so they are deleted, oldest
+ * first, in batches: without this the table grows by one row, with its response, for every keyed write ever
+ * made. Rows a concurrent request is reusing are skipped (locked) or found fresh again (rechecked).
+ */
+export async function pruneIdempotencyRecords(db: Queryable, p: { olderThanSeconds: number; limit: number }): Promise<number> {
+  const rows = await db.execute(sql`
+    delete from idempotency_records where ctid = any(array(
+      select ctid from idempotency_records
+      where created_at < now() - make_interval(secs => ${p.olderThanSeconds})
+      limit ${p.limit}
+      for update skip locked))
+    returning 1`);
+  return rows.length;
 }

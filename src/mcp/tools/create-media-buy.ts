@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { createMediaBuyAtomically } from '../../db/queries/create-media-buy.js';
 import { CREATE_MEDIA_BUY_ARM, peekDirective } from '../../db/queries/controller.js';
 import { libraryFormats } from '../../db/queries/creatives.js';
-import { readIdempotentResponse, type StoredResponse } from '../../db/queries/idempotency.js';
+import { IDEMPOTENCY_REPLAY_TTL_SECONDS, readIdempotentResponse, type StoredResponse } from '../../db/queries/idempotency.js';
 import { mediaBuyEventPayload } from '../../db/notify.js';
 import { newId } from '../../domain/ids.js';
 import { planMediaBuy, rejectTestFixtures, type CreateMediaBuyRequest } from '../../domain/media-buy-plan.js';
@@ -23,7 +23,6 @@ import { jobSpec, planFulfilment } from '../../jobs/fan-out.js';
 import { defineTool } from '../define-tool.js';
 import { idempotencyConflict, requestFingerprint } from '../idempotency.js';
 import { findAccount, resolveAccount, toAdcpAccount, type AccountRef } from '../resolve-account.js';
-import { IDEMPOTENCY_REPLAY_TTL_SECONDS } from './get-adcp-capabilities.js';
 
 type Input = CreateMediaBuyRequest & {
   idempotency_key?: string;

@@ -1,6 +1,7 @@
 /** get_adcp_capabilities: what this seller supports. Cheap, anonymous-friendly, the first call every buying agent makes. */
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
+import { IDEMPOTENCY_REPLAY_TTL_SECONDS } from '../../db/queries/idempotency.js';
 import { creativeReviewMode } from '../../domain/creatives.js';
 import { AdcpError } from '../../domain/errors.js';
 import { AGENT_CAPABILITIES } from '../../domain/sponsored-intelligence.js';
@@ -8,7 +9,6 @@ import { WEBHOOK_SIGNING_ALG, WEBHOOK_SIGNING_PROFILE } from '../../domain/webho
 import { defineTool, SUPPORTED_VERSIONS } from '../define-tool.js';
 import { brandJsonUrl } from '../well-known.js';
 
-export const IDEMPOTENCY_REPLAY_TTL_SECONDS = 86_400;
 
 /** The controller scenarios AdCP lets a seller declare in capabilities (seed_* and arm forcing are implied). */
 const COMPLIANCE_SCENARIOS = ['force_creative_status', 'force_account_status', 'force_media_buy_status', 'force_session_status', 'simulate_delivery', 'simulate_budget_spend'];

@@ -1,0 +1,25 @@
+/**
+ * prune_idempotency_records (crontab, hourly): delete idempotency records past
+ * their replay window (with an hour's margin), in batches. An expired record
+ * replays nothing (its key may be used again), so this changes no answer; it
+ * keeps the table at about one window of keyed writes instead of every one
+ * ever made.
+ */
+import { IDEMPOTENCY_REPLAY_TTL_SECONDS, pruneIdempotencyRecords } from '../../db/queries/idempotency.js';
+import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
+
+const BATCH = 5000;
+/** Bounds one run; anything left is picked up an hour later. */
+const MAX_BATCHES = 40;
+export const PRUNE_AFTER_SECONDS = IDEMPOTENCY_REPLAY_TTL_SECONDS + 3600;
+
+export async function pruneIdempotency(_payload: unknown, _job: JobInfo, deps: TaskDeps): Promise<{ deleted: number }> {
+  let deleted = 0;
+  for (let i = 0; i < MAX_BATCHES; i++) {
+    const n = await pruneIdempotencyRecords(deps.db, { olderThanSeconds: PRUNE_AFTER_SECONDS, limit: BATCH });
+    deleted += n;
+    if (n < BATCH) break;
+  }
+  if (deleted) deps.logger.info('prune_idempotency_records: expired idempotency records deleted', { deleted });
+  return { deleted };
+}
