@@ -65,8 +65,8 @@ export async function recordWebhookAttempt(
  * failing at that moment, say). They become `failed`, and the buyer's sealed credentials are not kept.
  * A job still waiting for a retry, or running, leaves its delivery alone.
  */
-export async function closeStrandedDeliveries(db: Queryable, limit = 1000): Promise<{ id: string; tenantId: string }[]> {
-  return db.execute<{ id: string; tenantId: string }>(sql`
+export async function closeStrandedDeliveries(db: Queryable, limit = 1000): Promise<{ id: string }[]> {
+  return db.execute<{ id: string }>(sql`
     update webhook_deliveries d
     set status = 'failed', authentication = null,
         last_error = coalesce(d.last_error || '; ', '') || 'the delivery job stopped without sending it'
@@ -79,5 +79,5 @@ export async function closeStrandedDeliveries(db: Queryable, limit = 1000): Prom
       limit ${limit}
       for update skip locked
     ) and d.status = 'pending'
-    returning d.id, d.tenant_id as "tenantId"`);
+    returning d.id`);
 }

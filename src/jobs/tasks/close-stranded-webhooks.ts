@@ -18,7 +18,9 @@ export async function closeStrandedWebhooks(_payload: unknown, _job: JobInfo, de
   for (let i = 0; i < MAX_BATCHES; i++) {
     const rows = await closeStrandedDeliveries(deps.db, BATCH);
     closed += rows.length;
-    if (rows.length) deps.logger.warn('webhook deliveries whose job stopped without sending them are marked failed', { deliveries: rows.map((r) => r.id) });
+    if (rows.length) {
+      deps.logger.warn('webhook deliveries whose job stopped without sending them are marked failed', { count: rows.length, deliveries: rows.slice(0, 20).map((r) => r.id) });
+    }
     if (rows.length < BATCH) break;
   }
   return { closed };

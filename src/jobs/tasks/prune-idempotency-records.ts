@@ -11,7 +11,7 @@ import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 const BATCH = 5000;
 /** Bounds one run; anything left is picked up an hour later. */
 const MAX_BATCHES = 40;
-export const PRUNE_AFTER_SECONDS = IDEMPOTENCY_REPLAY_TTL_SECONDS + 3600;
+const PRUNE_AFTER_SECONDS = IDEMPOTENCY_REPLAY_TTL_SECONDS + 3600;
 
 export async function pruneIdempotency(_payload: unknown, _job: JobInfo, deps: TaskDeps): Promise<{ deleted: number }> {
   let deleted = 0;
