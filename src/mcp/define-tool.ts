@@ -4,6 +4,7 @@
  * to fix and comes back as `errors[]` (plus `adcp_error`); anything else is
  * logged with context and the caller sees a generic SERVICE_UNAVAILABLE.
  */
+import { parseAcceptingAdcp31Values } from './adcp31-values.js';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { rerunOnBrokenConnection } from '../db/client.js';
@@ -234,7 +235,7 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
     }
     release = negotiateVersion(args);
     if (tool.auth === 'required' && !ctx.principal) throw authRequired(tool.name);
-    const parsed = tool.input.safeParse(args);
+    const parsed = parseAcceptingAdcp31Values(tool.input, args);
     if (!parsed.success) throw validationError(parsed.error.issues, args);
     const data = await handle(tool, parsed.data, ctx);
     return successResult(servedAs(release, tool.name, data, false), context);

@@ -5,13 +5,24 @@
  * which the server still validates in full on every call.
  */
 import { z } from 'zod';
+import { widenedEnumeration } from './adcp31-values.js';
 
 const MAX_DEPTH = 4;
+
+/** A closed set of strings the 3.0 schema lists, with the values AdCP 3.1 added (accepted, see adcp31-values.ts). */
+function with31Values(obj: Record<string, unknown>): Record<string, unknown> {
+  const consts = Array.isArray(obj.anyOf) && obj.anyOf.every((a) => a && typeof (a as { const?: unknown }).const === 'string') ? (obj.anyOf as { const: string }[]) : undefined;
+  const values = consts ? consts.map((a) => a.const) : Array.isArray(obj.enum) && obj.enum.every((v) => typeof v === 'string') ? (obj.enum as string[]) : undefined;
+  const widened = values && widenedEnumeration(values);
+  if (!widened) return obj;
+  const added = widened.added.filter((v) => !values.includes(v));
+  return consts ? { ...obj, anyOf: [...consts, ...added.map((v) => ({ type: 'string', const: v }))] } : { ...obj, enum: [...values, ...added] };
+}
 
 function prune(node: unknown, depth: number): unknown {
   if (Array.isArray(node)) return node.map((n) => prune(n, depth));
   if (!node || typeof node !== 'object') return node;
-  const obj = node as Record<string, unknown>;
+  const obj = with31Values(node as Record<string, unknown>);
   if (depth >= MAX_DEPTH && (obj.type === 'object' || obj.properties || obj.anyOf || obj.oneOf || obj.allOf)) {
     return obj.description ? { description: obj.description } : {};
   }

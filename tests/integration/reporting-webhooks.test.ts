@@ -209,6 +209,9 @@ describe('reporting webhooks', () => {
     const metrics = await call(buyer, 'create_media_buy', buyRequest({ account: sandbox, reporting_webhook: { url: `${base}/r`, authentication: { schemes: ['Bearer'], credentials: SECRET }, reporting_frequency: 'daily', requested_metrics: ['conversions'] } }));
     expect(metrics.isError).toBe(true);
     expect(metrics.data.adcp_error).toMatchObject({ code: 'UNSUPPORTED_FEATURE', field: 'reporting_webhook.requested_metrics' });
+    // A metric AdCP 3.1 added (which the 3.0 request schema does not list) is answered on its merits too.
+    const cpm = await call(buyer, 'create_media_buy', buyRequest({ account: sandbox, adcp_version: '3.1', reporting_webhook: { url: `${base}/r`, authentication: { schemes: ['Bearer'], credentials: SECRET }, reporting_frequency: 'daily', requested_metrics: ['cpm'] } }));
+    expect(cpm.data.adcp_error).toMatchObject({ code: 'UNSUPPORTED_FEATURE', field: 'reporting_webhook.requested_metrics', message: expect.stringContaining('cpm') });
     const loopback = await call(buyer, 'create_media_buy', buyRequest({ reporting_webhook: { url: `${base}/r`, authentication: { schemes: ['Bearer'], credentials: SECRET }, reporting_frequency: 'daily' } }));
     expect(loopback.isError).toBe(true);
     expect(loopback.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'reporting_webhook.url' });

@@ -1,0 +1,151 @@
+/**
+ * Tool input is validated with the AdCP 3.0.6 request schemas (the SDK's zod). AdCP 3.1 added values to
+ * some of the enumerations those schemas close, so a valid 3.1 request could be refused for, say,
+ * `reporting_webhook.requested_metrics: ["cpm"]` or a creative `status: "suspended"`. Here a value 3.1
+ * added is accepted where 3.0 listed the older set: the request is parsed with a 3.0 stand-in in its
+ * place, and the buyer's value is put back in the parsed input. The tools then answer it on its merits
+ * (a metric no product reports is UNSUPPORTED_FEATURE, a status nothing has matches nothing).
+ *
+ * An enumeration is recognised by its values: every value 3.1 kept must be among the 3.0 schema's, so an
+ * unrelated enumeration that shares a few values is never widened. The tables are AdCP 3.1.19's
+ * (tests/unit/adcp31-values.test.ts checks them against the reference schemas).
+ * Not covered: 3.1 changes of shape rather than of values (e.g. postal areas as country + system).
+ */
+import type { z } from 'zod';
+
+interface Widened {
+  /** The enumeration as AdCP 3.1 has it. */
+  values31: readonly string[];
+  /** The values 3.1 added to it. */
+  added: readonly string[];
+}
+
+export const ADCP31_ADDED_VALUES: Record<string, Widened> = {
+  'enums/feed-format.json': {
+    values31: ['google_merchant_center', 'facebook_catalog', 'shopify', 'linkedin_jobs', 'tiktok_shop', 'pinterest_catalog', 'openai_product_feed', 'custom'],
+    added: ['tiktok_shop', 'pinterest_catalog', 'openai_product_feed'],
+  },
+  'enums/event-type.json': {
+    values31: [
+      'page_view', 'view_content', 'select_content', 'select_item', 'search', 'share', 'add_to_cart', 'remove_from_cart', 'viewed_cart', 'add_to_wishlist',
+      'initiate_checkout', 'add_payment_info', 'purchase', 'refund', 'lead', 'qualify_lead', 'close_convert_lead', 'disqualify_lead', 'complete_registration',
+      'subscribe', 'follow', 'content_view', 'watch_milestone', 'start_trial', 'app_install', 'app_launch', 'contact', 'schedule', 'donate', 'submit_application', 'custom',
+    ],
+    added: ['follow', 'content_view', 'watch_milestone'],
+  },
+  'enums/creative-status.json': {
+    values31: ['processing', 'pending_review', 'approved', 'suspended', 'rejected', 'archived'],
+    added: ['suspended'],
+  },
+  'enums/creative-identifier-type.json': {
+    values31: ['ad_id', 'isci', 'clearcast_clock', 'idcrea'],
+    added: ['idcrea'],
+  },
+  'enums/available-metric.json': {
+    values31: [
+      'impressions', 'spend', 'clicks', 'ctr', 'views', 'completed_views', 'completion_rate', 'conversions', 'conversion_value', 'roas', 'cost_per_acquisition',
+      'new_to_brand_rate', 'leads', 'reach', 'frequency', 'grps', 'engagements', 'engagement_rate', 'follows', 'saves', 'profile_visits', 'viewability',
+      'quartile_data', 'dooh_metrics', 'cost_per_click', 'cost_per_completed_view', 'cpm', 'downloads', 'units_sold', 'new_to_brand_units', 'plays',
+      'incremental_sales_lift', 'brand_lift', 'foot_traffic', 'conversion_lift', 'brand_search_lift',
+    ],
+    added: [
+      'engagements', 'follows', 'saves', 'profile_visits', 'cost_per_completed_view', 'cpm', 'downloads', 'units_sold', 'new_to_brand_units', 'plays',
+      'incremental_sales_lift', 'brand_lift', 'foot_traffic', 'conversion_lift', 'brand_search_lift',
+    ],
+  },
+  'enums/asset-content-type.json': {
+    values31: ['image', 'video', 'audio', 'text', 'markdown', 'html', 'css', 'javascript', 'vast', 'daast', 'url', 'webhook', 'brief', 'catalog', 'published_post'],
+    added: ['published_post'],
+  },
+  'media-buy/get-products-request.json#/properties/fields/items': {
+    values31: [
+      'product_id', 'name', 'description', 'publisher_properties', 'channels', 'video_placement_types', 'audio_distribution_types', 'sponsored_placement_types',
+      'social_placement_surfaces', 'format_ids', 'format_options', 'placements', 'delivery_type', 'exclusivity', 'pricing_options', 'forecast', 'outcome_measurement',
+      'delivery_measurement', 'reporting_capabilities', 'creative_policy', 'catalog_types', 'metric_optimization', 'conversion_tracking', 'data_provider_signals',
+      'included_signals', 'signal_targeting_allowed', 'signal_targeting_options', 'signal_targeting_rules', 'max_optimization_goals', 'catalog_match', 'collections',
+      'collection_targeting_allowed', 'installments', 'brief_relevance', 'expires_at', 'product_card', 'product_card_detailed', 'enforced_policies', 'trusted_match',
+    ],
+    added: [
+      'video_placement_types', 'audio_distribution_types', 'sponsored_placement_types', 'social_placement_surfaces', 'format_options', 'included_signals',
+      'signal_targeting_allowed', 'signal_targeting_options', 'signal_targeting_rules',
+    ],
+  },
+};
+
+const WIDENED = Object.values(ADCP31_ADDED_VALUES).map((w) => ({ ...w, addedSet: new Set(w.added), kept: w.values31.filter((v) => !w.added.includes(v)) }));
+
+/** The 3.1 enumeration a closed set of 3.0 values stands for, if any: it holds every value 3.1 kept. */
+export function widenedEnumeration(expected: readonly string[]) {
+  return WIDENED.find((w) => w.kept.every((v) => expected.includes(v)));
+}
+
+type Issue = z.core.$ZodIssue;
+type Path = (string | number)[];
+
+/** The literal values a zod issue says were expected, if it is a closed set of strings (a literal union or an enum). */
+function expectedLiterals(issue: Issue): string[] | undefined {
+  if (issue.code === 'invalid_value') return issue.values.every((v) => typeof v === 'string') ? (issue.values as string[]) : undefined;
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    const values: string[] = [];
+    for (const branch of issue.errors) {
+      if (branch.length !== 1 || branch[0]!.code !== 'invalid_value' || branch[0]!.path.length !== 0) return undefined;
+      const v = expectedLiterals(branch[0]!);
+      if (!v) return undefined;
+      values.push(...v);
+    }
+    return values;
+  }
+  return undefined;
+}
+
+function valueAt(root: unknown, path: Path): unknown {
+  let cur = root;
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[key];
+  }
+  return cur;
+}
+
+function setAt(root: unknown, path: Path, value: unknown): void {
+  const parent = valueAt(root, path.slice(0, -1)) as Record<string | number, unknown>;
+  parent[path.at(-1)!] = value;
+}
+
+/** Values 3.1 added, at the paths where the 3.0 schema refused them, each with a 3.0 value to stand in for it. */
+function addedValues(issues: readonly Issue[], input: unknown, prefix: Path = [], found = new Map<string, { path: Path; value: string; standIn: string }>()) {
+  for (const issue of issues) {
+    const path = [...prefix, ...(issue.path as Path)];
+    const expected = expectedLiterals(issue);
+    const value = valueAt(input, path);
+    if (expected && typeof value === 'string') {
+      if (widenedEnumeration(expected)?.addedSet.has(value)) found.set(JSON.stringify(path), { path, value, standIn: expected[0]! });
+    } else if (issue.code === 'invalid_union') {
+      // The value may sit inside one branch of a union (a goal of kind "event", say): look in every branch.
+      for (const branch of issue.errors) addedValues(branch, input, path, found);
+    }
+  }
+  return [...found.values()];
+}
+
+/**
+ * `schema.safeParse(input)`, accepting AdCP 3.1's added enumeration values: when the only thing wrong is
+ * such values, the request parses with 3.0 stand-ins and the parsed input carries the buyer's values.
+ * Otherwise the first parse's result, so the errors the caller sees are about the request as sent.
+ */
+export function parseAcceptingAdcp31Values<T>(schema: z.ZodType<T>, input: unknown): z.ZodSafeParseResult<T> {
+  const first = schema.safeParse(input);
+  if (first.success) return first;
+  const found = addedValues(first.error.issues, input);
+  if (found.length === 0) return first;
+  const patched = structuredClone(input);
+  for (const f of found) setAt(patched, f.path, f.standIn);
+  const second = schema.safeParse(patched);
+  if (!second.success) return first;
+  for (const f of found) {
+    // The parsed input must hold the stand-in where the request held the value; anything else and it is not ours to restore.
+    if (valueAt(second.data, f.path) !== f.standIn) return first;
+    setAt(second.data, f.path, f.value);
+  }
+  return second;
+}
