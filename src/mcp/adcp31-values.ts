@@ -80,10 +80,16 @@ export function widenedEnumeration(expected: readonly string[]) {
 }
 
 type Issue = z.core.$ZodIssue;
+
+/** Every value accepted where a 3.0 schema expects one of `expected`: those, and the values AdCP 3.1 added to that enumeration. */
+export function acceptedValues(expected: readonly string[]): string[] {
+  const added = widenedEnumeration(expected)?.added.filter((v) => !expected.includes(v)) ?? [];
+  return [...expected, ...added];
+}
 type Path = (string | number)[];
 
 /** The literal values a zod issue says were expected, if it is a closed set of strings (a literal union or an enum). */
-function expectedLiterals(issue: Issue): string[] | undefined {
+export function expectedLiterals(issue: Issue): string[] | undefined {
   if (issue.code === 'invalid_value') return issue.values.every((v) => typeof v === 'string') ? (issue.values as string[]) : undefined;
   if (issue.code === 'invalid_union' && issue.errors.length > 0) {
     const values: string[] = [];

@@ -4,7 +4,7 @@
  * to fix and comes back as `errors[]` (plus `adcp_error`); anything else is
  * logged with context and the caller sees a generic SERVICE_UNAVAILABLE.
  */
-import { parseAcceptingAdcp31Values } from './adcp31-values.js';
+import { acceptedValues, expectedLiterals, parseAcceptingAdcp31Values } from './adcp31-values.js';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { rerunOnBrokenConnection } from '../db/client.js';
@@ -190,8 +190,14 @@ function schemaKeyword(i: z.core.$ZodIssue, args: unknown): string {
  * tie), with its issues' paths made absolute.
  */
 function closestBranch(issues: z.core.$ZodIssue[]): z.core.$ZodIssue[] {
-  return issues.flatMap((i) => {
+  return issues.flatMap((i): z.core.$ZodIssue[] => {
     if (i.code !== 'invalid_union' || !i.errors?.length) return [i];
+    // A closed set of strings (the AdCP schemas spell enumerations as unions of literals): one issue naming every choice.
+    const choices = expectedLiterals(i);
+    if (choices) {
+      const values = acceptedValues(choices);
+      return [{ code: 'invalid_value', values, path: i.path, message: `Invalid option: expected one of ${values.map((v) => JSON.stringify(v)).join('|')}`, input: undefined }];
+    }
     const best = i.errors.reduce((a, b) => (b.length < a.length ? b : a));
     return best.length ? closestBranch(best.map((e) => ({ ...e, path: [...i.path, ...e.path] }))) : [i];
   });

@@ -140,6 +140,21 @@ describe('create_media_buy validation', () => {
     expect(err.field).toBe(err.issues[0]!.pointer.slice(1));
     expect(err.details.issues).toEqual(err.issues);
   });
+
+  it('names every choice of an enumeration a value is not in (the 3.1 additions too), not just the first', async () => {
+    const req = buyRequest();
+    const { data } = await call(buyer, 'create_media_buy', {
+      ...req,
+      packages: [{ ...req.packages[0], pacing: 'fastest' }],
+      reporting_webhook: { url: 'https://buyer.example/r', authentication: { schemes: ['Bearer'], credentials: 'bearer-token-0123456789-abcdefghij' }, reporting_frequency: 'daily', requested_metrics: ['impressionz'] },
+    });
+    const err = data.adcp_error as { code: string; field: string; message: string; issues: { pointer: string; keyword: string; message: string }[] };
+    expect(err).toMatchObject({ code: 'VALIDATION_ERROR', field: 'packages[0].pacing' });
+    expect(err.message).toContain('expected one of "even"|"asap"|"front_loaded"');
+    const metric = err.issues.find((i) => i.pointer === '/reporting_webhook/requested_metrics/0')!;
+    expect(metric.keyword).toBe('enum');
+    for (const v of ['impressions', 'clicks', 'cpm', 'brand_lift']) expect(metric.message).toContain(`"${v}"`);
+  });
 });
 
 describe('idempotency', () => {
