@@ -5,6 +5,7 @@
  * logged with context and the caller sees a generic SERVICE_UNAVAILABLE.
  */
 import { acceptedValues, expectedLiterals, parseAcceptingAdcp31Values } from './adcp31-values.js';
+import { likelyBranch } from './union-issues.js';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { rerunOnBrokenConnection } from '../db/client.js';
@@ -184,12 +185,20 @@ function schemaKeyword(i: z.core.$ZodIssue, args: unknown): string {
   }
 }
 
+/** What one branch of a union wanted, in a few words: a literal, a type, a string format. */
+function expectedForm(i: z.core.$ZodIssue): string | undefined {
+  if (i.code === 'invalid_value') return i.values.map((v) => JSON.stringify(v)).join(' or ');
+  if (i.code === 'invalid_type') return `a value of type ${i.expected}`;
+  if (i.code === 'invalid_format') return `a ${i.format} string`;
+  return undefined;
+}
+
 /**
  * A union that matched no branch reports every branch's issues; the caller is
- * better served by the branch it came closest to (fewest issues, the first on a
- * tie), with its issues' paths made absolute.
+ * better served by the branch it meant (see union-issues.ts), with its issues'
+ * paths made absolute.
  */
-function closestBranch(issues: z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+function closestBranch(issues: z.core.$ZodIssue[], args: unknown, schema: unknown): z.core.$ZodIssue[] {
   return issues.flatMap((i): z.core.$ZodIssue[] => {
     if (i.code !== 'invalid_union' || !i.errors?.length) return [i];
     // A closed set of strings (the AdCP schemas spell enumerations as unions of literals): one issue naming every choice.
@@ -198,13 +207,19 @@ function closestBranch(issues: z.core.$ZodIssue[]): z.core.$ZodIssue[] {
       const values = acceptedValues(choices);
       return [{ code: 'invalid_value', values, path: i.path, message: `Invalid option: expected one of ${values.map((v) => JSON.stringify(v)).join('|')}`, input: undefined }];
     }
-    const best = i.errors.reduce((a, b) => (b.length < a.length ? b : a));
-    return best.length ? closestBranch(best.map((e) => ({ ...e, path: [...i.path, ...e.path] }))) : [i];
+    // Every branch refuses the value as a whole ("asap" or a date-time, say): one issue naming each form.
+    const forms = i.errors.every((b) => b.length === 1 && b[0]!.path.length === 0) ? i.errors.map((b) => expectedForm(b[0]!)) : [];
+    if (forms.length && forms.every(Boolean)) {
+      return [{ code: 'invalid_union', errors: i.errors, path: i.path, message: `Invalid input: expected ${[...new Set(forms)].join(' or ')}`, input: undefined }];
+    }
+    const best = i.errors[likelyBranch(i.errors, i.path, args, schema)]!;
+    return best.length ? closestBranch(best.map((e) => ({ ...e, path: [...i.path, ...e.path] })), args, schema) : [i];
   });
 }
 
-export function validationError(rawIssues: z.core.$ZodIssue[], args?: unknown): AdcpError {
-  const issues = closestBranch(rawIssues);
+/** `schema`, when given, is what the issues came from: it tells which branch of a union the request meant. */
+export function validationError(rawIssues: z.core.$ZodIssue[], args?: unknown, schema?: z.ZodType): AdcpError {
+  const issues = closestBranch(rawIssues, args, schema);
   const first = issues[0]!;
   const field = fieldPath(first.path);
   const listed = issues.slice(0, 20).map((i) => ({ pointer: `/${i.path.map(String).join('/')}`, message: i.message, keyword: schemaKeyword(i, args) }));
@@ -242,7 +257,7 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
     release = negotiateVersion(args);
     if (tool.auth === 'required' && !ctx.principal) throw authRequired(tool.name);
     const parsed = parseAcceptingAdcp31Values(tool.input, args);
-    if (!parsed.success) throw validationError(parsed.error.issues, args);
+    if (!parsed.success) throw validationError(parsed.error.issues, args, tool.input);
     const data = await handle(tool, parsed.data, ctx);
     return successResult(servedAs(release, tool.name, data, false), context);
   } catch (err) {

@@ -31,6 +31,7 @@ import {
 } from '../../domain/creatives.js';
 import { AdcpError } from '../../domain/errors.js';
 import type { BuyerContext } from '../context.js';
+import { parseAcceptingAdcp31Values } from '../adcp31-values.js';
 import { defineTool, validationError } from '../define-tool.js';
 import { idempotentMutation } from '../idempotency.js';
 import { resolveAccount, type AccountRef } from '../resolve-account.js';
@@ -39,6 +40,8 @@ const TOOL = 'sync_creatives';
 const sdk = TOOL_REQUEST_SCHEMAS.sync_creatives as z.ZodObject;
 /** The AdCP creative-asset schema, applied to each creative on its own so that one bad creative fails alone. */
 const CreativeAsset = (sdk.shape.creatives as z.ZodArray<z.ZodType>).element;
+/** Where a creative's issues sit in the request (creatives[i]), for telling which branch of a union it meant. */
+const CREATIVES_AT_ROOT = z.object({ creatives: z.array(CreativeAsset) });
 
 const Assignment = z.looseObject({ creative_id: z.string(), package_id: z.string(), weight: z.number().min(0).max(100).optional() });
 const InputSchema = sdk.extend({
@@ -81,10 +84,10 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
   const review = creativeReviewMode(ctx.tenant.settings);
 
   let plans = items.map(({ c, i, at }): CreativePlan => {
-    const parsed = CreativeAsset.safeParse(c);
+    const parsed = parseAcceptingAdcp31Values(CreativeAsset, c);
     if (!parsed.success) {
       const issues = parsed.error.issues.map((x) => ({ ...x, path: ['creatives', i, ...x.path] }));
-      return { creativeId: c.creative_id, action: 'failed', errors: [validationError(issues, { creatives: { [i]: c } }).toJSON()] };
+      return { creativeId: c.creative_id, action: 'failed', errors: [validationError(issues, { creatives: { [i]: c } }, CREATIVES_AT_ROOT).toJSON()] };
     }
     const creative = c as CreativeInput;
     return planCreative({ creative, at, stored: storedById.get(c.creative_id), format: formatById.get(creative.format_id.id), accountId: account.id, review });
