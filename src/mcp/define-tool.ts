@@ -5,7 +5,7 @@
  * logged with context and the caller sees a generic SERVICE_UNAVAILABLE.
  */
 import { acceptedValues, expectedLiterals, parseAcceptingAdcp31Values } from './adcp31-values.js';
-import { likelyBranch } from './union-issues.js';
+import { likelyBranch, objectShapeAt } from './union-issues.js';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { rerunOnBrokenConnection } from '../db/client.js';
@@ -222,8 +222,13 @@ export function validationError(rawIssues: z.core.$ZodIssue[], args?: unknown, s
   const issues = closestBranch(rawIssues, args, schema);
   const first = issues[0]!;
   const field = fieldPath(first.path);
-  const listed = issues.slice(0, 20).map((i) => ({ pointer: `/${i.path.map(String).join('/')}`, message: i.message, keyword: schemaKeyword(i, args) }));
-  return new AdcpError('VALIDATION_ERROR', `Invalid request: ${field ? `${field}: ` : ''}${first.message}`, {
+  // "expected object" says little when the listing trims that level: name the shape.
+  const message = (i: z.core.$ZodIssue) => {
+    const shape = i.code === 'invalid_type' && i.expected === 'object' && schema ? objectShapeAt(schema, i.path) : undefined;
+    return shape ? `${i.message}; expected ${shape}` : i.message;
+  };
+  const listed = issues.slice(0, 20).map((i) => ({ pointer: `/${i.path.map(String).join('/')}`, message: message(i), keyword: schemaKeyword(i, args) }));
+  return new AdcpError('VALIDATION_ERROR', `Invalid request: ${field ? `${field}: ` : ''}${listed[0]!.message}`, {
     field: field || undefined,
     suggestion: 'Fix the listed fields and send the request again; see the tool input schema for the expected shape.',
     issues: listed,

@@ -34,7 +34,7 @@ function unwrap(s: unknown): unknown {
 }
 
 /** The schema at `path` under `root` (through any branch of a union on the way that has it). */
-function schemaAt(root: unknown, path: Path): unknown {
+export function schemaAt(root: unknown, path: Path): unknown {
   const s = unwrap(root);
   if (path.length === 0) return s;
   const d = defOf(s);
@@ -102,4 +102,34 @@ export function likelyBranch(errors: readonly (readonly Issue[])[], unionPath: P
     }
   });
   return best;
+}
+
+/** A type in a word or two: string, number, "a"|"b", object, array of object... */
+function typeWord(schema: unknown, depth = 0): string {
+  const d = defOf(unwrap(schema));
+  if (!d) return 'any';
+  if (d.type === 'literal') return ((d as { values?: unknown[] }).values ?? []).map((v) => JSON.stringify(v)).join('|');
+  if (d.type === 'enum') return Object.values((d as { entries?: Record<string, unknown> }).entries ?? {}).map((v) => JSON.stringify(v)).join('|');
+  if (d.type === 'union') {
+    const words = (d.options ?? []).map((o) => typeWord(o, depth + 1));
+    return words.length > 6 ? `${words.slice(0, 6).join('|')}|…` : words.join('|');
+  }
+  if (d.type === 'array') return depth > 1 ? 'array' : `array of ${typeWord(d.element, depth + 1)}`;
+  return d.type;
+}
+
+/**
+ * The object shape expected at `path`, in one line ({agent_url: string, id: string, width?: number}), for an
+ * issue whose message says only "expected object": tools/list trims deep levels of the AdCP schemas to spare
+ * agents' context, so the error is where an agent learns the shape.
+ */
+export function objectShapeAt(schema: unknown, path: Path): string | undefined {
+  const d = defOf(schemaAt(schema, path));
+  if (d?.type !== 'object' || !d.shape) return undefined;
+  const fields = Object.entries(d.shape).map(([k, v]) => {
+    const optional = ['optional', 'default', 'prefault'].includes(defOf(v)?.type ?? '');
+    return `${k}${optional ? '?' : ''}: ${typeWord(v)}`;
+  });
+  const shown = fields.slice(0, 10).join(', ');
+  return `{${shown}${fields.length > 10 ? ', …' : ''}}`;
 }

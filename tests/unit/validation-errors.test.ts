@@ -64,4 +64,10 @@ describe('validation errors', () => {
     expect(a).toMatchObject({ field: 'start_time' });
     expect(a.message).toContain('expected "asap" or a value of type string');
   });
+
+  it('spell out the object expected where the tool listing trims the schema', () => {
+    const a = answer('create_media_buy', create({ packages: [{ product_id: 'p1', budget: 1000, pricing_option_id: 'po1', format_ids: ['display_300x250'] }] }));
+    expect(a.issues[0]).toMatchObject({ pointer: '/packages/0/format_ids/0', keyword: 'type' });
+    expect(a.message).toContain('expected {agent_url: string, id: string');
+  });
 });
