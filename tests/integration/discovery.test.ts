@@ -82,6 +82,14 @@ describe('discovery tools', () => {
     expect((all.data.products as unknown[]).length).toBeGreaterThanOrEqual(8);
     const fixed = await call(buyer, 'get_products', { buying_mode: 'wholesale', filters: { is_fixed_price: false } });
     expect((fixed.data.products as { delivery_type: string }[]).every((p) => p.delivery_type === 'non_guaranteed')).toBe(true);
+    // A budget cap that is not a number is the buyer's to fix, not an internal error.
+    for (const max of ['abc', -1, 1e21]) {
+      const bad = await call(buyer, 'get_products', { buying_mode: 'wholesale', filters: { budget_range: { max, currency: 'USD' } } });
+      expect(bad.isError).toBe(true);
+      expect(bad.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'filters.budget_range.max' });
+    }
+    const capped = await call(buyer, 'get_products', { buying_mode: 'wholesale', filters: { budget_range: { max: 1_000_000, currency: 'USD' } } });
+    expect(capped.isError).toBe(false);
   });
 
   it('returns only the pricing options a 3.1 buyer filters for, and only products reporting the metrics it needs', async () => {

@@ -2,6 +2,7 @@
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import type { ProductWithPricing } from '../../db/queries/inventory.js';
+import { AdcpError } from '../../domain/errors.js';
 import { compareAmounts } from '../../domain/money.js';
 import { metricsNotReported } from '../../domain/reporting.js';
 import { rankByBrief, toAdcpProduct } from '../../domain/products.js';
@@ -31,6 +32,18 @@ function pricingWanted(p: ProductWithPricing, f: Filters | undefined): ProductWi
   return p.pricing.filter(
     (po) => (f.is_fixed_price === undefined || (po.fixedPrice != null) === f.is_fixed_price) && (!currencies?.length || currencies.includes(po.currency)),
   );
+}
+
+/** The AdCP schema types budget_range.max as a number but the SDK's check lets anything through: check it here. */
+function checkBudgetRange(f: Filters | undefined): void {
+  const max = f?.budget_range?.max as unknown;
+  if (max === undefined) return;
+  if (typeof max !== 'number' || !Number.isFinite(max) || max < 0 || max > 1e15) {
+    throw new AdcpError('VALIDATION_ERROR', 'filters.budget_range.max must be a non-negative number.', {
+      field: 'filters.budget_range.max',
+      suggestion: 'Send the most you would spend as a number in budget_range.currency, e.g. {"max": 50000, "currency": "USD"}, or leave budget_range out.',
+    });
+  }
 }
 
 function matchesFilters(p: ProductWithPricing, f: Filters | undefined): boolean {
@@ -67,6 +80,7 @@ export default defineTool({
     // AdCP 3.1 cache_scope: nothing here depends on the request's account (products may be limited to
     // certain buyers, but a buyer's cache is its own), so every answer describes the public layer.
     if (!ctx.tenant) return { products: [], cache_scope: 'public' };
+    checkBudgetRange(input.filters);
     // The same catalogue create_media_buy validates against (cached per process, dropped on every change).
     const all = await ctx.catalog.productsFor(ctx.tenant.id, ctx.principal?.id ?? null);
     const filtered: ProductWithPricing[] = [];
