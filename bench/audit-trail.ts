@@ -27,7 +27,7 @@ const rows = Number(values.rows);
 const logger = createLogger('warn');
 
 const caller = { tenant: { id: 'demo' }, principal: { id: 'prn_demo_buyer' } };
-const args = { idempotency_key: 'idem-bench-0001', buyer_ref: 'bench', packages: [{ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 }] };
+const args = { idempotency_key: 'idem-bench-audit-0001', buyer_ref: 'bench', packages: [{ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 }] };
 const body = { media_buy_id: 'mb_benchbenchbench01', status: 'pending_creatives', packages: [{ package_id: 'pkg_1' }] };
 const result: CallToolResult = { content: [{ type: 'text', text: JSON.stringify(body) }], structuredContent: body };
 

@@ -251,6 +251,22 @@ export async function invokeTool(tool: ToolDef, rawArgs: unknown, ctx: ToolConte
   return result;
 }
 
+/**
+ * AdCP's idempotency_key: 16 to 255 of letters, digits and _ . : - (the request schemas' pattern, which the
+ * SDK's zod does not carry). A short key would make one buyer's unrelated writes replay each other's answers.
+ */
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{16,255}$/;
+function checkIdempotencyKey(key: unknown): void {
+  if (key === undefined || (typeof key === 'string' && IDEMPOTENCY_KEY.test(key))) return;
+  const issue = { pointer: '/idempotency_key', keyword: typeof key === 'string' ? 'pattern' : 'type', message: 'Must be 16 to 255 letters, digits, or _ . : -' };
+  throw new AdcpError('VALIDATION_ERROR', `Invalid request: idempotency_key: ${issue.message}.`, {
+    field: 'idempotency_key',
+    suggestion: 'Send a fresh UUID v4 for each new request, and the same key only to retry that request.',
+    issues: [issue],
+    details: { issues: [issue] },
+  });
+}
+
 async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promise<CallToolResult> {
   const args = (rawArgs ?? {}) as Record<string, unknown>;
   const context = contextOf(args);
@@ -261,6 +277,7 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
     }
     release = negotiateVersion(args);
     if (tool.auth === 'required' && !ctx.principal) throw authRequired(tool.name);
+    if (!tool.annotations.readOnlyHint) checkIdempotencyKey(args.idempotency_key);
     const parsed = parseAcceptingAdcp31Values(tool.input, args);
     if (!parsed.success) throw validationError(parsed.error.issues, args, tool.input);
     const data = await handle(tool, parsed.data, ctx);

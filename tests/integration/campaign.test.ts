@@ -17,7 +17,7 @@ let key = 0;
 
 async function step(tool: string, args: Record<string, unknown>) {
   const mutating = ['create_media_buy', 'update_media_buy', 'sync_creatives', 'provide_performance_feedback'].includes(tool);
-  const res = await call(agent, tool, { ...(mutating && { idempotency_key: `campaign-${++key}` }), ...args });
+  const res = await call(agent, tool, { ...(mutating && { idempotency_key: `campaign-step-${String(++key).padStart(6, '0')}` }), ...args });
   expect(res.isError, `${tool}: ${JSON.stringify(res.data).slice(0, 300)}`).toBe(false);
   if (tool !== 'comply_test_controller') expect(responseProblems(tool, res.data)).toEqual([]);
   return res.data as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- AdCP payloads read ad hoc

@@ -141,6 +141,17 @@ describe('create_media_buy validation', () => {
     expect(err.details.issues).toEqual(err.issues);
   });
 
+  it('refuses an idempotency key AdCP does not allow (16 to 255 of letters, digits, _ . : -), writing nothing', async () => {
+    const before = await counts();
+    for (const key of ['1', 'abc123', 'has spaces in the key!', 'x'.repeat(256)]) {
+      const { isError, data } = await call(buyer, 'create_media_buy', buyRequest({ idempotency_key: key }));
+      expect(isError).toBe(true);
+      expect(data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'idempotency_key', issues: [{ pointer: '/idempotency_key', keyword: 'pattern' }] });
+    }
+    expect(await counts()).toEqual(before);
+    expect((await call(buyer, 'create_media_buy', buyRequest({ idempotency_key: '7f1c2a9e-4b7d-4a8e-9c3f-2d6b1e0a5f43' }))).isError).toBe(false);
+  });
+
   it('names every choice of an enumeration a value is not in (the 3.1 additions too), not just the first', async () => {
     const req = buyRequest();
     const { data } = await call(buyer, 'create_media_buy', {

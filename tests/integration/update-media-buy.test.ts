@@ -124,7 +124,7 @@ describe('update_media_buy', () => {
     await addBuyer(t, { id: 'prn_other', token: 'tok_other_update', name: 'Other' });
     const other = await memoryClient(t, 'tok_other_update');
     try {
-      const res = await call(other, 'update_media_buy', { media_buy_id: buy.media_buy_id, paused: true, idempotency_key: 'x-1', account: { brand: { domain: 'a.example' }, operator: 'a.example' } });
+      const res = await call(other, 'update_media_buy', { media_buy_id: buy.media_buy_id, paused: true, idempotency_key: 'x-1-other-buyers-update', account: { brand: { domain: 'a.example' }, operator: 'a.example' } });
       expect(res.data.adcp_error).toMatchObject({ code: 'MEDIA_BUY_NOT_FOUND' });
     } finally {
       await other.close();
