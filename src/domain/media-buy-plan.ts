@@ -54,13 +54,41 @@ export interface MediaBuyPlan {
   manualApproval: boolean;
 }
 
-export const TARGETING_KEYS = new Set([
+const TARGETING_KEYS = new Set([
   'geo_countries', 'geo_countries_exclude', 'geo_regions', 'geo_regions_exclude', 'geo_metros', 'geo_metros_exclude',
   'geo_postal_areas', 'geo_postal_areas_exclude', 'daypart_targets', 'axe_include_segment', 'axe_exclude_segment',
   'audience_include', 'audience_exclude', 'frequency_cap', 'property_list', 'collection_list', 'collection_list_exclude',
   'age_restriction', 'device_platform', 'device_type', 'device_type_exclude', 'store_catchments', 'geo_proximity',
   'language', 'keyword_targets', 'negative_keywords',
 ]);
+
+/**
+ * Code formats AdCP's targeting schema gives (patterns the SDK's zod does not carry). A code in the wrong
+ * form is refused here: accepted, it would reach the ad server only in the fulfilment job and fail there.
+ */
+const TARGETING_CODES: Record<string, { pattern: RegExp; what: string; example: string }> = {
+  geo_countries: { pattern: /^[A-Z]{2}$/, what: 'an ISO 3166-1 alpha-2 country code in capitals', example: 'US, GB, DE' },
+  geo_countries_exclude: { pattern: /^[A-Z]{2}$/, what: 'an ISO 3166-1 alpha-2 country code in capitals', example: 'US, GB, DE' },
+  geo_regions: { pattern: /^[A-Z]{2}-[A-Z0-9]{1,3}$/, what: 'an ISO 3166-2 subdivision code', example: 'US-CA, GB-SCT' },
+  geo_regions_exclude: { pattern: /^[A-Z]{2}-[A-Z0-9]{1,3}$/, what: 'an ISO 3166-2 subdivision code', example: 'US-CA, GB-SCT' },
+  language: { pattern: /^[a-z]{2}$/, what: 'an ISO 639-1 language code in lower case', example: 'en, es, fr' },
+};
+
+/** A package's targeting_overlay: fields this seller knows, and codes in the form AdCP gives. */
+export function checkTargeting(targeting: Record<string, unknown> | undefined, at: (f: string) => string): void {
+  for (const [key, value] of Object.entries(targeting ?? {})) {
+    if (!TARGETING_KEYS.has(key)) {
+      throw new AdcpError('VALIDATION_ERROR', `Unknown targeting field "${key}".`, { field: at(`targeting_overlay.${key}`), suggestion: `Supported targeting fields: ${[...TARGETING_KEYS].join(', ')}.` });
+    }
+    const codes = TARGETING_CODES[key];
+    if (!codes || !Array.isArray(value)) continue;
+    value.forEach((code, i) => {
+      if (typeof code !== 'string' || !codes.pattern.test(code)) {
+        throw new AdcpError('VALIDATION_ERROR', `${JSON.stringify(code)} is not ${codes.what}.`, { field: at(`targeting_overlay.${key}[${i}]`), suggestion: `Send codes such as ${codes.example}.` });
+      }
+    });
+  }
+}
 
 /** The tightest billing-measurement variance this seller will guarantee against a third-party vendor. */
 export const DEFAULT_MIN_VARIANCE_PERCENT = 5;
@@ -238,11 +266,7 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
       }
       bidPrice = fromUnits(toUnits(pkg.bid_price));
     }
-    for (const key of Object.keys(pkg.targeting_overlay ?? {})) {
-      if (!TARGETING_KEYS.has(key)) {
-        throw new AdcpError('VALIDATION_ERROR', `Unknown targeting field "${key}".`, { field: at(`targeting_overlay.${key}`), suggestion: `Supported targeting fields: ${[...TARGETING_KEYS].join(', ')}.` });
-      }
-    }
+    checkTargeting(pkg.targeting_overlay, at);
     if (pkg.creatives?.length) {
       throw new AdcpError('UNSUPPORTED_FEATURE', 'Inline creatives are not supported; upload them with sync_creatives.', { field: at('creatives'), suggestion: 'Call sync_creatives, then reference creatives by creative_id in creative_assignments.' });
     }

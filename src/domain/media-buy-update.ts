@@ -10,7 +10,7 @@ import type { ProductWithPricing } from '../db/queries/inventory.js';
 import type { TenantSettings } from '../db/schema/index.js';
 import { AdcpError } from './errors.js';
 import { checkAssignedFormats } from './creatives.js';
-import { TARGETING_KEYS, planPackages, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
+import { checkTargeting, planPackages, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
 import { compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
 import { availableActions, toAdcpMediaBuyStatus, type MediaBuyStatus } from './status.js';
 
@@ -162,9 +162,7 @@ export function planUpdate(input: {
       change.bidPrice = fromUnits(toUnits(u.bid_price));
     }
     if (u.pacing !== undefined) change.pacing = u.pacing;
-    for (const key of Object.keys(u.targeting_overlay ?? {})) {
-      if (!TARGETING_KEYS.has(key)) throw new AdcpError('VALIDATION_ERROR', `Unknown targeting field "${key}".`, { field: at(`targeting_overlay.${key}`), suggestion: `Supported targeting fields: ${[...TARGETING_KEYS].join(', ')}.` });
-    }
+    checkTargeting(u.targeting_overlay, at);
     if (u.targeting_overlay) change.targeting = u.targeting_overlay;
     if (u.canceled) change.status = 'canceled';
     else if (u.paused !== undefined) change.status = u.paused ? 'paused' : 'active';

@@ -141,6 +141,14 @@ describe('create_media_buy validation', () => {
     expect(err.details.issues).toEqual(err.issues);
   });
 
+  it('refuses targeting codes in another form than AdCP gives, before anything reaches the ad server', async () => {
+    const req = buyRequest();
+    const before = await counts();
+    const { data } = await call(buyer, 'create_media_buy', { ...req, packages: [{ ...req.packages[0], targeting_overlay: { geo_countries: ['us'] } }] });
+    expect(data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'packages[0].targeting_overlay.geo_countries[0]' });
+    expect(await counts()).toEqual(before);
+  });
+
   it('refuses an idempotency key AdCP does not allow (16 to 255 of letters, digits, _ . : -), writing nothing', async () => {
     const before = await counts();
     for (const key of ['1', 'abc123', 'has spaces in the key!', 'x'.repeat(256)]) {

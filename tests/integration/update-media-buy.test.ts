@@ -100,6 +100,7 @@ describe('update_media_buy', () => {
     ['reversed dates', () => ({ end_time: new Date(Date.now() - 86400e3).toISOString() }), 'VALIDATION_ERROR'],
     ['stale revision', () => ({ revision: 99, paused: true }), 'CONFLICT'],
     ['duplicate product in new package', () => ({ new_packages: [{ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 }] }), 'VALIDATION_ERROR'],
+    ['region code in another form', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, targeting_overlay: { geo_regions: ['california'] } }] }), 'VALIDATION_ERROR'],
   ])('%s → %s, nothing changes', async (_n, args, code) => {
     const buy = await newBuy();
     const before = await sql`select revision, total_budget from media_buys where id = ${buy.media_buy_id}`;
