@@ -137,7 +137,7 @@ function addedValues(issues: readonly Issue[], input: unknown, prefix: Path = []
 /**
  * `schema.safeParse(input)`, accepting AdCP 3.1's added enumeration values: when the only thing wrong is
  * such values, the request parses with 3.0 stand-ins and the parsed input carries the buyer's values.
- * Otherwise the first parse's result, so the errors the caller sees are about the request as sent.
+ * If something else is wrong too, the errors are those of the parse with stand-ins (the values themselves are fine).
  */
 export function parseAcceptingAdcp31Values<T>(schema: z.ZodType<T>, input: unknown): z.ZodSafeParseResult<T> {
   const first = schema.safeParse(input);
@@ -147,7 +147,8 @@ export function parseAcceptingAdcp31Values<T>(schema: z.ZodType<T>, input: unkno
   const patched = structuredClone(input);
   for (const f of found) setAt(patched, f.path, f.standIn);
   const second = schema.safeParse(patched);
-  if (!second.success) return first;
+  // Something else is wrong too: report that, and not the 3.1 values, which are fine.
+  if (!second.success) return second;
   for (const f of found) {
     // The parsed input must hold the stand-in where the request held the value; anything else and it is not ours to restore.
     if (valueAt(second.data, f.path) !== f.standIn) return first;

@@ -5,7 +5,7 @@
  * logged with context and the caller sees a generic SERVICE_UNAVAILABLE.
  */
 import { acceptedValues, expectedLiterals, parseAcceptingAdcp31Values } from './adcp31-values.js';
-import { likelyBranch, objectShapeAt } from './union-issues.js';
+import { likelyBranch, objectShapeAt, schemaAt } from './union-issues.js';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { rerunOnBrokenConnection } from '../db/client.js';
@@ -256,6 +256,13 @@ export async function invokeTool(tool: ToolDef, rawArgs: unknown, ctx: ToolConte
  * SDK's zod does not carry). A short key would make one buyer's unrelated writes replay each other's answers.
  */
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{16,255}$/;
+const keyed = new WeakMap<ToolDef, boolean>();
+/** A write whose request schema has an idempotency_key (not, say, si_terminate_session). */
+function takesIdempotencyKey(tool: ToolDef): boolean {
+  let v = keyed.get(tool);
+  if (v === undefined) keyed.set(tool, (v = !tool.annotations.readOnlyHint && schemaAt(tool.input, ['idempotency_key']) !== undefined));
+  return v;
+}
 function checkIdempotencyKey(key: unknown): void {
   if (key === undefined || (typeof key === 'string' && IDEMPOTENCY_KEY.test(key))) return;
   const issue = { pointer: '/idempotency_key', keyword: typeof key === 'string' ? 'pattern' : 'type', message: 'Must be 16 to 255 letters, digits, or _ . : -' };
@@ -277,7 +284,7 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
     }
     release = negotiateVersion(args);
     if (tool.auth === 'required' && !ctx.principal) throw authRequired(tool.name);
-    if (!tool.annotations.readOnlyHint) checkIdempotencyKey(args.idempotency_key);
+    if (takesIdempotencyKey(tool)) checkIdempotencyKey(args.idempotency_key);
     const parsed = parseAcceptingAdcp31Values(tool.input, args);
     if (!parsed.success) throw validationError(parsed.error.issues, args, tool.input);
     const data = await handle(tool, parsed.data, ctx);

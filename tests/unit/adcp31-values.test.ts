@@ -58,10 +58,17 @@ describe('AdCP 3.1 enumeration values', () => {
     expect(out.packages[0]!.optimization_goals[0]!.event_sources[0]!.event_type).toBe('follow');
   });
 
-  it('let nothing else through, and report the request as sent', () => {
+  it('leave the 3.1 value out of the errors when something else is wrong', () => {
+    const goal = { kind: 'event', event_sources: [{ event_source_id: 'es1', event_type: 'follow' }] };
+    const parsed = parseAcceptingAdcp31Values(input('create_media_buy'), create({}, { budget: 'lots', optimization_goals: [goal] }));
+    expect(parsed.success).toBe(false);
+    expect(parsed.error!.issues.map((i) => i.path.join('.'))).toEqual(['packages.0.budget']);
+  });
+
+  it('let nothing else through, and report only what is wrong', () => {
     const bogus = parseAcceptingAdcp31Values(input('create_media_buy'), create({ reporting_webhook: { url: 'https://buyer.example/r', authentication: { schemes: ['Bearer'], credentials: 'bearer-token-0123456789-abcdefghij' }, reporting_frequency: 'daily', requested_metrics: ['cpm', 'not_a_metric'] } }));
     expect(bogus.success).toBe(false);
-    expect(bogus.error!.issues.map((i) => i.path.join('.'))).toEqual(['reporting_webhook.requested_metrics.0', 'reporting_webhook.requested_metrics.1']);
+    expect(bogus.error!.issues.map((i) => i.path.join('.'))).toEqual(['reporting_webhook.requested_metrics.1']);
     // A 3.1 value where another enumeration is expected stays refused.
     const elsewhere = parseAcceptingAdcp31Values(input('list_creatives'), { filters: { statuses: ['cpm'] } });
     expect(elsewhere.success).toBe(false);

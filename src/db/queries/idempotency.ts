@@ -37,9 +37,10 @@ export async function readIdempotentResponse(db: Queryable, p: { tenantId: strin
 }
 
 /**
- * Records past their replay window answer nothing (a key may then be reused), so they are deleted, oldest
- * first, in batches: without this the table grows by one row, with its response, for every keyed write ever
- * made. Rows a concurrent request is reusing are skipped (locked) or found fresh again (rechecked).
+ * Records past their replay window answer nothing (a key may then be reused), so they are deleted in
+ * batches, found by age through a BRIN index: without this the table grows by one row, with its response,
+ * for every keyed write ever made. Rows a concurrent request is reusing are skipped (locked) or found fresh
+ * again (rechecked).
  */
 export async function pruneIdempotencyRecords(db: Queryable, p: { olderThanSeconds: number; limit: number }): Promise<number> {
   const rows = await db.execute(sql`

@@ -38,7 +38,8 @@ function pricingWanted(p: ProductWithPricing, f: Filters | undefined): ProductWi
 function checkBudgetRange(f: Filters | undefined): void {
   const max = f?.budget_range?.max as unknown;
   if (max === undefined) return;
-  if (typeof max !== 'number' || !Number.isFinite(max) || max < 0 || max > 1e15) {
+  // Below 1e21, where numbers stop printing as plain decimals (amounts are compared as decimal strings).
+  if (typeof max !== 'number' || !Number.isFinite(max) || max < 0 || max >= 1e21) {
     throw new AdcpError('VALIDATION_ERROR', 'filters.budget_range.max must be a non-negative number.', {
       field: 'filters.budget_range.max',
       suggestion: 'Send the most you would spend as a number in budget_range.currency, e.g. {"max": 50000, "currency": "USD"}, or leave budget_range out.',

@@ -1,0 +1,1 @@
+CREATE INDEX "idempotency_records_created_brin" ON "idempotency_records" USING brin ("created_at");
