@@ -12,6 +12,7 @@
  * Not covered: 3.1 changes of shape rather than of values (e.g. postal areas as country + system).
  */
 import type { z } from 'zod';
+import { valueAt } from './value-at.js';
 
 interface Widened {
   /** The enumeration as AdCP 3.1 has it. */
@@ -102,15 +103,6 @@ export function expectedLiterals(issue: Issue): string[] | undefined {
     return values;
   }
   return undefined;
-}
-
-function valueAt(root: unknown, path: Path): unknown {
-  let cur = root;
-  for (const key of path) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string | number, unknown>)[key];
-  }
-  return cur;
 }
 
 function setAt(root: unknown, path: Path, value: unknown): void {

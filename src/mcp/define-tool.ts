@@ -4,14 +4,15 @@
  * to fix and comes back as `errors[]` (plus `adcp_error`); anything else is
  * logged with context and the caller sees a generic SERVICE_UNAVAILABLE.
  */
-import { acceptedValues, expectedLiterals, parseAcceptingAdcp31Values } from './adcp31-values.js';
-import { likelyBranch, objectShapeAt, schemaAt } from './union-issues.js';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { rerunOnBrokenConnection } from '../db/client.js';
 import { AdcpError, authRequired, fieldPath, type AdcpErrorBody } from '../domain/errors.js';
+import { acceptedValues, expectedLiterals, parseAcceptingAdcp31Values } from './adcp31-values.js';
 import type { BuyerContext, ToolContext } from './context.js';
 import { compactJsonSchema } from './json-schema.js';
+import { likelyBranch, objectShapeAt, schemaAt } from './union-issues.js';
+import { valueAt } from './value-at.js';
 
 export type AuthMode = 'optional' | 'required';
 
@@ -161,7 +162,7 @@ export function servedAs(release: AdcpRelease, tool: string, body: Record<string
 /** The JSON Schema keyword behind a zod issue (AdCP error.issues[].keyword uses the JSON Schema vocabulary). */
 function schemaKeyword(i: z.core.$ZodIssue, args: unknown): string {
   // A field that is not there at all was required, whatever zod says about the shape it wanted.
-  const value = i.path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k as PropertyKey] : undefined), args);
+  const value = valueAt(args, i.path);
   if (args !== undefined && value === undefined && i.path.length > 0 && i.code !== 'unrecognized_keys') return 'required';
   switch (i.code) {
     case 'invalid_type':

@@ -11,6 +11,7 @@
  * 3. the first.
  */
 import type { z } from 'zod';
+import { valueAt } from './value-at.js';
 
 type Issue = z.core.$ZodIssue;
 type Path = PropertyKey[];
@@ -51,15 +52,6 @@ export function schemaAt(root: unknown, path: Path): unknown {
   if (d.type === 'array' && typeof key === 'number') return schemaAt(d.element, rest);
   if (d.type === 'record') return schemaAt(d.valueType, rest);
   return undefined;
-}
-
-function valueAt(root: unknown, path: Path): unknown {
-  let cur = root;
-  for (const key of path) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[key];
-  }
-  return cur;
 }
 
 /** Keys of the value that each union option's object shape declares (-1: not an object shape). */
