@@ -19,6 +19,7 @@ import {
 import { tenants } from '../schema/index.js';
 import type { CreativeRow } from './creatives.js';
 import type { AdapterOrderRow, MediaBuyRow, PackageRow, WorkflowStepRow } from './media-buys.js';
+import { WEBHOOK_JOB_KEY_PREFIX } from './webhooks.js';
 
 export interface PendingApproval {
   step: WorkflowStepRow;
@@ -181,7 +182,7 @@ async function consoleDetail(db: Queryable, p: { tenantId: string; id: string })
       where key = ${`fulfil:${id}`}
          or starts_with(key, ${`fulfil:${id}:`}) or starts_with(key, ${`cancel:${id}:`}) or starts_with(key, ${`creatives:${id}:`})
          or key in (${`slack:approval_required:${id}`}, ${`slack:fulfilment_failed:${id}`})
-         or key in (select 'webhook:' || w.id from webhook_deliveries w where w.tenant_id = ${p.tenantId} and w.media_buy_id = ${id})
+         or key in (select ${WEBHOOK_JOB_KEY_PREFIX} || w.id from webhook_deliveries w where w.tenant_id = ${p.tenantId} and w.media_buy_id = ${id})
          or exists (select 1 from workflow_steps s where s.tenant_id = ${p.tenantId} and s.media_buy_id = ${id} and starts_with(key, 'update:' || s.id || ':'))
       order by id`),
     db.execute<WebhookDeliveryView>(sql`select ${WEBHOOK_VIEW} from webhook_deliveries d

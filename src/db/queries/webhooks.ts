@@ -6,6 +6,9 @@ import { addNewJobsSql, jobSpec } from '../../jobs/fan-out.js';
 
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 
+/** A delivery's deliver_webhook job is keyed by this and the delivery's id. */
+export const WEBHOOK_JOB_KEY_PREFIX = 'webhook:';
+
 export async function queueWebhook(
   db: Queryable,
   w: {
@@ -20,7 +23,7 @@ export async function queueWebhook(
     allowPrivateNetwork: boolean;
   },
 ): Promise<void> {
-  const job = jobSpec('deliver_webhook', { v: 1, tenant_id: w.tenantId, delivery_id: w.id }, `webhook:${w.id}`);
+  const job = jobSpec('deliver_webhook', { v: 1, tenant_id: w.tenantId, delivery_id: w.id }, `${WEBHOOK_JOB_KEY_PREFIX}${w.id}`);
   await db.execute(sql`
     with d as (
       insert into webhook_deliveries (id, tenant_id, principal_id, task_id, media_buy_id, url, authentication, payload, idempotency_key, sequence, allow_private_network)
@@ -74,7 +77,7 @@ export async function closeStrandedDeliveries(db: Queryable, limit = 1000): Prom
       select s.id from webhook_deliveries s
       where s.status = 'pending'
         and not exists (select 1 from graphile_worker._private_jobs j
-                        where j.key = 'webhook:' || s.id and (j.attempts < j.max_attempts or j.locked_at is not null))
+                        where j.key = ${WEBHOOK_JOB_KEY_PREFIX} || s.id and (j.attempts < j.max_attempts or j.locked_at is not null))
       order by s.created_at
       limit ${limit}
       for update skip locked
