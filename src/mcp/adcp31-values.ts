@@ -76,7 +76,7 @@ export const ADCP31_ADDED_VALUES: Record<string, Widened> = {
 const WIDENED = Object.values(ADCP31_ADDED_VALUES).map((w) => ({ ...w, addedSet: new Set(w.added), kept: w.values31.filter((v) => !w.added.includes(v)) }));
 
 /** The 3.1 enumeration a closed set of 3.0 values stands for, if any: it holds every value 3.1 kept. */
-export function widenedEnumeration(expected: readonly string[]) {
+function widenedEnumeration(expected: readonly string[]) {
   return WIDENED.find((w) => w.kept.every((v) => expected.includes(v)));
 }
 

@@ -5,7 +5,7 @@
  * which the server still validates in full on every call.
  */
 import { z } from 'zod';
-import { widenedEnumeration } from './adcp31-values.js';
+import { acceptedValues } from './adcp31-values.js';
 
 const MAX_DEPTH = 4;
 
@@ -13,9 +13,9 @@ const MAX_DEPTH = 4;
 function with31Values(obj: Record<string, unknown>): Record<string, unknown> {
   const consts = Array.isArray(obj.anyOf) && obj.anyOf.every((a) => a && typeof (a as { const?: unknown }).const === 'string') ? (obj.anyOf as { const: string }[]) : undefined;
   const values = consts ? consts.map((a) => a.const) : Array.isArray(obj.enum) && obj.enum.every((v) => typeof v === 'string') ? (obj.enum as string[]) : undefined;
-  const widened = values && widenedEnumeration(values);
-  if (!widened) return obj;
-  const added = widened.added.filter((v) => !values.includes(v));
+  if (!values) return obj;
+  const added = acceptedValues(values).slice(values.length);
+  if (added.length === 0) return obj;
   return consts ? { ...obj, anyOf: [...consts, ...added.map((v) => ({ type: 'string', const: v }))] } : { ...obj, enum: [...values, ...added] };
 }
 
