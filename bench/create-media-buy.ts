@@ -12,7 +12,7 @@
  * the server are always torn down. Build first: `npm run build`.
  *
  *   npx tsx bench/create-media-buy.ts [--clients 32] [--requests 2000] [--adapter-latency-ms 0]
- *     [--warmup 200] [--worker-concurrency 16] [--database-url URL] [--port 0] [--json]
+ *     [--warmup 2000] [--single-client-calls 1000] [--worker-concurrency 16] [--database-url URL] [--port 0] [--json]
  */
 import { existsSync } from 'node:fs';
 import http from 'node:http';
@@ -43,7 +43,6 @@ import {
   type Stats,
 } from './lib.js';
 
-const SINGLE_CLIENT_CALLS = 300;
 const RSS_SAMPLE_MS = 100;
 
 // ---------------------------------------------------------------- options
@@ -52,7 +51,9 @@ const USAGE = `Usage: npx tsx bench/create-media-buy.ts [options]
   --clients N              concurrent client loops in the measured phase (default 32)
   --requests N             calls in the measured phase (default 2000)
   --adapter-latency-ms N   mock ad server latency per order, seeded into the demo tenant (default 0)
-  --warmup N               unmeasured calls before measuring (default 200)
+  --warmup N               unmeasured calls before measuring (default 2000: the server's JIT and caches
+                           settle over the first ~2,000 calls; after 200, the 1-client p50 is 1-2 ms higher)
+  --single-client-calls N  calls in the 1-client phase (default 1000)
   --worker-concurrency N   SALES_AGENT_WORKER_CONCURRENCY for each worker (default 16)
   --worker-processes N     0: the worker runs inside the server (default); N > 0: the server runs
                            with --no-worker and N separate \`sales-agent worker\` processes fulfil
@@ -69,7 +70,8 @@ function parseOptions() {
       clients: { type: 'string', default: '32' },
       requests: { type: 'string', default: '2000' },
       'adapter-latency-ms': { type: 'string', default: '0' },
-      warmup: { type: 'string', default: '200' },
+      warmup: { type: 'string', default: '2000' },
+      'single-client-calls': { type: 'string', default: '1000' },
       'database-url': { type: 'string' },
       port: { type: 'string', default: '0' },
       'worker-concurrency': { type: 'string', default: '16' },
@@ -92,6 +94,7 @@ function parseOptions() {
     requests: int('requests', 1),
     adapterLatencyMs: int('adapter-latency-ms', 0, 600_000),
     warmup: int('warmup', 0),
+    singleClientCalls: int('single-client-calls', 1),
     port: int('port', 0, 65535),
     workerConcurrency: int('worker-concurrency', 1, 4096),
     workerProcesses: int('worker-processes', 0, 64),
@@ -165,8 +168,8 @@ async function main(): Promise<number> {
   const rssIdleMb = readRssMb(pid);
 
   // 5a. One client, for the uncontended latency.
-  log(`1-client phase: ${SINGLE_CLIENT_CALLS} calls`);
-  const single = await runPhase(call, SINGLE_CLIENT_CALLS, 1);
+  log(`1-client phase: ${o.singleClientCalls} calls`);
+  const single = await runPhase(call, o.singleClientCalls, 1);
   await settle('1-client phase');
 
   // 5b. The measured phase, with RSS sampling (6).
@@ -200,7 +203,7 @@ async function main(): Promise<number> {
       clients: o.clients,
       requests: o.requests,
       warmup: o.warmup,
-      single_client_calls: SINGLE_CLIENT_CALLS,
+      single_client_calls: o.singleClientCalls,
       adapter_latency_ms: o.adapterLatencyMs,
       worker_concurrency: o.workerConcurrency,
       worker_processes: o.workerProcesses,
