@@ -6,20 +6,13 @@
  * ever made.
  */
 import { IDEMPOTENCY_REPLAY_TTL_SECONDS, pruneIdempotencyRecords } from '../../db/queries/idempotency.js';
+import { inBatches } from '../batches.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 
-const BATCH = 5000;
-/** Bounds one run; anything left is picked up an hour later. */
-const MAX_BATCHES = 40;
 const PRUNE_AFTER_SECONDS = IDEMPOTENCY_REPLAY_TTL_SECONDS + 3600;
 
 export async function pruneIdempotency(_payload: unknown, _job: JobInfo, deps: TaskDeps): Promise<{ deleted: number }> {
-  let deleted = 0;
-  for (let i = 0; i < MAX_BATCHES; i++) {
-    const n = await pruneIdempotencyRecords(deps.db, { olderThanSeconds: PRUNE_AFTER_SECONDS, limit: BATCH });
-    deleted += n;
-    if (n < BATCH) break;
-  }
+  const deleted = await inBatches((limit) => pruneIdempotencyRecords(deps.db, { olderThanSeconds: PRUNE_AFTER_SECONDS, limit }), { batch: 5000, maxBatches: 40 });
   if (deleted) deps.logger.info('prune_idempotency_records: expired idempotency records deleted', { deleted });
   return { deleted };
 }
