@@ -81,7 +81,7 @@ export async function bootApp(
   }
   const hub = new NotificationHub(database.sql, logger);
   await hub.start();
-  const worker = opts.worker ? await startWorker({ database, logger, concurrency: config.workerConcurrency, adapters: opts.adapters }) : undefined;
+  const worker = opts.worker ? await startWorker({ database, logger, concurrency: config.workerConcurrency, adapters: opts.adapters, retention: config.retention }) : undefined;
   const catalog = new CatalogCache(database.db, hub);
   const accounts = new AccountCache(hub);
   const audit = new AuditTrail(database.db, logger);

@@ -92,7 +92,7 @@ async function worker(config: Config, logger: Logger): Promise<void> {
     throw err;
   }
   const database = connect(url, { max: 4 });
-  const w = await startWorker({ database, logger, concurrency: config.workerConcurrency });
+  const w = await startWorker({ database, logger, concurrency: config.workerConcurrency, retention: config.retention });
   onSignals(async () => {
     await w.stop();
     await database.close();

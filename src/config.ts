@@ -9,6 +9,16 @@ import { parseSecretKeys } from './services/secret-box.js';
 const LogLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']);
 export type LogLevel = z.infer<typeof LogLevel>;
 
+/** How long history is kept, in days; 0 keeps it for ever. The hourly prune_history task applies it. */
+export interface Retention {
+  /** Ended webhook deliveries (delivered or given up) and their attempt logs, counted from their creation. */
+  webhookDeliveryDays: number;
+  /** audit_log rows: console actions and buying tool calls. */
+  auditLogDays: number;
+}
+
+export const DEFAULT_RETENTION: Retention = { webhookDeliveryDays: 30, auditLogDays: 0 };
+
 const EnvSchema = z.object({
   DATABASE_URL: z.string().min(1).optional(),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -31,6 +41,8 @@ const EnvSchema = z.object({
       }
     })
     .optional(),
+  SALES_AGENT_WEBHOOK_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(DEFAULT_RETENTION.webhookDeliveryDays),
+  SALES_AGENT_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(DEFAULT_RETENTION.auditLogDays),
 });
 
 export interface Config {
@@ -47,6 +59,7 @@ export interface Config {
   secretKey: string | undefined;
   /** Bearer token for GET /metrics; unset: loopback peers only. */
   metricsToken: string | undefined;
+  retention: Retention;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -68,5 +81,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: e.SALES_AGENT_PUBLIC_URL,
     secretKey: e.SALES_AGENT_SECRET_KEY,
     metricsToken: e.SALES_AGENT_METRICS_TOKEN,
+    retention: { webhookDeliveryDays: e.SALES_AGENT_WEBHOOK_RETENTION_DAYS, auditLogDays: e.SALES_AGENT_AUDIT_RETENTION_DAYS },
   };
 }

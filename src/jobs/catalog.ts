@@ -76,6 +76,7 @@ export const JOBS = {
   send_delivery_reports: { payload: CronPayload, maxAttempts: 3 },
   close_stranded_webhooks: { payload: CronPayload, maxAttempts: 3 },
   prune_idempotency_records: { payload: CronPayload, maxAttempts: 3 },
+  prune_history: { payload: CronPayload, maxAttempts: 3 },
 } as const;
 
 /**
@@ -84,7 +85,7 @@ export const JOBS = {
  * since each run catches up on everything due; a job key coalesces runs that
  * queue up while the workers are busy.
  */
-type CronTask = 'advance_flights' | 'schedule_delivery_collection' | 'send_delivery_reports' | 'close_stranded_webhooks' | 'prune_idempotency_records';
+type CronTask = 'advance_flights' | 'schedule_delivery_collection' | 'send_delivery_reports' | 'close_stranded_webhooks' | 'prune_idempotency_records' | 'prune_history';
 const cron = (task: CronTask, match: string): CronItem => ({
   task,
   identifier: task,
@@ -101,6 +102,8 @@ export const CRON_ITEMS: CronItem[] = [
   cron('close_stranded_webhooks', '35 * * * *'),
   // Idempotency records past their replay window.
   cron('prune_idempotency_records', '45 * * * *'),
+  // Webhook deliveries and audit entries past the seller's retention.
+  cron('prune_history', '55 * * * *'),
 ];
 
 export type JobName = keyof typeof JOBS;

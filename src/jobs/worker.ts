@@ -20,6 +20,7 @@ import { sql } from 'drizzle-orm';
 import { connect, rerunOnBrokenConnection, type Database } from '../db/client.js';
 import { createAdapterRegistry, type AdapterFactory } from '../adapters/registry.js';
 import type { Logger } from '../logger.js';
+import type { Retention } from '../config.js';
 import { fulfilMediaBuy, type JobInfo, type TaskDeps } from './tasks/fulfil-media-buy.js';
 import { deliverWebhook } from './tasks/deliver-webhook.js';
 import { syncMediaBuyUpdate } from './tasks/sync-media-buy-update.js';
@@ -30,6 +31,7 @@ import { scheduleDeliveryCollection } from './tasks/schedule-delivery-collection
 import { advanceFlights } from './tasks/advance-flights.js';
 import { closeStrandedWebhooks } from './tasks/close-stranded-webhooks.js';
 import { pruneIdempotency } from './tasks/prune-idempotency-records.js';
+import { pruneHistory } from './tasks/prune-history.js';
 import { sendDeliveryReports } from './tasks/send-delivery-reports.js';
 import { notifySlack } from './tasks/notify-slack.js';
 import { CRON_ITEMS } from './catalog.js';
@@ -146,12 +148,14 @@ export async function startWorker(opts: {
   heartbeat?: { intervalMs?: number; staleMs?: number };
   /** Vacuuming the job table once it has churned (queue-vacuum.ts); false: leave it to autovacuum. */
   queueVacuum?: QueueVacuumOptions | false;
+  /** The seller's retention settings, for prune_history (absent: the defaults). */
+  retention?: Retention;
 }): Promise<Worker> {
   const { logger } = opts;
   // Tasks get their own pool whose commits skip the WAL flush wait: each job's completion is committed
   // synchronously after the task's writes (by Graphile Worker, on its own pool), and that flush covers them.
   const database = connect(opts.database.url, { max: Math.min(opts.concurrency, 10), applicationName: 'sales-agent-worker', asyncCommit: true });
-  const deps = { db: database.db, adapters: opts.adapters ?? createAdapterRegistry(database.db, logger), logger };
+  const deps: TaskDeps = { db: database.db, adapters: opts.adapters ?? createAdapterRegistry(database.db, logger), logger, retention: opts.retention };
   const tasks: Record<string, Task> = {
     fulfil_media_buy: fulfilMediaBuy,
     sync_media_buy_update: syncMediaBuyUpdate,
@@ -165,6 +169,7 @@ export async function startWorker(opts: {
     notify_slack: notifySlack,
     close_stranded_webhooks: closeStrandedWebhooks,
     prune_idempotency_records: pruneIdempotency,
+    prune_history: pruneHistory,
   };
   const taskList: TaskList = Object.fromEntries(Object.entries(tasks).map(([name, task]) => [name, asTask(task, deps)]));
   // Jobs are fetched and completed in batches (the local queue below) and tasks use their own pool, so Graphile

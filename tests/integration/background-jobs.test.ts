@@ -238,6 +238,7 @@ describe('crontab', () => {
       ['send_delivery_reports', 'send_delivery_reports', 0],
       ['close_stranded_webhooks', 'close_stranded_webhooks', 0],
       ['prune_idempotency_records', 'prune_idempotency_records', 0],
+      ['prune_history', 'prune_history', 0],
     ]);
   });
 
@@ -248,9 +249,9 @@ describe('crontab', () => {
     try {
       const known = await waitFor(async () => {
         const rows = await sql`select identifier from graphile_worker._private_known_crontabs order by identifier`;
-        return rows.length >= 5 && rows.map((r) => r.identifier);
+        return rows.length >= 6 && rows.map((r) => r.identifier);
       });
-      expect(known).toEqual(['advance_flights', 'close_stranded_webhooks', 'prune_idempotency_records', 'schedule_delivery_collection', 'send_delivery_reports']);
+      expect(known).toEqual(['advance_flights', 'close_stranded_webhooks', 'prune_history', 'prune_idempotency_records', 'schedule_delivery_collection', 'send_delivery_reports']);
       await sql`delete from delivery_reports where media_buy_id = ${buyId}`;
       await scheduleDeliveryCollection({}, JOB, deps);
       await waitFor(async () => (await reportRows(buyId)).length > 0);

@@ -18,6 +18,7 @@ import { queueWebhook } from '../../src/db/queries/webhooks.js';
 import { newId } from '../../src/domain/ids.js';
 import { CREDENTIALS_NOT_KEPT, webhookPayload } from '../../src/domain/webhooks.js';
 import { closeStrandedWebhooks } from '../../src/jobs/tasks/close-stranded-webhooks.js';
+import { pruneHistory } from '../../src/jobs/tasks/prune-history.js';
 import { deliverWebhook } from '../../src/jobs/tasks/deliver-webhook.js';
 import { createLogger } from '../../src/logger.js';
 import { serveWellKnown } from '../../src/mcp/well-known.js';
@@ -395,5 +396,37 @@ describe('webhooks', () => {
     const again = await closeStrandedWebhooks({}, { attempts: 1, maxAttempts: 3 }, deps);
     expect(again.closed).toBe(0);
     await sql`select graphile_worker.remove_job(${`webhook:${waiting}`}), graphile_worker.remove_job(${`webhook:${running}`})`;
+  });
+
+  it('prune_history deletes ended deliveries past the retention with their attempts, keeps pending and recent ones, and audit entries unless asked', async () => {
+    const url = `${base}/hooks/pruned`;
+    const deps = { db: t.app.database.db, logger: createLogger('silent'), adapters: {} as never, retention: { webhookDeliveryDays: 30, auditLogDays: 0 } };
+    const queue = () => queueDelivery('task_prune', url, { allowPrivateNetwork: true, byHand: true });
+    const [delivered, failed, pending, recent, lone] = [await queue(), await queue(), await queue(), await queue(), await queueDelivery('task_prune_lone', url, { allowPrivateNetwork: true, byHand: true })];
+    const set = (id: string, status: string, daysAgo: number) => sql`update webhook_deliveries set status = ${status}, created_at = now() - make_interval(days => ${daysAgo}) where id = ${id}`;
+    await set(delivered, 'delivered', 40);
+    await set(failed, 'failed', 31);
+    await set(pending, 'pending', 45);
+    await set(recent, 'delivered', 29);
+    // A task's only delivery (a create's completion webhook is one) goes too.
+    await set(lone, 'delivered', 90);
+    await sql`insert into webhook_attempts (delivery_id, attempt, status_code, duration_ms) values (${delivered}, 1, 200, 5), (${failed}, 1, 500, 5), (${recent}, 1, 200, 5)`;
+    const mine = [delivered, failed, pending, recent, lone];
+    const [oldAudit] = (await sql`insert into audit_log (tenant_id, actor, operation, success, created_at) values ('demo', 'system', 'prune_test', true, now() - interval '400 days') returning id::text`).map((r) => r.id as string);
+
+    const first = await pruneHistory({}, { attempts: 1, maxAttempts: 3 }, deps);
+    expect(first.webhookDeliveries).toBeGreaterThanOrEqual(3);
+    expect(first.auditLog).toBe(0);
+    expect(new Set((await sql`select id from webhook_deliveries where id in ${sql(mine)}`).map((r) => r.id))).toEqual(new Set([pending, recent]));
+    expect((await sql`select delivery_id from webhook_attempts where delivery_id in ${sql(mine)}`).map((r) => r.delivery_id)).toEqual([recent]);
+    // Audit entries are kept for ever by default (0 days); with a retention, older ones go and the deliveries stay (0 days).
+    expect(await sql`select id from audit_log where id = ${oldAudit!}`).toHaveLength(1);
+    const [recentAudit] = (await sql`insert into audit_log (tenant_id, actor, operation, success) values ('demo', 'system', 'prune_test', true) returning id::text`).map((r) => r.id as string);
+    await set(recent, 'delivered', 400);
+    const second = await pruneHistory({}, { attempts: 1, maxAttempts: 3 }, { ...deps, retention: { webhookDeliveryDays: 0, auditLogDays: 365 } });
+    expect(second.webhookDeliveries).toBe(0);
+    expect(second.auditLog).toBeGreaterThanOrEqual(1);
+    expect((await sql`select id::text from audit_log where id in ${sql([oldAudit!, recentAudit!])}`).map((r) => r.id)).toEqual([recentAudit]);
+    expect(await sql`select id from webhook_deliveries where id = ${recent}`).toHaveLength(1);
   });
 });

@@ -75,3 +75,14 @@ export async function listAudit(
     .orderBy(desc(auditLog.id))
     .limit(p.limit);
 }
+
+/** Retention: deletes a batch of audit entries older than `olderThanDays`, each tenant's found on its (tenant_id, created_at) index. */
+export async function pruneAuditLog(db: Queryable, p: { olderThanDays: number; limit: number }): Promise<number> {
+  const rows = await db.execute(sql`
+    delete from audit_log where id = any(array(
+      select a.id from tenants t, lateral (
+        select id from audit_log where tenant_id = t.id and created_at < now() - make_interval(days => ${p.olderThanDays}) limit ${p.limit}) a
+      limit ${p.limit}))
+    returning 1`);
+  return rows.length;
+}

@@ -84,3 +84,21 @@ export async function closeStrandedDeliveries(db: Queryable, limit = 1000): Prom
     ) and d.status = 'pending'
     returning d.id`);
 }
+
+/**
+ * Retention: deletes a batch of ended deliveries (delivered, or failed for good) created more than
+ * `olderThanDays` ago, with their attempt logs (on delete cascade); pending ones are left to their job
+ * (or to closeStrandedDeliveries). Each tenant's are found on its (tenant_id, created_at) index, so a run
+ * reads only what it deletes. Ended rows are never written again, so no lock is needed to pick them.
+ */
+export async function pruneWebhookDeliveries(db: Queryable, p: { olderThanDays: number; limit: number }): Promise<number> {
+  const rows = await db.execute(sql`
+    delete from webhook_deliveries where id = any(array(
+      select d.id from tenants t, lateral (
+        select w.id from webhook_deliveries w
+        where w.tenant_id = t.id and w.created_at < now() - make_interval(days => ${p.olderThanDays}) and w.status in ('delivered', 'failed')
+        limit ${p.limit}) d
+      limit ${p.limit}))
+    returning 1`);
+  return rows.length;
+}

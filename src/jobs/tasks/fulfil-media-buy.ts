@@ -23,6 +23,7 @@ import { CLOSED_BUY, toAdcpMediaBuyStatus } from '../../domain/status.js';
 import { AdapterError, type AdapterOrderResult } from '../../adapters/port.js';
 import type { AdapterFactory } from '../../adapters/registry.js';
 import type { Logger } from '../../logger.js';
+import type { Retention } from '../../config.js';
 import { FulfilMediaBuyPayload } from '../catalog.js';
 import { enqueueJob } from '../enqueue.js';
 import { addJobs, addJobsSql, enqueueFulfilment, jobKeys, jobSpec, orderKey } from '../fan-out.js';
@@ -32,6 +33,8 @@ export interface TaskDeps {
   db: Database['db'];
   adapters: AdapterFactory;
   logger: Logger;
+  /** The seller's retention settings (prune_history); absent: the defaults. */
+  retention?: Retention;
 }
 
 export interface JobInfo {
