@@ -11,6 +11,7 @@ import { AdcpError, authRequired, fieldPath, type AdcpErrorBody } from '../domai
 import { acceptedValues, expectedLiterals, parseAcceptingAdcp31Values } from './adcp31-values.js';
 import type { BuyerContext, ToolContext } from './context.js';
 import { compactJsonSchema } from './json-schema.js';
+import { checkConstraints } from './request-constraints.js';
 import { likelyBranch, objectShapeAt, schemaAt } from './union-issues.js';
 import { valueAt } from './value-at.js';
 
@@ -288,6 +289,7 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
     if (takesIdempotencyKey(tool)) checkIdempotencyKey(args.idempotency_key);
     const parsed = parseAcceptingAdcp31Values(tool.input, args);
     if (!parsed.success) throw validationError(parsed.error.issues, args, tool.input);
+    checkConstraints(tool.name, args);
     const data = await handle(tool, parsed.data, ctx);
     return successResult(servedAs(release, tool.name, data, false), context);
   } catch (err) {

@@ -209,7 +209,7 @@ describe('list_accounts', () => {
 describe('sync_governance', () => {
   it('stores governance agents on the account and echoes them without credentials', async () => {
     const account = { brand: { domain: 'gov-brand.example' }, operator: 'gov-agency.example' };
-    const agents = [{ url: 'https://governance.gov-agency.example', authentication: { schemes: ['Bearer'], credentials: 'gov-token-0123456789abcdef' }, categories: ['budget_authority'] }];
+    const agents = [{ url: 'https://governance.gov-agency.example', authentication: { schemes: ['Bearer'], credentials: 'gov-token-0123456789abcdef-0123456' }, categories: ['budget_authority'] }];
     const res = await call(buyer, 'sync_governance', { idempotency_key: 'gov-sync-000000000001', accounts: [{ account, governance_agents: agents }], context: { correlation_id: 'g' } });
     expect(res.isError).toBe(false);
     expect(responseProblems('sync_governance', res.data)).toEqual([]);
@@ -220,7 +220,7 @@ describe('sync_governance', () => {
     expect(stored).toHaveLength(1);
     // Kept to call the agent with, sealed for this buyer; in plain text nowhere.
     expect(stored[0]!.authentication.credentials).toMatch(/^enc:v1:/);
-    expect(secretBox().open(stored[0]!.authentication.credentials, secretContext.buyerCredentials('demo', 'prn_demo_buyer'))).toBe('gov-token-0123456789abcdef');
+    expect(secretBox().open(stored[0]!.authentication.credentials, secretContext.buyerCredentials('demo', 'prn_demo_buyer'))).toBe('gov-token-0123456789abcdef-0123456');
     expect(await tablesHolding(sql, 'gov-token')).toEqual([]);
     const bad = await call(buyer, 'sync_governance', { idempotency_key: 'gov-sync-000000000002', accounts: [{ account, governance_agents: [{ url: 'http://insecure.example' }] }] });
     expect(bad.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR' });

@@ -149,6 +149,39 @@ describe('create_media_buy validation', () => {
     expect(await counts()).toEqual(before);
   });
 
+  it('refuses values AdCP’s request schema rules out by pattern, format or bounds (which the SDK’s zod lets through), each named with what to send, writing nothing', async () => {
+    const req = buyRequest();
+    const before = await counts();
+    const { isError, data } = await call(buyer, 'create_media_buy', {
+      ...req,
+      start_time: '2026-12-01',
+      brand: { domain: 'Acme-Drinks.example' },
+      push_notification_config: { url: 'https://buyer.example/hooks', authentication: { schemes: ['Bearer'], credentials: 'too-short' } },
+      packages: [{ ...req.packages[0], format_ids: [{ agent_url: 'not a url', id: 'display 300x250' }] }],
+    });
+    expect(isError).toBe(true);
+    const err = data.adcp_error as { code: string; field: string; message: string; issues: { pointer: string; keyword: string; message: string }[] };
+    expect(err.code).toBe('VALIDATION_ERROR');
+    // field and message speak of the first issue; each issue says what to send.
+    expect(err.field).toBe('packages[0].format_ids[0].agent_url');
+    expect(err.message).toBe('Invalid request: packages[0].format_ids[0].agent_url: "not a url" is not an absolute URI (e.g. https://buyer.example/hooks/adcp).');
+    expect(err.issues.find((i) => i.pointer === '/start_time')!.message).toBe('"2026-12-01" is not an RFC 3339 date-time with a time zone (e.g. 2026-12-01T00:00:00Z)');
+    expect(err.issues.map((i) => [i.pointer, i.keyword])).toEqual(
+      expect.arrayContaining([
+        ['/start_time', 'format'],
+        ['/brand/domain', 'pattern'],
+        ['/push_notification_config/authentication/credentials', 'minLength'],
+        ['/packages/0/format_ids/0/agent_url', 'format'],
+        ['/packages/0/format_ids/0/id', 'pattern'],
+      ]),
+    );
+    expect(err.issues).toHaveLength(5);
+    expect(err.issues.find((i) => i.pointer === '/brand/domain')!.message).toContain('a domain name in lower case');
+    expect(await counts()).toEqual(before);
+    // "asap" is the other form start_time takes: not a date-time, and fine.
+    expect((await call(buyer, 'create_media_buy', buyRequest({ start_time: 'asap' }))).isError).toBe(false);
+  });
+
   it('refuses an idempotency key AdCP does not allow (16 to 255 of letters, digits, _ . : -), writing nothing', async () => {
     const before = await counts();
     for (const key of ['1', 'abc123', 'has spaces in the key!', 'x'.repeat(256)]) {

@@ -330,11 +330,11 @@ describe('webhooks', () => {
   it('does not retry a 4xx, and uses Bearer when asked', async () => {
     const path = '/hooks/b';
     script.set(path, [410]);
-    const { data } = await call(buyer, 'create_media_buy', buyRequest({ account: sandbox, push_notification_config: { url: base + path, authentication: { schemes: ['Bearer'], credentials: 'bearer-token-0123456789' } } }));
+    const { data } = await call(buyer, 'create_media_buy', buyRequest({ account: sandbox, push_notification_config: { url: base + path, authentication: { schemes: ['Bearer'], credentials: 'bearer-token-0123456789-abcdefghij' } } }));
     await waitFor(async () => (await sql`select status from webhook_deliveries where media_buy_id = ${data.media_buy_id as string}`)[0]?.status === 'failed', 10_000, 100);
     const hits = received.filter((r) => r.path === path);
     expect(hits).toHaveLength(1);
-    expect(hits[0]!.headers.authorization).toBe('Bearer bearer-token-0123456789');
+    expect(hits[0]!.headers.authorization).toBe('Bearer bearer-token-0123456789-abcdefghij');
   });
 
   it('refuses a loopback webhook URL for a non-sandbox account', async () => {
