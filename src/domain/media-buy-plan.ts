@@ -63,30 +63,14 @@ const TARGETING_KEYS = new Set([
 ]);
 
 /**
- * Code formats AdCP's targeting schema gives (patterns the SDK's zod does not carry). A code in the wrong
- * form is refused here: accepted, it would reach the ad server only in the fulfilment job and fail there.
+ * A package's targeting_overlay: only fields this seller knows. (Codes in another form than AdCP's,
+ * "us" for "US", are refused before, with the request schema's patterns: src/mcp/request-constraints.ts.)
  */
-const TARGETING_CODES: Record<string, { pattern: RegExp; what: string; example: string }> = {
-  geo_countries: { pattern: /^[A-Z]{2}$/, what: 'an ISO 3166-1 alpha-2 country code in capitals', example: 'US, GB, DE' },
-  geo_countries_exclude: { pattern: /^[A-Z]{2}$/, what: 'an ISO 3166-1 alpha-2 country code in capitals', example: 'US, GB, DE' },
-  geo_regions: { pattern: /^[A-Z]{2}-[A-Z0-9]{1,3}$/, what: 'an ISO 3166-2 subdivision code', example: 'US-CA, GB-SCT' },
-  geo_regions_exclude: { pattern: /^[A-Z]{2}-[A-Z0-9]{1,3}$/, what: 'an ISO 3166-2 subdivision code', example: 'US-CA, GB-SCT' },
-  language: { pattern: /^[a-z]{2}$/, what: 'an ISO 639-1 language code in lower case', example: 'en, es, fr' },
-};
-
-/** A package's targeting_overlay: fields this seller knows, and codes in the form AdCP gives. */
 export function checkTargeting(targeting: Record<string, unknown> | undefined, at: (f: string) => string): void {
-  for (const [key, value] of Object.entries(targeting ?? {})) {
+  for (const key of Object.keys(targeting ?? {})) {
     if (!TARGETING_KEYS.has(key)) {
       throw new AdcpError('VALIDATION_ERROR', `Unknown targeting field "${key}".`, { field: at(`targeting_overlay.${key}`), suggestion: `Supported targeting fields: ${[...TARGETING_KEYS].join(', ')}.` });
     }
-    const codes = TARGETING_CODES[key];
-    if (!codes || !Array.isArray(value)) continue;
-    value.forEach((code, i) => {
-      if (typeof code !== 'string' || !codes.pattern.test(code)) {
-        throw new AdcpError('VALIDATION_ERROR', `${JSON.stringify(code)} is not ${codes.what}.`, { field: at(`targeting_overlay.${key}[${i}]`), suggestion: `Send codes such as ${codes.example}.` });
-      }
-    });
   }
 }
 
