@@ -10,19 +10,20 @@ import path from 'node:path';
 import standaloneCode from 'ajv/dist/standalone/index.js';
 
 const root = path.resolve(import.meta.dirname, '..');
-const { requestAjv, requestSchemaId, schemaKey } = await import(path.join(root, 'dist/mcp/request-schemas.js'));
+const { PART_KEYS, VALIDATORS_STAMP: stamp, requestAjv, requestSchemaId, schemaKey } = await import(path.join(root, 'dist/mcp/request-schemas.js'));
 const { TOOLS } = await import(path.join(root, 'dist/mcp/tools/index.js'));
-const { GENERATED_VALIDATORS } = await import(path.join(root, 'dist/mcp/request-constraints.js'));
+const { GENERATED_VALIDATORS, STAMP_EXPORT } = await import(path.join(root, 'dist/mcp/request-constraints.js'));
 
 const started = performance.now();
 const ajv = requestAjv({ source: true });
 const exports = {};
-for (const tool of TOOLS) {
-  const id = requestSchemaId(tool.name);
-  if (id) exports[schemaKey(tool.name)] = id;
+for (const key of [...TOOLS.map((t) => schemaKey(t.name)), ...PART_KEYS]) {
+  const id = requestSchemaId(key);
+  if (id) exports[key] = id;
 }
 for (const id of Object.values(exports)) ajv.getSchema(id);
 // CommonJS: loaded with require(), it is plain Node code to test runners too (no transform).
-const code = (standaloneCode.default ?? standaloneCode)(ajv, exports);
+// Stamped with what it was made from: a stale build (the SDK upgraded since, say) is not used.
+const code = `${(standaloneCode.default ?? standaloneCode)(ajv, exports)}\nmodule.exports.${STAMP_EXPORT} = ${JSON.stringify(stamp)};\n`;
 writeFileSync(GENERATED_VALIDATORS, code);
-process.stderr.write(`build-validators: ${Object.keys(exports).length} request validators, ${Math.round(code.length / 1024)} KiB, in ${Math.round(performance.now() - started)} ms\n`);
+process.stderr.write(`build-validators: ${Object.keys(exports).length} request validators (${stamp}), ${Math.round(code.length / 1024)} KiB, in ${Math.round(performance.now() - started)} ms\n`);

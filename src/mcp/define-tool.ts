@@ -27,6 +27,8 @@ export interface ToolDef<I = unknown> {
   output: z.ZodType;
   annotations: { readOnlyHint: boolean; destructiveHint: boolean; idempotentHint: boolean; openWorldHint: boolean };
   auth: AuthMode;
+  /** Parts of the request (JSON pointer prefixes) whose schema constraints the tool checks itself, one by one (request-constraints.ts). */
+  constraintsCheckedByTool?: string[];
   /** MCP tasks: may the tool be called task-augmented (tools/list execution.taskSupport)? Absent means forbidden. */
   taskSupport?: 'optional' | 'required';
   handle(input: I, ctx: ToolContext): Promise<Record<string, unknown>>;
@@ -289,7 +291,7 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
     if (takesIdempotencyKey(tool)) checkIdempotencyKey(args.idempotency_key);
     const parsed = parseAcceptingAdcp31Values(tool.input, args);
     if (!parsed.success) throw validationError(parsed.error.issues, args, tool.input);
-    checkConstraints(tool.name, args);
+    checkConstraints(tool.name, args, { except: tool.constraintsCheckedByTool, logger: ctx.logger });
     const data = await handle(tool, parsed.data, ctx);
     return successResult(servedAs(release, tool.name, data, false), context);
   } catch (err) {

@@ -6,9 +6,9 @@
  * only those keywords are reported: the shape (types, required fields,
  * enumerations, unions) stays zod's, AdCP 3.1's added values included
  * (adcp31-values.ts). 3.1 keeps or tightens every such constraint 3.0 has, or
- * drops the field (checked against the reference schemas in
- * tests/unit/request-constraints.test.ts), so no valid 3.1 request is refused by
- * one. Costs a few microseconds on a valid request.
+ * drops the field, but for the few it loosened, which are loosened here too
+ * (request-schemas.ts; tests/unit/request-constraints.test.ts checks them all),
+ * so no valid 3.1 request is refused by one. A few microseconds a request.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -16,10 +16,13 @@ import path from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { FORMAT_HINTS, PATTERN_HINTS, type Hint } from '../domain/adcp-patterns.js';
 import { AdcpError } from '../domain/errors.js';
-import { compileRequestValidator, schemaKey } from './request-schemas.js';
+import type { Logger } from '../logger.js';
+import { isSecretKey } from '../services/secret-box.js';
+import { compileRequestValidator, schemaKey, VALIDATORS_STAMP } from './request-schemas.js';
 
-/** Where the build writes the validators (dist/, from src/ and dist/ alike). */
+/** Where the build writes the validators (dist/, from src/ and dist/ alike), and the export that stamps them. */
 export const GENERATED_VALIDATORS = path.resolve(import.meta.dirname, '../../dist/adcp-request-validators.cjs');
+export const STAMP_EXPORT = '__stamp';
 
 /** The JSON Schema keywords the zod schemas do not carry. */
 export const CONSTRAINT_KEYWORDS = new Set([
@@ -27,17 +30,48 @@ export const CONSTRAINT_KEYWORDS = new Set([
   'multipleOf', 'minItems', 'maxItems', 'uniqueItems', 'minProperties', 'maxProperties',
 ]);
 
-let built: Record<string, ValidateFunction> | null | undefined;
-const compiled = new Map<string, ValidateFunction | undefined>();
+export interface ConstraintIssue {
+  pointer: string;
+  keyword: string;
+  message: string;
+}
 
-/** The tool's validator, loaded on first use; undefined when AdCP 3.0 has no request schema for it. */
-export function requestValidator(tool: string): ValidateFunction | undefined {
-  // Loaded with require(): plain Node code, to test runners too.
-  built ??= existsSync(GENERATED_VALIDATORS) ? (createRequire(import.meta.url)(GENERATED_VALIDATORS) as Record<string, ValidateFunction>) : null;
-  if (built) return built[schemaKey(tool)];
-  // Not built (run straight from the sources): compile here, once per tool.
-  if (!compiled.has(tool)) compiled.set(tool, compileRequestValidator(tool));
-  return compiled.get(tool);
+let built: Record<string, ValidateFunction> | null | undefined;
+const compiled = new Map<string, ValidateFunction | null>();
+
+function loadBuilt(logger?: Logger): Record<string, ValidateFunction> | null {
+  if (!existsSync(GENERATED_VALIDATORS)) return null;
+  try {
+    // Loaded with require(): plain Node code, to test runners too.
+    const mod = createRequire(import.meta.url)(GENERATED_VALIDATORS) as Record<string, ValidateFunction> & { [STAMP_EXPORT]?: string };
+    if (mod[STAMP_EXPORT] === VALIDATORS_STAMP) return mod;
+    logger?.warn('request validators in dist/ are stale (rebuild with npm run build); compiling them here', { built: mod[STAMP_EXPORT], expected: VALIDATORS_STAMP });
+  } catch (error) {
+    logger?.warn('request validators in dist/ could not be loaded; compiling them here', { error });
+  }
+  return null;
+}
+
+/**
+ * The validator for a tool's request (or a part, see request-schemas.ts), loaded on first use; undefined when
+ * AdCP 3.0 has none, or it could not be had (logged once): the request is then judged by the zod parse alone.
+ */
+export function requestValidator(key: string, logger?: Logger): ValidateFunction | undefined {
+  built ??= loadBuilt(logger);
+  const k = schemaKey(key);
+  if (built?.[k]) return built[k];
+  // Not built, or not in the build: compile here, once (about half a second for the first).
+  let v = compiled.get(k);
+  if (v === undefined) {
+    try {
+      v = compileRequestValidator(k) ?? null;
+    } catch (error) {
+      logger?.error('request validator could not be compiled; its constraints go unchecked', { schema: k, error });
+      v = null;
+    }
+    compiled.set(k, v);
+  }
+  return v ?? undefined;
 }
 
 /** A JSON pointer as the field paths our errors use: /packages/0/targeting_overlay -> packages[0].targeting_overlay. */
@@ -58,46 +92,66 @@ function valueAtPointer(root: unknown, pointer: string): unknown {
   return v;
 }
 
-function shown(value: unknown): string {
+/** The value as the message shows it; a secret (credentials, a token) never comes back, only its length. */
+function shown(value: unknown, pointer: string): string {
+  const last = pointer.split('/').pop() ?? '';
+  if (typeof value === 'string' && isSecretKey(last)) return `the ${value.length}-character ${last}`;
   const s = JSON.stringify(value) ?? String(value);
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
-function describe(e: ErrorObject, value: unknown): string {
+function describe(e: ErrorObject, value: unknown, others: unknown[]): string {
+  const v = shown(value, e.instancePath);
   const hint: Hint | undefined =
     e.keyword === 'pattern' ? PATTERN_HINTS[String(e.params.pattern)] : e.keyword === 'format' ? FORMAT_HINTS[String(e.params.format)] : undefined;
-  if (hint) return `${shown(value)} is not ${hint.what}${hint.example ? ` (e.g. ${hint.example})` : ''}`;
-  if (e.keyword === 'pattern') return `${shown(value)} does not match the pattern ${String(e.params.pattern)}`;
-  if (e.keyword === 'format') return `${shown(value)} is not a valid ${String(e.params.format)}`;
-  return `${shown(value)}: ${e.message ?? 'out of bounds'}`;
+  // A union of a constant and a form ("asap" or a date-time): name the constant too.
+  const or = others.length ? ` or ${others.map((o) => JSON.stringify(o)).join(' or ')}` : '';
+  if (hint) return `${v} is not ${hint.what}${or}${hint.example ? ` (e.g. ${hint.example})` : ''}`;
+  if (e.keyword === 'pattern') return `${v} does not match the pattern ${String(e.params.pattern)}${or}`;
+  if (e.keyword === 'format') return `${v} is not a valid ${String(e.params.format)}${or}`;
+  return `${v}: ${e.message ?? 'out of bounds'}`;
 }
 
-/** The constraint issues of `args` against the tool's AdCP request schema, deduplicated, at most 20. */
-export function constraintIssues(tool: string, args: unknown): { pointer: string; keyword: string; message: string }[] {
-  const validate = requestValidator(tool);
-  if (!validate || validate(args)) return [];
+/**
+ * The constraint issues of `value` against the validator `key` (a tool, or a part), deduplicated. `at` prefixes
+ * the pointers (a part inside a request); pointers under `except` are left out (parts the tool judges one by one).
+ */
+export function constraintIssues(key: string, value: unknown, o: { at?: string; except?: string[]; logger?: Logger } = {}): ConstraintIssue[] {
+  const validate = requestValidator(key, o.logger);
+  if (!validate || validate(value)) return [];
+  const errors = validate.errors ?? [];
+  const consts = new Map<string, unknown[]>();
+  for (const e of errors) if (e.keyword === 'const') consts.set(e.instancePath, [...(consts.get(e.instancePath) ?? []), e.params.allowedValue]);
   const seen = new Set<string>();
-  const issues: { pointer: string; keyword: string; message: string }[] = [];
-  for (const e of validate.errors ?? []) {
-    if (!CONSTRAINT_KEYWORDS.has(e.keyword)) continue;
-    const key = `${e.instancePath} ${e.keyword} ${JSON.stringify(e.params)}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    issues.push({ pointer: e.instancePath || '/', keyword: e.keyword, message: describe(e, valueAtPointer(args, e.instancePath)) });
-    if (issues.length === 20) break;
+  const issues: ConstraintIssue[] = [];
+  for (const e of errors) {
+    if (!CONSTRAINT_KEYWORDS.has(e.keyword) || o.except?.some((p) => e.instancePath.startsWith(p))) continue;
+    const dedup = `${e.instancePath} ${e.keyword} ${JSON.stringify(e.params)}`;
+    if (seen.has(dedup)) continue;
+    seen.add(dedup);
+    issues.push({ pointer: `${o.at ?? ''}${e.instancePath}` || '/', keyword: e.keyword, message: describe(e, valueAtPointer(value, e.instancePath), consts.get(e.instancePath) ?? []) });
   }
   return issues;
 }
 
-/** Throws VALIDATION_ERROR naming each value AdCP's request schema refuses by pattern, format or bounds. */
-export function checkConstraints(tool: string, args: unknown): void {
-  const issues = constraintIssues(tool, args);
-  if (issues.length === 0) return;
+const LISTED = 20;
+
+/** VALIDATION_ERROR naming each value the issues refuse (the first 20), the first as its field. */
+export function constraintError(all: ConstraintIssue[]): AdcpError {
+  const issues = all.slice(0, LISTED);
   const field = pointerToField(issues[0]!.pointer);
-  throw new AdcpError('VALIDATION_ERROR', `Invalid request: ${field ? `${field}: ` : ''}${issues[0]!.message}.`, {
+  const fields = new Set(issues.map((i) => i.pointer)).size;
+  const more = all.length > issues.length ? ` (the first ${issues.length} of ${all.length} issues are listed)` : '';
+  return new AdcpError('VALIDATION_ERROR', `Invalid request: ${field ? `${field}: ` : ''}${issues[0]!.message}`, {
     field: field || undefined,
-    suggestion: issues.length > 1 ? `Fix the ${issues.length} listed fields and send the request again.` : 'Fix the field and send the request again.',
+    suggestion: `${fields > 1 ? `Fix the ${fields} listed fields` : 'Fix the field'} and send the request again${more}.`,
     issues,
     details: { issues },
   });
+}
+
+/** Throws VALIDATION_ERROR when AdCP's request schema refuses a value of the request by pattern, format or bounds. */
+export function checkConstraints(tool: string, args: unknown, o: { except?: string[]; logger?: Logger } = {}): void {
+  const issues = constraintIssues(tool, args, o);
+  if (issues.length) throw constraintError(issues);
 }

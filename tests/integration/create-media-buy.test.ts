@@ -164,8 +164,11 @@ describe('create_media_buy validation', () => {
     expect(err.code).toBe('VALIDATION_ERROR');
     // field and message speak of the first issue; each issue says what to send.
     expect(err.field).toBe('packages[0].format_ids[0].agent_url');
-    expect(err.message).toBe('Invalid request: packages[0].format_ids[0].agent_url: "not a url" is not an absolute URI (e.g. https://buyer.example/hooks/adcp).');
-    expect(err.issues.find((i) => i.pointer === '/start_time')!.message).toBe('"2026-12-01" is not an RFC 3339 date-time with a time zone (e.g. 2026-12-01T00:00:00Z)');
+    expect(err.message).toBe('Invalid request: packages[0].format_ids[0].agent_url: "not a url" is not a valid absolute URI (RFC 3986), with spaces and characters such as { } [ ] | ^ percent-encoded (e.g. https://example.com/path?q=1)');
+    // The buyer's secret is not echoed, only its length.
+    expect(JSON.stringify(data)).not.toContain('too-short');
+    expect(err.issues.find((i) => i.keyword === 'minLength')!.message).toBe('the 9-character credentials: must NOT have fewer than 32 characters');
+    expect(err.issues.find((i) => i.pointer === '/start_time')!.message).toBe('"2026-12-01" is not an RFC 3339 date-time with a time zone or "asap" (e.g. 2026-12-01T00:00:00Z)');
     expect(err.issues.map((i) => [i.pointer, i.keyword])).toEqual(
       expect.arrayContaining([
         ['/start_time', 'format'],

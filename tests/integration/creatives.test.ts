@@ -200,6 +200,19 @@ describe('sync_creatives', () => {
     expect(item(lenient.items, 'cr_strict_ok').action).toBe('created');
   });
 
+  it('judges each creative’s patterns, formats and bounds on its own: in lenient mode the valid ones are kept', async () => {
+    const bad = display('cr_bounds_bad', { assets: { banner_image: { asset_type: 'image', url: 'https://cdn.acme.example/a|b.png', width: 0, height: 250 }, click_url: { asset_type: 'url', url: 'https://acme.example/' } } });
+    const res = await sync({ validation_mode: 'lenient', creatives: [display('cr_bounds_ok'), bad] });
+    expect(item(res.items, 'cr_bounds_ok').action).toBe('created');
+    const failed = item(res.items, 'cr_bounds_bad') as Item & { errors: { code: string; field: string; issues: { pointer: string; keyword: string }[] }[] };
+    expect(failed).toMatchObject({ action: 'failed', errors: [{ code: 'VALIDATION_ERROR', field: 'creatives[1].assets.banner_image.url' }] });
+    expect(failed.errors[0]!.issues.map((i) => [i.pointer, i.keyword])).toEqual([
+      ['/creatives/1/assets/banner_image/url', 'format'],
+      ['/creatives/1/assets/banner_image/width', 'minimum'],
+    ]);
+    expect(await sql`select id from creatives where id like 'cr_bounds%' order by id`).toEqual([{ id: 'cr_bounds_ok' }]);
+  });
+
   it('replays a retried request and refuses a reused key with a different request', async () => {
     const idempotency_key = key();
     const first = await sync({ idempotency_key, creatives: [display('cr_idem')], context: { try: 1 } });

@@ -5,11 +5,11 @@
  * (so a valid 3.1 request is never refused by one).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONSTRAINT_KEYWORDS, constraintIssues, GENERATED_VALIDATORS, pointerToField, requestValidator } from '../../src/mcp/request-constraints.js';
-import { compileRequestValidator, requestSchemaId } from '../../src/mcp/request-schemas.js';
+import { FORMAT_HINTS, PATTERN_HINTS } from '../../src/domain/adcp-patterns.js';
+import { compileRequestValidator, PART_KEYS, requestSchemaId, schemaById } from '../../src/mcp/request-schemas.js';
 import { TOOLS } from '../../src/mcp/tools/index.js';
 import { ADCP_31_SCHEMAS, have31Schemas } from '../helpers/adcp-schema.js';
 
@@ -31,15 +31,43 @@ describe('request constraints', () => {
       'create_media_buy',
       create({ account: { brand: { domain: 'ACME.example' }, operator: 'agency.example' }, end_time: 'next week' }, { targeting_overlay: { geo_countries: ['US', 'uk'], language: ['EN'] }, budget: 1000 }),
     );
-    expect(issues).toEqual([
-      { pointer: '/account/brand/domain', keyword: 'pattern', message: '"ACME.example" is not a domain name in lower case, without scheme or path (e.g. acme-drinks.example)' },
-      { pointer: '/end_time', keyword: 'format', message: '"next week" is not an RFC 3339 date-time with a time zone (e.g. 2026-12-01T00:00:00Z)' },
-      { pointer: '/packages/0/targeting_overlay/geo_countries/1', keyword: 'pattern', message: '"uk" is not an ISO 3166-1 alpha-2 country code in capitals (e.g. US, GB, DE)' },
-      { pointer: '/packages/0/targeting_overlay/language/0', keyword: 'pattern', message: '"EN" is not an ISO 639-1 language code in lower case (e.g. en, es, fr)' },
-    ].sort((a, b) => issues.findIndex((i) => i.pointer === a.pointer) - issues.findIndex((i) => i.pointer === b.pointer)));
-    // Bounds without a hint read as Ajv words them, with the value.
-    const [short] = constraintIssues('create_media_buy', create({ push_notification_config: { url: 'https://b.example/h', token: 'short' } }));
-    expect(short).toEqual({ pointer: '/push_notification_config/token', keyword: 'minLength', message: '"short": must NOT have fewer than 16 characters' });
+    expect(issues).toHaveLength(4);
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        { pointer: '/account/brand/domain', keyword: 'pattern', message: '"ACME.example" is not a domain name in lower case, without scheme or path (e.g. acme-drinks.example)' },
+        { pointer: '/end_time', keyword: 'format', message: '"next week" is not an RFC 3339 date-time with a time zone (e.g. 2026-12-01T00:00:00Z)' },
+        { pointer: '/packages/0/targeting_overlay/geo_countries/1', keyword: 'pattern', message: '"uk" is not an ISO 3166-1 alpha-2 country code in capitals (e.g. US, GB, DE)' },
+        { pointer: '/packages/0/targeting_overlay/language/0', keyword: 'pattern', message: '"EN" is not an ISO 639-1 language code in lower case (e.g. en, es, fr)' },
+      ]),
+    );
+    // A union of a constant and a form names the constant too.
+    expect(constraintIssues('create_media_buy', create({ start_time: 'ASAP' }))).toEqual([
+      { pointer: '/start_time', keyword: 'format', message: '"ASAP" is not an RFC 3339 date-time with a time zone or "asap" (e.g. 2026-12-01T00:00:00Z)' },
+    ]);
+    // Bounds without a hint read as Ajv words them; a secret is never echoed, only its length.
+    const secret = 'my-real-hmac-secret-123';
+    const [short] = constraintIssues('create_media_buy', create({ push_notification_config: { url: 'https://b.example/h', authentication: { schemes: ['HMAC-SHA256'], credentials: secret } } }));
+    expect(short).toEqual({ pointer: '/push_notification_config/authentication/credentials', keyword: 'minLength', message: 'the 23-character credentials: must NOT have fewer than 32 characters' });
+    const [bound] = constraintIssues('create_media_buy', create({}, { budget: -5 }));
+    expect(bound).toEqual({ pointer: '/packages/0/budget', keyword: 'minimum', message: '-5: must be >= 0' });
+  });
+
+  it('judges a tagged union by the branch its tag names: no issue from another branch, none for a tag it does not know', () => {
+    const creative = (asset: Record<string, unknown>) => ({ creative_id: 'cr_1', name: 'c', format_id: { agent_url: 'https://creative.adcontextprotocol.org', id: 'video_30s' }, assets: { main: asset } });
+    // An image URL that is no URI: one issue (not a second from the URL-template branch of another asset type).
+    expect(constraintIssues('creative_asset', creative({ asset_type: 'image', url: 'https://cdn.example/a b.png', width: 300, height: 250 }), { at: '/creatives/0' })).toEqual([
+      { pointer: '/creatives/0/assets/main/url', keyword: 'format', message: expect.stringContaining('is not a valid absolute URI') },
+    ]);
+    // AdCP 3.1 asset types (a pixel tracker) are zod's to judge, not reported against the image branch's url.
+    expect(constraintIssues('creative_asset', creative({ asset_type: 'pixel_tracker', url: 'https://t.example/i?cb={CACHEBUSTER}' }))).toEqual([]);
+  });
+
+  it('takes a VAST or DAAST tag URL with cache-busting macros, as AdCP 3.1 does (a URI template there, a URI in 3.0)', () => {
+    const vast = { asset_type: 'vast', delivery_type: 'url', url: 'https://adserver.example/vast?cb={CACHEBUSTER}' };
+    const creative = { creative_id: 'cr_1', name: 'c', format_id: { agent_url: 'https://creative.adcontextprotocol.org', id: 'video_30s' }, assets: { vast } };
+    expect(constraintIssues('creative_asset', creative)).toEqual([]);
+    expect(constraintIssues('creative_asset', { ...creative, assets: { daast: { asset_type: 'daast', delivery_type: 'url', url: 'https://adserver.example/daast?cb=[CACHEBUSTING]' } } })).toEqual([]);
+    expect(constraintIssues('create_media_buy', create({}, { creatives: [creative] }))).toEqual([]);
   });
 
   it('refuses targeting codes in another form than AdCP gives, naming the item and an example', () => {
@@ -82,45 +110,60 @@ describe('request constraints', () => {
     }
   });
 
+  type Node = Record<string, unknown>;
+  /** A schema by its $id: 3.0 as compiled here (LOOSENED_IN_31 applied), 3.1.19 from the reference schemas. */
+  const byId = (id: string): Node => {
+    if (id.startsWith('/schemas/3.0')) return schemaById(id.split('#')[0]!)!;
+    return JSON.parse(readFileSync(path.join(ADCP_31_SCHEMAS, id.replace('/schemas/3.1.19/', '').split('#')[0]!), 'utf8')) as Node;
+  };
+  /**
+   * Every (place, keyword, value) of the given keywords, through properties, items, unions and $refs. A place
+   * names the branch it is in by the branch's constant properties ({asset_type=vast}{delivery_type=url}), so a
+   * constraint one branch of a union loosened is not hidden by another branch keeping it.
+   */
+  const keywordsAt = (id: string, keywords: Iterable<string>): Set<string> => {
+    const out = new Set<string>();
+    const wanted = [...keywords];
+    const walk = (x: unknown, at: string, seen: Set<string>, depth: number): void => {
+      if (depth > 60 || x === null || typeof x !== 'object') return;
+      if (Array.isArray(x)) return x.forEach((v) => walk(v, at, seen, depth + 1));
+      const n = x as Node;
+      const props = (n.properties ?? {}) as Record<string, Node>;
+      const tag = Object.entries(props).filter(([, p]) => typeof p?.const === 'string').map(([k, p]) => `${k}=${String(p.const)}`).sort().join(',');
+      const here = tag ? `${at}{${tag}}` : at;
+      if (typeof n.$ref === 'string' && n.$ref.startsWith('/schemas/') && !seen.has(n.$ref)) walk(byId(n.$ref), here, new Set([...seen, n.$ref]), depth + 1);
+      for (const k of wanted) if (k in n) out.add(`${here} ${k} ${JSON.stringify(n[k])}`);
+      for (const [k, v] of Object.entries(n)) {
+        if (k === 'properties' || k === 'patternProperties') for (const [p, s] of Object.entries(v as Node)) walk(s, `${here}.${p}`, seen, depth + 1);
+        else if (k === 'items' || k === 'additionalProperties') walk(v, `${here}[]`, seen, depth + 1);
+        else if (['oneOf', 'anyOf', 'allOf', 'not', 'if', 'then', 'else'].includes(k)) walk(v, here, seen, depth + 1);
+      }
+    };
+    walk(byId(id), '', new Set([id]), 0);
+    return out;
+  };
+  const validatorKeys = () => [...TOOLS.map((t) => t.name), ...PART_KEYS].filter((k) => requestSchemaId(k));
+
+  it('has words for every pattern and format the requests are checked against', () => {
+    const values = new Set<string>();
+    for (const key of validatorKeys()) for (const c of keywordsAt(requestSchemaId(key)!, ['pattern', 'format'])) values.add(c.slice(c.lastIndexOf(' ', c.length) + 1));
+    const keywords = [...values].map((v) => JSON.parse(v) as string);
+    expect(keywords.length).toBeGreaterThan(10);
+    expect(keywords.filter((v) => !PATTERN_HINTS[v] && !FORMAT_HINTS[v])).toEqual([]);
+  });
+
   /** Places 3.1 took out of the request, its object closed (additionalProperties false): no 3.1 request has a value there. */
   const GONE_IN_31 = ['.accounts[].governance_agents[].categories'];
 
   it.skipIf(!have31Schemas)('are all kept (or tightened) by AdCP 3.1.19 at the same places, so no valid 3.1 request is refused by one', () => {
-    const require = createRequire(import.meta.url);
-    const root30 = path.join(path.dirname(require.resolve('@adcp/sdk/package.json')), 'dist/lib/schemas-data/3.0');
-    type Node = Record<string, unknown>;
-    /** A schema by its $id ("/schemas/3.0.6/core/brand-ref.json"), from the SDK's 3.0 tree or the 3.1.19 reference. */
-    const byId = (id: string): Node => {
-      const [, version, rel] = /^\/schemas\/([^/]+)\/(.+?)(#.*)?$/.exec(id)!;
-      return JSON.parse(readFileSync(path.join(version!.startsWith('3.0') ? root30 : ADCP_31_SCHEMAS, rel!), 'utf8')) as Node;
-    };
-    /** Every (place, keyword, value) of a constraint keyword, through properties, items, unions and $refs. */
-    const constraints = (id: string): Set<string> => {
-      const out = new Set<string>();
-      const walk = (x: unknown, at: string, seen: Set<string>, depth: number): void => {
-        if (depth > 60 || x === null || typeof x !== 'object') return;
-        if (Array.isArray(x)) return x.forEach((v) => walk(v, at, seen, depth + 1));
-        const n = x as Node;
-        if (typeof n.$ref === 'string' && n.$ref.startsWith('/schemas/') && !seen.has(n.$ref)) walk(byId(n.$ref), at, new Set([...seen, n.$ref]), depth + 1);
-        for (const k of CONSTRAINT_KEYWORDS) if (k in n) out.add(`${at} ${k} ${JSON.stringify(n[k])}`);
-        for (const [k, v] of Object.entries(n)) {
-          if (k === 'properties' || k === 'patternProperties') for (const [p, s] of Object.entries(v as Node)) walk(s, `${at}.${p}`, seen, depth + 1);
-          else if (k === 'items' || k === 'additionalProperties') walk(v, `${at}[]`, seen, depth + 1);
-          else if (['oneOf', 'anyOf', 'allOf', 'not', 'if', 'then', 'else'].includes(k)) walk(v, at, seen, depth + 1);
-        }
-      };
-      walk(byId(id), '', new Set([id]), 0);
-      return out;
-    };
     let compared = 0;
-    for (const tool of TOOLS) {
-      const id30 = requestSchemaId(tool.name);
-      if (!id30) continue;
+    for (const key of validatorKeys()) {
+      const id30 = requestSchemaId(key)!;
       const id31 = id30.replace(/^\/schemas\/3\.0\.\d+\//, '/schemas/3.1.19/');
       if (!existsSync(path.join(ADCP_31_SCHEMAS, id31.replace('/schemas/3.1.19/', '')))) continue;
-      const kept = constraints(id31);
-      const mine = constraints(id30);
-      expect(mine.size, tool.name).toBeGreaterThan(0);
+      const kept = keywordsAt(id31, CONSTRAINT_KEYWORDS);
+      const mine = keywordsAt(id30, CONSTRAINT_KEYWORDS);
+      expect(mine.size, key).toBeGreaterThan(0);
       // Kept, or tightened: a bound 3.1 lowered (a maximum) or raised (a minimum) holds for every 3.1 request.
       const tightened = (c: string) => {
         const [at, keyword, value] = c.split(' ') as [string, string, string];
@@ -128,7 +171,7 @@ describe('request constraints', () => {
         return sign !== 0 && [...kept].some((k) => k.startsWith(`${at} ${keyword} `) && sign * Number(k.split(' ')[2]) <= sign * Number(value));
       };
       const dropped = [...mine].filter((c) => !kept.has(c) && !tightened(c) && !GONE_IN_31.some((g) => c.startsWith(g)));
-      expect(dropped, tool.name).toEqual([]);
+      expect(dropped, key).toEqual([]);
       compared++;
     }
     expect(compared).toBeGreaterThanOrEqual(10);

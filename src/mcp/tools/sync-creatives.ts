@@ -33,6 +33,7 @@ import { AdcpError } from '../../domain/errors.js';
 import type { BuyerContext } from '../context.js';
 import { parseAcceptingAdcp31Values } from '../adcp31-values.js';
 import { defineTool, validationError } from '../define-tool.js';
+import { constraintError, constraintIssues } from '../request-constraints.js';
 import { idempotentMutation } from '../idempotency.js';
 import { resolveAccount, type AccountRef } from '../resolve-account.js';
 
@@ -89,6 +90,9 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
       const issues = parsed.error.issues.map((x) => ({ ...x, path: ['creatives', i, ...x.path] }));
       return { creativeId: c.creative_id, action: 'failed', errors: [validationError(issues, { creatives: { [i]: c } }, CREATIVES_AT_ROOT).toJSON()] };
     }
+    // The creative schema's patterns, formats and bounds, for this creative alone (lenient mode goes on with the others).
+    const broken = constraintIssues('creative_asset', c, { at: `/creatives/${i}`, logger: ctx.logger });
+    if (broken.length) return { creativeId: c.creative_id, action: 'failed', errors: [constraintError(broken).toJSON()] };
     const creative = c as CreativeInput;
     return planCreative({ creative, at, stored: storedById.get(c.creative_id), format: formatById.get(creative.format_id.id), accountId: account.id, review });
   });
@@ -154,6 +158,8 @@ export default defineTool({
   input: InputSchema as unknown as z.ZodType<Input>,
   output: z.looseObject({ creatives: z.array(z.looseObject({ creative_id: z.string(), action: z.string() })).optional(), dry_run: z.boolean().optional() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  // Each creative is judged on its own (lenient mode keeps the valid ones), constraints included.
+  constraintsCheckedByTool: ['/creatives/'],
   auth: 'required',
   async handle(input, ctx) {
     const ids = input.creatives.map((c) => c.creative_id);
