@@ -86,3 +86,19 @@ export function fieldPath(path: readonly PropertyKey[]): string {
   }
   return out;
 }
+
+/** How many issues a VALIDATION_ERROR lists. */
+export const MAX_LISTED_ISSUES = 20;
+
+/**
+ * VALIDATION_ERROR listing a request's issues (JSON pointer, JSON Schema keyword, message), the first as its
+ * field and message. The list is mirrored in details.issues for readers from before AdCP 3.1 put it on the error.
+ */
+export function invalidRequest(issues: { pointer: string; keyword: string; message: string }[], field: string, suggestion: string): AdcpError {
+  return new AdcpError('VALIDATION_ERROR', `Invalid request: ${field ? `${field}: ` : ''}${issues[0]!.message}`, {
+    field: field || undefined,
+    suggestion,
+    issues,
+    details: { issues },
+  });
+}

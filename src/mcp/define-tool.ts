@@ -7,7 +7,7 @@
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { rerunOnBrokenConnection } from '../db/client.js';
-import { AdcpError, authRequired, fieldPath, type AdcpErrorBody } from '../domain/errors.js';
+import { AdcpError, authRequired, fieldPath, invalidRequest, MAX_LISTED_ISSUES, type AdcpErrorBody } from '../domain/errors.js';
 import { acceptedValues, expectedLiterals, parseAcceptingAdcp31Values } from './adcp31-values.js';
 import type { BuyerContext, ToolContext } from './context.js';
 import { compactJsonSchema } from './json-schema.js';
@@ -231,14 +231,8 @@ export function validationError(rawIssues: z.core.$ZodIssue[], args?: unknown, s
     const shape = i.code === 'invalid_type' && i.expected === 'object' && schema ? objectShapeAt(schema, i.path) : undefined;
     return shape ? `${i.message}; expected ${shape}` : i.message;
   };
-  const listed = issues.slice(0, 20).map((i) => ({ pointer: `/${i.path.map(String).join('/')}`, message: message(i), keyword: schemaKeyword(i, args) }));
-  return new AdcpError('VALIDATION_ERROR', `Invalid request: ${field ? `${field}: ` : ''}${listed[0]!.message}`, {
-    field: field || undefined,
-    suggestion: 'Fix the listed fields and send the request again; see the tool input schema for the expected shape.',
-    issues: listed,
-    // Mirrored for consumers that read details.issues (before AdCP 3.1 put issues on the error itself).
-    details: { issues: listed },
-  });
+  const listed = issues.slice(0, MAX_LISTED_ISSUES).map((i) => ({ pointer: `/${i.path.map(String).join('/')}`, message: message(i), keyword: schemaKeyword(i, args) }));
+  return invalidRequest(listed, field, 'Fix the listed fields and send the request again; see the tool input schema for the expected shape.');
 }
 
 export async function invokeTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promise<CallToolResult> {

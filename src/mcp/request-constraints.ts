@@ -15,10 +15,11 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { FORMAT_HINTS, PATTERN_HINTS, type Hint } from '../domain/adcp-patterns.js';
-import { AdcpError } from '../domain/errors.js';
+import { fieldPath, invalidRequest, MAX_LISTED_ISSUES, type AdcpError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 import { isSecretKey } from '../services/secret-box.js';
 import { compileRequestValidator, schemaKey, VALIDATORS_STAMP } from './request-schemas.js';
+import { valueAt } from './value-at.js';
 
 /** Where the build writes the validators (dist/, from src/ and dist/ alike), and the export that stamps them. */
 export const GENERATED_VALIDATORS = path.resolve(import.meta.dirname, '../../dist/adcp-request-validators.cjs');
@@ -74,23 +75,17 @@ export function requestValidator(key: string, logger?: Logger): ValidateFunction
   return v ?? undefined;
 }
 
-/** A JSON pointer as the field paths our errors use: /packages/0/targeting_overlay -> packages[0].targeting_overlay. */
-export function pointerToField(pointer: string): string {
+/** A JSON pointer's path: /packages/0/url -> ['packages', 0, 'url'] (digits read as array indices). */
+function pointerPath(pointer: string): PropertyKey[] {
   return pointer
     .split('/')
     .slice(1)
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce((out, s) => (/^\d+$/.test(s) ? `${out}[${s}]` : out ? `${out}.${s}` : s), '');
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
 
-function valueAtPointer(root: unknown, pointer: string): unknown {
-  let v = root;
-  for (const s of pointer.split('/').slice(1)) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string, unknown>)[s.replace(/~1/g, '/').replace(/~0/g, '~')];
-  }
-  return v;
-}
+/** A JSON pointer as the field paths our errors use: /packages/0/targeting_overlay -> packages[0].targeting_overlay. */
+export const pointerToField = (pointer: string): string => fieldPath(pointerPath(pointer));
 
 /** The value as the message shows it; a secret (credentials, a token) never comes back, only its length. */
 function shown(value: unknown, pointer: string): string {
@@ -129,25 +124,17 @@ export function constraintIssues(key: string, value: unknown, o: { at?: string; 
     const dedup = `${e.instancePath} ${e.keyword} ${JSON.stringify(e.params)}`;
     if (seen.has(dedup)) continue;
     seen.add(dedup);
-    issues.push({ pointer: `${o.at ?? ''}${e.instancePath}` || '/', keyword: e.keyword, message: describe(e, valueAtPointer(value, e.instancePath), consts.get(e.instancePath) ?? []) });
+    issues.push({ pointer: `${o.at ?? ''}${e.instancePath}` || '/', keyword: e.keyword, message: describe(e, valueAt(value, pointerPath(e.instancePath)), consts.get(e.instancePath) ?? []) });
   }
   return issues;
 }
 
-const LISTED = 20;
-
 /** VALIDATION_ERROR naming each value the issues refuse (the first 20), the first as its field. */
 export function constraintError(all: ConstraintIssue[]): AdcpError {
-  const issues = all.slice(0, LISTED);
-  const field = pointerToField(issues[0]!.pointer);
+  const issues = all.slice(0, MAX_LISTED_ISSUES);
   const fields = new Set(issues.map((i) => i.pointer)).size;
   const more = all.length > issues.length ? ` (the first ${issues.length} of ${all.length} issues are listed)` : '';
-  return new AdcpError('VALIDATION_ERROR', `Invalid request: ${field ? `${field}: ` : ''}${issues[0]!.message}`, {
-    field: field || undefined,
-    suggestion: `${fields > 1 ? `Fix the ${fields} listed fields` : 'Fix the field'} and send the request again${more}.`,
-    issues,
-    details: { issues },
-  });
+  return invalidRequest(issues, pointerToField(issues[0]!.pointer), `${fields > 1 ? `Fix the ${fields} listed fields` : 'Fix the field'} and send the request again${more}.`);
 }
 
 /** Throws VALIDATION_ERROR when AdCP's request schema refuses a value of the request by pattern, format or bounds. */
