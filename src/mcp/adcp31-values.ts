@@ -9,7 +9,7 @@
  * An enumeration is recognised by its values: every value 3.1 kept must be among the 3.0 schema's, so an
  * unrelated enumeration that shares a few values is never widened. The tables are AdCP 3.1.19's
  * (tests/unit/adcp31-values.test.ts checks them against the reference schemas).
- * Not covered: 3.1 changes of shape rather than of values (e.g. postal areas as country + system).
+ * 3.1 changes of shape rather than of values (e.g. postal areas as country + system) are src/mcp/adcp31-shapes.ts's.
  */
 import type { z } from 'zod';
 import { valueAt } from './value-at.js';
@@ -58,6 +58,50 @@ export const ADCP31_ADDED_VALUES: Record<string, Widened> = {
     values31: ['image', 'video', 'audio', 'text', 'markdown', 'html', 'css', 'javascript', 'vast', 'daast', 'url', 'webhook', 'brief', 'catalog', 'published_post'],
     added: ['published_post'],
   },
+  'enums/vast-tracking-event.json': {
+    values31: [
+      'impression', 'creativeView', 'loaded', 'start', 'firstQuartile', 'midpoint', 'thirdQuartile', 'complete', 'mute', 'unmute', 'pause', 'resume', 'rewind', 'skip',
+      'playerExpand', 'playerCollapse', 'fullscreen', 'exitFullscreen', 'progress', 'acceptInvitation', 'adExpand', 'adCollapse', 'minimize', 'overlayViewDuration',
+      'otherAdInteraction', 'interactiveStart', 'clickTracking', 'customClick', 'close', 'closeLinear', 'error', 'viewable', 'notViewable', 'viewUndetermined',
+      'measurableImpression', 'viewableImpression',
+    ],
+    added: ['acceptInvitation', 'adExpand', 'adCollapse', 'minimize', 'overlayViewDuration'],
+  },
+  'enums/daast-tracking-event.json': {
+    values31: [
+      'impression', 'creativeView', 'start', 'firstQuartile', 'midpoint', 'thirdQuartile', 'complete', 'mute', 'unmute', 'pause', 'resume', 'rewind', 'skip',
+      'progress', 'clickTracking', 'customClick', 'close', 'error', 'viewable', 'notViewable', 'viewUndetermined', 'measurableImpression', 'viewableImpression',
+    ],
+    added: ['rewind'],
+  },
+  'enums/task-type.json': {
+    values31: [
+      'create_media_buy', 'update_media_buy', 'media_buy_delivery', 'sync_creatives', 'build_creative', 'activate_signal', 'get_products',
+      'get_signals', 'create_property_list', 'update_property_list', 'get_property_list', 'list_property_lists', 'delete_property_list',
+      'sync_accounts', 'get_account_financials', 'get_creative_delivery', 'sync_event_sources', 'sync_audiences', 'sync_catalogs', 'log_event',
+      'get_brand_identity', 'search_brands', 'get_rights', 'acquire_rights',
+    ],
+    added: ['media_buy_delivery', 'build_creative', 'get_products', 'search_brands'],
+  },
+  'enums/adcp-protocol.json': {
+    values31: [
+      'media-buy', 'signals', 'governance', 'creative', 'brand', 'sponsored-intelligence', 'measurement',
+    ],
+    added: ['measurement'],
+  },
+  'enums/universal-macro.json': {
+    values31: [
+      'MEDIA_BUY_ID', 'PACKAGE_ID', 'CREATIVE_ID', 'CACHEBUSTER', 'TIMESTAMP', 'CLICK_URL', 'GDPR', 'GDPR_CONSENT', 'US_PRIVACY', 'GPP_STRING',
+      'GPP_SID', 'IP_ADDRESS', 'LIMIT_AD_TRACKING', 'DEVICE_TYPE', 'OS', 'OS_VERSION', 'DEVICE_MAKE', 'DEVICE_MODEL', 'USER_AGENT', 'APP_BUNDLE',
+      'APP_NAME', 'COUNTRY', 'REGION', 'CITY', 'ZIP', 'DMA', 'LAT', 'LONG', 'DEVICE_ID', 'DEVICE_ID_TYPE', 'DOMAIN', 'PAGE_URL', 'REFERRER',
+      'KEYWORDS', 'PLACEMENT_ID', 'FOLD_POSITION', 'AD_WIDTH', 'AD_HEIGHT', 'VIDEO_ID', 'VIDEO_TITLE', 'VIDEO_DURATION', 'VIDEO_CATEGORY',
+      'CONTENT_GENRE', 'CONTENT_RATING', 'PLAYER_WIDTH', 'PLAYER_HEIGHT', 'POD_POSITION', 'POD_SIZE', 'AD_BREAK_ID', 'STATION_ID', 'COLLECTION_NAME',
+      'INSTALLMENT_ID', 'AUDIO_DURATION', 'TMPX', 'IMPRESSION_ID', 'AXEM', 'CATALOG_ID', 'SKU', 'GTIN', 'OFFERING_ID', 'JOB_ID', 'HOTEL_ID',
+      'FLIGHT_ID', 'VEHICLE_ID', 'LISTING_ID', 'STORE_ID', 'PROGRAM_ID', 'DESTINATION_ID', 'CREATIVE_VARIANT_ID', 'APP_ITEM_ID', 'ITEM_NAME',
+      'ITEM_DESCRIPTION', 'ITEM_TAGLINE', 'ITEM_PRICE', 'ITEM_PRICE_CURRENCY',
+    ],
+    added: ['IMPRESSION_ID', 'ITEM_NAME', 'ITEM_DESCRIPTION', 'ITEM_TAGLINE', 'ITEM_PRICE', 'ITEM_PRICE_CURRENCY'],
+  },
   'media-buy/get-products-request.json#/properties/fields/items': {
     values31: [
       'product_id', 'name', 'description', 'publisher_properties', 'channels', 'video_placement_types', 'audio_distribution_types', 'sponsored_placement_types',
@@ -75,9 +119,14 @@ export const ADCP31_ADDED_VALUES: Record<string, Widened> = {
 
 const WIDENED = Object.values(ADCP31_ADDED_VALUES).map((w) => ({ ...w, addedSet: new Set(w.added), kept: w.values31.filter((v) => !w.added.includes(v)) }));
 
-/** The 3.1 enumeration a closed set of 3.0 values stands for, if any: it holds every value 3.1 kept. */
+/**
+ * The 3.1 enumeration a closed set of 3.0 values stands for, if any: it holds every value 3.1 kept. Where
+ * several do (DAAST's tracking events are all among VAST's), the one with the most values kept is meant.
+ */
 function widenedEnumeration(expected: readonly string[]) {
-  return WIDENED.find((w) => w.kept.every((v) => expected.includes(v)));
+  let best: (typeof WIDENED)[number] | undefined;
+  for (const w of WIDENED) if (w.kept.every((v) => expected.includes(v)) && (!best || w.kept.length > best.kept.length)) best = w;
+  return best;
 }
 
 type Issue = z.core.$ZodIssue;

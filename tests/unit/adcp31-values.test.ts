@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { ADCP31_ADDED_VALUES, parseAcceptingAdcp31Values } from '../../src/mcp/adcp31-values.js';
 import { TOOLS } from '../../src/mcp/tools/index.js';
@@ -56,6 +57,19 @@ describe('AdCP 3.1 enumeration values', () => {
     expect(parsed.success).toBe(true);
     const out = parsed.data as { packages: { optimization_goals: { event_sources: { event_type: string }[] }[] }[] };
     expect(out.packages[0]!.optimization_goals[0]!.event_sources[0]!.event_type).toBe('follow');
+  });
+
+  it('are accepted in creative assets (VAST tracking events) and task filters (task types, protocols)', () => {
+    // sync_creatives judges each creative on its own, with the SDK's creative-asset schema.
+    const creativeAsset = (TOOL_REQUEST_SCHEMAS.sync_creatives as unknown as z.ZodObject<{ creatives: z.ZodArray<z.ZodType> }>).shape.creatives.element;
+    const vast = { asset_type: 'vast', delivery_type: 'url', url: 'https://ads.example/vast.xml', tracking_events: ['start', 'acceptInvitation'] };
+    const creative = { creative_id: 'c1', name: 'Spot', format_id: { agent_url: 'https://creative.adcontextprotocol.org', id: 'video_30s' }, assets: { video: vast } };
+    expect(creativeAsset.safeParse(creative).success).toBe(false);
+    const synced = parseAcceptingAdcp31Values(creativeAsset, creative);
+    expect(synced.success).toBe(true);
+    expect((synced.data as { assets: { video: { tracking_events: string[] } } }).assets.video.tracking_events).toEqual(['start', 'acceptInvitation']);
+    const tasks = parseAcceptingAdcp31Values(input('tasks/list'), { filters: { task_types: ['create_media_buy', 'get_products'], protocol: 'measurement' } });
+    expect(tasks.success && tasks.data).toMatchObject({ filters: { task_types: ['create_media_buy', 'get_products'], protocol: 'measurement' } });
   });
 
   it('leave the 3.1 value out of the errors when something else is wrong', () => {
