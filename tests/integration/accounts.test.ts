@@ -85,6 +85,27 @@ describe('sync_accounts', () => {
     expect(await accountCount()).toBe(before);
     expect((await sql`select details->>'payment_terms' as terms, details->>'billing' as billing from accounts where id = ${acme!.account_id}`)[0]).toEqual({ terms: 'net_45', billing: 'operator' });
 
+    // A provisioning entry carrying notification_configs fails the same way, for an account that exists or not, and writes nothing.
+    const subs = [{ subscriber_id: 'buyer-primary', url: 'https://buyer.example/hooks', event_types: ['creative.status_changed'], active: true }];
+    const provisioned = await call(buyer, 'sync_accounts', {
+      adcp_version: '3.1',
+      idempotency_key: key(),
+      accounts: [
+        { brand: { domain: 'acmeoutdoor.example' }, operator: 'pinnacle-agency.example', billing: 'operator', payment_terms: 'net_60', notification_configs: subs },
+        { brand: { domain: 'never-opened.example' }, operator: 'pinnacle-agency.example', billing: 'operator', notification_configs: subs },
+      ],
+    });
+    expect(provisioned.isError, JSON.stringify(provisioned.data)).toBe(false);
+    if (have31Schemas) expect(responseProblems31('sync_accounts', provisioned.data)).toEqual([]);
+    const [known, unknown] = provisioned.data.accounts as Record<string, unknown>[];
+    expect(known).toMatchObject({ account_id: acme!.account_id, action: 'failed', errors: [{ code: 'UNSUPPORTED_FEATURE', field: 'accounts[0].notification_configs' }] });
+    expect(unknown).toMatchObject({ action: 'failed', status: 'rejected', errors: [{ code: 'UNSUPPORTED_FEATURE', field: 'accounts[1].notification_configs' }] });
+    expect(await accountCount()).toBe(before);
+    expect((await sql`select details->>'payment_terms' as terms from accounts where id = ${acme!.account_id}`)[0]).toEqual({ terms: 'net_45' });
+    // An empty list (AdCP 3.1: remove every subscriber) asks for what this seller already does.
+    const none = await call(buyer, 'sync_accounts', { adcp_version: '3.1', idempotency_key: key(), accounts: [{ account: { account_id: acme!.account_id }, payment_terms: 'net_45', notification_configs: [] }] });
+    expect((none.data.accounts as Record<string, unknown>[])[0]).toMatchObject({ account_id: acme!.account_id, action: 'unchanged', payment_terms: 'net_45' });
+
     // A provisioning entry with a field missing is reported against that field, as before settings updates existed.
     const partial = await call(buyer, 'sync_accounts', { idempotency_key: key(), accounts: [{ brand: { domain: 'partial.example' }, billing: 'operator' }] });
     expect(partial.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'accounts[0].operator' });

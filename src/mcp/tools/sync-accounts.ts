@@ -8,9 +8,10 @@
  * AdCP 3.1 settings-update entries name an existing account (`account`: an
  * account_id or brand + operator) instead of provisioning one: they may change
  * payment_terms and billing_entity. One that also carries brand, operator or
- * billing fails with UNSUPPORTED_PROVISIONING; account-level notification_configs
+ * billing fails with UNSUPPORTED_PROVISIONING. Account-level notification_configs
  * (creative.status_changed and wholesale feed subscriptions) are not offered
- * yet and fail with UNSUPPORTED_FEATURE rather than being dropped.
+ * yet: an entry of either kind carrying them fails with UNSUPPORTED_FEATURE
+ * rather than having them dropped.
  */
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
@@ -63,6 +64,10 @@ const RequestSchema = (() => {
   return base.extend({ accounts: z.array(z.union([base.shape.accounts.element, SettingsUpdateEntry])).min(1) });
 })();
 
+/** Subscribers asked for: an empty list (AdCP 3.1: remove every subscriber) asks for what this seller already does. */
+const asksForNotifications = (e: Record<string, unknown>) => e.notification_configs !== undefined && !(Array.isArray(e.notification_configs) && e.notification_configs.length === 0);
+const NO_NOTIFICATION_CONFIGS = 'This seller does not offer account-level notification subscriptions; media buy webhooks are set per request with push_notification_config.';
+
 async function updateSettings(tx: Tx, ctx: BuyerContext, req: SettingsUpdate, i: number, dryRun: boolean): Promise<{ result: Record<string, unknown>; keep?: string }> {
   const account = await findAccount(tx, ctx, req.account).then(
     (r) => r.account,
@@ -78,8 +83,8 @@ async function updateSettings(tx: Tx, ctx: BuyerContext, req: SettingsUpdate, i:
   const failed = (code: string, message: string, field: string) => ({ result: { ...toAdcpAccountDetail(account), ...echo, action: 'failed', errors: [{ code, message, field }] }, keep: account.id });
   const provisioning = (['brand', 'operator', 'billing'] as const).find((k) => req[k] !== undefined);
   if (provisioning) return failed('UNSUPPORTED_PROVISIONING', `A settings update (with \`account\`) cannot carry ${provisioning}: billing, brand and operator are fixed when the account is provisioned.`, `accounts[${i}].${provisioning}`);
-  if (req.notification_configs !== undefined) {
-    return failed('UNSUPPORTED_FEATURE', 'This seller does not offer account-level notification subscriptions; media buy webhooks are set per request with push_notification_config.', `accounts[${i}].notification_configs`);
+  if (asksForNotifications(req)) {
+    return failed('UNSUPPORTED_FEATURE', NO_NOTIFICATION_CONFIGS, `accounts[${i}].notification_configs`);
   }
   const terms = Object.fromEntries((['billing_entity', 'payment_terms'] as const).filter((k) => req[k] !== undefined).map((k) => [k, req[k]]));
   const key = { brandDomain: account.brandDomain, brandId: account.brandId, operator: account.operator, sandbox: account.sandbox };
@@ -107,8 +112,20 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
     const req = entry;
     const key = { brandDomain: req.brand.domain.toLowerCase(), brandId: req.brand.brand_id ?? '', operator: req.operator.toLowerCase(), sandbox: req.sandbox ?? false };
     const terms = Object.fromEntries(ACCOUNT_TERMS.filter((k) => req[k] !== undefined).map((k) => [k, req[k]]));
-    const { action, account } = await syncAccount(tx, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, ...key, terms, initialStatus, dryRun });
     const echo = { brand: req.brand, operator: req.operator };
+    if (asksForNotifications(req)) {
+      // Refused, not dropped, as on a settings update; the account (if there is one) stays as it was.
+      const { account: existing } = await syncAccount(tx, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, ...key, terms: {}, initialStatus, dryRun: true });
+      if (existing) keep.push(existing.id);
+      results.push({
+        ...(existing ? toAdcpAccountDetail(existing) : { status: 'rejected', account_scope: 'operator_brand', sandbox: key.sandbox }),
+        ...echo,
+        action: 'failed',
+        errors: [{ code: 'UNSUPPORTED_FEATURE', message: NO_NOTIFICATION_CONFIGS, field: `accounts[${i}].notification_configs` }],
+      });
+      continue;
+    }
+    const { action, account } = await syncAccount(tx, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, ...key, terms, initialStatus, dryRun });
     if (account) keep.push(account.id);
     results.push(
       account
