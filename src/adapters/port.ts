@@ -32,7 +32,10 @@ export interface AdapterOrderRequest {
   startTime: Date;
   endTime: Date;
   buyerRef: string | null;
-  packages: AdapterPackage[];
+  /** Booked paused when the buyer created (or has since paused) the buy paused; delivery waits for an update to active. */
+  status: 'active' | 'paused';
+  /** The live packages (canceled ones are not booked); a paused one is booked but does not deliver. */
+  packages: (AdapterPackage & { status: 'active' | 'paused' })[];
 }
 
 export interface AdapterOrderResult {

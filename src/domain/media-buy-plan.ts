@@ -19,7 +19,7 @@ export interface PackageRequest {
   impressions?: number;
   format_ids?: Record<string, unknown>[];
   targeting_overlay?: Record<string, unknown>;
-  creative_assignments?: { creative_id: string; weight?: number }[];
+  creative_assignments?: { creative_id: string; weight?: number; [k: string]: unknown }[];
   creatives?: unknown[];
   buyer_ref?: string;
   paused?: boolean;
@@ -32,6 +32,8 @@ export interface CreateMediaBuyRequest {
   packages?: PackageRequest[];
   proposal_id?: string;
   buyer_ref?: string;
+  /** AdCP 3.1: create the buy paused. */
+  paused?: unknown;
   [k: string]: unknown;
 }
 
@@ -62,12 +64,18 @@ const TARGETING_KEYS = new Set([
   'language', 'keyword_targets', 'negative_keywords',
 ]);
 
+/** AdCP 3.1 targeting fields this seller does not offer (no signals in its products). */
+const UNSUPPORTED_TARGETING_KEYS = new Set(['signal_targeting', 'signal_targeting_groups']);
+
 /**
  * A package's targeting_overlay: only fields this seller knows. (Codes in another form than AdCP's,
  * "us" for "US", are refused before, with the request schema's patterns: src/mcp/request-constraints.ts.)
  */
 export function checkTargeting(targeting: Record<string, unknown> | undefined, at: (f: string) => string): void {
   for (const key of Object.keys(targeting ?? {})) {
+    if (UNSUPPORTED_TARGETING_KEYS.has(key)) {
+      throw new AdcpError('UNSUPPORTED_FEATURE', `Targeting by signals (${key}) is not supported by this seller.`, { field: at(`targeting_overlay.${key}`), suggestion: `Leave ${key} out; audience_include and audience_exclude target audiences here.` });
+    }
     if (!TARGETING_KEYS.has(key)) {
       throw new AdcpError('VALIDATION_ERROR', `Unknown targeting field "${key}".`, { field: at(`targeting_overlay.${key}`), suggestion: `Supported targeting fields: ${[...TARGETING_KEYS].join(', ')}.` });
     }
@@ -77,17 +85,27 @@ export function checkTargeting(targeting: Record<string, unknown> | undefined, a
 /** The tightest billing-measurement variance this seller will guarantee against a third-party vendor. */
 export const DEFAULT_MIN_VARIANCE_PERCENT = 5;
 
+/** The flight every package of a buy runs for. */
+export interface Flight {
+  start: Date;
+  end: Date;
+}
+
+const UNSUPPORTED_FLIGHT_SUGGESTION = "Leave the package's start_time and end_time out (it runs for the media buy's flight), or buy the other flight as its own media buy.";
+
 /**
  * Package fields this seller cannot honour are refused, not silently dropped (the
  * buyer would believe they hold): optimization goals (capabilities declare no
  * conversion tracking and no optimization metrics), committed delivery metrics,
- * and AdCP 3.1's canonical format selectors (format_ids is the selector here).
+ * AdCP 3.1's canonical format selectors (format_ids is the selector here),
+ * catalogs (capabilities: catalog_management false), and a package flight other
+ * than the buy's (every package runs for the media buy's flight). Shared by
+ * create_media_buy's packages, update_media_buy's new_packages and its package
+ * changes, which carry the same fields.
  */
-function rejectUnhonoured(pkg: Record<string, unknown>, at: (f: string) => string): void {
-  const present = (k: string) => pkg[k] !== undefined && !(Array.isArray(pkg[k]) && pkg[k].length === 0);
-  if (present('optimization_goals')) {
-    throw new AdcpError('UNSUPPORTED_FEATURE', 'This seller does not optimize delivery toward buyer goals.', { field: at('optimization_goals'), suggestion: 'Leave optimization_goals out; pacing and targeting_overlay shape delivery here.' });
-  }
+export function rejectUnhonoured(pkg: Record<string, unknown>, at: (f: string) => string, flight: Flight): void {
+  const present = (k: string) => pkg[k] !== undefined && pkg[k] !== null && !(Array.isArray(pkg[k]) && pkg[k].length === 0);
+  if (present('optimization_goals')) throw unsupportedGoals(at('optimization_goals'));
   if (present('committed_metrics')) {
     throw new AdcpError('TERMS_REJECTED', 'This seller does not commit to delivery metrics per package.', { field: at('committed_metrics'), suggestion: 'Leave committed_metrics out; get_media_buy_delivery reports what was delivered.' });
   }
@@ -96,16 +114,67 @@ function rejectUnhonoured(pkg: Record<string, unknown>, at: (f: string) => strin
       throw new AdcpError('UNSUPPORTED_FEATURE', `${k} (canonical format selection) is not supported by this seller.`, { field: at(k), suggestion: 'Select formats with format_ids from the product, as list_creative_formats describes them.' });
     }
   }
+  if (present('creatives')) throw unsupportedInlineCreatives(at('creatives'));
+  if (present('catalogs')) {
+    throw new AdcpError('UNSUPPORTED_FEATURE', 'Catalog-driven packages are not supported by this seller.', { field: at('catalogs'), suggestion: 'Leave catalogs out; get_adcp_capabilities declares catalog_management false.' });
+  }
+  for (const [k, bound] of [['start_time', flight.start], ['end_time', flight.end]] as const) {
+    const v = pkg[k];
+    if (v === undefined || v === null) continue;
+    const t = typeof v === 'string' ? new Date(v) : undefined;
+    if (!t || t.getTime() !== bound.getTime()) {
+      throw new AdcpError('UNSUPPORTED_FEATURE', `A package ${k} other than the media buy's (${bound.toISOString()}) is not supported by this seller: every package runs for the media buy's flight.`, {
+        field: at(k),
+        suggestion: UNSUPPORTED_FLIGHT_SUGGESTION,
+      });
+    }
+  }
+}
+
+/** An impression goal: a whole number of impressions the database can hold (numeric(20,0)), not 1e21. */
+export function checkImpressions(value: unknown, field: string): void {
+  if (value === undefined || value === null) return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > Number.MAX_SAFE_INTEGER) {
+    throw new AdcpError('VALIDATION_ERROR', 'impressions must be a number of impressions from 0 to 9007199254740991.', { field, suggestion: 'Send the impression goal as a whole number.' });
+  }
+}
+
+/** Creatives sent inline with a package, in any AdCP form: they are uploaded with sync_creatives here. */
+export function unsupportedInlineCreatives(field: string): AdcpError {
+  return new AdcpError('UNSUPPORTED_FEATURE', 'Inline creatives are not supported; upload them with sync_creatives.', { field, suggestion: 'Call sync_creatives, then reference creatives by creative_id in creative_assignments.' });
+}
+
+/** Optimization goals, in any AdCP form (3.1 adds vendor metrics): this seller optimizes toward none. */
+export function unsupportedGoals(field: string): AdcpError {
+  return new AdcpError('UNSUPPORTED_FEATURE', 'This seller does not optimize delivery toward buyer goals.', { field, suggestion: 'Leave optimization_goals out; pacing and targeting_overlay shape delivery here.' });
+}
+
+/**
+ * A creative assignment limited to some of a product's placements (3.0 placement_ids, 3.1 placement_refs):
+ * this seller's products declare no placements, so a creative assigned to a package runs across all of it.
+ */
+export function checkAssignedPlacements(assignments: readonly Record<string, unknown>[], productId: string, field: (j: number) => string): void {
+  assignments.forEach((a, j) => {
+    for (const k of ['placement_ids', 'placement_refs']) {
+      const v = a[k];
+      if (Array.isArray(v) && v.length > 0) {
+        throw new AdcpError('UNSUPPORTED_FEATURE', `Product "${productId}" has no placements to assign a creative to: a creative assigned to a package runs across all of it.`, {
+          field: `${field(j)}.${k}`,
+          suggestion: `Leave ${k} out.`,
+        });
+      }
+    }
+  });
 }
 
 /** Buyer-proposed measurement terms the seller cannot honour are TERMS_REJECTED, before anything else is judged. */
-function checkMeasurementTerms(pkgs: PackageRequest[], settings: TenantSettings): void {
+export function checkMeasurementTerms(pkgs: PackageRequest[], settings: TenantSettings, field = 'packages'): void {
   const min = settings.min_variance_percent ?? DEFAULT_MIN_VARIANCE_PERCENT;
   pkgs.forEach((pkg, i) => {
     const variance = (pkg.measurement_terms as { billing_measurement?: { max_variance_percent?: number } } | undefined)?.billing_measurement?.max_variance_percent;
     if (typeof variance === 'number' && variance < min) {
       throw new AdcpError('TERMS_REJECTED', `A billing-measurement variance of ${variance}% is below what this seller can guarantee (${min}%).`, {
-        field: `packages[${i}].measurement_terms.billing_measurement.max_variance_percent`,
+        field: `${field}[${i}].measurement_terms.billing_measurement.max_variance_percent`,
         suggestion: `Propose max_variance_percent of at least ${min}.`,
         details: { min_variance_percent: min },
       });
@@ -138,6 +207,9 @@ export function planMediaBuy(input: {
   if (req.proposal_id && !req.packages?.length) {
     throw new AdcpError('UNSUPPORTED_FEATURE', 'Buying from a proposal is not supported by this seller.', { field: 'proposal_id', suggestion: 'Send packages with product_id, pricing_option_id and budget.' });
   }
+  if (req.paused !== undefined && typeof req.paused !== 'boolean') {
+    throw new AdcpError('VALIDATION_ERROR', 'paused must be true or false.', { field: 'paused', suggestion: 'Send paused: true to create the media buy paused, or leave it out.' });
+  }
   checkMeasurementTerms(req.packages ?? [], settings);
   const startTime = parseTime(req.start_time, 'start_time', now);
   const endTime = parseTime(req.end_time, 'end_time', now);
@@ -155,7 +227,7 @@ export function planMediaBuy(input: {
     throw new AdcpError('VALIDATION_ERROR', 'A media buy needs at least one package.', { field: 'packages', suggestion: 'Add packages with product_id, pricing_option_id and budget (see get_products).' });
   }
 
-  const planned = planPackages({ packages: pkgs, products: input.products, adapters: input.adapters, settings, creativeFormats: input.creativeFormats, field: 'packages' });
+  const planned = planPackages({ packages: pkgs, products: input.products, adapters: input.adapters, settings, creativeFormats: input.creativeFormats, field: 'packages', flight: { start: startTime, end: endTime } });
   const currencies = new Set(planned.map((p) => p.currency));
   if (currencies.size > 1) {
     throw new AdcpError('VALIDATION_ERROR', 'All packages of a media buy must use the same currency.', { field: 'packages', suggestion: `Pick pricing options in one currency (got ${[...currencies].join(', ')}).` });
@@ -183,6 +255,8 @@ export interface PackagePlanInput {
   field: string;
   /** Products already in the buy (a product may appear in one package only). */
   existingProductIds?: Iterable<string>;
+  /** The buy's flight, which every package runs for. */
+  flight: Flight;
 }
 
 /**
@@ -224,6 +298,7 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
     if (typeof pkg.budget !== 'number' || !Number.isFinite(pkg.budget) || pkg.budget <= 0) {
       throw new AdcpError('VALIDATION_ERROR', 'Package budget must be a positive amount.', { field: at('budget'), suggestion: 'Send the budget as a positive number in the pricing option currency.' });
     }
+    checkImpressions(pkg.impressions, at('impressions'));
     const budget = fromUnits(toUnits(pkg.budget));
     const minSpend = po.minSpendPerPackage ?? settings.min_package_budget ?? null;
     if (minSpend != null && compareAmounts(budget, minSpend) < 0) {
@@ -251,10 +326,8 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
       bidPrice = fromUnits(toUnits(pkg.bid_price));
     }
     checkTargeting(pkg.targeting_overlay, at);
-    if (pkg.creatives?.length) {
-      throw new AdcpError('UNSUPPORTED_FEATURE', 'Inline creatives are not supported; upload them with sync_creatives.', { field: at('creatives'), suggestion: 'Call sync_creatives, then reference creatives by creative_id in creative_assignments.' });
-    }
-    rejectUnhonoured(pkg as Record<string, unknown>, at);
+    rejectUnhonoured(pkg as Record<string, unknown>, at, input.flight);
+    checkAssignedPlacements(pkg.creative_assignments ?? [], product.id, (j) => at(`creative_assignments[${j}]`));
     checkAssignedFormats({ assignments: pkg.creative_assignments ?? [], product, creativeFormats: input.creativeFormats, field: (j) => at(`creative_assignments[${j}].creative_id`) });
     const adapterConfigId = product.adapterConfigId ?? defaultAdapter?.id;
     if (!adapterConfigId || !adaptersById.has(adapterConfigId)) {

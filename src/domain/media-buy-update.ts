@@ -10,20 +10,33 @@ import type { ProductWithPricing } from '../db/queries/inventory.js';
 import type { TenantSettings } from '../db/schema/index.js';
 import { AdcpError } from './errors.js';
 import { checkAssignedFormats } from './creatives.js';
-import { checkTargeting, planPackages, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
+import { checkAssignedPlacements, checkImpressions, checkMeasurementTerms, checkTargeting, planPackages, rejectUnhonoured, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
 import { compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
-import { availableActions, toAdcpMediaBuyStatus, type MediaBuyStatus } from './status.js';
+import { availableActions, liveStatus, toAdcpMediaBuyStatus, type MediaBuyStatus } from './status.js';
 
 export interface PackageUpdate {
   package_id: string;
   budget?: number;
   bid_price?: number;
   pacing?: string;
+  impressions?: number;
   paused?: boolean;
   canceled?: boolean;
   cancellation_reason?: string;
   targeting_overlay?: Record<string, unknown>;
-  creative_assignments?: { creative_id: string; weight?: number }[];
+  keyword_targets_add?: KeywordTarget[];
+  keyword_targets_remove?: KeywordTarget[];
+  negative_keywords_add?: KeywordTarget[];
+  negative_keywords_remove?: KeywordTarget[];
+  creative_assignments?: { creative_id: string; weight?: number; [k: string]: unknown }[];
+  [k: string]: unknown;
+}
+
+/** A keyword target or negative keyword: identified by (keyword, match_type); targets may carry a bid_price. */
+export interface KeywordTarget {
+  keyword: string;
+  match_type: string;
+  bid_price?: number;
   [k: string]: unknown;
 }
 
@@ -46,10 +59,13 @@ export interface CurrentPackage {
   budget: string;
   bidPrice: string | null;
   status: string;
+  targeting?: Record<string, unknown> | null;
 }
 
 export interface CurrentBuy {
   status: string;
+  /** Created paused (AdCP 3.1): goes paused rather than active once setup allows. */
+  startPaused?: boolean;
   revision: number;
   startTime: Date;
   endTime: Date;
@@ -62,6 +78,7 @@ export interface PackageChange {
   budget?: string;
   bidPrice?: string;
   pacing?: string;
+  impressions?: string;
   status?: 'active' | 'paused' | 'canceled';
   targeting?: Record<string, unknown>;
   assignments?: { creative_id: string; weight: number | null }[];
@@ -69,6 +86,8 @@ export interface PackageChange {
 
 export interface UpdatePlan {
   status: MediaBuyStatus;
+  /** Whether the buy still goes paused once setup allows: an explicit pause or resume settles it. */
+  startPaused: boolean;
   startTime: Date;
   endTime: Date;
   cancel: { reason: string | null } | null;
@@ -124,7 +143,7 @@ export function planUpdate(input: {
   const modifies = req.start_time !== undefined || req.end_time !== undefined || (req.packages?.length ?? 0) > 0 || (req.new_packages?.length ?? 0) > 0;
   if (req.canceled) {
     status = transition(status, 'canceled', 'cancel');
-    return { status, startTime: cur.startTime, endTime: cur.endTime, cancel: { reason: req.cancellation_reason ?? null }, packageChanges: [], newPackages: [], totalBudget: sumAmounts(cur.packages.filter((p) => p.status !== 'canceled').map((p) => p.budget)) };
+    return { status, startPaused: !!cur.startPaused, startTime: cur.startTime, endTime: cur.endTime, cancel: { reason: req.cancellation_reason ?? null }, packageChanges: [], newPackages: [], totalBudget: sumAmounts(cur.packages.filter((p) => p.status !== 'canceled').map((p) => p.budget)) };
   }
   if (TERMINAL.has(status) && (modifies || req.paused !== undefined)) transition(status, req.paused ? 'paused' : 'active', req.paused === true ? 'pause' : req.paused === false ? 'resume' : 'update_packages');
   if (req.paused === true && status !== 'paused') status = transition(status, 'paused', 'pause');
@@ -162,29 +181,73 @@ export function planUpdate(input: {
       change.bidPrice = fromUnits(toUnits(u.bid_price));
     }
     if (u.pacing !== undefined) change.pacing = u.pacing;
+    checkImpressions(u.impressions, at('impressions'));
+    if (u.impressions !== undefined) change.impressions = String(Math.round(u.impressions));
+    rejectUnhonoured(u, at, { start: startTime, end: endTime });
     checkTargeting(u.targeting_overlay, at);
-    if (u.targeting_overlay) change.targeting = u.targeting_overlay;
+    for (const list of ['keyword_targets', 'negative_keywords'] as const) {
+      // AdCP: a full list and incremental changes to it in one update are ambiguous; sellers should refuse them.
+      const op = [`${list}_add`, `${list}_remove`].find((k) => u[k] !== undefined);
+      if (op && u.targeting_overlay?.[list] !== undefined) {
+        throw new AdcpError('VALIDATION_ERROR', `targeting_overlay.${list} (the whole list) and ${op} (changes to it) cannot come together.`, {
+          field: at(op),
+          suggestion: `Send either targeting_overlay.${list} to replace the list, or ${list}_add/${list}_remove to change it.`,
+        });
+      }
+    }
+    const targeting = withKeywordChanges(u.targeting_overlay ?? pkg.targeting ?? {}, u);
+    if (u.targeting_overlay || targeting) change.targeting = targeting ?? u.targeting_overlay;
     if (u.canceled) change.status = 'canceled';
     else if (u.paused !== undefined) change.status = u.paused ? 'paused' : 'active';
     if (u.creative_assignments) {
+      checkAssignedPlacements(u.creative_assignments, pkg.productId, (j) => at(`creative_assignments[${j}]`));
       const product = products.get(pkg.productId);
       if (product) checkAssignedFormats({ assignments: u.creative_assignments, product, creativeFormats: input.creativeFormats, field: (j) => at(`creative_assignments[${j}].creative_id`), packageId: pkg.id });
       change.assignments = u.creative_assignments.map((a) => ({ creative_id: a.creative_id, weight: a.weight ?? null }));
     }
     return change;
   });
+  if (req.new_packages?.length) checkMeasurementTerms(req.new_packages, input.settings, 'new_packages');
   const newPackages = req.new_packages?.length
-    ? planPackages({ packages: req.new_packages, products: input.products, adapters: input.adapters, settings: input.settings, creativeFormats: input.creativeFormats, field: 'new_packages', existingProductIds: cur.packages.filter((p) => p.status !== 'canceled').map((p) => p.productId) })
+    ? planPackages({ packages: req.new_packages, products: input.products, adapters: input.adapters, settings: input.settings, creativeFormats: input.creativeFormats, field: 'new_packages', existingProductIds: cur.packages.filter((p) => p.status !== 'canceled').map((p) => p.productId), flight: { start: startTime, end: endTime } })
     : [];
 
   // The first uploaded creatives let a buy waiting for them move on (assignments to creatives still to come do not).
   const uploaded = (as: { creative_id: string }[] | undefined) => (as ?? []).some((a) => input.creativeFormats.has(a.creative_id));
   const gainsCreatives = packageChanges.some((c) => uploaded(c.assignments)) || newPackages.some((p) => uploaded(p.request.creative_assignments));
-  if (status === 'pending_creatives' && (cur.hasCreatives || gainsCreatives)) status = startTime <= now ? 'active' : 'pending_start';
+  const startPaused = req.paused === undefined ? !!cur.startPaused : false;
+  if (status === 'pending_creatives' && (cur.hasCreatives || gainsCreatives)) status = startTime <= now ? liveStatus(startPaused) : 'pending_start';
 
   const budgets = cur.packages.map((p) => {
     const c = packageChanges.find((x) => x.id === p.id);
     return (c?.status ?? p.status) === 'canceled' ? '0' : (c?.budget ?? p.budget);
   });
-  return { status, startTime, endTime, cancel: null, packageChanges, newPackages, totalBudget: sumAmounts([...budgets, ...newPackages.map((p) => p.budget)]) };
+  return { status, startPaused, startTime, endTime, cancel: null, packageChanges, newPackages, totalBudget: sumAmounts([...budgets, ...newPackages.map((p) => p.budget)]) };
+}
+
+const keywordId = (k: KeywordTarget) => `${k.match_type}\u0000${k.keyword}`;
+
+/**
+ * update_media_buy's incremental keyword changes applied to a package's targeting (the overlay sent in the
+ * same change, else the stored one): keyword_targets_add upserts by (keyword, match_type), updating the
+ * bid_price of a pair already there; negative_keywords_add appends pairs not there yet; the _remove lists
+ * drop matching pairs (a pair not there is a no-op, as AdCP asks). An emptied list is left out (AdCP's
+ * lists hold at least one item). Undefined when the change has none of the four.
+ */
+export function withKeywordChanges(targeting: Record<string, unknown>, u: PackageUpdate): Record<string, unknown> | undefined {
+  const ops = [
+    ['keyword_targets', u.keyword_targets_add, u.keyword_targets_remove],
+    ['negative_keywords', u.negative_keywords_add, u.negative_keywords_remove],
+  ] as const;
+  if (ops.every(([, add, remove]) => !add?.length && !remove?.length)) return undefined;
+  const next: Record<string, unknown> = { ...targeting };
+  for (const [field, add, remove] of ops) {
+    if (!add?.length && !remove?.length) continue;
+    const list = new Map(((targeting[field] as KeywordTarget[] | undefined) ?? []).map((k) => [keywordId(k), k]));
+    for (const k of add ?? []) list.set(keywordId(k), field === 'keyword_targets' ? { ...list.get(keywordId(k)), ...k } : (list.get(keywordId(k)) ?? k));
+    for (const k of remove ?? []) list.delete(keywordId(k));
+    if (list.size > 0) next[field] = [...list.values()];
+    else delete next[field];
+  }
+  return next;
 }

@@ -55,6 +55,21 @@ export function initialStatus(hasCreatives: boolean): MediaBuyStatus {
   return hasCreatives ? 'pending_start' : 'pending_creatives';
 }
 
+/**
+ * Where a buy would go live (creatives in, flight started): active, or paused for a buy created paused
+ * (AdCP 3.1 create_media_buy `paused`; its setup blockers, pending_creatives and pending_start, come first).
+ */
+export function liveStatus(startPaused: boolean): MediaBuyStatus {
+  return startPaused ? 'paused' : 'active';
+}
+
+/** The state an ad server holds the buy's order in: a buy created paused is booked paused until it is resumed. */
+export function orderStatus(status: string, startPaused: boolean): 'active' | 'paused' | 'canceled' {
+  if (status === 'canceled') return 'canceled';
+  if (status === 'paused' || (startPaused && (status === 'pending_creatives' || status === 'pending_start'))) return 'paused';
+  return 'active';
+}
+
 /** What update_media_buy can change on a buy that is open for changes: AdCP 3.0's coarse actions, then 3.1's finer ones. */
 const CHANGES = [
   'update_budget',

@@ -31,6 +31,11 @@ export interface ToolDef<I = unknown> {
   constraintsCheckedByTool?: string[];
   /** MCP tasks: may the tool be called task-augmented (tools/list execution.taskSupport)? Absent means forbidden. */
   taskSupport?: 'optional' | 'required';
+  /**
+   * Runs on the arguments before they are validated: rewrites AdCP 3.1 shapes to their 3.0 equivalent, or throws
+   * the AdcpError the seller gives that feature in any form (src/mcp/adcp31-shapes.ts). Must not mutate its argument.
+   */
+  prepare?(args: Record<string, unknown>): Record<string, unknown>;
   handle(input: I, ctx: ToolContext): Promise<Record<string, unknown>>;
 }
 
@@ -283,9 +288,10 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
     release = negotiateVersion(args);
     if (tool.auth === 'required' && !ctx.principal) throw authRequired(tool.name);
     if (takesIdempotencyKey(tool)) checkIdempotencyKey(args.idempotency_key);
-    const parsed = parseAcceptingAdcp31Values(tool.input, args);
-    if (!parsed.success) throw validationError(parsed.error.issues, args, tool.input);
-    checkConstraints(tool.name, args, { except: tool.constraintsCheckedByTool, logger: ctx.logger });
+    const prepared = tool.prepare ? tool.prepare(args) : args;
+    const parsed = parseAcceptingAdcp31Values(tool.input, prepared);
+    if (!parsed.success) throw validationError(parsed.error.issues, prepared, tool.input);
+    checkConstraints(tool.name, prepared, { except: tool.constraintsCheckedByTool, logger: ctx.logger });
     const data = await handle(tool, parsed.data, ctx);
     return successResult(servedAs(release, tool.name, data, false), context);
   } catch (err) {

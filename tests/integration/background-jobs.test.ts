@@ -76,7 +76,8 @@ describe('mock ad server delivery', () => {
     startTime: new Date(clock.getTime() + start),
     endTime: new Date(clock.getTime() + end),
     buyerRef: null,
-    packages: [{ packageId: 'pk1', productId: 'x', budget: '10000', bidPrice: '5', rate: '5', pricingModel: 'cpm', impressions: null, targeting: null, formatIds: [{ id: 'video_standard_30s' }] }],
+    status: 'active',
+    packages: [{ packageId: 'pk1', productId: 'x', budget: '10000', bidPrice: '5', rate: '5', pricingModel: 'cpm', impressions: null, targeting: null, formatIds: [{ id: 'video_standard_30s' }], status: 'active' }],
   });
   const window = { from: new Date(clock.getTime() - 30 * DAY), to: clock };
 
@@ -210,6 +211,13 @@ describe('advance_flights', () => {
     expect((data.media_buys as { status: string }[])[0]!.status).toBe('active');
     expect((await buyRow(unconfirmed)).status).toBe('pending_start');
     expect((await buyRow(waiting)).status).toBe('pending_creatives');
+  });
+
+  it('starts a buy created paused (AdCP 3.1) as paused, not active', async () => {
+    const id = await bookedBuy({ start: -HOUR, end: 10 * DAY }, 'pending_start');
+    await sql`update media_buys set start_paused = true where id = ${id}`;
+    await advanceFlights({}, JOB, deps);
+    expect((await buyRow(id)).status).toBe('paused');
   });
 
   it('completes active and paused buys whose flight has ended, and leaves canceled buys alone', async () => {

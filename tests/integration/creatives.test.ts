@@ -129,6 +129,25 @@ describe('sync_creatives', () => {
     expect(rows.map((r) => r.id)).toEqual(['cr_ok']);
   });
 
+  it('takes a 3.1 one-asset slot array as the asset, and fails 3.1 canonical formats, several assets in a slot and new asset types with UNSUPPORTED_FEATURE', async () => {
+    const image = { asset_type: 'image', url: 'https://cdn.acme.example/arr.png', width: 300, height: 250 };
+    const res = await sync({
+      adcp_version: '3.1',
+      creatives: [
+        display('cr31_array', { assets: { banner_image: [image], click_url: { asset_type: 'url', url: 'https://acme.example/' } } }),
+        { creative_id: 'cr31_kind', name: 'Kind', format_kind: 'image', assets: { image } },
+        display('cr31_two', { assets: { banner_image: [image, image], click_url: { asset_type: 'url', url: 'https://acme.example/' } } }),
+        display('cr31_pixel', { assets: { ...display('x').assets, impression_tracker: { asset_type: 'pixel_tracker', event: 'impression', url: 'https://t.example/i?cb={CACHEBUSTER}' } } }),
+      ],
+    });
+    expect(item(res.items, 'cr31_array')).toMatchObject({ action: 'created' });
+    expect((await sql`select assets from creatives where id = 'cr31_array'`)[0]!.assets).toMatchObject({ banner_image: image });
+    expect(item(res.items, 'cr31_kind')).toMatchObject({ action: 'failed', errors: [{ code: 'UNSUPPORTED_FEATURE', field: 'creatives[1].format_kind' }] });
+    expect(item(res.items, 'cr31_two')).toMatchObject({ action: 'failed', errors: [{ code: 'UNSUPPORTED_FEATURE', field: 'creatives[2].assets.banner_image' }] });
+    expect(item(res.items, 'cr31_pixel')).toMatchObject({ action: 'failed', errors: [{ code: 'UNSUPPORTED_FEATURE', field: 'creatives[3].assets.impression_tracker.asset_type' }] });
+    expect((await sql`select id from creatives where id like 'cr31_%'`).map((r) => r.id)).toEqual(['cr31_array']);
+  });
+
   it('matches a format by id when the agent_url is foreign, with a warning, and accepts assets keyed by type', async () => {
     const res = await sync({ creatives: [display('cr_foreign', { format_id: { agent_url: 'https://your-platform.example.com', id: 'display_300x250' } })] });
     expect(item(res.items, 'cr_foreign')).toMatchObject({ action: 'created', warnings: [expect.stringContaining('matched format "display_300x250" by id')] });
@@ -285,6 +304,13 @@ describe('sync_creatives assignments', () => {
     expect(item(res.items, 'cr_a')).toEqual({ creative_id: 'cr_a', action: 'unchanged', status: 'approved', assigned_to: [packageId] });
     const [buy] = await sql`select status from media_buys where id = ${id}`;
     expect(buy!.status).toBe('active');
+  });
+
+  it('moves a buy created paused (AdCP 3.1) whose flight has started to paused, not active', async () => {
+    const { id, packageId } = await pendingBuy();
+    await sql`update media_buys set start_time = now() - interval '1 hour', start_paused = true where id = ${id}`;
+    await sync({ creatives: [display('cr_paused_start')], assignments: [{ creative_id: 'cr_paused_start', package_id: packageId }] });
+    expect((await sql`select status from media_buys where id = ${id}`)[0]!.status).toBe('paused');
   });
 
   it("fails an assignment to another buyer's package or an unknown one with PACKAGE_NOT_FOUND", async () => {

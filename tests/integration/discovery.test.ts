@@ -90,6 +90,13 @@ describe('discovery tools', () => {
     }
     const capped = await call(buyer, 'get_products', { buying_mode: 'wholesale', filters: { budget_range: { max: 1_000_000, currency: 'USD' } } });
     expect(capped.isError).toBe(false);
+    // AdCP 3.1 postal areas (country + local system) are answered like their 3.0 form; one with no 3.0 form is UNSUPPORTED_FEATURE.
+    const zip31 = await call(buyer, 'get_products', { buying_mode: 'brief', brief: 'video', filters: { postal_areas: [{ country: 'US', system: 'zip', values: ['10001'] }] } });
+    const zip30 = await call(buyer, 'get_products', { buying_mode: 'brief', brief: 'video', filters: { postal_areas: [{ system: 'us_zip', values: ['10001'] }] } });
+    expect(zip31.isError).toBe(false);
+    expect((zip31.data.products as { product_id: string }[]).map((p) => p.product_id)).toEqual((zip30.data.products as { product_id: string }[]).map((p) => p.product_id));
+    const cep = await call(buyer, 'get_products', { buying_mode: 'brief', brief: 'video', filters: { postal_areas: [{ country: 'BR', system: 'cep', values: ['01310-100'] }] } });
+    expect(cep.data.adcp_error).toMatchObject({ code: 'UNSUPPORTED_FEATURE', field: 'filters.postal_areas[0]' });
   });
 
   it('returns only the pricing options a 3.1 buyer filters for, and only products reporting the metrics it needs', async () => {

@@ -10,7 +10,7 @@ let sql: postgres.Sql;
 
 async function newBuy(overrides: Record<string, unknown> = {}) {
   const { data } = await call(buyer, 'create_media_buy', buyRequest(overrides));
-  return data as { media_buy_id: string; packages: { package_id: string }[] };
+  return data as { media_buy_id: string; status: string; packages: { package_id: string }[] };
 }
 
 async function update(args: Record<string, unknown>) {
@@ -101,6 +101,17 @@ describe('update_media_buy', () => {
     ['stale revision', () => ({ revision: 99, paused: true }), 'CONFLICT'],
     ['duplicate product in new package', () => ({ new_packages: [{ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 }] }), 'VALIDATION_ERROR'],
     ['region code in another form', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, targeting_overlay: { geo_regions: ['california'] } }] }), 'VALIDATION_ERROR'],
+    // Package fields this seller cannot honour are refused, as on create_media_buy, not answered OK and dropped.
+    ['inline creatives', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, creatives: [{ creative_id: 'c_inline', name: 'Inline', format_id: { agent_url: 'https://creative.adcontextprotocol.org', id: 'display_300x250' }, assets: {} }] }] }), 'UNSUPPORTED_FEATURE'],
+    ['optimization goals', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, optimization_goals: [{ kind: 'metric', metric: 'clicks', priority: 1 }] }] }), 'UNSUPPORTED_FEATURE'],
+    ['vendor-metric goal on a new package (3.1)', () => ({ new_packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1500, bid_price: 4, optimization_goals: [{ kind: 'vendor_metric', vendor: { domain: 'integralads.com' }, metric_id: 'attention_index' }] }] }), 'UNSUPPORTED_FEATURE'],
+    ['catalogs', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, catalogs: [{ type: 'product', catalog_id: 'cat_1' }] }] }), 'UNSUPPORTED_FEATURE'],
+    ['a package flight other than the buy’s', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, end_time: new Date(Date.now() + 3 * 86400e3).toISOString() }] }), 'UNSUPPORTED_FEATURE'],
+    ['a creative limited to placements (3.1)', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, creative_assignments: [{ creative_id: 'c_later', placement_refs: [{ scope: 'product', placement_id: 'homepage_top' }] }] }] }), 'UNSUPPORTED_FEATURE'],
+    ['a whole keyword list with changes to it', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, targeting_overlay: { keyword_targets: [{ keyword: 'a', match_type: 'exact' }] }, keyword_targets_add: [{ keyword: 'b', match_type: 'exact' }] }] }), 'VALIDATION_ERROR'],
+    ['unworkable measurement terms on a new package', () => ({ new_packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1500, bid_price: 4, measurement_terms: { billing_measurement: { vendor: { domain: 'v.example' }, max_variance_percent: 0 } } }] }), 'TERMS_REJECTED'],
+    ['an impression goal past what can be stored', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, impressions: 1e21 }] }), 'VALIDATION_ERROR'],
+    ['postal areas with no 3.0 system (3.1)', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, targeting_overlay: { geo_postal_areas: [{ country: 'IN', system: 'pin', values: ['110001'] }] } }] }), 'UNSUPPORTED_FEATURE'],
   ])('%s → %s, nothing changes', async (_n, args, code) => {
     const buy = await newBuy();
     const before = await sql`select revision, total_budget from media_buys where id = ${buy.media_buy_id}`;
@@ -108,6 +119,61 @@ describe('update_media_buy', () => {
     expect(res.isError).toBe(true);
     expect(res.data.adcp_error).toMatchObject({ code });
     expect(await sql`select revision, total_budget from media_buys where id = ${buy.media_buy_id}`).toEqual(before);
+  });
+
+  it('applies impression goals and keyword changes (add upserts by keyword and match type, remove drops), and sends them to the ad server', async () => {
+    const buy = await newBuy({
+      packages: [{ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000, targeting_overlay: {
+        geo_countries: ['US'],
+        keyword_targets: [{ keyword: 'running shoes', match_type: 'broad', bid_price: 2 }, { keyword: 'marathon', match_type: 'exact' }],
+        negative_keywords: [{ keyword: 'free', match_type: 'exact' }],
+      } }],
+    });
+    await waitFor(async () => (await mockOrder(buy.media_buy_id))?.status === 'booked');
+    const res = await update({
+      media_buy_id: buy.media_buy_id,
+      packages: [{
+        package_id: buy.packages[0]!.package_id,
+        impressions: 750000,
+        keyword_targets_add: [{ keyword: 'running shoes', match_type: 'broad', bid_price: 3 }, { keyword: 'trail shoes', match_type: 'phrase' }],
+        keyword_targets_remove: [{ keyword: 'marathon', match_type: 'exact' }, { keyword: 'never there', match_type: 'broad' }],
+        negative_keywords_add: [{ keyword: 'cheap', match_type: 'broad' }, { keyword: 'free', match_type: 'exact' }],
+        negative_keywords_remove: [{ keyword: 'free', match_type: 'exact' }],
+      }],
+    });
+    expect(res.isError).toBe(false);
+    const pkg = (res.data.affected_packages as { impressions?: number; targeting_overlay?: Record<string, unknown> }[])[0]!;
+    expect(pkg.impressions).toBe(750000);
+    expect(pkg.targeting_overlay).toEqual({
+      geo_countries: ['US'],
+      keyword_targets: [{ keyword: 'running shoes', match_type: 'broad', bid_price: 3 }, { keyword: 'trail shoes', match_type: 'phrase' }],
+      negative_keywords: [{ keyword: 'cheap', match_type: 'broad' }],
+    });
+    await waitFor(async () => ((await mockOrder(buy.media_buy_id))?.request as { lines: { impressions: string | null }[] }).lines[0]!.impressions === '750000');
+    // A new package's impression goal is kept too.
+    const added = await update({ media_buy_id: buy.media_buy_id, new_packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1500, bid_price: 4, impressions: 300000 }] });
+    expect((added.data.affected_packages as { product_id: string; impressions?: number }[]).find((p) => p.product_id === 'display_run_of_site')?.impressions).toBe(300000);
+  });
+
+  it('books a buy created paused (AdCP 3.1) paused at the ad server, and a package created paused switched off; resuming turns the order on', async () => {
+    const buy = await newBuy({ paused: true });
+    expect(buy).toMatchObject({ status: 'pending_creatives' });
+    const order = await waitFor(async () => mockOrder(buy.media_buy_id));
+    expect(order).toMatchObject({ status: 'paused', request: { timeline: [{ status: 'paused', off: [] }] } });
+    // Resumed before it ever ran: it keeps waiting for its creatives, and will go active, not paused.
+    const resumed = await update({ media_buy_id: buy.media_buy_id, paused: false });
+    expect(resumed.data).toMatchObject({ status: 'pending_creatives' });
+    expect((await sql`select start_paused from media_buys where id = ${buy.media_buy_id}`)[0]!.start_paused).toBe(false);
+    await waitFor(async () => (await mockOrder(buy.media_buy_id))?.status === 'booked');
+
+    const partly = await newBuy({
+      packages: [
+        { product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000, paused: true },
+        { product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1500, bid_price: 4 },
+      ],
+    });
+    const booked = await waitFor(async () => mockOrder(partly.media_buy_id));
+    expect(booked).toMatchObject({ status: 'booked', request: { timeline: [{ status: 'active', off: [partly.packages[0]!.package_id] }] } });
   });
 
   it('replays an identical update and refuses a different one with the same key', async () => {

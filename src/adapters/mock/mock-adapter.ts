@@ -54,6 +54,17 @@ export const MockSettings = z
   .loose();
 export type MockSettings = z.infer<typeof MockSettings>;
 
+/**
+ * The timeline of an order booked with its delivery (or some lines') switched off: off from the flight's start,
+ * or from now if that is earlier (the timeline is in the order the ad server learnt of changes: every update
+ * after this one is stamped later).
+ */
+function bookedOff(req: AdapterOrderRequest, now: Date): MockTimelineEvent[] {
+  const off = req.packages.filter((p) => p.status !== 'active').map((p) => p.packageId);
+  const at = new Date(Math.min(now.getTime(), req.startTime.getTime()));
+  return req.status === 'active' && off.length === 0 ? [] : [{ at: at.toISOString(), status: req.status, off }];
+}
+
 /** `now` is the mock's clock; tests pin it. */
 export function createMockAdapter(db: Db, rawSettings: Record<string, unknown>, now: () => Date = () => new Date()): AdServerAdapter {
   const settings = MockSettings.parse(rawSettings);
@@ -98,13 +109,15 @@ export function createMockAdapter(db: Db, rawSettings: Record<string, unknown>, 
         packages: req.packages.length,
         flight: { start: req.startTime.toISOString(), end: req.endTime.toISOString() },
         lines: req.packages.map(toLine),
-        timeline: [],
+        // Booked paused (the whole order, or some lines): off until an update turns them on.
+        timeline: bookedOff(req, now()),
       };
       // Raw SQL rather than the query builder: this runs once per booking, and Drizzle's insert builder took
       // more of the worker's CPU than anything else in it (0.1-0.3 ms a call, walking every column).
       const [row] = await db.execute<{ order_id: string; line_items: Record<string, string> }>(sql`
-        insert into mock_ad_server.orders (idempotency_key, order_id, advertiser, line_items, request)
-        values (${req.idempotencyKey}, ${orderId}, ${req.advertiser.externalId ?? req.advertiser.principalId}, ${JSON.stringify(lineItems)}::jsonb, ${JSON.stringify(request)}::jsonb)
+        insert into mock_ad_server.orders (idempotency_key, order_id, advertiser, line_items, request, status)
+        values (${req.idempotencyKey}, ${orderId}, ${req.advertiser.externalId ?? req.advertiser.principalId}, ${JSON.stringify(lineItems)}::jsonb, ${JSON.stringify(request)}::jsonb,
+                ${req.status === 'paused' ? 'paused' : 'booked'})
         on conflict (idempotency_key) do update set calls = mock_ad_server.orders.calls + 1
         returning order_id, line_items`);
       return { externalOrderId: row!.order_id, lineItemIds: row!.line_items };

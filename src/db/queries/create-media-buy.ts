@@ -38,6 +38,7 @@ export interface AtomicCreate {
   taskId: string;
   buyerRef: string | null;
   status: string;
+  startPaused: boolean;
   totalBudget: string;
   currency: string;
   startTime: Date;
@@ -80,12 +81,12 @@ export async function createMediaBuyAtomically(db: Queryable, c: AtomicCreate): 
     with claim as (${claim}),
     buy as (
       insert into media_buys (id, tenant_id, principal_id, account_id, buyer_ref, status, total_budget, currency, start_time, end_time,
-                              raw_request, idempotency_key, push_notification_config, reporting_webhook, reporting_next_at, confirmed_at)
+                              raw_request, idempotency_key, push_notification_config, reporting_webhook, reporting_next_at, confirmed_at, start_paused)
       select ${c.mediaBuyId}, ${c.tenantId}, ${c.principalId}, ${c.accountId}, ${c.buyerRef}, ${c.status}, ${c.totalBudget}::numeric, ${c.currency},
              ${c.startTime.toISOString()}::timestamptz, ${c.endTime.toISOString()}::timestamptz, ${JSON.stringify(c.rawRequest)}::jsonb,
              ${c.idempotency?.key ?? null}, ${c.pushNotificationConfig ? JSON.stringify(c.pushNotificationConfig) : null}::jsonb,
              ${c.reporting ? JSON.stringify(c.reporting.webhook) : null}::jsonb, ${c.reporting ? c.reporting.nextAt.toISOString() : null}::timestamptz,
-             ${c.confirmedAt ? c.confirmedAt.toISOString() : null}::timestamptz
+             ${c.confirmedAt ? c.confirmedAt.toISOString() : null}::timestamptz, ${c.startPaused}
       from claim
       returning id
     ),

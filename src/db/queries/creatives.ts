@@ -128,15 +128,16 @@ export async function upsertAssignments(db: Queryable, p: Scope & { rows: { crea
 }
 
 /**
- * Buys waiting for creatives move on once they have some: to active when the
- * flight has started, else pending_start. Returns the buys that moved.
+ * Buys waiting for creatives move on once they have some: to active (paused, if
+ * created paused) when the flight has started, else pending_start. Returns the buys that moved.
  */
 export async function startBuysAwaitingCreatives(db: Queryable, p: Scope & { ids: string[]; now: Date }): Promise<{ id: string; status: string; revision: number }[]> {
   if (p.ids.length === 0) return [];
   return db
     .update(mediaBuys)
     .set({
-      status: sql`case when ${mediaBuys.startTime} <= ${p.now.toISOString()}::timestamptz then 'active' else 'pending_start' end`,
+      // Live once the flight has started: active, or paused for a buy created paused (AdCP 3.1).
+      status: sql`case when ${mediaBuys.startTime} > ${p.now.toISOString()}::timestamptz then 'pending_start' when ${mediaBuys.startPaused} then 'paused' else 'active' end`,
       revision: sql`${mediaBuys.revision} + 1`,
       updatedAt: sql`now()`,
     })

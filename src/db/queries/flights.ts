@@ -16,6 +16,8 @@ export interface DueBuy {
   tenantId: string;
   principalId: string;
   status: string;
+  /** Created paused (AdCP 3.1): its start takes it to paused, not active. */
+  startPaused: boolean;
 }
 
 export async function lockBuysDueAt(tx: Queryable, p: { edge: FlightEdge; now: Date; limit: number }): Promise<DueBuy[]> {
@@ -25,7 +27,7 @@ export async function lockBuysDueAt(tx: Queryable, p: { edge: FlightEdge; now: D
       ? and(eq(mediaBuys.status, 'pending_start'), isNotNull(mediaBuys.confirmedAt), lte(mediaBuys.startTime, p.now))
       : and(inArray(mediaBuys.status, ['active', 'paused']), lte(mediaBuys.endTime, p.now));
   return tx
-    .select({ id: mediaBuys.id, tenantId: mediaBuys.tenantId, principalId: mediaBuys.principalId, status: mediaBuys.status })
+    .select({ id: mediaBuys.id, tenantId: mediaBuys.tenantId, principalId: mediaBuys.principalId, status: mediaBuys.status, startPaused: mediaBuys.startPaused })
     .from(mediaBuys)
     .where(due)
     .orderBy(asc(p.edge === 'start' ? mediaBuys.startTime : mediaBuys.endTime), asc(mediaBuys.id))
@@ -34,7 +36,7 @@ export async function lockBuysDueAt(tx: Queryable, p: { edge: FlightEdge; now: D
 }
 
 /** Move the given (locked) buys to `to`, if they are still in one of `from`; bumps the revision. */
-export async function moveBuys(tx: Queryable, p: { ids: string[]; from: string[]; to: string }): Promise<(Omit<DueBuy, 'status'> & { revision: number })[]> {
+export async function moveBuys(tx: Queryable, p: { ids: string[]; from: string[]; to: string }): Promise<(Omit<DueBuy, 'status' | 'startPaused'> & { revision: number })[]> {
   if (p.ids.length === 0 || p.from.length === 0) return [];
   return tx
     .update(mediaBuys)

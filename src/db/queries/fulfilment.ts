@@ -47,6 +47,8 @@ export interface PartView {
   principal_name: string;
   platform_mappings: Record<string, unknown>;
   status: string;
+  /** AdCP 3.1 create_media_buy paused, until the buyer resumes or pauses the buy. */
+  start_paused: boolean;
   currency: string;
   start_time: string;
   end_time: string;
@@ -69,7 +71,7 @@ export async function loadPart(db: Queryable, p: { tenantId: string; mediaBuyId:
   const rows = await db.execute<{ v: PartView }>(sql`
     select json_build_object(
       'id', b.id, 'principal_id', b.principal_id, 'principal_name', pr.name, 'platform_mappings', pr.platform_mappings,
-      'status', b.status, 'currency', b.currency, 'start_time', b.start_time, 'end_time', b.end_time, 'buyer_ref', b.buyer_ref,
+      'status', b.status, 'start_paused', b.start_paused, 'currency', b.currency, 'start_time', b.start_time, 'end_time', b.end_time, 'buyer_ref', b.buyer_ref,
       'allow_private_webhooks', coalesce((select a.sandbox from accounts a where a.id = b.account_id), false)
                                 or coalesce((t.settings->>'allow_private_webhooks')::boolean, false),
       'step', (select json_build_object('id', s.id, 'status', s.status, 'push', s.push_notification_config) from workflow_steps s

@@ -21,7 +21,7 @@ export async function lockBuyForPrincipal(db: Queryable, p: { tenantId: string; 
 export async function updatePackage(
   db: Queryable,
   p: { mediaBuyId: string; id: string },
-  set: Partial<Pick<typeof mediaPackages.$inferInsert, 'budget' | 'bidPrice' | 'pacing' | 'status' | 'targeting'>>,
+  set: Partial<Pick<typeof mediaPackages.$inferInsert, 'budget' | 'bidPrice' | 'pacing' | 'impressions' | 'status' | 'targeting'>>,
 ): Promise<void> {
   if (Object.keys(set).length === 0) return;
   await db.update(mediaPackages).set(set).where(and(eq(mediaPackages.mediaBuyId, p.mediaBuyId), eq(mediaPackages.id, p.id)));

@@ -3,7 +3,7 @@
  * what each adapter created is in adapter_orders.
  */
 import { sql } from 'drizzle-orm';
-import { bigint, date, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, boolean, date, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 import { accounts, adapterConfigs, principals, tenants } from './tenants.js';
 
 export const mediaBuys = pgTable(
@@ -31,6 +31,8 @@ export const mediaBuys = pgTable(
     /** Delivery reports queued so far: the last sequence_number sent. */
     reportingSequence: integer('reporting_sequence').notNull().default(0),
     revision: integer('revision').notNull().default(1),
+    /** AdCP 3.1 create_media_buy paused: goes paused, not active, once setup allows (creatives, flight start); booked paused. */
+    startPaused: boolean('start_paused').notNull().default(false),
     confirmedAt: timestamp('confirmed_at', { withTimezone: true }),
     rejectionReason: text('rejection_reason'),
     canceledAt: timestamp('canceled_at', { withTimezone: true }),

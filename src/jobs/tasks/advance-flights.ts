@@ -1,7 +1,7 @@
 /**
  * advance_flights (crontab, every minute): move buys along their flight dates.
- * pending_start becomes active once the start time has passed (pending_creatives
- * waits for creatives; sync_creatives starts it), and active or paused becomes
+ * pending_start becomes active once the start time has passed (paused, for a buy
+ * created paused; pending_creatives waits for creatives; sync_creatives starts it), and active or paused becomes
  * completed once the end time has passed. Each batch is one transaction: lock
  * with SKIP LOCKED (so concurrent workers share the work), move only along edges
  * the AdCP lifecycle allows, bump the revision, and pg_notify each change.
@@ -10,7 +10,8 @@
  */
 import { isLegalMediaBuyTransition } from '@adcp/sdk/server';
 import { publishChange } from '../../db/notify.js';
-import { lockBuysDueAt, moveBuys, type FlightEdge } from '../../db/queries/flights.js';
+import { lockBuysDueAt, moveBuys, type DueBuy, type FlightEdge } from '../../db/queries/flights.js';
+import { liveStatus } from '../../domain/status.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 
 type Status = Parameters<typeof isLegalMediaBuyTransition>[0];
@@ -18,21 +19,24 @@ type Status = Parameters<typeof isLegalMediaBuyTransition>[0];
 const BATCH = 500;
 /** Bounds one run; anything left is picked up a minute later. */
 const MAX_BATCHES = 20;
-const TARGET: Record<FlightEdge, { to: Status; summary: string }> = {
-  start: { to: 'active', summary: 'the flight has started' },
-  end: { to: 'completed', summary: 'the flight has ended' },
-};
+const SUMMARY: Record<FlightEdge, string> = { start: 'the flight has started', end: 'the flight has ended' };
+
+/** Where a due buy goes: at its start, active (or paused, for a buy created paused); at its end, completed. */
+const targetOf = (edge: FlightEdge, b: DueBuy): Status => (edge === 'end' ? 'completed' : (liveStatus(b.startPaused) as Status));
 
 async function advanceBatch(deps: TaskDeps, edge: FlightEdge, now: Date): Promise<{ locked: number; moved: number }> {
-  const { to, summary } = TARGET[edge];
   return deps.db.transaction(async (tx) => {
     const due = await lockBuysDueAt(tx, { edge, now, limit: BATCH });
-    const legal = due.filter((b) => isLegalMediaBuyTransition(b.status as Status, to));
-    const moved = await moveBuys(tx, { ids: legal.map((b) => b.id), from: [...new Set(legal.map((b) => b.status))], to });
-    for (const b of moved) {
-      await publishChange(tx, { tenant_id: b.tenantId, principal_id: b.principalId, media_buy_id: b.id, task_id: null, status: to, summary });
+    let moved = 0;
+    for (const to of new Set(due.map((b) => targetOf(edge, b)))) {
+      const legal = due.filter((b) => targetOf(edge, b) === to && isLegalMediaBuyTransition(b.status as Status, to));
+      const done = await moveBuys(tx, { ids: legal.map((b) => b.id), from: [...new Set(legal.map((b) => b.status))], to });
+      for (const b of done) {
+        await publishChange(tx, { tenant_id: b.tenantId, principal_id: b.principalId, media_buy_id: b.id, task_id: null, status: to, summary: SUMMARY[edge] });
+      }
+      moved += done.length;
     }
-    return { locked: due.length, moved: moved.length };
+    return { locked: due.length, moved };
   });
 }
 

@@ -19,7 +19,7 @@ import { getMediaBuy } from '../../db/queries/media-buys.js';
 import { toAdcpMediaBuy } from '../../domain/media-buy-view.js';
 import { mediaBuyEventPayload, publishChange } from '../../db/notify.js';
 import { sumAmounts } from '../../domain/money.js';
-import { CLOSED_BUY, toAdcpMediaBuyStatus } from '../../domain/status.js';
+import { CLOSED_BUY, orderStatus, toAdcpMediaBuyStatus } from '../../domain/status.js';
 import { AdapterError, type AdapterOrderResult } from '../../adapters/port.js';
 import type { AdapterFactory } from '../../adapters/registry.js';
 import type { Logger } from '../../logger.js';
@@ -173,7 +173,9 @@ function book(deps: TaskDeps, v: PartView, idempotencyKey: string, pkgs: PartVie
       startTime: new Date(v.start_time),
       endTime: new Date(v.end_time),
       buyerRef: v.buyer_ref,
+      status: orderStatus(v.status, v.start_paused) === 'paused' ? 'paused' : 'active',
       packages: pkgs.map((k) => ({
+        status: k.status === 'paused' ? 'paused' : 'active',
         packageId: k.id,
         productId: k.product_id,
         budget: k.budget,

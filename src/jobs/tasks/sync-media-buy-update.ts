@@ -8,7 +8,7 @@
  * part is still being booked.
  */
 import { errorMessage } from '../../domain/errors.js';
-import { CLOSED_BUY, TERMINAL_WORKFLOW, toAdcpMediaBuyStatus } from '../../domain/status.js';
+import { CLOSED_BUY, orderStatus, TERMINAL_WORKFLOW, toAdcpMediaBuyStatus } from '../../domain/status.js';
 import type { PushConfig } from '../../domain/webhooks.js';
 import { brokenDatabaseQuery } from '../../db/client.js';
 import { loadPart, recordUpdatePartRetry, settleUpdatePart, type PartView } from '../../db/queries/fulfilment.js';
@@ -107,7 +107,7 @@ async function apply(deps: TaskDeps, v: PartView, stepId: string, job: JobInfo):
       idempotencyKey: `${stepId}/${v.adapter.id}`,
       externalOrderId: part.external_order_id,
       mediaBuyId: v.id,
-      status: v.status === 'canceled' ? 'canceled' : v.status === 'paused' ? 'paused' : 'active',
+      status: orderStatus(v.status, v.start_paused),
       startTime: new Date(v.start_time),
       endTime: new Date(v.end_time),
       packages: v.packages.map((k) => ({ packageId: k.id, productId: k.product_id, budget: k.budget, bidPrice: k.bid_price, rate: k.rate, pricingModel: k.pricing_model, impressions: k.impressions, targeting: k.targeting, formatIds: k.format_ids, status: k.status })),

@@ -20,6 +20,7 @@ import { availableActions, initialStatus, validActions } from '../../domain/stat
 import { checkWebhookConfig, withoutCredentials, type PushConfig } from '../../domain/webhooks.js';
 import { sealBuyerCredentials, secretBox, secretContext } from '../../services/secret-box.js';
 import { jobSpec, planFulfilment } from '../../jobs/fan-out.js';
+import { prepareCreateMediaBuy } from '../adcp31-shapes.js';
 import { defineTool } from '../define-tool.js';
 import { idempotencyConflict, requestFingerprint } from '../idempotency.js';
 import { findAccount, resolveAccount, toAdcpAccount, type AccountRef } from '../resolve-account.js';
@@ -39,11 +40,13 @@ export default defineTool({
   name: TOOL,
   title: 'Create media buy',
   description:
-    'Buy products: packages of {product_id, pricing_option_id, budget, bid_price for auction pricing, targeting_overlay}, a flight (start_time, end_time), an account (account_id or brand + operator) and an idempotency_key. Returns at once: a confirmed media_buy_id (booking at the ad server follows; subscribe to media-buy://{media_buy_id} or poll get_media_buys), or status "submitted" with a task_id when the seller approves orders by hand (poll tasks/get).',
+    'Buy products: packages of {product_id, pricing_option_id, budget, bid_price for auction pricing, targeting_overlay}, a flight (start_time, end_time; every package runs for it), an account (account_id or brand + operator) and an idempotency_key; paused: true creates it paused (it waits for creatives and its start as any buy, then stays paused until resumed). Returns at once: a confirmed media_buy_id (booking at the ad server follows; subscribe to media-buy://{media_buy_id} or poll get_media_buys), or status "submitted" with a task_id when the seller approves orders by hand (poll tasks/get).',
   input: TOOL_REQUEST_SCHEMAS.create_media_buy! as unknown as z.ZodType<Input>,
   output: z.looseObject({ media_buy_id: z.string().optional(), status: z.string().optional(), task_id: z.string().optional(), packages: z.array(z.looseObject({})).optional() }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   auth: 'required',
+  // AdCP 3.1 postal areas (country + system) are taken in their 3.0 form; optimization goals, in any form, are UNSUPPORTED_FEATURE.
+  prepare: prepareCreateMediaBuy,
   // MCP tasks: a task-augmented call is recorded as a task completed at once with this call's answer (src/mcp/tasks.ts).
   taskSupport: 'optional',
   async handle(input, ctx) {
@@ -150,6 +153,8 @@ export default defineTool({
       taskId,
       buyerRef: input.buyer_ref ?? null,
       status,
+      // AdCP 3.1 paused: the buy goes paused rather than active once its setup allows, and is booked paused.
+      startPaused: input.paused === true,
       totalBudget: plan.totalBudget,
       currency: plan.currency,
       startTime: plan.startTime,

@@ -6,6 +6,7 @@ import { AdcpError } from '../../domain/errors.js';
 import { compareAmounts } from '../../domain/money.js';
 import { metricsNotReported } from '../../domain/reporting.js';
 import { rankByBrief, toAdcpProduct } from '../../domain/products.js';
+import { prepareGetProducts } from '../adcp31-shapes.js';
 import { defineTool } from '../define-tool.js';
 
 interface Filters {
@@ -77,6 +78,8 @@ export default defineTool({
   output: z.looseObject({ products: z.array(z.looseObject({ product_id: z.string() })).optional() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   auth: 'optional',
+  // AdCP 3.1 postal areas (country + system) in filters are taken in their 3.0 form.
+  prepare: prepareGetProducts,
   async handle(input, ctx) {
     // AdCP 3.1 cache_scope: nothing here depends on the request's account (products may be limited to
     // certain buyers, but a buyer's cache is its own), so every answer describes the public layer.

@@ -31,6 +31,7 @@ import {
 } from '../../domain/creatives.js';
 import { AdcpError } from '../../domain/errors.js';
 import type { BuyerContext } from '../context.js';
+import { prepareCreative } from '../adcp31-shapes.js';
 import { parseAcceptingAdcp31Values } from '../adcp31-values.js';
 import { defineTool, validationError } from '../define-tool.js';
 import { constraintError, constraintIssues } from '../request-constraints.js';
@@ -84,7 +85,14 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
   const storedById = new Map(stored.map((s) => [s.id, { ...s, details: s.details as CreativeDetails }]));
   const review = creativeReviewMode(ctx.tenant.settings);
 
-  let plans = items.map(({ c, i, at }): CreativePlan => {
+  let plans = items.map(({ c: sent, i, at }): CreativePlan => {
+    let c: typeof sent;
+    try {
+      c = prepareCreative(sent, at) as typeof sent;
+    } catch (err) {
+      if (err instanceof AdcpError) return { creativeId: sent.creative_id, action: 'failed', errors: [err.toJSON()] };
+      throw err;
+    }
     const parsed = parseAcceptingAdcp31Values(CreativeAsset, c);
     if (!parsed.success) {
       const issues = parsed.error.issues.map((x) => ({ ...x, path: ['creatives', i, ...x.path] }));

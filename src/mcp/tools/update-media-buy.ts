@@ -22,6 +22,7 @@ import { availableActions, toAdcpMediaBuyStatus, validActions } from '../../doma
 import { checkWebhookConfig, withoutCredentials, type PushConfig } from '../../domain/webhooks.js';
 import { sealBuyerCredentials, secretBox, secretContext } from '../../services/secret-box.js';
 import { enqueueCreativeSync, enqueueMediaBuyUpdate } from '../../jobs/fan-out.js';
+import { prepareUpdateMediaBuy } from '../adcp31-shapes.js';
 import { defineTool } from '../define-tool.js';
 import { idempotentMutation } from '../idempotency.js';
 
@@ -33,11 +34,13 @@ export default defineTool({
   name: TOOL,
   title: 'Update media buy',
   description:
-    'Change a media buy: paused (true/false), canceled (with cancellation_reason), start_time/end_time, packages[] {package_id, budget, bid_price, paused, canceled, targeting_overlay, creative_assignments}, new_packages[]. Returns at once with the new status and revision; the ad server is updated in the background (subscribe to media-buy://{media_buy_id}).',
+    'Change a media buy: paused (true/false), canceled (with cancellation_reason), start_time/end_time, packages[] {package_id, budget, bid_price, pacing, impressions, paused, canceled, targeting_overlay, keyword_targets_add/remove, negative_keywords_add/remove, creative_assignments}, new_packages[]. Returns at once with the new status and revision; the ad server is updated in the background (subscribe to media-buy://{media_buy_id}).',
   input: TOOL_REQUEST_SCHEMAS.update_media_buy! as unknown as z.ZodType<Input>,
   output: z.looseObject({ media_buy_id: z.string().optional(), status: z.string().optional(), revision: z.number().optional() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   auth: 'required',
+  // AdCP 3.1 postal areas (country + system) are taken in their 3.0 form; optimization goals, in any form, are UNSUPPORTED_FEATURE.
+  prepare: prepareUpdateMediaBuy,
   // MCP tasks: a task-augmented call is recorded as a task completed at once with this call's answer (src/mcp/tasks.ts).
   taskSupport: 'optional',
   async handle(input, ctx) {
@@ -60,7 +63,7 @@ export default defineTool({
       if (push) checkWebhookConfig(push, allowPrivateWebhooks, 'push_notification_config');
       const now = ctx.now();
       const plan = planUpdate({
-        current: { status: buy.status, revision: buy.revision, startTime: buy.startTime, endTime: buy.endTime, hasCreatives: found.hasCreatives, packages },
+        current: { status: buy.status, startPaused: buy.startPaused, revision: buy.revision, startTime: buy.startTime, endTime: buy.endTime, hasCreatives: found.hasCreatives, packages },
         request: input,
         products,
         adapters: catalog.adapters,
@@ -77,7 +80,7 @@ export default defineTool({
         checkReportingWebhook(reporting, products.filter((p) => productIds.has(p.id)));
       }
       for (const c of plan.packageChanges) {
-        await updatePackage(tx, { mediaBuyId: buy.id, id: c.id }, { ...(c.budget && { budget: c.budget }), ...(c.bidPrice && { bidPrice: c.bidPrice }), ...(c.pacing && { pacing: c.pacing }), ...(c.status && { status: c.status }), ...(c.targeting && { targeting: c.targeting }) });
+        await updatePackage(tx, { mediaBuyId: buy.id, id: c.id }, { ...(c.budget && { budget: c.budget }), ...(c.bidPrice && { bidPrice: c.bidPrice }), ...(c.pacing && { pacing: c.pacing }), ...(c.impressions && { impressions: c.impressions }), ...(c.status && { status: c.status }), ...(c.targeting && { targeting: c.targeting }) });
         if (c.assignments) await replaceAssignments(tx, { ...scope, packageId: c.id, assignments: c.assignments });
       }
       const nextPosition = Math.max(-1, ...packages.map((k) => k.position)) + 1;
@@ -93,6 +96,7 @@ export default defineTool({
         budget: p.budget,
         bidPrice: p.bidPrice,
         pacing: p.request.pacing ?? null,
+        impressions: p.request.impressions != null ? String(Math.round(p.request.impressions)) : null,
         targeting: p.request.targeting_overlay ?? null,
         formatIds: p.request.format_ids ?? null,
         packageConfig: p.request as Record<string, unknown>,
@@ -108,6 +112,7 @@ export default defineTool({
       const credentials = secretContext.buyerCredentials(scope.tenantId, scope.principalId);
       await updateMediaBuy(tx, { tenantId: ctx.tenant.id, id: buy.id }, {
         status: plan.status,
+        startPaused: plan.startPaused,
         startTime: plan.startTime,
         endTime: plan.endTime,
         totalBudget: plan.totalBudget,

@@ -1,0 +1,1 @@
+ALTER TABLE "media_buys" ADD COLUMN "start_paused" boolean DEFAULT false NOT NULL;
