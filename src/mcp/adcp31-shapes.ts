@@ -16,18 +16,8 @@
  */
 import { AdcpError } from '../domain/errors.js';
 import { unsupportedGoals, unsupportedInlineCreatives } from '../domain/media-buy-plan.js';
+import { LEGACY_POSTAL_SYSTEMS } from '../domain/seller-capabilities.js';
 
-/** AdCP 3.1 country + postal system -> the AdCP 3.0 fused system (core/postal-country-system.json). */
-const LEGACY_POSTAL_SYSTEMS: Record<string, Record<string, string>> = {
-  US: { zip: 'us_zip', zip_plus_four: 'us_zip_plus_four' },
-  GB: { outward: 'gb_outward', full: 'gb_full' },
-  CA: { fsa: 'ca_fsa', full: 'ca_full' },
-  DE: { plz: 'de_plz' },
-  CH: { plz: 'ch_plz' },
-  AT: { plz: 'at_plz' },
-  FR: { code_postal: 'fr_code_postal' },
-  AU: { postcode: 'au_postcode' },
-};
 const SUPPORTED_POSTAL = Object.entries(LEGACY_POSTAL_SYSTEMS).flatMap(([country, systems]) => Object.keys(systems).map((s) => `${country} ${s}`));
 
 type Json = Record<string, unknown>;

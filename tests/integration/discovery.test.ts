@@ -99,6 +99,26 @@ describe('discovery tools', () => {
     expect(cep.data.adcp_error).toMatchObject({ code: 'UNSUPPORTED_FEATURE', field: 'filters.postal_areas[0]' });
   });
 
+  it('get_products judges seller-level filters against what get_adcp_capabilities declares: all products or none', async () => {
+    const caps = (await call(buyer, 'get_adcp_capabilities', {})).data as { media_buy: { features: Record<string, boolean>; execution: { targeting: Record<string, unknown> } } };
+    expect(caps.media_buy.features).toMatchObject({ inline_creative_management: false, catalog_management: false });
+    expect(caps.media_buy.execution.targeting).toMatchObject({ geo_countries: true, geo_metros: { nielsen_dma: true }, geo_postal_areas: { us_zip: true } });
+    const all = ((await call(buyer, 'get_products', { buying_mode: 'wholesale' })).data.products as unknown[]).length;
+    const count = async (filters: Record<string, unknown>) => {
+      const { isError, data } = await call(buyer, 'get_products', { buying_mode: 'wholesale', filters });
+      expect(isError, JSON.stringify(data)).toBe(false);
+      return (data.products as unknown[]).length;
+    };
+    expect(await count({ required_features: { catalog_management: false } })).toBe(all);
+    expect(await count({ required_geo_targeting: [{ level: 'country' }, { level: 'metro', system: 'nielsen_dma' }, { level: 'postal_area', system: 'us_zip' }] })).toBe(all);
+    expect(await count({ required_geo_targeting: [{ level: 'postal_area', country: 'US', system: 'zip' }] })).toBe(all);
+    const none = await call(buyer, 'get_products', { buying_mode: 'wholesale', filters: { required_features: { inline_creative_management: true } } });
+    expect(none.data).toMatchObject({ products: [], message: expect.stringContaining('required_features.inline_creative_management') });
+    expect(await count({ required_geo_targeting: [{ level: 'postal_area', country: 'BR', system: 'cep' }] })).toBe(0);
+    expect(await count({ required_geo_targeting: [{ level: 'metro', system: 'custom' }] })).toBe(0);
+    expect(await count({ signal_targeting: [{ signal_id: { source: 'catalog', data_provider_domain: 'polk.com', id: 'auto_intenders' }, value_type: 'binary', value: true }] })).toBe(0);
+  });
+
   it('returns only the pricing options a 3.1 buyer filters for, and only products reporting the metrics it needs', async () => {
     const sql = t.app.database.sql;
     await sql`insert into products (tenant_id, id, name, description, channels, delivery_type, details)

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { IDEMPOTENCY_REPLAY_TTL_SECONDS } from '../../db/queries/idempotency.js';
 import { creativeReviewMode } from '../../domain/creatives.js';
 import { AdcpError } from '../../domain/errors.js';
+import { MEDIA_BUY_FEATURES, TARGETING_CAPABILITIES } from '../../domain/seller-capabilities.js';
 import { AGENT_CAPABILITIES } from '../../domain/sponsored-intelligence.js';
 import { WEBHOOK_SIGNING_ALG, WEBHOOK_SIGNING_PROFILE } from '../../domain/webhook-signing.js';
 import { defineTool, SUPPORTED_VERSIONS } from '../define-tool.js';
@@ -48,7 +49,9 @@ export default defineTool({
         supported_pricing_models: models,
         // reporting_webhook on create_media_buy: delivery reports pushed on the buyer's schedule.
         reporting_delivery_methods: ['webhook'],
-        features: { inline_creative_management: false, property_list_filtering: false, catalog_management: false },
+        features: MEDIA_BUY_FEATURES,
+        // What targeting_overlay takes (and get_products' required_geo_targeting is judged against).
+        execution: { targeting: TARGETING_CAPABILITIES },
         // AdCP 3.1 declarations. Wholesale feeds are served (get_products without a brief).
         buying_modes: ['brief', 'wholesale'],
         creative_approval_mode: creativeReviewMode(ctx.tenant.settings) === 'manual' ? 'require_human' : 'auto_approve',

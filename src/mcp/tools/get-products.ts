@@ -6,6 +6,7 @@ import { AdcpError } from '../../domain/errors.js';
 import { compareAmounts } from '../../domain/money.js';
 import { metricsNotReported } from '../../domain/reporting.js';
 import { rankByBrief, toAdcpProduct } from '../../domain/products.js';
+import { unmetSellerRequirement } from '../../domain/seller-capabilities.js';
 import { prepareGetProducts } from '../adcp31-shapes.js';
 import { defineTool } from '../define-tool.js';
 
@@ -69,7 +70,7 @@ export default defineTool({
   name: 'get_products',
   title: 'Get products',
   description:
-    'Find advertising products for a campaign. Pass a natural-language `brief` (e.g. "CTV and video for a sports drink, US, $50k") and optional `filters` (delivery_type, channels, format_ids, countries, budget_range, is_fixed_price, pricing_currencies, required_metrics). Returns products with pricing options (pricing needs authentication). Next: create_media_buy with product_id and pricing_option_id.',
+    'Find advertising products for a campaign. Pass a natural-language `brief` (e.g. "CTV and video for a sports drink, US, $50k") and optional `filters` (delivery_type, channels, format_ids, countries, budget_range, is_fixed_price, pricing_currencies, required_metrics, required_features, required_geo_targeting). Returns products with pricing options (pricing needs authentication). Next: create_media_buy with product_id and pricing_option_id.',
   // buying_mode is required by AdCP 3; agents often omit it, so infer it from the brief.
   input: z.preprocess(
     (a) => (a && typeof a === 'object' && !('buying_mode' in a) ? { ...a, buying_mode: 'brief' in a && a.brief ? 'brief' : 'wholesale' } : a),
@@ -85,6 +86,9 @@ export default defineTool({
     // certain buyers, but a buyer's cache is its own), so every answer describes the public layer.
     if (!ctx.tenant) return { products: [], cache_scope: 'public' };
     checkBudgetRange(input.filters);
+    // Filters on what the seller offers (features, geo targeting, signals...) hold for all of its products or for none.
+    const unmet = input.filters && unmetSellerRequirement(input.filters as Record<string, unknown>);
+    if (unmet) return { products: [], cache_scope: 'public', message: `No products: this seller does not offer what filters.${unmet} asks for (see get_adcp_capabilities).` };
     // The same catalogue create_media_buy validates against (cached per process, dropped on every change).
     const all = await ctx.catalog.productsFor(ctx.tenant.id, ctx.principal?.id ?? null);
     const filtered: ProductWithPricing[] = [];
