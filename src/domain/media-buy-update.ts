@@ -146,7 +146,10 @@ export function planUpdate(input: {
     return { status, startPaused: !!cur.startPaused, startTime: cur.startTime, endTime: cur.endTime, cancel: { reason: req.cancellation_reason ?? null }, packageChanges: [], newPackages: [], totalBudget: sumAmounts(cur.packages.filter((p) => p.status !== 'canceled').map((p) => p.budget)) };
   }
   if (TERMINAL.has(status) && (modifies || req.paused !== undefined)) transition(status, req.paused ? 'paused' : 'active', req.paused === true ? 'pause' : req.paused === false ? 'resume' : 'update_packages');
-  if (req.paused === true && status !== 'paused') status = transition(status, 'paused', 'pause');
+  // A buy still waiting for creatives or its start keeps waiting when paused, and goes paused rather than active
+  // once setup allows (as AdCP 3.1 has it for a buy created paused); resuming it before then undoes that.
+  const waiting = status === 'pending_creatives' || status === 'pending_start';
+  if (req.paused === true && status !== 'paused' && !waiting) status = transition(status, 'paused', 'pause');
   if (req.paused === false && status === 'paused') status = transition(status, 'active', 'resume');
 
   const startTime = req.start_time ? (req.start_time === 'asap' ? now : new Date(req.start_time)) : cur.startTime;
@@ -215,7 +218,7 @@ export function planUpdate(input: {
   // The first uploaded creatives let a buy waiting for them move on (assignments to creatives still to come do not).
   const uploaded = (as: { creative_id: string }[] | undefined) => (as ?? []).some((a) => input.creativeFormats.has(a.creative_id));
   const gainsCreatives = packageChanges.some((c) => uploaded(c.assignments)) || newPackages.some((p) => uploaded(p.request.creative_assignments));
-  const startPaused = req.paused === undefined ? !!cur.startPaused : false;
+  const startPaused = req.paused === undefined ? !!cur.startPaused : req.paused && waiting;
   if (status === 'pending_creatives' && (cur.hasCreatives || gainsCreatives)) status = startTime <= now ? liveStatus(startPaused) : 'pending_start';
 
   const budgets = cur.packages.map((p) => {

@@ -45,8 +45,8 @@ export function toAdcpMediaBuy(d: MediaBuyListing): Record<string, unknown> {
     revision: b.revision,
     created_at: b.createdAt.toISOString(),
     updated_at: b.updatedAt.toISOString(),
-    valid_actions: validActions(b.status),
-    available_actions: availableActions(b.status),
+    valid_actions: validActions(b.status, b.startPaused),
+    available_actions: availableActions(b.status, b.startPaused),
     ...(b.status === 'rejected' && b.rejectionReason && { rejection_reason: b.rejectionReason }),
     ...(b.status === 'canceled' && {
       cancellation: {

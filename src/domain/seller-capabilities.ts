@@ -54,11 +54,12 @@ function supportsGeo(r: GeoRequirement): boolean {
       return TARGETING_CAPABILITIES.geo_countries;
     case 'region':
       return TARGETING_CAPABILITIES.geo_regions;
+    // With no system named, any system of the level will do.
     case 'metro':
-      return r.system !== undefined && TARGETING_CAPABILITIES.geo_metros[r.system] === true;
+      return r.system === undefined ? Object.values(TARGETING_CAPABILITIES.geo_metros).some(Boolean) : TARGETING_CAPABILITIES.geo_metros[r.system] === true;
     case 'postal_area': {
       const system = r.country && r.system ? (LEGACY_POSTAL_SYSTEMS[r.country]?.[r.system] ?? r.system) : r.system;
-      return system !== undefined && TARGETING_CAPABILITIES.geo_postal_areas[system] === true;
+      return system === undefined ? Object.values(TARGETING_CAPABILITIES.geo_postal_areas).some(Boolean) : TARGETING_CAPABILITIES.geo_postal_areas[system] === true;
     }
     default:
       return false;
@@ -79,6 +80,7 @@ export function unmetSellerRequirement(f: Record<string, unknown>): string | und
   if (geo) return 'required_geo_targeting';
   const nonEmpty = (k: string) => Array.isArray(f[k]) && (f[k] as unknown[]).length > 0;
   for (const k of ['signal_targeting', 'required_axe_integrations', 'required_vendor_metrics']) if (nonEmpty(k)) return k;
-  if (f.trusted_match !== undefined && f.trusted_match !== null) return 'trusted_match';
+  const tmp = f.trusted_match as Record<string, unknown> | null | undefined;
+  if (tmp && Object.values(tmp).some((v) => (Array.isArray(v) ? v.length > 0 : v !== undefined && v !== null && v !== false))) return 'trusted_match';
   return undefined;
 }

@@ -86,13 +86,17 @@ const CHANGES = [
   'update_creative_assignments',
 ] as const;
 
-/** The actions open on a buy in this status (AdCP 3.1 media-buy-valid-action values). */
-function actionsOpen(s: MediaBuyStatus | string): string[] {
+/**
+ * The actions open on a buy in this status (AdCP 3.1 media-buy-valid-action values). A buy waiting for its
+ * creatives or its start that is to go paused (startPaused) offers resume instead of pause.
+ */
+function actionsOpen(s: MediaBuyStatus | string, startPaused = false): string[] {
   switch (s) {
     case 'pending_approval':
       return ['cancel'];
     case 'pending_creatives':
     case 'pending_start':
+      return [startPaused ? 'resume' : 'pause', 'cancel', ...CHANGES, 'add_packages', 'sync_creatives'];
     case 'active':
       return ['pause', 'cancel', ...CHANGES, 'add_packages', 'sync_creatives'];
     case 'paused':
@@ -106,8 +110,8 @@ function actionsOpen(s: MediaBuyStatus | string): string[] {
 const VALID_ACTIONS_30: ReadonlySet<string> = new Set(['pause', 'resume', 'cancel', 'update_budget', 'update_dates', 'update_packages', 'add_packages', 'sync_creatives']);
 
 /** Actions a buyer may take on a buy in this status (AdCP valid_actions vocabulary). */
-export function validActions(s: MediaBuyStatus | string): string[] {
-  return actionsOpen(s).filter((a) => VALID_ACTIONS_30.has(a));
+export function validActions(s: MediaBuyStatus | string, startPaused = false): string[] {
+  return actionsOpen(s, startPaused).filter((a) => VALID_ACTIONS_30.has(a));
 }
 
 /**
@@ -115,6 +119,6 @@ export function validActions(s: MediaBuyStatus | string): string[] {
  * it runs in. Updates here take effect at once (the ad server follows in a job),
  * so every action is self_serve.
  */
-export function availableActions(s: MediaBuyStatus | string): { action: string; mode: 'self_serve' }[] {
-  return actionsOpen(s).map((action) => ({ action, mode: 'self_serve' }));
+export function availableActions(s: MediaBuyStatus | string, startPaused = false): { action: string; mode: 'self_serve' }[] {
+  return actionsOpen(s, startPaused).map((action) => ({ action, mode: 'self_serve' }));
 }

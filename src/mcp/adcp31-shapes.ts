@@ -6,7 +6,8 @@
  *
  * - Postal areas as country + local system ({country: "US", system: "zip"}) become the fused 3.0 system
  *   ("us_zip"). A country and system with no 3.0 token (Brazil's CEP, India's PIN, postal_code, custom)
- *   is UNSUPPORTED_FEATURE: postal targeting here is by the 3.0 systems.
+ *   is UNSUPPORTED_FEATURE in targeting (postal targeting here is by the 3.0 systems), and left out of
+ *   get_products' postal_areas filter; a pair AdCP does not allow is VALIDATION_ERROR.
  * - Optimization goals and inline package creatives, in any form (3.1 adds vendor metrics, optional
  *   attribution windows, canonical-format creatives), are UNSUPPORTED_FEATURE, as they are in 3.0 form
  *   (src/domain/media-buy-plan.ts).
@@ -29,9 +30,9 @@ const POSTAL_31_ONLY: Record<string, string> = { BR: 'cep', IN: 'pin', ZA: 'post
 const REGISTERED_POSTAL_COUNTRIES = new Set([...Object.keys(LEGACY_POSTAL_SYSTEMS), ...Object.keys(POSTAL_31_ONLY)]);
 
 /** A postal-area list with 3.1 entries in 3.0 form; the same array when there are none. */
-function legacyPostalAreas(list: unknown, field: string): unknown {
+function legacyPostalAreas(list: unknown, field: string, unsupported: 'refuse' | 'drop' = 'refuse'): unknown {
   if (!Array.isArray(list) || !list.some((a) => isObject(a) && 'country' in a)) return list;
-  return list.map((area, i) => {
+  const out = list.map((area, i) => {
     if (!isObject(area) || !('country' in area)) return area;
     const { country, system, ...rest } = area;
     const legacy = typeof country === 'string' && typeof system === 'string' ? LEGACY_POSTAL_SYSTEMS[country]?.[system] : undefined;
@@ -41,6 +42,7 @@ function legacyPostalAreas(list: unknown, field: string): unknown {
       /^[A-Z]{2}$/.test(country) &&
       (POSTAL_31_ONLY[country] === system || (!REGISTERED_POSTAL_COUNTRIES.has(country) && (system === 'postal_code' || system === 'custom')));
     if (valid31) {
+      if (unsupported === 'drop') return undefined;
       throw new AdcpError('UNSUPPORTED_FEATURE', `Postal targeting by ${country} ${String(system)} codes is not supported by this seller.`, {
         field: `${field}[${i}]`,
         suggestion: `Target by country or region instead, or use a supported postal system: ${SUPPORTED_POSTAL.join(', ')}.`,
@@ -51,6 +53,7 @@ function legacyPostalAreas(list: unknown, field: string): unknown {
       suggestion: `Send a country (ISO 3166-1 alpha-2, in capitals) with its own system, e.g. ${SUPPORTED_POSTAL.slice(0, 4).join(', ')}; or the 3.0 form {system: "us_zip", values} without country.`,
     });
   });
+  return out.filter((a) => a !== undefined);
 }
 
 /** A targeting overlay with its postal areas in 3.0 form; the same object when nothing changes. */
@@ -92,8 +95,11 @@ export const prepareUpdateMediaBuy = (args: Json): Json => preparePackages(args,
 export function prepareGetProducts(args: Json): Json {
   const filters = args.filters;
   if (!isObject(filters)) return args;
-  const postal = legacyPostalAreas(filters.postal_areas, 'filters.postal_areas');
-  return postal === filters.postal_areas ? args : { ...args, filters: { ...filters, postal_areas: postal } };
+  // A coverage filter: areas in a system no product here covers match nothing, so they are left out rather than refused.
+  const postal = legacyPostalAreas(filters.postal_areas, 'filters.postal_areas', 'drop');
+  if (postal === filters.postal_areas) return args;
+  const { postal_areas: _, ...rest } = filters;
+  return { ...args, filters: Array.isArray(postal) && postal.length > 0 ? { ...rest, postal_areas: postal } : rest };
 }
 
 /** Asset types AdCP 3.1 added, which no format of this seller takes (sync_creatives). */

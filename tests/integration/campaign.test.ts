@@ -65,11 +65,14 @@ describe('a full campaign through MCP', () => {
     expect(afterCreatives.media_buys[0].status).toBe('pending_start');
 
     const raised = await step('update_media_buy', { account, media_buy_id: buy.media_buy_id, packages: [{ package_id: packageId, budget: 12000 }] });
+    // Paused before its flight starts, it waits for its start as before (to go paused then); resumed, it will go active.
     const paused = await step('update_media_buy', { account, media_buy_id: buy.media_buy_id, paused: true });
-    expect(paused.status).toBe('paused');
+    expect(paused.status).toBe('pending_start');
+    expect(paused.valid_actions).toContain('resume');
     expect(paused.revision).toBeGreaterThan(raised.revision);
     const resumed = await step('update_media_buy', { account, media_buy_id: buy.media_buy_id, paused: false });
-    expect(resumed.status).toBe('active');
+    expect(resumed.status).toBe('pending_start');
+    expect(resumed.valid_actions).toContain('pause');
 
     await step('comply_test_controller', { account, scenario: 'simulate_delivery', params: { media_buy_id: buy.media_buy_id, impressions: 40000, clicks: 320, reported_spend: { amount: 1120, currency: 'USD' } } });
     const delivery = await step('get_media_buy_delivery', { account, media_buy_ids: [buy.media_buy_id] });

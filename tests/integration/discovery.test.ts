@@ -90,13 +90,13 @@ describe('discovery tools', () => {
     }
     const capped = await call(buyer, 'get_products', { buying_mode: 'wholesale', filters: { budget_range: { max: 1_000_000, currency: 'USD' } } });
     expect(capped.isError).toBe(false);
-    // AdCP 3.1 postal areas (country + local system) are answered like their 3.0 form; one with no 3.0 form is UNSUPPORTED_FEATURE.
+    // AdCP 3.1 postal areas (country + local system) are answered like their 3.0 form; one with no 3.0 form is left out of the filter.
     const zip31 = await call(buyer, 'get_products', { buying_mode: 'brief', brief: 'video', filters: { postal_areas: [{ country: 'US', system: 'zip', values: ['10001'] }] } });
     const zip30 = await call(buyer, 'get_products', { buying_mode: 'brief', brief: 'video', filters: { postal_areas: [{ system: 'us_zip', values: ['10001'] }] } });
     expect(zip31.isError).toBe(false);
     expect((zip31.data.products as { product_id: string }[]).map((p) => p.product_id)).toEqual((zip30.data.products as { product_id: string }[]).map((p) => p.product_id));
     const cep = await call(buyer, 'get_products', { buying_mode: 'brief', brief: 'video', filters: { postal_areas: [{ country: 'BR', system: 'cep', values: ['01310-100'] }] } });
-    expect(cep.data.adcp_error).toMatchObject({ code: 'UNSUPPORTED_FEATURE', field: 'filters.postal_areas[0]' });
+    expect(cep.isError).toBe(false);
   });
 
   it('get_products judges seller-level filters against what get_adcp_capabilities declares: all products or none', async () => {
@@ -112,6 +112,7 @@ describe('discovery tools', () => {
     expect(await count({ required_features: { catalog_management: false } })).toBe(all);
     expect(await count({ required_geo_targeting: [{ level: 'country' }, { level: 'metro', system: 'nielsen_dma' }, { level: 'postal_area', system: 'us_zip' }] })).toBe(all);
     expect(await count({ required_geo_targeting: [{ level: 'postal_area', country: 'US', system: 'zip' }] })).toBe(all);
+    expect(await count({ required_geo_targeting: [{ level: 'metro' }, { level: 'postal_area' }], trusted_match: {} })).toBe(all);
     const none = await call(buyer, 'get_products', { buying_mode: 'wholesale', filters: { required_features: { inline_creative_management: true } } });
     expect(none.data).toMatchObject({ products: [], message: expect.stringContaining('required_features.inline_creative_management') });
     expect(await count({ required_geo_targeting: [{ level: 'postal_area', country: 'BR', system: 'cep' }] })).toBe(0);

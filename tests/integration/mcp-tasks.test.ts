@@ -150,7 +150,7 @@ describe('MCP tasks, with no worker (nothing is ever booked)', () => {
     expect(task.status).toBe('completed');
     const result = await taskResult(client, task.taskId);
     const body = result.structuredContent as { media_buy_id: string; status: string; task_id: string };
-    expect(body).toMatchObject({ media_buy_id: id, status: 'paused', idempotency_key: `pause-${id}` });
+    expect(body).toMatchObject({ media_buy_id: id, status: 'pending_creatives', idempotency_key: `pause-${id}` });
     // The AdCP task of the change is another task, still waiting for the ad server (no worker here).
     expect(body.task_id).not.toBe(task.taskId);
     const adcp = await call(client, 'tasks/get', { task_id: body.task_id });

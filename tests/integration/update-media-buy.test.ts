@@ -36,6 +36,7 @@ describe('update_media_buy', () => {
   it('pauses and resumes, bumping the revision, and carries each change to the ad server', async () => {
     const buy = await newBuy();
     await waitFor(async () => (await mockOrder(buy.media_buy_id))?.status === 'booked');
+    await sql`update media_buys set status = 'active' where id = ${buy.media_buy_id}`;
     const paused = await update({ media_buy_id: buy.media_buy_id, paused: true });
     expect(paused.data).toMatchObject({ media_buy_id: buy.media_buy_id, status: 'paused', revision: 2 });
     expect(paused.data.valid_actions).toContain('resume');
@@ -51,6 +52,34 @@ describe('update_media_buy', () => {
     const [step] = await sql`select status from workflow_steps where id = ${resumed.data.task_id as string}`;
     await waitFor(async () => (await sql`select status from workflow_steps where id = ${resumed.data.task_id as string}`)[0]!.status === 'completed');
     expect(step).toBeDefined();
+  });
+
+  it('pausing a buy still waiting for creatives or its start keeps it waiting, to go paused rather than active; resuming undoes that', async () => {
+    const buy = await newBuy();
+    await waitFor(async () => (await mockOrder(buy.media_buy_id))?.status === 'booked');
+    const paused = await update({ media_buy_id: buy.media_buy_id, paused: true });
+    expect(paused.data).toMatchObject({ status: 'pending_creatives', revision: 2 });
+    expect(paused.data.valid_actions).toContain('resume');
+    expect(paused.data.valid_actions).not.toContain('pause');
+    await waitFor(async () => (await mockOrder(buy.media_buy_id))?.status === 'paused');
+    // Its creatives arrive after its flight has started: it goes paused, not active.
+    await sql`update media_buys set start_time = now() - interval '1 hour' where id = ${buy.media_buy_id}`;
+    const lib = await call(buyer, 'sync_creatives', {
+      idempotency_key: `sc-${buy.media_buy_id}`,
+      account: { brand: { domain: 'acme-drinks.example' }, operator: 'agency.example' },
+      creatives: [{ creative_id: `cr_${buy.media_buy_id}`, name: 'Spot', format_id: { agent_url: 'https://creative.adcontextprotocol.org', id: 'video_standard_30s' }, assets: { video_file: { asset_type: 'video', url: 'https://cdn.acme.example/spot.mp4', width: 1920, height: 1080, duration_ms: 30000 } } }],
+      assignments: [{ creative_id: `cr_${buy.media_buy_id}`, package_id: buy.packages[0]!.package_id }],
+    });
+    expect(lib.isError, JSON.stringify(lib.data)).toBe(false);
+    expect((await sql`select status from media_buys where id = ${buy.media_buy_id}`)[0]!.status).toBe('paused');
+    const resumed = await update({ media_buy_id: buy.media_buy_id, paused: false });
+    expect(resumed.data).toMatchObject({ status: 'active' });
+
+    const later = await newBuy();
+    await update({ media_buy_id: later.media_buy_id, paused: true });
+    const undone = await update({ media_buy_id: later.media_buy_id, paused: false });
+    expect(undone.data).toMatchObject({ status: 'pending_creatives' });
+    expect(undone.data.valid_actions).toContain('pause');
   });
 
   it('cancels once; a second cancel is NOT_CANCELLABLE and pausing is INVALID_STATE', async () => {
@@ -149,7 +178,9 @@ describe('update_media_buy', () => {
       keyword_targets: [{ keyword: 'running shoes', match_type: 'broad', bid_price: 3 }, { keyword: 'trail shoes', match_type: 'phrase' }],
       negative_keywords: [{ keyword: 'cheap', match_type: 'broad' }],
     });
-    await waitFor(async () => ((await mockOrder(buy.media_buy_id))?.request as { lines: { impressions: string | null }[] }).lines[0]!.impressions === '750000');
+    const line = async () => ((await mockOrder(buy.media_buy_id))?.request as { lines: { impressions: string | null; targeting?: Record<string, unknown> }[] }).lines[0]!;
+    await waitFor(async () => (await line()).impressions === '750000');
+    expect((await line()).targeting).toEqual(pkg.targeting_overlay);
     // A new package's impression goal is kept too.
     const added = await update({ media_buy_id: buy.media_buy_id, new_packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1500, bid_price: 4, impressions: 300000 }] });
     expect((added.data.affected_packages as { product_id: string; impressions?: number }[]).find((p) => p.product_id === 'display_run_of_site')?.impressions).toBe(300000);

@@ -47,8 +47,15 @@ describe('AdCP 3.1 request shapes', () => {
     expect(err).toMatchObject({ code: 'UNSUPPORTED_FEATURE', field: 'packages[0].targeting_overlay.geo_postal_areas_exclude[1]' });
     expect(err.message).toContain('BR cep');
     expect(err.suggestion).toContain('US zip');
-    expect(refusal(() => prepareGetProducts({ filters: { postal_areas: [{ country: 'ZA', system: 'postal_code', values: ['2000'] }] } }))).toMatchObject({ code: 'UNSUPPORTED_FEATURE', field: 'filters.postal_areas[0]' });
-    expect(refusal(() => prepareGetProducts({ filters: { postal_areas: [{ country: 'NL', system: 'postal_code', values: ['1012'] }] } }))).toMatchObject({ code: 'UNSUPPORTED_FEATURE' });
+    expect(refusal(() => prepareCreateMediaBuy({ packages: [{ targeting_overlay: { geo_postal_areas: [{ country: 'NL', system: 'postal_code', values: ['1012'] }] } }] }))).toMatchObject({ code: 'UNSUPPORTED_FEATURE' });
+  });
+
+  it('leave such areas out of get_products’ postal coverage filter (no product covers them), keeping the others', () => {
+    expect(prepareGetProducts({ filters: { countries: ['ZA'], postal_areas: [{ country: 'ZA', system: 'postal_code', values: ['2000'] }] } })).toEqual({ filters: { countries: ['ZA'] } });
+    expect(prepareGetProducts({ filters: { postal_areas: [{ country: 'BR', system: 'cep', values: ['01310-100'] }, { country: 'US', system: 'zip', values: ['10001'] }] } })).toEqual({
+      filters: { postal_areas: [{ system: 'us_zip', values: ['10001'] }] },
+    });
+    expect(refusal(() => prepareGetProducts({ filters: { postal_areas: [{ country: 'US', system: 'cep', values: ['1'] }] } }))).toMatchObject({ code: 'VALIDATION_ERROR' });
   });
 
   it('refuse a country and system AdCP 3.1 does not pair (VALIDATION_ERROR on the system)', () => {

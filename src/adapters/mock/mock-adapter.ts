@@ -55,14 +55,13 @@ export const MockSettings = z
 export type MockSettings = z.infer<typeof MockSettings>;
 
 /**
- * The timeline of an order booked with its delivery (or some lines') switched off: off from the flight's start,
- * or from now if that is earlier (the timeline is in the order the ad server learnt of changes: every update
- * after this one is stamped later).
+ * The timeline of an order booked with its delivery (or some lines') switched off: off from the start of time,
+ * so whatever the flight becomes (an update may move its start earlier), until an update turns them on. The
+ * timeline is in the order the ad server learnt of changes: every update is stamped later.
  */
-function bookedOff(req: AdapterOrderRequest, now: Date): MockTimelineEvent[] {
+function bookedOff(req: AdapterOrderRequest): MockTimelineEvent[] {
   const off = req.packages.filter((p) => p.status !== 'active').map((p) => p.packageId);
-  const at = new Date(Math.min(now.getTime(), req.startTime.getTime()));
-  return req.status === 'active' && off.length === 0 ? [] : [{ at: at.toISOString(), status: req.status, off }];
+  return req.status === 'active' && off.length === 0 ? [] : [{ at: new Date(0).toISOString(), status: req.status, off }];
 }
 
 /** `now` is the mock's clock; tests pin it. */
@@ -110,7 +109,7 @@ export function createMockAdapter(db: Db, rawSettings: Record<string, unknown>, 
         flight: { start: req.startTime.toISOString(), end: req.endTime.toISOString() },
         lines: req.packages.map(toLine),
         // Booked paused (the whole order, or some lines): off until an update turns them on.
-        timeline: bookedOff(req, now()),
+        timeline: bookedOff(req),
       };
       // Raw SQL rather than the query builder: this runs once per booking, and Drizzle's insert builder took
       // more of the worker's CPU than anything else in it (0.1-0.3 ms a call, walking every column).

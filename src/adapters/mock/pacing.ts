@@ -18,6 +18,8 @@ export interface MockLine {
   bid_price: string | null;
   impressions: string | null;
   video: boolean;
+  /** The line's targeting as the ad server holds it (the pacing does not model it). */
+  targeting?: Record<string, unknown> | null;
 }
 /** From `at` on, the order has `status` and the lines in `off` are paused or canceled. */
 export interface MockTimelineEvent {
@@ -46,6 +48,7 @@ export const toLine = (p: AdapterPackage): MockLine => ({
   bid_price: p.rate ?? p.bidPrice,
   impressions: p.impressions,
   video: /video/i.test(JSON.stringify(p.formatIds ?? [])),
+  targeting: p.targeting,
 });
 
 /** Milliseconds of [a, b) during which the line was live (order active, line not paused or canceled). */

@@ -94,6 +94,8 @@ export async function forceMediaBuyStatus(db: Db, p: Scope & { mediaBuyId: strin
         revision: sql`${mediaBuys.revision} + 1`,
         updatedAt: sql`now()`,
         ...(buy.status === 'pending_approval' && p.status !== 'rejected' && p.status !== 'canceled' && { confirmedAt: sql`coalesce(${mediaBuys.confirmedAt}, now())` }),
+        // Forced live, the buy is as forced: not still to go paused (AdCP 3.1 create paused), so its order runs as its status says.
+        ...((p.status === 'active' || p.status === 'paused') && { startPaused: false }),
         ...(p.status === 'rejected' && { rejectionReason: p.rejectionReason ?? 'Rejected by the seller (comply_test_controller).' }),
         ...(p.status === 'canceled' && { canceledAt: p.now, canceledBy: 'seller', cancellationReason: 'Canceled by the seller (comply_test_controller).' }),
       })

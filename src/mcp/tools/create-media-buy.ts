@@ -134,8 +134,8 @@ export default defineTool({
           total_budget: amountToNumber(plan.totalBudget),
           account: toAdcpAccount(account),
           ...(account.sandbox && { sandbox: true }),
-          valid_actions: validActions(status),
-          available_actions: availableActions(status),
+          valid_actions: validActions(status, input.paused === true),
+          available_actions: availableActions(status, input.paused === true),
           packages: packages.map((p) => ({
             package_id: p.id,
             product_id: p.product_id,
