@@ -184,6 +184,10 @@ describe('force_media_buy_status on a buy awaiting approval', () => {
         { status: 'active', confirmed: true, step: 'completed' },
         { status: 'rejected', confirmed: false, step: 'rejected' },
       ]);
+      // Approved by force, the buy is booked like any approved one (its part queued with its job); the rejected one is not.
+      const parts = await sql`select media_buy_id, state from adapter_orders where media_buy_id in ${sql(ids)}`;
+      expect(parts).toEqual([{ media_buy_id: ids[0], state: 'queued' }]);
+      expect((await sql`select count(*)::int as n from graphile_worker.jobs where task_identifier = 'fulfil_media_buy' and key like ${`%${ids[0]}%`}`)[0]!.n).toBe(1);
     } finally {
       await manual.close();
       await sql`update tenants set settings = settings - 'manual_approval_required' where id = 'demo'`;

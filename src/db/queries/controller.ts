@@ -72,11 +72,18 @@ export async function seedPricingOption(db: Db, p: Scope & { productId: string; 
   });
 }
 
+/** Statuses a buy runs in (or waits to run in): one forced there out of approval must be booked. */
+const LIVE_TARGETS: ReadonlySet<string> = new Set(['pending_creatives', 'pending_start', 'active', 'paused']);
+
 /**
  * Move a media buy along the AdCP lifecycle. A buy awaiting the seller's approval
- * (AdCP pending_start) leaves it like an approval: its open approval step is closed.
+ * (AdCP pending_start) leaves it like an approval: its open approval step is closed,
+ * and, forced into a status that runs, it is booked (`onApproved`, in the same transaction).
  */
-export async function forceMediaBuyStatus(db: Db, p: Scope & { mediaBuyId: string; status: MediaBuyTarget; rejectionReason?: string; now: Date }): Promise<Transition> {
+export async function forceMediaBuyStatus(
+  db: Db,
+  p: Scope & { mediaBuyId: string; status: MediaBuyTarget; rejectionReason?: string; now: Date; onApproved?: (tx: Queryable) => Promise<unknown> },
+): Promise<Transition> {
   return db.transaction(async (tx) => {
     const [buy] = await tx
       .select({ status: mediaBuys.status })
@@ -100,6 +107,7 @@ export async function forceMediaBuyStatus(db: Db, p: Scope & { mediaBuyId: strin
         ...(p.status === 'canceled' && { canceledAt: p.now, canceledBy: 'seller', cancellationReason: 'Canceled by the seller (comply_test_controller).' }),
       })
       .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.id, p.mediaBuyId)));
+    if (buy.status === 'pending_approval' && LIVE_TARGETS.has(p.status)) await p.onApproved?.(tx);
     const stepStatus = p.status === 'rejected' || p.status === 'canceled' ? p.status : 'completed';
     const [step] = await tx
       .update(workflowSteps)

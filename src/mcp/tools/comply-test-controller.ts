@@ -9,12 +9,14 @@
  */
 import { handleTestControllerRequest, TestControllerError, TOOL_INPUT_SHAPE, type ControllerScenario, type TestControllerStore } from '@adcp/sdk/server';
 import { z } from 'zod';
+import type { Queryable } from '../../db/client.js';
 import * as q from '../../db/queries/controller.js';
 import { simulateBudgetSpend, simulateDelivery, type SimulationOutcome } from '../../db/queries/delivery.js';
 import { listFormats, listProperties } from '../../db/queries/inventory.js';
 import { forceSessionStatus } from '../../db/queries/si-sessions.js';
 import { FixtureError, inlinePricingOptions, missingFormats, pricingFromFixture, productFromFixture, type CatalogueHints } from '../../domain/comply-fixtures.js';
 import { amountToNumber, fromUnits, toUnits } from '../../domain/money.js';
+import { enqueueFulfilment } from '../../jobs/fan-out.js';
 import type { BuyerContext } from '../context.js';
 import { defineTool } from '../define-tool.js';
 
@@ -108,7 +110,9 @@ function storeFor(ctx: BuyerContext): TestControllerStore {
     },
     async forceMediaBuyStatus(mediaBuyId, status, rejectionReason) {
       await guard('media_buy', mediaBuyId);
-      return transition(await q.forceMediaBuyStatus(ctx.db, { ...scope, mediaBuyId, status, rejectionReason, now: ctx.now() }), 'Media buy', mediaBuyId);
+      // Forced out of the seller's approval into a running status, the buy is booked as an approved one is.
+      const onApproved = (tx: Queryable) => enqueueFulfilment(tx, { tenantId: scope.tenantId, mediaBuyId });
+      return transition(await q.forceMediaBuyStatus(ctx.db, { ...scope, mediaBuyId, status, rejectionReason, now: ctx.now(), onApproved }), 'Media buy', mediaBuyId);
     },
     async forceCreativeStatus(creativeId, status, rejectionReason) {
       await guard('creative', creativeId);
