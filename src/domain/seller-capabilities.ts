@@ -41,6 +41,14 @@ export const TARGETING_CAPABILITIES = {
   negative_keywords: { supported_match_types: MATCH_TYPES },
 };
 
+/**
+ * The same postal support as AdCP 3.1 prefers it (core/postal-area-support.json): country -> local systems,
+ * beside the 3.0 tokens it keeps as deprecated aliases. Served to 3.1 callers only: 3.0's schema allows no other keys.
+ */
+export function postalSupport31(): Record<string, unknown> {
+  return { ...Object.fromEntries(Object.entries(LEGACY_POSTAL_SYSTEMS).map(([country, systems]) => [country, Object.keys(systems)])), ...TARGETING_CAPABILITIES.geo_postal_areas };
+}
+
 interface GeoRequirement {
   level?: string;
   system?: string;

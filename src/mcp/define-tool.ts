@@ -8,6 +8,7 @@ import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { rerunOnBrokenConnection } from '../db/client.js';
 import { AdcpError, authRequired, fieldPath, invalidRequest, MAX_LISTED_ISSUES, type AdcpErrorBody } from '../domain/errors.js';
+import { postalSupport31 } from '../domain/seller-capabilities.js';
 import { acceptedValues, expectedLiterals, parseAcceptingAdcp31Values } from './adcp31-values.js';
 import type { BuyerContext, ToolContext } from './context.js';
 import { compactJsonSchema } from './json-schema.js';
@@ -123,6 +124,12 @@ export function negotiateVersion(args: Record<string, unknown>): AdcpRelease {
 
 /** Other 3.1 reshaping, per tool. */
 const SHAPE_31: Record<string, (body: Record<string, unknown>) => Record<string, unknown>> = {
+  // Postal targeting support keyed by country, as 3.1 prefers it (the 3.0 tokens stay as its deprecated aliases).
+  get_adcp_capabilities: (body) => {
+    const mb = body.media_buy as { execution?: { targeting?: Record<string, unknown> } } | undefined;
+    if (!mb?.execution?.targeting?.geo_postal_areas) return body;
+    return { ...body, media_buy: { ...mb, execution: { ...mb.execution, targeting: { ...mb.execution.targeting, geo_postal_areas: postalSupport31() } } } };
+  },
   // 3.1 governance agents carry only their url (categories went with the one-agent-per-account rule).
   sync_governance: (body) => ({
     ...body,

@@ -103,6 +103,10 @@ describe('discovery tools', () => {
     const caps = (await call(buyer, 'get_adcp_capabilities', {})).data as { media_buy: { features: Record<string, boolean>; execution: { targeting: Record<string, unknown> } } };
     expect(caps.media_buy.features).toMatchObject({ inline_creative_management: false, catalog_management: false });
     expect(caps.media_buy.execution.targeting).toMatchObject({ geo_countries: true, geo_metros: { nielsen_dma: true }, geo_postal_areas: { us_zip: true } });
+    expect(caps.media_buy.execution.targeting.geo_postal_areas).not.toHaveProperty('US');
+    // A 3.1 caller also gets postal support keyed by country, as 3.1 prefers it.
+    const caps31 = (await call(buyer, 'get_adcp_capabilities', { adcp_version: '3.1' })).data as typeof caps;
+    expect(caps31.media_buy.execution.targeting.geo_postal_areas).toMatchObject({ US: ['zip', 'zip_plus_four'], DE: ['plz'], us_zip: true });
     const all = ((await call(buyer, 'get_products', { buying_mode: 'wholesale' })).data.products as unknown[]).length;
     const count = async (filters: Record<string, unknown>) => {
       const { isError, data } = await call(buyer, 'get_products', { buying_mode: 'wholesale', filters });
