@@ -45,6 +45,8 @@ export interface PlannedPackage {
   adapterConfigId: string;
   budget: string;
   bidPrice: string | null;
+  /** The impression goal, a whole number as the database keeps it. */
+  impressions: string | null;
 }
 
 export interface MediaBuyPlan {
@@ -104,18 +106,17 @@ const UNSUPPORTED_FLIGHT_SUGGESTION = "Leave the package's start_time and end_ti
  * changes, which carry the same fields.
  */
 export function rejectUnhonoured(pkg: Record<string, unknown>, at: (f: string) => string, flight: Flight): void {
-  const present = (k: string) => pkg[k] !== undefined && pkg[k] !== null && !(Array.isArray(pkg[k]) && pkg[k].length === 0);
-  if (present('optimization_goals')) throw unsupportedGoals(at('optimization_goals'));
-  if (present('committed_metrics')) {
+  if (present(pkg.optimization_goals)) throw unsupportedGoals(at('optimization_goals'));
+  if (present(pkg.committed_metrics)) {
     throw new AdcpError('TERMS_REJECTED', 'This seller does not commit to delivery metrics per package.', { field: at('committed_metrics'), suggestion: 'Leave committed_metrics out; get_media_buy_delivery reports what was delivered.' });
   }
   for (const k of ['format_kind', 'format_option_refs', 'params']) {
-    if (present(k)) {
+    if (present(pkg[k])) {
       throw new AdcpError('UNSUPPORTED_FEATURE', `${k} (canonical format selection) is not supported by this seller.`, { field: at(k), suggestion: 'Select formats with format_ids from the product, as list_creative_formats describes them.' });
     }
   }
-  if (present('creatives')) throw unsupportedInlineCreatives(at('creatives'));
-  if (present('catalogs')) {
+  if (present(pkg.creatives)) throw unsupportedInlineCreatives(at('creatives'));
+  if (present(pkg.catalogs)) {
     throw new AdcpError('UNSUPPORTED_FEATURE', 'Catalog-driven packages are not supported by this seller.', { field: at('catalogs'), suggestion: 'Leave catalogs out; get_adcp_capabilities declares catalog_management false.' });
   }
   for (const [k, bound] of [['start_time', flight.start], ['end_time', flight.end]] as const) {
@@ -131,12 +132,18 @@ export function rejectUnhonoured(pkg: Record<string, unknown>, at: (f: string) =
   }
 }
 
-/** An impression goal: a whole number of impressions the database can hold (numeric(20,0)), not 1e21. */
-export function checkImpressions(value: unknown, field: string): void {
-  if (value === undefined || value === null) return;
+/** An impression goal as stored: a whole number of impressions the database can hold (numeric(20,0)), not 1e21; null when none. */
+export function impressionGoal(value: unknown, field: string): string | null {
+  if (value === undefined || value === null) return null;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > Number.MAX_SAFE_INTEGER) {
     throw new AdcpError('VALIDATION_ERROR', 'impressions must be a number of impressions from 0 to 9007199254740991.', { field, suggestion: 'Send the impression goal as a whole number.' });
   }
+  return String(Math.round(value));
+}
+
+/** A request field that is there: not absent, not null, not an empty list. */
+export function present(v: unknown): boolean {
+  return v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
 }
 
 /** Creatives sent inline with a package, in any AdCP form: they are uploaded with sync_creatives here. */
@@ -298,7 +305,7 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
     if (typeof pkg.budget !== 'number' || !Number.isFinite(pkg.budget) || pkg.budget <= 0) {
       throw new AdcpError('VALIDATION_ERROR', 'Package budget must be a positive amount.', { field: at('budget'), suggestion: 'Send the budget as a positive number in the pricing option currency.' });
     }
-    checkImpressions(pkg.impressions, at('impressions'));
+    const impressions = impressionGoal(pkg.impressions, at('impressions'));
     const budget = fromUnits(toUnits(pkg.budget));
     const minSpend = po.minSpendPerPackage ?? settings.min_package_budget ?? null;
     if (minSpend != null && compareAmounts(budget, minSpend) < 0) {
@@ -333,7 +340,7 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
     if (!adapterConfigId || !adaptersById.has(adapterConfigId)) {
       throw new AdcpError('CONFIGURATION_ERROR', `Product "${product.id}" has no ad server configured.`, { field: at('product_id'), recovery: 'terminal', suggestion: 'The publisher must configure an adapter for this product.' });
     }
-    planned.push({ request: pkg, product, pricingModel: po.pricingModel, currency: po.currency, adapterConfigId, budget, bidPrice });
+    planned.push({ request: pkg, product, pricingModel: po.pricingModel, currency: po.currency, adapterConfigId, budget, bidPrice, impressions });
   });
 
   return planned;

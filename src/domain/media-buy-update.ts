@@ -10,9 +10,9 @@ import type { ProductWithPricing } from '../db/queries/inventory.js';
 import type { TenantSettings } from '../db/schema/index.js';
 import { AdcpError } from './errors.js';
 import { checkAssignedFormats } from './creatives.js';
-import { checkAssignedPlacements, checkImpressions, checkMeasurementTerms, checkTargeting, planPackages, rejectUnhonoured, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
+import { checkAssignedPlacements, checkMeasurementTerms, impressionGoal, checkTargeting, planPackages, rejectUnhonoured, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
 import { compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
-import { availableActions, liveStatus, toAdcpMediaBuyStatus, type MediaBuyStatus } from './status.js';
+import { availableActions, isWaiting, liveStatus, toAdcpMediaBuyStatus, type MediaBuyStatus } from './status.js';
 
 export interface PackageUpdate {
   package_id: string;
@@ -148,7 +148,7 @@ export function planUpdate(input: {
   if (TERMINAL.has(status) && (modifies || req.paused !== undefined)) transition(status, req.paused ? 'paused' : 'active', req.paused === true ? 'pause' : req.paused === false ? 'resume' : 'update_packages');
   // A buy still waiting for creatives or its start keeps waiting when paused, and goes paused rather than active
   // once setup allows (as AdCP 3.1 has it for a buy created paused); resuming it before then undoes that.
-  const waiting = status === 'pending_creatives' || status === 'pending_start';
+  const waiting = isWaiting(status);
   if (req.paused === true && status !== 'paused' && !waiting) status = transition(status, 'paused', 'pause');
   if (req.paused === false && status === 'paused') status = transition(status, 'active', 'resume');
 
@@ -184,8 +184,8 @@ export function planUpdate(input: {
       change.bidPrice = fromUnits(toUnits(u.bid_price));
     }
     if (u.pacing !== undefined) change.pacing = u.pacing;
-    checkImpressions(u.impressions, at('impressions'));
-    if (u.impressions !== undefined) change.impressions = String(Math.round(u.impressions));
+    const impressions = impressionGoal(u.impressions, at('impressions'));
+    if (impressions !== null) change.impressions = impressions;
     rejectUnhonoured(u, at, { start: startTime, end: endTime });
     checkTargeting(u.targeting_overlay, at);
     for (const list of ['keyword_targets', 'negative_keywords'] as const) {

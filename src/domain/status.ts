@@ -63,10 +63,15 @@ export function liveStatus(startPaused: boolean): MediaBuyStatus {
   return startPaused ? 'paused' : 'active';
 }
 
+/** Waiting for its setup: creatives, or the start of its flight. */
+export function isWaiting(status: string): boolean {
+  return status === 'pending_creatives' || status === 'pending_start';
+}
+
 /** The state an ad server holds the buy's order in: a buy created paused is booked paused until it is resumed. */
 export function orderStatus(status: string, startPaused: boolean): 'active' | 'paused' | 'canceled' {
   if (status === 'canceled') return 'canceled';
-  if (status === 'paused' || (startPaused && (status === 'pending_creatives' || status === 'pending_start'))) return 'paused';
+  if (status === 'paused' || (startPaused && isWaiting(status))) return 'paused';
   return 'active';
 }
 

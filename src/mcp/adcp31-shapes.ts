@@ -16,14 +16,13 @@
  * src/mcp/adcp31-values.ts.
  */
 import { AdcpError } from '../domain/errors.js';
-import { unsupportedGoals, unsupportedInlineCreatives } from '../domain/media-buy-plan.js';
+import { present, unsupportedGoals, unsupportedInlineCreatives } from '../domain/media-buy-plan.js';
 import { LEGACY_POSTAL_SYSTEMS } from '../domain/seller-capabilities.js';
 
 const SUPPORTED_POSTAL = Object.entries(LEGACY_POSTAL_SYSTEMS).flatMap(([country, systems]) => Object.keys(systems).map((s) => `${country} ${s}`));
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const present = (v: unknown) => v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
 
 /** Countries 3.1 gives a postal system with no 3.0 token (core/postal-country-system.json): BR cep, IN pin, ZA postal_code. */
 const POSTAL_31_ONLY: Record<string, string> = { BR: 'cep', IN: 'pin', ZA: 'postal_code' };

@@ -11,7 +11,7 @@ import type { Db, Queryable } from '../client.js';
 import { publishChange } from '../notify.js';
 import { accounts, controllerDirectives, creativeFormats, creatives, mediaBuys, pricingOptions, products, workflowSteps } from '../schema/index.js';
 import type { SeededFormat, SeededPricingOption, SeededProduct } from '../../domain/comply-fixtures.js';
-import { toAdcpMediaBuyStatus } from '../../domain/status.js';
+import { CLOSED_BUY, toAdcpMediaBuyStatus } from '../../domain/status.js';
 
 export interface Scope {
   tenantId: string;
@@ -72,9 +72,6 @@ export async function seedPricingOption(db: Db, p: Scope & { productId: string; 
   });
 }
 
-/** Statuses a buy runs in (or waits to run in): one forced there out of approval must be booked. */
-const LIVE_TARGETS: ReadonlySet<string> = new Set(['pending_creatives', 'pending_start', 'active', 'paused']);
-
 /**
  * Move a media buy along the AdCP lifecycle. A buy awaiting the seller's approval
  * (AdCP pending_start) leaves it like an approval: its open approval step is closed,
@@ -107,7 +104,8 @@ export async function forceMediaBuyStatus(
         ...(p.status === 'canceled' && { canceledAt: p.now, canceledBy: 'seller', cancellationReason: 'Canceled by the seller (comply_test_controller).' }),
       })
       .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.id, p.mediaBuyId)));
-    if (buy.status === 'pending_approval' && LIVE_TARGETS.has(p.status)) await p.onApproved?.(tx);
+    // Out of approval into a status that runs (or waits to run), not a closed one: it must be booked.
+    if (buy.status === 'pending_approval' && !CLOSED_BUY.has(p.status)) await p.onApproved?.(tx);
     const stepStatus = p.status === 'rejected' || p.status === 'canceled' ? p.status : 'completed';
     const [step] = await tx
       .update(workflowSteps)

@@ -108,7 +108,7 @@ export default defineTool({
       budget: p.budget,
       bid_price: p.bidPrice,
       pacing: p.request.pacing ?? null,
-      impressions: p.request.impressions != null ? String(Math.round(p.request.impressions)) : null,
+      impressions: p.impressions,
       targeting: p.request.targeting_overlay ?? null,
       format_ids: p.request.format_ids ?? null,
       package_config: p.request as Record<string, unknown>,

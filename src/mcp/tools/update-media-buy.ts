@@ -96,7 +96,7 @@ export default defineTool({
         budget: p.budget,
         bidPrice: p.bidPrice,
         pacing: p.request.pacing ?? null,
-        impressions: p.request.impressions != null ? String(Math.round(p.request.impressions)) : null,
+        impressions: p.impressions,
         targeting: p.request.targeting_overlay ?? null,
         formatIds: p.request.format_ids ?? null,
         packageConfig: p.request as Record<string, unknown>,
