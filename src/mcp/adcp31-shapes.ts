@@ -7,7 +7,8 @@
  * - Postal areas as country + local system ({country: "US", system: "zip"}) become the fused 3.0 system
  *   ("us_zip"). A country and system with no 3.0 token (Brazil's CEP, India's PIN, postal_code, custom)
  *   is UNSUPPORTED_FEATURE in targeting (postal targeting here is by the 3.0 systems), and left out of
- *   get_products' postal_areas filter; a pair AdCP does not allow is VALIDATION_ERROR.
+ *   get_products' postal_areas filter and of get_media_buy_delivery's geo breakdown; a pair AdCP does
+ *   not allow is VALIDATION_ERROR.
  * - Optimization goals and inline package creatives, in any form (3.1 adds vendor metrics, optional
  *   attribution windows, canonical-format creatives), are UNSUPPORTED_FEATURE, as they are in 3.0 form
  *   (src/domain/media-buy-plan.ts).
@@ -28,31 +29,36 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const POSTAL_31_ONLY: Record<string, string> = { BR: 'cep', IN: 'pin', ZA: 'postal_code' };
 const REGISTERED_POSTAL_COUNTRIES = new Set([...Object.keys(LEGACY_POSTAL_SYSTEMS), ...Object.keys(POSTAL_31_ONLY)]);
 
+/**
+ * One postal area (or a delivery report's postal geo breakdown) in 3.0 form: the same object when it has
+ * no country; undefined when its 3.1 system has no 3.0 token and `unsupported` is 'drop'.
+ */
+function legacyPostalArea(area: Json, field: string, unsupported: 'refuse' | 'drop'): Json | undefined {
+  if (!('country' in area)) return area;
+  const { country, system, ...rest } = area;
+  const legacy = typeof country === 'string' && typeof system === 'string' ? LEGACY_POSTAL_SYSTEMS[country]?.[system] : undefined;
+  if (legacy) return { ...rest, system: legacy };
+  const valid31 =
+    typeof country === 'string' &&
+    /^[A-Z]{2}$/.test(country) &&
+    (POSTAL_31_ONLY[country] === system || (!REGISTERED_POSTAL_COUNTRIES.has(country) && (system === 'postal_code' || system === 'custom')));
+  if (valid31) {
+    if (unsupported === 'drop') return undefined;
+    throw new AdcpError('UNSUPPORTED_FEATURE', `Postal targeting by ${country} ${String(system)} codes is not supported by this seller.`, {
+      field,
+      suggestion: `Target by country or region instead, or use a supported postal system: ${SUPPORTED_POSTAL.join(', ')}.`,
+    });
+  }
+  throw new AdcpError('VALIDATION_ERROR', `${JSON.stringify(system)} is not a postal system of ${JSON.stringify(country)} (AdCP core/postal-country-system.json).`, {
+    field: `${field}.system`,
+    suggestion: `Send a country (ISO 3166-1 alpha-2, in capitals) with its own system, e.g. ${SUPPORTED_POSTAL.slice(0, 4).join(', ')}; or the 3.0 form {system: "us_zip"} without country.`,
+  });
+}
+
 /** A postal-area list with 3.1 entries in 3.0 form; the same array when there are none. */
 function legacyPostalAreas(list: unknown, field: string, unsupported: 'refuse' | 'drop' = 'refuse'): unknown {
   if (!Array.isArray(list) || !list.some((a) => isObject(a) && 'country' in a)) return list;
-  const out = list.map((area, i) => {
-    if (!isObject(area) || !('country' in area)) return area;
-    const { country, system, ...rest } = area;
-    const legacy = typeof country === 'string' && typeof system === 'string' ? LEGACY_POSTAL_SYSTEMS[country]?.[system] : undefined;
-    if (legacy) return { ...rest, system: legacy };
-    const valid31 =
-      typeof country === 'string' &&
-      /^[A-Z]{2}$/.test(country) &&
-      (POSTAL_31_ONLY[country] === system || (!REGISTERED_POSTAL_COUNTRIES.has(country) && (system === 'postal_code' || system === 'custom')));
-    if (valid31) {
-      if (unsupported === 'drop') return undefined;
-      throw new AdcpError('UNSUPPORTED_FEATURE', `Postal targeting by ${country} ${String(system)} codes is not supported by this seller.`, {
-        field: `${field}[${i}]`,
-        suggestion: `Target by country or region instead, or use a supported postal system: ${SUPPORTED_POSTAL.join(', ')}.`,
-      });
-    }
-    throw new AdcpError('VALIDATION_ERROR', `${JSON.stringify(system)} is not a postal system of ${JSON.stringify(country)} (AdCP core/postal-country-system.json).`, {
-      field: `${field}[${i}].system`,
-      suggestion: `Send a country (ISO 3166-1 alpha-2, in capitals) with its own system, e.g. ${SUPPORTED_POSTAL.slice(0, 4).join(', ')}; or the 3.0 form {system: "us_zip", values} without country.`,
-    });
-  });
-  return out.filter((a) => a !== undefined);
+  return list.map((area, i) => (isObject(area) ? legacyPostalArea(area, `${field}[${i}]`, unsupported) : area)).filter((a) => a !== undefined);
 }
 
 /** A targeting overlay with its postal areas in 3.0 form; the same object when nothing changes. */
@@ -99,6 +105,19 @@ export function prepareGetProducts(args: Json): Json {
   if (postal === filters.postal_areas) return args;
   const { postal_areas: _, ...rest } = filters;
   return { ...args, filters: Array.isArray(postal) && postal.length > 0 ? { ...rest, postal_areas: postal } : rest };
+}
+
+/**
+ * get_media_buy_delivery's postal geo breakdown in 3.1 form (country + system) becomes the 3.0 system.
+ * This seller reports no breakdowns, and AdCP has unsupported dimensions silently omitted, so one with
+ * no 3.0 system is dropped rather than refused; a pair AdCP does not allow is still VALIDATION_ERROR.
+ */
+export function prepareGetMediaBuyDelivery(args: Json): Json {
+  const dims = args.reporting_dimensions;
+  if (!isObject(dims) || !isObject(dims.geo) || !('country' in dims.geo)) return args;
+  const geo = legacyPostalArea(dims.geo, 'reporting_dimensions.geo', 'drop');
+  const { geo: _, ...rest } = dims;
+  return { ...args, reporting_dimensions: geo ? { ...rest, geo } : rest };
 }
 
 /** Asset types AdCP 3.1 added, which no format of this seller takes (sync_creatives). */

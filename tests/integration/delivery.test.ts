@@ -101,6 +101,18 @@ describe('get_media_buy_delivery', () => {
     expect((again.data.media_buy_deliveries as { by_package: Record<string, unknown>[] }[])[0]!.by_package[0]!.daily_breakdown).toBeUndefined();
   });
 
+  it('takes an AdCP 3.1 postal geo breakdown request (country + system) and answers without breakdowns, as for any unsupported dimension', async () => {
+    for (const geo of [{ geo_level: 'postal_area', country: 'US', system: 'zip' }, { geo_level: 'postal_area', country: 'BR', system: 'cep', limit: 5 }, { geo_level: 'metro', system: 'nielsen_dma' }]) {
+      const { data, isError } = await delivery({ media_buy_ids: [buyId], reporting_dimensions: { geo, device_type: {} } });
+      expect(isError, JSON.stringify(data)).toBe(false);
+      const [d] = data.media_buy_deliveries as { media_buy_id: string; by_package: Record<string, unknown>[] }[];
+      expect(d!.media_buy_id).toBe(buyId);
+      for (const p of d!.by_package) expect(Object.keys(p).filter((k) => k.startsWith('by_'))).toEqual([]);
+    }
+    const wrong = await delivery({ media_buy_ids: [buyId], reporting_dimensions: { geo: { geo_level: 'postal_area', country: 'US', system: 'cep' } } });
+    expect(wrong.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'reporting_dimensions.geo.system' });
+  });
+
   it('narrows by dates and status, and finds buys by account', async () => {
     const past = await delivery({ media_buy_ids: [buyId], start_date: '2020-01-01', end_date: '2020-01-31' });
     expect(past.data).toMatchObject({ reporting_period: { start: '2020-01-01T00:00:00.000Z', end: '2020-01-31T23:59:59.999Z' }, aggregated_totals: { impressions: 0 } });

@@ -3,7 +3,7 @@
  * form before validation, or refused with the code the seller gives that feature in any form.
  */
 import { describe, expect, it } from 'vitest';
-import { prepareCreateMediaBuy, prepareGetProducts, prepareUpdateMediaBuy } from '../../src/mcp/adcp31-shapes.js';
+import { prepareCreateMediaBuy, prepareGetMediaBuyDelivery, prepareGetProducts, prepareUpdateMediaBuy } from '../../src/mcp/adcp31-shapes.js';
 import { AdcpError } from '../../src/domain/errors.js';
 
 const refusal = (fn: () => unknown) => {
@@ -56,6 +56,20 @@ describe('AdCP 3.1 request shapes', () => {
       filters: { postal_areas: [{ system: 'us_zip', values: ['10001'] }] },
     });
     expect(refusal(() => prepareGetProducts({ filters: { postal_areas: [{ country: 'US', system: 'cep', values: ['1'] }] } }))).toMatchObject({ code: 'VALIDATION_ERROR' });
+  });
+
+  it('take a delivery report’s 3.1 postal geo breakdown in 3.0 form, dropping one with no 3.0 system (unsupported dimensions are omitted)', () => {
+    expect(prepareGetMediaBuyDelivery({ media_buy_ids: ['m'], reporting_dimensions: { geo: { geo_level: 'postal_area', country: 'GB', system: 'outward', limit: 3 }, device_type: {} } })).toEqual({
+      media_buy_ids: ['m'],
+      reporting_dimensions: { geo: { geo_level: 'postal_area', system: 'gb_outward', limit: 3 }, device_type: {} },
+    });
+    expect(prepareGetMediaBuyDelivery({ reporting_dimensions: { geo: { geo_level: 'postal_area', country: 'IN', system: 'pin' }, device_type: {} } })).toEqual({ reporting_dimensions: { device_type: {} } });
+    const legacy = { reporting_dimensions: { geo: { geo_level: 'postal_area', system: 'us_zip' } } };
+    expect(prepareGetMediaBuyDelivery(legacy)).toBe(legacy);
+    expect(refusal(() => prepareGetMediaBuyDelivery({ reporting_dimensions: { geo: { geo_level: 'postal_area', country: 'US', system: 'plz' } } }))).toMatchObject({
+      code: 'VALIDATION_ERROR',
+      field: 'reporting_dimensions.geo.system',
+    });
   });
 
   it('refuse a country and system AdCP 3.1 does not pair (VALIDATION_ERROR on the system)', () => {

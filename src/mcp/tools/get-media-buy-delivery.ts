@@ -12,6 +12,7 @@ import { DEFAULT_REPORTING_CAPABILITIES } from '../../domain/products.js';
 import type { ReportingFrequency } from '../../domain/reporting.js';
 import { toAdcpMediaBuyStatus } from '../../domain/status.js';
 import type { BuyerContext } from '../context.js';
+import { prepareGetMediaBuyDelivery } from '../adcp31-shapes.js';
 import { defineTool } from '../define-tool.js';
 import { accountScope, type AccountRef } from '../resolve-account.js';
 
@@ -77,6 +78,7 @@ export default defineTool({
   output: z.looseObject({ media_buy_deliveries: z.array(z.looseObject({ media_buy_id: z.string() })).optional() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   auth: 'required',
+  prepare: prepareGetMediaBuyDelivery,
   async handle(input, ctx) {
     checkDate(input.start_date, 'start_date');
     checkDate(input.end_date, 'end_date');
