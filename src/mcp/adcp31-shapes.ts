@@ -9,6 +9,8 @@
  *   is UNSUPPORTED_FEATURE in targeting (postal targeting here is by the 3.0 systems), and left out of
  *   get_products' postal_areas filter and of get_media_buy_delivery's geo breakdown; a pair AdCP does
  *   not allow is VALIDATION_ERROR.
+ * - get_products' signal_targeting filter by 3.1 signal_ref alone gets the deprecated SignalId 3.0 requires
+ *   beside it (no product here offers signals, so such a filter finds none, with a message).
  * - Optimization goals and inline package creatives, in any form (3.1 adds vendor metrics, optional
  *   attribution windows, canonical-format creatives), are UNSUPPORTED_FEATURE, as they are in 3.0 form
  *   (src/domain/media-buy-plan.ts).
@@ -97,14 +99,41 @@ function preparePackages(args: Json, keys: readonly string[]): Json {
 export const prepareCreateMediaBuy = (args: Json): Json => preparePackages(args, ['packages']);
 export const prepareUpdateMediaBuy = (args: Json): Json => preparePackages(args, ['packages', 'new_packages']);
 
-export function prepareGetProducts(args: Json): Json {
+export function prepareGetProducts(args: Json, ctx: { agentUrl: string }): Json {
   const filters = args.filters;
   if (!isObject(filters)) return args;
+  let out = filters;
   // A coverage filter: areas in a system no product here covers match nothing, so they are left out rather than refused.
   const postal = legacyPostalAreas(filters.postal_areas, 'filters.postal_areas', 'drop');
-  if (postal === filters.postal_areas) return args;
-  const { postal_areas: _, ...rest } = filters;
-  return { ...args, filters: Array.isArray(postal) && postal.length > 0 ? { ...rest, postal_areas: postal } : rest };
+  if (postal !== filters.postal_areas) {
+    const { postal_areas: _, ...rest } = out;
+    out = Array.isArray(postal) && postal.length > 0 ? { ...rest, postal_areas: postal } : rest;
+  }
+  const signals = legacySignalTargeting(filters.signal_targeting, ctx.agentUrl);
+  if (signals !== filters.signal_targeting) out = { ...out, signal_targeting: signals };
+  return out === filters ? args : { ...args, filters: out };
+}
+
+/**
+ * The legacy SignalId that 3.1 keeps beside a SignalRef (core/signal-id.json, deprecated): a data provider's
+ * signal is a catalog one; a signal source's, or a product-local one (native to this seller's agent), an agent one.
+ */
+function legacySignalId(ref: unknown, agentUrl: string): Json | undefined {
+  if (!isObject(ref) || typeof ref.signal_id !== 'string') return undefined;
+  if (ref.scope === 'data_provider' && typeof ref.data_provider_domain === 'string') return { source: 'catalog', data_provider_domain: ref.data_provider_domain, id: ref.signal_id };
+  if (ref.scope === 'signal_source' && typeof ref.signal_source_url === 'string') return { source: 'agent', agent_url: ref.signal_source_url, id: ref.signal_id };
+  if (ref.scope === 'product') return { source: 'agent', agent_url: agentUrl, id: ref.signal_id };
+  return undefined;
+}
+
+/** get_products' signal_targeting filter with each 3.1 signal_ref also given as the SignalId 3.0 requires; the same array when none lacks one. */
+function legacySignalTargeting(list: unknown, agentUrl: string): unknown {
+  const lacking = (e: unknown): e is Json => isObject(e) && !('signal_id' in e) && 'signal_ref' in e;
+  if (!Array.isArray(list) || !list.some(lacking)) return list;
+  return list.map((e) => {
+    const id = lacking(e) ? legacySignalId(e.signal_ref, agentUrl) : undefined;
+    return id && isObject(e) ? { ...e, signal_id: id } : e;
+  });
 }
 
 /**

@@ -36,7 +36,7 @@ export interface ToolDef<I = unknown> {
    * Runs on the arguments before they are validated: rewrites AdCP 3.1 shapes to their 3.0 equivalent, or throws
    * the AdcpError the seller gives that feature in any form (src/mcp/adcp31-shapes.ts). Must not mutate its argument.
    */
-  prepare?(args: Record<string, unknown>): Record<string, unknown>;
+  prepare?(args: Record<string, unknown>, ctx: { agentUrl: string }): Record<string, unknown>;
   handle(input: I, ctx: ToolContext): Promise<Record<string, unknown>>;
 }
 
@@ -295,7 +295,7 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
     release = negotiateVersion(args);
     if (tool.auth === 'required' && !ctx.principal) throw authRequired(tool.name);
     if (takesIdempotencyKey(tool)) checkIdempotencyKey(args.idempotency_key);
-    const prepared = tool.prepare ? tool.prepare(args) : args;
+    const prepared = tool.prepare ? tool.prepare(args, ctx) : args;
     const parsed = parseAcceptingAdcp31Values(tool.input, prepared);
     if (!parsed.success) throw validationError(parsed.error.issues, prepared, tool.input);
     checkConstraints(tool.name, prepared, { except: tool.constraintsCheckedByTool, logger: ctx.logger });

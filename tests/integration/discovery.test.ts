@@ -122,6 +122,11 @@ describe('discovery tools', () => {
     expect(await count({ required_geo_targeting: [{ level: 'postal_area', country: 'BR', system: 'cep' }] })).toBe(0);
     expect(await count({ required_geo_targeting: [{ level: 'metro', system: 'custom' }] })).toBe(0);
     expect(await count({ signal_targeting: [{ signal_id: { source: 'catalog', data_provider_domain: 'polk.com', id: 'auto_intenders' }, value_type: 'binary', value: true }] })).toBe(0);
+    // AdCP 3.1: by signal_ref alone, in each scope.
+    for (const signal_ref of [{ scope: 'product', signal_id: 'sports_fans' }, { scope: 'data_provider', data_provider_domain: 'polk.com', signal_id: 'auto_intenders' }, { scope: 'signal_source', signal_source_url: 'https://signals.example/adcp', signal_id: 'x' }]) {
+      const res = await call(buyer, 'get_products', { buying_mode: 'wholesale', adcp_version: '3.1', filters: { signal_targeting: [{ signal_ref, value_type: 'binary', value: true, targeting_mode: 'exclude' }] } });
+      expect(res.data, JSON.stringify(signal_ref)).toMatchObject({ products: [], message: expect.stringContaining('filters.signal_targeting') });
+    }
   });
 
   it('returns only the pricing options a 3.1 buyer filters for, and only products reporting the metrics it needs', async () => {

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { prepareCreateMediaBuy, prepareGetMediaBuyDelivery, prepareGetProducts, prepareUpdateMediaBuy } from '../../src/mcp/adcp31-shapes.js';
 import { AdcpError } from '../../src/domain/errors.js';
 
+const CTX = { agentUrl: 'https://seller.example' };
+
 const refusal = (fn: () => unknown) => {
   try {
     fn();
@@ -32,14 +34,16 @@ describe('AdCP 3.1 request shapes', () => {
     expect(prepareUpdateMediaBuy({ new_packages: [{ targeting_overlay: { geo_postal_areas: [{ country: 'FR', system: 'code_postal', values: ['75001'] }] } }] })).toEqual({
       new_packages: [{ targeting_overlay: { geo_postal_areas: [{ system: 'fr_code_postal', values: ['75001'] }] } }],
     });
-    expect(prepareGetProducts({ brief: 'x', filters: { postal_areas: [{ country: 'AU', system: 'postcode', values: ['2000'] }] } })).toEqual({ brief: 'x', filters: { postal_areas: [{ system: 'au_postcode', values: ['2000'] }] } });
+    expect(prepareGetProducts({ brief: 'x', filters: { postal_areas: [{ country: 'AU', system: 'postcode', values: ['2000'] }] } }, CTX)).toEqual({ brief: 'x', filters: { postal_areas: [{ system: 'au_postcode', values: ['2000'] }] } });
   });
 
   it('return the very same arguments when there is nothing to rewrite', () => {
     const args = { packages: [{ product_id: 'p1', targeting_overlay: { geo_postal_areas: [{ system: 'us_zip', values: ['10001'] }] } }] };
     expect(prepareCreateMediaBuy(args)).toBe(args);
     const filters = { filters: { countries: ['US'] } };
-    expect(prepareGetProducts(filters)).toBe(filters);
+    expect(prepareGetProducts(filters, CTX)).toBe(filters);
+    const signals = { filters: { signal_targeting: [{ signal_id: { source: 'catalog', data_provider_domain: 'a.example', id: 's' }, signal_ref: { scope: 'product', signal_id: 's' }, value_type: 'binary', value: true }] } };
+    expect(prepareGetProducts(signals, CTX)).toBe(signals);
   });
 
   it('refuse a country and system with no 3.0 form (UNSUPPORTED_FEATURE, naming the entry and the systems served)', () => {
@@ -51,11 +55,11 @@ describe('AdCP 3.1 request shapes', () => {
   });
 
   it('leave such areas out of get_products’ postal coverage filter (no product covers them), keeping the others', () => {
-    expect(prepareGetProducts({ filters: { countries: ['ZA'], postal_areas: [{ country: 'ZA', system: 'postal_code', values: ['2000'] }] } })).toEqual({ filters: { countries: ['ZA'] } });
-    expect(prepareGetProducts({ filters: { postal_areas: [{ country: 'BR', system: 'cep', values: ['01310-100'] }, { country: 'US', system: 'zip', values: ['10001'] }] } })).toEqual({
+    expect(prepareGetProducts({ filters: { countries: ['ZA'], postal_areas: [{ country: 'ZA', system: 'postal_code', values: ['2000'] }] } }, CTX)).toEqual({ filters: { countries: ['ZA'] } });
+    expect(prepareGetProducts({ filters: { postal_areas: [{ country: 'BR', system: 'cep', values: ['01310-100'] }, { country: 'US', system: 'zip', values: ['10001'] }] } }, CTX)).toEqual({
       filters: { postal_areas: [{ system: 'us_zip', values: ['10001'] }] },
     });
-    expect(refusal(() => prepareGetProducts({ filters: { postal_areas: [{ country: 'US', system: 'cep', values: ['1'] }] } }))).toMatchObject({ code: 'VALIDATION_ERROR' });
+    expect(refusal(() => prepareGetProducts({ filters: { postal_areas: [{ country: 'US', system: 'cep', values: ['1'] }] } }, CTX))).toMatchObject({ code: 'VALIDATION_ERROR' });
   });
 
   it('take a delivery report’s 3.1 postal geo breakdown in 3.0 form, dropping one with no 3.0 system (unsupported dimensions are omitted)', () => {
@@ -70,6 +74,33 @@ describe('AdCP 3.1 request shapes', () => {
       code: 'VALIDATION_ERROR',
       field: 'reporting_dimensions.geo.system',
     });
+  });
+
+  it('give a product filter’s 3.1 signal_ref the deprecated SignalId 3.0 requires beside it, for each scope', () => {
+    const entry = (signal_ref: Record<string, unknown>) => ({ signal_ref, value_type: 'binary', value: true, targeting_mode: 'include' });
+    const out = prepareGetProducts(
+      {
+        filters: {
+          channels: ['display'],
+          signal_targeting: [
+            entry({ scope: 'data_provider', data_provider_domain: 'polk.com', signal_id: 'auto_intenders' }),
+            entry({ scope: 'signal_source', signal_source_url: 'https://signals.example/adcp', signal_id: 'in_market' }),
+            entry({ scope: 'product', signal_id: 'sports_fans' }),
+          ],
+        },
+      },
+      CTX,
+    ) as { filters: { channels: string[]; signal_targeting: Record<string, unknown>[] } };
+    expect(out.filters.channels).toEqual(['display']);
+    expect(out.filters.signal_targeting.map((e) => e.signal_id)).toEqual([
+      { source: 'catalog', data_provider_domain: 'polk.com', id: 'auto_intenders' },
+      { source: 'agent', agent_url: 'https://signals.example/adcp', id: 'in_market' },
+      { source: 'agent', agent_url: 'https://seller.example', id: 'sports_fans' },
+    ]);
+    expect(out.filters.signal_targeting[2]).toMatchObject({ signal_ref: { scope: 'product', signal_id: 'sports_fans' }, targeting_mode: 'include' });
+    // An unknown scope is left for validation to refuse.
+    const odd = prepareGetProducts({ filters: { signal_targeting: [entry({ scope: 'somewhere', signal_id: 'x' })] } }, CTX) as { filters: { signal_targeting: Record<string, unknown>[] } };
+    expect(odd.filters.signal_targeting[0]).not.toHaveProperty('signal_id');
   });
 
   it('refuse a country and system AdCP 3.1 does not pair (VALIDATION_ERROR on the system)', () => {
