@@ -1,5 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { responseProblems } from '../helpers/adcp-schema.js';
 import { call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
@@ -72,6 +73,30 @@ describe('discovery tools', () => {
       expect(Object.keys(po).sort()).toEqual(['currency', 'pricing_model', 'pricing_option_id']);
     }
     expect(products.flatMap((p) => p.pricing_options as Record<string, unknown>[]).some((po) => po.fixed_price !== undefined)).toBe(true);
+  });
+
+  it('get_products pages its ranked list with max_results and a cursor tied to the brief and filters', async () => {
+    const brief = 'Video and CTV for a sports drink';
+    const all = ((await call(buyer, 'get_products', { brief })).data.products as { product_id: string }[]).map((p) => p.product_id);
+    expect(all.length).toBeGreaterThan(3);
+    const first = await call(buyer, 'get_products', { brief, pagination: { max_results: 3 }, context: { correlation_id: 'p1' } });
+    expect(first.data.pagination).toMatchObject({ has_more: true, total_count: all.length, cursor: expect.any(String) });
+    const rest: string[] = [];
+    let cursor = (first.data.pagination as { cursor: string }).cursor;
+    for (;;) {
+      // The envelope (context) may change between pages; the brief and filters may not.
+      const { data } = await call(buyer, 'get_products', { brief, pagination: { max_results: 3, cursor }, context: { correlation_id: 'p2' } });
+      rest.push(...(data.products as { product_id: string }[]).map((p) => p.product_id));
+      const page = data.pagination as { has_more: boolean; cursor?: string };
+      if (!page.has_more) {
+        expect(page.cursor).toBeUndefined();
+        break;
+      }
+      cursor = page.cursor!;
+    }
+    expect([...(first.data.products as { product_id: string }[]).map((p) => p.product_id), ...rest]).toEqual(all);
+    const other = await call(buyer, 'get_products', { brief: 'podcasts', pagination: { cursor: (first.data.pagination as { cursor: string }).cursor } });
+    expect(other.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'pagination.cursor' });
   });
 
   it('get_products applies filters', async () => {
@@ -174,6 +199,99 @@ describe('discovery tools', () => {
     const ids = (small.data.formats as { format_id: { id: string } }[]).map((f) => f.format_id.id);
     expect(ids).toContain('display_300x250');
     expect(ids).not.toContain('display_728x90');
+  });
+
+  it('list_creative_formats applies every AdCP filter to the format specs, any render fitting the dimensions', async () => {
+    const sql = t.app.database.sql;
+    const spec = {
+      renders: [
+        { role: 'primary', dimensions: { min_width: 300, max_width: 1200, height: 600, responsive: { width: true, height: false } } },
+        { role: 'companion', dimensions: { width: 120, height: 60 } },
+      ],
+      assets: [{ item_type: 'repeatable_group', asset_group_id: 'cards', required: true, min_count: 2, max_count: 6, assets: [{ asset_id: 'card_text', asset_type: 'text', required: true }] }],
+      accessibility: { wcag_level: 'AA' },
+      disclosure_capabilities: [
+        { position: 'footer', persistence: ['continuous'] },
+        { position: 'overlay', persistence: ['initial'] },
+      ],
+      input_format_ids: [{ agent_url: 'https://creative.adcontextprotocol.org', id: 'display_300x250' }],
+    };
+    await sql`insert into creative_formats (tenant_id, id, agent_url, name, type, spec)
+              values ('demo', 'native_cards_responsive', 'https://seller.example', 'Responsive card carousel', 'native', ${JSON.stringify(spec)}::jsonb)`;
+    try {
+      const ids = async (args: Record<string, unknown>) => {
+        const res = await call(buyer, 'list_creative_formats', args);
+        expect(res.isError, JSON.stringify(res.data)).toBe(false);
+        expect(responseProblems('list_creative_formats', res.data)).toEqual([]);
+        return (res.data.formats as { format_id: { id: string } }[]).map((f) => f.format_id.id);
+      };
+      const custom = 'native_cards_responsive';
+      // Its companion (120x60) fits a 150 px maximum, its responsive render a 1000 px minimum; a 100 px maximum fits neither.
+      expect(await ids({ max_width: 150 })).toEqual([custom]);
+      expect(await ids({ min_width: 1000 })).toEqual([custom]);
+      expect(await ids({ max_width: 100 })).toEqual([]);
+      // Formats with no sized render (video, audio) fit no dimension filter.
+      expect(await ids({ max_height: 10_000 })).not.toContain('video_standard_30s');
+      expect(await ids({ is_responsive: true })).toEqual([custom]);
+      expect(await ids({ is_responsive: false })).toContain('display_300x250');
+      expect(await ids({ is_responsive: false })).not.toContain(custom);
+      expect(await ids({ asset_types: ['text'] })).toEqual([custom]);
+      expect(await ids({ asset_types: ['audio', 'text'] })).toEqual(expect.arrayContaining([custom, 'audio_standard_30s']));
+      expect(await ids({ wcag_level: 'A' })).toEqual([custom]);
+      expect(await ids({ wcag_level: 'AA' })).toEqual([custom]);
+      expect(await ids({ wcag_level: 'AAA' })).toEqual([]);
+      expect(await ids({ disclosure_positions: ['footer', 'overlay'] })).toEqual([custom]);
+      expect(await ids({ disclosure_positions: ['footer', 'prominent'] })).toEqual([]);
+      expect(await ids({ disclosure_persistence: ['continuous', 'initial'] })).toEqual([custom]);
+      expect(await ids({ disclosure_persistence: ['flexible'] })).toEqual([]);
+      expect(await ids({ input_format_ids: [{ agent_url: 'https://creative.adcontextprotocol.org', id: 'display_300x250' }] })).toEqual([custom]);
+      expect(await ids({ output_format_ids: [{ agent_url: 'https://creative.adcontextprotocol.org', id: 'display_300x250' }] })).toEqual([]);
+    } finally {
+      await sql`delete from creative_formats where tenant_id = 'demo' and id = 'native_cards_responsive'`;
+    }
+  });
+
+  it('list_creative_formats pages with max_results and a cursor tied to its filters', async () => {
+    const all = ((await call(buyer, 'list_creative_formats', {})).data.formats as { format_id: { id: string } }[]).map((f) => f.format_id.id);
+    expect(all.length).toBeGreaterThan(4);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let i = 0; i < 10; i++) {
+      const { data } = await call(buyer, 'list_creative_formats', { pagination: { max_results: 4, ...(cursor && { cursor }) } });
+      expect(responseProblems('list_creative_formats', data)).toEqual([]);
+      const page = data.pagination as { has_more: boolean; cursor?: string; total_count: number };
+      seen.push(...(data.formats as { format_id: { id: string } }[]).map((f) => f.format_id.id));
+      expect(page.total_count).toBe(all.length);
+      // The cursor is there exactly when there is more.
+      expect('cursor' in page).toBe(page.has_more);
+      if (!page.has_more) break;
+      cursor = page.cursor;
+    }
+    expect(seen).toEqual(all);
+    const first = await call(buyer, 'list_creative_formats', { pagination: { max_results: 1 } });
+    const next = (first.data.pagination as { cursor: string }).cursor;
+    const changed = await call(buyer, 'list_creative_formats', { name_search: 'video', pagination: { cursor: next } });
+    expect(changed.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'pagination.cursor' });
+    const forged = await call(buyer, 'list_creative_formats', { pagination: { cursor: 'bm9wZQ' } });
+    expect(forged.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'pagination.cursor' });
+  });
+
+  it('list_creative_formats narrows to the formats of the products selling a publisher’s inventory (AdCP 3.1), saying they are agent-derived', async () => {
+    const ids = async (args: Record<string, unknown>) => {
+      const { data } = await call(buyer, 'list_creative_formats', { adcp_version: '3.1', ...args });
+      expect(data.source).toBe('agent_derived');
+      return (data.formats as { format_id: { id: string } }[]).map((f) => f.format_id.id).sort();
+    };
+    expect(await ids({ publisher_domain: 'demo-stream.example' })).toEqual(['video_standard_15s', 'video_standard_30s']);
+    expect(await ids({ publisher_domain: 'Demo-Podcasts.example', property_id: 'demo_radio_stream' })).toEqual(['audio_standard_30s']);
+    // The app's own product, and those selecting the publisher's properties tagged news (the app is one).
+    expect(await ids({ publisher_domain: 'demo-news.example', property_id: 'demo_news_app' })).toEqual(['display_300x250', 'display_320x480', 'display_320x50', 'display_728x90', 'video_standard_15s', 'video_standard_30s']);
+    expect(await ids({ publisher_domain: 'demo-podcasts.example', property_id: 'demo_podcasts' })).toEqual(['audio_host_read_60s']);
+    expect(await ids({ publisher_domain: 'demo-news.example', property_id: 'demo_news_web', max_width: 400 })).toEqual(['display_300x250', 'display_320x50']);
+    expect(await ids({ publisher_domain: 'demo-news.example', property_id: 'demo_sports_web' })).toEqual([]);
+    expect(await ids({ publisher_domain: 'unknown.example' })).toEqual([]);
+    const plain = await call(buyer, 'list_creative_formats', {});
+    expect(plain.data.source).toBeUndefined();
   });
 
   it('list_authorized_properties returns properties and domains', async () => {

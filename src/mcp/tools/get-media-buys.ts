@@ -6,6 +6,7 @@ import { AdcpError } from '../../domain/errors.js';
 import { toAdcpMediaBuy } from '../../domain/media-buy-view.js';
 import { MEDIA_BUY_STATUSES } from '../../domain/status.js';
 import { defineTool } from '../define-tool.js';
+import { pageLimit } from '../pagination.js';
 import { accountScope, type AccountRef } from '../resolve-account.js';
 
 interface Input {
@@ -17,8 +18,6 @@ interface Input {
   [k: string]: unknown;
 }
 
-const DEFAULT_PAGE = 50;
-const MAX_PAGE = 100;
 
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   try {
@@ -51,7 +50,7 @@ export default defineTool({
     }
     // A buy awaiting approval shows as pending_start, so that filter includes it.
     const internal = statuses?.flatMap((s) => (s === 'pending_start' ? ['pending_start', 'pending_approval'] : [s]));
-    const limit = Math.min(Math.max(input.pagination?.max_results ?? DEFAULT_PAGE, 1), MAX_PAGE);
+    const limit = pageLimit(input.pagination);
     // An account that is not the caller's matches no buy.
     const accountId = await accountScope(ctx, input.account);
     const rows = accountId === null ? [] : await listMediaBuys(ctx.db, {

@@ -9,6 +9,7 @@ import { rankByBrief, toAdcpProduct } from '../../domain/products.js';
 import { unmetSellerRequirement } from '../../domain/seller-capabilities.js';
 import { prepareGetProducts } from '../adcp31-shapes.js';
 import { defineTool } from '../define-tool.js';
+import { listQuery, pageOf, type PaginationRequest } from '../pagination.js';
 
 interface Filters {
   delivery_type?: string;
@@ -70,12 +71,12 @@ export default defineTool({
   name: 'get_products',
   title: 'Get products',
   description:
-    'Find advertising products for a campaign. Pass a natural-language `brief` (e.g. "CTV and video for a sports drink, US, $50k") and optional `filters` (delivery_type, channels, format_ids, countries, budget_range, is_fixed_price, pricing_currencies, required_metrics, required_features, required_geo_targeting). Returns products with pricing options (pricing needs authentication). Next: create_media_buy with product_id and pricing_option_id.',
+    'Find advertising products for a campaign. Pass a natural-language `brief` (e.g. "CTV and video for a sports drink, US, $50k") and optional `filters` (delivery_type, channels, format_ids, countries, budget_range, is_fixed_price, pricing_currencies, required_metrics, required_features, required_geo_targeting). Returns products with pricing options (pricing needs authentication), paginated with pagination.max_results and pagination.cursor. Next: create_media_buy with product_id and pricing_option_id.',
   // buying_mode is required by AdCP 3; agents often omit it, so infer it from the brief.
   input: z.preprocess(
     (a) => (a && typeof a === 'object' && !('buying_mode' in a) ? { ...a, buying_mode: 'brief' in a && a.brief ? 'brief' : 'wholesale' } : a),
     TOOL_REQUEST_SCHEMAS.get_products!,
-  ) as unknown as z.ZodType<{ brief?: string; buying_mode?: string; filters?: Filters; [k: string]: unknown }>,
+  ) as unknown as z.ZodType<{ brief?: string; buying_mode?: string; filters?: Filters; pagination?: PaginationRequest; [k: string]: unknown }>,
   output: z.looseObject({ products: z.array(z.looseObject({ product_id: z.string() })).optional() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   auth: 'optional',
@@ -100,8 +101,10 @@ export default defineTool({
     }
     const ranked = input.brief && input.buying_mode !== 'wholesale' ? rankByBrief(filtered, input.brief) : filtered.map((product) => ({ product, relevance: undefined }));
     const showPricing = !!ctx.principal;
+    const { page, pagination } = pageOf(ranked, input.pagination, listQuery(input));
     return {
-      products: ranked.map(({ product, relevance }) => toAdcpProduct(product, { showPricing, relevance })),
+      products: page.map(({ product, relevance }) => toAdcpProduct(product, { showPricing, relevance })),
+      pagination,
       cache_scope: 'public',
       ...(!showPricing && { message: 'Pricing is shown to authenticated buyers only; send your token to see pricing options.' }),
     };

@@ -6,6 +6,7 @@ import { toAdcpAccountDetail } from '../../domain/account-view.js';
 import { accountScope, type AccountRef } from '../resolve-account.js';
 import { AdcpError } from '../../domain/errors.js';
 import { defineTool } from '../define-tool.js';
+import { pageLimit } from '../pagination.js';
 
 interface Input {
   /** AdCP 3.1: exactly this account (account_id, or brand + operator). */
@@ -16,8 +17,6 @@ interface Input {
   [k: string]: unknown;
 }
 
-const DEFAULT_PAGE = 50;
-const MAX_PAGE = 100;
 
 const encodeCursor = (id: string) => Buffer.from(JSON.stringify({ after: id })).toString('base64url');
 
@@ -41,7 +40,7 @@ export default defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   auth: 'required',
   async handle(input, ctx) {
-    const limit = Math.min(Math.max(input.pagination?.max_results ?? DEFAULT_PAGE, 1), MAX_PAGE);
+    const limit = pageLimit(input.pagination);
     const only = await accountScope(ctx, input.account);
     const rows = only === null ? [] : await listAccountsPage(ctx.db, {
       tenantId: ctx.tenant.id,

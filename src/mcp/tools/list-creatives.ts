@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { assignmentsOf, listCreatives, type CreativeFilters, type CreativeSortField } from '../../db/queries/creatives.js';
 import { CREATIVE_STATUSES, type CreativeStatus } from '../../domain/creatives.js';
 import { AdcpError } from '../../domain/errors.js';
-import { hashJson } from '../../domain/ids.js';
 import { defineTool } from '../define-tool.js';
+import { decodeOffsetCursor, encodeOffsetCursor, pageLimit, queryKey } from '../pagination.js';
 
 interface Filters {
   creative_ids?: string[];
@@ -37,8 +37,6 @@ interface Input {
   [k: string]: unknown;
 }
 
-const DEFAULT_PAGE = 50;
-const MAX_PAGE = 100;
 const bad = (message: string, field: string, suggestion: string) => new AdcpError('VALIDATION_ERROR', message, { field, suggestion });
 
 function toDate(v: string | undefined, field: string): Date | undefined {
@@ -74,19 +72,6 @@ function toFilters(f: Filters): CreativeFilters {
   };
 }
 
-/** The cursor is the offset of the next page, tied to the query it came from. */
-function decodeCursor(cursor: string, query: string): number {
-  try {
-    const [offset, q] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [number, string];
-    if (Number.isInteger(offset) && offset > 0 && q === query) return offset;
-  } catch {
-    // fall through
-  }
-  throw bad('pagination.cursor is not a cursor this agent issued for these filters and sort.', 'pagination.cursor', 'Omit the cursor to start from the first page, and keep filters and sort unchanged while paging.');
-}
-
-const encodeCursor = (offset: number, query: string) => Buffer.from(JSON.stringify([offset, query])).toString('base64url');
-
 export default defineTool({
   name: 'list_creatives',
   title: 'List creatives',
@@ -100,9 +85,9 @@ export default defineTool({
     const scope = { tenantId: ctx.tenant.id, principalId: ctx.principal.id };
     const filters = toFilters(input.filters ?? {});
     const sort = { field: input.sort?.field ?? 'created_date', direction: input.sort?.direction ?? 'desc' } as const;
-    const query = hashJson({ filters: input.filters ?? {}, sort }).slice(0, 16);
-    const limit = Math.min(Math.max(input.pagination?.max_results ?? DEFAULT_PAGE, 1), MAX_PAGE);
-    const offset = input.pagination?.cursor ? decodeCursor(input.pagination.cursor, query) : 0;
+    const query = queryKey({ filters: input.filters ?? {}, sort });
+    const limit = pageLimit(input.pagination);
+    const offset = input.pagination?.cursor ? decodeOffsetCursor(input.pagination.cursor, query) : 0;
     const { rows, total } = await listCreatives(ctx.db, { ...scope, filters, sort, limit, offset });
     const fields = input.fields && new Set(input.fields);
     const wants = (f: string) => !fields || fields.has(f);
@@ -116,7 +101,7 @@ export default defineTool({
         filters_applied: Object.entries(filters).flatMap(([k, v]) => (v === undefined ? [] : [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)])),
         sort_applied: sort,
       },
-      pagination: { has_more: hasMore, total_count: total, ...(hasMore && { cursor: encodeCursor(offset + rows.length, query) }) },
+      pagination: { has_more: hasMore, total_count: total, ...(hasMore && { cursor: encodeOffsetCursor(offset + rows.length, query) }) },
       creatives: rows.map((r) => {
         const tags = (r.details as { fields?: { tags?: unknown } }).fields?.tags;
         const assigned = assignments.filter((a) => a.creativeId === r.id);

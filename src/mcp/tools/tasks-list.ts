@@ -5,6 +5,7 @@ import { listTasksForPrincipal, type TaskFilters } from '../../db/queries/workfl
 import { AdcpError } from '../../domain/errors.js';
 import { TERMINAL_WORKFLOW, toAdcpTaskStatus, WORKFLOW_STATUSES } from '../../domain/status.js';
 import { defineTool } from '../define-tool.js';
+import { pageLimit } from '../pagination.js';
 import { accountScope, type AccountRef } from '../resolve-account.js';
 
 interface Input {
@@ -29,8 +30,6 @@ interface Input {
   [k: string]: unknown;
 }
 
-const DEFAULT_PAGE = 50;
-const MAX_PAGE = 100;
 const SORTABLE = ['created_at', 'updated_at', 'status', 'task_type'] as const;
 
 const list = <T>(one: T | undefined, many: T[] | undefined): T[] | undefined => (one === undefined && !many ? undefined : [...(one === undefined ? [] : [one]), ...(many ?? [])]);
@@ -81,7 +80,7 @@ export default defineTool({
     else if (accountId) filters.accountId = accountId;
     const field = (SORTABLE as readonly string[]).includes(input.sort?.field ?? '') ? (input.sort!.field as (typeof SORTABLE)[number]) : 'created_at';
     const sort = { field, direction: input.sort?.direction ?? 'desc' } as const;
-    const limit = Math.min(Math.max(input.pagination?.max_results ?? DEFAULT_PAGE, 1), MAX_PAGE);
+    const limit = pageLimit(input.pagination);
     const offset = input.pagination?.cursor ? decodeOffset(input.pagination.cursor) : 0;
     const { rows, total } = await listTasksForPrincipal(ctx.db, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, filters, sort, limit, offset });
     const more = offset + rows.length < total;
