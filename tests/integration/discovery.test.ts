@@ -226,6 +226,8 @@ describe('discovery tools', () => {
         return (res.data.formats as { format_id: { id: string } }[]).map((f) => f.format_id.id);
       };
       const custom = 'native_cards_responsive';
+      // The catalogue cache drops the tenant's entry on the change's notification.
+      await waitFor(async () => (await ids({ name_search: 'carousel' })).length === 1);
       // Its companion (120x60) fits a 150 px maximum, its responsive render a 1000 px minimum; a 100 px maximum fits neither.
       expect(await ids({ max_width: 150 })).toEqual([custom]);
       expect(await ids({ min_width: 1000 })).toEqual([custom]);
@@ -248,6 +250,7 @@ describe('discovery tools', () => {
       expect(await ids({ output_format_ids: [{ agent_url: 'https://creative.adcontextprotocol.org', id: 'display_300x250' }] })).toEqual([]);
     } finally {
       await sql`delete from creative_formats where tenant_id = 'demo' and id = 'native_cards_responsive'`;
+      await waitFor(async () => ((await call(buyer, 'list_creative_formats', { name_search: 'carousel' })).data.formats as unknown[]).length === 0);
     }
   });
 
