@@ -198,7 +198,9 @@ export function planUpdate(input: {
         });
       }
     }
-    const targeting = withKeywordChanges(u.targeting_overlay ?? pkg.targeting ?? {}, u);
+    const keyworded = withKeywordChanges(u.targeting_overlay ?? pkg.targeting ?? {}, u);
+    // Removing keywords from a package with no targeting leaves it with none, not an empty overlay.
+    const targeting = keyworded && !u.targeting_overlay && !pkg.targeting && Object.keys(keyworded).length === 0 ? undefined : keyworded;
     if (u.targeting_overlay || targeting) change.targeting = targeting ?? u.targeting_overlay;
     if (u.canceled) change.status = 'canceled';
     else if (u.paused !== undefined) change.status = u.paused ? 'paused' : 'active';

@@ -183,7 +183,12 @@ describe('update_media_buy', () => {
     expect((await line()).targeting).toEqual(pkg.targeting_overlay);
     // A new package's impression goal is kept too.
     const added = await update({ media_buy_id: buy.media_buy_id, new_packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1500, bid_price: 4, impressions: 300000 }] });
-    expect((added.data.affected_packages as { product_id: string; impressions?: number }[]).find((p) => p.product_id === 'display_run_of_site')?.impressions).toBe(300000);
+    const ros = (added.data.affected_packages as { product_id: string; package_id: string; impressions?: number }[]).find((p) => p.product_id === 'display_run_of_site')!;
+    expect(ros.impressions).toBe(300000);
+    // Removing a keyword from a package with no targeting is a no-op: it still has none.
+    const removed = await update({ media_buy_id: buy.media_buy_id, packages: [{ package_id: ros.package_id, negative_keywords_remove: [{ keyword: 'free', match_type: 'exact' }] }] });
+    expect(removed.isError, JSON.stringify(removed.data)).toBe(false);
+    expect((await sql`select targeting from media_packages where id = ${ros.package_id}`)[0]!.targeting).toBeNull();
   });
 
   it('books a buy created paused (AdCP 3.1) paused at the ad server, and a package created paused switched off; resuming turns the order on', async () => {
