@@ -72,7 +72,7 @@ async function serve(args: string[], config: Config, logger: Logger): Promise<vo
     onSignals(() => app.close());
     return;
   }
-  const http = await startHttpServer(app.services, { host, port, metricsToken: config.metricsToken });
+  const http = await startHttpServer(app.services, { host, port, maxSessions: config.maxSessions, metricsToken: config.metricsToken });
   app.services.agentUrl = config.publicUrl ?? http.url;
   onSignals(async () => {
     await http.close();

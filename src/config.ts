@@ -28,6 +28,7 @@ const EnvSchema = z.object({
   SALES_AGENT_TOKEN: z.string().min(1).optional(),
   SALES_AGENT_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(4096).default(16),
   SALES_AGENT_DB_POOL: z.coerce.number().int().min(1).max(200).default(10),
+  SALES_AGENT_MAX_SESSIONS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   SALES_AGENT_PUBLIC_URL: z.string().url().optional(),
   SALES_AGENT_METRICS_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   SALES_AGENT_SECRET_KEY: z
@@ -54,6 +55,8 @@ export interface Config {
   token: string | undefined;
   workerConcurrency: number;
   dbPoolSize: number;
+  /** Live MCP sessions one process keeps in memory (src/mcp/http.ts MAX_SESSIONS). */
+  maxSessions: number;
   publicUrl: string | undefined;
   /** Seals secrets at rest (src/services/secret-box.ts): 32 bytes, base64 or hex; comma-separated to rotate. */
   secretKey: string | undefined;
@@ -78,6 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     token: e.SALES_AGENT_TOKEN,
     workerConcurrency: e.SALES_AGENT_WORKER_CONCURRENCY,
     dbPoolSize: e.SALES_AGENT_DB_POOL,
+    maxSessions: e.SALES_AGENT_MAX_SESSIONS,
     publicUrl: e.SALES_AGENT_PUBLIC_URL,
     secretKey: e.SALES_AGENT_SECRET_KEY,
     metricsToken: e.SALES_AGENT_METRICS_TOKEN,

@@ -23,6 +23,21 @@ import { createMcpServer, findTool, SERVER_INFO, toolContext, toolList, type App
 
 const MAX_BODY = 4 * 1024 * 1024;
 
+/**
+ * JSON-RPC batches (MCP before 2025-06-18) are answered item by item in memory, so an unbounded one is a way
+ * to exhaust the heap with a single anonymous request (each product listing is ~16 KB of answer).
+ */
+export const MAX_BATCH = 32;
+
+/**
+ * Live sessions one replica keeps in memory (about 40 KB each). At the limit, the least recently used idle
+ * ones are released (their next request takes them back from Postgres, as after SESSION_IDLE_MS); when every
+ * session has a request open, a new one is refused with 503 rather than the process running out of memory.
+ */
+export const MAX_SESSIONS = 1000;
+
+class TooManySessions extends Error {}
+
 interface Session {
   transport: StreamableHTTPServerTransport;
   principalId: string | undefined;
@@ -54,6 +69,15 @@ type JsonRpcRequest = { jsonrpc: '2.0'; id?: string | number | null; method: str
 
 const rpcError = (id: unknown, code: number, message: string) => ({ jsonrpc: '2.0', id: id ?? null, error: { code, message } });
 
+/** An empty or oversized JSON-RPC batch is refused as a whole (-32600), before any of it runs. */
+function batchAllowed(res: http.ServerResponse, body: unknown): boolean {
+  if (!Array.isArray(body)) return true;
+  if (body.length === 0) sendJson(res, 400, rpcError(null, -32600, 'Invalid request: an empty batch.'));
+  else if (body.length > MAX_BATCH) sendJson(res, 400, rpcError(null, -32600, `Invalid request: a batch may hold at most ${MAX_BATCH} messages; send the rest in further requests.`));
+  else return true;
+  return false;
+}
+
 function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
@@ -73,7 +97,15 @@ async function readBody(req: http.IncomingMessage): Promise<string> {
 
 export async function startHttpServer(
   app: AppServices,
-  opts: { host: string; port: number; sessionIdleMs?: number; /** Bearer token for GET /metrics; without one, only loopback peers may scrape. */ metricsToken?: string },
+  opts: {
+    host: string;
+    port: number;
+    sessionIdleMs?: number;
+    /** Live sessions kept in memory (MAX_SESSIONS by default). */
+    maxSessions?: number;
+    /** Bearer token for GET /metrics; without one, only loopback peers may scrape. */
+    metricsToken?: string;
+  },
 ): Promise<HttpServer> {
   const auth = new Authenticator(app.database.db);
   const sessions = new Map<string, Session>();
@@ -82,6 +114,25 @@ export async function startHttpServer(
   const directory = new SessionDirectory(app);
   const takingOver = new Map<string, Promise<Session | undefined>>();
   const stopMoved = directory.onMoved((id) => void sessions.get(id)?.close().catch(() => {}));
+  const maxSessions = opts.maxSessions ?? MAX_SESSIONS;
+
+  /** Release a session from memory; its next request takes it back from Postgres. */
+  function release(id: string, session: Session): void {
+    sessions.delete(id);
+    void session.close().catch(() => {});
+    directory.released(id).catch((err) => log.warn('could not touch a released session', { session_id: id, error: err }));
+  }
+
+  /** Room for one more live session: the least recently used idle one is released if need be; false if none is idle. */
+  function makeRoom(): boolean {
+    if (sessions.size < maxSessions) return true;
+    let oldest: [string, Session] | undefined;
+    for (const entry of sessions) if (entry[1].open === 0 && (!oldest || entry[1].lastActive < oldest[1].lastActive)) oldest = entry;
+    if (!oldest) return false;
+    release(oldest[0], oldest[1]);
+    log.debug('session released to make room', { session_id: oldest[0], sessions: sessions.size });
+    return true;
+  }
 
   /** One stateless JSON-RPC message, answered without an MCP server instance. */
   async function handleStateless(msg: JsonRpcRequest, caller: Caller): Promise<unknown> {
@@ -140,6 +191,7 @@ export async function startHttpServer(
           sendJson(res, 400, rpcError(null, -32700, 'Parse error: the body is not JSON.'));
           return;
         }
+        if (!batchAllowed(res, body)) return;
       }
       if (req.method === 'GET' && session.replayFrom !== undefined) {
         // The first GET after a take-over replays from where the stream stopped, so the catch-up reaches the client.
@@ -161,6 +213,7 @@ export async function startHttpServer(
       else sendJson(res, 400, rpcError(null, -32700, 'Parse error: the body is not JSON.'));
       return;
     }
+    if (!batchAllowed(res, body)) return;
     const messages = Array.isArray(body) ? body : [body];
     if (messages.some((m) => isInitializeRequest(m))) {
       await startSession(req, res, body, caller);
@@ -182,6 +235,7 @@ export async function startHttpServer(
   }
 
   async function openSession(caller: Caller, id: string, takeOver?: TakeOver) {
+    if (!makeRoom()) throw new TooManySessions();
     const principalId = caller.principal?.id;
     const mcp = createMcpServer(app, async (extra) => (extra?.authInfo?.extra?.caller as Caller | undefined) ?? caller, { sessionId: id, resume: takeOver?.resume });
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
@@ -245,9 +299,7 @@ export async function startHttpServer(
     const before = Date.now() - idleMs;
     for (const [id, session] of sessions) {
       if (session.open > 0 || session.lastActive > before) continue;
-      sessions.delete(id);
-      void session.close().catch(() => {});
-      directory.released(id).catch((err) => log.warn('could not touch a released session', { session_id: id, error: err }));
+      release(id, session);
       log.debug('idle session released from memory', { session_id: id, principal_id: session.principalId });
     }
   }, Math.min(idleMs, 60_000));
@@ -290,6 +342,12 @@ export async function startHttpServer(
       sendJson(res, 404, { error: 'not found' });
     })();
     done.catch((err) => {
+      if (err instanceof TooManySessions) {
+        log.warn('session refused: every live session has a request open', { sessions: sessions.size, max_sessions: maxSessions });
+        if (!res.headersSent) sendJson(res, 503, rpcError(null, -32000, 'This server holds as many sessions as it can; retry shortly, or call tools without a session (a POST /mcp with no mcp-session-id).'), { 'retry-after': '5' });
+        else res.end();
+        return;
+      }
       log.error('http request failed', { method: req.method, path, error: err });
       if (!res.headersSent) sendJson(res, 500, rpcError(null, -32603, 'Internal error'));
       else res.end();
