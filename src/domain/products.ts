@@ -53,9 +53,23 @@ const STOPWORDS = new Set(
   'a an and are as at be by for from has have in into is it its of on or our that the their them this to with we want looking campaign campaigns ads ad advertising buy need reach audience audiences'.split(' '),
 );
 
+/**
+ * What a brief is matched on: its first MAX_BRIEF_TERMS distinct words (of at most MAX_TERM_LENGTH
+ * characters; no product word is longer), read from its first MAX_BRIEF_SCAN characters. The bounds keep
+ * ranking linear and small whatever the caller sends (a 4 MB brief of distinct words took 65 s).
+ */
+export const MAX_BRIEF_TERMS = 64;
+const MAX_TERM_LENGTH = 40;
+const MAX_BRIEF_SCAN = 20_000;
+
 export function briefTerms(brief: string): string[] {
-  const words = brief.toLowerCase().match(/[a-z0-9]+/g) ?? [];
-  return [...new Set(words.filter((w) => w.length > 1 && !STOPWORDS.has(w)))];
+  const terms = new Set<string>();
+  for (const [w] of brief.slice(0, MAX_BRIEF_SCAN).toLowerCase().matchAll(/[a-z0-9]+/g)) {
+    if (w.length < 2 || w.length > MAX_TERM_LENGTH || STOPWORDS.has(w)) continue;
+    terms.add(w);
+    if (terms.size === MAX_BRIEF_TERMS) break;
+  }
+  return [...terms];
 }
 
 const SYNONYMS: Record<string, string[]> = {
@@ -69,7 +83,8 @@ const SYNONYMS: Record<string, string[]> = {
 /** Score a product against brief terms: name hits weigh most, then channel, then description. */
 export function scoreProduct(p: { name: string; description: string; channels: string[] }, terms: string[]): { score: number; matched: string[] } {
   const name = p.name.toLowerCase();
-  const desc = p.description.toLowerCase();
+  // A term matches the description at the start of one of its words ("sport" in "sports").
+  const descWords = p.description.toLowerCase().match(/[a-z0-9]+/g) ?? [];
   const channelWords = new Set(p.channels.flatMap((c) => [c, ...(SYNONYMS[c] ?? [])]));
   let score = 0;
   const matched: string[] = [];
@@ -77,7 +92,7 @@ export function scoreProduct(p: { name: string; description: string; channels: s
     let s = 0;
     if (name.includes(t)) s += 3;
     if (channelWords.has(t)) s += 2;
-    if (new RegExp(`\\b${t}`).test(desc)) s += 1;
+    if (descWords.some((w) => w.startsWith(t))) s += 1;
     if (s > 0) matched.push(t);
     score += s;
   }

@@ -5,7 +5,7 @@ import { AdcpError } from '../../src/domain/errors.js';
 import { canonicalJson, hashJson, newId } from '../../src/domain/ids.js';
 import { planMediaBuy, checkTargeting } from '../../src/domain/media-buy-plan.js';
 import { compareAmounts, fromUnits, sumAmounts, toUnits } from '../../src/domain/money.js';
-import { rankByBrief } from '../../src/domain/products.js';
+import { briefTerms, MAX_BRIEF_TERMS, rankByBrief } from '../../src/domain/products.js';
 import { toAdcpMediaBuyStatus, toAdcpTaskStatus } from '../../src/domain/status.js';
 
 describe('money', () => {
@@ -82,6 +82,16 @@ describe('brief ranking', () => {
   });
   it('returns everything when nothing in the brief matches', () => {
     expect(rankByBrief(catalogue, 'zzz qqq')).toHaveLength(3);
+  });
+  it('matches a description at the start of its words', () => {
+    expect(rankByBrief(catalogue, 'sponsor')[0]!.product.id).toBe('c');
+    expect(rankByBrief(catalogue, 'ponsorship').map((r) => r.relevance)).toEqual([undefined, undefined, undefined]);
+  });
+  it('reads a bounded number of terms from the start of the brief, skipping words no product has', () => {
+    const words = Array.from({ length: 200_000 }, (_, i) => `w${i}`).join(' ');
+    expect(briefTerms(`${'x'.repeat(1000)} podcast ${words}`)).toEqual(['podcast', ...Array.from({ length: MAX_BRIEF_TERMS - 1 }, (_, i) => `w${i}`)]);
+    expect(briefTerms(`${' '.repeat(50_000)} podcast`)).toEqual([]);
+    expect(rankByBrief(catalogue, `podcast ${words}`)[0]!.product.id).toBe('c');
   });
 });
 
