@@ -17,16 +17,28 @@ export interface Logger {
   readonly level: LogLevel;
 }
 
+/**
+ * Drizzle's query errors spell out every parameter in their message ("Failed query: ...\nparams: ..."):
+ * buyers' request data, webhook tokens and credentials among them. The query is kept; the values are not.
+ */
+function withoutQueryParams(err: Error): { message: string; stack: string | undefined } {
+  const { query, params } = err as { query?: unknown; params?: unknown };
+  if (typeof query !== 'string' || !Array.isArray(params) || !err.message.startsWith('Failed query:')) return { message: err.message, stack: err.stack };
+  const message = `Failed query: ${query}\nparams: [${params.length} not logged]`;
+  return { message, stack: err.stack?.replace(err.message, message) };
+}
+
 function redact(value: unknown, depth = 0): unknown {
   if (depth > 4 || value === null || typeof value !== 'object') return value;
   if (value instanceof Error) {
     // Drizzle wraps the driver's error ("Failed query: ...") and keeps the reason only as its cause.
     const { code } = value as { code?: unknown };
+    const { message, stack } = withoutQueryParams(value);
     return {
       name: value.name,
-      message: value.message,
+      message,
       ...(typeof code === 'string' ? { code } : {}),
-      stack: value.stack,
+      stack,
       ...(value.cause !== undefined ? { cause: redact(value.cause, depth + 1) } : {}),
     };
   }

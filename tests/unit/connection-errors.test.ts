@@ -47,4 +47,16 @@ describe('logging an error', () => {
     expect(rec.error.cause).toMatchObject({ code: '57P01', message: 'terminating connection due to administrator command' });
     expect(lines[0]).not.toContain('hunter2');
   });
+
+  it('keeps a failed query but not its parameters (buyer data, webhook credentials), in the message and the stack', () => {
+    const lines: string[] = [];
+    const log = createLogger('info', {}, (l) => void lines.push(l));
+    const params = ['mb_1', '{"authentication":{"credentials":"SUPERSECRETCRED-1"},"token":"VALIDTOKEN-1"}'];
+    log.error('tool call failed', { error: new DrizzleQueryError('insert into workflow_steps (id, push_notification_config) values ($1, $2)', params, pgError('22P05', 'unsupported Unicode escape sequence')) });
+    const rec = JSON.parse(lines[0]!) as { error: { message: string; stack: string; cause: { code: string } } };
+    expect(rec.error.message).toBe('Failed query: insert into workflow_steps (id, push_notification_config) values ($1, $2)\nparams: [2 not logged]');
+    expect(rec.error.stack).toContain('params: [2 not logged]');
+    expect(rec.error.cause.code).toBe('22P05');
+    for (const secret of ['SUPERSECRETCRED-1', 'VALIDTOKEN-1', 'mb_1']) expect(lines[0]).not.toContain(secret);
+  });
 });
