@@ -141,6 +141,32 @@ export function impressionGoal(value: unknown, field: string): string | null {
   return String(Math.round(value));
 }
 
+/** Amounts are stored as numeric(18, 4): below 10^14, to 4 decimal places. */
+export const MAX_AMOUNT = 1e14;
+
+/**
+ * A budget or bid as stored: a positive amount of at most 4 decimals (a smaller one would be stored as 0)
+ * below MAX_AMOUNT (a larger one does not fit the column); VALIDATION_ERROR on `field` otherwise.
+ */
+export function positiveAmount(value: unknown, field: string, what: string): string {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new AdcpError('VALIDATION_ERROR', `${what} must be a positive amount.`, { field, suggestion: `Send ${what} as a positive number in the pricing option's currency.` });
+  }
+  if (value >= MAX_AMOUNT) {
+    throw new AdcpError('VALIDATION_ERROR', `${what} ${value} is beyond what this seller handles (below 100,000,000,000,000).`, { field, suggestion: `Send ${what} as a plain amount in the pricing option's currency.` });
+  }
+  const units = toUnits(value);
+  if (units <= 0n) throw new AdcpError('VALIDATION_ERROR', `${what} ${value} rounds to 0 at 4 decimal places.`, { field, suggestion: `Send ${what} of at least 0.0001.` });
+  return fromUnits(units);
+}
+
+/** A buy's total budget, which must fit its column too. */
+export function checkTotal(total: string, field: string): void {
+  if (compareAmounts(total, MAX_AMOUNT) >= 0) {
+    throw new AdcpError('VALIDATION_ERROR', `The packages' budgets add up to ${total}, beyond what this seller handles (below 100,000,000,000,000).`, { field, suggestion: 'Lower the package budgets.' });
+  }
+}
+
 /** A request field that is there: not absent, not null, not an empty list. */
 export function present(v: unknown): boolean {
   return v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
@@ -241,6 +267,7 @@ export function planMediaBuy(input: {
   }
   const currency = [...currencies][0]!;
   const totalBudget = sumAmounts(planned.map((p) => p.budget));
+  checkTotal(totalBudget, 'packages');
   if (settings.max_media_buy_budget && compareAmounts(totalBudget, settings.max_media_buy_budget) > 0) {
     throw new AdcpError('BUDGET_EXCEEDED', `Total budget ${totalBudget} ${currency} exceeds this seller's limit of ${settings.max_media_buy_budget} per media buy.`, {
       field: 'packages',
@@ -302,11 +329,8 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
     if (allowedCurrencies && !allowedCurrencies.includes(po.currency)) {
       throw new AdcpError('UNSUPPORTED_FEATURE', `Currency ${po.currency} is not accepted by this seller.`, { field: at('pricing_option_id'), suggestion: `Accepted currencies: ${allowedCurrencies.join(', ')}.` });
     }
-    if (typeof pkg.budget !== 'number' || !Number.isFinite(pkg.budget) || pkg.budget <= 0) {
-      throw new AdcpError('VALIDATION_ERROR', 'Package budget must be a positive amount.', { field: at('budget'), suggestion: 'Send the budget as a positive number in the pricing option currency.' });
-    }
+    const budget = positiveAmount(pkg.budget, at('budget'), 'the package budget');
     const impressions = impressionGoal(pkg.impressions, at('impressions'));
-    const budget = fromUnits(toUnits(pkg.budget));
     const minSpend = po.minSpendPerPackage ?? settings.min_package_budget ?? null;
     if (minSpend != null && compareAmounts(budget, minSpend) < 0) {
       throw new AdcpError('BUDGET_TOO_LOW', `Package budget ${budget} ${po.currency} is below the minimum of ${minSpend} ${po.currency}.`, {
@@ -324,13 +348,13 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
           suggestion: po.floorPrice != null ? `Send a bid_price of at least ${po.floorPrice} ${po.currency}.` : 'Send a bid_price.',
         });
       }
-      if (!(pkg.bid_price > 0) || (po.floorPrice != null && compareAmounts(pkg.bid_price, po.floorPrice) < 0)) {
+      bidPrice = positiveAmount(pkg.bid_price, at('bid_price'), 'bid_price');
+      if (po.floorPrice != null && compareAmounts(bidPrice, po.floorPrice) < 0) {
         throw new AdcpError('VALIDATION_ERROR', `bid_price ${pkg.bid_price} is below the floor price ${po.floorPrice ?? 0} ${po.currency}.`, {
           field: at('bid_price'),
           suggestion: `Bid at least ${po.floorPrice ?? 'a positive amount'} ${po.currency}.`,
         });
       }
-      bidPrice = fromUnits(toUnits(pkg.bid_price));
     }
     checkTargeting(pkg.targeting_overlay, at);
     rejectUnhonoured(pkg as Record<string, unknown>, at, input.flight);

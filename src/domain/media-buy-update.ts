@@ -10,7 +10,7 @@ import type { ProductWithPricing } from '../db/queries/inventory.js';
 import type { TenantSettings } from '../db/schema/index.js';
 import { AdcpError } from './errors.js';
 import { checkAssignedFormats } from './creatives.js';
-import { checkAssignedPlacements, checkMeasurementTerms, impressionGoal, checkTargeting, planPackages, rejectUnhonoured, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
+import { checkAssignedPlacements, checkMeasurementTerms, checkTotal, impressionGoal, checkTargeting, planPackages, positiveAmount, rejectUnhonoured, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
 import { compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
 import { availableActions, isWaiting, liveStatus, toAdcpMediaBuyStatus, type MediaBuyStatus } from './status.js';
 
@@ -170,18 +170,19 @@ export function planUpdate(input: {
     const po = products.get(pkg.productId)?.pricing.find((o) => o.id === pkg.pricingOptionId);
     const change: PackageChange = { id: pkg.id };
     if (u.budget !== undefined) {
-      if (!(u.budget > 0)) throw new AdcpError('VALIDATION_ERROR', 'Package budget must be a positive amount.', { field: at('budget'), suggestion: 'Send a positive budget.' });
+      const budget = positiveAmount(u.budget, at('budget'), 'the package budget');
       const min = po?.minSpendPerPackage ?? input.settings.min_package_budget;
-      if (min != null && compareAmounts(u.budget, min) < 0) {
+      if (min != null && compareAmounts(budget, min) < 0) {
         throw new AdcpError('BUDGET_TOO_LOW', `Package budget ${u.budget} is below the minimum of ${min}.`, { field: at('budget'), suggestion: `Raise the budget to at least ${min}.` });
       }
-      change.budget = fromUnits(toUnits(u.budget));
+      change.budget = budget;
     }
     if (u.bid_price !== undefined) {
-      if (po?.floorPrice != null && compareAmounts(u.bid_price, po.floorPrice) < 0) {
+      const bid = positiveAmount(u.bid_price, at('bid_price'), 'bid_price');
+      if (po?.floorPrice != null && compareAmounts(bid, po.floorPrice) < 0) {
         throw new AdcpError('VALIDATION_ERROR', `bid_price ${u.bid_price} is below the floor price ${po.floorPrice}.`, { field: at('bid_price'), suggestion: `Bid at least ${po.floorPrice}.` });
       }
-      change.bidPrice = fromUnits(toUnits(u.bid_price));
+      change.bidPrice = bid;
     }
     if (u.pacing !== undefined) change.pacing = u.pacing;
     const impressions = impressionGoal(u.impressions, at('impressions'));
@@ -227,7 +228,9 @@ export function planUpdate(input: {
     const c = packageChanges.find((x) => x.id === p.id);
     return (c?.status ?? p.status) === 'canceled' ? '0' : (c?.budget ?? p.budget);
   });
-  return { status, startPaused, startTime, endTime, cancel: null, packageChanges, newPackages, totalBudget: sumAmounts([...budgets, ...newPackages.map((p) => p.budget)]) };
+  const totalBudget = sumAmounts([...budgets, ...newPackages.map((p) => p.budget)]);
+  checkTotal(totalBudget, 'packages');
+  return { status, startPaused, startTime, endTime, cancel: null, packageChanges, newPackages, totalBudget };
 }
 
 const keywordId = (k: KeywordTarget) => `${k.match_type}\u0000${k.keyword}`;

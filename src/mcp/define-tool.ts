@@ -8,6 +8,7 @@ import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { rerunOnBrokenConnection } from '../db/client.js';
 import { AdcpError, authRequired, fieldPath, invalidRequest, MAX_LISTED_ISSUES, type AdcpErrorBody } from '../domain/errors.js';
+import { unstorablePath } from '../domain/text.js';
 import { postalSupport31 } from '../domain/seller-capabilities.js';
 import { acceptedValues, expectedLiterals, parseAcceptingAdcp31Values } from './adcp31-values.js';
 import type { BuyerContext, ToolContext } from './context.js';
@@ -292,6 +293,13 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
     if (typeof args !== 'object' || Array.isArray(args)) {
       throw new AdcpError('INVALID_REQUEST', 'Tool arguments must be a JSON object.', { suggestion: 'Send the arguments as an object.' });
     }
+    const unstorableAt = unstorablePath(args);
+    if (unstorableAt) {
+      throw new AdcpError('VALIDATION_ERROR', `${unstorableAt} holds a NUL character or an unpaired UTF-16 surrogate, which cannot be stored.`, {
+        field: unstorableAt,
+        suggestion: 'Remove the character (\\u0000, or a lone \\ud800-\\udfff escape) and send the request again.',
+      });
+    }
     release = negotiateVersion(args);
     if (tool.auth === 'required' && !ctx.principal) throw authRequired(tool.name);
     if (takesIdempotencyKey(tool)) checkIdempotencyKey(args.idempotency_key);
@@ -303,6 +311,21 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
     return successResult(servedAs(release, tool.name, data, false), context);
   } catch (err) {
     if (err instanceof AdcpError) return errorResult(err.toJSON(), context, err.response, release);
+    if (refusedData(err)) {
+      // Postgres refused a value of the request (out of range, too long for an index...): the caller's to fix, not a retry.
+      ctx.logger.warn('tool call refused by the database for a value it holds', { tool: tool.name, tenant_id: ctx.tenant?.id, principal_id: ctx.principal?.id, error: err });
+      return errorResult(
+        {
+          code: 'VALIDATION_ERROR',
+          message: 'A value in this request cannot be stored (a number, date or text out of range, or too long); nothing was changed.',
+          suggestion: 'Check amounts, dates and the length of identifiers and names in the request, then send it again.',
+          recovery: 'correctable',
+        },
+        context,
+        undefined,
+        release,
+      );
+    }
     ctx.logger.error('tool call failed', {
       tool: tool.name,
       tenant_id: ctx.tenant?.id,
@@ -324,6 +347,15 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
  * idempotency key (if an earlier run did commit, the next replays its response). Otherwise the caller gets the
  * transient error and decides.
  */
+/**
+ * Postgres refused a value the call carried: a data exception (SQLSTATE class 22: numeric out of range,
+ * invalid datetime, string too long...) or a value too large for an index (54000).
+ */
+function refusedData(err: unknown): boolean {
+  const code = (err as { cause?: { code?: unknown }; code?: unknown })?.cause?.code ?? (err as { code?: unknown })?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code === '54000');
+}
+
 function handle(tool: ToolDef, input: unknown, ctx: ToolContext): Promise<Record<string, unknown>> {
   const repeatable = tool.annotations.readOnlyHint || (tool.annotations.idempotentHint && typeof (input as { idempotency_key?: unknown }).idempotency_key === 'string');
   if (!repeatable) return tool.handle(input, ctx);

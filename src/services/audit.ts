@@ -8,6 +8,8 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Db } from '../db/client.js';
 import { insertAuditBatch, type AuditEntry } from '../db/queries/audit.js';
+import { brokenDatabaseConnection } from '../db/client.js';
+import { storable } from '../domain/text.js';
 import type { Logger } from '../logger.js';
 
 const FLUSH_AFTER_MS = 200;
@@ -17,10 +19,10 @@ const MAX_BUFFER = 50_000;
 
 /**
  * A string from the call, fit for the audit row. Buyers choose these (a media_buy_id, an idempotency_key), even
- * in calls that fail validation: NUL cannot be stored in text or jsonb (one would fail the whole batch, and every
- * retry of it), and the row keeps at most 255 characters.
+ * in calls that fail validation: NUL and lone surrogates cannot be stored in text or jsonb (one would fail the
+ * whole batch), and the row keeps at most 255 characters (cut first: a cut may split a surrogate pair).
  */
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v.replace(/\u0000/g, '\uFFFD').slice(0, 255) : undefined);
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? storable(v.slice(0, 255)) : undefined);
 
 export interface ToolCallCaller {
   tenant?: { id: string };
@@ -80,8 +82,9 @@ export class AuditTrail {
     this.buffer = [];
     if (batch.length === 0) return this.writing;
     this.writing = this.writing.then(() =>
-      insertAuditBatch(this.db, batch).catch((err) => {
-        // Keep the entries for the next flush, unless the buffer is already full.
+      insertAuditBatch(this.db, batch).catch(async (err) => {
+        if (!brokenDatabaseConnection(err)) return this.writeOneByOne(batch, err);
+        // The database is away: keep the entries for the next flush, unless the buffer is already full.
         const room = MAX_BUFFER - this.buffer.length;
         this.buffer.unshift(...batch.slice(0, Math.max(0, room)));
         this.logger.warn('audit trail write failed; will retry', { entries: batch.length, error: err });
@@ -93,6 +96,27 @@ export class AuditTrail {
       this.dropped = 0;
     }
     return this.writing;
+  }
+
+  /**
+   * A batch Postgres refused for what is in it would be refused on every retry, and every entry after it
+   * would join it: its entries are written one by one, and those refused are dropped (counted, not logged).
+   */
+  private async writeOneByOne(batch: AuditEntry[], err: unknown): Promise<void> {
+    let refused = 0;
+    for (let i = 0; i < batch.length; i += 1) {
+      try {
+        await insertAuditBatch(this.db, [batch[i]!]);
+      } catch (one) {
+        if (brokenDatabaseConnection(one)) {
+          this.buffer.unshift(...batch.slice(i, i + Math.max(0, MAX_BUFFER - this.buffer.length)));
+          this.timer ??= setTimeout(() => void this.flush(), 5_000).unref();
+          break;
+        }
+        refused++;
+      }
+    }
+    if (refused > 0) this.logger.warn('audit entries refused by the database; dropped', { refused, of: batch.length, error: err });
   }
 
   async close(): Promise<void> {

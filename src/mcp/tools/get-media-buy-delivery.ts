@@ -31,7 +31,9 @@ interface Input {
 }
 
 function checkDate(value: string | undefined, field: string): void {
-  if (value !== undefined && Number.isNaN(new Date(`${value}T00:00:00Z`).getTime())) {
+  // A date that rolls over (2027-02-30 is read as March 2nd) is not one.
+  const d = value === undefined ? undefined : new Date(`${value}T00:00:00Z`);
+  if (d && (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value)) {
     throw new AdcpError('VALIDATION_ERROR', `${field} is not a calendar date.`, { field, suggestion: 'Use YYYY-MM-DD, e.g. 2026-12-01.' });
   }
 }

@@ -39,8 +39,9 @@ export default defineTool({
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   auth: 'required',
   async handle(input, ctx) {
-    if (!Number.isFinite(input.performance_index) || input.performance_index < 0) {
-      throw new AdcpError('VALIDATION_ERROR', 'performance_index must be zero or more.', { field: 'performance_index', suggestion: 'Send 1.0 for expected performance, 1.2 for 20% better, 0.8 for 20% worse.' });
+    // Stored as numeric(12, 4).
+    if (!Number.isFinite(input.performance_index) || input.performance_index < 0 || input.performance_index >= 1e8) {
+      throw new AdcpError('VALIDATION_ERROR', 'performance_index must be zero or more (and below 100,000,000).', { field: 'performance_index', suggestion: 'Send 1.0 for expected performance, 1.2 for 20% better, 0.8 for 20% worse.' });
     }
     const start = Date.parse(input.measurement_period.start);
     const end = Date.parse(input.measurement_period.end);
