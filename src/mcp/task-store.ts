@@ -19,7 +19,8 @@ import { maybePruneMcpState } from './prune.js';
 
 type TaskStatus = Task['status'];
 
-export const TASK_TTL = { defaultMs: 24 * 3600_000, maxMs: 30 * 24 * 3600_000 };
+/** maxMs stays within mcp_tasks.ttl_ms (integer: 2^31 - 1 ms is 24.8 days); a longer ask is clamped to it. */
+export const TASK_TTL = { defaultMs: 24 * 3600_000, maxMs: 24 * 24 * 3600_000 };
 export const TASK_POLL = { defaultMs: 1000, minMs: 250, maxMs: 60_000 };
 const PAGE_SIZE = 50;
 

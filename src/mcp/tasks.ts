@@ -46,13 +46,20 @@ export async function callToolAsTask(
   // A task belongs to a buyer; an anonymous caller has none to bind it to.
   if (!ctx.tenant || !ctx.principal) throw new McpError(ErrorCode.InvalidRequest, `${params.name} requires an authenticated buyer.`);
   const result = await invokeTool(tool, params.arguments, ctx);
-  const task = await store.record({ tenantId: ctx.tenant.id, principalId: ctx.principal.id }, params.task, {
-    toolName: tool.name,
-    result,
-    statusMessage: result.isError ? errorLine(result) : undefined,
-  });
+  const text = result.content?.[0]?.type === 'text' ? result.content[0].text : undefined;
+  let task: CreateTaskResult['task'];
+  try {
+    task = await store.record({ tenantId: ctx.tenant.id, principalId: ctx.principal.id }, params.task, {
+      toolName: tool.name,
+      result,
+      statusMessage: result.isError ? errorLine(result) : undefined,
+    });
+  } catch (err) {
+    // The call itself ran (and may have committed a buy): say so, with its answer, rather than the failed SQL.
+    ctx.logger.error('MCP task not recorded after its call ran', { tool: tool.name, tenant_id: ctx.tenant.id, principal_id: ctx.principal.id, error: err });
+    throw new McpError(ErrorCode.InternalError, `${tool.name} ran, but its MCP task could not be recorded; call it again without "task" (with the same idempotency_key) for its result.${text ? ` Its answer: ${text}` : ''}`);
+  }
   // On the request's own stream, ahead of the answer; a lost notification loses nothing (tasks/get has it).
   await extra.sendNotification({ method: 'notifications/tasks/status', params: task }).catch((err: unknown) => ctx.logger.debug('task status not delivered', { task_id: task.taskId, error: err }));
-  const text = result.content?.[0]?.type === 'text' ? result.content[0].text : undefined;
   return { task, ...(text && { _meta: { [IMMEDIATE_RESPONSE]: text } }) };
 }

@@ -20,6 +20,7 @@ import {
   type Task,
 } from '@modelcontextprotocol/sdk/types.js';
 import { eq } from 'drizzle-orm';
+import { TASK_TTL } from '../../src/mcp/task-store.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -221,6 +222,9 @@ describe('MCP tasks, with no worker (nothing is ever booked)', () => {
     const [row] = await t.app.database.db.select({ createdAt: mcpTasks.createdAt, expiresAt: mcpTasks.expiresAt }).from(mcpTasks).where(eq(mcpTasks.id, short.task.taskId));
     expect(row!.expiresAt!.getTime() - row!.createdAt.getTime()).toBeGreaterThanOrEqual(4900);
     expect(row!.expiresAt!.getTime() - row!.createdAt.getTime()).toBeLessThanOrEqual(5100);
+    // A TTL past the maximum (or past what the column holds: 2^31 ms) is clamped to it.
+    const long = await callAsTask(client, 'create_media_buy', buyRequest(), { ttl: 2_200_000_000 });
+    expect(long.task.ttl).toBe(TASK_TTL.maxMs);
     await t.app.database.db.update(mcpTasks).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(mcpTasks.id, ids[0]!));
     expect(((await client.experimental.tasks.getTask(ids[0]!).catch((e: unknown) => e)) as McpError).code).toBe(ErrorCode.InvalidParams);
     expect(((await client.experimental.tasks.getTaskResult(ids[0]!, CallToolResultSchema).catch((e: unknown) => e)) as McpError).code).toBe(ErrorCode.InvalidParams);
