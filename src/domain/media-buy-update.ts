@@ -50,6 +50,8 @@ export interface UpdateRequest {
   end_time?: string;
   packages?: PackageUpdate[];
   new_packages?: PackageRequest[];
+  /** Changed by the tool itself (stored beside the buy); counts as a change here. */
+  reporting_webhook?: unknown;
 }
 
 export interface CurrentPackage {
@@ -145,7 +147,14 @@ export function planUpdate(input: {
     status = transition(status, 'canceled', 'cancel');
     return { status, startPaused: !!cur.startPaused, startTime: cur.startTime, endTime: cur.endTime, cancel: { reason: req.cancellation_reason ?? null }, packageChanges: [], newPackages: [], totalBudget: sumAmounts(cur.packages.filter((p) => p.status !== 'canceled').map((p) => p.budget)) };
   }
-  if (TERMINAL.has(status) && (modifies || req.paused !== undefined)) transition(status, req.paused ? 'paused' : 'active', req.paused === true ? 'pause' : req.paused === false ? 'resume' : 'update_packages');
+  // A canceled, completed or rejected buy takes no change at all (a new reporting webhook included).
+  if (TERMINAL.has(status)) transition(status, req.paused ? 'paused' : 'active', req.paused === true ? 'pause' : req.paused === false ? 'resume' : 'update_packages');
+  if (!modifies && req.paused === undefined && req.reporting_webhook === undefined) {
+    throw new AdcpError('VALIDATION_ERROR', 'The update changes nothing: send at least one of paused, canceled, start_time, end_time, packages, new_packages or reporting_webhook.', {
+      field: 'media_buy_id',
+      suggestion: 'Add the change to make; read the media buy with get_media_buys.',
+    });
+  }
   // A buy still waiting for creatives or its start keeps waiting when paused, and goes paused rather than active
   // once setup allows (as AdCP 3.1 has it for a buy created paused); resuming it before then undoes that.
   const waiting = isWaiting(status);

@@ -123,6 +123,15 @@ export function negotiateVersion(args: Record<string, unknown>): AdcpRelease {
   return minor > 1 || (minor === 1 && !m[3]) ? '3.1' : '3.0';
 }
 
+/** 3.0 reshaping, per tool: what 3.1 allows and 3.0's schemas do not. */
+const SHAPE_30: Record<string, (body: Record<string, unknown>) => Record<string, unknown>> = {
+  // A buy not yet confirmed (awaiting approval, rejected, withdrawn) has confirmed_at null in 3.1; 3.0 types it a string.
+  get_media_buys: (body) =>
+    Array.isArray(body.media_buys) && body.media_buys.some((b: Record<string, unknown>) => b.confirmed_at === null)
+      ? { ...body, media_buys: body.media_buys.map((b: Record<string, unknown>) => (b.confirmed_at === null ? (({ confirmed_at: _, ...rest }) => rest)(b) : b)) }
+      : body,
+};
+
 /** Other 3.1 reshaping, per tool. */
 const SHAPE_31: Record<string, (body: Record<string, unknown>) => Record<string, unknown>> = {
   // Postal targeting support keyed by country, as 3.1 prefers it (the 3.0 tokens stay as its deprecated aliases).
@@ -161,10 +170,10 @@ const MEDIA_BUY_STATUS_TOOLS = new Set(['create_media_buy', 'update_media_buy'])
  * status for the task status (completed on a synchronous answer, failed on an
  * error, or the task's own status when the body already is one) and echoes
  * adcp_version; create/update_media_buy carry the buy's status as
- * media_buy_status. 3.0 bodies are returned as they are.
+ * media_buy_status. 3.0 bodies are returned as they are, but for what SHAPE_30 drops.
  */
 export function servedAs(release: AdcpRelease, tool: string, body: Record<string, unknown>, isError: boolean): Record<string, unknown> {
-  if (release === '3.0') return body;
+  if (release === '3.0') return isError ? body : (SHAPE_30[tool]?.(body) ?? body);
   if (isError) {
     return { ...body, errors: Array.isArray(body.errors) ? body.errors.map(recode) : body.errors, adcp_error: recode(body.adcp_error), status: 'failed', adcp_version: release };
   }

@@ -403,10 +403,10 @@ describe('account scope on reads (AdCP 3.1)', () => {
     const [sStep] = await sql`select id from workflow_steps where media_buy_id = ${s.data.media_buy_id as string}`;
     const ids = (r: { data: Record<string, unknown> }, list: string, key: string) => (r.data[list] as Record<string, string>[]).map((x) => x[key]);
 
-    expect(ids(await call(buyer, 'get_media_buys', { account: north }), 'media_buys', 'media_buy_id')).toEqual([n.data.media_buy_id]);
+    expect(ids(await call(buyer, 'get_media_buys', { account: north, status_filter: ['pending_creatives'] }), 'media_buys', 'media_buy_id')).toEqual([n.data.media_buy_id]);
     const accounts = ids(await call(buyer, 'list_accounts', { account: south }), 'accounts', 'account_id');
     expect(accounts).toHaveLength(1);
-    expect(ids(await call(buyer, 'get_media_buys', { account: { account_id: accounts[0] } }), 'media_buys', 'media_buy_id')).toEqual([s.data.media_buy_id]);
+    expect(ids(await call(buyer, 'get_media_buys', { account: { account_id: accounts[0] }, status_filter: ['pending_creatives'] }), 'media_buys', 'media_buy_id')).toEqual([s.data.media_buy_id]);
     expect(ids(await call(buyer, 'list_tasks', { account: north }), 'tasks', 'task_id')).toEqual([nStep!.id]);
 
     // The task exists, but under the other account: not found.
@@ -432,13 +432,14 @@ describe('get_media_buys', () => {
   });
 
   it('filters by status and paginates with a cursor', async () => {
-    const all = await call(buyer, 'get_media_buys', { pagination: { max_results: 100 } });
+    const everyStatus = ['pending_creatives', 'pending_start', 'active', 'paused', 'completed', 'rejected', 'canceled'];
+    const all = await call(buyer, 'get_media_buys', { status_filter: everyStatus, pagination: { max_results: 100 } });
     const total = (all.data.media_buys as unknown[]).length;
     expect(total).toBeGreaterThan(3);
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await call(buyer, 'get_media_buys', { pagination: { max_results: 2, ...(cursor && { cursor }) } });
+      const page = await call(buyer, 'get_media_buys', { status_filter: everyStatus, pagination: { max_results: 2, ...(cursor && { cursor }) } });
       const buys = page.data.media_buys as { media_buy_id: string; status: string; packages: unknown[] }[];
       expect(buys.length).toBeLessThanOrEqual(2);
       seen.push(...buys.map((b) => b.media_buy_id));
@@ -448,6 +449,9 @@ describe('get_media_buys', () => {
     expect(new Set(seen).size).toBe(total);
     const active = await call(buyer, 'get_media_buys', { status_filter: ['active'] });
     expect(active.data.media_buys).toEqual([]);
+    // AdCP: with no ids, no status_filter means active buys only; named by id, a buy is found whatever its status.
+    expect((await call(buyer, 'get_media_buys', {})).data.media_buys).toEqual([]);
+    expect((await call(buyer, 'get_media_buys', { media_buy_ids: [seen[0]] })).data.media_buys).toHaveLength(1);
     const pending = await call(buyer, 'get_media_buys', { status_filter: 'pending_creatives' });
     expect((pending.data.media_buys as unknown[]).length).toBe(total);
     const bad = await call(buyer, 'get_media_buys', { status_filter: ['sleeping'] });

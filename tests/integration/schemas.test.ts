@@ -85,8 +85,17 @@ describe.each([
     await expectValid(buyer, 'tasks/get', { task_id: 'task_unknown' }, true);
   });
   it('get_media_buys, including a buy awaiting approval', async () => {
-    const data = await expectValid(buyer, 'get_media_buys', {});
+    await t.app.database.db.execute(`update adapter_configs set manual_approval_required = true` as never);
+    t.app.services.catalog.invalidate();
+    const waiting = await expectValid(buyer, 'create_media_buy', buyRequest());
+    await t.app.database.db.execute(`update adapter_configs set manual_approval_required = false` as never);
+    t.app.services.catalog.invalidate();
+    const data = await expectValid(buyer, 'get_media_buys', { status_filter: ['pending_creatives', 'pending_start', 'active', 'paused', 'completed', 'rejected', 'canceled'] });
     expect((data.media_buys as unknown[]).length).toBeGreaterThan(1);
+    expect(waiting.status).toBe('submitted');
+    const [pending] = await t.app.database.sql<{ id: string }[]>`select id from media_buys where status = 'pending_approval' order by created_at desc limit 1`;
+    const one = await expectValid(buyer, 'get_media_buys', { media_buy_ids: [pending!.id] });
+    expect((one.media_buys as { confirmed_at?: string | null }[])[0]!.confirmed_at).toBe(release === '3.1' ? null : undefined);
     await expectValid(buyer, 'get_media_buys', { status_filter: ['bogus'] }, true);
   });
   it('errors from the envelope: version and auth', async () => {

@@ -101,6 +101,24 @@ describe('update_media_buy', () => {
     expect(got.cancellation).toMatchObject({ canceled_by: 'buyer', reason: 'campaign pulled' });
     expect(got.packages.every((p) => p.canceled)).toBe(true);
     expect(got).toMatchObject({ valid_actions: [], available_actions: [] });
+    // No change at all once canceled: not a webhook, not a reporting webhook; the buy keeps its revision and total.
+    const before = await sql`select revision, total_budget from media_buys where id = ${buy.media_buy_id}`;
+    for (const change of [{ push_notification_config: { url: 'https://buyer.example/hook' } }, { reporting_webhook: { url: 'https://buyer.example/reports', authentication: { schemes: ['Bearer'], credentials: 'x'.repeat(32) }, reporting_frequency: 'daily' } }, {}]) {
+      const res = await update({ media_buy_id: buy.media_buy_id, ...change });
+      expect(res.data.adcp_error, JSON.stringify(change)).toMatchObject({ code: 'INVALID_STATE' });
+    }
+    expect(await sql`select revision, total_budget from media_buys where id = ${buy.media_buy_id}`).toEqual(before);
+  });
+
+  it('refuses an update that changes nothing, writing nothing', async () => {
+    const buy = await newBuy();
+    const before = await sql`select revision from media_buys where id = ${buy.media_buy_id}`;
+    const steps = async () => (await sql`select count(*)::int as n from workflow_steps where media_buy_id = ${buy.media_buy_id}`)[0]!.n as number;
+    const n = await steps();
+    const res = await update({ media_buy_id: buy.media_buy_id, push_notification_config: { url: 'https://buyer.example/hook' } });
+    expect(res.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'media_buy_id' });
+    expect(await sql`select revision from media_buys where id = ${buy.media_buy_id}`).toEqual(before);
+    expect(await steps()).toBe(n);
   });
 
   it('changes package budgets and dates, recomputing the total, and adds packages', async () => {

@@ -36,13 +36,15 @@ export default defineTool({
   name: 'get_media_buys',
   title: 'Get media buys',
   description:
-    'List your media buys with status, budget, flight and packages. Filter by media_buy_ids, buyer_refs or status_filter; paginate with pagination.max_results and pagination.cursor.',
+    'List your media buys with status, budget, flight and packages. Filter by media_buy_ids, buyer_refs or status_filter (without ids, only active buys unless status_filter says otherwise, as AdCP has it); paginate with pagination.max_results and pagination.cursor.',
   input: TOOL_REQUEST_SCHEMAS.get_media_buys! as unknown as z.ZodType<Input>,
   output: z.looseObject({ media_buys: z.array(z.looseObject({ media_buy_id: z.string() })).optional() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   auth: 'required',
   async handle(input, ctx) {
-    const statuses = input.status_filter === undefined ? undefined : Array.isArray(input.status_filter) ? input.status_filter : [input.status_filter];
+    // AdCP: with no ids, status_filter defaults to ["active"]; buys named by id are found whatever their status.
+    const byId = !!(input.media_buy_ids?.length || input.buyer_refs?.length);
+    const statuses = input.status_filter === undefined ? (byId ? undefined : ['active']) : Array.isArray(input.status_filter) ? input.status_filter : [input.status_filter];
     for (const s of statuses ?? []) {
       if (!(MEDIA_BUY_STATUSES as readonly string[]).includes(s) || s === 'pending_approval') {
         throw new AdcpError('VALIDATION_ERROR', `Unknown media buy status "${s}".`, { field: 'status_filter', suggestion: `Use one of: ${MEDIA_BUY_STATUSES.filter((x) => x !== 'pending_approval').join(', ')}.` });
