@@ -50,7 +50,7 @@ export function approveMediaBuy(db: Db, p: { tenantId: string; taskId: string; a
 
 export function rejectMediaBuy(db: Db, p: { tenantId: string; taskId: string; actor: string; reason: string; onDecided?: OnDecided }): Promise<DecisionResult> {
   return decide(db, p, async (tx, { step, buy }) => {
-    await updateWorkflowStep(tx, { tenantId: p.tenantId, id: step.id }, { status: 'rejected', owner: 'buyer', error: { code: 'POLICY_VIOLATION', message: `Rejected by the seller: ${p.reason}` } });
+    await updateWorkflowStep(tx, { tenantId: p.tenantId, id: step.id }, { status: 'rejected', owner: 'buyer', error: { code: 'POLICY_VIOLATION', message: `Rejected by the seller: ${p.reason}`, recovery: 'correctable' } });
     await updateMediaBuy(tx, { tenantId: p.tenantId, id: buy.id }, { status: 'rejected', rejectionReason: p.reason, revision: buy.revision + 1 });
     await publishChange(tx, { tenant_id: p.tenantId, principal_id: buy.principalId, media_buy_id: buy.id, task_id: step.id, status: 'rejected', summary: `rejected by the seller: ${p.reason}` });
     await queueTaskWebhook(tx, {

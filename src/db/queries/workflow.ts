@@ -52,11 +52,23 @@ export async function insertWorkflowStep(db: Queryable, row: typeof workflowStep
 }
 
 /** A buy withdrawn before the seller decided: its approval step is closed too. */
-export async function cancelPendingApproval(db: Queryable, p: { tenantId: string; mediaBuyId: string }): Promise<void> {
-  await db
+/**
+ * The buyer canceled the buy: its create_media_buy task, still open (awaiting the seller's approval, or
+ * being booked), ends canceled with it. Returns the tasks closed, for their webhooks.
+ */
+export async function cancelOpenCreateTasks(db: Queryable, p: { tenantId: string; mediaBuyId: string }): Promise<WorkflowStepRow[]> {
+  return db
     .update(workflowSteps)
     .set({ status: 'canceled', owner: 'buyer', updatedAt: sql`now()` })
-    .where(and(eq(workflowSteps.tenantId, p.tenantId), eq(workflowSteps.mediaBuyId, p.mediaBuyId), eq(workflowSteps.status, 'requires_approval')));
+    .where(
+      and(
+        eq(workflowSteps.tenantId, p.tenantId),
+        eq(workflowSteps.mediaBuyId, p.mediaBuyId),
+        eq(workflowSteps.stepType, 'create_media_buy'),
+        inArray(workflowSteps.status, ['requires_approval', 'pending', 'in_progress']),
+      ),
+    )
+    .returning();
 }
 
 export interface TaskFilters {

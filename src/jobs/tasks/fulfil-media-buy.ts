@@ -200,7 +200,7 @@ function book(deps: TaskDeps, v: PartView, idempotencyKey: string, pkgs: PartVie
 async function reject(deps: TaskDeps, v: PartView, ref: Part & { adapterType: string; idempotencyKey: string; attempts: number }, error: unknown, log: Logger): Promise<void> {
   const message = errorMessage(error);
   const reason = `${v.adapter?.name ?? ref.adapterConfigId} (${ref.adapterType} ad server): ${message}`;
-  const stepError = { code: 'ADAPTER_REJECTED', message: reason };
+  const stepError = { code: 'ADAPTER_REJECTED', message: reason, recovery: 'correctable' };
   const rejected = await deps.db.transaction(async (tx) => {
     const status = await lockBuy(tx, ref);
     if (!status || CLOSED_BUY.has(status) || v.step?.status === 'completed') {

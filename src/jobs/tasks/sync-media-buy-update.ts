@@ -71,7 +71,8 @@ export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps
     }
     const failures = parts.flatMap((x) => (x.state === 'failed' && x.error ? [x.error] : []));
     const status = toAdcpMediaBuyStatus(v.status);
-    const error = failures.length ? { code: 'ADAPTER_REJECTED', message: failures.join('; ') } : null;
+    // Not a standard AdCP code; recovery says what to do: another change may go through, retrying this one will not.
+    const error = failures.length ? { code: 'ADAPTER_REJECTED', message: failures.join('; '), recovery: 'correctable' } : null;
     await updateWorkflowStep(tx, { tenantId, id: stepId }, error ? { status: 'failed', error } : { status: 'completed', response: { media_buy_id: mediaBuyId, status } });
     await publishChange(tx, { tenant_id: tenantId, principal_id: v.principal_id, media_buy_id: mediaBuyId, task_id: stepId, status: v.status, summary: error ? `update failed at the ad server: ${error.message}` : 'update applied at the ad server' });
     await queueTaskWebhook(tx, {

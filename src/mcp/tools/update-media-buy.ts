@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { libraryFormats } from '../../db/queries/creatives.js';
 import { cancelPackages, insertPackages, lockBuyForPrincipal, replaceAssignments, updatePackage } from '../../db/queries/media-buy-updates.js';
 import { getMediaBuy, updateMediaBuy } from '../../db/queries/media-buys.js';
-import { cancelPendingApproval, insertWorkflowStep, updateWorkflowStep } from '../../db/queries/workflow.js';
+import { cancelOpenCreateTasks, insertWorkflowStep, updateWorkflowStep } from '../../db/queries/workflow.js';
 import { publishChange } from '../../db/notify.js';
 import { AdcpError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
@@ -20,6 +20,7 @@ import { checkReportingWebhook, windowEndAfter, type ReportingWebhook } from '..
 import { amountToNumber } from '../../domain/money.js';
 import { availableActions, toAdcpMediaBuyStatus, validActions } from '../../domain/status.js';
 import { checkWebhookConfig, withoutCredentials, type PushConfig } from '../../domain/webhooks.js';
+import { queueTaskWebhook } from '../../services/webhooks.js';
 import { sealBuyerCredentials, secretBox, secretContext } from '../../services/secret-box.js';
 import { enqueueCreativeSync, enqueueMediaBuyUpdate } from '../../jobs/fan-out.js';
 import { prepareUpdateMediaBuy } from '../adcp31-shapes.js';
@@ -123,15 +124,39 @@ export default defineTool({
           reportingNextAt: windowEndAfter(reporting.reporting_frequency, plan.startTime > now ? plan.startTime : now),
         }),
       });
-      if (buy.status === 'pending_approval' && plan.cancel) {
-        // Withdrawn before the seller decided: close the approval step too.
-        await cancelPendingApproval(tx, { tenantId: ctx.tenant.id, mediaBuyId: buy.id });
+      if (plan.cancel) {
+        // Withdrawn before the seller decided, or while being booked: its create task ends canceled too, and says so.
+        for (const task of await cancelOpenCreateTasks(tx, { tenantId: ctx.tenant.id, mediaBuyId: buy.id })) {
+          await queueTaskWebhook(tx, {
+            ...scope,
+            taskId: task.id,
+            taskType: task.stepType,
+            mediaBuyId: buy.id,
+            status: 'canceled',
+            message: 'The buyer canceled the media buy.',
+            push: task.pushNotificationConfig as PushConfig | null,
+            allowPrivateNetwork: allowPrivateWebhooks,
+          });
+        }
       }
       const stepId = newId('task');
       await insertWorkflowStep(tx, { id: stepId, ...scope, mediaBuyId: buy.id, stepType: TOOL, status: 'pending', owner: 'system', request: withoutCredentials(input as Record<string, unknown>), pushNotificationConfig: sealBuyerCredentials(secretBox(), credentials, input.push_notification_config ?? null) });
       // Past approval, the change goes to every ad server holding a part of the buy (one job each), and new or changed creative assignments with it.
       const sent = buy.status !== 'pending_approval' && (await enqueueMediaBuyUpdate(tx, { tenantId: ctx.tenant.id, mediaBuyId: buy.id, stepId })) > 0;
-      if (!sent) await updateWorkflowStep(tx, { tenantId: ctx.tenant.id, id: stepId }, { status: 'completed', response: { media_buy_id: buy.id } });
+      if (!sent) {
+        // Nothing to send to an ad server (awaiting approval, or nothing booked): done now, and the buyer told if it asked.
+        await updateWorkflowStep(tx, { tenantId: ctx.tenant.id, id: stepId }, { status: 'completed', response: { media_buy_id: buy.id } });
+        await queueTaskWebhook(tx, {
+          ...scope,
+          taskId: stepId,
+          taskType: TOOL,
+          mediaBuyId: buy.id,
+          status: 'completed',
+          result: { media_buy_id: buy.id, status: toAdcpMediaBuyStatus(plan.status) },
+          push: sealBuyerCredentials(secretBox(), credentials, input.push_notification_config ?? null) as PushConfig | null,
+          allowPrivateNetwork: allowPrivateWebhooks,
+        });
+      }
       if (sent && (plan.packageChanges.some((c) => c.assignments) || plan.newPackages.some((p) => p.request.creative_assignments?.length))) {
         await enqueueCreativeSync(tx, { ...scope, mediaBuyIds: [buy.id] });
       }
