@@ -54,9 +54,11 @@ export class AdcpError extends Error {
   }
 
   toJSON(): AdcpErrorBody {
-    // An idempotency conflict says nothing about the earlier request beyond its code:
-    // AdCP forbids echoing anything that could leak the other payload.
-    if (this.code === 'IDEMPOTENCY_CONFLICT') return { code: this.code, message: this.message };
+    // An idempotency conflict says nothing about the earlier request: AdCP forbids echoing anything that
+    // could leak the other payload (details, issues). What to do about it leaks nothing.
+    if (this.code === 'IDEMPOTENCY_CONFLICT') {
+      return { code: this.code, message: this.message, ...(this.field !== undefined && { field: this.field }), ...(this.suggestion !== undefined && { suggestion: this.suggestion }), recovery: this.recovery };
+    }
     return {
       code: this.code,
       message: this.message,

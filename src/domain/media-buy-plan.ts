@@ -34,6 +34,8 @@ export interface CreateMediaBuyRequest {
   buyer_ref?: string;
   /** AdCP 3.1: create the buy paused. */
   paused?: unknown;
+  /** For proposals (not supported): sent beside packages, it must agree with them. */
+  total_budget?: { amount: number; currency: string };
   [k: string]: unknown;
 }
 
@@ -268,6 +270,15 @@ export function planMediaBuy(input: {
   const currency = [...currencies][0]!;
   const totalBudget = sumAmounts(planned.map((p) => p.budget));
   checkTotal(totalBudget, 'packages');
+  if (req.total_budget) {
+    // AdCP uses total_budget to share a proposal's budget out; with packages of its own budgets, one that disagrees is a mistake, not a hint.
+    if (req.total_budget.currency.toUpperCase() !== currency) {
+      throw new AdcpError('VALIDATION_ERROR', `total_budget is in ${req.total_budget.currency}, the packages' pricing options in ${currency}.`, { field: 'total_budget.currency', suggestion: `Send total_budget in ${currency}, or leave it out: the buy's total is the sum of its package budgets.` });
+    }
+    if (compareAmounts(req.total_budget.amount, totalBudget) !== 0) {
+      throw new AdcpError('VALIDATION_ERROR', `total_budget ${req.total_budget.amount} ${currency} is not the sum of the package budgets (${totalBudget} ${currency}).`, { field: 'total_budget.amount', suggestion: "Send the sum of the package budgets, or leave total_budget out: the buy's total is that sum." });
+    }
+  }
   if (settings.max_media_buy_budget && compareAmounts(totalBudget, settings.max_media_buy_budget) > 0) {
     throw new AdcpError('BUDGET_EXCEEDED', `Total budget ${totalBudget} ${currency} exceeds this seller's limit of ${settings.max_media_buy_budget} per media buy.`, {
       field: 'packages',

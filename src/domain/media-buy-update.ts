@@ -171,8 +171,13 @@ export function planUpdate(input: {
 
   const byId = new Map(cur.packages.map((p) => [p.id, p]));
   const products = new Map(input.products.map((p) => [p.id, p]));
+  const named = new Set<string>();
   const packageChanges: PackageChange[] = (req.packages ?? []).map((u, i) => {
     const at = (f: string) => `packages[${i}].${f}`;
+    if (named.has(u.package_id)) {
+      throw new AdcpError('VALIDATION_ERROR', `Package "${u.package_id}" appears more than once in packages.`, { field: at('package_id'), suggestion: 'Send each package once, with all of its changes.' });
+    }
+    named.add(u.package_id);
     const pkg = byId.get(u.package_id);
     if (!pkg) throw new AdcpError('PACKAGE_NOT_FOUND', `Package "${u.package_id}" is not part of this media buy.`, { field: at('package_id'), suggestion: 'Use package_id values from get_media_buys.' });
     if (pkg.status === 'canceled') throw new AdcpError('INVALID_STATE', `Package "${pkg.id}" is canceled and cannot change.`, { field: at('package_id'), suggestion: 'Add a new package instead.' });

@@ -238,6 +238,17 @@ describe('package fields (AdCP 3.0 and 3.1 forms)', () => {
     });
   });
 
+  it('takes a total_budget that agrees with the packages, and refuses one that does not, writing nothing', async () => {
+    const ok = await call(buyer, 'create_media_buy', buyRequest({ total_budget: { amount: 20000, currency: 'usd' }, packages: [pkg({ budget: 20000 })] }));
+    expect(ok.isError, JSON.stringify(ok.data).slice(0, 300)).toBe(false);
+    const before = await sql`select count(*)::int as n from media_buys`;
+    const sum = await call(buyer, 'create_media_buy', buyRequest({ total_budget: { amount: 1, currency: 'USD' }, packages: [pkg({ budget: 20000 })] }));
+    expect(sum.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'total_budget.amount' });
+    const currency = await call(buyer, 'create_media_buy', buyRequest({ total_budget: { amount: 20000, currency: 'EUR' }, packages: [pkg({ budget: 20000 })] }));
+    expect(currency.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'total_budget.currency' });
+    expect(await sql`select count(*)::int as n from media_buys`).toEqual(before);
+  });
+
   it('keeps a buy created paused (AdCP 3.1) in its setup status, to go paused instead of active', async () => {
     const res = await call(buyer, 'create_media_buy', buyRequest({ paused: true }));
     expect(res.isError).toBe(false);
@@ -295,9 +306,9 @@ describe('idempotency', () => {
     const before = await counts();
     const clash = await call(buyer, 'create_media_buy', { ...req, packages: [{ ...req.packages[0], budget: 30000 }] });
     expect(clash.isError).toBe(true);
-    // Only code and message: nothing that could leak the earlier request.
-    expect(Object.keys(clash.data.adcp_error as object).sort()).toEqual(['code', 'message']);
-    expect(clash.data.adcp_error).toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
+    // What to do, and nothing that could leak the earlier request (no details, no fingerprint).
+    expect(clash.data.adcp_error).toMatchObject({ code: 'IDEMPOTENCY_CONFLICT', field: 'idempotency_key', recovery: 'correctable', suggestion: expect.any(String) });
+    expect(Object.keys(clash.data.adcp_error as object).sort()).toEqual(['code', 'field', 'message', 'recovery', 'suggestion']);
     expect(await counts()).toEqual(before);
   });
 

@@ -110,6 +110,14 @@ describe('update_media_buy', () => {
     expect(await sql`select revision, total_budget from media_buys where id = ${buy.media_buy_id}`).toEqual(before);
   });
 
+  it('refuses a package named twice in one update', async () => {
+    const buy = await newBuy();
+    const id = buy.packages[0]!.package_id;
+    const res = await update({ media_buy_id: buy.media_buy_id, packages: [{ package_id: id, budget: 21000 }, { package_id: id, budget: 22000 }] });
+    expect(res.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'packages[1].package_id' });
+    expect(Number((await sql`select budget from media_packages where id = ${id}`)[0]!.budget)).toBe(20000);
+  });
+
   it('refuses an update that changes nothing, writing nothing', async () => {
     const buy = await newBuy();
     const before = await sql`select revision from media_buys where id = ${buy.media_buy_id}`;
