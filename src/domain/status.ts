@@ -98,7 +98,8 @@ const CHANGES = [
 function actionsOpen(s: MediaBuyStatus | string, startPaused = false): string[] {
   switch (s) {
     case 'pending_approval':
-      return ['cancel'];
+      // Awaiting the seller's decision, a buy may be withdrawn or reshaped (the seller decides on it as it then stands); not paused.
+      return ['cancel', ...CHANGES, 'add_packages', 'sync_creatives'];
     case 'pending_creatives':
     case 'pending_start':
       return [startPaused ? 'resume' : 'pause', 'cancel', ...CHANGES, 'add_packages', 'sync_creatives'];

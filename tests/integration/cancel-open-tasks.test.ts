@@ -63,6 +63,10 @@ describe('canceling a buy ends its open create task', () => {
       expect(created.data.status).toBe('submitted');
       const taskId = (created.data as { task_id: string }).task_id;
       const id = (await sql<{ media_buy_id: string }[]>`select media_buy_id from workflow_steps where id = ${taskId}`)[0]!.media_buy_id;
+      // What it accepts is what it offers: reshaping and withdrawal, not pausing.
+      const listed = ((await call(buyer, 'get_media_buys', { media_buy_ids: [id] })).data.media_buys as { valid_actions: string[] }[])[0]!;
+      expect(listed.valid_actions).toEqual(expect.arrayContaining(['cancel', 'update_budget', 'update_dates', 'update_packages', 'add_packages']));
+      expect(listed.valid_actions).not.toContain('pause');
       const updated = await call(buyer, 'update_media_buy', { media_buy_id: id, end_time: new Date(Date.now() + 40 * 86_400_000).toISOString(), idempotency_key: key(), push_notification_config: { url: `${base}/hooks/update` } });
       expect(updated.isError, JSON.stringify(updated.data)).toBe(false);
       const updateTask = (updated.data as { task_id: string }).task_id;
