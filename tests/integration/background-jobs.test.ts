@@ -225,11 +225,18 @@ describe('advance_flights', () => {
     const pausedEnded = await bookedBuy({ start: -10 * DAY, end: -HOUR }, 'paused');
     const canceled = await bookedBuy({ start: -10 * DAY, end: -HOUR }, 'canceled');
     const running = await bookedBuy({ start: -DAY, end: DAY }, 'active');
-    const [canceledBefore, runningBefore, endedBefore] = [await buyRow(canceled), await buyRow(running), await buyRow(ended)];
+    // Booked, but no creative ever came: it ran nothing, and is over all the same. Not yet booked: it waits for its booking.
+    const neverCreated = await bookedBuy({ start: -10 * DAY, end: -HOUR }, 'pending_creatives');
+    const unbooked = await bookedBuy({ start: -10 * DAY, end: -HOUR }, 'pending_creatives');
+    await sql`update media_buys set confirmed_at = null where id = ${unbooked}`;
+    const [canceledBefore, runningBefore, endedBefore, neverBefore, unbookedBefore] = [await buyRow(canceled), await buyRow(running), await buyRow(ended), await buyRow(neverCreated), await buyRow(unbooked)];
     const result = await advanceFlights({}, JOB, deps);
-    expect(result.completed).toBeGreaterThanOrEqual(2);
+    expect(result.completed).toBeGreaterThanOrEqual(3);
     expect(await buyRow(ended)).toMatchObject({ status: 'completed', revision: endedBefore.revision + 1 });
     expect((await buyRow(pausedEnded)).status).toBe('completed');
+    // Through active, along the lifecycle's edges.
+    expect(await buyRow(neverCreated)).toMatchObject({ status: 'completed', revision: neverBefore.revision + 2 });
+    expect(await buyRow(unbooked)).toEqual(unbookedBefore);
     expect(await buyRow(canceled)).toEqual(canceledBefore);
     expect(await buyRow(running)).toEqual(runningBefore);
     // Nothing is left to do: a second run moves nothing.

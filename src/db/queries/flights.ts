@@ -4,11 +4,14 @@
  * worker holds), then move the ones the lifecycle allows. Both run inside the
  * caller's transaction, which also publishes the changes.
  */
-import { and, asc, eq, inArray, isNotNull, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, lte, or, sql } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
 import { mediaBuys } from '../schema/index.js';
 
-/** `start`: pending_start buys (booked at the ad server) whose flight began; `end`: active or paused buys whose flight is over. */
+/**
+ * `start`: pending_start buys (booked at the ad server) whose flight began; `end`: active or paused buys whose
+ * flight is over, and booked buys still waiting for creatives when it ended (they ran nothing, but are over too).
+ */
 export type FlightEdge = 'start' | 'end';
 
 export interface DueBuy {
@@ -25,7 +28,10 @@ export async function lockBuysDueAt(tx: Queryable, p: { edge: FlightEdge; now: D
   const due =
     p.edge === 'start'
       ? and(eq(mediaBuys.status, 'pending_start'), isNotNull(mediaBuys.confirmedAt), lte(mediaBuys.startTime, p.now))
-      : and(inArray(mediaBuys.status, ['active', 'paused']), lte(mediaBuys.endTime, p.now));
+      : and(
+          or(inArray(mediaBuys.status, ['active', 'paused']), and(eq(mediaBuys.status, 'pending_creatives'), isNotNull(mediaBuys.confirmedAt))),
+          lte(mediaBuys.endTime, p.now),
+        );
   return tx
     .select({ id: mediaBuys.id, tenantId: mediaBuys.tenantId, principalId: mediaBuys.principalId, status: mediaBuys.status, startPaused: mediaBuys.startPaused })
     .from(mediaBuys)

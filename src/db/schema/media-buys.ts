@@ -50,6 +50,8 @@ export const mediaBuys = pgTable(
     // For the flight-date job: buys about to start, and buys about to end.
     index('media_buys_starting_idx').on(t.startTime).where(sql`${t.status} = 'pending_start'`),
     index('media_buys_ending_idx').on(t.endTime).where(sql`${t.status} in ('active', 'paused')`),
+    // Booked buys whose flight may end before any creative arrives.
+    index('media_buys_ending_uncreated_idx').on(t.endTime).where(sql`${t.status} = 'pending_creatives'`),
     // For the delivery-report scheduler: buys whose next report is due.
     index('media_buys_reporting_due_idx').on(t.reportingNextAt).where(sql`${t.reportingNextAt} is not null`),
     // Buys whose reporting webhook holds the buyer's credentials, which start-up re-seals after a key rotation.

@@ -4,7 +4,9 @@
  * created paused; pending_creatives waits for creatives; sync_creatives starts it), and active or paused becomes
  * completed once the end time has passed. Each batch is one transaction: lock
  * with SKIP LOCKED (so concurrent workers share the work), move only along edges
- * the AdCP lifecycle allows, bump the revision, and pg_notify each change.
+ * the AdCP lifecycle allows, bump the revision, and pg_notify each change. A booked buy
+ * still waiting for creatives when its flight ends completes too (through active: the lifecycle has no
+ * edge from pending_creatives to completed); it ran nothing.
  * Starts run before ends, so a buy whose whole flight has passed goes
  * pending_start -> active -> completed in one run, along legal edges.
  */
@@ -29,7 +31,11 @@ async function advanceBatch(deps: TaskDeps, edge: FlightEdge, now: Date): Promis
     const due = await lockBuysDueAt(tx, { edge, now, limit: BATCH });
     let moved = 0;
     for (const to of new Set(due.map((b) => targetOf(edge, b)))) {
-      const legal = due.filter((b) => targetOf(edge, b) === to && isLegalMediaBuyTransition(b.status as Status, to));
+      const bound = due.filter((b) => targetOf(edge, b) === to);
+      // A buy whose flight ended while it waited for creatives completes along the lifecycle's edges, through active.
+      const via = bound.filter((b) => to === 'completed' && b.status === 'pending_creatives').map((b) => b.id);
+      await moveBuys(tx, { ids: via, from: ['pending_creatives'], to: 'active' });
+      const legal = bound.map((b) => (via.includes(b.id) ? { ...b, status: 'active' } : b)).filter((b) => isLegalMediaBuyTransition(b.status as Status, to));
       const done = await moveBuys(tx, { ids: legal.map((b) => b.id), from: [...new Set(legal.map((b) => b.status))], to });
       for (const b of done) {
         await publishChange(tx, { tenant_id: b.tenantId, principal_id: b.principalId, media_buy_id: b.id, task_id: null, status: to, summary: SUMMARY[edge] });

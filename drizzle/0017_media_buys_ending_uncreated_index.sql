@@ -1,0 +1,1 @@
+CREATE INDEX "media_buys_ending_uncreated_idx" ON "media_buys" USING btree ("end_time") WHERE "media_buys"."status" = 'pending_creatives';
