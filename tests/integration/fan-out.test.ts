@@ -228,6 +228,44 @@ describe('updates fan out to every ad server holding a part', () => {
     expect([(await mockOrder(id, A))!.status, (await mockOrder(id, B))!.status]).toEqual(['booked', 'paused']);
   });
 
+  it('undoes an update every ad server refused, unless the buy moved on since', async () => {
+    const ctvOnA = buyRequest({ packages: [{ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 }] });
+    const { id, packages: [pkg] } = await create(ctvOnA);
+    await waitFor(async () => (await createStep(id)).status === 'completed');
+    const listed = async () => ((await call(buyer, 'get_media_buys', { media_buy_ids: [id] })).data.media_buys as { total_budget: number; revision: number; end_time: string; packages: { package_id: string; budget: number; canceled?: boolean }[] }[])[0]!;
+    const before = await listed();
+    await setAdapter(A, { reject: { update_order: 'budget locked by the trafficker' } });
+    try {
+      const refused = await update({
+        media_buy_id: id,
+        end_time: new Date(Date.now() + 60 * 86_400_000).toISOString(),
+        packages: [{ package_id: pkg, budget: 26000 }],
+        new_packages: [{ product_id: 'ctv_run_of_network', pricing_option_id: 'ctv_ron_cpm_auction', budget: 3000, bid_price: 25 }],
+      });
+      // Applied at once, as the answer says...
+      expect((await listed()).total_budget).toBe(29000);
+      await waitFor(async () => (await stepStatus(refused)).status === 'failed', 10_000);
+      expect((await stepStatus(refused)).error!.message).toBe('Mock ad server: budget locked by the trafficker The change was undone: the media buy is as it was before this update.');
+      // ...and back as the ad server holds it once every ad server refused it: the added package canceled, the revision moved on.
+      const after = await listed();
+      expect(after).toMatchObject({ total_budget: before.total_budget, end_time: before.end_time, revision: before.revision + 2 });
+      expect(after.packages.find((k) => k.package_id === pkg)!.budget).toBe(20000);
+      expect(after.packages.filter((k) => k.package_id !== pkg).every((k) => k.canceled)).toBe(true);
+      expect(((await mockOrder(id, A))!.request.lines as { budget: string }[]).map((l) => Number(l.budget))).toEqual([20000]);
+
+      // A buy that moved on meanwhile (another change to it, as a flight start or creatives arriving make) is not
+      // put back over that change: the refusal is reported, and the buy stays as it is now.
+      await setAdapter(A, { latency_ms: 800, reject: { update_order: 'budget locked by the trafficker' } });
+      const late = await update({ media_buy_id: id, packages: [{ package_id: pkg, budget: 21000 }] });
+      await sql`update media_buys set revision = revision + 1 where id = ${id}`;
+      await waitFor(async () => (await stepStatus(late)).status === 'failed', 10_000);
+      expect((await stepStatus(late)).error!.message).toBe('Mock ad server: budget locked by the trafficker');
+      expect((await listed()).packages.find((k) => k.package_id === pkg)!.budget).toBe(21000);
+    } finally {
+      await setAdapter(A, {});
+    }
+  });
+
   it('books new packages on an ad server the buy was not at yet, and completes the update when it is', async () => {
     const { id } = await create(buyRequest());
     await waitFor(async () => (await createStep(id)).status === 'completed');

@@ -19,6 +19,7 @@ import { SyncMediaBuyUpdatePayload } from '../catalog.js';
 import { enqueueMediaBuyUpdate } from '../fan-out.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 import { queueTaskWebhook } from '../../services/webhooks.js';
+import { restoreBeforeUpdate, type UpdateUndo } from '../../db/queries/update-undo.js';
 
 
 type Outcome = { state: 'applied'; error: null } | { state: 'failed'; error: string };
@@ -70,11 +71,16 @@ export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps
       return;
     }
     const failures = parts.flatMap((x) => (x.state === 'failed' && x.error ? [x.error] : []));
-    const status = toAdcpMediaBuyStatus(v.status);
+    // No ad server took the change: the buy goes back to what it was, so it shows what its orders hold.
+    const undone = failures.length && !parts.some((x) => x.state === 'applied') && locked.undo ? await restoreBeforeUpdate(tx, { tenantId, mediaBuyId, undo: locked.undo as unknown as UpdateUndo }) : null;
+    const buyStatus = undone?.status ?? v.status;
+    const status = toAdcpMediaBuyStatus(buyStatus);
     // Not a standard AdCP code; recovery says what to do: another change may go through, retrying this one will not.
-    const error = failures.length ? { code: 'ADAPTER_REJECTED', message: failures.join('; '), recovery: 'correctable' } : null;
+    const error = failures.length
+      ? { code: 'ADAPTER_REJECTED', message: `${failures.join('; ')}${undone ? ' The change was undone: the media buy is as it was before this update.' : ''}`, recovery: 'correctable' }
+      : null;
     await updateWorkflowStep(tx, { tenantId, id: stepId }, error ? { status: 'failed', error } : { status: 'completed', response: { media_buy_id: mediaBuyId, status } });
-    await publishChange(tx, { tenant_id: tenantId, principal_id: v.principal_id, media_buy_id: mediaBuyId, task_id: stepId, status: v.status, summary: error ? `update failed at the ad server: ${error.message}` : 'update applied at the ad server' });
+    await publishChange(tx, { tenant_id: tenantId, principal_id: v.principal_id, media_buy_id: mediaBuyId, task_id: stepId, status: buyStatus, summary: error ? `update failed at the ad server: ${error.message}` : 'update applied at the ad server' });
     await queueTaskWebhook(tx, {
       tenantId,
       principalId: v.principal_id,

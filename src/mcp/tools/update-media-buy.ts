@@ -21,6 +21,7 @@ import { amountToNumber } from '../../domain/money.js';
 import { availableActions, toAdcpMediaBuyStatus, validActions } from '../../domain/status.js';
 import { checkWebhookConfig, withoutCredentials, type PushConfig } from '../../domain/webhooks.js';
 import { queueTaskWebhook } from '../../services/webhooks.js';
+import { undoOf } from '../../db/queries/update-undo.js';
 import { sealBuyerCredentials, secretBox, secretContext } from '../../services/secret-box.js';
 import { enqueueCreativeSync, enqueueMediaBuyUpdate } from '../../jobs/fan-out.js';
 import { prepareUpdateMediaBuy } from '../adcp31-shapes.js';
@@ -140,7 +141,9 @@ export default defineTool({
         }
       }
       const stepId = newId('task');
-      await insertWorkflowStep(tx, { id: stepId, ...scope, mediaBuyId: buy.id, stepType: TOOL, status: 'pending', owner: 'system', request: withoutCredentials(input as Record<string, unknown>), pushNotificationConfig: sealBuyerCredentials(secretBox(), credentials, input.push_notification_config ?? null) });
+      // The buy as it was, to restore should every ad server refuse the change (src/db/queries/update-undo.ts); a cancel is final.
+      const undo = plan.cancel ? null : undoOf(buy, packages, new Set(plan.packageChanges.map((c) => c.id)), added.map((a) => a.id), revision);
+      await insertWorkflowStep(tx, { id: stepId, ...scope, mediaBuyId: buy.id, stepType: TOOL, status: 'pending', owner: 'system', request: withoutCredentials(input as Record<string, unknown>), pushNotificationConfig: sealBuyerCredentials(secretBox(), credentials, input.push_notification_config ?? null), undo: undo as Record<string, unknown> | null });
       // Past approval, the change goes to every ad server holding a part of the buy (one job each), and new or changed creative assignments with it.
       const sent = buy.status !== 'pending_approval' && (await enqueueMediaBuyUpdate(tx, { tenantId: ctx.tenant.id, mediaBuyId: buy.id, stepId })) > 0;
       if (!sent) {
