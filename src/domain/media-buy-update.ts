@@ -113,18 +113,32 @@ function wrongStatus(from: string, action: string, message: string, suggestion: 
   });
 }
 
-function transition(from: string, to: MediaBuyStatus, action: 'pause' | 'resume' | 'cancel' | 'update_packages'): MediaBuyStatus {
+/** AdCP 3.1 media-buy-valid-action values a refused update is reported as (ACTION_NOT_ALLOWED attempted_action). */
+type Action = 'pause' | 'resume' | 'cancel' | 'update_packages' | 'update_dates' | 'add_packages';
+
+/** The action a refused change maps to: adding packages, moving dates, else changing packages (the nearest for a new reporting webhook too). */
+function actionOf(req: UpdateRequest): Action {
+  if (req.paused === true) return 'pause';
+  if (req.paused === false) return 'resume';
+  if (req.new_packages?.length) return 'add_packages';
+  if (req.start_time !== undefined || req.end_time !== undefined) return 'update_dates';
+  return 'update_packages';
+}
+
+const verb = (a: Action) => (a === 'pause' || a === 'resume' || a === 'cancel' ? a : 'change');
+
+function transition(from: string, to: MediaBuyStatus, action: Action): MediaBuyStatus {
   if (from === to && to !== 'canceled') return to;
   // A buy awaiting the seller's approval may be withdrawn or reshaped, nothing else.
   if (from === 'pending_approval') {
     if (to === 'canceled') return to;
-    throw wrongStatus(from, action, `Cannot ${action === 'update_packages' ? 'change' : action} a media buy that awaits the seller's approval.`, 'Wait for approval, or cancel it.');
+    throw wrongStatus(from, action, `Cannot ${verb(action)} a media buy that awaits the seller's approval.`, 'Wait for approval, or cancel it.');
   }
   if (isLegalMediaBuyTransition(from as never, to as never)) return to;
   if (to === 'canceled') {
     throw new AdcpError('NOT_CANCELLABLE', `The media buy is ${from} and can no longer be canceled.`, { field: 'canceled', recovery: 'terminal', suggestion: 'Check its status with get_media_buys.' });
   }
-  throw wrongStatus(from, action, `Cannot ${action === 'update_packages' ? 'change' : action} a media buy that is ${toAdcpMediaBuyStatus(from)}.`, 'Check its status and available_actions with get_media_buys.');
+  throw wrongStatus(from, action, `Cannot ${verb(action)} a media buy that is ${toAdcpMediaBuyStatus(from)}.`, 'Check its status and available_actions with get_media_buys.');
 }
 
 export function planUpdate(input: {
@@ -148,7 +162,7 @@ export function planUpdate(input: {
     return { status, startPaused: !!cur.startPaused, startTime: cur.startTime, endTime: cur.endTime, cancel: { reason: req.cancellation_reason ?? null }, packageChanges: [], newPackages: [], totalBudget: sumAmounts(cur.packages.filter((p) => p.status !== 'canceled').map((p) => p.budget)) };
   }
   // A canceled, completed or rejected buy takes no change at all (a new reporting webhook included).
-  if (TERMINAL.has(status)) transition(status, req.paused ? 'paused' : 'active', req.paused === true ? 'pause' : req.paused === false ? 'resume' : 'update_packages');
+  if (TERMINAL.has(status)) transition(status, req.paused ? 'paused' : 'active', actionOf(req));
   if (!modifies && req.paused === undefined && req.reporting_webhook === undefined) {
     throw new AdcpError('VALIDATION_ERROR', 'The update changes nothing: send at least one of paused, canceled, start_time, end_time, packages, new_packages or reporting_webhook.', {
       field: 'media_buy_id',

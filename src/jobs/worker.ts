@@ -133,6 +133,9 @@ export function graphileLogger(logger: Logger, stopping: () => boolean = () => f
     if (stopping() && (lostConnection(message) || lostConnection((meta as { error?: unknown } | undefined)?.error))) return logger.debug(message, fields);
     // Its advice that the pool be as large as the concurrency predates batched fetching (our local queue).
     if (message.startsWith('WARNING: having maxPoolSize')) return logger.debug(message, fields);
+    // A failed attempt that will be retried (an ad server or a webhook receiver that is down for a while) is a warning; the last one an error.
+    const job = (meta as { failure?: boolean; job?: { attempts?: number; max_attempts?: number } } | undefined)?.failure ? (meta as { job?: { attempts?: number; max_attempts?: number } }).job : undefined;
+    if (level === 'error' && job && (job.attempts ?? 0) < (job.max_attempts ?? 0)) return logger.warn(message, fields);
     if (level === 'error') logger.error(message, fields);
     else if (level === 'warning') logger.warn(message, fields);
     else logger.debug(message, fields);

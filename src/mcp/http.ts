@@ -140,8 +140,9 @@ export async function startHttpServer(
     switch (msg.method) {
       case 'tools/call': {
         const name = msg.params?.name;
-        const tool = typeof name === 'string' ? findTool(name) : undefined;
-        if (!tool) return rpcError(msg.id, -32602, `Unknown tool: ${String(name)}`);
+        if (typeof name !== 'string') return rpcError(msg.id, -32602, 'tools/call needs params.name, the tool to call (see tools/list).');
+        const tool = findTool(name);
+        if (!tool) return rpcError(msg.id, -32602, `Unknown tool: ${name}`);
         return { jsonrpc: '2.0', id: msg.id, result: await invokeTool(tool, msg.params?.arguments, toolContext(app, caller)) };
       }
       case 'tools/list':
@@ -154,6 +155,10 @@ export async function startHttpServer(
   }
 
   async function handleMcp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'POST' && req.method !== 'DELETE') {
+      sendJson(res, 405, rpcError(null, -32000, `Method ${req.method} is not allowed on /mcp: POST a JSON-RPC message, GET the event stream of a session, or DELETE a session.`), { allow: 'GET, POST, DELETE' });
+      return;
+    }
     const token = tokenFromHeaders(req.headers);
     const caller = await auth.resolve(token);
     if (caller === null) {

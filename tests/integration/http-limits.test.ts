@@ -66,6 +66,16 @@ describe('HTTP limits', () => {
     await fetch(`${http.url}/mcp`, { method: 'DELETE', headers: headers(id!) });
   });
 
+  it('answers methods /mcp does not take with 405, and a tools/call with no tool name with what to send', async () => {
+    for (const method of ['PUT', 'PATCH']) {
+      const res = await fetch(`${http.url}/mcp`, { method, headers: headers(), body: '{}' });
+      expect(res.status, method).toBe(405);
+      expect(res.headers.get('allow')).toBe('GET, POST, DELETE');
+    }
+    const nameless = await post({ jsonrpc: '2.0', id: 3, method: 'tools/call' });
+    expect(await nameless.json()).toMatchObject({ id: 3, error: { code: -32602, message: expect.stringContaining('params.name') } });
+  });
+
   it('releases the least recently used idle session to make room, and refuses a new one when none is idle', async () => {
     await waitFor(async () => http.sessionCount() === 0, 5_000);
     const a = (await initialize()).id!;

@@ -108,6 +108,11 @@ describe('update_media_buy', () => {
       expect(res.data.adcp_error, JSON.stringify(change)).toMatchObject({ code: 'INVALID_STATE' });
     }
     expect(await sql`select revision, total_budget from media_buys where id = ${buy.media_buy_id}`).toEqual(before);
+    // Each refusal names the action the change maps to (AdCP 3.1 ACTION_NOT_ALLOWED).
+    const refusedAs = async (change: Record<string, unknown>) => ((await update({ media_buy_id: buy.media_buy_id, adcp_version: '3.1', ...change })).data.adcp_error as { details: { attempted_action: string } }).details.attempted_action;
+    expect(await refusedAs({ end_time: new Date(Date.now() + 90 * 86_400_000).toISOString() })).toBe('update_dates');
+    expect(await refusedAs({ new_packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1500, bid_price: 4 }] })).toBe('add_packages');
+    expect(await refusedAs({ packages: [{ package_id: buy.packages[0]!.package_id, budget: 1 }] })).toBe('update_packages');
   });
 
   it('refuses a package named twice in one update', async () => {

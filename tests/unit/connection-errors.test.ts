@@ -5,6 +5,7 @@
 import { DrizzleQueryError } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { brokenDatabaseConnection, brokenDatabaseQuery } from '../../src/db/client.js';
+import { graphileLogger } from '../../src/jobs/worker.js';
 import { createLogger } from '../../src/logger.js';
 
 const pgError = (code: string, message: string) => Object.assign(new Error(message), { name: 'PostgresError', code });
@@ -58,5 +59,16 @@ describe('logging an error', () => {
     expect(rec.error.stack).toContain('params: [2 not logged]');
     expect(rec.error.cause.code).toBe('22P05');
     for (const secret of ['SUPERSECRETCRED-1', 'VALIDTOKEN-1', 'mb_1']) expect(lines[0]).not.toContain(secret);
+  });
+});
+
+describe('Graphile Worker’s log', () => {
+  it('reports a failed attempt that will be retried as a warning, and the last one as an error', () => {
+    const lines: string[] = [];
+    const gw = graphileLogger(createLogger('info', {}, (l) => void lines.push(l)));
+    gw.error('Failed task 1 (deliver_webhook, 3.00ms, attempt 1 of 5) with error', { failure: true, job: { attempts: 1, max_attempts: 5 } });
+    gw.error('Failed task 1 (deliver_webhook, 3.00ms, attempt 5 of 5) with error', { failure: true, job: { attempts: 5, max_attempts: 5 } });
+    gw.error('Something else broke', {});
+    expect(lines.map((l) => (JSON.parse(l) as { level: string }).level)).toEqual(['warn', 'error', 'error']);
   });
 });
