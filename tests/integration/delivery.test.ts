@@ -217,6 +217,26 @@ describe('get_media_buy_delivery', () => {
     expect(d!.totals.spend).toBe(30000);
     expect(packageIds.map((id) => d!.by_package.find((p) => p.package_id === id)!.spend)).toEqual([20000, 10000]);
   });
+
+  it('simulates delivery only on the packages still running', async () => {
+    const created = await call(buyer, 'create_media_buy', buyRequest({
+      account: SANDBOX,
+      packages: [
+        { product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 },
+        { product_id: 'video_preroll_news', pricing_option_id: 'preroll_cpm_fixed', budget: 10000 },
+      ],
+    }));
+    const id = created.data.media_buy_id as string;
+    const [live, dropped] = (created.data.packages as { package_id: string }[]).map((p) => p.package_id);
+    const canceled = await call(buyer, 'update_media_buy', { media_buy_id: id, idempotency_key: key(), packages: [{ package_id: dropped, canceled: true }] });
+    expect(canceled.isError, JSON.stringify(canceled.data)).toBe(false);
+    await controller('simulate_delivery', { media_buy_id: id, impressions: 3000, clicks: 30, reported_spend: { amount: 90, currency: 'USD' } });
+    await controller('simulate_budget_spend', { media_buy_id: id, spend_percentage: 50 });
+    const { data } = await delivery({ media_buy_ids: [id] });
+    const byId = Object.fromEntries((data.media_buy_deliveries as { by_package: { package_id: string; impressions: number; spend: number }[] }[])[0]!.by_package.map((p) => [p.package_id, p]));
+    expect(byId[live!]).toMatchObject({ impressions: 3000, spend: 10000 });
+    expect(byId[dropped!]).toMatchObject({ impressions: 0, spend: 0 });
+  });
 });
 
 describe('provide_performance_feedback', () => {
