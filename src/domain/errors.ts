@@ -54,11 +54,10 @@ export class AdcpError extends Error {
   }
 
   toJSON(): AdcpErrorBody {
-    // An idempotency conflict says nothing about the earlier request: AdCP forbids echoing anything that
-    // could leak the other payload (details, issues). What to do about it leaks nothing.
-    if (this.code === 'IDEMPOTENCY_CONFLICT') {
-      return { code: this.code, message: this.message, ...(this.field !== undefined && { field: this.field }), ...(this.suggestion !== undefined && { suggestion: this.suggestion }), recovery: this.recovery };
-    }
+    // An idempotency conflict says nothing about the earlier request beyond its code and message: AdCP forbids
+    // echoing anything that could leak the other payload, and the compliance storyboards hold the error to
+    // exactly those fields (the AdCP SDK's allowlist), so not even field, suggestion or recovery.
+    if (this.code === 'IDEMPOTENCY_CONFLICT') return { code: this.code, message: this.message };
     return {
       code: this.code,
       message: this.message,
