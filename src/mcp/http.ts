@@ -123,9 +123,12 @@ export async function startHttpServer(
     directory.released(id).catch((err) => log.warn('could not touch a released session', { session_id: id, error: err }));
   }
 
+  /** Sessions being opened (initialize, or a take-over) and not yet in `sessions`: their room is reserved. */
+  let opening = 0;
+
   /** Room for one more live session: the least recently used idle one is released if need be; false if none is idle. */
   function makeRoom(): boolean {
-    if (sessions.size < maxSessions) return true;
+    if (sessions.size + opening < maxSessions) return true;
     let oldest: [string, Session] | undefined;
     for (const entry of sessions) if (entry[1].open === 0 && (!oldest || entry[1].lastActive < oldest[1].lastActive)) oldest = entry;
     if (!oldest) return false;
@@ -233,14 +236,36 @@ export async function startHttpServer(
   }
 
   async function startSession(req: http.IncomingMessage, res: http.ServerResponse, body: unknown, caller: Caller): Promise<void> {
-    const { transport } = await openSession(caller, randomUUID());
+    const id = randomUUID();
+    const { transport } = await openSession(caller, id);
     const accept = req.headers.accept ?? '';
     if (!accept.includes('text/event-stream') || !accept.includes('application/json')) req.headers.accept = 'application/json, text/event-stream';
-    await transport.handleRequest(req, res, body);
+    try {
+      await transport.handleRequest(req, res, body);
+    } finally {
+      // The session entered `sessions` busy with its initialize (so no other request releases it meanwhile); now it is idle.
+      opening--;
+      const session = sessions.get(id);
+      if (session?.transport === transport) {
+        session.open = Math.max(0, session.open - 1);
+        session.lastActive = Date.now();
+      }
+    }
   }
 
+  /** A new live session; its room stays reserved (`opening`) until the caller has put it in `sessions` and decrements. */
   async function openSession(caller: Caller, id: string, takeOver?: TakeOver) {
     if (!makeRoom()) throw new TooManySessions();
+    opening++;
+    try {
+      return await openSessionTransport(caller, id, takeOver);
+    } catch (err) {
+      opening--;
+      throw err;
+    }
+  }
+
+  async function openSessionTransport(caller: Caller, id: string, takeOver?: TakeOver) {
     const principalId = caller.principal?.id;
     const mcp = createMcpServer(app, async (extra) => (extra?.authInfo?.extra?.caller as Caller | undefined) ?? caller, { sessionId: id, resume: takeOver?.resume });
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
@@ -250,7 +275,7 @@ export async function startHttpServer(
       // moved or released) reconnects after a second, with Last-Event-ID, and misses nothing.
       retryInterval: 1000,
       onsessioninitialized: async (sid) => {
-        sessions.set(sid, { transport, principalId, close: () => mcp.close(), lastActive: Date.now(), open: 0 });
+        sessions.set(sid, { transport, principalId, close: () => mcp.close(), lastActive: Date.now(), open: 1 });
         await directory.opened(sid, caller);
         log.debug('session opened', { session_id: sid, principal_id: principalId });
       },
@@ -274,11 +299,16 @@ export async function startHttpServer(
         const found = await directory.find(id, caller);
         if (!found) return undefined;
         const { mcp, transport } = await openSession(caller, id, found);
-        resumeTransport(transport, id);
-        // Held (open) while it is being taken over: on a slow database the idle sweep could otherwise release
-        // it, closing its transport, before the request that took it over reaches it.
-        const session: Session = { transport, principalId: caller.principal?.id, close: () => mcp.close(), replayFrom: String(found.lastEventId), lastActive: Date.now(), open: 1 };
-        sessions.set(id, session);
+        let session: Session;
+        try {
+          resumeTransport(transport, id);
+          // Held (open) while it is being taken over: on a slow database the idle sweep could otherwise release
+          // it, closing its transport, before the request that took it over reaches it.
+          session = { transport, principalId: caller.principal?.id, close: () => mcp.close(), replayFrom: String(found.lastEventId), lastActive: Date.now(), open: 1 };
+          sessions.set(id, session);
+        } finally {
+          opening--;
+        }
         try {
           await directory.announce(id);
           await mcp.catchUp();

@@ -245,7 +245,7 @@ describe('updates fan out to every ad server holding a part', () => {
       // Applied at once, as the answer says...
       expect((await listed()).total_budget).toBe(29000);
       await waitFor(async () => (await stepStatus(refused)).status === 'failed', 10_000);
-      expect((await stepStatus(refused)).error!.message).toBe('Mock ad server: budget locked by the trafficker The change was undone: the media buy is as it was before this update.');
+      expect((await stepStatus(refused)).error!.message).toBe('Mock ad server: budget locked by the trafficker. The change was undone: the media buy is as it was before this update (its reporting webhook and creative assignments aside).');
       // ...and back as the ad server holds it once every ad server refused it: the added package canceled, the revision moved on.
       const after = await listed();
       expect(after).toMatchObject({ total_budget: before.total_budget, end_time: before.end_time, revision: before.revision + 2 });

@@ -107,4 +107,16 @@ describe('HTTP limits', () => {
     await waitFor(async () => (await initialize()).status === 200, 5_000);
     expect(c).not.toBe(a);
   });
+
+  it('never releases a session while its initialize is under way: many at once get a session or a 503, never a lost one', async () => {
+    const init = async () => {
+      const res = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'limits', version: '1' } } });
+      await res.text();
+      return res.status;
+    };
+    const statuses = await Promise.all(Array.from({ length: 20 }, init));
+    for (const status of statuses) expect([200, 503]).toContain(status);
+    expect(statuses).toContain(200);
+    expect(http.sessionCount()).toBeLessThanOrEqual(2);
+  });
 });

@@ -278,7 +278,7 @@ export async function recordUpdatePartRetry(db: Queryable, p: { stepId: string; 
  */
 export async function settleUpdatePart(
   db: Queryable,
-  p: { stepId: string; adapterConfigId: string; state: 'applied' | 'failed'; attempts: number; error: string | null },
+  p: { stepId: string; adapterConfigId: string; state: 'applied' | 'skipped' | 'refused' | 'failed'; attempts: number; error: string | null },
 ): Promise<{ adapter_config_id: string; state: string; error: string | null }[]> {
   return db.execute<{ adapter_config_id: string; state: string; error: string | null }>(sql`
     with mine as (

@@ -18,7 +18,7 @@ export const adapterOrderUpdates = pgTable(
     adapterConfigId: text('adapter_config_id').notNull().references(() => adapterConfigs.id, { onDelete: 'cascade' }),
     tenantId: text('tenant_id').notNull().references(() => tenants.id, { onDelete: 'cascade' }),
     mediaBuyId: text('media_buy_id').notNull().references(() => mediaBuys.id, { onDelete: 'cascade' }),
-    /** queued | applied | failed */
+    /** queued | applied | skipped (nothing to change there) | refused (for good, by the ad server) | failed (outcome unknown) */
     state: text('state').notNull().default('queued'),
     attempts: integer('attempts').notNull().default(0),
     error: text('error'),

@@ -22,7 +22,12 @@ import { queueTaskWebhook } from '../../services/webhooks.js';
 import { restoreBeforeUpdate, type UpdateUndo } from '../../db/queries/update-undo.js';
 
 
-type Outcome = { state: 'applied'; error: null } | { state: 'failed'; error: string };
+/**
+ * What became of the change at one ad server: applied; skipped (nothing there to change: the order is being
+ * undone, or was never made for a closed buy); refused for good by the ad server; or failed, its outcome
+ * unknown (the last retry of a transient error: the ad server may have applied it after all).
+ */
+type Outcome = { state: 'applied' | 'skipped'; error: null } | { state: 'refused' | 'failed'; error: string };
 
 export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps: TaskDeps): Promise<void> {
   const parsed = SyncMediaBuyUpdatePayload.safeParse(rawPayload);
@@ -59,7 +64,7 @@ export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps
       log.warn('ad server update not applied yet; will retry', { error: errorMessage(error) });
       throw new Error(`transient adapter failure: ${errorMessage(error)}`);
     }
-    outcome = { state: 'failed', error: `${v.adapter?.name ?? adapterConfigId}: ${errorMessage(error)}` };
+    outcome = { state: permanent ? 'refused' : 'failed', error: `${v.adapter?.name ?? adapterConfigId}: ${errorMessage(error)}` };
   }
 
   await deps.db.transaction(async (tx) => {
@@ -70,14 +75,16 @@ export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps
       if (locked.status === 'pending') await updateWorkflowStep(tx, { tenantId, id: stepId }, { status: 'in_progress' });
       return;
     }
-    const failures = parts.flatMap((x) => (x.state === 'failed' && x.error ? [x.error] : []));
-    // No ad server took the change: the buy goes back to what it was, so it shows what its orders hold.
-    const undone = failures.length && !parts.some((x) => x.state === 'applied') && locked.undo ? await restoreBeforeUpdate(tx, { tenantId, mediaBuyId, undo: locked.undo as unknown as UpdateUndo }) : null;
+    const failures = parts.flatMap((x) => ((x.state === 'failed' || x.state === 'refused') && x.error ? [x.error] : []));
+    // Every ad server holding the buy refused the change for good: the buy goes back to what it was, so it shows what its
+    // orders hold. Not when one applied it, or may have (a transient failure given up on).
+    const refusedEverywhere = parts.some((x) => x.state === 'refused') && parts.every((x) => x.state === 'refused' || x.state === 'skipped');
+    const undone = refusedEverywhere && locked.undo ? await restoreBeforeUpdate(tx, { tenantId, mediaBuyId, undo: locked.undo as unknown as UpdateUndo }) : null;
     const buyStatus = undone?.status ?? v.status;
     const status = toAdcpMediaBuyStatus(buyStatus);
     // Not a standard AdCP code; recovery says what to do: another change may go through, retrying this one will not.
     const error = failures.length
-      ? { code: 'ADAPTER_REJECTED', message: `${failures.join('; ')}${undone ? ' The change was undone: the media buy is as it was before this update.' : ''}`, recovery: 'correctable' }
+      ? { code: 'ADAPTER_REJECTED', message: `${failures.join('; ')}${undone ? '. The change was undone: the media buy is as it was before this update (its reporting webhook and creative assignments aside).' : ''}`, recovery: 'correctable' }
       : null;
     await updateWorkflowStep(tx, { tenantId, id: stepId }, error ? { status: 'failed', error } : { status: 'completed', response: { media_buy_id: mediaBuyId, status } });
     await publishChange(tx, { tenant_id: tenantId, principal_id: v.principal_id, media_buy_id: mediaBuyId, task_id: stepId, status: buyStatus, summary: error ? `update failed at the ad server: ${error.message}` : 'update applied at the ad server' });
@@ -102,11 +109,11 @@ async function apply(deps: TaskDeps, v: PartView, stepId: string, job: JobInfo):
   if (part?.state === 'failed') return { state: 'failed', error: `${v.adapter?.name ?? part.adapter_config_id}: not booked (${part.error ?? 'failed'})` };
   if (!part || part.state === 'queued') {
     // Nothing booked here yet. A closed buy needs nothing (its fulfilment undoes whatever it books); an open one waits for the booking.
-    if (CLOSED_BUY.has(v.status)) return { state: 'applied', error: null };
+    if (CLOSED_BUY.has(v.status)) return { state: 'skipped', error: null };
     throw new Error('the booking at this ad server is still in progress');
   }
   // Canceling or canceled: the order is being undone, which no update can change.
-  if (part.state !== 'booked' || !part.external_order_id) return { state: 'applied', error: null };
+  if (part.state !== 'booked' || !part.external_order_id) return { state: 'skipped', error: null };
   if (!v.adapter) throw new AdapterError('the adapter config of this part no longer exists', true);
   await deps.adapters({ id: v.adapter.id, adapterType: v.adapter.adapter_type, settings: v.adapter.settings }).updateOrder(
     {
