@@ -28,7 +28,12 @@ function withoutQueryParams(err: Error): { message: string; stack: string | unde
   return { message, stack: err.stack?.replace(err.message, message) };
 }
 
+/** The same in text that quotes such an error (Graphile Worker's "Failed task ... with error '...'" and its stack). */
+const QUOTED_PARAMS = /\n(\s*)params: [^\n]*/g;
+const withoutQuotedParams = (text: string): string => (text.includes('params: ') ? text.replace(QUOTED_PARAMS, '\n$1params: [not logged]') : text);
+
 function redact(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return withoutQuotedParams(value);
   if (depth > 4 || value === null || typeof value !== 'object') return value;
   if (value instanceof Error) {
     // Drizzle wraps the driver's error ("Failed query: ...") and keeps the reason only as its cause.
@@ -54,7 +59,7 @@ export function createLogger(level: LogLevel, base: Record<string, unknown> = {}
   const threshold = ORDER[level];
   const emit = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] < threshold) return;
-    const rec = { time: new Date().toISOString(), level: lvl, msg, ...(redact(base) as object), ...(fields ? (redact(fields) as object) : {}) };
+    const rec = { time: new Date().toISOString(), level: lvl, msg: withoutQuotedParams(msg), ...(redact(base) as object), ...(fields ? (redact(fields) as object) : {}) };
     write(JSON.stringify(rec) + '\n');
   };
   return {

@@ -128,6 +128,18 @@ export function brokenDatabaseConnection(err: unknown): boolean {
 }
 
 /**
+ * Postgres refused a value a query carried (not the query, not the connection): a string too long, a number
+ * out of range, a date it cannot read or hold, text it cannot store, a value too large for an index. Sending
+ * the same value again fails the same way.
+ */
+const REFUSED_VALUE = new Set(['22001', '22003', '22007', '22008', '22021', '22025', '22P02', '22P05', '54000']);
+export function refusedValue(err: unknown): boolean {
+  const driver = err instanceof DrizzleQueryError ? err.cause : err;
+  const code = (driver as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && REFUSED_VALUE.has(code);
+}
+
+/**
  * The same, for a query made through Drizzle only: what an adapter's failure must be to be taken for our database's
  * (the mock keeps its orders in it) rather than the ad server's. A raw socket error from an adapter's own client is
  * the ad server's.

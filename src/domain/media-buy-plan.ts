@@ -275,7 +275,10 @@ export function planMediaBuy(input: {
     if (req.total_budget.currency.toUpperCase() !== currency) {
       throw new AdcpError('VALIDATION_ERROR', `total_budget is in ${req.total_budget.currency}, the packages' pricing options in ${currency}.`, { field: 'total_budget.currency', suggestion: `Send total_budget in ${currency}, or leave it out: the buy's total is the sum of its package budgets.` });
     }
-    if (compareAmounts(req.total_budget.amount, totalBudget) !== 0) {
+    // Each package budget is kept to 4 decimals: allow the total that rounding away (0.0001 per package).
+    const amount = req.total_budget.amount;
+    const off = typeof amount === 'number' && Number.isFinite(amount) && amount >= 0 && amount < MAX_AMOUNT ? toUnits(amount) - toUnits(totalBudget) : null;
+    if (off === null || off > BigInt(planned.length) || off < -BigInt(planned.length)) {
       throw new AdcpError('VALIDATION_ERROR', `total_budget ${req.total_budget.amount} ${currency} is not the sum of the package budgets (${totalBudget} ${currency}).`, { field: 'total_budget.amount', suggestion: "Send the sum of the package budgets, or leave total_budget out: the buy's total is that sum." });
     }
   }

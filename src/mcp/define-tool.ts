@@ -6,7 +6,7 @@
  */
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { rerunOnBrokenConnection } from '../db/client.js';
+import { refusedValue, rerunOnBrokenConnection } from '../db/client.js';
 import { AdcpError, authRequired, fieldPath, invalidRequest, MAX_LISTED_ISSUES, type AdcpErrorBody } from '../domain/errors.js';
 import { unstorablePath } from '../domain/text.js';
 import { postalSupport31 } from '../domain/seller-capabilities.js';
@@ -320,7 +320,7 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
     return successResult(servedAs(release, tool.name, data, false), context);
   } catch (err) {
     if (err instanceof AdcpError) return errorResult(err.toJSON(), context, err.response, release);
-    if (refusedData(err)) {
+    if (refusedValue(err)) {
       // Postgres refused a value of the request (out of range, too long for an index...): the caller's to fix, not a retry.
       ctx.logger.warn('tool call refused by the database for a value it holds', { tool: tool.name, tenant_id: ctx.tenant?.id, principal_id: ctx.principal?.id, error: err });
       return errorResult(
@@ -356,15 +356,6 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
  * idempotency key (if an earlier run did commit, the next replays its response). Otherwise the caller gets the
  * transient error and decides.
  */
-/**
- * Postgres refused a value the call carried: a data exception (SQLSTATE class 22: numeric out of range,
- * invalid datetime, string too long...) or a value too large for an index (54000).
- */
-function refusedData(err: unknown): boolean {
-  const code = (err as { cause?: { code?: unknown }; code?: unknown })?.cause?.code ?? (err as { code?: unknown })?.code;
-  return typeof code === 'string' && (code.startsWith('22') || code === '54000');
-}
-
 function handle(tool: ToolDef, input: unknown, ctx: ToolContext): Promise<Record<string, unknown>> {
   const repeatable = tool.annotations.readOnlyHint || (tool.annotations.idempotentHint && typeof (input as { idempotency_key?: unknown }).idempotency_key === 'string');
   if (!repeatable) return tool.handle(input, ctx);

@@ -8,7 +8,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Db } from '../db/client.js';
 import { insertAuditBatch, type AuditEntry } from '../db/queries/audit.js';
-import { brokenDatabaseConnection } from '../db/client.js';
+import { refusedValue } from '../db/client.js';
 import { storable } from '../domain/text.js';
 import type { Logger } from '../logger.js';
 
@@ -83,8 +83,8 @@ export class AuditTrail {
     if (batch.length === 0) return this.writing;
     this.writing = this.writing.then(() =>
       insertAuditBatch(this.db, batch).catch(async (err) => {
-        if (!brokenDatabaseConnection(err)) return this.writeOneByOne(batch, err);
-        // The database is away: keep the entries for the next flush, unless the buffer is already full.
+        if (refusedValue(err)) return this.writeOneByOne(batch, err);
+        // The database is away or busy: keep the entries for the next flush, unless the buffer is already full.
         const room = MAX_BUFFER - this.buffer.length;
         this.buffer.unshift(...batch.slice(0, Math.max(0, room)));
         this.logger.warn('audit trail write failed; will retry', { entries: batch.length, error: err });
@@ -99,8 +99,9 @@ export class AuditTrail {
   }
 
   /**
-   * A batch Postgres refused for what is in it would be refused on every retry, and every entry after it
-   * would join it: its entries are written one by one, and those refused are dropped (counted, not logged).
+   * A batch Postgres refused for a value in it would be refused on every retry, and every entry after it
+   * would join it: its entries are written one by one, and those refused are dropped (counted, not logged);
+   * any other failure keeps the rest for the next flush.
    */
   private async writeOneByOne(batch: AuditEntry[], err: unknown): Promise<void> {
     let refused = 0;
@@ -108,7 +109,7 @@ export class AuditTrail {
       try {
         await insertAuditBatch(this.db, [batch[i]!]);
       } catch (one) {
-        if (brokenDatabaseConnection(one)) {
+        if (!refusedValue(one)) {
           this.buffer.unshift(...batch.slice(i, i + Math.max(0, MAX_BUFFER - this.buffer.length)));
           this.timer ??= setTimeout(() => void this.flush(), 5_000).unref();
           break;

@@ -196,8 +196,11 @@ describe('collect_delivery', () => {
 describe('advance_flights', () => {
   it('starts a pending_start buy whose start has passed, and a subscribed client hears of it', async () => {
     const id = await bookedBuy({ start: -HOUR, end: 10 * DAY }, 'pending_start');
+    // Awaiting the seller, or confirmed but still being booked: not running anywhere yet.
     const unconfirmed = await bookedBuy({ start: -HOUR, end: 10 * DAY }, 'pending_start');
     await sql`update media_buys set confirmed_at = null where id = ${unconfirmed}`;
+    const booking = await bookedBuy({ start: -HOUR, end: 10 * DAY }, 'pending_start');
+    await sql`update workflow_steps set status = 'in_progress' where media_buy_id = ${booking} and step_type = 'create_media_buy'`;
     const waiting = await bookedBuy({ start: -HOUR, end: 10 * DAY }, 'pending_creatives');
     const before = await buyRow(id);
     await buyer.subscribeResource({ uri: `media-buy://${id}` });
@@ -210,6 +213,7 @@ describe('advance_flights', () => {
     const { data } = await call(buyer, 'get_media_buys', { media_buy_ids: [id] });
     expect((data.media_buys as { status: string }[])[0]!.status).toBe('active');
     expect((await buyRow(unconfirmed)).status).toBe('pending_start');
+    expect((await buyRow(booking)).status).toBe('pending_start');
     expect((await buyRow(waiting)).status).toBe('pending_creatives');
   });
 
@@ -228,7 +232,7 @@ describe('advance_flights', () => {
     // Booked, but no creative ever came: it ran nothing, and is over all the same. Not yet booked: it waits for its booking.
     const neverCreated = await bookedBuy({ start: -10 * DAY, end: -HOUR }, 'pending_creatives');
     const unbooked = await bookedBuy({ start: -10 * DAY, end: -HOUR }, 'pending_creatives');
-    await sql`update media_buys set confirmed_at = null where id = ${unbooked}`;
+    await sql`update workflow_steps set status = 'in_progress' where media_buy_id = ${unbooked} and step_type = 'create_media_buy'`;
     const [canceledBefore, runningBefore, endedBefore, neverBefore, unbookedBefore] = [await buyRow(canceled), await buyRow(running), await buyRow(ended), await buyRow(neverCreated), await buyRow(unbooked)];
     const result = await advanceFlights({}, JOB, deps);
     expect(result.completed).toBeGreaterThanOrEqual(3);

@@ -241,9 +241,17 @@ describe('package fields (AdCP 3.0 and 3.1 forms)', () => {
   it('takes a total_budget that agrees with the packages, and refuses one that does not, writing nothing', async () => {
     const ok = await call(buyer, 'create_media_buy', buyRequest({ total_budget: { amount: 20000, currency: 'usd' }, packages: [pkg({ budget: 20000 })] }));
     expect(ok.isError, JSON.stringify(ok.data).slice(0, 300)).toBe(false);
+    // Package budgets are kept to 4 decimals: a total that agrees before that rounding agrees.
+    const thirds = await call(buyer, 'create_media_buy', buyRequest({
+      total_budget: { amount: 30000.00001, currency: 'USD' },
+      packages: [pkg({ budget: 10000.000003 }), pkg({ product_id: 'ctv_run_of_network', pricing_option_id: 'ctv_ron_cpm_auction', budget: 20000.000007, bid_price: 25 })],
+    }));
+    expect(thirds.isError, JSON.stringify(thirds.data).slice(0, 300)).toBe(false);
     const before = await sql`select count(*)::int as n from media_buys`;
     const sum = await call(buyer, 'create_media_buy', buyRequest({ total_budget: { amount: 1, currency: 'USD' }, packages: [pkg({ budget: 20000 })] }));
     expect(sum.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'total_budget.amount' });
+    const huge = await call(buyer, 'create_media_buy', buyRequest({ total_budget: { amount: 1e21, currency: 'USD' }, packages: [pkg({ budget: 20000 })] }));
+    expect(huge.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'total_budget.amount' });
     const currency = await call(buyer, 'create_media_buy', buyRequest({ total_budget: { amount: 20000, currency: 'EUR' }, packages: [pkg({ budget: 20000 })] }));
     expect(currency.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'total_budget.currency' });
     expect(await sql`select count(*)::int as n from media_buys`).toEqual(before);

@@ -71,4 +71,13 @@ describe('Graphile Worker’s log', () => {
     gw.error('Something else broke', {});
     expect(lines.map((l) => (JSON.parse(l) as { level: string }).level)).toEqual(['warn', 'error', 'error']);
   });
+
+  it('keeps no query parameter that a failed task quotes, in its message or its job', () => {
+    const lines: string[] = [];
+    const gw = graphileLogger(createLogger('info', {}, (l) => void lines.push(l)));
+    const quoted = "Failed query: insert into webhook_deliveries values ($1, $2)\nparams: whd_1,{\"credentials\":\"SUPERSECRETCRED-2\"}";
+    gw.error(`Failed task 7 (sync_media_buy_update, 3.00ms, attempt 5 of 5) with error '${quoted}':\n  Error: ${quoted}\n    at x`, { failure: true, job: { attempts: 5, max_attempts: 5, last_error: quoted } });
+    expect(lines[0]).not.toContain('SUPERSECRETCRED-2');
+    expect(lines[0]).toContain('params: [not logged]');
+  });
 });

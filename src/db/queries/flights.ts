@@ -24,14 +24,16 @@ export interface DueBuy {
 }
 
 export async function lockBuysDueAt(tx: Queryable, p: { edge: FlightEdge; now: Date; limit: number }): Promise<DueBuy[]> {
-  // A pending_start buy goes live only once confirmed (booked): until then it is not running anywhere.
+  // A buy not yet live moves only once booked: confirmed by the seller, and its create task done (every part booked
+  // at its ad server). Until then it runs nowhere, and its booking, still under way, settles its create task.
+  const booked = and(
+    isNotNull(mediaBuys.confirmedAt),
+    sql`exists (select 1 from workflow_steps s where s.media_buy_id = ${mediaBuys.id} and s.step_type = 'create_media_buy' and s.status = 'completed')`,
+  );
   const due =
     p.edge === 'start'
-      ? and(eq(mediaBuys.status, 'pending_start'), isNotNull(mediaBuys.confirmedAt), lte(mediaBuys.startTime, p.now))
-      : and(
-          or(inArray(mediaBuys.status, ['active', 'paused']), and(eq(mediaBuys.status, 'pending_creatives'), isNotNull(mediaBuys.confirmedAt))),
-          lte(mediaBuys.endTime, p.now),
-        );
+      ? and(eq(mediaBuys.status, 'pending_start'), booked, lte(mediaBuys.startTime, p.now))
+      : and(or(inArray(mediaBuys.status, ['active', 'paused']), and(eq(mediaBuys.status, 'pending_creatives'), booked)), lte(mediaBuys.endTime, p.now));
   return tx
     .select({ id: mediaBuys.id, tenantId: mediaBuys.tenantId, principalId: mediaBuys.principalId, status: mediaBuys.status, startPaused: mediaBuys.startPaused })
     .from(mediaBuys)
