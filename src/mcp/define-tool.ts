@@ -302,6 +302,9 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
     if (typeof args !== 'object' || Array.isArray(args)) {
       throw new AdcpError('INVALID_REQUEST', 'Tool arguments must be a JSON object.', { suggestion: 'Send the arguments as an object.' });
     }
+    release = negotiateVersion(args);
+    if (tool.auth === 'required' && !ctx.principal) throw authRequired(tool.name);
+    if (takesIdempotencyKey(tool)) checkIdempotencyKey(args.idempotency_key);
     const unstorableAt = unstorablePath(args);
     if (unstorableAt) {
       throw new AdcpError('VALIDATION_ERROR', `${unstorableAt} holds a NUL character or an unpaired UTF-16 surrogate, which cannot be stored.`, {
@@ -309,9 +312,6 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
         suggestion: 'Remove the character (\\u0000, or a lone \\ud800-\\udfff escape) and send the request again.',
       });
     }
-    release = negotiateVersion(args);
-    if (tool.auth === 'required' && !ctx.principal) throw authRequired(tool.name);
-    if (takesIdempotencyKey(tool)) checkIdempotencyKey(args.idempotency_key);
     const prepared = tool.prepare ? tool.prepare(args, ctx) : args;
     const parsed = parseAcceptingAdcp31Values(tool.input, prepared);
     if (!parsed.success) throw validationError(parsed.error.issues, prepared, tool.input);

@@ -1,12 +1,12 @@
 /**
  * The seller's decision on a media buy awaiting approval. Approving enqueues the
  * same fulfil_media_buy jobs (one per adapter) as the auto path, in the same transaction as the
- * decision; the step is locked, so of two operators deciding at once exactly one wins.
+ * decision; the buy and the step are locked, so of two operators deciding at once exactly one wins.
  */
 import type { Db, Tx } from '../db/client.js';
 import { mediaBuyHasCreatives } from '../db/queries/creatives.js';
 import { lockMediaBuy, updateMediaBuy, type MediaBuyRow, type WorkflowStepRow } from '../db/queries/media-buys.js';
-import { lockWorkflowStep, updateWorkflowStep } from '../db/queries/workflow.js';
+import { getWorkflowStep, lockWorkflowStep, updateWorkflowStep } from '../db/queries/workflow.js';
 import { publishChange } from '../db/notify.js';
 import { initialStatus } from '../domain/status.js';
 import { enqueueFulfilment } from '../jobs/fan-out.js';
@@ -27,11 +27,14 @@ export type OnDecided = (tx: Tx, decided: { mediaBuyId: string; principalId: str
 /** Lock the step and its buy, and run `decide` only if the step still awaits approval. */
 async function decide(db: Db, p: { tenantId: string; taskId: string; onDecided?: OnDecided }, fn: (tx: Tx, pending: Pending) => Promise<void>): Promise<DecisionResult> {
   return db.transaction(async (tx) => {
+    // The buy first, then its step: the order a buyer's update_media_buy takes them in (its cancel closes the step),
+    // so a decision and a cancel at the same moment queue up rather than deadlock.
+    const found = await getWorkflowStep(tx, { tenantId: p.tenantId, id: p.taskId });
+    if (!found?.mediaBuyId) return { ok: false, reason: 'not_found' } as const;
+    const buy = await lockMediaBuy(tx, { tenantId: p.tenantId, id: found.mediaBuyId });
     const step = await lockWorkflowStep(tx, { tenantId: p.tenantId, id: p.taskId });
-    if (!step || !step.mediaBuyId) return { ok: false, reason: 'not_found' } as const;
+    if (!buy || !step) return { ok: false, reason: 'not_found' } as const;
     if (step.status !== 'requires_approval') return { ok: false, reason: 'already_decided', status: step.status } as const;
-    const buy = await lockMediaBuy(tx, { tenantId: p.tenantId, id: step.mediaBuyId });
-    if (!buy) return { ok: false, reason: 'not_found' } as const;
     await fn(tx, { step, buy });
     await p.onDecided?.(tx, { mediaBuyId: buy.id, principalId: buy.principalId });
     return { ok: true, mediaBuyId: buy.id } as const;

@@ -299,6 +299,10 @@ describe('tasks/list', () => {
         cursor = (page.data.pagination as { cursor?: string }).cursor;
       } while (cursor);
       expect(seen).toEqual([...tasks.map((x) => x.task_id as string)].reverse());
+      // A cursor belongs to the listing it came from: with another sort it would skip or repeat tasks.
+      const firstPage = await checked('tasks_list', { sort: { field: 'created_at', direction: 'asc' }, pagination: { max_results: 2 } }, solo);
+      const resorted = await call(solo, 'tasks_list', { sort: { field: 'created_at', direction: 'desc' }, pagination: { max_results: 2, cursor: (firstPage.data.pagination as { cursor: string }).cursor } });
+      expect(resorted.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'pagination.cursor' });
 
       expect((await checked('tasks/list', { filters: { statuses: ['completed', 'failed'] } }, solo)).data.tasks).toEqual([]);
       expect((await checked('tasks/list', { filters: { task_type: 'create_media_buy', status: 'submitted' } }, solo)).data.query_summary).toMatchObject({ total_matching: 3 });

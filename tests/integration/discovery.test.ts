@@ -293,6 +293,9 @@ describe('discovery tools', () => {
     expect(await ids({ publisher_domain: 'demo-news.example', property_id: 'demo_news_web', max_width: 400 })).toEqual(['display_300x250', 'display_320x50']);
     expect(await ids({ publisher_domain: 'demo-news.example', property_id: 'demo_sports_web' })).toEqual([]);
     expect(await ids({ publisher_domain: 'unknown.example' })).toEqual([]);
+    // A property id alone names that property, whichever publisher's.
+    expect(await ids({ property_id: 'demo_radio_stream' })).toEqual(['audio_standard_30s']);
+    expect(await ids({ property_id: 'no_such_property' })).toEqual([]);
     const plain = await call(buyer, 'list_creative_formats', {});
     expect(plain.data.source).toBeUndefined();
   });

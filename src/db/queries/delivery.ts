@@ -83,7 +83,7 @@ async function cumulative(tx: Queryable, mediaBuyId: string): Promise<Cumulative
 
 export type SimulationOutcome = { outcome: 'not_found' } | { outcome: 'currency_mismatch'; currency: string } | { outcome: 'ok'; currency: string; budget: string; cumulative: Cumulative };
 
-/** Add delivery for one day to a buy, split across its packages still running in proportion to their budgets. */
+/** Add delivery for one day to a buy, split across its running packages (not canceled or paused) in proportion to their budgets. */
 export async function simulateDelivery(
   db: Db,
   p: Scope & { mediaBuyId: string; day: string; impressions: number; clicks: number; completions: number; spend: string; currency?: string },
@@ -93,8 +93,8 @@ export async function simulateDelivery(
     if (!buy) return { outcome: 'not_found' };
     if (p.currency && p.currency !== buy.currency) return { outcome: 'currency_mismatch', currency: buy.currency };
     const all = await tx.select({ id: mediaPackages.id, budget: mediaPackages.budget, status: mediaPackages.status }).from(mediaPackages).where(eq(mediaPackages.mediaBuyId, p.mediaBuyId)).orderBy(mediaPackages.position, mediaPackages.createdAt, mediaPackages.id);
-    // Canceled packages deliver nothing (unless the whole buy was canceled: then its packages share what is simulated).
-    const live = all.filter((k) => k.status !== 'canceled');
+    // Canceled and paused packages deliver nothing (unless none runs: then every package shares what is simulated).
+    const live = all.filter((k) => k.status !== 'canceled' && k.status !== 'paused');
     const pkgs = live.length ? live : all;
     const weights = pkgs.map((k) => toUnits(k.budget));
     const [imps, clicks, completions, spend] = [BigInt(p.impressions), BigInt(p.clicks), BigInt(p.completions), toUnits(p.spend)].map((total) => splitByWeights(total, weights));
@@ -141,7 +141,7 @@ export async function simulateBudgetSpend(db: Db, p: Scope & { mediaBuyId: strin
                - coalesce((select sum(r.spend) from delivery_reports r where r.package_id = k.id and r.day <> ${p.day}::date), 0)),
              'simulated'
       from media_packages k where k.media_buy_id = ${p.mediaBuyId}
-        and (k.status <> 'canceled' or not exists (select 1 from media_packages x where x.media_buy_id = k.media_buy_id and x.status <> 'canceled'))
+        and (k.status not in ('canceled', 'paused') or not exists (select 1 from media_packages x where x.media_buy_id = k.media_buy_id and x.status not in ('canceled', 'paused')))
       on conflict (package_id, day) do update set spend = excluded.spend, source = 'simulated', updated_at = now()`);
     return { outcome: 'ok', currency: buy.currency, budget: buy.totalBudget, cumulative: await cumulative(tx, p.mediaBuyId) };
   });

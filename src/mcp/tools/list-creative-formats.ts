@@ -129,8 +129,10 @@ function sells(p: ProductWithPricing, domain: string, property: Catalog['propert
 
 /** The ids of the formats the caller's products selling this publisher's inventory (on this property) accept. */
 async function formatsSoldFor(ctx: ToolContext, tenantId: string, input: Input, catalog: Catalog): Promise<Set<string>> {
-  const domain = (input.publisher_domain ?? '').toLowerCase();
-  const property = input.property_id === undefined ? undefined : (catalog.properties.find((p) => p.id === input.property_id && p.publisherDomain.toLowerCase() === domain) ?? null);
+  // property_id alone names the property of that id, whichever publisher's it is.
+  const named = input.property_id === undefined ? undefined : catalog.properties.find((p) => p.id === input.property_id && (input.publisher_domain === undefined || p.publisherDomain.toLowerCase() === input.publisher_domain.toLowerCase()));
+  const domain = (input.publisher_domain ?? named?.publisherDomain ?? '').toLowerCase();
+  const property = input.property_id === undefined ? undefined : (named ?? null);
   const products = await ctx.catalog.productsFor(tenantId, ctx.principal?.id ?? null);
   return new Set(products.filter((p) => sells(p, domain, property)).flatMap((p) => p.formatIds.map((r) => r.id)));
 }
@@ -145,7 +147,7 @@ export default defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   auth: 'optional',
   async handle(input, ctx) {
-    const byPublisher = input.publisher_domain !== undefined;
+    const byPublisher = input.publisher_domain !== undefined || input.property_id !== undefined;
     const source = byPublisher ? { source: 'agent_derived' } : {};
     if (!ctx.tenant) return { formats: [], pagination: { has_more: false }, ...source };
     const catalog = await ctx.catalog.get(ctx.tenant.id);

@@ -5,7 +5,7 @@ import { listTasksForPrincipal, type TaskFilters } from '../../db/queries/workfl
 import { AdcpError } from '../../domain/errors.js';
 import { TERMINAL_WORKFLOW, toAdcpTaskStatus, WORKFLOW_STATUSES } from '../../domain/status.js';
 import { defineTool } from '../define-tool.js';
-import { pageLimit } from '../pagination.js';
+import { decodeOffsetCursor, encodeOffsetCursor, listQuery, pageLimit, queryKey } from '../pagination.js';
 import { accountScope, type AccountRef } from '../resolve-account.js';
 
 interface Input {
@@ -38,14 +38,6 @@ function date(v: string | undefined, field: string): Date | undefined {
   const d = new Date(v);
   if (Number.isNaN(d.getTime())) throw new AdcpError('VALIDATION_ERROR', `filters.${field} is not a date-time.`, { field: `filters.${field}`, suggestion: 'Use ISO 8601, e.g. 2026-12-01T00:00:00Z.' });
   return d;
-}
-
-function decodeOffset(cursor: string): number {
-  const n = Number(Buffer.from(cursor, 'base64url').toString('utf8').replace(/^o:/, ''));
-  if (!Number.isInteger(n) || n < 0) {
-    throw new AdcpError('VALIDATION_ERROR', 'pagination.cursor is not a cursor this agent issued.', { field: 'pagination.cursor', suggestion: 'Omit the cursor to start from the first page.' });
-  }
-  return n;
 }
 
 export default defineTool({
@@ -81,7 +73,9 @@ export default defineTool({
     const field = (SORTABLE as readonly string[]).includes(input.sort?.field ?? '') ? (input.sort!.field as (typeof SORTABLE)[number]) : 'created_at';
     const sort = { field, direction: input.sort?.direction ?? 'desc' } as const;
     const limit = pageLimit(input.pagination);
-    const offset = input.pagination?.cursor ? decodeOffset(input.pagination.cursor) : 0;
+    // The cursor is tied to what was asked: filters, ids, account and sort.
+    const query = queryKey({ ...listQuery(input as Record<string, unknown>), sort });
+    const offset = input.pagination?.cursor ? decodeOffsetCursor(input.pagination.cursor, query) : 0;
     const { rows, total } = await listTasksForPrincipal(ctx.db, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, filters, sort, limit, offset });
     const more = offset + rows.length < total;
     return {
@@ -105,7 +99,7 @@ export default defineTool({
           ...(s.mediaBuyId && { media_buy_id: s.mediaBuyId }),
         };
       }),
-      pagination: { has_more: more, ...(more && { cursor: Buffer.from(`o:${offset + rows.length}`).toString('base64url') }), total_count: total },
+      pagination: { has_more: more, ...(more && { cursor: encodeOffsetCursor(offset + rows.length, query) }), total_count: total },
     };
   },
 });

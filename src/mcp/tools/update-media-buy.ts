@@ -143,7 +143,9 @@ export default defineTool({
       const stepId = newId('task');
       // The buy as it was, to restore should every ad server refuse the change (src/db/queries/update-undo.ts); a cancel is final.
       const undo = plan.cancel ? null : undoOf(buy, packages, new Set(plan.packageChanges.map((c) => c.id)), added.map((a) => a.id), revision);
-      await insertWorkflowStep(tx, { id: stepId, ...scope, mediaBuyId: buy.id, stepType: TOOL, status: 'pending', owner: 'system', request: withoutCredentials(input as Record<string, unknown>), pushNotificationConfig: sealBuyerCredentials(secretBox(), credentials, input.push_notification_config ?? null), undo: undo as Record<string, unknown> | null });
+      // The buyer's webhook for this task, its credentials sealed (stored on the step; queued as is if it completes now).
+      const sealedPush = sealBuyerCredentials(secretBox(), credentials, input.push_notification_config ?? null);
+      await insertWorkflowStep(tx, { id: stepId, ...scope, mediaBuyId: buy.id, stepType: TOOL, status: 'pending', owner: 'system', request: withoutCredentials(input as Record<string, unknown>), pushNotificationConfig: sealedPush, undo: undo as Record<string, unknown> | null });
       // Past approval, the change goes to every ad server holding a part of the buy (one job each), and new or changed creative assignments with it.
       const sent = buy.status !== 'pending_approval' && (await enqueueMediaBuyUpdate(tx, { tenantId: ctx.tenant.id, mediaBuyId: buy.id, stepId })) > 0;
       if (!sent) {
@@ -156,7 +158,7 @@ export default defineTool({
           mediaBuyId: buy.id,
           status: 'completed',
           result: { media_buy_id: buy.id, status: toAdcpMediaBuyStatus(plan.status) },
-          push: sealBuyerCredentials(secretBox(), credentials, input.push_notification_config ?? null) as PushConfig | null,
+          push: sealedPush as PushConfig | null,
           allowPrivateNetwork: allowPrivateWebhooks,
         });
       }
