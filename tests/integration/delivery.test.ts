@@ -263,6 +263,7 @@ describe('provide_performance_feedback', () => {
       [{ package_id: 'pkg_nope' }, 'PACKAGE_NOT_FOUND', 'package_id'],
       [{ creative_id: 'cr_nope' }, 'CREATIVE_NOT_FOUND', 'creative_id'],
       [{ measurement_period: { start: period.end, end: period.start } }, 'VALIDATION_ERROR', 'measurement_period'],
+      [{ measurement_period: { start: '2030-01-01T00:00:00Z', end: '2030-01-08T00:00:00Z' } }, 'VALIDATION_ERROR', 'measurement_period.start'],
       [{ performance_index: -1 }, 'VALIDATION_ERROR', 'performance_index'],
     ];
     for (const [overrides, code, field, client] of cases) {

@@ -51,6 +51,13 @@ export default defineTool({
         suggestion: 'For example {"start": "2026-06-01T00:00:00Z", "end": "2026-06-08T00:00:00Z"}.',
       });
     }
+    // Nothing has been measured in a period that has not begun (five minutes' grace for clocks).
+    if (start > ctx.now().getTime() + 5 * 60_000) {
+      throw new AdcpError('VALIDATION_ERROR', 'measurement_period starts in the future: there is no performance to report for it yet.', {
+        field: 'measurement_period.start',
+        suggestion: 'Report on a period that has begun, e.g. the last seven days.',
+      });
+    }
     return idempotentMutation(ctx, 'provide_performance_feedback', input, async (tx) => {
       const r = await recordPerformanceFeedback(tx, {
         tenantId: ctx.tenant.id,
