@@ -81,6 +81,13 @@ export async function resolveAccount(
   if (account.status === 'suspended' || account.status === 'closed') {
     throw new AdcpError('ACCOUNT_SUSPENDED', `Account ${account.id} is ${account.status}.`, { field: 'account', recovery: 'terminal', suggestion: 'Contact the seller.' });
   }
+  if (account.status === 'payment_required') {
+    throw new AdcpError('ACCOUNT_PAYMENT_REQUIRED', `Account ${account.id} has a balance to settle before new buys.`, { field: 'account', recovery: 'terminal', suggestion: "Settle the account's balance with the seller." });
+  }
+  if (account.status === 'rejected') {
+    // The seller declined the account: nothing can be bought through it (AdCP has no code of its own for that).
+    throw new AdcpError('ACCOUNT_SUSPENDED', `Account ${account.id} was declined by the seller.`, { field: 'account', recovery: 'terminal', suggestion: 'Contact the seller, or buy through another account.' });
+  }
   if (account.status === 'pending_approval') {
     throw new AdcpError('ACCOUNT_SETUP_REQUIRED', `Account ${account.id} is awaiting the seller's approval.`, { field: 'account', suggestion: 'Try again once the seller has approved the account.' });
   }

@@ -53,7 +53,7 @@ describe('access', () => {
   });
 
   it('is FORBIDDEN without a sandbox account, unless the tenant enables it for account-less calls', async () => {
-    const synced = await call(buyer, 'sync_accounts', { accounts: [{ brand: { domain: 'prod.example' }, operator: 'prod.example', billing: 'operator' }], idempotency_key: 'ctl-sync-prod-account-0001' });
+    const synced = await call(buyer, 'sync_accounts', { accounts: [{ brand: { domain: 'prod.example' }, operator: 'prod.example', billing: 'operator' }], idempotency_key: `ctl-sync-prod-creative-${Date.now()}` });
     const prodId = (synced.data.accounts as { account_id: string }[])[0]!.account_id;
     const before = await counts();
     for (const extra of [{}, { account: { account_id: prodId } }, { account: { brand: { domain: 'prod.example' }, operator: 'prod.example' } }, { account: { account_id: 'acct_nope', sandbox: true } }]) {
@@ -208,6 +208,15 @@ describe('force_creative_status', () => {
     expect(row).toEqual({ status: 'rejected', details: { rejection_reason: 'Brand safety' } });
     expect(await ctl('force_creative_status', { creative_id: 'cr_state', status: 'approved' }, { account: SANDBOX }, other)).toMatchObject({ success: false, error: 'NOT_FOUND' });
   });
+
+  it('leaves a production account’s creative alone, even called with a sandbox account', async () => {
+    const synced = await call(buyer, 'sync_accounts', { accounts: [{ brand: { domain: 'prod-creative.example' }, operator: 'prod-creative.example', billing: 'operator' }], idempotency_key: `ctl-sync-prod-creative-${Date.now()}` });
+    expect(synced.isError, JSON.stringify(synced.data)).toBe(false);
+    const [prod] = await sql<{ id: string }[]>`select id from accounts where brand_domain = 'prod-creative.example' and not sandbox`;
+    await t.app.database.db.insert(creatives).values({ tenantId: 'demo', principalId: 'prn_demo_buyer', id: 'cr_prod_review', name: 'Production', formatId: { agent_url: 'https://creative.adcontextprotocol.org', id: 'display_300x250' }, status: 'pending_review', details: { account_id: prod!.id } });
+    expect(await ctl('force_creative_status', { creative_id: 'cr_prod_review', status: 'approved' })).toMatchObject({ success: false, error: 'FORBIDDEN' });
+    expect((await sql`select status from creatives where id = 'cr_prod_review'`)[0]!.status).toBe('pending_review');
+  });
 });
 
 describe('force_account_status', () => {
@@ -219,6 +228,9 @@ describe('force_account_status', () => {
     const refused = await call(buyer, 'create_media_buy', buyRequest({ account: { account_id: id } }));
     expect(refused.data.adcp_error).toMatchObject({ code: 'ACCOUNT_SUSPENDED' });
     expect(await ctl('force_account_status', { account_id: id, status: 'payment_required' })).toMatchObject({ success: true, previous_state: 'suspended', current_state: 'payment_required' });
+    expect((await call(buyer, 'create_media_buy', buyRequest({ account: { account_id: id } }))).data.adcp_error).toMatchObject({ code: 'ACCOUNT_PAYMENT_REQUIRED', recovery: 'terminal' });
+    expect(await ctl('force_account_status', { account_id: id, status: 'rejected' })).toMatchObject({ success: true, current_state: 'rejected' });
+    expect((await call(buyer, 'create_media_buy', buyRequest({ account: { account_id: id } }))).data.adcp_error).toMatchObject({ code: 'ACCOUNT_SUSPENDED' });
     expect(await ctl('force_account_status', { account_id: id, status: 'active' })).toMatchObject({ success: true, current_state: 'active' });
     expect(await ctl('force_account_status', { account_id: 'acct_nope', status: 'active' })).toMatchObject({ success: false, error: 'NOT_FOUND' });
     expect(await ctl('force_account_status', { account_id: id, status: 'frozen' })).toMatchObject({ success: false, error: 'INVALID_PARAMS' });

@@ -197,7 +197,11 @@ export async function isSandboxEntity(db: Queryable, p: Scope & { kind: 'media_b
               where b.tenant_id = ${p.tenantId} and b.principal_id = ${p.principalId} and b.id = ${p.id}), true) as ok`
       : p.kind === 'account'
         ? sql`select coalesce((select sandbox from accounts where tenant_id = ${p.tenantId} and principal_id = ${p.principalId} and id = ${p.id}), true) as ok`
-        : sql`select not exists (select 1 from creative_assignments ca
+        : // A creative of a production account is production's; one of a sandbox account, or of none, is the sandbox's
+          // unless a production buy already uses it.
+          sql`select coalesce((select a.sandbox from creatives c join accounts a on a.tenant_id = c.tenant_id and a.id = c.details->>'account_id'
+                                where c.tenant_id = ${p.tenantId} and c.principal_id = ${p.principalId} and c.id = ${p.id}), true)
+              and not exists (select 1 from creative_assignments ca
               join media_packages k on k.id = ca.package_id join media_buys b on b.id = k.media_buy_id
               left join accounts a on a.id = b.account_id
               where ca.tenant_id = ${p.tenantId} and ca.principal_id = ${p.principalId} and ca.creative_id = ${p.id}
