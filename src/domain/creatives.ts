@@ -173,6 +173,19 @@ export function planCreative(p: {
 }): CreativePlan {
   const { creative: c, at, format } = p;
   const fail = (errors: AdcpErrorBody[]): CreativePlan => ({ creativeId: c.creative_id, action: 'failed', errors });
+  // A creative id names one creative across the buyer's accounts: syncing it under another account would move it there.
+  const ownAccount = p.stored?.details.account_id;
+  if (ownAccount && ownAccount !== p.accountId) {
+    return fail([
+      {
+        code: 'VALIDATION_ERROR',
+        message: `Creative "${c.creative_id}" belongs to another of your accounts (${ownAccount}).`,
+        field: `${at}.creative_id`,
+        suggestion: 'Sync it under its own account, or give this account its own creative_id.',
+        recovery: 'correctable',
+      },
+    ]);
+  }
   if (!format) {
     return fail([
       {
@@ -246,6 +259,8 @@ export interface AssignmentRequest {
 export interface OwnPackage {
   id: string;
   mediaBuyId: string;
+  /** The account of the package's media buy. */
+  accountId: string | null;
   buyStatus: string;
   status: string;
   productId: string;
@@ -290,7 +305,7 @@ export interface AssignmentPlan {
  */
 export function planAssignments(
   requests: AssignmentRequest[],
-  creative: (id: string) => { state: 'ok'; formatId: string } | { state: 'failed' | 'unknown' },
+  creative: (id: string) => { state: 'ok'; formatId: string; accountId?: string | null } | { state: 'failed' | 'unknown' },
   packages: Map<string, OwnPackage>,
 ): AssignmentPlan {
   const accepted = new Map<string, AssignmentPlan['accepted'][number]>();
@@ -312,6 +327,10 @@ export function planAssignments(
     if (CLOSED_BUY.has(pkg.buyStatus) || pkg.status === 'canceled') {
       const what = pkg.status === 'canceled' ? 'the package is canceled' : `its media buy is ${pkg.buyStatus}`;
       reject(r.creative_id, { code: 'INVALID_STATE', message: `Package "${pkg.id}" cannot take creatives: ${what}.`, field: `${r.at}.package_id`, suggestion: 'Assign the creative to a package of a live media buy.', recovery: 'correctable', details: { package_id: pkg.id } });
+      continue;
+    }
+    if (c.accountId && pkg.accountId && c.accountId !== pkg.accountId) {
+      reject(r.creative_id, { code: 'VALIDATION_ERROR', message: `Creative "${r.creative_id}" and package "${pkg.id}" belong to different accounts.`, field: `${r.at}.package_id`, suggestion: "Assign the creative to a package of its own account's media buys.", recovery: 'correctable', details: { package_id: pkg.id } });
       continue;
     }
     if (!acceptsFormat(pkg.formatIds, c.formatId)) {

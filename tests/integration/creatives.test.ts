@@ -179,14 +179,13 @@ describe('sync_creatives', () => {
     const before = await counts();
     const res = await sync({
       dry_run: true,
-      account: { brand: { domain: 'dry-run-brand.example' }, operator: 'agency.example' },
       creatives: [display('cr_dry'), display('cr_a', { name: 'Dry rename' })],
       assignments: [{ creative_id: 'cr_dry', package_id: packageId }],
       delete_missing: true,
     });
     expect(res.data.dry_run).toBe(true);
     expect(item(res.items, 'cr_dry')).toMatchObject({ action: 'created', assigned_to: [packageId] });
-    expect(item(res.items, 'cr_a')).toMatchObject({ action: 'updated', changes: ['name', 'account'] });
+    expect(item(res.items, 'cr_a')).toMatchObject({ action: 'updated', changes: ['name'] });
     expect(item(res.items, 'cr_ok')).toEqual({ creative_id: 'cr_ok', action: 'deleted' });
     expect(await counts()).toEqual(before);
     const [a] = await sql`select name, status from creatives where id = 'cr_a'`;
@@ -294,6 +293,18 @@ describe('sync_creatives assignments', () => {
     const listed = await list({ filters: { media_buy_ids: [id] } });
     expect(listed.creatives.map((c) => c.creative_id)).toEqual(['cr_assign']);
     expect(listed.creatives[0]!.assignments).toMatchObject({ assignment_count: 1, assigned_packages: [{ package_id: packageId }] });
+  });
+
+  it('keeps each creative in its own account: no move by a sync under another, no assignment to another account’s buy', async () => {
+    const OTHER = { brand: { domain: 'other-brand.example' }, operator: 'agency.example' };
+    await sync({ creatives: [display('cr_account_a')] });
+    const moved = await valid(buyer, 'sync_creatives', { account: OTHER, idempotency_key: key(), creatives: [display('cr_account_a', { name: 'Moved' })] });
+    expect(item(moved.data.creatives as Item[], 'cr_account_a')).toMatchObject({ action: 'failed', errors: [{ code: 'VALIDATION_ERROR', field: 'creatives[0].creative_id' }] });
+    const { data } = await call(buyer, 'create_media_buy', buyRequest({ account: OTHER, packages: [{ product_id: 'display_sports_section', pricing_option_id: 'sports_cpm_fixed', budget: 5000 }] }));
+    const otherPackage = (data.packages as { package_id: string }[])[0]!.package_id;
+    const crossed = await valid(buyer, 'sync_creatives', { account: ACCOUNT, idempotency_key: key(), creatives: [display('cr_account_a')], assignments: [{ creative_id: 'cr_account_a', package_id: otherPackage }] });
+    expect(JSON.stringify(crossed.data)).toContain('belong to different accounts');
+    expect(await sql`select 1 from creative_assignments where package_id = ${otherPackage}`).toHaveLength(0);
   });
 
   it('moves a buy whose flight has started to active, and assigns library creatives by id (AdCP 2 map form too)', async () => {

@@ -73,7 +73,7 @@ export async function archiveCreativesExcept(db: Queryable, p: Scope & { keep: s
 export async function lockOwnPackages(db: Queryable, p: Scope & { ids: string[] }): Promise<OwnPackage[]> {
   if (p.ids.length === 0) return [];
   const rows = await db
-    .select({ id: mediaPackages.id, mediaBuyId: mediaPackages.mediaBuyId, buyStatus: mediaBuys.status, status: mediaPackages.status, productId: mediaPackages.productId, formatIds: products.formatIds })
+    .select({ id: mediaPackages.id, mediaBuyId: mediaPackages.mediaBuyId, accountId: mediaBuys.accountId, buyStatus: mediaBuys.status, status: mediaPackages.status, productId: mediaPackages.productId, formatIds: products.formatIds })
     .from(mediaPackages)
     .innerJoin(mediaBuys, eq(mediaBuys.id, mediaPackages.mediaBuyId))
     .leftJoin(products, and(eq(products.tenantId, mediaPackages.tenantId), eq(products.id, mediaPackages.productId)))

@@ -121,7 +121,12 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
   await removeAssignments(tx, { ...scope, rows: unfit });
   const assignmentPlan = planAssignments(
     aborted ? [] : assignments,
-    (id) => (failed.has(id) ? { state: 'failed' } : formatOf(id) !== undefined ? { state: 'ok', formatId: formatOf(id)! } : { state: 'unknown' }),
+    (id) =>
+      failed.has(id)
+        ? { state: 'failed' }
+        : formatOf(id) !== undefined
+          ? { state: 'ok', formatId: formatOf(id)!, accountId: sentFormat.has(id) ? account.id : (storedById.get(id)?.details.account_id ?? null) }
+          : { state: 'unknown' },
     new Map(packages.map((p) => [p.id, p])),
   );
   const requested = new Set(assignments.map((a) => `${a.package_id}\u0000${a.creative_id}`));
