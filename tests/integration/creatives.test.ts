@@ -305,6 +305,15 @@ describe('sync_creatives assignments', () => {
     const crossed = await valid(buyer, 'sync_creatives', { account: ACCOUNT, idempotency_key: key(), creatives: [display('cr_account_a')], assignments: [{ creative_id: 'cr_account_a', package_id: otherPackage }] });
     expect(JSON.stringify(crossed.data)).toContain('belong to different accounts');
     expect(await sql`select 1 from creative_assignments where package_id = ${otherPackage}`).toHaveLength(0);
+
+    // delete_missing prunes the sync's own account only; what it archives comes off the line items it was on (a job).
+    await sync({ account: OTHER, creatives: [display('cr_account_b')], assignments: [{ creative_id: 'cr_account_b', package_id: otherPackage }] });
+    const creativeJobs = async () => (await sql`select count(*)::int as n from graphile_worker._private_jobs j join graphile_worker._private_tasks k on k.id = j.task_id where k.identifier = 'sync_adapter_creatives'`)[0]!.n as number;
+    await sql`delete from graphile_worker._private_jobs`;
+    const pruned = await sync({ account: OTHER, creatives: [display('cr_account_b2')], delete_missing: true });
+    expect(pruned.items.filter((x) => x.action === 'deleted').map((x) => x.creative_id)).toEqual(['cr_account_b']);
+    expect((await sql`select status from creatives where id = 'cr_account_a'`)[0]!.status).not.toBe('archived');
+    expect(await creativeJobs()).toBeGreaterThan(0);
   });
 
   it('moves a buy whose flight has started to active, and assigns library creatives by id (AdCP 2 map form too)', async () => {

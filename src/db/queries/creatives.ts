@@ -60,11 +60,12 @@ export async function upsertCreatives(db: Queryable, p: Scope & { rows: Creative
 }
 
 /** delete_missing: archive the caller's live creatives not in `keep`, remembering their status. */
-export async function archiveCreativesExcept(db: Queryable, p: Scope & { keep: string[] }): Promise<string[]> {
+/** delete_missing: archive the account's creatives not kept (another account's library is not this sync's to prune). */
+export async function archiveCreativesExcept(db: Queryable, p: Scope & { accountId: string; keep: string[] }): Promise<string[]> {
   const rows = await db
     .update(creatives)
     .set({ status: 'archived', details: sql`${creatives.details} || jsonb_build_object('archived_from', ${creatives.status})`, updatedAt: sql`now()` })
-    .where(and(mine(p), ne(creatives.status, 'archived'), p.keep.length ? notInArray(creatives.id, p.keep) : undefined))
+    .where(and(mine(p), ne(creatives.status, 'archived'), sql`${creatives.details}->>'account_id' = ${p.accountId}`, p.keep.length ? notInArray(creatives.id, p.keep) : undefined))
     .returning({ id: creatives.id });
   return rows.map((r) => r.id).sort();
 }

@@ -16,7 +16,7 @@ import { listFormats, listProperties } from '../../db/queries/inventory.js';
 import { forceSessionStatus } from '../../db/queries/si-sessions.js';
 import { FixtureError, inlinePricingOptions, missingFormats, pricingFromFixture, productFromFixture, type CatalogueHints } from '../../domain/comply-fixtures.js';
 import { amountToNumber, fromUnits, toUnits } from '../../domain/money.js';
-import { enqueueFulfilment } from '../../jobs/fan-out.js';
+import { enqueueCreativeSync, enqueueFulfilment } from '../../jobs/fan-out.js';
 import type { BuyerContext } from '../context.js';
 import { defineTool } from '../define-tool.js';
 
@@ -116,7 +116,10 @@ function storeFor(ctx: BuyerContext): TestControllerStore {
     },
     async forceCreativeStatus(creativeId, status, rejectionReason) {
       await guard('creative', creativeId);
-      return transition(await q.forceCreativeStatus(ctx.db, { ...scope, creativeId, status, rejectionReason }), 'Creative', creativeId);
+      const outcome = await q.forceCreativeStatus(ctx.db, { ...scope, creativeId, status, rejectionReason });
+      // Approved, it goes onto the line items it is assigned to; rejected or archived, it comes off them.
+      if (outcome.outcome === 'ok') await enqueueCreativeSync(ctx.db, { ...scope, creativeIds: [creativeId] });
+      return transition(outcome, 'Creative', creativeId);
     },
     async forceAccountStatus(accountId, status) {
       await guard('account', accountId);

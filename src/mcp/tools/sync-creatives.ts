@@ -108,7 +108,7 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
   if (aborted) plans = plans.map((p) => (p.action === 'failed' ? p : notAppliedInStrictMode(p)));
 
   await upsertCreatives(tx, { ...scope, rows: plans.flatMap((p) => (p.write ? [p.write] : [])) });
-  const deleted = input.delete_missing && !aborted ? await archiveCreativesExcept(tx, { ...scope, keep: input.creatives.map((c) => c.creative_id) }) : [];
+  const deleted = input.delete_missing && !aborted ? await archiveCreativesExcept(tx, { ...scope, accountId: account.id, keep: input.creatives.map((c) => c.creative_id) }) : [];
 
   const sentFormat = new Map(items.map(({ c }) => [c.creative_id, (c as CreativeInput).format_id?.id]));
   const failed = new Set(plans.flatMap((p) => (p.action === 'failed' ? [p.creativeId] : [])));
@@ -133,7 +133,8 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
   for (const u of unfit.filter((x) => !requested.has(`${x.packageId}\u0000${x.creativeId}`))) assignmentPlan.errors.set(u.creativeId, [...(assignmentPlan.errors.get(u.creativeId) ?? []), u.error]);
   await upsertAssignments(tx, { ...scope, rows: assignmentPlan.accepted });
   // New assignments and new or changed creatives reach the ad servers by a job queued with this write.
-  await enqueueCreativeSync(tx, { ...scope, mediaBuyIds: assignmentPlan.accepted.map((a) => a.mediaBuyId), creativeIds: arrived });
+  // Archived ones leave the line items they were on the same way.
+  await enqueueCreativeSync(tx, { ...scope, mediaBuyIds: assignmentPlan.accepted.map((a) => a.mediaBuyId), creativeIds: [...arrived, ...deleted] });
   // A buy waiting for creatives moves on with its first uploaded one: assigned now, or assigned before it arrived.
   const dropped = new Set(unfit.map((u) => `${u.packageId}\u0000${u.creativeId}`));
   const kept = held.filter((h) => !dropped.has(`${h.packageId}\u0000${h.creativeId}`));
