@@ -314,6 +314,13 @@ describe('sync_creatives assignments', () => {
     expect(pruned.items.filter((x) => x.action === 'deleted').map((x) => x.creative_id)).toEqual(['cr_account_b']);
     expect((await sql`select status from creatives where id = 'cr_account_a'`)[0]!.status).not.toBe('archived');
     expect(await creativeJobs()).toBeGreaterThan(0);
+
+    // list_creatives narrows to an account named at the top level or in filters.accounts.
+    const ids = (r: Awaited<ReturnType<typeof list>>) => r.creatives.map((c) => c.creative_id);
+    expect(ids(await list({ account: OTHER }))).toEqual(['cr_account_b2']);
+    expect(ids(await list({ filters: { accounts: [ACCOUNT] } }))).toContain('cr_account_a');
+    expect(ids(await list({ filters: { accounts: [ACCOUNT] } }))).not.toContain('cr_account_b2');
+    expect(ids(await list({ filters: { accounts: [{ brand: { domain: 'nobody.example' }, operator: 'agency.example' }] } }))).toEqual([]);
   });
 
   it('moves a buy whose flight has started to active, and assigns library creatives by id (AdCP 2 map form too)', async () => {

@@ -181,6 +181,8 @@ export interface CreativeFilters {
   mediaBuyIds?: string[];
   /** Counts live assignments only, as assignment_count does. */
   unassigned?: boolean;
+  /** Creatives of these accounts only (an empty list matches none). */
+  accountIds?: string[];
 }
 
 export type CreativeSortField = 'created_date' | 'updated_date' | 'name' | 'status' | 'assignment_count';
@@ -203,6 +205,7 @@ function filterSql(p: Scope, f: CreativeFilters): SQL {
     f.assignedToPackages && assigned(sql`a.package_id = any(${textArray(f.assignedToPackages)})`),
     f.mediaBuyIds && assigned(sql`mp.media_buy_id = any(${textArray(f.mediaBuyIds)})`),
     f.unassigned === true ? sql`not ${assigned(LIVE)}` : f.unassigned === false ? assigned(LIVE) : undefined,
+    f.accountIds && sql`${creatives.details}->>'account_id' = any(${textArray(f.accountIds)})`,
   )!;
 }
 

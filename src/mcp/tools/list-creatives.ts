@@ -5,6 +5,7 @@ import { assignmentsOf, listCreatives, type CreativeFilters, type CreativeSortFi
 import { CREATIVE_STATUSES, type CreativeStatus } from '../../domain/creatives.js';
 import { AdcpError } from '../../domain/errors.js';
 import { defineTool } from '../define-tool.js';
+import { accountScope } from '../resolve-account.js';
 import { decodeOffsetCursor, encodeOffsetCursor, pageLimit, queryKey } from '../pagination.js';
 
 interface Filters {
@@ -25,6 +26,8 @@ interface Filters {
   assigned_to_packages?: string[];
   media_buy_ids?: string[];
   unassigned?: boolean;
+  /** Creatives of these accounts. */
+  accounts?: unknown[];
   [k: string]: unknown;
 }
 
@@ -84,6 +87,9 @@ export default defineTool({
   async handle(input, ctx) {
     const scope = { tenantId: ctx.tenant.id, principalId: ctx.principal.id };
     const filters = toFilters(input.filters ?? {});
+    // The account named (top level) and filters.accounts narrow to those accounts' creatives; one not the caller's matches none.
+    const named = [...(input.account === undefined ? [] : [input.account]), ...(input.filters?.accounts ?? [])];
+    if (named.length) filters.accountIds = (await Promise.all(named.map((a) => accountScope(ctx, a)))).filter((id): id is string => typeof id === 'string');
     const sort = { field: input.sort?.field ?? 'created_date', direction: input.sort?.direction ?? 'desc' } as const;
     const query = queryKey({ filters: input.filters ?? {}, sort });
     const limit = pageLimit(input.pagination);
