@@ -90,9 +90,9 @@ describe('assignment requests', () => {
 
 describe('planAssignments', () => {
   const packages = new Map<string, OwnPackage>([
-    ['p1', { id: 'p1', mediaBuyId: 'mb1', buyStatus: 'pending_creatives', status: 'active', productId: 'display', formatIds: [{ id: 'display_300x250' }] }],
-    ['p2', { id: 'p2', mediaBuyId: 'mb2', buyStatus: 'canceled', status: 'canceled', productId: 'display', formatIds: [{ id: 'display_300x250' }] }],
-    ['p3', { id: 'p3', mediaBuyId: 'mb1', buyStatus: 'pending_creatives', status: 'active', productId: 'ctv', formatIds: [{ id: 'video_30s' }] }],
+    ['p1', { id: 'p1', mediaBuyId: 'mb1', accountId: 'acct_1', buyStatus: 'pending_creatives', status: 'active', productId: 'display', formatIds: [{ id: 'display_300x250' }] }],
+    ['p2', { id: 'p2', mediaBuyId: 'mb2', accountId: 'acct_1', buyStatus: 'canceled', status: 'canceled', productId: 'display', formatIds: [{ id: 'display_300x250' }] }],
+    ['p3', { id: 'p3', mediaBuyId: 'mb1', accountId: 'acct_1', buyStatus: 'pending_creatives', status: 'active', productId: 'ctv', formatIds: [{ id: 'video_30s' }] }],
   ]);
   const state = (id: string) => (id === 'bad' ? { state: 'failed' as const } : id === 'ghost' ? { state: 'unknown' as const } : { state: 'ok' as const, formatId: 'display_300x250' });
 
@@ -126,6 +126,13 @@ describe('planAssignments', () => {
       { code: 'PACKAGE_NOT_FOUND', field: 'assignments[2].package_id', details: { package_id: 'nope' } },
       { code: 'INVALID_STATE', field: 'assignments[3].package_id' },
     ]);
+  });
+  it("refuses a package of another account's buy than the creative's", () => {
+    const p = planAssignments([{ creative_id: 'c1', package_id: 'p1', at: 'assignments[0]' }], () => ({ state: 'ok', formatId: 'display_300x250', accountId: 'acct_2' }), packages);
+    expect(p.accepted).toEqual([]);
+    expect(p.errors.get('c1')).toMatchObject([{ code: 'VALIDATION_ERROR', field: 'assignments[0].package_id' }]);
+    // A creative of no account (synced before accounts) may go anywhere among the buyer's packages.
+    expect(planAssignments([{ creative_id: 'c1', package_id: 'p1', at: 'assignments[0]' }], () => ({ state: 'ok', formatId: 'display_300x250', accountId: null }), packages).accepted).toHaveLength(1);
   });
   it("refuses a package whose product does not take the creative's format, saying which formats it takes", () => {
     const p = planAssignments([{ creative_id: 'c1', package_id: 'p3', at: 'assignments[0]' }], state, packages);
