@@ -109,8 +109,9 @@ describe('sync_creatives', () => {
     expect(renamed).toEqual({ name: 'Renamed', touched: true });
   });
 
-  it('fails an invalid creative on its own and keeps the others', async () => {
+  it('fails an invalid creative on its own and keeps the others, in lenient mode', async () => {
     const res = await sync({
+      validation_mode: 'lenient',
       creatives: [
         display('cr_ok'),
         display('cr_unknown_format', { format_id: { agent_url: AGENT, id: 'display_999x999' } }),
@@ -133,6 +134,7 @@ describe('sync_creatives', () => {
     const image = { asset_type: 'image', url: 'https://cdn.acme.example/arr.png', width: 300, height: 250 };
     const res = await sync({
       adcp_version: '3.1',
+      validation_mode: 'lenient',
       creatives: [
         display('cr31_array', { assets: { banner_image: [image], click_url: { asset_type: 'url', url: 'https://acme.example/' } } }),
         { creative_id: 'cr31_kind', name: 'Kind', format_kind: 'image', assets: { image } },
@@ -210,6 +212,9 @@ describe('sync_creatives', () => {
   });
 
   it('applies nothing in strict validation_mode when a creative fails', async () => {
+    // strict is AdCP's default: the same without validation_mode.
+    const byDefault = await sync({ creatives: [display('cr_strict_ok'), display('cr_strict_bad', { format_id: { agent_url: AGENT, id: 'nope' } })] });
+    expect(item(byDefault.items, 'cr_strict_ok')).toMatchObject({ action: 'failed', errors: [{ code: 'VALIDATION_ERROR' }] });
     const res = await sync({ validation_mode: 'strict', creatives: [display('cr_strict_ok'), display('cr_strict_bad', { format_id: { agent_url: AGENT, id: 'nope' } })] });
     expect(item(res.items, 'cr_strict_ok')).toMatchObject({ action: 'failed', errors: [{ code: 'VALIDATION_ERROR' }] });
     expect(item(res.items, 'cr_strict_bad')).toMatchObject({ action: 'failed', errors: [{ code: 'INVALID_FORMAT' }] });

@@ -104,7 +104,8 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
     const creative = c as CreativeInput;
     return planCreative({ creative, at, stored: storedById.get(c.creative_id), format: formatById.get(creative.format_id.id), accountId: account.id, review });
   });
-  const aborted = input.validation_mode === 'strict' && plans.some((p) => p.action === 'failed');
+  // AdCP's default is strict: one failed creative and none is applied. lenient keeps the valid ones.
+  const aborted = input.validation_mode !== 'lenient' && plans.some((p) => p.action === 'failed');
   if (aborted) plans = plans.map((p) => (p.action === 'failed' ? p : notAppliedInStrictMode(p)));
 
   await upsertCreatives(tx, { ...scope, rows: plans.flatMap((p) => (p.write ? [p.write] : [])) });
@@ -168,7 +169,7 @@ export default defineTool({
   name: TOOL,
   title: 'Sync creatives',
   description:
-    'Upload or update your creatives (upsert by creative_id) against the formats from list_creative_formats, and optionally assign them to your packages with assignments [{creative_id, package_id}]. Each creative comes back with action (created, updated, unchanged, failed, deleted) and review status; a failed creative carries its errors and does not stop the others. delete_missing archives creatives you did not send; dry_run previews without saving. Check review state later with list_creatives.',
+    'Upload or update your creatives (upsert by creative_id) against the formats from list_creative_formats, and optionally assign them to your packages with assignments [{creative_id, package_id}]. Each creative comes back with action (created, updated, unchanged, failed, deleted) and review status; a failed creative carries its errors; by default (validation_mode strict, as AdCP has it) one failure applies none of the sync, with validation_mode lenient the others are kept. delete_missing archives creatives you did not send; dry_run previews without saving. Check review state later with list_creatives.',
   input: InputSchema as unknown as z.ZodType<Input>,
   output: z.looseObject({ creatives: z.array(z.looseObject({ creative_id: z.string(), action: z.string() })).optional(), dry_run: z.boolean().optional() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
