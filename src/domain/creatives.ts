@@ -105,24 +105,50 @@ function requiredSlots(spec: Record<string, unknown>): AssetSlot[] {
 
 const assetType = (a: unknown) => (a && typeof a === 'object' ? (a as { asset_type?: unknown }).asset_type : undefined);
 
+/** The one fixed size a format renders at, if it has exactly one render of fixed width and height. */
+function fixedSize(spec: Record<string, unknown>): { width: number; height: number } | undefined {
+  const renders = Array.isArray(spec.renders) ? (spec.renders as { dimensions?: { width?: unknown; height?: unknown } }[]) : [];
+  const d = renders.length === 1 ? renders[0]?.dimensions : undefined;
+  return typeof d?.width === 'number' && typeof d.height === 'number' ? { width: d.width, height: d.height } : undefined;
+}
+
 /**
  * Problems with a creative's assets against its format: a required asset is
- * missing, or has the wrong asset_type. An asset keyed by another name still
- * fills a slot when its asset_type matches (buyers often key by type: "image").
+ * missing, or has the wrong asset_type; a URL that is not http(s) (javascript:,
+ * data:... would run or be served as given); the one image of a fixed-size
+ * format at another size. An asset keyed by another name still fills a slot
+ * when its asset_type matches (buyers often key by type: "image").
  */
 export function assetProblems(assets: Record<string, unknown>, spec: Record<string, unknown>): { asset_id: string; message: string }[] {
   const slots = requiredSlots(spec);
   const used = new Set(slots.map((s) => s.asset_id).filter((id) => id in assets));
   const problems: { asset_id: string; message: string }[] = [];
+  const filled = new Map<string, string>();
   for (const slot of slots) {
     if (slot.asset_id in assets) {
       const t = assetType(assets[slot.asset_id]);
       if (slot.asset_type && t !== undefined && t !== slot.asset_type) problems.push({ asset_id: slot.asset_id, message: `Asset "${slot.asset_id}" is ${String(t)}; the format needs ${slot.asset_type}.` });
+      filled.set(slot.asset_id, slot.asset_id);
       continue;
     }
     const standIn = Object.keys(assets).find((k) => !used.has(k) && slot.asset_type !== undefined && assetType(assets[k]) === slot.asset_type);
-    if (standIn) used.add(standIn);
-    else problems.push({ asset_id: slot.asset_id, message: `Required asset "${slot.asset_id}"${slot.asset_type ? ` (${slot.asset_type})` : ''} is missing.` });
+    if (standIn) {
+      used.add(standIn);
+      filled.set(slot.asset_id, standIn);
+    } else problems.push({ asset_id: slot.asset_id, message: `Required asset "${slot.asset_id}"${slot.asset_type ? ` (${slot.asset_type})` : ''} is missing.` });
+  }
+  for (const [key, asset] of Object.entries(assets)) {
+    const url = asset && typeof asset === 'object' ? (asset as { url?: unknown }).url : undefined;
+    if (typeof url === 'string' && !/^https?:\/\//i.test(url.trim())) problems.push({ asset_id: key, message: `Asset "${key}" has url "${url.slice(0, 40)}"; only http(s) URLs are served.` });
+  }
+  const size = fixedSize(spec);
+  const images = slots.filter((s) => s.asset_type === 'image');
+  if (size && images.length === 1) {
+    const key = filled.get(images[0]!.asset_id);
+    const image = key ? (assets[key] as { width?: unknown; height?: unknown }) : undefined;
+    if (image && typeof image.width === 'number' && typeof image.height === 'number' && (image.width !== size.width || image.height !== size.height)) {
+      problems.push({ asset_id: key!, message: `Asset "${key}" is ${image.width}x${image.height}; the format renders at ${size.width}x${size.height}.` });
+    }
   }
   return problems;
 }

@@ -130,6 +130,23 @@ describe('sync_creatives', () => {
     expect(rows.map((r) => r.id)).toEqual(['cr_ok']);
   });
 
+  it('fails assets an ad server would serve wrongly: a URL that is not http(s), an image of another size than the format’s', async () => {
+    const image = (o: Record<string, unknown>) => ({ asset_type: 'image', url: 'https://cdn.acme.example/x.png', width: 300, height: 250, ...o });
+    const res = await sync({
+      validation_mode: 'lenient',
+      creatives: [
+        display('cr_js_click', { assets: { banner_image: image({}), click_url: { asset_type: 'url', url: 'javascript:alert(1)' } } }),
+        display('cr_data_image', { assets: { banner_image: image({ url: 'data:image/png;base64,AAAA' }), click_url: { asset_type: 'url', url: 'https://acme.example/' } } }),
+        display('cr_wrong_size', { assets: { banner_image: image({ width: 728, height: 90 }), click_url: { asset_type: 'url', url: 'https://acme.example/' } } }),
+        display('cr_right_size', { assets: { banner_image: image({}), click_url: { asset_type: 'url', url: 'HTTPS://acme.example/' } } }),
+      ],
+    });
+    expect(item(res.items, 'cr_js_click')).toMatchObject({ action: 'failed', errors: [{ code: 'FORMAT_MISMATCH', field: 'creatives[0].assets.click_url' }] });
+    expect(item(res.items, 'cr_data_image')).toMatchObject({ action: 'failed', errors: [{ code: 'FORMAT_MISMATCH', field: 'creatives[1].assets.banner_image' }] });
+    expect(item(res.items, 'cr_wrong_size')).toMatchObject({ action: 'failed', errors: [{ code: 'FORMAT_MISMATCH', field: 'creatives[2].assets.banner_image', message: expect.stringContaining('728x90') }] });
+    expect(item(res.items, 'cr_right_size').action).toBe('created');
+  });
+
   it('takes a 3.1 one-asset slot array as the asset, and fails 3.1 canonical formats, several assets in a slot and new asset types with UNSUPPORTED_FEATURE', async () => {
     const image = { asset_type: 'image', url: 'https://cdn.acme.example/arr.png', width: 300, height: 250 };
     const res = await sync({
