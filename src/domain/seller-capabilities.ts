@@ -92,3 +92,6 @@ export function unmetSellerRequirement(f: Record<string, unknown>): string | und
   if (tmp && Object.values(tmp).some((v) => (Array.isArray(v) ? v.length > 0 : v !== undefined && v !== null && v !== false))) return 'trusted_match';
   return undefined;
 }
+
+/** Who may be invoiced: the operator (agency) or the buying agent. capabilities declare it; sync_accounts refuses any other. */
+export const SUPPORTED_BILLING = ['operator', 'agent'] as const;

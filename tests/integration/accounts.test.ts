@@ -53,6 +53,17 @@ describe('sync_accounts', () => {
     expect((buy.data.account as { account_id: string }).account_id).toBe(a!.account_id);
   });
 
+  it('refuses a billing party the seller does not declare in its capabilities, opening nothing', async () => {
+    const caps = await call(buyer, 'get_adcp_capabilities', {});
+    const supported = (caps.data.account as { supported_billing: string[] }).supported_billing;
+    expect(supported).not.toContain('advertiser');
+    const before = await sql`select count(*)::int as n from accounts`;
+    const { isError, data } = await checked('sync_accounts', { accounts: [{ brand: { domain: 'billing-test.example' }, operator: 'pinnacle-agency.example', billing: 'advertiser' }], idempotency_key: key() });
+    expect(isError).toBe(false);
+    expect((data.accounts as Record<string, unknown>[])[0]).toMatchObject({ action: 'failed', errors: [{ code: 'BILLING_NOT_SUPPORTED', field: 'accounts[0].billing' }] });
+    expect(await sql`select count(*)::int as n from accounts`).toEqual(before);
+  });
+
   it('reports unchanged and updated on later syncs, and a sandbox account separately', async () => {
     const same = await checked('sync_accounts', { accounts: [ACME], idempotency_key: key() });
     expect((same.data.accounts as { action: string }[])[0]!.action).toBe('unchanged');

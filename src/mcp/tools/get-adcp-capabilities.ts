@@ -1,4 +1,5 @@
 /** get_adcp_capabilities: what this seller supports. Cheap, anonymous-friendly, the first call every buying agent makes. */
+import { SUPPORTED_BILLING } from '../../domain/seller-capabilities.js';
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { IDEMPOTENCY_REPLAY_TTL_SECONDS } from '../../db/queries/idempotency.js';
@@ -44,7 +45,7 @@ export default defineTool({
       adcp: { major_versions: [3], supported_versions: [...SUPPORTED_VERSIONS], idempotency: { supported: true, replay_ttl_seconds: IDEMPOTENCY_REPLAY_TTL_SECONDS } },
       supported_protocols: ['media_buy', 'sponsored_intelligence'],
       ...(specialisms.length > 0 && { specialisms }),
-      account: { require_operator_auth: false, supported_billing: ['operator', 'agent'], sandbox: true },
+      account: { require_operator_auth: false, supported_billing: [...SUPPORTED_BILLING], sandbox: true },
       media_buy: {
         supported_pricing_models: models,
         // reporting_webhook on create_media_buy: delivery reports pushed on the buyer's schedule.

@@ -13,6 +13,7 @@
  * yet: an entry of either kind carrying them fails with UNSUPPORTED_FEATURE
  * rather than having them dropped.
  */
+import { SUPPORTED_BILLING } from '../../domain/seller-capabilities.js';
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import type { Tx } from '../../db/client.js';
@@ -113,6 +114,19 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
     const key = { brandDomain: req.brand.domain.toLowerCase(), brandId: req.brand.brand_id ?? '', operator: req.operator.toLowerCase(), sandbox: req.sandbox ?? false };
     const terms = Object.fromEntries(ACCOUNT_TERMS.filter((k) => req[k] !== undefined).map((k) => [k, req[k]]));
     const echo = { brand: req.brand, operator: req.operator };
+    const billing = (req as { billing?: string }).billing;
+    if (billing !== undefined && !(SUPPORTED_BILLING as readonly string[]).includes(billing)) {
+      // Refused, not taken: the seller invoices only as its capabilities declare (account.supported_billing).
+      results.push({
+        status: 'rejected',
+        account_scope: 'operator_brand',
+        sandbox: key.sandbox,
+        ...echo,
+        action: 'failed',
+        errors: [{ code: 'BILLING_NOT_SUPPORTED', message: `This seller does not bill the ${billing}; it bills ${SUPPORTED_BILLING.join(' or ')}.`, field: `accounts[${i}].billing`, suggestion: `Send billing "${SUPPORTED_BILLING[0]}" or "${SUPPORTED_BILLING[1]}".` }],
+      });
+      continue;
+    }
     if (asksForNotifications(req)) {
       // Refused, not dropped, as on a settings update; the account (if there is one) stays as it was.
       const { account: existing } = await syncAccount(tx, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, ...key, terms: {}, initialStatus, dryRun: true });
