@@ -232,6 +232,17 @@ describe('force_account_status', () => {
     expect(await ctl('force_account_status', { account_id: id, status: 'rejected' })).toMatchObject({ success: true, current_state: 'rejected' });
     expect((await call(buyer, 'create_media_buy', buyRequest({ account: { account_id: id } }))).data.adcp_error).toMatchObject({ code: 'ACCOUNT_SUSPENDED' });
     expect(await ctl('force_account_status', { account_id: id, status: 'active' })).toMatchObject({ success: true, current_state: 'active' });
+    // A buy of an account suspended since may still be paused or canceled, nothing else.
+    const live = await call(buyer, 'create_media_buy', buyRequest({ account: { account_id: id } }));
+    const buyId = live.data.media_buy_id as string;
+    const pkg = (live.data.packages as { package_id: string }[])[0]!.package_id;
+    await ctl('force_account_status', { account_id: id, status: 'suspended' });
+    const upd = (args: Record<string, unknown>) => call(buyer, 'update_media_buy', { media_buy_id: buyId, idempotency_key: `ctl-upd-${Math.random().toString(36).slice(2)}-${Date.now()}`, ...args });
+    expect((await upd({ packages: [{ package_id: pkg, budget: 25000 }] })).data.adcp_error).toMatchObject({ code: 'ACCOUNT_SUSPENDED', field: 'account' });
+    expect((await upd({ paused: true })).isError).toBe(false);
+    expect((await upd({ paused: false })).data.adcp_error).toMatchObject({ code: 'ACCOUNT_SUSPENDED' });
+    expect((await upd({ canceled: true })).data).toMatchObject({ status: 'canceled' });
+    await ctl('force_account_status', { account_id: id, status: 'active' });
     expect(await ctl('force_account_status', { account_id: 'acct_nope', status: 'active' })).toMatchObject({ success: false, error: 'NOT_FOUND' });
     expect(await ctl('force_account_status', { account_id: id, status: 'frozen' })).toMatchObject({ success: false, error: 'INVALID_PARAMS' });
   });

@@ -5,7 +5,10 @@ import { accounts, creativeAssignments, mediaBuys, mediaPackages } from '../sche
 import { packagesHaveCreatives } from './creatives.js';
 import type { MediaBuyRow, PackageRow } from './media-buys.js';
 
-export async function lockBuyForPrincipal(db: Queryable, p: { tenantId: string; principalId: string; id: string }): Promise<{ buy: MediaBuyRow; packages: PackageRow[]; hasCreatives: boolean; sandbox: boolean } | undefined> {
+export async function lockBuyForPrincipal(
+  db: Queryable,
+  p: { tenantId: string; principalId: string; id: string },
+): Promise<{ buy: MediaBuyRow; packages: PackageRow[]; hasCreatives: boolean; sandbox: boolean; accountStatus: string | null } | undefined> {
   const [buy] = await db
     .select()
     .from(mediaBuys)
@@ -14,8 +17,8 @@ export async function lockBuyForPrincipal(db: Queryable, p: { tenantId: string; 
   if (!buy) return undefined;
   const packages = await db.select().from(mediaPackages).where(eq(mediaPackages.mediaBuyId, buy.id)).orderBy(mediaPackages.position, mediaPackages.createdAt, mediaPackages.id);
   const hasCreatives = await packagesHaveCreatives(db, packages.map((k) => k.id));
-  const [account] = buy.accountId ? await db.select({ sandbox: accounts.sandbox }).from(accounts).where(eq(accounts.id, buy.accountId)) : [];
-  return { buy, packages, hasCreatives, sandbox: account?.sandbox ?? false };
+  const [account] = buy.accountId ? await db.select({ sandbox: accounts.sandbox, status: accounts.status }).from(accounts).where(eq(accounts.id, buy.accountId)) : [];
+  return { buy, packages, hasCreatives, sandbox: account?.sandbox ?? false, accountStatus: account?.status ?? null };
 }
 
 export async function updatePackage(

@@ -28,6 +28,14 @@ import { prepareUpdateMediaBuy } from '../adcp31-shapes.js';
 import { defineTool } from '../define-tool.js';
 import { idempotentMutation } from '../idempotency.js';
 
+/** Account statuses that stop changes to a buy (but pausing or canceling it), with the AdCP code each gets. */
+const BLOCKED_ACCOUNT: Record<string, [string, string]> = {
+  suspended: ['ACCOUNT_SUSPENDED', 'suspended'],
+  closed: ['ACCOUNT_SUSPENDED', 'closed'],
+  rejected: ['ACCOUNT_SUSPENDED', 'declined by the seller'],
+  payment_required: ['ACCOUNT_PAYMENT_REQUIRED', 'owing a balance'],
+};
+
 type Input = UpdateRequest & { idempotency_key?: string; push_notification_config?: Record<string, unknown>; reporting_webhook?: ReportingWebhook; [k: string]: unknown };
 
 const TOOL = 'update_media_buy';
@@ -60,6 +68,12 @@ export default defineTool({
       const found = await lockBuyForPrincipal(tx, { ...scope, id: input.media_buy_id });
       if (!found) throw new AdcpError('MEDIA_BUY_NOT_FOUND', 'No such media buy.', { field: 'media_buy_id', suggestion: 'Use a media_buy_id from get_media_buys.' });
       const { buy, packages } = found;
+      // An account that may not buy (suspended, closed, declined, owing) may still stop what it runs: pause or cancel, nothing else.
+      const stopping = input.canceled === true || (input.paused === true && !input.packages?.length && !input.new_packages?.length && input.start_time === undefined && input.end_time === undefined && input.reporting_webhook === undefined);
+      if (found.accountStatus && BLOCKED_ACCOUNT[found.accountStatus] && !stopping) {
+        const [code, why] = BLOCKED_ACCOUNT[found.accountStatus]!;
+        throw new AdcpError(code, `The media buy's account ${buy.accountId} is ${why}: it can only be paused or canceled.`, { field: 'account', recovery: 'terminal', suggestion: 'Pause or cancel the buy, or settle the account with the seller first.' });
+      }
       const push = input.push_notification_config as PushConfig | undefined;
       const allowPrivateWebhooks = found.sandbox || !!ctx.tenant.settings.allow_private_webhooks;
       if (push) checkWebhookConfig(push, allowPrivateWebhooks, 'push_notification_config');
