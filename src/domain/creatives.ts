@@ -425,14 +425,15 @@ export function unfitAssignments(
 }
 
 /**
- * The AdCP result entry for one creative of a sync. Assignment failures are
- * listed in errors (and in assignment_errors by package) without failing the
- * creative itself; status is left out of failed entries, as the schema requires.
+ * The AdCP result entry for one creative of a sync. Assignment failures do not
+ * fail the creative: they are in assignment_errors by package (and in errors
+ * only on a failed entry, as AdCP keeps errors for those); status is left out of
+ * failed entries, as the schema requires.
  */
 export function creativeResult(p: CreativePlan, a: AssignmentPlan, assignmentsRequested: boolean): Record<string, unknown> {
   const refused = a.errors.get(p.creativeId) ?? [];
-  const errors = [...(p.errors ?? []), ...refused];
   const ok = p.action !== 'failed';
+  const errors = ok ? (p.errors ?? []) : [...(p.errors ?? []), ...refused];
   return {
     creative_id: p.creativeId,
     action: p.action,
