@@ -173,13 +173,17 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
 
   // Subscriptions belong to the principal that made them; the hub filters events by it.
   const mine = new Map<string, Subscriber>();
+  // One change matching several of the session's subscriptions (media-buy://X and media-buys://) is logged to it once.
+  let lastLogged: object | undefined;
   const subscribe = (uri: string, scope: { tenantId: string; principalId: string }) => {
     if (mine.has(uri)) return;
     const sub: Subscriber = {
       ...scope,
       resourceUpdated: async (u, event) => {
         await server.sendResourceUpdated({ uri: u });
-        if (event) await server.sendLoggingMessage({ level: 'info', logger: 'media-buy', data: `${event.media_buy_id}: ${event.summary ?? event.status} (${event.status})` }).catch(() => {});
+        if (!event || event === lastLogged) return;
+        lastLogged = event;
+        await server.sendLoggingMessage({ level: 'info', logger: 'media-buy', data: `${event.media_buy_id}: ${event.summary ?? event.status} (${event.status})` }).catch(() => {});
       },
     };
     mine.set(uri, sub);

@@ -57,9 +57,14 @@ describe('auto path', () => {
     expect(early.fulfilment[0]!.state).toBe('queued');
     expect(early.workflow_step.status).toMatch(/pending|in_progress/);
 
+    // media-buys:// too: the one booking is logged to the session once, though both subscriptions match it.
+    await buyer.subscribeResource({ uri: 'media-buys://' });
     // The booking's push (not the creation's, which may also arrive) carries "booked".
     await waitFor(async () => messages.some((m) => m.includes(id) && m.includes('booked')));
     expect(updates).toContain(`media-buy://${id}`);
+    await waitFor(async () => updates.includes('media-buys://'));
+    expect(messages.filter((m) => m.includes(id) && m.includes('booked'))).toHaveLength(1);
+    await buyer.unsubscribeResource({ uri: 'media-buys://' });
     const state = await readState(id);
     expect(state.fulfilment).toHaveLength(1);
     expect(state.fulfilment[0]).toMatchObject({ state: 'booked', external_order_id: expect.stringMatching(/^mock-order-/), attempts: 1 });
