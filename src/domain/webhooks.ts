@@ -111,17 +111,66 @@ export function legacyAuthHeaders(body: string, auth: WebhookAuthentication | nu
   return null;
 }
 
-export function isPrivateAddress(ip: string): boolean {
-  if (net.isIPv4(ip)) {
-    const [a, b] = ip.split('.').map(Number) as [number, number];
-    return a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
-  }
-  const v6 = ip.toLowerCase();
-  if (v6.startsWith('::ffff:')) return isPrivateAddress(v6.slice(7));
-  return v6 === '::1' || v6 === '::' || v6.startsWith('fc') || v6.startsWith('fd') || v6.startsWith('fe80');
+/** An IPv4 address outside the public unicast space: private, loopback, link-local, shared (CGNAT), benchmark, multicast, reserved. */
+function privateV4(ip: string): boolean {
+  const [a, b] = ip.split('.').map(Number) as [number, number];
+  return (
+    a === 0 || a === 10 || a === 127 || a >= 224 || // this network, private, loopback, multicast and reserved (240/4), broadcast
+    (a === 100 && b >= 64 && b <= 127) || // shared address space (CGNAT)
+    (a === 169 && b === 254) || // link-local (cloud metadata)
+    (a === 172 && b >= 16 && b <= 31) ||
+    (a === 192 && b === 168) ||
+    (a === 192 && b === 0) || // IETF protocol assignments (192.0.0/24) and TEST-NET-1 (192.0.2/24)
+    (a === 198 && (b === 18 || b === 19)) // benchmarking
+  );
 }
 
-export const isLocalHostname = (host: string): boolean => host === 'localhost' || host.endsWith('.localhost');
+/** An IPv6 address as its eight 16-bit groups; undefined when it is not one. */
+function groups6(ip: string): number[] | undefined {
+  let s = ip.toLowerCase().split('%')[0]!;
+  // A dotted IPv4 tail (::ffff:127.0.0.1) becomes two groups.
+  const tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  if (tail) {
+    if (!net.isIPv4(tail[1]!)) return undefined;
+    const [a, b, c, d] = tail[1]!.split('.').map(Number) as [number, number, number, number];
+    s = `${s.slice(0, -tail[1]!.length)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, rest] = s.split('::') as [string, string | undefined];
+  const left = head ? head.split(':') : [];
+  const right = rest ? rest.split(':') : [];
+  const fill = s.includes('::') ? 8 - left.length - right.length : 0;
+  const all = [...left, ...Array.from({ length: fill }, () => '0'), ...right];
+  if (all.length !== 8 || all.some((g) => !/^[0-9a-f]{1,4}$/.test(g))) return undefined;
+  return all.map((g) => parseInt(g, 16));
+}
+
+/**
+ * Whether an address is not a public unicast one, so that a webhook must not reach it. IPv6 forms that carry an
+ * IPv4 address (mapped ::ffff:a.b.c.d in any spelling, compatible ::a.b.c.d, NAT64 64:ff9b::/96) are judged by it.
+ */
+export function isPrivateAddress(ip: string): boolean {
+  if (net.isIPv4(ip)) return privateV4(ip);
+  const g = groups6(ip);
+  if (!g) return true; // not an address we can read: never a webhook target
+  const v4 = (i: number) => `${g[i]! >> 8}.${g[i]! & 255}.${g[i + 1]! >> 8}.${g[i + 1]! & 255}`;
+  const zeros = (n: number) => g.slice(0, n).every((x) => x === 0);
+  if (zeros(5) && g[5] === 0xffff) return privateV4(v4(6)); // IPv4-mapped
+  if (zeros(6)) return g[6] === 0 && g[7]! <= 1 ? true : privateV4(v4(6)); // ::, ::1, IPv4-compatible
+  if (g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((x) => x === 0)) return privateV4(v4(6)); // NAT64
+  const first = g[0]!;
+  return (
+    (first & 0xfe00) === 0xfc00 || // unique local fc00::/7
+    (first & 0xffc0) === 0xfe80 || // link-local fe80::/10
+    (first & 0xffc0) === 0xfec0 || // site-local fec0::/10 (deprecated)
+    (first & 0xff00) === 0xff00 || // multicast
+    (first === 0x2001 && g[1] === 0x0db8) // documentation
+  );
+}
+
+export const isLocalHostname = (host: string): boolean => {
+  const h = host.toLowerCase().replace(/\.$/, '');
+  return h === 'localhost' || h.endsWith('.localhost');
+};
 
 /** A URL's host as an address or name: IPv6 without its brackets. */
 export const urlHost = (u: URL): string => u.hostname.replace(/^\[|\]$/g, '');
@@ -168,4 +217,14 @@ function checkWebhookUrl(url: string, allowPrivate: boolean, field: string): voi
       suggestion: 'Use a public URL; loopback webhooks are allowed for sandbox accounts only.',
     });
   }
+}
+
+/**
+ * May this account's webhooks reach private and loopback addresses? When the seller allows it tenant-wide
+ * (allow_private_webhooks), or for a sandbox account of a tenant under compliance testing (test_controller
+ * enabled). A buyer opens sandbox accounts itself, so being one is not enough: it would let any buyer aim
+ * the seller's worker at its internal network.
+ */
+export function privateWebhooksAllowed(settings: { allow_private_webhooks?: boolean; test_controller?: string }, sandbox: boolean): boolean {
+  return !!settings.allow_private_webhooks || (sandbox && settings.test_controller === 'enabled');
 }

@@ -71,6 +71,8 @@ const attemptsOf = (deliveryId: string) => sql`select attempt, status_code, erro
 
 beforeAll(async () => {
   t = await startTestApp({ worker: true });
+  // A tenant under compliance testing: its sandbox accounts' webhooks may reach this machine's receiver.
+  await t.app.database.sql`update tenants set settings = settings || '{"test_controller": "enabled"}'::jsonb where id = 'demo'`;
   buyer = await memoryClient(t);
   sql = postgres(t.db.url, { max: 1, onnotice: () => {} });
   ({ server: receiver, base } = await startWebhookReceiver(received, script));
@@ -337,10 +339,27 @@ describe('webhooks', () => {
     expect(hits[0]!.headers.authorization).toBe('Bearer bearer-token-0123456789-abcdefghij');
   });
 
-  it('refuses a loopback webhook URL for a non-sandbox account', async () => {
+  it('refuses a loopback webhook URL for a non-sandbox account, in any spelling of the address', async () => {
     const res = await call(buyer, 'create_media_buy', buyRequest({ push_notification_config: { url: `${base}/hooks/c` } }));
     expect(res.isError).toBe(true);
     expect(res.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'push_notification_config.url' });
+    const port = new URL(base).port;
+    for (const host of ['[::ffff:127.0.0.1]', '[::ffff:7f00:1]', '[0:0:0:0:0:ffff:7f00:1]', '[::ffff:169.254.169.254]', '[64:ff9b::a00:1]', 'localhost.', '0.0.0.0']) {
+      const spelled = await call(buyer, 'create_media_buy', buyRequest({ push_notification_config: { url: `http://${host}:${port}/hooks/c` } }));
+      expect(spelled.data.adcp_error, host).toMatchObject({ code: 'VALIDATION_ERROR', field: 'push_notification_config.url' });
+    }
+  });
+
+  it('lets a sandbox account reach private addresses only on a tenant under compliance testing or allowing it', async () => {
+    await sql`update tenants set settings = settings - 'test_controller' where id = 'demo'`;
+    const seller = await memoryClient(t);
+    try {
+      const res = await call(seller, 'create_media_buy', buyRequest({ account: sandbox, push_notification_config: { url: `${base}/hooks/sandbox` } }));
+      expect(res.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'push_notification_config.url' });
+    } finally {
+      await sql`update tenants set settings = settings || '{"test_controller": "enabled"}'::jsonb where id = 'demo'`;
+      await seller.close();
+    }
   });
 
   it('sends nothing again when a create is replayed', async () => {

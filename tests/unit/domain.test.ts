@@ -163,3 +163,21 @@ describe('targeting', () => {
   });
 });
 
+
+describe('webhook address checks', () => {
+  it('reads every spelling of a private, loopback or reserved address as such, and public ones as public', async () => {
+    const { isPrivateAddress, isLocalHostname, privateWebhooksAllowed } = await import('../../src/domain/webhooks.js');
+    for (const ip of ['127.0.0.1', '10.1.2.3', '172.20.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '198.18.0.1', '224.0.0.1', '240.0.0.1', '255.255.255.255',
+      '::1', '::', '::ffff:127.0.0.1', '::ffff:7f00:1', '0:0:0:0:0:ffff:7f00:1', '::ffff:a9fe:a9fe', '::7f00:1', '64:ff9b::a00:1', 'fd00::1', 'fe80::1', 'fec0::1', 'ff02::1', 'not-an-ip']) {
+      expect(isPrivateAddress(ip), ip).toBe(true);
+    }
+    for (const ip of ['8.8.8.8', '93.184.216.34', '2606:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808']) expect(isPrivateAddress(ip), ip).toBe(false);
+    expect(isLocalHostname('localhost.')).toBe(true);
+    expect(isLocalHostname('API.Localhost')).toBe(true);
+    // A buyer opens sandbox accounts itself: that alone never opens the private network.
+    expect(privateWebhooksAllowed({}, true)).toBe(false);
+    expect(privateWebhooksAllowed({ test_controller: 'enabled' }, true)).toBe(true);
+    expect(privateWebhooksAllowed({ test_controller: 'enabled' }, false)).toBe(false);
+    expect(privateWebhooksAllowed({ allow_private_webhooks: true }, false)).toBe(true);
+  });
+});

@@ -147,11 +147,12 @@ export async function closeUnsyncedAccounts(db: Queryable, p: { tenantId: string
   return db.update(accounts).set({ status: 'closed' }).where(where).returning();
 }
 
-/** Webhooks may reach private addresses for sandbox accounts, or when the seller allows it tenant-wide. */
+/** privateWebhooksAllowed (src/domain/webhooks.ts) for an account of a tenant, read from Postgres. */
 export async function allowsPrivateWebhooks(db: Queryable, p: { tenantId: string; accountId: string | null }): Promise<boolean> {
   const rows = await db.execute<{ ok: boolean }>(sql`
-    select coalesce((select sandbox from accounts where tenant_id = ${p.tenantId} and id = ${p.accountId}), false)
-        or coalesce((select (settings->>'allow_private_webhooks')::boolean from tenants where id = ${p.tenantId}), false) as ok`);
+    select coalesce((select (settings->>'allow_private_webhooks')::boolean from tenants where id = ${p.tenantId}), false)
+        or (coalesce((select sandbox from accounts where tenant_id = ${p.tenantId} and id = ${p.accountId}), false)
+            and coalesce((select settings->>'test_controller' = 'enabled' from tenants where id = ${p.tenantId}), false)) as ok`);
   return !!rows[0]?.ok;
 }
 

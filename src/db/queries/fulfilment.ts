@@ -72,8 +72,9 @@ export async function loadPart(db: Queryable, p: { tenantId: string; mediaBuyId:
     select json_build_object(
       'id', b.id, 'principal_id', b.principal_id, 'principal_name', pr.name, 'platform_mappings', pr.platform_mappings,
       'status', b.status, 'start_paused', b.start_paused, 'currency', b.currency, 'start_time', b.start_time, 'end_time', b.end_time, 'buyer_ref', b.buyer_ref,
-      'allow_private_webhooks', coalesce((select a.sandbox from accounts a where a.id = b.account_id), false)
-                                or coalesce((t.settings->>'allow_private_webhooks')::boolean, false),
+      -- privateWebhooksAllowed (src/domain/webhooks.ts)
+      'allow_private_webhooks', coalesce((t.settings->>'allow_private_webhooks')::boolean, false)
+                                or (coalesce((select a.sandbox from accounts a where a.id = b.account_id), false) and coalesce(t.settings->>'test_controller' = 'enabled', false)),
       'step', (select json_build_object('id', s.id, 'status', s.status, 'push', s.push_notification_config) from workflow_steps s
                where s.media_buy_id = b.id and s.step_type = 'create_media_buy' order by s.created_at desc limit 1),
       'adapter', (select json_build_object('id', a.id, 'name', a.name, 'adapter_type', a.adapter_type, 'settings', a.settings)

@@ -40,10 +40,27 @@ export async function deliverWebhook(rawPayload: unknown, job: JobInfo, deps: Ta
   const finish = (outcome: 'pending' | 'delivered' | 'failed', statusCode: number | null, error: string | null) =>
     recordWebhookAttempt(deps.db, { id: d.id, attempt: job.attempts, statusCode, error, durationMs: Date.now() - started, outcome });
 
-  if (!d.allowPrivateNetwork && (await resolvesPrivate(d.url).catch(() => false))) {
-    await finish('failed', null, 'the webhook URL resolves to a private or loopback address');
-    log.warn('webhook refused: private address');
-    return;
+  if (!d.allowPrivateNetwork) {
+    // Fail closed: a name that does not resolve now is not sent to (fetch would look it up again, and could be
+    // answered otherwise); the lookup is retried as a network error is.
+    let lookup: 'public' | 'private' | string;
+    try {
+      lookup = (await resolvesPrivate(d.url)) ? 'private' : 'public';
+    } catch (err) {
+      lookup = `could not resolve the webhook host: ${errorMessage(err)}`;
+    }
+    if (lookup === 'private') {
+      await finish('failed', null, 'the webhook URL resolves to a private or loopback address');
+      log.warn('webhook refused: private address');
+      return;
+    }
+    if (lookup !== 'public') {
+      const last = job.attempts >= job.maxAttempts;
+      await finish(last ? 'failed' : 'pending', null, lookup);
+      if (!last) throw new Error(`webhook delivery failed: ${lookup}`);
+      log.warn('webhook delivery failed permanently', { error: lookup });
+      return;
+    }
   }
   const contentType = 'application/json';
   let legacy: typeof d.authentication;

@@ -22,6 +22,7 @@ import { sealBuyerCredentials, secretBox, secretContext } from '../../services/s
 import { jobSpec, planFulfilment } from '../../jobs/fan-out.js';
 import { prepareCreateMediaBuy } from '../adcp31-shapes.js';
 import { defineTool } from '../define-tool.js';
+import { privateWebhooksAllowed } from '../../domain/webhooks.js';
 import { idempotencyConflict, requestFingerprint } from '../idempotency.js';
 import { findAccount, resolveAccount, toAdcpAccount, type AccountRef } from '../resolve-account.js';
 
@@ -84,7 +85,7 @@ export default defineTool({
     const forced = testing ? await peekDirective(ctx.db, { ...scope, scenario: CREATE_MEDIA_BUY_ARM }) : undefined;
     if (forced) plan.manualApproval = true;
     const push = input.push_notification_config as PushConfig | undefined;
-    const allowPrivateWebhooks = account.sandbox || !!ctx.tenant.settings.allow_private_webhooks;
+    const allowPrivateWebhooks = privateWebhooksAllowed(ctx.tenant.settings, account.sandbox);
     if (push) checkWebhookConfig(push, allowPrivateWebhooks, 'push_notification_config');
     const reporting = input.reporting_webhook;
     if (reporting) {

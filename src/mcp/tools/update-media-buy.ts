@@ -26,6 +26,7 @@ import { sealBuyerCredentials, secretBox, secretContext } from '../../services/s
 import { enqueueCreativeSync, enqueueMediaBuyUpdate } from '../../jobs/fan-out.js';
 import { prepareUpdateMediaBuy } from '../adcp31-shapes.js';
 import { defineTool } from '../define-tool.js';
+import { privateWebhooksAllowed } from '../../domain/webhooks.js';
 import { idempotentMutation } from '../idempotency.js';
 
 /** Account statuses that stop changes to a buy (but pausing or canceling it), with the AdCP code each gets. */
@@ -75,7 +76,7 @@ export default defineTool({
         throw new AdcpError(code, `The media buy's account ${buy.accountId} is ${why}: it can only be paused or canceled.`, { field: 'account', recovery: 'terminal', suggestion: 'Pause or cancel the buy, or settle the account with the seller first.' });
       }
       const push = input.push_notification_config as PushConfig | undefined;
-      const allowPrivateWebhooks = found.sandbox || !!ctx.tenant.settings.allow_private_webhooks;
+      const allowPrivateWebhooks = privateWebhooksAllowed(ctx.tenant.settings, found.sandbox);
       if (push) checkWebhookConfig(push, allowPrivateWebhooks, 'push_notification_config');
       const now = ctx.now();
       const plan = planUpdate({
