@@ -49,8 +49,9 @@ export async function notifySlack(rawPayload: unknown, job: JobInfo, deps: Pick<
   const buy = await mediaBuySummary(deps.db, { tenantId, mediaBuyId });
   if (!buy) return;
   // Saving the URL refused private addresses; what its name resolves to now is checked here (not retried).
-  if (!(await getTenant(deps.db, tenantId))?.settings.allow_private_webhooks && (await resolvesPrivate(url).catch(() => false))) {
-    log.warn('slack notification refused: the webhook resolves to a private or loopback address');
+  // A name that does not resolve now is not sent to either (fetch would look it up again).
+  if (!(await getTenant(deps.db, tenantId))?.settings.allow_private_webhooks && (await resolvesPrivate(url).catch(() => true))) {
+    log.warn('slack notification refused: the webhook does not resolve to a public address');
     return;
   }
   const scrub = (s: string) => s.split(url).join('[slack webhook]');
