@@ -14,7 +14,7 @@ import { insertAudit, type AuditEntry } from '../db/queries/audit.js';
 import { rotateWebhookSigningKey } from '../db/queries/signing-keys.js';
 import { getTenant, insertBuyer, setBuyerToken, patchTenantSettings } from '../db/queries/console.js';
 import { setSlackWebhook } from '../db/queries/notifications.js';
-import { getOperator, insertApiKey, insertOperator, revokeApiKey, deleteOtherSessions, setOperatorPassword, type Role } from '../db/queries/operators.js';
+import { disableOperator, getOperator, insertApiKey, insertOperator, revokeApiKey, deleteOtherSessions, setOperatorPassword, type Role } from '../db/queries/operators.js';
 import { adapterConfigs, creativeFormats, creatives, pricingOptions, products, publisherProperties } from '../db/schema/index.js';
 import { hashToken, newId, newToken } from '../domain/ids.js';
 import { isLiteralPrivateHost, isLocalHostname, urlHost } from '../domain/webhooks.js';
@@ -457,6 +457,16 @@ export async function createUser(deps: AdminDeps, op: Operator, input: unknown):
     const u = parse(UserInput, input);
     const res = await createOperatorAccount(tx, { tenantId: op.tenantId, ...u });
     return { result: res, target: res.operator_id, details: { email: u.email, role: u.role } };
+  });
+}
+
+/** An admin disables another operator (a departed or compromised account): their sign-in and sessions end. */
+export async function disableUser(deps: AdminDeps, op: Operator, p: { id: string }): Promise<{ operator_id: string; disabled: true }> {
+  return act(deps, op, { operation: 'user.disable', target: p.id }, async (tx) => {
+    if (op.kind === 'session' && op.id === p.id) throw new AdminError(400, 'VALIDATION_ERROR', 'You cannot disable yourself; another admin can.');
+    const row = await disableOperator(tx, { tenantId: op.tenantId, id: p.id });
+    if (!row) throw new AdminError(404, 'NOT_FOUND', `No enabled operator ${p.id}.`);
+    return { result: { operator_id: row.id, disabled: true as const }, details: { email: row.email } };
   });
 }
 

@@ -25,7 +25,7 @@ import {
   AdminError,
   createApiKey,
   createBuyer,
-  createUser,
+  createUser, disableUser,
   DecisionInput,
   decideCreative,
   decideMediaBuy,
@@ -289,6 +289,7 @@ async function users(r: AdminRequest) {
 }
 
 const userCreate = async (r: AdminRequest) => ok(r, await createUser(r.deps, r.op, await r.json()), 201);
+const userDisable = async (r: AdminRequest) => ok(r, await disableUser(r.deps, r.op, { id: r.params.id! }));
 
 async function keys(r: AdminRequest) {
   const list = await listApiKeys(r.deps.db, r.op.tenantId);
@@ -335,6 +336,7 @@ export const apiRoutes: Route[] = [
   route('GET', '/audit', audit),
   route('GET', '/users', users),
   route('POST', '/users', userCreate),
+  route('POST', '/users/:id/disable', userDisable),
   route('GET', '/api-keys', keys),
   route('POST', '/api-keys', keyCreate),
   route('POST', '/api-keys/:id/revoke', keyRevoke),

@@ -1,4 +1,5 @@
 /**
+ * `sales-agent admin disable-user --tenant T --email E`: the operator can no longer sign in; their sessions end.
  * `sales-agent admin create-user --tenant T --email E [--role admin|viewer]`:
  * bootstraps an operator of the seller console. Prints a one-time password
  * (only its scrypt hash is stored); the first login must replace it.
@@ -12,6 +13,7 @@ import type { Config } from '../config.js';
 import { connect } from '../db/client.js';
 import { insertAudit } from '../db/queries/audit.js';
 import { getTenant } from '../db/queries/console.js';
+import { disableOperator } from '../db/queries/operators.js';
 import { rotateWebhookSigningKey } from '../db/queries/signing-keys.js';
 import { migrateDatabase } from '../db/migrate.js';
 import type { Logger } from '../logger.js';
@@ -24,9 +26,9 @@ export async function adminCommand(args: string[], config: Config, logger: Logge
     options: { tenant: { type: 'string' }, email: { type: 'string' }, role: { type: 'string', default: 'admin' }, revoke: { type: 'boolean', default: false } },
   });
   const sub = positionals[0];
-  if (sub !== 'create-user' && sub !== 'rotate-signing-key') fail('admin takes "create-user" or "rotate-signing-key"');
+  if (sub !== 'create-user' && sub !== 'disable-user' && sub !== 'rotate-signing-key') fail('admin takes "create-user", "disable-user" or "rotate-signing-key"');
   if (!values.tenant) fail('--tenant is required');
-  if (sub === 'create-user' && !values.email) fail('--email is required');
+  if ((sub === 'create-user' || sub === 'disable-user') && !values.email) fail('--email is required');
   if (values.role !== 'admin' && values.role !== 'viewer') fail('--role must be admin or viewer');
   const { url, embedded } = await resolveDatabase(config, logger);
   try {
@@ -46,6 +48,17 @@ export async function adminCommand(args: string[], config: Config, logger: Logge
             (retiredKid && values.revoke ? `Key ${retiredKid} is revoked: it is no longer in /.well-known/jwks.json, so nothing signed with it verifies.\n` : '') +
             (retiredKid && !values.revoke ? `Key ${retiredKid} is retired; it stays in /.well-known/jwks.json for 7 days so webhooks already signed with it still verify.\n` : ''),
         );
+        return;
+      }
+      if (sub === 'disable-user') {
+        const tenantId = values.tenant;
+        const row = await database.db.transaction(async (tx) => {
+          const disabled = await disableOperator(tx, { tenantId, email: values.email! });
+          if (disabled) await insertAudit(tx, { tenantId, actor: 'cli', operation: 'user.disable', target: disabled.id, success: true, details: { email: disabled.email } });
+          return disabled;
+        });
+        if (!row) fail(`no enabled operator ${values.email} in tenant "${tenantId}"`);
+        process.stdout.write(`Disabled ${row.email} in tenant "${tenantId}": their sign-in and sessions have ended.\n`);
         return;
       }
       const u = await createOperatorAccount(database.db, { tenantId: values.tenant, email: values.email!, role: values.role });

@@ -523,6 +523,26 @@ describe('users, API keys and the audit log', () => {
     expect(row!.password_hash).not.toContain(u.body.password);
   });
 
+  it('disables an operator (admins only, not oneself): their sessions end and they cannot sign in again', async () => {
+    const gone = await addOperator(t.app.database.db, { tenantId: 'demo', email: 'leaver@demo.example', role: 'admin' });
+    const leaver = new Browser(base);
+    await leaver.login('leaver@demo.example', gone.password);
+    expect((await leaver.api('GET', '/me')).status).toBe(200);
+    expect((await viewer.api('POST', `/users/${gone.id}/disable`)).status).toBe(403);
+    const me = (await admin.api('GET', '/me')).body as { operator_id?: string; id?: string };
+    const selfId = me.operator_id ?? me.id;
+    if (selfId) expect((await admin.api('POST', `/users/${selfId}/disable`)).status).toBe(400);
+    const res = await admin.api('POST', `/users/${gone.id}/disable`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ operator_id: gone.id, disabled: true });
+    expect((await leaver.api('GET', '/me')).status).toBe(401);
+    expect((await new Browser(base).login('leaver@demo.example', gone.password)).status).not.toBe(303);
+    expect((await admin.api('POST', `/users/${gone.id}/disable`)).status).toBe(404);
+    expect((await otherAdmin.api('POST', `/users/${gone.id}/disable`)).status).toBe(404);
+    const listed = (await admin.api('GET', '/users')).body.users as { email: string; disabled: boolean }[];
+    expect(listed.find((u) => u.email === 'leaver@demo.example')?.disabled).toBe(true);
+  });
+
   it('lets a viewer API key read but not write', async () => {
     const k = (await admin.api('POST', '/api-keys', { name: 'dashboard', role: 'viewer' })).body.key as string;
     expect((await apiWithKey(base, k, 'GET', '/media-buys')).status).toBe(200);

@@ -33,7 +33,7 @@ describe('sales-agent admin create-user', () => {
     expect(password).toMatch(/^\S{20}$/);
     const sql = postgres(db.url, { max: 1, onnotice: () => {} });
     try {
-      const [op] = await sql`select email, role, password_hash, must_change_password from operators`;
+      const [op] = await sql`select email, role, password_hash, must_change_password from operators where email = 'boss@demo.example'`;
       expect(op).toMatchObject({ email: 'boss@demo.example', role: 'admin', must_change_password: true });
       expect(op!.password_hash).not.toContain(password);
     } finally {
@@ -42,6 +42,11 @@ describe('sales-agent admin create-user', () => {
     await expect(run('node', [cli, 'admin', 'create-user', '--tenant', 'demo', '--email', 'boss@demo.example'], { env })).rejects.toMatchObject({ code: 2 });
     await expect(run('node', [cli, 'admin', 'create-user', '--tenant', 'nope', '--email', 'x@demo.example'], { env })).rejects.toMatchObject({ code: 2 });
     await expect(run('node', [cli, 'admin', 'create-user', '--tenant', 'demo', '--email', 'x@demo.example', '--role', 'owner'], { env })).rejects.toMatchObject({ code: 2 });
+    // disable-user ends an operator's access (here one made for it); an unknown or already disabled one is an error.
+    await run('node', [cli, 'admin', 'create-user', '--tenant', 'demo', '--email', 'gone@demo.example', '--role', 'viewer'], { env });
+    const disabled = await run('node', [cli, 'admin', 'disable-user', '--tenant', 'demo', '--email', 'Gone@Demo.example'], { env });
+    expect(disabled.stdout).toContain('Disabled gone@demo.example');
+    await expect(run('node', [cli, 'admin', 'disable-user', '--tenant', 'demo', '--email', 'gone@demo.example'], { env })).rejects.toMatchObject({ code: 2 });
 
     const child = spawn('node', [cli, 'serve', '--port', '0'], { env });
     let out = '';

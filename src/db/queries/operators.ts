@@ -85,6 +85,17 @@ export async function deleteSession(db: Queryable, tokenHash: string): Promise<v
 }
 
 /** A password change ends the operator's other sessions. */
+/** Disable an operator: no sign-in, and every session of theirs ends. False when there is no such enabled operator. */
+export async function disableOperator(db: Queryable, p: { tenantId: string; id?: string; email?: string }): Promise<{ id: string; email: string } | undefined> {
+  const [row] = await db
+    .update(operators)
+    .set({ disabledAt: sql`now()` })
+    .where(and(eq(operators.tenantId, p.tenantId), p.id ? eq(operators.id, p.id) : eq(operators.email, (p.email ?? '').toLowerCase()), isNull(operators.disabledAt)))
+    .returning({ id: operators.id, email: operators.email });
+  if (row) await db.delete(operatorSessions).where(eq(operatorSessions.operatorId, row.id));
+  return row;
+}
+
 export async function deleteOtherSessions(db: Queryable, p: { operatorId: string; keep: string }): Promise<void> {
   await db.delete(operatorSessions).where(and(eq(operatorSessions.operatorId, p.operatorId), sql`${operatorSessions.tokenHash} <> ${p.keep}`));
 }
