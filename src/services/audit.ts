@@ -6,9 +6,8 @@
  * themselves (buys, steps, idempotency records) are in Postgres regardless.
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { Db } from '../db/client.js';
 import { insertAuditBatch, type AuditEntry } from '../db/queries/audit.js';
-import { refusedValue } from '../db/client.js';
+import { refusedValue, type Db } from '../db/client.js';
 import { storable } from '../domain/text.js';
 import type { Logger } from '../logger.js';
 

@@ -59,8 +59,7 @@ export async function upsertCreatives(db: Queryable, p: Scope & { rows: Creative
     });
 }
 
-/** delete_missing: archive the caller's live creatives not in `keep`, remembering their status. */
-/** delete_missing: archive the account's creatives not kept (another account's library is not this sync's to prune). */
+/** delete_missing: archive the account's live creatives not in `keep`, remembering their status (another account's library is not this sync's to prune). */
 export async function archiveCreativesExcept(db: Queryable, p: Scope & { accountId: string; keep: string[] }): Promise<string[]> {
   const rows = await db
     .update(creatives)

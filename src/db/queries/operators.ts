@@ -84,8 +84,7 @@ export async function deleteSession(db: Queryable, tokenHash: string): Promise<v
   await db.delete(operatorSessions).where(eq(operatorSessions.tokenHash, tokenHash));
 }
 
-/** A password change ends the operator's other sessions. */
-/** Disable an operator: no sign-in, and every session of theirs ends. False when there is no such enabled operator. */
+/** Disable an operator: no sign-in, and every session of theirs ends. Undefined when there is no such enabled operator. */
 export async function disableOperator(db: Queryable, p: { tenantId: string; id?: string; email?: string }): Promise<{ id: string; email: string } | undefined> {
   const [row] = await db
     .update(operators)
@@ -96,6 +95,7 @@ export async function disableOperator(db: Queryable, p: { tenantId: string; id?:
   return row;
 }
 
+/** A password change ends the operator's other sessions. */
 export async function deleteOtherSessions(db: Queryable, p: { operatorId: string; keep: string }): Promise<void> {
   await db.delete(operatorSessions).where(and(eq(operatorSessions.operatorId, p.operatorId), sql`${operatorSessions.tokenHash} <> ${p.keep}`));
 }

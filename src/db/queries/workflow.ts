@@ -51,7 +51,6 @@ export async function insertWorkflowStep(db: Queryable, row: typeof workflowStep
   await db.insert(workflowSteps).values(row);
 }
 
-/** A buy withdrawn before the seller decided: its approval step is closed too. */
 /**
  * The buyer canceled the buy: its create_media_buy task, still open (awaiting the seller's approval, or
  * being booked), ends canceled with it. Returns the tasks closed, for their webhooks.

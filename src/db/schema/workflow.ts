@@ -25,7 +25,7 @@ export const workflowSteps = pgTable(
     response: jsonb('response').$type<Record<string, unknown>>(),
     error: jsonb('error').$type<Record<string, unknown>>(),
     pushNotificationConfig: jsonb('push_notification_config').$type<Record<string, unknown>>(),
-    /** update_media_buy: the buy as it was before the update, to restore if every ad server refuses it (src/domain/update-undo.ts). */
+    /** update_media_buy: the buy as it was before the update, to restore if every ad server refuses it (src/db/queries/update-undo.ts). */
     undo: jsonb('undo').$type<Record<string, unknown>>(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),

@@ -17,12 +17,11 @@ import { planMediaBuy, rejectTestFixtures, type CreateMediaBuyRequest } from '..
 import { amountToNumber } from '../../domain/money.js';
 import { checkReportingWebhook, windowEndAfter, type ReportingWebhook } from '../../domain/reporting.js';
 import { availableActions, initialStatus, validActions } from '../../domain/status.js';
-import { checkWebhookConfig, withoutCredentials, type PushConfig } from '../../domain/webhooks.js';
+import { checkWebhookConfig, privateWebhooksAllowed, withoutCredentials, type PushConfig } from '../../domain/webhooks.js';
 import { sealBuyerCredentials, secretBox, secretContext } from '../../services/secret-box.js';
 import { jobSpec, planFulfilment } from '../../jobs/fan-out.js';
 import { prepareCreateMediaBuy } from '../adcp31-shapes.js';
 import { defineTool } from '../define-tool.js';
-import { privateWebhooksAllowed } from '../../domain/webhooks.js';
 import { idempotencyConflict, requestFingerprint } from '../idempotency.js';
 import { findAccount, resolveAccount, toAdcpAccount, type AccountRef } from '../resolve-account.js';
 

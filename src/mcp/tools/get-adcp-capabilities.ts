@@ -1,11 +1,10 @@
 /** get_adcp_capabilities: what this seller supports. Cheap, anonymous-friendly, the first call every buying agent makes. */
-import { SUPPORTED_BILLING } from '../../domain/seller-capabilities.js';
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { IDEMPOTENCY_REPLAY_TTL_SECONDS } from '../../db/queries/idempotency.js';
 import { creativeReviewMode } from '../../domain/creatives.js';
 import { AdcpError } from '../../domain/errors.js';
-import { MEDIA_BUY_FEATURES, TARGETING_CAPABILITIES } from '../../domain/seller-capabilities.js';
+import { MEDIA_BUY_FEATURES, SUPPORTED_BILLING, TARGETING_CAPABILITIES } from '../../domain/seller-capabilities.js';
 import { AGENT_CAPABILITIES } from '../../domain/sponsored-intelligence.js';
 import { WEBHOOK_SIGNING_ALG, WEBHOOK_SIGNING_PROFILE } from '../../domain/webhook-signing.js';
 import { defineTool, SUPPORTED_VERSIONS } from '../define-tool.js';

@@ -18,7 +18,6 @@ interface Input {
   [k: string]: unknown;
 }
 
-
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   try {
     const [t, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];

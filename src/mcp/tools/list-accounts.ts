@@ -17,7 +17,6 @@ interface Input {
   [k: string]: unknown;
 }
 
-
 const encodeCursor = (id: string) => Buffer.from(JSON.stringify({ after: id })).toString('base64url');
 
 function decodeCursor(cursor: string): string {

@@ -13,12 +13,12 @@
  * yet: an entry of either kind carrying them fails with UNSUPPORTED_FEATURE
  * rather than having them dropped.
  */
-import { SUPPORTED_BILLING } from '../../domain/seller-capabilities.js';
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import type { Tx } from '../../db/client.js';
 import { closeUnsyncedAccounts, syncAccount, type AccountRow } from '../../db/queries/accounts.js';
 import { ACCOUNT_TERMS, publicTerms, toAdcpAccountDetail } from '../../domain/account-view.js';
+import { SUPPORTED_BILLING } from '../../domain/seller-capabilities.js';
 import { AdcpError } from '../../domain/errors.js';
 import type { BuyerContext } from '../context.js';
 import { findAccount, type AccountRef } from '../resolve-account.js';

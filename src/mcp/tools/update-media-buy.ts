@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { libraryFormats } from '../../db/queries/creatives.js';
 import { cancelPackages, insertPackages, lockBuyForPrincipal, replaceAssignments, updatePackage } from '../../db/queries/media-buy-updates.js';
 import { getMediaBuy, updateMediaBuy } from '../../db/queries/media-buys.js';
+import { undoOf } from '../../db/queries/update-undo.js';
 import { cancelOpenCreateTasks, insertWorkflowStep, updateWorkflowStep } from '../../db/queries/workflow.js';
 import { publishChange } from '../../db/notify.js';
 import { AdcpError } from '../../domain/errors.js';
@@ -19,14 +20,12 @@ import { planUpdate, type UpdateRequest } from '../../domain/media-buy-update.js
 import { checkReportingWebhook, windowEndAfter, type ReportingWebhook } from '../../domain/reporting.js';
 import { amountToNumber } from '../../domain/money.js';
 import { availableActions, toAdcpMediaBuyStatus, validActions } from '../../domain/status.js';
-import { checkWebhookConfig, withoutCredentials, type PushConfig } from '../../domain/webhooks.js';
+import { checkWebhookConfig, privateWebhooksAllowed, withoutCredentials, type PushConfig } from '../../domain/webhooks.js';
 import { queueTaskWebhook } from '../../services/webhooks.js';
-import { undoOf } from '../../db/queries/update-undo.js';
 import { sealBuyerCredentials, secretBox, secretContext } from '../../services/secret-box.js';
 import { enqueueCreativeSync, enqueueMediaBuyUpdate } from '../../jobs/fan-out.js';
 import { prepareUpdateMediaBuy } from '../adcp31-shapes.js';
 import { defineTool } from '../define-tool.js';
-import { privateWebhooksAllowed } from '../../domain/webhooks.js';
 import { idempotentMutation } from '../idempotency.js';
 
 /** Account statuses that stop changes to a buy (but pausing or canceling it), with the AdCP code each gets. */
