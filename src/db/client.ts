@@ -112,6 +112,13 @@ export function connect(url: string, opts: ConnectOptions = {}): Database {
   return { db, sql, url, close: () => sql.end({ timeout: 5 }) };
 }
 
+/** The code of the driver's error (SQLSTATE, or postgres.js's and the socket's own), which Drizzle wraps as the cause. */
+function driverCode(err: unknown): string | undefined {
+  const driver = err instanceof DrizzleQueryError ? err.cause : err;
+  const code = (driver as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
 /**
  * A query failed because its connection to Postgres broke, or no connection could be made: SQLSTATE class 08,
  * 57P01-57P03 (shut down, crashed, starting up), postgres.js's own connection codes, or a socket error. Read from the
@@ -122,21 +129,8 @@ export function connect(url: string, opts: ConnectOptions = {}): Database {
  */
 const CONNECTION_CODE = /^(08[0-9A-Z]{3}|57P0[123]|CONNECTION_(CLOSED|ENDED|DESTROYED)|ECONNREFUSED|ECONNRESET|EPIPE)$/;
 export function brokenDatabaseConnection(err: unknown): boolean {
-  const driver = err instanceof DrizzleQueryError ? err.cause : err;
-  const code = (driver as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && CONNECTION_CODE.test(code);
-}
-
-/**
- * Postgres refused a value a query carried (not the query, not the connection): a string too long, a number
- * out of range, a date it cannot read or hold, text it cannot store, a value too large for an index. Sending
- * the same value again fails the same way.
- */
-const REFUSED_VALUE = new Set(['22001', '22003', '22007', '22008', '22021', '22025', '22P02', '22P05', '54000']);
-export function refusedValue(err: unknown): boolean {
-  const driver = err instanceof DrizzleQueryError ? err.cause : err;
-  const code = (driver as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && REFUSED_VALUE.has(code);
+  const code = driverCode(err);
+  return code !== undefined && CONNECTION_CODE.test(code);
 }
 
 /**
@@ -145,6 +139,17 @@ export function refusedValue(err: unknown): boolean {
  * the ad server's.
  */
 export const brokenDatabaseQuery = (err: unknown): boolean => err instanceof DrizzleQueryError && brokenDatabaseConnection(err);
+
+/**
+ * Postgres refused a value a query carried (not the query, not the connection): a string too long, a number
+ * out of range, a date it cannot read or hold, text it cannot store, a value too large for an index. Sending
+ * the same value again fails the same way.
+ */
+const REFUSED_VALUE = new Set(['22001', '22003', '22007', '22008', '22021', '22025', '22P02', '22P05', '54000']);
+export function refusedValue(err: unknown): boolean {
+  const code = driverCode(err);
+  return code !== undefined && REFUSED_VALUE.has(code);
+}
 
 /**
  * Run `fn`, and run it again while it fails on a broken database connection, up to three more times. Because of

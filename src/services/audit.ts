@@ -83,11 +83,9 @@ export class AuditTrail {
     this.writing = this.writing.then(() =>
       insertAuditBatch(this.db, batch).catch(async (err) => {
         if (refusedValue(err)) return this.writeOneByOne(batch, err);
-        // The database is away or busy: keep the entries for the next flush, unless the buffer is already full.
-        const room = MAX_BUFFER - this.buffer.length;
-        this.buffer.unshift(...batch.slice(0, Math.max(0, room)));
+        // The database is away or busy: keep the entries for the next flush.
+        this.requeue(batch);
         this.logger.warn('audit trail write failed; will retry', { entries: batch.length, error: err });
-        this.timer ??= setTimeout(() => void this.flush(), 5_000).unref();
       }),
     );
     if (this.dropped > 0) {
@@ -95,6 +93,12 @@ export class AuditTrail {
       this.dropped = 0;
     }
     return this.writing;
+  }
+
+  /** Entries not written, back at the head of the buffer (as many as it has room for), and a flush in 5 s. */
+  private requeue(entries: AuditEntry[]): void {
+    this.buffer.unshift(...entries.slice(0, Math.max(0, MAX_BUFFER - this.buffer.length)));
+    this.timer ??= setTimeout(() => void this.flush(), 5_000).unref();
   }
 
   /**
@@ -109,8 +113,7 @@ export class AuditTrail {
         await insertAuditBatch(this.db, [batch[i]!]);
       } catch (one) {
         if (!refusedValue(one)) {
-          this.buffer.unshift(...batch.slice(i, i + Math.max(0, MAX_BUFFER - this.buffer.length)));
-          this.timer ??= setTimeout(() => void this.flush(), 5_000).unref();
+          this.requeue(batch.slice(i));
           break;
         }
         refused++;
