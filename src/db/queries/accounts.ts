@@ -1,5 +1,5 @@
 /** Buyer accounts: resolved by id or by the natural key (brand + operator [+ sandbox]), always within tenant and principal. */
-import { and, asc, eq, notInArray, sql } from 'drizzle-orm';
+import { and, asc, eq, notInArray, sql, type SQL } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
 import { accounts } from '../schema/index.js';
 import { canonicalJson, newId } from '../../domain/ids.js';
@@ -147,12 +147,18 @@ export async function closeUnsyncedAccounts(db: Queryable, p: { tenantId: string
   return db.update(accounts).set({ status: 'closed' }).where(where).returning();
 }
 
-/** privateWebhooksAllowed (src/domain/webhooks.ts) for an account of a tenant, read from Postgres. */
+/**
+ * privateWebhooksAllowed (src/domain/webhooks.ts) in SQL, over a tenant's settings and an account's sandbox
+ * flag (either may be null): the seller allows private addresses tenant-wide, or the account is a sandbox one
+ * of a tenant under compliance testing.
+ */
+export const privateWebhooksAllowedSql = (settings: SQL, sandbox: SQL): SQL =>
+  sql`(coalesce((${settings}->>'allow_private_webhooks')::boolean, false) or (coalesce(${sandbox}, false) and coalesce(${settings}->>'test_controller' = 'enabled', false)))`;
+
+/** The same for an account of a tenant, read from Postgres. */
 export async function allowsPrivateWebhooks(db: Queryable, p: { tenantId: string; accountId: string | null }): Promise<boolean> {
   const rows = await db.execute<{ ok: boolean }>(sql`
-    select coalesce((select (settings->>'allow_private_webhooks')::boolean from tenants where id = ${p.tenantId}), false)
-        or (coalesce((select sandbox from accounts where tenant_id = ${p.tenantId} and id = ${p.accountId}), false)
-            and coalesce((select settings->>'test_controller' = 'enabled' from tenants where id = ${p.tenantId}), false)) as ok`);
+    select ${privateWebhooksAllowedSql(sql`(select settings from tenants where id = ${p.tenantId})`, sql`(select sandbox from accounts where tenant_id = ${p.tenantId} and id = ${p.accountId})`)} as ok`);
   return !!rows[0]?.ok;
 }
 

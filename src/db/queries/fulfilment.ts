@@ -10,6 +10,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import { CLOSED_BUY_STATUSES } from '../../domain/status.js';
 import type { Queryable } from '../client.js';
 import { EVENTS_CHANNEL } from '../notify.js';
+import { privateWebhooksAllowedSql } from './accounts.js';
 
 export interface FulfilmentPackage {
   id: string;
@@ -72,9 +73,7 @@ export async function loadPart(db: Queryable, p: { tenantId: string; mediaBuyId:
     select json_build_object(
       'id', b.id, 'principal_id', b.principal_id, 'principal_name', pr.name, 'platform_mappings', pr.platform_mappings,
       'status', b.status, 'start_paused', b.start_paused, 'currency', b.currency, 'start_time', b.start_time, 'end_time', b.end_time, 'buyer_ref', b.buyer_ref,
-      -- privateWebhooksAllowed (src/domain/webhooks.ts)
-      'allow_private_webhooks', coalesce((t.settings->>'allow_private_webhooks')::boolean, false)
-                                or (coalesce((select a.sandbox from accounts a where a.id = b.account_id), false) and coalesce(t.settings->>'test_controller' = 'enabled', false)),
+      'allow_private_webhooks', ${privateWebhooksAllowedSql(sql`t.settings`, sql`(select a.sandbox from accounts a where a.id = b.account_id)`)},
       'step', (select json_build_object('id', s.id, 'status', s.status, 'push', s.push_notification_config) from workflow_steps s
                where s.media_buy_id = b.id and s.step_type = 'create_media_buy' order by s.created_at desc limit 1),
       'adapter', (select json_build_object('id', a.id, 'name', a.name, 'adapter_type', a.adapter_type, 'settings', a.settings)
