@@ -39,6 +39,17 @@ export async function deliverWebhook(rawPayload: unknown, job: JobInfo, deps: Ta
   const started = Date.now();
   const finish = (outcome: 'pending' | 'delivered' | 'failed', statusCode: number | null, error: string | null) =>
     recordWebhookAttempt(deps.db, { id: d.id, attempt: job.attempts, statusCode, error, durationMs: Date.now() - started, outcome });
+  /** A failed attempt: retried (throw) while attempts remain and the failure may pass (5xx, 429, network), else final. */
+  const failed = async (status: number | null, error: string | null): Promise<void> => {
+    const retryable = status === null || status >= 500 || status === 429;
+    const last = job.attempts >= job.maxAttempts;
+    await finish(retryable && !last ? 'pending' : 'failed', status, error ?? `HTTP ${status}`);
+    if (retryable && !last) {
+      log.info('webhook delivery failed; will retry', { status, error });
+      throw new Error(`webhook delivery failed: ${error ?? `HTTP ${status}`}`);
+    }
+    log.warn('webhook delivery failed permanently', { status, error });
+  };
 
   if (!d.allowPrivateNetwork) {
     // Fail closed: a name that does not resolve now is not sent to (fetch would look it up again, and could be
@@ -54,13 +65,7 @@ export async function deliverWebhook(rawPayload: unknown, job: JobInfo, deps: Ta
       log.warn('webhook refused: private address');
       return;
     }
-    if (lookup !== 'public') {
-      const last = job.attempts >= job.maxAttempts;
-      await finish(last ? 'failed' : 'pending', null, lookup);
-      if (!last) throw new Error(`webhook delivery failed: ${lookup}`);
-      log.warn('webhook delivery failed permanently', { error: lookup });
-      return;
-    }
+    if (lookup !== 'public') return failed(null, lookup);
   }
   const contentType = 'application/json';
   let legacy: typeof d.authentication;
@@ -99,12 +104,5 @@ export async function deliverWebhook(rawPayload: unknown, job: JobInfo, deps: Ta
     await finish('delivered', status, null);
     return;
   }
-  const retryable = status === null || status >= 500 || status === 429;
-  const last = job.attempts >= job.maxAttempts;
-  await finish(retryable && !last ? 'pending' : 'failed', status, error ?? `HTTP ${status}`);
-  if (retryable && !last) {
-    log.info('webhook delivery failed; will retry', { status, error });
-    throw new Error(`webhook delivery failed: ${error ?? `HTTP ${status}`}`);
-  }
-  log.warn('webhook delivery failed permanently', { status, error });
+  await failed(status, error);
 }
