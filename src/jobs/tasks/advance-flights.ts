@@ -33,9 +33,9 @@ async function advanceBatch(deps: TaskDeps, edge: FlightEdge, now: Date): Promis
     for (const to of new Set(due.map((b) => targetOf(edge, b)))) {
       const bound = due.filter((b) => targetOf(edge, b) === to);
       // A buy whose flight ended while it waited for creatives completes along the lifecycle's edges, through active.
-      const via = bound.filter((b) => to === 'completed' && b.status === 'pending_creatives').map((b) => b.id);
-      await moveBuys(tx, { ids: via, from: ['pending_creatives'], to: 'active' });
-      const legal = bound.map((b) => (via.includes(b.id) ? { ...b, status: 'active' } : b)).filter((b) => isLegalMediaBuyTransition(b.status as Status, to));
+      const via = new Set(bound.filter((b) => to === 'completed' && b.status === 'pending_creatives').map((b) => b.id));
+      await moveBuys(tx, { ids: [...via], from: ['pending_creatives'], to: 'active' });
+      const legal = bound.map((b) => (via.has(b.id) ? { ...b, status: 'active' } : b)).filter((b) => isLegalMediaBuyTransition(b.status as Status, to));
       const done = await moveBuys(tx, { ids: legal.map((b) => b.id), from: [...new Set(legal.map((b) => b.status))], to });
       for (const b of done) {
         await publishChange(tx, { tenant_id: b.tenantId, principal_id: b.principalId, media_buy_id: b.id, task_id: null, status: to, summary: SUMMARY[edge] });
