@@ -29,7 +29,17 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(opts: { worker?: boolean; http?: boolean; approval?: 'auto' | 'manual'; adapterLatencyMs?: number; adapters?: AdapterFactory } = {}): Promise<TestApp> {
+export async function startTestApp(
+  opts: {
+    worker?: boolean;
+    http?: boolean;
+    approval?: 'auto' | 'manual';
+    adapterLatencyMs?: number;
+    adapters?: AdapterFactory;
+    /** The demo tenant under compliance testing (test_controller enabled): its sandbox accounts' webhooks may reach this machine. */
+    complianceTesting?: boolean;
+  } = {},
+): Promise<TestApp> {
   const db = await createTestDb();
   // Secrets are sealed at rest in every test app, as a deployment with SALES_AGENT_SECRET_KEY does.
   const config = { ...loadConfig({ DATABASE_URL: db.url, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', SALES_AGENT_SECRET_KEY: TEST_SECRET_KEY }), workerConcurrency: 4, dbPoolSize: 5 };
@@ -37,6 +47,7 @@ export async function startTestApp(opts: { worker?: boolean; http?: boolean; app
   const app = await bootApp(config, logger, { worker: opts.worker ?? false, adapters: opts.adapters });
   const token = `tok_${db.name}`;
   await seedDemo(app.database.db, { token, approval: opts.approval ?? 'auto', adapterLatencyMs: opts.adapterLatencyMs ?? 0 });
+  if (opts.complianceTesting) await app.database.sql`update tenants set settings = settings || '{"test_controller": "enabled"}'::jsonb where id = 'demo'`;
   const http = opts.http ? await startHttpServer(app.services, { host: '127.0.0.1', port: 0 }) : undefined;
   return {
     app,

@@ -27,9 +27,7 @@ const taskStatus = async (taskId: string) => ((await call(buyer, 'tasks/get', { 
 
 beforeAll(async () => {
   // Bookings take 1.5 s at the mock ad server: long enough to cancel a buy while it is being booked.
-  t = await startTestApp({ worker: true, adapterLatencyMs: 1500 });
-  // A tenant under compliance testing: its sandbox accounts' webhooks may reach this machine's receiver.
-  await t.app.database.sql`update tenants set settings = settings || '{"test_controller": "enabled"}'::jsonb where id = 'demo'`;
+  t = await startTestApp({ worker: true, adapterLatencyMs: 1500, complianceTesting: true });
   buyer = await memoryClient(t);
   sql = postgres(t.db.url, { max: 1, onnotice: () => {} });
   ({ server: receiver, base } = await startWebhookReceiver(received, new Map()));

@@ -70,9 +70,7 @@ const hitsAt = (path: string, n: number) =>
   }, 20_000, 50);
 
 beforeAll(async () => {
-  t = await startTestApp({ worker: true });
-  // A tenant under compliance testing: its sandbox accounts' webhooks may reach this machine's receiver.
-  await t.app.database.sql`update tenants set settings = settings || '{"test_controller": "enabled"}'::jsonb where id = 'demo'`;
+  t = await startTestApp({ worker: true, complianceTesting: true });
   buyer = await memoryClient(t);
   sql = postgres(t.db.url, { max: 1, onnotice: () => {} });
   ({ server: receiver, base } = await startWebhookReceiver(received, script));

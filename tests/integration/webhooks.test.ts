@@ -70,9 +70,7 @@ async function queueDelivery(taskId: string, url: string, o: { allowPrivateNetwo
 const attemptsOf = (deliveryId: string) => sql`select attempt, status_code, error, at from webhook_attempts where delivery_id = ${deliveryId} order by attempt`;
 
 beforeAll(async () => {
-  t = await startTestApp({ worker: true });
-  // A tenant under compliance testing: its sandbox accounts' webhooks may reach this machine's receiver.
-  await t.app.database.sql`update tenants set settings = settings || '{"test_controller": "enabled"}'::jsonb where id = 'demo'`;
+  t = await startTestApp({ worker: true, complianceTesting: true });
   buyer = await memoryClient(t);
   sql = postgres(t.db.url, { max: 1, onnotice: () => {} });
   ({ server: receiver, base } = await startWebhookReceiver(received, script));
