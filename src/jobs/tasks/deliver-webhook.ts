@@ -7,25 +7,17 @@
  * tenant's webhook-signing key (published in /.well-known/jwks.json). The
  * buyer's credentials and validation token are stored sealed and opened only here.
  */
-import dns from 'node:dns/promises';
-import net from 'node:net';
 import { getWebhookDelivery, recordWebhookAttempt } from '../../db/queries/webhooks.js';
 import { errorMessage } from '../../domain/errors.js';
 import { ensureWebhookSigningKey } from '../../db/queries/signing-keys.js';
 import { webhookSignatureHeaders } from '../../domain/webhook-signing.js';
-import { isLocalHostname, isPrivateAddress, legacyAuthHeaders, urlHost } from '../../domain/webhooks.js';
+import { legacyAuthHeaders } from '../../domain/webhooks.js';
+import { postTo, PrivateAddressError } from '../../services/outbound.js';
 import { openBuyerCredentials, secretBox, secretContext, SecretKeyError } from '../../services/secret-box.js';
 import { DeliverWebhookPayload } from '../catalog.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 
 const TIMEOUT_MS = 10_000;
-
-export async function resolvesPrivate(url: string): Promise<boolean> {
-  const host = urlHost(new URL(url));
-  if (isLocalHostname(host)) return true;
-  const addresses = net.isIP(host) ? [host] : (await dns.lookup(host, { all: true })).map((a) => a.address);
-  return addresses.some(isPrivateAddress);
-}
 
 export async function deliverWebhook(rawPayload: unknown, job: JobInfo, deps: TaskDeps): Promise<void> {
   const parsed = DeliverWebhookPayload.safeParse(rawPayload);
@@ -51,22 +43,6 @@ export async function deliverWebhook(rawPayload: unknown, job: JobInfo, deps: Ta
     log.warn('webhook delivery failed permanently', { status, error });
   };
 
-  if (!d.allowPrivateNetwork) {
-    // Fail closed: a name that does not resolve now is not sent to (fetch would look it up again, and could be
-    // answered otherwise); the lookup is retried as a network error is.
-    let lookup: 'public' | 'private' | string;
-    try {
-      lookup = (await resolvesPrivate(d.url)) ? 'private' : 'public';
-    } catch (err) {
-      lookup = `could not resolve the webhook host: ${errorMessage(err)}`;
-    }
-    if (lookup === 'private') {
-      await finish('failed', null, 'the webhook URL resolves to a private or loopback address');
-      log.warn('webhook refused: private address');
-      return;
-    }
-    if (lookup !== 'public') return failed(null, lookup);
-  }
   const contentType = 'application/json';
   let legacy: typeof d.authentication;
   try {
@@ -88,16 +64,19 @@ export async function deliverWebhook(rawPayload: unknown, job: JobInfo, deps: Ta
   let status: number | null = null;
   let error: string | null = null;
   try {
-    const res = await fetch(d.url, {
-      method: 'POST',
+    status = await postTo(d.url, {
       headers: { 'user-agent': 'adcp-sales-agent', ...auth, 'content-type': contentType },
       body,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(TIMEOUT_MS),
+      timeoutMs: TIMEOUT_MS,
+      allowPrivate: d.allowPrivateNetwork,
     });
-    status = res.status;
-    await res.arrayBuffer().catch(() => undefined);
   } catch (err) {
+    if (err instanceof PrivateAddressError) {
+      await finish('failed', null, 'the webhook URL resolves to a private or loopback address');
+      log.warn('webhook refused: private address');
+      return;
+    }
+    // A name that does not resolve is retried as any network error is.
     error = errorMessage(err);
   }
   if (status !== null && status >= 200 && status < 300) {

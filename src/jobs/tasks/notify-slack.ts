@@ -10,7 +10,7 @@ import { getNotificationSettings, mediaBuySummary, openSlackWebhook, type MediaB
 import { errorMessage } from '../../domain/errors.js';
 import { NotifySlackPayload } from '../catalog.js';
 import { getTenant } from '../../db/queries/console.js';
-import { resolvesPrivate } from './deliver-webhook.js';
+import { postTo, PrivateAddressError } from '../../services/outbound.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 
 const TIMEOUT_MS = 10_000;
@@ -48,26 +48,23 @@ export async function notifySlack(rawPayload: unknown, job: JobInfo, deps: Pick<
   }
   const buy = await mediaBuySummary(deps.db, { tenantId, mediaBuyId });
   if (!buy) return;
-  // Saving the URL refused private addresses; what its name resolves to now is checked here (not retried).
-  // A name that does not resolve now is not sent to either (fetch would look it up again).
-  if (!(await getTenant(deps.db, tenantId))?.settings.allow_private_webhooks && (await resolvesPrivate(url).catch(() => true))) {
-    log.warn('slack notification refused: the webhook does not resolve to a public address');
-    return;
-  }
+  // Saving the URL refused private addresses; the address its name resolves to now is checked as it is connected to.
+  const allowPrivate = (await getTenant(deps.db, tenantId))?.settings.allow_private_webhooks === true;
   const scrub = (s: string) => s.split(url).join('[slack webhook]');
   let status: number | null = null;
   let error: string | null = null;
   try {
-    const res = await fetch(url, {
-      method: 'POST',
+    status = await postTo(url, {
       headers: { 'content-type': 'application/json', 'user-agent': 'adcp-sales-agent' },
       body: JSON.stringify(slackMessage(event, buy, settings.consoleUrl)),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(TIMEOUT_MS),
+      timeoutMs: TIMEOUT_MS,
+      allowPrivate,
     });
-    status = res.status;
-    await res.arrayBuffer().catch(() => undefined);
   } catch (err) {
+    if (err instanceof PrivateAddressError) {
+      log.warn('slack notification refused: the webhook does not resolve to a public address');
+      return;
+    }
     error = scrub(errorMessage(err));
   }
   if (status !== null && status >= 200 && status < 300) {
