@@ -70,14 +70,17 @@ const done = (r: AdminRequest, to: string, code: string) => redirect(r.res, `${t
 // ---- login -------------------------------------------------------------------
 
 /**
- * Failed sign-ins per email (10) and per client address (100, for offices behind one NAT) in 15 minutes,
- * then wait; counted in Postgres (login_failures), so replicas share the count. A sign-in counts as failed
- * while its password is being checked (a parallel burst gets no more guesses); a right one is taken back.
+ * Failed sign-ins in 15 minutes, then wait: 10 per email from one client address, 50 per email from any
+ * (guessing from many addresses), 100 per address (for offices behind one NAT). An outsider who knows an
+ * operator's email so locks the operator out only from the outsider's own address, until they spread 50
+ * failures over several. Counted in Postgres (login_failures), so replicas share the count. A sign-in counts
+ * as failed while its password is being checked (a parallel burst gets no more guesses); a right one is taken back.
  */
 const LOGIN_WINDOW_SECONDS = 15 * 60;
 const loginKey = (k: string) => createHash('sha256').update(k).digest('base64url');
 const loginKeys = (email: string, ip: string) => [
-  { hash: loginKey(`e:${email}`), limit: 10 },
+  { hash: loginKey(`ei:${email}|${ip}`), limit: 10 },
+  { hash: loginKey(`e:${email}`), limit: 50 },
   { hash: loginKey(`ip:${ip}`), limit: 100 },
 ];
 

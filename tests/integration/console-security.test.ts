@@ -200,6 +200,33 @@ describe('password guessing', () => {
     // So this address (well under its 100) still signs in to another email.
     expect(await attempt('other-op@demo.example', 'another-real-password')).toBe(303);
   });
+
+  it('locks an email out only from the address that failed, until 50 failures from any address', async () => {
+    await addOperator(t.app.database.db, { tenantId: 'demo', email: 'spread@demo.example', role: 'viewer', password: 'spread-real-password' });
+    const form = await fetch(`${base}/admin/login`);
+    const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+    const cookie = form.headers.getSetCookie()[0]!.split(';')[0]!;
+    /** A sign-in from the loopback address `from` (127.0.0.x: every one of them reaches the agent on 127.0.0.1). */
+    const attempt = (from: string, password: string) =>
+      new Promise<number>((resolve, reject) => {
+        const body = new URLSearchParams({ _csrf: token, email: 'spread@demo.example', password }).toString();
+        const req = http.request(`${base}/admin/login`, { method: 'POST', localAddress: from, headers: { 'content-type': 'application/x-www-form-urlencoded', cookie } }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    for (let i = 0; i < 10; i++) expect(await attempt('127.0.0.1', `wrong-${i}`)).toBe(401);
+    expect(await attempt('127.0.0.1', 'spread-real-password')).toBe(429);
+    // The guesser's address is locked out of this email; the operator's is not.
+    expect(await attempt('127.0.0.2', 'spread-real-password')).toBe(303);
+    // Failures spread over more addresses reach the email's own limit: then every address waits.
+    for (const from of ['127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6']) {
+      for (let i = 0; i < 10; i++) expect(await attempt(from, `wrong-${from}-${i}`)).toBe(401);
+    }
+    expect(await attempt('127.0.0.7', 'spread-real-password')).toBe(429);
+  }, 120_000); // 52 password checks (scrypt)
 });
 
 describe('response headers', () => {
