@@ -31,8 +31,11 @@ export const MAX_BATCH = 32;
 
 /**
  * Live sessions one replica keeps in memory (about 40 KB each). At the limit, the least recently used idle
- * ones are released (their next request takes them back from Postgres, as after SESSION_IDLE_MS); when every
- * session has a request open, a new one is refused with 503 rather than the process running out of memory.
+ * ones are released (their next request takes them back from Postgres, as after SESSION_IDLE_MS). When every
+ * session has a request open (event streams held open), the holder of the most sessions gives one up, if it
+ * holds more than the caller does (its stream ends; the client reconnects and misses nothing, or waits);
+ * otherwise the new session is refused with 503 rather than the process running out of memory. So a client
+ * holding streams open on every session cannot keep others out.
  */
 export const MAX_SESSIONS = 1000;
 
@@ -41,6 +44,8 @@ class TooManySessions extends Error {}
 interface Session {
   transport: StreamableHTTPServerTransport;
   principalId: string | undefined;
+  /** Whose session it is, for sharing the room fairly: the buyer, or an anonymous caller's address. */
+  holder: string;
   close(): Promise<void>;
   /** When a request for it last ended (or began). */
   lastActive: number;
@@ -126,16 +131,31 @@ export async function startHttpServer(
   /** Sessions being opened (initialize, or a take-over) and not yet in `sessions`: their room is reserved. */
   let opening = 0;
 
-  /** Room for one more live session: the least recently used idle one is released if need be; false if none is idle. */
-  function makeRoom(): boolean {
+  /**
+   * Room for one more live session of `holder`: the least recently used idle session is released if need be;
+   * with none idle, the least recently used session of the holder of the most, if it holds more than `holder`.
+   * False: no room.
+   */
+  function makeRoom(holder: string): boolean {
     if (sessions.size + opening < maxSessions) return true;
     let oldest: [string, Session] | undefined;
     for (const entry of sessions) if (entry[1].open === 0 && (!oldest || entry[1].lastActive < oldest[1].lastActive)) oldest = entry;
-    if (!oldest) return false;
-    release(oldest[0], oldest[1]);
-    log.debug('session released to make room', { session_id: oldest[0], sessions: sessions.size });
+    if (!oldest) {
+      const held = new Map<string, number>();
+      for (const s of sessions.values()) held.set(s.holder, (held.get(s.holder) ?? 0) + 1);
+      let most: string | undefined;
+      for (const [h, n] of held) if (most === undefined || n > held.get(most)!) most = h;
+      if (most === undefined || held.get(most)! <= (held.get(holder) ?? 0)) return false;
+      for (const entry of sessions) if (entry[1].holder === most && (!oldest || entry[1].lastActive < oldest[1].lastActive)) oldest = entry;
+      log.warn('session released to make room for another caller: every live session has a request open', { session_id: oldest![0], principal_id: oldest![1].principalId, held: held.get(most), max_sessions: maxSessions });
+    }
+    release(oldest![0], oldest![1]);
+    log.debug('session released to make room', { session_id: oldest![0], sessions: sessions.size });
     return true;
   }
+
+  /** Whose session a request opens or takes over: its buyer, or for an anonymous caller its address. */
+  const holderOf = (caller: Caller, req: http.IncomingMessage) => caller.principal?.id ?? `anon:${req.socket.remoteAddress ?? ''}`;
 
   /** One stateless JSON-RPC message, answered without an MCP server instance. */
   async function handleStateless(msg: JsonRpcRequest, caller: Caller): Promise<unknown> {
@@ -173,7 +193,7 @@ export async function startHttpServer(
     (req as http.IncomingMessage & { auth?: unknown }).auth = authInfo;
 
     if (typeof sessionId === 'string') {
-      const session = sessions.get(sessionId) ?? (await takeOver(sessionId, caller));
+      const session = sessions.get(sessionId) ?? (await takeOver(sessionId, caller, holderOf(caller, req)));
       if (!session) {
         sendJson(res, 404, rpcError(null, -32001, 'Session not found; initialize a new session.'));
         return;
@@ -237,7 +257,7 @@ export async function startHttpServer(
 
   async function startSession(req: http.IncomingMessage, res: http.ServerResponse, body: unknown, caller: Caller): Promise<void> {
     const id = randomUUID();
-    const { transport } = await openSession(caller, id);
+    const { transport } = await openSession(caller, id, holderOf(caller, req));
     const accept = req.headers.accept ?? '';
     if (!accept.includes('text/event-stream') || !accept.includes('application/json')) req.headers.accept = 'application/json, text/event-stream';
     try {
@@ -254,18 +274,18 @@ export async function startHttpServer(
   }
 
   /** A new live session; its room stays reserved (`opening`) until the caller has put it in `sessions` and decrements. */
-  async function openSession(caller: Caller, id: string, takeOver?: TakeOver) {
-    if (!makeRoom()) throw new TooManySessions();
+  async function openSession(caller: Caller, id: string, holder: string, takeOver?: TakeOver) {
+    if (!makeRoom(holder)) throw new TooManySessions();
     opening++;
     try {
-      return await openSessionTransport(caller, id, takeOver);
+      return await openSessionTransport(caller, id, holder, takeOver);
     } catch (err) {
       opening--;
       throw err;
     }
   }
 
-  async function openSessionTransport(caller: Caller, id: string, takeOver?: TakeOver) {
+  async function openSessionTransport(caller: Caller, id: string, holder: string, takeOver?: TakeOver) {
     const principalId = caller.principal?.id;
     const mcp = createMcpServer(app, async (extra) => (extra?.authInfo?.extra?.caller as Caller | undefined) ?? caller, { sessionId: id, resume: takeOver?.resume });
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
@@ -275,7 +295,7 @@ export async function startHttpServer(
       // moved or released) reconnects after a second, with Last-Event-ID, and misses nothing.
       retryInterval: 1000,
       onsessioninitialized: async (sid) => {
-        sessions.set(sid, { transport, principalId, close: () => mcp.close(), lastActive: Date.now(), open: 1 });
+        sessions.set(sid, { transport, principalId, holder, close: () => mcp.close(), lastActive: Date.now(), open: 1 });
         await directory.opened(sid, caller);
         log.debug('session opened', { session_id: sid, principal_id: principalId });
       },
@@ -292,19 +312,19 @@ export async function startHttpServer(
   }
 
   /** A session this replica does not hold: take it over if another replica opened it for this caller. */
-  function takeOver(id: string, caller: Caller): Promise<Session | undefined> {
+  function takeOver(id: string, caller: Caller, holder: string): Promise<Session | undefined> {
     let pending = takingOver.get(id);
     if (!pending) {
       pending = (async () => {
         const found = await directory.find(id, caller);
         if (!found) return undefined;
-        const { mcp, transport } = await openSession(caller, id, found);
+        const { mcp, transport } = await openSession(caller, id, holder, found);
         let session: Session;
         try {
           resumeTransport(transport, id);
           // Held (open) while it is being taken over: on a slow database the idle sweep could otherwise release
           // it, closing its transport, before the request that took it over reaches it.
-          session = { transport, principalId: caller.principal?.id, close: () => mcp.close(), replayFrom: String(found.lastEventId), lastActive: Date.now(), open: 1 };
+          session = { transport, principalId: caller.principal?.id, holder, close: () => mcp.close(), replayFrom: String(found.lastEventId), lastActive: Date.now(), open: 1 };
           sessions.set(id, session);
         } finally {
           opening--;

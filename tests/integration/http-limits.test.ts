@@ -108,6 +108,42 @@ describe('HTTP limits', () => {
     expect(c).not.toBe(a);
   });
 
+  it('makes the holder of the most sessions give one up when none is idle, so streams held open cannot keep others out', async () => {
+    await waitFor(async () => (await initialize()).status === 200, 5_000); // whatever the test before left is idle
+    // An anonymous caller fills the replica with sessions and holds an event stream open on each.
+    const hog = [(await initialize()).id!, (await initialize()).id!];
+    const closers = await Promise.all(hog.map(openStream));
+    try {
+      expect((await initialize()).status).toBe(503); // the hog itself gets no more
+      // A buyer holds none: the hog's least recently used session makes room (its stream ends).
+      const res = await fetch(`${http.url}/mcp`, {
+        method: 'POST',
+        headers: { ...headers(), authorization: `Bearer ${t.token}` },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'fair', version: '1' } } }),
+      });
+      expect(res.status).toBe(200);
+      await res.text();
+      const buyer = res.headers.get('mcp-session-id')!;
+      expect(http.sessionCount()).toBe(2);
+      const buyerHeaders = { ...headers(buyer), authorization: `Bearer ${t.token}` };
+      const stream = new AbortController();
+      const listening = await fetch(`${http.url}/mcp`, { method: 'GET', headers: { ...buyerHeaders, accept: 'text/event-stream' }, signal: stream.signal });
+      expect(listening.status).toBe(200);
+      void listening.body!.getReader().read().catch(() => {});
+      try {
+        // The session given up is still the hog's; taking it back now finds none idle and the hog holding no more than the buyer.
+        expect((await post(ping(5), hog[0]!)).status).toBe(503);
+        const mine = await fetch(`${http.url}/mcp`, { method: 'POST', headers: buyerHeaders, body: JSON.stringify(ping(6)) });
+        expect(await mine.text()).toContain('"id":6');
+      } finally {
+        stream.abort();
+      }
+      await fetch(`${http.url}/mcp`, { method: 'DELETE', headers: buyerHeaders });
+    } finally {
+      for (const close of closers) close();
+    }
+  });
+
   it('never releases a session while its initialize is under way: many at once get a session or a 503, never a lost one', async () => {
     const init = async () => {
       const res = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'limits', version: '1' } } });
