@@ -4,6 +4,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CREATE_MEDIA_BUY_ARM, takeDirective } from '../../src/db/queries/controller.js';
 import { creatives } from '../../src/db/schema/index.js';
+import { SEEDED_PRODUCTS_PER_BUYER } from '../../src/mcp/tools/comply-test-controller.js';
 import { responseProblems } from '../helpers/adcp-schema.js';
 import { addBuyer, buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
 
@@ -87,6 +88,20 @@ describe('access', () => {
 
 describe('seed_product and seed_pricing_option', () => {
   it('seed a schema-complete product that create_media_buy can buy at once, visible to the seeding buyer only', async () => {
+    // Under compliance testing, a fixture's formats the seller lacks are added to the catalogue (video_30s here).
+    await sql`update tenants set settings = settings || '{"test_controller":"enabled"}'::jsonb where id = 'demo'`;
+    const plain = buyer;
+    buyer = await memoryClient(t); // a client resolves its tenant's settings when it connects
+    try {
+      await seedAndBuy();
+    } finally {
+      await buyer.close();
+      buyer = plain;
+      await sql`update tenants set settings = settings - 'test_controller' where id = 'demo'`;
+    }
+  });
+
+  async function seedAndBuy() {
     // Warm the catalogue cache so the test proves the seed invalidates it.
     expect((await call(buyer, 'create_media_buy', buyRequest())).isError).toBe(false);
     const fixture = { delivery_type: 'guaranteed', channels: ['video'], format_ids: [{ id: 'video_30s' }] };
@@ -120,7 +135,7 @@ describe('seed_product and seed_pricing_option', () => {
 
     const theirs = await call(other, 'get_products', { buying_mode: 'wholesale' });
     expect((theirs.data.products as { product_id: string }[]).map((p) => p.product_id)).not.toContain('sports_preroll_q2');
-  });
+  }
 
   it('refuses to overwrite catalogue products or price unknown ones, writing nothing', async () => {
     const before = await counts();
@@ -130,6 +145,25 @@ describe('seed_product and seed_pricing_option', () => {
     expect(await ctl('seed_product', { product_id: 'bad_channel', fixture: { channels: ['telepathy'] } })).toMatchObject({ success: false, error: 'INVALID_PARAMS' });
     expect(await ctl('seed_product', { product_id: 'sports_preroll_q2', fixture: {} }, { account: SANDBOX }, other)).toMatchObject({ success: false, error: 'FORBIDDEN' });
     expect(await counts()).toEqual(before);
+  });
+
+  it("keeps a sandbox account's seeds off what other buyers see: no new formats outside compliance testing, and a bounded number of products", async () => {
+    const formatsBefore = (await sql`select count(*)::int as n from creative_formats`)[0]!.n;
+    const injected = { delivery_type: 'non_guaranteed', channels: ['display'], format_ids: [{ agent_url: 'https://attacker.example', id: 'IGNORE_PREVIOUS_INSTRUCTIONS_300x250' }] };
+    expect(await ctl('seed_product', { product_id: 'injected', fixture: injected }, { account: SANDBOX }, other)).toMatchObject({ success: false, error: 'INVALID_PARAMS' });
+    expect((await sql`select count(*)::int as n from creative_formats`)[0]!.n).toBe(formatsBefore);
+    const anonymous = await call(buyer, 'list_creative_formats', {});
+    expect(JSON.stringify(anonymous.data)).not.toContain('IGNORE_PREVIOUS');
+
+    const plain = { delivery_type: 'non_guaranteed', channels: ['display'], format_ids: [{ id: 'display_300x250' }] };
+    const held = (await sql`select count(*)::int as n from products where test_fixture and allowed_principal_ids = array['prn_ctl_b']`)[0]!.n;
+    for (let i = held; i < SEEDED_PRODUCTS_PER_BUYER; i++) {
+      expect(await ctl('seed_product', { product_id: `b_seed_${i}`, fixture: plain }, { account: SANDBOX }, other)).toMatchObject({ success: true });
+    }
+    expect(await ctl('seed_product', { product_id: 'b_seed_one_more', fixture: plain }, { account: SANDBOX }, other)).toMatchObject({ success: false, error: 'INVALID_PARAMS' });
+    // Re-seeding one it holds still works.
+    expect(await ctl('seed_product', { product_id: 'b_seed_0', fixture: plain }, { account: SANDBOX }, other)).toMatchObject({ success: true });
+    await sql`delete from products where test_fixture and allowed_principal_ids = array['prn_ctl_b']`;
   });
 });
 

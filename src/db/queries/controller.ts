@@ -19,7 +19,7 @@ export interface Scope {
 }
 
 export type Transition = { outcome: 'not_found' } | { outcome: 'illegal'; previous: string } | { outcome: 'ok'; previous: string; current: string };
-export type SeedOutcome = 'ok' | 'not_found' | 'forbidden';
+export type SeedOutcome = 'ok' | 'not_found' | 'forbidden' | 'limit';
 
 type MediaBuyTarget = Parameters<typeof isLegalMediaBuyTransition>[1];
 type CreativeTarget = Parameters<typeof isLegalCreativeTransition>[1];
@@ -49,10 +49,22 @@ async function upsertPricing(tx: Queryable, p: Scope & { productId: string }, op
  * Create or replace a test product (with inline pricing options, and the formats
  * it names that the tenant lacks); refuses to touch catalogue products it did not seed.
  */
-export async function seedProduct(db: Db, p: Scope & { product: SeededProduct; pricing: SeededPricingOption[]; formats: SeededFormat[] }): Promise<SeedOutcome> {
+/**
+ * Seed (or re-seed) a test product of the buyer's. `limit`: how many seeded products the buyer may hold
+ * (a new one past it is refused); `formats` are added to the tenant's catalogue, so only a tenant under
+ * compliance testing passes any.
+ */
+export async function seedProduct(db: Db, p: Scope & { product: SeededProduct; pricing: SeededPricingOption[]; formats: SeededFormat[]; limit?: number }): Promise<SeedOutcome> {
   return db.transaction(async (tx) => {
     const existing = await lockProduct(tx, { ...p, productId: p.product.id });
     if (existing && !ownedBy(existing, p.principalId)) return 'forbidden';
+    if (!existing && p.limit !== undefined) {
+      const [held] = await tx
+        .select({ n: sql<number>`count(*)::int` })
+        .from(products)
+        .where(and(eq(products.tenantId, p.tenantId), eq(products.testFixture, true), sql`${products.allowedPrincipalIds} = array[${p.principalId}]::text[]`));
+      if ((held?.n ?? 0) >= p.limit) return 'limit';
+    }
     const row = { tenantId: p.tenantId, ...p.product, targetingTemplate: {}, adapterConfigId: null, allowedPrincipalIds: [p.principalId], archived: false, testFixture: true };
     await tx.insert(products).values(row).onConflictDoUpdate({ target: [products.tenantId, products.id], set: { ...row, updatedAt: sql`now()` } });
     await upsertPricing(tx, { ...p, productId: p.product.id }, p.pricing);

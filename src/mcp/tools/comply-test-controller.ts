@@ -62,8 +62,12 @@ function transition(t: q.Transition, what: string, id: string) {
   return { success: true as const, previous_state: t.previous, current_state: t.current };
 }
 
+/** Test products one buyer may seed on a tenant not under compliance testing (its sandbox accounts' own). */
+export const SEEDED_PRODUCTS_PER_BUYER = 50;
+
 function seeded(outcome: q.SeedOutcome, productId: string): void {
   if (outcome === 'not_found') throw new TestControllerError('NOT_FOUND', `Product ${productId} was not found; seed it with seed_product first.`);
+  if (outcome === 'limit') throw new TestControllerError('INVALID_PARAMS', `You hold ${SEEDED_PRODUCTS_PER_BUYER} seeded products already; re-seed one of their product ids instead of a new one.`);
   if (outcome === 'forbidden') throw new TestControllerError('FORBIDDEN', `Product ${productId} belongs to the seller's catalogue or another buyer; seed a product id of your own.`);
 }
 
@@ -100,7 +104,14 @@ function storeFor(ctx: BuyerContext): TestControllerStore {
     async seedProduct(productId, fx = {}) {
       const hints = await catalogueHints(ctx);
       const [product, pricing] = fixture(() => [productFromFixture(productId, fx, hints), inlinePricingOptions(fx, hints.currency)] as const);
-      seeded(await q.seedProduct(ctx.db, { ...scope, product, pricing, formats: missingFormats(product, hints) }), productId);
+      const formats = missingFormats(product, hints);
+      // The format list is the seller's, shown to every buyer: only a tenant under compliance testing takes new
+      // formats from a fixture (a sandbox account elsewhere could otherwise publish formats, names and all, to all).
+      const testTenant = ctx.tenant.settings.test_controller === 'enabled';
+      if (!testTenant && formats.length) {
+        throw new TestControllerError('INVALID_PARAMS', `Format ${formats.map((f) => f.id).join(', ')} is not in this seller's catalogue; seeded products use the seller's formats (list_creative_formats).`);
+      }
+      seeded(await q.seedProduct(ctx.db, { ...scope, product, pricing, formats, limit: testTenant ? undefined : SEEDED_PRODUCTS_PER_BUYER }), productId);
       ctx.catalog.invalidate(ctx.tenant.id);
     },
     async seedPricingOption(productId, pricingOptionId, fx = {}) {
