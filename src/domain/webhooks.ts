@@ -113,7 +113,7 @@ export function legacyAuthHeaders(body: string, auth: WebhookAuthentication | nu
 
 /** An IPv4 address outside the public unicast space: private, loopback, link-local, shared (CGNAT), benchmark, multicast, reserved. */
 function privateV4(ip: string): boolean {
-  const [a, b] = ip.split('.').map(Number) as [number, number];
+  const [a, b, c] = ip.split('.').map(Number) as [number, number, number];
   return (
     a === 0 || a === 10 || a === 127 || a >= 224 || // this network, private, loopback, multicast and reserved (240/4), broadcast
     (a === 100 && b >= 64 && b <= 127) || // shared address space (CGNAT)
@@ -121,7 +121,10 @@ function privateV4(ip: string): boolean {
     (a === 172 && b >= 16 && b <= 31) ||
     (a === 192 && b === 168) ||
     (a === 192 && b === 0) || // IETF protocol assignments (192.0.0/24) and TEST-NET-1 (192.0.2/24)
-    (a === 198 && (b === 18 || b === 19)) // benchmarking
+    (a === 192 && b === 88 && c === 99) || // 6to4 relay anycast
+    (a === 198 && (b === 18 || b === 19)) || // benchmarking
+    (a === 198 && b === 51 && c === 100) || // TEST-NET-2
+    (a === 203 && b === 0 && c === 113) // TEST-NET-3
   );
 }
 
@@ -155,8 +158,13 @@ export function isPrivateAddress(ip: string): boolean {
   const v4 = (i: number) => `${g[i]! >> 8}.${g[i]! & 255}.${g[i + 1]! >> 8}.${g[i + 1]! & 255}`;
   const zeros = (n: number) => g.slice(0, n).every((x) => x === 0);
   if (zeros(5) && g[5] === 0xffff) return privateV4(v4(6)); // IPv4-mapped
+  if (zeros(4) && g[4] === 0xffff && g[5] === 0) return privateV4(v4(6)); // IPv4-translated (SIIT) ::ffff:0:a.b.c.d
   if (zeros(6)) return g[6] === 0 && g[7]! <= 1 ? true : privateV4(v4(6)); // ::, ::1, IPv4-compatible
   if (g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((x) => x === 0)) return privateV4(v4(6)); // NAT64
+  if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 1) return true; // local-use NAT64 (64:ff9b:1::/48)
+  if (g[0] === 0x2002) return privateV4(v4(1)); // 6to4: the IPv4 address in groups 1-2
+  if (g[0] === 0x2001 && g[1] === 0) return true; // Teredo: tunnels to an (obfuscated) IPv4 address
+  if (g[0] === 0x100 && g[1] === 0 && g[2] === 0 && g[3] === 0) return true; // discard-only 100::/64
   const first = g[0]!;
   return (
     (first & 0xfe00) === 0xfc00 || // unique local fc00::/7
@@ -201,6 +209,9 @@ export function checkWebhookConfig(config: { url?: unknown; authentication?: unk
 }
 
 /** Request-time check of a webhook URL the buyer sent. */
+/** The longest webhook URL taken (it is stored with the task and every delivery). */
+export const MAX_WEBHOOK_URL = 4096;
+
 function checkWebhookUrl(url: string, allowPrivate: boolean, field: string): void {
   let u: URL;
   try {
@@ -210,6 +221,13 @@ function checkWebhookUrl(url: string, allowPrivate: boolean, field: string): voi
   }
   if (u.protocol !== 'https:' && u.protocol !== 'http:') {
     throw new AdcpError('VALIDATION_ERROR', `${field} must be http(s).`, { field, suggestion: 'Send an https:// URL.' });
+  }
+  // A password in the URL would be stored and shown as the URL is, and sent in clear with every delivery.
+  if (u.username || u.password) {
+    throw new AdcpError('VALIDATION_ERROR', `${field} must not carry a user name or password.`, { field, suggestion: 'Put the credential in authentication (Bearer or HMAC-SHA256), or leave it out to have deliveries signed (RFC 9421).' });
+  }
+  if (url.length > MAX_WEBHOOK_URL) {
+    throw new AdcpError('VALIDATION_ERROR', `${field} is longer than ${MAX_WEBHOOK_URL} characters.`, { field, suggestion: 'Send a shorter URL.' });
   }
   if (isLiteralPrivateHost(urlHost(u)) && !allowPrivate) {
     throw new AdcpError('VALIDATION_ERROR', `${field} points at a private or loopback address.`, {

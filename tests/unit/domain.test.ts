@@ -168,10 +168,11 @@ describe('webhook address checks', () => {
   it('reads every spelling of a private, loopback or reserved address as such, and public ones as public', async () => {
     const { isPrivateAddress, isLocalHostname, privateWebhooksAllowed } = await import('../../src/domain/webhooks.js');
     for (const ip of ['127.0.0.1', '10.1.2.3', '172.20.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '198.18.0.1', '224.0.0.1', '240.0.0.1', '255.255.255.255',
-      '::1', '::', '::ffff:127.0.0.1', '::ffff:7f00:1', '0:0:0:0:0:ffff:7f00:1', '::ffff:a9fe:a9fe', '::7f00:1', '64:ff9b::a00:1', 'fd00::1', 'fe80::1', 'fec0::1', 'ff02::1', 'not-an-ip']) {
+      '::1', '::', '::ffff:127.0.0.1', '::ffff:7f00:1', '0:0:0:0:0:ffff:7f00:1', '::ffff:a9fe:a9fe', '::7f00:1', '64:ff9b::a00:1', 'fd00::1', 'fe80::1', 'fec0::1', 'ff02::1', 'not-an-ip',
+      '::ffff:0:7f00:1', '::ffff:0:127.0.0.1', '64:ff9b:1::808:808', '2002:7f00:1::', '2002:a9fe:a9fe::1', '2001:0:4136:e378::1', '100::1', '198.51.100.7', '203.0.113.9', '192.88.99.1']) {
       expect(isPrivateAddress(ip), ip).toBe(true);
     }
-    for (const ip of ['8.8.8.8', '93.184.216.34', '2606:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808']) expect(isPrivateAddress(ip), ip).toBe(false);
+    for (const ip of ['8.8.8.8', '93.184.216.34', '2606:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1', '2001:4860::8888']) expect(isPrivateAddress(ip), ip).toBe(false);
     expect(isLocalHostname('localhost.')).toBe(true);
     expect(isLocalHostname('API.Localhost')).toBe(true);
     // A buyer opens sandbox accounts itself: that alone never opens the private network.
@@ -179,5 +180,14 @@ describe('webhook address checks', () => {
     expect(privateWebhooksAllowed({ test_controller: 'enabled' }, true)).toBe(true);
     expect(privateWebhooksAllowed({ test_controller: 'enabled' }, false)).toBe(false);
     expect(privateWebhooksAllowed({ allow_private_webhooks: true }, false)).toBe(true);
+  });
+
+  it('refuses webhook URLs carrying a user name or password, and very long ones', async () => {
+    const { checkWebhookConfig, MAX_WEBHOOK_URL } = await import('../../src/domain/webhooks.js');
+    const field = 'push_notification_config';
+    expect(() => checkWebhookConfig({ url: 'https://user:secret@hooks.example.com/x' }, false, field)).toThrow(/user name or password/);
+    expect(() => checkWebhookConfig({ url: 'https://user@hooks.example.com/x' }, false, field)).toThrow(/user name or password/);
+    expect(() => checkWebhookConfig({ url: `https://hooks.example.com/${'a'.repeat(MAX_WEBHOOK_URL)}` }, false, field)).toThrow(/longer than/);
+    expect(() => checkWebhookConfig({ url: 'https://hooks.example.com/x?sig=abc' }, false, field)).not.toThrow();
   });
 });
