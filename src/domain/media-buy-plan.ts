@@ -218,7 +218,7 @@ export function checkMeasurementTerms(pkgs: PackageRequest[], settings: TenantSe
 }
 
 /** Clock skew we forgive on a start time in the past; anything older is a mistake. */
-const PAST_START_GRACE_MS = 5 * 60_000;
+export const PAST_START_GRACE_MS = 5 * 60_000;
 
 function parseTime(value: string, field: string, now: Date): Date {
   if (value === 'asap') return now;

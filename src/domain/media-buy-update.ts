@@ -10,7 +10,7 @@ import type { ProductWithPricing } from '../db/queries/inventory.js';
 import type { TenantSettings } from '../db/schema/index.js';
 import { AdcpError } from './errors.js';
 import { checkAssignedFormats } from './creatives.js';
-import { checkAssignedPlacements, checkMeasurementTerms, checkTotal, impressionGoal, checkTargeting, planPackages, positiveAmount, rejectUnhonoured, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
+import { checkAssignedPlacements, checkMeasurementTerms, checkTotal, impressionGoal, checkTargeting, PAST_START_GRACE_MS, planPackages, positiveAmount, rejectUnhonoured, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
 import { compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
 import { availableActions, isWaiting, liveStatus, toAdcpMediaBuyStatus, type MediaBuyStatus } from './status.js';
 
@@ -71,6 +71,7 @@ export interface CurrentBuy {
   revision: number;
   startTime: Date;
   endTime: Date;
+  currency: string;
   hasCreatives: boolean;
   packages: CurrentPackage[];
 }
@@ -180,6 +181,18 @@ export function planUpdate(input: {
   for (const [f, d] of [['start_time', startTime], ['end_time', endTime]] as const) {
     if (Number.isNaN(d.getTime())) throw new AdcpError('VALIDATION_ERROR', `${f} is not a valid ISO 8601 date-time.`, { field: f, suggestion: 'Use a date-time such as 2026-12-01T00:00:00Z.' });
   }
+  if (req.start_time !== undefined && startTime.getTime() !== cur.startTime.getTime()) {
+    // A flight under way keeps its start: what it delivered is already booked against it.
+    if (cur.startTime <= now) {
+      throw new AdcpError('VALIDATION_ERROR', `The flight began on ${cur.startTime.toISOString()}; its start_time cannot change.`, {
+        field: 'start_time',
+        suggestion: 'Leave start_time out; change end_time, or pause the buy.',
+      });
+    }
+    if (startTime.getTime() < now.getTime() - PAST_START_GRACE_MS) {
+      throw new AdcpError('VALIDATION_ERROR', 'start_time is in the past.', { field: 'start_time', suggestion: 'Use a future start_time, or "asap" to start as soon as possible.' });
+    }
+  }
   if (endTime <= startTime) throw new AdcpError('VALIDATION_ERROR', 'end_time must be after start_time.', { field: 'end_time', suggestion: 'Correct the flight dates.' });
   if (req.end_time && endTime <= now) throw new AdcpError('VALIDATION_ERROR', 'end_time is in the past.', { field: 'end_time', suggestion: 'Choose an end in the future.' });
 
@@ -245,6 +258,13 @@ export function planUpdate(input: {
   const newPackages = req.new_packages?.length
     ? planPackages({ packages: req.new_packages, products: input.products, adapters: input.adapters, settings: input.settings, creativeFormats: input.creativeFormats, field: 'new_packages', existingProductIds: cur.packages.filter((p) => p.status !== 'canceled').map((p) => p.productId), flight: { start: startTime, end: endTime } })
     : [];
+  const otherCurrency = newPackages.findIndex((p) => p.currency !== cur.currency);
+  if (otherCurrency >= 0) {
+    throw new AdcpError('VALIDATION_ERROR', `The media buy is in ${cur.currency}; new_packages[${otherCurrency}] is priced in ${newPackages[otherCurrency]!.currency}.`, {
+      field: `new_packages[${otherCurrency}].pricing_option_id`,
+      suggestion: `Pick a pricing option in ${cur.currency}: all packages of a media buy use one currency.`,
+    });
+  }
 
   // The first uploaded creatives let a buy waiting for them move on (assignments to creatives still to come do not).
   const uploaded = (as: { creative_id: string }[] | undefined) => (as ?? []).some((a) => input.creativeFormats.has(a.creative_id));
@@ -258,6 +278,15 @@ export function planUpdate(input: {
   });
   const totalBudget = sumAmounts([...budgets, ...newPackages.map((p) => p.budget)]);
   checkTotal(totalBudget, 'packages');
+  // The seller's limit per buy holds for raises as on create (a buy over a limit set since may still come down).
+  const limit = input.settings.max_media_buy_budget;
+  const before = sumAmounts(cur.packages.filter((p) => p.status !== 'canceled').map((p) => p.budget));
+  if (limit && compareAmounts(totalBudget, limit) > 0 && compareAmounts(totalBudget, before) > 0) {
+    throw new AdcpError('BUDGET_EXCEEDED', `The update takes the total budget to ${totalBudget} ${cur.currency}, beyond this seller's limit of ${limit} per media buy.`, {
+      field: req.new_packages?.length ? 'new_packages' : 'packages',
+      suggestion: 'Lower the budgets, or put the extra spend in another media buy.',
+    });
+  }
   return { status, startPaused, startTime, endTime, cancel: null, packageChanges, newPackages, totalBudget };
 }
 

@@ -154,6 +154,53 @@ describe('update_media_buy', () => {
     expect(res.data.affected_packages).toEqual(got.packages);
   });
 
+  it('keeps the flight start sane: not into the past, not moved once the flight is under way; a future start may move', async () => {
+    const future = await newBuy();
+    const later = new Date(Date.now() + 3 * 86400e3).toISOString();
+    const past = await update({ media_buy_id: future.media_buy_id, start_time: new Date(Date.now() - 86400e3).toISOString() });
+    expect(past.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'start_time' });
+    const moved = await update({ media_buy_id: future.media_buy_id, start_time: later });
+    expect(moved.isError, JSON.stringify(moved.data)).toBe(false);
+    expect(new Date((await sql`select start_time from media_buys where id = ${future.media_buy_id}`)[0]!.start_time).toISOString()).toBe(later);
+
+    const running = await newBuy({ start_time: 'asap' });
+    const before = await sql`select revision, start_time from media_buys where id = ${running.media_buy_id}`;
+    for (const start_time of [later, new Date(Date.now() - 30 * 86400e3).toISOString(), 'asap']) {
+      const res = await update({ media_buy_id: running.media_buy_id, start_time });
+      expect(res.data.adcp_error, start_time).toMatchObject({ code: 'VALIDATION_ERROR', field: 'start_time' });
+    }
+    expect(await sql`select revision, start_time from media_buys where id = ${running.media_buy_id}`).toEqual(before);
+  });
+
+  it('adds no package priced in another currency, and holds the seller’s budget limit per buy for raises', async () => {
+    await sql`insert into pricing_options (tenant_id, product_id, id, pricing_model, currency, floor_price, min_spend_per_package)
+              values ('demo', 'display_run_of_site', 'ros_cpm_eur', 'cpm', 'EUR', 2.5, 500) on conflict do nothing`;
+    const buy = await newBuy();
+    const before = await sql`select settings from tenants where id = 'demo'`;
+    await sql`update tenants set settings = settings || '{"max_media_buy_budget": "30000", "currencies": ["USD", "EUR"]}'::jsonb where id = 'demo'`;
+    const limited = await memoryClient(t); // a client reads its tenant's settings when it connects
+    try {
+      const eur = await call(limited, 'update_media_buy', { idempotency_key: `u-${Math.random()}`, account: { brand: { domain: 'acme-drinks.example' }, operator: 'agency.example' }, media_buy_id: buy.media_buy_id, new_packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_eur', budget: 1000, bid_price: 4 }] });
+      expect(eur.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'new_packages[0].pricing_option_id' });
+      expect(Number((await sql`select total_budget from media_buys where id = ${buy.media_buy_id}`)[0]!.total_budget)).toBe(20000);
+
+      const change = (packages: unknown[], extra: Record<string, unknown> = {}) =>
+        call(limited, 'update_media_buy', { idempotency_key: `u-${Math.random()}`, account: { brand: { domain: 'acme-drinks.example' }, operator: 'agency.example' }, media_buy_id: buy.media_buy_id, ...(packages.length && { packages }), ...extra });
+      const pkg = buy.packages[0]!.package_id;
+      expect((await change([{ package_id: pkg, budget: 50000 }])).data.adcp_error).toMatchObject({ code: 'BUDGET_EXCEEDED' });
+      expect((await change([], { new_packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 15000, bid_price: 4 }] })).data.adcp_error).toMatchObject({ code: 'BUDGET_EXCEEDED', field: 'new_packages' });
+      expect((await change([{ package_id: pkg, budget: 30000 }])).isError).toBe(false);
+      // Over a limit lowered since, the buy may still come down.
+      await sql`update media_packages set budget = 40000 where id = ${pkg}`;
+      await sql`update media_buys set total_budget = 40000 where id = ${buy.media_buy_id}`;
+      expect((await change([{ package_id: pkg, budget: 35000 }])).isError).toBe(false);
+    } finally {
+      await limited.close();
+      await sql`update tenants set settings = ${before[0]!.settings} where id = 'demo'`;
+      await sql`delete from pricing_options where id = 'ros_cpm_eur'`;
+    }
+  });
+
   it.each([
     ['unknown package', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: 'pkg_nope', budget: 100 }] }), 'PACKAGE_NOT_FOUND'],
     ['budget below minimum', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, budget: 10 }] }), 'BUDGET_TOO_LOW'],
