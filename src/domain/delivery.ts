@@ -170,7 +170,10 @@ export function deliveryResponse(
   opts: {
     daily: boolean;
     period: { start: string; end: string };
-    currency: string;
+    /** The report's currency; null when the buys are in several (then no aggregated totals: spend in different currencies does not add up). */
+    currency: string | null;
+    /** The currency named when the buys are in several (AdCP requires one). */
+    fallbackCurrency?: string;
     now: Date;
     windows?: { granularity: ReportingFrequency };
     /** Say which figures are final (is_final, finalized_at); off, a reader treats them all as provisional. */
@@ -219,8 +222,8 @@ export function deliveryResponse(
   };
   return {
     reporting_period: opts.period,
-    currency: opts.currency,
-    aggregated_totals: { impressions: grand.impressions, spend: Number(grand.spend), clicks: grand.clicks, media_buy_count: buys.length },
+    currency: opts.currency ?? opts.fallbackCurrency ?? buys[0]?.currency ?? 'USD',
+    ...(opts.currency !== null && { aggregated_totals: { impressions: grand.impressions, spend: Number(grand.spend), clicks: grand.clicks, media_buy_count: buys.length } }),
     media_buy_deliveries: deliveries,
     ...(buys.some((b) => b.packages.some((p) => p.days.some((d) => d.source === 'simulated'))) && { sandbox: true }),
   };

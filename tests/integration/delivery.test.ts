@@ -124,6 +124,35 @@ describe('get_media_buy_delivery', () => {
     expect((pending.data.media_buy_deliveries as { media_buy_id: string }[]).map((d) => d.media_buy_id)).toEqual([buyId]);
     const elsewhere = await delivery({ account: { brand: { domain: 'nobody.example' }, operator: 'nobody.example' } });
     expect(elsewhere.data.media_buy_deliveries).toEqual([]);
+    // A period that has not begun (no end_date): refused, not answered with a start after its end.
+    const tomorrow = new Date(Date.now() + 2 * 86400e3).toISOString().slice(0, 10);
+    const future = await delivery({ media_buy_ids: [buyId], start_date: tomorrow });
+    expect(future.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'start_date' });
+  });
+
+  it('does not add up spend in different currencies: buys in several are reported each in its own, with no aggregated totals', async () => {
+    await sql`insert into pricing_options (tenant_id, product_id, id, pricing_model, currency, floor_price)
+              values ('demo', 'display_run_of_site', 'ros_cpm_eur', 'cpm', 'EUR', 2.5) on conflict do nothing`;
+    const before = await sql`select settings from tenants where id = 'demo'`;
+    await sql`update tenants set settings = settings || '{"currencies": ["USD", "EUR"]}'::jsonb where id = 'demo'`;
+    const both = await memoryClient(t); // a client reads its tenant's settings when it connects
+    try {
+      const eur = await call(both, 'create_media_buy', buyRequest({ account: SANDBOX, packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_eur', budget: 5000, bid_price: 4 }] }));
+      expect(eur.isError, JSON.stringify(eur.data)).toBe(false);
+      const eurId = eur.data.media_buy_id as string;
+      await call(both, 'comply_test_controller', { scenario: 'simulate_delivery', params: { media_buy_id: eurId, impressions: 1000, reported_spend: { amount: 10, currency: 'EUR' } }, account: SANDBOX });
+      const mixed = await checked('get_media_buy_delivery', { media_buy_ids: [buyId, eurId] }, both);
+      expect(mixed.data.aggregated_totals).toBeUndefined();
+      const rows = mixed.data.media_buy_deliveries as { media_buy_id: string; by_package: { currency: string }[] }[];
+      expect(rows.find((r) => r.media_buy_id === eurId)!.by_package.map((p) => p.currency)).toEqual(['EUR']);
+      expect(rows.find((r) => r.media_buy_id === buyId)!.by_package.every((p) => p.currency === 'USD')).toBe(true);
+      // One currency: totals as usual.
+      const single = await checked('get_media_buy_delivery', { media_buy_ids: [eurId] }, both);
+      expect(single.data).toMatchObject({ currency: 'EUR', aggregated_totals: { spend: 10, impressions: 1000 } });
+    } finally {
+      await both.close();
+      await sql`update tenants set settings = ${before[0]!.settings} where id = 'demo'`;
+    }
   });
 
   it('answers an AdCP 3.1 windowed pull in contiguous daily or monthly windows over the buy’s life, and refuses hourly ones', async () => {

@@ -47,6 +47,13 @@ function period(input: Input, buys: DeliveryBuy[], now: Date): { start: string; 
   };
 }
 
+/** A period that has not begun has nothing to report: asking for one is a mistake the caller can fix. */
+function checkStarted(input: Input, now: Date): void {
+  if (input.start_date && !input.end_date && input.start_date > now.toISOString().slice(0, 10)) {
+    throw new AdcpError('VALIDATION_ERROR', `start_date ${input.start_date} is in the future: there is no delivery to report yet.`, { field: 'start_date', suggestion: 'Send a start_date on or before today (UTC), or leave it out for the lifetime figures.' });
+  }
+}
+
 /**
  * A windowed pull must be at a granularity every product in the report declares
  * (reporting_capabilities.windowed_pull_granularities); AdCP 3.1 makes anything
@@ -87,6 +94,7 @@ export default defineTool({
     if (input.start_date && input.end_date && input.start_date > input.end_date) {
       throw new AdcpError('VALIDATION_ERROR', 'start_date is after end_date.', { field: 'start_date', suggestion: 'Send a start_date on or before end_date.' });
     }
+    checkStarted(input, ctx.now());
     const statuses = input.status_filter === undefined ? undefined : new Set(Array.isArray(input.status_filter) ? input.status_filter : [input.status_filter]);
     const byId = !!(input.media_buy_ids?.length || input.buyer_refs?.length);
     // Buys named by id are found whatever account the request names: ids are the caller's own.
@@ -124,13 +132,15 @@ export default defineTool({
         });
       }
     }
+    // Buys in several currencies are each reported in their own (by_package currency); their spend is not summed.
     const currencies = new Set(buys.map((b) => b.currency));
-    const currency = currencies.size === 1 ? [...currencies][0]! : (ctx.tenant.settings.currencies?.[0] ?? buys[0]?.currency ?? 'USD');
+    const fallbackCurrency = ctx.tenant.settings.currencies?.[0] ?? buys[0]?.currency ?? 'USD';
     return {
       ...deliveryResponse(buys, {
         daily: input.include_package_daily_breakdown ?? false,
         period: reportingPeriod,
-        currency,
+        currency: currencies.size > 1 ? null : ([...currencies][0] ?? fallbackCurrency),
+        fallbackCurrency,
         now,
         ...(windows && { windows: { granularity: windows } }),
       }),
