@@ -103,11 +103,18 @@ export function reportPeriod(freq: ReportingFrequency, end: Date): { start: Date
 /**
  * The next scheduled report for a buy whose report was due at `due`: the window it
  * covers and when the one after is due. Daily and monthly windows are caught up
- * one by one (their data is exact per day); an hourly report is only ever sent for
- * the latest hour, since a day's row already holds the hours after a missed one.
+ * one by one (their data is exact per day). An hourly report covers the day so far,
+ * so missed hours of a day are skipped for the latest (a day's row already holds
+ * them); but a day's closing report (to midnight) is never skipped: a run that finds
+ * the day of the due report over sends that day's whole figures first.
  */
 export function nextScheduledReport(freq: ReportingFrequency, due: Date, now: Date): { period: { start: Date; end: Date }; nextDue: Date } {
-  const end = freq === 'hourly' ? windowFloor(freq, now) : due;
+  let end = due;
+  if (freq === 'hourly') {
+    const dayEnd = step('daily', windowFloor('daily', new Date(due.getTime() - 1)), 1);
+    const latest = windowFloor(freq, now);
+    end = latest > dayEnd ? dayEnd : latest;
+  }
   return { period: reportPeriod(freq, end), nextDue: step(freq, end, 1) };
 }
 

@@ -24,6 +24,21 @@ describe('reporting windows', () => {
     });
     // The midnight hour reports the day that just ended.
     expect(reportPeriod('hourly', d('2026-03-02T00:00:00Z')).start).toEqual(d('2026-03-01T00:00:00Z'));
+    // Runs missed across midnight: the day that ended gets its closing report before the latest hour, each day in turn.
+    expect(nextScheduledReport('hourly', d('2026-03-01T23:00:00Z'), d('2026-03-03T01:15:00Z'))).toEqual({
+      period: { start: d('2026-03-01T00:00:00Z'), end: d('2026-03-02T00:00:00Z') },
+      nextDue: d('2026-03-02T01:00:00Z'),
+    });
+    expect(nextScheduledReport('hourly', d('2026-03-02T01:00:00Z'), d('2026-03-03T01:15:00Z'))).toEqual({
+      period: { start: d('2026-03-02T00:00:00Z'), end: d('2026-03-03T00:00:00Z') },
+      nextDue: d('2026-03-03T01:00:00Z'),
+    });
+    expect(nextScheduledReport('hourly', d('2026-03-03T01:00:00Z'), d('2026-03-03T01:15:00Z'))).toEqual({
+      period: { start: d('2026-03-03T00:00:00Z'), end: d('2026-03-03T01:00:00Z') },
+      nextDue: d('2026-03-03T02:00:00Z'),
+    });
+    // Due at midnight: the closing report of the day before, as ever.
+    expect(nextScheduledReport('hourly', d('2026-03-02T00:00:00Z'), d('2026-03-02T00:15:00Z')).period).toEqual({ start: d('2026-03-01T00:00:00Z'), end: d('2026-03-02T00:00:00Z') });
   });
 });
 
