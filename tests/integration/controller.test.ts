@@ -292,6 +292,25 @@ describe('force_create_media_buy_arm', () => {
     expect(await takeDirective(db, { tenantId: 'demo', principalId: 'prn_demo_buyer', scenario: CREATE_MEDIA_BUY_ARM })).toEqual({ arm: 'submitted', task_id: 'task_async_signed_io_q2', message: 'Awaiting IO signature' });
     expect(await takeDirective(db, { tenantId: 'demo', principalId: 'prn_demo_buyer', scenario: CREATE_MEDIA_BUY_ARM })).toBeUndefined();
   });
+
+  it('refuses a task id already in use, and a create whose forced id was taken since still succeeds, with a fresh one', async () => {
+    const taskId = `task_fixture_shared_${Date.now()}`;
+    expect(await ctl('force_create_media_buy_arm', { arm: 'submitted', task_id: taskId })).toMatchObject({ success: true });
+    const first = await call(buyer, 'create_media_buy', buyRequest({ account: SANDBOX }));
+    expect(first.data).toMatchObject({ status: 'submitted', task_id: taskId });
+    // Another buyer (or the same one again) cannot be given the id: the create would fail on it, for ever.
+    expect(await ctl('force_create_media_buy_arm', { arm: 'submitted', task_id: taskId }, { account: SANDBOX }, other)).toMatchObject({ success: false, error: 'INVALID_PARAMS' });
+    // Forced before the id was taken, by the time of the create: a fresh id, the directive used up.
+    const raced = `task_fixture_raced_${Date.now()}`;
+    expect(await ctl('force_create_media_buy_arm', { arm: 'submitted', task_id: raced }, { account: SANDBOX }, other)).toMatchObject({ success: true });
+    expect(await ctl('force_create_media_buy_arm', { arm: 'submitted', task_id: raced })).toMatchObject({ success: true });
+    expect((await call(buyer, 'create_media_buy', buyRequest({ account: SANDBOX }))).data).toMatchObject({ status: 'submitted', task_id: raced });
+    const second = await call(other, 'create_media_buy', buyRequest({ account: SANDBOX }));
+    expect(second.isError, JSON.stringify(second.data)).toBe(false);
+    expect(second.data).toMatchObject({ status: 'submitted', task_id: expect.stringMatching(/^task_/) });
+    expect(second.data.task_id).not.toBe(raced);
+    expect(await takeDirective(t.app.database.db, { tenantId: 'demo', principalId: 'prn_ctl_b', scenario: CREATE_MEDIA_BUY_ARM })).toBeUndefined();
+  });
 });
 
 describe('simulate_delivery and simulate_budget_spend', () => {

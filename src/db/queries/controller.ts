@@ -176,6 +176,12 @@ export async function takeDirective(db: Queryable, p: Scope & { scenario: string
   return row?.payload;
 }
 
+/** Whether a task id is in use, by anyone (task ids are unique across tenants and buyers). */
+export async function taskIdTaken(db: Queryable, taskId: string): Promise<boolean> {
+  const rows = await db.select({ id: workflowSteps.id }).from(workflowSteps).where(eq(workflowSteps.id, taskId)).limit(1);
+  return rows.length > 0;
+}
+
 /** Read a directive without consuming it (the create statement consumes it atomically). */
 export async function peekDirective(db: Queryable, p: Scope & { scenario: string }): Promise<Record<string, unknown> | undefined> {
   const [row] = await db

@@ -143,6 +143,10 @@ function storeFor(ctx: BuyerContext): TestControllerStore {
       return transition(await forceSessionStatus(ctx.db, { ...scope, sessionId, status, reason: terminationReason, now: ctx.now() }), 'SI session', sessionId);
     },
     async forceCreateMediaBuyArm({ arm, task_id, message }) {
+      // Task ids are unique across the agent: one already in use could never be given to the buy (its create would fail).
+      if (task_id && (await q.taskIdTaken(ctx.db, task_id))) {
+        throw new TestControllerError('INVALID_PARAMS', `task_id ${task_id} already names a task; force the arm with another task_id, or none (one is made).`);
+      }
       await q.putDirective(ctx.db, { ...scope, scenario: q.CREATE_MEDIA_BUY_ARM, payload: { arm, ...(task_id && { task_id }), ...(message && { message }) } });
       return { success: true, forced: { arm, ...(task_id && { task_id }) }, message: `Your next create_media_buy will answer with the ${arm} arm.` };
     },

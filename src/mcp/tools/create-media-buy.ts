@@ -8,7 +8,7 @@
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { createMediaBuyAtomically } from '../../db/queries/create-media-buy.js';
-import { CREATE_MEDIA_BUY_ARM, peekDirective } from '../../db/queries/controller.js';
+import { CREATE_MEDIA_BUY_ARM, peekDirective, taskIdTaken } from '../../db/queries/controller.js';
 import { libraryFormats } from '../../db/queries/creatives.js';
 import { IDEMPOTENCY_REPLAY_TTL_SECONDS, readIdempotentResponse, type StoredResponse } from '../../db/queries/idempotency.js';
 import { mediaBuyEventPayload } from '../../db/notify.js';
@@ -94,7 +94,9 @@ export default defineTool({
     const mediaBuyId = newId('mb');
     const credentials = secretContext.buyerCredentials(scope.tenantId, scope.principalId);
     const adapterTypes = new Map(catalog.adapters.map((a) => [a.id, a.adapterType]));
-    const taskId = typeof forced?.task_id === 'string' ? forced.task_id : newId('task');
+    // A forced task id taken since it was forced (by another buyer) gets a fresh one: the create must not fail on it.
+    const forcedTaskId = typeof forced?.task_id === 'string' && !(await taskIdTaken(ctx.db, forced.task_id)) ? forced.task_id : undefined;
+    const taskId = forcedTaskId ?? newId('task');
     // Assignments may name creatives the buyer has yet to upload; only uploaded ones let the buy start.
     const hasCreatives = plan.packages.some((p) => (p.request.creative_assignments ?? []).some((a) => creativeFormats.has(a.creative_id)));
     const status = plan.manualApproval ? 'pending_approval' : initialStatus(hasCreatives);
