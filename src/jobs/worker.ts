@@ -34,7 +34,7 @@ import { pruneIdempotency } from './tasks/prune-idempotency-records.js';
 import { pruneHistory } from './tasks/prune-history.js';
 import { sendDeliveryReports } from './tasks/send-delivery-reports.js';
 import { notifySlack } from './tasks/notify-slack.js';
-import { CRON_ITEMS } from './catalog.js';
+import { CRON_ITEMS, JOBS } from './catalog.js';
 import { every } from './every.js';
 import { startQueueVacuum, type QueueVacuumOptions } from './queue-vacuum.js';
 
@@ -51,6 +51,14 @@ export interface Worker {
   poolId: string;
   stop(): Promise<void>;
 }
+
+/** Extra attempts a job cut short on its last attempt may get (see retryInterrupted in startWorker). */
+export const INTERRUPTED_RETRIES = 3;
+/** The tasks that settle their own last attempt, so an exhausted job of theirs was interrupted; with the most attempts such a job may reach. */
+const RESUMABLE_CAPS = (['fulfil_media_buy', 'sync_media_buy_update', 'cancel_adapter_order', 'sync_adapter_creatives', 'deliver_webhook'] as const).map((task) => ({
+  task,
+  cap: JOBS[task].maxAttempts + INTERRUPTED_RETRIES,
+}));
 
 /** How often a worker process beats, and how long a silent one has before its jobs are taken back. */
 export const HEARTBEAT_INTERVAL_MS = 5_000;
@@ -244,6 +252,22 @@ export async function startWorker(opts: {
       )
       select orphans.pool_id, orphans.jobs from orphans, lateral graphile_worker.force_unlock_workers(array[orphans.pool_id]) as unlocked`;
   };
+  /**
+   * A job whose last attempt was cut short (its worker killed or stopped mid-call, the database gone from
+   * under it) is left with every attempt used: Graphile Worker never runs it again, and the buy, update,
+   * cancel or webhook it carries would wait for ever. These tasks settle their own last attempt (reject,
+   * failed) rather than throw, so an exhausted job of theirs was interrupted: it gets one more attempt, up
+   * to INTERRUPTED_RETRIES over its allowance. Run with the orphan sweep, once per stale time.
+   */
+  const retryInterrupted = async () =>
+    database.sql<{ task: string; id: string }[]>`
+      with spent as (
+        select j.id, j.attempts, j.task_identifier from graphile_worker.jobs j
+        join jsonb_to_recordset(${JSON.stringify(RESUMABLE_CAPS)}::jsonb) as c(task text, cap int) on c.task = j.task_identifier
+        where j.locked_at is null and j.attempts >= j.max_attempts and j.max_attempts < c.cap
+      )
+      select spent.task_identifier as task, spent.id::text as id
+      from spent, lateral graphile_worker.reschedule_jobs(array[spent.id], run_at => now(), max_attempts => spent.attempts + 1) as rescheduled`;
   const beat = async () => {
     const id = current.pool.id;
     await database.sql`insert into worker_heartbeats (pool_id, hostname, pid) values (${id}, ${os.hostname()}, ${process.pid})
@@ -257,10 +281,13 @@ export async function startWorker(opts: {
              (select count(*)::int from graphile_worker.jobs j where j.locked_by = dead.pool_id) as jobs
       from dead, lateral graphile_worker.force_unlock_workers(array[dead.pool_id]) as unlocked`;
     for (const d of freed) logger.warn('freed the jobs of a worker that stopped beating', { pool_id: d.pool_id, hostname: d.hostname, pid: d.pid, jobs: d.jobs });
+    const sweeping = Date.now() - lastSweep >= staleMs;
     const orphaned = await sweepOrphans();
     for (const d of orphaned) logger.warn('freed the jobs of a worker that died before its first heartbeat', { pool_id: d.pool_id, jobs: d.jobs });
+    const resumed = sweeping || freed.length > 0 ? await retryInterrupted() : [];
+    for (const r of resumed) logger.warn('a job whose last attempt was cut short gets one more', { task: r.task, job_id: r.id });
     // Freeing sends no jobs:insert notification; wake our idle workers rather than wait for the next poll.
-    const jobs = [...freed, ...orphaned].reduce((n, d) => n + d.jobs, 0);
+    const jobs = [...freed, ...orphaned].reduce((n, d) => n + d.jobs, 0) + resumed.length;
     if (jobs > 0) current.pool.nudge(jobs);
   };
   /**

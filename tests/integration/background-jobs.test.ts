@@ -17,7 +17,7 @@ import { advanceFlights } from '../../src/jobs/tasks/advance-flights.js';
 import { collectDelivery } from '../../src/jobs/tasks/collect-delivery.js';
 import { fulfilMediaBuy, type TaskDeps } from '../../src/jobs/tasks/fulfil-media-buy.js';
 import { scheduleDeliveryCollection } from '../../src/jobs/tasks/schedule-delivery-collection.js';
-import { startWorker } from '../../src/jobs/worker.js';
+import { INTERRUPTED_RETRIES, startWorker } from '../../src/jobs/worker.js';
 import { createLogger } from '../../src/logger.js';
 import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 
@@ -303,6 +303,32 @@ describe('jobs of a worker that died before its first heartbeat', () => {
       expect(await jobState('fresh')).toEqual({ locked_by: 'pool-just-started' });
     } finally {
       await worker.stop();
+    }
+  });
+});
+
+// A job whose last attempt was cut short (worker killed or stopped mid-call) is left with every attempt used,
+// and Graphile Worker never runs it again: the buy would stay unbooked for ever.
+describe('jobs cut short on their last attempt', () => {
+  it('get one more attempt (up to a cap) for the tasks that settle their own last attempt; others are left alone', async () => {
+    const { data } = await call(buyer, 'create_media_buy', buyRequest({ start_time: 'asap' }));
+    const id = data.media_buy_id as string;
+    const key = `fulfil:${id}:adp_demo_mock`;
+    await sql`update graphile_worker._private_jobs set attempts = max_attempts, last_error = 'worker killed' where key = ${key}`;
+    await lockedJob('slack-spent', 'pool-gone', '0 seconds');
+    await sql`update graphile_worker._private_jobs set locked_by = null, locked_at = null, attempts = max_attempts where key = 'slack-spent'`;
+    const capped = (await call(buyer, 'create_media_buy', buyRequest({ start_time: 'asap' }))).data.media_buy_id as string;
+    await sql`update graphile_worker._private_jobs set attempts = ${8 + INTERRUPTED_RETRIES}, max_attempts = ${8 + INTERRUPTED_RETRIES} where key = ${`fulfil:${capped}:adp_demo_mock`}`;
+    const worker = await startWorker({ database: t.app.database, logger: createLogger('silent'), concurrency: 2, heartbeat: { intervalMs: 100, staleMs: 60_000 } });
+    try {
+      await waitFor(async () => (await sql`select state from adapter_orders where media_buy_id = ${id}`)[0]?.state === 'booked', 15_000);
+      expect(await jobState(key)).toBeUndefined(); // done
+      // A task that is not known to settle its last attempt, and a job at its cap, stay as they are.
+      expect(await jobState('slack-spent')).toEqual({ locked_by: null });
+      expect((await sql`select state from adapter_orders where media_buy_id = ${capped}`)[0]!.state).toBe('queued');
+    } finally {
+      await worker.stop();
+      await sql`delete from graphile_worker._private_jobs where key in ('slack-spent', ${`fulfil:${capped}:adp_demo_mock`})`;
     }
   });
 });

@@ -87,7 +87,8 @@ export async function syncAdapterCreatives(rawPayload: unknown, job: JobInfo, de
   } catch (err) {
     if (brokenDatabaseQuery(err)) throw err; // our database, not the ad server: see fulfil_media_buy
     const permanent = err instanceof AdapterError && err.permanent;
-    if (!permanent && job.attempts < job.maxAttempts) {
+    // Cut short by a worker shutdown: not the ad server's verdict, so retried whatever the attempt (see retryInterrupted).
+    if (job.signal?.aborted || (!permanent && job.attempts < job.maxAttempts)) {
       log.warn('creative sync failed; will retry', { error: errorMessage(err) });
       throw new Error(`transient adapter failure: ${errorMessage(err)}`);
     }

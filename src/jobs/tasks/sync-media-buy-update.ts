@@ -59,7 +59,8 @@ export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps
   } catch (error) {
     if (brokenDatabaseQuery(error)) throw error; // our database, not the ad server: see fulfil_media_buy
     const permanent = error instanceof AdapterError && error.permanent;
-    if (!permanent && job.attempts < job.maxAttempts) {
+    // Cut short by a worker shutdown: not the ad server's verdict, so retried whatever the attempt (see retryInterrupted).
+    if (job.signal?.aborted || (!permanent && job.attempts < job.maxAttempts)) {
       await recordUpdatePartRetry(deps.db, { stepId, adapterConfigId, attempts: job.attempts, error: errorMessage(error) });
       log.warn('ad server update not applied yet; will retry', { error: errorMessage(error) });
       throw new Error(`transient adapter failure: ${errorMessage(error)}`);
