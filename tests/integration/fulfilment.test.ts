@@ -201,4 +201,20 @@ describe('manual approval path', () => {
     expect(polled.data.status).toBe('rejected');
     await setAdapter({}, false);
   });
+
+  it('a buy the buyer cancels while it awaits approval: its create task ends canceled, and its subscribers hear of it', async () => {
+    await setAdapter({}, true);
+    try {
+      const { data } = await call(buyer, 'create_media_buy', buyRequest());
+      const taskId = data.task_id as string;
+      const mediaBuyId = (await sql`select media_buy_id from workflow_steps where id = ${taskId}`)[0]!.media_buy_id as string;
+      await buyer.subscribeResource({ uri: `task://${taskId}` });
+      const canceled = await call(buyer, 'update_media_buy', { media_buy_id: mediaBuyId, canceled: true, idempotency_key: `cancel-${taskId}`, account: buyRequest().account });
+      expect(canceled.isError, JSON.stringify(canceled.data)).toBe(false);
+      await waitFor(async () => updates.includes(`task://${taskId}`));
+      expect((await call(buyer, 'tasks/get', { task_id: taskId })).data.status).toBe('canceled');
+    } finally {
+      await setAdapter({}, false);
+    }
+  });
 });

@@ -152,6 +152,8 @@ export default defineTool({
             push: task.pushNotificationConfig as PushConfig | null,
             allowPrivateNetwork: allowPrivateWebhooks,
           });
+          // Its subscribers (task://) hear of it too; the change published below names this update's own task.
+          await publishChange(tx, { tenant_id: scope.tenantId, principal_id: scope.principalId, media_buy_id: buy.id, task_id: task.id, status: 'canceled', summary: 'canceled by the buyer' });
         }
       }
       const stepId = newId('task');
