@@ -202,6 +202,39 @@ describe('manual approval path', () => {
     await setAdapter({}, false);
   });
 
+  it('a cancel sent while the order is being booked is done only once the order is canceled, and fails if the ad server refuses the cancel', async () => {
+    const cancelDuringBooking = async () => {
+      const { data } = await call(buyer, 'create_media_buy', buyRequest({ start_time: 'asap' }));
+      const id = data.media_buy_id as string;
+      // The booking under way: its job taken, the mock ad server's call begun (it takes 1.5 s).
+      await waitFor(async () => (await sql`select locked_at from graphile_worker._private_jobs where key = ${`fulfil:${id}:adp_demo_mock`}`)[0]?.locked_at, 5_000);
+      await new Promise((r) => setTimeout(r, 300));
+      const res = await call(buyer, 'update_media_buy', { media_buy_id: id, canceled: true, idempotency_key: `cancel-${id}`, account: buyRequest().account });
+      expect(res.isError, JSON.stringify(res.data)).toBe(false);
+      const taskId = res.data.task_id as string;
+      const done = await waitFor(async () => {
+        const r = await call(buyer, 'tasks_get', { task_id: taskId });
+        return ['completed', 'failed'].includes(r.data.status as string) && r.data;
+      }, 40_000, 200);
+      const [part] = await sql`select state, error from adapter_orders where media_buy_id = ${id}`;
+      return { done, part: part! };
+    };
+    try {
+      await sql`update adapter_configs set settings = ${sql.json({ latency_ms: 1500, reject: { cancel_order: 'cancel refused by ad server' } })} where id = 'adp_demo_mock'`;
+      const refused = await cancelDuringBooking();
+      expect(refused.done.status).toBe('failed');
+      expect(JSON.stringify(refused.done)).toContain('could not be canceled');
+      expect(refused.part.state).toBe('canceling');
+
+      await sql`update adapter_configs set settings = ${sql.json({ latency_ms: 1500 })} where id = 'adp_demo_mock'`;
+      const canceled = await cancelDuringBooking();
+      expect(canceled.done.status).toBe('completed');
+      expect(canceled.part.state).toBe('canceled');
+    } finally {
+      await setAdapter({});
+    }
+  }, 90_000);
+
   it('a buy the buyer cancels while it awaits approval: its create task ends canceled, and its subscribers hear of it', async () => {
     await setAdapter({}, true);
     try {

@@ -108,12 +108,16 @@ export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps
 async function apply(deps: TaskDeps, v: PartView, stepId: string, job: JobInfo): Promise<Outcome> {
   const part = v.part;
   if (part?.state === 'failed') return { state: 'failed', error: `${v.adapter?.name ?? part.adapter_config_id}: not booked (${part.error ?? 'failed'})` };
-  if (!part || part.state === 'queued') {
-    // Nothing booked here yet. A closed buy needs nothing (its fulfilment undoes whatever it books); an open one waits for the booking.
-    if (CLOSED_BUY.has(v.status)) return { state: 'skipped', error: null };
-    throw new Error('the booking at this ad server is still in progress');
+  // No part here: nothing was ever sent to this ad server, so a closed buy needs nothing.
+  if (!part && CLOSED_BUY.has(v.status)) return { state: 'skipped', error: null };
+  // A booking in flight: wait for it. For a closed buy too: the order it lands is then canceled (by its fulfilment),
+  // and this update (the cancel) is done only when that is.
+  if (!part || part.state === 'queued') throw new Error('the booking at this ad server is still in progress');
+  if (part.state === 'canceling' && CLOSED_BUY.has(v.status)) {
+    if (part.error?.startsWith('cancel failed')) return { state: 'failed', error: `${v.adapter?.name ?? part.adapter_config_id}: the order could not be canceled (${part.error})` };
+    throw new Error('the order at this ad server is still being canceled');
   }
-  // Canceling or canceled: the order is being undone, which no update can change.
+  // Canceling (an open buy's part being undone, which no update can change) or canceled.
   if (part.state !== 'booked' || !part.external_order_id) return { state: 'skipped', error: null };
   if (!v.adapter) throw new AdapterError('the adapter config of this part no longer exists', true);
   await deps.adapters({ id: v.adapter.id, adapterType: v.adapter.adapter_type, settings: v.adapter.settings }).updateOrder(
