@@ -29,10 +29,12 @@ export interface JobSpec {
   max_attempts: number;
   /** ISO time to run at (absent: now). */
   run_at?: string;
+  /** Graphile Worker's named queue: its jobs run one at a time (absent: none). */
+  queue?: string;
 }
 
-export function jobSpec<N extends JobName>(name: N, payload: JobPayload<N>, key: string): JobSpec {
-  return { identifier: name, payload: JOBS[name].payload.parse(payload), key, max_attempts: JOBS[name].maxAttempts };
+export function jobSpec<N extends JobName>(name: N, payload: JobPayload<N>, key: string, opts: { queue?: string } = {}): JobSpec {
+  return { identifier: name, payload: JOBS[name].payload.parse(payload), key, max_attempts: JOBS[name].maxAttempts, ...(opts.queue && { queue: opts.queue }) };
 }
 
 /**
@@ -43,8 +45,8 @@ export function jobSpec<N extends JobName>(name: N, payload: JobPayload<N>, key:
 export function addJobsSql(specs: JobSpec[]): SQL {
   if (specs.length === 0) return sql`0`;
   return sql`(select count(*)::int from graphile_worker.add_jobs(array(
-    select row(j.identifier, j.payload::json, null, j.run_at, j.max_attempts, j.key, null, null)::graphile_worker.job_spec
-    from jsonb_to_recordset(${JSON.stringify(specs)}::jsonb) as j(identifier text, payload jsonb, key text, max_attempts smallint, run_at timestamptz))))`;
+    select row(j.identifier, j.payload::json, j.queue, j.run_at, j.max_attempts, j.key, null, null)::graphile_worker.job_spec
+    from jsonb_to_recordset(${JSON.stringify(specs)}::jsonb) as j(identifier text, payload jsonb, key text, max_attempts smallint, run_at timestamptz, queue text))))`;
 }
 
 /**
@@ -61,8 +63,8 @@ export function addNewJobsSql(specs: JobSpec[]): SQL {
   if (specs.length === 0) return sql`0`;
   if (specs.some((s) => s.key === null)) throw new Error('addNewJobsSql: every job needs a key made of a new id');
   return sql`(select count(*)::int
-    from jsonb_to_recordset(${JSON.stringify(specs)}::jsonb) as j(identifier text, payload jsonb, key text, max_attempts int, run_at timestamptz),
-         lateral graphile_worker.add_job(j.identifier, j.payload::json, run_at => j.run_at, max_attempts => j.max_attempts,
+    from jsonb_to_recordset(${JSON.stringify(specs)}::jsonb) as j(identifier text, payload jsonb, key text, max_attempts int, run_at timestamptz, queue text),
+         lateral graphile_worker.add_job(j.identifier, j.payload::json, queue_name => j.queue, run_at => j.run_at, max_attempts => j.max_attempts,
                                          job_key => j.key, job_key_mode => 'unsafe_dedupe') as added)`;
 }
 

@@ -9,6 +9,18 @@ export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 /** A delivery's deliver_webhook job is keyed by this and the delivery's id. */
 export const WEBHOOK_JOB_KEY_PREFIX = 'webhook:';
 
+/**
+ * Deliveries to one buyer share WEBHOOK_LANES named queues (Graphile Worker runs a queue's jobs one at a
+ * time), so a buyer whose receiver hangs holds at most that many worker slots (10 s each attempt) and other
+ * buyers' bookings and webhooks go on. A task's deliveries keep to one lane: they go out in order.
+ */
+export const WEBHOOK_LANES = 4;
+export function webhookQueue(principalId: string, taskId: string): string {
+  let h = 0;
+  for (let i = 0; i < taskId.length; i++) h = (h * 31 + taskId.charCodeAt(i)) | 0;
+  return `webhooks:${principalId.slice(0, 100)}:${Math.abs(h) % WEBHOOK_LANES}`; // Graphile Worker takes queue names up to 128 characters
+}
+
 export async function queueWebhook(
   db: Queryable,
   w: {
@@ -23,7 +35,7 @@ export async function queueWebhook(
     allowPrivateNetwork: boolean;
   },
 ): Promise<void> {
-  const job = jobSpec('deliver_webhook', { v: 1, tenant_id: w.tenantId, delivery_id: w.id }, `${WEBHOOK_JOB_KEY_PREFIX}${w.id}`);
+  const job = jobSpec('deliver_webhook', { v: 1, tenant_id: w.tenantId, delivery_id: w.id }, `${WEBHOOK_JOB_KEY_PREFIX}${w.id}`, { queue: webhookQueue(w.principalId, w.taskId) });
   await db.execute(sql`
     with d as (
       insert into webhook_deliveries (id, tenant_id, principal_id, task_id, media_buy_id, url, authentication, payload, idempotency_key, sequence, allow_private_network)
