@@ -62,7 +62,7 @@ describe('sales-agent admin create-user', () => {
       child.kill('SIGTERM');
       await exited;
     }
-  });
+  }, 60_000); // two CLI processes start, a server among them
 });
 
 describe('sales-agent admin rotate-signing-key', () => {
