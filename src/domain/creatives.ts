@@ -14,6 +14,15 @@ export type CreativeAction = 'created' | 'updated' | 'unchanged' | 'failed' | 'd
 export type CreativeReview = 'auto' | 'manual';
 
 /**
+ * Creatives that serve, or may once reviewed: only approved ones go to an ad server, and one processing or pending
+ * review may yet be approved. A rejected or archived creative (or one in a status this seller does not keep) can
+ * serve nothing: it may not be assigned, and it never counts as a buy's creatives (AdCP pending_creatives: the
+ * buyer must still attach some).
+ */
+export const ATTACHABLE_CREATIVE_STATUSES = ['processing', 'pending_review', 'approved'] as const;
+export const isAttachable = (status: string): boolean => (ATTACHABLE_CREATIVE_STATUSES as readonly string[]).includes(status);
+
+/**
  * The tenant's `creative_review` setting: 'manual' holds new and changed
  * creatives in pending_review for the seller; anything else approves them at
  * once. Not yet declared in TenantSettings, hence the loose read.
@@ -322,16 +331,44 @@ export interface AssignmentPlan {
 }
 
 /**
+ * The error for assigning a creative that cannot serve (see ATTACHABLE_CREATIVE_STATUSES), or undefined if it may
+ * be assigned: a rejected one is CREATIVE_REJECTED with the seller's reason, an archived one INVALID_STATE.
+ */
+export function unattachable(p: { field: string; creativeId: string; status: string; rejectionReason?: string; packageId?: string }): AdcpErrorBody | undefined {
+  if (isAttachable(p.status)) return undefined;
+  const details = { creative_id: p.creativeId, status: p.status, ...(p.packageId && { package_id: p.packageId }) };
+  if (p.status === 'rejected') {
+    const reason = p.rejectionReason ?? 'rejected by the seller';
+    return {
+      code: 'CREATIVE_REJECTED',
+      message: `Creative "${p.creativeId}" was rejected (${reason}) and cannot serve, so it cannot be assigned.`,
+      field: p.field,
+      suggestion: 'Sync it again with changed assets to have it reviewed again, or assign another creative.',
+      recovery: 'correctable',
+      details: { ...details, reasons: [reason] },
+    };
+  }
+  return {
+    code: 'INVALID_STATE',
+    message: `Creative "${p.creativeId}" is ${p.status} and cannot serve, so it cannot be assigned.`,
+    field: p.field,
+    suggestion: p.status === 'archived' ? 'Sync it again with sync_creatives to restore it, or assign another creative.' : 'Assign an approved creative, or one pending review.',
+    recovery: 'correctable',
+    details,
+  };
+}
+
+/**
  * Which assignments may be made. A creative that failed in this sync is skipped
  * (its own errors say why); one that is neither in the sync nor in the library
- * is CREATIVE_NOT_FOUND; a package that is not the caller's is PACKAGE_NOT_FOUND
- * (the same answer as for one that does not exist); a closed buy or a canceled
- * package cannot take creatives, nor can a package whose product does not take
- * the creative's format.
+ * is CREATIVE_NOT_FOUND; a rejected or archived one cannot serve and is refused;
+ * a package that is not the caller's is PACKAGE_NOT_FOUND (the same answer as
+ * for one that does not exist); a closed buy or a canceled package cannot take
+ * creatives, nor can a package whose product does not take the creative's format.
  */
 export function planAssignments(
   requests: AssignmentRequest[],
-  creative: (id: string) => { state: 'ok'; formatId: string; accountId?: string | null } | { state: 'failed' | 'unknown' },
+  creative: (id: string) => { state: 'ok'; formatId: string; status: string; rejectionReason?: string; accountId?: string | null } | { state: 'failed' | 'unknown' },
   packages: Map<string, OwnPackage>,
 ): AssignmentPlan {
   const accepted = new Map<string, AssignmentPlan['accepted'][number]>();
@@ -343,6 +380,11 @@ export function planAssignments(
       if (c.state === 'unknown') {
         reject(r.creative_id, { code: 'CREATIVE_NOT_FOUND', message: `Creative "${r.creative_id}" is neither in this sync nor in your library.`, field: `${r.at}.creative_id`, suggestion: 'Include the creative in creatives[], or check its id with list_creatives.', recovery: 'correctable', details: { package_id: r.package_id } });
       }
+      continue;
+    }
+    const cannotServe = unattachable({ field: `${r.at}.creative_id`, creativeId: r.creative_id, status: c.status, rejectionReason: c.rejectionReason, packageId: r.package_id });
+    if (cannotServe) {
+      reject(r.creative_id, cannotServe);
       continue;
     }
     const pkg = packages.get(r.package_id);
@@ -368,30 +410,48 @@ export function planAssignments(
   return { accepted: [...accepted.values()], errors };
 }
 
-/** formatNotAccepted as a thrown error, for requests that fail as a whole (create_media_buy, update_media_buy). */
-export function formatNotAcceptedError(p: Parameters<typeof formatNotAccepted>[0]): AdcpError {
-  const e = formatNotAccepted(p);
-  return new AdcpError(e.code, e.message, { field: e.field, suggestion: e.suggestion, details: e.details });
+/** An assignment's error as a thrown one, for requests that fail as a whole (create_media_buy, update_media_buy). */
+function refused(e: AdcpErrorBody): AdcpError {
+  return new AdcpError(e.code, e.message, { field: e.field, suggestion: e.suggestion, recovery: e.recovery, details: e.details });
+}
+
+/** A creative of the caller's library, as create_media_buy and update_media_buy check an assignment of it. */
+export interface LibraryCreative {
+  formatId: string;
+  status: string;
+  rejectionReason?: string;
 }
 
 /**
- * A package's creative_assignments on create_media_buy and update_media_buy: an uploaded creative must be in a
- * format the package's product takes; one not uploaded yet is checked when it arrives (sync_creatives).
+ * A package's creative_assignments on create_media_buy and update_media_buy: an uploaded creative must be one that
+ * can serve (not rejected or archived) and in a format the package's product takes; one not uploaded yet is
+ * checked when it arrives (sync_creatives).
  */
-export function checkAssignedFormats(p: {
+export function checkAssignedCreatives(p: {
   assignments: readonly { creative_id: string }[];
   product: { id: string; formatIds: readonly { id: string }[] };
-  /** Formats of the caller's uploaded creatives among those assigned. */
-  creativeFormats: ReadonlyMap<string, { id: string }> | undefined;
+  /** The caller's uploaded creatives among those assigned. */
+  library: ReadonlyMap<string, LibraryCreative> | undefined;
   /** The error field of assignment j. */
   field: (j: number) => string;
   packageId?: string;
 }): void {
   p.assignments.forEach((a, j) => {
-    const format = p.creativeFormats?.get(a.creative_id);
-    if (format && !acceptsFormat(p.product.formatIds, format.id)) {
-      throw formatNotAcceptedError({ field: p.field(j), creativeId: a.creative_id, formatId: format.id, productId: p.product.id, accepted: p.product.formatIds, packageId: p.packageId });
+    const creative = p.library?.get(a.creative_id);
+    if (!creative) return;
+    const cannotServe = unattachable({ field: p.field(j), creativeId: a.creative_id, status: creative.status, rejectionReason: creative.rejectionReason, packageId: p.packageId });
+    if (cannotServe) throw refused(cannotServe);
+    if (!acceptsFormat(p.product.formatIds, creative.formatId)) {
+      throw refused(formatNotAccepted({ field: p.field(j), creativeId: a.creative_id, formatId: creative.formatId, productId: p.product.id, accepted: p.product.formatIds, packageId: p.packageId }));
     }
+  });
+}
+
+/** Whether these assignments name an uploaded creative that can serve: the first lets a buy leave pending_creatives (creatives still to come do not). */
+export function assignsAttachable(assignments: readonly { creative_id: string }[] | undefined, library: ReadonlyMap<string, LibraryCreative>): boolean {
+  return (assignments ?? []).some((a) => {
+    const creative = library.get(a.creative_id);
+    return creative !== undefined && isAttachable(creative.status);
   });
 }
 

@@ -6,7 +6,7 @@
 import type { AdapterConfigRow } from '../db/queries/adapters.js';
 import type { ProductWithPricing } from '../db/queries/inventory.js';
 import type { TenantSettings } from '../db/schema/index.js';
-import { checkAssignedFormats } from './creatives.js';
+import { checkAssignedCreatives, type LibraryCreative } from './creatives.js';
 import { AdcpError } from './errors.js';
 import { compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
 
@@ -235,8 +235,8 @@ export function planMediaBuy(input: {
   adapters: AdapterConfigRow[];
   settings: TenantSettings;
   now: Date;
-  /** Formats of the caller's uploaded creatives among those the request assigns (the others are still to come). */
-  creativeFormats?: ReadonlyMap<string, { id: string }>;
+  /** The caller's uploaded creatives among those the request assigns (the others are still to come). */
+  library?: ReadonlyMap<string, LibraryCreative>;
 }): MediaBuyPlan {
   const { request: req, now, settings } = input;
   if (req.proposal_id && !req.packages?.length) {
@@ -262,7 +262,7 @@ export function planMediaBuy(input: {
     throw new AdcpError('VALIDATION_ERROR', 'A media buy needs at least one package.', { field: 'packages', suggestion: 'Add packages with product_id, pricing_option_id and budget (see get_products).' });
   }
 
-  const planned = planPackages({ packages: pkgs, products: input.products, adapters: input.adapters, settings, creativeFormats: input.creativeFormats, field: 'packages', flight: { start: startTime, end: endTime } });
+  const planned = planPackages({ packages: pkgs, products: input.products, adapters: input.adapters, settings, library: input.library, field: 'packages', flight: { start: startTime, end: endTime } });
   const currencies = new Set(planned.map((p) => p.currency));
   if (currencies.size > 1) {
     throw new AdcpError('VALIDATION_ERROR', 'All packages of a media buy must use the same currency.', { field: 'packages', suggestion: `Pick pricing options in one currency (got ${[...currencies].join(', ')}).` });
@@ -297,8 +297,8 @@ export interface PackagePlanInput {
   products: ProductWithPricing[];
   adapters: AdapterConfigRow[];
   settings: TenantSettings;
-  /** Formats of the caller's uploaded creatives among those assigned; an assignment to a creative not uploaded yet is checked when it arrives. */
-  creativeFormats?: ReadonlyMap<string, { id: string }>;
+  /** The caller's uploaded creatives among those assigned; an assignment to a creative not uploaded yet is checked when it arrives. */
+  library?: ReadonlyMap<string, LibraryCreative>;
   /** Where these packages sit in the request, for error fields: "packages" or "new_packages". */
   field: string;
   /** Products already in the buy (a product may appear in one package only). */
@@ -309,8 +309,9 @@ export interface PackagePlanInput {
 
 /**
  * Validate packages against the catalogue: product, pricing option, budget, bid,
- * targeting, creatives (an uploaded creative must be in a format the product
- * takes; one not uploaded yet may be assigned and is checked when it arrives),
+ * targeting, creatives (an uploaded creative must be able to serve, not rejected
+ * or archived, and in a format the product takes; one not uploaded yet may be
+ * assigned and is checked when it arrives),
  * adapter.
  */
 export function planPackages(input: PackagePlanInput): PlannedPackage[] {
@@ -373,7 +374,7 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
     checkTargeting(pkg.targeting_overlay, at);
     rejectUnhonoured(pkg as Record<string, unknown>, at, input.flight);
     checkAssignedPlacements(pkg.creative_assignments ?? [], product.id, (j) => at(`creative_assignments[${j}]`));
-    checkAssignedFormats({ assignments: pkg.creative_assignments ?? [], product, creativeFormats: input.creativeFormats, field: (j) => at(`creative_assignments[${j}].creative_id`) });
+    checkAssignedCreatives({ assignments: pkg.creative_assignments ?? [], product, library: input.library, field: (j) => at(`creative_assignments[${j}].creative_id`) });
     const adapterConfigId = product.adapterConfigId ?? defaultAdapter?.id;
     if (!adapterConfigId || !adaptersById.has(adapterConfigId)) {
       throw new AdcpError('CONFIGURATION_ERROR', `Product "${product.id}" has no ad server configured.`, { field: at('product_id'), recovery: 'terminal', suggestion: 'The publisher must configure an adapter for this product.' });

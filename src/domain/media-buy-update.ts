@@ -9,7 +9,7 @@ import type { AdapterConfigRow } from '../db/queries/adapters.js';
 import type { ProductWithPricing } from '../db/queries/inventory.js';
 import type { TenantSettings } from '../db/schema/index.js';
 import { AdcpError } from './errors.js';
-import { checkAssignedFormats } from './creatives.js';
+import { assignsAttachable, checkAssignedCreatives, type LibraryCreative } from './creatives.js';
 import { checkAssignedPlacements, checkMeasurementTerms, checkTotal, impressionGoal, checkTargeting, PAST_START_GRACE_MS, planPackages, positiveAmount, rejectUnhonoured, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
 import { compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
 import { availableActions, isWaiting, liveStatus, toAdcpMediaBuyStatus, type MediaBuyStatus } from './status.js';
@@ -148,8 +148,8 @@ export function planUpdate(input: {
   products: ProductWithPricing[];
   adapters: AdapterConfigRow[];
   settings: TenantSettings;
-  /** Formats of the caller's uploaded creatives among those assigned (the others are still to come, as on create_media_buy). */
-  creativeFormats: ReadonlyMap<string, { id: string }>;
+  /** The caller's uploaded creatives among those assigned (the others are still to come, as on create_media_buy). */
+  library: ReadonlyMap<string, LibraryCreative>;
   now: Date;
 }): UpdatePlan {
   const { current: cur, request: req, now } = input;
@@ -249,14 +249,14 @@ export function planUpdate(input: {
     if (u.creative_assignments) {
       checkAssignedPlacements(u.creative_assignments, pkg.productId, (j) => at(`creative_assignments[${j}]`));
       const product = products.get(pkg.productId);
-      if (product) checkAssignedFormats({ assignments: u.creative_assignments, product, creativeFormats: input.creativeFormats, field: (j) => at(`creative_assignments[${j}].creative_id`), packageId: pkg.id });
+      if (product) checkAssignedCreatives({ assignments: u.creative_assignments, product, library: input.library, field: (j) => at(`creative_assignments[${j}].creative_id`), packageId: pkg.id });
       change.assignments = u.creative_assignments.map((a) => ({ creative_id: a.creative_id, weight: a.weight ?? null }));
     }
     return change;
   });
   if (req.new_packages?.length) checkMeasurementTerms(req.new_packages, input.settings, 'new_packages');
   const newPackages = req.new_packages?.length
-    ? planPackages({ packages: req.new_packages, products: input.products, adapters: input.adapters, settings: input.settings, creativeFormats: input.creativeFormats, field: 'new_packages', existingProductIds: cur.packages.filter((p) => p.status !== 'canceled').map((p) => p.productId), flight: { start: startTime, end: endTime } })
+    ? planPackages({ packages: req.new_packages, products: input.products, adapters: input.adapters, settings: input.settings, library: input.library, field: 'new_packages', existingProductIds: cur.packages.filter((p) => p.status !== 'canceled').map((p) => p.productId), flight: { start: startTime, end: endTime } })
     : [];
   const otherCurrency = newPackages.findIndex((p) => p.currency !== cur.currency);
   if (otherCurrency >= 0) {
@@ -266,9 +266,8 @@ export function planUpdate(input: {
     });
   }
 
-  // The first uploaded creatives let a buy waiting for them move on (assignments to creatives still to come do not).
-  const uploaded = (as: { creative_id: string }[] | undefined) => (as ?? []).some((a) => input.creativeFormats.has(a.creative_id));
-  const gainsCreatives = packageChanges.some((c) => uploaded(c.assignments)) || newPackages.some((p) => uploaded(p.request.creative_assignments));
+  // The first uploaded creatives that can serve let a buy waiting for them move on (assignments to creatives still to come do not).
+  const gainsCreatives = packageChanges.some((c) => assignsAttachable(c.assignments, input.library)) || newPackages.some((p) => assignsAttachable(p.request.creative_assignments, input.library));
   const startPaused = req.paused === undefined ? !!cur.startPaused : req.paused && waiting;
   if (status === 'pending_creatives' && (cur.hasCreatives || gainsCreatives)) status = startTime <= now ? liveStatus(startPaused) : 'pending_start';
 

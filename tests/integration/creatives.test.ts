@@ -3,6 +3,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approveMediaBuy } from '../../src/services/approval.js';
 import { responseProblems } from '../helpers/adcp-schema.js';
 import { addBuyer, buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 
@@ -66,9 +67,11 @@ const counts = async () => {
   return r;
 };
 
-async function pendingBuy(client = buyer) {
-  // A display product: it takes the display_300x250 banners these tests upload.
-  const { data } = await call(client, 'create_media_buy', buyRequest({ packages: [{ product_id: 'display_sports_section', pricing_option_id: 'sports_cpm_fixed', budget: 5000 }] }));
+/** A display package: it takes the display_300x250 banners these tests upload. */
+const displayPackage = (o: Record<string, unknown> = {}) => ({ product_id: 'display_sports_section', pricing_option_id: 'sports_cpm_fixed', budget: 5000, ...o });
+
+async function pendingBuy(client = buyer, account = ACCOUNT) {
+  const { data } = await call(client, 'create_media_buy', buyRequest({ account, packages: [displayPackage()] }));
   expect(data.status).toBe('pending_creatives');
   return { id: data.media_buy_id as string, packageId: (data.packages as { package_id: string }[])[0]!.package_id };
 }
@@ -414,6 +417,64 @@ describe('sync_creatives assignments', () => {
     const res = await sync({ creatives: [display('cr_a', { name: 'Renamed again' })], assignments: [{ creative_id: 'cr_a', package_id: packageId }] });
     expect(item(res.items, 'cr_a').assignment_errors![packageId]).toMatch(/cannot take creatives: its media buy is canceled/);
   });
+  it('refuses to assign a rejected or archived creative, which never counts as a buy’s creatives; one pending review does', async () => {
+    const GAMMA = { brand: { domain: 'gamma-brand.example' }, operator: 'agency.example' };
+    await sync({ account: GAMMA, creatives: [display('cr_rejected'), display('cr_archived'), display('cr_kept')] });
+    await sql`update creatives set status = 'rejected', details = details || '{"rejection_reason": "misleading claim"}'::jsonb where id = 'cr_rejected'`;
+    const pruned = await sync({ account: GAMMA, creatives: [display('cr_rejected'), display('cr_kept')], delete_missing: true });
+    expect(pruned.items.filter((x) => x.action === 'deleted').map((x) => x.creative_id)).toEqual(['cr_archived']);
+    const { id, packageId } = await pendingBuy(buyer, GAMMA);
+
+    // sync_creatives: each refusal on its creative's item, by package; nothing assigned, the buy still waits.
+    const res = await sync({ account: GAMMA, creatives: [display('cr_kept')], assignments: [{ creative_id: 'cr_rejected', package_id: packageId }, { creative_id: 'cr_archived', package_id: packageId }] });
+    expect(item(res.items, 'cr_rejected')).toMatchObject({ action: 'unchanged', status: 'rejected', assigned_to: [] });
+    expect(item(res.items, 'cr_rejected').assignment_errors![packageId]).toMatch(/"cr_rejected" was rejected \(misleading claim\) and cannot serve/);
+    expect(item(res.items, 'cr_archived')).toMatchObject({ action: 'unchanged', status: 'archived', assigned_to: [] });
+    expect(item(res.items, 'cr_archived').assignment_errors![packageId]).toMatch(/"cr_archived" is archived and cannot serve/);
+    expect(await sql`select 1 from creative_assignments where package_id = ${packageId}`).toHaveLength(0);
+    expect((await sql`select status from media_buys where id = ${id}`)[0]!.status).toBe('pending_creatives');
+    // A creative archived by the same sync's delete_missing is refused too.
+    const again = await sync({ account: GAMMA, creatives: [display('cr_rejected')], delete_missing: true, assignments: [{ creative_id: 'cr_kept', package_id: packageId }] });
+    expect(item(again.items, 'cr_kept').assignment_errors![packageId]).toMatch(/"cr_kept" is archived/);
+    expect((await sql`select status from media_buys where id = ${id}`)[0]!.status).toBe('pending_creatives');
+
+    // update_media_buy and create_media_buy refuse them as a whole, naming the assignment.
+    const updated = await valid(buyer, 'update_media_buy', { media_buy_id: id, idempotency_key: key(), packages: [{ package_id: packageId, creative_assignments: [{ creative_id: 'cr_rejected' }] }] });
+    expect(updated.data.adcp_error).toMatchObject({ code: 'CREATIVE_REJECTED', field: 'packages[0].creative_assignments[0].creative_id', details: { creative_id: 'cr_rejected', reasons: ['misleading claim'] } });
+    const created = await valid(buyer, 'create_media_buy', buyRequest({ account: GAMMA, packages: [displayPackage({ creative_assignments: [{ creative_id: 'cr_archived' }] })] }));
+    expect(created.data.adcp_error).toMatchObject({ code: 'INVALID_STATE', field: 'packages[0].creative_assignments[0].creative_id', details: { creative_id: 'cr_archived', status: 'archived' } });
+    expect((await sql`select status, revision from media_buys where id = ${id}`)[0]).toEqual({ status: 'pending_creatives', revision: 1 });
+
+    // A creative pending review may yet be approved: it counts.
+    const review = await pendingBuy();
+    await sync({ creatives: [display('cr_review')], assignments: [{ creative_id: 'cr_review', package_id: review.packageId }] });
+    expect((await sql`select status from media_buys where id = ${review.id}`)[0]!.status).toBe('pending_start');
+  });
+
+  it('a buy whose only creative was rejected before the seller approved it waits for creatives, through updates and re-syncs', async () => {
+    await sync({ creatives: [display('cr_soon_rejected')] });
+    await sql`update adapter_configs set manual_approval_required = true where id = 'adp_demo_mock'`;
+    t.app.services.catalog.invalidate('demo');
+    let taskId: string;
+    try {
+      const { data } = await call(buyer, 'create_media_buy', buyRequest({ packages: [displayPackage({ creative_assignments: [{ creative_id: 'cr_soon_rejected' }] })] }));
+      taskId = data.task_id as string;
+    } finally {
+      await sql`update adapter_configs set manual_approval_required = false where id = 'adp_demo_mock'`;
+      t.app.services.catalog.invalidate('demo');
+    }
+    await sql`update creatives set status = 'rejected' where id = 'cr_soon_rejected'`;
+    const approved = await approveMediaBuy(t.app.database.db, { tenantId: 'demo', taskId, actor: 'ops@demo' });
+    expect(approved.ok).toBe(true);
+    const id = (approved as { mediaBuyId: string }).mediaBuyId;
+    expect((await sql`select status from media_buys where id = ${id}`)[0]!.status).toBe('pending_creatives');
+    const [pkg] = await sql`select id, budget::int as budget from media_packages where media_buy_id = ${id}`;
+    const updated = await valid(buyer, 'update_media_buy', { media_buy_id: id, idempotency_key: key(), packages: [{ package_id: pkg!.id, budget: 6000 }] });
+    expect(updated.data).toMatchObject({ status: 'pending_creatives' });
+    const renamed = await sync({ creatives: [display('cr_soon_rejected', { name: 'Renamed, still rejected' })] });
+    expect(item(renamed.items, 'cr_soon_rejected')).toMatchObject({ action: 'updated', status: 'rejected' });
+    expect((await sql`select status from media_buys where id = ${id}`)[0]!.status).toBe('pending_creatives');
+  });
 });
 
 describe('list_creatives', () => {
@@ -434,7 +495,7 @@ describe('list_creatives', () => {
     const early = await list({ filters: { tags: ['early'] }, sort: { field: 'name', direction: 'asc' } });
     expect(early.creatives.map((c) => c.creative_id)).toEqual(['cr_list_alpha', 'cr_list_bravo', 'cr_list_mike']);
     expect((await list({ filters: { statuses: ['pending_review'] } })).creatives.map((c) => c.creative_id)).toEqual(['cr_review']);
-    expect((await list({ filters: { status: 'rejected' } })).creatives).toEqual([]);
+    expect((await list({ filters: { status: 'rejected' } })).creatives.map((c) => c.creative_id).sort()).toEqual(['cr_rejected', 'cr_soon_rejected']);
     const bad = await valid(buyer, 'list_creatives', { filters: { status: 'sleeping' } });
     expect(bad.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR' });
   });

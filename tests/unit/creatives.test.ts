@@ -94,7 +94,7 @@ describe('planAssignments', () => {
     ['p2', { id: 'p2', mediaBuyId: 'mb2', accountId: 'acct_1', buyStatus: 'canceled', status: 'canceled', productId: 'display', formatIds: [{ id: 'display_300x250' }] }],
     ['p3', { id: 'p3', mediaBuyId: 'mb1', accountId: 'acct_1', buyStatus: 'pending_creatives', status: 'active', productId: 'ctv', formatIds: [{ id: 'video_30s' }] }],
   ]);
-  const state = (id: string) => (id === 'bad' ? { state: 'failed' as const } : id === 'ghost' ? { state: 'unknown' as const } : { state: 'ok' as const, formatId: 'display_300x250' });
+  const state = (id: string) => (id === 'bad' ? { state: 'failed' as const } : id === 'ghost' ? { state: 'unknown' as const } : { state: 'ok' as const, formatId: 'display_300x250', status: 'approved' });
 
   it('accepts assignments to own live packages, once each', () => {
     const p = planAssignments(
@@ -127,12 +127,24 @@ describe('planAssignments', () => {
       { code: 'INVALID_STATE', field: 'assignments[3].package_id' },
     ]);
   });
+  it('refuses a rejected or archived creative, with the reason; takes one pending review', () => {
+    const status = (id: string) => ({ state: 'ok' as const, formatId: 'display_300x250', status: id, ...(id === 'rejected' && { rejectionReason: 'misleading claim' }) });
+    const at = (i: number) => `assignments[${i}]`;
+    const p = planAssignments(
+      ['rejected', 'archived', 'pending_review'].map((id, i) => ({ creative_id: id, package_id: 'p1', at: at(i) })),
+      status,
+      packages,
+    );
+    expect(p.accepted.map((a) => a.creativeId)).toEqual(['pending_review']);
+    expect(p.errors.get('rejected')).toMatchObject([{ code: 'CREATIVE_REJECTED', field: 'assignments[0].creative_id', details: { package_id: 'p1', reasons: ['misleading claim'] } }]);
+    expect(p.errors.get('archived')).toMatchObject([{ code: 'INVALID_STATE', field: 'assignments[1].creative_id', details: { package_id: 'p1', status: 'archived' } }]);
+  });
   it("refuses a package of another account's buy than the creative's", () => {
-    const p = planAssignments([{ creative_id: 'c1', package_id: 'p1', at: 'assignments[0]' }], () => ({ state: 'ok', formatId: 'display_300x250', accountId: 'acct_2' }), packages);
+    const p = planAssignments([{ creative_id: 'c1', package_id: 'p1', at: 'assignments[0]' }], () => ({ state: 'ok', formatId: 'display_300x250', status: 'approved', accountId: 'acct_2' }), packages);
     expect(p.accepted).toEqual([]);
     expect(p.errors.get('c1')).toMatchObject([{ code: 'VALIDATION_ERROR', field: 'assignments[0].package_id' }]);
     // A creative of no account (synced before accounts) may go anywhere among the buyer's packages.
-    expect(planAssignments([{ creative_id: 'c1', package_id: 'p1', at: 'assignments[0]' }], () => ({ state: 'ok', formatId: 'display_300x250', accountId: null }), packages).accepted).toHaveLength(1);
+    expect(planAssignments([{ creative_id: 'c1', package_id: 'p1', at: 'assignments[0]' }], () => ({ state: 'ok', formatId: 'display_300x250', status: 'approved', accountId: null }), packages).accepted).toHaveLength(1);
   });
   it("refuses a package whose product does not take the creative's format, saying which formats it takes", () => {
     const p = planAssignments([{ creative_id: 'c1', package_id: 'p3', at: 'assignments[0]' }], state, packages);

@@ -1,6 +1,6 @@
 /** Creatives and their assignments, scoped by tenant and principal. */
 import { and, asc, desc, eq, gt, ilike, inArray, lt, ne, notInArray, or, sql, type SQL } from 'drizzle-orm';
-import { type CreativeStatus, type CreativeWrite, type FormatRef, type HeldAssignment, type OwnPackage } from '../../domain/creatives.js';
+import { ATTACHABLE_CREATIVE_STATUSES, type CreativeDetails, type CreativeStatus, type CreativeWrite, type HeldAssignment, type LibraryCreative, type OwnPackage } from '../../domain/creatives.js';
 import { CLOSED_BUY_STATUSES } from '../../domain/status.js';
 import { textArray, type Queryable } from '../client.js';
 import { creativeAssignments, creatives, mediaBuys, mediaPackages, products } from '../schema/index.js';
@@ -14,31 +14,34 @@ interface Scope {
 
 const mine = (p: Scope) => and(eq(creatives.tenantId, p.tenantId), eq(creatives.principalId, p.principalId));
 
-/** The format of each of the caller's creatives among these ids; ids not in the library are absent. */
-export async function libraryFormats(db: Queryable, p: Scope & { ids: string[] }): Promise<Map<string, FormatRef>> {
+/** The format, status and rejection reason of each of the caller's creatives among these ids; ids not in the library are absent. */
+export async function libraryCreatives(db: Queryable, p: Scope & { ids: string[] }): Promise<Map<string, LibraryCreative>> {
   if (p.ids.length === 0) return new Map();
-  const rows = await db.select({ id: creatives.id, formatId: creatives.formatId }).from(creatives).where(and(mine(p), inArray(creatives.id, p.ids)));
-  return new Map(rows.map((r) => [r.id, r.formatId]));
+  const rows = await db.select({ id: creatives.id, formatId: creatives.formatId, status: creatives.status, details: creatives.details }).from(creatives).where(and(mine(p), inArray(creatives.id, p.ids)));
+  return new Map(rows.map((r) => [r.id, { formatId: r.formatId.id, status: r.status, rejectionReason: (r.details as CreativeDetails).rejection_reason }]));
 }
 
-/** An assignment row whose creative has been uploaded (assignments may name creatives still to come). */
-const UPLOADED = sql`exists (select 1 from ${creatives} c where c.tenant_id = ${creativeAssignments.tenantId} and c.principal_id = ${creativeAssignments.principalId} and c.id = ${creativeAssignments.creativeId})`;
+/**
+ * An assignment row whose creative has been uploaded and can serve (assignments may name creatives still to come;
+ * a rejected or archived one serves nothing): only these count as a buy's creatives.
+ */
+const ATTACHED = sql`exists (select 1 from ${creatives} c where c.tenant_id = ${creativeAssignments.tenantId} and c.principal_id = ${creativeAssignments.principalId} and c.id = ${creativeAssignments.creativeId} and c.status = any(${textArray([...ATTACHABLE_CREATIVE_STATUSES])}))`;
 
-/** Whether any package of the buy has an uploaded creative assigned: only those let it leave pending_creatives. */
+/** Whether any package of the buy has an uploaded creative that can serve assigned: only those let it leave pending_creatives. */
 export async function mediaBuyHasCreatives(db: Queryable, p: { tenantId: string; mediaBuyId: string }): Promise<boolean> {
   const rows = await db
     .select({ id: creativeAssignments.creativeId })
     .from(creativeAssignments)
     .innerJoin(mediaPackages, eq(mediaPackages.id, creativeAssignments.packageId))
-    .where(and(eq(mediaPackages.tenantId, p.tenantId), eq(mediaPackages.mediaBuyId, p.mediaBuyId), UPLOADED))
+    .where(and(eq(mediaPackages.tenantId, p.tenantId), eq(mediaPackages.mediaBuyId, p.mediaBuyId), ATTACHED))
     .limit(1);
   return rows.length > 0;
 }
 
-/** Whether any of these packages has an uploaded creative assigned. */
+/** Whether any of these packages has an uploaded creative that can serve assigned. */
 export async function packagesHaveCreatives(db: Queryable, packageIds: string[]): Promise<boolean> {
   if (packageIds.length === 0) return false;
-  const rows = await db.select({ id: creativeAssignments.packageId }).from(creativeAssignments).where(and(inArray(creativeAssignments.packageId, packageIds), UPLOADED)).limit(1);
+  const rows = await db.select({ id: creativeAssignments.packageId }).from(creativeAssignments).where(and(inArray(creativeAssignments.packageId, packageIds), ATTACHED)).limit(1);
   return rows.length > 0;
 }
 
@@ -128,8 +131,8 @@ export async function upsertAssignments(db: Queryable, p: Scope & { rows: { crea
 }
 
 /**
- * Buys waiting for creatives move on once they have some: to active (paused, if
- * created paused) when the flight has started, else pending_start. Returns the buys that moved.
+ * Buys waiting for creatives move on once they have some that can serve (assigned in this transaction or before):
+ * to active (paused, if created paused) when the flight has started, else pending_start. Returns the buys that moved.
  */
 export async function startBuysAwaitingCreatives(db: Queryable, p: Scope & { ids: string[]; now: Date }): Promise<{ id: string; status: string; revision: number }[]> {
   if (p.ids.length === 0) return [];
@@ -141,7 +144,15 @@ export async function startBuysAwaitingCreatives(db: Queryable, p: Scope & { ids
       revision: sql`${mediaBuys.revision} + 1`,
       updatedAt: sql`now()`,
     })
-    .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.principalId, p.principalId), inArray(mediaBuys.id, p.ids), eq(mediaBuys.status, 'pending_creatives')))
+    .where(
+      and(
+        eq(mediaBuys.tenantId, p.tenantId),
+        eq(mediaBuys.principalId, p.principalId),
+        inArray(mediaBuys.id, p.ids),
+        eq(mediaBuys.status, 'pending_creatives'),
+        sql`exists (select 1 from ${creativeAssignments} join ${mediaPackages} on ${mediaPackages.id} = ${creativeAssignments.packageId} where ${mediaPackages.mediaBuyId} = ${mediaBuys.id} and ${ATTACHED})`,
+      ),
+    )
     .returning({ id: mediaBuys.id, status: mediaBuys.status, revision: mediaBuys.revision });
 }
 

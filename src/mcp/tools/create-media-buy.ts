@@ -9,9 +9,10 @@ import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { createMediaBuyAtomically } from '../../db/queries/create-media-buy.js';
 import { CREATE_MEDIA_BUY_ARM, peekDirective, taskIdTaken } from '../../db/queries/controller.js';
-import { libraryFormats } from '../../db/queries/creatives.js';
+import { libraryCreatives } from '../../db/queries/creatives.js';
 import { IDEMPOTENCY_REPLAY_TTL_SECONDS, readIdempotentResponse, type StoredResponse } from '../../db/queries/idempotency.js';
 import { mediaBuyEventPayload } from '../../db/notify.js';
+import { assignsAttachable } from '../../domain/creatives.js';
 import { newId } from '../../domain/ids.js';
 import { planMediaBuy, rejectTestFixtures, type CreateMediaBuyRequest } from '../../domain/media-buy-plan.js';
 import { amountToNumber } from '../../domain/money.js';
@@ -60,15 +61,15 @@ export default defineTool({
     const now = ctx.now();
     const creativeIds = [...new Set((input.packages ?? []).flatMap((p) => (p.creative_assignments ?? []).map((a) => a.creative_id)))];
     // Independent reads in parallel; the account is only looked up here (opening one waits for a valid request).
-    const [catalog, products, creativeFormats, accountLookup] = await Promise.all([
+    const [catalog, products, library, accountLookup] = await Promise.all([
       ctx.catalog.get(ctx.tenant.id),
       ctx.catalog.productsFor(ctx.tenant.id, ctx.principal.id),
-      libraryFormats(ctx.db, { ...scope, ids: creativeIds }),
+      libraryCreatives(ctx.db, { ...scope, ids: creativeIds }),
       findAccount(ctx.db, ctx, input.account, input.brand).catch((err: unknown) => err as Error),
     ]);
     let plan;
     try {
-      plan = planMediaBuy({ request: input, products, adapters: catalog.adapters, settings: ctx.tenant.settings, now, creativeFormats });
+      plan = planMediaBuy({ request: input, products, adapters: catalog.adapters, settings: ctx.tenant.settings, now, library });
     } catch (err) {
       // A key seen before answers with its original response, even if the catalogue has changed since.
       const stored = input.idempotency_key ? await readIdempotentResponse(ctx.db, keyRef) : undefined;
@@ -97,8 +98,8 @@ export default defineTool({
     // A forced task id taken since it was forced (by another buyer) gets a fresh one: the create must not fail on it.
     const forcedTaskId = typeof forced?.task_id === 'string' && !(await taskIdTaken(ctx.db, forced.task_id)) ? forced.task_id : undefined;
     const taskId = forcedTaskId ?? newId('task');
-    // Assignments may name creatives the buyer has yet to upload; only uploaded ones let the buy start.
-    const hasCreatives = plan.packages.some((p) => (p.request.creative_assignments ?? []).some((a) => creativeFormats.has(a.creative_id)));
+    // Assignments may name creatives the buyer has yet to upload; only uploaded ones that can serve let the buy start.
+    const hasCreatives = plan.packages.some((p) => assignsAttachable(p.request.creative_assignments, library));
     const status = plan.manualApproval ? 'pending_approval' : initialStatus(hasCreatives);
     const packages = plan.packages.map((p, position) => ({
       id: newId('pkg'),

@@ -114,6 +114,14 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
   const sentFormat = new Map(items.map(({ c }) => [c.creative_id, (c as CreativeInput).format_id?.id]));
   const failed = new Set(plans.flatMap((p) => (p.action === 'failed' ? [p.creativeId] : [])));
   const formatOf = (id: string) => (failed.has(id) ? undefined : (sentFormat.get(id) ?? storedById.get(id)?.formatId.id));
+  // A creative's status as this sync leaves it (archived by delete_missing, else as planned if sent, else as stored): a rejected or archived one may not be assigned.
+  const planOf = new Map(plans.map((p) => [p.creativeId, p]));
+  const standing = (id: string): { status: string; rejectionReason?: string } => {
+    if (deleted.includes(id)) return { status: 'archived' };
+    const plan = planOf.get(id);
+    const stored = storedById.get(id);
+    return { status: plan?.status ?? stored?.status ?? 'unknown', rejectionReason: (plan?.write?.details ?? stored?.details)?.rejection_reason };
+  };
   // Assignments made before a creative arrived (or before its format changed) are checked now; unfit ones go.
   const arrived = plans.flatMap((p) => (p.action === 'created' || p.action === 'updated' ? [p.creativeId] : []));
   const held = await heldAssignments(tx, { ...scope, creativeIds: arrived });
@@ -126,7 +134,7 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
       failed.has(id)
         ? { state: 'failed' }
         : formatOf(id) !== undefined
-          ? { state: 'ok', formatId: formatOf(id)!, accountId: sentFormat.has(id) ? account.id : (storedById.get(id)?.details.account_id ?? null) }
+          ? { state: 'ok', formatId: formatOf(id)!, ...standing(id), accountId: sentFormat.has(id) ? account.id : (storedById.get(id)?.details.account_id ?? null) }
           : { state: 'unknown' },
     new Map(packages.map((p) => [p.id, p])),
   );
@@ -136,7 +144,7 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
   // New assignments and new or changed creatives reach the ad servers by a job queued with this write.
   // Archived ones leave the line items they were on the same way.
   await enqueueCreativeSync(tx, { ...scope, mediaBuyIds: assignmentPlan.accepted.map((a) => a.mediaBuyId), creativeIds: [...arrived, ...deleted] });
-  // A buy waiting for creatives moves on with its first uploaded one: assigned now, or assigned before it arrived.
+  // A buy waiting for creatives moves on with its first uploaded one that can serve: assigned now, or assigned before it arrived.
   const dropped = new Set(unfit.map((u) => `${u.packageId}\u0000${u.creativeId}`));
   const kept = held.filter((h) => !dropped.has(`${h.packageId}\u0000${h.creativeId}`));
   const moved = await startBuysAwaitingCreatives(tx, { ...scope, ids: [...new Set([...assignmentPlan.accepted, ...kept].map((a) => a.mediaBuyId))], now: ctx.now() });

@@ -6,7 +6,7 @@
  */
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
-import { libraryFormats } from '../../db/queries/creatives.js';
+import { libraryCreatives } from '../../db/queries/creatives.js';
 import { cancelPackages, insertPackages, lockBuyForPrincipal, replaceAssignments, updatePackage } from '../../db/queries/media-buy-updates.js';
 import { getMediaBuy, updateMediaBuy } from '../../db/queries/media-buys.js';
 import { undoOf } from '../../db/queries/update-undo.js';
@@ -59,10 +59,10 @@ export default defineTool({
       ...(input.packages ?? []).flatMap((p) => (p.creative_assignments ?? []).map((a) => a.creative_id)),
       ...(input.new_packages ?? []).flatMap((p) => (p.creative_assignments ?? []).map((a) => a.creative_id)),
     ];
-    const [catalog, products, creativeFormats] = await Promise.all([
+    const [catalog, products, library] = await Promise.all([
       ctx.catalog.get(ctx.tenant.id),
       ctx.catalog.productsFor(ctx.tenant.id, ctx.principal.id),
-      libraryFormats(ctx.db, { ...scope, ids: [...new Set(creativeIds)] }),
+      libraryCreatives(ctx.db, { ...scope, ids: [...new Set(creativeIds)] }),
     ]);
     return idempotentMutation(ctx, TOOL, input, async (tx) => {
       const found = await lockBuyForPrincipal(tx, { ...scope, id: input.media_buy_id });
@@ -84,7 +84,7 @@ export default defineTool({
         products,
         adapters: catalog.adapters,
         settings: ctx.tenant.settings,
-        creativeFormats,
+        library,
         now,
       });
       rejectTestFixtures(plan.newPackages, found.sandbox || ctx.tenant.settings.test_controller === 'enabled', 'new_packages');
