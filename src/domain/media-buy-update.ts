@@ -73,6 +73,8 @@ export interface CurrentBuy {
   endTime: Date;
   currency: string;
   hasCreatives: boolean;
+  /** Booked at its ad servers (confirmed, create task done): only then may it go live. */
+  booked: boolean;
   packages: CurrentPackage[];
 }
 
@@ -269,7 +271,8 @@ export function planUpdate(input: {
   // The first uploaded creatives that can serve let a buy waiting for them move on (assignments to creatives still to come do not).
   const gainsCreatives = packageChanges.some((c) => assignsAttachable(c.assignments, input.library)) || newPackages.some((p) => assignsAttachable(p.request.creative_assignments, input.library));
   const startPaused = req.paused === undefined ? !!cur.startPaused : req.paused && waiting;
-  if (status === 'pending_creatives' && (cur.hasCreatives || gainsCreatives)) status = startTime <= now ? liveStatus(startPaused) : 'pending_start';
+  // Live only once booked (as advance_flights has it): until then pending_start, which advance_flights moves on.
+  if (status === 'pending_creatives' && (cur.hasCreatives || gainsCreatives)) status = startTime <= now && cur.booked ? liveStatus(startPaused) : 'pending_start';
 
   const budgets = cur.packages.map((p) => {
     const c = packageChanges.find((x) => x.id === p.id);

@@ -76,6 +76,9 @@ async function pendingBuy(client = buyer, account = ACCOUNT) {
   return { id: data.media_buy_id as string, packageId: (data.packages as { package_id: string }[])[0]!.package_id };
 }
 
+/** As if the worker had booked the buy at its ad server (these tests run none): its create task completed. */
+const booked = (id: string) => sql`update workflow_steps set status = 'completed' where media_buy_id = ${id} and step_type = 'create_media_buy'`;
+
 beforeAll(async () => {
   t = await startTestApp();
   buyer = await memoryClient(t);
@@ -348,9 +351,10 @@ describe('sync_creatives assignments', () => {
     expect(ids(await list({ filters: { accounts: [{ brand: { domain: 'nobody.example' }, operator: 'agency.example' }] } }))).toEqual([]);
   });
 
-  it('moves a buy whose flight has started to active, and assigns library creatives by id (AdCP 2 map form too)', async () => {
+  it('moves a booked buy whose flight has started to active, and assigns library creatives by id (AdCP 2 map form too)', async () => {
     const { id, packageId } = await pendingBuy();
     await sql`update media_buys set start_time = now() - interval '1 hour' where id = ${id}`;
+    await booked(id);
     const res = await sync({ creatives: [display('cr_live')], assignments: { cr_live: [packageId], cr_a: [packageId] } });
     expect(item(res.items, 'cr_live')).toMatchObject({ action: 'created', assigned_to: [packageId] });
     expect(item(res.items, 'cr_a')).toEqual({ creative_id: 'cr_a', action: 'unchanged', status: 'approved', assigned_to: [packageId] });
@@ -358,9 +362,10 @@ describe('sync_creatives assignments', () => {
     expect(buy!.status).toBe('active');
   });
 
-  it('moves a buy created paused (AdCP 3.1) whose flight has started to paused, not active', async () => {
+  it('moves a booked buy created paused (AdCP 3.1) whose flight has started to paused, not active', async () => {
     const { id, packageId } = await pendingBuy();
     await sql`update media_buys set start_time = now() - interval '1 hour', start_paused = true where id = ${id}`;
+    await booked(id);
     await sync({ creatives: [display('cr_paused_start')], assignments: [{ creative_id: 'cr_paused_start', package_id: packageId }] });
     expect((await sql`select status from media_buys where id = ${id}`)[0]!.status).toBe('paused');
   });

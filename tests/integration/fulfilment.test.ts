@@ -3,6 +3,7 @@ import { LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } f
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdapterRegistry } from '../../src/adapters/registry.js';
+import { advanceFlights } from '../../src/jobs/tasks/advance-flights.js';
 import { fulfilMediaBuy } from '../../src/jobs/tasks/fulfil-media-buy.js';
 import { createLogger } from '../../src/logger.js';
 import { approveMediaBuy, rejectMediaBuy } from '../../src/services/approval.js';
@@ -134,6 +135,50 @@ describe('auto path', () => {
   it('drops a job whose payload is invalid instead of retrying it', async () => {
     const deps = { db: t.app.database.db, adapters: createAdapterRegistry(t.app.database.db), logger: createLogger('silent') };
     await expect(fulfilMediaBuy({ nonsense: true }, { attempts: 1, maxAttempts: 8 }, deps)).resolves.toBeUndefined();
+  });
+});
+
+describe('creatives assigned while the buy is being booked', () => {
+  const display = { product_id: 'display_sports_section', pricing_option_id: 'sports_cpm_fixed', budget: 5000 };
+  const key = () => `key-${Math.random().toString(36).slice(2)}-${Date.now()}`;
+  const banner = (id: string) => ({
+    creative_id: id,
+    name: `Banner ${id}`,
+    format_id: { agent_url: 'https://creative.adcontextprotocol.org', id: 'display_300x250' },
+    assets: { banner_image: { asset_type: 'image', url: `https://cdn.acme.example/${id}.png`, width: 300, height: 250 }, click_url: { asset_type: 'url', url: 'https://acme.example/' } },
+  });
+  async function waitingBuy() {
+    const { data } = await call(buyer, 'create_media_buy', buyRequest({ start_time: 'asap', packages: [display] }));
+    expect(data.status).toBe('pending_creatives');
+    return { id: data.media_buy_id as string, packageId: (data.packages as { package_id: string }[])[0]!.package_id };
+  }
+
+  it('waits in pending_start until booked, then goes active', async () => {
+    await setAdapter({ latency_ms: 1500 });
+    const { id, packageId } = await waitingBuy();
+    const { data } = await call(buyer, 'sync_creatives', { account: buyRequest().account, idempotency_key: key(), creatives: [banner('cr_early')], assignments: [{ creative_id: 'cr_early', package_id: packageId }] });
+    expect(data.creatives).toMatchObject([{ creative_id: 'cr_early', assigned_to: [packageId] }]);
+    const early = await readState(id);
+    expect(early.fulfilment[0]!.state).toBe('queued');
+    expect(early.status).toBe('pending_start');
+    await waitFor(async () => (await readState(id)).workflow_step.status === 'completed', 10_000, 100);
+    // advance_flights (every minute) starts it now that it is booked.
+    await advanceFlights({}, { attempts: 1, maxAttempts: 1 }, { db: t.app.database.db, adapters: createAdapterRegistry(t.app.database.db), logger: createLogger('silent') });
+    expect((await readState(id)).status).toBe('active');
+  });
+
+  it('goes from pending_start to rejected when the ad server refuses it, never through active', async () => {
+    await setAdapter({ latency_ms: 1500, reject_reason: 'no sports inventory left' });
+    const { id, packageId } = await waitingBuy();
+    const updated = await call(buyer, 'update_media_buy', { media_buy_id: id, idempotency_key: key(), packages: [{ package_id: packageId, creative_assignments: [{ creative_id: 'cr_early' }] }] });
+    expect(updated.data.status).toBe('pending_start');
+    expect((await readState(id)).fulfilment[0]!.state).toBe('queued');
+    const state = await waitFor(async () => {
+      const s = await readState(id);
+      return s.status === 'rejected' && s;
+    }, 10_000, 100);
+    expect(state.rejection_reason).toContain('no sports inventory left');
+    await setAdapter({});
   });
 });
 

@@ -3,6 +3,7 @@ import { and, asc, desc, eq, gt, ilike, inArray, lt, ne, notInArray, or, sql, ty
 import { ATTACHABLE_CREATIVE_STATUSES, type CreativeDetails, type CreativeStatus, type CreativeWrite, type HeldAssignment, type LibraryCreative, type OwnPackage } from '../../domain/creatives.js';
 import { CLOSED_BUY_STATUSES } from '../../domain/status.js';
 import { textArray, type Queryable } from '../client.js';
+import { BOOKED } from './media-buys.js';
 import { creativeAssignments, creatives, mediaBuys, mediaPackages, products } from '../schema/index.js';
 
 export type CreativeRow = typeof creatives.$inferSelect;
@@ -132,15 +133,16 @@ export async function upsertAssignments(db: Queryable, p: Scope & { rows: { crea
 
 /**
  * Buys waiting for creatives move on once they have some that can serve (assigned in this transaction or before):
- * to active (paused, if created paused) when the flight has started, else pending_start. Returns the buys that moved.
+ * to active (paused, if created paused) when booked and the flight has started, else pending_start, which
+ * advance_flights takes on once the booking is done. Returns the buys that moved.
  */
 export async function startBuysAwaitingCreatives(db: Queryable, p: Scope & { ids: string[]; now: Date }): Promise<{ id: string; status: string; revision: number }[]> {
   if (p.ids.length === 0) return [];
   return db
     .update(mediaBuys)
     .set({
-      // Live once the flight has started: active, or paused for a buy created paused (AdCP 3.1).
-      status: sql`case when ${mediaBuys.startTime} > ${p.now.toISOString()}::timestamptz then 'pending_start' when ${mediaBuys.startPaused} then 'paused' else 'active' end`,
+      // Live once booked and the flight has started: active, or paused for a buy created paused (AdCP 3.1).
+      status: sql`case when ${mediaBuys.startTime} > ${p.now.toISOString()}::timestamptz or not (${BOOKED}) then 'pending_start' when ${mediaBuys.startPaused} then 'paused' else 'active' end`,
       revision: sql`${mediaBuys.revision} + 1`,
       updatedAt: sql`now()`,
     })

@@ -4,9 +4,10 @@
  * worker holds), then move the ones the lifecycle allows. Both run inside the
  * caller's transaction, which also publishes the changes.
  */
-import { and, asc, eq, inArray, isNotNull, lte, or, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, lte, or, sql } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
 import { mediaBuys } from '../schema/index.js';
+import { BOOKED } from './media-buys.js';
 
 /**
  * `start`: pending_start buys (booked at the ad server) whose flight began; `end`: active or paused buys whose
@@ -24,16 +25,11 @@ export interface DueBuy {
 }
 
 export async function lockBuysDueAt(tx: Queryable, p: { edge: FlightEdge; now: Date; limit: number }): Promise<DueBuy[]> {
-  // A buy not yet live moves only once booked: confirmed by the seller, and its create task done (every part booked
-  // at its ad server). Until then it runs nowhere, and its booking, still under way, settles its create task.
-  const booked = and(
-    isNotNull(mediaBuys.confirmedAt),
-    sql`exists (select 1 from workflow_steps s where s.media_buy_id = ${mediaBuys.id} and s.step_type = 'create_media_buy' and s.status = 'completed')`,
-  );
+  // A buy not yet live moves only once booked (BOOKED).
   const due =
     p.edge === 'start'
-      ? and(eq(mediaBuys.status, 'pending_start'), booked, lte(mediaBuys.startTime, p.now))
-      : and(or(inArray(mediaBuys.status, ['active', 'paused']), and(eq(mediaBuys.status, 'pending_creatives'), booked)), lte(mediaBuys.endTime, p.now));
+      ? and(eq(mediaBuys.status, 'pending_start'), BOOKED, lte(mediaBuys.startTime, p.now))
+      : and(or(inArray(mediaBuys.status, ['active', 'paused']), and(eq(mediaBuys.status, 'pending_creatives'), BOOKED)), lte(mediaBuys.endTime, p.now));
   return tx
     .select({ id: mediaBuys.id, tenantId: mediaBuys.tenantId, principalId: mediaBuys.principalId, status: mediaBuys.status, startPaused: mediaBuys.startPaused })
     .from(mediaBuys)

@@ -3,12 +3,12 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
 import { accounts, creativeAssignments, mediaBuys, mediaPackages } from '../schema/index.js';
 import { packagesHaveCreatives } from './creatives.js';
-import type { MediaBuyRow, PackageRow } from './media-buys.js';
+import { isBooked, type MediaBuyRow, type PackageRow } from './media-buys.js';
 
 export async function lockBuyForPrincipal(
   db: Queryable,
   p: { tenantId: string; principalId: string; id: string },
-): Promise<{ buy: MediaBuyRow; packages: PackageRow[]; hasCreatives: boolean; sandbox: boolean; accountStatus: string | null } | undefined> {
+): Promise<{ buy: MediaBuyRow; packages: PackageRow[]; hasCreatives: boolean; booked: boolean; sandbox: boolean; accountStatus: string | null } | undefined> {
   const [buy] = await db
     .select()
     .from(mediaBuys)
@@ -17,8 +17,9 @@ export async function lockBuyForPrincipal(
   if (!buy) return undefined;
   const packages = await db.select().from(mediaPackages).where(eq(mediaPackages.mediaBuyId, buy.id)).orderBy(mediaPackages.position, mediaPackages.createdAt, mediaPackages.id);
   const hasCreatives = await packagesHaveCreatives(db, packages.map((k) => k.id));
+  const booked = await isBooked(db, { tenantId: p.tenantId, id: buy.id });
   const [account] = buy.accountId ? await db.select({ sandbox: accounts.sandbox, status: accounts.status }).from(accounts).where(eq(accounts.id, buy.accountId)) : [];
-  return { buy, packages, hasCreatives, sandbox: account?.sandbox ?? false, accountStatus: account?.status ?? null };
+  return { buy, packages, hasCreatives, booked, sandbox: account?.sandbox ?? false, accountStatus: account?.status ?? null };
 }
 
 export async function updatePackage(

@@ -1,5 +1,5 @@
 /** Media buys and packages. Every read is scoped by tenant and principal, except the worker's loadForFulfilment (tenant only). */
-import { and, desc, eq, getTableColumns, getTableName, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, getTableName, inArray, isNotNull, sql, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn, PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Queryable } from '../client.js';
 import { adapterOrders, mediaBuys, mediaPackages, workflowSteps } from '../schema/index.js';
@@ -95,6 +95,23 @@ export function listMediaBuys(
     // Cursors carry milliseconds (JS dates); order at that precision too so no row falls between pages.
     .orderBy(desc(NEWEST_FIRST), desc(mediaBuys.id))
     .limit(p.limit);
+}
+
+/**
+ * A buy booked: confirmed by the seller, and its create task done (every part booked at its ad server). A buy not yet
+ * live goes live only once booked: until then it runs nowhere, and its booking, still under way, settles its create
+ * task (and may yet reject the buy, which AdCP allows from pending_start but not from active). For where clauses and
+ * update expressions (a select list would leave its columns unqualified).
+ */
+export const BOOKED: SQL = and(
+  isNotNull(mediaBuys.confirmedAt),
+  sql`exists (select 1 from ${workflowSteps} s where s.media_buy_id = ${mediaBuys.id} and s.step_type = 'create_media_buy' and s.status = 'completed')`,
+)!;
+
+/** Whether the buy is booked (BOOKED). */
+export async function isBooked(db: Queryable, p: { tenantId: string; id: string }): Promise<boolean> {
+  const rows = await db.select({ id: mediaBuys.id }).from(mediaBuys).where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.id, p.id), BOOKED));
+  return rows.length > 0;
 }
 
 export async function lockMediaBuy(db: Queryable, p: { tenantId: string; id: string }): Promise<MediaBuyRow | undefined> {

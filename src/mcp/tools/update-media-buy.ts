@@ -79,7 +79,7 @@ export default defineTool({
       if (push) checkWebhookConfig(push, allowPrivateWebhooks, 'push_notification_config');
       const now = ctx.now();
       const plan = planUpdate({
-        current: { status: buy.status, startPaused: buy.startPaused, revision: buy.revision, startTime: buy.startTime, endTime: buy.endTime, currency: buy.currency, hasCreatives: found.hasCreatives, packages },
+        current: { status: buy.status, startPaused: buy.startPaused, revision: buy.revision, startTime: buy.startTime, endTime: buy.endTime, currency: buy.currency, hasCreatives: found.hasCreatives, booked: found.booked, packages },
         request: input,
         products,
         adapters: catalog.adapters,
