@@ -501,6 +501,9 @@ describe('list_creatives', () => {
     expect(early.creatives.map((c) => c.creative_id)).toEqual(['cr_list_alpha', 'cr_list_bravo', 'cr_list_mike']);
     expect((await list({ filters: { statuses: ['pending_review'] } })).creatives.map((c) => c.creative_id)).toEqual(['cr_review']);
     expect((await list({ filters: { status: 'rejected' } })).creatives.map((c) => c.creative_id).sort()).toEqual(['cr_rejected', 'cr_soon_rejected']);
+    // AdCP 3.1's suspended: no creative here is in it, so it matches none, beside the others asked for.
+    expect((await list({ filters: { statuses: ['suspended'] }, adcp_version: '3.1' })).creatives).toEqual([]);
+    expect((await list({ filters: { statuses: ['suspended', 'pending_review'] } })).creatives.map((c) => c.creative_id)).toEqual(['cr_review']);
     const bad = await valid(buyer, 'list_creatives', { filters: { status: 'sleeping' } });
     expect(bad.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR' });
   });

@@ -1,6 +1,6 @@
 /** Creatives and their assignments, scoped by tenant and principal. */
 import { and, asc, desc, eq, gt, ilike, inArray, lt, ne, notInArray, or, sql, type SQL } from 'drizzle-orm';
-import { ATTACHABLE_CREATIVE_STATUSES, type CreativeDetails, type CreativeStatus, type CreativeWrite, type HeldAssignment, type LibraryCreative, type OwnPackage } from '../../domain/creatives.js';
+import { ATTACHABLE_CREATIVE_STATUSES, type CreativeDetails, type CreativeWrite, type HeldAssignment, type LibraryCreative, type OwnPackage } from '../../domain/creatives.js';
 import { CLOSED_BUY_STATUSES } from '../../domain/status.js';
 import { textArray, type Queryable } from '../client.js';
 import { BOOKED } from './media-buys.js';
@@ -180,7 +180,7 @@ export async function assignmentsOf(db: Queryable, p: Scope & { creativeIds: str
 export interface CreativeFilters {
   creativeIds?: string[];
   /** Without it, archived creatives are left out (AdCP default). */
-  statuses?: CreativeStatus[];
+  statuses?: string[];
   formatIds?: { agent_url: string; id: string }[];
   nameContains?: string;
   tags?: string[];

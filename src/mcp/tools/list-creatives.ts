@@ -2,8 +2,8 @@
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { assignmentsOf, listCreatives, type CreativeFilters, type CreativeSortField } from '../../db/queries/creatives.js';
-import { CREATIVE_STATUSES, type CreativeStatus } from '../../domain/creatives.js';
 import { AdcpError } from '../../domain/errors.js';
+import { ADCP31_ADDED_VALUES } from '../adcp31-values.js';
 import { defineTool } from '../define-tool.js';
 import { accountScope } from '../resolve-account.js';
 import { decodeOffsetCursor, encodeOffsetCursor, pageLimit, queryKey } from '../pagination.js';
@@ -49,12 +49,15 @@ function toDate(v: string | undefined, field: string): Date | undefined {
   return d;
 }
 
-function toStatuses(f: Filters): CreativeStatus[] | undefined {
+/** The statuses a filter may name: AdCP 3.1's, so `suspended` too, which no creative here is in (it matches none). */
+const FILTER_STATUSES = ADCP31_ADDED_VALUES['enums/creative-status.json']!.values31;
+
+function toStatuses(f: Filters): string[] | undefined {
   const raw = [...(f.statuses ?? []), ...(f.status === undefined ? [] : [f.status].flat())];
   for (const s of raw) {
-    if (!(CREATIVE_STATUSES as readonly string[]).includes(s)) throw bad(`Unknown creative status "${s}".`, 'filters.statuses', `Use any of: ${CREATIVE_STATUSES.join(', ')}.`);
+    if (!FILTER_STATUSES.includes(s)) throw bad(`Unknown creative status "${s}".`, 'filters.statuses', `Use any of: ${FILTER_STATUSES.join(', ')}.`);
   }
-  return raw.length ? (raw as CreativeStatus[]) : undefined;
+  return raw.length ? raw : undefined;
 }
 
 function toFilters(f: Filters): CreativeFilters {
