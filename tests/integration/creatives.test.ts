@@ -543,6 +543,23 @@ describe('list_creatives', () => {
     const lean = await list({ filters: { creative_ids: ['cr_assign'] }, include_assignments: false });
     expect(lean.creatives[0]!.assignments).toBeUndefined();
   });
+  it('filters by concept and by dynamic variables, as synced; refuses has_served, which delivery per package cannot tell', async () => {
+    const variables = [{ variable_id: 'headline', name: 'Headline', variable_type: 'text' }];
+    await sync({ creatives: [display('cr_summer', { concept_id: 'summer', concept_name: 'Summer sale' }), display('cr_summer_dco', { concept_id: 'summer', variables }), display('cr_empty_vars', { variables: [] })] });
+    const summer = await list({ filters: { concept_ids: ['summer', 'autumn'] }, sort: { field: 'name', direction: 'asc' } });
+    expect(summer.creatives).toMatchObject([
+      { creative_id: 'cr_summer', concept_id: 'summer', concept_name: 'Summer sale' },
+      { creative_id: 'cr_summer_dco', concept_id: 'summer' },
+    ]);
+    expect((summer as unknown as { query_summary: { filters_applied: string[] } }).query_summary.filters_applied).toEqual(['concept_ids']);
+    expect((await list({ filters: { concept_ids: ['winter'] } })).creatives).toEqual([]);
+    expect((await list({ filters: { has_variables: true } })).creatives.map((c) => c.creative_id)).toEqual(['cr_summer_dco']);
+    const statics = (await list({ filters: { has_variables: false }, pagination: { max_results: 100 } })).creatives.map((c) => c.creative_id);
+    expect(statics).toEqual(expect.arrayContaining(['cr_summer', 'cr_empty_vars', 'cr_list_alpha']));
+    expect(statics).not.toContain('cr_summer_dco');
+    const served = await valid(buyer, 'list_creatives', { filters: { has_served: false } });
+    expect(served.data.adcp_error).toMatchObject({ code: 'UNSUPPORTED_FEATURE', field: 'filters.has_served' });
+  });
 });
 
 describe('buyer isolation', () => {

@@ -195,6 +195,10 @@ export interface CreativeFilters {
   unassigned?: boolean;
   /** Creatives of these accounts only (an empty list matches none). */
   accountIds?: string[];
+  /** The concept the buyer synced a creative with (its concept_id); a creative synced without one is in none. */
+  conceptIds?: string[];
+  /** Whether the creative was synced with dynamic variables (a non-empty variables list); others are static. */
+  hasVariables?: boolean;
 }
 
 export type CreativeSortField = 'created_date' | 'updated_date' | 'name' | 'status' | 'assignment_count';
@@ -202,6 +206,8 @@ export type CreativeSortField = 'created_date' | 'updated_date' | 'name' | 'stat
 function filterSql(p: Scope, f: CreativeFilters): SQL {
   const assigned = (extra: SQL) => sql`exists (select 1 from ${ASSIGNMENTS} where ${OF_THIS_CREATIVE} and ${extra})`;
   const tags = sql`coalesce(${creatives.details} -> 'fields' -> 'tags', '[]'::jsonb)`;
+  const variables = sql`${creatives.details} -> 'fields' -> 'variables'`;
+  const hasVariables = sql`coalesce(jsonb_typeof(${variables}) = 'array' and ${variables} <> '[]'::jsonb, false)`;
   return and(
     mine(p),
     f.creativeIds && inArray(creatives.id, f.creativeIds),
@@ -218,6 +224,8 @@ function filterSql(p: Scope, f: CreativeFilters): SQL {
     f.mediaBuyIds && assigned(sql`mp.media_buy_id = any(${textArray(f.mediaBuyIds)})`),
     f.unassigned === true ? sql`not ${assigned(LIVE)}` : f.unassigned === false ? assigned(LIVE) : undefined,
     f.accountIds && sql`${creatives.details}->>'account_id' = any(${textArray(f.accountIds)})`,
+    f.conceptIds && sql`${creatives.details} -> 'fields' ->> 'concept_id' = any(${textArray(f.conceptIds)})`,
+    f.hasVariables === true ? hasVariables : f.hasVariables === false ? sql`not ${hasVariables}` : undefined,
   )!;
 }
 

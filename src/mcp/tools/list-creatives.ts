@@ -28,6 +28,9 @@ interface Filters {
   unassigned?: boolean;
   /** Creatives of these accounts. */
   accounts?: unknown[];
+  concept_ids?: string[];
+  has_variables?: boolean;
+  has_served?: boolean;
   [k: string]: unknown;
 }
 
@@ -61,6 +64,14 @@ function toStatuses(f: Filters): string[] | undefined {
 }
 
 function toFilters(f: Filters): CreativeFilters {
+  // Delivery is kept per package and day (that is what ad servers report here), so which creatives served is unknown:
+  // answering would return creatives that contradict the filter.
+  if (f.has_served !== undefined) {
+    throw new AdcpError('UNSUPPORTED_FEATURE', 'filters.has_served is not supported: this seller keeps delivery per package, not per creative, so it cannot tell which creatives have served.', {
+      field: 'filters.has_served',
+      suggestion: 'Leave has_served out. get_media_buy_delivery reports delivery by package; filters.media_buy_ids and unassigned find creatives by where they are assigned.',
+    });
+  }
   return {
     creativeIds: f.creative_ids,
     statuses: toStatuses(f),
@@ -75,6 +86,8 @@ function toFilters(f: Filters): CreativeFilters {
     assignedToPackages: f.assigned_to_packages,
     mediaBuyIds: f.media_buy_ids,
     unassigned: f.unassigned,
+    conceptIds: f.concept_ids,
+    hasVariables: f.has_variables,
   };
 }
 
@@ -82,7 +95,7 @@ export default defineTool({
   name: 'list_creatives',
   title: 'List creatives',
   description:
-    'List your creative library with review status (processing, pending_review, approved, rejected, archived) and package assignments. Filter with filters {creative_ids, statuses, format_ids, name_contains, tags, created_after, assigned_to_packages, media_buy_ids, unassigned}; sort {field, direction}; paginate with pagination.max_results and pagination.cursor. Archived creatives show only when asked for by status.',
+    'List your creative library with review status (processing, pending_review, approved, rejected, archived) and package assignments. Filter with filters {creative_ids, statuses, format_ids, name_contains, tags, created_after, assigned_to_packages, media_buy_ids, unassigned, concept_ids, has_variables} (has_served is refused: delivery is kept per package, not per creative); sort {field, direction}; paginate with pagination.max_results and pagination.cursor. Archived creatives show only when asked for by status.',
   input: TOOL_REQUEST_SCHEMAS.list_creatives! as unknown as z.ZodType<Input>,
   output: z.looseObject({ query_summary: z.looseObject({}).optional(), pagination: z.looseObject({}).optional(), creatives: z.array(z.looseObject({ creative_id: z.string() })).optional() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -112,7 +125,7 @@ export default defineTool({
       },
       pagination: { has_more: hasMore, total_count: total, ...(hasMore && { cursor: encodeOffsetCursor(offset + rows.length, query) }) },
       creatives: rows.map((r) => {
-        const tags = (r.details as { fields?: { tags?: unknown } }).fields?.tags;
+        const { tags, concept_id: conceptId, concept_name: conceptName } = (r.details as { fields?: { tags?: unknown; concept_id?: unknown; concept_name?: unknown } }).fields ?? {};
         const assigned = assignments.filter((a) => a.creativeId === r.id);
         return {
           creative_id: r.id,
@@ -123,6 +136,7 @@ export default defineTool({
           updated_date: r.updatedAt.toISOString(),
           ...(!fields && { assets: r.assets }),
           ...(Array.isArray(tags) && wants('tags') && { tags }),
+          ...(typeof conceptId === 'string' && wants('concept_id') && { concept_id: conceptId, ...(typeof conceptName === 'string' && { concept_name: conceptName }) }),
           ...(withAssignments && {
             assignments: { assignment_count: r.assignmentCount, assigned_packages: assigned.map((a) => ({ package_id: a.packageId, assigned_date: a.createdAt.toISOString() })) },
           }),
