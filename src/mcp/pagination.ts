@@ -4,7 +4,9 @@
  *
  * Offset cursors name the offset of the next page and the query they came from, so a cursor is
  * refused with a VALIDATION_ERROR when the filters changed between pages (the offset would mean
- * another list) or when it was never issued here.
+ * another list) or when it was never issued here. Keyset cursors name the last item of the page
+ * (its sort value and id) and the query: the next page starts after that item, so items added or
+ * changed between pages shift no others (an offset would repeat or skip them). Refused the same way.
  */
 import { AdcpError } from '../domain/errors.js';
 import { hashJson } from '../domain/ids.js';
@@ -29,6 +31,12 @@ export const pageLimit = (p: PaginationRequest | undefined): number => Math.min(
 /** A short fingerprint of what a list was asked for (its filters and sort), that a cursor carries. */
 export const queryKey = (query: unknown): string => hashJson(query).slice(0, 16);
 
+const foreignCursor = () =>
+  new AdcpError('VALIDATION_ERROR', 'pagination.cursor is not a cursor this agent issued for these filters and sort.', {
+    field: 'pagination.cursor',
+    suggestion: 'Omit the cursor to start from the first page, and keep filters and sort unchanged while paging.',
+  });
+
 export function encodeOffsetCursor(offset: number, key: string): string {
   return Buffer.from(JSON.stringify([offset, key])).toString('base64url');
 }
@@ -41,10 +49,30 @@ export function decodeOffsetCursor(cursor: string, key: string): number {
   } catch {
     // fall through
   }
-  throw new AdcpError('VALIDATION_ERROR', 'pagination.cursor is not a cursor this agent issued for these filters and sort.', {
-    field: 'pagination.cursor',
-    suggestion: 'Omit the cursor to start from the first page, and keep filters and sort unchanged while paging.',
-  });
+  throw foreignCursor();
+}
+
+/** A keyset cursor: the sort value and id of the last item of a page. */
+export interface Keyset {
+  value: string | number;
+  id: string;
+}
+
+export function encodeKeysetCursor(last: Keyset, key: string): string {
+  return Buffer.from(JSON.stringify([last.value, last.id, key])).toString('base64url');
+}
+
+/** The item a keyset cursor names, if this agent issued it for the same query; `valid` checks its sort value. */
+export function decodeKeysetCursor(cursor: string, key: string, valid: (value: unknown) => boolean): Keyset {
+  try {
+    const [value, id, k] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown, unknown];
+    // Postgres text holds no NUL: such a value would fail the query rather than the cursor.
+    const text = (v: unknown): v is string => typeof v === 'string' && !v.includes('\u0000');
+    if (k === key && text(id) && (text(value) || typeof value === 'number') && valid(value)) return { value, id };
+  } catch {
+    // fall through
+  }
+  throw foreignCursor();
 }
 
 /** What a list request asks for: the request without its envelope (pagination itself, context, versions, keys). */

@@ -532,6 +532,38 @@ describe('list_creatives', () => {
     expect(junk.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR' });
   });
 
+  it('pages by keyset: creatives synced or updated between pages repeat or skip none of the others', async () => {
+    const ids = (r: Awaited<ReturnType<typeof list>>) => r.creatives.map((c) => c.creative_id);
+    const keyset = (n: string) => display(`cr_keyset_${n}`, { name: `Keyset ${n}` });
+    await sync({ creatives: ['a', 'b', 'c'].map(keyset) });
+    await sync({ creatives: ['d', 'e'].map(keyset) });
+    const query = { filters: { name_contains: 'Keyset ' } };
+    // Newest first (the default): two creatives synced after the first page come before it, not into the next.
+    const all = ids(await list(query));
+    const first = await list({ ...query, pagination: { max_results: 2 } });
+    await sync({ creatives: ['f', 'g'].map(keyset) });
+    const rest = await list({ ...query, pagination: { max_results: 10, cursor: first.pagination.cursor } });
+    expect([...ids(first), ...ids(rest)]).toEqual(all);
+    expect(rest.pagination).toEqual({ has_more: false, total_count: 7 });
+
+    // Oldest change first: a creative of the first page updated meanwhile comes again at the end; none is skipped.
+    const byUpdate = { ...query, sort: { field: 'updated_date', direction: 'asc' } };
+    const before = ids(await list(byUpdate));
+    const page1 = await list({ ...byUpdate, pagination: { max_results: 3 } });
+    await sync({ creatives: [display(ids(page1)[0]!, { name: `${page1.creatives[0]!.name} renamed` })] });
+    const page2 = await list({ ...byUpdate, pagination: { max_results: 10, cursor: page1.pagination.cursor } });
+    expect([...ids(page1), ...ids(page2)]).toEqual([...before, ids(page1)[0]]);
+
+    // Another account named, or a cursor whose sort value is not one this sort gives: refused.
+    const other = await valid(buyer, 'list_creatives', { ...byUpdate, account: { brand: { domain: 'gamma-brand.example' }, operator: 'agency.example' }, pagination: { cursor: page1.pagination.cursor } });
+    expect(other.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'pagination.cursor' });
+    const [, id, k] = JSON.parse(Buffer.from(page1.pagination.cursor!, 'base64url').toString('utf8')) as [string, string, string];
+    for (const value of ['yesterday', '2026-02-30T00:00:00.000000Z']) {
+      const forged = await valid(buyer, 'list_creatives', { ...byUpdate, pagination: { cursor: Buffer.from(JSON.stringify([value, id, k])).toString('base64url') } });
+      expect(forged.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'pagination.cursor' });
+    }
+  });
+
   it('filters by assignment', async () => {
     const unassigned = await list({ filters: { unassigned: true, name_contains: 'List ' } });
     expect(unassigned.query_summary.total_matching).toBe(6);

@@ -1,12 +1,12 @@
 /** list_creatives: the caller's creative library, filtered, sorted and paginated, with package assignments. */
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
-import { assignmentsOf, listCreatives, type CreativeFilters, type CreativeSortField } from '../../db/queries/creatives.js';
+import { assignmentsOf, listCreatives, validSortValue, type CreativeFilters, type CreativeSortField } from '../../db/queries/creatives.js';
 import { AdcpError } from '../../domain/errors.js';
 import { ADCP31_ADDED_VALUES } from '../adcp31-values.js';
 import { defineTool } from '../define-tool.js';
 import { accountScope } from '../resolve-account.js';
-import { decodeOffsetCursor, encodeOffsetCursor, pageLimit, queryKey } from '../pagination.js';
+import { decodeKeysetCursor, encodeKeysetCursor, pageLimit, queryKey } from '../pagination.js';
 
 interface Filters {
   creative_ids?: string[];
@@ -107,15 +107,19 @@ export default defineTool({
     const named = [...(input.account === undefined ? [] : [input.account]), ...(input.filters?.accounts ?? [])];
     if (named.length) filters.accountIds = (await Promise.all(named.map((a) => accountScope(ctx, a)))).filter((id): id is string => typeof id === 'string');
     const sort = { field: input.sort?.field ?? 'created_date', direction: input.sort?.direction ?? 'desc' } as const;
-    const query = queryKey({ filters: input.filters ?? {}, sort });
+    // The cursor is tied to what was asked (the account named and the filters, the sort): another query refuses it.
+    const query = queryKey({ account: input.account, filters: input.filters ?? {}, sort });
     const limit = pageLimit(input.pagination);
-    const offset = input.pagination?.cursor ? decodeOffsetCursor(input.pagination.cursor, query) : 0;
-    const { rows, total } = await listCreatives(ctx.db, { ...scope, filters, sort, limit, offset });
+    const after = input.pagination?.cursor ? decodeKeysetCursor(input.pagination.cursor, query, (v) => validSortValue(sort.field, v)) : undefined;
+    // One more than the page, to know whether another follows.
+    const { rows: fetched, total } = await listCreatives(ctx.db, { ...scope, filters, sort, limit: limit + 1, after });
+    const rows = fetched.slice(0, limit);
+    const last = rows.at(-1);
+    const hasMore = fetched.length > limit && last !== undefined;
     const fields = input.fields && new Set(input.fields);
     const wants = (f: string) => !fields || fields.has(f);
     const withAssignments = input.include_assignments !== false && wants('assignments');
     const assignments = withAssignments ? await assignmentsOf(ctx.db, { ...scope, creativeIds: rows.map((r) => r.id) }) : [];
-    const hasMore = offset + rows.length < total;
     return {
       query_summary: {
         total_matching: total,
@@ -123,7 +127,7 @@ export default defineTool({
         filters_applied: Object.entries(filters).flatMap(([k, v]) => (v === undefined ? [] : [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)])),
         sort_applied: sort,
       },
-      pagination: { has_more: hasMore, total_count: total, ...(hasMore && { cursor: encodeOffsetCursor(offset + rows.length, query) }) },
+      pagination: { has_more: hasMore, total_count: total, ...(hasMore && { cursor: encodeKeysetCursor({ value: last.sortValue, id: last.id }, query) }) },
       creatives: rows.map((r) => {
         const { tags, concept_id: conceptId, concept_name: conceptName } = (r.details as { fields?: { tags?: unknown; concept_id?: unknown; concept_name?: unknown } }).fields ?? {};
         const assigned = assignments.filter((a) => a.creativeId === r.id);
