@@ -2,7 +2,7 @@
  * Retention of MCP protocol state, pruned on write: at most once a minute per
  * process, whatever writes an event, a task or a session also deletes (in
  * bounded batches, off the caller's path) the events older than the retention
- * window, expired tasks and sessions unused for a week. With several replicas
+ * window, expired tasks and sessions unused for a week (anonymous ones, for an hour). With several replicas
  * the deletes simply share the work.
  */
 import type { Database } from '../db/client.js';
@@ -15,6 +15,8 @@ export const MCP_RETENTION = {
   eventsSeconds: 24 * 3600,
   /** A session nobody took over or changed for this long can no longer move replicas. */
   sessionsSeconds: 7 * 24 * 3600,
+  /** The same for an anonymous session: it subscribes to nothing, and anyone can open thousands. */
+  anonymousSessionsSeconds: 3600,
   everyMs: 60_000,
 };
 
@@ -32,7 +34,7 @@ export async function pruneMcpState(database: Database): Promise<{ events: numbe
   const [events, tasks, sessions] = await Promise.all([
     pruneMcpEvents(database.db, { olderThanSeconds: MCP_RETENTION.eventsSeconds }),
     pruneExpiredMcpTasks(database.db),
-    pruneMcpSessions(database.db, { olderThanSeconds: MCP_RETENTION.sessionsSeconds }),
+    pruneMcpSessions(database.db, { olderThanSeconds: MCP_RETENTION.sessionsSeconds, anonymousOlderThanSeconds: MCP_RETENTION.anonymousSessionsSeconds }),
   ]);
   return { events, tasks, sessions };
 }

@@ -308,4 +308,15 @@ describe('resuming a notification stream with Last-Event-ID', () => {
     expect(events).toBeGreaterThanOrEqual(1);
     expect(await sql`select 1 from mcp_events where session_id = 'old-session'`).toHaveLength(0);
   });
+
+  it('prunes anonymous sessions idle for an hour, buyers’ sessions after a week', async () => {
+    const ago = (s: number) => sql`now() - make_interval(secs => ${s})`;
+    await sql`insert into mcp_sessions (id, tenant_id, principal_id, updated_at) values
+      ('anon-idle', null, null, ${ago(MCP_RETENTION.anonymousSessionsSeconds + 60)}),
+      ('anon-recent', null, null, now()),
+      ('buyer-idle-hours', 'demo', 'prn_demo_buyer', ${ago(MCP_RETENTION.anonymousSessionsSeconds + 60)}),
+      ('buyer-idle-week', 'demo', 'prn_demo_buyer', ${ago(MCP_RETENTION.sessionsSeconds + 60)})`;
+    await pruneMcpState(t.app.database);
+    expect((await sql`select id from mcp_sessions where id in ('anon-idle', 'anon-recent', 'buyer-idle-hours', 'buyer-idle-week') order by id`).map((r) => r.id)).toEqual(['anon-recent', 'buyer-idle-hours']);
+  });
 });

@@ -41,11 +41,15 @@ export async function deleteMcpSession(db: Queryable, id: string): Promise<void>
   await db.delete(mcpSessions).where(eq(mcpSessions.id, id));
 }
 
-/** Delete up to `limit` sessions untouched for longer than the retention window. */
-export async function pruneMcpSessions(db: Queryable, p: { olderThanSeconds: number; limit?: number }): Promise<number> {
+/** Delete up to `limit` sessions untouched for longer than the retention window (anonymous ones: their own window). */
+export async function pruneMcpSessions(db: Queryable, p: { olderThanSeconds: number; anonymousOlderThanSeconds?: number; limit?: number }): Promise<number> {
+  const anonymous = p.anonymousOlderThanSeconds ?? p.olderThanSeconds;
   const rows = await db
     .delete(mcpSessions)
-    .where(sql`${mcpSessions.id} in (select id from mcp_sessions where updated_at < now() - make_interval(secs => ${p.olderThanSeconds}) limit ${p.limit ?? 5000})`)
+    .where(sql`${mcpSessions.id} in (select id from mcp_sessions
+      where updated_at < now() - make_interval(secs => ${p.olderThanSeconds})
+         or (principal_id is null and updated_at < now() - make_interval(secs => ${anonymous}))
+      limit ${p.limit ?? 5000})`)
     .returning({ id: mcpSessions.id });
   return rows.length;
 }
