@@ -333,6 +333,20 @@ describe('tasks/list', () => {
       const firstPage = await checked('tasks_list', { sort: { field: 'created_at', direction: 'asc' }, pagination: { max_results: 2 } }, solo);
       const resorted = await call(solo, 'tasks_list', { sort: { field: 'created_at', direction: 'desc' }, pagination: { max_results: 2, cursor: (firstPage.data.pagination as { cursor: string }).cursor } });
       expect(resorted.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'pagination.cursor' });
+      // By updated_at, a task that changes between pages (its update moves it to the end) pushes no other out of the list.
+      const byUpdate = { sort: { field: 'updated_at', direction: 'asc' }, pagination: { max_results: 1 } };
+      const p1 = await checked('tasks_list', byUpdate, solo);
+      const first = (p1.data.tasks as { task_id: string }[])[0]!.task_id;
+      await sql`update workflow_steps set updated_at = now() where id = ${first}`;
+      const rest: string[] = [];
+      let next = (p1.data.pagination as { cursor?: string }).cursor;
+      while (next) {
+        const page = await checked('tasks_list', { ...byUpdate, pagination: { max_results: 1, cursor: next } }, solo);
+        rest.push(...(page.data.tasks as { task_id: string }[]).map((x) => x.task_id));
+        next = (page.data.pagination as { cursor?: string }).cursor;
+      }
+      expect(new Set([first, ...rest])).toEqual(new Set(mine));
+      expect(rest.at(-1)).toBe(first); // seen again, at its new place
 
       expect((await checked('tasks/list', { filters: { statuses: ['completed', 'failed'] } }, solo)).data.tasks).toEqual([]);
       expect((await checked('tasks/list', { filters: { task_type: 'create_media_buy', status: 'submitted' } }, solo)).data.query_summary).toMatchObject({ total_matching: 3 });

@@ -1,10 +1,10 @@
 /** Creatives and their assignments, scoped by tenant and principal. */
 import { and, asc, desc, eq, gt, ilike, inArray, lt, ne, notInArray, or, sql, type SQL } from 'drizzle-orm';
-import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { ATTACHABLE_CREATIVE_STATUSES, type CreativeDetails, type CreativeWrite, type HeldAssignment, type LibraryCreative, type OwnPackage } from '../../domain/creatives.js';
 import { CLOSED_BUY_STATUSES } from '../../domain/status.js';
 import { textArray, type Queryable } from '../client.js';
 import { BOOKED } from './media-buys.js';
+import { afterKeyset, textSort, timeSort, type KeysetSort } from './keyset.js';
 import { creativeAssignments, creatives, mediaBuys, mediaPackages, products } from '../schema/index.js';
 
 export type CreativeRow = typeof creatives.$inferSelect;
@@ -230,25 +230,15 @@ function filterSql(p: Scope, f: CreativeFilters): SQL {
   )!;
 }
 
-/** A timestamp as a cursor carries it: UTC to the microsecond, as Postgres keeps it (a JS date would drop the microseconds). */
-const exactTime = (column: AnyPgColumn) => sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-const EXACT_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-/** A cursor's timestamp: in that form, and a real time (Postgres refuses 30 February, which Date.parse rolls over). */
-function isExactTime(v: unknown): boolean {
-  if (typeof v !== 'string' || !EXACT_TIME.test(v)) return false;
-  const seconds = v.slice(0, 19);
-  const t = Date.parse(`${seconds}Z`);
-  return !Number.isNaN(t) && new Date(t).toISOString().startsWith(seconds);
-}
 /** Live assignments of the outer query's creative, as assignment_count shows them. */
 const assignmentCount = sql<number>`(select count(*)::int from ${ASSIGNMENTS} where ${OF_THIS_CREATIVE} and ${LIVE})`;
 
 /** Per sort field: the expression sorted on, its value as a cursor carries it, that value back in SQL, and the check of a cursor's value. */
-const SORTS: Record<CreativeSortField, { key: SQL; value: SQL; from: (v: string | number) => SQL; valid: (v: unknown) => boolean }> = {
-  created_date: { key: sql`${creatives.createdAt}`, value: exactTime(creatives.createdAt), from: (v) => sql`${v}::timestamptz`, valid: isExactTime },
-  updated_date: { key: sql`${creatives.updatedAt}`, value: exactTime(creatives.updatedAt), from: (v) => sql`${v}::timestamptz`, valid: isExactTime },
-  name: { key: sql`${creatives.name}`, value: sql`${creatives.name}`, from: (v) => sql`${v}::text`, valid: (v) => typeof v === 'string' },
-  status: { key: sql`${creatives.status}`, value: sql`${creatives.status}`, from: (v) => sql`${v}::text`, valid: (v) => typeof v === 'string' },
+const SORTS: Record<CreativeSortField, KeysetSort> = {
+  created_date: timeSort(creatives.createdAt),
+  updated_date: timeSort(creatives.updatedAt),
+  name: textSort(creatives.name),
+  status: textSort(creatives.status),
   assignment_count: { key: assignmentCount, value: assignmentCount, from: (v) => sql`${v}::int`, valid: (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 2 ** 31 - 1 },
 };
 
@@ -266,7 +256,7 @@ export async function listCreatives(
   const where = filterSql(p, p.filters);
   const sort = SORTS[p.sort.field];
   const dir = p.sort.direction === 'asc' ? asc : desc;
-  const after = p.after && sql`(${sort.key}, ${creatives.id}) ${p.sort.direction === 'asc' ? sql`>` : sql`<`} (${sort.from(p.after.value)}, ${p.after.id})`;
+  const after = p.after && afterKeyset(sort, creatives.id, p.sort.direction, p.after);
   const [rows, [count]] = await Promise.all([
     db.select({ creative: creatives, assignmentCount, sortValue: sort.value }).from(creatives).where(and(where, after)).orderBy(dir(sort.key), dir(creatives.id)).limit(p.limit),
     db.select({ n: sql<number>`count(*)::int` }).from(creatives).where(where),

@@ -3,6 +3,7 @@ import { and, asc, desc, eq, gt, ilike, inArray, isNotNull, isNull, lt, or, sql 
 import type { Queryable } from '../client.js';
 import { workflowSteps } from '../schema/index.js';
 import type { WorkflowStepRow } from './media-buys.js';
+import { afterKeyset, textSort, timeSort, type KeysetSort } from './keyset.js';
 
 export async function getTaskForPrincipal(db: Queryable, p: { tenantId: string; principalId: string; taskId: string }): Promise<WorkflowStepRow | undefined> {
   const [row] = await db
@@ -97,37 +98,48 @@ export async function taskInAccount(db: Queryable, p: { tenantId: string; taskId
   return rows.length > 0;
 }
 
-const TASK_SORT = { created_at: workflowSteps.createdAt, updated_at: workflowSteps.updatedAt, status: workflowSteps.status, task_type: workflowSteps.stepType } as const;
+const TASK_SORT: Record<TaskSortField, KeysetSort> = {
+  created_at: timeSort(workflowSteps.createdAt),
+  updated_at: timeSort(workflowSteps.updatedAt),
+  status: textSort(workflowSteps.status),
+  task_type: textSort(workflowSteps.stepType),
+};
+export type TaskSortField = 'created_at' | 'updated_at' | 'status' | 'task_type';
 
-/** A page of the principal's workflow steps with the total matching the filters. */
+/** Whether a cursor's sort value could be one this sort issued. */
+export const validTaskSortValue = (field: TaskSortField, value: unknown): boolean => TASK_SORT[field].valid(value);
+
+/**
+ * One page of the principal's workflow steps matching the filters, after the item `after` names (a keyset: its
+ * sort value and id), each with its sort value for the next cursor; and how many match in all. Tasks change
+ * status all the time: an offset would repeat or skip them between pages when sorted by updated_at.
+ */
 export async function listTasksForPrincipal(
   db: Queryable,
-  p: { tenantId: string; principalId: string; filters: TaskFilters; sort: { field: keyof typeof TASK_SORT; direction: 'asc' | 'desc' }; limit: number; offset: number },
-): Promise<{ rows: WorkflowStepRow[]; total: number }> {
+  p: { tenantId: string; principalId: string; filters: TaskFilters; sort: { field: TaskSortField; direction: 'asc' | 'desc' }; limit: number; after?: { value: string | number; id: string } },
+): Promise<{ rows: (WorkflowStepRow & { sortValue: string | number })[]; total: number }> {
   const f = p.filters;
   const like = f.contains && `%${f.contains.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
   const order = p.sort.direction === 'asc' ? asc : desc;
-  const rows = await db
-    .select({ step: workflowSteps, total: sql<number>`(count(*) over ())::int` })
-    .from(workflowSteps)
-    .where(
-      and(
-        eq(workflowSteps.tenantId, p.tenantId),
-        eq(workflowSteps.principalId, p.principalId),
-        f.statuses ? inArray(workflowSteps.status, f.statuses) : undefined,
-        f.stepTypes ? inArray(workflowSteps.stepType, f.stepTypes) : undefined,
-        f.ids ? inArray(workflowSteps.id, f.ids) : undefined,
-        f.createdAfter ? gt(workflowSteps.createdAt, f.createdAfter) : undefined,
-        f.createdBefore ? lt(workflowSteps.createdAt, f.createdBefore) : undefined,
-        f.updatedAfter ? gt(workflowSteps.updatedAt, f.updatedAfter) : undefined,
-        f.updatedBefore ? lt(workflowSteps.updatedAt, f.updatedBefore) : undefined,
-        like ? or(ilike(workflowSteps.mediaBuyId, like), sql`${workflowSteps.request}::text ilike ${like}`) : undefined,
-        f.hasWebhook === undefined ? undefined : f.hasWebhook ? isNotNull(workflowSteps.pushNotificationConfig) : isNull(workflowSteps.pushNotificationConfig),
-        f.accountId === undefined ? undefined : taskOfAccount(f.accountId),
-      ),
-    )
-    .orderBy(order(TASK_SORT[p.sort.field]), order(workflowSteps.id))
-    .limit(p.limit)
-    .offset(p.offset);
-  return { rows: rows.map((r) => r.step), total: rows[0]?.total ?? 0 };
+  const sort = TASK_SORT[p.sort.field];
+  const where = and(
+    eq(workflowSteps.tenantId, p.tenantId),
+    eq(workflowSteps.principalId, p.principalId),
+    f.statuses ? inArray(workflowSteps.status, f.statuses) : undefined,
+    f.stepTypes ? inArray(workflowSteps.stepType, f.stepTypes) : undefined,
+    f.ids ? inArray(workflowSteps.id, f.ids) : undefined,
+    f.createdAfter ? gt(workflowSteps.createdAt, f.createdAfter) : undefined,
+    f.createdBefore ? lt(workflowSteps.createdAt, f.createdBefore) : undefined,
+    f.updatedAfter ? gt(workflowSteps.updatedAt, f.updatedAfter) : undefined,
+    f.updatedBefore ? lt(workflowSteps.updatedAt, f.updatedBefore) : undefined,
+    like ? or(ilike(workflowSteps.mediaBuyId, like), sql`${workflowSteps.request}::text ilike ${like}`) : undefined,
+    f.hasWebhook === undefined ? undefined : f.hasWebhook ? isNotNull(workflowSteps.pushNotificationConfig) : isNull(workflowSteps.pushNotificationConfig),
+    f.accountId === undefined ? undefined : taskOfAccount(f.accountId),
+  );
+  const after = p.after && afterKeyset(sort, workflowSteps.id, p.sort.direction, p.after);
+  const [rows, [count]] = await Promise.all([
+    db.select({ step: workflowSteps, sortValue: sort.value }).from(workflowSteps).where(and(where, after)).orderBy(order(sort.key), order(workflowSteps.id)).limit(p.limit),
+    db.select({ n: sql<number>`count(*)::int` }).from(workflowSteps).where(where),
+  ]);
+  return { rows: rows.map((r) => ({ ...r.step, sortValue: r.sortValue as string | number })), total: count?.n ?? 0 };
 }

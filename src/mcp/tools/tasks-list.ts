@@ -1,11 +1,11 @@
 /** tasks/list (aliases tasks_list, and list_tasks as AdCP 3.1 names it): the caller's AdCP tasks (workflow steps), filtered, sorted and paginated. Buyers see only their own. */
 import { TasksListRequestSchema } from '@adcp/sdk/schemas';
 import { z } from 'zod';
-import { listTasksForPrincipal, type TaskFilters } from '../../db/queries/workflow.js';
+import { listTasksForPrincipal, validTaskSortValue, type TaskFilters } from '../../db/queries/workflow.js';
 import { AdcpError } from '../../domain/errors.js';
 import { TERMINAL_WORKFLOW, toAdcpTaskStatus, WORKFLOW_STATUSES } from '../../domain/status.js';
 import { defineTool } from '../define-tool.js';
-import { decodeOffsetCursor, encodeOffsetCursor, listQuery, pageLimit, queryKey } from '../pagination.js';
+import { decodeKeysetCursor, encodeKeysetCursor, listQuery, pageLimit, queryKey } from '../pagination.js';
 import { accountScope, type AccountRef } from '../resolve-account.js';
 
 interface Input {
@@ -75,17 +75,20 @@ export default defineTool({
     const limit = pageLimit(input.pagination);
     // The cursor is tied to what was asked: filters, ids, account and sort.
     const query = queryKey({ ...listQuery(input as Record<string, unknown>), sort });
-    const offset = input.pagination?.cursor ? decodeOffsetCursor(input.pagination.cursor, query) : 0;
-    const { rows, total } = await listTasksForPrincipal(ctx.db, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, filters, sort, limit, offset });
-    const more = offset + rows.length < total;
+    const after = input.pagination?.cursor ? decodeKeysetCursor(input.pagination.cursor, query, (v) => validTaskSortValue(sort.field, v)) : undefined;
+    const { rows, total } = await listTasksForPrincipal(ctx.db, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, filters, sort, limit: limit + 1, after });
+    // One more than the page tells whether another follows.
+    const more = rows.length > limit;
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
     return {
       query_summary: {
         total_matching: total,
-        returned: rows.length,
+        returned: page.length,
         filters_applied: Object.keys(f).filter((k) => f[k as keyof typeof f] !== undefined),
         sort_applied: sort,
       },
-      tasks: rows.map((s) => {
+      tasks: page.map((s) => {
         const status = toAdcpTaskStatus(s.status);
         return {
           task_id: s.id,
@@ -99,7 +102,7 @@ export default defineTool({
           ...(s.mediaBuyId && { media_buy_id: s.mediaBuyId }),
         };
       }),
-      pagination: { has_more: more, ...(more && { cursor: encodeOffsetCursor(offset + rows.length, query) }), total_count: total },
+      pagination: { has_more: more, ...(more && last && { cursor: encodeKeysetCursor({ value: last.sortValue, id: last.id }, query) }), total_count: total },
     };
   },
 });
