@@ -65,9 +65,9 @@ async function serve(args: string[], config: Config, logger: Logger): Promise<vo
   const app = await bootApp({ ...config, host, port }, logger, { worker: !values['no-worker'], seedIfEmpty: !config.databaseUrl });
 
   if (transport === 'stdio') {
-    await serveStdio(app.services, config.token, async () => {
+    await serveStdio(app.services, config.token, async (code) => {
       await app.close();
-      process.exit(0);
+      process.exit(code);
     });
     onSignals(() => app.close());
     return;

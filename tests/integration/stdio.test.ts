@@ -3,7 +3,7 @@
  * mcp.json, spoken to over the child's stdin/stdout. Needs `npm run build`
  * (npm test runs it first).
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -39,6 +39,31 @@ async function connectStdio(env: Record<string, string>) {
   const child = (transport as unknown as { _process: ChildProcess })._process;
   return { client, child, stderr: () => stderr };
 }
+
+/** The server spoken to line by line, as a shell pipe or a misbehaving client does. */
+function spawnRaw(env: Record<string, string>) {
+  const child = spawn(config.command, config.args, { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d.toString()));
+  child.stderr.on('data', (d) => (stderr += d.toString()));
+  child.stdin.on('error', () => {}); // EPIPE: what a test writes to a server that has gone
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return {
+    child,
+    exit,
+    stderr: () => stderr,
+    /** The JSON-RPC messages it wrote, by id. */
+    answers: () => new Map(stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id?: number }).map((m) => [m.id, m])),
+    send: (...messages: unknown[]) => child.stdin.write(messages.map((m) => `${JSON.stringify(m)}\n`).join('')),
+  };
+}
+
+/** Resolves to the exit, or to 'still running' after `ms`. */
+const exitWithin = <T>(exit: Promise<T>, ms: number) => Promise.race([exit, new Promise<'still running'>((r) => setTimeout(() => r('still running'), ms))]);
+
+const INITIALIZE = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'pipe', version: '1' } } };
+const INITIALIZED = { jsonrpc: '2.0', method: 'notifications/initialized' };
 
 /** Close stdin the way an MCP client does and report how the server exited. */
 async function closeAndWait(client: Client, child: ChildProcess) {
@@ -85,6 +110,57 @@ describe('stdio transport with the mcp.json config', () => {
     expect(exit).toMatchObject({ code: 0, signal: null });
     expect(exit.ms).toBeLessThan(1900); // before the client would resort to SIGTERM
     expect(stderr()).not.toMatch(/"level":"error"/);
+  });
+});
+
+describe('stdio transport failures', () => {
+  let db: TestDb;
+  const started: ChildProcess[] = [];
+  beforeAll(async () => {
+    db = await createTestDb();
+    const d = connect(db.url, { max: 1 });
+    await seedDemo(d.db, { token: config.env.SALES_AGENT_TOKEN });
+    await d.close();
+  });
+  afterAll(async () => {
+    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await db?.drop();
+  });
+  const serve = () => {
+    const s = spawnRaw({ ...baseEnv(), ...config.env, DATABASE_URL: db.url, LOG_LEVEL: 'info' });
+    started.push(s.child);
+    return s;
+  };
+
+  it('exits, saying why, when a message is over the 10 MB the transport buffers', { timeout: 40_000 }, async () => {
+    const s = serve();
+    s.send(INITIALIZE, INITIALIZED);
+    await waitFor(async () => s.answers().has(0), 20_000);
+    s.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'get_products', arguments: { brief: 'x'.repeat(11 * 1024 * 1024) } } });
+    // The SDK takes seconds to buffer 10 MB (it copies the whole buffer on every chunk); then it gives up.
+    expect(await exitWithin(s.exit, 20_000)).toEqual({ code: 1, signal: null });
+    expect(s.stderr()).toMatch(/"level":"error","msg":"stdio transport closed; shutting down".*"reason":"ReadBuffer exceeded maximum size/);
+  });
+
+  it('exits, saying why, when the client stops reading its stdout', async () => {
+    const s = serve();
+    s.send(INITIALIZE, INITIALIZED);
+    await waitFor(async () => s.answers().has(0), 20_000);
+    s.child.stdout.destroy();
+    s.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    expect(await exitWithin(s.exit, 5000)).toEqual({ code: 1, signal: null });
+    expect(s.stderr()).toMatch(/"level":"error","msg":"stdio transport closed; shutting down".*EPIPE/);
+  });
+
+  it('logs a line that is not JSON-RPC, and goes on serving', async () => {
+    const s = serve();
+    s.send(INITIALIZE, INITIALIZED);
+    s.child.stdin.write('{not json\n');
+    s.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    await waitFor(async () => s.answers().has(1));
+    expect(s.stderr()).toMatch(/"level":"warn".*MCP over stdio.*JSON/);
+    s.child.stdin.end();
+    expect(await exitWithin(s.exit, 5000)).toEqual({ code: 0, signal: null });
   });
 });
 
