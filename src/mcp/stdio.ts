@@ -1,11 +1,80 @@
 /**
  * stdio transport: one session, the principal from SALES_AGENT_TOKEN. When the
- * transport closes, for whatever reason, the process shuts down and exits.
+ * transport closes, for whatever reason, the requests already read are
+ * answered, then the process shuts down and exits.
  */
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from '../logger.js';
 import type { Caller } from './context.js';
 import { Authenticator } from './auth.js';
 import { createMcpServer, type AppServices } from './server.js';
+
+/** How long the requests read before the transport closed may take to be answered (tools return at once: milliseconds). */
+export const DRAIN_MS = 5000;
+
+/**
+ * The SDK's stdio transport, saying it has closed only once the requests it read are answered (DRAIN_MS at
+ * most). The SDK drops the answer of every request still running when its transport closes, so a client that
+ * writes its requests and then closes stdin (a shell pipe) heard of none of them, committed buys included.
+ */
+class AnsweringStdioTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: Transport['onmessage'];
+  private readonly stdio = new StdioServerTransport();
+  private readonly unanswered = new Set<RequestId>();
+  private answered?: () => void;
+  private closed?: Promise<void>;
+
+  constructor(private readonly logger: Logger) {
+    this.stdio.onmessage = (message) => {
+      if (isJSONRPCRequest(message)) this.unanswered.add(message.id);
+      // A request the client cancelled gets no answer.
+      else if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') this.settle(message.params?.requestId as RequestId);
+      this.onmessage?.(message);
+    };
+    this.stdio.onerror = (err) => this.onerror?.(err);
+    // However it closes (we close it, or the SDK does after an error), it has stopped reading; the answers still go out.
+    this.stdio.onclose = () => void (this.closed ??= this.drain().then(() => this.onclose?.()));
+  }
+
+  start(): Promise<void> {
+    return this.stdio.start();
+  }
+
+  send(message: JSONRPCMessage): Promise<void> {
+    const sent = this.stdio.send(message);
+    // Answered once handed to stdout, not once written: a client that stopped reading would hold the exit for DRAIN_MS.
+    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) this.settle(message.id);
+    return sent;
+  }
+
+  async close(): Promise<void> {
+    await this.stdio.close();
+    await this.closed;
+  }
+
+  private settle(id: RequestId | undefined): void {
+    if (id === undefined || !this.unanswered.delete(id)) return;
+    if (this.unanswered.size === 0) this.answered?.();
+  }
+
+  private drain(): Promise<void> {
+    if (this.unanswered.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.logger.warn(`stdio: closing with requests still unanswered after ${DRAIN_MS} ms`, { request_ids: [...this.unanswered] });
+        resolve();
+      }, DRAIN_MS);
+      this.answered = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
 
 /** `onClose(code)` stops the app and exits: 0 once the client closed stdin, 1 when the transport failed. */
 export async function serveStdio(app: AppServices, token: string | undefined, onClose: (code: number) => Promise<void>): Promise<void> {
@@ -17,7 +86,7 @@ export async function serveStdio(app: AppServices, token: string | undefined, on
   const resolved: Caller = caller ?? (await auth.resolve(undefined))!;
   if (!token) app.logger.warn('SALES_AGENT_TOKEN is not set; serving anonymously (discovery only)');
   const mcp = createMcpServer(app, async () => resolved);
-  const transport = new StdioServerTransport();
+  const transport = new AnsweringStdioTransport(app.logger);
 
   // Why the transport closes, the first reason found: we close it when stdin ends or stdout breaks; the SDK
   // closes it itself after an error it cannot read past (a message over its 10 MB buffer), reported to onerror.

@@ -152,6 +152,20 @@ describe('stdio transport failures', () => {
     expect(s.stderr()).toMatch(/"level":"error","msg":"stdio transport closed; shutting down".*EPIPE/);
   });
 
+  it('answers what it has read before stdin closed, then exits', async () => {
+    const s = serve();
+    const call = (id: number, name: string, args: Record<string, unknown>) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+    // As `printf ... | sales-agent serve --transport stdio` sends them: all at once, then end of input.
+    s.send(INITIALIZE, INITIALIZED, call(1, 'get_adcp_capabilities', {}), { jsonrpc: '2.0', id: 2, method: 'ping' }, ...[3, 4, 5, 6, 7].map((id) => call(id, 'create_media_buy', buyRequest())));
+    s.child.stdin.end();
+    expect(await exitWithin(s.exit, 20_000)).toEqual({ code: 0, signal: null });
+    const answers = s.answers();
+    expect([...answers.keys()].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect((answers.get(1) as { result: { structuredContent: { supported_protocols: string[] } } }).result.structuredContent.supported_protocols).toContain('media_buy');
+    for (const id of [3, 4, 5, 6, 7]) expect((answers.get(id) as { result: { isError?: boolean } }).result.isError).toBeFalsy();
+    expect(s.stderr()).not.toMatch(/"level":"(warn|error)","msg":"(the database connection broke|tool call failed)/);
+  });
+
   it('logs a line that is not JSON-RPC, and goes on serving', async () => {
     const s = serve();
     s.send(INITIALIZE, INITIALIZED);
