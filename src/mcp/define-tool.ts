@@ -4,6 +4,7 @@
  * to fix and comes back as `errors[]` (plus `adcp_error`); anything else is
  * logged with context and the caller sees a generic SERVICE_UNAVAILABLE.
  */
+import { ErrorSchema } from '@adcp/sdk/schemas';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { refusedValue, rerunOnBrokenConnection } from '../db/client.js';
@@ -26,6 +27,7 @@ export interface ToolDef<I = unknown> {
   title: string;
   description: string;
   input: z.ZodType<I>;
+  /** The success response; tools/list advertises it with the error response beside it (toolListing). */
   output: z.ZodType;
   annotations: { readOnlyHint: boolean; destructiveHint: boolean; idempotentHint: boolean; openWorldHint: boolean };
   auth: AuthMode;
@@ -365,6 +367,15 @@ function handle(tool: ToolDef, input: unknown, ctx: ToolContext): Promise<Record
   });
 }
 
+/**
+ * What every tool answers on error (errorResult): errors[] (adcp_error, the context echo and, in 3.1, status
+ * "failed" beside it). MCP clients check structuredContent against outputSchema on error results too, and an
+ * error has none of the fields a success shape may require (an SI session's id), so each tool's outputSchema is
+ * its success or this, as AdCP's own response schemas are. An error's code and message only: tools/list is read
+ * into agents' context windows, and the full error schema would add a third to it.
+ */
+const ErrorResponse = z.looseObject({ errors: z.array(ErrorSchema.pick({ code: true, message: true })).min(1) });
+
 /** The tools/list entry, computed once per tool. */
 export function toolListing(tool: ToolDef, name = tool.name): Tool {
   return {
@@ -372,7 +383,7 @@ export function toolListing(tool: ToolDef, name = tool.name): Tool {
     title: tool.title,
     description: tool.description,
     inputSchema: compactJsonSchema(tool.input) as Tool['inputSchema'],
-    outputSchema: compactJsonSchema(tool.output) as Tool['outputSchema'],
+    outputSchema: compactJsonSchema(z.union([tool.output, ErrorResponse])) as Tool['outputSchema'],
     annotations: { title: tool.title, ...tool.annotations },
     ...(tool.taskSupport && { execution: { taskSupport: tool.taskSupport } }),
   };

@@ -20,6 +20,9 @@ beforeAll(async () => {
   t = await startTestApp();
   buyer = await memoryClient(t);
   anon = await memoryClient(t, null);
+  // Listed, the MCP client checks each answer, errors included, against the tool's outputSchema too.
+  await buyer.listTools();
+  await anon.listTools();
 });
 afterAll(async () => {
   await buyer?.close();
