@@ -183,7 +183,8 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
         await server.sendResourceUpdated({ uri: u });
         if (!event || event === lastLogged) return;
         lastLogged = event;
-        await server.sendLoggingMessage({ level: 'info', logger: 'media-buy', data: `${event.media_buy_id}: ${event.summary ?? event.status} (${event.status})` }).catch(() => {});
+        // The SDK keeps logging/setLevel per session id (none over stdio): without it, a session's level is not found.
+        await server.sendLoggingMessage({ level: 'info', logger: 'media-buy', data: `${event.media_buy_id}: ${event.summary ?? event.status} (${event.status})` }, session.sessionId).catch(() => {});
       },
     };
     mine.set(uri, sub);

@@ -1,6 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import nodeHttp from 'node:http';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,6 +127,31 @@ describe('HTTP transport', () => {
       await waitFor(async () => t.http!.sessionCount() === 0);
     } finally {
       await client.close();
+    }
+  });
+
+  it('honours logging/setLevel per session: at "error", a session hears of changes without their info lines', async () => {
+    const quiet: Client = await httpClient(t);
+    const chatty: Client = await httpClient(t);
+    const lines = { quiet: [] as string[], chatty: [] as string[] };
+    const updates: string[] = [];
+    quiet.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void lines.quiet.push(n.params.level));
+    chatty.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void lines.chatty.push(n.params.level));
+    quiet.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.push(n.params.uri));
+    try {
+      await quiet.setLoggingLevel('error');
+      await quiet.subscribeResource({ uri: 'media-buys://' });
+      await chatty.subscribeResource({ uri: 'media-buys://' });
+      await call(chatty, 'create_media_buy', buyRequest());
+      // Created, then booked: an info line would have come between the two updates, on the same stream.
+      await waitFor(async () => updates.length >= 2 && lines.chatty.length >= 2);
+      expect(lines.chatty).toContain('info');
+      expect(lines.quiet).toEqual([]);
+    } finally {
+      for (const c of [quiet, chatty]) {
+        await (c.transport as StreamableHTTPClientTransport).terminateSession();
+        await c.close();
+      }
     }
   });
 
