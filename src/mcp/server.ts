@@ -10,11 +10,15 @@ import {
   CallToolRequestSchema,
   ErrorCode,
   ListToolsRequestSchema,
+  LoggingLevelSchema,
   McpError,
+  SetLevelRequestSchema,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
+  type LoggingLevel,
   type ServerNotification,
   type ServerRequest,
+  type SetLevelRequest,
   type SubscribeRequest,
   type Tool,
   type UnsubscribeRequest,
@@ -34,7 +38,7 @@ import type { Metrics } from '../services/metrics.js';
 import type { Caller, ToolContext } from './context.js';
 import { invokeTool, toolListing, type ToolDef } from './define-tool.js';
 import { MEDIA_BUYS_URI, mediaBuyUri, NotificationHub, taskUri, type Subscriber } from './notify.js';
-import { setMcpSessionSubscription, resourcesChangedSince } from '../db/queries/mcp-sessions.js';
+import { setMcpSessionLogLevel, setMcpSessionSubscription, resourcesChangedSince } from '../db/queries/mcp-sessions.js';
 import { guarded } from './guard.js';
 import { PgTaskStore } from './task-store.js';
 import { callToolAsTask } from './tasks.js';
@@ -63,8 +67,8 @@ export type CallerResolver = (extra?: Extra) => Promise<Caller>;
 export interface SessionOptions {
   /** The streamable-HTTP session id: subscriptions are recorded against it, so another replica can take the session over. */
   sessionId?: string;
-  /** Taking over a session another replica served: what it subscribed to, and when its stream last carried anything. */
-  resume?: { subscriptions: string[]; since: Date };
+  /** Taking over a session another replica served: what it subscribed to, when its stream last carried anything, its logging level. */
+  resume?: { subscriptions: string[]; since: Date; logLevel?: LoggingLevel };
 }
 
 export type SalesAgentMcpServer = McpServer & {
@@ -171,6 +175,18 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
     }),
   );
 
+  // logging/setLevel is the session's, kept in Postgres too, so that it holds on whichever replica serves the session
+  // next (taking it over, or taking it back after an idle release). This replaces the SDK's handler, which kept the
+  // level in this instance's memory only, and its filtering of sendLoggingMessage by it.
+  let logLevel = session.resume?.logLevel;
+  server.setRequestHandler(SetLevelRequestSchema, guarded(app.logger, 'logging/setLevel', async (req: SetLevelRequest) => {
+    logLevel = req.params.level;
+    if (session.sessionId) await setMcpSessionLogLevel(app.database.db, { id: session.sessionId, level: logLevel });
+    return {};
+  }, { repeatable: true }));
+  const LEVELS = LoggingLevelSchema.options;
+  const heard = (level: LoggingLevel) => logLevel === undefined || LEVELS.indexOf(level) >= LEVELS.indexOf(logLevel);
+
   // Subscriptions belong to the principal that made them; the hub filters events by it.
   const mine = new Map<string, Subscriber>();
   // One change matching several of the session's subscriptions (media-buy://X and media-buys://) is logged to it once.
@@ -181,10 +197,9 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
       ...scope,
       resourceUpdated: async (u, event) => {
         await server.sendResourceUpdated({ uri: u });
-        if (!event || event === lastLogged) return;
+        if (!event || event === lastLogged || !heard('info')) return;
         lastLogged = event;
-        // The SDK keeps logging/setLevel per session id (none over stdio): without it, a session's level is not found.
-        await server.sendLoggingMessage({ level: 'info', logger: 'media-buy', data: `${event.media_buy_id}: ${event.summary ?? event.status} (${event.status})` }, session.sessionId).catch(() => {});
+        await server.sendLoggingMessage({ level: 'info', logger: 'media-buy', data: `${event.media_buy_id}: ${event.summary ?? event.status} (${event.status})` }).catch(() => {});
       },
     };
     mine.set(uri, sub);

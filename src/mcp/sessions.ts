@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { LoggingLevelSchema } from '@modelcontextprotocol/sdk/types.js';
 import { publishSessionMoved, type ChangeEvent } from '../db/notify.js';
 import { lastMcpEvent } from '../db/queries/mcp-events.js';
 import { deleteMcpSession, getMcpSession, insertMcpSession, touchMcpSession } from '../db/queries/mcp-sessions.js';
@@ -58,7 +59,8 @@ export class SessionDirectory {
     const row = await getMcpSession(this.app.database.db, id);
     if (!row || row.principalId !== (caller.principal?.id ?? null) || row.tenantId !== (caller.tenant?.id ?? null)) return undefined;
     const last = await lastMcpEvent(this.app.database.db, { sessionId: id, streamId: NOTIFICATION_STREAM });
-    return { resume: { subscriptions: row.subscriptions, since: last?.at ?? row.updatedAt }, lastEventId: last?.id ?? 0 };
+    const logLevel = LoggingLevelSchema.safeParse(row.logLevel).data;
+    return { resume: { subscriptions: row.subscriptions, since: last?.at ?? row.updatedAt, logLevel }, lastEventId: last?.id ?? 0 };
   }
 
   /**

@@ -233,6 +233,22 @@ describe('resuming a notification stream with Last-Event-ID', () => {
     resumed.close();
   });
 
+  it('on another replica: the logging level the session set holds there too', async () => {
+    const { mediaBuyId, taskId } = await pendingBuy();
+    const uri = `media-buy://${mediaBuyId}`;
+    const session = await RawSession.open(a.url, t.token);
+    expect(await session.request('logging/setLevel', { level: 'error' })).toEqual({});
+    await session.request('resources/subscribe', { uri });
+
+    session.moveTo(b.url);
+    const stream = await session.listen();
+    expect((await approveMediaBuy(t.app.database.db, { tenantId: 'demo', taskId, actor: 'ops@demo' })).ok).toBe(true);
+    // Approved, then booked by B's worker: each update would come with an info line, on this stream.
+    await waitFor(async () => stream.messages().filter(updated(uri)).length >= 2);
+    expect(stream.messages().filter((m) => m.method === 'notifications/message')).toEqual([]);
+    stream.close();
+  });
+
   it('after its replica went away: the SDK client reconnects elsewhere and hears of what changed while no replica held it', async () => {
     const c = await replica(t, false);
     let target = c.url;

@@ -33,6 +33,11 @@ export async function setMcpSessionSubscription(db: Queryable, p: { id: string; 
     .where(eq(mcpSessions.id, p.id));
 }
 
+/** The level the session set with logging/setLevel (a replica taking it over keeps to it). */
+export async function setMcpSessionLogLevel(db: Queryable, p: { id: string; level: string }): Promise<void> {
+  await db.update(mcpSessions).set({ logLevel: p.level }).where(eq(mcpSessions.id, p.id));
+}
+
 export async function touchMcpSession(db: Queryable, id: string): Promise<void> {
   await db.update(mcpSessions).set({ updatedAt: sql`now()` }).where(eq(mcpSessions.id, id));
 }

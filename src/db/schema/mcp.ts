@@ -58,6 +58,8 @@ export const mcpSessions = pgTable(
     /** Null for an anonymous (discovery-only) session. */
     principalId: text('principal_id'),
     subscriptions: jsonb('subscriptions').$type<string[]>().notNull().default([]),
+    /** The level the session set with logging/setLevel; null: none set (every level is sent). */
+    logLevel: text('log_level'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     /** Last time a replica took the session on or its subscriptions changed; old sessions are pruned. */
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
