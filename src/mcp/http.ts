@@ -10,7 +10,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest, LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
+import { isInitializeRequest, LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import { sql } from 'drizzle-orm';
 import { createAdminHandler } from '../admin/router.js';
 import { Authenticator, tokenFromHeaders } from './auth.js';
@@ -247,12 +247,18 @@ export async function startHttpServer(
       await startSession(req, res, body, caller);
       return;
     }
+    // As the SDK answers it on a session (MCP 2025-11-25: an invalid or unsupported version MUST get 400).
+    const version = String(req.headers['mcp-protocol-version'] ?? LATEST_PROTOCOL_VERSION);
+    if (!SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+      sendJson(res, 400, rpcError(null, -32000, `Bad Request: Unsupported protocol version: ${version} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`));
+      return;
+    }
     const answers = (await Promise.all(messages.map((m) => (m && typeof m === 'object' && typeof (m as JsonRpcRequest).method === 'string' ? handleStateless(m as JsonRpcRequest, caller) : rpcError(null, -32600, 'Invalid request'))))).filter((a) => a !== undefined);
     if (answers.length === 0) {
       res.writeHead(202).end();
       return;
     }
-    sendJson(res, 200, Array.isArray(body) ? answers : answers[0], { 'mcp-protocol-version': String(req.headers['mcp-protocol-version'] ?? LATEST_PROTOCOL_VERSION) });
+    sendJson(res, 200, Array.isArray(body) ? answers : answers[0], { 'mcp-protocol-version': version });
   }
 
   async function startSession(req: http.IncomingMessage, res: http.ServerResponse, body: unknown, caller: Caller): Promise<void> {

@@ -183,3 +183,23 @@ describe('HTTP transport', () => {
     expect(res.status).toBe(404);
   });
 });
+
+describe('JSON-RPC on /mcp as MCP 2025-11-25 has it', () => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- raw JSON-RPC bodies
+  const post = async (body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: any }> => {
+    const res = await fetch(`${url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+  };
+
+  it('without a session, refuses an unsupported MCP-Protocol-Version with 400 and answers a supported one', async () => {
+    const bad = await post({ jsonrpc: '2.0', id: 1, method: 'ping' }, { 'mcp-protocol-version': '1999-01-01' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe(-32000);
+    expect(bad.body.error.message).toMatch(/Unsupported protocol version: 1999-01-01 \(supported versions: 2025-11-25, /);
+    expect(bad.headers.get('mcp-protocol-version')).toBeNull();
+    const good = await post({ jsonrpc: '2.0', id: 1, method: 'ping' }, { 'mcp-protocol-version': '2025-06-18' });
+    expect(good.status).toBe(200);
+    expect(good.headers.get('mcp-protocol-version')).toBe('2025-06-18');
+  });
+});
