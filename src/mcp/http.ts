@@ -100,6 +100,17 @@ async function readBody(req: http.IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** A POST's JSON-RPC body; undefined once a body that is too large (413) or not JSON (-32700) has been answered. */
+async function readJsonBody(req: http.IncomingMessage, res: http.ServerResponse): Promise<{ body: unknown } | undefined> {
+  try {
+    return { body: JSON.parse(await readBody(req)) };
+  } catch (err) {
+    if ((err as { status?: number }).status === 413) sendJson(res, 413, rpcError(null, -32600, `Request body too large: at most ${MAX_BODY / 1024 / 1024} MB.`));
+    else sendJson(res, 400, rpcError(null, -32700, 'Parse error: the body is not JSON.'));
+    return undefined;
+  }
+}
+
 export async function startHttpServer(
   app: AppServices,
   opts: {
@@ -213,13 +224,9 @@ export async function startHttpServer(
       }
       let body: unknown;
       if (req.method === 'POST') {
-        try {
-          body = JSON.parse(await readBody(req));
-        } catch {
-          sendJson(res, 400, rpcError(null, -32700, 'Parse error: the body is not JSON.'));
-          return;
-        }
-        if (!batchAllowed(res, body)) return;
+        const read = await readJsonBody(req, res);
+        if (!read || !batchAllowed(res, read.body)) return;
+        body = read.body;
       }
       if (req.method === 'GET' && session.replayFrom !== undefined) {
         // The first GET after a take-over replays from where the stream stopped, so the catch-up reaches the client.
@@ -233,15 +240,9 @@ export async function startHttpServer(
       sendJson(res, 400, rpcError(null, -32000, 'Missing mcp-session-id header.'));
       return;
     }
-    let body: unknown;
-    try {
-      body = JSON.parse(await readBody(req));
-    } catch (err) {
-      if ((err as { status?: number }).status === 413) sendJson(res, 413, rpcError(null, -32600, 'Request body too large.'));
-      else sendJson(res, 400, rpcError(null, -32700, 'Parse error: the body is not JSON.'));
-      return;
-    }
-    if (!batchAllowed(res, body)) return;
+    const read = await readJsonBody(req, res);
+    if (!read || !batchAllowed(res, read.body)) return;
+    const body = read.body;
     const messages = Array.isArray(body) ? body : [body];
     if (messages.some((m) => isInitializeRequest(m))) {
       await startSession(req, res, body, caller);

@@ -192,6 +192,30 @@ describe('JSON-RPC on /mcp as MCP 2025-11-25 has it', () => {
     return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
   };
 
+  /** A session opened with a raw initialize: the headers its requests carry. */
+  async function rawSession(): Promise<Record<string, string>> {
+    const res = await fetch(`${url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${t.token}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+    });
+    await res.text();
+    const headers = { accept: 'application/json, text/event-stream', authorization: `Bearer ${t.token}`, 'mcp-session-id': res.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
+    expect((await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, headers)).status).toBe(202);
+    return headers;
+  }
+
+  it('refuses a body over 4 MB with 413, on a session as without one', async () => {
+    const big = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'get_products', arguments: { brief: 'x'.repeat(4 * 1024 * 1024) } } };
+    const session = await rawSession();
+    for (const headers of [{}, session]) {
+      const res = await post(big, headers);
+      expect(res.status).toBe(413);
+      expect(res.body.error.code).toBe(-32600);
+    }
+    await fetch(`${url}/mcp`, { method: 'DELETE', headers: session });
+  });
+
   it('without a session, refuses an unsupported MCP-Protocol-Version with 400 and answers a supported one', async () => {
     const bad = await post({ jsonrpc: '2.0', id: 1, method: 'ping' }, { 'mcp-protocol-version': '1999-01-01' });
     expect(bad.status).toBe(400);
