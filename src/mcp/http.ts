@@ -10,7 +10,17 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest, LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import {
+  InitializeRequestSchema,
+  isInitializeRequest,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+  LATEST_PROTOCOL_VERSION,
+  RequestIdSchema,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type JSONRPCNotification,
+  type JSONRPCRequest,
+} from '@modelcontextprotocol/sdk/types.js';
 import { sql } from 'drizzle-orm';
 import { createAdminHandler } from '../admin/router.js';
 import { Authenticator, tokenFromHeaders } from './auth.js';
@@ -70,9 +80,26 @@ export interface HttpServer {
  */
 export const SESSION_IDLE_MS = 15 * 60_000;
 
-type JsonRpcRequest = { jsonrpc: '2.0'; id?: string | number | null; method: string; params?: Record<string, unknown> };
-
 const rpcError = (id: unknown, code: number, message: string) => ({ jsonrpc: '2.0', id: id ?? null, error: { code, message } });
+
+/** MCP methods a session answers and the stateless path does not (it answers tools/call, tools/list and ping). */
+export const STATELESS_NEEDS_SESSION = new Set([
+  'logging/setLevel',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'tasks/get',
+  'tasks/result',
+  'tasks/list',
+  'tasks/cancel',
+]);
+
+/** A message the stateless path answers: a JSON-RPC 2.0 request or notification as the MCP SDK reads one on a session. */
+const isMessage = (m: unknown): m is JSONRPCRequest | JSONRPCNotification => isJSONRPCRequest(m) || isJSONRPCNotification(m);
+/** The id of an invalid message, if it has one MCP allows: the error answering the message carries it (else null). */
+const idOf = (m: unknown) => RequestIdSchema.safeParse(m && typeof m === 'object' ? (m as { id?: unknown }).id : undefined).data;
 
 /** An empty or oversized JSON-RPC batch is refused as a whole (-32600), before any of it runs. */
 function batchAllowed(res: http.ServerResponse, body: unknown): boolean {
@@ -169,8 +196,8 @@ export async function startHttpServer(
   const holderOf = (caller: Caller, req: http.IncomingMessage) => caller.principal?.id ?? `anon:${req.socket.remoteAddress ?? ''}`;
 
   /** One stateless JSON-RPC message, answered without an MCP server instance. */
-  async function handleStateless(msg: JsonRpcRequest, caller: Caller): Promise<unknown> {
-    if (msg.id === undefined) return undefined; // a notification: nothing to answer
+  async function handleStateless(msg: JSONRPCRequest | JSONRPCNotification, caller: Caller): Promise<unknown> {
+    if (!('id' in msg)) return undefined; // a notification: nothing to answer
     switch (msg.method) {
       case 'tools/call': {
         const name = msg.params?.name;
@@ -183,8 +210,14 @@ export async function startHttpServer(
         return { jsonrpc: '2.0', id: msg.id, result: { tools: toolList() } };
       case 'ping':
         return { jsonrpc: '2.0', id: msg.id, result: {} };
+      case 'initialize': {
+        // A valid initialize opens a session before this; this one is not.
+        const issue = InitializeRequestSchema.safeParse(msg).error?.issues[0];
+        return rpcError(msg.id, -32602, `Invalid params for initialize: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'see the MCP specification'}.`);
+      }
       default:
-        return rpcError(msg.id, -32600, `Method ${msg.method} needs a session: send initialize first.`);
+        if (STATELESS_NEEDS_SESSION.has(msg.method)) return rpcError(msg.id, -32600, `Method ${msg.method} needs a session: send initialize first.`);
+        return rpcError(msg.id, -32601, `Method not found: ${msg.method}.`);
     }
   }
 
@@ -254,7 +287,8 @@ export async function startHttpServer(
       sendJson(res, 400, rpcError(null, -32000, `Bad Request: Unsupported protocol version: ${version} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`));
       return;
     }
-    const answers = (await Promise.all(messages.map((m) => (m && typeof m === 'object' && typeof (m as JsonRpcRequest).method === 'string' ? handleStateless(m as JsonRpcRequest, caller) : rpcError(null, -32600, 'Invalid request'))))).filter((a) => a !== undefined);
+    const invalid = (m: unknown) => rpcError(idOf(m), -32600, 'Invalid Request: not a JSON-RPC 2.0 request (jsonrpc "2.0", a method, params an object, an id that is a string or an integer).');
+    const answers = (await Promise.all(messages.map((m) => (isMessage(m) ? handleStateless(m, caller) : invalid(m))))).filter((a) => a !== undefined);
     if (answers.length === 0) {
       res.writeHead(202).end();
       return;

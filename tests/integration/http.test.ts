@@ -4,6 +4,7 @@ import { LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } f
 import nodeHttp from 'node:http';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STATELESS_NEEDS_SESSION } from '../../src/mcp/http.js';
 import { buyRequest, call, httpClient, rawCall, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
@@ -225,5 +226,40 @@ describe('JSON-RPC on /mcp as MCP 2025-11-25 has it', () => {
     const good = await post({ jsonrpc: '2.0', id: 1, method: 'ping' }, { 'mcp-protocol-version': '2025-06-18' });
     expect(good.status).toBe(200);
     expect(good.headers.get('mcp-protocol-version')).toBe('2025-06-18');
+  });
+
+  it('without a session, answers each malformed message with the JSON-RPC code for what is wrong', async () => {
+    const code = async (message: unknown) => (await post(message)).body.error?.code;
+    // Not a request: no jsonrpc, another version, an id that is an object, an array or null (MCP ids are strings or integers).
+    expect(await code({ id: 1, method: 'ping' })).toBe(-32600);
+    expect(await code({ jsonrpc: '1.0', id: 1, method: 'ping' })).toBe(-32600);
+    expect(await code({ jsonrpc: '2.0', id: { a: 1 }, method: 'ping' })).toBe(-32600);
+    expect(await code({ jsonrpc: '2.0', id: [1], method: 'ping' })).toBe(-32600);
+    expect(await code({ jsonrpc: '2.0', id: null, method: 'ping' })).toBe(-32600);
+    expect(await code({ jsonrpc: '2.0', id: 1, method: 'ping', params: 'x' })).toBe(-32600);
+    const invalid = await post({ jsonrpc: '2.0', id: 7, method: 'ping', params: 'x' });
+    expect(invalid.body).toMatchObject({ jsonrpc: '2.0', id: 7, error: { code: -32600 } });
+    // An initialize it cannot read is invalid params, not a want of a session.
+    const init = await post({ jsonrpc: '2.0', id: 2, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {} } });
+    expect(init.status).toBe(200);
+    expect(init.body.error.code).toBe(-32602);
+    expect(init.body.error.message).toMatch(/clientInfo/);
+    // A method MCP does not have, or this agent does not serve, is not found; one a session serves says so.
+    expect(await code({ jsonrpc: '2.0', id: 3, method: 'no/such/method' })).toBe(-32601);
+    expect(await code({ jsonrpc: '2.0', id: 4, method: 'prompts/list' })).toBe(-32601);
+    const read = await post({ jsonrpc: '2.0', id: 5, method: 'resources/read', params: { uri: 'media-buys://' } });
+    expect(read.body.error).toMatchObject({ code: -32600, message: expect.stringMatching(/needs a session/) });
+    // A valid message beside an invalid one in a batch is answered.
+    const batch = await post([{ jsonrpc: '2.0', id: 6, method: 'ping' }, { id: 7, method: 'ping' }]);
+    expect(batch.body).toEqual([{ jsonrpc: '2.0', id: 6, result: {} }, expect.objectContaining({ id: 7, error: expect.objectContaining({ code: -32600 }) })]);
+  });
+
+  it('without a session, sends to one only methods a session answers', async () => {
+    const session = await rawSession();
+    for (const method of STATELESS_NEEDS_SESSION) {
+      const res = await fetch(`${url}/mcp`, { method: 'POST', headers: { ...session, 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: {} }) });
+      expect(await res.text(), method).not.toContain('-32601');
+    }
+    await fetch(`${url}/mcp`, { method: 'DELETE', headers: session });
   });
 });
