@@ -29,7 +29,7 @@ import { invokeTool } from './define-tool.js';
 import { isLoopbackBind, isLoopbackPeer, requestAllowed } from './host-check.js';
 import { serveWellKnown } from './well-known.js';
 import { resumeTransport, SessionDirectory, type TakeOver } from './sessions.js';
-import { createMcpServer, findTool, SERVER_INFO, toolContext, toolList, type AppServices } from './server.js';
+import { answerInvalidParams, createMcpServer, findTool, SERVER_INFO, SESSION_METHODS, toolContext, toolList, type AppServices } from './server.js';
 
 const MAX_BODY = 4 * 1024 * 1024;
 
@@ -83,18 +83,7 @@ export const SESSION_IDLE_MS = 15 * 60_000;
 const rpcError = (id: unknown, code: number, message: string) => ({ jsonrpc: '2.0', id: id ?? null, error: { code, message } });
 
 /** MCP methods a session answers and the stateless path does not (it answers tools/call, tools/list and ping). */
-export const STATELESS_NEEDS_SESSION = new Set([
-  'logging/setLevel',
-  'resources/list',
-  'resources/templates/list',
-  'resources/read',
-  'resources/subscribe',
-  'resources/unsubscribe',
-  'tasks/get',
-  'tasks/result',
-  'tasks/list',
-  'tasks/cancel',
-]);
+export const STATELESS_NEEDS_SESSION: ReadonlySet<string> = new Set([...SESSION_METHODS].filter((m) => !['initialize', 'ping', 'tools/list', 'tools/call'].includes(m)));
 
 /** A message the stateless path answers: a JSON-RPC 2.0 request or notification as the MCP SDK reads one on a session. */
 const isMessage = (m: unknown): m is JSONRPCRequest | JSONRPCNotification => isJSONRPCRequest(m) || isJSONRPCNotification(m);
@@ -349,6 +338,7 @@ export async function startHttpServer(
       if (sessions.get(id)?.transport === transport) sessions.delete(id);
     };
     await mcp.connect(transport);
+    answerInvalidParams(transport);
     return { mcp, transport };
   }
 

@@ -6,9 +6,12 @@
  */
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   CallToolRequestSchema,
+  ClientRequestSchema,
   ErrorCode,
+  isJSONRPCRequest,
   ListToolsRequestSchema,
   LoggingLevelSchema,
   McpError,
@@ -86,6 +89,46 @@ export function toolList(): Tool[] {
 }
 
 export const findTool = (name: string) => TOOL_BY_NAME.get(name);
+
+/** The MCP requests a session answers: what its capabilities (tools, resources, logging, tasks) call for. */
+export const SESSION_METHODS: ReadonlySet<string> = new Set([
+  'initialize',
+  'ping',
+  'tools/list',
+  'tools/call',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'logging/setLevel',
+  'tasks/get',
+  'tasks/result',
+  'tasks/list',
+  'tasks/cancel',
+]);
+const REQUEST_SCHEMAS = new Map(ClientRequestSchema.options.map((schema) => [schema.shape.method.value as string, schema]));
+
+/**
+ * After server.connect(transport): a request to a session whose params the MCP SDK's own schema for the method
+ * refuses (tools/call with arguments "str", resources/read {}) is answered -32602 Invalid params, naming the
+ * first problem. Left to the SDK, its handler wrapper throws the ZodError, answered -32603 Internal error with
+ * the issues dumped as the message. Methods a session does not serve are left to the SDK (-32601).
+ */
+export function answerInvalidParams(transport: Transport): void {
+  const dispatch = transport.onmessage;
+  transport.onmessage = (message, extra) => {
+    if (isJSONRPCRequest(message) && SESSION_METHODS.has(message.method)) {
+      const issue = REQUEST_SCHEMAS.get(message.method)?.safeParse(message).error?.issues[0];
+      if (issue) {
+        const error = { code: ErrorCode.InvalidParams, message: `Invalid params for ${message.method}: ${issue.path.join('.')}: ${issue.message}` };
+        transport.send({ jsonrpc: '2.0', id: message.id, error }).catch((err: Error) => transport.onerror?.(err));
+        return;
+      }
+    }
+    dispatch?.(message, extra);
+  };
+}
 
 export function toolContext(app: AppServices, caller: Caller): ToolContext {
   return { ...caller, db: app.database.db, logger: app.logger, now: app.now ?? (() => new Date()), catalog: app.catalog, accounts: app.accounts, agentUrl: app.agentUrl, audit: app.audit, metrics: app.metrics };

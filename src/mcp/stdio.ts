@@ -9,7 +9,7 @@ import { isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSON
 import type { Logger } from '../logger.js';
 import type { Caller } from './context.js';
 import { Authenticator } from './auth.js';
-import { createMcpServer, type AppServices } from './server.js';
+import { answerInvalidParams, createMcpServer, type AppServices } from './server.js';
 
 /** How long the requests read before the transport closed may take to be answered (tools return at once: milliseconds). */
 export const DRAIN_MS = 5000;
@@ -114,5 +114,6 @@ export async function serveStdio(app: AppServices, token: string | undefined, on
   // A client gone without closing our stdin (EPIPE on stdout): nothing we write reaches it any more.
   process.stdout.on('error', (err) => close(`stdout: ${err.message}`, true));
   await mcp.connect(transport);
+  answerInvalidParams(transport);
   app.logger.info('serving MCP over stdio', { principal_id: resolved.principal?.id ?? null });
 }

@@ -1,6 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { EmptyResultSchema, LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import nodeHttp from 'node:http';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -252,6 +252,26 @@ describe('JSON-RPC on /mcp as MCP 2025-11-25 has it', () => {
     // A valid message beside an invalid one in a batch is answered.
     const batch = await post([{ jsonrpc: '2.0', id: 6, method: 'ping' }, { id: 7, method: 'ping' }]);
     expect(batch.body).toEqual([{ jsonrpc: '2.0', id: 6, result: {} }, expect.objectContaining({ id: 7, error: expect.objectContaining({ code: -32600 }) })]);
+  });
+
+  it('on a session, answers params the MCP schema refuses with -32602, naming the problem', async () => {
+    const client: Client = await httpClient(t);
+    try {
+      const refused: [string, Record<string, unknown>][] = [
+        ['tools/call', { name: 'get_products', arguments: 'str' }],
+        ['resources/read', {}],
+        ['logging/setLevel', { level: 'loud' }],
+        ['tasks/get', {}],
+      ];
+      for (const [method, params] of refused) {
+        const err = await client.request({ method, params } as never, EmptyResultSchema).catch((e: unknown) => e);
+        expect(err, method).toMatchObject({ code: -32602, message: expect.stringContaining(`Invalid params for ${method}: params.`) });
+      }
+      expect((await call(client, 'get_adcp_capabilities')).isError).toBe(false);
+    } finally {
+      await (client.transport as StreamableHTTPClientTransport).terminateSession();
+      await client.close();
+    }
   });
 
   it('without a session, sends to one only methods a session answers', async () => {

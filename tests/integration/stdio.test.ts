@@ -166,13 +166,14 @@ describe('stdio transport failures', () => {
     expect(s.stderr()).not.toMatch(/"level":"(warn|error)","msg":"(the database connection broke|tool call failed)/);
   });
 
-  it('logs a line that is not JSON-RPC, and goes on serving', async () => {
+  it('logs a line that is not JSON-RPC, answers params the MCP schema refuses with -32602, and goes on serving', async () => {
     const s = serve();
     s.send(INITIALIZE, INITIALIZED);
     s.child.stdin.write('{not json\n');
-    s.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
-    await waitFor(async () => s.answers().has(1));
+    s.send({ jsonrpc: '2.0', id: 1, method: 'ping' }, { jsonrpc: '2.0', id: 2, method: 'resources/read', params: {} });
+    await waitFor(async () => s.answers().has(1) && s.answers().has(2), 20_000);
     expect(s.stderr()).toMatch(/"level":"warn".*MCP over stdio.*JSON/);
+    expect(s.answers().get(2)).toMatchObject({ error: { code: -32602, message: expect.stringContaining('Invalid params for resources/read: params.uri') } });
     s.child.stdin.end();
     expect(await exitWithin(s.exit, 5000)).toEqual({ code: 0, signal: null });
   });
