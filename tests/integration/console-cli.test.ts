@@ -93,5 +93,5 @@ describe('sales-agent admin rotate-signing-key', () => {
     } finally {
       await sql.end();
     }
-  });
+  }, 60_000); // CLI processes, each booting against the database
 });
