@@ -494,6 +494,10 @@ describe('list_creatives', () => {
     expect((byIds as unknown as { context: unknown }).context).toEqual({ correlation_id: 'l' });
     const video = await list({ filters: { format_ids: [{ agent_url: AGENT, id: 'video_standard_30s' }] } });
     expect(video.creatives.map((c) => c.creative_id)).toEqual(['cr_list_video']);
+    // The agent URL with or without its trailing slash names the same format; another id does not match.
+    const slashed = AGENT.endsWith('/') ? AGENT.replace(/\/+$/, '') : `${AGENT}/`;
+    expect((await list({ filters: { format_ids: [{ agent_url: slashed, id: 'video_standard_30s' }] } })).creatives.map((c) => c.creative_id)).toEqual(['cr_list_video']);
+    expect((await list({ filters: { format_ids: [{ agent_url: AGENT, id: 'video_standard_15s' }] } })).creatives).toEqual([]);
     const named = await list({ filters: { name_contains: 'LIST A' } });
     expect(named.creatives.map((c) => c.creative_id)).toEqual(['cr_list_alpha']);
     expect((await list({ filters: { name_contains: '%' } })).creatives).toEqual([]);

@@ -213,7 +213,12 @@ function filterSql(p: Scope, f: CreativeFilters): SQL {
     mine(p),
     f.creativeIds && inArray(creatives.id, f.creativeIds),
     f.statuses ? inArray(creatives.status, f.statuses) : ne(creatives.status, 'archived'),
-    f.formatIds && sql`(${sql.join(f.formatIds.map((x) => sql`${creatives.formatId} @> ${JSON.stringify({ agent_url: x.agent_url, id: x.id })}::jsonb`), sql` or `)})`,
+    // The same format whether its agent URL is written with a trailing slash or not.
+    f.formatIds &&
+      sql`(${sql.join(
+        f.formatIds.map((x) => sql`(${creatives.formatId}->>'id' = ${x.id} and rtrim(${creatives.formatId}->>'agent_url', '/') = rtrim(${x.agent_url}, '/'))`),
+        sql` or `,
+      )})`,
     f.nameContains !== undefined ? ilike(creatives.name, `%${f.nameContains.replace(/[\\%_]/g, (m) => `\\${m}`)}%`) : undefined,
     f.tags && sql`${tags} @> ${JSON.stringify(f.tags)}::jsonb`,
     f.tagsAny && sql`${tags} ?| ${textArray(f.tagsAny)}`,
