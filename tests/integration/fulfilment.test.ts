@@ -154,7 +154,7 @@ describe('creatives assigned while the buy is being booked', () => {
   }
 
   it('waits in pending_start until booked, then goes active', async () => {
-    await setAdapter({ latency_ms: 1500 });
+    await setAdapter({ latency_ms: 3000 }); // a booking slow enough that the next call lands during it, even on a loaded machine
     const { id, packageId } = await waitingBuy();
     const { data } = await call(buyer, 'sync_creatives', { account: buyRequest().account, idempotency_key: key(), creatives: [banner('cr_early')], assignments: [{ creative_id: 'cr_early', package_id: packageId }] });
     expect(data.creatives).toMatchObject([{ creative_id: 'cr_early', assigned_to: [packageId] }]);
@@ -168,7 +168,7 @@ describe('creatives assigned while the buy is being booked', () => {
   });
 
   it('goes from pending_start to rejected when the ad server refuses it, never through active', async () => {
-    await setAdapter({ latency_ms: 1500, reject_reason: 'no sports inventory left' });
+    await setAdapter({ latency_ms: 3000, reject_reason: 'no sports inventory left' });
     const { id, packageId } = await waitingBuy();
     const updated = await call(buyer, 'update_media_buy', { media_buy_id: id, idempotency_key: key(), packages: [{ package_id: packageId, creative_assignments: [{ creative_id: 'cr_early' }] }] });
     expect(updated.data.status).toBe('pending_start');
@@ -251,9 +251,9 @@ describe('manual approval path', () => {
     const cancelDuringBooking = async () => {
       const { data } = await call(buyer, 'create_media_buy', buyRequest({ start_time: 'asap' }));
       const id = data.media_buy_id as string;
-      // The booking under way: its job taken, the mock ad server's call begun (it takes 1.5 s).
+      // The booking under way: its job taken, the mock ad server's call begun (it takes 3 s; the task reaches it within moments).
       await waitFor(async () => (await sql`select locked_at from graphile_worker._private_jobs where key = ${`fulfil:${id}:adp_demo_mock`}`)[0]?.locked_at, 5_000);
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, 1000));
       const res = await call(buyer, 'update_media_buy', { media_buy_id: id, canceled: true, idempotency_key: `cancel-${id}`, account: buyRequest().account });
       expect(res.isError, JSON.stringify(res.data)).toBe(false);
       const taskId = res.data.task_id as string;
@@ -265,13 +265,13 @@ describe('manual approval path', () => {
       return { done, part: part! };
     };
     try {
-      await sql`update adapter_configs set settings = ${sql.json({ latency_ms: 1500, reject: { cancel_order: 'cancel refused by ad server' } })} where id = 'adp_demo_mock'`;
+      await sql`update adapter_configs set settings = ${sql.json({ latency_ms: 3000, reject: { cancel_order: 'cancel refused by ad server' } })} where id = 'adp_demo_mock'`;
       const refused = await cancelDuringBooking();
       expect(refused.done.status).toBe('failed');
       expect(JSON.stringify(refused.done)).toContain('could not be canceled');
       expect(refused.part.state).toBe('canceling');
 
-      await sql`update adapter_configs set settings = ${sql.json({ latency_ms: 1500 })} where id = 'adp_demo_mock'`;
+      await sql`update adapter_configs set settings = ${sql.json({ latency_ms: 3000 })} where id = 'adp_demo_mock'`;
       const canceled = await cancelDuringBooking();
       expect(canceled.done.status).toBe('completed');
       expect(canceled.part.state).toBe('canceled');
