@@ -240,10 +240,8 @@ export async function startWorker(opts: {
    * by a pool with no row belong to a dead one. This scans the job table, so it runs once per stale time.
    */
   let lastSweep = 0;
-  const sweepOrphans = async () => {
-    if (Date.now() - lastSweep < staleMs) return [];
-    lastSweep = Date.now();
-    return database.sql<{ pool_id: string; jobs: number }[]>`
+  const sweepOrphans = async () =>
+    database.sql<{ pool_id: string; jobs: number }[]>`
       with orphans as (
         select j.locked_by as pool_id, count(*)::int as jobs from graphile_worker.jobs j
         where j.locked_by is not null and j.locked_at < now() - make_interval(secs => ${staleMs / 1000})
@@ -251,7 +249,6 @@ export async function startWorker(opts: {
         group by j.locked_by
       )
       select orphans.pool_id, orphans.jobs from orphans, lateral graphile_worker.force_unlock_workers(array[orphans.pool_id]) as unlocked`;
-  };
   /**
    * A job whose last attempt was cut short (its worker killed or stopped mid-call, the database gone from
    * under it) is left with every attempt used: Graphile Worker never runs it again, and the buy, update,
@@ -281,8 +278,10 @@ export async function startWorker(opts: {
              (select count(*)::int from graphile_worker.jobs j where j.locked_by = dead.pool_id) as jobs
       from dead, lateral graphile_worker.force_unlock_workers(array[dead.pool_id]) as unlocked`;
     for (const d of freed) logger.warn('freed the jobs of a worker that stopped beating', { pool_id: d.pool_id, hostname: d.hostname, pid: d.pid, jobs: d.jobs });
+    // The job-table scans, once per stale time; jobs just freed from a dead pool are looked at for a cut-short last attempt at once.
     const sweeping = Date.now() - lastSweep >= staleMs;
-    const orphaned = await sweepOrphans();
+    if (sweeping) lastSweep = Date.now();
+    const orphaned = sweeping ? await sweepOrphans() : [];
     for (const d of orphaned) logger.warn('freed the jobs of a worker that died before its first heartbeat', { pool_id: d.pool_id, jobs: d.jobs });
     const resumed = sweeping || freed.length > 0 ? await retryInterrupted() : [];
     for (const r of resumed) logger.warn('a job whose last attempt was cut short gets one more', { task: r.task, job_id: r.id });
