@@ -75,6 +75,17 @@ export function decodeKeysetCursor(cursor: string, key: string, valid: (value: u
   throw foreignCursor();
 }
 
+/**
+ * A keyset listing's page, fetched with one row more than `limit` to tell whether another follows: the page, and
+ * its pagination block (with the cursor naming its last item when another follows).
+ */
+export function keysetPage<T extends { id: string; sortValue: string | number }>(fetched: T[], limit: number, total: number, key: string): { page: T[]; pagination: PaginationResponse } {
+  const page = fetched.slice(0, limit);
+  const last = page.at(-1);
+  const hasMore = fetched.length > limit && last !== undefined;
+  return { page, pagination: { has_more: hasMore, total_count: total, ...(hasMore && { cursor: encodeKeysetCursor({ value: last.sortValue, id: last.id }, key) }) } };
+}
+
 /** What a list request asks for: the request without its envelope (pagination itself, context, versions, keys). */
 export function listQuery(input: Record<string, unknown>): Record<string, unknown> {
   const { pagination: _p, context: _c, ext: _e, adcp_version: _v, adcp_major_version: _m, idempotency_key: _k, push_notification_config: _n, ...query } = input;

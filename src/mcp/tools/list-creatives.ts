@@ -6,7 +6,7 @@ import { AdcpError } from '../../domain/errors.js';
 import { ADCP31_ADDED_VALUES } from '../adcp31-values.js';
 import { defineTool } from '../define-tool.js';
 import { accountScope } from '../resolve-account.js';
-import { decodeKeysetCursor, encodeKeysetCursor, pageLimit, queryKey } from '../pagination.js';
+import { decodeKeysetCursor, keysetPage, pageLimit, queryKey } from '../pagination.js';
 
 interface Filters {
   creative_ids?: string[];
@@ -111,11 +111,8 @@ export default defineTool({
     const query = queryKey({ account: input.account, filters: input.filters ?? {}, sort });
     const limit = pageLimit(input.pagination);
     const after = input.pagination?.cursor ? decodeKeysetCursor(input.pagination.cursor, query, (v) => validSortValue(sort.field, v)) : undefined;
-    // One more than the page, to know whether another follows.
     const { rows: fetched, total } = await listCreatives(ctx.db, { ...scope, filters, sort, limit: limit + 1, after });
-    const rows = fetched.slice(0, limit);
-    const last = rows.at(-1);
-    const hasMore = fetched.length > limit && last !== undefined;
+    const { page: rows, pagination } = keysetPage(fetched, limit, total, query);
     const fields = input.fields && new Set(input.fields);
     const wants = (f: string) => !fields || fields.has(f);
     const withAssignments = input.include_assignments !== false && wants('assignments');
@@ -127,7 +124,7 @@ export default defineTool({
         filters_applied: Object.entries(filters).flatMap(([k, v]) => (v === undefined ? [] : [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)])),
         sort_applied: sort,
       },
-      pagination: { has_more: hasMore, total_count: total, ...(hasMore && { cursor: encodeKeysetCursor({ value: last.sortValue, id: last.id }, query) }) },
+      pagination,
       creatives: rows.map((r) => {
         const { tags, concept_id: conceptId, concept_name: conceptName } = (r.details as { fields?: { tags?: unknown; concept_id?: unknown; concept_name?: unknown } }).fields ?? {};
         const assigned = assignments.filter((a) => a.creativeId === r.id);

@@ -5,7 +5,7 @@ import { listTasksForPrincipal, validTaskSortValue, type TaskFilters } from '../
 import { AdcpError } from '../../domain/errors.js';
 import { TERMINAL_WORKFLOW, toAdcpTaskStatus, WORKFLOW_STATUSES } from '../../domain/status.js';
 import { defineTool } from '../define-tool.js';
-import { decodeKeysetCursor, encodeKeysetCursor, listQuery, pageLimit, queryKey } from '../pagination.js';
+import { decodeKeysetCursor, keysetPage, listQuery, pageLimit, queryKey } from '../pagination.js';
 import { accountScope, type AccountRef } from '../resolve-account.js';
 
 interface Input {
@@ -77,10 +77,7 @@ export default defineTool({
     const query = queryKey({ ...listQuery(input as Record<string, unknown>), sort });
     const after = input.pagination?.cursor ? decodeKeysetCursor(input.pagination.cursor, query, (v) => validTaskSortValue(sort.field, v)) : undefined;
     const { rows, total } = await listTasksForPrincipal(ctx.db, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, filters, sort, limit: limit + 1, after });
-    // One more than the page tells whether another follows.
-    const more = rows.length > limit;
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
+    const { page, pagination } = keysetPage(rows, limit, total, query);
     return {
       query_summary: {
         total_matching: total,
@@ -102,7 +99,7 @@ export default defineTool({
           ...(s.mediaBuyId && { media_buy_id: s.mediaBuyId }),
         };
       }),
-      pagination: { has_more: more, ...(more && last && { cursor: encodeKeysetCursor({ value: last.sortValue, id: last.id }, query) }), total_count: total },
+      pagination,
     };
   },
 });
