@@ -3,19 +3,19 @@
  * transport closes, for whatever reason, the requests already read are
  * answered, then the process shuts down and exits.
  */
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../logger.js';
 import type { Caller } from './context.js';
 import { Authenticator } from './auth.js';
 import { answerInvalidParams, createMcpServer, type AppServices } from './server.js';
+import { LineStdioTransport } from './stdio-transport.js';
 
 /** How long the requests read before the transport closed may take to be answered (tools return at once: milliseconds). */
 export const DRAIN_MS = 5000;
 
 /**
- * The SDK's stdio transport, saying it has closed only once the requests it read are answered (DRAIN_MS at
+ * The stdio transport (LineStdioTransport), saying it has closed only once the requests it read are answered (DRAIN_MS at
  * most). The SDK drops the answer of every request still running when its transport closes, so a client that
  * writes its requests and then closes stdin (a shell pipe) heard of none of them, committed buys included.
  */
@@ -23,7 +23,7 @@ class AnsweringStdioTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: Transport['onmessage'];
-  private readonly stdio = new StdioServerTransport();
+  private readonly stdio = new LineStdioTransport();
   private readonly unanswered = new Set<RequestId>();
   private answered?: () => void;
   private closed?: Promise<void>;
@@ -36,7 +36,7 @@ class AnsweringStdioTransport implements Transport {
       this.onmessage?.(message);
     };
     this.stdio.onerror = (err) => this.onerror?.(err);
-    // However it closes (we close it, or the SDK does after an error), it has stopped reading; the answers still go out.
+    // However it closes, it has stopped reading; the answers still go out.
     this.stdio.onclose = () => void (this.closed ??= this.drain().then(() => this.onclose?.()));
   }
 
@@ -88,8 +88,7 @@ export async function serveStdio(app: AppServices, token: string | undefined, on
   const mcp = createMcpServer(app, async () => resolved);
   const transport = new AnsweringStdioTransport(app.logger);
 
-  // Why the transport closes, the first reason found: we close it when stdin ends or stdout breaks; the SDK
-  // closes it itself after an error it cannot read past (a message over its 10 MB buffer), reported to onerror.
+  // Why the transport closes, the first reason found: we close it when stdin ends or stdout breaks.
   let closing: { reason: string; failed: boolean } | undefined;
   let lastError: Error | undefined;
   const close = (reason: string, failed: boolean) => {
@@ -98,7 +97,7 @@ export async function serveStdio(app: AppServices, token: string | undefined, on
   };
   mcp.server.onerror = (err) => {
     lastError = err;
-    // Also a line that is not JSON-RPC, which the SDK drops: the client never hears of it, so the log must.
+    // Also a line that is not JSON-RPC (answered -32700 or -32600) or is over 10 MB (-32600): the client's error, logged.
     app.logger.warn('MCP over stdio: transport error', { error: err });
   };
   const serverClosed = mcp.server.onclose;
@@ -108,7 +107,7 @@ export async function serveStdio(app: AppServices, token: string | undefined, on
     app.logger[failed ? 'error' : 'info']('stdio transport closed; shutting down', { reason });
     void onClose(failed ? 1 : 0);
   };
-  // The SDK's stdio transport does not notice the end of stdin; we do.
+  // The transport does not watch for the end of stdin; we do.
   process.stdin.on('end', () => close('stdin ended', false));
   process.stdin.on('close', () => close('stdin closed', false));
   // A client gone without closing our stdin (EPIPE on stdout): nothing we write reaches it any more.

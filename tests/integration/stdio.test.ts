@@ -132,14 +132,20 @@ describe('stdio transport failures', () => {
     return s;
   };
 
-  it('exits, saying why, when a message is over the 10 MB the transport buffers', { timeout: 40_000 }, async () => {
+  it('answers a message over 10 MB with -32600, drops it without buffering it, and goes on serving', { timeout: 40_000 }, async () => {
     const s = serve();
     s.send(INITIALIZE, INITIALIZED);
     await waitFor(async () => s.answers().has(0), 20_000);
-    s.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'get_products', arguments: { brief: 'x'.repeat(11 * 1024 * 1024) } } });
-    // The SDK takes seconds to buffer 10 MB (it copies the whole buffer on every chunk); then it gives up.
-    expect(await exitWithin(s.exit, 20_000)).toEqual({ code: 1, signal: null });
-    expect(s.stderr()).toMatch(/"level":"error","msg":"stdio transport closed; shutting down".*"reason":"ReadBuffer exceeded maximum size/);
+    const started = Date.now();
+    s.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'get_products', arguments: { brief: 'x'.repeat(11 * 1024 * 1024) } } }, { jsonrpc: '2.0', id: 2, method: 'ping' });
+    await waitFor(async () => s.answers().has(2), 20_000);
+    // The SDK's transport took seconds to buffer 10 MB (it copied the whole buffer on every chunk), then closed.
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(s.answers().get(null as unknown as number)).toMatchObject({ error: { code: -32600, message: expect.stringContaining('over 10 MB') } });
+    expect(s.answers().has(1)).toBe(false);
+    expect(s.stderr()).toMatch(/"level":"warn".*MCP over stdio.*over 10 MB/);
+    s.child.stdin.end();
+    expect(await exitWithin(s.exit, 5000)).toEqual({ code: 0, signal: null });
   });
 
   it('exits, saying why, when the client stops reading its stdout', async () => {
@@ -166,13 +172,14 @@ describe('stdio transport failures', () => {
     expect(s.stderr()).not.toMatch(/"level":"(warn|error)","msg":"(the database connection broke|tool call failed)/);
   });
 
-  it('logs a line that is not JSON-RPC, answers params the MCP schema refuses with -32602, and goes on serving', async () => {
+  it('answers a line that is not JSON with -32700 and params the MCP schema refuses with -32602, logs both, and goes on serving', async () => {
     const s = serve();
     s.send(INITIALIZE, INITIALIZED);
     s.child.stdin.write('{not json\n');
     s.send({ jsonrpc: '2.0', id: 1, method: 'ping' }, { jsonrpc: '2.0', id: 2, method: 'resources/read', params: {} });
     await waitFor(async () => s.answers().has(1) && s.answers().has(2), 20_000);
-    expect(s.stderr()).toMatch(/"level":"warn".*MCP over stdio.*JSON/);
+    expect(s.stderr()).toMatch(/"level":"warn".*MCP over stdio.*not JSON/);
+    expect(s.answers().get(null as unknown as number)).toMatchObject({ error: { code: -32700 } });
     expect(s.answers().get(2)).toMatchObject({ error: { code: -32602, message: expect.stringContaining('Invalid params for resources/read: params.uri') } });
     s.child.stdin.end();
     expect(await exitWithin(s.exit, 5000)).toEqual({ code: 0, signal: null });
