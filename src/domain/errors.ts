@@ -75,6 +75,17 @@ export const authRequired = (tool: string) =>
     suggestion: 'Send your token as "Authorization: Bearer <token>" or "x-adcp-auth: <token>" (SALES_AGENT_TOKEN over stdio).',
   });
 
+/**
+ * A token was presented and matches no buyer. Terminal: sending it again will not help (AdCP 3.1 codes this
+ * AUTH_INVALID, 3.0 AUTH_REQUIRED). Over HTTP such a request gets 401 before any tool; over stdio the token is
+ * the server's configuration, so every tool call answers this, for the agent to tell its user.
+ */
+export const credentialsRejected = () =>
+  new AdcpError('AUTH_REQUIRED', 'SALES_AGENT_TOKEN does not match any buyer of this agent (revoked, mistyped, or a token of another agent).', {
+    recovery: 'terminal',
+    suggestion: "Set SALES_AGENT_TOKEN in the MCP client's configuration to a buyer token this agent issued (`sales-agent seed demo --token T` sets the demo buyer's), then restart the server.",
+  });
+
 /** The message of anything thrown, for logs and stored failure reasons. */
 export const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 

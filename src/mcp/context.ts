@@ -13,6 +13,8 @@ import type { Metrics } from '../services/metrics.js';
 export interface Caller {
   tenant: Tenant | undefined;
   principal: Principal | undefined;
+  /** A token was presented that matches no buyer (stdio's SALES_AGENT_TOKEN; HTTP answers 401 instead): every tool refuses. */
+  credentialsRejected?: boolean;
 }
 
 export interface ToolContext extends Caller {

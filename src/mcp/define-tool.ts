@@ -8,7 +8,7 @@ import { ErrorSchema } from '@adcp/sdk/schemas';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { refusedValue, rerunOnBrokenConnection } from '../db/client.js';
-import { AdcpError, authRequired, fieldPath, invalidRequest, MAX_LISTED_ISSUES, type AdcpErrorBody } from '../domain/errors.js';
+import { AdcpError, authRequired, credentialsRejected, fieldPath, invalidRequest, MAX_LISTED_ISSUES, type AdcpErrorBody } from '../domain/errors.js';
 import { unstorablePath } from '../domain/text.js';
 import { postalSupport31 } from '../domain/seller-capabilities.js';
 import { acceptedValues, expectedLiterals, parseAcceptingAdcp31Values } from './adcp31-values.js';
@@ -157,8 +157,8 @@ const SHAPE_31: Record<string, (body: Record<string, unknown>) => Record<string,
 function recode(e: unknown): unknown {
   if (!e || typeof e !== 'object') return e;
   const { code, details } = e as { code?: unknown; details?: { attempted_action?: unknown } };
-  // 3.1 splits the deprecated AUTH_REQUIRED: no credentials at all is AUTH_MISSING (a rejected token never reaches a tool).
-  if (code === 'AUTH_REQUIRED') return { ...e, code: 'AUTH_MISSING' };
+  // 3.1 splits the deprecated AUTH_REQUIRED: no credentials at all is AUTH_MISSING, rejected ones (terminal) AUTH_INVALID.
+  if (code === 'AUTH_REQUIRED') return { ...e, code: (e as { recovery?: unknown }).recovery === 'terminal' ? 'AUTH_INVALID' : 'AUTH_MISSING' };
   // An action the buy's status does not allow is 3.1's ACTION_NOT_ALLOWED (its details already carry what that code needs).
   if (code === 'INVALID_STATE' && details?.attempted_action !== undefined) return { ...e, code: 'ACTION_NOT_ALLOWED' };
   return e;
@@ -305,6 +305,7 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
       throw new AdcpError('INVALID_REQUEST', 'Tool arguments must be a JSON object.', { suggestion: 'Send the arguments as an object.' });
     }
     release = negotiateVersion(args);
+    if (ctx.credentialsRejected) throw credentialsRejected();
     if (tool.auth === 'required' && !ctx.principal) throw authRequired(tool.name);
     if (takesIdempotencyKey(tool)) checkIdempotencyKey(args.idempotency_key);
     const unstorableAt = unstorablePath(args);

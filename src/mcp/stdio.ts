@@ -81,11 +81,15 @@ export async function serveStdio(app: AppServices, token: string | undefined, on
   const auth = new Authenticator(app.database.db);
   const caller: Caller | null = await auth.resolve(token);
   if (caller === null) {
-    app.logger.error('SALES_AGENT_TOKEN does not match any buyer; serving anonymously (discovery only)');
+    app.logger.error('SALES_AGENT_TOKEN does not match any buyer; every tool call will answer that (AUTH_INVALID)');
   }
-  const resolved: Caller = caller ?? (await auth.resolve(undefined))!;
   if (!token) app.logger.warn('SALES_AGENT_TOKEN is not set; serving anonymously (discovery only)');
-  const mcp = createMcpServer(app, async () => resolved);
+  // Resolved on every call, as over HTTP (cached briefly by the Authenticator): a token revoked while the client runs stops working.
+  const resolveCaller = async (): Promise<Caller> => {
+    const found = token ? await auth.resolve(token) : null;
+    return found ?? { ...(await auth.resolve(undefined))!, credentialsRejected: !!token };
+  };
+  const mcp = createMcpServer(app, resolveCaller);
   const transport = new AnsweringStdioTransport(app.logger);
 
   // Why the transport closes, the first reason found: we close it when stdin ends or stdout breaks.
@@ -114,5 +118,5 @@ export async function serveStdio(app: AppServices, token: string | undefined, on
   process.stdout.on('error', (err) => close(`stdout: ${err.message}`, true));
   await mcp.connect(transport);
   answerInvalidParams(transport);
-  app.logger.info('serving MCP over stdio', { principal_id: resolved.principal?.id ?? null });
+  app.logger.info('serving MCP over stdio', { principal_id: caller?.principal?.id ?? null });
 }

@@ -111,6 +111,37 @@ describe('stdio transport with the mcp.json config', () => {
     expect(exit.ms).toBeLessThan(1900); // before the client would resort to SIGTERM
     expect(stderr()).not.toMatch(/"level":"error"/);
   });
+
+  it('refuses every tool with a terminal auth error, naming SALES_AGENT_TOKEN, when the token matches no buyer, and once it is revoked', { timeout: 40_000 }, async () => {
+    const wrong = await connectStdio({ ...baseEnv(), ...config.env, SALES_AGENT_TOKEN: 'not-a-buyer-token-0000', DATABASE_URL: db.url });
+    try {
+      for (const [tool, args] of [['get_products', { brief: 'video' }], ['create_media_buy', buyRequest()]] as const) {
+        const r = await call(wrong.client, tool, args);
+        expect(r.isError).toBe(true);
+        expect((r.data.errors as unknown[])[0]).toMatchObject({ code: 'AUTH_REQUIRED', recovery: 'terminal', message: expect.stringContaining('SALES_AGENT_TOKEN does not match any buyer') });
+      }
+      // AdCP 3.1 names a rejected credential AUTH_INVALID (no credential at all is AUTH_MISSING).
+      const v31 = await call(wrong.client, 'get_products', { brief: 'video', adcp_version: '3.1' });
+      expect((v31.data.errors as unknown[])[0]).toMatchObject({ code: 'AUTH_INVALID', recovery: 'terminal' });
+      expect(wrong.stderr()).toMatch(/"level":"error","msg":"SALES_AGENT_TOKEN does not match any buyer/);
+    } finally {
+      await closeAndWait(wrong.client, wrong.child);
+    }
+
+    // A token revoked while the client runs stops working (within the 5 s the token lookup is cached), as over HTTP.
+    const { client, child } = await connectStdio({ ...baseEnv(), ...config.env, DATABASE_URL: db.url });
+    const d = connect(db.url, { max: 1 });
+    try {
+      expect((await call(client, 'get_media_buys', {})).isError).toBe(false);
+      await d.sql`update principals set token_hash = 'revoked-' || token_hash where tenant_id = 'demo'`;
+      await waitFor(async () => (await call(client, 'get_media_buys', {})).isError, 10_000);
+      expect(((await call(client, 'get_media_buys', {})).data.errors as unknown[])[0]).toMatchObject({ code: 'AUTH_REQUIRED', recovery: 'terminal' });
+    } finally {
+      await d.sql`update principals set token_hash = substr(token_hash, 9) where tenant_id = 'demo' and token_hash like 'revoked-%'`;
+      await d.close();
+      await closeAndWait(client, child);
+    }
+  });
 });
 
 describe('stdio transport failures', () => {
