@@ -346,7 +346,8 @@ export async function updateAdapter(deps: AdminDeps, op: Operator, adapterId: st
     if (notSecret) throw new AdminError(400, 'VALIDATION_ERROR', `secrets.${notSecret}: only credential-like keys (…_key, …_token, …secret, password…) go in secrets; put ${notSecret} in settings`, `secrets.${notSecret}`);
     const [row] = await tx.select().from(adapterConfigs).where(and(eq(adapterConfigs.tenantId, op.tenantId), eq(adapterConfigs.id, adapterId))).for('update');
     if (!row) throw new AdminError(404, 'NOT_FOUND', `No adapter ${adapterId}.`);
-    const visible = p.settings ?? Object.fromEntries(Object.entries(row.settings).filter(([k]) => !isSecretKey(k)));
+    // Secret-looking keys sent among the visible settings are ignored, here as in the audit entry (which would show them).
+    const visible = Object.fromEntries(Object.entries(p.settings ?? row.settings).filter(([k]) => !isSecretKey(k)));
     const hidden = p.settings && nestedSecretKey(p.settings);
     if (hidden) throw new AdminError(400, 'VALIDATION_ERROR', `settings.${hidden}: a credential inside a setting would be stored and shown in clear; send it in secrets under its own key`, `settings.${hidden}`);
     // New secrets are sealed as they come in (stored ones already are); validation sees the sealed strings.

@@ -436,8 +436,13 @@ describe('adapters and settings', () => {
     const box = createSecretBox(parseSecretKeys(TEST_SECRET_KEY));
     expect(box.open(stored!.k, secretContext.adapterSetting('adp_demo_mock', 'api_key'))).toBe('sk-live-very-secret-value');
     expect(() => box.open(stored!.k, secretContext.adapterSetting('adp_other', 'api_key'))).toThrow(/does not open/);
+    // A credential sent among the visible settings is not kept there, nor written into the audit log in clear.
+    expect((await admin.api('PATCH', '/adapters/adp_demo_mock', { settings: { latency_ms: 5, api_key: 'sk-live-in-the-wrong-place' } })).status).toBe(200);
     const audits = await sql`select details::text as d from audit_log where operation = 'adapter.update'`;
     expect(audits.map((a) => a.d).join()).not.toContain('sk-live-very-secret-value');
+    expect(audits.map((a) => a.d).join()).not.toContain('sk-live-in-the-wrong-place');
+    expect(JSON.stringify((await admin.api('GET', '/audit?operation=adapter.update')).body)).not.toContain('sk-live-in-the-wrong-place');
+    expect((await sql`select settings->>'api_key' as k from adapter_configs where id = 'adp_demo_mock'`)[0]!.k).toBe(stored!.k);
 
     // Editing the visible settings keeps the secret; null removes it; secrets must look like secrets.
     await admin.api('PATCH', '/adapters/adp_demo_mock', { settings: { latency_ms: 0 } });
