@@ -185,6 +185,8 @@ const Decimal = z
 const OptionalDecimal = z.preprocess((v) => (v === '' || v === null ? undefined : v), Decimal.optional());
 const Id = z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$/, 'letters, digits, _ . - (up to 80), starting with a letter or digit');
 
+const ISO_CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
+
 export const PricingOptionInput = z
   .object({
     pricing_option_id: Id,
@@ -220,6 +222,15 @@ export async function saveProduct(deps: AdminDeps, op: Operator, mode: 'create' 
       if (ids.has(po.pricing_option_id)) throw new AdminError(400, 'VALIDATION_ERROR', `pricing option ${po.pricing_option_id} is listed twice`, 'pricing_options');
       ids.add(po.pricing_option_id);
     }
+    // create_media_buy refuses a currency the publisher does not accept: an option priced in one would be shown to buyers and never sold.
+    const accepted = (await getTenant(tx, op.tenantId))?.settings.currencies;
+    p.pricing_options.forEach((po, i) => {
+      const field = `pricing_options.${i}.currency`;
+      if (!ISO_CURRENCIES.has(po.currency)) throw new AdminError(400, 'VALIDATION_ERROR', `${field}: ${po.currency} is not an ISO 4217 currency code (e.g. USD, EUR, GBP)`, field);
+      if (accepted?.length && !accepted.includes(po.currency)) {
+        throw new AdminError(400, 'VALIDATION_ERROR', `${field}: this publisher accepts ${accepted.join(', ')}, not ${po.currency}`, field);
+      }
+    });
     const [formats, props, adapter] = await Promise.all([
       tx.select().from(creativeFormats).where(and(eq(creativeFormats.tenantId, op.tenantId), inArray(creativeFormats.id, p.format_ids))),
       tx.select().from(publisherProperties).where(and(eq(publisherProperties.tenantId, op.tenantId), inArray(publisherProperties.id, p.property_ids))),

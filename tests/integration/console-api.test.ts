@@ -322,6 +322,13 @@ describe('products and pricing options', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error.field).toContain('pricing_options');
     expect((await admin.api('POST', '/products', { ...product, format_ids: ['no_such_format'] })).body.error.field).toBe('format_ids');
+    // A currency that is no currency, or one this publisher (USD only) does not accept: buyers would see the option and never buy it.
+    for (const currency of ['XYZ', 'EUR']) {
+      const refused = await admin.api('POST', '/products', { ...product, pricing_options: [{ ...product.pricing_options[0], currency }] });
+      expect(refused.status).toBe(400);
+      expect(refused.body.error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'pricing_options.0.currency' });
+      expect(refused.body.error.message).toContain(currency);
+    }
 
     const created = await admin.api('POST', '/products', product);
     expect(created.status).toBe(201);
