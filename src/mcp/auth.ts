@@ -1,12 +1,15 @@
 /**
  * Bearer token -> caller (principal + tenant). Lookups are by SHA-256 of the
  * token and cached briefly, so the hot path usually skips the query; a revoked
- * token stops working within CACHE_TTL_MS.
+ * token stops working within CACHE_TTL_MS. A caller carries its tenant's
+ * settings (manual approval, creative review...): a change to the tenant,
+ * announced on the events channel, drops that tenant's callers at once.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Database } from '../db/client.js';
 import { defaultTenant, findPrincipalByToken } from '../db/queries/principals.js';
 import type { Caller } from './context.js';
+import type { NotificationHub } from './notify.js';
 
 const CACHE_TTL_MS = 5_000;
 const CACHE_MAX = 10_000;
@@ -25,22 +28,44 @@ export function tokenFromHeaders(headers: IncomingHttpHeaders): string | undefin
 export class Authenticator {
   private readonly cache = new Map<string, { caller: Caller | null; expires: number }>();
   private anon?: { caller: Caller; expires: number };
+  /** Bumped by every drop: a lookup that started before one does not cache what it read. */
+  private generation = 0;
 
-  constructor(private readonly db: Database['db']) {}
+  constructor(
+    private readonly db: Database['db'],
+    hub?: NotificationHub,
+  ) {
+    hub?.onEvent((e) => {
+      if (e.kind === 'catalog') this.forgetTenant(e.tenant_id);
+    });
+    hub?.onResync(() => {
+      this.generation++;
+      this.cache.clear();
+      this.anon = undefined;
+    });
+  }
+
+  private forgetTenant(tenantId: string): void {
+    this.generation++;
+    for (const [token, hit] of this.cache) if (hit.caller?.tenant?.id === tenantId) this.cache.delete(token);
+    if (this.anon?.caller.tenant?.id === tenantId) this.anon = undefined;
+  }
 
   /** The caller for a token; null when the token is unknown. No token means anonymous. */
   async resolve(token: string | undefined): Promise<Caller | null> {
     const now = Date.now();
+    const generation = this.generation;
     if (!token) {
       if (this.anon && this.anon.expires > now) return this.anon.caller;
       const caller: Caller = { tenant: await defaultTenant(this.db), principal: undefined };
-      this.anon = { caller, expires: now + CACHE_TTL_MS };
+      if (generation === this.generation) this.anon = { caller, expires: now + CACHE_TTL_MS };
       return caller;
     }
     const hit = this.cache.get(token);
     if (hit && hit.expires > now) return hit.caller;
     const found = await findPrincipalByToken(this.db, token);
     const caller = found ? { tenant: found.tenant, principal: found.principal } : null;
+    if (generation !== this.generation) return caller;
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
     this.cache.set(token, { caller, expires: now + CACHE_TTL_MS });
     return caller;

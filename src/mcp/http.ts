@@ -139,7 +139,7 @@ export async function startHttpServer(
     metricsToken?: string;
   },
 ): Promise<HttpServer> {
-  const auth = new Authenticator(app.database.db);
+  const auth = new Authenticator(app.database.db, app.hub);
   const sessions = new Map<string, Session>();
   const log = app.logger.child({ component: 'http' });
   // Sessions outlive this replica: owner and subscriptions in Postgres, notification streams replayable from it.

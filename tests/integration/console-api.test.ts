@@ -481,6 +481,22 @@ describe('adapters and settings', () => {
     await admin.api('PATCH', '/adapters/adp_demo_mock', { secrets: { api_key: null, accepted_api_key: null } });
   });
 
+  it('applies a change of the tenant-wide approval mode to the very next buy, however recently the buyer called', async () => {
+    const buyOverHttp = async () => (await rawCall(base, 'create_media_buy', buyRequest(), { authorization: `Bearer ${t.token}` })).body.result!.structuredContent as { status: string };
+    expect((await admin.api('PATCH', '/adapters/adp_demo_mock', { manual_approval_required: false })).status).toBe(200);
+    try {
+      // Booked without approval, and the buyer's token is fresh in the server's cache.
+      await waitFor(async () => (await buyOverHttp()).status !== 'submitted', 8000, 100);
+      expect((await admin.api('PATCH', '/settings', { manual_approval_required: true })).status).toBe(200);
+      expect((await buyOverHttp()).status).toBe('submitted');
+      expect((await admin.api('PATCH', '/settings', { manual_approval_required: false })).status).toBe(200);
+      expect((await buyOverHttp()).status).not.toBe('submitted');
+    } finally {
+      await admin.api('PATCH', '/settings', { manual_approval_required: false });
+      await admin.api('PATCH', '/adapters/adp_demo_mock', { manual_approval_required: true });
+    }
+  });
+
   it('refuses a credential nested inside a visible setting', async () => {
     const res = await admin.api('PATCH', '/adapters/adp_demo_mock', { settings: { latency_ms: 0, oauth: { client_id: 'c', refresh_token: 'r-secret' } } });
     expect(res.status).toBe(400);
