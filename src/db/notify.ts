@@ -29,11 +29,15 @@ export type CatalogEvent = z.infer<typeof CatalogEvent>;
 export const AccountEvent = z.object({ kind: z.literal('account'), tenant_id: z.string(), at: z.string() });
 export type AccountEvent = z.infer<typeof AccountEvent>;
 
+/** A buyer's token was replaced or the buyer removed (a trigger on principals sends it): token caches drop the buyer. */
+export const PrincipalEvent = z.object({ kind: z.literal('principal'), tenant_id: z.string(), principal_id: z.string(), at: z.string() });
+export type PrincipalEvent = z.infer<typeof PrincipalEvent>;
+
 /** A replica took an MCP session over: any other replica still holding it lets it go. */
 export const SessionEvent = z.object({ kind: z.literal('session'), session_id: z.string(), holder: z.string(), at: z.string() });
 export type SessionEvent = z.infer<typeof SessionEvent>;
 
-export const ChangeEvent = z.discriminatedUnion('kind', [MediaBuyEvent, CatalogEvent, AccountEvent, SessionEvent]);
+export const ChangeEvent = z.discriminatedUnion('kind', [MediaBuyEvent, CatalogEvent, AccountEvent, PrincipalEvent, SessionEvent]);
 export type ChangeEvent = z.infer<typeof ChangeEvent>;
 
 export function mediaBuyEventPayload(event: Omit<MediaBuyEvent, 'at' | 'kind'>): string {

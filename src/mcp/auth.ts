@@ -1,7 +1,9 @@
 /**
  * Bearer token -> caller (principal + tenant). Lookups are by SHA-256 of the
- * token and cached briefly, so the hot path usually skips the query; a revoked
- * token stops working within CACHE_TTL_MS. A caller carries its tenant's
+ * token and cached briefly, so the hot path usually skips the query. A token
+ * replaced (rotated) or a buyer removed is announced on the events channel by a
+ * trigger, and that buyer's entries go at once; CACHE_TTL_MS bounds the rest
+ * (a lost LISTEN connection clears everything). A caller carries its tenant's
  * settings (manual approval, creative review...): a change to the tenant,
  * announced on the events channel, drops that tenant's callers at once.
  */
@@ -37,12 +39,18 @@ export class Authenticator {
   ) {
     hub?.onEvent((e) => {
       if (e.kind === 'catalog') this.forgetTenant(e.tenant_id);
+      else if (e.kind === 'principal') this.forgetPrincipal(e.principal_id);
     });
     hub?.onResync(() => {
       this.generation++;
       this.cache.clear();
       this.anon = undefined;
     });
+  }
+
+  private forgetPrincipal(principalId: string): void {
+    this.generation++;
+    for (const [token, hit] of this.cache) if (hit.caller?.principal?.id === principalId) this.cache.delete(token);
   }
 
   private forgetTenant(tenantId: string): void {

@@ -11,6 +11,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buyRequest, call, httpClient, memoryClient, rawCall, startTestApp, TEST_SECRET_KEY, waitFor, type TestApp } from '../helpers/app.js';
 import { ensureWebhookSigningKey } from '../../src/db/queries/signing-keys.js';
+import { startHttpServer } from '../../src/mcp/http.js';
 import { createSecretBox, parseSecretKeys, secretContext } from '../../src/services/secret-box.js';
 import { addOperator, apiWithKey, Browser } from '../helpers/console.js';
 
@@ -401,16 +402,24 @@ describe('buyers', () => {
     const [row] = await sql`select token_hash from principals where id = ${id}`;
     expect(row!.token_hash).not.toBe(token);
     expect(JSON.stringify((await admin.api('GET', '/buyers')).body)).not.toContain(token);
-    const asBuyer = await rawCall(base, 'list_accounts', {}, { authorization: `Bearer ${token}` });
-    expect(asBuyer.status).toBe(200);
-    expect(asBuyer.body.result?.isError).toBeFalsy();
+    // Another replica (its own token cache) on the same database; both have just seen the token.
+    const replica = await startHttpServer(t.app.services, { host: '127.0.0.1', port: 0 });
+    try {
+      for (const url of [base, replica.url]) {
+        const asBuyer = await rawCall(url, 'list_accounts', {}, { authorization: `Bearer ${token}` });
+        expect(asBuyer.status).toBe(200);
+        expect(asBuyer.body.result?.isError).toBeFalsy();
+      }
 
-    const rotated = await admin.api('POST', `/buyers/${id}/rotate-token`);
-    expect(rotated.status).toBe(200);
-    expect(rotated.body.token).not.toBe(token);
-    expect((await rawCall(base, 'list_accounts', {}, { authorization: `Bearer ${rotated.body.token}` })).status).toBe(200);
-    // The old token stops within the auth cache's lifetime (5 s).
-    await waitFor(async () => (await rawCall(base, 'list_accounts', {}, { authorization: `Bearer ${token}` })).status === 401, 8000, 250);
+      const rotated = await admin.api('POST', `/buyers/${id}/rotate-token`);
+      expect(rotated.status).toBe(200);
+      expect(rotated.body.token).not.toBe(token);
+      expect((await rawCall(base, 'list_accounts', {}, { authorization: `Bearer ${rotated.body.token}` })).status).toBe(200);
+      // The old token stops on every replica as the rotation's announcement arrives, not after the cache's 5 s.
+      for (const url of [base, replica.url]) await waitFor(async () => (await rawCall(url, 'list_accounts', {}, { authorization: `Bearer ${token}` })).status === 401, 1500, 25);
+    } finally {
+      await replica.close();
+    }
 
     const page = await admin.post(`/admin/buyers/${id}/rotate-token`);
     expect(page.status).toBe(200);
