@@ -6,7 +6,7 @@
  */
 import { enqueueCreativeSync } from '../jobs/fan-out.js';
 import { DeliveryTypeSchema, MediaChannelSchema, PricingModelSchema } from '@adcp/sdk/schemas';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, notInArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { MockSettings } from '../adapters/mock/mock-adapter.js';
 import type { Db, Tx } from '../db/client.js';
@@ -15,7 +15,7 @@ import { rotateWebhookSigningKey } from '../db/queries/signing-keys.js';
 import { getTenant, insertBuyer, setBuyerToken, patchTenantSettings } from '../db/queries/console.js';
 import { setSlackWebhook } from '../db/queries/notifications.js';
 import { disableOperator, getOperator, insertApiKey, insertOperator, revokeApiKey, deleteOtherSessions, setOperatorPassword, type Role } from '../db/queries/operators.js';
-import { adapterConfigs, creativeFormats, creatives, pricingOptions, products, publisherProperties } from '../db/schema/index.js';
+import { adapterConfigs, creativeFormats, creatives, mediaPackages, pricingOptions, products, publisherProperties } from '../db/schema/index.js';
 import { hashToken, newId, newToken } from '../domain/ids.js';
 import { isLiteralPrivateHost, isLocalHostname, urlHost } from '../domain/webhooks.js';
 import type { Logger } from '../logger.js';
@@ -257,6 +257,7 @@ export async function saveProduct(deps: AdminDeps, op: Operator, mode: 'create' 
       countries: p.countries,
       ...(p.adapter_config_id !== undefined && { adapterConfigId: p.adapter_config_id }),
     };
+    const removed: string[] = [];
     if (mode === 'create') {
       const inserted = await tx.insert(products).values({ tenantId: op.tenantId, id: p.product_id, ...row }).onConflictDoNothing().returning({ id: products.id });
       if (inserted.length === 0) throw new AdminError(409, 'ALREADY_EXISTS', `A product ${p.product_id} already exists.`, 'product_id');
@@ -267,6 +268,25 @@ export async function saveProduct(deps: AdminDeps, op: Operator, mode: 'create' 
         .where(and(eq(products.tenantId, op.tenantId), eq(products.id, p.product_id)))
         .returning({ id: products.id });
       if (updated.length === 0) throw new AdminError(404, 'NOT_FOUND', `No product ${p.product_id}.`, 'product_id');
+      // The product as sent replaces the stored one, pricing options included: one left out is no longer offered.
+      // One that packages were bought under stays (booking and delivery read its price), so the whole save is refused.
+      const dropped = tx
+        .select({ id: pricingOptions.id })
+        .from(pricingOptions)
+        .where(and(eq(pricingOptions.tenantId, op.tenantId), eq(pricingOptions.productId, p.product_id), notInArray(pricingOptions.id, [...ids])));
+      const [sold] = await tx
+        .select({ id: mediaPackages.pricingOptionId })
+        .from(mediaPackages)
+        .where(and(eq(mediaPackages.tenantId, op.tenantId), eq(mediaPackages.productId, p.product_id), inArray(mediaPackages.pricingOptionId, dropped)))
+        .limit(1);
+      if (sold) {
+        throw new AdminError(409, 'PRICING_OPTION_IN_USE', `pricing option ${sold.id} has been bought (media buys' packages use it), so it cannot be removed; keep it in pricing_options, or archive the product to stop selling it.`, 'pricing_options');
+      }
+      const gone = await tx
+        .delete(pricingOptions)
+        .where(and(eq(pricingOptions.tenantId, op.tenantId), eq(pricingOptions.productId, p.product_id), notInArray(pricingOptions.id, [...ids])))
+        .returning({ id: pricingOptions.id });
+      removed.push(...gone.map((g) => g.id));
     }
     for (const po of p.pricing_options) {
       const prow = {
@@ -281,7 +301,7 @@ export async function saveProduct(deps: AdminDeps, op: Operator, mode: 'create' 
         .values({ tenantId: op.tenantId, productId: p.product_id, id: po.pricing_option_id, ...prow })
         .onConflictDoUpdate({ target: [pricingOptions.tenantId, pricingOptions.productId, pricingOptions.id], set: prow });
     }
-    return { result: { product_id: p.product_id }, target: p.product_id, details: { pricing_options: [...ids] } };
+    return { result: { product_id: p.product_id }, target: p.product_id, details: { pricing_options: [...ids], ...(removed.length > 0 && { removed_pricing_options: removed.sort() }) } };
   });
 }
 

@@ -351,6 +351,32 @@ describe('products and pricing options', () => {
     expect(edited.body.pricing_options.map((p: { pricing_option_id: string }) => p.pricing_option_id)).toEqual(['sports_video_auction', 'sports_video_cpm']);
     await waitFor(async () => (await find())?.pricing_options.length === 2);
 
+    // PUT replaces: a pricing option left out is no longer offered (and the audit says so)...
+    const replaced = await admin.api('PUT', '/products/console_sports_video', {
+      ...product,
+      name: 'Sports highlights pre-roll (15s)',
+      pricing_options: [{ pricing_option_id: 'sports_video_auction', pricing_model: 'cpm', currency: 'USD', floor_price: '12' }],
+    });
+    expect(replaced.status).toBe(200);
+    expect(replaced.body.pricing_options.map((p: { pricing_option_id: string }) => p.pricing_option_id)).toEqual(['sports_video_auction']);
+    await waitFor(async () => (await find())?.pricing_options.length === 1);
+    const [entry] = (await admin.api('GET', '/audit?operation=product.update&target=console_sports_video&limit=1')).body.entries;
+    expect(entry.details).toMatchObject({ pricing_options: ['sports_video_auction'], removed_pricing_options: ['sports_video_cpm'] });
+    // ...unless buys were made under it: booking and delivery read its price.
+    await submit();
+    const ctv = (await admin.api('GET', '/products')).body.products.find((p: { product_id: string }) => p.product_id === 'ctv_primetime');
+    const ctvBody = {
+      ...ctv,
+      format_ids: ctv.format_ids.map((f: { id: string }) => f.id),
+      property_ids: ctv.publisher_properties.flatMap((s: { property_ids: string[] }) => s.property_ids),
+      pricing_options: [{ pricing_option_id: 'ctv_prime_cpm_new', pricing_model: 'cpm', currency: 'USD', fixed_price: '45' }],
+    };
+    const inUse = await admin.api('PUT', '/products/ctv_primetime', ctvBody);
+    expect(inUse.status).toBe(409);
+    expect(inUse.body.error).toMatchObject({ code: 'PRICING_OPTION_IN_USE', field: 'pricing_options' });
+    expect(inUse.body.error.message).toContain('ctv_prime_cpm_fixed');
+    expect((await sql`select id from pricing_options where product_id = 'ctv_primetime' order by id`).map((r) => r.id)).toEqual(['ctv_prime_cpm_fixed']);
+
     expect((await admin.api('POST', '/products/console_sports_video/archive')).body).toEqual({ product_id: 'console_sports_video', archived: true });
     await waitFor(async () => (await find()) === undefined);
     const page = await admin.get('/admin/products');
