@@ -205,7 +205,10 @@ export const ProductInput = z.object({
   description: z.string().trim().min(1).max(4000),
   channels: z.array(z.enum(CHANNELS)).min(1, 'pick at least one channel'),
   delivery_type: z.enum(DELIVERY_TYPES),
-  format_ids: z.array(z.string().min(1)).min(1, 'pick at least one creative format'),
+  /** Format ids, or the {agent_url, id} objects GET /products answers with (so a product read can be sent back as it is). */
+  format_ids: z
+    .array(z.union([z.string().min(1), z.object({ id: z.string().min(1) }).transform((f) => f.id)]))
+    .min(1, 'pick at least one creative format'),
   property_ids: z.array(z.string().min(1)).min(1, 'pick at least one property'),
   countries: z.array(z.string().trim().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2 codes such as US')).default([]),
   adapter_config_id: z.preprocess((v) => (v === '' ? null : v), z.string().min(1).nullable().optional()),

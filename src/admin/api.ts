@@ -97,6 +97,7 @@ function productView(p: ProductWithPricing) {
     delivery_type: p.deliveryType,
     format_ids: p.formatIds,
     publisher_properties: p.publisherProperties,
+    property_ids: p.publisherProperties.flatMap((s) => (s as { property_ids?: string[] }).property_ids ?? []),
     countries: p.countries,
     adapter_config_id: p.adapterConfigId,
     archived: p.archived,

@@ -365,13 +365,9 @@ describe('products and pricing options', () => {
     // ...unless buys were made under it: booking and delivery read its price.
     await submit();
     const ctv = (await admin.api('GET', '/products')).body.products.find((p: { product_id: string }) => p.product_id === 'ctv_primetime');
-    const ctvBody = {
-      ...ctv,
-      format_ids: ctv.format_ids.map((f: { id: string }) => f.id),
-      property_ids: ctv.publisher_properties.flatMap((s: { property_ids: string[] }) => s.property_ids),
-      pricing_options: [{ pricing_option_id: 'ctv_prime_cpm_new', pricing_model: 'cpm', currency: 'USD', fixed_price: '45' }],
-    };
-    const inUse = await admin.api('PUT', '/products/ctv_primetime', ctvBody);
+    // A product as GET /products answers is a valid PUT body.
+    expect((await admin.api('PUT', '/products/ctv_primetime', ctv)).body).toEqual(ctv);
+    const inUse = await admin.api('PUT', '/products/ctv_primetime', { ...ctv, pricing_options: [{ pricing_option_id: 'ctv_prime_cpm_new', pricing_model: 'cpm', currency: 'USD', fixed_price: '45' }] });
     expect(inUse.status).toBe(409);
     expect(inUse.body.error).toMatchObject({ code: 'PRICING_OPTION_IN_USE', field: 'pricing_options' });
     expect(inUse.body.error.message).toContain('ctv_prime_cpm_fixed');
