@@ -15,7 +15,7 @@ import { rotateWebhookSigningKey } from '../db/queries/signing-keys.js';
 import { getTenant, insertBuyer, setBuyerToken, patchTenantSettings } from '../db/queries/console.js';
 import { setSlackWebhook } from '../db/queries/notifications.js';
 import { disableOperator, getOperator, insertApiKey, insertOperator, revokeApiKey, deleteOtherSessions, setOperatorPassword, type Role } from '../db/queries/operators.js';
-import { adapterConfigs, creativeFormats, creatives, mediaPackages, pricingOptions, products, publisherProperties } from '../db/schema/index.js';
+import { adapterConfigs, creativeFormats, creatives, pricingOptions, products, publisherProperties } from '../db/schema/index.js';
 import { hashToken, newId, newToken } from '../domain/ids.js';
 import { isLiteralPrivateHost, isLocalHostname, urlHost } from '../domain/webhooks.js';
 import type { Logger } from '../logger.js';
@@ -272,19 +272,7 @@ export async function saveProduct(deps: AdminDeps, op: Operator, mode: 'create' 
         .returning({ id: products.id });
       if (updated.length === 0) throw new AdminError(404, 'NOT_FOUND', `No product ${p.product_id}.`, 'product_id');
       // The product as sent replaces the stored one, pricing options included: one left out is no longer offered.
-      // One that packages were bought under stays (booking and delivery read its price), so the whole save is refused.
-      const dropped = tx
-        .select({ id: pricingOptions.id })
-        .from(pricingOptions)
-        .where(and(eq(pricingOptions.tenantId, op.tenantId), eq(pricingOptions.productId, p.product_id), notInArray(pricingOptions.id, [...ids])));
-      const [sold] = await tx
-        .select({ id: mediaPackages.pricingOptionId })
-        .from(mediaPackages)
-        .where(and(eq(mediaPackages.tenantId, op.tenantId), eq(mediaPackages.productId, p.product_id), inArray(mediaPackages.pricingOptionId, dropped)))
-        .limit(1);
-      if (sold) {
-        throw new AdminError(409, 'PRICING_OPTION_IN_USE', `pricing option ${sold.id} has been bought (media buys' packages use it), so it cannot be removed; keep it in pricing_options, or archive the product to stop selling it.`, 'pricing_options');
-      }
+      // Buys made under it keep the price they were bought at (media_packages.fixed_price and bid_price).
       const gone = await tx
         .delete(pricingOptions)
         .where(and(eq(pricingOptions.tenantId, op.tenantId), eq(pricingOptions.productId, p.product_id), notInArray(pricingOptions.id, [...ids])))

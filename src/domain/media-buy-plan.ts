@@ -47,6 +47,8 @@ export interface PlannedPackage {
   adapterConfigId: string;
   budget: string;
   bidPrice: string | null;
+  /** The option's fixed price at purchase (null for auction options, which take bidPrice). */
+  fixedPrice: string | null;
   /** The impression goal, a whole number as the database keeps it. */
   impressions: string | null;
 }
@@ -379,7 +381,7 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
     if (!adapterConfigId || !adaptersById.has(adapterConfigId)) {
       throw new AdcpError('CONFIGURATION_ERROR', `Product "${product.id}" has no ad server configured.`, { field: at('product_id'), recovery: 'terminal', suggestion: 'The publisher must configure an adapter for this product.' });
     }
-    planned.push({ request: pkg, product, pricingModel: po.pricingModel, currency: po.currency, adapterConfigId, budget, bidPrice, impressions });
+    planned.push({ request: pkg, product, pricingModel: po.pricingModel, currency: po.currency, adapterConfigId, budget, bidPrice, fixedPrice: po.fixedPrice ?? null, impressions });
   });
 
   return planned;

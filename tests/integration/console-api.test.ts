@@ -362,16 +362,29 @@ describe('products and pricing options', () => {
     await waitFor(async () => (await find())?.pricing_options.length === 1);
     const [entry] = (await admin.api('GET', '/audit?operation=product.update&target=console_sports_video&limit=1')).body.entries;
     expect(entry.details).toMatchObject({ pricing_options: ['sports_video_auction'], removed_pricing_options: ['sports_video_cpm'] });
-    // ...unless buys were made under it: booking and delivery read its price.
-    await submit();
+    // A buy keeps the price it was bought at: repricing the option, then withdrawing it, changes new buys only.
+    const { taskId, mediaBuyId } = await submit();
     const ctv = (await admin.api('GET', '/products')).body.products.find((p: { product_id: string }) => p.product_id === 'ctv_primetime');
     // A product as GET /products answers is a valid PUT body.
     expect((await admin.api('PUT', '/products/ctv_primetime', ctv)).body).toEqual(ctv);
-    const inUse = await admin.api('PUT', '/products/ctv_primetime', { ...ctv, pricing_options: [{ pricing_option_id: 'ctv_prime_cpm_new', pricing_model: 'cpm', currency: 'USD', fixed_price: '45' }] });
-    expect(inUse.status).toBe(409);
-    expect(inUse.body.error).toMatchObject({ code: 'PRICING_OPTION_IN_USE', field: 'pricing_options' });
-    expect(inUse.body.error.message).toContain('ctv_prime_cpm_fixed');
-    expect((await sql`select id from pricing_options where product_id = 'ctv_primetime' order by id`).map((r) => r.id)).toEqual(['ctv_prime_cpm_fixed']);
+    expect(ctv.pricing_options).toEqual([expect.objectContaining({ pricing_option_id: 'ctv_prime_cpm_fixed' })]);
+    expect(Number(ctv.pricing_options[0].fixed_price)).toBe(42);
+    const repriced = await admin.api('PUT', '/products/ctv_primetime', { ...ctv, pricing_options: [{ ...ctv.pricing_options[0], fixed_price: '50' }] });
+    expect(repriced.status, JSON.stringify(repriced.body)).toBe(200);
+    const withdrawn = await admin.api('PUT', '/products/ctv_primetime', { ...ctv, pricing_options: [{ pricing_option_id: 'ctv_prime_cpm_new', pricing_model: 'cpm', currency: 'USD', fixed_price: '45' }] });
+    expect(withdrawn.status, JSON.stringify(withdrawn.body)).toBe(200);
+    expect((await sql`select id from pricing_options where product_id = 'ctv_primetime' order by id`).map((r) => r.id)).toEqual(['ctv_prime_cpm_new']);
+    // Approved after both changes: booked, and reported, at 42.
+    expect((await admin.api('POST', `/tasks/${taskId}/approve`)).status).toBe(200);
+    const [order] = await waitFor(async () => {
+      const rows = await sql`select request from mock_ad_server.orders where request->>'media_buy_id' = ${mediaBuyId}`;
+      return rows.length ? rows : undefined;
+    });
+    expect((order!.request as { lines: { bid_price: string }[] }).lines.map((k) => Number(k.bid_price))).toEqual([42]);
+    const delivery = await call(buyer, 'get_media_buy_delivery', { media_buy_ids: [mediaBuyId] });
+    expect((delivery.data.media_buy_deliveries as { by_package: { rate: number }[] }[])[0]!.by_package.map((k) => k.rate)).toEqual([42]);
+    // The product as it was, for the tests after this one.
+    expect((await admin.api('PUT', '/products/ctv_primetime', ctv)).status).toBe(200);
 
     expect((await admin.api('POST', '/products/console_sports_video/archive')).body).toEqual({ product_id: 'console_sports_video', archived: true });
     await waitFor(async () => (await find()) === undefined);

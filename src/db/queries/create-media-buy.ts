@@ -21,6 +21,7 @@ export interface NewPackageRow {
   buyer_ref: string | null;
   budget: string;
   bid_price: string | null;
+  fixed_price: string | null;
   pacing: string | null;
   impressions: string | null;
   targeting: Record<string, unknown> | null;
@@ -92,12 +93,12 @@ export async function createMediaBuyAtomically(db: Queryable, c: AtomicCreate): 
     ),
     pkgs as (
       insert into media_packages (id, media_buy_id, tenant_id, product_id, pricing_option_id, pricing_model, adapter_config_id, buyer_ref,
-                                  budget, bid_price, pacing, impressions, targeting, format_ids, package_config, status, position)
+                                  budget, bid_price, fixed_price, pacing, impressions, targeting, format_ids, package_config, status, position)
       select p.id, buy.id, ${c.tenantId}, p.product_id, p.pricing_option_id, p.pricing_model, p.adapter_config_id, p.buyer_ref,
-             p.budget::numeric, p.bid_price::numeric, p.pacing, p.impressions::numeric, p.targeting, p.format_ids, p.package_config, p.status, p.position
+             p.budget::numeric, p.bid_price::numeric, p.fixed_price::numeric, p.pacing, p.impressions::numeric, p.targeting, p.format_ids, p.package_config, p.status, p.position
       from buy, jsonb_to_recordset(${JSON.stringify(c.packages)}::jsonb) as p(
         id text, product_id text, pricing_option_id text, pricing_model text, adapter_config_id text, buyer_ref text,
-        budget text, bid_price text, pacing text, impressions text, targeting jsonb, format_ids jsonb, package_config jsonb, status text, position int)
+        budget text, bid_price text, fixed_price text, pacing text, impressions text, targeting jsonb, format_ids jsonb, package_config jsonb, status text, position int)
       returning id
     ),
     assignments as (

@@ -35,7 +35,7 @@ export async function loadDelivery(
       'delivery_ends', least(b.end_time, b.canceled_at, case when b.status = 'rejected' then b.updated_at end),
       'packages', coalesce((select json_agg(json_build_object(
           'id', k.id, 'product_id', k.product_id, 'buyer_ref', k.buyer_ref, 'pricing_model', k.pricing_model, 'status', k.status,
-          'rate', coalesce(k.bid_price, po.fixed_price)::text,
+          'rate', coalesce(k.bid_price, k.fixed_price)::text,
           'days', coalesce((select json_agg(json_build_object(
               'day', r.day, 'impressions', r.impressions, 'clicks', r.clicks, 'video_completions', r.video_completions,
               'spend', r.spend::text, 'source', r.source) order by r.day)
@@ -45,7 +45,6 @@ export async function loadDelivery(
               and r.day <= coalesce(${p.endDate ?? null}::date, 'infinity'::date)), '[]'))
           order by k.position, k.created_at, k.id)
         from media_packages k
-        left join pricing_options po on po.tenant_id = k.tenant_id and po.product_id = k.product_id and po.id = k.pricing_option_id
         where k.media_buy_id = b.id), '[]')
     ) as v
     from media_buys b

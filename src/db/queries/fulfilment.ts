@@ -84,8 +84,7 @@ export async function loadPart(db: Queryable, p: { tenantId: string; mediaBuyId:
       'packages', coalesce((select json_agg(json_build_object(
           'id', k.id, 'product_id', k.product_id, 'pricing_model', k.pricing_model, 'adapter_config_id', k.adapter_config_id,
           'budget', k.budget::text, 'bid_price', k.bid_price::text, 'impressions', k.impressions::text,
-          'rate', coalesce((select po.fixed_price from pricing_options po
-                            where po.tenant_id = k.tenant_id and po.product_id = k.product_id and po.id = k.pricing_option_id), k.bid_price)::text,
+          'rate', coalesce(k.fixed_price, k.bid_price)::text,
           'targeting', k.targeting, 'format_ids', k.format_ids, 'status', k.status) order by k.position, k.created_at, k.id)
         from media_packages k where k.media_buy_id = b.id and k.adapter_config_id = ${p.adapterConfigId}), '[]')
     ) as v

@@ -72,6 +72,11 @@ export const mediaPackages = pgTable(
     buyerRef: text('buyer_ref'),
     budget: numeric('budget', { precision: 18, scale: 4 }).notNull(),
     bidPrice: numeric('bid_price', { precision: 18, scale: 4 }),
+    /**
+     * The pricing option's fixed price when the package was bought, kept with it: what booking and delivery
+     * charge. The publisher may reprice or withdraw the option later; that applies to new buys only.
+     */
+    fixedPrice: numeric('fixed_price', { precision: 18, scale: 4 }),
     pacing: text('pacing'),
     impressions: numeric('impressions', { precision: 20, scale: 0 }),
     targeting: jsonb('targeting').$type<Record<string, unknown>>(),

@@ -110,6 +110,7 @@ export default defineTool({
       buyer_ref: p.request.buyer_ref ?? null,
       budget: p.budget,
       bid_price: p.bidPrice,
+      fixed_price: p.fixedPrice,
       pacing: p.request.pacing ?? null,
       impressions: p.impressions,
       targeting: p.request.targeting_overlay ?? null,

@@ -111,6 +111,7 @@ export default defineTool({
         buyerRef: p.request.buyer_ref ?? null,
         budget: p.budget,
         bidPrice: p.bidPrice,
+        fixedPrice: p.fixedPrice,
         pacing: p.request.pacing ?? null,
         impressions: p.impressions,
         targeting: p.request.targeting_overlay ?? null,
