@@ -155,6 +155,17 @@ export async function startHttpServer(
     directory.released(id).catch((err) => log.warn('could not touch a released session', { session_id: id, error: err }));
   }
 
+  // A buyer's token replaced, or the buyer removed: its sessions' event streams, opened with the old token, end
+  // here and now (the token is checked only as a request starts). Its client's next request authenticates again.
+  const stopRevoked = app.hub.onEvent((e) => {
+    if (e.kind !== 'principal') return;
+    for (const [id, session] of sessions) {
+      if (session.principalId !== e.principal_id) continue;
+      release(id, session);
+      log.info("session ended: its buyer's token was replaced or the buyer removed", { session_id: id, principal_id: e.principal_id });
+    }
+  });
+
   /** Sessions being opened (initialize, or a take-over) and not yet in `sessions`: their room is reserved. */
   let opening = 0;
 
@@ -454,6 +465,7 @@ export async function startHttpServer(
     close: async () => {
       clearInterval(releaseIdle);
       stopMoved();
+      stopRevoked();
       await Promise.all([...sessions.values()].map((s) => s.close().catch(() => {})));
       sessions.clear();
       await directory.close();

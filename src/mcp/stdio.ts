@@ -78,7 +78,7 @@ class AnsweringStdioTransport implements Transport {
 
 /** `onClose(code)` stops the app and exits: 0 once the client closed stdin, 1 when the transport failed. */
 export async function serveStdio(app: AppServices, token: string | undefined, onClose: (code: number) => Promise<void>): Promise<void> {
-  const auth = new Authenticator(app.database.db);
+  const auth = new Authenticator(app.database.db, app.hub);
   const caller: Caller | null = await auth.resolve(token);
   if (caller === null) {
     app.logger.error('SALES_AGENT_TOKEN does not match any buyer; every tool call will answer that (AUTH_INVALID)');

@@ -446,8 +446,27 @@ describe('buyers', () => {
         expect(asBuyer.body.result?.isError).toBeFalsy();
       }
 
+      // A session with its notification stream open, on the old token.
+      const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` };
+      const init = await fetch(`${base}/mcp`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'held', version: '1' } } }),
+      });
+      const sessionId = init.headers.get('mcp-session-id')!;
+      await init.text();
+      await fetch(`${base}/mcp`, { method: 'POST', headers: { ...headers, 'mcp-session-id': sessionId }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+      const stream = await fetch(`${base}/mcp`, { method: 'GET', headers: { ...headers, accept: 'text/event-stream', 'mcp-session-id': sessionId } });
+      expect(stream.status).toBe(200);
+      const reader = stream.body!.getReader();
+      const ended = (async () => {
+        for (;;) if ((await reader.read()).done) return true;
+      })();
+
       const rotated = await admin.api('POST', `/buyers/${id}/rotate-token`);
       expect(rotated.status).toBe(200);
+      // The stream opened with the old token ends with the rotation (it would have gone on receiving the buyer's notifications).
+      expect(await Promise.race([ended, new Promise((r) => setTimeout(() => r('still open'), 1500))])).toBe(true);
       expect(rotated.body.token).not.toBe(token);
       expect((await rawCall(base, 'list_accounts', {}, { authorization: `Bearer ${rotated.body.token}` })).status).toBe(200);
       // The old token stops on every replica as the rotation's announcement arrives, not after the cache's 5 s.
