@@ -8,6 +8,7 @@ import { mediaBuyHasCreatives } from '../db/queries/creatives.js';
 import { lockMediaBuy, updateMediaBuy, type MediaBuyRow, type WorkflowStepRow } from '../db/queries/media-buys.js';
 import { getWorkflowStep, lockWorkflowStep, updateWorkflowStep } from '../db/queries/workflow.js';
 import { publishChange } from '../db/notify.js';
+import { releaseOf } from '../domain/adcp-release.js';
 import { initialStatus } from '../domain/status.js';
 import { enqueueFulfilment } from '../jobs/fan-out.js';
 import { allowsPrivateWebhooks } from '../db/queries/accounts.js';
@@ -64,6 +65,7 @@ export function rejectMediaBuy(db: Db, p: { tenantId: string; taskId: string; ac
       mediaBuyId: buy.id,
       status: 'rejected',
       message: `Rejected by the seller: ${p.reason}`,
+      release: releaseOf(step.request),
       push: step.pushNotificationConfig as PushConfig | null,
       allowPrivateNetwork: !!step.pushNotificationConfig && (await allowsPrivateWebhooks(tx, { tenantId: p.tenantId, accountId: buy.accountId })),
     });

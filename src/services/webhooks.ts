@@ -1,6 +1,10 @@
-/** Queue the AdCP webhook for a task's new status, if the buyer asked for one (push_notification_config). */
+/**
+ * Queue the AdCP webhook for a task's new status, if the buyer asked for one (push_notification_config). Its
+ * result (the task's response) is shaped for the release the task was asked in, as the call's own answer was.
+ */
 import type { Queryable } from '../db/client.js';
 import { queueWebhook } from '../db/queries/webhooks.js';
+import { servedAs, type AdcpRelease } from '../domain/adcp-release.js';
 import { newId } from '../domain/ids.js';
 import { webhookPayload, type PushConfig } from '../domain/webhooks.js';
 
@@ -15,6 +19,8 @@ export async function queueTaskWebhook(
     status: string;
     message?: string;
     result?: Record<string, unknown>;
+    /** The release the task's request was served in (releaseOf its stored request). */
+    release: AdcpRelease;
     push: PushConfig | null | undefined;
     allowPrivateNetwork: boolean;
   },
@@ -34,7 +40,7 @@ export async function queueTaskWebhook(
       taskType: p.taskType,
       status: p.status,
       message: p.message,
-      result: p.result,
+      result: p.result && servedAs(p.release, p.taskType, p.result, p.status === 'failed'),
       url: p.push.url,
       operationId: p.push.operation_id,
     }),

@@ -130,6 +130,35 @@ describe('webhooks', () => {
     expect(await tablesHolding(sql, SECRET)).toEqual([]);
   });
 
+  it('gives a buyer who asked in AdCP 3.1 the task’s result in 3.1’s shape: completion and failure webhooks, and tasks/get', async () => {
+    const auth = { schemes: ['Bearer'], credentials: 'bearer-token-0123456789-abcdefghij' };
+    const { data } = await call(buyer, 'create_media_buy', buyRequest({ adcp_version: '3.1', account: sandbox, push_notification_config: { url: `${base}/hooks/v31/ok`, authentication: auth } }));
+    const [hit] = await hitsAt('/hooks/v31/ok', 1);
+    const payload = JSON.parse(hit!.body);
+    // The result is the task's response: 3.1 keeps the top-level status for the task's, the buy's goes in media_buy_status.
+    expect(payload.result).toMatchObject({ media_buy_id: data.media_buy_id, status: 'completed', media_buy_status: 'pending_creatives', adcp_version: '3.1' });
+    if (have31Schemas) expect(payloadProblems31('media-buy/create-media-buy-response.json', payload.result)).toEqual([]);
+    // Polled in 3.1, the same; in 3.0, the 3.0 shape (status is the buy's).
+    const polled = await call(buyer, 'tasks/get', { task_id: payload.task_id, include_result: true, adcp_version: '3.1' });
+    expect(polled.data.result).toMatchObject({ status: 'completed', media_buy_status: 'pending_creatives', adcp_version: '3.1' });
+    if (have31Schemas) expect(payloadProblems31('media-buy/create-media-buy-response.json', polled.data.result)).toEqual([]);
+    const polled30 = await call(buyer, 'tasks/get', { task_id: payload.task_id, include_result: true });
+    expect(polled30.data.result).toMatchObject({ status: 'pending_creatives' });
+    expect(payloadProblems('media-buy/create-media-buy-response.json', polled30.data.result as Record<string, unknown>)).toEqual([]);
+
+    // Rejected by the ad server: the failure webhook's result is a 3.1 error response.
+    await sql`update adapter_configs set settings = settings || '{"reject_marker": "REJECT-V31"}' where id = 'adp_demo_mock'`;
+    try {
+      await call(buyer, 'create_media_buy', buyRequest({ adcp_version: '3.1', buyer_ref: 'REJECT-V31', account: sandbox, push_notification_config: { url: `${base}/hooks/v31/failed`, authentication: auth } }));
+      const [failed] = await hitsAt('/hooks/v31/failed', 1);
+      const failure = JSON.parse(failed!.body);
+      expect(failure).toMatchObject({ status: 'failed', result: { status: 'failed', adcp_version: '3.1', errors: [expect.objectContaining({ code: expect.any(String) })] } });
+      if (have31Schemas) expect(payloadProblems31('media-buy/create-media-buy-response.json', failure.result)).toEqual([]);
+    } finally {
+      await sql`update adapter_configs set settings = settings - 'reject_marker' where id = 'adp_demo_mock'`;
+    }
+  });
+
   it('refuses credentials that read as sealed, which would be taken for sealed ones when opened', async () => {
     const res = await call(buyer, 'create_media_buy', buyRequest({ account: sandbox, push_notification_config: { url: `${base}/hooks/enc`, authentication: { schemes: ['Bearer'], credentials: 'enc:v1:deadbeef:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } } }));
     expect(res.isError).toBe(true);

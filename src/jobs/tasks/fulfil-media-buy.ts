@@ -11,6 +11,7 @@
  * so a retry (or a crash between the ad server's answer and our commit) never
  * books twice. Throw to retry; return to finish. An invalid payload is dropped.
  */
+import { releaseOf } from '../../domain/adcp-release.js';
 import { errorMessage } from '../../domain/errors.js';
 import { brokenDatabaseQuery, type Database, type Queryable } from '../../db/client.js';
 import { loadPart, lockBuy, recordPartBooked, recordPartFailed, recordPartRetry, settlePart, type PartView } from '../../db/queries/fulfilment.js';
@@ -142,6 +143,7 @@ async function fulfilPart(p: Part, job: JobInfo, deps: TaskDeps, log: Logger): P
         status: 'completed',
         // The buy as it now stands (this transaction's writes included), packages and the request's context.
         result: await completionResult(db, p, v.principal_id),
+        release: releaseOf(v.step),
         push: v.step.push,
         allowPrivateNetwork: v.allow_private_webhooks,
       });
@@ -233,6 +235,7 @@ async function reject(deps: TaskDeps, v: PartView, ref: Part & { adapterType: st
         mediaBuyId: ref.mediaBuyId,
         status: 'failed',
         result: { errors: [stepError] },
+        release: releaseOf(v.step),
         push: v.step.push,
         allowPrivateNetwork: v.allow_private_webhooks,
       });

@@ -7,6 +7,7 @@
  * converge even if they run out of order, and waits (by retrying) while its
  * part is still being booked.
  */
+import { releaseOf } from '../../domain/adcp-release.js';
 import { errorMessage } from '../../domain/errors.js';
 import { CLOSED_BUY, orderStatus, TERMINAL_WORKFLOW, toAdcpMediaBuyStatus } from '../../domain/status.js';
 import type { PushConfig } from '../../domain/webhooks.js';
@@ -97,6 +98,7 @@ export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps
       mediaBuyId,
       status: error ? 'failed' : 'completed',
       result: error ? { errors: [error] } : { media_buy_id: mediaBuyId, status },
+      release: releaseOf(locked.request),
       push: locked.pushNotificationConfig as PushConfig | null,
       allowPrivateNetwork: v.allow_private_webhooks,
     });

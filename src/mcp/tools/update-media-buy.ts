@@ -12,6 +12,7 @@ import { getMediaBuy, updateMediaBuy } from '../../db/queries/media-buys.js';
 import { undoOf } from '../../db/queries/update-undo.js';
 import { cancelOpenCreateTasks, insertWorkflowStep, updateWorkflowStep } from '../../db/queries/workflow.js';
 import { publishChange } from '../../db/notify.js';
+import { negotiateVersion, releaseOf } from '../../domain/adcp-release.js';
 import { AdcpError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import { rejectTestFixtures } from '../../domain/media-buy-plan.js';
@@ -150,6 +151,7 @@ export default defineTool({
             mediaBuyId: buy.id,
             status: 'canceled',
             message: 'The buyer canceled the media buy.',
+            release: releaseOf(task.request),
             push: task.pushNotificationConfig as PushConfig | null,
             allowPrivateNetwork: allowPrivateWebhooks,
           });
@@ -175,6 +177,7 @@ export default defineTool({
           mediaBuyId: buy.id,
           status: 'completed',
           result: { media_buy_id: buy.id, status: toAdcpMediaBuyStatus(plan.status) },
+          release: negotiateVersion(input),
           push: sealedPush as PushConfig | null,
           allowPrivateNetwork: allowPrivateWebhooks,
         });
