@@ -23,7 +23,7 @@ import { deliverWebhook } from '../../src/jobs/tasks/deliver-webhook.js';
 import { createLogger } from '../../src/logger.js';
 import { serveWellKnown } from '../../src/mcp/well-known.js';
 import { createSecretBox, sealBuyerCredentials, secretBox, secretContext } from '../../src/services/secret-box.js';
-import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { buyRequest, call, futureFlight, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { have31Schemas, payloadProblems, payloadProblems31 } from '../helpers/adcp-schema.js';
 import { tablesHolding } from '../helpers/db.js';
 import { startWebhookReceiver, type Received } from '../helpers/receiver.js';
@@ -156,6 +156,41 @@ describe('webhooks', () => {
       if (have31Schemas) expect(payloadProblems31('media-buy/create-media-buy-response.json', failure.result)).toEqual([]);
     } finally {
       await sql`update adapter_configs set settings = settings - 'reject_marker' where id = 'adp_demo_mock'`;
+    }
+  });
+
+  it('gives an update task’s result the buy’s revision, which AdCP 3.1 requires: applied at the ad server or done at once', async () => {
+    const push = (path: string) => ({ url: `${base}${path}`, authentication: { schemes: ['Bearer'], credentials: 'bearer-token-0123456789-abcdefghij' } });
+    const key = () => `upd-${randomBytes(8).toString('hex')}`;
+    await call(buyer, 'create_media_buy', buyRequest({ account: sandbox, push_notification_config: push('/hooks/rev/created') }));
+    const created = JSON.parse((await hitsAt('/hooks/rev/created', 1))[0]!.body).result as { media_buy_id: string };
+    // Booked: the change goes to the ad server, and its task completes when it is applied there.
+    const paused = await call(buyer, 'update_media_buy', { media_buy_id: created.media_buy_id, paused: true, idempotency_key: key(), adcp_version: '3.1', push_notification_config: push('/hooks/rev/applied') });
+    expect(paused.data).toMatchObject({ revision: 2 });
+    const applied = JSON.parse((await hitsAt('/hooks/rev/applied', 1))[0]!.body);
+    expect(applied.result).toMatchObject({ media_buy_id: created.media_buy_id, revision: 2, status: 'completed', media_buy_status: 'pending_creatives' });
+    if (have31Schemas) expect(payloadProblems31('media-buy/update-media-buy-response.json', applied.result)).toEqual([]);
+    const polled = await call(buyer, 'tasks/get', { task_id: applied.task_id, include_result: true, adcp_version: '3.1' });
+    expect(polled.data.result).toMatchObject({ revision: 2 });
+    if (have31Schemas) expect(payloadProblems31('media-buy/update-media-buy-response.json', polled.data.result)).toEqual([]);
+    const polled30 = await call(buyer, 'tasks/get', { task_id: applied.task_id, include_result: true });
+    expect(polled30.data.result).toMatchObject({ revision: 2, status: 'pending_creatives' });
+    expect(payloadProblems('media-buy/update-media-buy-response.json', polled30.data.result as Record<string, unknown>)).toEqual([]);
+
+    // Awaiting the seller's approval, nothing is at an ad server: the update's task completes at once.
+    await sql`update adapter_configs set manual_approval_required = true where id = 'adp_demo_mock'`;
+    t.app.services.catalog.invalidate();
+    try {
+      const submitted = await call(buyer, 'create_media_buy', buyRequest({ account: sandbox }));
+      const [waiting] = await sql`select media_buy_id from workflow_steps where id = ${submitted.data.task_id as string}`;
+      const u = await call(buyer, 'update_media_buy', { media_buy_id: waiting!.media_buy_id, end_time: futureFlight(40).end_time, idempotency_key: key(), adcp_version: '3.1', push_notification_config: push('/hooks/rev/at-once') });
+      expect(u.isError, JSON.stringify(u.data)).toBe(false);
+      const atOnce = JSON.parse((await hitsAt('/hooks/rev/at-once', 1))[0]!.body);
+      expect(atOnce.result).toMatchObject({ media_buy_id: waiting!.media_buy_id, revision: 2, status: 'completed' });
+      if (have31Schemas) expect(payloadProblems31('media-buy/update-media-buy-response.json', atOnce.result)).toEqual([]);
+    } finally {
+      await sql`update adapter_configs set manual_approval_required = false where id = 'adp_demo_mock'`;
+      t.app.services.catalog.invalidate();
     }
   });
 

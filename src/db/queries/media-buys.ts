@@ -114,6 +114,15 @@ export async function isBooked(db: Queryable, p: { tenantId: string; id: string 
   return rows.length > 0;
 }
 
+/** A buy's status and revision as last committed. */
+export async function mediaBuyState(db: Queryable, p: { tenantId: string; id: string }): Promise<{ status: string; revision: number } | undefined> {
+  const [row] = await db
+    .select({ status: mediaBuys.status, revision: mediaBuys.revision })
+    .from(mediaBuys)
+    .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.id, p.id)));
+  return row;
+}
+
 export async function lockMediaBuy(db: Queryable, p: { tenantId: string; id: string }): Promise<MediaBuyRow | undefined> {
   const [row] = await db
     .select()

@@ -13,6 +13,7 @@ import { CLOSED_BUY, orderStatus, TERMINAL_WORKFLOW, toAdcpMediaBuyStatus } from
 import type { PushConfig } from '../../domain/webhooks.js';
 import { brokenDatabaseQuery } from '../../db/client.js';
 import { loadPart, recordUpdatePartRetry, settleUpdatePart, type PartView } from '../../db/queries/fulfilment.js';
+import { mediaBuyState } from '../../db/queries/media-buys.js';
 import { getWorkflowStep, lockWorkflowStep, updateWorkflowStep } from '../../db/queries/workflow.js';
 import { publishChange } from '../../db/notify.js';
 import { AdapterError } from '../../adapters/port.js';
@@ -88,7 +89,9 @@ export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps
     const error = failures.length
       ? { code: 'ADAPTER_REJECTED', message: `${failures.join('; ')}${undone ? '. The change was undone: the media buy is as it was before this update (its reporting webhook and creative assignments aside).' : ''}`, recovery: 'correctable' }
       : null;
-    await updateWorkflowStep(tx, { tenantId, id: stepId }, error ? { status: 'failed', error } : { status: 'completed', response: { media_buy_id: mediaBuyId, status } });
+    // The completion artifact is an update_media_buy success: the buy's revision to send with the next update, as the call answered.
+    const response = error ? null : { media_buy_id: mediaBuyId, status, revision: (await mediaBuyState(tx, { tenantId, id: mediaBuyId }))?.revision };
+    await updateWorkflowStep(tx, { tenantId, id: stepId }, response ? { status: 'completed', response } : { status: 'failed', error });
     await publishChange(tx, { tenant_id: tenantId, principal_id: v.principal_id, media_buy_id: mediaBuyId, task_id: stepId, status: buyStatus, summary: error ? `update failed at the ad server: ${error.message}` : 'update applied at the ad server' });
     await queueTaskWebhook(tx, {
       tenantId,
@@ -97,7 +100,7 @@ export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps
       taskType: 'update_media_buy',
       mediaBuyId,
       status: error ? 'failed' : 'completed',
-      result: error ? { errors: [error] } : { media_buy_id: mediaBuyId, status },
+      result: response ?? { errors: [error] },
       release: releaseOf(locked.request),
       push: locked.pushNotificationConfig as PushConfig | null,
       allowPrivateNetwork: v.allow_private_webhooks,

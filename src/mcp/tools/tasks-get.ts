@@ -5,7 +5,7 @@ import { getMediaBuy } from '../../db/queries/media-buys.js';
 import { getTaskForPrincipal, taskInAccount } from '../../db/queries/workflow.js';
 import { AdcpError } from '../../domain/errors.js';
 import { toAdcpMediaBuy } from '../../domain/media-buy-view.js';
-import { toAdcpTaskStatus } from '../../domain/status.js';
+import { toAdcpMediaBuyStatus, toAdcpTaskStatus } from '../../domain/status.js';
 import { defineTool } from '../define-tool.js';
 import { accountScope } from '../resolve-account.js';
 
@@ -33,9 +33,10 @@ export default defineTool({
     }
     const status = toAdcpTaskStatus(step.status);
     let result: Record<string, unknown> | undefined = step.response ?? undefined;
-    if (status === 'completed' && step.mediaBuyId && (step.stepType === 'create_media_buy' || !result)) {
+    // An update's result is an update_media_buy success, whose revision AdCP 3.1 requires (updates completed before it was kept take the buy's).
+    if (status === 'completed' && step.mediaBuyId && (step.stepType === 'create_media_buy' || !result || (step.stepType === 'update_media_buy' && result.revision === undefined))) {
       const buy = await getMediaBuy(ctx.db, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, id: step.mediaBuyId });
-      if (buy) result = step.stepType === 'create_media_buy' ? toAdcpMediaBuy(buy) : { media_buy_id: buy.buy.id, status: buy.buy.status };
+      if (buy) result = step.stepType === 'create_media_buy' ? toAdcpMediaBuy(buy) : { media_buy_id: buy.buy.id, status: toAdcpMediaBuyStatus(buy.buy.status), ...result, revision: buy.buy.revision };
     }
     return {
       task_id: step.id,

@@ -169,14 +169,15 @@ export default defineTool({
       const sent = buy.status !== 'pending_approval' && (await enqueueMediaBuyUpdate(tx, { tenantId: ctx.tenant.id, mediaBuyId: buy.id, stepId })) > 0;
       if (!sent) {
         // Nothing to send to an ad server (awaiting approval, or nothing booked): done now, and the buyer told if it asked.
-        await updateWorkflowStep(tx, { tenantId: ctx.tenant.id, id: stepId }, { status: 'completed', response: { media_buy_id: buy.id } });
+        const response = { media_buy_id: buy.id, status: toAdcpMediaBuyStatus(plan.status), revision };
+        await updateWorkflowStep(tx, { tenantId: ctx.tenant.id, id: stepId }, { status: 'completed', response });
         await queueTaskWebhook(tx, {
           ...scope,
           taskId: stepId,
           taskType: TOOL,
           mediaBuyId: buy.id,
           status: 'completed',
-          result: { media_buy_id: buy.id, status: toAdcpMediaBuyStatus(plan.status) },
+          result: response,
           release: negotiateVersion(input),
           push: sealedPush as PushConfig | null,
           allowPrivateNetwork: allowPrivateWebhooks,
