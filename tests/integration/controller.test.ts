@@ -107,6 +107,10 @@ describe('seed_product and seed_pricing_option', () => {
     const fixture = { delivery_type: 'guaranteed', channels: ['video'], format_ids: [{ id: 'video_30s' }] };
     expect(await ctl('seed_product', { product_id: 'sports_preroll_q2', fixture })).toMatchObject({ success: true });
     expect(await ctl('seed_product', { product_id: 'sports_preroll_q2', fixture })).toMatchObject({ success: true }); // re-seed is idempotent
+    // Not priced yet, it is not offered: an AdCP product has at least one pricing option.
+    const unpriced = await call(buyer, 'get_products', { buying_mode: 'wholesale' });
+    expect(responseProblems('get_products', unpriced.data)).toEqual([]);
+    expect((unpriced.data.products as { product_id: string }[]).map((p) => p.product_id)).not.toContain('sports_preroll_q2');
     expect(await ctl('seed_pricing_option', { product_id: 'sports_preroll_q2', pricing_option_id: 'cpm_guaranteed', fixture: { pricing_model: 'cpm', currency: 'USD', fixed_price: 22 } })).toMatchObject({ success: true });
     expect(await ctl('seed_product', { product_id: 'sports_display_auction', fixture: { delivery_type: 'non_guaranteed', channels: ['display'], format_ids: [{ id: 'display_300x250' }] } })).toMatchObject({ success: true });
     expect(await ctl('seed_pricing_option', { product_id: 'sports_display_auction', pricing_option_id: 'cpm_auction', fixture: { pricing_model: 'cpm', currency: 'USD', floor_price: 5 } })).toMatchObject({ success: true });

@@ -95,7 +95,9 @@ export default defineTool({
     const filtered: ProductWithPricing[] = [];
     for (const p of all) {
       const pricing = pricingWanted(p, input.filters);
-      if (pricing !== p.pricing && pricing.length === 0) continue;
+      // Nothing to buy it at (the buyer's filters left no option, or a test product is seeded before its prices):
+      // not offered, as an AdCP product has at least one pricing option.
+      if (pricing.length === 0) continue;
       const offered = pricing === p.pricing ? p : { ...p, pricing };
       if (matchesFilters(offered, input.filters)) filtered.push(offered);
     }
