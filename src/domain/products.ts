@@ -72,11 +72,21 @@ export function briefTerms(brief: string): string[] {
   return [...terms];
 }
 
+/**
+ * Words a brief may use for a product's channel, keyed by the AdCP channel the product declares (olv,
+ * ctv, streaming_audio, podcast, display...), so "audio" finds podcasts and "video" finds olv and ctv.
+ */
 const SYNONYMS: Record<string, string[]> = {
-  video: ['olv', 'preroll', 'pre', 'instream', 'video'],
-  ctv: ['ctv', 'connected', 'tv', 'streaming', 'ott', 'television'],
-  audio: ['audio', 'podcast', 'podcasts', 'radio', 'streaming'],
+  olv: ['video', 'online', 'olv', 'preroll', 'pre', 'instream', 'outstream'],
+  ctv: ['ctv', 'connected', 'tv', 'streaming', 'ott', 'television', 'video'],
+  linear_tv: ['tv', 'television', 'linear', 'broadcast', 'video'],
+  streaming_audio: ['audio', 'radio', 'streaming', 'music'],
+  podcast: ['audio', 'podcast', 'podcasts'],
+  radio: ['audio', 'radio'],
   display: ['display', 'banner', 'banners', 'web', 'site'],
+  // Seller-defined channel names outside AdCP's list.
+  video: ['olv', 'preroll', 'pre', 'instream', 'video'],
+  audio: ['audio', 'podcast', 'podcasts', 'radio', 'streaming'],
   mobile: ['mobile', 'app', 'apps', 'phone'],
 };
 

@@ -75,6 +75,15 @@ describe('discovery tools', () => {
     expect(products.flatMap((p) => p.pricing_options as Record<string, unknown>[]).some((po) => po.fixed_price !== undefined)).toBe(true);
   });
 
+  it('get_products matches a brief to products by their AdCP channel: audio finds podcasts, video finds olv and ctv', async () => {
+    const ids = async (brief: string) => ((await call(buyer, 'get_products', { brief })).data.products as { product_id: string }[]).map((p) => p.product_id);
+    // The podcast product's name and description never say "audio": its channel (podcast) does.
+    expect(await ids('audio')).toEqual(expect.arrayContaining(['audio_podcast_host_read', 'audio_streaming_ros']));
+    const video = await ids('video for a car launch');
+    expect(video).toEqual(expect.arrayContaining(['video_preroll_news', 'video_outstream_ros', 'ctv_primetime', 'ctv_run_of_network']));
+    expect(video.slice(0, 4).sort()).toEqual(['ctv_primetime', 'ctv_run_of_network', 'video_outstream_ros', 'video_preroll_news']);
+  });
+
   it('get_products pages its ranked list with max_results and a cursor tied to the brief and filters', async () => {
     const brief = 'Video and CTV for a sports drink';
     const all = ((await call(buyer, 'get_products', { brief })).data.products as { product_id: string }[]).map((p) => p.product_id);
