@@ -4,11 +4,11 @@
  * either returns a plan ready to store or throws the first AdcpError.
  */
 import type { AdapterConfigRow } from '../db/queries/adapters.js';
-import type { ProductWithPricing } from '../db/queries/inventory.js';
+import type { PricingOptionRow, ProductWithPricing } from '../db/queries/inventory.js';
 import type { TenantSettings } from '../db/schema/index.js';
 import { checkAssignedCreatives, type LibraryCreative } from './creatives.js';
 import { AdcpError } from './errors.js';
-import { compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
+import { amountToNumber, compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
 
 export interface PackageRequest {
   product_id: string;
@@ -162,6 +162,38 @@ export function positiveAmount(value: unknown, field: string, what: string): str
   const units = toUnits(value);
   if (units <= 0n) throw new AdcpError('VALIDATION_ERROR', `${what} ${value} rounds to 0 at 4 decimal places.`, { field, suggestion: `Send ${what} of at least 0.0001.` });
   return fromUnits(units);
+}
+
+/**
+ * The bid on a package, as stored: required on an auction pricing option (no fixed_price) and at
+ * least its floor. On a fixed-price option the buyer pays fixed_price: a new package's bid is not
+ * kept (the AdCP SDK's storyboard request builder adds a bid_price to every CPM package, fixed or
+ * not, and compliance runs expect the buy), and a change to it (`required` false: an update, which
+ * may leave the bid as it is) is refused rather than stored as a bid that means nothing.
+ */
+export function bidFor(po: PricingOptionRow, value: unknown, field: string, required: boolean): string | null {
+  if (po.fixedPrice != null) {
+    if (value === undefined || value === null || required) return null;
+    throw new AdcpError('VALIDATION_ERROR', `Pricing option "${po.id}" has a fixed price of ${amountToNumber(po.fixedPrice)} ${po.currency}; bid_price applies only to auction pricing.`, {
+      field,
+      suggestion: 'Leave bid_price out: this package pays the fixed price. To bid, add a package on an auction pricing option (one with floor_price) from get_products.',
+    });
+  }
+  if (value === undefined) {
+    if (!required) return null;
+    throw new AdcpError('VALIDATION_ERROR', `Pricing option "${po.id}" is auction-based and needs a bid_price.`, {
+      field,
+      suggestion: po.floorPrice != null ? `Send a bid_price of at least ${amountToNumber(po.floorPrice)} ${po.currency}.` : 'Send a bid_price.',
+    });
+  }
+  const bid = positiveAmount(value, field, 'bid_price');
+  if (po.floorPrice != null && compareAmounts(bid, po.floorPrice) < 0) {
+    throw new AdcpError('VALIDATION_ERROR', `bid_price ${value} is below the floor price ${amountToNumber(po.floorPrice)} ${po.currency}.`, {
+      field,
+      suggestion: `Bid at least ${amountToNumber(po.floorPrice)} ${po.currency}.`,
+    });
+  }
+  return bid;
 }
 
 /** A buy's total budget, which must fit its column too. */
@@ -356,23 +388,7 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
         details: { minimum: Number(minSpend), currency: po.currency },
       });
     }
-    let bidPrice: string | null = null;
-    const auction = po.fixedPrice == null;
-    if (auction) {
-      if (pkg.bid_price === undefined) {
-        throw new AdcpError('VALIDATION_ERROR', `Pricing option "${po.id}" is auction-based and needs a bid_price.`, {
-          field: at('bid_price'),
-          suggestion: po.floorPrice != null ? `Send a bid_price of at least ${po.floorPrice} ${po.currency}.` : 'Send a bid_price.',
-        });
-      }
-      bidPrice = positiveAmount(pkg.bid_price, at('bid_price'), 'bid_price');
-      if (po.floorPrice != null && compareAmounts(bidPrice, po.floorPrice) < 0) {
-        throw new AdcpError('VALIDATION_ERROR', `bid_price ${pkg.bid_price} is below the floor price ${po.floorPrice ?? 0} ${po.currency}.`, {
-          field: at('bid_price'),
-          suggestion: `Bid at least ${po.floorPrice ?? 'a positive amount'} ${po.currency}.`,
-        });
-      }
-    }
+    const bidPrice = bidFor(po, pkg.bid_price, at('bid_price'), true);
     checkTargeting(pkg.targeting_overlay, at);
     rejectUnhonoured(pkg as Record<string, unknown>, at, input.flight);
     checkAssignedPlacements(pkg.creative_assignments ?? [], product.id, (j) => at(`creative_assignments[${j}]`));

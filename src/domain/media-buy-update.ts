@@ -10,7 +10,7 @@ import type { ProductWithPricing } from '../db/queries/inventory.js';
 import type { TenantSettings } from '../db/schema/index.js';
 import { AdcpError } from './errors.js';
 import { assignsAttachable, checkAssignedCreatives, type LibraryCreative } from './creatives.js';
-import { checkAssignedPlacements, checkMeasurementTerms, checkTotal, impressionGoal, checkTargeting, PAST_START_GRACE_MS, planPackages, positiveAmount, rejectUnhonoured, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
+import { bidFor, checkAssignedPlacements, checkMeasurementTerms, checkTotal, impressionGoal, checkTargeting, PAST_START_GRACE_MS, planPackages, positiveAmount, rejectUnhonoured, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
 import { compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
 import { availableActions, isWaiting, liveStatus, toAdcpMediaBuyStatus, type MediaBuyStatus } from './status.js';
 
@@ -221,11 +221,8 @@ export function planUpdate(input: {
       change.budget = budget;
     }
     if (u.bid_price !== undefined) {
-      const bid = positiveAmount(u.bid_price, at('bid_price'), 'bid_price');
-      if (po?.floorPrice != null && compareAmounts(bid, po.floorPrice) < 0) {
-        throw new AdcpError('VALIDATION_ERROR', `bid_price ${u.bid_price} is below the floor price ${po.floorPrice}.`, { field: at('bid_price'), suggestion: `Bid at least ${po.floorPrice}.` });
-      }
-      change.bidPrice = bid;
+      const bid = po ? bidFor(po, u.bid_price, at('bid_price'), false) : positiveAmount(u.bid_price, at('bid_price'), 'bid_price');
+      if (bid !== null) change.bidPrice = bid;
     }
     if (u.pacing !== undefined) change.pacing = u.pacing;
     const impressions = impressionGoal(u.impressions, at('impressions'));

@@ -204,6 +204,7 @@ describe('update_media_buy', () => {
   it.each([
     ['unknown package', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: 'pkg_nope', budget: 100 }] }), 'PACKAGE_NOT_FOUND'],
     ['budget below minimum', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, budget: 10 }] }), 'BUDGET_TOO_LOW'],
+    ['a bid on a fixed-price package', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, bid_price: 99 }] }), 'VALIDATION_ERROR'],
     ['reversed dates', () => ({ end_time: new Date(Date.now() - 86400e3).toISOString() }), 'VALIDATION_ERROR'],
     ['stale revision', () => ({ revision: 99, paused: true }), 'CONFLICT'],
     ['duplicate product in new package', () => ({ new_packages: [{ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 }] }), 'VALIDATION_ERROR'],
