@@ -196,6 +196,24 @@ export function bidFor(po: PricingOptionRow, value: unknown, field: string, requ
   return bid;
 }
 
+const sameAgent = (a: unknown, b: string) => typeof a !== 'string' || a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+
+/**
+ * A package's format_ids narrow the product's formats (AdCP: they must be supported by the product); one
+ * the product does not take would be stored and never served, so it is refused, naming those it takes.
+ */
+export function checkPackageFormats(formatIds: unknown, product: ProductWithPricing, at: (f: string) => string): void {
+  if (!Array.isArray(formatIds)) return;
+  formatIds.forEach((f: unknown, j) => {
+    const ref = (f ?? {}) as { id?: unknown; agent_url?: unknown };
+    if (product.formatIds.some((p) => p.id === ref.id && sameAgent(ref.agent_url, p.agent_url))) return;
+    throw new AdcpError('VALIDATION_ERROR', `Product "${product.id}" does not take format ${JSON.stringify(ref.id)}.`, {
+      field: at(`format_ids[${j}]`),
+      suggestion: `Use format_ids from the product's format_ids in get_products (${product.formatIds.map((p) => p.id).join(', ')}), or leave format_ids out to use all of them.`,
+    });
+  });
+}
+
 /** A buy's total budget, which must fit its column too. */
 export function checkTotal(total: string, field: string): void {
   if (compareAmounts(total, MAX_AMOUNT) >= 0) {
@@ -389,6 +407,7 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
       });
     }
     const bidPrice = bidFor(po, pkg.bid_price, at('bid_price'), true);
+    checkPackageFormats(pkg.format_ids, product, at);
     checkTargeting(pkg.targeting_overlay, at);
     rejectUnhonoured(pkg as Record<string, unknown>, at, input.flight);
     checkAssignedPlacements(pkg.creative_assignments ?? [], product.id, (j) => at(`creative_assignments[${j}]`));

@@ -104,6 +104,8 @@ describe('create_media_buy validation', () => {
     ['budget below minimum spend', { packages: [pkg({ budget: 100 })] }, 'BUDGET_TOO_LOW', 'packages[0].budget'],
     ['auction without bid', { packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1000 }] }, 'VALIDATION_ERROR', 'packages[0].bid_price'],
     ['bid below floor', { packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1000, bid_price: 1 }] }, 'VALIDATION_ERROR', 'packages[0].bid_price'],
+    // AdCP: a package's format_ids must be supported by the product; one it does not take would never serve.
+    ['a format the product does not take', { packages: [pkg({ format_ids: [{ agent_url: 'https://creative.adcontextprotocol.org', id: 'video_standard_30s' }, { agent_url: 'https://creative.adcontextprotocol.org', id: 'display_300x250' }] })] }, 'VALIDATION_ERROR', 'packages[0].format_ids[1]'],
     ['unknown targeting field', { packages: [pkg({ targeting_overlay: { horoscope: ['leo'] } })] }, 'VALIDATION_ERROR', 'packages[0].targeting_overlay.horoscope'],
     ['unworkable measurement terms', { start_time: '2020-01-01T00:00:00Z', packages: [pkg({ measurement_terms: { billing_measurement: { vendor: { domain: 'v.example' }, max_variance_percent: 0 } } })] }, 'TERMS_REJECTED', 'packages[0].measurement_terms.billing_measurement.max_variance_percent'],
     ['no packages', { packages: [] }, 'VALIDATION_ERROR', 'packages'],
