@@ -77,7 +77,8 @@ const UNSUPPORTED_TARGETING_KEYS = new Set(['signal_targeting', 'signal_targetin
  * A package's targeting_overlay: only fields this seller knows. (Codes in another form than AdCP's,
  * "us" for "US", are refused before, with the request schema's patterns: src/mcp/request-constraints.ts.)
  */
-export function checkTargeting(targeting: Record<string, unknown> | undefined, at: (f: string) => string): void {
+export function checkTargeting(targeting: Record<string, unknown> | undefined, at: (f: string) => string, product?: { id: string; countries: string[] }): void {
+  if (product) checkTargetedCountries(targeting, at, product);
   for (const key of Object.keys(targeting ?? {})) {
     if (UNSUPPORTED_TARGETING_KEYS.has(key)) {
       throw new AdcpError('UNSUPPORTED_FEATURE', `Targeting by signals (${key}) is not supported by this seller.`, { field: at(`targeting_overlay.${key}`), suggestion: `Leave ${key} out; audience_include and audience_exclude target audiences here.` });
@@ -86,6 +87,25 @@ export function checkTargeting(targeting: Record<string, unknown> | undefined, a
       throw new AdcpError('VALIDATION_ERROR', `Unknown targeting field "${key}".`, { field: at(`targeting_overlay.${key}`), suggestion: `Supported targeting fields: ${[...TARGETING_KEYS].join(', ')}.` });
     }
   }
+}
+
+/**
+ * A product sold in some countries only (get_products filters.countries finds them) cannot deliver
+ * to a package whose geo_countries and geo_regions all lie elsewhere: such an overlay would be booked
+ * and never serve, so it is refused, naming the countries the product sells in.
+ */
+function checkTargetedCountries(targeting: Record<string, unknown> | undefined, at: (f: string) => string, product: { id: string; countries: string[] }): void {
+  if (!targeting || product.countries.length === 0) return;
+  const listed = (k: string) => (Array.isArray(targeting[k]) ? (targeting[k] as unknown[]).filter((v): v is string => typeof v === 'string') : []);
+  const countries = listed('geo_countries').map((c) => c.toUpperCase());
+  const regions = listed('geo_regions').map((r) => r.toUpperCase().split('-')[0]!);
+  const wanted = [...countries, ...regions];
+  if (wanted.length === 0 || wanted.some((c) => product.countries.includes(c))) return;
+  const key = countries.length > 0 ? 'geo_countries' : 'geo_regions';
+  throw new AdcpError('VALIDATION_ERROR', `Product "${product.id}" is sold in ${product.countries.join(', ')} only; targeting ${[...new Set(wanted)].join(', ')} would deliver nothing.`, {
+    field: at(`targeting_overlay.${key}`),
+    suggestion: `Target ${product.countries.join(' or ')} with this product, or find products for your countries with get_products filters.countries.`,
+  });
 }
 
 /** The tightest billing-measurement variance this seller will guarantee against a third-party vendor. */
@@ -408,7 +428,7 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
     }
     const bidPrice = bidFor(po, pkg.bid_price, at('bid_price'), true);
     checkPackageFormats(pkg.format_ids, product, at);
-    checkTargeting(pkg.targeting_overlay, at);
+    checkTargeting(pkg.targeting_overlay, at, product);
     rejectUnhonoured(pkg as Record<string, unknown>, at, input.flight);
     checkAssignedPlacements(pkg.creative_assignments ?? [], product.id, (j) => at(`creative_assignments[${j}]`));
     checkAssignedCreatives({ assignments: pkg.creative_assignments ?? [], product, library: input.library, field: (j) => at(`creative_assignments[${j}].creative_id`) });

@@ -228,7 +228,7 @@ export function planUpdate(input: {
     const impressions = impressionGoal(u.impressions, at('impressions'));
     if (impressions !== null) change.impressions = impressions;
     rejectUnhonoured(u, at, { start: startTime, end: endTime });
-    checkTargeting(u.targeting_overlay, at);
+    checkTargeting(u.targeting_overlay, at, products.get(pkg.productId));
     for (const list of ['keyword_targets', 'negative_keywords'] as const) {
       // AdCP: a full list and incremental changes to it in one update are ambiguous; sellers should refuse them.
       const op = [`${list}_add`, `${list}_remove`].find((k) => u[k] !== undefined);

@@ -106,6 +106,9 @@ describe('create_media_buy validation', () => {
     ['bid below floor', { packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1000, bid_price: 1 }] }, 'VALIDATION_ERROR', 'packages[0].bid_price'],
     // AdCP: a package's format_ids must be supported by the product; one it does not take would never serve.
     ['a format the product does not take', { packages: [pkg({ format_ids: [{ agent_url: 'https://creative.adcontextprotocol.org', id: 'video_standard_30s' }, { agent_url: 'https://creative.adcontextprotocol.org', id: 'display_300x250' }] })] }, 'VALIDATION_ERROR', 'packages[0].format_ids[1]'],
+    // ctv_primetime is sold in the US only: a German overlay would be booked and never serve.
+    ['countries the product is not sold in', { packages: [pkg({ targeting_overlay: { geo_countries: ['DE', 'FR'] } })] }, 'VALIDATION_ERROR', 'packages[0].targeting_overlay.geo_countries'],
+    ['regions of countries the product is not sold in', { packages: [pkg({ targeting_overlay: { geo_regions: ['DE-BY'] } })] }, 'VALIDATION_ERROR', 'packages[0].targeting_overlay.geo_regions'],
     ['unknown targeting field', { packages: [pkg({ targeting_overlay: { horoscope: ['leo'] } })] }, 'VALIDATION_ERROR', 'packages[0].targeting_overlay.horoscope'],
     ['unworkable measurement terms', { start_time: '2020-01-01T00:00:00Z', packages: [pkg({ measurement_terms: { billing_measurement: { vendor: { domain: 'v.example' }, max_variance_percent: 0 } } })] }, 'TERMS_REJECTED', 'packages[0].measurement_terms.billing_measurement.max_variance_percent'],
     ['no packages', { packages: [] }, 'VALIDATION_ERROR', 'packages'],

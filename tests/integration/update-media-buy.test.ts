@@ -209,6 +209,7 @@ describe('update_media_buy', () => {
     ['stale revision', () => ({ revision: 99, paused: true }), 'CONFLICT'],
     ['a new package format the product does not take', () => ({ new_packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1500, bid_price: 4, format_ids: [{ agent_url: 'https://creative.adcontextprotocol.org', id: 'audio_standard_30s' }] }] }), 'VALIDATION_ERROR'],
     ['duplicate product in new package', () => ({ new_packages: [{ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 }] }), 'VALIDATION_ERROR'],
+    ['targeting only countries the product is not sold in', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, targeting_overlay: { geo_countries: ['DE'] } }] }), 'VALIDATION_ERROR'],
     ['region code in another form', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, targeting_overlay: { geo_regions: ['california'] } }] }), 'VALIDATION_ERROR'],
     // Package fields this seller cannot honour are refused, as on create_media_buy, not answered OK and dropped.
     ['inline creatives', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, creatives: [{ creative_id: 'c_inline', name: 'Inline', format_id: { agent_url: 'https://creative.adcontextprotocol.org', id: 'display_300x250' }, assets: {} }] }] }), 'UNSUPPORTED_FEATURE'],
