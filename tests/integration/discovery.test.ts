@@ -34,6 +34,14 @@ describe('discovery tools', () => {
     expect(tools.find((x) => x.name === 'create_media_buy')!.annotations!.readOnlyHint).toBe(false);
   });
 
+  it('names every required argument of a tool in its description, so an agent reading it knows what to send', async () => {
+    const { tools } = await buyer.listTools();
+    const missing = tools.flatMap((tool) =>
+      ((tool.inputSchema.required as string[] | undefined) ?? []).filter((r) => !new RegExp(`(^|[^a-z_])${r}([^a-z_]|$)`).test(tool.description ?? '')).map((r) => `${tool.name}: ${r}`),
+    );
+    expect(missing).toEqual([]);
+  });
+
   it('get_adcp_capabilities reports AdCP 3, media_buy and the seeded portfolio', async () => {
     const { isError, data } = await call(anon, 'get_adcp_capabilities', { context: { correlation_id: 'c-1' } });
     expect(isError).toBe(false);

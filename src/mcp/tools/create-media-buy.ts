@@ -41,7 +41,7 @@ export default defineTool({
   name: TOOL,
   title: 'Create media buy',
   description:
-    'Buy products: packages of {product_id, pricing_option_id, budget, bid_price for auction pricing, targeting_overlay}, a flight (start_time, end_time; every package runs for it), an account (account_id or brand + operator) and an idempotency_key; paused: true creates it paused (it waits for creatives and its start as any buy, then stays paused until resumed). Returns at once: a confirmed media_buy_id (booking at the ad server follows; subscribe to media-buy://{media_buy_id} or poll get_media_buys), or status "submitted" with a task_id when the seller approves orders by hand (poll tasks/get).',
+    'Buy products: packages of {product_id, pricing_option_id, budget, bid_price for auction pricing, targeting_overlay}, brand {domain} (the advertiser, required), a flight (start_time, end_time; every package runs for it), an account (account_id or brand + operator; left out, one is opened for brand) and an idempotency_key; paused: true creates it paused (it waits for creatives and its start as any buy, then stays paused until resumed). Returns at once: a confirmed media_buy_id (booking at the ad server follows; subscribe to media-buy://{media_buy_id} or poll get_media_buys), or status "submitted" with a task_id when the seller approves orders by hand (poll tasks/get).',
   input: TOOL_REQUEST_SCHEMAS.create_media_buy! as unknown as z.ZodType<Input>,
   output: z.looseObject({ media_buy_id: z.string().optional(), status: z.string().optional(), task_id: z.string().optional(), packages: z.array(z.looseObject({})).optional() }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },

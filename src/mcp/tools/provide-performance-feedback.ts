@@ -33,7 +33,7 @@ export default defineTool({
   name: 'provide_performance_feedback',
   title: 'Provide performance feedback',
   description:
-    'Report how a media buy performed: media_buy_id, measurement_period {start, end}, performance_index (1.0 = as expected, above is better), optionally package_id or creative_id, metric_type and feedback_source. Sellers use it to optimise delivery.',
+    'Report how a media buy performed: media_buy_id, measurement_period {start, end}, performance_index (1.0 = as expected, above is better), optionally package_id or creative_id, metric_type and feedback_source, and an idempotency_key. Sellers use it to optimise delivery.',
   input: TOOL_REQUEST_SCHEMAS.provide_performance_feedback! as unknown as z.ZodType<Input>,
   output: z.looseObject({ success: z.boolean().optional() }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },

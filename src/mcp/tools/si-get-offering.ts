@@ -16,7 +16,7 @@ export default defineTool({
   name: 'si_get_offering',
   title: 'Get SI offering',
   description:
-    'Sponsored Intelligence: check an offering (one of this publisher\'s products, by product_id) before starting a session. Returns available, the offering\'s title and summary, an offering_token to pass to si_initiate_session, and with include_products the products matching `intent`. Unknown offerings answer available: false with alternatives.',
+    'Sponsored Intelligence: check an offering by offering_id (the product_id of one of this publisher\'s products) before starting a session. Returns available, the offering\'s title and summary, an offering_token to pass to si_initiate_session, and with include_products the products matching `intent`. Unknown offerings answer available: false with alternatives.',
   input: TOOL_REQUEST_SCHEMAS.si_get_offering! as unknown as z.ZodType<Input>,
   output: z.looseObject({ available: z.boolean(), offering_token: z.string().optional() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },

@@ -25,7 +25,7 @@ export default defineTool({
   name: 'si_send_message',
   title: 'Send SI message',
   description:
-    'Sponsored Intelligence: relay the user\'s next message (or action_response {action, payload {product_id?}} when they used a card) in an active session, with a fresh idempotency_key per turn. Returns the agent\'s answer (text and product cards) and session_status. A session that ended or timed out answers SESSION_TERMINATED: start a new one.',
+    'Sponsored Intelligence: relay the user\'s next message (or action_response {action, payload {product_id?}} when they used a card) in an active session (session_id from si_initiate_session), with a fresh idempotency_key per turn. Returns the agent\'s answer (text and product cards) and session_status. A session that ended or timed out answers SESSION_TERMINATED: start a new one.',
   input: TOOL_REQUEST_SCHEMAS.si_send_message! as unknown as z.ZodType<Input>,
   output: z.looseObject({ session_id: z.string(), session_status: z.string() }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },

@@ -16,7 +16,7 @@ export default defineTool({
   name: 'si_terminate_session',
   title: 'Terminate SI session',
   description:
-    'Sponsored Intelligence: end a session with a reason (handoff_transaction or handoff_complete complete it; user_exit, session_timeout or host_terminated terminate it). Safe to repeat: an ended session answers with its final state.',
+    'Sponsored Intelligence: end a session (session_id) with a reason (handoff_transaction or handoff_complete complete it; user_exit, session_timeout or host_terminated terminate it). Safe to repeat: an ended session answers with its final state.',
   input: TOOL_REQUEST_SCHEMAS.si_terminate_session! as unknown as z.ZodType<Input>,
   output: z.looseObject({ session_id: z.string(), terminated: z.boolean() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },

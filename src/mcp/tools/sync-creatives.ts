@@ -177,7 +177,7 @@ export default defineTool({
   name: TOOL,
   title: 'Sync creatives',
   description:
-    'Upload or update your creatives (upsert by creative_id) against the formats from list_creative_formats, and optionally assign them to your packages with assignments [{creative_id, package_id}]. Each creative comes back with action (created, updated, unchanged, failed, deleted) and review status; a failed creative carries its errors; by default (validation_mode strict, as AdCP has it) one failure applies none of the sync, with validation_mode lenient the others are kept. delete_missing archives creatives you did not send; dry_run previews without saving. Check review state later with list_creatives.',
+    'Upload or update your creatives (upsert by creative_id) in an account (account_id, or brand + operator: the account create_media_buy answered with) with an idempotency_key, against the formats from list_creative_formats, and optionally assign them to your packages with assignments [{creative_id, package_id}]. Each creative comes back with action (created, updated, unchanged, failed, deleted) and review status; a failed creative carries its errors; by default (validation_mode strict, as AdCP has it) one failure applies none of the sync, with validation_mode lenient the others are kept. delete_missing archives creatives you did not send; dry_run previews without saving. Check review state later with list_creatives.',
   input: InputSchema as unknown as z.ZodType<Input>,
   output: z.looseObject({ creatives: z.array(z.looseObject({ creative_id: z.string(), action: z.string() })).optional(), dry_run: z.boolean().optional() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },

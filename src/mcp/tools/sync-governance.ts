@@ -23,7 +23,7 @@ type Input = { accounts: { account: AccountRef; governance_agents: GovernanceAge
 export default defineTool({
   name: 'sync_governance',
   title: 'Sync governance agents',
-  description: 'Register the governance agents (https URL, authentication, categories) the seller should consult for each of your accounts. Replaces the account’s previous list.',
+  description: 'Register the governance agents (https URL, authentication, categories) the seller should consult for each of your accounts. Replaces the account’s previous list. Send an idempotency_key.',
   input: TOOL_REQUEST_SCHEMAS.sync_governance! as unknown as z.ZodType<Input>,
   output: z.looseObject({ accounts: z.array(z.looseObject({ status: z.string() })).optional() }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },

@@ -45,7 +45,7 @@ export default defineTool({
   name: TOOL,
   title: 'Update media buy',
   description:
-    'Change a media buy: paused (true/false), canceled (with cancellation_reason), start_time/end_time, packages[] {package_id, budget, bid_price, pacing, impressions, paused, canceled, targeting_overlay, keyword_targets_add/remove, negative_keywords_add/remove, creative_assignments}, new_packages[]. Returns at once with the new status and revision; the ad server is updated in the background (subscribe to media-buy://{media_buy_id}).',
+    'Change a media buy (media_buy_id, idempotency_key): paused (true/false), canceled (with cancellation_reason), start_time/end_time, packages[] {package_id, budget, bid_price, pacing, impressions, paused, canceled, targeting_overlay, keyword_targets_add/remove, negative_keywords_add/remove, creative_assignments}, new_packages[]. Returns at once with the new status and revision; the ad server is updated in the background (subscribe to media-buy://{media_buy_id}).',
   input: TOOL_REQUEST_SCHEMAS.update_media_buy! as unknown as z.ZodType<Input>,
   output: z.looseObject({ media_buy_id: z.string().optional(), status: z.string().optional(), revision: z.number().optional() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
