@@ -7,6 +7,7 @@
 import { isLegalMediaBuyTransition } from '@adcp/sdk/server';
 import type { AdapterConfigRow } from '../db/queries/adapters.js';
 import type { ProductWithPricing } from '../db/queries/inventory.js';
+import type { PricingOptionRow } from '../db/queries/inventory.js';
 import type { TenantSettings } from '../db/schema/index.js';
 import { AdcpError } from './errors.js';
 import { assignsAttachable, checkAssignedCreatives, type LibraryCreative } from './creatives.js';
@@ -60,6 +61,8 @@ export interface CurrentPackage {
   pricingOptionId: string;
   budget: string;
   bidPrice: string | null;
+  /** The fixed price it was bought at (null: bought at auction). */
+  fixedPrice: string | null;
   status: string;
   targeting?: Record<string, unknown> | null;
 }
@@ -221,7 +224,9 @@ export function planUpdate(input: {
       change.budget = budget;
     }
     if (u.bid_price !== undefined) {
-      const bid = po ? bidFor(po, u.bid_price, at('bid_price'), false) : positiveAmount(u.bid_price, at('bid_price'), 'bid_price');
+      // Judged on the terms the package was bought on: its option may have been repriced or withdrawn since.
+      const terms: PricingOptionRow = { ...(po ?? { id: pkg.pricingOptionId, currency: cur.currency, floorPrice: null }), fixedPrice: pkg.fixedPrice } as PricingOptionRow;
+      const bid = bidFor(terms, u.bid_price, at('bid_price'), false);
       if (bid !== null) change.bidPrice = bid;
     }
     if (u.pacing !== undefined) change.pacing = u.pacing;

@@ -231,6 +231,21 @@ describe('update_media_buy', () => {
     expect(await sql`select revision, total_budget from media_buys where id = ${buy.media_buy_id}`).toEqual(before);
   });
 
+  it('judges a bid on the terms a package was bought on, whatever its pricing option has become since', async () => {
+    const buy = await newBuy();
+    const pkg = buy.packages[0]!.package_id;
+    const [po] = await sql`select fixed_price, floor_price from pricing_options where id = 'ctv_prime_cpm_fixed'`;
+    try {
+      // The option turned into an auction after the sale: the package still pays its fixed 42.
+      await sql`update pricing_options set fixed_price = null, floor_price = 1 where id = 'ctv_prime_cpm_fixed'`;
+      const res = await update({ media_buy_id: buy.media_buy_id, packages: [{ package_id: pkg, bid_price: 99 }] });
+      expect(res.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'packages[0].bid_price', message: expect.stringContaining('fixed price of 42 USD') });
+      expect((await sql`select bid_price, fixed_price from media_packages where id = ${pkg}`)[0]).toEqual({ bid_price: null, fixed_price: '42.0000' });
+    } finally {
+      await sql`update pricing_options set fixed_price = ${po!.fixed_price}, floor_price = ${po!.floor_price} where id = 'ctv_prime_cpm_fixed'`;
+    }
+  });
+
   it('applies impression goals and keyword changes (add upserts by keyword and match type, remove drops), and sends them to the ad server', async () => {
     const buy = await newBuy({
       packages: [{ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000, targeting_overlay: {
