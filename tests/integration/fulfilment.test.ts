@@ -214,7 +214,9 @@ describe('manual approval path', () => {
     expect(jobs[0]!.n).toBe(0);
 
     const polled = await call(buyer, 'tasks/get', { task_id: taskId });
-    expect(polled.data).toMatchObject({ task_id: taskId, task_type: 'create_media_buy', status: 'submitted', protocol: 'media-buy' });
+    // The buy awaiting approval is named, as tasks/list names it.
+    expect(polled.data).toMatchObject({ task_id: taskId, task_type: 'create_media_buy', status: 'submitted', protocol: 'media-buy', media_buy_id: step!.media_buy_id });
+    expect((await call(buyer, 'tasks/list', {})).data.tasks).toContainEqual(expect.objectContaining({ task_id: taskId, media_buy_id: step!.media_buy_id }));
     const alias = await call(buyer, 'get_task_status', { task_id: taskId });
     expect(alias.data.status).toBe('submitted');
 

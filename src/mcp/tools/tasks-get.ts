@@ -44,6 +44,8 @@ export default defineTool({
       protocol: 'media-buy',
       status,
       has_webhook: !!step.pushNotificationConfig,
+      // As tasks/list gives it: the buy a create awaiting approval made, before any result names it.
+      ...(step.mediaBuyId && { media_buy_id: step.mediaBuyId }),
       created_at: step.createdAt.toISOString(),
       updated_at: step.updatedAt.toISOString(),
       ...(['completed', 'failed', 'rejected', 'canceled'].includes(status) && { completed_at: step.updatedAt.toISOString() }),
