@@ -420,9 +420,9 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
     const impressions = impressionGoal(pkg.impressions, at('impressions'));
     const minSpend = po.minSpendPerPackage ?? settings.min_package_budget ?? null;
     if (minSpend != null && compareAmounts(budget, minSpend) < 0) {
-      throw new AdcpError('BUDGET_TOO_LOW', `Package budget ${budget} ${po.currency} is below the minimum of ${minSpend} ${po.currency}.`, {
+      throw new AdcpError('BUDGET_TOO_LOW', `Package budget ${amountToNumber(budget)} ${po.currency} is below the minimum of ${amountToNumber(minSpend)} ${po.currency}.`, {
         field: at('budget'),
-        suggestion: `Raise the budget to at least ${minSpend} ${po.currency}.`,
+        suggestion: `Raise the budget to at least ${amountToNumber(minSpend)} ${po.currency}.`,
         details: { minimum: Number(minSpend), currency: po.currency },
       });
     }

@@ -12,7 +12,7 @@ import type { TenantSettings } from '../db/schema/index.js';
 import { AdcpError } from './errors.js';
 import { assignsAttachable, checkAssignedCreatives, type LibraryCreative } from './creatives.js';
 import { bidFor, checkAssignedPlacements, checkMeasurementTerms, checkTotal, impressionGoal, checkTargeting, PAST_START_GRACE_MS, planPackages, positiveAmount, rejectUnhonoured, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
-import { compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
+import { amountToNumber, compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
 import { availableActions, isWaiting, liveStatus, toAdcpMediaBuyStatus, type MediaBuyStatus } from './status.js';
 
 export interface PackageUpdate {
@@ -219,7 +219,11 @@ export function planUpdate(input: {
       const budget = positiveAmount(u.budget, at('budget'), 'the package budget');
       const min = po?.minSpendPerPackage ?? input.settings.min_package_budget;
       if (min != null && compareAmounts(budget, min) < 0) {
-        throw new AdcpError('BUDGET_TOO_LOW', `Package budget ${u.budget} is below the minimum of ${min}.`, { field: at('budget'), suggestion: `Raise the budget to at least ${min}.` });
+        throw new AdcpError('BUDGET_TOO_LOW', `Package budget ${amountToNumber(budget)} ${cur.currency} is below the minimum of ${amountToNumber(min)} ${cur.currency}.`, {
+          field: at('budget'),
+          suggestion: `Raise the budget to at least ${amountToNumber(min)} ${cur.currency}.`,
+          details: { minimum: amountToNumber(min), currency: cur.currency },
+        });
       }
       change.budget = budget;
     }

@@ -231,6 +231,19 @@ describe('update_media_buy', () => {
     expect(await sql`select revision, total_budget from media_buys where id = ${buy.media_buy_id}`).toEqual(before);
   });
 
+  it('says a budget below the minimum in the buy’s currency, as amounts are written', async () => {
+    const buy = await newBuy();
+    const res = await update({ media_buy_id: buy.media_buy_id, packages: [{ package_id: buy.packages[0]!.package_id, budget: 10.5 }] });
+    expect(res.data.adcp_error).toMatchObject({
+      code: 'BUDGET_TOO_LOW',
+      message: 'Package budget 10.5 USD is below the minimum of 10000 USD.',
+      suggestion: 'Raise the budget to at least 10000 USD.',
+      details: { minimum: 10000, currency: 'USD' },
+    });
+    const created = await call(buyer, 'create_media_buy', buyRequest({ packages: [{ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 100 }] }));
+    expect(created.data.adcp_error).toMatchObject({ code: 'BUDGET_TOO_LOW', message: 'Package budget 100 USD is below the minimum of 10000 USD.' });
+  });
+
   it('judges a bid on the terms a package was bought on, whatever its pricing option has become since', async () => {
     const buy = await newBuy();
     const pkg = buy.packages[0]!.package_id;
