@@ -6,7 +6,7 @@
  * of two concurrent attempts the second waits on the key and then replays.
  * (create_media_buy does the same inside its single statement.)
  */
-import { sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.js';
 import { IDEMPOTENCY_REPLAY_TTL_SECONDS, readIdempotentResponse } from '../db/queries/idempotency.js';
 import { idempotencyRecords } from '../db/schema/index.js';
@@ -60,17 +60,24 @@ export async function idempotentMutation(
   if (previous?.fresh) return replay();
   try {
     return await ctx.db.transaction(async (tx) => {
-      const response = await mutate(tx);
+      // The key is claimed before the mutation, so a concurrent attempt with it waits here (not on the rows the mutation
+      // locks) until this one commits, and replays its answer: run after it, it would see its own change as done and fail
+      // (a second cancel of the buy this one canceled). A failed mutation rolls the claim back, so the key stays free.
       const claimed = await tx
         .insert(idempotencyRecords)
-        .values({ tenantId: ref.tenantId, principalId: ref.principalId, tool, key, requestHash, response })
+        .values({ tenantId: ref.tenantId, principalId: ref.principalId, tool, key, requestHash, response: null })
         .onConflictDoUpdate({
           target: [idempotencyRecords.tenantId, idempotencyRecords.principalId, idempotencyRecords.tool, idempotencyRecords.key],
-          set: { requestHash, response, createdAt: sql`now()` },
+          set: { requestHash, response: null, createdAt: sql`now()` },
           setWhere: sql`${idempotencyRecords.createdAt} < now() - make_interval(secs => ${ref.ttlSeconds})`,
         })
         .returning({ key: idempotencyRecords.key });
       if (claimed.length === 0) throw new KeyTaken();
+      const response = await mutate(tx);
+      await tx
+        .update(idempotencyRecords)
+        .set({ response })
+        .where(and(eq(idempotencyRecords.tenantId, ref.tenantId), eq(idempotencyRecords.principalId, ref.principalId), eq(idempotencyRecords.tool, tool), eq(idempotencyRecords.key, key)));
       return response;
     });
   } catch (err) {

@@ -331,6 +331,22 @@ describe('update_media_buy', () => {
     expect(clash.data.adcp_error).toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
   });
 
+  it('replays a cancel sent twice at once with the same key, rather than refusing the second as already canceled', async () => {
+    const buy = await newBuy();
+    const args = { media_buy_id: buy.media_buy_id, canceled: true, cancellation_reason: 'sent twice', idempotency_key: `twice-${buy.media_buy_id}` };
+    // Two clients, as a buyer retrying on another connection (or replica) while the first call is still running.
+    const again = await memoryClient(t);
+    try {
+      const answers = await Promise.all([update(args), call(again, 'update_media_buy', { account: { brand: { domain: 'acme-drinks.example' }, operator: 'agency.example' }, ...args })]);
+      for (const a of answers) expect(a.data).toMatchObject({ status: 'canceled', revision: 2 });
+      expect(answers.filter((a) => a.data.replayed === true)).toHaveLength(1);
+      const steps = await sql`select 1 from workflow_steps where media_buy_id = ${buy.media_buy_id} and step_type = 'update_media_buy'`;
+      expect(steps).toHaveLength(1);
+    } finally {
+      await again.close();
+    }
+  });
+
   it('does not let another buyer touch the buy', async () => {
     const buy = await newBuy();
     await addBuyer(t, { id: 'prn_other', token: 'tok_other_update', name: 'Other' });
