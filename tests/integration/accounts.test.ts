@@ -182,6 +182,25 @@ describe('sync_accounts', () => {
   });
 });
 
+describe('sync_accounts at the same time', () => {
+  it('runs syncs of the same accounts in other orders, and a delete_missing beside them, without one failing on a deadlock', async () => {
+    await addBuyer(t, { id: 'prn_acct_race', token: 'tok_accounts_race_buyer', name: 'Racing buyer' });
+    const clients = await Promise.all([0, 1, 2].map(() => memoryClient(t, 'tok_accounts_race_buyer')));
+    try {
+      for (let round = 0; round < 5; round++) {
+        const [a, b, c] = ['a', 'b', 'c'].map((x) => ({ brand: { domain: `${x}${round}.race.example` }, operator: 'race.example', billing: 'operator' }));
+        const lists = [[a, b, c], [c, b, a], [b, c, a]];
+        const answers = await Promise.all(clients.map((client, i) => call(client, 'sync_accounts', { accounts: lists[i], idempotency_key: key() })));
+        expect(answers.map((x) => x.data.adcp_error)).toEqual([undefined, undefined, undefined]);
+        const closing = await Promise.all([call(clients[0]!, 'sync_accounts', { accounts: [a], delete_missing: true, idempotency_key: key() }), call(clients[1]!, 'sync_accounts', { accounts: [c, b], delete_missing: true, idempotency_key: key() })]);
+        expect(closing.map((x) => x.data.adcp_error)).toEqual([undefined, undefined]);
+      }
+    } finally {
+      await Promise.all(clients.map((client) => client.close()));
+    }
+  });
+});
+
 describe('sync_accounts on a seller that approves accounts by hand', () => {
   it('opens new accounts pending approval, with setup instructions', async () => {
     await sql`update tenants set settings = settings || '{"account_approval_mode":"manual"}'::jsonb where id = 'demo'`;

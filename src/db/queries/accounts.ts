@@ -85,6 +85,15 @@ export async function listAccountsPage(
     .limit(p.limit);
 }
 
+/**
+ * Serialize sync_accounts runs of one buyer (until the transaction ends): a run locks each account it lists, in the
+ * order listed, then (delete_missing) every other one, so two at once, listing the same accounts in another order or
+ * closing each other's, deadlocked and one of them failed.
+ */
+export async function lockAccountSync(db: Queryable, p: { tenantId: string; principalId: string }): Promise<void> {
+  await db.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`sync_accounts/${p.tenantId}/${p.principalId}`}, 0))`);
+}
+
 export type SyncAction = 'created' | 'updated' | 'unchanged';
 
 /**

@@ -16,7 +16,7 @@
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import type { Tx } from '../../db/client.js';
-import { closeUnsyncedAccounts, syncAccount, type AccountRow } from '../../db/queries/accounts.js';
+import { closeUnsyncedAccounts, lockAccountSync, syncAccount, type AccountRow } from '../../db/queries/accounts.js';
 import { ACCOUNT_TERMS, publicTerms, toAdcpAccountDetail } from '../../domain/account-view.js';
 import { SUPPORTED_BILLING } from '../../domain/seller-capabilities.js';
 import { AdcpError } from '../../domain/errors.js';
@@ -103,6 +103,7 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
   const initialStatus = ctx.tenant.settings.account_approval_mode === 'manual' ? 'pending_approval' : 'active';
   const results: Record<string, unknown>[] = [];
   const keep: string[] = [];
+  await lockAccountSync(tx, { tenantId: ctx.tenant.id, principalId: ctx.principal.id });
   for (const [i, entry] of input.accounts.entries()) {
     if (isSettingsUpdate(entry)) {
       const { result, keep: id } = await updateSettings(tx, ctx, entry, i, dryRun);
