@@ -3,9 +3,10 @@
  * budgets, cancel) to one ad server holding a part of the buy; the update fans
  * out to one such job per ad server (src/jobs/fan-out.ts) and its step
  * completes when the last one has applied it (or fails with the reasons of
- * those that could not). Each job sends the buy as it stands now, so updates
- * converge even if they run out of order, and waits (by retrying) while its
- * part is still being booked.
+ * those that could not). Each job sends the buy as it stands now, and again if
+ * it changed while the call was out (the later change's job may have been
+ * answered first), so updates converge even if they run, or are answered, out
+ * of order; it waits (by retrying) while its part is still being booked.
  */
 import { releaseOf } from '../../domain/adcp-release.js';
 import { errorMessage } from '../../domain/errors.js';
@@ -57,7 +58,7 @@ export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps
 
   let outcome: Outcome;
   try {
-    outcome = await apply(deps, v, stepId, job);
+    outcome = await apply(deps, tenantId, v, stepId, job);
   } catch (error) {
     if (brokenDatabaseQuery(error)) throw error; // our database, not the ad server: see fulfil_media_buy
     const permanent = error instanceof AdapterError && error.permanent;
@@ -109,8 +110,19 @@ export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps
   if (outcome.state === 'failed') log.warn('ad server update failed', { error: outcome.error });
 }
 
+/** What the ad server is told of the buy as `v` shows it: the order's status, flight and lines. */
+const orderState = (v: PartView) => ({
+  status: orderStatus(v.status, v.start_paused),
+  startTime: new Date(v.start_time),
+  endTime: new Date(v.end_time),
+  packages: v.packages.map((k) => ({ packageId: k.id, productId: k.product_id, budget: k.budget, bidPrice: k.bid_price, rate: k.rate, pricingModel: k.pricing_model, impressions: k.impressions, targeting: k.targeting, formatIds: k.format_ids, status: k.status })),
+});
+
+/** Sends of one job when the buy keeps changing under them; then it retries (throws) like any transient failure. */
+const MAX_RESENDS = 3;
+
 /** Bring this ad server's order in line with the buy; throws to retry. */
-async function apply(deps: TaskDeps, v: PartView, stepId: string, job: JobInfo): Promise<Outcome> {
+async function apply(deps: TaskDeps, tenantId: string, v: PartView, stepId: string, job: JobInfo, resend = 0): Promise<Outcome> {
   const part = v.part;
   if (part?.state === 'failed') return { state: 'failed', error: `${v.adapter?.name ?? part.adapter_config_id}: not booked (${part.error ?? 'failed'})` };
   // No part here: nothing was ever sent to this ad server, so a closed buy needs nothing.
@@ -125,18 +137,21 @@ async function apply(deps: TaskDeps, v: PartView, stepId: string, job: JobInfo):
   // Canceling (an open buy's part being undone, which no update can change) or canceled.
   if (part.state !== 'booked' || !part.external_order_id) return { state: 'skipped', error: null };
   if (!v.adapter) throw new AdapterError('the adapter config of this part no longer exists', true);
+  const state = orderState(v);
   await deps.adapters({ id: v.adapter.id, adapterType: v.adapter.adapter_type, settings: v.adapter.settings }).updateOrder(
     {
-      // Unique per change and ad server, so a retried update is applied once.
-      idempotencyKey: `${stepId}/${v.adapter.id}`,
+      // Unique per change and ad server, so a retried update is applied once (and per resend below, so each is applied).
+      idempotencyKey: resend === 0 ? `${stepId}/${v.adapter.id}` : `${stepId}/${v.adapter.id}/${resend}`,
       externalOrderId: part.external_order_id,
       mediaBuyId: v.id,
-      status: orderStatus(v.status, v.start_paused),
-      startTime: new Date(v.start_time),
-      endTime: new Date(v.end_time),
-      packages: v.packages.map((k) => ({ packageId: k.id, productId: k.product_id, budget: k.budget, bidPrice: k.bid_price, rate: k.rate, pricingModel: k.pricing_model, impressions: k.impressions, targeting: k.targeting, formatIds: k.format_ids, status: k.status })),
+      ...state,
     },
     job.signal,
   );
-  return { state: 'applied', error: null };
+  // The buy may have changed while the call was out, and the job of that later change may have been answered first:
+  // then this call's older state landed last. Send the buy as it now stands, so the ad server's last word is the latest.
+  const now = await loadPart(deps.db, { tenantId, mediaBuyId: v.id, adapterConfigId: v.adapter.id });
+  if (!now || JSON.stringify(orderState(now)) === JSON.stringify(state)) return { state: 'applied', error: null };
+  if (resend >= MAX_RESENDS) throw new Error('the media buy kept changing while its update was being sent');
+  return apply(deps, tenantId, now, stepId, job, resend + 1);
 }
