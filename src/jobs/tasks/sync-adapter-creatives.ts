@@ -6,14 +6,15 @@
  * approved creatives go out. Each upload carries an idempotency key made of
  * our ids and is recorded at once in adapter_creatives with a hash of what was
  * sent, so a retried job uploads nothing twice; the assignment is the full set,
- * so repeating it changes nothing. Waits (by retrying) while the part is still
- * being booked.
+ * so repeating it changes nothing, and it is sent again if the set changed while
+ * the calls were out (two such jobs may run at once, and be answered out of
+ * order). Waits (by retrying) while the part is still being booked.
  */
 import { errorMessage } from '../../domain/errors.js';
 import { hashJson } from '../../domain/ids.js';
 import { CLOSED_BUY_STATUSES } from '../../domain/status.js';
 import { brokenDatabaseQuery } from '../../db/client.js';
-import { loadCreativeSync, recordAdapterCreative, type PartAssignment } from '../../db/queries/creative-sync.js';
+import { loadCreativeSync, recordAdapterCreative, type CreativeSyncView, type PartAssignment } from '../../db/queries/creative-sync.js';
 import { AdapterError } from '../../adapters/port.js';
 import { AdapterPartPayload } from '../catalog.js';
 import { orderKey } from '../fan-out.js';
@@ -26,6 +27,17 @@ export const creativeKey = (p: { tenantId: string; principalId: string; creative
   `creative/${p.tenantId}/${p.principalId}/${p.creativeId}/${p.adapterConfigId}`;
 
 const contentHash = (a: PartAssignment) => hashJson({ name: a.name, format_id: a.format_id, assets: a.assets });
+
+/** What a line item should run: the approved creatives assigned to the part's live packages. */
+function runnable(v: CreativeSyncView): PartAssignment[] {
+  const live = new Set(v.packages.filter((k) => k.status !== 'canceled').map((k) => k.id));
+  return v.assignments.filter((a) => a.creative_status === 'approved' && live.has(a.package_id));
+}
+/** An assignment as the ad server is told it. */
+const sentOf = (a: PartAssignment) => [a.package_id, a.creative_id, a.weight, contentHash(a)];
+
+/** Sends of one job when the assignments keep changing under them; then it retries (throws) like any transient failure. */
+const MAX_RESENDS = 3;
 
 export async function syncAdapterCreatives(rawPayload: unknown, job: JobInfo, deps: TaskDeps): Promise<void> {
   const parsed = AdapterPartPayload.safeParse(rawPayload);
@@ -44,13 +56,14 @@ export async function syncAdapterCreatives(rawPayload: unknown, job: JobInfo, de
     throw new Error('the booking at this ad server is still in progress');
   }
   if (part.state !== 'booked' || !part.external_order_id) return;
+  const externalOrderId = part.external_order_id;
 
   const adapter = deps.adapters({ id: v.adapter.id, adapterType: v.adapter.adapter_type, settings: v.adapter.settings });
   const mapping = v.platform_mappings[v.adapter.adapter_type] as { advertiser_id?: string } | undefined;
-  const live = new Set(v.packages.filter((k) => k.status !== 'canceled').map((k) => k.id));
-  const approved = v.assignments.filter((a) => a.creative_status === 'approved' && live.has(a.package_id));
-  const creatives = [...new Map(approved.map((a) => [a.creative_id, a])).values()];
-  try {
+  /** Upload what the ad server lacks of the creatives the part's line items should run, then set them; returns what was set. */
+  const send = async (view: CreativeSyncView): Promise<PartAssignment[]> => {
+    const approved = runnable(view);
+    const creatives = [...new Map(approved.map((a) => [a.creative_id, a])).values()];
     const external = new Map<string, string>();
     await Promise.all(
       creatives.map(async (c) => {
@@ -73,9 +86,9 @@ export async function syncAdapterCreatives(rawPayload: unknown, job: JobInfo, de
     await adapter.assignCreatives(
       {
         idempotencyKey: `${orderKey(mediaBuyId, adapterConfigId)}/creatives`,
-        externalOrderId: part.external_order_id,
+        externalOrderId,
         mediaBuyId,
-        lineItems: v.packages.map((k) => ({
+        lineItems: view.packages.map((k) => ({
           packageId: k.id,
           lineItemId: part.external_line_item_ids?.[k.id] ?? null,
           creatives: approved.filter((a) => a.package_id === k.id).map((a) => ({ externalCreativeId: external.get(a.creative_id)!, weight: a.weight })),
@@ -83,7 +96,21 @@ export async function syncAdapterCreatives(rawPayload: unknown, job: JobInfo, de
       },
       job.signal,
     );
-    log.debug('creatives in place at the ad server', { creatives: creatives.length });
+    return approved;
+  };
+  try {
+    for (let view = v, resend = 0; ; resend++) {
+      const sent = await send(view);
+      // The assignments may have changed while the calls were out, and the job of that later change may have been
+      // answered first: then this older set landed last. Send the set as it now stands, so the ad server's last word is it.
+      const now = await loadCreativeSync(deps.db, { tenantId, mediaBuyId, adapterConfigId });
+      if (!now || SETTLED.has(now.status) || JSON.stringify(runnable(now).map(sentOf)) === JSON.stringify(sent.map(sentOf))) {
+        log.debug('creatives in place at the ad server', { creatives: new Set(sent.map((a) => a.creative_id)).size });
+        break;
+      }
+      if (resend >= MAX_RESENDS) throw new Error('the creative assignments kept changing while they were being sent');
+      view = now;
+    }
   } catch (err) {
     if (brokenDatabaseQuery(err)) throw err; // our database, not the ad server: see fulfil_media_buy
     const permanent = err instanceof AdapterError && err.permanent;
