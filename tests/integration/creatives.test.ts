@@ -611,3 +611,20 @@ describe('buyer isolation', () => {
     expect((await list({}, buyerB)).creatives.map((c) => c.creative_id)).toEqual(['cr_list_alpha']);
   });
 });
+
+describe('sync_creatives at the same time', () => {
+  it('runs syncs of the same creatives in other orders without one failing on a deadlock', async () => {
+    await addBuyer(t, { id: 'prn_creatives_race', token: 'tok_creatives_race', name: 'Racing buyer' });
+    const clients = await Promise.all([0, 1, 2, 3].map(() => memoryClient(t, 'tok_creatives_race')));
+    try {
+      for (let round = 0; round < 5; round++) {
+        const ids = Array.from({ length: 12 }, (_, i) => `race-${round}-${i}`);
+        const orders = [ids, [...ids].reverse(), [...ids.slice(6), ...ids.slice(0, 6)], [...ids.slice(3), ...ids.slice(0, 3)].reverse()];
+        const answers = await Promise.all(clients.map((client, i) => call(client, 'sync_creatives', { account: ACCOUNT, idempotency_key: key(), creatives: orders[i]!.map((id) => display(id)) })));
+        expect(answers.map((a) => a.data.adcp_error)).toEqual([undefined, undefined, undefined, undefined]);
+      }
+    } finally {
+      await Promise.all(clients.map((client) => client.close()));
+    }
+  });
+});

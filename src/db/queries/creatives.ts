@@ -47,6 +47,15 @@ export async function packagesHaveCreatives(db: Queryable, packageIds: string[])
   return rows.length > 0;
 }
 
+/**
+ * Serialize sync_creatives runs of one buyer (until the transaction ends): a run writes the creatives it lists in
+ * the order listed, then their assignments and buys, so two at once, listing the same creatives in another order,
+ * deadlocked and one of them failed.
+ */
+export async function lockCreativeSync(db: Queryable, p: Scope): Promise<void> {
+  await db.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`sync_creatives/${p.tenantId}/${p.principalId}`}, 0))`);
+}
+
 /** The caller's creatives with these ids, locked until the transaction ends. */
 export async function lockCreatives(db: Queryable, p: Scope & { ids: string[] }): Promise<CreativeRow[]> {
   if (p.ids.length === 0) return [];

@@ -12,7 +12,7 @@ import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { TransactionRollbackError } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Tx } from '../../db/client.js';
-import { archiveCreativesExcept, heldAssignments, lockCreatives, lockOwnPackages, removeAssignments, startBuysAwaitingCreatives, upsertAssignments, upsertCreatives } from '../../db/queries/creatives.js';
+import { archiveCreativesExcept, heldAssignments, lockCreatives, lockCreativeSync, lockOwnPackages, removeAssignments, startBuysAwaitingCreatives, upsertAssignments, upsertCreatives } from '../../db/queries/creatives.js';
 import { listFormats } from '../../db/queries/inventory.js';
 import { publishChange } from '../../db/notify.js';
 import { enqueueCreativeSync } from '../../jobs/fan-out.js';
@@ -72,6 +72,7 @@ interface Input {
 
 async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<string, unknown>> {
   const scope = { tenantId: ctx.tenant.id, principalId: ctx.principal.id };
+  await lockCreativeSync(tx, scope);
   const account = await resolveAccount(tx, ctx, input.account);
   const scoped = input.creative_ids && new Set(input.creative_ids);
   const items = input.creatives.map((c, i) => ({ c, i, at: `creatives[${i}]` })).filter(({ c }) => !scoped || scoped.has(c.creative_id));
