@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { connect, type Database } from './db/client.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
 import { migrateDatabase } from './db/migrate.js';
+import { warnIfDriverUnpatched } from './db/driver-check.js';
 import { tenants } from './db/schema/index.js';
 import { startWorker, type Worker } from './jobs/worker.js';
 import type { Logger } from './logger.js';
@@ -62,6 +63,7 @@ export async function bootApp(
   logger: Logger,
   opts: { worker: boolean; seedIfEmpty?: boolean; adapters?: AdapterFactory; agentUrl?: string },
 ): Promise<RunningApp> {
+  warnIfDriverUnpatched(logger);
   const { url, embedded } = await resolveDatabase(config, logger);
   try {
     await migrateDatabase(url, logger);

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { bootApp, resolveDatabase } from './app.js';
+import { warnIfDriverUnpatched } from './db/driver-check.js';
 import { loadConfig, type Config } from './config.js';
 import { brokenDatabaseConnection, connect } from './db/client.js';
 import { takeOverShutdownSignals } from './db/embedded.js';
@@ -87,6 +88,7 @@ async function serve(args: string[], config: Config, logger: Logger): Promise<vo
 }
 
 async function worker(config: Config, logger: Logger): Promise<void> {
+  warnIfDriverUnpatched(logger);
   const { url, embedded } = await resolveDatabase(config, logger);
   try {
     await migrateDatabase(url, logger);
