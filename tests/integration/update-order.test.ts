@@ -111,5 +111,11 @@ describe('creative assignments of one buy answered out of order by the ad server
     await waitFor(async () => assignments.length >= 2 && (await sql`select count(*)::int as n from graphile_worker.jobs where task_identifier = 'sync_adapter_creatives'`)[0]!.n === 0);
     await waitFor(async () => (await sql`select count(*)::int as n from graphile_worker.jobs where task_identifier = 'sync_adapter_creatives'`)[0]!.n === 0);
     expect(await running()).toEqual([await external('cr-second')]);
+    // Each set of assignments has its own idempotency key, the same for every send of that set.
+    const keyOf = new Map<string, Set<string>>();
+    for (const a of assignments) keyOf.set(JSON.stringify(a.lineItems), (keyOf.get(JSON.stringify(a.lineItems)) ?? new Set()).add(a.idempotencyKey));
+    expect(keyOf.size).toBeGreaterThan(1);
+    for (const keys of keyOf.values()) expect(keys.size).toBe(1);
+    expect(new Set(assignments.map((a) => a.idempotencyKey)).size).toBe(keyOf.size);
   });
 });

@@ -83,16 +83,19 @@ export async function syncAdapterCreatives(rawPayload: unknown, job: JobInfo, de
         external.set(c.creative_id, externalCreativeId);
       }),
     );
+    const lineItems = view.packages.map((k) => ({
+      packageId: k.id,
+      lineItemId: part.external_line_item_ids?.[k.id] ?? null,
+      creatives: approved.filter((a) => a.package_id === k.id).map((a) => ({ externalCreativeId: external.get(a.creative_id)!, weight: a.weight })),
+    }));
     await adapter.assignCreatives(
       {
-        idempotencyKey: `${orderKey(mediaBuyId, adapterConfigId)}/creatives`,
+        // Keyed by what is assigned: a retry of this set is the same request, another set a new one (an ad server that
+        // dedupes by key would otherwise ignore every change after the first).
+        idempotencyKey: `${orderKey(mediaBuyId, adapterConfigId)}/creatives/${hashJson(lineItems).slice(0, 16)}`,
         externalOrderId,
         mediaBuyId,
-        lineItems: view.packages.map((k) => ({
-          packageId: k.id,
-          lineItemId: part.external_line_item_ids?.[k.id] ?? null,
-          creatives: approved.filter((a) => a.package_id === k.id).map((a) => ({ externalCreativeId: external.get(a.creative_id)!, weight: a.weight })),
-        })),
+        lineItems,
       },
       job.signal,
     );
