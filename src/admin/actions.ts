@@ -111,7 +111,13 @@ export function auditOnly(deps: AdminDeps, op: Operator, operation: string, succ
 // ---- approvals ---------------------------------------------------------------
 
 export const MAX_REASON = 1000;
-export const DecisionInput = z.object({ reason: z.string().trim().max(MAX_REASON).optional() });
+export const DecisionInput = z.object({
+  reason: z.string().trim().max(MAX_REASON).optional(),
+  /** The media buy's revision the decider reviewed (GET /queue gives it): refused with 409 if the buyer changed it since. */
+  revision: z.number().int().positive().optional(),
+  /** The creative's updated_at the decider reviewed (GET /queue gives it): likewise. */
+  updated_at: z.iso.datetime({ offset: true }).optional(),
+});
 
 /** The buyer reads the reason (and it travels in a pg_notify payload): the HTML forms get the API's bound too. */
 function checkReason(reason: string | undefined): void {
@@ -121,7 +127,7 @@ function checkReason(reason: string | undefined): void {
 export async function decideMediaBuy(
   deps: AdminDeps,
   op: Operator,
-  p: { taskId: string; decision: 'approve' | 'reject'; reason?: string },
+  p: { taskId: string; decision: 'approve' | 'reject'; reason?: string; revision?: number },
 ): Promise<{ media_buy_id: string; task_id: string; decision: 'approved' | 'rejected' }> {
   const reason = p.reason?.trim();
   const operation = `media_buy.${p.decision}`;
@@ -133,9 +139,12 @@ export async function decideMediaBuy(
     // The decision runs its own transaction (the step is locked there); the audit entry joins it.
     const onDecided = (tx: Tx, d: { mediaBuyId: string; principalId: string }) =>
       insertAudit(tx, { tenantId: op.tenantId, principalId: d.principalId, actor: actorOf(op), operation, target: d.mediaBuyId, success: true, details });
-    const common = { tenantId: op.tenantId, taskId: p.taskId, actor: actorOf(op), onDecided };
+    const common = { tenantId: op.tenantId, taskId: p.taskId, actor: actorOf(op), expectedRevision: p.revision, onDecided };
     const r = p.decision === 'approve' ? await approveMediaBuy(deps.db, common) : await rejectMediaBuy(deps.db, { ...common, reason: reason! });
     if (!r.ok && r.reason === 'not_found') throw new AdminError(404, 'NOT_FOUND', `No media buy awaits approval under task ${p.taskId}.`);
+    if (!r.ok && r.reason === 'changed') {
+      throw new AdminError(409, 'CHANGED_SINCE_REVIEW', `The buyer changed this media buy since you reviewed it (revision ${p.revision}, now ${r.revision}): review it again before deciding.`, 'revision', { revision: r.revision });
+    }
     if (!r.ok) throw new AdminError(409, 'ALREADY_DECIDED', `This media buy was already decided (its task is now ${r.status}).`, undefined, { status: r.status });
     return { media_buy_id: r.mediaBuyId, task_id: p.taskId, decision: p.decision === 'approve' ? 'approved' : 'rejected' };
   } catch (err) {
@@ -147,7 +156,7 @@ export async function decideMediaBuy(
 export async function decideCreative(
   deps: AdminDeps,
   op: Operator,
-  p: { principalId: string; creativeId: string; decision: 'approve' | 'reject'; reason?: string },
+  p: { principalId: string; creativeId: string; decision: 'approve' | 'reject'; reason?: string; updatedAt?: string },
 ): Promise<{ creative_id: string; principal_id: string; status: 'approved' | 'rejected' }> {
   const reason = p.reason?.trim();
   return act(deps, op, { operation: `creative.${p.decision}`, target: p.creativeId, details: { principal_id: p.principalId, ...(reason && { reason: reason.slice(0, MAX_REASON) }) } }, async (tx) => {
@@ -155,7 +164,9 @@ export async function decideCreative(
     if (p.decision === 'reject' && !reason) throw new AdminError(400, 'VALIDATION_ERROR', 'A rejection needs a reason: the buyer sees it.', 'reason');
     const status = p.decision === 'approve' ? 'approved' : 'rejected';
     const where = and(eq(creatives.tenantId, op.tenantId), eq(creatives.principalId, p.principalId), eq(creatives.id, p.creativeId));
-    // Only a creative still pending review moves: of two operators deciding at once, one wins.
+    // Only a creative still pending review moves: of two operators deciding at once, one wins. With the updated_at the
+    // decider reviewed, only that version moves: content the buyer re-synced since is not approved unseen.
+    const reviewed = p.updatedAt === undefined ? undefined : sql`date_trunc('milliseconds', ${creatives.updatedAt}) = ${p.updatedAt}::timestamptz`;
     const rows = await tx
       .update(creatives)
       .set({
@@ -163,11 +174,14 @@ export async function decideCreative(
         details: sql`(${creatives.details} - 'rejection_reason') || ${JSON.stringify(status === 'rejected' ? { rejection_reason: reason } : {})}::jsonb`,
         updatedAt: sql`now()`,
       })
-      .where(and(where, eq(creatives.status, 'pending_review')))
+      .where(and(where, eq(creatives.status, 'pending_review'), reviewed))
       .returning({ id: creatives.id });
     if (rows.length === 0) {
-      const [now] = await tx.select({ status: creatives.status }).from(creatives).where(where);
+      const [now] = await tx.select({ status: creatives.status, updatedAt: creatives.updatedAt }).from(creatives).where(where);
       if (!now) throw new AdminError(404, 'NOT_FOUND', `No creative ${p.creativeId} from buyer ${p.principalId}.`);
+      if (now.status === 'pending_review') {
+        throw new AdminError(409, 'CHANGED_SINCE_REVIEW', `The buyer changed this creative since you reviewed it (updated ${now.updatedAt.toISOString()}): review it again before deciding.`, 'updated_at', { updated_at: now.updatedAt.toISOString() });
+      }
       throw new AdminError(409, 'ALREADY_DECIDED', `This creative is no longer awaiting review (it is ${now.status}).`, undefined, { status: now.status });
     }
     // An approved creative goes to the ad servers of the buys it is assigned to, by a job queued with the decision.

@@ -151,16 +151,26 @@ async function queue(r: AdminRequest) {
   });
 }
 
+const DECISION_FIELDS: Record<string, string> = {
+  reason: 'reason must be a string of at most 1000 characters.',
+  revision: 'revision must be the positive integer GET /queue gave for the media buy.',
+  updated_at: 'updated_at must be the ISO 8601 time GET /queue gave for the creative.',
+};
+function decisionInputError(error: { issues: { path: PropertyKey[] }[] }): AdminError {
+  const field = String(error.issues[0]?.path[0] ?? 'reason');
+  return new AdminError(400, 'VALIDATION_ERROR', DECISION_FIELDS[field] ?? DECISION_FIELDS.reason!, field);
+}
+
 const decideTask = (decision: 'approve' | 'reject') => async (r: AdminRequest) => {
   const body = DecisionInput.safeParse(await r.json());
-  if (!body.success) throw new AdminError(400, 'VALIDATION_ERROR', 'reason must be a string of at most 1000 characters.', 'reason');
-  ok(r, await decideMediaBuy(r.deps, r.op, { taskId: r.params.taskId!, decision, reason: body.data.reason }));
+  if (!body.success) throw decisionInputError(body.error);
+  ok(r, await decideMediaBuy(r.deps, r.op, { taskId: r.params.taskId!, decision, reason: body.data.reason, revision: body.data.revision }));
 };
 
 const decideCreativeApi = (decision: 'approve' | 'reject') => async (r: AdminRequest) => {
   const body = DecisionInput.safeParse(await r.json());
-  if (!body.success) throw new AdminError(400, 'VALIDATION_ERROR', 'reason must be a string of at most 1000 characters.', 'reason');
-  ok(r, await decideCreative(r.deps, r.op, { principalId: r.params.principalId!, creativeId: r.params.creativeId!, decision, reason: body.data.reason }));
+  if (!body.success) throw decisionInputError(body.error);
+  ok(r, await decideCreative(r.deps, r.op, { principalId: r.params.principalId!, creativeId: r.params.creativeId!, decision, reason: body.data.reason, updatedAt: body.data.updated_at }));
 };
 
 async function mediaBuys(r: AdminRequest) {

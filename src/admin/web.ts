@@ -167,7 +167,8 @@ const decideTask = (decision: 'approve' | 'reject') => async (r: AdminRequest) =
   const fd = await r.form();
   const back = localPath(fd.get('back'), '/admin/queue');
   try {
-    await decideMediaBuy(r.deps, r.op, { taskId: r.params.taskId!, decision, reason: fd.get('reason') ?? undefined });
+    const revision = Number(fd.get('revision'));
+    await decideMediaBuy(r.deps, r.op, { taskId: r.params.taskId!, decision, reason: fd.get('reason') ?? undefined, ...(Number.isInteger(revision) && revision > 0 && { revision }) });
   } catch (err) {
     if (err instanceof AdminError) return errorPage(r, err.status, err.message, back);
     throw err;
@@ -178,7 +179,8 @@ const decideTask = (decision: 'approve' | 'reject') => async (r: AdminRequest) =
 const decideCreativeForm = (decision: 'approve' | 'reject') => async (r: AdminRequest) => {
   const fd = await r.form();
   try {
-    await decideCreative(r.deps, r.op, { principalId: r.params.principalId!, creativeId: r.params.creativeId!, decision, reason: fd.get('reason') ?? undefined });
+    const updatedAt = fd.get('updated_at');
+    await decideCreative(r.deps, r.op, { principalId: r.params.principalId!, creativeId: r.params.creativeId!, decision, reason: fd.get('reason') ?? undefined, ...(updatedAt && !Number.isNaN(Date.parse(updatedAt)) && { updatedAt }) });
   } catch (err) {
     if (err instanceof AdminError) return errorPage(r, err.status, err.message);
     throw err;

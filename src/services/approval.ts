@@ -15,7 +15,7 @@ import { allowsPrivateWebhooks } from '../db/queries/accounts.js';
 import type { PushConfig } from '../domain/webhooks.js';
 import { queueTaskWebhook } from './webhooks.js';
 
-export type DecisionResult = { ok: true; mediaBuyId: string } | { ok: false; reason: 'not_found' | 'already_decided'; status?: string };
+export type DecisionResult = { ok: true; mediaBuyId: string } | { ok: false; reason: 'not_found' | 'already_decided' | 'changed'; status?: string; revision?: number };
 
 type Pending = { step: WorkflowStepRow; buy: MediaBuyRow };
 
@@ -25,8 +25,12 @@ type Pending = { step: WorkflowStepRow; buy: MediaBuyRow };
  */
 export type OnDecided = (tx: Tx, decided: { mediaBuyId: string; principalId: string }) => Promise<void>;
 
-/** Lock the step and its buy, and run `decide` only if the step still awaits approval. */
-async function decide(db: Db, p: { tenantId: string; taskId: string; onDecided?: OnDecided }, fn: (tx: Tx, pending: Pending) => Promise<void>): Promise<DecisionResult> {
+/**
+ * Lock the step and its buy, and run `decide` only if the step still awaits approval and, when the decider says
+ * which revision of the buy it reviewed (`expectedRevision`), the buy is still at it: a buyer's update_media_buy
+ * between the review and the decision must not be approved unseen.
+ */
+async function decide(db: Db, p: { tenantId: string; taskId: string; expectedRevision?: number; onDecided?: OnDecided }, fn: (tx: Tx, pending: Pending) => Promise<void>): Promise<DecisionResult> {
   return db.transaction(async (tx) => {
     // The buy first, then its step: the order a buyer's update_media_buy takes them in (its cancel closes the step),
     // so a decision and a cancel at the same moment queue up rather than deadlock.
@@ -36,13 +40,14 @@ async function decide(db: Db, p: { tenantId: string; taskId: string; onDecided?:
     const step = await lockWorkflowStep(tx, { tenantId: p.tenantId, id: p.taskId });
     if (!buy || !step) return { ok: false, reason: 'not_found' } as const;
     if (step.status !== 'requires_approval') return { ok: false, reason: 'already_decided', status: step.status } as const;
+    if (p.expectedRevision !== undefined && buy.revision !== p.expectedRevision) return { ok: false, reason: 'changed', revision: buy.revision } as const;
     await fn(tx, { step, buy });
     await p.onDecided?.(tx, { mediaBuyId: buy.id, principalId: buy.principalId });
     return { ok: true, mediaBuyId: buy.id } as const;
   });
 }
 
-export function approveMediaBuy(db: Db, p: { tenantId: string; taskId: string; actor: string; onDecided?: OnDecided }): Promise<DecisionResult> {
+export function approveMediaBuy(db: Db, p: { tenantId: string; taskId: string; actor: string; expectedRevision?: number; onDecided?: OnDecided }): Promise<DecisionResult> {
   return decide(db, p, async (tx, { step, buy }) => {
     const status = initialStatus(await mediaBuyHasCreatives(tx, { tenantId: p.tenantId, mediaBuyId: buy.id }));
     await updateWorkflowStep(tx, { tenantId: p.tenantId, id: step.id }, { status: 'pending', owner: 'system' });
@@ -52,7 +57,7 @@ export function approveMediaBuy(db: Db, p: { tenantId: string; taskId: string; a
   });
 }
 
-export function rejectMediaBuy(db: Db, p: { tenantId: string; taskId: string; actor: string; reason: string; onDecided?: OnDecided }): Promise<DecisionResult> {
+export function rejectMediaBuy(db: Db, p: { tenantId: string; taskId: string; actor: string; reason: string; expectedRevision?: number; onDecided?: OnDecided }): Promise<DecisionResult> {
   return decide(db, p, async (tx, { step, buy }) => {
     await updateWorkflowStep(tx, { tenantId: p.tenantId, id: step.id }, { status: 'rejected', owner: 'buyer', error: { code: 'POLICY_VIOLATION', message: `Rejected by the seller: ${p.reason}`, recovery: 'correctable' } });
     await updateMediaBuy(tx, { tenantId: p.tenantId, id: buy.id }, { status: 'rejected', rejectionReason: p.reason, revision: buy.revision + 1 });

@@ -138,6 +138,26 @@ describe('approval queue', () => {
     expect(late.text).toContain('already decided');
   });
 
+  it('refuses a decision on a buy the buyer changed since the operator reviewed it', async () => {
+    const { taskId, mediaBuyId } = await submit();
+    const queued = (await admin.api('GET', '/queue')).body.media_buys.find((b: { task_id: string }) => b.task_id === taskId);
+    const pending = { revision: queued.media_buy.revision as number, packages: queued.packages as { package_id: string }[] };
+    expect(pending.revision).toEqual(expect.any(Number));
+    // The queue page's forms carry the revision shown.
+    expect((await admin.get('/admin/queue')).text).toContain(`name="revision" value="${pending.revision}"`);
+    const changed = await call(buyer, 'update_media_buy', { media_buy_id: mediaBuyId, idempotency_key: `u-${Math.random().toString(36).slice(2)}-${Date.now()}`, packages: [{ package_id: pending.packages[0]!.package_id, budget: 90000 }] });
+    expect(changed.isError, JSON.stringify(changed.data)).toBe(false);
+    const stale = await admin.api('POST', `/tasks/${taskId}/approve`, { revision: pending.revision });
+    expect(stale.status).toBe(409);
+    expect(stale.body.error).toMatchObject({ code: 'CHANGED_SINCE_REVIEW', field: 'revision', details: { revision: pending.revision + 1 } });
+    const form = await admin.post(`/admin/tasks/${taskId}/reject`, { reason: 'too big', revision: String(pending.revision) });
+    expect(form.status).toBe(409);
+    expect(form.text).toContain('review it again');
+    expect((await sql`select status from workflow_steps where id = ${taskId}`)[0]!.status).toBe('requires_approval');
+    expect((await admin.api('POST', `/tasks/${taskId}/approve`, { revision: 'two' })).body.error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'revision' });
+    expect((await admin.api('POST', `/tasks/${taskId}/approve`, { revision: pending.revision + 1 })).status).toBe(200);
+  });
+
   it('rejects with a reason: the buy is rejected and the buyer hears it by MCP push and by webhook', async () => {
     const watcher = await httpClient(t);
     const pushed: string[] = [];
@@ -261,7 +281,21 @@ describe('creatives awaiting review', () => {
     const q = await admin.api('GET', '/queue');
     expect(q.body.creatives.map((c: { creative_id: string }) => c.creative_id).sort()).toEqual(['cr_review_a', 'cr_review_b']);
     expect((await viewer.api('POST', '/buyers/prn_demo_buyer/creatives/cr_review_a/approve')).status).toBe(403);
-    expect((await admin.api('POST', '/buyers/prn_demo_buyer/creatives/cr_review_a/approve')).body).toEqual({ creative_id: 'cr_review_a', principal_id: 'prn_demo_buyer', status: 'approved' });
+    // A creative re-synced with new content after the operator looked at it is not approved unseen.
+    const seen = q.body.creatives.find((c: { creative_id: string }) => c.creative_id === 'cr_review_a').updated_at as string;
+    expect((await admin.get('/admin/queue')).text).toContain(`name="updated_at" value="${seen}"`);
+    const resync = await call(reviewed, 'sync_creatives', {
+      account: { brand: { domain: 'acme-drinks.example' }, operator: 'agency.example' },
+      idempotency_key: `sync-review-again-${Date.now()}`,
+      creatives: [{ ...creative('cr_review_a'), assets: { ...creative('cr_review_a').assets, click_url: { asset_type: 'url', url: 'https://elsewhere.example/' } } }],
+    });
+    expect(resync.isError, JSON.stringify(resync.data)).toBe(false);
+    const stale = await admin.api('POST', '/buyers/prn_demo_buyer/creatives/cr_review_a/approve', { updated_at: seen });
+    expect(stale.status).toBe(409);
+    expect(stale.body.error).toMatchObject({ code: 'CHANGED_SINCE_REVIEW', field: 'updated_at' });
+    const now = (await admin.api('GET', '/queue')).body.creatives.find((c: { creative_id: string }) => c.creative_id === 'cr_review_a').updated_at as string;
+    expect(now).not.toBe(seen);
+    expect((await admin.api('POST', '/buyers/prn_demo_buyer/creatives/cr_review_a/approve', { updated_at: now })).body).toEqual({ creative_id: 'cr_review_a', principal_id: 'prn_demo_buyer', status: 'approved' });
     expect((await admin.api('POST', '/buyers/prn_demo_buyer/creatives/cr_review_a/approve')).status).toBe(409);
     expect((await admin.post('/admin/buyers/prn_demo_buyer/creatives/cr_review_b/reject', { reason: 'Logo too small' })).status).toBe(303);
     const listed = await call(reviewed, 'list_creatives', { filters: { creative_ids: ['cr_review_a', 'cr_review_b'] } });

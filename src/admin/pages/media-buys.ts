@@ -102,7 +102,7 @@ export function mediaBuyPage(v: View, d: MediaBuyConsoleDetail): string {
       ${b.rejectionReason ? html`<div><span>Rejection reason</span><span class="bad" data-testid="rejection-reason">${b.rejectionReason}</span></div>` : ''}
       ${b.canceledAt ? html`<div><span>Canceled</span>${fmtDate(b.canceledAt)} by ${b.canceledBy ?? '—'}${b.cancellationReason ? html`: ${b.cancellationReason}` : ''}</div>` : ''}
     </div>
-    ${step?.status === 'requires_approval' ? decisionForms(v, step.id, href(['media-buys', b.id])) : ''}
+    ${step?.status === 'requires_approval' ? decisionForms(v, step.id, href(['media-buys', b.id]), b.revision) : ''}
     ${inFlight ? html`<p class="muted">This page reloads every few seconds while work is in flight.</p>` : ''}</section>
     <h2>Packages and delivery</h2>
     ${table(['Package', 'Product', 'Pricing option', 'Budget', 'Status', 'Impressions', html`<span class="hide-sm">Clicks</span>`, 'Spend'], pkgRows)}

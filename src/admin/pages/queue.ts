@@ -5,15 +5,17 @@ import { fmtDate, fmtDay, fmtMoney, form, href, html, json, badge, type Html } f
 import { redactSecrets } from '../secrets.js';
 import { isAdmin, readOnlyNote, render, table, type View } from './common.js';
 
-export function decisionForms(v: View, taskId: string, back: string): Html {
+/** Approve and reject a buy as reviewed at `revision`: if the buyer changes it meanwhile, the decision is refused (409). */
+export function decisionForms(v: View, taskId: string, back: string, revision: number): Html {
   if (!isAdmin(v)) return readOnlyNote;
   const csrf = v.op.csrfToken ?? '';
+  const reviewed = html`<input type="hidden" name="back" value="${back}"><input type="hidden" name="revision" value="${String(revision)}">`;
   return html`<div class="actions">
-    ${form(href(['tasks', taskId, 'approve']), csrf, html`<input type="hidden" name="back" value="${back}"><button type="submit" name="decision" value="approve">Approve</button>`, { class: 'inline' })}
+    ${form(href(['tasks', taskId, 'approve']), csrf, html`${reviewed}<button type="submit" name="decision" value="approve">Approve</button>`, { class: 'inline' })}
     ${form(
       href(['tasks', taskId, 'reject']),
       csrf,
-      html`<input type="hidden" name="back" value="${back}"><input type="text" name="reason" required maxlength="1000" placeholder="Reason (the buyer sees it)" aria-label="Rejection reason"><button type="submit" class="danger">Reject</button>`,
+      html`${reviewed}<input type="text" name="reason" required maxlength="1000" placeholder="Reason (the buyer sees it)" aria-label="Rejection reason"><button type="submit" class="danger">Reject</button>`,
       { class: 'inline' },
     )}
   </div>`;
@@ -40,13 +42,15 @@ function pendingBuy(v: View, p: PendingApproval): Html {
     <h3 style="margin-top:.8rem">Packages</h3>
     ${table(['Product', 'Pricing', 'Budget', 'Bid', html`<span class="hide-sm">Pacing</span>`, html`<span class="hide-sm">Targeting</span>`], pkgRows)}
     <details><summary>Full request</summary>${json(redactSecrets(b.rawRequest))}</details>
-    ${decisionForms(v, p.step.id, '/admin/queue')}
+    ${decisionForms(v, p.step.id, '/admin/queue', b.revision)}
   </section>`;
 }
 
 function pendingCreative(v: View, c: CreativeRow & { buyerName: string }): Html {
   const csrf = v.op.csrfToken ?? '';
   const action = (d: string) => href(['buyers', c.principalId, 'creatives', c.id, d]);
+  // The version reviewed: if the buyer re-syncs the creative meanwhile, the decision is refused (409).
+  const reviewed = html`<input type="hidden" name="updated_at" value="${c.updatedAt.toISOString()}">`;
   return html`<section class="card" data-testid="pending-creative">
     <h3>${c.name} <span class="muted">from ${c.buyerName}</span></h3>
     <div class="grid">
@@ -58,8 +62,8 @@ function pendingCreative(v: View, c: CreativeRow & { buyerName: string }): Html 
     <details><summary>Assets</summary>${json(redactSecrets(c.assets))}</details>
     ${isAdmin(v)
       ? html`<div class="actions">
-          ${form(action('approve'), csrf, html`<button type="submit">Approve creative</button>`, { class: 'inline' })}
-          ${form(action('reject'), csrf, html`<input type="text" name="reason" required maxlength="1000" placeholder="Reason (the buyer sees it)" aria-label="Rejection reason"><button type="submit" class="danger">Reject</button>`, { class: 'inline' })}
+          ${form(action('approve'), csrf, html`${reviewed}<button type="submit">Approve creative</button>`, { class: 'inline' })}
+          ${form(action('reject'), csrf, html`${reviewed}<input type="text" name="reason" required maxlength="1000" placeholder="Reason (the buyer sees it)" aria-label="Rejection reason"><button type="submit" class="danger">Reject</button>`, { class: 'inline' })}
         </div>`
       : readOnlyNote}
   </section>`;
