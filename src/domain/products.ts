@@ -109,14 +109,103 @@ export function scoreProduct(p: { name: string; description: string; channels: s
   return { score, matched };
 }
 
-export function rankByBrief<T extends { name: string; description: string; channels: string[] }>(
-  products: T[],
-  brief: string,
-): { product: T; relevance?: string }[] {
+/**
+ * Country names (English, as Intl names them: "Germany", "United States", "South Korea") and common short
+ * forms, to ISO 3166-1 alpha-2. Two-letter codes are not read from briefs: too many are words ("in", "it", "us").
+ */
+/** Country names that briefs use as other words far more often: US states, a holiday bird, a brand, first names. */
+const AMBIGUOUS_NAMES = new Set(['jersey', 'georgia', 'turkey', 'jordan', 'chad', 'guernsey', 'man']);
+
+const COUNTRY_BY_NAME: ReadonlyMap<string, string> = (() => {
+  const names = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
+  const map = new Map<string, string>();
+  for (let a = 65; a <= 90; a++) {
+    for (let b = 65; b <= 90; b++) {
+      // Deprecated codes (DD, UK, YU...) are named as the country that replaced them: keep only canonical ones.
+      const code = String.fromCharCode(a, b);
+      if (Intl.getCanonicalLocales(`und-${code}`)[0] !== `und-${code}`) continue;
+      const name = names.of(code);
+      // Intl names only real regions with fallback "none"; skip the grouping ones (EU, UN, "world"...).
+      if (name && name !== code && !/union|nations|world|unknown|pseudo/i.test(name) && !AMBIGUOUS_NAMES.has(name.toLowerCase())) map.set(name.toLowerCase(), code);
+    }
+  }
+  for (const [alias, code] of Object.entries({ usa: 'US', 'united states of america': 'US', uk: 'GB', britain: 'GB', 'great britain': 'GB', england: 'GB', holland: 'NL', 'south korea': 'KR', korea: 'KR' })) map.set(alias, code);
+  return map;
+})();
+const LONGEST_COUNTRY_NAME = Math.max(...[...COUNTRY_BY_NAME.keys()].map((n) => n.split(' ').length));
+
+/**
+ * The countries a brief names ("CTV in Germany and Austria" → DE, AT): by name, and as the upper-case
+ * codes briefs write without ambiguity (US, USA, UK). Other two-letter codes are not read: most are also
+ * words or US state codes ("IT", "IN", "CA", "DE").
+ */
+export function briefCountries(brief: string): string[] {
+  const text = brief.slice(0, MAX_BRIEF_SCAN);
+  const found = new Set<string>();
+  for (const [code] of text.matchAll(/\b(?:US|USA|UK)\b/g)) found.add(code === 'UK' ? 'GB' : 'US');
+  const words = text.toLowerCase().match(/[a-z]+/g) ?? [];
+  for (let i = 0; i < words.length; i++) {
+    // "New Mexico" is a US state, not Mexico ("New Zealand" is matched whole, before this word).
+    if (words[i - 1] === 'new') continue;
+    for (let n = Math.min(LONGEST_COUNTRY_NAME, words.length - i); n >= 1; n--) {
+      const code = COUNTRY_BY_NAME.get(words.slice(i, i + n).join(' '));
+      if (code) {
+        found.add(code);
+        i += n - 1;
+        break;
+      }
+    }
+  }
+  return [...found];
+}
+
+/** The budget a brief states, in its own currency units ("$2,000", "50k USD", "€1.5m"), if it states one. */
+export function briefBudget(brief: string): number | undefined {
+  const text = brief.slice(0, MAX_BRIEF_SCAN);
+  const m =
+    /(?:[$€£]|\b(?:usd|eur|gbp)\s?)\s?(\d[\d,]*(?:\.\d+)?)\s?(k|m|thousand|million)?\b/i.exec(text) ??
+    /\b(\d[\d,]*(?:\.\d+)?)\s?(k|m|thousand|million)?\s?(?:usd|eur|gbp|dollars|euros|pounds)\b/i.exec(text);
+  if (!m) return undefined;
+  const value = Number(m[1]!.replace(/,/g, ''));
+  const unit = m[2]?.toLowerCase();
+  const scaled = value * (unit === 'k' || unit === 'thousand' ? 1e3 : unit === 'm' || unit === 'million' ? 1e6 : 1);
+  return Number.isFinite(scaled) && scaled > 0 ? scaled : undefined;
+}
+
+type Rankable = { name: string; description: string; channels: string[]; countries?: string[]; pricing?: { minSpendPerPackage: string | null }[] };
+
+/**
+ * Products ranked for a brief, best first, each with why it matched. Those sold only in other countries
+ * than the brief names (one with no countries listed sells anywhere), then those whose smallest minimum
+ * spend is above the budget the brief states, go after the others, saying so; none is left out, as a
+ * brief is read loosely (filters.countries and filters.budget_range are exact). `note` sums it up.
+ */
+export function rankByBrief<T extends Rankable>(products: T[], brief: string): { product: T; relevance?: string }[] & { note?: string } {
+  const countries = briefCountries(brief);
+  const elsewhere = (p: T) => countries.length > 0 && !!p.countries?.length && !p.countries.some((c) => countries.includes(c));
+  const budget = briefBudget(brief);
+  const minimum = (p: T) => Math.min(...(p.pricing ?? []).map((o) => (o.minSpendPerPackage == null ? 0 : Number(o.minSpendPerPackage))));
+  const overBudget = (p: T) => budget !== undefined && (p.pricing?.length ?? 0) > 0 && minimum(p) > budget;
   const terms = briefTerms(brief);
-  if (terms.length === 0) return products.map((product) => ({ product }));
   const scored = products.map((product) => ({ product, ...scoreProduct(product, terms) }));
-  const hits = scored.filter((s) => s.score > 0).sort((a, b) => b.score - a.score);
-  if (hits.length === 0) return products.map((product) => ({ product }));
-  return hits.map((h) => ({ product: h.product, relevance: `Matches ${h.matched.join(', ')} in the brief.` }));
+  const hits = scored.filter((s) => s.score > 0);
+  const chosen = (hits.length ? hits : scored).map((h, i) => ({ ...h, i, away: elsewhere(h.product), over: overBudget(h.product) }));
+  // Stable: equal keys keep the catalogue's order.
+  chosen.sort((a, b) => Number(a.away) - Number(b.away) || Number(a.over) - Number(b.over) || b.score - a.score || a.i - b.i);
+  const ranked = chosen.map((h) => {
+    const why = [
+      ...(h.score > 0 ? [`Matches ${h.matched.join(', ')} in the brief.`] : []),
+      ...(h.away ? [`Not sold in ${countries.join(', ')} (sold in ${h.product.countries!.join(', ')}).`] : []),
+      ...(h.over ? [`Its minimum spend (${minimum(h.product)}) is above the brief's budget (${budget}).`] : []),
+    ];
+    return { product: h.product, relevance: why.length ? why.join(' ') : undefined };
+  }) as { product: T; relevance?: string }[] & { note?: string };
+  const away = chosen.filter((h) => h.away).length;
+  if (away > 0) {
+    ranked.note =
+      away === chosen.length
+        ? `No product here is sold in ${countries.join(', ')}, the countries the brief names.`
+        : `${away} of these products are not sold in ${countries.join(', ')}, the countries the brief names; they are listed last.`;
+  }
+  return ranked;
 }

@@ -92,6 +92,19 @@ describe('discovery tools', () => {
     expect(video.slice(0, 4).sort()).toEqual(['ctv_primetime', 'ctv_run_of_network', 'video_outstream_ros', 'video_preroll_news']);
   });
 
+  it('get_products reads a brief’s countries and budget: products sold elsewhere or above the budget come last, and the answer says why', async () => {
+    const uk = await call(buyer, 'get_products', { brief: 'video in the United Kingdom' });
+    const ranked = uk.data.products as { product_id: string; brief_relevance?: string }[];
+    // Video products sold in GB (outstream) before the US-only ones (pre-roll, CTV).
+    expect(ranked[0]!.product_id).toBe('video_outstream_ros');
+    expect(ranked.find((p) => p.product_id === 'ctv_primetime')!.brief_relevance).toContain('Not sold in GB (sold in US).');
+    expect(uk.data.message).toMatch(/of these products are not sold in GB, the countries the brief names; they are listed last\./);
+    const small = (await call(buyer, 'get_products', { brief: 'CTV with $3,000' })).data.products as { product_id: string; brief_relevance?: string }[];
+    expect(small.map((p) => p.product_id)).toEqual(['ctv_run_of_network', 'ctv_primetime']);
+    expect(small[1]!.brief_relevance).toContain("Its minimum spend (10000) is above the brief's budget (3000).");
+    expect((await call(buyer, 'get_products', { brief: 'video in the US' })).data.message).toBeUndefined();
+  });
+
   it('get_products pages its ranked list with max_results and a cursor tied to the brief and filters', async () => {
     const brief = 'Video and CTV for a sports drink';
     const all = ((await call(buyer, 'get_products', { brief })).data.products as { product_id: string }[]).map((p) => p.product_id);

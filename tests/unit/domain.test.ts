@@ -5,7 +5,7 @@ import { AdcpError } from '../../src/domain/errors.js';
 import { canonicalJson, hashJson, newId } from '../../src/domain/ids.js';
 import { planMediaBuy, checkTargeting } from '../../src/domain/media-buy-plan.js';
 import { compareAmounts, fromUnits, sumAmounts, toUnits } from '../../src/domain/money.js';
-import { briefTerms, MAX_BRIEF_TERMS, rankByBrief } from '../../src/domain/products.js';
+import { briefBudget, briefCountries, briefTerms, MAX_BRIEF_TERMS, rankByBrief } from '../../src/domain/products.js';
 import { toAdcpMediaBuyStatus, toAdcpTaskStatus } from '../../src/domain/status.js';
 
 describe('money', () => {
@@ -79,6 +79,34 @@ describe('brief ranking', () => {
     expect(ranked[0]!.product.id).toBe('b');
     expect(ranked[0]!.relevance).toMatch(/streaming/);
     expect(ranked.map((r) => r.product.id)).not.toContain('a');
+  });
+  it('reads the countries a brief names, not words that only look like codes or other places', () => {
+    expect(briefCountries('CTV in Germany and the United Kingdom, maybe South Korea')).toEqual(['DE', 'GB', 'KR']);
+    expect(briefCountries('Adults 25-54, US and Canada. UK next')).toEqual(['US', 'GB', 'CA']);
+    expect(briefCountries('for us, in it, IT and CA teams, a New Mexico and New Jersey launch before Turkey day')).toEqual([]);
+    expect(briefCountries('New Zealand')).toEqual(['NZ']);
+  });
+  it('reads a budget the brief states, in its currency units', () => {
+    expect(briefBudget('I have $2,000 for display')).toBe(2000);
+    expect(briefBudget('Q2 flight, $25K budget.')).toBe(25000);
+    expect(briefBudget('budget 50k USD')).toBe(50000);
+    expect(briefBudget('€1.5m across Q1')).toBe(1500000);
+    expect(briefBudget('2 million impressions')).toBeUndefined();
+  });
+  it('lists products sold only elsewhere, then those above the stated budget, after the others, saying why', () => {
+    const world = [
+      { ...product('us', 'CTV primetime US', 'Streaming TV', ['ctv'], [{ minSpendPerPackage: '10000' }]), countries: ['US'] },
+      { ...product('de', 'CTV primetime DE', 'Streaming TV', ['ctv'], [{ minSpendPerPackage: '10000' }]), countries: ['DE'] },
+      { ...product('any', 'CTV run of network', 'Streaming TV', ['ctv'], [{ minSpendPerPackage: '500' }]), countries: [] },
+    ];
+    const ranked = rankByBrief(world, 'CTV in Germany with $2,000');
+    expect(ranked.map((r) => r.product.id)).toEqual(['any', 'de', 'us']);
+    expect(ranked[1]!.relevance).toMatch(/Its minimum spend \(10000\) is above the brief's budget \(2000\)/);
+    expect(ranked[2]!.relevance).toMatch(/Not sold in DE \(sold in US\)/);
+    expect(ranked.note).toBe("1 of these products are not sold in DE, the countries the brief names; they are listed last.");
+    expect(rankByBrief(world.slice(0, 1), 'CTV in Japan').note).toBe('No product here is sold in JP, the countries the brief names.');
+    expect(rankByBrief(world, 'CTV in the US and Canada').map((r) => r.product.id)).toEqual(['us', 'any', 'de']);
+    expect(rankByBrief(world, 'CTV').note).toBeUndefined();
   });
   it('returns everything when nothing in the brief matches', () => {
     expect(rankByBrief(catalogue, 'zzz qqq')).toHaveLength(3);

@@ -71,7 +71,7 @@ export default defineTool({
   name: 'get_products',
   title: 'Get products',
   description:
-    'Find advertising products for a campaign. Pass a natural-language `brief` (buying_mode "brief", the default with a brief; without one, "wholesale" lists the whole catalogue) (e.g. "CTV and video for a sports drink, US, $50k") and optional `filters` (delivery_type, channels, format_ids, countries, budget_range, is_fixed_price, pricing_currencies, required_metrics, required_features, required_geo_targeting). Returns products with pricing options (pricing needs authentication), paginated with pagination.max_results and pagination.cursor. Next: create_media_buy with product_id and pricing_option_id.',
+    'Find advertising products for a campaign. Pass a natural-language `brief` (buying_mode "brief", the default with a brief; without one, "wholesale" lists the whole catalogue) (e.g. "CTV and video for a sports drink, US, $50k": products sold elsewhere than the countries it names, or with a minimum spend above its budget, come last, each saying why) and optional `filters` (exact) (delivery_type, channels, format_ids, countries, budget_range, is_fixed_price, pricing_currencies, required_metrics, required_features, required_geo_targeting). Returns products with pricing options (pricing needs authentication), paginated with pagination.max_results and pagination.cursor. Next: create_media_buy with product_id and pricing_option_id.',
   // buying_mode is required by AdCP 3; agents often omit it, so infer it from the brief.
   input: z.preprocess(
     (a) => (a && typeof a === 'object' && !('buying_mode' in a) ? { ...a, buying_mode: 'brief' in a && a.brief ? 'brief' : 'wholesale' } : a),
@@ -108,7 +108,9 @@ export default defineTool({
       products: page.map(({ product, relevance }) => toAdcpProduct(product, { showPricing, relevance })),
       pagination,
       cache_scope: 'public',
-      ...(!showPricing && { message: 'Pricing is shown to authenticated buyers only; send your token to see pricing options.' }),
+      ...((!showPricing || 'note' in ranked) && {
+        message: [('note' in ranked && ranked.note) || '', !showPricing ? 'Pricing is shown to authenticated buyers only; send your token to see pricing options.' : ''].filter(Boolean).join(' '),
+      }),
     };
   },
 });
