@@ -311,7 +311,7 @@ describe('creatives go to the ad servers by a job', () => {
     };
     const atB = await waitFor(assigned(B, packages[1]!), 15_000, 100);
     const atA = await waitFor(assigned(A, packages[0]!));
-    const [attempts] = await sql`select n from mock_ad_server.attempts where idempotency_key = ${`assign_creatives:${id}/${B}/creatives`}`;
+    const [attempts] = await sql`select n from mock_ad_server.attempts where idempotency_key like ${`assign_creatives:${id}/${B}/creatives/%`}`;
     expect(attempts!.n).toBe(2);
     const up = await uploads();
     expect(up.map((u) => u.calls)).toEqual([1, 1]);

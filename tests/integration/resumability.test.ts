@@ -286,7 +286,8 @@ describe('resuming a notification stream with Last-Event-ID', () => {
     const heard = updates.length;
     release();
 
-    await waitFor(async () => updates.length > heard);
+    // A reconnection and a take-over: slow on a loaded machine.
+    await waitFor(async () => updates.length > heard, 20_000);
     expect(updates.slice(heard)).toContain(uri);
     // The same session goes on, on A.
     const read = (await client.readResource({ uri })).contents[0]!;
