@@ -25,6 +25,7 @@ const USAGE = `Usage:
   sales-agent migrate
   sales-agent seed demo|compliance [--token TOKEN] [--approval auto|manual] [--adapter-latency-ms N]
   sales-agent admin create-user --tenant TENANT --email EMAIL [--role admin|viewer]
+  sales-agent admin disable-user --tenant TENANT --email EMAIL
   sales-agent admin rotate-signing-key --tenant TENANT [--revoke]
 
 Environment: DATABASE_URL (unset: embedded Postgres in SALES_AGENT_DATA_DIR, default ./.data),

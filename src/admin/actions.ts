@@ -57,6 +57,9 @@ function parse<T>(schema: z.ZodType<T>, input: unknown): T {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    throw new AdminError(400, 'VALIDATION_ERROR', `Unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')}: nothing was changed.`, issue.keys[0]);
+  }
   const field = issue.path.map(String).join('.');
   throw new AdminError(400, 'VALIDATION_ERROR', `${field ? `${field}: ` : ''}${issue.message}`, field || undefined);
 }
@@ -412,7 +415,8 @@ export async function updateAdapter(deps: AdminDeps, op: Operator, adapterId: st
   });
 }
 
-export const SettingsInput = z.object({
+/** Strict: a mistyped setting ("manual_approval") is refused, not saved as a change of nothing. */
+export const SettingsInput = z.strictObject({
   /** Every media buy waits for a human, whatever the adapter. */
   manual_approval_required: z.boolean().optional(),
   creative_review: z.enum(['auto', 'manual']).optional(),

@@ -525,6 +525,12 @@ describe('buyers', () => {
 
 describe('adapters and settings', () => {
   it('edits approval mode and settings; secrets are write-only', async () => {
+    // A mistyped setting is refused, naming it, and changes nothing (it was answered 200 and audited as an update).
+    const before = (await admin.api('GET', '/settings')).body;
+    const typo = await admin.api('PATCH', '/settings', { manual_approval: true, creative_review: 'manual' });
+    expect(typo.status).toBe(400);
+    expect(typo.body.error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'manual_approval', message: expect.stringContaining('Unknown field "manual_approval"') });
+    expect((await admin.api('GET', '/settings')).body).toEqual(before);
     const res = await admin.api('PATCH', '/adapters/adp_demo_mock', { settings: { latency_ms: 5 }, secrets: { api_key: 'sk-live-very-secret-value' } });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ manual_approval_required: true, settings: { latency_ms: 5 }, secrets_set: ['api_key'] });
