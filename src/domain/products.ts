@@ -109,14 +109,18 @@ export function scoreProduct(p: { name: string; description: string; channels: s
   return { score, matched };
 }
 
-/**
- * Country names (English, as Intl names them: "Germany", "United States", "South Korea") and common short
- * forms, to ISO 3166-1 alpha-2. Two-letter codes are not read from briefs: too many are words ("in", "it", "us").
- */
 /** Country names that briefs use as other words far more often: US states, a holiday bird, a brand, first names. */
 const AMBIGUOUS_NAMES = new Set(['jersey', 'georgia', 'turkey', 'jordan', 'chad', 'guernsey', 'man']);
 
-const COUNTRY_BY_NAME: ReadonlyMap<string, string> = (() => {
+let countryNames: { byName: ReadonlyMap<string, string>; longest: number } | undefined;
+
+/**
+ * Country names (English, as Intl names them: "Germany", "United States", "South Korea") and common short
+ * forms, to ISO 3166-1 alpha-2, and the most words a name has. Built on first use, not at start-up: asking
+ * Intl about every code takes some 50 ms.
+ */
+function countryNamesIndex(): { byName: ReadonlyMap<string, string>; longest: number } {
+  if (countryNames) return countryNames;
   const names = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
   const map = new Map<string, string>();
   for (let a = 65; a <= 90; a++) {
@@ -130,9 +134,9 @@ const COUNTRY_BY_NAME: ReadonlyMap<string, string> = (() => {
     }
   }
   for (const [alias, code] of Object.entries({ usa: 'US', 'united states of america': 'US', uk: 'GB', britain: 'GB', 'great britain': 'GB', england: 'GB', holland: 'NL', 'south korea': 'KR', korea: 'KR' })) map.set(alias, code);
-  return map;
-})();
-const LONGEST_COUNTRY_NAME = Math.max(...[...COUNTRY_BY_NAME.keys()].map((n) => n.split(' ').length));
+  countryNames = { byName: map, longest: Math.max(...[...map.keys()].map((n) => n.split(' ').length)) };
+  return countryNames;
+}
 
 /**
  * The countries a brief names ("CTV in Germany and Austria" → DE, AT): by name, and as the upper-case
@@ -144,11 +148,12 @@ export function briefCountries(brief: string): string[] {
   const found = new Set<string>();
   for (const [code] of text.matchAll(/\b(?:US|USA|UK)\b/g)) found.add(code === 'UK' ? 'GB' : 'US');
   const words = text.toLowerCase().match(/[a-z]+/g) ?? [];
+  const { byName, longest } = countryNamesIndex();
   for (let i = 0; i < words.length; i++) {
     // "New Mexico" is a US state, not Mexico ("New Zealand" is matched whole, before this word).
     if (words[i - 1] === 'new') continue;
-    for (let n = Math.min(LONGEST_COUNTRY_NAME, words.length - i); n >= 1; n--) {
-      const code = COUNTRY_BY_NAME.get(words.slice(i, i + n).join(' '));
+    for (let n = Math.min(longest, words.length - i); n >= 1; n--) {
+      const code = byName.get(words.slice(i, i + n).join(' '));
       if (code) {
         found.add(code);
         i += n - 1;

@@ -103,14 +103,13 @@ export default defineTool({
     }
     const ranked = input.brief && input.buying_mode !== 'wholesale' ? rankByBrief(filtered, input.brief) : filtered.map((product) => ({ product, relevance: undefined }));
     const showPricing = !!ctx.principal;
+    const message = ['note' in ranked ? ranked.note : undefined, !showPricing ? 'Pricing is shown to authenticated buyers only; send your token to see pricing options.' : undefined].filter(Boolean).join(' ');
     const { page, pagination } = pageOf(ranked, input.pagination, listQuery(input));
     return {
       products: page.map(({ product, relevance }) => toAdcpProduct(product, { showPricing, relevance })),
       pagination,
       cache_scope: 'public',
-      ...((!showPricing || 'note' in ranked) && {
-        message: [('note' in ranked && ranked.note) || '', !showPricing ? 'Pricing is shown to authenticated buyers only; send your token to see pricing options.' : ''].filter(Boolean).join(' '),
-      }),
+      ...(message && { message }),
     };
   },
 });
