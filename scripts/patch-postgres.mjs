@@ -19,7 +19,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 
-export const MARKER = 'adcp-sales-agent: closed-socket write guard';
+// The same string src/db/driver-check.ts looks for at start-up (this script cannot be imported from dist: it runs at install).
+const MARKER = 'adcp-sales-agent: closed-socket write guard';
 
 const require = createRequire(import.meta.url);
 let root;

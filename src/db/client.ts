@@ -11,6 +11,11 @@ export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 /** Anything a query can run on: the pool or an open transaction. */
 export type Queryable = Db | Tx;
 
+/** Take a transaction-scoped advisory lock named `key` (held until the transaction ends): callers with the same key take turns. */
+export async function advisoryXactLock(db: Queryable, key: string): Promise<void> {
+  await db.execute(sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
+}
+
 /**
  * Reads that must agree with each other (a buy, its packages, orders and steps) in one repeatable-read
  * snapshot; run separately on pooled connections they could straddle a worker's commit. Inside a

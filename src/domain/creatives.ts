@@ -98,7 +98,8 @@ export interface CreativePlan {
 /** Fields that are the columns, or only mean something while uploading to a buy. */
 const NOT_IN_FIELDS = new Set(['creative_id', 'name', 'format_id', 'assets', 'weight', 'placement_ids', 'status']);
 
-const trimSlash = (u: string) => u.replace(/\/+$/, '');
+/** Two creative agent URLs name the same agent whether or not either ends in a slash. */
+export const sameAgentUrl = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
 const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
 const isStatus = (s: unknown): s is CreativeStatus => (CREATIVE_STATUSES as readonly unknown[]).includes(s);
 
@@ -233,7 +234,7 @@ export function planCreative(p: {
     ]);
   }
   const warnings: string[] = [];
-  if (trimSlash(format.agentUrl) !== trimSlash(c.format_id.agent_url)) {
+  if (!sameAgentUrl(format.agentUrl, c.format_id.agent_url)) {
     warnings.push(`format_id.agent_url "${c.format_id.agent_url}" is not this seller's ("${format.agentUrl}"); matched format "${format.id}" by id.`);
   }
   const problems = assetProblems(c.assets, format.spec);

@@ -6,7 +6,7 @@
 import type { AdapterConfigRow } from '../db/queries/adapters.js';
 import type { PricingOptionRow, ProductWithPricing } from '../db/queries/inventory.js';
 import type { TenantSettings } from '../db/schema/index.js';
-import { checkAssignedCreatives, type LibraryCreative } from './creatives.js';
+import { checkAssignedCreatives, sameAgentUrl, type LibraryCreative } from './creatives.js';
 import { AdcpError } from './errors.js';
 import { amountToNumber, compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
 
@@ -191,7 +191,7 @@ export function positiveAmount(value: unknown, field: string, what: string): str
  * not, and compliance runs expect the buy), and a change to it (`required` false: an update, which
  * may leave the bid as it is) is refused rather than stored as a bid that means nothing.
  */
-export function bidFor(po: PricingOptionRow, value: unknown, field: string, required: boolean): string | null {
+export function bidFor(po: Pick<PricingOptionRow, 'id' | 'currency' | 'fixedPrice' | 'floorPrice'>, value: unknown, field: string, required: boolean): string | null {
   if (po.fixedPrice != null) {
     if (value === undefined || value === null || required) return null;
     throw new AdcpError('VALIDATION_ERROR', `Pricing option "${po.id}" has a fixed price of ${amountToNumber(po.fixedPrice)} ${po.currency}; bid_price applies only to auction pricing.`, {
@@ -216,8 +216,6 @@ export function bidFor(po: PricingOptionRow, value: unknown, field: string, requ
   return bid;
 }
 
-const sameAgent = (a: unknown, b: string) => typeof a !== 'string' || a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
-
 /**
  * A package's format_ids narrow the product's formats (AdCP: they must be supported by the product); one
  * the product does not take would be stored and never served, so it is refused, naming those it takes.
@@ -226,7 +224,7 @@ export function checkPackageFormats(formatIds: unknown, product: ProductWithPric
   if (!Array.isArray(formatIds)) return;
   formatIds.forEach((f: unknown, j) => {
     const ref = (f ?? {}) as { id?: unknown; agent_url?: unknown };
-    if (product.formatIds.some((p) => p.id === ref.id && sameAgent(ref.agent_url, p.agent_url))) return;
+    if (product.formatIds.some((p) => p.id === ref.id && (typeof ref.agent_url !== 'string' || sameAgentUrl(ref.agent_url, p.agent_url)))) return;
     throw new AdcpError('VALIDATION_ERROR', `Product "${product.id}" does not take format ${JSON.stringify(ref.id)}.`, {
       field: at(`format_ids[${j}]`),
       suggestion: `Use format_ids from the product's format_ids in get_products (${product.formatIds.map((p) => p.id).join(', ')}), or leave format_ids out to use all of them.`,

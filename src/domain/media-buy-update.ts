@@ -7,7 +7,6 @@
 import { isLegalMediaBuyTransition } from '@adcp/sdk/server';
 import type { AdapterConfigRow } from '../db/queries/adapters.js';
 import type { ProductWithPricing } from '../db/queries/inventory.js';
-import type { PricingOptionRow } from '../db/queries/inventory.js';
 import type { TenantSettings } from '../db/schema/index.js';
 import { AdcpError } from './errors.js';
 import { assignsAttachable, checkAssignedCreatives, type LibraryCreative } from './creatives.js';
@@ -229,8 +228,7 @@ export function planUpdate(input: {
     }
     if (u.bid_price !== undefined) {
       // Judged on the terms the package was bought on: its option may have been repriced or withdrawn since.
-      const terms: PricingOptionRow = { ...(po ?? { id: pkg.pricingOptionId, currency: cur.currency, floorPrice: null }), fixedPrice: pkg.fixedPrice } as PricingOptionRow;
-      const bid = bidFor(terms, u.bid_price, at('bid_price'), false);
+      const bid = bidFor({ id: pkg.pricingOptionId, currency: cur.currency, floorPrice: po?.floorPrice ?? null, fixedPrice: pkg.fixedPrice }, u.bid_price, at('bid_price'), false);
       if (bid !== null) change.bidPrice = bid;
     }
     if (u.pacing !== undefined) change.pacing = u.pacing;

@@ -38,8 +38,8 @@ export class Authenticator {
     hub?: NotificationHub,
   ) {
     hub?.onEvent((e) => {
-      if (e.kind === 'catalog') this.forgetTenant(e.tenant_id);
-      else if (e.kind === 'principal') this.forgetPrincipal(e.principal_id);
+      if (e.kind === 'catalog') this.forget((c) => c.tenant?.id === e.tenant_id);
+      else if (e.kind === 'principal') this.forget((c) => c.principal?.id === e.principal_id);
     });
     hub?.onResync(() => {
       this.generation++;
@@ -48,15 +48,11 @@ export class Authenticator {
     });
   }
 
-  private forgetPrincipal(principalId: string): void {
+  /** Drop the cached callers a change made stale (a tenant's, a buyer's). */
+  private forget(stale: (caller: Caller) => boolean): void {
     this.generation++;
-    for (const [token, hit] of this.cache) if (hit.caller?.principal?.id === principalId) this.cache.delete(token);
-  }
-
-  private forgetTenant(tenantId: string): void {
-    this.generation++;
-    for (const [token, hit] of this.cache) if (hit.caller?.tenant?.id === tenantId) this.cache.delete(token);
-    if (this.anon?.caller.tenant?.id === tenantId) this.anon = undefined;
+    for (const [token, hit] of this.cache) if (hit.caller && stale(hit.caller)) this.cache.delete(token);
+    if (this.anon && stale(this.anon.caller)) this.anon = undefined;
   }
 
   /** The caller for a token; null when the token is unknown. No token means anonymous. */

@@ -1,6 +1,6 @@
 /** Buyer accounts: resolved by id or by the natural key (brand + operator [+ sandbox]), always within tenant and principal. */
 import { and, asc, eq, notInArray, sql, type SQL } from 'drizzle-orm';
-import type { Queryable } from '../client.js';
+import { advisoryXactLock, type Queryable } from '../client.js';
 import { accounts } from '../schema/index.js';
 import { canonicalJson, newId } from '../../domain/ids.js';
 
@@ -91,7 +91,7 @@ export async function listAccountsPage(
  * closing each other's, deadlocked and one of them failed.
  */
 export async function lockAccountSync(db: Queryable, p: { tenantId: string; principalId: string }): Promise<void> {
-  await db.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`sync_accounts/${p.tenantId}/${p.principalId}`}, 0))`);
+  await advisoryXactLock(db, `sync_accounts/${p.tenantId}/${p.principalId}`);
 }
 
 export type SyncAction = 'created' | 'updated' | 'unchanged';

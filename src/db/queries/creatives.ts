@@ -2,7 +2,7 @@
 import { and, asc, desc, eq, gt, ilike, inArray, lt, ne, notInArray, or, sql, type SQL } from 'drizzle-orm';
 import { ATTACHABLE_CREATIVE_STATUSES, type CreativeDetails, type CreativeWrite, type HeldAssignment, type LibraryCreative, type OwnPackage } from '../../domain/creatives.js';
 import { CLOSED_BUY_STATUSES } from '../../domain/status.js';
-import { textArray, type Queryable } from '../client.js';
+import { advisoryXactLock, textArray, type Queryable } from '../client.js';
 import { BOOKED } from './media-buys.js';
 import { afterKeyset, textSort, timeSort, type KeysetSort } from './keyset.js';
 import { creativeAssignments, creatives, mediaBuys, mediaPackages, products } from '../schema/index.js';
@@ -53,7 +53,7 @@ export async function packagesHaveCreatives(db: Queryable, packageIds: string[])
  * deadlocked and one of them failed.
  */
 export async function lockCreativeSync(db: Queryable, p: Scope): Promise<void> {
-  await db.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`sync_creatives/${p.tenantId}/${p.principalId}`}, 0))`);
+  await advisoryXactLock(db, `sync_creatives/${p.tenantId}/${p.principalId}`);
 }
 
 /** The caller's creatives with these ids, locked until the transaction ends. */
