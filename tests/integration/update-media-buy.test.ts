@@ -256,6 +256,12 @@ describe('update_media_buy', () => {
       expect((await sql`select bid_price, fixed_price from media_packages where id = ${pkg}`)[0]).toEqual({ bid_price: null, fixed_price: '42.0000' });
     } finally {
       await sql`update pricing_options set fixed_price = ${po!.fixed_price}, floor_price = ${po!.floor_price} where id = 'ctv_prime_cpm_fixed'`;
+      // The catalogue cache hears of the restore by notification: the tests after this one buy at the fixed price again.
+      await waitFor(async () => {
+        const { data } = await call(buyer, 'get_products', { brief: 'ctv primetime' });
+        const ctv = (data.products as { product_id: string; pricing_options: { pricing_option_id: string; fixed_price?: number }[] }[]).find((p) => p.product_id === 'ctv_primetime');
+        return ctv?.pricing_options.find((o) => o.pricing_option_id === 'ctv_prime_cpm_fixed')?.fixed_price === 42;
+      });
     }
   });
 
