@@ -1,10 +1,18 @@
 /** How a stored media buy looks on the wire (get_media_buys, create replies, the media-buy:// resource). */
-import type { MediaBuyDetail, MediaBuyListing, PackageRow } from '../db/queries/media-buys.js';
+import type { CreativeApprovalRow, MediaBuyDetail, MediaBuyListing, PackageRow } from '../db/queries/media-buys.js';
 import { amountToNumber } from './money.js';
 import { availableActions, toAdcpMediaBuyStatus, toAdcpTaskStatus, validActions } from './status.js';
 
-export function toAdcpPackage(p: PackageRow): Record<string, unknown> {
+/** AdCP's creative approval statuses for ours: processing is still pending review; an archived creative serves nowhere and is left out. */
+const APPROVAL_STATUS: Record<string, string> = { processing: 'pending_review', pending_review: 'pending_review', approved: 'approved', rejected: 'rejected' };
+
+function toAdcpPackage(p: PackageRow, assigned: CreativeApprovalRow[]): Record<string, unknown> {
   const cfg = p.packageConfig;
+  const approvals = assigned.flatMap((a) => {
+    const status = APPROVAL_STATUS[a.status];
+    if (!status) return [];
+    return [{ creative_id: a.creativeId, approval_status: status, ...(status === 'rejected' && a.rejectionReason && { rejection_reason: a.rejectionReason }) }];
+  });
   return {
     package_id: p.id,
     product_id: p.productId,
@@ -19,7 +27,15 @@ export function toAdcpPackage(p: PackageRow): Record<string, unknown> {
     ...(cfg.context !== undefined && { context: cfg.context }),
     paused: p.status === 'paused',
     ...(p.status === 'canceled' && { canceled: true }),
+    ...(approvals.length > 0 && { creative_approvals: approvals }),
   };
+}
+
+/** A buy's packages on the wire, each with its assigned creatives' approvals; `only` picks some by id. */
+export function toAdcpPackages(d: MediaBuyListing, only?: ReadonlySet<string>): Record<string, unknown>[] {
+  return d.packages
+    .filter((p) => !only || only.has(p.id))
+    .map((p) => toAdcpPackage(p, d.creativeApprovals.filter((a) => a.packageId === p.id)));
 }
 
 /**
@@ -55,7 +71,7 @@ export function toAdcpMediaBuy(d: MediaBuyListing): Record<string, unknown> {
         ...(b.cancellationReason && { reason: b.cancellationReason }),
       },
     }),
-    packages: d.packages.map(toAdcpPackage),
+    packages: toAdcpPackages(d),
     ...(context !== null && typeof context === 'object' && !Array.isArray(context) ? { context } : {}),
   };
 }

@@ -456,6 +456,38 @@ describe('sync_creatives assignments', () => {
     expect((await sql`select status from media_buys where id = ${review.id}`)[0]!.status).toBe('pending_start');
   });
 
+  it('get_media_buys lists each package’s assigned creatives with their approval status, a rejection with its reason', async () => {
+    const { id, packageId } = await pendingBuy();
+    const other = await call(buyer, 'create_media_buy', buyRequest({ account: ACCOUNT, packages: [displayPackage(), displayPackage({ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', bid_price: 5 })] }));
+    expect(other.data.errors).toBeUndefined();
+    const [withOne, bare] = (other.data.packages as { package_id: string }[]).map((p) => p.package_id);
+    await sync({
+      creatives: [display('cr_ap_ok'), display('cr_ap_review'), display('cr_ap_bad')],
+      assignments: [
+        { creative_id: 'cr_ap_ok', package_id: packageId },
+        { creative_id: 'cr_ap_review', package_id: packageId },
+        { creative_id: 'cr_ap_bad', package_id: packageId },
+        { creative_id: 'cr_ap_ok', package_id: withOne! },
+      ],
+    });
+    await sql`update creatives set status = 'pending_review' where id = 'cr_ap_review'`;
+    await sql`update creatives set status = 'rejected', details = details || '{"rejection_reason": "logo too small"}'::jsonb where id = 'cr_ap_bad'`;
+    const { data } = await valid(buyer, 'get_media_buys', { media_buy_ids: [id, other.data.media_buy_id] });
+    const packages = new Map((data.media_buys as { packages: { package_id: string; creative_approvals?: unknown[] }[] }[]).flatMap((b) => b.packages).map((p) => [p.package_id, p]));
+    expect(packages.get(packageId)!.creative_approvals).toEqual([
+      { creative_id: 'cr_ap_bad', approval_status: 'rejected', rejection_reason: 'logo too small' },
+      { creative_id: 'cr_ap_ok', approval_status: 'approved' },
+      { creative_id: 'cr_ap_review', approval_status: 'pending_review' },
+    ]);
+    expect(packages.get(withOne!)!.creative_approvals).toEqual([{ creative_id: 'cr_ap_ok', approval_status: 'approved' }]);
+    expect(packages.get(bare!)).not.toHaveProperty('creative_approvals');
+    // Buyer B, asking for the same buys, sees none of them.
+    expect((await call(buyerB, 'get_media_buys', { media_buy_ids: [id] })).data.media_buys).toEqual([]);
+    // The list_creatives tests below count this buyer's creatives by status.
+    await sql`delete from creative_assignments where creative_id like 'cr_ap_%'`;
+    await sql`delete from creatives where id like 'cr_ap_%'`;
+  });
+
   it('a buy whose only creative was rejected before the seller approved it waits for creatives, through updates and re-syncs', async () => {
     await sync({ creatives: [display('cr_soon_rejected')] });
     await sql`update adapter_configs set manual_approval_required = true where id = 'adp_demo_mock'`;

@@ -2,7 +2,7 @@
 import { and, desc, eq, getTableColumns, getTableName, inArray, isNotNull, sql, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn, PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Queryable } from '../client.js';
-import { adapterOrders, mediaBuys, mediaPackages, workflowSteps } from '../schema/index.js';
+import { adapterOrders, creativeAssignments, creatives, mediaBuys, mediaPackages, workflowSteps } from '../schema/index.js';
 
 export type MediaBuyRow = typeof mediaBuys.$inferSelect;
 export type NewMediaBuy = typeof mediaBuys.$inferInsert;
@@ -10,9 +10,18 @@ export type PackageRow = typeof mediaPackages.$inferSelect;
 export type AdapterOrderRow = typeof adapterOrders.$inferSelect;
 export type WorkflowStepRow = typeof workflowSteps.$inferSelect;
 
+/** A creative assigned to one of a buy's packages, with the creative's review status (AdCP `creative_approvals`). */
+export interface CreativeApprovalRow {
+  packageId: string;
+  creativeId: string;
+  status: string;
+  rejectionReason: string | null;
+}
+
 export interface MediaBuyDetail {
   buy: MediaBuyRow;
   packages: PackageRow[];
+  creativeApprovals: CreativeApprovalRow[];
   adapterOrders: AdapterOrderRow[];
   steps: WorkflowStepRow[];
 }
@@ -39,9 +48,21 @@ function childRows<Row>(table: PgTable, mediaBuyId: AnyPgColumn, orderBy: AnyPgC
   );
 }
 
+/** The creatives assigned to the buy's packages, each with its review status, in assignment order. */
+const creativeApprovalRows = sql<CreativeApprovalRow[]>`(
+  select coalesce(json_agg(json_build_object(
+    'packageId', a.package_id, 'creativeId', a.creative_id, 'status', c.status, 'rejectionReason', c.details->>'rejection_reason'
+  ) order by a.created_at, a.creative_id), '[]'::json)
+  from ${creativeAssignments} a
+  join ${mediaPackages} p on p.id = a.package_id
+  join ${creatives} c on c.tenant_id = a.tenant_id and c.principal_id = a.principal_id and c.id = a.creative_id
+  where p.media_buy_id = ${sql.identifier(getTableName(mediaBuys))}.id
+)`;
+
 const withChildren = {
   buy: getTableColumns(mediaBuys),
   packages: childRows<PackageRow>(mediaPackages, mediaPackages.mediaBuyId, [mediaPackages.position, mediaPackages.createdAt, mediaPackages.id]),
+  creativeApprovals: creativeApprovalRows,
   adapterOrders: childRows<AdapterOrderRow>(adapterOrders, adapterOrders.mediaBuyId, [adapterOrders.createdAt, adapterOrders.id]),
   steps: childRows<WorkflowStepRow>(workflowSteps, workflowSteps.mediaBuyId, [workflowSteps.createdAt, workflowSteps.id]),
 };
@@ -57,7 +78,7 @@ export async function getMediaBuy(db: Queryable, p: { tenantId: string; principa
 }
 
 /** A buy as listings show it: the row (its stored request cut down to the request's `context`) and its packages. */
-export type MediaBuyListing = Pick<MediaBuyDetail, 'buy' | 'packages'>;
+export type MediaBuyListing = Pick<MediaBuyDetail, 'buy' | 'packages' | 'creativeApprovals'>;
 
 /** The buy's columns for a listing: the stored request only as far as the wire shows it (its context), no webhook configs. */
 const { rawRequest: _raw, pushNotificationConfig: _push, reportingWebhook: _reporting, ...listedColumns } = getTableColumns(mediaBuys);
@@ -69,6 +90,7 @@ const listed = {
     reportingWebhook: sql<null>`null`,
   },
   packages: withChildren.packages,
+  creativeApprovals: creativeApprovalRows,
 };
 
 /** A page of the caller's buys, newest first, each with its packages: one statement, so one snapshot. */

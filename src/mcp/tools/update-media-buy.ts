@@ -16,7 +16,7 @@ import { negotiateVersion, releaseOf } from '../../domain/adcp-release.js';
 import { AdcpError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import { rejectTestFixtures } from '../../domain/media-buy-plan.js';
-import { toAdcpPackage } from '../../domain/media-buy-view.js';
+import { toAdcpPackages } from '../../domain/media-buy-view.js';
 import { planUpdate, type UpdateRequest } from '../../domain/media-buy-update.js';
 import { checkReportingWebhook, windowEndAfter, type ReportingWebhook } from '../../domain/reporting.js';
 import { amountToNumber } from '../../domain/money.js';
@@ -202,7 +202,7 @@ export default defineTool({
         available_actions: availableActions(plan.status, plan.startPaused),
         currency: buy.currency,
         total_budget: amountToNumber(plan.totalBudget),
-        affected_packages: (after?.packages ?? []).filter((p) => touched.has(p.id)).map(toAdcpPackage),
+        affected_packages: after ? toAdcpPackages(after, touched) : [],
         task_id: stepId,
       };
     });
