@@ -142,8 +142,14 @@ describe('webhooks', () => {
     const polled = await call(buyer, 'tasks/get', { task_id: payload.task_id, include_result: true, adcp_version: '3.1' });
     expect(polled.data.result).toMatchObject({ status: 'completed', media_buy_status: 'pending_creatives', adcp_version: '3.1' });
     if (have31Schemas) expect(payloadProblems31('media-buy/create-media-buy-response.json', polled.data.result)).toEqual([]);
+    // A 3.1 status poll without include_result is lightweight: no result. 3.0 always sent one.
+    const light = await call(buyer, 'tasks/get', { task_id: payload.task_id, adcp_version: '3.1' });
+    expect(light.data).toMatchObject({ task_id: payload.task_id, status: 'completed', media_buy_id: data.media_buy_id });
+    expect(light.data).not.toHaveProperty('result');
+    if (have31Schemas) expect(payloadProblems31('core/tasks-get-response.json', light.data)).toEqual([]);
     const polled30 = await call(buyer, 'tasks/get', { task_id: payload.task_id, include_result: true });
     expect(polled30.data.result).toMatchObject({ status: 'pending_creatives' });
+    expect((await call(buyer, 'tasks/get', { task_id: payload.task_id })).data.result).toMatchObject({ status: 'pending_creatives' });
     expect(payloadProblems('media-buy/create-media-buy-response.json', polled30.data.result as Record<string, unknown>)).toEqual([]);
 
     // Rejected by the ad server: the failure webhook's result is a 3.1 error response.

@@ -6,7 +6,7 @@ import { getTaskForPrincipal, taskInAccount } from '../../db/queries/workflow.js
 import { AdcpError } from '../../domain/errors.js';
 import { toAdcpMediaBuy } from '../../domain/media-buy-view.js';
 import { toAdcpMediaBuyStatus, toAdcpTaskStatus } from '../../domain/status.js';
-import { defineTool } from '../define-tool.js';
+import { defineTool, negotiateVersion } from '../define-tool.js';
 import { accountScope } from '../resolve-account.js';
 
 type Input = { task_id: string; include_history?: boolean; include_result?: boolean; [k: string]: unknown };
@@ -16,7 +16,7 @@ export default defineTool({
   aliases: ['tasks_get', 'get_task_status'],
   title: 'Get task status',
   description:
-    'Poll an asynchronous task by task_id (for example a create_media_buy awaiting seller approval). Returns its status (submitted, working, completed, failed, rejected...) and, once completed, the result.',
+    'Poll an asynchronous task by task_id (for example a create_media_buy awaiting seller approval). Returns its status (submitted, working, completed, failed, rejected...) and, once completed, the result (in AdCP 3.1, only when include_result is true).',
   input: (TasksGetRequestSchema as unknown as z.ZodObject).loose() as unknown as z.ZodType<Input>,
   output: z.looseObject({ task_id: z.string().optional(), status: z.string().optional() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -32,9 +32,11 @@ export default defineTool({
       throw new AdcpError('REFERENCE_NOT_FOUND', 'No such task.', { field: 'task_id', suggestion: 'Use a task_id returned to you by this agent.' });
     }
     const status = toAdcpTaskStatus(step.status);
-    let result: Record<string, unknown> | undefined = step.response ?? undefined;
+    // AdCP 3.1: a status poll is lightweight; the result comes only when asked for with include_result (3.0 always sent it).
+    const wantsResult = input.include_result === true || negotiateVersion(input) === '3.0';
+    let result: Record<string, unknown> | undefined = wantsResult ? (step.response ?? undefined) : undefined;
     // An update's result is an update_media_buy success, whose revision AdCP 3.1 requires (updates completed before it was kept take the buy's).
-    if (status === 'completed' && step.mediaBuyId && (step.stepType === 'create_media_buy' || !result || (step.stepType === 'update_media_buy' && result.revision === undefined))) {
+    if (wantsResult && status === 'completed' && step.mediaBuyId && (step.stepType === 'create_media_buy' || !result || (step.stepType === 'update_media_buy' && result.revision === undefined))) {
       const buy = await getMediaBuy(ctx.db, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, id: step.mediaBuyId });
       if (buy) result = step.stepType === 'create_media_buy' ? toAdcpMediaBuy(buy) : { media_buy_id: buy.buy.id, status: toAdcpMediaBuyStatus(buy.buy.status), ...result, revision: buy.buy.revision };
     }
