@@ -459,6 +459,23 @@ describe('products and pricing options', () => {
     expect(p!.publisher_properties).toHaveLength(2);
     const [po] = await sql`select floor_price from pricing_options where product_id = 'console_form_product'`;
     expect(po!.floor_price).toBe('3.5000');
+
+    // Editing: an existing option has a Remove box (a new row has none); ticked, the option goes, the others stay.
+    const edit = await admin.get('/admin/products/console_form_product/edit');
+    expect(edit.text).toContain('name="po_remove" value="form_cpm"');
+    const added = await admin.post('/admin/products/console_form_product', { ...fields, po_id: ['form_cpm', 'form_flat'], po_model: ['cpm', 'flat_rate'], po_fixed: ['', '900'], po_floor: ['3.5', ''] });
+    expect(added.status).toBe(303);
+    const options = async () => (await sql`select id from pricing_options where product_id = 'console_form_product' order by id`).map((r) => r.id);
+    expect(await options()).toEqual(['form_cpm', 'form_flat']);
+    const removed = await admin.post('/admin/products/console_form_product', { ...fields, po_id: ['form_cpm', 'form_flat', ''], po_model: ['cpm', 'flat_rate', 'cpm'], po_currency: ['USD', 'USD', 'USD'], po_fixed: ['', '900', ''], po_floor: ['3.5', '', ''], po_min_spend: ['', '', ''], po_remove: 'form_cpm' });
+    expect(removed.status).toBe(303);
+    expect(await options()).toEqual(['form_flat']);
+    // Removing every option is refused, and the form comes back with the box still ticked.
+    const none = await admin.post('/admin/products/console_form_product', { ...fields, po_id: ['form_flat', ''], po_model: ['flat_rate', 'cpm'], po_fixed: ['900', ''], po_floor: ['', ''], po_remove: 'form_flat' });
+    expect(none.status).toBe(400);
+    expect(none.text).toContain('at least one pricing option');
+    expect(none.text).toMatch(/name="po_remove" value="form_flat" checked/);
+    expect(await options()).toEqual(['form_flat']);
   });
 });
 

@@ -15,7 +15,7 @@ export interface ProductFormValues {
   property_ids: string[];
   countries: string;
   adapter_config_id: string;
-  pricing_options: { pricing_option_id: string; pricing_model: string; currency: string; fixed_price: string; floor_price: string; min_spend_per_package: string; existing: boolean }[];
+  pricing_options: { pricing_option_id: string; pricing_model: string; currency: string; fixed_price: string; floor_price: string; min_spend_per_package: string; existing: boolean; remove?: boolean }[];
 }
 
 export interface CatalogChoices {
@@ -98,7 +98,8 @@ export function productFormPage(v: View, mode: 'create' | 'update', f: ProductFo
       <td><input type="text" name="po_currency" value="${po.currency}" size="4" aria-label="Currency"></td>
       <td><input type="text" name="po_fixed" value="${po.fixed_price}" inputmode="decimal" aria-label="Fixed price"></td>
       <td><input type="text" name="po_floor" value="${po.floor_price}" inputmode="decimal" aria-label="Floor price"></td>
-      <td><input type="text" name="po_min_spend" value="${po.min_spend_per_package}" inputmode="decimal" aria-label="Minimum spend per package"></td></tr>`,
+      <td><input type="text" name="po_min_spend" value="${po.min_spend_per_package}" inputmode="decimal" aria-label="Minimum spend per package"></td>
+      <td>${po.existing ? html`<label class="check"><input type="checkbox" name="po_remove" value="${po.pricing_option_id}"${checked(!!po.remove)} aria-label="Remove ${po.pricing_option_id}">Remove</label>` : ''}</td></tr>`,
   );
   const body = html`<label for="p-id">Product id</label><input id="p-id" type="text" name="product_id" value="${f.product_id}" required${mode === 'update' ? html` readonly` : ''}>
     <label for="p-name">Name</label><input id="p-name" type="text" name="name" value="${f.name}" required>
@@ -110,8 +111,8 @@ export function productFormPage(v: View, mode: 'create' | 'update', f: ProductFo
     <label for="p-countries">Countries (ISO codes, comma-separated)</label><input id="p-countries" type="text" name="countries" value="${f.countries}" placeholder="US, CA">
     <label for="p-adapter">Fulfilled by</label><select id="p-adapter" name="adapter_config_id"><option value="">The default adapter</option>
       ${choices.adapters.map((a) => html`<option value="${a.id}"${f.adapter_config_id === a.id ? html` selected` : ''}>${a.name} (${a.adapterType})</option>`)}</select>
-    <h2>Pricing options</h2><p class="muted">Give a fixed price, or a floor price for auction pricing. Fill the last row to add an option.</p>
-    <div class="scroll"><table><thead><tr><th>Id</th><th>Model</th><th>Currency</th><th>Fixed price</th><th>Floor price</th><th>Min spend / package</th></tr></thead><tbody>${poRows}</tbody></table></div>
+    <h2>Pricing options</h2><p class="muted">Give a fixed price, or a floor price for auction pricing. Fill the last row to add an option. A removed option is no longer offered; buys already made on it keep the price they were bought at.</p>
+    <div class="scroll"><table><thead><tr><th>Id</th><th>Model</th><th>Currency</th><th>Fixed price</th><th>Floor price</th><th>Min spend / package</th><th></th></tr></thead><tbody>${poRows}</tbody></table></div>
     <p><button type="submit">${mode === 'create' ? 'Create product' : 'Save changes'}</button> <a href="/admin/products">Cancel</a></p>`;
   return render(v, mode === 'create' ? 'New product' : `Edit ${f.product_id}`, 'products', html`<h1>${mode === 'create' ? 'New product' : html`Edit <code>${f.product_id}</code>`}</h1>
     <section class="card">${form(action, v.op.csrfToken ?? '', body)}</section>`);
@@ -121,6 +122,7 @@ export function productFormPage(v: View, mode: 'create' | 'update', f: ProductFo
 export function productFromForm(fd: URLSearchParams, existingIds: Set<string>): { values: ProductFormValues; input: Record<string, unknown> } {
   const all = (k: string) => fd.getAll(k);
   const ids = all('po_id');
+  const removed = new Set(all('po_remove'));
   const pos = ids
     .map((id, i) => ({
       pricing_option_id: id.trim(),
@@ -130,6 +132,7 @@ export function productFromForm(fd: URLSearchParams, existingIds: Set<string>): 
       floor_price: (all('po_floor')[i] ?? '').trim(),
       min_spend_per_package: (all('po_min_spend')[i] ?? '').trim(),
       existing: existingIds.has(id.trim()),
+      remove: existingIds.has(id.trim()) && removed.has(id.trim()),
     }))
     .filter((po) => po.pricing_option_id !== '');
   const values: ProductFormValues = {
@@ -151,7 +154,7 @@ export function productFromForm(fd: URLSearchParams, existingIds: Set<string>): 
       .map((c) => c.trim().toUpperCase())
       .filter(Boolean),
     adapter_config_id: values.adapter_config_id || null,
-    pricing_options: pos.map(({ existing: _existing, ...po }) => po),
+    pricing_options: pos.filter((po) => !po.remove).map(({ existing: _existing, remove: _remove, ...po }) => po),
   };
   return { values, input };
 }
