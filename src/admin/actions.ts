@@ -12,7 +12,7 @@ import { MockSettings } from '../adapters/mock/mock-adapter.js';
 import type { Db, Tx } from '../db/client.js';
 import { insertAudit, type AuditEntry } from '../db/queries/audit.js';
 import { rotateWebhookSigningKey } from '../db/queries/signing-keys.js';
-import { getTenant, insertBuyer, setBuyerToken, patchTenantSettings } from '../db/queries/console.js';
+import { getTenant, insertBuyer, setBuyerSuspended, setBuyerToken, patchTenantSettings } from '../db/queries/console.js';
 import { setSlackWebhook } from '../db/queries/notifications.js';
 import { disableOperator, getOperator, insertApiKey, insertOperator, revokeApiKey, deleteOtherSessions, setOperatorPassword, type Role } from '../db/queries/operators.js';
 import { adapterConfigs, creativeFormats, creatives, pricingOptions, products, publisherProperties } from '../db/schema/index.js';
@@ -350,6 +350,20 @@ export async function rotateBuyerToken(deps: AdminDeps, op: Operator, p: { princ
       throw new AdminError(404, 'NOT_FOUND', `No buyer ${p.principalId}.`);
     }
     return { result: { principal_id: p.principalId, token } };
+  });
+}
+
+/**
+ * Suspend a buyer, or reinstate one. Suspended, its token still identifies it and every tool answers AGENT_SUSPENDED
+ * (on every replica at once: the principals trigger announces the change, which also ends its open MCP sessions);
+ * its buys already made are left as they are, for the seller to run or cancel.
+ */
+export async function setBuyerSuspension(deps: AdminDeps, op: Operator, p: { principalId: string; suspended: boolean }): Promise<{ principal_id: string; suspended: boolean }> {
+  return act(deps, op, { operation: p.suspended ? 'buyer.suspend' : 'buyer.reinstate', target: p.principalId }, async (tx) => {
+    if (!(await setBuyerSuspended(tx, { tenantId: op.tenantId, id: p.principalId, suspended: p.suspended }))) {
+      throw new AdminError(404, 'NOT_FOUND', `No buyer ${p.principalId}.`);
+    }
+    return { result: { principal_id: p.principalId, suspended: p.suspended } };
   });
 }
 

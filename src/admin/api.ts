@@ -31,6 +31,7 @@ import {
   decideMediaBuy,
   revokeKey,
   rotateBuyerToken,
+  setBuyerSuspension,
   rotateSigningKey,
   saveProduct,
   setProductArchived,
@@ -236,11 +237,12 @@ const productArchive = (archived: boolean) => async (r: AdminRequest) => ok(r, a
 
 async function buyers(r: AdminRequest) {
   const list = await listBuyers(r.deps.db, r.op.tenantId);
-  ok(r, { buyers: list.map((b) => ({ principal_id: b.id, name: b.name, token_hint: b.tokenHint, platform_mappings: b.platformMappings, media_buys: b.mediaBuys, created_at: iso(b.createdAt) })) });
+  ok(r, { buyers: list.map((b) => ({ principal_id: b.id, name: b.name, token_hint: b.tokenHint, platform_mappings: b.platformMappings, media_buys: b.mediaBuys, suspended_at: b.suspendedAt ? iso(b.suspendedAt) : null, created_at: iso(b.createdAt) })) });
 }
 
 const buyerCreate = async (r: AdminRequest) => ok(r, await createBuyer(r.deps, r.op, await r.json()), 201);
 const buyerRotate = async (r: AdminRequest) => ok(r, await rotateBuyerToken(r.deps, r.op, { principalId: r.params.id! }));
+const buyerSuspension = (suspended: boolean) => async (r: AdminRequest) => ok(r, await setBuyerSuspension(r.deps, r.op, { principalId: r.params.id!, suspended }));
 
 async function adapters(r: AdminRequest) {
   ok(r, { adapters: (await listAdapterConfigs(r.deps.db, r.op.tenantId)).map(adapterView) });
@@ -339,6 +341,8 @@ export const apiRoutes: Route[] = [
   route('GET', '/buyers', buyers),
   route('POST', '/buyers', buyerCreate),
   route('POST', '/buyers/:id/rotate-token', buyerRotate),
+  route('POST', '/buyers/:id/suspend', buyerSuspension(true)),
+  route('POST', '/buyers/:id/reinstate', buyerSuspension(false)),
   route('GET', '/adapters', adapters),
   route('PATCH', '/adapters/:id', adapterUpdate),
   route('GET', '/settings', settings),

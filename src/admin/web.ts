@@ -24,6 +24,7 @@ import {
   decideMediaBuy,
   revokeKey,
   rotateBuyerToken,
+  setBuyerSuspension,
   saveProduct,
   setProductArchived,
   updateAdapter,
@@ -51,6 +52,8 @@ const NOTICES: Record<string, string> = {
   product_saved: 'Product saved.',
   product_archived: 'Product archived: buyers no longer see it.',
   product_restored: 'Product restored.',
+  buyer_suspended: 'Buyer suspended: its agent is refused until you reinstate it.',
+  buyer_reinstated: 'Buyer reinstated.',
   settings_saved: 'Settings saved.',
   slack_saved: 'Slack webhook saved.',
   slack_removed: 'Slack webhook removed.',
@@ -292,6 +295,16 @@ async function buyerRotate(r: AdminRequest) {
   }
 }
 
+const buyerSuspension = (suspended: boolean) => async (r: AdminRequest) => {
+  try {
+    await setBuyerSuspension(r.deps, r.op, { principalId: r.params.id!, suspended });
+  } catch (err) {
+    if (err instanceof AdminError) return errorPage(r, err.status, err.message, '/admin/buyers');
+    throw err;
+  }
+  done(r, '/admin/buyers', suspended ? 'buyer_suspended' : 'buyer_reinstated');
+};
+
 // ---- settings and adapters -------------------------------------------------------------
 
 async function settings(r: AdminRequest) {
@@ -427,6 +440,8 @@ export const webRoutes: Route[] = [
   get('/admin/buyers', buyers),
   post('/admin/buyers', buyerCreate),
   post('/admin/buyers/:id/rotate-token', buyerRotate),
+  post('/admin/buyers/:id/suspend', buyerSuspension(true)),
+  post('/admin/buyers/:id/reinstate', buyerSuspension(false)),
   get('/admin/settings', settings),
   post('/admin/settings', settingsSave),
   post('/admin/settings/slack', slackSave),

@@ -86,6 +86,16 @@ export const credentialsRejected = () =>
     suggestion: "Set SALES_AGENT_TOKEN in the MCP client's configuration to a buyer token this agent issued (`sales-agent seed demo --token T` sets the demo buyer's), then restart the server.",
   });
 
+/**
+ * The seller has suspended this buyer. AdCP 3.1's AGENT_SUSPENDED: terminal for the agent, which must tell a human
+ * (only the seller lifts it), and by AdCP's rule it carries no details.
+ */
+export const agentSuspended = () =>
+  new AdcpError('AGENT_SUSPENDED', "This seller has suspended your agent's access. Nothing can be bought or changed until the seller reinstates it.", {
+    recovery: 'terminal',
+    suggestion: 'Tell your user to contact the seller; retrying will not help.',
+  });
+
 /** The message of anything thrown, for logs and stored failure reasons. */
 export const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 

@@ -5,7 +5,8 @@
  * trigger, and that buyer's entries go at once; CACHE_TTL_MS bounds the rest
  * (a lost LISTEN connection clears everything). A caller carries its tenant's
  * settings (manual approval, creative review...): a change to the tenant,
- * announced on the events channel, drops that tenant's callers at once.
+ * announced on the events channel, drops that tenant's callers at once. A buyer
+ * the seller suspended still resolves (its token is valid), marked suspended.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Database } from '../db/client.js';
@@ -68,7 +69,7 @@ export class Authenticator {
     const hit = this.cache.get(token);
     if (hit && hit.expires > now) return hit.caller;
     const found = await findPrincipalByToken(this.db, token);
-    const caller = found ? { tenant: found.tenant, principal: found.principal } : null;
+    const caller: Caller | null = found ? { tenant: found.tenant, principal: found.principal, ...(found.suspended && { suspended: true }) } : null;
     if (generation !== this.generation) return caller;
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
     this.cache.set(token, { caller, expires: now + CACHE_TTL_MS });

@@ -15,6 +15,8 @@ export interface Caller {
   principal: Principal | undefined;
   /** A token was presented that matches no buyer (stdio's SALES_AGENT_TOKEN; HTTP answers 401 instead): every tool refuses. */
   credentialsRejected?: boolean;
+  /** The seller has suspended this buyer (console or admin API): every tool answers AGENT_SUSPENDED. */
+  suspended?: boolean;
 }
 
 export interface ToolContext extends Caller {

@@ -8,7 +8,7 @@ import { ErrorSchema } from '@adcp/sdk/schemas';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { refusedValue, rerunOnBrokenConnection } from '../db/client.js';
-import { AdcpError, authRequired, credentialsRejected, fieldPath, invalidRequest, MAX_LISTED_ISSUES, type AdcpErrorBody } from '../domain/errors.js';
+import { AdcpError, agentSuspended, authRequired, credentialsRejected, fieldPath, invalidRequest, MAX_LISTED_ISSUES, type AdcpErrorBody } from '../domain/errors.js';
 import { unstorablePath } from '../domain/text.js';
 import { negotiateVersion, recode, servedAs, type AdcpRelease } from '../domain/adcp-release.js';
 import { acceptedValues, expectedLiterals, parseAcceptingAdcp31Values } from './adcp31-values.js';
@@ -201,6 +201,7 @@ async function runTool(tool: ToolDef, rawArgs: unknown, ctx: ToolContext): Promi
     }
     release = negotiateVersion(args);
     if (ctx.credentialsRejected) throw credentialsRejected();
+    if (ctx.suspended) throw agentSuspended();
     if (tool.auth === 'required' && !ctx.principal) throw authRequired(tool.name);
     if (takesIdempotencyKey(tool)) checkIdempotencyKey(args.idempotency_key);
     const unstorableAt = unstorablePath(args);

@@ -532,6 +532,44 @@ describe('buyers', () => {
     expect(page.text).toMatch(/sat_[A-Za-z0-9_-]{20,}/);
   });
 
+  it('suspends a buyer: every tool answers AGENT_SUSPENDED on every replica at once, until it is reinstated', async () => {
+    const { principal_id: id, token } = (await admin.api('POST', '/buyers', { name: 'Suspended Agency' })).body as { principal_id: string; token: string };
+    const auth = { authorization: `Bearer ${token}` };
+    const replica = await startHttpServer(t.app.services, { host: '127.0.0.1', port: 0 });
+    const refusal = async (url: string, tool = 'get_media_buys', args: Record<string, unknown> = {}) => {
+      const res = await rawCall(url, tool, args, auth);
+      expect(res.status).toBe(200);
+      return res.body.result?.isError ? (res.body.result.structuredContent as { adcp_error?: { code: string; recovery?: string; details?: unknown } }).adcp_error : undefined;
+    };
+    try {
+      // Both replicas have the buyer cached as active.
+      for (const url of [base, replica.url]) expect(await refusal(url)).toBeUndefined();
+      expect((await viewer.api('POST', `/buyers/${id}/suspend`)).status).toBe(403);
+      expect((await admin.api('POST', `/buyers/${id}/suspend`)).body).toEqual({ principal_id: id, suspended: true });
+      for (const url of [base, replica.url]) await waitFor(async () => (await refusal(url))?.code === 'AGENT_SUSPENDED', 1500, 25);
+      // Any tool, discovery too; terminal, and (as AdCP asks) without details.
+      const refused = await refusal(base, 'get_products', { brief: 'video' });
+      expect(refused).toMatchObject({ code: 'AGENT_SUSPENDED', recovery: 'terminal' });
+      expect(refused).not.toHaveProperty('details');
+      expect(await refusal(base, 'create_media_buy', buyRequest())).toMatchObject({ code: 'AGENT_SUSPENDED' });
+      expect((await sql`select count(*)::int as n from media_buys where principal_id = ${id}`)[0]!.n).toBe(0);
+      const listed = (await admin.api('GET', '/buyers')).body.buyers.find((b: { principal_id: string }) => b.principal_id === id);
+      expect(listed.suspended_at).toEqual(expect.any(String));
+      const page = await admin.get('/admin/buyers');
+      expect(page.text).toContain(`/admin/buyers/${id}/reinstate`);
+
+      expect((await admin.post(`/admin/buyers/${id}/reinstate`)).status).toBe(303);
+      for (const url of [base, replica.url]) await waitFor(async () => (await refusal(url)) === undefined, 1500, 25);
+      expect((await admin.api('GET', '/buyers')).body.buyers.find((b: { principal_id: string }) => b.principal_id === id).suspended_at).toBeNull();
+      // The viewer's attempt is on record as refused.
+      const audited = await sql`select operation, success from audit_log where target = ${id} and operation like 'buyer.%' order by id`;
+      expect(audited.map((r) => `${r.operation} ${r.success}`)).toEqual(['buyer.create true', 'buyer.suspend false', 'buyer.suspend true', 'buyer.reinstate true']);
+    } finally {
+      await replica.close();
+    }
+    expect((await admin.api('POST', '/buyers/prn_nobody/suspend')).status).toBe(404);
+  });
+
   it('escapes what buyers and operators typed', async () => {
     await admin.api('POST', '/buyers', { name: '<script>alert("x")</script> & Co' });
     const page = await admin.get('/admin/buyers');

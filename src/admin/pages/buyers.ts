@@ -6,9 +6,14 @@ import { isAdmin, readOnlyNote, render, table, type View } from './common.js';
 export function buyersPage(v: View, list: BuyerRow[], revealed?: { principalId: string; name: string; token: string }): string {
   const csrf = v.op.csrfToken ?? '';
   const rows = list.map(
-    (b) => html`<tr data-testid="buyer-row"><td><strong>${b.name}</strong><br><code>${b.id}</code></td><td><code>${b.tokenHint}…</code></td>
+    (b) => html`<tr data-testid="buyer-row"><td><strong>${b.name}</strong><br><code>${b.id}</code>${b.suspendedAt ? html`<br><span class="badge" data-testid="buyer-suspended">suspended ${fmtDate(b.suspendedAt)}</span>` : ''}</td><td><code>${b.tokenHint}…</code></td>
       <td class="num"><a href="${href(['media-buys'], { buyer: b.id })}">${b.mediaBuys}</a></td><td class="hide-sm">${fmtDate(b.createdAt)}</td>
-      <td>${isAdmin(v) ? form(href(['buyers', b.id, 'rotate-token']), csrf, html`<button type="submit" class="secondary">Rotate token</button>`, { class: 'inline' }) : ''}</td></tr>`,
+      <td>${isAdmin(v)
+        ? html`${form(href(['buyers', b.id, 'rotate-token']), csrf, html`<button type="submit" class="secondary">Rotate token</button>`, { class: 'inline' })}
+          ${b.suspendedAt
+            ? form(href(['buyers', b.id, 'reinstate']), csrf, html`<button type="submit" class="secondary">Reinstate</button>`, { class: 'inline' })
+            : form(href(['buyers', b.id, 'suspend']), csrf, html`<button type="submit" class="secondary">Suspend</button>`, { class: 'inline' })}`
+        : ''}</td></tr>`,
   );
   return render(
     v,

@@ -216,6 +216,7 @@ export interface BuyerRow {
   tokenHint: string;
   platformMappings: Record<string, unknown>;
   createdAt: Date;
+  suspendedAt: Date | null;
   mediaBuys: number;
 }
 
@@ -227,6 +228,7 @@ export async function listBuyers(db: Queryable, tenantId: string): Promise<Buyer
       tokenHint: principals.tokenHint,
       platformMappings: principals.platformMappings,
       createdAt: principals.createdAt,
+      suspendedAt: principals.suspendedAt,
       mediaBuys: sql<number>`(select count(*)::int from ${mediaBuys} m where m.tenant_id = ${principals.tenantId} and m.principal_id = ${principals.id})`,
     })
     .from(principals)
@@ -242,6 +244,16 @@ export async function setBuyerToken(db: Queryable, p: { tenantId: string; id: st
   const rows = await db
     .update(principals)
     .set({ tokenHash: p.tokenHash, tokenHint: p.tokenHint })
+    .where(and(eq(principals.tenantId, p.tenantId), eq(principals.id, p.id)))
+    .returning({ id: principals.id });
+  return rows.length > 0;
+}
+
+/** Suspend a buyer (or reinstate one). False: no such buyer. A buyer already so is left as it is (its date kept). */
+export async function setBuyerSuspended(db: Queryable, p: { tenantId: string; id: string; suspended: boolean }): Promise<boolean> {
+  const rows = await db
+    .update(principals)
+    .set({ suspendedAt: p.suspended ? sql`coalesce(${principals.suspendedAt}, now())` : null })
     .where(and(eq(principals.tenantId, p.tenantId), eq(principals.id, p.id)))
     .returning({ id: principals.id });
   return rows.length > 0;

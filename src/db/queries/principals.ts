@@ -18,13 +18,14 @@ export interface Tenant {
   settings: TenantSettings;
 }
 
-export async function findPrincipalByToken(db: Queryable, token: string): Promise<{ principal: Principal; tenant: Tenant } | undefined> {
+export async function findPrincipalByToken(db: Queryable, token: string): Promise<{ principal: Principal; tenant: Tenant; suspended: boolean } | undefined> {
   const rows = await db
     .select({
       id: principals.id,
       tenantId: principals.tenantId,
       name: principals.name,
       platformMappings: principals.platformMappings,
+      suspendedAt: principals.suspendedAt,
       tName: tenants.name,
       tDomain: tenants.publisherDomain,
       tSettings: tenants.settings,
@@ -38,6 +39,7 @@ export async function findPrincipalByToken(db: Queryable, token: string): Promis
   return {
     principal: { id: r.id, tenantId: r.tenantId, name: r.name, platformMappings: r.platformMappings },
     tenant: { id: r.tenantId, name: r.tName, publisherDomain: r.tDomain, settings: r.tSettings },
+    suspended: r.suspendedAt !== null,
   };
 }
 

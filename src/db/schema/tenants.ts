@@ -46,6 +46,8 @@ export const principals = pgTable(
     tokenHint: text('token_hint').notNull(),
     /** Per-adapter advertiser ids (lookup only), e.g. {"mock": {"advertiser_id": "..."}}. */
     platformMappings: jsonb('platform_mappings').$type<Record<string, unknown>>().notNull().default({}),
+    /** Set while the seller has suspended this buyer: its token still identifies it, and every tool answers AGENT_SUSPENDED. */
+    suspendedAt: timestamp('suspended_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [uniqueIndex('principals_token_hash_uq').on(t.tokenHash), index('principals_tenant_idx').on(t.tenantId)],
