@@ -79,4 +79,25 @@ describe('canceling a buy ends its open create task', () => {
       t.app.services.catalog.invalidate();
     }
   });
+
+  it("signs the canceled webhook the way the buyer asked and echoes its token: the credentials are read before the task ends", async () => {
+    await sql`update adapter_configs set manual_approval_required = true`;
+    t.app.services.catalog.invalidate();
+    try {
+      const push = { url: `${base}/hooks/cancel-auth`, token: 'validation-token-0123456789', authentication: { schemes: ['Bearer'], credentials: 'bearer-token-0123456789-abcdefghij' } };
+      const created = await call(buyer, 'create_media_buy', buyRequest({ account: sandbox, push_notification_config: push }));
+      const taskId = (created.data as { task_id: string }).task_id;
+      const id = (await sql<{ media_buy_id: string }[]>`select media_buy_id from workflow_steps where id = ${taskId}`)[0]!.media_buy_id;
+      await call(buyer, 'update_media_buy', { media_buy_id: id, canceled: true, idempotency_key: key() });
+      await hookAt('/hooks/cancel-auth');
+      const hit = received.find((r) => r.path === '/hooks/cancel-auth')!;
+      // A legacy block selects Bearer, never RFC 9421 (a buyer rejects a webhook signed in the mode it did not register).
+      expect(hit.headers.authorization).toBe(`Bearer ${push.authentication.credentials}`);
+      expect(hit.headers['signature-input']).toBeUndefined();
+      expect(JSON.parse(hit.body)).toMatchObject({ task_id: taskId, status: 'canceled', token: push.token });
+    } finally {
+      await sql`update adapter_configs set manual_approval_required = false`;
+      t.app.services.catalog.invalidate();
+    }
+  });
 });

@@ -57,9 +57,11 @@ export async function insertWorkflowStep(db: Queryable, row: typeof workflowStep
  * being booked), ends canceled with it. Returns the tasks closed, for their webhooks.
  */
 export async function cancelOpenCreateTasks(db: Queryable, p: { tenantId: string; mediaBuyId: string }): Promise<WorkflowStepRow[]> {
-  return db
-    .update(workflowSteps)
-    .set({ status: 'canceled', owner: 'buyer', updatedAt: sql`now()` })
+  // Read (and locked) before they end: the trigger that drops an ended step's webhook credentials would strip them from
+  // a returned row, and the canceled webhook is signed with them and echoes the token they hold.
+  const open = await db
+    .select()
+    .from(workflowSteps)
     .where(
       and(
         eq(workflowSteps.tenantId, p.tenantId),
@@ -68,7 +70,13 @@ export async function cancelOpenCreateTasks(db: Queryable, p: { tenantId: string
         inArray(workflowSteps.status, ['requires_approval', 'pending', 'in_progress']),
       ),
     )
-    .returning();
+    .for('update');
+  if (!open.length) return [];
+  await db
+    .update(workflowSteps)
+    .set({ status: 'canceled', owner: 'buyer', updatedAt: sql`now()` })
+    .where(and(eq(workflowSteps.tenantId, p.tenantId), inArray(workflowSteps.id, open.map((s) => s.id))));
+  return open.map((s) => ({ ...s, status: 'canceled', owner: 'buyer' }));
 }
 
 export interface TaskFilters {
