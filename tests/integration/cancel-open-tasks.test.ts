@@ -80,6 +80,22 @@ describe('canceling a buy ends its open create task', () => {
     }
   });
 
+  it('an update applied at the ad server after a cancel reports the buy as it then stands: canceled, at the revision it names', async () => {
+    const created = await call(buyer, 'create_media_buy', buyRequest({ account: sandbox }));
+    const id = created.data.media_buy_id as string;
+    await waitFor(async () => (await sql`select state from adapter_orders where media_buy_id = ${id}`)[0]?.state === 'booked', 15_000, 50);
+    const paused = await call(buyer, 'update_media_buy', { media_buy_id: id, paused: true, idempotency_key: key(), push_notification_config: { url: `${base}/hooks/pause-then-cancel` } });
+    const pauseTask = (paused.data as { task_id: string }).task_id;
+    // The pause's job has loaded the buy and is at the ad server (1.5 s) when the cancel lands.
+    await waitFor(async () => (await sql`select 1 from graphile_worker.jobs where task_identifier = 'sync_media_buy_update' and locked_at is not null`).length > 0, 5_000, 10);
+    const canceled = await call(buyer, 'update_media_buy', { media_buy_id: id, canceled: true, idempotency_key: key() });
+    expect(canceled.data).toMatchObject({ status: 'canceled', revision: 3 });
+    const hook = (await hookAt('/hooks/pause-then-cancel')) as unknown as { task_id: string; result: Record<string, unknown> };
+    expect(hook.task_id).toBe(pauseTask);
+    expect(hook.result).toEqual({ media_buy_id: id, status: 'canceled', revision: 3 });
+    expect(((await call(buyer, 'tasks/get', { task_id: pauseTask })).data as { result: unknown }).result).toEqual({ media_buy_id: id, status: 'canceled', revision: 3 });
+  });
+
   it("signs the canceled webhook the way the buyer asked and echoes its token: the credentials are read before the task ends", async () => {
     await sql`update adapter_configs set manual_approval_required = true`;
     t.app.services.catalog.invalidate();

@@ -84,14 +84,17 @@ export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps
     // orders hold. Not when one applied it, or may have (a transient failure given up on).
     const refusedEverywhere = parts.some((x) => x.state === 'refused') && parts.every((x) => x.state === 'refused' || x.state === 'skipped');
     const undone = refusedEverywhere && locked.undo ? await restoreBeforeUpdate(tx, { tenantId, mediaBuyId, undo: locked.undo as unknown as UpdateUndo }) : null;
-    const buyStatus = undone?.status ?? v.status;
+    // The buy as it now stands, not as this job first loaded it: a later update or a cancel may have moved it on meanwhile,
+    // and the status told must be that of the revision told.
+    const current = undone ?? (await mediaBuyState(tx, { tenantId, id: mediaBuyId }));
+    const buyStatus = current?.status ?? v.status;
     const status = toAdcpMediaBuyStatus(buyStatus);
     // Not a standard AdCP code; recovery says what to do: another change may go through, retrying this one will not.
     const error = failures.length
       ? { code: 'ADAPTER_REJECTED', message: `${failures.join('; ')}${undone ? '. The change was undone: the media buy is as it was before this update (its reporting webhook and creative assignments aside).' : ''}`, recovery: 'correctable' }
       : null;
     // The completion artifact is an update_media_buy success: the buy's revision to send with the next update, as the call answered.
-    const response = error ? null : { media_buy_id: mediaBuyId, status, revision: (await mediaBuyState(tx, { tenantId, id: mediaBuyId }))?.revision };
+    const response = error ? null : { media_buy_id: mediaBuyId, status, revision: current?.revision };
     await updateWorkflowStep(tx, { tenantId, id: stepId }, response ? { status: 'completed', response } : { status: 'failed', error });
     await publishChange(tx, { tenant_id: tenantId, principal_id: v.principal_id, media_buy_id: mediaBuyId, task_id: stepId, status: buyStatus, summary: error ? `update failed at the ad server: ${error.message}` : 'update applied at the ad server' });
     await queueTaskWebhook(tx, {
