@@ -181,7 +181,11 @@ describe('collect_delivery', () => {
 
   it('schedule_delivery_collection enqueues one job per buy in flight, coalescing repeats', async () => {
     const future = await bookedBuy({ start: DAY, end: 10 * DAY }, 'pending_start');
-    const canceled = await bookedBuy({ start: -DAY, end: 10 * DAY }, 'canceled');
+    const canceled = await bookedBuy({ start: -3 * DAY, end: 10 * DAY }, 'canceled');
+    await sql`update media_buys set canceled_at = ${new Date(Date.now() - 2 * DAY)} where id = ${canceled}`;
+    // Canceled within the last day: what it delivered before the cancellation is still to collect.
+    const justCanceled = await bookedBuy({ start: -3 * DAY, end: 10 * DAY }, 'canceled');
+    await sql`update media_buys set canceled_at = ${new Date(Date.now() - 10 * 60_000)} where id = ${justCanceled}`;
     const jobs = () =>
       sql`select j.key, j.payload from graphile_worker._private_jobs j join graphile_worker._private_tasks k on k.id = j.task_id where k.identifier = 'collect_delivery' order by j.key`;
     await scheduleDeliveryCollection({}, JOB, deps);
@@ -190,6 +194,7 @@ describe('collect_delivery', () => {
     expect(queued.filter((j) => j.key === `collect_delivery:${buyId}`)).toEqual([{ key: `collect_delivery:${buyId}`, payload: { v: 1, tenant_id: 'demo', media_buy_id: buyId } }]);
     expect(queued.map((j) => j.key)).not.toContain(`collect_delivery:${future}`);
     expect(queued.map((j) => j.key)).not.toContain(`collect_delivery:${canceled}`);
+    expect(queued.map((j) => j.key)).toContain(`collect_delivery:${justCanceled}`);
   });
 });
 

@@ -249,9 +249,10 @@ export async function upsertAdapterDelivery(db: Queryable, p: { tenantId: string
 
 /**
  * Enqueue a collection job for every buy in flight during the last day that is
- * booked at an ad server, in one statement. Completed buys are included until a
- * day after their end, so the final hours are collected too. The job key per
- * buy coalesces a collection that is still waiting with the new one.
+ * booked at an ad server, in one statement. Completed and canceled buys are
+ * included until a day after their delivery stopped (the flight's end, or the
+ * cancellation), so the final hours are collected too. The job key per buy
+ * coalesces a collection that is still waiting with the new one.
  */
 export async function enqueueDueDeliveryCollections(db: Queryable, p: { now: Date; task: string; maxAttempts: number; priority: number }): Promise<number> {
   const now = p.now.toISOString();
@@ -260,8 +261,8 @@ export async function enqueueDueDeliveryCollections(db: Queryable, p: { now: Dat
       select row(${p.task}::text, json_build_object('v', 1, 'tenant_id', b.tenant_id, 'media_buy_id', b.id), null::text, null::timestamptz,
                  ${p.maxAttempts}::int, ${p.task}::text || ':' || b.id, ${p.priority}::int, null::text[])::graphile_worker.job_spec
       from media_buys b
-      where b.status in ('pending_start', 'active', 'paused', 'completed')
-        and b.start_time <= ${now}::timestamptz and b.end_time > ${now}::timestamptz - interval '1 day'
+      where b.status in ('pending_start', 'active', 'paused', 'completed', 'canceled')
+        and b.start_time <= ${now}::timestamptz and least(b.end_time, b.canceled_at) > ${now}::timestamptz - interval '1 day'
         and exists (select 1 from adapter_orders o where o.media_buy_id = b.id and o.state = 'booked')
     ))`);
   return Number(rows[0]?.n ?? 0);
