@@ -64,6 +64,8 @@ export interface CurrentPackage {
   fixedPrice: string | null;
   status: string;
   targeting?: Record<string, unknown> | null;
+  /** What it has spent so far (stored delivery): its budget cannot go below that. */
+  spent?: string;
 }
 
 export interface CurrentBuy {
@@ -222,6 +224,14 @@ export function planUpdate(input: {
           field: at('budget'),
           suggestion: `Raise the budget to at least ${amountToNumber(min)} ${cur.currency}.`,
           details: { minimum: amountToNumber(min), currency: cur.currency },
+        });
+      }
+      // Spend already delivered cannot be taken back: a budget below it would leave the package overspent.
+      if (pkg.spent && compareAmounts(budget, pkg.spent) < 0) {
+        throw new AdcpError('BUDGET_TOO_LOW', `Package budget ${amountToNumber(budget)} ${cur.currency} is below the ${amountToNumber(pkg.spent)} ${cur.currency} it has already spent.`, {
+          field: at('budget'),
+          suggestion: `Keep the budget at ${amountToNumber(pkg.spent)} ${cur.currency} or more (get_media_buy_delivery shows the spend), or pause or cancel the package to stop its spending.`,
+          details: { minimum: amountToNumber(pkg.spent), currency: cur.currency },
         });
       }
       change.budget = budget;

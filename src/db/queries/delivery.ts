@@ -80,6 +80,16 @@ async function cumulative(tx: Queryable, mediaBuyId: string): Promise<Cumulative
   return { impressions: Number(row!.impressions), clicks: Number(row!.clicks), spend: fromUnits(toUnits(row!.spend)) };
 }
 
+/** Each package's spend so far (all its stored delivery), by package id; packages with none are left out. */
+export async function packageSpend(db: Queryable, mediaBuyId: string): Promise<Map<string, string>> {
+  const rows = await db
+    .select({ id: deliveryReports.packageId, spend: sql<string>`sum(${deliveryReports.spend})::text` })
+    .from(deliveryReports)
+    .where(eq(deliveryReports.mediaBuyId, mediaBuyId))
+    .groupBy(deliveryReports.packageId);
+  return new Map(rows.map((r) => [r.id, r.spend]));
+}
+
 export type SimulationOutcome = { outcome: 'not_found' } | { outcome: 'currency_mismatch'; currency: string } | { outcome: 'ok'; currency: string; budget: string; cumulative: Cumulative };
 
 /** Add delivery for one day to a buy, split across its running packages (not canceled or paused) in proportion to their budgets. */

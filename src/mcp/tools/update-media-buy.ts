@@ -7,6 +7,7 @@
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { libraryCreatives } from '../../db/queries/creatives.js';
+import { packageSpend } from '../../db/queries/delivery.js';
 import { cancelPackages, insertPackages, lockBuyForPrincipal, replaceAssignments, updatePackage } from '../../db/queries/media-buy-updates.js';
 import { getMediaBuy, updateMediaBuy } from '../../db/queries/media-buys.js';
 import { undoOf } from '../../db/queries/update-undo.js';
@@ -79,8 +80,9 @@ export default defineTool({
       const allowPrivateWebhooks = privateWebhooksAllowed(ctx.tenant.settings, found.sandbox);
       if (push) checkWebhookConfig(push, allowPrivateWebhooks, 'push_notification_config');
       const now = ctx.now();
+      const spent = input.packages?.some((u) => u.budget !== undefined) ? await packageSpend(tx, buy.id) : new Map<string, string>();
       const plan = planUpdate({
-        current: { status: buy.status, startPaused: buy.startPaused, revision: buy.revision, startTime: buy.startTime, endTime: buy.endTime, currency: buy.currency, hasCreatives: found.hasCreatives, booked: found.booked, packages },
+        current: { status: buy.status, startPaused: buy.startPaused, revision: buy.revision, startTime: buy.startTime, endTime: buy.endTime, currency: buy.currency, hasCreatives: found.hasCreatives, booked: found.booked, packages: packages.map((k) => ({ ...k, spent: spent.get(k.id) })) },
         request: input,
         products,
         adapters: catalog.adapters,
