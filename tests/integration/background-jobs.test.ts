@@ -101,6 +101,14 @@ describe('mock ad server delivery', () => {
     }
   });
 
+  it('reports nothing, rather than negative counts, for a flight that began within the current hour', async () => {
+    const now = new Date(Math.floor(clock.getTime() / HOUR) * HOUR + 40 * 60_000);
+    const mock = createMockAdapter(t.app.database.db, {}, () => now);
+    const req = { ...order(0, 4 * DAY), idempotencyKey: 'mb_mock_this_hour/adp', startTime: new Date(now.getTime() - 10 * 60_000) };
+    const booked = await mock.createOrder(req);
+    expect(await mock.getDelivery({ externalOrderId: booked.externalOrderId, mediaBuyId: 'mb_mock', packages: [{ packageId: 'pk1' }], from: req.startTime, to: now })).toEqual([]);
+  });
+
   it('delivers nothing on a line from the time it was paused', async () => {
     // Paused on the hour, where the mock's hourly reports fall.
     const pausedAt = new Date(Math.floor((clock.getTime() - 2 * DAY) / HOUR) * HOUR);

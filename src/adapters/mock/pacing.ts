@@ -53,6 +53,8 @@ export const toLine = (p: AdapterPackage): MockLine => ({
 
 /** Milliseconds of [a, b) during which the line was live (order active, line not paused or canceled). */
 function liveMs(lineId: string, a: number, b: number, timeline: MockTimelineEvent[]): number {
+  // Empty when the flight began after the last whole hour reported (b is then before a).
+  if (b <= a) return 0;
   let total = 0;
   let t = a;
   let live = true;
