@@ -145,10 +145,13 @@ describe('reporting webhooks', () => {
     expect(second.result.media_buy_deliveries[0].totals).toMatchObject({ impressions: 1000, clicks: 8 });
     expect(second.idempotency_key).not.toBe(report.idempotency_key);
 
-    // The buy ends: one final report with lifetime totals, then nothing more.
-    await sql`update media_buys set status = 'completed' where id = ${id}`;
-    await run(at(dueAt, DAY / 60_000 + 20));
-    await run(at(dueAt, DAY / 60_000 + 21));
+    // The buy ends ten minutes into an hour: its final report waits for the collection that covers that hour
+    // (at :05 of the next), then goes once, with lifetime totals, and nothing more.
+    await sql`update media_buys set status = 'completed', end_time = ${at(dueAt, DAY / 60_000 + 10)}, updated_at = ${at(dueAt, DAY / 60_000 + 11)} where id = ${id}`;
+    expect(await run(at(dueAt, DAY / 60_000 + 15))).toMatchObject({ final: 0 });
+    expect(await run(at(dueAt, DAY / 60_000 + 60 + 14))).toMatchObject({ final: 0 });
+    expect(await run(at(dueAt, DAY / 60_000 + 60 + 15))).toMatchObject({ final: 1 });
+    expect(await run(at(dueAt, DAY / 60_000 + 60 + 16))).toMatchObject({ final: 0 });
     const final = JSON.parse((await hitsAt(path, 3))[2]!.body);
     expect(final.result).toMatchObject({ notification_type: 'final', sequence_number: 3 });
     expect(final.result.next_expected_at).toBeUndefined();

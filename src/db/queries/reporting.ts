@@ -4,6 +4,7 @@
  * seller, so these are scoped by tenant through the buy itself.
  */
 import { sql } from 'drizzle-orm';
+import { REPORT_DELAY_MINUTES } from '../../domain/reporting.js';
 import { CLOSED_BUY_STATUSES } from '../../domain/status.js';
 import type { Queryable } from '../client.js';
 
@@ -23,8 +24,11 @@ export interface DueReport {
 }
 
 /**
- * Lock (SKIP LOCKED, so concurrent runs share the work) buys whose next report is
- * due, and ended buys that still owe their final report.
+ * Lock (SKIP LOCKED, so concurrent runs share the work) buys in flight whose next
+ * report is due, and ended buys that still owe their final report, once the hourly
+ * collection that covers their last hour of delivery (the flight's end, or the
+ * completion, cancellation or rejection if earlier) has run: the final report's
+ * lifetime totals are the last word.
  */
 export async function lockDueReports(db: Queryable, p: { now: Date; limit: number }): Promise<DueReport[]> {
   const rows = await db.execute<{
@@ -45,7 +49,10 @@ export async function lockDueReports(db: Queryable, p: { now: Date; limit: numbe
            reporting_webhook, reporting_next_at, reporting_sequence
     from media_buys
     where reporting_next_at is not null and reporting_webhook is not null
-      and (reporting_next_at <= ${p.now.toISOString()}::timestamptz or status in ${CLOSED_BUY_STATUSES})
+      and case when status in ${CLOSED_BUY_STATUSES}
+            then date_trunc('hour', least(end_time, canceled_at, case when status in ('completed', 'rejected') then updated_at end), 'UTC')
+                 + interval '1 hour' + make_interval(mins => ${REPORT_DELAY_MINUTES}) <= ${p.now.toISOString()}::timestamptz
+            else reporting_next_at <= ${p.now.toISOString()}::timestamptz end
     order by reporting_next_at, id
     limit ${p.limit}
     for update skip locked`);
