@@ -124,6 +124,9 @@ describe('get_media_buy_delivery', () => {
     expect((pending.data.media_buy_deliveries as { media_buy_id: string }[]).map((d) => d.media_buy_id)).toEqual([buyId]);
     const elsewhere = await delivery({ account: { brand: { domain: 'nobody.example' }, operator: 'nobody.example' } });
     expect(elsewhere.data.media_buy_deliveries).toEqual([]);
+    // An end_date before the buy began: an empty period on that day, not one that starts after it ends.
+    const before = await delivery({ media_buy_ids: [buyId], end_date: '2020-01-31' });
+    expect(before.data).toMatchObject({ reporting_period: { start: '2020-01-31T00:00:00.000Z', end: '2020-01-31T23:59:59.999Z' }, aggregated_totals: { impressions: 0 } });
     // A period that has not begun (no end_date): refused, not answered with a start after its end.
     const tomorrow = new Date(Date.now() + 2 * 86400e3).toISOString().slice(0, 10);
     const future = await delivery({ media_buy_ids: [buyId], start_date: tomorrow });

@@ -39,8 +39,9 @@ function checkDate(value: string | undefined, field: string): void {
 }
 
 function period(input: Input, buys: DeliveryBuy[], now: Date): { start: string; end: string } {
-  const starts = buys.map(firstActivity);
-  const lifetimeStart = starts.length ? new Date(Math.min(...starts, now.getTime())) : now;
+  // From the buys' first activity, but not after the day an end_date names (the period would end before it began).
+  const starts = [...buys.map(firstActivity), now.getTime(), ...(input.end_date ? [Date.parse(`${input.end_date}T00:00:00.000Z`)] : [])];
+  const lifetimeStart = new Date(Math.min(...starts));
   return {
     start: input.start_date ? `${input.start_date}T00:00:00.000Z` : lifetimeStart.toISOString(),
     end: input.end_date ? `${input.end_date}T23:59:59.999Z` : now.toISOString(),
