@@ -65,7 +65,7 @@ export const JOBS = {
   // Compensation must get through: backoff e^n s, 10 attempts span about 3.5 hours.
   cancel_adapter_order: { payload: AdapterPartPayload, maxAttempts: 10 },
   sync_adapter_creatives: { payload: AdapterPartPayload, maxAttempts: 8 },
-  // Backoff e^n s: 8 attempts span about an hour.
+  // Backoff e^n s: 8 attempts span about half an hour (e^1 + ... + e^7 s).
   deliver_webhook: { payload: DeliverWebhookPayload, maxAttempts: 8 },
   collect_delivery: { payload: CollectDeliveryPayload, maxAttempts: 5 },
   // Backoff e^n s: 6 attempts span about ten minutes.

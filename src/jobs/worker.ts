@@ -150,6 +150,10 @@ export function graphileLogger(logger: Logger, stopping: () => boolean = () => f
   });
 }
 
+/** How long after a named queue's job ends its queue's next job is fetched, and fetched again. */
+const LANE_NUDGE_MS = 20;
+const LANE_RENUDGE_MS = 250;
+
 export async function startWorker(opts: {
   database: Database;
   logger: Logger;
@@ -203,6 +207,21 @@ export async function startWorker(opts: {
     events.on('worker:fatalError', ({ error }) => logger.error('worker fatal error', { error }));
     let pool: WorkerPool | undefined;
     events.on('pool:create', ({ workerPool }: { workerPool: WorkerPool }) => (pool ??= workerPool));
+    // A job of a named queue (a buyer's webhook lane) holds its queue until its completion is written; nothing
+    // announces the release, so the queue's next job waited for the next poll (2 s): a buyer's webhooks went out at
+    // about one per lane per poll. A moment after such a job ends (its batched completion written by then, as a
+    // rule) the local queue fetches again, and once more later in case the write was slow; a fetch that finds
+    // nothing costs one query. Other processes' workers still find the job at their next poll.
+    let nudging = false;
+    events.on('job:complete', ({ job }: { job: { job_queue_id: number | null } }) => {
+      if (job.job_queue_id === null || nudging) return;
+      nudging = true;
+      setTimeout(() => {
+        nudging = false;
+        pool?.nudge(1);
+        setTimeout(() => pool?.nudge(1), LANE_RENUDGE_MS).unref();
+      }, LANE_NUDGE_MS).unref();
+    });
     const runner = await run({
       pgPool,
       taskList,

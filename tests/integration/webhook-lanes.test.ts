@@ -66,4 +66,18 @@ describe('webhook lanes', () => {
       await worker.stop();
     }
   }, 30_000);
+
+  it('sends a lane’s next delivery as soon as the one before it is done, not at the next poll', async () => {
+    // One task's deliveries share a lane, one at a time. With a poll a minute apart, only the lane's release can start each next one.
+    // The hanging buyer's deliveries above go: they would come first in the worker's fetch and hold its slots.
+    await sql`select graphile_worker.remove_job(key) from graphile_worker.jobs where queue_name like 'webhooks:prn_demo_buyer:%'`;
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await queue('prn_lanes_other', 'task_lane_in_turn', url(answering, `/turn/${i}`)));
+    const worker = await startWorker({ database: t.app.database, logger: createLogger('silent'), concurrency: 4, pollInterval: 60_000 });
+    try {
+      await waitFor(async () => (await sql`select count(*)::int as n from webhook_deliveries where id in ${sql(ids)} and status = 'delivered'`)[0]!.n === ids.length, 15_000, 50);
+    } finally {
+      await worker.stop();
+    }
+  }, 40_000);
 });
