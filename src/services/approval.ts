@@ -59,7 +59,8 @@ export function approveMediaBuy(db: Db, p: { tenantId: string; taskId: string; a
 
 export function rejectMediaBuy(db: Db, p: { tenantId: string; taskId: string; actor: string; reason: string; expectedRevision?: number; onDecided?: OnDecided }): Promise<DecisionResult> {
   return decide(db, p, async (tx, { step, buy }) => {
-    await updateWorkflowStep(tx, { tenantId: p.tenantId, id: step.id }, { status: 'rejected', owner: 'buyer', error: { code: 'POLICY_VIOLATION', message: `Rejected by the seller: ${p.reason}`, recovery: 'correctable' } });
+    const error = { code: 'POLICY_VIOLATION', message: `Rejected by the seller: ${p.reason}`, recovery: 'correctable' };
+    await updateWorkflowStep(tx, { tenantId: p.tenantId, id: step.id }, { status: 'rejected', owner: 'buyer', error });
     await updateMediaBuy(tx, { tenantId: p.tenantId, id: buy.id }, { status: 'rejected', rejectionReason: p.reason, revision: buy.revision + 1 });
     await publishChange(tx, { tenant_id: p.tenantId, principal_id: buy.principalId, media_buy_id: buy.id, task_id: step.id, status: 'rejected', summary: `rejected by the seller: ${p.reason}` });
     await queueTaskWebhook(tx, {
@@ -69,8 +70,11 @@ export function rejectMediaBuy(db: Db, p: { tenantId: string; taskId: string; ac
       taskType: step.stepType,
       mediaBuyId: buy.id,
       status: 'rejected',
-      message: `Rejected by the seller: ${p.reason}`,
+      message: error.message,
+      // The task's error as tasks/get gives it, as a create_media_buy error response.
+      result: { errors: [error] },
       release: releaseOf(step.request),
+      context: step.request?.context,
       push: step.pushNotificationConfig as PushConfig | null,
       allowPrivateNetwork: !!step.pushNotificationConfig && (await allowsPrivateWebhooks(tx, { tenantId: p.tenantId, accountId: buy.accountId })),
     });

@@ -72,7 +72,7 @@ describe('auto path', () => {
     expect(state.workflow_step).toMatchObject({ status: 'completed', task_status: 'completed' });
     expect(state.status).toBe('pending_creatives');
     // Polling the task gives the buy as booked, with the package ids.
-    const task = await call(buyer, 'tasks/get', { task_id: (state.workflow_step as { task_id?: string }).task_id, adcp_version: '3.1' });
+    const task = await call(buyer, 'tasks/get', { task_id: (state.workflow_step as { task_id?: string }).task_id, adcp_version: '3.1', include_result: true });
     expect(task.data).toMatchObject({ status: 'completed', result: { media_buy_id: id, media_buy_status: 'pending_creatives', packages: (data.packages as { package_id: string }[]).map((p) => expect.objectContaining({ package_id: p.package_id })) } });
 
     const orders = await sql`select calls from mock_ad_server.orders where idempotency_key like ${`${id}/%`}`;

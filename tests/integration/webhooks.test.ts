@@ -22,6 +22,7 @@ import { pruneHistory } from '../../src/jobs/tasks/prune-history.js';
 import { deliverWebhook } from '../../src/jobs/tasks/deliver-webhook.js';
 import { createLogger } from '../../src/logger.js';
 import { serveWellKnown } from '../../src/mcp/well-known.js';
+import { rejectMediaBuy } from '../../src/services/approval.js';
 import { createSecretBox, sealBuyerCredentials, secretBox, secretContext } from '../../src/services/secret-box.js';
 import { buyRequest, call, futureFlight, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { have31Schemas, payloadProblems, payloadProblems31 } from '../helpers/adcp-schema.js';
@@ -155,13 +156,38 @@ describe('webhooks', () => {
     // Rejected by the ad server: the failure webhook's result is a 3.1 error response.
     await sql`update adapter_configs set settings = settings || '{"reject_marker": "REJECT-V31"}' where id = 'adp_demo_mock'`;
     try {
-      await call(buyer, 'create_media_buy', buyRequest({ adcp_version: '3.1', buyer_ref: 'REJECT-V31', account: sandbox, push_notification_config: { url: `${base}/hooks/v31/failed`, authentication: auth } }));
+      await call(buyer, 'create_media_buy', buyRequest({ adcp_version: '3.1', buyer_ref: 'REJECT-V31', account: sandbox, context: { order: 'v31-failure' }, push_notification_config: { url: `${base}/hooks/v31/failed`, authentication: auth } }));
       const [failed] = await hitsAt('/hooks/v31/failed', 1);
       const failure = JSON.parse(failed!.body);
-      expect(failure).toMatchObject({ status: 'failed', result: { status: 'failed', adcp_version: '3.1', errors: [expect.objectContaining({ code: expect.any(String) })] } });
+      // An error result names no buy: the request's context tells the buyer which request failed.
+      expect(failure).toMatchObject({ status: 'failed', result: { status: 'failed', adcp_version: '3.1', errors: [expect.objectContaining({ code: expect.any(String) })], context: { order: 'v31-failure' } } });
       if (have31Schemas) expect(payloadProblems31('media-buy/create-media-buy-response.json', failure.result)).toEqual([]);
     } finally {
       await sql`update adapter_configs set settings = settings - 'reject_marker' where id = 'adp_demo_mock'`;
+    }
+  });
+
+  it('tells a buyer whose buy the seller rejected why, as an error result carrying the request’s context', async () => {
+    await sql`update adapter_configs set manual_approval_required = true where id = 'adp_demo_mock'`;
+    t.app.services.catalog.invalidate();
+    try {
+      const auth = { schemes: ['Bearer'], credentials: 'bearer-token-0123456789-abcdefghij' };
+      for (const [release, path] of [['3.0', '/hooks/seller-rejected/30'], ['3.1', '/hooks/seller-rejected/31']] as const) {
+        const { data } = await call(buyer, 'create_media_buy', buyRequest({ account: sandbox, ...(release === '3.1' && { adcp_version: '3.1' }), context: { order: path }, push_notification_config: { url: `${base}${path}`, authentication: auth } }));
+        expect((await rejectMediaBuy(t.app.database.db, { tenantId: 'demo', taskId: data.task_id as string, actor: 'ops@demo', reason: 'no alcohol brands' })).ok).toBe(true);
+        const payload = JSON.parse((await hitsAt(path, 1))[0]!.body);
+        expect(payload).toMatchObject({ task_id: data.task_id, status: 'rejected', message: 'Rejected by the seller: no alcohol brands' });
+        expect(payload.result).toMatchObject({ errors: [{ code: 'POLICY_VIOLATION', message: 'Rejected by the seller: no alcohol brands', recovery: 'correctable' }], context: { order: path } });
+        if (release === '3.1') {
+          expect(payload.result).toMatchObject({ status: 'failed', adcp_version: '3.1' });
+          if (have31Schemas) expect(payloadProblems31('media-buy/create-media-buy-response.json', payload.result)).toEqual([]);
+        } else {
+          expect(payloadProblems('media-buy/create-media-buy-response.json', payload.result)).toEqual([]);
+        }
+      }
+    } finally {
+      await sql`update adapter_configs set manual_approval_required = false where id = 'adp_demo_mock'`;
+      t.app.services.catalog.invalidate();
     }
   });
 

@@ -55,7 +55,7 @@ export interface PartView {
   end_time: string;
   buyer_ref: string | null;
   /** The buy's create_media_buy step. */
-  step: { id: string; status: string; push: { url: string; authentication?: { schemes?: string[]; credentials?: string } } | null; adcp_version: unknown } | null;
+  step: { id: string; status: string; push: { url: string; authentication?: { schemes?: string[]; credentials?: string } } | null; adcp_version: unknown; context?: unknown } | null;
   /** Webhooks may go to private addresses (sandbox account or seller opt-in). */
   allow_private_webhooks: boolean;
   /** This part's adapter config; null if it is gone. */
@@ -74,7 +74,7 @@ export async function loadPart(db: Queryable, p: { tenantId: string; mediaBuyId:
       'id', b.id, 'principal_id', b.principal_id, 'principal_name', pr.name, 'platform_mappings', pr.platform_mappings,
       'status', b.status, 'start_paused', b.start_paused, 'currency', b.currency, 'start_time', b.start_time, 'end_time', b.end_time, 'buyer_ref', b.buyer_ref,
       'allow_private_webhooks', ${privateWebhooksAllowedSql(sql`t.settings`, sql`(select a.sandbox from accounts a where a.id = b.account_id)`)},
-      'step', (select json_build_object('id', s.id, 'status', s.status, 'push', s.push_notification_config, 'adcp_version', s.request -> 'adcp_version') from workflow_steps s
+      'step', (select json_build_object('id', s.id, 'status', s.status, 'push', s.push_notification_config, 'adcp_version', s.request -> 'adcp_version', 'context', s.request -> 'context') from workflow_steps s
                where s.media_buy_id = b.id and s.step_type = 'create_media_buy' order by s.created_at desc limit 1),
       'adapter', (select json_build_object('id', a.id, 'name', a.name, 'adapter_type', a.adapter_type, 'settings', a.settings)
                   from adapter_configs a where a.tenant_id = b.tenant_id and a.id = ${p.adapterConfigId}),

@@ -236,6 +236,7 @@ async function reject(deps: TaskDeps, v: PartView, ref: Part & { adapterType: st
         status: 'failed',
         result: { errors: [stepError] },
         release: releaseOf(v.step),
+        context: v.step.context,
         push: v.step.push,
         allowPrivateNetwork: v.allow_private_webhooks,
       });

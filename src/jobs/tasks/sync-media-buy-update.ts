@@ -106,6 +106,7 @@ export async function syncMediaBuyUpdate(rawPayload: unknown, job: JobInfo, deps
       status: error ? 'failed' : 'completed',
       result: response ?? { errors: [error] },
       release: releaseOf(locked.request),
+      context: locked.request?.context,
       push: locked.pushNotificationConfig as PushConfig | null,
       allowPrivateNetwork: v.allow_private_webhooks,
     });

@@ -154,6 +154,7 @@ export default defineTool({
             status: 'canceled',
             message: 'The buyer canceled the media buy.',
             release: releaseOf(task.request),
+            context: task.request?.context,
             push: task.pushNotificationConfig as PushConfig | null,
             allowPrivateNetwork: allowPrivateWebhooks,
           });
@@ -181,6 +182,7 @@ export default defineTool({
           status: 'completed',
           result: response,
           release: negotiateVersion(input),
+          context: input.context,
           push: sealedPush as PushConfig | null,
           allowPrivateNetwork: allowPrivateWebhooks,
         });
