@@ -6,6 +6,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { AdcpError } from './errors.js';
+import type { AdcpRelease } from './adcp-release.js';
 
 export interface WebhookAuthentication {
   schemes?: string[];
@@ -60,13 +61,15 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The operation a webhook reports on (AdCP 3.1 requires it on every payload):
- * the buyer's push_notification_config.operation_id, echoed verbatim; else, as
- * AdCP 3.0 buyers and its compliance runner do, a UUID as the URL's last
- * segment; else (a reporting webhook, whose config has no operation_id, or a
- * buyer that gave none) our task id, which is stable for the operation.
+ * the buyer's push_notification_config.operation_id, echoed verbatim; else, for
+ * an AdCP 3.0 buyer (as its compliance runner registers them), a UUID as the
+ * URL's last segment (3.1 forbids reading the URL: its buyers send the field);
+ * else (a reporting webhook, whose config has no operation_id, or a buyer that
+ * gave none) our task id, which is stable for the operation.
  */
-function operationIdOf(url: string, explicit: string | undefined, taskId: string): string {
+function operationIdOf(url: string, explicit: string | undefined, taskId: string, release: AdcpRelease): string {
   if (explicit) return explicit;
+  if (release !== '3.0') return taskId;
   const last = new URL(url).pathname.split('/').filter(Boolean).at(-1);
   return last && UUID.test(last) ? last : taskId;
 }
@@ -79,8 +82,10 @@ export function webhookPayload(p: {
   result?: Record<string, unknown>;
   url: string;
   operationId?: string;
+  /** The release the task was asked in (3.0 when unknown). */
+  release?: AdcpRelease;
 }): Record<string, unknown> {
-  const operationId = operationIdOf(p.url, p.operationId, p.taskId);
+  const operationId = operationIdOf(p.url, p.operationId, p.taskId, p.release ?? '3.0');
   return {
     idempotency_key: `whk_${randomUUID()}`,
     operation_id: operationId,

@@ -49,6 +49,7 @@ export async function queueTaskWebhook(
       result: result && servedAs(p.release, p.taskType, result, p.status === 'failed' || p.status === 'rejected'),
       url: p.push.url,
       operationId: p.push.operation_id,
+      release: p.release,
     }),
     allowPrivateNetwork: p.allowPrivateNetwork,
   });

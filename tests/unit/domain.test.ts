@@ -192,6 +192,19 @@ describe('targeting', () => {
 });
 
 
+describe('webhook operation_id', () => {
+  it('echoes the buyer’s operation_id; else reads a UUID off the URL for a 3.0 buyer only (3.1 forbids parsing the URL); else the task id', async () => {
+    const { webhookPayload } = await import('../../src/domain/webhooks.js');
+    const uuid = '1b4e28ba-2fa1-11d2-883f-0016d3cca427';
+    const base = { taskId: 'task_1', taskType: 'create_media_buy', status: 'completed', url: `https://buyer.example/hooks/${uuid}` };
+    expect(webhookPayload({ ...base, operationId: 'op-given', release: '3.1' }).operation_id).toBe('op-given');
+    expect(webhookPayload({ ...base, release: '3.0' }).operation_id).toBe(uuid);
+    expect(webhookPayload(base).operation_id).toBe(uuid);
+    expect(webhookPayload({ ...base, release: '3.1' }).operation_id).toBe('task_1');
+    expect(webhookPayload({ ...base, url: 'https://buyer.example/hooks/not-a-uuid', release: '3.0' }).operation_id).toBe('task_1');
+  });
+});
+
 describe('webhook address checks', () => {
   it('reads every spelling of a private, loopback or reserved address as such, and public ones as public', async () => {
     const { isPrivateAddress, isLocalHostname, privateWebhooksAllowed } = await import('../../src/domain/webhooks.js');
