@@ -1,6 +1,7 @@
 /** How a stored media buy looks on the wire (get_media_buys, create replies, the media-buy:// resource). */
-import type { CreativeApprovalRow, MediaBuyDetail, MediaBuyListing, PackageRow } from '../db/queries/media-buys.js';
-import { amountToNumber } from './money.js';
+import type { PackageTotals } from '../db/queries/delivery.js';
+import type { CreativeApprovalRow, MediaBuyDetail, MediaBuyListing, MediaBuyRow, PackageRow } from '../db/queries/media-buys.js';
+import { amountToNumber, compareAmounts } from './money.js';
 import { availableActions, toAdcpMediaBuyStatus, toAdcpTaskStatus, validActions } from './status.js';
 
 /** AdCP's creative approval statuses for ours: processing is still pending review; an archived creative serves nowhere and is left out. */
@@ -73,6 +74,38 @@ export function toAdcpMediaBuy(d: MediaBuyListing): Record<string, unknown> {
     }),
     packages: toAdcpPackages(d),
     ...(context !== null && typeof context === 'object' && !Array.isArray(context) ? { context } : {}),
+  };
+}
+
+/**
+ * get_media_buys' include_snapshot: a package's delivery to date from what has been collected (the hourly
+ * collection, or a simulation), with its age. A package whose buy has not started (or never ran: awaiting
+ * approval, rejected) has delivered nothing, as of now; one that has started but has nothing collected yet
+ * has no snapshot (SNAPSHOT_TEMPORARILY_UNAVAILABLE: the first collection is due). delivery_status is given
+ * only where the stored figures tell it; not_delivering (which needs a full collection cycle of nothing) never.
+ */
+export function packageSnapshot(buy: MediaBuyRow, pkg: PackageRow, totals: PackageTotals | undefined, now: Date): Record<string, unknown> {
+  const ran = buy.startTime <= now && buy.status !== 'pending_approval' && buy.status !== 'rejected';
+  if (!totals && ran) return { snapshot_unavailable_reason: 'SNAPSHOT_TEMPORARILY_UNAVAILABLE' };
+  const t = totals ?? { impressions: 0, clicks: 0, spend: '0', asOf: now };
+  const over = buy.status === 'canceled' || pkg.status === 'canceled';
+  const deliveryStatus =
+    buy.status === 'completed' ? 'completed'
+    : over ? undefined
+    : compareAmounts(t.spend, pkg.budget) >= 0 ? 'budget_exhausted'
+    : buy.endTime <= now ? 'flight_ended'
+    : buy.status === 'active' && pkg.status !== 'paused' && t.impressions > 0 ? 'delivering'
+    : undefined;
+  return {
+    snapshot: {
+      as_of: t.asOf.toISOString(),
+      staleness_seconds: Math.max(0, Math.round((now.getTime() - t.asOf.getTime()) / 1000)),
+      impressions: t.impressions,
+      spend: Number(t.spend),
+      clicks: t.clicks,
+      currency: buy.currency,
+      ...(deliveryStatus && { delivery_status: deliveryStatus }),
+    },
   };
 }
 

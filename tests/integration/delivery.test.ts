@@ -366,3 +366,52 @@ describe('tasks/list', () => {
     }
   });
 });
+
+describe('get_media_buys include_snapshot', () => {
+  it('gives each package its delivery to date as collected, with its age; a started buy with nothing collected yet has none, and says why', async () => {
+    const created = await call(buyer, 'create_media_buy', buyRequest({
+      account: SANDBOX,
+      packages: [
+        { product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 },
+        { product_id: 'video_preroll_news', pricing_option_id: 'preroll_cpm_fixed', budget: 10000 },
+      ],
+    }));
+    const id = created.data.media_buy_id as string;
+    const [big, small] = (created.data.packages as { package_id: string }[]).map((p) => p.package_id);
+    const snapshots = async (release?: '3.1') => {
+      const args = { media_buy_ids: [id], include_snapshot: true, ...(release && { adcp_version: release }) };
+      const res = await checked('get_media_buys', args);
+      if (release && have31Schemas) expect(responseProblems31('get_media_buys', res.data, res.isError)).toEqual([]);
+      const [b] = res.data.media_buys as { packages: { package_id: string; snapshot?: Record<string, unknown>; snapshot_unavailable_reason?: string }[] }[];
+      return Object.fromEntries(b!.packages.map((p) => [p.package_id, p]));
+    };
+
+    // Not started: nothing delivered, as of now.
+    const before = await snapshots();
+    expect(before[big!]!.snapshot).toMatchObject({ impressions: 0, spend: 0, clicks: 0, currency: 'USD', staleness_seconds: 0 });
+    expect(before[big!]!.snapshot).not.toHaveProperty('delivery_status');
+    // Without include_snapshot, no snapshot.
+    const plain = (await checked('get_media_buys', { media_buy_ids: [id] })).data.media_buys as { packages: Record<string, unknown>[] }[];
+    expect(plain[0]!.packages[0]).not.toHaveProperty('snapshot');
+
+    // Started, nothing collected yet: no snapshot, temporarily.
+    await sql`update media_buys set start_time = now() - interval '2 hours' where id = ${id}`;
+    expect((await snapshots())[big!]).toMatchObject({ snapshot_unavailable_reason: 'SNAPSHOT_TEMPORARILY_UNAVAILABLE' });
+    expect((await snapshots())[big!]).not.toHaveProperty('snapshot');
+
+    // Delivered: the same figures get_media_buy_delivery gives, per package.
+    await controller('simulate_delivery', { media_buy_id: id, impressions: 3000, clicks: 30, reported_spend: { amount: 150, currency: 'USD' } });
+    const after = await snapshots('3.1');
+    const reported = ((await delivery({ media_buy_ids: [id] })).data.media_buy_deliveries as { by_package: { package_id: string; impressions: number; spend: number; clicks: number }[] }[])[0]!.by_package;
+    for (const p of reported) {
+      expect(after[p.package_id]!.snapshot).toMatchObject({ impressions: p.impressions, spend: p.spend, clicks: p.clicks, currency: 'USD' });
+      expect(Date.parse(after[p.package_id]!.snapshot!.as_of as string)).toBeLessThanOrEqual(Date.now());
+    }
+    // The whole budget of the small package spent: budget_exhausted.
+    await sql`update delivery_reports set spend = 10000 where package_id = ${small!}`;
+    expect((await snapshots())[small!]!.snapshot).toMatchObject({ spend: 10000, delivery_status: 'budget_exhausted' });
+
+    // Another buyer asking for the same buy sees nothing.
+    expect((await checked('get_media_buys', { media_buy_ids: [id], include_snapshot: true }, other)).data.media_buys).toEqual([]);
+  });
+});

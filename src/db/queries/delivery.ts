@@ -6,7 +6,7 @@
  * needs here and upserts adapter reports (source = 'adapter'), never over a
  * simulated row; schedule_delivery_collection enqueues it for the buys in flight.
  */
-import { and, eq, sql, type SQL } from 'drizzle-orm';
+import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db, Queryable } from '../client.js';
 import { creatives, deliveryReports, mediaBuys, mediaPackages, performanceFeedback, accounts } from '../schema/index.js';
 import { splitByWeights, type DeliveryBuy } from '../../domain/delivery.js';
@@ -78,6 +78,31 @@ async function cumulative(tx: Queryable, mediaBuyId: string): Promise<Cumulative
     .from(deliveryReports)
     .where(eq(deliveryReports.mediaBuyId, mediaBuyId));
   return { impressions: Number(row!.impressions), clicks: Number(row!.clicks), spend: fromUnits(toUnits(row!.spend)) };
+}
+
+/** A package's stored delivery to date, and when it was last written (a collection, a simulation). */
+export interface PackageTotals {
+  impressions: number;
+  clicks: number;
+  spend: string;
+  asOf: Date;
+}
+
+/** The stored delivery to date of the given buys' packages (the caller's buys: listed under its scope), by package id; packages with none are left out. */
+export async function packageTotals(db: Queryable, p: { tenantId: string; mediaBuyIds: string[] }): Promise<Map<string, PackageTotals>> {
+  if (p.mediaBuyIds.length === 0) return new Map();
+  const rows = await db
+    .select({
+      id: deliveryReports.packageId,
+      impressions: sql<string>`sum(${deliveryReports.impressions})::text`,
+      clicks: sql<string>`sum(${deliveryReports.clicks})::text`,
+      spend: sql<string>`sum(${deliveryReports.spend})::text`,
+      asOf: sql<Date>`max(${deliveryReports.updatedAt})`.mapWith(deliveryReports.updatedAt),
+    })
+    .from(deliveryReports)
+    .where(and(eq(deliveryReports.tenantId, p.tenantId), inArray(deliveryReports.mediaBuyId, p.mediaBuyIds)))
+    .groupBy(deliveryReports.packageId);
+  return new Map(rows.map((r) => [r.id, { impressions: Number(r.impressions), clicks: Number(r.clicks), spend: r.spend, asOf: r.asOf }]));
 }
 
 /** Each package's spend so far (all its stored delivery), by package id; packages with none are left out. */
