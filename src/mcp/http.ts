@@ -80,6 +80,12 @@ export interface HttpServer {
  */
 export const SESSION_IDLE_MS = 15 * 60_000;
 
+/**
+ * How long close() lets the requests under way finish (a rolling restart's SIGTERM) before it ends every
+ * connection: a buyer whose call was cut short could not tell whether its buy was made.
+ */
+export const DRAIN_MS = 5_000;
+
 const rpcError = (id: unknown, code: number, message: string) => ({ jsonrpc: '2.0', id: id ?? null, error: { code, message } });
 
 /** MCP methods a session answers and the stateless path does not (it answers tools/call, tools/list and ping). */
@@ -405,8 +411,18 @@ export async function startHttpServer(
   // The seller console and its API (src/admin): its own authentication, never the buyers'.
   const admin = createAdminHandler(app);
   const checkHost = isLoopbackBind(opts.host);
+  /** Responses under way, but for event streams (GET /mcp), which never end by themselves: close() waits for these. */
+  const answering = new Set<http.ServerResponse>();
+  let drained: (() => void) | undefined;
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (!(path === '/mcp' && req.method === 'GET')) {
+      answering.add(res);
+      res.once('close', () => {
+        answering.delete(res);
+        if (answering.size === 0) drained?.();
+      });
+    }
     if (checkHost && !requestAllowed(req.headers)) {
       sendJson(res, 403, rpcError(null, -32000, 'Forbidden: this agent listens on a loopback address and answers only requests addressed to it (Host) from a loopback origin (Origin).'));
       return;
@@ -464,13 +480,24 @@ export async function startHttpServer(
     sessionCount: () => sessions.size,
     close: async () => {
       clearInterval(releaseIdle);
+      // No new connections; requests under way are answered (for up to DRAIN_MS) before the sessions and their streams end.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (answering.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          drained = resolve;
+          timer = setTimeout(resolve, DRAIN_MS);
+        });
+        clearTimeout(timer);
+      }
       stopMoved();
       stopRevoked();
       await Promise.all([...sessions.values()].map((s) => s.close().catch(() => {})));
       sessions.clear();
       await directory.close();
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closed;
     },
   };
 }
