@@ -17,15 +17,43 @@ import { resealStoredSecrets, type SecretCensus } from './queries/secrets.js';
 
 export const MIGRATIONS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../drizzle');
 const LOCK_KEY = 727_001_042;
+/**
+ * How long start-up waits for its first connection. postgres.js retries a connection closed during its start-up
+ * for ever, without a word: a DATABASE_URL naming something that is not Postgres (a web server, a proxy or load
+ * balancer with no backend) held every command silent, reconnecting some hundred times a second.
+ */
+export const CONNECT_DEADLINE_MS = 30_000;
+
+/** Where a URL points, without its credentials: for messages. */
+const whereIs = (url: string) => {
+  try {
+    const u = new URL(url);
+    return `${u.host}${u.pathname}`;
+  } catch {
+    return 'DATABASE_URL';
+  }
+};
+
+async function reserveWithin(sql: postgres.Sql, url: string, ms: number): Promise<postgres.ReservedSql> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no Postgres answered at ${whereIs(url)} within ${ms / 1000} s: check DATABASE_URL (host, port)`)), ms);
+  });
+  try {
+    return await Promise.race([sql.reserve(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Returns how many stored secrets each key seals (`plain`: unsealed). */
-export async function migrateDatabase(url: string, logger: Logger): Promise<{ secrets: SecretCensus }> {
+export async function migrateDatabase(url: string, logger: Logger, opts: { connectDeadlineMs?: number } = {}): Promise<{ secrets: SecretCensus }> {
   const target = postgresTarget(url);
   const sql = postgres(target.url, { max: 2, onnotice: () => {}, ...(target.host && { host: target.host }) });
   const started = Date.now();
   let secrets: SecretCensus = {};
   try {
-    const lock = await sql.reserve();
+    const lock = await reserveWithin(sql, target.url, opts.connectDeadlineMs ?? CONNECT_DEADLINE_MS);
     try {
       await lock`select pg_advisory_lock(${LOCK_KEY})`;
       await migrate(drizzle(sql), { migrationsFolder: MIGRATIONS_FOLDER });
