@@ -113,7 +113,7 @@ async function seed(args: string[], config: Config, logger: Logger): Promise<voi
     options: { token: { type: 'string' }, approval: { type: 'string' }, 'adapter-latency-ms': { type: 'string' } },
   });
   const fixture = positionals[0];
-  if (fixture !== 'demo' && fixture !== 'compliance') fail('seed takes "demo" or "compliance"');
+  if ((fixture !== 'demo' && fixture !== 'compliance') || positionals.length > 1) fail('seed takes "demo" or "compliance"');
   if (values.approval !== undefined && values.approval !== 'auto' && values.approval !== 'manual') fail('--approval must be auto or manual');
   const latency = values['adapter-latency-ms'] !== undefined ? Number(values['adapter-latency-ms']) : undefined;
   if (latency !== undefined && (!Number.isInteger(latency) || latency < 0)) fail('--adapter-latency-ms must be a whole number of milliseconds');
@@ -156,8 +156,10 @@ async function main(): Promise<void> {
     case 'serve':
       return serve(rest, config, logger);
     case 'worker':
+      parseArgs({ args: rest, options: {} }); // takes no arguments: refuse any rather than run as if it had none
       return worker(config, logger);
     case 'migrate': {
+      parseArgs({ args: rest, options: {} });
       const { url, embedded } = await resolveDatabase(config, logger);
       try {
         const { secrets } = await migrateDatabase(url, logger);
@@ -186,6 +188,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
+  // An option the command does not know, or one missing its value: the usage, as for any other bad argument.
+  if (typeof err?.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS_')) fail((err as Error).message);
   // A key problem is the operator's to fix, said plainly; anything else with its stack.
   const text = err instanceof SecretKeyError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
   process.stderr.write(`sales-agent: ${text}\n`);

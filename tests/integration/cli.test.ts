@@ -50,6 +50,20 @@ describe('sales-agent CLI', () => {
     await expect(run('node', [cli, 'seed', 'demo', '--approval', 'sometimes'], { env })).rejects.toMatchObject({ code: 2 });
   });
 
+  it.each([
+    [['serve', '--bogus']],
+    [['serve', '--port']],
+    [['worker', '--concurrency', '32']],
+    [['migrate', '--dry-run']],
+    [['seed', 'demo', 'extra']],
+    [['admin', 'create-user', '--bogus']],
+  ])('refuses %j with the usage and exit code 2, running nothing', async (args) => {
+    const err = await run('node', [cli, ...args], { env, timeout: 20_000 }).then(() => undefined, (e: { code?: number; stderr?: string }) => e);
+    expect(err?.code).toBe(2);
+    expect(err?.stderr).toContain('Usage:');
+    expect(err?.stderr).not.toContain('    at '); // a message, not a stack trace
+  });
+
   it('serve answers create_media_buy at once while the adapter takes 2 s, then pushes the booking', async () => {
     const child: ChildProcessWithoutNullStreams = spawn('node', [cli, 'serve', '--port', '0'], { env });
     let out = '';
