@@ -132,9 +132,16 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger, opt
   const password = await readPassword(dataDir);
   const existing = await runningPort(pgDir);
   if (existing) {
-    logger.info('using the embedded Postgres already running on this data folder', { port: existing });
-    await ensureDatabase(password, existing);
-    return { url: urlFor(password, existing), owned: false, stop: async () => {} };
+    try {
+      await ensureDatabase(password, existing);
+      logger.info('using the embedded Postgres already running on this data folder', { port: existing });
+      return { url: urlFor(password, existing), owned: false, stop: async () => {} };
+    } catch (err) {
+      // A postmaster.pid left by a crash (a kill -9, a power cut) whose process id has since gone to another
+      // process: nothing listens on its port. Postgres itself judges the lock file as it starts.
+      if ((err as { code?: string }).code !== 'ECONNREFUSED') throw err;
+      logger.warn('postmaster.pid names a server that does not answer (left by a crash?); starting Postgres', { pid_file_port: existing });
+    }
   }
 
   const EmbeddedPostgres = await loadEmbeddedPostgres();
