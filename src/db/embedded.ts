@@ -21,12 +21,13 @@ export interface EmbeddedDatabase {
 
 const DB_NAME = 'sales_agent';
 
-async function freePort(): Promise<number> {
+/** `port` if it is free (0: any free port). */
+async function freePort(port = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
     srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(port, '127.0.0.1', () => {
       const addr = srv.address();
       srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
     });
@@ -69,6 +70,21 @@ async function readPassword(dataDir: string): Promise<string> {
     await fs.writeFile(file, JSON.stringify({ password }), { mode: 0o600 });
     return password;
   }
+}
+
+/**
+ * The port of the folder's last server, kept beside the password, when it is free again: a process that shared
+ * that server (a `worker` beside `serve`) reconnects on its own once the server is restarted, where a new port
+ * left it retrying the old one for ever.
+ */
+const PORT_FILE = 'embedded-postgres.port';
+async function portFor(dataDir: string): Promise<number> {
+  const saved = Number(await fs.readFile(path.join(dataDir, PORT_FILE), 'utf8').catch(() => ''));
+  const port = Number.isInteger(saved) && saved > 0 ? await freePort(saved).catch(() => undefined) : undefined;
+  if (port) return port;
+  const picked = await freePort();
+  await fs.writeFile(path.join(dataDir, PORT_FILE), String(picked));
+  return picked;
 }
 
 const urlFor = (password: string, port: number, db = DB_NAME) =>
@@ -148,7 +164,7 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger, opt
   const asRoot = os.userInfo().uid === 0;
   // As root, Postgres runs as the "postgres" user, which must be able to reach the data folder.
   if (asRoot) await fs.chmod(dataDir, 0o755);
-  const port = opts.port ?? (await freePort());
+  const port = opts.port ?? (await portFor(dataDir));
   const pg = new EmbeddedPostgres({
     databaseDir: pgDir,
     port,
