@@ -365,6 +365,23 @@ describe('update_media_buy', () => {
     }
   });
 
+  it('changes a buy only under the account that owns it (AdCP 3.1 names the account on every update)', async () => {
+    const buy = await newBuy();
+    const before = await sql`select revision, status from media_buys where id = ${buy.media_buy_id}`;
+    const opened = await call(buyer, 'sync_accounts', { accounts: [{ brand: { domain: 'other-brand.example' }, operator: 'agency.example', billing: 'operator' }], idempotency_key: `sync-${buy.media_buy_id}` });
+    const otherId = (opened.data.accounts as { account_id: string }[])[0]!.account_id;
+    for (const account of [{ account_id: otherId }, { brand: { domain: 'other-brand.example' }, operator: 'agency.example' }]) {
+      const res = await update({ media_buy_id: buy.media_buy_id, paused: true, account, adcp_version: '3.1' });
+      expect(res.data.adcp_error).toMatchObject({ code: 'MEDIA_BUY_NOT_FOUND', field: 'account' });
+    }
+    const unknown = await update({ media_buy_id: buy.media_buy_id, paused: true, account: { brand: { domain: 'nobody.example' }, operator: 'agency.example' } });
+    expect(unknown.data.adcp_error).toMatchObject({ code: 'ACCOUNT_NOT_FOUND', field: 'account' });
+    expect(await sql`select revision, status from media_buys where id = ${buy.media_buy_id}`).toEqual(before);
+    // The buy's own account, by id as by natural key, may change it.
+    const [own] = await sql<{ account_id: string }[]>`select account_id from media_buys where id = ${buy.media_buy_id}`;
+    expect((await update({ media_buy_id: buy.media_buy_id, paused: true, account: { account_id: own!.account_id } })).data).toMatchObject({ revision: 2 });
+  });
+
   it('does not let another buyer touch the buy', async () => {
     const buy = await newBuy();
     await addBuyer(t, { id: 'prn_other', token: 'tok_other_update', name: 'Other' });
