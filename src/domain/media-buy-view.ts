@@ -54,6 +54,7 @@ export function toAdcpMediaBuy(d: MediaBuyListing): Record<string, unknown> {
     ...(b.buyerRef && { buyer_ref: b.buyerRef }),
     status,
     media_buy_status: status,
+    ...(d.account && { account: d.account }),
     currency: b.currency,
     total_budget: amountToNumber(b.totalBudget),
     start_time: b.startTime.toISOString(),

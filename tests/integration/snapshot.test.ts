@@ -89,6 +89,8 @@ describe('a media buy with its packages, orders and steps, in one statement (lis
     const [buy] = await d.db.select().from(mediaBuys).where(eq(mediaBuys.id, 'mb_one'));
     const expected = {
       buy,
+      // A buy made before buys had accounts has none.
+      account: null,
       packages: await d.db.select().from(mediaPackages).where(eq(mediaPackages.mediaBuyId, 'mb_one')).orderBy(asc(mediaPackages.position)),
       adapterOrders: await d.db.select().from(adapterOrders).where(eq(adapterOrders.mediaBuyId, 'mb_one')),
       steps: await d.db.select().from(workflowSteps).where(eq(workflowSteps.mediaBuyId, 'mb_one')).orderBy(asc(workflowSteps.createdAt)),
@@ -100,7 +102,7 @@ describe('a media buy with its packages, orders and steps, in one statement (lis
     expect(one).toEqual(expected);
     expect(one!.packages[1]!.createdAt).toBeInstanceOf(Date);
     // Listings read the buy and its packages; of the stored request only its context, and no webhook configs.
-    const listed = { buy: { ...buy, rawRequest: { context: { k: 1 } }, pushNotificationConfig: null, reportingWebhook: null }, packages: expected.packages, creativeApprovals: [] };
+    const listed = { buy: { ...buy, rawRequest: { context: { k: 1 } }, pushNotificationConfig: null, reportingWebhook: null }, account: null, packages: expected.packages, creativeApprovals: [] };
     expect(await listMediaBuys(d.db, { ...scope, limit: 10 })).toEqual([listed]);
     // Another buyer's buy is not read.
     expect(await getMediaBuy(d.db, { tenantId: 'demo', principalId: 'prn_other', id: 'mb_one' })).toBeUndefined();

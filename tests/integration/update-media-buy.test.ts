@@ -377,9 +377,11 @@ describe('update_media_buy', () => {
     const unknown = await update({ media_buy_id: buy.media_buy_id, paused: true, account: { brand: { domain: 'nobody.example' }, operator: 'agency.example' } });
     expect(unknown.data.adcp_error).toMatchObject({ code: 'ACCOUNT_NOT_FOUND', field: 'account' });
     expect(await sql`select revision, status from media_buys where id = ${buy.media_buy_id}`).toEqual(before);
-    // The buy's own account, by id as by natural key, may change it.
-    const [own] = await sql<{ account_id: string }[]>`select account_id from media_buys where id = ${buy.media_buy_id}`;
-    expect((await update({ media_buy_id: buy.media_buy_id, paused: true, account: { account_id: own!.account_id } })).data).toMatchObject({ revision: 2 });
+    // The buy's own account, as get_media_buys shows it, may change it.
+    const listed = await call(buyer, 'get_media_buys', { media_buy_ids: [buy.media_buy_id], adcp_version: '3.1' });
+    const { account } = (listed.data.media_buys as { account: { account_id: string } }[])[0]!;
+    expect(account).toMatchObject({ name: expect.any(String), status: 'active', brand: { domain: 'acme-drinks.example' }, operator: 'agency.example', sandbox: false });
+    expect((await update({ media_buy_id: buy.media_buy_id, paused: true, account: { account_id: account.account_id } })).data).toMatchObject({ revision: 2 });
   });
 
   it('does not let another buyer touch the buy', async () => {

@@ -2,7 +2,7 @@
 import { and, desc, eq, getTableColumns, getTableName, inArray, isNotNull, sql, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn, PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Queryable } from '../client.js';
-import { adapterOrders, creativeAssignments, creatives, mediaBuys, mediaPackages, workflowSteps } from '../schema/index.js';
+import { accounts, adapterOrders, creativeAssignments, creatives, mediaBuys, mediaPackages, workflowSteps } from '../schema/index.js';
 
 export type MediaBuyRow = typeof mediaBuys.$inferSelect;
 export type NewMediaBuy = typeof mediaBuys.$inferInsert;
@@ -18,8 +18,20 @@ export interface CreativeApprovalRow {
   rejectionReason: string | null;
 }
 
+/** The account a buy is billed to, as the wire shows it (AdCP core/account.json). */
+export interface BuyAccount {
+  account_id: string;
+  name: string;
+  brand: { domain: string; brand_id?: string };
+  operator: string;
+  status: string;
+  sandbox: boolean;
+}
+
 export interface MediaBuyDetail {
   buy: MediaBuyRow;
+  /** Null for a buy made before buys had accounts. */
+  account: BuyAccount | null;
   packages: PackageRow[];
   creativeApprovals: CreativeApprovalRow[];
   adapterOrders: AdapterOrderRow[];
@@ -59,8 +71,12 @@ const creativeApprovalRows = sql<CreativeApprovalRow[]>`(
   where p.media_buy_id = ${sql.identifier(getTableName(mediaBuys))}.id
 )`;
 
+const buyAccount = sql<BuyAccount | null>`(select json_build_object('account_id', a.id, 'name', a.name, 'brand', a.brand, 'operator', a.operator, 'status', a.status, 'sandbox', a.sandbox)
+  from ${accounts} a where a.id = ${sql.identifier(getTableName(mediaBuys))}.${sql.identifier(mediaBuys.accountId.name)})`;
+
 const withChildren = {
   buy: getTableColumns(mediaBuys),
+  account: buyAccount,
   packages: childRows<PackageRow>(mediaPackages, mediaPackages.mediaBuyId, [mediaPackages.position, mediaPackages.createdAt, mediaPackages.id]),
   creativeApprovals: creativeApprovalRows,
   adapterOrders: childRows<AdapterOrderRow>(adapterOrders, adapterOrders.mediaBuyId, [adapterOrders.createdAt, adapterOrders.id]),
@@ -77,8 +93,8 @@ export async function getMediaBuy(db: Queryable, p: { tenantId: string; principa
   return row;
 }
 
-/** A buy as listings show it: the row (its stored request cut down to the request's `context`) and its packages. */
-export type MediaBuyListing = Pick<MediaBuyDetail, 'buy' | 'packages' | 'creativeApprovals'>;
+/** A buy as listings show it: the row (its stored request cut down to the request's `context`), its account and its packages. */
+export type MediaBuyListing = Pick<MediaBuyDetail, 'buy' | 'account' | 'packages' | 'creativeApprovals'>;
 
 /** The buy's columns for a listing: the stored request only as far as the wire shows it (its context), no webhook configs. */
 const { rawRequest: _raw, pushNotificationConfig: _push, reportingWebhook: _reporting, ...listedColumns } = getTableColumns(mediaBuys);
@@ -89,6 +105,7 @@ const listed = {
     pushNotificationConfig: sql<null>`null`,
     reportingWebhook: sql<null>`null`,
   },
+  account: buyAccount,
   packages: withChildren.packages,
   creativeApprovals: creativeApprovalRows,
 };

@@ -79,7 +79,7 @@ export default defineTool({
         }
         throw new AdcpError('MEDIA_BUY_NOT_FOUND', `Media buy ${buy.id} is not in account ${accountId}.`, {
           field: 'account',
-          suggestion: 'Send the account the buy was made under (create_media_buy answered it), or check media_buy_id.',
+          suggestion: 'Send the account the buy was made under (get_media_buys shows it), or check media_buy_id.',
         });
       }
       // An account that may not buy (suspended, closed, declined, owing) may still stop what it runs: pause or cancel, nothing else.
