@@ -421,7 +421,7 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
       throw new AdcpError('BUDGET_TOO_LOW', `Package budget ${amountToNumber(budget)} ${po.currency} is below the minimum of ${amountToNumber(minSpend)} ${po.currency}.`, {
         field: at('budget'),
         suggestion: `Raise the budget to at least ${amountToNumber(minSpend)} ${po.currency}.`,
-        details: { minimum: Number(minSpend), currency: po.currency },
+        details: { minimum_budget: amountToNumber(minSpend), currency: po.currency },
       });
     }
     const bidPrice = bidFor(po, pkg.bid_price, at('bid_price'), true);

@@ -160,7 +160,13 @@ export function planUpdate(input: {
 }): UpdatePlan {
   const { current: cur, request: req, now } = input;
   if (req.revision !== undefined && req.revision !== cur.revision) {
-    throw new AdcpError('CONFLICT', `The media buy is at revision ${cur.revision}, not ${req.revision}.`, { field: 'revision', recovery: 'transient', suggestion: 'Read it again with get_media_buys and retry with the current revision.' });
+    throw new AdcpError('CONFLICT', `The media buy is at revision ${cur.revision}, not ${req.revision}.`, {
+      field: 'revision',
+      recovery: 'transient',
+      suggestion: 'Read it again with get_media_buys and retry with the current revision.',
+      // AdCP's details for CONFLICT (error-details/conflict.json).
+      details: { resource_id: req.media_buy_id, expected_version: req.revision, current_version: cur.revision },
+    });
   }
   let status = cur.status as MediaBuyStatus;
   const modifies = req.start_time !== undefined || req.end_time !== undefined || (req.packages?.length ?? 0) > 0 || (req.new_packages?.length ?? 0) > 0;
@@ -223,7 +229,7 @@ export function planUpdate(input: {
         throw new AdcpError('BUDGET_TOO_LOW', `Package budget ${amountToNumber(budget)} ${cur.currency} is below the minimum of ${amountToNumber(min)} ${cur.currency}.`, {
           field: at('budget'),
           suggestion: `Raise the budget to at least ${amountToNumber(min)} ${cur.currency}.`,
-          details: { minimum: amountToNumber(min), currency: cur.currency },
+          details: { minimum_budget: amountToNumber(min), currency: cur.currency },
         });
       }
       // Spend already delivered cannot be taken back: a budget below it would leave the package overspent.

@@ -62,8 +62,26 @@ const SCHEMA_NAME: Record<string, string> = { 'tasks/get': 'tasks_get', get_task
 /** Tools answered in an older AdCP version's shape. */
 const SCHEMA_VERSION: Record<string, string> = { list_authorized_properties: 'v2.5' };
 
+/**
+ * Every AdCP error in a payload (errors[], adcp_error, an item's own errors[]) whose code has a
+ * recommended details shape (error-details/<code>.json) checked against it, as `check` reports.
+ */
+function detailsProblems(payload: unknown, check: (schemaFile: string, details: unknown) => string[] | undefined, at = ''): string[] {
+  if (Array.isArray(payload)) return payload.flatMap((v, i) => detailsProblems(v, check, `${at}/${i}`));
+  if (!payload || typeof payload !== 'object') return [];
+  const o = payload as Record<string, unknown>;
+  const own = typeof o.code === 'string' && typeof o.message === 'string' && o.details !== undefined
+    ? (check(`error-details/${o.code.toLowerCase().replaceAll('_', '-')}.json`, o.details) ?? []).map((p) => `${at}/details${p}`)
+    : [];
+  return [...own, ...Object.entries(o).flatMap(([k, v]) => (k === 'details' ? [] : detailsProblems(v, check, `${at}/${k}`)))];
+}
+
 /** Problems with a tool response, as "pointer: message" lines; empty when valid. */
 export function responseProblems(tool: string, payload: Record<string, unknown>, isError = false): string[] {
+  return [...responseProblems30(tool, payload, isError), ...detailsProblems(payload, detailsProblems30)];
+}
+
+function responseProblems30(tool: string, payload: Record<string, unknown>, isError: boolean): string[] {
   const name = SCHEMA_NAME[tool] ?? tool;
   if (name === 'comply_test_controller' && !isError) {
     // The controller answers its own errors in-band (success: false), as its schema requires.
@@ -103,6 +121,12 @@ function loadRefs(): void {
     if (schema.$id && !refAjv.getSchema(schema.$id)) refAjv.addSchema(schema);
   }
   refsLoaded = true;
+}
+
+/** Problems with an error's details against its 3.0 error-details schema; undefined when the code has none. */
+function detailsProblems30(schemaFile: string, details: unknown): string[] | undefined {
+  loadRefs();
+  return refAjv.getSchema(`/schemas/3.0.6/${schemaFile}`) ? payloadProblems(schemaFile, details) : undefined;
 }
 
 /** Problems with a payload against one of the SDK's 3.0 schemas, e.g. "core/mcp-webhook-payload.json". */
@@ -158,6 +182,12 @@ function check31(ajv: Ajv, id: string, payload: unknown, where = ''): string[] {
  * list_authorized_properties, an AdCP 2.5 tool, has only the envelope to match.
  */
 export function responseProblems31(tool: string, payload: Record<string, unknown>, isError = false): string[] {
+  const { ajv } = load31();
+  const details = (schemaFile: string, d: unknown) => (ajv.getSchema(`/schemas/3.1.19/${schemaFile}`) ? check31(ajv, schemaFile, d) : undefined);
+  return [...envelopeAndBody31(tool, payload, isError), ...detailsProblems(payload, details)];
+}
+
+function envelopeAndBody31(tool: string, payload: Record<string, unknown>, isError: boolean): string[] {
   const { ajv, manifest } = load31();
   const problems = [...check31(ajv, 'core/protocol-envelope.json', payload), ...check31(ajv, 'core/version-envelope.json', payload)];
   if (payload.adcp_version !== '3.1') problems.push(`/adcp_version: expected "3.1", got ${JSON.stringify(payload.adcp_version)}`);

@@ -60,7 +60,7 @@ describe('sync_accounts', () => {
     const before = await sql`select count(*)::int as n from accounts`;
     const { isError, data } = await checked('sync_accounts', { accounts: [{ brand: { domain: 'billing-test.example' }, operator: 'pinnacle-agency.example', billing: 'advertiser' }], idempotency_key: key() });
     expect(isError).toBe(false);
-    expect((data.accounts as Record<string, unknown>[])[0]).toMatchObject({ action: 'failed', errors: [{ code: 'BILLING_NOT_SUPPORTED', field: 'accounts[0].billing' }] });
+    expect((data.accounts as Record<string, unknown>[])[0]).toMatchObject({ action: 'failed', errors: [{ code: 'BILLING_NOT_SUPPORTED', field: 'accounts[0].billing', details: { scope: 'capability', supported_billing: supported } }] });
     expect(await sql`select count(*)::int as n from accounts`).toEqual(before);
   });
 

@@ -238,10 +238,10 @@ describe('update_media_buy', () => {
       code: 'BUDGET_TOO_LOW',
       message: 'Package budget 10.5 USD is below the minimum of 10000 USD.',
       suggestion: 'Raise the budget to at least 10000 USD.',
-      details: { minimum: 10000, currency: 'USD' },
+      details: { minimum_budget: 10000, currency: 'USD' },
     });
     const created = await call(buyer, 'create_media_buy', buyRequest({ packages: [{ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 100 }] }));
-    expect(created.data.adcp_error).toMatchObject({ code: 'BUDGET_TOO_LOW', message: 'Package budget 100 USD is below the minimum of 10000 USD.' });
+    expect(created.data.adcp_error).toMatchObject({ code: 'BUDGET_TOO_LOW', message: 'Package budget 100 USD is below the minimum of 10000 USD.', details: { minimum_budget: 10000, currency: 'USD' } });
   });
 
   it('takes no package budget below what the package has already spent', async () => {
@@ -337,6 +337,12 @@ describe('update_media_buy', () => {
     });
     const booked = await waitFor(async () => mockOrder(partly.media_buy_id));
     expect(booked).toMatchObject({ status: 'booked', request: { timeline: [{ status: 'active', off: [partly.packages[0]!.package_id] }] } });
+  });
+
+  it('says which revision a stale update expected and which the buy is at (AdCP CONFLICT details)', async () => {
+    const buy = await newBuy();
+    const res = await update({ media_buy_id: buy.media_buy_id, revision: 7, paused: true });
+    expect(res.data.adcp_error).toMatchObject({ code: 'CONFLICT', recovery: 'transient', details: { resource_id: buy.media_buy_id, expected_version: 7, current_version: 1 } });
   });
 
   it('replays an identical update and refuses a different one with the same key', async () => {

@@ -124,7 +124,7 @@ async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<str
         sandbox: key.sandbox,
         ...echo,
         action: 'failed',
-        errors: [{ code: 'BILLING_NOT_SUPPORTED', message: `This seller does not bill the ${billing}; it bills ${SUPPORTED_BILLING.join(' or ')}.`, field: `accounts[${i}].billing`, suggestion: `Send billing "${SUPPORTED_BILLING[0]}" or "${SUPPORTED_BILLING[1]}".` }],
+        errors: [{ code: 'BILLING_NOT_SUPPORTED', message: `This seller does not bill the ${billing}; it bills ${SUPPORTED_BILLING.join(' or ')}.`, field: `accounts[${i}].billing`, suggestion: `Send billing "${SUPPORTED_BILLING[0]}" or "${SUPPORTED_BILLING[1]}".`, details: { scope: 'capability', supported_billing: [...SUPPORTED_BILLING] } }],
       });
       continue;
     }
