@@ -611,7 +611,7 @@ describe('list_creatives', () => {
     const lean = await list({ filters: { creative_ids: ['cr_assign'] }, include_assignments: false });
     expect(lean.creatives[0]!.assignments).toBeUndefined();
   });
-  it('filters by concept and by dynamic variables, as synced; refuses has_served, which delivery per package cannot tell', async () => {
+  it('filters by concept and by dynamic variables, as synced; refuses has_served and has no snapshots, which delivery per package cannot tell', async () => {
     const variables = [{ variable_id: 'headline', name: 'Headline', variable_type: 'text' }];
     await sync({ creatives: [display('cr_summer', { concept_id: 'summer', concept_name: 'Summer sale' }), display('cr_summer_dco', { concept_id: 'summer', variables }), display('cr_empty_vars', { variables: [] })] });
     const summer = await list({ filters: { concept_ids: ['summer', 'autumn'] }, sort: { field: 'name', direction: 'asc' } });
@@ -627,6 +627,10 @@ describe('list_creatives', () => {
     expect(statics).not.toContain('cr_summer_dco');
     const served = await valid(buyer, 'list_creatives', { filters: { has_served: false } });
     expect(served.data.adcp_error).toMatchObject({ code: 'UNSUPPORTED_FEATURE', field: 'filters.has_served' });
+    // Nor is a delivery snapshot per creative to be had: asked for one, each creative says so, as AdCP has it.
+    const snap = await list({ filters: { concept_ids: ['summer'] }, include_snapshot: true });
+    expect(snap.creatives.map((c) => (c as Record<string, unknown>).snapshot_unavailable_reason)).toEqual(['SNAPSHOT_UNSUPPORTED', 'SNAPSHOT_UNSUPPORTED']);
+    expect((await list({ filters: { concept_ids: ['summer'] } })).creatives[0]).not.toHaveProperty('snapshot_unavailable_reason');
   });
 });
 

@@ -39,6 +39,7 @@ interface Input {
   sort?: { field?: CreativeSortField; direction?: 'asc' | 'desc' };
   pagination?: { max_results?: number; cursor?: string };
   include_assignments?: boolean;
+  include_snapshot?: boolean;
   fields?: string[];
   [k: string]: unknown;
 }
@@ -95,7 +96,7 @@ export default defineTool({
   name: 'list_creatives',
   title: 'List creatives',
   description:
-    'List your creative library with review status (processing, pending_review, approved, rejected, archived) and package assignments. Filter with filters {creative_ids, statuses, format_ids, name_contains, tags, created_after, assigned_to_packages, media_buy_ids, unassigned, concept_ids, has_variables} (has_served is refused: delivery is kept per package, not per creative); sort {field, direction}; paginate with pagination.max_results and pagination.cursor. Archived creatives show only when asked for by status.',
+    'List your creative library with review status (processing, pending_review, approved, rejected, archived) and package assignments. Filter with filters {creative_ids, statuses, format_ids, name_contains, tags, created_after, assigned_to_packages, media_buy_ids, unassigned, concept_ids, has_variables} (has_served is refused, and include_snapshot answers snapshot_unavailable_reason: delivery is kept per package, not per creative); sort {field, direction}; paginate with pagination.max_results and pagination.cursor. Archived creatives show only when asked for by status.',
   input: TOOL_REQUEST_SCHEMAS.list_creatives! as unknown as z.ZodType<Input>,
   output: z.looseObject({ query_summary: z.looseObject({}).optional(), pagination: z.looseObject({}).optional(), creatives: z.array(z.looseObject({ creative_id: z.string() })).optional() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -141,6 +142,8 @@ export default defineTool({
           ...(withAssignments && {
             assignments: { assignment_count: r.assignmentCount, assigned_packages: assigned.map((a) => ({ package_id: a.packageId, assigned_date: a.createdAt.toISOString() })) },
           }),
+          // Delivery is kept per package, not per creative (as for has_served): no snapshot, and AdCP's reason why.
+          ...(input.include_snapshot && { snapshot_unavailable_reason: 'SNAPSHOT_UNSUPPORTED' }),
         };
       }),
     };
