@@ -255,6 +255,19 @@ export function unsupportedGoals(field: string): AdcpError {
 }
 
 /**
+ * A per-buy invoice recipient (AdCP invoice_recipient, on create and update): this seller invoices the account's
+ * billing party only and cannot check that another entity may be billed for the account, which AdCP requires, so it
+ * refuses the override rather than take it and invoice someone else.
+ */
+export function rejectInvoiceRecipient(value: unknown): void {
+  if (!present(value)) return;
+  throw new AdcpError('UNSUPPORTED_FEATURE', "A per-buy invoice recipient is not supported by this seller: buys are invoiced to the account's billing party.", {
+    field: 'invoice_recipient',
+    suggestion: 'Leave invoice_recipient out (list_accounts shows who is billed), or buy through an account billed to the entity you want invoiced.',
+  });
+}
+
+/**
  * A creative assignment limited to some of a product's placements (3.0 placement_ids, 3.1 placement_refs):
  * this seller's products declare no placements, so a creative assigned to a package runs across all of it.
  */
@@ -312,6 +325,7 @@ export function planMediaBuy(input: {
   if (req.proposal_id && !req.packages?.length) {
     throw new AdcpError('UNSUPPORTED_FEATURE', 'Buying from a proposal is not supported by this seller.', { field: 'proposal_id', suggestion: 'Send packages with product_id, pricing_option_id and budget.' });
   }
+  rejectInvoiceRecipient(req.invoice_recipient);
   if (req.paused !== undefined && typeof req.paused !== 'boolean') {
     throw new AdcpError('VALIDATION_ERROR', 'paused must be true or false.', { field: 'paused', suggestion: 'Send paused: true to create the media buy paused, or leave it out.' });
   }

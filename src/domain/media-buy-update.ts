@@ -10,7 +10,7 @@ import type { ProductWithPricing } from '../db/queries/inventory.js';
 import type { TenantSettings } from '../db/schema/index.js';
 import { AdcpError } from './errors.js';
 import { assignsAttachable, checkAssignedCreatives, type LibraryCreative } from './creatives.js';
-import { bidFor, checkAssignedPlacements, checkMeasurementTerms, checkTotal, impressionGoal, checkTargeting, PAST_START_GRACE_MS, planPackages, positiveAmount, rejectUnhonoured, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
+import { bidFor, checkAssignedPlacements, checkMeasurementTerms, checkTotal, impressionGoal, checkTargeting, PAST_START_GRACE_MS, planPackages, positiveAmount, rejectInvoiceRecipient, rejectUnhonoured, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
 import { amountToNumber, compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
 import { availableActions, isWaiting, liveStatus, toAdcpMediaBuyStatus, type MediaBuyStatus } from './status.js';
 
@@ -168,6 +168,7 @@ export function planUpdate(input: {
       details: { resource_id: req.media_buy_id, expected_version: req.revision, current_version: cur.revision },
     });
   }
+  rejectInvoiceRecipient((req as { invoice_recipient?: unknown }).invoice_recipient);
   let status = cur.status as MediaBuyStatus;
   const modifies = req.start_time !== undefined || req.end_time !== undefined || (req.packages?.length ?? 0) > 0 || (req.new_packages?.length ?? 0) > 0;
   if (req.canceled) {

@@ -102,6 +102,8 @@ describe('create_media_buy validation', () => {
     ['unknown pricing option', { packages: [pkg({ pricing_option_id: 'nope' })] }, 'VALIDATION_ERROR', 'packages[0].pricing_option_id'],
     ['negative budget', { packages: [pkg({ budget: -500 })] }, 'VALIDATION_ERROR', 'packages[0].budget'],
     ['budget below minimum spend', { packages: [pkg({ budget: 100 })] }, 'BUDGET_TOO_LOW', 'packages[0].budget'],
+    // Invoicing someone other than the account's billing party is not taken and then ignored.
+    ['a per-buy invoice recipient', { invoice_recipient: { legal_name: 'Acme Drinks Ltd', address: { street: '1 Main St', city: 'Springfield', postal_code: '12345', country: 'US' } } }, 'UNSUPPORTED_FEATURE', 'invoice_recipient'],
     ['auction without bid', { packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1000 }] }, 'VALIDATION_ERROR', 'packages[0].bid_price'],
     ['bid below floor', { packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1000, bid_price: 1 }] }, 'VALIDATION_ERROR', 'packages[0].bid_price'],
     // AdCP: a package's format_ids must be supported by the product; one it does not take would never serve.

@@ -207,6 +207,7 @@ describe('update_media_buy', () => {
     ['a bid on a fixed-price package', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, bid_price: 99 }] }), 'VALIDATION_ERROR'],
     ['reversed dates', () => ({ end_time: new Date(Date.now() - 86400e3).toISOString() }), 'VALIDATION_ERROR'],
     ['stale revision', () => ({ revision: 99, paused: true }), 'CONFLICT'],
+    ['a per-buy invoice recipient', () => ({ invoice_recipient: { legal_name: 'Acme Drinks Ltd', address: { street: '1 Main St', city: 'Springfield', postal_code: '12345', country: 'US' } } }), 'UNSUPPORTED_FEATURE'],
     ['a new package format the product does not take', () => ({ new_packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1500, bid_price: 4, format_ids: [{ agent_url: 'https://creative.adcontextprotocol.org', id: 'audio_standard_30s' }] }] }), 'VALIDATION_ERROR'],
     ['duplicate product in new package', () => ({ new_packages: [{ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 }] }), 'VALIDATION_ERROR'],
     ['targeting only countries the product is not sold in', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, targeting_overlay: { geo_countries: ['DE'] } }] }), 'VALIDATION_ERROR'],
