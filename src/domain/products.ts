@@ -49,6 +49,13 @@ export function toAdcpProduct(p: ProductWithPricing, opts: { showPricing: boolea
   };
 }
 
+/** Whether a product enforces every policy a buyer requires (get_products required_policies), as its enforced_policies declares. */
+export function enforcesPolicies(p: ProductWithPricing, required: readonly string[] | undefined): boolean {
+  if (!required?.length) return true;
+  const enforced = p.details.enforced_policies;
+  return Array.isArray(enforced) && required.every((id) => enforced.includes(id));
+}
+
 const STOPWORDS = new Set(
   'a an and are as at be by for from has have in into is it its of on or our that the their them this to with we want looking campaign campaigns ads ad advertising buy need reach audience audiences'.split(' '),
 );

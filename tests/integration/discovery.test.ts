@@ -356,6 +356,25 @@ describe('discovery tools', () => {
     expect(v31.data.errors).toEqual([v31.data.adcp_error]);
   });
 
+  it('get_products with required_policies returns only products that declare enforcing every one of them, saying how many it left out', async () => {
+    const sql = t.app.database.sql;
+    const ids = async (args: Record<string, unknown>) => {
+      const { isError, data } = await call(buyer, 'get_products', { buying_mode: 'wholesale', adcp_version: '3.1', ...args });
+      expect(isError, JSON.stringify(data)).toBe(false);
+      return { ids: (data.products as { product_id: string }[]).map((p) => p.product_id), message: data.message as string | undefined };
+    };
+    const all = (await ids({})).ids;
+    await sql`update products set details = details || '{"enforced_policies": ["gdpr_consent", "coppa"]}'::jsonb where tenant_id = 'demo' and id = 'ctv_primetime'`;
+    try {
+      await waitFor(async () => (await ids({ required_policies: ['gdpr_consent'] })).ids.length === 1, 5_000);
+      expect(await ids({ required_policies: ['coppa', 'gdpr_consent'] })).toEqual({ ids: ['ctv_primetime'], message: `${all.length - 1} product(s) left out: they do not declare enforcing every policy in required_policies.` });
+      expect((await ids({ required_policies: ['gdpr_consent', 'brand_safety_garm'] })).ids).toEqual([]);
+      expect((await ids({ required_policies: [] })).ids).toEqual(all);
+    } finally {
+      await sql`update products set details = details - 'enforced_policies' where tenant_id = 'demo' and id = 'ctv_primetime'`;
+    }
+  });
+
   it('get_products follows catalogue changes, whoever makes them (psql included)', async () => {
     const names = async () => ((await call(buyer, 'get_products', { brief: 'anything' })).data.products as { product_id: string; name: string }[]).map((p) => p.name);
     await names(); // the catalogue is cached now

@@ -5,7 +5,7 @@ import type { ProductWithPricing } from '../../db/queries/inventory.js';
 import { AdcpError } from '../../domain/errors.js';
 import { compareAmounts } from '../../domain/money.js';
 import { metricsNotReported } from '../../domain/reporting.js';
-import { rankByBrief, toAdcpProduct } from '../../domain/products.js';
+import { enforcesPolicies, rankByBrief, toAdcpProduct } from '../../domain/products.js';
 import { unmetSellerRequirement } from '../../domain/seller-capabilities.js';
 import { prepareGetProducts } from '../adcp31-shapes.js';
 import { defineTool } from '../define-tool.js';
@@ -71,12 +71,12 @@ export default defineTool({
   name: 'get_products',
   title: 'Get products',
   description:
-    'Find advertising products for a campaign. Pass a natural-language `brief` (buying_mode "brief", the default with a brief; without one, "wholesale" lists the whole catalogue) (e.g. "CTV and video for a sports drink, US, $50k": products sold elsewhere than the countries it names, or with a minimum spend above its budget, come last, each saying why) and optional `filters` (exact) (delivery_type, channels, format_ids, countries, budget_range, is_fixed_price, pricing_currencies, required_metrics, required_features, required_geo_targeting). Returns products with pricing options (pricing needs authentication), paginated with pagination.max_results and pagination.cursor. Next: create_media_buy with product_id and pricing_option_id.',
+    'Find advertising products for a campaign. Pass a natural-language `brief` (buying_mode "brief", the default with a brief; without one, "wholesale" lists the whole catalogue) (e.g. "CTV and video for a sports drink, US, $50k": products sold elsewhere than the countries it names, or with a minimum spend above its budget, come last, each saying why) and optional `filters` (exact) (delivery_type, channels, format_ids, countries, budget_range, is_fixed_price, pricing_currencies, required_metrics, required_features, required_geo_targeting) and `required_policies` (only products that declare enforcing them). Returns products with pricing options (pricing needs authentication), paginated with pagination.max_results and pagination.cursor. Next: create_media_buy with product_id and pricing_option_id.',
   // buying_mode is required by AdCP 3; agents often omit it, so infer it from the brief.
   input: z.preprocess(
     (a) => (a && typeof a === 'object' && !('buying_mode' in a) ? { ...a, buying_mode: 'brief' in a && a.brief ? 'brief' : 'wholesale' } : a),
     TOOL_REQUEST_SCHEMAS.get_products!,
-  ) as unknown as z.ZodType<{ brief?: string; buying_mode?: string; filters?: Filters; pagination?: PaginationRequest; [k: string]: unknown }>,
+  ) as unknown as z.ZodType<{ brief?: string; buying_mode?: string; filters?: Filters; required_policies?: string[]; pagination?: PaginationRequest; [k: string]: unknown }>,
   output: z.looseObject({ products: z.array(z.looseObject({ product_id: z.string() })).optional() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   auth: 'optional',
@@ -93,7 +93,13 @@ export default defineTool({
     // The same catalogue create_media_buy validates against (cached per process, dropped on every change).
     const all = await ctx.catalog.productsFor(ctx.tenant.id, ctx.principal?.id ?? null);
     const filtered: ProductWithPricing[] = [];
+    let withoutPolicies = 0;
     for (const p of all) {
+      // AdCP: only products that enforce every policy the buyer requires.
+      if (!enforcesPolicies(p, input.required_policies)) {
+        withoutPolicies++;
+        continue;
+      }
       const pricing = pricingWanted(p, input.filters);
       // Nothing to buy it at (the buyer's filters left no option, or a test product is seeded before its prices):
       // not offered, as an AdCP product has at least one pricing option.
@@ -103,7 +109,13 @@ export default defineTool({
     }
     const ranked = input.brief && input.buying_mode !== 'wholesale' ? rankByBrief(filtered, input.brief) : filtered.map((product) => ({ product, relevance: undefined }));
     const showPricing = !!ctx.principal;
-    const message = ['note' in ranked ? ranked.note : undefined, !showPricing ? 'Pricing is shown to authenticated buyers only; send your token to see pricing options.' : undefined].filter(Boolean).join(' ');
+    const message = [
+      'note' in ranked ? ranked.note : undefined,
+      withoutPolicies ? `${withoutPolicies} product(s) left out: they do not declare enforcing every policy in required_policies.` : undefined,
+      !showPricing ? 'Pricing is shown to authenticated buyers only; send your token to see pricing options.' : undefined,
+    ]
+      .filter(Boolean)
+      .join(' ');
     const { page, pagination } = pageOf(ranked, input.pagination, listQuery(input));
     return {
       products: page.map(({ product, relevance }) => toAdcpProduct(product, { showPricing, relevance })),
