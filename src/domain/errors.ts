@@ -18,13 +18,28 @@ export interface AdcpErrorBody {
   issues?: { pointer: string; message: string; keyword: string }[];
 }
 
+/**
+ * AdCP's recovery for each standard code that is not correctable (enums/error-code.json enumMetadata, the same in
+ * 3.0 and 3.1): an error takes it unless it says otherwise. Buyer SDKs retry, fix or give up on it.
+ */
 const DEFAULT_RECOVERY: Record<string, Recovery> = {
   SERVICE_UNAVAILABLE: 'transient',
   RATE_LIMITED: 'transient',
   IDEMPOTENCY_IN_FLIGHT: 'transient',
-  AUTH_REQUIRED: 'correctable',
+  CONFLICT: 'transient',
+  CAMPAIGN_SUSPENDED: 'transient',
+  GOVERNANCE_UNAVAILABLE: 'transient',
+  STALE_RESPONSE: 'transient',
+  AUTH_INVALID: 'terminal',
+  CONFIGURATION_ERROR: 'terminal',
+  ACCOUNT_NOT_FOUND: 'terminal',
+  ACCOUNT_PAYMENT_REQUIRED: 'terminal',
   ACCOUNT_SUSPENDED: 'terminal',
-  NOT_CANCELLABLE: 'terminal',
+  BUDGET_EXHAUSTED: 'terminal',
+  BILLING_OUT_OF_BAND: 'terminal',
+  AGENT_SUSPENDED: 'terminal',
+  AGENT_BLOCKED: 'terminal',
+  CREDENTIAL_IN_ARGS: 'terminal',
 };
 
 export class AdcpError extends Error {

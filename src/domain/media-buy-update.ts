@@ -143,7 +143,7 @@ function transition(from: string, to: MediaBuyStatus, action: Action): MediaBuyS
   }
   if (isLegalMediaBuyTransition(from as never, to as never)) return to;
   if (to === 'canceled') {
-    throw new AdcpError('NOT_CANCELLABLE', `The media buy is ${from} and can no longer be canceled.`, { field: 'canceled', recovery: 'terminal', suggestion: 'Check its status with get_media_buys.' });
+    throw new AdcpError('NOT_CANCELLABLE', `The media buy is ${from} and can no longer be canceled.`, { field: 'canceled', suggestion: 'Check its status with get_media_buys.' });
   }
   throw wrongStatus(from, action, `Cannot ${verb(action)} a media buy that is ${toAdcpMediaBuyStatus(from)}.`, 'Check its status and available_actions with get_media_buys.');
 }

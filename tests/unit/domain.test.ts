@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { getErrorRecovery, STANDARD_ERROR_CODES } from '@adcp/sdk';
 import { describe, expect, it } from 'vitest';
 import type { AdapterConfigRow } from '../../src/db/queries/adapters.js';
 import type { ProductWithPricing } from '../../src/db/queries/inventory.js';
@@ -7,6 +10,7 @@ import { planMediaBuy, checkTargeting } from '../../src/domain/media-buy-plan.js
 import { compareAmounts, fromUnits, sumAmounts, toUnits } from '../../src/domain/money.js';
 import { briefBudget, briefCountries, briefTerms, MAX_BRIEF_TERMS, rankByBrief } from '../../src/domain/products.js';
 import { toAdcpMediaBuyStatus, toAdcpTaskStatus } from '../../src/domain/status.js';
+import { ADCP_31_SCHEMAS, have31Schemas } from '../helpers/adcp-schema.js';
 
 describe('money', () => {
   it('adds without float error', () => {
@@ -18,6 +22,19 @@ describe('money', () => {
   });
   it('refuses what is not a decimal', () => {
     expect(() => toUnits('1e5')).toThrow();
+  });
+});
+
+describe('errors', () => {
+  it('take AdCP’s recovery for their code unless they say otherwise (3.0 codes, and 3.1’s where its schemas are here)', () => {
+    const spec: Record<string, string> = Object.fromEntries(Object.keys(STANDARD_ERROR_CODES).map((code) => [code, getErrorRecovery(code)!]));
+    if (have31Schemas) {
+      const { enumMetadata } = JSON.parse(readFileSync(path.join(ADCP_31_SCHEMAS, 'enums/error-code.json'), 'utf8')) as { enumMetadata: Record<string, { recovery?: string }> };
+      for (const [code, m] of Object.entries(enumMetadata)) if (m.recovery) spec[code] = m.recovery;
+    }
+    const ours = Object.fromEntries(Object.keys(spec).map((code) => [code, new AdcpError(code, 'm').recovery]));
+    expect(ours).toEqual(spec);
+    expect(new AdcpError('ACCOUNT_NOT_FOUND', 'm', { recovery: 'correctable' }).recovery).toBe('correctable');
   });
 });
 
