@@ -238,7 +238,7 @@ export function planUpdate(input: {
         throw new AdcpError('BUDGET_TOO_LOW', `Package budget ${amountToNumber(budget)} ${cur.currency} is below the ${amountToNumber(pkg.spent)} ${cur.currency} it has already spent.`, {
           field: at('budget'),
           suggestion: `Keep the budget at ${amountToNumber(pkg.spent)} ${cur.currency} or more (get_media_buy_delivery shows the spend), or pause or cancel the package to stop its spending.`,
-          details: { minimum: amountToNumber(pkg.spent), currency: cur.currency },
+          details: { minimum_budget: amountToNumber(pkg.spent), currency: cur.currency },
         });
       }
       change.budget = budget;

@@ -251,7 +251,7 @@ describe('update_media_buy', () => {
     await sql`insert into delivery_reports (tenant_id, media_buy_id, package_id, day, impressions, spend, source)
               values ('demo', ${buy.media_buy_id}, ${pkg}, current_date - 1, 300000, 12600.5, 'adapter'), ('demo', ${buy.media_buy_id}, ${pkg}, current_date, 10000, 420, 'adapter')`;
     const res = await update({ media_buy_id: buy.media_buy_id, packages: [{ package_id: pkg, budget: 13000 }] });
-    expect(res.data.adcp_error).toMatchObject({ code: 'BUDGET_TOO_LOW', field: 'packages[0].budget', message: 'Package budget 13000 USD is below the 13020.5 USD it has already spent.', details: { minimum: 13020.5, currency: 'USD' } });
+    expect(res.data.adcp_error).toMatchObject({ code: 'BUDGET_TOO_LOW', field: 'packages[0].budget', message: 'Package budget 13000 USD is below the 13020.5 USD it has already spent.', details: { minimum_budget: 13020.5, currency: 'USD' } });
     expect(Number((await sql`select budget from media_packages where id = ${pkg}`)[0]!.budget)).toBe(20000);
     // Down to what it spent, or above, is fine.
     expect((await update({ media_buy_id: buy.media_buy_id, packages: [{ package_id: pkg, budget: 13020.5 }] })).isError).toBe(false);
