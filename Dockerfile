@@ -15,6 +15,8 @@ COPY scripts/build-validators.mjs ./scripts/
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
+# tini as PID 1: forwards SIGTERM to node and reaps exited children (the embedded Postgres's), which node as PID 1 does not.
+RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
@@ -26,12 +28,15 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY drizzle ./drizzle
+# For the driver check's advice (node scripts/patch-postgres.mjs), should the image's driver ever be unmended.
+COPY scripts/patch-postgres.mjs ./scripts/
 RUN mkdir -p /data && chown node:node /data
 # Postgres (embedded) refuses to run as root; the node user is fine.
 USER node
 VOLUME ["/data"]
 EXPOSE 3000
+# Probes the address the server listens on: loopback when it listens on every address, else HOST itself.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s \
-  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-ENTRYPOINT ["node", "dist/cli.js"]
+  CMD node -e "const h=process.env.HOST||'';const a=['','0.0.0.0','::'].includes(h)?'127.0.0.1':h.includes(':')?'['+h+']':h;fetch('http://'+a+':'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/cli.js"]
 CMD ["serve"]
