@@ -187,11 +187,21 @@ async function main(): Promise<void> {
   }
 }
 
+/** Postgres refusing us (no such database or role, bad password) or nothing listening where DATABASE_URL points: a plain line, no stack. */
+function databaseMisconfigured(err: unknown): string | undefined {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (!e || typeof e.code !== 'string' || typeof e.message !== 'string') return undefined;
+  const refused = ['3D000', '28000', '28P01'].includes(e.code);
+  const unreachable = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT'].includes(e.code);
+  if (!refused && !unreachable) return undefined;
+  return `${e.message} (${e.code}). Check DATABASE_URL${unreachable ? ': is Postgres running at that host and port?' : ': the database, user and password.'}`;
+}
+
 main().catch((err) => {
   // An option the command does not know, or one missing its value: the usage, as for any other bad argument.
   if (typeof err?.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS_')) fail((err as Error).message);
-  // A key problem is the operator's to fix, said plainly; anything else with its stack.
-  const text = err instanceof SecretKeyError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+  // A key problem, or a database that is not there or will not have us, is the operator's to fix: said plainly. Anything else with its stack.
+  const text = err instanceof SecretKeyError ? err.message : (databaseMisconfigured(err) ?? (err instanceof Error ? (err.stack ?? err.message) : String(err)));
   process.stderr.write(`sales-agent: ${text}\n`);
   process.exit(1);
 });

@@ -64,6 +64,18 @@ describe('sales-agent CLI', () => {
     expect(err?.stderr).not.toContain('    at '); // a message, not a stack trace
   });
 
+  it('says plainly, without a stack, when DATABASE_URL names a database that does not exist or a port where nothing listens', async () => {
+    const url = new URL(db.url);
+    const missing = Object.assign(new URL(url), { pathname: '/sa_no_such_database' }).toString();
+    const closed = Object.assign(new URL(url), { port: '1' }).toString();
+    for (const [target, said] of [[missing, /database "sa_no_such_database" does not exist \(3D000\)\. Check DATABASE_URL/], [closed, /ECONNREFUSED.*Check DATABASE_URL: is Postgres running/]] as const) {
+      const err = await run('node', [cli, 'migrate'], { env: { ...env, DATABASE_URL: target }, timeout: 40_000 }).then(() => undefined, (e: { code?: number; stderr?: string }) => e);
+      expect(err?.code).toBe(1);
+      expect(err?.stderr).toMatch(said);
+      expect(err?.stderr).not.toContain('    at ');
+    }
+  }, 60_000);
+
   it('serve answers create_media_buy at once while the adapter takes 2 s, then pushes the booking', async () => {
     const child: ChildProcessWithoutNullStreams = spawn('node', [cli, 'serve', '--port', '0'], { env });
     let out = '';
