@@ -356,14 +356,6 @@ describe('discovery tools', () => {
     expect(v31.data.errors).toEqual([v31.data.adcp_error]);
   });
 
-  it('get_products refuses buying_mode refine, which get_adcp_capabilities does not declare, rather than answer it as a wholesale read', async () => {
-    const caps = await call(buyer, 'get_adcp_capabilities', { adcp_version: '3.1' });
-    expect((caps.data.media_buy as { buying_modes: string[] }).buying_modes).not.toContain('refine');
-    const res = await call(buyer, 'get_products', { buying_mode: 'refine', refine: [{ scope: 'request', ask: 'more video, less display' }], adcp_version: '3.1' });
-    expect(res.isError).toBe(true);
-    expect(res.data.adcp_error).toMatchObject({ code: 'UNSUPPORTED_FEATURE', field: 'buying_mode', recovery: 'correctable' });
-  });
-
   it('get_products with required_policies returns only products that declare enforcing every one of them, saying how many it left out', async () => {
     const sql = t.app.database.sql;
     const ids = async (args: Record<string, unknown>) => {

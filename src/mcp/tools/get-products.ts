@@ -83,14 +83,6 @@ export default defineTool({
   // AdCP 3.1 postal areas (country + system) in filters are taken in their 3.0 form.
   prepare: prepareGetProducts,
   async handle(input, ctx) {
-    // Refining earlier products and proposals is not among the buying_modes get_adcp_capabilities declares: answered
-    // as a wholesale read it would look like the asks were applied, with no refinement_applied to say otherwise.
-    if (input.buying_mode === 'refine') {
-      throw new AdcpError('UNSUPPORTED_FEATURE', 'buying_mode "refine" is not supported by this seller (its buying_modes are brief and wholesale).', {
-        field: 'buying_mode',
-        suggestion: 'Send a new brief with what you would have asked to change, or use buying_mode "wholesale" with filters.',
-      });
-    }
     // AdCP 3.1 cache_scope: nothing here depends on the request's account (products may be limited to
     // certain buyers, but a buyer's cache is its own), so every answer describes the public layer.
     if (!ctx.tenant) return { products: [], cache_scope: 'public' };
