@@ -4,8 +4,6 @@
  * writes the change, a workflow step and the job that carries it to the ad
  * server, in one transaction; returns at once with the new revision.
  */
-import { getAccountById } from '../../db/queries/accounts.js';
-import type { Queryable } from '../../db/client.js';
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { libraryCreatives } from '../../db/queries/creatives.js';
@@ -32,18 +30,6 @@ import { prepareUpdateMediaBuy } from '../adcp31-shapes.js';
 import { defineTool } from '../define-tool.js';
 import { idempotentMutation } from '../idempotency.js';
 import { accountScope, type AccountRef } from '../resolve-account.js';
-
-/** Does a natural-key reference without a sandbox flag name this account's brand and operator? */
-async function sameBrandAndOperator(db: Queryable, scope: { tenantId: string; principalId: string }, accountId: string, ref: AccountRef | undefined): Promise<boolean> {
-  if (!ref?.brand?.domain || ref.account_id || ref.sandbox !== undefined) return false;
-  const account = await getAccountById(db, { ...scope, accountId });
-  return (
-    !!account &&
-    account.brandDomain === ref.brand.domain.toLowerCase() &&
-    account.brandId === (ref.brand.brand_id ?? '') &&
-    account.operator === (ref.operator ?? ref.brand.domain).toLowerCase()
-  );
-}
 
 /** Account statuses that stop changes to a buy (but pausing or canceling it), with the AdCP code each gets. */
 const BLOCKED_ACCOUNT: Record<string, [string, string]> = {
@@ -87,9 +73,7 @@ export default defineTool({
       if (!found) throw new AdcpError('MEDIA_BUY_NOT_FOUND', 'No such media buy.', { field: 'media_buy_id', suggestion: 'Use a media_buy_id from get_media_buys.' });
       const { buy, packages } = found;
       // The account named must be the buy's: a buy under another of the caller's accounts is not that account's to change.
-      // A natural key that leaves sandbox out names the buy's account if brand and operator match (the AdCP storyboards
-      // create under a sandbox account and update naming only brand and operator).
-      if (accountId !== undefined && buy.accountId && accountId !== buy.accountId && !(await sameBrandAndOperator(tx, scope, buy.accountId, input.account))) {
+      if (accountId !== undefined && buy.accountId && accountId !== buy.accountId) {
         if (accountId === null) {
           throw new AdcpError('ACCOUNT_NOT_FOUND', 'No account of yours matches the account in this request.', { field: 'account', suggestion: 'Send the account the buy was made under: its account_id from list_accounts, or its brand and operator.' });
         }
