@@ -29,7 +29,6 @@ import { enqueueCreativeSync, enqueueMediaBuyUpdate } from '../../jobs/fan-out.j
 import { prepareUpdateMediaBuy } from '../adcp31-shapes.js';
 import { defineTool } from '../define-tool.js';
 import { idempotentMutation } from '../idempotency.js';
-import { accountScope, type AccountRef } from '../resolve-account.js';
 
 /** Account statuses that stop changes to a buy (but pausing or canceling it), with the AdCP code each gets. */
 const BLOCKED_ACCOUNT: Record<string, [string, string]> = {
@@ -39,7 +38,7 @@ const BLOCKED_ACCOUNT: Record<string, [string, string]> = {
   payment_required: ['ACCOUNT_PAYMENT_REQUIRED', 'owing a balance'],
 };
 
-type Input = UpdateRequest & { account?: AccountRef; idempotency_key?: string; push_notification_config?: Record<string, unknown>; reporting_webhook?: ReportingWebhook; [k: string]: unknown };
+type Input = UpdateRequest & { idempotency_key?: string; push_notification_config?: Record<string, unknown>; reporting_webhook?: ReportingWebhook; [k: string]: unknown };
 
 const TOOL = 'update_media_buy';
 
@@ -47,7 +46,7 @@ export default defineTool({
   name: TOOL,
   title: 'Update media buy',
   description:
-    'Change a media buy (media_buy_id, idempotency_key, and account: the one the buy was made under): paused (true/false), canceled (with cancellation_reason), start_time/end_time, packages[] {package_id, budget, bid_price, pacing, impressions, paused, canceled, targeting_overlay, keyword_targets_add/remove, negative_keywords_add/remove, creative_assignments}, new_packages[]. Returns at once with the new status and revision; the ad server is updated in the background (subscribe to media-buy://{media_buy_id}).',
+    'Change a media buy (media_buy_id, idempotency_key): paused (true/false), canceled (with cancellation_reason), start_time/end_time, packages[] {package_id, budget, bid_price, pacing, impressions, paused, canceled, targeting_overlay, keyword_targets_add/remove, negative_keywords_add/remove, creative_assignments}, new_packages[]. Returns at once with the new status and revision; the ad server is updated in the background (subscribe to media-buy://{media_buy_id}).',
   input: TOOL_REQUEST_SCHEMAS.update_media_buy! as unknown as z.ZodType<Input>,
   output: z.looseObject({ media_buy_id: z.string().optional(), status: z.string().optional(), revision: z.number().optional() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
@@ -62,26 +61,15 @@ export default defineTool({
       ...(input.packages ?? []).flatMap((p) => (p.creative_assignments ?? []).map((a) => a.creative_id)),
       ...(input.new_packages ?? []).flatMap((p) => (p.creative_assignments ?? []).map((a) => a.creative_id)),
     ];
-    const [catalog, products, library, accountId] = await Promise.all([
+    const [catalog, products, library] = await Promise.all([
       ctx.catalog.get(ctx.tenant.id),
       ctx.catalog.productsFor(ctx.tenant.id, ctx.principal.id),
       libraryCreatives(ctx.db, { ...scope, ids: [...new Set(creativeIds)] }),
-      accountScope(ctx, input.account),
     ]);
     return idempotentMutation(ctx, TOOL, input, async (tx) => {
       const found = await lockBuyForPrincipal(tx, { ...scope, id: input.media_buy_id });
       if (!found) throw new AdcpError('MEDIA_BUY_NOT_FOUND', 'No such media buy.', { field: 'media_buy_id', suggestion: 'Use a media_buy_id from get_media_buys.' });
       const { buy, packages } = found;
-      // The account named must be the buy's: a buy under another of the caller's accounts is not that account's to change.
-      if (accountId !== undefined && buy.accountId && accountId !== buy.accountId) {
-        if (accountId === null) {
-          throw new AdcpError('ACCOUNT_NOT_FOUND', 'No account of yours matches the account in this request.', { field: 'account', suggestion: 'Send the account the buy was made under: its account_id from list_accounts, or its brand and operator.' });
-        }
-        throw new AdcpError('MEDIA_BUY_NOT_FOUND', `Media buy ${buy.id} is not in account ${accountId}.`, {
-          field: 'account',
-          suggestion: 'Send the account the buy was made under (get_media_buys shows it), or check media_buy_id.',
-        });
-      }
       // An account that may not buy (suspended, closed, declined, owing) may still stop what it runs: pause or cancel, nothing else.
       const stopping = input.canceled === true || (input.paused === true && !input.packages?.length && !input.new_packages?.length && input.start_time === undefined && input.end_time === undefined && input.reporting_webhook === undefined);
       if (found.accountStatus && BLOCKED_ACCOUNT[found.accountStatus] && !stopping) {
