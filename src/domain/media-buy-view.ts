@@ -1,6 +1,6 @@
 /** How a stored media buy looks on the wire (get_media_buys, create replies, the media-buy:// resource). */
 import type { PackageTotals } from '../db/queries/delivery.js';
-import type { CreativeApprovalRow, MediaBuyDetail, MediaBuyListing, MediaBuyRow, PackageRow } from '../db/queries/media-buys.js';
+import type { CreativeApprovalRow, MediaBuyDetail, MediaBuyHistoryRow, MediaBuyListing, MediaBuyRow, PackageRow } from '../db/queries/media-buys.js';
 import { amountToNumber, compareAmounts } from './money.js';
 import { availableActions, toAdcpMediaBuyStatus, toAdcpTaskStatus, validActions } from './status.js';
 
@@ -108,6 +108,24 @@ export function packageSnapshot(buy: MediaBuyRow, pkg: PackageRow, totals: Packa
       ...(deliveryStatus && { delivery_status: deliveryStatus }),
     },
   };
+}
+
+/**
+ * get_media_buys' include_history: the buy's last `limit` revisions, newest first: the stored changes (one per
+ * revision after the first), then, when the limit reaches it, revision 1, the buy's creation.
+ */
+export function buyHistory(buy: MediaBuyRow, changes: MediaBuyHistoryRow[], limit: number): Record<string, unknown>[] {
+  const entries: Record<string, unknown>[] = changes.slice(0, limit).map((h) => ({
+    revision: h.revision,
+    timestamp: h.at.toISOString(),
+    action: h.action,
+    summary: h.summary,
+    ...(h.actor && { actor: h.actor }),
+  }));
+  if (entries.length < limit && !changes.some((h) => h.revision === 1)) {
+    entries.push({ revision: 1, timestamp: buy.createdAt.toISOString(), action: 'created', summary: `created: total budget ${amountToNumber(buy.totalBudget)} ${buy.currency}`, actor: 'buyer' });
+  }
+  return entries;
 }
 
 /** The media-buy:// resource: AdCP status, the workflow step, and fulfilment at each adapter. */

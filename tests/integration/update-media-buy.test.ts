@@ -1,7 +1,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { responseProblems } from '../helpers/adcp-schema.js';
+import { have31Schemas, responseProblems, responseProblems31 } from '../helpers/adcp-schema.js';
 import { addBuyer, buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
@@ -378,6 +378,32 @@ describe('update_media_buy', () => {
     const { account } = (listed.data.media_buys as { account: { account_id: string } }[])[0]!;
     expect(account).toMatchObject({ name: expect.any(String), status: 'active', brand: { domain: 'acme-drinks.example' }, operator: 'agency.example', sandbox: false });
     expect((await update({ media_buy_id: buy.media_buy_id, paused: true, account: { account_id: account.account_id } })).data).toMatchObject({ revision: 2 });
+  });
+
+  it('keeps each revision in the buy’s history, newest first, for get_media_buys include_history', async () => {
+    const buy = await newBuy();
+    const pkg = buy.packages[0]!.package_id;
+    await update({ media_buy_id: buy.media_buy_id, paused: true });
+    await update({ media_buy_id: buy.media_buy_id, packages: [{ package_id: pkg, budget: 15000 }] });
+    const end = new Date(Date.now() + 60 * 86_400_000);
+    end.setUTCHours(0, 0, 0, 0);
+    await update({ media_buy_id: buy.media_buy_id, end_time: end.toISOString() });
+    await update({ media_buy_id: buy.media_buy_id, canceled: true, cancellation_reason: 'plans changed' });
+    const read = async (n: number, release?: '3.1') => {
+      const res = await call(buyer, 'get_media_buys', { media_buy_ids: [buy.media_buy_id], include_history: n, ...(release && { adcp_version: release }) });
+      if (!release) expect(responseProblems('get_media_buys', res.data, res.isError)).toEqual([]);
+      else if (have31Schemas) expect(responseProblems31('get_media_buys', res.data, res.isError)).toEqual([]);
+      return (res.data.media_buys as { history?: { revision: number; action: string; summary?: string; actor?: string; timestamp: string }[] }[])[0]!.history;
+    };
+    const all = await read(50, '3.1');
+    expect(all!.map((h) => [h.revision, h.action])).toEqual([[5, 'canceled'], [4, 'updated_dates'], [3, 'updated_budget'], [2, 'paused'], [1, 'created']]);
+    expect(all![0]).toMatchObject({ actor: 'buyer', summary: expect.stringContaining('-> canceled') });
+    expect(all![1]!.summary).toContain(end.toISOString().replace('.000Z', 'Z'));
+    expect(all![2]!.summary).toMatch(/total budget \d+ -> \d+ USD/);
+    for (const h of all!) expect(Date.parse(h.timestamp)).not.toBeNaN();
+    expect((await read(2))!.map((h) => h.revision)).toEqual([5, 4]);
+    // Not asked for, none.
+    expect(await read(0)).toBeUndefined();
   });
 
   it('does not let another buyer touch the buy', async () => {

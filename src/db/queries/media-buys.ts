@@ -2,7 +2,7 @@
 import { and, desc, eq, getTableColumns, getTableName, inArray, isNotNull, sql, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn, PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Queryable } from '../client.js';
-import { accounts, adapterOrders, creativeAssignments, creatives, mediaBuys, mediaPackages, workflowSteps } from '../schema/index.js';
+import { accounts, adapterOrders, creativeAssignments, creatives, mediaBuyHistory, mediaBuys, mediaPackages, workflowSteps } from '../schema/index.js';
 
 export type MediaBuyRow = typeof mediaBuys.$inferSelect;
 export type NewMediaBuy = typeof mediaBuys.$inferInsert;
@@ -134,6 +134,22 @@ export function listMediaBuys(
     // Cursors carry milliseconds (JS dates); order at that precision too so no row falls between pages.
     .orderBy(desc(NEWEST_FIRST), desc(mediaBuys.id))
     .limit(p.limit);
+}
+
+export type MediaBuyHistoryRow = typeof mediaBuyHistory.$inferSelect;
+
+/** The last `limit` history rows of each of the given buys (the caller's, listed under its scope), newest first, by buy id. */
+export async function listMediaBuyHistory(db: Queryable, p: { tenantId: string; mediaBuyIds: string[]; limit: number }): Promise<Map<string, MediaBuyHistoryRow[]>> {
+  const out = new Map<string, MediaBuyHistoryRow[]>();
+  if (p.mediaBuyIds.length === 0 || p.limit <= 0) return out;
+  const ranked = db
+    .select({ ...getTableColumns(mediaBuyHistory), n: sql<number>`row_number() over (partition by ${mediaBuyHistory.mediaBuyId} order by ${mediaBuyHistory.revision} desc)`.as('n') })
+    .from(mediaBuyHistory)
+    .where(and(eq(mediaBuyHistory.tenantId, p.tenantId), inArray(mediaBuyHistory.mediaBuyId, p.mediaBuyIds)))
+    .as('ranked');
+  const rows = await db.select().from(ranked).where(sql`${ranked.n} <= ${p.limit}`).orderBy(ranked.mediaBuyId, desc(ranked.revision));
+  for (const { n: _n, ...row } of rows) out.set(row.mediaBuyId, [...(out.get(row.mediaBuyId) ?? []), row]);
+  return out;
 }
 
 /**

@@ -130,3 +130,24 @@ export const performanceFeedback = pgTable(
   },
   (t) => [index('performance_feedback_buy_idx').on(t.mediaBuyId)],
 );
+
+/**
+ * A buy's revisions after its first (AdCP get_media_buys include_history): one row per change of
+ * media_buys.revision, written by a trigger (migration 0023) whoever made the change (an update, the seller's
+ * decision, a flight moving on, a creative assignment), so no writer can forget it. Append-only. Revision 1,
+ * the creation, is the buy row itself.
+ */
+export const mediaBuyHistory = pgTable(
+  'media_buy_history',
+  {
+    mediaBuyId: text('media_buy_id').notNull().references(() => mediaBuys.id, { onDelete: 'cascade' }),
+    revision: integer('revision').notNull(),
+    tenantId: text('tenant_id').notNull(),
+    /** AdCP's history action: activated, paused, resumed, canceled, rejected, completed, updated_budget, updated_dates, updated_packages... */
+    action: text('action').notNull(),
+    summary: text('summary').notNull(),
+    actor: text('actor'),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.mediaBuyId, t.revision] })],
+);

@@ -2,9 +2,9 @@
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { packageTotals } from '../../db/queries/delivery.js';
-import { listMediaBuys } from '../../db/queries/media-buys.js';
+import { listMediaBuyHistory, listMediaBuys } from '../../db/queries/media-buys.js';
 import { AdcpError } from '../../domain/errors.js';
-import { packageSnapshot, toAdcpMediaBuy } from '../../domain/media-buy-view.js';
+import { buyHistory, packageSnapshot, toAdcpMediaBuy } from '../../domain/media-buy-view.js';
 import { MEDIA_BUY_STATUSES } from '../../domain/status.js';
 import { defineTool } from '../define-tool.js';
 import { pageLimit } from '../pagination.js';
@@ -17,6 +17,7 @@ interface Input {
   account?: AccountRef;
   pagination?: { max_results?: number; cursor?: string };
   include_snapshot?: boolean;
+  include_history?: number;
   [k: string]: unknown;
 }
 
@@ -37,7 +38,7 @@ export default defineTool({
   name: 'get_media_buys',
   title: 'Get media buys',
   description:
-    'List your media buys with status, budget, flight and packages (each with its creatives\' approval status). Filter by media_buy_ids, buyer_refs or status_filter (without ids, only active buys unless status_filter says otherwise, as AdCP has it); paginate with pagination.max_results and pagination.cursor; include_snapshot: true adds each package\'s delivery to date (impressions, spend, clicks, as of the last hourly collection).',
+    'List your media buys with status, budget, flight and packages (each with its creatives\' approval status). Filter by media_buy_ids, buyer_refs or status_filter (without ids, only active buys unless status_filter says otherwise, as AdCP has it); paginate with pagination.max_results and pagination.cursor; include_snapshot: true adds each package\'s delivery to date (impressions, spend, clicks, as of the last hourly collection); include_history: N adds each buy\'s last N revisions (what changed, when).',
   input: TOOL_REQUEST_SCHEMAS.get_media_buys! as unknown as z.ZodType<Input>,
   output: z.looseObject({ media_buys: z.array(z.looseObject({ media_buy_id: z.string() })).optional() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -68,14 +69,22 @@ export default defineTool({
     });
     const page = rows.slice(0, limit);
     const last = page.at(-1);
-    const totals = input.include_snapshot ? await packageTotals(ctx.db, { tenantId: ctx.tenant.id, mediaBuyIds: page.map((r) => r.buy.id) }) : undefined;
+    const ids = page.map((r) => r.buy.id);
+    const historyLimit = input.include_history ?? 0;
+    const [totals, history] = await Promise.all([
+      input.include_snapshot ? packageTotals(ctx.db, { tenantId: ctx.tenant.id, mediaBuyIds: ids }) : undefined,
+      historyLimit > 0 ? listMediaBuyHistory(ctx.db, { tenantId: ctx.tenant.id, mediaBuyIds: ids, limit: historyLimit }) : undefined,
+    ]);
     const now = ctx.now();
     return {
       media_buys: page.map((row) => {
-        const buy = toAdcpMediaBuy(row);
-        if (!totals) return buy;
-        const snapshots = new Map(row.packages.map((p) => [p.id, packageSnapshot(row.buy, p, totals.get(p.id), now)]));
-        return { ...buy, packages: (buy.packages as { package_id: string }[]).map((p) => ({ ...p, ...snapshots.get(p.package_id) })) };
+        let buy = toAdcpMediaBuy(row);
+        if (totals) {
+          const snapshots = new Map(row.packages.map((p) => [p.id, packageSnapshot(row.buy, p, totals.get(p.id), now)]));
+          buy = { ...buy, packages: (buy.packages as { package_id: string }[]).map((p) => ({ ...p, ...snapshots.get(p.package_id) })) };
+        }
+        if (history) buy = { ...buy, history: buyHistory(row.buy, history.get(row.buy.id) ?? [], historyLimit) };
+        return buy;
       }),
       pagination: {
         has_more: rows.length > limit,
