@@ -221,3 +221,62 @@ export function rankByBrief<T extends Rankable>(products: T[], brief: string): {
   }
   return ranked;
 }
+
+/** One entry of get_products' refine array (AdCP buying_mode "refine"), as the request schema has it. */
+export type RefineEntry =
+  | { scope: 'request'; ask: string }
+  | { scope: 'product'; product_id: string; action?: 'include' | 'omit' | 'more_like_this'; ask?: string }
+  | { scope: 'proposal'; proposal_id: string; action?: string; ask?: string };
+
+type Refinable = Rankable & { id: string };
+
+/**
+ * buying_mode "refine": the products the buyer's asks leave, and how each ask was met (AdCP refinement_applied,
+ * entry for entry). Products named include or more_like_this are the selection (with, for more_like_this, the
+ * others sharing a channel), else the whole catalogue offered; omitted ones go; request-level asks rank what
+ * is left as a brief would. Per-product asks (another format, a price) are not negotiated here: partial, saying so.
+ * This seller makes no proposals, so proposal asks are unable.
+ */
+export function refineProducts<T extends Refinable>(offered: T[], refine: RefineEntry[]): { ranked: { product: T; relevance?: string }[] & { note?: string }; applied: Record<string, unknown>[] } {
+  const byId = new Map(offered.map((p) => [p.id, p]));
+  const applied: Record<string, unknown>[] = [];
+  const picked = new Map<string, T>();
+  const omitted = new Set<string>();
+  const asks: string[] = [];
+  for (const r of refine) {
+    if (r.scope === 'request') {
+      asks.push(r.ask);
+      applied.push({ scope: 'request', status: 'partial', notes: 'The products are chosen and ranked by this ask, as a brief; packages are not redesigned.' });
+    } else if (r.scope === 'proposal') {
+      applied.push({ scope: 'proposal', proposal_id: r.proposal_id, status: 'unable', notes: 'This seller makes no proposals.' });
+    } else {
+      const action = r.action ?? 'include';
+      const product = byId.get(r.product_id);
+      if (action === 'omit') {
+        omitted.add(r.product_id);
+        applied.push({ scope: 'product', product_id: r.product_id, status: 'applied' });
+      } else if (!product) {
+        applied.push({ scope: 'product', product_id: r.product_id, status: 'unable', notes: 'No such product is offered to you (with these filters).' });
+      } else {
+        picked.set(product.id, product);
+        let similar = 0;
+        if (action === 'more_like_this') {
+          for (const p of offered) {
+            if (!picked.has(p.id) && p.channels.some((c) => product.channels.includes(c))) {
+              picked.set(p.id, p);
+              similar++;
+            }
+          }
+        }
+        const notes = [
+          action === 'more_like_this' ? `${similar} more product(s) sharing its channels.` : undefined,
+          r.ask ? 'Per-product changes are not negotiated here: the product is offered as it stands.' : undefined,
+        ].filter(Boolean);
+        applied.push({ scope: 'product', product_id: r.product_id, status: r.ask ? 'partial' : 'applied', ...(notes.length && { notes: notes.join(' ') }) });
+      }
+    }
+  }
+  const base = (picked.size ? [...picked.values()] : offered).filter((p) => !omitted.has(p.id));
+  const ranked = asks.length ? rankByBrief(base, asks.join('. ')) : base.map((product) => ({ product, relevance: undefined }));
+  return { ranked, applied };
+}

@@ -1,6 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { responseProblems } from '../helpers/adcp-schema.js';
+import { have31Schemas, responseProblems, responseProblems31 } from '../helpers/adcp-schema.js';
 import { call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
@@ -54,7 +54,7 @@ describe('discovery tools', () => {
     expect(data.context).toEqual({ correlation_id: 'c-1' });
     // AdCP 3.1 declarations.
     expect(data.adcp).toMatchObject({ supported_versions: ['3.0', '3.1'] });
-    expect(mb).toMatchObject({ buying_modes: ['brief', 'wholesale'], creative_approval_mode: 'auto_approve', propagation_surfaces: ['out_of_band'] });
+    expect(mb).toMatchObject({ buying_modes: ['brief', 'wholesale', 'refine'], creative_approval_mode: 'auto_approve', propagation_surfaces: ['out_of_band'] });
     await t.app.database.sql`update tenants set settings = settings || '{"creative_review": "manual"}'::jsonb where id = 'demo'`;
     const fresh = await memoryClient(t, null); // a caller resolved after the change (HTTP resolves callers per request)
     try {
@@ -354,6 +354,47 @@ describe('discovery tools', () => {
     expect(v31.isError).toBe(true);
     expect(v31.data).toMatchObject({ status: 'failed', adcp_version: '3.1', adcp_error: { code: 'AUTH_MISSING', recovery: 'correctable' } });
     expect(v31.data.errors).toEqual([v31.data.adcp_error]);
+  });
+
+  it('get_products refines: products included, omitted or more like one, request asks ranked as a brief, each ask answered in order', async () => {
+    const refine = async (entries: unknown[], release?: '3.1') => {
+      const res = await call(buyer, 'get_products', { buying_mode: 'refine', refine: entries, pagination: { max_results: 50 }, ...(release && { adcp_version: release }) });
+      expect(res.isError, JSON.stringify(res.data)).toBe(false);
+      if (!release) expect(responseProblems('get_products', res.data, res.isError)).toEqual([]);
+      else if (have31Schemas) expect(responseProblems31('get_products', res.data, res.isError)).toEqual([]);
+      return { ids: (res.data.products as { product_id: string }[]).map((p) => p.product_id), applied: res.data.refinement_applied as Record<string, unknown>[] };
+    };
+    const all = (await call(buyer, 'get_products', { buying_mode: 'wholesale', pagination: { max_results: 50 } })).data.products as { product_id: string; channels: string[] }[];
+    // Named products are the selection; an unknown one is unable; a proposal is unable (none are made).
+    const picked = await refine(
+      [
+        { scope: 'product', product_id: 'ctv_primetime', action: 'include' },
+        { scope: 'product', product_id: 'video_preroll_news', ask: 'add a 6s bumper format' },
+        { scope: 'product', product_id: 'no_such_product' },
+        { scope: 'proposal', proposal_id: 'prop_1', action: 'include' },
+      ],
+      '3.1',
+    );
+    expect(picked.ids.sort()).toEqual(['ctv_primetime', 'video_preroll_news']);
+    expect(picked.applied).toEqual([
+      { scope: 'product', product_id: 'ctv_primetime', status: 'applied' },
+      { scope: 'product', product_id: 'video_preroll_news', status: 'partial', notes: expect.stringContaining('not negotiated') },
+      { scope: 'product', product_id: 'no_such_product', status: 'unable', notes: expect.any(String) },
+      { scope: 'proposal', proposal_id: 'prop_1', status: 'unable', notes: expect.any(String) },
+    ]);
+    // More like one: it and every product sharing a channel with it; omit takes one out.
+    const ctvChannels = all.find((p) => p.product_id === 'ctv_primetime')!.channels;
+    const like = await refine([{ scope: 'product', product_id: 'ctv_primetime', action: 'more_like_this' }, { scope: 'product', product_id: 'video_outstream_ros', action: 'omit' }]);
+    const expected = all.filter((p) => p.product_id !== 'video_outstream_ros' && p.channels.some((c) => ctvChannels.includes(c))).map((p) => p.product_id);
+    expect(like.ids.sort()).toEqual(expected.sort());
+    expect(like.applied[0]).toMatchObject({ scope: 'product', product_id: 'ctv_primetime', status: 'applied' });
+    expect(like.applied[1]).toEqual({ scope: 'product', product_id: 'video_outstream_ros', status: 'applied' });
+    // Without products named: the catalogue, less those omitted, chosen by the request's ask.
+    const asked = await refine([{ scope: 'request', ask: 'podcast audio' }, { scope: 'product', product_id: 'display_run_of_site', action: 'omit' }]);
+    expect(asked.ids.length).toBeGreaterThan(0);
+    expect(asked.ids).not.toContain('display_run_of_site');
+    expect(asked.ids.every((id) => (all.find((p) => p.product_id === id)!.channels as string[]).some((c) => ['podcast', 'streaming_audio'].includes(c)))).toBe(true);
+    expect(asked.applied[0]).toMatchObject({ scope: 'request', status: 'partial' });
   });
 
   it('get_products with required_policies returns only products that declare enforcing every one of them, saying how many it left out', async () => {

@@ -53,7 +53,7 @@ export default defineTool({
         // What targeting_overlay takes (and get_products' required_geo_targeting is judged against).
         execution: { targeting: TARGETING_CAPABILITIES },
         // AdCP 3.1 declarations. Wholesale feeds are served (get_products without a brief).
-        buying_modes: ['brief', 'wholesale'],
+        buying_modes: ['brief', 'wholesale', 'refine'],
         creative_approval_mode: creativeReviewMode(ctx.tenant.settings) === 'manual' ? 'require_human' : 'auto_approve',
         // Impaired dependencies (a creative rejected after approval...) reach buyers through the seller's own
         // channels and the media-buy:// resource, not media_buy.impairments[] or impairment webhooks.

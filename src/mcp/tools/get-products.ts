@@ -5,7 +5,7 @@ import type { ProductWithPricing } from '../../db/queries/inventory.js';
 import { AdcpError } from '../../domain/errors.js';
 import { compareAmounts } from '../../domain/money.js';
 import { metricsNotReported } from '../../domain/reporting.js';
-import { enforcesPolicies, rankByBrief, toAdcpProduct } from '../../domain/products.js';
+import { enforcesPolicies, rankByBrief, refineProducts, toAdcpProduct, type RefineEntry } from '../../domain/products.js';
 import { unmetSellerRequirement } from '../../domain/seller-capabilities.js';
 import { prepareGetProducts } from '../adcp31-shapes.js';
 import { defineTool } from '../define-tool.js';
@@ -71,7 +71,7 @@ export default defineTool({
   name: 'get_products',
   title: 'Get products',
   description:
-    'Find advertising products for a campaign. Pass a natural-language `brief` (buying_mode "brief", the default with a brief; without one, "wholesale" lists the whole catalogue) (e.g. "CTV and video for a sports drink, US, $50k": products sold elsewhere than the countries it names, or with a minimum spend above its budget, come last, each saying why) and optional `filters` (exact) (delivery_type, channels, format_ids, countries, budget_range, is_fixed_price, pricing_currencies, required_metrics, required_features, required_geo_targeting) and `required_policies` (only products that declare enforcing them). Returns products with pricing options (pricing needs authentication), paginated with pagination.max_results and pagination.cursor. Next: create_media_buy with product_id and pricing_option_id.',
+    'Find advertising products for a campaign. Pass a natural-language `brief` (buying_mode "brief", the default with a brief; without one, "wholesale" lists the whole catalogue; "refine" with `refine` entries narrows a previous answer: product include/omit/more_like_this, request-level asks) (e.g. "CTV and video for a sports drink, US, $50k": products sold elsewhere than the countries it names, or with a minimum spend above its budget, come last, each saying why) and optional `filters` (exact) (delivery_type, channels, format_ids, countries, budget_range, is_fixed_price, pricing_currencies, required_metrics, required_features, required_geo_targeting) and `required_policies` (only products that declare enforcing them). Returns products with pricing options (pricing needs authentication), paginated with pagination.max_results and pagination.cursor. Next: create_media_buy with product_id and pricing_option_id.',
   // buying_mode is required by AdCP 3; agents often omit it, so infer it from the brief.
   input: z.preprocess(
     (a) => (a && typeof a === 'object' && !('buying_mode' in a) ? { ...a, buying_mode: 'brief' in a && a.brief ? 'brief' : 'wholesale' } : a),
@@ -107,7 +107,10 @@ export default defineTool({
       const offered = pricing === p.pricing ? p : { ...p, pricing };
       if (matchesFilters(offered, input.filters)) filtered.push(offered);
     }
-    const ranked = input.brief && input.buying_mode !== 'wholesale' ? rankByBrief(filtered, input.brief) : filtered.map((product) => ({ product, relevance: undefined }));
+    const refined = input.buying_mode === 'refine' && Array.isArray(input.refine) ? refineProducts(filtered, input.refine as RefineEntry[]) : undefined;
+    const ranked =
+      refined?.ranked ??
+      (input.brief && input.buying_mode !== 'wholesale' ? rankByBrief(filtered, input.brief) : filtered.map((product) => ({ product, relevance: undefined })));
     const showPricing = !!ctx.principal;
     const message = [
       'note' in ranked ? ranked.note : undefined,
@@ -120,6 +123,7 @@ export default defineTool({
     return {
       products: page.map(({ product, relevance }) => toAdcpProduct(product, { showPricing, relevance })),
       pagination,
+      ...(refined && { refinement_applied: refined.applied }),
       cache_scope: 'public',
       ...(message && { message }),
     };
