@@ -3,6 +3,7 @@
  * Internally a buy may wait for seller approval (`pending_approval`), which AdCP
  * has no media-buy status for: the buyer sees a `submitted` task instead.
  */
+import { AdcpError } from './errors.js';
 export const MEDIA_BUY_STATUSES = [
   'pending_approval',
   'pending_creatives',
@@ -42,6 +43,22 @@ export function toAdcpTaskStatus(s: WorkflowStatus | string): AdcpTaskStatus {
     default:
       return 'submitted';
   }
+}
+
+/**
+ * A request's status_filter (one status or several) as the buy statuses to match, or undefined for none given.
+ * Only AdCP's statuses: pending_approval is ours (such a buy shows as pending_start, and pending_start matches it).
+ */
+export function statusFilter(raw: string | string[] | undefined): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const asked = Array.isArray(raw) ? raw : [raw];
+  const known = MEDIA_BUY_STATUSES.filter((x) => x !== 'pending_approval');
+  for (const s of asked) {
+    if (!(known as readonly string[]).includes(s)) {
+      throw new AdcpError('VALIDATION_ERROR', `Unknown media buy status "${s}".`, { field: 'status_filter', suggestion: `Use one of: ${known.join(', ')}.` });
+    }
+  }
+  return [...new Set(asked)].flatMap((s) => (s === 'pending_start' ? ['pending_start', 'pending_approval'] : [s]));
 }
 
 /** A media buy in one of these is over: its packages take and run no creatives, no ad server books or changes it, its last report is due. */

@@ -230,6 +230,13 @@ describe('get_media_buy_delivery', () => {
     }
   });
 
+  it('refuses a status_filter that is not an AdCP status, as get_media_buys does (pending_approval is internal)', async () => {
+    for (const tool of ['get_media_buy_delivery', 'get_media_buys']) {
+      const res = await checked(tool, { status_filter: ['active', 'pending_approval'] });
+      expect(res.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: expect.stringMatching(/^status_filter/) });
+    }
+  });
+
   it('knows only the caller’s buys', async () => {
     const unknown = await delivery({ media_buy_ids: ['mb_nope'], context: { c: 1 } });
     expect(unknown.data).toMatchObject({ adcp_error: { code: 'MEDIA_BUY_NOT_FOUND' }, context: { c: 1 } });

@@ -10,7 +10,7 @@ import { deliveryResponse, firstActivity, MAX_WINDOWS, WINDOWED_PULL_GRANULARITI
 import { AdcpError } from '../../domain/errors.js';
 import { DEFAULT_REPORTING_CAPABILITIES } from '../../domain/products.js';
 import type { ReportingFrequency } from '../../domain/reporting.js';
-import { toAdcpMediaBuyStatus } from '../../domain/status.js';
+import { statusFilter, toAdcpMediaBuyStatus } from '../../domain/status.js';
 import type { BuyerContext } from '../context.js';
 import { prepareGetMediaBuyDelivery } from '../adcp31-shapes.js';
 import { defineTool } from '../define-tool.js';
@@ -96,7 +96,8 @@ export default defineTool({
       throw new AdcpError('VALIDATION_ERROR', 'start_date is after end_date.', { field: 'start_date', suggestion: 'Send a start_date on or before end_date.' });
     }
     checkStarted(input, ctx.now());
-    const statuses = input.status_filter === undefined ? undefined : new Set(Array.isArray(input.status_filter) ? input.status_filter : [input.status_filter]);
+    const wanted = statusFilter(input.status_filter);
+    const statuses = wanted && new Set(wanted);
     const byId = !!(input.media_buy_ids?.length || input.buyer_refs?.length);
     // Buys named by id are found whatever account the request names: ids are the caller's own.
     const accountId = byId ? undefined : await accountScope(ctx, input.account);
@@ -110,7 +111,7 @@ export default defineTool({
             buyerRefs: input.buyer_refs,
             accountId,
             // Named buys are filtered below, so an unknown id can be told from a filtered-out one.
-            statuses: byId || !statuses ? undefined : [...statuses].flatMap((x) => (x === 'pending_start' ? [x, 'pending_approval'] : [x])),
+            statuses: byId ? undefined : wanted,
             startDate: input.start_date,
             endDate: input.end_date,
           });
@@ -118,7 +119,7 @@ export default defineTool({
     if (input.media_buy_ids?.length && missing.length === input.media_buy_ids.length) {
       throw new AdcpError('MEDIA_BUY_NOT_FOUND', `No media buy ${missing.join(', ')} was found.`, { field: 'media_buy_ids', suggestion: 'Use media_buy_ids returned by create_media_buy or get_media_buys.' });
     }
-    const buys = statuses ? found.filter((b) => statuses.has(toAdcpMediaBuyStatus(b.status))) : found;
+    const buys = statuses ? found.filter((b) => statuses.has(b.status)) : found;
     const granularity = input.time_granularity === undefined ? undefined : await windowedPull(ctx, input.time_granularity, buys);
     // The granularity is checked whenever it is given; windows are only built when asked for.
     const windows = input.include_window_breakdown ? granularity : undefined;

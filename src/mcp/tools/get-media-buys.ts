@@ -5,7 +5,7 @@ import { packageTotals } from '../../db/queries/delivery.js';
 import { listMediaBuyHistory, listMediaBuys } from '../../db/queries/media-buys.js';
 import { AdcpError } from '../../domain/errors.js';
 import { buyHistory, packageSnapshot, toAdcpMediaBuy } from '../../domain/media-buy-view.js';
-import { MEDIA_BUY_STATUSES } from '../../domain/status.js';
+import { statusFilter } from '../../domain/status.js';
 import { defineTool } from '../define-tool.js';
 import { pageLimit } from '../pagination.js';
 import { accountScope, type AccountRef } from '../resolve-account.js';
@@ -46,14 +46,8 @@ export default defineTool({
   async handle(input, ctx) {
     // AdCP: with no ids, status_filter defaults to ["active"]; buys named by id are found whatever their status.
     const byId = !!(input.media_buy_ids?.length || input.buyer_refs?.length);
-    const statuses = input.status_filter === undefined ? (byId ? undefined : ['active']) : Array.isArray(input.status_filter) ? input.status_filter : [input.status_filter];
-    for (const s of statuses ?? []) {
-      if (!(MEDIA_BUY_STATUSES as readonly string[]).includes(s) || s === 'pending_approval') {
-        throw new AdcpError('VALIDATION_ERROR', `Unknown media buy status "${s}".`, { field: 'status_filter', suggestion: `Use one of: ${MEDIA_BUY_STATUSES.filter((x) => x !== 'pending_approval').join(', ')}.` });
-      }
-    }
     // A buy awaiting approval shows as pending_start, so that filter includes it.
-    const internal = statuses?.flatMap((s) => (s === 'pending_start' ? ['pending_start', 'pending_approval'] : [s]));
+    const internal = statusFilter(input.status_filter ?? (byId ? undefined : ['active']));
     const limit = pageLimit(input.pagination);
     // An account that is not the caller's matches no buy.
     const accountId = await accountScope(ctx, input.account);
