@@ -31,6 +31,7 @@ import type { Database } from '../db/client.js';
 import { listAdapterConfigs } from '../db/queries/adapters.js';
 import { getMediaBuy, listMediaBuys } from '../db/queries/media-buys.js';
 import { getTaskForPrincipal } from '../db/queries/workflow.js';
+import { agentSuspended } from '../domain/errors.js';
 import { mediaBuyState, toAdcpMediaBuy } from '../domain/media-buy-view.js';
 import { toAdcpTaskStatus } from '../domain/status.js';
 import type { Logger } from '../logger.js';
@@ -134,11 +135,22 @@ export function toolContext(app: AppServices, caller: Caller): ToolContext {
   return { ...caller, db: app.database.db, logger: app.logger, now: app.now ?? (() => new Date()), catalog: app.catalog, accounts: app.accounts, agentUrl: app.agentUrl, audit: app.audit, metrics: app.metrics };
 }
 
+/**
+ * The caller as the buyer whose resources, subscriptions and MCP tasks these are; undefined when anonymous. A buyer
+ * the seller suspended is refused here as every tool refuses it (AGENT_SUSPENDED): else it still read its buys and
+ * tasks, and heard of every change, through resources and subscriptions.
+ */
+async function buyerOf(resolveCaller: CallerResolver, extra: Extra | undefined): Promise<{ tenant: NonNullable<Caller['tenant']>; principal: NonNullable<Caller['principal']> } | undefined> {
+  const c = await resolveCaller(extra);
+  if (c.suspended) throw new McpError(ErrorCode.InvalidRequest, `AGENT_SUSPENDED: ${agentSuspended().message}`);
+  return c.tenant && c.principal ? { tenant: c.tenant, principal: c.principal } : undefined;
+}
+
 export function createMcpServer(app: AppServices, resolveCaller: CallerResolver, session: SessionOptions = {}): SalesAgentMcpServer {
   // MCP tasks belong to the session's buyer (its authorization context), on Postgres: readable from any replica.
   const taskScope = async () => {
-    const c = await resolveCaller();
-    return c.tenant && c.principal ? { tenantId: c.tenant.id, principalId: c.principal.id } : undefined;
+    const c = await buyerOf(resolveCaller, undefined);
+    return c ? { tenantId: c.tenant.id, principalId: c.principal.id } : undefined;
   };
   const taskStore = new PgTaskStore(app.database, taskScope, app.logger);
   const mcp = new McpServer(SERVER_INFO, {
@@ -173,8 +185,8 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
     new ResourceTemplate('media-buy://{media_buy_id}', { list: undefined }),
     { title: 'Media buy status', description: 'Current state of one of your media buys: AdCP status, workflow step, fulfilment at each ad server. Subscribe for updates.', mimeType: 'application/json' },
     read('media-buy', async (uri: URL, vars: Variables, extra: Extra) => {
-      const caller = await resolveCaller(extra);
-      if (!caller.tenant || !caller.principal) throw notFound(uri);
+      const caller = await buyerOf(resolveCaller, extra);
+      if (!caller) throw notFound(uri);
       const id = String(vars.media_buy_id);
       const [d, adapters] = await Promise.all([
         getMediaBuy(app.database.db, { tenantId: caller.tenant.id, principalId: caller.principal.id, id }),
@@ -189,8 +201,8 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
     MEDIA_BUYS_URI,
     { title: 'Your media buys', description: 'Your 100 most recent media buys with status and packages. Subscribe to hear of any change to any of them.', mimeType: 'application/json' },
     read('media-buys', async (uri: URL, extra: Extra) => {
-      const caller = await resolveCaller(extra);
-      if (!caller.tenant || !caller.principal) throw notFound(uri);
+      const caller = await buyerOf(resolveCaller, extra);
+      if (!caller) throw notFound(uri);
       const buys = await listMediaBuys(app.database.db, { tenantId: caller.tenant.id, principalId: caller.principal.id, limit: 100 });
       return readJson(uri, { media_buys: buys.map(toAdcpMediaBuy) });
     }),
@@ -200,8 +212,8 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
     new ResourceTemplate('task://{task_id}', { list: undefined }),
     { title: 'Task status', description: 'Current state of an AdCP task (e.g. a media buy awaiting approval). Subscribe for updates.', mimeType: 'application/json' },
     read('task', async (uri: URL, vars: Variables, extra: Extra) => {
-      const caller = await resolveCaller(extra);
-      if (!caller.tenant || !caller.principal) throw notFound(uri);
+      const caller = await buyerOf(resolveCaller, extra);
+      if (!caller) throw notFound(uri);
       const step = await getTaskForPrincipal(app.database.db, { tenantId: caller.tenant.id, principalId: caller.principal.id, taskId: String(vars.task_id) });
       if (!step) throw notFound(uri);
       return readJson(uri, {
@@ -250,8 +262,8 @@ export function createMcpServer(app: AppServices, resolveCaller: CallerResolver,
   };
   // Recording a subscription is an upsert: safe to repeat.
   server.setRequestHandler(SubscribeRequestSchema, guarded(app.logger, 'resources/subscribe', async (req: SubscribeRequest, extra: Extra) => {
-    const caller = await resolveCaller(extra);
-    if (!caller.tenant || !caller.principal) throw new McpError(ErrorCode.InvalidRequest, 'Subscribing requires an authenticated buyer.');
+    const caller = await buyerOf(resolveCaller, extra);
+    if (!caller) throw new McpError(ErrorCode.InvalidRequest, 'Subscribing requires an authenticated buyer.');
     const uri = req.params.uri;
     if (uri !== MEDIA_BUYS_URI && !/^(media-buy|task):\/\/[^/]+$/.test(uri)) throw new McpError(ErrorCode.InvalidParams, `Cannot subscribe to ${uri}`);
     const known = mine.has(uri);

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ListTasksResultSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buyRequest, call, httpClient, memoryClient, rawCall, startTestApp, TEST_SECRET_KEY, waitFor, type TestApp } from '../helpers/app.js';
@@ -568,6 +568,35 @@ describe('buyers', () => {
       await replica.close();
     }
     expect((await admin.api('POST', '/buyers/prn_nobody/suspend')).status).toBe(404);
+  });
+
+  it('refuses a suspended buyer its resources, subscriptions and MCP tasks too, not only its tools', async () => {
+    const { principal_id: id, token } = (await admin.api('POST', '/buyers', { name: 'Suspended Reader' })).body as { principal_id: string; token: string };
+    const before = await memoryClient(t, token);
+    const { isError, data } = await call(before, 'create_media_buy', buyRequest());
+    expect(isError).toBe(false);
+    await before.close();
+    const [step] = await sql`select media_buy_id from workflow_steps where id = ${data.task_id as string}`;
+    const uris = ['media-buys://', `media-buy://${step!.media_buy_id as string}`, `task://${data.task_id as string}`];
+    expect((await admin.api('POST', `/buyers/${id}/suspend`)).status).toBe(200);
+    const agent = await memoryClient(t, token);
+    try {
+      for (const uri of uris) {
+        await expect(agent.readResource({ uri })).rejects.toThrow(/AGENT_SUSPENDED/);
+        await expect(agent.subscribeResource({ uri })).rejects.toThrow(/AGENT_SUSPENDED/);
+      }
+      await expect(agent.request({ method: 'tasks/list', params: {} }, ListTasksResultSchema)).rejects.toThrow(/AGENT_SUSPENDED/);
+    } finally {
+      await agent.close();
+    }
+    // Reinstated, it reads them again.
+    expect((await admin.api('POST', `/buyers/${id}/reinstate`)).status).toBe(200);
+    const after = await memoryClient(t, token);
+    try {
+      for (const uri of uris) expect((await after.readResource({ uri })).contents).toHaveLength(1);
+    } finally {
+      await after.close();
+    }
   });
 
   it('escapes what buyers and operators typed', async () => {
