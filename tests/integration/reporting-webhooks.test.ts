@@ -34,11 +34,12 @@ const run = (now: Date) => sendDeliveryReports({}, job, { db: t.app.database.db,
 const at = (d: Date, minutes: number) => new Date(d.getTime() + minutes * 60_000);
 const dayOf = (d: Date) => d.toISOString().slice(0, 10);
 
-async function reportingBuy(path: string, rw: Record<string, unknown> = {}): Promise<{ id: string; dueAt: Date; packages: string[] }> {
+async function reportingBuy(path: string, rw: Record<string, unknown> = {}, req: Record<string, unknown> = {}): Promise<{ id: string; dueAt: Date; packages: string[] }> {
   const { isError, data } = await call(
     buyer,
     'create_media_buy',
     buyRequest({
+      ...req,
       account: sandbox,
       packages: [
         { product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 },
@@ -171,6 +172,17 @@ describe('reporting webhooks', () => {
     ]);
     expect(new Set(rows.map((r) => r.idempotency_key)).size).toBe(3);
     expect((await sql`select reporting_next_at, reporting_sequence from media_buys where id = ${id}`)[0]).toEqual({ reporting_next_at: null, reporting_sequence: 3 });
+  });
+
+  it('names the operation by its task id for an AdCP 3.1 buyer whose URL ends in a UUID (3.1 forbids reading the URL); a 3.0 buyer\'s UUID is read', async () => {
+    const uuid = '0f8fad5b-d9cb-469f-a165-70867728950e';
+    for (const [release, path] of [['3.0', `/reports/op30/${uuid}`], ['3.1', `/reports/op31/${uuid}`]] as const) {
+      const { id, dueAt } = await reportingBuy(path, {}, release === '3.1' ? { adcp_version: '3.1' } : {});
+      await sql`update media_buys set status = 'active' where id = ${id}`;
+      await run(at(dueAt, 15));
+      const report = JSON.parse((await hitsAt(path, 1))[0]!.body);
+      expect(report.operation_id).toBe(release === '3.1' ? `delivery_report_${id}` : uuid);
+    }
   });
 
   it('skips windows while the buy is not live, and catches up missed daily windows one by one', async () => {

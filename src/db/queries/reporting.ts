@@ -4,6 +4,7 @@
  * seller, so these are scoped by tenant through the buy itself.
  */
 import { sql } from 'drizzle-orm';
+import { releaseOf, type AdcpRelease } from '../../domain/adcp-release.js';
 import { REPORT_DELAY_MINUTES } from '../../domain/reporting.js';
 import { CLOSED_BUY_STATUSES } from '../../domain/status.js';
 import type { Queryable } from '../client.js';
@@ -21,6 +22,8 @@ export interface DueReport {
   reportingWebhook: Record<string, unknown>;
   reportingNextAt: Date;
   reportingSequence: number;
+  /** The AdCP release the buy was asked in (its create request's adcp_version). */
+  release: AdcpRelease;
 }
 
 /**
@@ -44,9 +47,10 @@ export async function lockDueReports(db: Queryable, p: { now: Date; limit: numbe
     reporting_webhook: Record<string, unknown>;
     reporting_next_at: string;
     reporting_sequence: number;
+    adcp_version: unknown;
   }>(sql`
     select id, tenant_id, principal_id, account_id, status, currency, start_time, end_time, canceled_at,
-           reporting_webhook, reporting_next_at, reporting_sequence
+           reporting_webhook, reporting_next_at, reporting_sequence, raw_request -> 'adcp_version' as adcp_version
     from media_buys
     where reporting_next_at is not null and reporting_webhook is not null
       and case when status in ${CLOSED_BUY_STATUSES}
@@ -69,6 +73,7 @@ export async function lockDueReports(db: Queryable, p: { now: Date; limit: numbe
     reportingWebhook: r.reporting_webhook,
     reportingNextAt: new Date(r.reporting_next_at),
     reportingSequence: r.reporting_sequence,
+    release: releaseOf({ adcp_version: r.adcp_version }),
   }));
 }
 

@@ -80,6 +80,8 @@ async function queueReport(tx: Queryable, b: DueReport, now: Date): Promise<Outc
       message: `${final ? 'Final' : 'Scheduled'} delivery report for ${b.id}, ${period.start.toISOString()} to ${period.end.toISOString()}.`,
       result,
       url: rw.url,
+      // A 3.1 buyer's operation_id is never read off its URL (3.1 forbids it).
+      release: b.release,
     }),
     allowPrivateNetwork: await allowsPrivateWebhooks(tx, { tenantId: b.tenantId, accountId: b.accountId }),
   });
