@@ -9,7 +9,7 @@ import { warnIfDriverUnpatched } from './db/driver-check.js';
 import { loadConfig, type Config } from './config.js';
 import { brokenDatabaseConnection, connect } from './db/client.js';
 import { takeOverShutdownSignals } from './db/embedded.js';
-import { migrateDatabase } from './db/migrate.js';
+import { DatabaseUnreachableError, migrateDatabase } from './db/migrate.js';
 import { createLogger, type Logger } from './logger.js';
 import { startHttpServer } from './mcp/http.js';
 import { serveStdio } from './mcp/stdio.js';
@@ -192,7 +192,7 @@ function databaseMisconfigured(err: unknown): string | undefined {
   const e = err as { code?: unknown; message?: unknown } | null;
   if (!e || typeof e.code !== 'string' || typeof e.message !== 'string') return undefined;
   const refused = ['3D000', '28000', '28P01'].includes(e.code);
-  const unreachable = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT'].includes(e.code);
+  const unreachable = ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT'].includes(e.code);
   if (!refused && !unreachable) return undefined;
   return `${e.message} (${e.code}). Check DATABASE_URL${unreachable ? ': is Postgres running at that host and port?' : ': the database, user and password.'}`;
 }
@@ -201,7 +201,7 @@ main().catch((err) => {
   // An option the command does not know, or one missing its value: the usage, as for any other bad argument.
   if (typeof err?.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS_')) fail((err as Error).message);
   // A key problem, or a database that is not there or will not have us, is the operator's to fix: said plainly. Anything else with its stack.
-  const text = err instanceof SecretKeyError ? err.message : (databaseMisconfigured(err) ?? (err instanceof Error ? (err.stack ?? err.message) : String(err)));
+  const text = err instanceof SecretKeyError || err instanceof DatabaseUnreachableError ? err.message : (databaseMisconfigured(err) ?? (err instanceof Error ? (err.stack ?? err.message) : String(err)));
   process.stderr.write(`sales-agent: ${text}\n`);
   process.exit(1);
 });

@@ -34,10 +34,13 @@ const whereIs = (url: string) => {
   }
 };
 
+/** No Postgres answered where the URL points: the operator's to fix, said in one line (the CLI prints no stack for it). */
+export class DatabaseUnreachableError extends Error {}
+
 async function reserveWithin(sql: postgres.Sql, url: string, ms: number): Promise<postgres.ReservedSql> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no Postgres answered at ${whereIs(url)} within ${ms / 1000} s: check DATABASE_URL (host, port)`)), ms);
+    timer = setTimeout(() => reject(new DatabaseUnreachableError(`no Postgres answered at ${whereIs(url)} within ${ms / 1000} s: check DATABASE_URL (host, port)`)), ms);
   });
   try {
     return await Promise.race([sql.reserve(), late]);

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -75,6 +76,23 @@ describe('sales-agent CLI', () => {
       expect(err?.stderr).not.toContain('    at ');
     }
   }, 60_000);
+
+  it('says plainly, without a stack, when what DATABASE_URL points at is not Postgres: one that resets the connection, one that never answers as Postgres', async () => {
+    const servers = [net.createServer((s) => s.destroy()), net.createServer((s) => s.on('data', () => s.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n')))];
+    const ports = await Promise.all(servers.map((srv) => new Promise<number>((resolve) => srv.listen(0, '127.0.0.1', () => resolve((srv.address() as net.AddressInfo).port)))));
+    try {
+      const said = [/ECONNRESET.*Check DATABASE_URL: is Postgres running/, /no Postgres answered at 127\.0\.0\.1:\d+\/x within 30 s/];
+      for (const [i, port] of ports.entries()) {
+        const err = await run('node', [cli, 'migrate'], { env: { ...env, DATABASE_URL: `postgres://agent:s3cret@127.0.0.1:${port}/x` }, timeout: 50_000 }).then(() => undefined, (e: { code?: number; stderr?: string }) => e);
+        expect(err?.code).toBe(1);
+        expect(err?.stderr).toMatch(said[i]!);
+        expect(err?.stderr).not.toContain('    at ');
+        expect(err?.stderr).not.toContain('s3cret');
+      }
+    } finally {
+      for (const srv of servers) srv.close();
+    }
+  }, 70_000);
 
   it('serve answers create_media_buy at once while the adapter takes 2 s, then pushes the booking', async () => {
     const child: ChildProcessWithoutNullStreams = spawn('node', [cli, 'serve', '--port', '0'], { env });
