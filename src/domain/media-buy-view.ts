@@ -80,14 +80,15 @@ export function toAdcpMediaBuy(d: MediaBuyListing): Record<string, unknown> {
 
 /**
  * get_media_buys' include_snapshot: a package's delivery to date from what has been collected (the hourly
- * collection, or a simulation), with its age. A package whose buy has not started (or never ran: awaiting
- * approval, rejected) has delivered nothing, as of now; one that has started but has nothing collected yet
- * has no snapshot (SNAPSHOT_TEMPORARILY_UNAVAILABLE: the first collection is due). delivery_status is given
- * only where the stored figures tell it; not_delivering (which needs a full collection cycle of nothing) never.
+ * collection, or a simulation), with its age. A live buy (active or paused) with nothing collected yet has no
+ * snapshot (SNAPSHOT_TEMPORARILY_UNAVAILABLE: its first collection is due). Any other buy with nothing collected
+ * has delivered nothing, as of now: not started, never booked or approved, rejected, or over (its collection
+ * runs on for a day after it ends, so by then nothing means none). delivery_status is given only where the
+ * stored figures tell it; not_delivering (which needs a full collection cycle of nothing) never.
  */
 export function packageSnapshot(buy: MediaBuyRow, pkg: PackageRow, totals: PackageTotals | undefined, now: Date): Record<string, unknown> {
-  const ran = buy.startTime <= now && buy.status !== 'pending_approval' && buy.status !== 'rejected';
-  if (!totals && ran) return { snapshot_unavailable_reason: 'SNAPSHOT_TEMPORARILY_UNAVAILABLE' };
+  const live = buy.status === 'active' || buy.status === 'paused';
+  if (!totals && live) return { snapshot_unavailable_reason: 'SNAPSHOT_TEMPORARILY_UNAVAILABLE' };
   const t = totals ?? { impressions: 0, clicks: 0, spend: '0', asOf: now };
   const over = buy.status === 'canceled' || pkg.status === 'canceled';
   const deliveryStatus =

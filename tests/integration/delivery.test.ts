@@ -401,8 +401,11 @@ describe('get_media_buys include_snapshot', () => {
     const plain = (await checked('get_media_buys', { media_buy_ids: [id] })).data.media_buys as { packages: Record<string, unknown>[] }[];
     expect(plain[0]!.packages[0]).not.toHaveProperty('snapshot');
 
-    // Started, nothing collected yet: no snapshot, temporarily.
+    // Past its start but never live (here: still waiting for creatives): nothing delivered, not a snapshot to come.
     await sql`update media_buys set start_time = now() - interval '2 hours' where id = ${id}`;
+    expect((await snapshots())[big!]!.snapshot).toMatchObject({ impressions: 0, spend: 0 });
+    // Live, nothing collected yet: no snapshot, temporarily.
+    await sql`update media_buys set status = 'active' where id = ${id}`;
     expect((await snapshots())[big!]).toMatchObject({ snapshot_unavailable_reason: 'SNAPSHOT_TEMPORARILY_UNAVAILABLE' });
     expect((await snapshots())[big!]).not.toHaveProperty('snapshot');
 

@@ -106,13 +106,9 @@ export async function packageTotals(db: Queryable, p: { tenantId: string; mediaB
 }
 
 /** Each package's spend so far (all its stored delivery), by package id; packages with none are left out. */
-export async function packageSpend(db: Queryable, mediaBuyId: string): Promise<Map<string, string>> {
-  const rows = await db
-    .select({ id: deliveryReports.packageId, spend: sql<string>`sum(${deliveryReports.spend})::text` })
-    .from(deliveryReports)
-    .where(eq(deliveryReports.mediaBuyId, mediaBuyId))
-    .groupBy(deliveryReports.packageId);
-  return new Map(rows.map((r) => [r.id, r.spend]));
+export async function packageSpend(db: Queryable, p: { tenantId: string; mediaBuyId: string }): Promise<Map<string, string>> {
+  const totals = await packageTotals(db, { tenantId: p.tenantId, mediaBuyIds: [p.mediaBuyId] });
+  return new Map([...totals].map(([id, t]) => [id, t.spend]));
 }
 
 export type SimulationOutcome = { outcome: 'not_found' } | { outcome: 'currency_mismatch'; currency: string } | { outcome: 'ok'; currency: string; budget: string; cumulative: Cumulative };

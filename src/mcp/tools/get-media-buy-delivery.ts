@@ -10,7 +10,7 @@ import { deliveryResponse, firstActivity, MAX_WINDOWS, WINDOWED_PULL_GRANULARITI
 import { AdcpError } from '../../domain/errors.js';
 import { DEFAULT_REPORTING_CAPABILITIES } from '../../domain/products.js';
 import type { ReportingFrequency } from '../../domain/reporting.js';
-import { statusFilter, toAdcpMediaBuyStatus } from '../../domain/status.js';
+import { statusFilter } from '../../domain/status.js';
 import type { BuyerContext } from '../context.js';
 import { prepareGetMediaBuyDelivery } from '../adcp31-shapes.js';
 import { defineTool } from '../define-tool.js';
