@@ -78,7 +78,7 @@ describe('sales-agent CLI', () => {
   }, 60_000);
 
   it('says plainly, without a stack, when what DATABASE_URL points at is not Postgres: one that resets the connection, one that never answers as Postgres', async () => {
-    const servers = [net.createServer((s) => s.destroy()), net.createServer((s) => s.on('data', () => s.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n')))];
+    const servers = [net.createServer((s) => s.on('error', () => {}).destroy()), net.createServer((s) => s.on('error', () => {}).once('data', () => s.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n')))];
     const ports = await Promise.all(servers.map((srv) => new Promise<number>((resolve) => srv.listen(0, '127.0.0.1', () => resolve((srv.address() as net.AddressInfo).port)))));
     try {
       const said = [/ECONNRESET.*Check DATABASE_URL: is Postgres running/, /no Postgres answered at 127\.0\.0\.1:\d+\/x within 30 s/];
