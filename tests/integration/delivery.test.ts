@@ -35,6 +35,19 @@ async function newBuyer(id: string, token: string): Promise<Client> {
 
 const delivery = async (args: Record<string, unknown>, client = buyer) => checked('get_media_buy_delivery', args, client);
 
+/** A sandbox buy of two video packages, 20000 and 10000 USD. */
+async function twoPackageBuy() {
+  const created = await call(buyer, 'create_media_buy', buyRequest({
+    account: SANDBOX,
+    packages: [
+      { product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 },
+      { product_id: 'video_preroll_news', pricing_option_id: 'preroll_cpm_fixed', budget: 10000 },
+    ],
+  }));
+  expect(created.isError, JSON.stringify(created.data)).toBe(false);
+  return { created, id: created.data.media_buy_id as string };
+}
+
 beforeAll(async () => {
   t = await startTestApp({ worker: false });
   buyer = await memoryClient(t);
@@ -258,14 +271,7 @@ describe('get_media_buy_delivery', () => {
   });
 
   it('simulates delivery only on the packages still running', async () => {
-    const created = await call(buyer, 'create_media_buy', buyRequest({
-      account: SANDBOX,
-      packages: [
-        { product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 },
-        { product_id: 'video_preroll_news', pricing_option_id: 'preroll_cpm_fixed', budget: 10000 },
-      ],
-    }));
-    const id = created.data.media_buy_id as string;
+    const { created, id } = await twoPackageBuy();
     const [live, dropped] = (created.data.packages as { package_id: string }[]).map((p) => p.package_id);
     const canceled = await call(buyer, 'update_media_buy', { media_buy_id: id, idempotency_key: key(), packages: [{ package_id: dropped, canceled: true }] });
     expect(canceled.isError, JSON.stringify(canceled.data)).toBe(false);
@@ -376,14 +382,7 @@ describe('tasks/list', () => {
 
 describe('get_media_buys include_snapshot', () => {
   it('gives each package its delivery to date as collected, with its age; a started buy with nothing collected yet has none, and says why', async () => {
-    const created = await call(buyer, 'create_media_buy', buyRequest({
-      account: SANDBOX,
-      packages: [
-        { product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 },
-        { product_id: 'video_preroll_news', pricing_option_id: 'preroll_cpm_fixed', budget: 10000 },
-      ],
-    }));
-    const id = created.data.media_buy_id as string;
+    const { created, id } = await twoPackageBuy();
     const [big, small] = (created.data.packages as { package_id: string }[]).map((p) => p.package_id);
     const snapshots = async (release?: '3.1') => {
       const args = { media_buy_ids: [id], include_snapshot: true, ...(release && { adcp_version: release }) };
