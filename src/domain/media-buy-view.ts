@@ -1,6 +1,7 @@
 /** How a stored media buy looks on the wire (get_media_buys, create replies, the media-buy:// resource). */
 import type { PackageTotals } from '../db/queries/delivery.js';
 import type { CreativeApprovalRow, MediaBuyDetail, MediaBuyHistoryRow, MediaBuyListing, MediaBuyRow, PackageRow } from '../db/queries/media-buys.js';
+import { toAdcpAccount } from './account-view.js';
 import { amountToNumber, compareAmounts } from './money.js';
 import { availableActions, toAdcpMediaBuyStatus, toAdcpTaskStatus, validActions } from './status.js';
 
@@ -54,7 +55,7 @@ export function toAdcpMediaBuy(d: MediaBuyListing): Record<string, unknown> {
     ...(b.buyerRef && { buyer_ref: b.buyerRef }),
     status,
     media_buy_status: status,
-    ...(d.account && { account: d.account }),
+    ...(d.account && { account: toAdcpAccount(d.account) }),
     currency: b.currency,
     total_budget: amountToNumber(b.totalBudget),
     start_time: b.startTime.toISOString(),

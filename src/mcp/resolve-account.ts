@@ -94,17 +94,6 @@ export async function resolveAccount(
   return account;
 }
 
-export function toAdcpAccount(a: AccountRow): Record<string, unknown> {
-  return {
-    account_id: a.id,
-    name: a.name,
-    brand: a.brand,
-    operator: a.operator,
-    status: a.status,
-    sandbox: a.sandbox,
-  };
-}
-
 /**
  * An `account` on a read (get_media_buys, get_media_buy_delivery, list_accounts,
  * tasks): undefined when there is none (no filter), the account's id, or null

@@ -1,6 +1,7 @@
 /** Media buys and packages. Every read is scoped by tenant and principal, except the worker's loadForFulfilment (tenant only). */
 import { and, desc, eq, getTableColumns, getTableName, inArray, isNotNull, sql, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn, PgColumn, PgTable } from 'drizzle-orm/pg-core';
+import type { AccountCore } from '../../domain/account-view.js';
 import type { Queryable } from '../client.js';
 import { accounts, adapterOrders, creativeAssignments, creatives, mediaBuyHistory, mediaBuys, mediaPackages, workflowSteps } from '../schema/index.js';
 
@@ -18,20 +19,11 @@ export interface CreativeApprovalRow {
   rejectionReason: string | null;
 }
 
-/** The account a buy is billed to, as the wire shows it (AdCP core/account.json). */
-export interface BuyAccount {
-  account_id: string;
-  name: string;
-  brand: { domain: string; brand_id?: string };
-  operator: string;
-  status: string;
-  sandbox: boolean;
-}
 
 export interface MediaBuyDetail {
   buy: MediaBuyRow;
-  /** Null for a buy made before buys had accounts. */
-  account: BuyAccount | null;
+  /** The account the buy is billed to (src/domain/account-view.ts shows it); null for a buy made before buys had accounts. */
+  account: AccountCore | null;
   packages: PackageRow[];
   creativeApprovals: CreativeApprovalRow[];
   adapterOrders: AdapterOrderRow[];
@@ -71,7 +63,7 @@ const creativeApprovalRows = sql<CreativeApprovalRow[]>`(
   where p.media_buy_id = ${sql.identifier(getTableName(mediaBuys))}.id
 )`;
 
-const buyAccount = sql<BuyAccount | null>`(select json_build_object('account_id', a.id, 'name', a.name, 'brand', a.brand, 'operator', a.operator, 'status', a.status, 'sandbox', a.sandbox)
+const buyAccount = sql<AccountCore | null>`(select json_build_object('id', a.id, 'name', a.name, 'brand', a.brand, 'operator', a.operator, 'status', a.status, 'sandbox', a.sandbox)
   from ${accounts} a where a.id = ${sql.identifier(getTableName(mediaBuys))}.${sql.identifier(mediaBuys.accountId.name)})`;
 
 const withChildren = {

@@ -24,7 +24,8 @@ import { jobSpec, planFulfilment } from '../../jobs/fan-out.js';
 import { prepareCreateMediaBuy } from '../adcp31-shapes.js';
 import { defineTool } from '../define-tool.js';
 import { idempotencyConflict, requestFingerprint } from '../idempotency.js';
-import { findAccount, resolveAccount, toAdcpAccount, type AccountRef } from '../resolve-account.js';
+import { toAdcpAccount } from '../../domain/account-view.js';
+import { findAccount, resolveAccount, type AccountRef } from '../resolve-account.js';
 
 type Input = CreateMediaBuyRequest & {
   idempotency_key?: string;
