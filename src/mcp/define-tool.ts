@@ -71,13 +71,21 @@ function contextOf(args: unknown): Record<string, unknown> | undefined {
   return undefined;
 }
 
+/**
+ * AdCP's protocol envelope requires a task status on every response; on MCP the envelope's fields are siblings of the
+ * body's at the root of structuredContent. A body that has a `status` of its own keeps it: create_media_buy's and
+ * update_media_buy's media-buy status (3.0; a deprecated mirror of media_buy_status in 3.1, which AdCP lets share the key),
+ * an async answer's `submitted`, tasks/get's polled task status.
+ */
+const withTaskStatus = (body: Record<string, unknown>, status: 'completed' | 'failed') => (body.status === undefined ? { status, ...body } : body);
+
 export function errorResult(err: AdcpErrorBody, context: Record<string, unknown> | undefined, response?: Record<string, unknown>, release: AdcpRelease = '3.0'): CallToolResult {
-  const body = servedAs(release, '', { ...response, errors: [err], adcp_error: err, ...(context && { context }) }, true);
+  const body = withTaskStatus(servedAs(release, '', { ...response, errors: [err], adcp_error: err, ...(context && { context }) }, true), 'failed');
   return { isError: true, content: [{ type: 'text', text: JSON.stringify(body) }], structuredContent: body };
 }
 
 export function successResult(data: Record<string, unknown>, context: Record<string, unknown> | undefined): CallToolResult {
-  const body = context && data.context === undefined ? { ...data, context } : data;
+  const body = withTaskStatus(context && data.context === undefined ? { ...data, context } : data, 'completed');
   return { content: [{ type: 'text', text: JSON.stringify(body) }], structuredContent: body };
 }
 

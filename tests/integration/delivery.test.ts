@@ -292,7 +292,7 @@ describe('provide_performance_feedback', () => {
     const req = { media_buy_id: buyId, measurement_period: period, performance_index: 1.25, package_id: packageIds[1], metric_type: 'completion_rate', idempotency_key: key() };
     const { isError, data } = await checked('provide_performance_feedback', { ...req, context: { correlation_id: 'pf' } });
     expect(isError).toBe(false);
-    expect(data).toEqual({ success: true, sandbox: true, context: { correlation_id: 'pf' } });
+    expect(data).toEqual({ status: 'completed', success: true, sandbox: true, context: { correlation_id: 'pf' } });
     const retry = await checked('provide_performance_feedback', req);
     expect(retry.data).toMatchObject({ success: true, replayed: true });
     const rows = await sql`select package_id, metric_type, feedback_source, performance_index, measurement_period from performance_feedback where media_buy_id = ${buyId}`;

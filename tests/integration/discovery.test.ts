@@ -345,6 +345,15 @@ describe('discovery tools', () => {
     expect(data.context).toEqual({ correlation_id: 'v' });
   });
 
+  it('every answer carries the protocol envelope\'s task status', async () => {
+    // AdCP's protocol envelope requires `status` at the root of every task response, `completed` for a synchronous one.
+    expect((await call(anon, 'get_adcp_capabilities', {})).data.status).toBe('completed');
+    expect((await call(anon, 'list_creative_formats', {})).data.status).toBe('completed');
+    const failed = await call(anon, 'get_products', { brief: 'x', adcp_major_version: 99 });
+    expect(failed.isError).toBe(true);
+    expect(failed.data.status).toBe('failed');
+  });
+
   it('buying tools need a principal', async () => {
     const { isError, data } = await call(anon, 'get_media_buys', {});
     expect(isError).toBe(true);
