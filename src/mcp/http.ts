@@ -96,6 +96,20 @@ const isMessage = (m: unknown): m is JSONRPCRequest | JSONRPCNotification => isJ
 /** The id of an invalid message, if it has one MCP allows: the error answering the message carries it (else null). */
 const idOf = (m: unknown) => RequestIdSchema.safeParse(m && typeof m === 'object' ? (m as { id?: unknown }).id : undefined).data;
 
+/**
+ * A tools/call in the body for a tool that needs a buyer (AdCP's protected operations): without credentials it is
+ * refused with HTTP 401 and a WWW-Authenticate challenge (RFC 6750 §3), as AdCP's authentication baseline requires;
+ * discovery tools still answer anonymous callers. The body says what the tool result would have (AUTH_REQUIRED).
+ */
+function protectedCall(body: unknown): { id: unknown; name: string; args: unknown } | undefined {
+  for (const m of Array.isArray(body) ? body : [body]) {
+    if (!isJSONRPCRequest(m) || m.method !== 'tools/call') continue;
+    const name = m.params?.name;
+    if (typeof name === 'string' && findTool(name)?.auth === 'required') return { id: m.id, name, args: m.params?.arguments };
+  }
+  return undefined;
+}
+
 /** An empty or oversized JSON-RPC batch is refused as a whole (-32600), before any of it runs. */
 function batchAllowed(res: http.ServerResponse, body: unknown): boolean {
   if (!Array.isArray(body)) return true;
@@ -153,6 +167,7 @@ export async function startHttpServer(
   const takingOver = new Map<string, Promise<Session | undefined>>();
   const stopMoved = directory.onMoved((id) => void sessions.get(id)?.close().catch(() => {}));
   const maxSessions = opts.maxSessions ?? MAX_SESSIONS;
+  const realm = `${app.agentUrl.replace(/\/$/, '')}/mcp`;
 
   /** Release a session from memory; its next request takes it back from Postgres. */
   function release(id: string, session: Session): void {
@@ -201,6 +216,18 @@ export async function startHttpServer(
   /** Whose session a request opens or takes over: its buyer, or for an anonymous caller its address. */
   const holderOf = (caller: Caller, req: http.IncomingMessage) => caller.principal?.id ?? `anon:${req.socket.remoteAddress ?? ''}`;
 
+  /**
+   * 401 for an anonymous call to a buyer's tool. The body is a JSON-RPC error carrying the tool's own error answer
+   * (AUTH_REQUIRED, or AUTH_MISSING for a 3.1 caller, with its suggestion and the request's context) as its data and,
+   * in short, as its message, which is what an MCP client that stops at the status shows.
+   */
+  async function refuseAnonymous(res: http.ServerResponse, call: { id: unknown; name: string; args: unknown }, caller: Caller): Promise<void> {
+    const answer = (await invokeTool(findTool(call.name)!, call.args, toolContext(app, caller))).structuredContent as { adcp_error?: { code?: string; message?: string; suggestion?: string } } | undefined;
+    const e = answer?.adcp_error;
+    const message = e ? `${e.code}: ${e.message}${e.suggestion ? ` ${e.suggestion}` : ''}` : `${call.name} requires an authenticated buyer.`;
+    sendJson(res, 401, { jsonrpc: '2.0', id: call.id ?? null, error: { code: -32001, message, data: answer } }, { 'www-authenticate': `Bearer realm="${realm}"` });
+  }
+
   /** One stateless JSON-RPC message, answered without an MCP server instance. */
   async function handleStateless(msg: JSONRPCRequest | JSONRPCNotification, caller: Caller): Promise<unknown> {
     if (!('id' in msg)) return undefined; // a notification: nothing to answer
@@ -235,7 +262,7 @@ export async function startHttpServer(
     const token = tokenFromHeaders(req.headers);
     const caller = await auth.resolve(token);
     if (caller === null) {
-      sendJson(res, 401, rpcError(null, -32001, 'Invalid token.'), { 'www-authenticate': 'Bearer error="invalid_token"' });
+      sendJson(res, 401, rpcError(null, -32001, 'Invalid token.'), { 'www-authenticate': `Bearer realm="${realm}", error="invalid_token"` });
       return;
     }
     const sessionId = req.headers['mcp-session-id'];
@@ -266,6 +293,8 @@ export async function startHttpServer(
         const read = await readJsonBody(req, res);
         if (!read || !batchAllowed(res, read.body)) return;
         body = read.body;
+        const call = caller.principal ? undefined : protectedCall(body);
+        if (call) return refuseAnonymous(res, call, caller);
       }
       if (req.method === 'GET' && session.replayFrom !== undefined) {
         // The first GET after a take-over replays from where the stream stopped, so the catch-up reaches the client.
@@ -283,6 +312,8 @@ export async function startHttpServer(
     if (!read || !batchAllowed(res, read.body)) return;
     const body = read.body;
     const messages = Array.isArray(body) ? body : [body];
+    const call = caller.principal ? undefined : protectedCall(body);
+    if (call) return refuseAnonymous(res, call, caller);
     if (messages.some((m) => isInitializeRequest(m))) {
       await startSession(req, res, body, caller);
       return;

@@ -103,7 +103,7 @@ export async function rawCall(url: string, name: string, args: Record<string, un
     headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } }),
   });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as { result?: CallToolResult; error?: { code: number; message: string } } };
+  return { status: res.status, headers: res.headers, body: (await res.json()) as { result?: CallToolResult; error?: { code: number; message: string; data?: Record<string, unknown> } } };
 }
 
 export function futureFlight(days = 30) {

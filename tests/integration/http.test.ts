@@ -72,13 +72,30 @@ describe('HTTP transport', () => {
     expect((res.body.result!.structuredContent as { media_buy_id: string }).media_buy_id).toMatch(/^mb_/);
   });
 
-  it('refuses an unknown token with 401, and buying anonymously with AUTH_REQUIRED', async () => {
+  it('refuses an unknown token with 401, and buying anonymously with 401 and AUTH_REQUIRED', async () => {
     const bad = await rawCall(url, 'get_products', {}, { authorization: 'Bearer not-a-token' });
     expect(bad.status).toBe(401);
-    const anon = await rawCall(url, 'create_media_buy', buyRequest());
-    expect(anon.status).toBe(200);
-    expect(anon.body.result!.isError).toBe(true);
-    expect((anon.body.result!.structuredContent as { adcp_error: { code: string } }).adcp_error.code).toBe('AUTH_REQUIRED');
+    expect(bad.headers.get('www-authenticate')).toMatch(/^Bearer realm="http:\/\/.+\/mcp", error="invalid_token"$/);
+    // AdCP's authentication baseline: a protected operation without credentials is refused at the HTTP layer, with a challenge.
+    const anon = await rawCall(url, 'create_media_buy', { ...buyRequest(), context: { c: 1 } });
+    expect(anon.status).toBe(401);
+    expect(anon.headers.get('www-authenticate')).toMatch(/^Bearer realm="http:\/\/.+\/mcp"$/);
+    expect(anon.body.result).toBeUndefined();
+    expect(anon.body.error).toMatchObject({ code: -32001, message: expect.stringMatching(/^AUTH_REQUIRED: create_media_buy requires an authenticated buyer\. Send your token/) });
+    expect(anon.body.error!.data).toMatchObject({ status: 'failed', adcp_error: { code: 'AUTH_REQUIRED' }, context: { c: 1 } });
+    const v31 = await rawCall(url, 'get_media_buys', { adcp_version: '3.1' });
+    expect(v31.status).toBe(401);
+    expect(v31.body.error!.data).toMatchObject({ adcp_error: { code: 'AUTH_MISSING' } });
+    // On a session too: an anonymous MCP client discovers, and its buying call fails with the status and the reason.
+    const anonClient: Client = await httpClient(t, null);
+    expect((await anonClient.callTool({ name: 'list_creative_formats', arguments: {} })).isError).toBeFalsy();
+    await expect(anonClient.callTool({ name: 'get_media_buys', arguments: {} })).rejects.toThrow(/AUTH_REQUIRED: get_media_buys requires an authenticated buyer/);
+    await (anonClient.transport as StreamableHTTPClientTransport).terminateSession();
+    await anonClient.close();
+    // Discovery stays open to anonymous callers, and nothing was written.
+    const open = await rawCall(url, 'get_adcp_capabilities', {});
+    expect(open.status).toBe(200);
+    expect(open.body.result!.structuredContent).toMatchObject({ status: 'completed' });
   });
 
   it('answers stateless tools/list, batches, notifications, and unknown tools', async () => {

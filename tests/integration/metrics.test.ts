@@ -44,8 +44,8 @@ describe('GET /metrics', () => {
     for (let i = 0; i < 3; i++) expect((await rawCall(url, 'get_products', { brief: 'video' }, auth)).body.result?.isError).toBeFalsy();
     expect((await rawCall(url, 'create_media_buy', buyRequest(), auth)).body.result?.isError).toBeFalsy();
     expect((await rawCall(url, 'create_media_buy', buyRequest({ total_budget: -5 }), auth)).body.result?.isError).toBe(true);
-    expect((await rawCall(url, 'get_media_buys', {})).body.result?.isError).toBe(true); // no token
-    expect((await rawCall(url, 'get_media_buys', { adcp_version: '3.1' })).body.result?.structuredContent).toMatchObject({ adcp_error: { code: 'AUTH_MISSING' } });
+    expect((await rawCall(url, 'get_media_buys', {})).status).toBe(401); // no token
+    expect((await rawCall(url, 'get_media_buys', { adcp_version: '3.1' })).body.error?.data).toMatchObject({ adcp_error: { code: 'AUTH_MISSING' } });
 
     const res = await scrape();
     expect(res.status).toBe(200);
