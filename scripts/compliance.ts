@@ -34,8 +34,12 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'dist/cli.js');
 const ADCP = path.join(ROOT, 'node_modules/.bin/adcp');
 
-/** webhooks: host the runner's webhook receiver and verify our webhook signatures (run in-process, see above). */
-const BUNDLES: { id: string; webhooks?: boolean }[] = [
+/**
+ * webhooks: host the runner's webhook receiver and verify our webhook signatures; apiKey: the test kit declares
+ * the buyer's token as its API key (auth.api_key, probed on list_creatives), which the CLI has no flag for.
+ * Both run in-process (see above).
+ */
+const BUNDLES: { id: string; webhooks?: boolean; apiKey?: boolean }[] = [
   { id: 'media_buy_seller' },
   { id: 'sales-guaranteed' },
   { id: 'sales-non-guaranteed' },
@@ -47,6 +51,10 @@ const BUNDLES: { id: string; webhooks?: boolean }[] = [
   // We declare sponsored_intelligence in supported_protocols, which commits us to its baseline storyboard.
   { id: 'si_baseline' },
   { id: 'webhook_emission', webhooks: true },
+  // Universal storyboards, which a capability-driven run adds to every agent's.
+  { id: 'capability_discovery' },
+  { id: 'v3_envelope_integrity' },
+  { id: 'security_baseline', apiKey: true },
 ];
 
 interface Summary {
@@ -90,20 +98,26 @@ async function runCli(url: string, bundle: string, token: string): Promise<Resul
   return JSON.parse(stdout.slice(stdout.indexOf('{'))) as Result;
 }
 
-/** What `adcp storyboard run <url> <bundle> --webhook-receiver` does, plus the webhook-signing keys (webhook_signing). */
-async function runWithWebhooks(url: string, bundle: string, token: string, verbose: boolean): Promise<Result> {
+/**
+ * The SDK's runner in-process: for webhooks, what `adcp storyboard run <url> <bundle> --webhook-receiver` does plus
+ * the webhook-signing keys (webhook_signing); for apiKey, a test kit holding the token.
+ */
+async function runInProcess(url: string, bundle: (typeof BUNDLES)[number], token: string, verbose: boolean): Promise<Result> {
   const { comply } = await import('@adcp/sdk/testing');
   const { BrandJsonJwksResolver } = await import('@adcp/sdk/signing/server');
   const agent = url.replace(/\/mcp$/, '');
-  const jwks = new BrandJsonJwksResolver(`${agent}/.well-known/brand.json`, { agentType: 'sales', allowPrivateIp: true });
+  const webhooks = bundle.webhooks && {
+    webhook_receiver: { mode: 'loopback_mock' as const },
+    contracts: ['webhook_receiver_runner'],
+    webhook_signing: { jwks: new BrandJsonJwksResolver(`${agent}/.well-known/brand.json`, { agentType: 'sales', allowPrivateIp: true }) },
+  };
   const options = {
-    storyboards: [bundle],
+    storyboards: [bundle.id],
     auth: { type: 'bearer' as const, token },
     allow_http: true,
     timeout_ms: TIMEOUT_S * 1000,
-    webhook_receiver: { mode: 'loopback_mock' as const },
-    contracts: ['webhook_receiver_runner'],
-    webhook_signing: { jwks },
+    ...webhooks,
+    ...(bundle.apiKey && { test_kit: { auth: { api_key: token, probe_task: 'list_creatives' } } }),
   };
   // The runner logs progress on the console; keep stdout for the table.
   const saved = { log: console.log, info: console.info, warn: console.warn };
@@ -112,7 +126,7 @@ async function runWithWebhooks(url: string, bundle: string, token: string, verbo
   try {
     return (await comply(url, options as Parameters<typeof comply>[1])) as unknown as Result;
   } catch (err) {
-    console.error(`  ${bundle}: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`  ${bundle.id}: ${err instanceof Error ? err.message : String(err)}`);
     return {};
   } finally {
     Object.assign(console, saved);
@@ -152,7 +166,7 @@ async function runBundle(admin: postgres.Sql, server: string, bundle: (typeof BU
       });
       child!.once('exit', (code) => reject(new Error(`server exited (${code})`)));
     });
-    const result = bundle.webhooks ? await runWithWebhooks(url, bundle.id, token, verbose) : await runCli(url, bundle.id, token);
+    const result = bundle.webhooks || bundle.apiKey ? await runInProcess(url, bundle, token, verbose) : await runCli(url, bundle.id, token);
     const s = countSteps(result);
     if (verbose || s.steps_failed || s.steps_skipped) {
       for (const track of result.tracks ?? [])
@@ -176,7 +190,8 @@ async function runBundle(admin: postgres.Sql, server: string, bundle: (typeof BU
 
 async function main() {
   const { values } = parseArgs({ options: { bundles: { type: 'string' }, verbose: { type: 'boolean', default: false } } });
-  const chosen = values.bundles ? BUNDLES.filter((b) => values.bundles!.split(',').includes(b.id)) : BUNDLES;
+  // Any storyboard id may be named (an id not listed above runs through the CLI).
+  const chosen = values.bundles ? values.bundles.split(',').map((id) => BUNDLES.find((b) => b.id === id) ?? { id }) : BUNDLES;
   await fs.access(CLI).catch(() => {
     throw new Error('dist/cli.js not found: run `npm run build` first');
   });
