@@ -8,7 +8,7 @@ import type { PricingOptionRow, ProductWithPricing } from '../db/queries/invento
 import type { TenantSettings } from '../db/schema/index.js';
 import { checkAssignedCreatives, sameAgentUrl, type LibraryCreative } from './creatives.js';
 import { AdcpError } from './errors.js';
-import { amountToNumber, compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
+import { amountToNumber, compareAmounts, decimalPlaces, fromUnits, minorUnits, sumAmounts, toUnits } from './money.js';
 
 export interface PackageRequest {
   product_id: string;
@@ -182,6 +182,21 @@ export function positiveAmount(value: unknown, field: string, what: string): str
   const units = toUnits(value);
   if (units <= 0n) throw new AdcpError('VALIDATION_ERROR', `${what} ${value} rounds to 0 at 4 decimal places.`, { field, suggestion: `Send ${what} of at least 0.0001.` });
   return fromUnits(units);
+}
+
+/**
+ * A budget is money the buyer is invoiced for, so it is an amount the currency has: to the cent in USD,
+ * whole yen in JPY, to the fils in KWD (ISO 4217 minor units). A finer one (100.001 USD) can be neither
+ * spent nor invoiced, and is refused rather than rounded behind the buyer's back. Bids are prices per
+ * unit (per thousand impressions for CPM), which may be finer, and are not held to this.
+ */
+export function checkMinorUnits(value: number, currency: string, field: string, what: string): void {
+  const digits = minorUnits(currency);
+  if (decimalPlaces(value) <= digits) return;
+  throw new AdcpError('VALIDATION_ERROR', `${what} ${value} ${currency} has more decimal places than ${currency} has (${digits}).`, {
+    field,
+    suggestion: digits === 0 ? `Send ${what} as a whole number of ${currency}.` : `Round ${what} to ${digits} decimal places of ${currency}.`,
+  });
 }
 
 /**
@@ -359,10 +374,11 @@ export function planMediaBuy(input: {
     if (req.total_budget.currency.toUpperCase() !== currency) {
       throw new AdcpError('VALIDATION_ERROR', `total_budget is in ${req.total_budget.currency}, the packages' pricing options in ${currency}.`, { field: 'total_budget.currency', suggestion: `Send total_budget in ${currency}, or leave it out: the buy's total is the sum of its package budgets.` });
     }
-    // Each package budget is kept to 4 decimals: allow the total that rounding away (0.0001 per package).
     const amount = req.total_budget.amount;
-    const off = typeof amount === 'number' && Number.isFinite(amount) && amount >= 0 && amount < MAX_AMOUNT ? toUnits(amount) - toUnits(totalBudget) : null;
-    if (off === null || off > BigInt(planned.length) || off < -BigInt(planned.length)) {
+    const readable = typeof amount === 'number' && Number.isFinite(amount) && amount >= 0 && amount < MAX_AMOUNT;
+    if (readable) checkMinorUnits(amount, currency, 'total_budget.amount', 'total_budget');
+    // Package budgets are in the currency's minor units (checked above), so their sum is exact: the total must be it.
+    if (!readable || toUnits(amount) !== toUnits(totalBudget)) {
       throw new AdcpError('VALIDATION_ERROR', `total_budget ${req.total_budget.amount} ${currency} is not the sum of the package budgets (${totalBudget} ${currency}).`, { field: 'total_budget.amount', suggestion: "Send the sum of the package budgets, or leave total_budget out: the buy's total is that sum." });
     }
   }
@@ -429,6 +445,7 @@ export function planPackages(input: PackagePlanInput): PlannedPackage[] {
       throw new AdcpError('UNSUPPORTED_FEATURE', `Currency ${po.currency} is not accepted by this seller.`, { field: at('pricing_option_id'), suggestion: `Accepted currencies: ${allowedCurrencies.join(', ')}.` });
     }
     const budget = positiveAmount(pkg.budget, at('budget'), 'the package budget');
+    checkMinorUnits(pkg.budget, po.currency, at('budget'), 'the package budget');
     const impressions = impressionGoal(pkg.impressions, at('impressions'));
     const minSpend = po.minSpendPerPackage ?? settings.min_package_budget ?? null;
     if (minSpend != null && compareAmounts(budget, minSpend) < 0) {

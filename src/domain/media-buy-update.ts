@@ -10,7 +10,7 @@ import type { ProductWithPricing } from '../db/queries/inventory.js';
 import type { TenantSettings } from '../db/schema/index.js';
 import { AdcpError } from './errors.js';
 import { assignsAttachable, checkAssignedCreatives, type LibraryCreative } from './creatives.js';
-import { bidFor, checkAssignedPlacements, checkMeasurementTerms, checkTotal, impressionGoal, checkTargeting, PAST_START_GRACE_MS, planPackages, positiveAmount, rejectInvoiceRecipient, rejectUnhonoured, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
+import { bidFor, checkAssignedPlacements, checkMinorUnits, checkMeasurementTerms, checkTotal, impressionGoal, checkTargeting, PAST_START_GRACE_MS, planPackages, positiveAmount, rejectInvoiceRecipient, rejectUnhonoured, type PackageRequest, type PlannedPackage } from './media-buy-plan.js';
 import { amountToNumber, compareAmounts, fromUnits, sumAmounts, toUnits } from './money.js';
 import { availableActions, isWaiting, liveStatus, toAdcpMediaBuyStatus, type MediaBuyStatus } from './status.js';
 
@@ -225,6 +225,7 @@ export function planUpdate(input: {
     const change: PackageChange = { id: pkg.id };
     if (u.budget !== undefined) {
       const budget = positiveAmount(u.budget, at('budget'), 'the package budget');
+      checkMinorUnits(u.budget, cur.currency, at('budget'), 'the package budget');
       const min = po?.minSpendPerPackage ?? input.settings.min_package_budget;
       if (min != null && compareAmounts(budget, min) < 0) {
         throw new AdcpError('BUDGET_TOO_LOW', `Package budget ${amountToNumber(budget)} ${cur.currency} is below the minimum of ${amountToNumber(min)} ${cur.currency}.`, {

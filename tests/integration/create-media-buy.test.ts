@@ -248,13 +248,14 @@ describe('package fields (AdCP 3.0 and 3.1 forms)', () => {
   it('takes a total_budget that agrees with the packages, and refuses one that does not, writing nothing', async () => {
     const ok = await call(buyer, 'create_media_buy', buyRequest({ total_budget: { amount: 20000, currency: 'usd' }, packages: [pkg({ budget: 20000 })] }));
     expect(ok.isError, JSON.stringify(ok.data).slice(0, 300)).toBe(false);
-    // Package budgets are kept to 4 decimals: a total that agrees before that rounding agrees.
     const thirds = await call(buyer, 'create_media_buy', buyRequest({
-      total_budget: { amount: 30000.00001, currency: 'USD' },
-      packages: [pkg({ budget: 10000.000003 }), pkg({ product_id: 'ctv_run_of_network', pricing_option_id: 'ctv_ron_cpm_auction', budget: 20000.000007, bid_price: 25 })],
+      total_budget: { amount: 30000.01, currency: 'USD' },
+      packages: [pkg({ budget: 10000.33 }), pkg({ product_id: 'ctv_run_of_network', pricing_option_id: 'ctv_ron_cpm_auction', budget: 19999.68, bid_price: 25 })],
     }));
     expect(thirds.isError, JSON.stringify(thirds.data).slice(0, 300)).toBe(false);
     const before = await sql`select count(*)::int as n from media_buys`;
+    const offByACent = await call(buyer, 'create_media_buy', buyRequest({ total_budget: { amount: 20000.01, currency: 'USD' }, packages: [pkg({ budget: 20000 })] }));
+    expect(offByACent.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'total_budget.amount' });
     const sum = await call(buyer, 'create_media_buy', buyRequest({ total_budget: { amount: 1, currency: 'USD' }, packages: [pkg({ budget: 20000 })] }));
     expect(sum.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'total_budget.amount' });
     const huge = await call(buyer, 'create_media_buy', buyRequest({ total_budget: { amount: 1e21, currency: 'USD' }, packages: [pkg({ budget: 20000 })] }));
@@ -262,6 +263,42 @@ describe('package fields (AdCP 3.0 and 3.1 forms)', () => {
     const currency = await call(buyer, 'create_media_buy', buyRequest({ total_budget: { amount: 20000, currency: 'EUR' }, packages: [pkg({ budget: 20000 })] }));
     expect(currency.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'total_budget.currency' });
     expect(await sql`select count(*)::int as n from media_buys`).toEqual(before);
+  });
+
+  it('refuses budgets finer than the currency has (ISO 4217 minor units), writing nothing', async () => {
+    const before = await counts();
+    const refused = async (req: Record<string, unknown>) => (await call(buyer, 'create_media_buy', buyRequest(req))).data.adcp_error;
+    expect(await refused({ packages: [pkg({ budget: 20000.005 })] })).toMatchObject({
+      code: 'VALIDATION_ERROR',
+      field: 'packages[0].budget',
+      message: expect.stringContaining('more decimal places than USD has (2)'),
+      suggestion: expect.stringContaining('2 decimal places'),
+    });
+    // Below the 4 decimals kept: not rounded away into an accepted budget.
+    expect(await refused({ packages: [pkg({ budget: 20000.00001 })] })).toMatchObject({ code: 'VALIDATION_ERROR', field: 'packages[0].budget' });
+    expect(await refused({ total_budget: { amount: 20000.001, currency: 'USD' }, packages: [pkg({ budget: 20000 })] })).toMatchObject({ code: 'VALIDATION_ERROR', field: 'total_budget.amount' });
+    // Whole yen and fils: a JPY option takes no decimals, a KWD one three.
+    await sql`insert into pricing_options (tenant_id, product_id, id, pricing_model, currency, fixed_price) values ('demo', 'display_run_of_site', 'ros_cpm_jpy', 'cpm', 'JPY', 500), ('demo', 'display_run_of_site', 'ros_cpm_kwd', 'cpm', 'KWD', 1.5)`;
+    const settings = (await sql`select settings from tenants where id = 'demo'`)[0]!.settings;
+    await sql`update tenants set settings = settings || '{"currencies": ["USD", "JPY", "KWD"]}'::jsonb where id = 'demo'`;
+    t.app.services.catalog.invalidate();
+    const anyCurrency = await memoryClient(t); // a client reads its tenant's settings when it connects
+    try {
+      const ros = (o: Record<string, unknown>) => buyRequest({ packages: [{ product_id: 'display_run_of_site', ...o }] });
+      const jpy = await call(anyCurrency, 'create_media_buy', ros({ pricing_option_id: 'ros_cpm_jpy', budget: 150000.5 }));
+      expect(jpy.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'packages[0].budget', suggestion: expect.stringContaining('whole number of JPY') });
+      const kwd = await call(anyCurrency, 'create_media_buy', ros({ pricing_option_id: 'ros_cpm_kwd', budget: 300.0005 }));
+      expect(kwd.data.adcp_error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'packages[0].budget', message: expect.stringContaining('(3)') });
+      expect(await counts()).toEqual(before);
+      const yen = await call(anyCurrency, 'create_media_buy', ros({ pricing_option_id: 'ros_cpm_jpy', budget: 150000 }));
+      expect(yen.isError, JSON.stringify(yen.data).slice(0, 300)).toBe(false);
+      const fils = await call(anyCurrency, 'create_media_buy', ros({ pricing_option_id: 'ros_cpm_kwd', budget: 300.125 }));
+      expect(fils.isError, JSON.stringify(fils.data).slice(0, 300)).toBe(false);
+      expect(fils.data).toMatchObject({ currency: 'KWD', total_budget: 300.125 });
+    } finally {
+      await anyCurrency.close();
+      await sql`update tenants set settings = ${settings as never} where id = 'demo'`;
+    }
   });
 
   it('keeps a buy created paused (AdCP 3.1) in its setup status, to go paused instead of active', async () => {

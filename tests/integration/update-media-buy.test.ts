@@ -204,6 +204,9 @@ describe('update_media_buy', () => {
   it.each([
     ['unknown package', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: 'pkg_nope', budget: 100 }] }), 'PACKAGE_NOT_FOUND'],
     ['budget below minimum', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, budget: 10 }] }), 'BUDGET_TOO_LOW'],
+    // A budget is an amount the currency has: USD to the cent (ISO 4217 minor units), on a package and a new one.
+    ['a budget finer than a cent', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, budget: 25000.005 }] }), 'VALIDATION_ERROR'],
+    ['a new package budget finer than a cent', () => ({ new_packages: [{ product_id: 'display_run_of_site', pricing_option_id: 'ros_cpm_auction', budget: 1500.001, bid_price: 4 }] }), 'VALIDATION_ERROR'],
     ['a bid on a fixed-price package', (b: { packages: { package_id: string }[] }) => ({ packages: [{ package_id: b.packages[0]!.package_id, bid_price: 99 }] }), 'VALIDATION_ERROR'],
     ['reversed dates', () => ({ end_time: new Date(Date.now() - 86400e3).toISOString() }), 'VALIDATION_ERROR'],
     ['stale revision', () => ({ revision: 99, paused: true }), 'CONFLICT'],

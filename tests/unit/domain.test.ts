@@ -7,7 +7,7 @@ import type { ProductWithPricing } from '../../src/db/queries/inventory.js';
 import { AdcpError } from '../../src/domain/errors.js';
 import { canonicalJson, hashJson, newId } from '../../src/domain/ids.js';
 import { planMediaBuy, checkTargeting } from '../../src/domain/media-buy-plan.js';
-import { compareAmounts, fromUnits, sumAmounts, toUnits } from '../../src/domain/money.js';
+import { compareAmounts, decimalPlaces, fromUnits, minorUnits, sumAmounts, toUnits } from '../../src/domain/money.js';
 import { briefBudget, briefCountries, briefTerms, MAX_BRIEF_TERMS, rankByBrief } from '../../src/domain/products.js';
 import { toAdcpMediaBuyStatus, toAdcpTaskStatus } from '../../src/domain/status.js';
 import { ADCP_31_SCHEMAS, have31Schemas } from '../helpers/adcp-schema.js';
@@ -22,6 +22,10 @@ describe('money', () => {
   });
   it('refuses what is not a decimal', () => {
     expect(() => toUnits('1e5')).toThrow();
+  });
+  it('counts decimals as JSON wrote the number, and knows ISO 4217 minor units', () => {
+    expect([100, 100.1, 100.01, 100.001, 0.005, 1e-7, 1e21, 33333.333333333336, 0.1 + 0.2].map(decimalPlaces)).toEqual([0, 1, 2, 3, 3, 7, 0, 12, 17]);
+    expect(['USD', 'eur', 'JPY', 'KRW', 'KWD', 'BHD', 'CLF', 'XYZ'].map(minorUnits)).toEqual([2, 2, 0, 0, 3, 3, 4, 2]);
   });
 });
 
