@@ -108,6 +108,8 @@ export function recode(e: unknown): unknown {
 
 /** Media-buy lifecycle values: in 3.1 they move from the top-level status to media_buy_status. */
 const MEDIA_BUY_STATUS_TOOLS = new Set(['create_media_buy', 'update_media_buy']);
+/** Task statuses those tools answer with instead of a media buy (the submitted task, the request for input): already the top-level status. */
+const TASK_ANSWERS: ReadonlySet<string> = new Set(['submitted', 'input-required']);
 
 /**
  * Shape a response body for the release served. 3.1 reserves the top-level
@@ -121,7 +123,7 @@ export function servedAs(release: AdcpRelease, tool: string, body: Record<string
   if (isError) {
     return { ...body, errors: Array.isArray(body.errors) ? body.errors.map(recode) : body.errors, adcp_error: recode(body.adcp_error), status: 'failed', adcp_version: release };
   }
-  if (MEDIA_BUY_STATUS_TOOLS.has(tool) && typeof body.status === 'string' && body.status !== 'submitted') {
+  if (MEDIA_BUY_STATUS_TOOLS.has(tool) && typeof body.status === 'string' && !TASK_ANSWERS.has(body.status)) {
     return { ...body, media_buy_status: body.status, status: 'completed', adcp_version: release };
   }
   const shaped = SHAPE_31[tool]?.(body) ?? body;

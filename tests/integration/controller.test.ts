@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CREATE_MEDIA_BUY_ARM, takeDirective } from '../../src/db/queries/controller.js';
 import { creatives } from '../../src/db/schema/index.js';
 import { SEEDED_PRODUCTS_PER_BUYER } from '../../src/mcp/tools/comply-test-controller.js';
-import { responseProblems } from '../helpers/adcp-schema.js';
+import { have31Schemas, responseProblems, responseProblems31 } from '../helpers/adcp-schema.js';
 import { addBuyer, buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
@@ -314,6 +314,31 @@ describe('force_create_media_buy_arm', () => {
     expect(second.data).toMatchObject({ status: 'submitted', task_id: expect.stringMatching(/^task_/) });
     expect(second.data.task_id).not.toBe(raced);
     expect(await takeDirective(t.app.database.db, { tenantId: 'demo', principalId: 'prn_ctl_b', scenario: CREATE_MEDIA_BUY_ARM })).toBeUndefined();
+  });
+});
+
+describe('force_create_media_buy_arm input-required', () => {
+  // AdCP: the input-required arm is create's errors branch; the buyer is asked for input and no buy exists yet.
+  const made = async () => (await sql`select (select count(*)::int from media_buys) as buys, (select count(*)::int from workflow_steps) as steps`)[0];
+
+  it.each(['3.0', '3.1'] as const)('answers input-required with the forced message and makes no buy; a replay answers the same, the next create is a buy (%s)', async (release) => {
+    if (release === '3.1' && !have31Schemas) return;
+    const pin = release === '3.1' ? { adcp_version: '3.1' } : {};
+    expect(await ctl('force_create_media_buy_arm', { arm: 'input-required', message: 'Confirm the Q3 budget' })).toMatchObject({ success: true, forced: { arm: 'input-required' } });
+    const before = await made();
+    const req = buyRequest({ account: SANDBOX, ...pin });
+    const res = await call(buyer, 'create_media_buy', req);
+    expect(res.isError).toBe(false);
+    expect(res.data).toMatchObject({ status: 'input-required', reason: 'APPROVAL_REQUIRED', message: 'Confirm the Q3 budget', errors: [{ code: 'APPROVAL_REQUIRED', recovery: 'correctable' }] });
+    expect(res.data).not.toHaveProperty('media_buy_id');
+    expect(res.data).not.toHaveProperty('task_id');
+    expect(release === '3.1' ? responseProblems31('create_media_buy', res.data) : responseProblems('create_media_buy', res.data)).toEqual([]);
+    expect(await made()).toEqual(before);
+    expect(await takeDirective(t.app.database.db, { tenantId: 'demo', principalId: 'prn_demo_buyer', scenario: CREATE_MEDIA_BUY_ARM })).toBeUndefined();
+    // The idempotency cache wins over the emptied directive slot.
+    expect((await call(buyer, 'create_media_buy', req)).data).toMatchObject({ status: 'input-required', message: 'Confirm the Q3 budget', replayed: true });
+    const next = await call(buyer, 'create_media_buy', buyRequest({ account: SANDBOX, ...pin }));
+    expect(next.data.media_buy_id).toMatch(/^mb_/);
   });
 });
 

@@ -12,6 +12,7 @@ import { publishChange } from '../notify.js';
 import { accounts, controllerDirectives, creativeFormats, creatives, mediaBuys, pricingOptions, products, workflowSteps } from '../schema/index.js';
 import type { SeededFormat, SeededPricingOption, SeededProduct } from '../../domain/comply-fixtures.js';
 import { CLOSED_BUY, toAdcpMediaBuyStatus } from '../../domain/status.js';
+import { claimCreateKey, type IdempotencyClaim } from './create-media-buy.js';
 
 export interface Scope {
   tenantId: string;
@@ -174,6 +175,23 @@ export async function takeDirective(db: Queryable, p: Scope & { scenario: string
     .where(and(eq(controllerDirectives.tenantId, p.tenantId), eq(controllerDirectives.principalId, p.principalId), eq(controllerDirectives.scenario, p.scenario)))
     .returning({ payload: controllerDirectives.payload });
   return row?.payload;
+}
+
+/**
+ * A create_media_buy answered with a forced arm that makes no media buy (input-required): the directive is
+ * consumed and the answer kept under the request's idempotency key, in one statement, so a replay answers
+ * the same (AdCP: the idempotency cache wins over the emptied directive). `claimed` false: the key was taken.
+ */
+export async function answerCreateWithoutBuy(db: Queryable, p: Scope & { scenario: string; idempotency: IdempotencyClaim }): Promise<{ claimed: boolean }> {
+  const rows = await db.execute<{ claimed: boolean }>(sql`
+    with claim as (${claimCreateKey(p)}),
+    directive as (
+      delete from controller_directives
+      where tenant_id = ${p.tenantId} and principal_id = ${p.principalId} and scenario = ${p.scenario} and exists (select 1 from claim)
+      returning 1
+    )
+    select exists (select 1 from claim) as claimed, (select count(*) from directive) as consumed`);
+  return { claimed: !!rows[0]?.claimed };
 }
 
 /** Whether a task id is in use, by anyone (task ids are unique across tenants and buyers). */

@@ -66,8 +66,11 @@ export interface AtomicCreate {
   consumeDirective?: string;
 }
 
-export async function createMediaBuyAtomically(db: Queryable, c: AtomicCreate): Promise<{ claimed: boolean }> {
-  const claim: SQL = c.idempotency
+export type IdempotencyClaim = AtomicCreate['idempotency'];
+
+/** Claim a create_media_buy idempotency key with its response (one row, `ok`), or nothing if it is taken and fresh; no key, always one row. */
+export function claimCreateKey(c: { tenantId: string; principalId: string; idempotency: IdempotencyClaim }): SQL {
+  return c.idempotency
     ? sql`insert into idempotency_records (tenant_id, principal_id, tool, key, request_hash, response)
           values (${c.tenantId}, ${c.principalId}, 'create_media_buy', ${c.idempotency.key}, ${c.idempotency.requestHash}, ${JSON.stringify(c.idempotency.response)}::jsonb)
           on conflict (tenant_id, principal_id, tool, key) do update
@@ -75,6 +78,10 @@ export async function createMediaBuyAtomically(db: Queryable, c: AtomicCreate): 
             where idempotency_records.created_at < now() - make_interval(secs => ${c.idempotency.ttlSeconds})
           returning 1 as ok`
     : sql`select 1 as ok`;
+}
+
+export async function createMediaBuyAtomically(db: Queryable, c: AtomicCreate): Promise<{ claimed: boolean }> {
+  const claim = claimCreateKey(c);
   const jobs = [...(c.job ? [c.job] : []), ...(c.fulfilment?.jobs ?? [])];
   // Their keys are made of the new media buy's id.
   const queued = jobs.length ? addNewJobsSql(jobs) : sql`0`;

@@ -8,7 +8,7 @@
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { createMediaBuyAtomically } from '../../db/queries/create-media-buy.js';
-import { CREATE_MEDIA_BUY_ARM, peekDirective, taskIdTaken } from '../../db/queries/controller.js';
+import { answerCreateWithoutBuy, CREATE_MEDIA_BUY_ARM, peekDirective, taskIdTaken } from '../../db/queries/controller.js';
 import { libraryCreatives } from '../../db/queries/creatives.js';
 import { IDEMPOTENCY_REPLAY_TTL_SECONDS, readIdempotentResponse, type StoredResponse } from '../../db/queries/idempotency.js';
 import { mediaBuyEventPayload } from '../../db/notify.js';
@@ -81,10 +81,10 @@ export default defineTool({
     const sandbox = accountLookup.account?.sandbox ?? accountLookup.key?.sandbox ?? false;
     rejectTestFixtures(plan.packages, sandbox || ctx.tenant.settings.test_controller === 'enabled', 'packages');
     const account = await resolveAccount(ctx.db, ctx, input.account, input.brand, accountLookup);
-    // Compliance testing may force the next create into the submitted (approval) arm with a given task id.
+    // Compliance testing may force the next create into the submitted (approval) arm with a given task id, or the input-required arm.
     const testing = account.sandbox || ctx.tenant.settings.test_controller === 'enabled';
     const forced = testing ? await peekDirective(ctx.db, { ...scope, scenario: CREATE_MEDIA_BUY_ARM }) : undefined;
-    if (forced) plan.manualApproval = true;
+    if (forced?.arm === 'submitted') plan.manualApproval = true;
     const push = input.push_notification_config as PushConfig | undefined;
     const allowPrivateWebhooks = privateWebhooksAllowed(ctx.tenant.settings, account.sandbox);
     if (push) checkWebhookConfig(push, allowPrivateWebhooks, 'push_notification_config');
@@ -92,6 +92,13 @@ export default defineTool({
     if (reporting) {
       checkWebhookConfig(reporting, allowPrivateWebhooks, 'reporting_webhook');
       checkReportingWebhook(reporting, plan.packages.map((p) => p.product));
+    }
+    if (forced?.arm === 'input-required') {
+      // AdCP's input-required arm is create's errors branch: the buyer is asked for input, and no media buy is made.
+      const response = inputRequired(forced.message, input.idempotency_key);
+      const idempotency = input.idempotency_key ? { key: input.idempotency_key, requestHash, response, ttlSeconds: IDEMPOTENCY_REPLAY_TTL_SECONDS } : null;
+      const { claimed } = await answerCreateWithoutBuy(ctx.db, { ...scope, scenario: CREATE_MEDIA_BUY_ARM, idempotency });
+      return claimed ? response : replay(await readIdempotentResponse(ctx.db, keyRef));
     }
     const mediaBuyId = newId('mb');
     const credentials = secretContext.buyerCredentials(scope.tenantId, scope.principalId);
@@ -189,3 +196,18 @@ export default defineTool({
     return response;
   },
 });
+
+/**
+ * The input-required answer (AdCP create-media-buy-async-response-input-required, in create's errors branch):
+ * why input is needed, as reason and as an error the buyer can act on. Nothing was created.
+ */
+function inputRequired(forcedMessage: unknown, idempotencyKey: string | undefined): Record<string, unknown> {
+  const message = typeof forcedMessage === 'string' ? forcedMessage : "The seller needs the buyer's confirmation before booking this media buy; none was created.";
+  return {
+    status: 'input-required',
+    reason: 'APPROVAL_REQUIRED',
+    message,
+    errors: [{ code: 'APPROVAL_REQUIRED', message, recovery: 'correctable', suggestion: 'Confirm the buy, then send create_media_buy again with a new idempotency_key.' }],
+    ...(idempotencyKey && { idempotency_key: idempotencyKey }),
+  };
+}
