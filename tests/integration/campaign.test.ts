@@ -63,11 +63,14 @@ describe('a full campaign through MCP', () => {
     expect(synced.creatives[0], JSON.stringify(synced.creatives[0])).toMatchObject({ creative_id: 'trail-30s', action: 'created' });
     const afterCreatives = await step('get_media_buys', { media_buy_ids: [buy.media_buy_id] });
     expect(afterCreatives.media_buys[0].status).toBe('pending_start');
+    // A sandbox account's buys are simulated, and the answers say so.
+    expect(afterCreatives.sandbox).toBe(true);
 
     const raised = await step('update_media_buy', { account, media_buy_id: buy.media_buy_id, packages: [{ package_id: packageId, budget: 12000 }] });
     // Paused before its flight starts, it waits for its start as before (to go paused then); resumed, it will go active.
     const paused = await step('update_media_buy', { account, media_buy_id: buy.media_buy_id, paused: true });
     expect(paused.status).toBe('pending_start');
+    expect(paused.sandbox).toBe(true);
     expect(paused.valid_actions).toContain('resume');
     expect(paused.revision).toBeGreaterThan(raised.revision);
     const resumed = await step('update_media_buy', { account, media_buy_id: buy.media_buy_id, paused: false });

@@ -380,7 +380,10 @@ describe('update_media_buy', () => {
     const listed = await call(buyer, 'get_media_buys', { media_buy_ids: [buy.media_buy_id], adcp_version: '3.1' });
     const { account } = (listed.data.media_buys as { account: { account_id: string } }[])[0]!;
     expect(account).toMatchObject({ name: expect.any(String), status: 'active', brand: { domain: 'acme-drinks.example' }, operator: 'agency.example', sandbox: false });
-    expect((await update({ media_buy_id: buy.media_buy_id, paused: true, account: { account_id: account.account_id } })).data).toMatchObject({ revision: 2 });
+    expect(listed.data.sandbox).toBeUndefined();
+    const updated = (await update({ media_buy_id: buy.media_buy_id, paused: true, account: { account_id: account.account_id } })).data;
+    expect(updated).toMatchObject({ revision: 2 });
+    expect(updated.sandbox).toBeUndefined();
   });
 
   it('keeps each revision in the buy’s history, newest first, for get_media_buys include_history', async () => {

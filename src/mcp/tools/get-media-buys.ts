@@ -80,6 +80,8 @@ export default defineTool({
         if (history) buy = { ...buy, history: buyHistory(row.buy, history.get(row.buy.id) ?? [], historyLimit) };
         return buy;
       }),
+      // Buys of sandbox accounts only: simulated data, as AdCP's sandbox flag tells the buyer.
+      ...(page.length > 0 && page.every((r) => r.account?.sandbox === true) && { sandbox: true }),
       pagination: {
         has_more: rows.length > limit,
         ...(rows.length > limit && last && { cursor: encodeCursor(last.buy.createdAt, last.buy.id) }),

@@ -207,6 +207,7 @@ export default defineTool({
         currency: buy.currency,
         total_budget: amountToNumber(plan.totalBudget),
         affected_packages: after ? toAdcpPackages(after, touched) : [],
+        ...(found.sandbox && { sandbox: true }),
         task_id: stepId,
       };
     });
