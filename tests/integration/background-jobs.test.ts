@@ -17,6 +17,7 @@ import { advanceFlights } from '../../src/jobs/tasks/advance-flights.js';
 import { collectDelivery } from '../../src/jobs/tasks/collect-delivery.js';
 import { fulfilMediaBuy, type TaskDeps } from '../../src/jobs/tasks/fulfil-media-buy.js';
 import { scheduleDeliveryCollection } from '../../src/jobs/tasks/schedule-delivery-collection.js';
+import { syncMediaBuyUpdate } from '../../src/jobs/tasks/sync-media-buy-update.js';
 import { INTERRUPTED_RETRIES, startWorker } from '../../src/jobs/worker.js';
 import { createLogger } from '../../src/logger.js';
 import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
@@ -203,6 +204,45 @@ describe('collect_delivery', () => {
     expect(queued.map((j) => j.key)).not.toContain(`collect_delivery:${future}`);
     expect(queued.map((j) => j.key)).not.toContain(`collect_delivery:${canceled}`);
     expect(queued.map((j) => j.key)).toContain(`collect_delivery:${justCanceled}`);
+  });
+});
+
+describe('delivery after a change of budget or flight', () => {
+  it('leaves what was delivered before the change as it was, and paces what is left within the budget in force', async () => {
+    // The ad server's clock: a day ago (collection, then the change), then now.
+    let now = new Date(Math.floor((Date.now() - DAY) / HOUR) * HOUR);
+    const db = t.app.database.db;
+    const moving: TaskDeps = { ...deps, adapters: (c) => createMockAdapter(db, c.settings, () => now) };
+    const id = await bookedBuy({ start: -5 * DAY, end: 3 * DAY }, 'active', [{ product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 }]);
+    const [pkg] = (await sql`select id from media_packages where media_buy_id = ${id}`).map((r) => r.id as string);
+    await collectDelivery({ v: 1, tenant_id: 'demo', media_buy_id: id }, JOB, moving);
+    const before = await reportRows(id);
+    const spent = before.reduce((a, r) => a + Number(r.spend), 0);
+    // Four of eight days: about half of the 20000.
+    expect(spent).toBeGreaterThan(20000 * 0.5 * 0.65);
+
+    // The budget comes down (above what is spent) and the flight runs a week longer.
+    const budget = Math.ceil(spent) + 2000;
+    const changed = await call(buyer, 'update_media_buy', { media_buy_id: id, idempotency_key: `pace-${id}`, end_time: new Date(Date.now() + 10 * DAY).toISOString(), packages: [{ package_id: pkg, budget }] });
+    expect(changed.isError, JSON.stringify(changed.data)).toBe(false);
+    await syncMediaBuyUpdate({ v: 1, tenant_id: 'demo', media_buy_id: id, step_id: changed.data.task_id, adapter_config_id: 'adp_demo_mock' }, JOB, moving);
+
+    now = new Date();
+    await collectDelivery({ v: 1, tenant_id: 'demo', media_buy_id: id }, JOB, moving);
+    const after = await reportRows(id);
+    // Days the ad server had reported whole before the change (the collection re-read the last of them) are as they were.
+    const closed = (rows: typeof before) => rows.filter((r) => r.day < before.at(-1)!.day).map(({ updated_at: _, ...r }) => r);
+    expect(closed(after)).toEqual(closed(before));
+    expect(after.reduce((a, r) => a + Number(r.spend), 0)).toBeGreaterThan(spent);
+
+    // To the end of the flight (and beyond), the line spends what is left of its new budget and no more.
+    const mock = createMockAdapter(db, {}, () => new Date(Date.now() + 12 * DAY));
+    const [order] = await sql`select external_order_id from adapter_orders where media_buy_id = ${id}`;
+    const lifetime = await mock.getDelivery({ externalOrderId: order!.external_order_id, mediaBuyId: id, packages: [{ packageId: pkg! }], from: new Date(Date.now() - 6 * DAY), to: new Date(Date.now() + 12 * DAY) });
+    const total = lifetime.reduce((a, r) => a + Number(r.spend), 0);
+    expect(total).toBeLessThanOrEqual(budget);
+    expect(total).toBeGreaterThan(budget * 0.8);
+    expect(lifetime.filter((r) => r.day < before.at(-1)!.day).map((r) => Number(r.spend))).toEqual(closed(before).map((r) => Number(r.spend)));
   });
 });
 

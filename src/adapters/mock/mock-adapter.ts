@@ -3,8 +3,9 @@
  * in its own schema (mock_ad_server), as a remote system would, with configurable
  * latency and failure injection. Ids are derived from the idempotency key, and a
  * repeated create with the same key returns the order already made. Delivery is
- * simulated from what the order was told (flight, line budgets and prices, and a
- * timeline of pauses), deterministically: the same order and clock give the same report.
+ * simulated from what the order was told and when (each flight and line budgets and
+ * prices it held, and a timeline of pauses), deterministically: the same order and
+ * clock give the same report, and a change leaves the delivery before it as it was.
  * Failure injection is per adapter config (its settings), per operation:
  * transient failures (retried by the worker) or permanent rejections.
  */
@@ -25,7 +26,7 @@ import {
   type AdapterOrderResult,
   type AdapterOrderUpdate,
 } from '../port.js';
-import { dayOf, digest, simulateLineDelivery, toLine, type MockOrderState, type MockTimelineEvent } from './pacing.js';
+import { dayOf, digest, simulateLineDelivery, toLine, type MockLine, type MockOrderState, type MockPlan, type MockTimelineEvent } from './pacing.js';
 
 /** The port's operations, as failure injection names them. */
 export const MOCK_OPERATIONS = ['create_order', 'update_order', 'cancel_order', 'upload_creative', 'assign_creatives'] as const;
@@ -110,6 +111,8 @@ export function createMockAdapter(db: Db, rawSettings: Record<string, unknown>, 
         lines: req.packages.map(toLine),
         // Booked paused (the whole order, or some lines): off until an update turns them on.
         timeline: bookedOff(req),
+        // As booked, from the start of time (the flight says when delivery may begin); updates add theirs.
+        plans: [{ at: new Date(0).toISOString(), flight: { start: req.startTime.toISOString(), end: req.endTime.toISOString() }, lines: req.packages.map(toLine) }],
       };
       // Raw SQL rather than the query builder: this runs once per booking, and Drizzle's insert builder took
       // more of the worker's CPU than anything else in it (0.1-0.3 ms a call, walking every column).
@@ -131,14 +134,21 @@ export function createMockAdapter(db: Db, rawSettings: Record<string, unknown>, 
         flight: { start: req.startTime.toISOString(), end: req.endTime.toISOString() },
         lines: req.packages.map(toLine),
       };
-      // The timeline records when the order learnt of each change, so a pause stops delivery from then on.
-      const event: MockTimelineEvent = { at: now().toISOString(), status: req.status, off: req.packages.filter((p) => p.status !== 'active').map((p) => p.packageId) };
+      // The timeline records when the order learnt of each change, so a pause stops delivery from then on; the
+      // plans likewise, so a new budget or flight paces delivery from then on and leaves what came before as it was.
+      const at = now().toISOString();
+      const event: MockTimelineEvent = { at, status: req.status, off: req.packages.filter((p) => p.status !== 'active').map((p) => p.packageId) };
+      const plan: MockPlan = { at, flight: state.flight, lines: state.lines };
       const rows = await db
         .update(mockOrders)
         .set({
           status: req.status === 'active' ? 'booked' : req.status,
           request: sql`${mockOrders.request} || ${JSON.stringify(state)}::jsonb
-            || jsonb_build_object('timeline', coalesce(${mockOrders.request}->'timeline', '[]'::jsonb) || ${JSON.stringify([event])}::jsonb)`,
+            || jsonb_build_object('timeline', coalesce(${mockOrders.request}->'timeline', '[]'::jsonb) || ${JSON.stringify([event])}::jsonb)
+            || jsonb_build_object('plans', coalesce(${mockOrders.request}->'plans',
+                 -- An order booked before the mock kept plans: what it held until now, from the start of time.
+                 case when ${mockOrders.request} ? 'flight' then jsonb_build_array(jsonb_build_object('at', ${new Date(0).toISOString()}::text, 'flight', ${mockOrders.request}->'flight', 'lines', ${mockOrders.request}->'lines')) else '[]'::jsonb end)
+               || ${JSON.stringify([plan])}::jsonb)`,
         })
         .where(sql`${mockOrders.orderId} = ${req.externalOrderId}`)
         .returning({ orderId: mockOrders.orderId });
@@ -149,15 +159,14 @@ export function createMockAdapter(db: Db, rawSettings: Record<string, unknown>, 
       if (transientFailure()) throw new AdapterError('mock ad server timed out', false);
       const [row] = await db.select({ request: mockOrders.request }).from(mockOrders).where(sql`${mockOrders.orderId} = ${req.externalOrderId}`);
       if (!row) throw new AdapterError(`order ${req.externalOrderId} does not exist at the mock ad server`, true);
-      const r = row.request as Partial<MockOrderState>;
-      // Orders booked before the mock kept flights and lines have nothing to pace from.
-      if (!r.flight || !r.lines) return [];
-      const order: MockOrderState = { orderId: req.externalOrderId, flight: r.flight, lines: r.lines, timeline: r.timeline ?? [] };
+      const r = row.request as Partial<MockOrderState> & { flight?: MockPlan['flight']; lines?: MockLine[] };
+      // Orders booked before the mock kept plans were paced on their latest flight and lines throughout.
+      const plans = r.plans ?? (r.flight && r.lines ? [{ at: new Date(0).toISOString(), flight: r.flight, lines: r.lines }] : []);
+      const order: MockOrderState = { orderId: req.externalOrderId, plans, timeline: r.timeline ?? [] };
       // Reports count whole hours up to now, so repeated reads within the hour agree.
       const horizon = Math.floor(now().getTime() / 3_600_000) * 3_600_000;
-      const asked = new Set(req.packages.map((p) => p.packageId));
       const window = { fromDay: dayOf(req.from.getTime()), toDay: dayOf(req.to.getTime()), horizon };
-      return order.lines.filter((l) => asked.has(l.id)).flatMap((l) => simulateLineDelivery(order, l, window));
+      return [...new Set(req.packages.map((p) => p.packageId))].flatMap((id) => simulateLineDelivery(order, id, window));
     },
     async cancelOrder(req: AdapterCancelRequest, signal?: AbortSignal): Promise<void> {
       await arrive('cancel_order', req.idempotencyKey, signal);

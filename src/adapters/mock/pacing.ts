@@ -3,6 +3,8 @@
  * a per-line delivery rate and a per-day wobble derived from the ids (so the
  * same order and clock always report the same numbers), nothing while a line
  * was paused, counts following from the price (CPM, CPC, CPCV, flat rate).
+ * Each moment is paced by the plan (flight, line budgets) in force then, so a
+ * change never restates what was delivered before it.
  */
 import { createHash } from 'node:crypto';
 import { fromUnits, toUnits } from '../../domain/money.js';
@@ -27,10 +29,16 @@ export interface MockTimelineEvent {
   status: string;
   off: string[];
 }
-export interface MockOrderState {
-  orderId: string;
+/** From `at` on (until the next plan), the order is booked with this flight and these lines. */
+export interface MockPlan {
+  at: string;
   flight: { start: string; end: string };
   lines: MockLine[];
+}
+export interface MockOrderState {
+  orderId: string;
+  /** The flight and lines as booked, then as each update left them, in the order the ad server learnt of them. */
+  plans: MockPlan[];
   timeline: MockTimelineEvent[];
 }
 
@@ -70,50 +78,91 @@ function liveMs(lineId: string, a: number, b: number, timeline: MockTimelineEven
   return live ? total + (b - t) : total;
 }
 
+/** How a line paces while a plan is in force: `remaining` spread over [from, end). */
+interface Pace {
+  budget: bigint;
+  remaining: bigint;
+  from: number;
+  end: number;
+}
+
 /**
- * Even pacing: each live millisecond of the flight earns its share of the line's budget, scaled by
- * a per-line delivery rate (90-100%) and a per-day wobble (80-120%), never above the budget in
- * total. Counts follow from the price: impressions at the CPM, clicks at the CPC, completions at the CPCV.
+ * Even pacing: each live millisecond earns its share of what the line has left to spend over what is left of
+ * its flight, scaled by a per-line delivery rate (90-100%) and a per-day wobble (80-120%), never above the
+ * line's budget in force. Delivery up to a moment depends only on the plans in force until then: a change
+ * of budget or flight re-paces what is left from the moment the ad server learnt of it, and never restates
+ * what was delivered before (a budget cut below that stops the line). Pauses only stop the clock's earning.
+ * Counts follow from the price: impressions at the CPM, clicks at the CPC, completions at the CPCV.
  * Days from the flight start to the horizon are computed (for the budget cap); days before `fromDay` are dropped.
  */
-export function simulateLineDelivery(o: MockOrderState, line: MockLine, p: { fromDay: string; toDay: string; horizon: number }): AdapterDeliveryRow[] {
-  const [start, end] = [Date.parse(o.flight.start), Date.parse(o.flight.end)];
-  const stop = Math.min(end, p.horizon);
-  const budget = toUnits(line.budget);
-  const seed = `${o.orderId}/${line.id}`;
+export function simulateLineDelivery(o: MockOrderState, lineId: string, p: { fromDay: string; toDay: string; horizon: number }): AdapterDeliveryRow[] {
+  // Each plan holding the line, over the span it was in force.
+  const spans = o.plans
+    .map((plan, i) => ({ plan, line: plan.lines.find((l) => l.id === lineId), at: Date.parse(plan.at), until: Date.parse(o.plans[i + 1]?.at ?? '9999-12-31T00:00:00Z') }))
+    .filter((s): s is typeof s & { line: MockLine } => !!s.line && s.until > s.at);
+  if (spans.length === 0) return [];
+  const first = Math.min(...spans.map((s) => Date.parse(s.plan.flight.start)));
+  const stop = Math.min(p.horizon, Math.max(...spans.map((s) => Math.min(Date.parse(s.plan.flight.end), s.until))));
+  const seed = `${o.orderId}/${lineId}`;
   const rate = 0.9 + 0.1 * unit(`${seed}/rate`);
   const ctr = 0.001 + 0.004 * unit(`${seed}/ctr`);
   const vcr = 0.65 + 0.25 * unit(`${seed}/vcr`);
+  const paces: Pace[] = [];
+  const rows: AdapterDeliveryRow[] = [];
+  let spent = 0n;
+  for (let d = Date.parse(`${dayOf(first)}T00:00:00Z`); d < stop && dayOf(d) <= p.toDay; d += DAY_MS) {
+    const wobble = 0.8 + 0.4 * unit(`${seed}/${dayOf(d)}`);
+    let [impressions, clicks, completions, spend] = [0n, 0n, 0n, 0n];
+    for (const [i, s] of spans.entries()) {
+      const [start, end] = [Date.parse(s.plan.flight.start), Date.parse(s.plan.flight.end)];
+      const a = Math.max(d, s.at, start);
+      const b = Math.min(d + DAY_MS, s.until, end, p.horizon);
+      // The pace is set as the plan takes over (once the days reach it, after what came before it that day):
+      // kept while budget and flight stay as they were, else what is left spread over what remains of the flight.
+      if (!paces[i]) {
+        if (d + DAY_MS <= s.at) continue;
+        const prev = spans[i - 1];
+        const kept = prev && paces[i - 1] && toUnits(prev.line.budget) === toUnits(s.line.budget) && prev.plan.flight.start === s.plan.flight.start && prev.plan.flight.end === s.plan.flight.end;
+        const budget = toUnits(s.line.budget);
+        paces[i] = kept ? paces[i - 1]! : { budget, remaining: budget - spent, from: Math.max(s.at, start), end };
+      }
+      if (b <= a) continue;
+      const pace = paces[i]!;
+      const live = liveMs(lineId, a, b, o.timeline);
+      let target = pace.remaining > 0n ? BigInt(Math.floor(Number(pace.remaining) * (live / Math.max(1, pace.end - pace.from)) * rate * wobble)) : 0n;
+      if (target > pace.budget - spent) target = pace.budget - spent > 0n ? pace.budget - spent : 0n;
+      const got = counts(s.line, target, { ctr, vcr });
+      [impressions, clicks, completions, spend] = [impressions + got.impressions, clicks + got.clicks, completions + got.completions, spend + got.spend];
+      spent += got.spend;
+    }
+    if (dayOf(d) < p.fromDay || (impressions === 0n && spend === 0n)) continue;
+    const video = spans.some((s) => s.line.video);
+    rows.push({ packageId: lineId, day: dayOf(d), impressions: Number(impressions), clicks: Number(clicks), ...(video && { videoCompletions: Number(completions) }), spend: fromUnits(spend) });
+  }
+  return rows;
+}
+
+/** What a spend target buys on a line at its price: impressions at the CPM, clicks at the CPC, completions at the CPCV. */
+function counts(line: MockLine, target: bigint, r: { ctr: number; vcr: number }): { impressions: bigint; clicks: bigint; completions: bigint; spend: bigint } {
   const model = line.pricing_model;
+  const budget = toUnits(line.budget);
   const priceOf = (m: string) => {
     const u = toUnits(line.bid_price ?? DEFAULT_PRICE[m]!);
     return u > 0n ? u : 1n;
   };
   const cpm = line.bid_price == null && line.impressions && model === 'cpm' ? (budget * 1000n) / (BigInt(line.impressions) || 1n) : priceOf('cpm');
-  const rows: AdapterDeliveryRow[] = [];
-  let spent = 0n;
-  for (let d = Date.parse(`${dayOf(start)}T00:00:00Z`); d < stop && dayOf(d) <= p.toDay; d += DAY_MS) {
-    const live = liveMs(line.id, Math.max(d, start), Math.min(d + DAY_MS, stop), o.timeline);
-    const wobble = 0.8 + 0.4 * unit(`${seed}/${dayOf(d)}`);
-    let target = BigInt(Math.floor(Number(budget) * (live / Math.max(1, end - start)) * rate * wobble));
-    if (target > budget - spent) target = budget - spent;
-    let impressions: bigint, clicks: bigint, completions: bigint, spend: bigint;
-    if (model === 'cpc') {
-      clicks = target / priceOf('cpc');
-      [spend, impressions, completions] = [clicks * priceOf('cpc'), BigInt(Math.floor(Number(clicks) / ctr)), 0n];
-    } else if (model === 'cpcv' || model === 'cpv') {
-      completions = target / priceOf('cpcv');
-      [spend, impressions, clicks] = [completions * priceOf('cpcv'), BigInt(Math.floor(Number(completions) / vcr)), 0n];
-    } else {
-      impressions = (target * 1000n) / (cpm || 1n);
-      spend = model === 'flat_rate' ? target : (impressions * cpm) / 1000n;
-      [clicks, completions] = [BigInt(Math.floor(Number(impressions) * ctr)), 0n];
-    }
-    if (line.video && completions === 0n) completions = BigInt(Math.floor(Number(impressions) * vcr));
-    spent += spend;
-    if (dayOf(d) < p.fromDay || (impressions === 0n && spend === 0n)) continue;
-    rows.push({ packageId: line.id, day: dayOf(d), impressions: Number(impressions), clicks: Number(clicks), ...(line.video && { videoCompletions: Number(completions) }), spend: fromUnits(spend) });
+  let impressions: bigint, clicks: bigint, completions: bigint, spend: bigint;
+  if (model === 'cpc') {
+    clicks = target / priceOf('cpc');
+    [spend, impressions, completions] = [clicks * priceOf('cpc'), BigInt(Math.floor(Number(clicks) / r.ctr)), 0n];
+  } else if (model === 'cpcv' || model === 'cpv') {
+    completions = target / priceOf('cpcv');
+    [spend, impressions, clicks] = [completions * priceOf('cpcv'), BigInt(Math.floor(Number(completions) / r.vcr)), 0n];
+  } else {
+    impressions = (target * 1000n) / (cpm || 1n);
+    spend = model === 'flat_rate' ? target : (impressions * cpm) / 1000n;
+    [clicks, completions] = [BigInt(Math.floor(Number(impressions) * r.ctr)), 0n];
   }
-  return rows;
+  if (line.video && completions === 0n) completions = BigInt(Math.floor(Number(impressions) * r.vcr));
+  return { impressions, clicks, completions, spend };
 }
-
