@@ -64,9 +64,17 @@ export interface CurrentPackage {
   fixedPrice: string | null;
   status: string;
   targeting?: Record<string, unknown> | null;
-  /** What it has spent so far (stored delivery): its budget cannot go below that. */
+  /** What it has spent so far (stored delivery): its budget cannot go below that, and once canceled it counts for that. */
   spent?: string;
 }
+
+/**
+ * What a package counts for in the buy's total_budget (AdCP: the buy's lifetime budget across its packages, spend
+ * already made counting against it): its budget, or once canceled what it spent, which stays spent while the
+ * rest is released.
+ */
+export const countedBudget = (p: Pick<CurrentPackage, 'budget' | 'spent'>, status: string): string => (status === 'canceled' ? (p.spent ?? '0') : p.budget);
+const totalOf = (packages: CurrentPackage[]) => sumAmounts(packages.map((p) => countedBudget(p, p.status)));
 
 export interface CurrentBuy {
   status: string;
@@ -173,7 +181,7 @@ export function planUpdate(input: {
   const modifies = req.start_time !== undefined || req.end_time !== undefined || (req.packages?.length ?? 0) > 0 || (req.new_packages?.length ?? 0) > 0;
   if (req.canceled) {
     status = transition(status, 'canceled', 'cancel');
-    return { status, startPaused: !!cur.startPaused, startTime: cur.startTime, endTime: cur.endTime, cancel: { reason: req.cancellation_reason ?? null }, packageChanges: [], newPackages: [], totalBudget: sumAmounts(cur.packages.filter((p) => p.status !== 'canceled').map((p) => p.budget)) };
+    return { status, startPaused: !!cur.startPaused, startTime: cur.startTime, endTime: cur.endTime, cancel: { reason: req.cancellation_reason ?? null }, packageChanges: [], newPackages: [], totalBudget: totalOf(cur.packages) };
   }
   // A canceled, completed or rejected buy takes no change at all (a new reporting webhook included).
   if (TERMINAL.has(status)) transition(status, req.paused ? 'paused' : 'active', actionOf(req));
@@ -298,13 +306,13 @@ export function planUpdate(input: {
 
   const budgets = cur.packages.map((p) => {
     const c = packageChanges.find((x) => x.id === p.id);
-    return (c?.status ?? p.status) === 'canceled' ? '0' : (c?.budget ?? p.budget);
+    return countedBudget({ budget: c?.budget ?? p.budget, spent: p.spent }, c?.status ?? p.status);
   });
   const totalBudget = sumAmounts([...budgets, ...newPackages.map((p) => p.budget)]);
   checkTotal(totalBudget, 'packages');
   // The seller's limit per buy holds for raises as on create (a buy over a limit set since may still come down).
   const limit = input.settings.max_media_buy_budget;
-  const before = sumAmounts(cur.packages.filter((p) => p.status !== 'canceled').map((p) => p.budget));
+  const before = totalOf(cur.packages);
   if (limit && compareAmounts(totalBudget, limit) > 0 && compareAmounts(totalBudget, before) > 0) {
     throw new AdcpError('BUDGET_EXCEEDED', `The update takes the total budget to ${totalBudget} ${cur.currency}, beyond this seller's limit of ${limit} per media buy.`, {
       field: req.new_packages?.length ? 'new_packages' : 'packages',

@@ -260,6 +260,31 @@ describe('update_media_buy', () => {
     expect((await update({ media_buy_id: buy.media_buy_id, packages: [{ package_id: pkg, budget: 13020.5 }] })).isError).toBe(false);
   });
 
+  it('counts a canceled package in the total budget for what it spent, not for nothing: that spend stays spent', async () => {
+    const buy = await newBuy({
+      packages: [
+        { product_id: 'ctv_primetime', pricing_option_id: 'ctv_prime_cpm_fixed', budget: 20000 },
+        { product_id: 'video_preroll_news', pricing_option_id: 'preroll_cpm_fixed', budget: 10000 },
+      ],
+    });
+    const [big, small] = buy.packages.map((p) => p.package_id);
+    await sql`insert into delivery_reports (tenant_id, media_buy_id, package_id, day, impressions, spend, source)
+              values ('demo', ${buy.media_buy_id}, ${small!}, current_date, 100000, 2800.25, 'adapter')`;
+    const total = async () => ((await call(buyer, 'get_media_buys', { media_buy_ids: [buy.media_buy_id] })).data.media_buys as { total_budget: number }[])[0]!.total_budget;
+    const canceled = await update({ media_buy_id: buy.media_buy_id, packages: [{ package_id: small, canceled: true }] });
+    expect(canceled.isError, JSON.stringify(canceled.data)).toBe(false);
+    expect(canceled.data.total_budget).toBe(22800.25);
+    expect(await total()).toBe(22800.25);
+    // Its last hours, collected after the cancellation, count at the next change; a package's change keeps them.
+    await sql`update delivery_reports set spend = 2900 where package_id = ${small!}`;
+    const raised = await update({ media_buy_id: buy.media_buy_id, packages: [{ package_id: big, budget: 21000 }] });
+    expect(raised.data.total_budget).toBe(23900);
+    expect(await total()).toBe(23900);
+    // Canceling the whole buy leaves its total as it stood.
+    expect((await update({ media_buy_id: buy.media_buy_id, canceled: true })).data.total_budget).toBe(23900);
+    expect(await total()).toBe(23900);
+  });
+
   it('judges a bid on the terms a package was bought on, whatever its pricing option has become since', async () => {
     const buy = await newBuy();
     const pkg = buy.packages[0]!.package_id;

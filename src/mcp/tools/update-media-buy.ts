@@ -80,7 +80,8 @@ export default defineTool({
       const allowPrivateWebhooks = privateWebhooksAllowed(ctx.tenant.settings, found.sandbox);
       if (push) checkWebhookConfig(push, allowPrivateWebhooks, 'push_notification_config');
       const now = ctx.now();
-      const spent = input.packages?.some((u) => u.budget !== undefined) ? await packageSpend(tx, { tenantId: ctx.tenant.id, mediaBuyId: buy.id }) : new Map<string, string>();
+      // What packages spent: a budget may not go below it, and a canceled package counts for it in the total.
+      const spent = input.packages?.length || packages.some((k) => k.status === 'canceled') ? await packageSpend(tx, { tenantId: ctx.tenant.id, mediaBuyId: buy.id }) : new Map<string, string>();
       const plan = planUpdate({
         current: { status: buy.status, startPaused: buy.startPaused, revision: buy.revision, startTime: buy.startTime, endTime: buy.endTime, currency: buy.currency, hasCreatives: found.hasCreatives, booked: found.booked, packages: packages.map((k) => ({ ...k, spent: spent.get(k.id) })) },
         request: input,
