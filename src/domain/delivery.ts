@@ -5,7 +5,7 @@
  */
 import { sumAmounts } from './money.js';
 import { windowEndAfter, windowFloor, type ReportingFrequency } from './reporting.js';
-import { toAdcpMediaBuyStatus } from './status.js';
+import { orderStatus, toAdcpMediaBuyStatus } from './status.js';
 
 export interface DeliveryDay {
   day: string;
@@ -31,6 +31,8 @@ export interface DeliveryBuy {
   id: string;
   buyer_ref: string | null;
   status: string;
+  /** Created paused (AdCP 3.1): goes paused rather than active once setup allows. */
+  start_paused?: boolean;
   currency: string;
   start_time: string;
   /** When delivery stops: the flight's end, or the cancellation or rejection if earlier. */
@@ -185,6 +187,9 @@ export function deliveryResponse(
   const periodEnd = Date.parse(opts.period.end) + 1;
   const deliveries = buys.map((b) => {
     const final = opts.finality === false ? [] : b.packages.map((p) => finality(b, periodEnd, p.days, opts.now));
+    // AdCP: whether the package is currently paused by the buyer, itself or with the whole buy (which holds
+    // every package it runs); a canceled package is not paused, it is over.
+    const buyPaused = orderStatus(b.status, !!b.start_paused) === 'paused';
     const byPackage = b.packages.map((p, i) => {
       const t = totalsOf(p.days);
       all.push(t);
@@ -195,7 +200,7 @@ export function deliveryResponse(
         pricing_model: p.pricing_model,
         rate: rateOf(p, t),
         currency: b.currency,
-        paused: p.status === 'paused',
+        paused: p.status === 'paused' || (buyPaused && p.status !== 'canceled'),
         ...(opts.daily && { daily_breakdown: p.days.map((d) => ({ date: d.day, impressions: d.impressions, spend: Number(d.spend) })) }),
         ...final[i],
       };

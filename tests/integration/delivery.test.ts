@@ -282,6 +282,31 @@ describe('get_media_buy_delivery', () => {
     expect(byId[live!]).toMatchObject({ impressions: 3000, spend: 10000 });
     expect(byId[dropped!]).toMatchObject({ impressions: 0, spend: 0 });
   });
+
+  it('shows every package of a paused buy as paused (AdCP: paused by the buyer), but not a canceled one', async () => {
+    const { created, id } = await twoPackageBuy();
+    const [running, dropped] = (created.data.packages as { package_id: string }[]).map((p) => p.package_id);
+    await sql`update media_buys set status = 'active' where id = ${id}`;
+    const paused = async () => {
+      const [d] = (await delivery({ media_buy_ids: [id] })).data.media_buy_deliveries as { by_package: { package_id: string; paused: boolean }[] }[];
+      return Object.fromEntries(d!.by_package.map((p) => [p.package_id, p.paused]));
+    };
+    const change = async (args: Record<string, unknown>) => {
+      const res = await call(buyer, 'update_media_buy', { media_buy_id: id, idempotency_key: key(), ...args });
+      expect(res.isError, JSON.stringify(res.data)).toBe(false);
+    };
+    await change({ packages: [{ package_id: dropped, canceled: true }] });
+    expect(await paused()).toEqual({ [running!]: false, [dropped!]: false });
+    await change({ paused: true });
+    expect(await paused()).toEqual({ [running!]: true, [dropped!]: false });
+    await change({ paused: false });
+    expect(await paused()).toEqual({ [running!]: false, [dropped!]: false });
+    // A buy created paused (AdCP 3.1) is paused while it waits for its start, too.
+    const waiting = await call(buyer, 'create_media_buy', buyRequest({ account: SANDBOX, paused: true, adcp_version: '3.1' }));
+    expect(waiting.isError, JSON.stringify(waiting.data)).toBe(false);
+    const [w] = (await delivery({ media_buy_ids: [waiting.data.media_buy_id] })).data.media_buy_deliveries as { by_package: { paused: boolean }[] }[];
+    expect(w!.by_package.map((p) => p.paused)).toEqual([true]);
+  });
 });
 
 describe('provide_performance_feedback', () => {

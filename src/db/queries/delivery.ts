@@ -30,7 +30,7 @@ export async function loadDelivery(
   if (p.accountId) filters.push(sql`and b.account_id = ${p.accountId}`);
   const rows = await db.execute<{ v: DeliveryBuy }>(sql`
     select json_build_object(
-      'id', b.id, 'buyer_ref', b.buyer_ref, 'status', b.status, 'currency', b.currency, 'start_time', b.start_time,
+      'id', b.id, 'buyer_ref', b.buyer_ref, 'status', b.status, 'start_paused', b.start_paused, 'currency', b.currency, 'start_time', b.start_time,
       -- Delivery stops at the flight's end, a cancellation, or the rejection (a rejected buy never ran).
       'delivery_ends', least(b.end_time, b.canceled_at, case when b.status = 'rejected' then b.updated_at end),
       'packages', coalesce((select json_agg(json_build_object(
