@@ -25,8 +25,17 @@ export interface ReportingWebhook {
   requested_metrics?: string[];
 }
 
-/** Minutes past a window's end before its report is sent: the hourly delivery collection runs at :05. */
+/** Minutes past a window's end before its report is sent at the earliest: the hourly delivery collection runs at :05. */
 export const REPORT_DELAY_MINUTES = 15;
+/** The expected_delay_minutes of a product that declares no reporting_capabilities of its own. */
+export const DEFAULT_EXPECTED_DELAY_MINUTES = DEFAULT_REPORTING_CAPABILITIES.expected_delay_minutes;
+
+/**
+ * Minutes past a window's end before a buy's report for it is sent: the products' declared delay before their
+ * data becomes available (AdCP reporting_capabilities.expected_delay_minutes; the longest among the buy's), so a
+ * report never claims a window whose data its products say cannot be in yet; never sooner than the collection.
+ */
+export const reportLagMinutes = (expectedDelayMinutes: number): number => Math.max(REPORT_DELAY_MINUTES, expectedDelayMinutes);
 
 /** Buy statuses that get a final report (then no more): the closed ones. */
 export const FINAL_REPORT_STATUSES: ReadonlySet<string> = CLOSED_BUY;
@@ -90,8 +99,11 @@ function step(freq: ReportingFrequency, t: Date, n: number): Date {
 /** The end of the first window that ends after t: when the next report is due. */
 export const windowEndAfter = (freq: ReportingFrequency, t: Date): Date => step(freq, windowFloor(freq, t), 1);
 
-/** When the buyer may expect the report for the window ending at `end`. */
-export const expectedAt = (end: Date): Date => new Date(end.getTime() + REPORT_DELAY_MINUTES * 60_000);
+/** When the buyer may expect the report for the window ending at `end`: the first run (hourly at :15) once its lag has passed. */
+export function expectedAt(end: Date, lagMinutes = REPORT_DELAY_MINUTES): Date {
+  const run = REPORT_DELAY_MINUTES * 60_000;
+  return new Date(Math.ceil((end.getTime() + lagMinutes * 60_000 - run) / HOUR) * HOUR + run);
+}
 
 /** The period a scheduled report covers, ending at a window boundary. */
 export function reportPeriod(freq: ReportingFrequency, end: Date): { start: Date; end: Date } {
@@ -104,15 +116,16 @@ export function reportPeriod(freq: ReportingFrequency, end: Date): { start: Date
  * The next scheduled report for a buy whose report was due at `due`: the window it
  * covers and when the one after is due. Daily and monthly windows are caught up
  * one by one (their data is exact per day). An hourly report covers the day so far,
- * so missed hours of a day are skipped for the latest (a day's row already holds
- * them); but a day's closing report (to midnight) is never skipped: a run that finds
- * the day of the due report over sends that day's whole figures first.
+ * so missed hours of a day are skipped for the latest whose data is in by `complete`
+ * (now, less the buy's report lag) (a day's row already holds them); but a day's
+ * closing report (to midnight) is never skipped: a run that finds the day of the due
+ * report over sends that day's whole figures first.
  */
-export function nextScheduledReport(freq: ReportingFrequency, due: Date, now: Date): { period: { start: Date; end: Date }; nextDue: Date } {
+export function nextScheduledReport(freq: ReportingFrequency, due: Date, complete: Date): { period: { start: Date; end: Date }; nextDue: Date } {
   let end = due;
   if (freq === 'hourly') {
     const dayEnd = step('daily', windowFloor('daily', new Date(due.getTime() - 1)), 1);
-    const latest = windowFloor(freq, now);
+    const latest = new Date(Math.max(due.getTime(), windowFloor(freq, complete).getTime()));
     end = latest > dayEnd ? dayEnd : latest;
   }
   return { period: reportPeriod(freq, end), nextDue: step(freq, end, 1) };

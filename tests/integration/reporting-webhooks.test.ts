@@ -9,6 +9,7 @@ import http from 'node:http';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_EXPECTED_DELAY_MINUTES } from '../../src/domain/reporting.js';
 import { sendDeliveryReports } from '../../src/jobs/tasks/send-delivery-reports.js';
 import { createLogger } from '../../src/logger.js';
 import { buyRequest, call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
@@ -33,6 +34,8 @@ const job = { attempts: 1, maxAttempts: 3 };
 const run = (now: Date) => sendDeliveryReports({}, job, { db: t.app.database.db, logger: createLogger('silent'), adapters: {} as never }, now);
 const at = (d: Date, minutes: number) => new Date(d.getTime() + minutes * 60_000);
 const dayOf = (d: Date) => d.toISOString().slice(0, 10);
+/** The delay before data is in that the test products declare (the default reporting_capabilities): a window's report waits for it. */
+const DELAY = DEFAULT_EXPECTED_DELAY_MINUTES;
 
 async function reportingBuy(path: string, rw: Record<string, unknown> = {}, req: Record<string, unknown> = {}): Promise<{ id: string; dueAt: Date; packages: string[] }> {
   const { isError, data } = await call(
@@ -99,9 +102,12 @@ describe('reporting webhooks', () => {
     await deliver(packages, id, day2, 500, 4, '12.5000');
     script.set(path, [503]);
 
-    expect(await run(at(dueAt, 15))).toMatchObject({ scheduled: 1 });
+    // Not before the delay the products declare for their data to be in (expected_delay_minutes): the report would claim a day it cannot hold whole.
+    expect(await run(at(dueAt, 15))).toMatchObject({ scheduled: 0 });
+    expect(await run(at(dueAt, DELAY - 1))).toMatchObject({ scheduled: 0 });
+    expect(await run(at(dueAt, DELAY + 15))).toMatchObject({ scheduled: 1 });
     // A repeated run (the crontab is at-least-once) finds nothing due.
-    expect(await run(at(dueAt, 16))).toMatchObject({ scheduled: 0, final: 0 });
+    expect(await run(at(dueAt, DELAY + 16))).toMatchObject({ scheduled: 0, final: 0 });
     const first = (await hitsAt(path, 1))[0]!;
     // Retried after the 503 with the same event.
     const attempts = received.filter((r) => r.path === path);
@@ -129,7 +135,7 @@ describe('reporting webhooks', () => {
       notification_type: 'scheduled',
       sequence_number: 1,
       reporting_period: { start: `${day1}T00:00:00.000Z`, end: dueAt.toISOString() },
-      next_expected_at: at(new Date(dueAt.getTime() + DAY), 15).toISOString(),
+      next_expected_at: at(new Date(dueAt.getTime() + DAY), DELAY + 15).toISOString(),
       currency: 'USD',
     });
     expect(report.result.aggregated_totals).toBeUndefined();
@@ -140,19 +146,19 @@ describe('reporting webhooks', () => {
     expect(delivery.by_package.map((p: Record<string, unknown>) => [p.package_id, p.impressions, p.ctr])).toEqual(packages.map((p) => [p, 1000, undefined]));
 
     // The next day's window.
-    expect(await run(at(dueAt, DAY / 60_000 + 15))).toMatchObject({ scheduled: 1 });
+    expect(await run(at(dueAt, DAY / 60_000 + DELAY + 15))).toMatchObject({ scheduled: 1 });
     const second = JSON.parse((await hitsAt(path, 2))[1]!.body);
     expect(second.result).toMatchObject({ sequence_number: 2, reporting_period: { start: `${day2}T00:00:00.000Z` } });
     expect(second.result.media_buy_deliveries[0].totals).toMatchObject({ impressions: 1000, clicks: 8 });
     expect(second.idempotency_key).not.toBe(report.idempotency_key);
 
     // The buy ends ten minutes into an hour: its final report waits for the collection that covers that hour
-    // (at :05 of the next), then goes once, with lifetime totals, and nothing more.
+    // (at :05 of the next) and the products' delay, then goes once, with lifetime totals, and nothing more.
     await sql`update media_buys set status = 'completed', end_time = ${at(dueAt, DAY / 60_000 + 10)}, updated_at = ${at(dueAt, DAY / 60_000 + 11)} where id = ${id}`;
     expect(await run(at(dueAt, DAY / 60_000 + 15))).toMatchObject({ final: 0 });
-    expect(await run(at(dueAt, DAY / 60_000 + 60 + 14))).toMatchObject({ final: 0 });
-    expect(await run(at(dueAt, DAY / 60_000 + 60 + 15))).toMatchObject({ final: 1 });
-    expect(await run(at(dueAt, DAY / 60_000 + 60 + 16))).toMatchObject({ final: 0 });
+    expect(await run(at(dueAt, DAY / 60_000 + 60 + DELAY - 1))).toMatchObject({ final: 0 });
+    expect(await run(at(dueAt, DAY / 60_000 + 60 + DELAY))).toMatchObject({ final: 1 });
+    expect(await run(at(dueAt, DAY / 60_000 + 60 + DELAY + 1))).toMatchObject({ final: 0 });
     const final = JSON.parse((await hitsAt(path, 3))[2]!.body);
     expect(final.result).toMatchObject({ notification_type: 'final', sequence_number: 3 });
     expect(final.result.next_expected_at).toBeUndefined();
@@ -179,7 +185,7 @@ describe('reporting webhooks', () => {
     for (const [release, path] of [['3.0', `/reports/op30/${uuid}`], ['3.1', `/reports/op31/${uuid}`]] as const) {
       const { id, dueAt } = await reportingBuy(path, {}, release === '3.1' ? { adcp_version: '3.1' } : {});
       await sql`update media_buys set status = 'active' where id = ${id}`;
-      await run(at(dueAt, 15));
+      await run(at(dueAt, DELAY + 15));
       const report = JSON.parse((await hitsAt(path, 1))[0]!.body);
       expect(report.operation_id).toBe(release === '3.1' ? `delivery_report_${id}` : uuid);
     }
@@ -190,18 +196,35 @@ describe('reporting webhooks', () => {
     const { id, dueAt } = await reportingBuy(path);
     // Awaiting creatives: the window passes without a report.
     expect((await sql`select status from media_buys where id = ${id}`)[0]!.status).toBe('pending_creatives');
-    await run(at(dueAt, 15));
+    await run(at(dueAt, DELAY + 15));
     expect((await sql`select reporting_next_at, reporting_sequence from media_buys where id = ${id}`)[0]).toEqual({ reporting_next_at: new Date(dueAt.getTime() + DAY), reporting_sequence: 0 });
     expect((await sql`select count(*)::int as n from webhook_deliveries where media_buy_id = ${id}`)[0]!.n).toBe(0);
 
     // Live, and the workers were down for three days: one report per missed day, in order.
     await sql`update media_buys set status = 'active' where id = ${id}`;
     const resumed = new Date(dueAt.getTime() + 3 * DAY);
-    await run(at(resumed, 15));
+    await run(at(resumed, DELAY + 15));
     const hits = await hitsAt(path, 3);
     const periods = hits.map((h) => JSON.parse(h.body).result).sort((a, b) => a.sequence_number - b.sequence_number).map((r) => [r.sequence_number, r.reporting_period.end]);
     expect(periods).toEqual([1, 2, 3].map((n) => [n, new Date(dueAt.getTime() + n * DAY).toISOString()]));
     expect((await sql`select reporting_next_at from media_buys where id = ${id}`)[0]!.reporting_next_at).toEqual(new Date(resumed.getTime() + DAY));
+  });
+
+  it('waits for the longest delay the buy\'s products declare before their data is in', async () => {
+    const path = '/reports/slow-product';
+    const { id, dueAt } = await reportingBuy(path);
+    await sql`update media_buys set status = 'active' where id = ${id}`;
+    // One of its products now declares a day's delay (as CTV measurement may): the window's report waits a day.
+    const [before] = await sql`select details from products where tenant_id = 'demo' and id = 'ctv_primetime'`;
+    await sql`update products set details = details || ${sql.json({ reporting_capabilities: { available_reporting_frequencies: ['daily'], expected_delay_minutes: 1440, timezone: 'UTC', supports_webhooks: true, available_metrics: ['impressions', 'spend'] } })} where tenant_id = 'demo' and id = 'ctv_primetime'`;
+    try {
+      expect(await run(at(dueAt, DELAY + 15))).toMatchObject({ scheduled: 0 });
+      expect(await run(at(dueAt, 1440 + 15))).toMatchObject({ scheduled: 1 });
+      const report = JSON.parse((await hitsAt(path, 1))[0]!.body);
+      expect(report.result).toMatchObject({ reporting_period: { end: dueAt.toISOString() }, next_expected_at: at(new Date(dueAt.getTime() + DAY), 1440 + 15).toISOString() });
+    } finally {
+      await sql`update products set details = ${sql.json(before!.details)} where tenant_id = 'demo' and id = 'ctv_primetime'`;
+    }
   });
 
   it('reports the day so far every hour for an hourly webhook', async () => {
@@ -210,7 +233,7 @@ describe('reporting webhooks', () => {
     await sql`update media_buys set status = 'active' where id = ${id}`;
     await deliver(packages, id, dayOf(dueAt), 300, 3, '9.0000');
     const hourLater = new Date(dueAt.getTime() + 3_600_000);
-    await run(at(hourLater, 15));
+    await run(at(hourLater, DELAY + 15));
     // A day's closing report (to midnight) is never skipped: when the first window due ends at midnight (a test run
     // between 23:00 and 24:00 UTC), that day's whole figures go first, then the hour after.
     const closing = dueAt.getTime() % DAY === 0;
@@ -219,7 +242,7 @@ describe('reporting webhooks', () => {
     const result = results.at(-1);
     // The day so far: the day the window ends in, or the whole day before when it ends at midnight (a run between 22:00 and 23:00 UTC).
     expect(result.reporting_period).toEqual({ start: `${dayOf(new Date(hourLater.getTime() - 1))}T00:00:00.000Z`, end: hourLater.toISOString() });
-    expect(result.next_expected_at).toBe(at(new Date(hourLater.getTime() + 3_600_000), 15).toISOString());
+    expect(result.next_expected_at).toBe(at(new Date(hourLater.getTime() + 3_600_000), DELAY + 15).toISOString());
     expect(result.media_buy_deliveries[0].totals).toMatchObject({ impressions: 600 });
   });
 

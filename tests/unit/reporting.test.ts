@@ -1,6 +1,6 @@
 /** Reporting-webhook rules: UTC windows, the report shape, and what the products allow. */
 import { describe, expect, it } from 'vitest';
-import { checkReportingWebhook, deliveryReport, nextScheduledReport, periodDays, reportPeriod, windowEndAfter } from '../../src/domain/reporting.js';
+import { checkReportingWebhook, deliveryReport, expectedAt, nextScheduledReport, periodDays, reportPeriod, windowEndAfter } from '../../src/domain/reporting.js';
 
 const d = (s: string) => new Date(s);
 
@@ -39,6 +39,15 @@ describe('reporting windows', () => {
     });
     // Due at midnight: the closing report of the day before, as ever.
     expect(nextScheduledReport('hourly', d('2026-03-02T00:00:00Z'), d('2026-03-02T00:15:00Z')).period).toEqual({ start: d('2026-03-01T00:00:00Z'), end: d('2026-03-02T00:00:00Z') });
+  });
+
+  it('expects a window\'s report at the first run (at :15) once the products\' declared delay has passed, and reports hours only once their data is in', () => {
+    expect(expectedAt(d('2026-03-02T00:00:00Z'))).toEqual(d('2026-03-02T00:15:00Z'));
+    expect(expectedAt(d('2026-03-02T00:00:00Z'), 240)).toEqual(d('2026-03-02T04:15:00Z'));
+    expect(expectedAt(d('2026-03-02T00:00:00Z'), 250)).toEqual(d('2026-03-02T04:15:00Z'));
+    expect(expectedAt(d('2026-03-02T00:00:00Z'), 260)).toEqual(d('2026-03-02T05:15:00Z'));
+    // Hourly, with a four-hour delay: at 13:15 the data is in up to 09:00, not 13:00.
+    expect(nextScheduledReport('hourly', d('2026-03-01T09:00:00Z'), d('2026-03-01T09:15:00Z')).period.end).toEqual(d('2026-03-01T09:00:00Z'));
   });
 });
 

@@ -1,6 +1,8 @@
 /**
  * send_delivery_reports (crontab, hourly at :15, after delivery collection at :05):
- * for each buy whose reporting window has closed, queue its delivery report as an
+ * for each buy whose reporting window has closed, and the delay its products
+ * declare before their data is in (expected_delay_minutes) has passed since,
+ * queue its delivery report as an
  * AdCP webhook (task_type media_buy_delivery), delivered by deliver_webhook with
  * its retries, attempt log, URL checks and signing. Buys in flight (active, paused)
  * get scheduled reports; ended ones one final report; others skip their windows.
@@ -52,7 +54,8 @@ async function queueReport(tx: Queryable, b: DueReport, now: Date): Promise<Outc
     const end = new Date(Math.min(now.getTime(), (b.canceledAt ?? b.endTime).getTime()));
     period = { start: new Date(Math.min(b.startTime.getTime(), end.getTime())), end };
   } else {
-    ({ period, nextDue: nextAt } = nextScheduledReport(rw.reporting_frequency, b.reportingNextAt, now));
+    // Hourly: up to the last hour whose data the products say is in.
+    ({ period, nextDue: nextAt } = nextScheduledReport(rw.reporting_frequency, b.reportingNextAt, new Date(now.getTime() - b.lagMinutes * 60_000)));
     days = periodDays(period);
   }
   const buys = await loadDelivery(tx, { tenantId: b.tenantId, principalId: b.principalId, ids: [b.id], ...days });
@@ -61,7 +64,7 @@ async function queueReport(tx: Queryable, b: DueReport, now: Date): Promise<Outc
     delivery: deliveryResponse(buys, { daily: false, period: { start: period.start.toISOString(), end: period.end.toISOString() }, currency: b.currency, now, finality: false }),
     notificationType: final ? 'final' : 'scheduled',
     sequence,
-    nextExpectedAt: nextAt ? expectedAt(nextAt) : undefined,
+    nextExpectedAt: nextAt ? expectedAt(nextAt, b.lagMinutes) : undefined,
     requestedMetrics: rw.requested_metrics,
   });
   const taskId = reportTaskId(b.id);
