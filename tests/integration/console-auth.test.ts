@@ -152,9 +152,8 @@ describe('credentials stay on their side', () => {
     expect((await rawCall(base, 'get_media_buys', {}, { authorization: `Bearer ${decodeURIComponent(sessionToken)}` })).status).toBe(401);
     // The cookie itself is not read by /mcp: the caller stays anonymous, and buying needs a buyer.
     const withCookie = await rawCall(base, 'get_media_buys', {}, { cookie: `sa_console=${sessionToken}` });
-    expect(withCookie.status).toBe(200);
-    expect(withCookie.body.result?.isError).toBe(true);
-    expect(JSON.stringify(withCookie.body.result?.structuredContent)).toContain('AUTH_REQUIRED');
+    expect(withCookie.status).toBe(401);
+    expect(withCookie.body.error?.data).toMatchObject({ adcp_error: { code: 'AUTH_REQUIRED' } });
 
     // Revoked keys stop working; the key itself is stored only as a hash.
     const [row] = await sql`select key_hash from admin_api_keys where id = ${created.body.api_key_id}`;
