@@ -15,6 +15,7 @@ import { rotateWebhookSigningKey } from '../db/queries/signing-keys.js';
 import { getTenant, insertBuyer, setBuyerSuspended, setBuyerToken, patchTenantSettings } from '../db/queries/console.js';
 import { setSlackWebhook } from '../db/queries/notifications.js';
 import { disableOperator, getOperator, insertApiKey, insertOperator, revokeApiKey, deleteOtherSessions, setOperatorPassword, type Role } from '../db/queries/operators.js';
+import { queueCreativeStatusChanged } from '../services/account-notifications.js';
 import { adapterConfigs, creativeFormats, creatives, pricingOptions, products, publisherProperties } from '../db/schema/index.js';
 import { hashToken, newId, newToken } from '../domain/ids.js';
 import { isLiteralPrivateHost, isLocalHostname, urlHost } from '../domain/webhooks.js';
@@ -178,7 +179,7 @@ export async function decideCreative(
         updatedAt: sql`now()`,
       })
       .where(and(where, eq(creatives.status, 'pending_review'), reviewed))
-      .returning({ id: creatives.id });
+      .returning({ id: creatives.id, accountId: sql<string | null>`${creatives.details}->>'account_id'`, updatedAt: creatives.updatedAt });
     if (rows.length === 0) {
       const [now] = await tx.select({ status: creatives.status, updatedAt: creatives.updatedAt }).from(creatives).where(where);
       if (!now) throw new AdminError(404, 'NOT_FOUND', `No creative ${p.creativeId} from buyer ${p.principalId}.`);
@@ -189,6 +190,8 @@ export async function decideCreative(
     }
     // An approved creative goes to the ad servers of the buys it is assigned to, by a job queued with the decision.
     if (status === 'approved') await enqueueCreativeSync(tx, { tenantId: op.tenantId, principalId: p.principalId, creativeIds: [p.creativeId] });
+    // The account's subscribers to creative.status_changed (AdCP 3.1) hear of the decision.
+    await queueCreativeStatusChanged(tx, { tenantId: op.tenantId, principalId: p.principalId, creativeId: p.creativeId, accountId: rows[0]!.accountId, from: 'pending_review', to: status, reasonDetail: reason, initiator: 'seller', observedAt: rows[0]!.updatedAt });
     return { result: { creative_id: p.creativeId, principal_id: p.principalId, status } };
   });
 }

@@ -213,11 +213,15 @@ export function checkWebhookConfig(config: { url?: unknown; authentication?: unk
   refuseSealedLooking(config.token, `${field}.token`, 'Send a random token of your own (at least 16 characters).');
 }
 
-/** Request-time check of a webhook URL the buyer sent. */
 /** The longest webhook URL taken (it is stored with the task and every delivery). */
 export const MAX_WEBHOOK_URL = 4096;
 
-function checkWebhookUrl(url: string, allowPrivate: boolean, field: string): void {
+/**
+ * `httpsOnly`: plain http is refused unless private addresses are allowed (a seller's own network, sandbox testing),
+ * as AdCP requires of account-level notification URLs. Returns the URL normalized (WHATWG: host in lower case and
+ * punycode, default port dropped, path dot-segments resolved).
+ */
+export function checkWebhookUrl(url: string, allowPrivate: boolean, field: string, opts: { httpsOnly?: boolean } = {}): string {
   let u: URL;
   try {
     u = new URL(url);
@@ -226,6 +230,9 @@ function checkWebhookUrl(url: string, allowPrivate: boolean, field: string): voi
   }
   if (u.protocol !== 'https:' && u.protocol !== 'http:') {
     throw new AdcpError('VALIDATION_ERROR', `${field} must be http(s).`, { field, suggestion: 'Send an https:// URL.' });
+  }
+  if (opts.httpsOnly && u.protocol !== 'https:' && !allowPrivate) {
+    throw new AdcpError('VALIDATION_ERROR', `${field} must use https.`, { field, suggestion: 'Send an https:// URL.' });
   }
   // A password in the URL would be stored and shown as the URL is, and sent in clear with every delivery.
   if (u.username || u.password) {
@@ -240,6 +247,7 @@ function checkWebhookUrl(url: string, allowPrivate: boolean, field: string): voi
       suggestion: 'Use a public URL; loopback webhooks are allowed for sandbox accounts only.',
     });
   }
+  return u.href;
 }
 
 /**

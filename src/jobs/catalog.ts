@@ -56,6 +56,19 @@ export const NotifySlackPayload = z.object({
   media_buy_id: z.string().min(1),
 });
 
+/**
+ * A sync_accounts task waiting on proof of control of notification URLs (AdCP 3.1): the task's request is
+ * reloaded from its workflow step; `account_ids` are the ids decided for the accounts it opens, by entry.
+ */
+export const ProveNotificationConfigsPayload = z.object({
+  v: z.literal(1),
+  tenant_id: z.string().min(1),
+  task_id: z.string().min(1),
+  account_ids: z.record(z.string(), z.string().min(1)),
+  /** The agent URL the challenges name (brand.json agents[].url), as the request reached it. */
+  seller_agent_url: z.string().min(1),
+});
+
 /** What Graphile Worker puts in a crontab job; the tasks read the clock themselves. */
 export const CronPayload = z.looseObject({ _cron: z.object({ ts: z.string(), backfilled: z.boolean().optional() }).optional() });
 
@@ -68,6 +81,8 @@ export const JOBS = {
   // Backoff e^n s: 8 attempts span about half an hour (e^1 + ... + e^7 s).
   deliver_webhook: { payload: DeliverWebhookPayload, maxAttempts: 8 },
   collect_delivery: { payload: CollectDeliveryPayload, maxAttempts: 5 },
+  // Its challenges are sent once per attempt; the last attempt that fails ends the task failed.
+  prove_notification_configs: { payload: ProveNotificationConfigsPayload, maxAttempts: 3 },
   // Backoff e^n s: 6 attempts span about ten minutes.
   notify_slack: { payload: NotifySlackPayload, maxAttempts: 6 },
   // Periodic: a failed run is retried by the next one.

@@ -34,6 +34,7 @@ import { pruneIdempotency } from './tasks/prune-idempotency-records.js';
 import { pruneHistory } from './tasks/prune-history.js';
 import { sendDeliveryReports } from './tasks/send-delivery-reports.js';
 import { notifySlack } from './tasks/notify-slack.js';
+import { proveNotificationConfigs } from './tasks/prove-notification-configs.js';
 import { CRON_ITEMS, JOBS } from './catalog.js';
 import { every } from './every.js';
 import { startQueueVacuum, type QueueVacuumOptions } from './queue-vacuum.js';
@@ -182,6 +183,7 @@ export async function startWorker(opts: {
     advance_flights: advanceFlights,
     send_delivery_reports: sendDeliveryReports,
     notify_slack: notifySlack,
+    prove_notification_configs: proveNotificationConfigs,
     close_stranded_webhooks: closeStrandedWebhooks,
     prune_idempotency_records: pruneIdempotency,
     prune_history: pruneHistory,

@@ -29,8 +29,11 @@ export interface AccountLookup {
   key?: NaturalKey;
 }
 
+/** What finding an account needs of the caller (a tool's context, or a job acting for a buyer). */
+export type AccountCaller = Pick<BuyerContext, 'tenant' | 'principal' | 'db' | 'accounts'>;
+
 /** Read-only half of resolveAccount, so callers can run it alongside other reads. */
-export async function findAccount(db: Queryable, ctx: BuyerContext, ref: AccountRef | undefined, fallbackBrand?: { domain?: string; brand_id?: string }): Promise<AccountLookup> {
+export async function findAccount(db: Queryable, ctx: AccountCaller, ref: AccountRef | undefined, fallbackBrand?: { domain?: string; brand_id?: string }): Promise<AccountLookup> {
   const scope = { tenantId: ctx.tenant.id, principalId: ctx.principal.id };
   // The per-process cache serves reads on the pool; a transaction reads for itself.
   const cache = db === ctx.db ? ctx.accounts : undefined;

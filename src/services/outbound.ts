@@ -47,7 +47,7 @@ export interface PostOptions {
   resolve?: LookupAll;
 }
 
-/** How much of a response body is read (and thrown away) before the connection is closed. */
+/** How much of a response body is read (and, but for postForBody, thrown away) before the connection is closed. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
 /**
@@ -55,13 +55,22 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
  * Rejects with PrivateAddressError when the address is not allowed, and with the network error otherwise
  * (a name that does not resolve, a refused connection, the timeout).
  */
-export function postTo(url: string, opts: PostOptions): Promise<number> {
+export async function postTo(url: string, opts: PostOptions): Promise<number> {
+  return (await post(url, opts, false)).status;
+}
+
+/** postTo, also giving the response body (its first 64 KiB, as UTF-8; a longer one is cut there). */
+export function postForBody(url: string, opts: PostOptions): Promise<{ status: number; body: string }> {
+  return post(url, opts, true);
+}
+
+function post(url: string, opts: PostOptions, keepBody: boolean): Promise<{ status: number; body: string }> {
   const u = new URL(url);
   const host = urlHost(u);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return Promise.reject(new Error(`unsupported protocol ${u.protocol}`));
   if (!opts.allowPrivate && isLiteralPrivateHost(host)) return Promise.reject(new PrivateAddressError(host));
   const request = u.protocol === 'https:' ? https.request : http.request;
-  return new Promise<number>((resolve, reject) => {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = request(u, {
       method: 'POST',
       headers: { ...opts.headers, 'content-length': String(Buffer.byteLength(opts.body)) },
@@ -76,12 +85,17 @@ export function postTo(url: string, opts: PostOptions): Promise<number> {
     });
     req.on('response', (res) => {
       const status = res.statusCode ?? 0;
+      const chunks: Buffer[] = [];
       let read = 0;
+      let settled = false;
       const done = () => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
-        resolve(status);
+        resolve({ status, body: keepBody ? Buffer.concat(chunks).toString('utf8') : '' });
       };
       res.on('data', (chunk: Buffer) => {
+        if (keepBody && read < MAX_RESPONSE_BYTES) chunks.push(chunk.subarray(0, MAX_RESPONSE_BYTES - read));
         read += chunk.length;
         if (read > MAX_RESPONSE_BYTES) {
           res.destroy();

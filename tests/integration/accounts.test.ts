@@ -83,7 +83,7 @@ describe('sync_accounts', () => {
         { account: { account_id: acme!.account_id }, payment_terms: 'net_45' },
         { account: { brand: { domain: 'acmeoutdoor.example' }, operator: 'pinnacle-agency.example' }, payment_terms: 'net_45' },
         { account: { account_id: acme!.account_id }, billing: 'agent' },
-        { account: { account_id: acme!.account_id }, notification_configs: [{ subscriber_id: 'buyer-primary', url: 'https://buyer.example/hooks', event_types: ['creative.status_changed'], active: true }] },
+        { account: { account_id: acme!.account_id }, notification_configs: [{ subscriber_id: 'buyer-primary', url: 'https://buyer.example/hooks', event_types: ['impairment'], active: true }] },
       ],
     });
     expect(res.isError, JSON.stringify(res.data)).toBe(false);
@@ -92,12 +92,13 @@ describe('sync_accounts', () => {
     expect(byId).toMatchObject({ account_id: acme!.account_id, action: 'updated', payment_terms: 'net_45', brand: { domain: 'acmeoutdoor.example' }, operator: 'pinnacle-agency.example' });
     expect(byKey).toMatchObject({ account_id: acme!.account_id, action: 'unchanged' });
     expect(provisioning).toMatchObject({ action: 'failed', errors: [{ code: 'UNSUPPORTED_PROVISIONING', field: 'accounts[2].billing' }] });
-    expect(notifications).toMatchObject({ action: 'failed', errors: [{ code: 'UNSUPPORTED_FEATURE', field: 'accounts[3].notification_configs' }] });
+    // A media buy's event type has no place among account subscribers (tests/integration/account-notifications.test.ts has the rest).
+    expect(notifications).toMatchObject({ action: 'failed', errors: [{ code: 'VALIDATION_ERROR', field: 'accounts[3].notification_configs[0].event_types[0]' }] });
     expect(await accountCount()).toBe(before);
     expect((await sql`select details->>'payment_terms' as terms, details->>'billing' as billing from accounts where id = ${acme!.account_id}`)[0]).toEqual({ terms: 'net_45', billing: 'operator' });
 
-    // A provisioning entry carrying notification_configs fails the same way, for an account that exists or not, and writes nothing.
-    const subs = [{ subscriber_id: 'buyer-primary', url: 'https://buyer.example/hooks', event_types: ['creative.status_changed'], active: true }];
+    // A provisioning entry whose notification_configs fail fails the same way, for an account that exists or not, and writes nothing.
+    const subs = [{ subscriber_id: 'buyer-primary', url: 'https://buyer.example/hooks', event_types: ['creative.purged'], active: true }];
     const provisioned = await call(buyer, 'sync_accounts', {
       adcp_version: '3.1',
       idempotency_key: key(),
@@ -109,13 +110,13 @@ describe('sync_accounts', () => {
     expect(provisioned.isError, JSON.stringify(provisioned.data)).toBe(false);
     if (have31Schemas) expect(responseProblems31('sync_accounts', provisioned.data)).toEqual([]);
     const [known, unknown] = provisioned.data.accounts as Record<string, unknown>[];
-    expect(known).toMatchObject({ account_id: acme!.account_id, action: 'failed', errors: [{ code: 'UNSUPPORTED_FEATURE', field: 'accounts[0].notification_configs' }] });
-    expect(unknown).toMatchObject({ action: 'failed', status: 'rejected', errors: [{ code: 'UNSUPPORTED_FEATURE', field: 'accounts[1].notification_configs' }] });
+    expect(known).toMatchObject({ account_id: acme!.account_id, action: 'failed', errors: [{ code: 'UNSUPPORTED_FEATURE', field: 'accounts[0].notification_configs[0].event_types[0]' }] });
+    expect(unknown).toMatchObject({ action: 'failed', status: 'rejected', errors: [{ code: 'UNSUPPORTED_FEATURE', field: 'accounts[1].notification_configs[0].event_types[0]' }] });
     expect(await accountCount()).toBe(before);
     expect((await sql`select details->>'payment_terms' as terms from accounts where id = ${acme!.account_id}`)[0]).toEqual({ terms: 'net_45' });
-    // An empty list (AdCP 3.1: remove every subscriber) asks for what this seller already does.
+    // An empty list (AdCP 3.1: remove every subscriber) on an account that has none changes nothing.
     const none = await call(buyer, 'sync_accounts', { adcp_version: '3.1', idempotency_key: key(), accounts: [{ account: { account_id: acme!.account_id }, payment_terms: 'net_45', notification_configs: [] }] });
-    expect((none.data.accounts as Record<string, unknown>[])[0]).toMatchObject({ account_id: acme!.account_id, action: 'unchanged', payment_terms: 'net_45' });
+    expect((none.data.accounts as Record<string, unknown>[])[0]).toMatchObject({ account_id: acme!.account_id, action: 'unchanged', payment_terms: 'net_45', notification_configs: [] });
 
     // A provisioning entry with a field missing is reported against that field, as before settings updates existed.
     const partial = await call(buyer, 'sync_accounts', { idempotency_key: key(), accounts: [{ brand: { domain: 'partial.example' }, billing: 'operator' }] });

@@ -104,7 +104,7 @@ export type SyncAction = 'created' | 'updated' | 'unchanged';
  */
 export async function syncAccount(
   db: Queryable,
-  p: { tenantId: string; principalId: string; terms: Record<string, unknown>; initialStatus: string; dryRun: boolean; settingsOnly?: boolean } & NaturalKey,
+  p: { tenantId: string; principalId: string; terms: Record<string, unknown>; initialStatus: string; dryRun: boolean; settingsOnly?: boolean; /** The id a new account gets (decided earlier); else a fresh one. */ id?: string } & NaturalKey,
 ): Promise<{ action: SyncAction; account?: AccountRow }> {
   const where = byNaturalKey(p);
   let [existing] = await db.select().from(accounts).where(where).for('update');
@@ -113,7 +113,7 @@ export async function syncAccount(
     const [created] = await db
       .insert(accounts)
       .values({
-        id: newId('acct'),
+        id: p.id ?? newId('acct'),
         tenantId: p.tenantId,
         principalId: p.principalId,
         name: `${p.brandDomain}${p.brandId ? ` (${p.brandId})` : ''} via ${p.operator}${p.sandbox ? ' (sandbox)' : ''}`,

@@ -6,6 +6,7 @@
  * Seeded products are visible to the seeding principal only.
  */
 import { isLegalCreativeTransition, isLegalMediaBuyTransition } from '@adcp/sdk/server';
+import { queueCreativeStatusChanged } from '../../services/account-notifications.js';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db, Queryable } from '../client.js';
 import { publishChange } from '../notify.js';
@@ -133,15 +134,18 @@ export async function forceMediaBuyStatus(
 export async function forceCreativeStatus(db: Db, p: Scope & { creativeId: string; status: CreativeTarget; rejectionReason?: string }): Promise<Transition> {
   return db.transaction(async (tx) => {
     const where = and(eq(creatives.tenantId, p.tenantId), eq(creatives.principalId, p.principalId), eq(creatives.id, p.creativeId));
-    const [row] = await tx.select({ status: creatives.status }).from(creatives).where(where).for('update');
+    const [row] = await tx.select({ status: creatives.status, accountId: sql<string | null>`${creatives.details}->>'account_id'` }).from(creatives).where(where).for('update');
     if (!row) return { outcome: 'not_found' };
     if (row.status === p.status) return { outcome: 'ok', previous: row.status, current: p.status };
     if (!isLegalCreativeTransition(row.status as CreativeTarget, p.status)) return { outcome: 'illegal', previous: row.status };
     const reason = p.status === 'rejected' ? { rejection_reason: p.rejectionReason ?? 'Rejected by the seller (comply_test_controller).' } : {};
-    await tx
+    const [changed] = await tx
       .update(creatives)
       .set({ status: p.status, details: sql`(${creatives.details} - 'rejection_reason') || ${JSON.stringify(reason)}::jsonb`, updatedAt: sql`now()` })
-      .where(where);
+      .where(where)
+      .returning({ updatedAt: creatives.updatedAt });
+    // The controller acts as the seller: the account's creative.status_changed subscribers (AdCP 3.1) hear of it.
+    await queueCreativeStatusChanged(tx, { ...p, accountId: row.accountId, from: row.status, to: p.status, reasonDetail: reason.rejection_reason, initiator: 'seller', observedAt: changed!.updatedAt });
     return { outcome: 'ok', previous: row.status, current: p.status };
   });
 }

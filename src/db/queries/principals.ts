@@ -1,5 +1,5 @@
 /** Resolving a bearer token to its buyer and tenant. */
-import { eq } from 'drizzle-orm';
+import { and, eq, type SQL } from 'drizzle-orm';
 import type { Queryable } from '../client.js';
 import { principals, tenants, type TenantSettings } from '../schema/index.js';
 import { hashToken } from '../../domain/ids.js';
@@ -19,6 +19,15 @@ export interface Tenant {
 }
 
 export async function findPrincipalByToken(db: Queryable, token: string): Promise<{ principal: Principal; tenant: Tenant; suspended: boolean } | undefined> {
+  return findPrincipalWhere(db, eq(principals.tokenHash, hashToken(token)));
+}
+
+/** A buyer by id, with its tenant (a job acting for it). */
+export async function findPrincipal(db: Queryable, p: { tenantId: string; principalId: string }): Promise<{ principal: Principal; tenant: Tenant; suspended: boolean } | undefined> {
+  return findPrincipalWhere(db, and(eq(principals.tenantId, p.tenantId), eq(principals.id, p.principalId))!);
+}
+
+async function findPrincipalWhere(db: Queryable, where: SQL): Promise<{ principal: Principal; tenant: Tenant; suspended: boolean } | undefined> {
   const rows = await db
     .select({
       id: principals.id,
@@ -32,7 +41,7 @@ export async function findPrincipalByToken(db: Queryable, token: string): Promis
     })
     .from(principals)
     .innerJoin(tenants, eq(tenants.id, principals.tenantId))
-    .where(eq(principals.tokenHash, hashToken(token)))
+    .where(where)
     .limit(1);
   const r = rows[0];
   if (!r) return undefined;

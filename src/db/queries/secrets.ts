@@ -148,6 +148,25 @@ async function reseal(sql: postgres.ReservedSql, box: SecretBox, logger: Logger)
               from webhook_deliveries where authentication is not null order by id`,
     (id, next, raw) => sql`update webhook_deliveries set authentication = ${JSON.stringify(next.authentication)}::jsonb where id = ${id} and authentication::text = ${raw}`,
   );
+  // AdCP 3.1 account notification subscribers (keyed by account and subscriber: the row id below is both, as JSON).
+  await rewrite(
+    await sql<Row[]>`select json_build_array(account_id, subscriber_id)::text as id, tenant_id, principal_id, json_build_object('authentication', authentication) as config, authentication::text as raw
+              from account_notification_configs where authentication is not null order by account_id, subscriber_id`,
+    (id, next, raw) => {
+      const [accountId, subscriberId] = JSON.parse(id) as [string, string];
+      return sql`update account_notification_configs set authentication = ${JSON.stringify(next.authentication)}::jsonb
+                 where account_id = ${accountId} and subscriber_id = ${subscriberId} and authentication::text = ${raw}`;
+    },
+  );
+  // Credentials a task's request carried for its job (sync_accounts' notification subscribers), by their place in it.
+  const steps = await sql<{ id: string; tenant_id: string; principal_id: string | null; blocks: Record<string, Record<string, unknown>>; raw: string }[]>`
+    select id, tenant_id, principal_id, request_credentials as blocks, request_credentials::text as raw from workflow_steps where request_credentials is not null order by id`;
+  for (const st of steps) {
+    const next = Object.fromEntries(Object.entries(st.blocks).map(([path, auth]) => [path, buyerConfig(st.tenant_id, st.principal_id, { authentication: auth })?.authentication ?? auth]));
+    if (Object.entries(next).some(([path, auth]) => auth !== st.blocks[path])) {
+      resealed += (await sql`update workflow_steps set request_credentials = ${JSON.stringify(next)}::jsonb where id = ${st.id} and request_credentials::text = ${st.raw}`).count;
+    }
+  }
   const accounts = await sql<{ id: string; tenant_id: string; principal_id: string; agents: HasAuthentication[]; raw: string }[]>`
     select id, tenant_id, principal_id, details -> 'governance_agents' as agents, (details -> 'governance_agents')::text as raw
     from accounts where jsonb_typeof(details -> 'governance_agents') = 'array' order by id`;

@@ -1,6 +1,6 @@
 /** Tenants (publishers), their buyers (principals) and the buyers' billing accounts. */
 import { sql } from 'drizzle-orm';
-import { boolean, index, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 export interface TenantSettings {
   /** 'auto': an unknown brand+operator opens an account on first use. */
@@ -74,6 +74,35 @@ export const accounts = pgTable(
   (t) => [
     uniqueIndex('accounts_natural_key_uq').on(t.tenantId, t.principalId, t.brandDomain, t.brandId, t.operator, t.sandbox),
     index('accounts_principal_idx').on(t.tenantId, t.principalId),
+  ],
+);
+
+/**
+ * AdCP 3.1 account-level notification subscribers (sync_accounts notification_configs), keyed by the buyer's
+ * subscriber_id within the account, in the order sent. `proof` is the hash of the tuple (account, subscriber,
+ * URL, delivery auth, event types) the receiver last proved control of; an active subscriber always has one.
+ * Legacy credentials are sealed (bound to the buyer), never echoed.
+ */
+export const accountNotificationConfigs = pgTable(
+  'account_notification_configs',
+  {
+    accountId: text('account_id').notNull().references(() => accounts.id, { onDelete: 'cascade' }),
+    subscriberId: text('subscriber_id').notNull(),
+    tenantId: text('tenant_id').notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    principalId: text('principal_id').notNull().references(() => principals.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    url: text('url').notNull(),
+    eventTypes: jsonb('event_types').$type<string[]>().notNull(),
+    authentication: jsonb('authentication').$type<{ schemes: string[]; credentials: string } | null>(),
+    active: boolean('active').notNull(),
+    proof: text('proof'),
+    provedAt: timestamp('proved_at', { withTimezone: true }),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.accountId, t.subscriberId] }),
+    // Subscribers holding a buyer's credentials, which start-up re-seals after a key rotation.
+    index('account_notification_configs_credentials_idx').on(t.accountId).where(sql`${t.authentication} is not null`),
   ],
 );
 

@@ -27,6 +27,12 @@ export const workflowSteps = pgTable(
     pushNotificationConfig: jsonb('push_notification_config').$type<Record<string, unknown>>(),
     /** update_media_buy: the buy as it was before the update, to restore if every ad server refuses it (src/db/queries/update-undo.ts). */
     undo: jsonb('undo').$type<Record<string, unknown>>(),
+    /**
+     * Credentials the request carried that the task's job still needs, sealed, by the JSON path of their block
+     * in the request (sync_accounts: "accounts/0/notification_configs/1"); the request itself keeps none. Dropped
+     * when the task ends, as push_notification_config's are.
+     */
+    requestCredentials: jsonb('request_credentials').$type<Record<string, { schemes?: string[]; credentials?: string }>>(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

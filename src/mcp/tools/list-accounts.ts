@@ -2,6 +2,8 @@
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import { listAccountsPage } from '../../db/queries/accounts.js';
+import { notificationConfigsOf } from '../../db/queries/notification-configs.js';
+import { echoNotificationConfig } from '../../domain/notification-configs.js';
 import { toAdcpAccountDetail } from '../../domain/account-view.js';
 import { accountScope, type AccountRef } from '../resolve-account.js';
 import { AdcpError } from '../../domain/errors.js';
@@ -33,7 +35,7 @@ export default defineTool({
   name: 'list_accounts',
   title: 'List accounts',
   description:
-    'List your accounts with this seller (account_id, name, status, brand, operator, sandbox, billing). Filter by status or sandbox; paginate with pagination.max_results and pagination.cursor. Open accounts with sync_accounts.',
+    'List your accounts with this seller (account_id, name, status, brand, operator, sandbox, billing; notification_configs, the webhook subscribers set with sync_accounts). Filter by status or sandbox; paginate with pagination.max_results and pagination.cursor. Open accounts with sync_accounts.',
   input: TOOL_REQUEST_SCHEMAS.list_accounts! as unknown as z.ZodType<Input>,
   output: z.looseObject({ accounts: z.array(z.looseObject({ account_id: z.string() })).optional() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -52,8 +54,13 @@ export default defineTool({
     });
     const page = rows.slice(0, limit);
     const more = rows.length > limit;
+    // AdCP 3.1: each account's notification subscribers as applied, without their credentials.
+    const subscribers = await notificationConfigsOf(ctx.db, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, accountIds: page.map((a) => a.id) });
     return {
-      accounts: page.map(toAdcpAccountDetail),
+      accounts: page.map((a) => {
+        const configs = subscribers.get(a.id);
+        return { ...toAdcpAccountDetail(a), ...(configs && { notification_configs: configs.map(echoNotificationConfig) }) };
+      }),
       pagination: { has_more: more, ...(more && { cursor: encodeCursor(page.at(-1)!.id) }) },
     };
   },

@@ -3,48 +3,37 @@
  * account keyed by brand + operator (+ sandbox), with billing and payment terms
  * kept in its details. Upsert semantics, one transaction, idempotency-keyed.
  * delete_missing closes the buyer's synced accounts it did not list; dry_run
- * reports what would happen and writes nothing.
+ * reports what would happen and writes nothing (src/services/account-sync.ts).
  *
  * AdCP 3.1 settings-update entries name an existing account (`account`: an
  * account_id or brand + operator) instead of provisioning one: they may change
  * payment_terms and billing_entity. One that also carries brand, operator or
- * billing fails with UNSUPPORTED_PROVISIONING. Account-level notification_configs
- * (creative.status_changed and wholesale feed subscriptions) are not offered
- * yet: an entry of either kind carrying them fails with UNSUPPORTED_FEATURE
- * rather than having them dropped.
+ * billing fails with UNSUPPORTED_PROVISIONING.
+ *
+ * AdCP 3.1 account-level notification_configs (creative.status_changed) replace
+ * the account's subscribers. A new or changed active subscriber must first
+ * prove control of its URL, which takes a POST to it: such a request is stored
+ * as a task (status submitted) and the prove_notification_configs job sends the
+ * challenges and completes it. A 3.0 caller's entry carrying them fails with
+ * UNSUPPORTED_FEATURE rather than having them dropped.
  */
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import type { Tx } from '../../db/client.js';
-import { closeUnsyncedAccounts, lockAccountSync, syncAccount, type AccountRow } from '../../db/queries/accounts.js';
-import { ACCOUNT_TERMS, publicTerms, toAdcpAccountDetail } from '../../domain/account-view.js';
-import { SUPPORTED_BILLING } from '../../domain/seller-capabilities.js';
+import { insertWorkflowStep } from '../../db/queries/workflow.js';
+import { negotiateVersion } from '../../domain/adcp-release.js';
 import { AdcpError } from '../../domain/errors.js';
+import { newId } from '../../domain/ids.js';
+import { NotificationConfigSchema } from '../../domain/notification-configs.js';
+import { checkWebhookConfig, withoutCredentials } from '../../domain/webhooks.js';
+import { enqueueJob } from '../../jobs/enqueue.js';
+import { isSettingsUpdate, pushMayReachPrivate, syncAccounts, type ChallengeNeeded, type SyncAccountsInput, type SyncRun } from '../../services/account-sync.js';
+import { sealBuyerAuthentication, sealBuyerCredentials, secretBox, secretContext } from '../../services/secret-box.js';
 import type { BuyerContext } from '../context.js';
-import { findAccount, type AccountRef } from '../resolve-account.js';
-import { defineTool } from '../define-tool.js';
+import { defineTool, validationError } from '../define-tool.js';
 import { idempotentMutation } from '../idempotency.js';
 
-interface AccountRequest {
-  brand: { domain: string; brand_id?: string; [k: string]: unknown };
-  operator: string;
-  billing?: string;
-  billing_entity?: Record<string, unknown>;
-  payment_terms?: string;
-  sandbox?: boolean;
-  [k: string]: unknown;
-}
-interface SettingsUpdate {
-  account: AccountRef;
-  billing_entity?: Record<string, unknown>;
-  payment_terms?: string;
-  notification_configs?: unknown[];
-  [k: string]: unknown;
-}
-type Entry = AccountRequest | SettingsUpdate;
-type Input = { accounts: Entry[]; delete_missing?: boolean; dry_run?: boolean; idempotency_key?: string; [k: string]: unknown };
-
-const isSettingsUpdate = (e: Entry): e is SettingsUpdate => 'account' in e && !!e.account;
+type Input = SyncAccountsInput;
 
 const SettingsUpdateEntry = z.looseObject({
   account: z.looseObject({
@@ -65,108 +54,61 @@ const RequestSchema = (() => {
   return base.extend({ accounts: z.array(z.union([base.shape.accounts.element, SettingsUpdateEntry])).min(1) });
 })();
 
-/** Subscribers asked for: an empty list (AdCP 3.1: remove every subscriber) asks for what this seller already does. */
-const asksForNotifications = (e: Record<string, unknown>) => e.notification_configs !== undefined && !(Array.isArray(e.notification_configs) && e.notification_configs.length === 0);
-const NO_NOTIFICATION_CONFIGS = 'This seller does not offer account-level notification subscriptions; media buy webhooks are set per request with push_notification_config.';
+/** AdCP 3.1 notification_configs, each entry's shape (event types, URLs and proofs are judged per account later). */
+const NotificationConfigsShape = z.object({ accounts: z.array(z.looseObject({ notification_configs: z.array(NotificationConfigSchema).optional() })) });
 
-async function updateSettings(tx: Tx, ctx: BuyerContext, req: SettingsUpdate, i: number, dryRun: boolean): Promise<{ result: Record<string, unknown>; keep?: string }> {
-  const account = await findAccount(tx, ctx, req.account).then(
-    (r) => r.account,
-    (e: unknown) => {
-      if (e instanceof AdcpError && e.code === 'ACCOUNT_NOT_FOUND') return undefined;
-      throw e;
-    },
+/** A challenge is owed: the sync is rolled back to its savepoint and runs as a task instead. */
+class AwaitingProof {
+  constructor(readonly challenges: ChallengeNeeded[]) {}
+}
+
+/**
+ * Store the request as a sync_accounts task (its credentials sealed beside it, not in it) and queue the job that
+ * proves the subscribers' URLs and then applies it.
+ */
+async function submit(tx: Tx, ctx: BuyerContext, input: Input, run: SyncRun, challenges: ChallengeNeeded[]): Promise<Record<string, unknown>> {
+  const taskId = newId('task');
+  const credentials = secretContext.buyerCredentials(ctx.tenant.id, ctx.principal.id);
+  const requestCredentials: Record<string, { schemes?: string[]; credentials?: string }> = {};
+  input.accounts.forEach((e, i) =>
+    (e.notification_configs as { authentication?: { schemes: string[]; credentials: string } }[] | undefined)?.forEach((c, j) => {
+      if (c.authentication) requestCredentials[`accounts/${i}/notification_configs/${j}`] = sealBuyerAuthentication(secretBox(), credentials, c.authentication);
+    }),
   );
-  if (!account) {
-    throw new AdcpError('ACCOUNT_NOT_FOUND', 'No account of yours matches this brand + operator.', { field: `accounts[${i}].account`, suggestion: 'Provision it first (brand + operator + billing without `account`), or use an account_id from list_accounts.' });
-  }
-  const echo = { brand: account.brand, operator: account.operator };
-  const failed = (code: string, message: string, field: string) => ({ result: { ...toAdcpAccountDetail(account), ...echo, action: 'failed', errors: [{ code, message, field }] }, keep: account.id });
-  const provisioning = (['brand', 'operator', 'billing'] as const).find((k) => req[k] !== undefined);
-  if (provisioning) return failed('UNSUPPORTED_PROVISIONING', `A settings update (with \`account\`) cannot carry ${provisioning}: billing, brand and operator are fixed when the account is provisioned.`, `accounts[${i}].${provisioning}`);
-  if (asksForNotifications(req)) {
-    return failed('UNSUPPORTED_FEATURE', NO_NOTIFICATION_CONFIGS, `accounts[${i}].notification_configs`);
-  }
-  const terms = Object.fromEntries((['billing_entity', 'payment_terms'] as const).filter((k) => req[k] !== undefined).map((k) => [k, req[k]]));
-  const key = { brandDomain: account.brandDomain, brandId: account.brandId, operator: account.operator, sandbox: account.sandbox };
-  const { action, account: after } = await syncAccount(tx, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, ...key, terms, initialStatus: account.status, dryRun, settingsOnly: true });
-  return { result: accountResult(after ?? account, action, echo), keep: account.id };
-}
-
-/** The stored account, with brand and operator echoed as the buyer sent them (buyers reuse them as their account reference). */
-function accountResult(a: AccountRow, action: string, echo?: { brand: unknown; operator: string }): Record<string, unknown> {
-  return { ...toAdcpAccountDetail(a), ...echo, action };
-}
-
-async function sync(tx: Tx, ctx: BuyerContext, input: Input): Promise<Record<string, unknown>> {
-  const dryRun = input.dry_run ?? false;
-  const initialStatus = ctx.tenant.settings.account_approval_mode === 'manual' ? 'pending_approval' : 'active';
-  const results: Record<string, unknown>[] = [];
-  const keep: string[] = [];
-  await lockAccountSync(tx, { tenantId: ctx.tenant.id, principalId: ctx.principal.id });
-  for (const [i, entry] of input.accounts.entries()) {
-    if (isSettingsUpdate(entry)) {
-      const { result, keep: id } = await updateSettings(tx, ctx, entry, i, dryRun);
-      results.push(result);
-      if (id) keep.push(id);
-      continue;
-    }
-    const req = entry;
-    const key = { brandDomain: req.brand.domain.toLowerCase(), brandId: req.brand.brand_id ?? '', operator: req.operator.toLowerCase(), sandbox: req.sandbox ?? false };
-    const terms = Object.fromEntries(ACCOUNT_TERMS.filter((k) => req[k] !== undefined).map((k) => [k, req[k]]));
-    const echo = { brand: req.brand, operator: req.operator };
-    const billing = (req as { billing?: string }).billing;
-    if (billing !== undefined && !(SUPPORTED_BILLING as readonly string[]).includes(billing)) {
-      // Refused, not taken: the seller invoices only as its capabilities declare (account.supported_billing).
-      results.push({
-        status: 'rejected',
-        account_scope: 'operator_brand',
-        sandbox: key.sandbox,
-        ...echo,
-        action: 'failed',
-        errors: [{ code: 'BILLING_NOT_SUPPORTED', message: `This seller does not bill the ${billing}; it bills ${SUPPORTED_BILLING.join(' or ')}.`, field: `accounts[${i}].billing`, suggestion: `Send billing "${SUPPORTED_BILLING[0]}" or "${SUPPORTED_BILLING[1]}".`, details: { scope: 'capability', supported_billing: [...SUPPORTED_BILLING] } }],
-      });
-      continue;
-    }
-    if (asksForNotifications(req)) {
-      // Refused, not dropped, as on a settings update; the account (if there is one) stays as it was.
-      const { account: existing } = await syncAccount(tx, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, ...key, terms: {}, initialStatus, dryRun: true });
-      if (existing) keep.push(existing.id);
-      results.push({
-        ...(existing ? toAdcpAccountDetail(existing) : { status: 'rejected', account_scope: 'operator_brand', sandbox: key.sandbox }),
-        ...echo,
-        action: 'failed',
-        errors: [{ code: 'UNSUPPORTED_FEATURE', message: NO_NOTIFICATION_CONFIGS, field: `accounts[${i}].notification_configs` }],
-      });
-      continue;
-    }
-    const { action, account } = await syncAccount(tx, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, ...key, terms, initialStatus, dryRun });
-    if (account) keep.push(account.id);
-    results.push(
-      account
-        ? accountResult(account, action, echo)
-        : { ...echo, action, status: initialStatus, account_scope: 'operator_brand', sandbox: key.sandbox, ...publicTerms(terms) },
-    );
-  }
-  if (input.delete_missing) {
-    const closed = await closeUnsyncedAccounts(tx, { tenantId: ctx.tenant.id, principalId: ctx.principal.id, keepIds: keep, dryRun });
-    results.push(...closed.map((a) => accountResult({ ...a, status: 'closed' }, 'updated')));
-  }
-  return { accounts: results, ...(dryRun && { dry_run: true }) };
+  const push = input.push_notification_config as Record<string, unknown> | undefined;
+  await insertWorkflowStep(tx, {
+    id: taskId,
+    tenantId: ctx.tenant.id,
+    principalId: ctx.principal.id,
+    stepType: 'sync_accounts',
+    status: 'pending',
+    owner: 'system',
+    request: withoutCredentials(input as Record<string, unknown>),
+    pushNotificationConfig: sealBuyerCredentials(secretBox(), credentials, push ?? null),
+    requestCredentials: Object.keys(requestCredentials).length ? requestCredentials : null,
+  });
+  await enqueueJob(tx, 'prove_notification_configs', { v: 1, tenant_id: ctx.tenant.id, task_id: taskId, account_ids: run.newAccountIds, seller_agent_url: `${ctx.agentUrl}/mcp` }, { jobKey: `prove_notification_configs:${taskId}` });
+  const urls = [...new Set(challenges.map((c) => c.config.url))];
+  return {
+    status: 'submitted',
+    task_id: taskId,
+    ...(input.idempotency_key && { idempotency_key: input.idempotency_key }),
+    message: `Proving control of ${urls.length === 1 ? 'the notification URL' : `${urls.length} notification URLs`} (a signed webhook.challenge POST each must be answered with the challenge echoed) before applying this sync. Poll tasks/get with task_id ${taskId}.`,
+  };
 }
 
 export default defineTool({
   name: 'sync_accounts',
   title: 'Sync accounts',
   description:
-    'Declare the advertiser accounts you buy for: accounts[{brand {domain, brand_id?}, operator, billing, payment_terms?, sandbox?}] plus an idempotency_key. Creates or updates one account per brand + operator (+ sandbox) and returns account_id and status for each; use the account_id (or brand + operator) as `account` on create_media_buy. An entry with `account` (account_id, or brand + operator) instead updates the payment_terms or billing_entity of that existing account (AdCP 3.1). delete_missing closes your synced accounts not listed; dry_run previews.',
+    'Declare the advertiser accounts you buy for: accounts[{brand {domain, brand_id?}, operator, billing, payment_terms?, sandbox?}] plus an idempotency_key. Creates or updates one account per brand + operator (+ sandbox) and returns account_id and status for each; use the account_id (or brand + operator) as `account` on create_media_buy. An entry with `account` (account_id, or brand + operator) instead updates the payment_terms or billing_entity of that existing account (AdCP 3.1). AdCP 3.1 notification_configs [{subscriber_id, url (https), event_types ["creative.status_changed"], authentication?, active?}] replace the account\'s webhook subscribers; a new or changed active one must answer a signed webhook.challenge POST first, so such a sync answers status "submitted" with a task_id (poll tasks/get). delete_missing closes your synced accounts not listed; dry_run previews.',
   // billing is required by AdCP; agents often omit it, and operator billing is the common case.
   input: z.preprocess((a) => {
     if (!a || typeof a !== 'object' || !Array.isArray((a as Input).accounts)) return a;
     return { ...a, accounts: (a as Input).accounts.map((x) => (x && typeof x === 'object' && !('billing' in x) && !('account' in x) ? { ...x, billing: 'operator' } : x)) };
   }, RequestSchema) as unknown as z.ZodType<Input>,
   output: z.looseObject({ accounts: z.array(z.looseObject({ action: z.string(), status: z.string() })).optional() }),
-  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   auth: 'required',
   async handle(input, ctx) {
     const seen = new Set<string>();
@@ -178,9 +120,32 @@ export default defineTool({
       }
       seen.add(k);
     });
-    if (input.dry_run) return ctx.db.transaction((tx) => sync(tx, ctx, input));
+    const release = negotiateVersion(input);
+    if (release === '3.1') {
+      const shape = NotificationConfigsShape.safeParse(input);
+      if (!shape.success) throw validationError(shape.error.issues, input, NotificationConfigsShape);
+    }
+    const push = input.push_notification_config as { url?: unknown } | undefined;
+    // The task's webhook (sent only when the sync runs as a task) may reach this machine only where every account named is a sandbox one under testing.
+    if (push) checkWebhookConfig(push, pushMayReachPrivate(ctx.tenant.settings, input), 'push_notification_config');
+    const run = (): SyncRun => ({ release, mode: 'request', newAccountIds: {}, proved: new Map(), now: ctx.now() });
+    // A dry run sends no challenge: an active subscriber in its answer is what the sync would ask to prove.
+    if (input.dry_run) return ctx.db.transaction(async (tx) => (await syncAccounts(tx, ctx, input, { ...run(), mode: 'complete' })).response);
     try {
-      return await idempotentMutation(ctx, 'sync_accounts', input, (tx) => sync(tx, ctx, input));
+      return await idempotentMutation(ctx, 'sync_accounts', input, async (tx) => {
+        const r = run();
+        const done = await tx
+          .transaction(async (sp) => {
+            const { response, challenges } = await syncAccounts(sp, ctx, input, r);
+            if (challenges.length) throw new AwaitingProof(challenges);
+            return response;
+          })
+          .catch((err: unknown) => {
+            if (err instanceof AwaitingProof) return err;
+            throw err;
+          });
+        return done instanceof AwaitingProof ? submit(tx, ctx, input, r, done.challenges) : done;
+      });
     } finally {
       ctx.accounts?.forget(ctx.tenant.id);
     }
