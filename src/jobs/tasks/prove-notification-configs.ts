@@ -100,7 +100,9 @@ export async function proveNotificationConfigs(rawPayload: unknown, job: JobInfo
       });
     const key = challenges.length ? await ensureWebhookSigningKey(deps.db, tenantId) : undefined;
     const proved = new Map<string, string>();
-    for (const c of challenges) if (await challenge(c, sellerAgentUrl, key!, log)) proved.set(`${c.entry}/${c.config.subscriberId}`, c.key);
+    // All at once: up to 16 subscribers an account, each given up to 10 s to answer.
+    const answered = await Promise.all(challenges.map((c) => challenge(c, sellerAgentUrl, key!, log)));
+    challenges.forEach((c, i) => answered[i] && proved.set(`${c.entry}/${c.config.subscriberId}`, c.key));
     await deps.db.transaction(async (tx) => {
       const locked = await lockWorkflowStep(tx, { tenantId, id: taskId });
       if (!locked || !OPEN.includes(locked.status)) return;
