@@ -8,7 +8,7 @@ import { bootApp, resolveDatabase } from './app.js';
 import { warnIfDriverUnpatched } from './db/driver-check.js';
 import { loadConfig, type Config } from './config.js';
 import { brokenDatabaseConnection, connect } from './db/client.js';
-import { takeOverShutdownSignals } from './db/embedded.js';
+import { EmbeddedDatabaseError, takeOverShutdownSignals } from './db/embedded.js';
 import { DatabaseUnreachableError, migrateDatabase } from './db/migrate.js';
 import { createLogger, type Logger } from './logger.js';
 import { startHttpServer } from './mcp/http.js';
@@ -144,6 +144,7 @@ async function main(): Promise<void> {
     fail((err as Error).message);
   }
   const logger = createLogger(config.logLevel, { service: 'sales-agent' });
+  embeddedDataDir = config.databaseUrl ? undefined : config.dataDir;
   // A long-running process whose state lives in Postgres: a stray rejected promise is logged with its error, not
   // fatal. postgres.js leaves one behind for a connection that breaks mid-query (a Postgres restart or failover, the
   // queries themselves failing as they should): that is expected then, so a warning; anything else is an error.
@@ -187,6 +188,9 @@ async function main(): Promise<void> {
   }
 }
 
+/** Without DATABASE_URL: the data folder of the embedded database, which the messages below name instead. */
+let embeddedDataDir: string | undefined;
+
 /** Postgres refusing us (no such database or role, bad password) or nothing listening where DATABASE_URL points: a plain line, no stack. */
 function databaseMisconfigured(err: unknown): string | undefined {
   const e = err as { code?: unknown; message?: unknown } | null;
@@ -194,14 +198,25 @@ function databaseMisconfigured(err: unknown): string | undefined {
   const refused = ['3D000', '28000', '28P01'].includes(e.code);
   const unreachable = ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT'].includes(e.code);
   if (!refused && !unreachable) return undefined;
+  if (embeddedDataDir) {
+    return `${e.message} (${e.code}). Check the embedded Postgres of the data folder ${embeddedDataDir} (SALES_AGENT_DATA_DIR)${unreachable ? ': its server does not answer (LOG_LEVEL=trace shows its log).' : ': embedded-postgres.json there must hold the password its database was made with.'}`;
+  }
   return `${e.message} (${e.code}). Check DATABASE_URL${unreachable ? ': is Postgres running at that host and port?' : ': the database, user and password.'}`;
+}
+
+function oneLine(err: unknown): string | undefined {
+  if (err instanceof DatabaseUnreachableError && embeddedDataDir) {
+    return `no Postgres answered at ${err.where} within ${err.seconds} s: check the embedded Postgres of the data folder ${embeddedDataDir} (SALES_AGENT_DATA_DIR; LOG_LEVEL=trace shows its log)`;
+  }
+  if (err instanceof SecretKeyError || err instanceof DatabaseUnreachableError || err instanceof EmbeddedDatabaseError) return err.message;
+  return databaseMisconfigured(err);
 }
 
 main().catch((err) => {
   // An option the command does not know, or one missing its value: the usage, as for any other bad argument.
   if (typeof err?.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS_')) fail((err as Error).message);
   // A key problem, or a database that is not there or will not have us, is the operator's to fix: said plainly. Anything else with its stack.
-  const text = err instanceof SecretKeyError || err instanceof DatabaseUnreachableError ? err.message : (databaseMisconfigured(err) ?? (err instanceof Error ? (err.stack ?? err.message) : String(err)));
+  const text = oneLine(err) ?? (err instanceof Error ? (err.stack ?? err.message) : String(err));
   process.stderr.write(`sales-agent: ${text}\n`);
   process.exit(1);
 });

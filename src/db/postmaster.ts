@@ -1,0 +1,96 @@
+/**
+ * The embedded server's lock file, postmaster.pid, and the process it names. A crash can leave the file behind
+ * two ways: the agent killed (kill -9) while its Postgres, a separate process, runs on with no one to stop it; or
+ * the whole machine gone (a reboot) and the file's process id since given to some other process. Postgres refuses
+ * to start while that id is any live process of its user, so start-up tells these cases apart here: on Linux from
+ * /proc (the postmaster's program and its working directory, which Postgres sets to its data folder), elsewhere from
+ * `ps` (the program only); when neither can tell, the caller keeps to what Postgres itself decides.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+export interface PidFile {
+  pid: number;
+  port: number;
+  /** Postgres writes "ready" once it accepts connections. */
+  ready: boolean;
+  /** The file as read, so that it is removed only if no one has rewritten it since. */
+  text: string;
+}
+
+export async function readPidFile(pgDir: string): Promise<PidFile | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(path.join(pgDir, 'postmaster.pid'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const lines = text.split('\n');
+  return { pid: Number(lines[0]) || 0, port: Number(lines[3]) || 0, ready: lines[7]?.trim() === 'ready', text };
+}
+
+const procfs = existsSync('/proc/self/stat');
+
+/** A process that has ended but was never reaped (its parent, say a container's init, does not wait) is dead. */
+function zombie(pid: number): boolean {
+  if (!procfs) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return /^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
+  }
+}
+
+/** The process is there (ours to signal or another user's) and not a zombie. */
+export function running(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  return !zombie(pid);
+}
+
+const isPostgresProgram = (program: string) => ['postgres', 'postmaster'].includes(path.basename(program.trim()).replace(/\.exe$/i, ''));
+
+function psProgram(pid: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile('ps', ['-o', 'comm=', '-p', String(pid)], { timeout: 2000 }, (err, stdout) => resolve(err ? undefined : stdout.trim() || undefined));
+  });
+}
+
+/**
+ * What the live process `pid` is: `ours`, the postmaster of this data folder; `other`, anything else (a process
+ * that took over the id, or the postmaster of another folder); `unknown` when this system will not say.
+ */
+export async function identify(pid: number, pgDir: string): Promise<'ours' | 'other' | 'unknown'> {
+  if (!procfs) {
+    const program = await psProgram(pid);
+    return program !== undefined && !isPostgresProgram(program) ? 'other' : 'unknown';
+  }
+  let argv0: string;
+  try {
+    argv0 = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')[0] ?? '';
+  } catch {
+    return 'unknown';
+  }
+  if (!isPostgresProgram(argv0)) return 'other';
+  try {
+    const [cwd, dir] = await Promise.all([fs.readlink(`/proc/${pid}/cwd`), fs.realpath(pgDir)]);
+    return cwd === dir ? 'ours' : 'other';
+  } catch {
+    return 'unknown'; // a postgres of another user, whose directory we may not see
+  }
+}
+
+/** Removes the lock file if it is still the one `seen` (a server starting meanwhile writes its own). */
+export async function removeStalePidFile(pgDir: string, seen: PidFile): Promise<boolean> {
+  const now = await readPidFile(pgDir);
+  if (now?.text !== seen.text) return false;
+  await fs.rm(path.join(pgDir, 'postmaster.pid'), { force: true });
+  return true;
+}
