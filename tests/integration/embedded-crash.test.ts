@@ -1,6 +1,9 @@
 /**
- * The embedded Postgres after a crash of the process that ran it, and what the CLI says when it will not come up:
- * in embedded mode a failure names the data folder, not DATABASE_URL, which is not set. Needs `npm run build`.
+ * The embedded Postgres after a crash of the process that ran it, and what the CLI says when it will not come up.
+ * `serve` killed with kill -9 leaves its Postgres running (a separate process): the next process on the data folder
+ * adopts it and stops it on exit, where it used to share it with no one left to stop it. A process sharing the
+ * server of a live `serve` (a `worker`) must still never stop it. Failures in embedded mode name the data folder,
+ * not DATABASE_URL, which is not set. Needs `npm run build`.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -10,12 +13,18 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres } from '../../src/db/embedded.js';
+import { running } from '../../src/db/postmaster.js';
 import { createLogger } from '../../src/logger.js';
+import { waitFor } from '../helpers/app.js';
+import { killAll, spawnCli, waitOn, type Proc } from '../helpers/processes.js';
 
 const run = promisify(execFile);
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
 const dirs: string[] = [];
+const postmasters = new Set<number>();
 afterAll(async () => {
+  await killAll();
+  for (const pid of postmasters) if (running(pid)) process.kill(pid, 'SIGINT'); // leaked by a failing test
   for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
 });
 
@@ -25,6 +34,57 @@ async function dataFolder(): Promise<string> {
   dirs.push(dir);
   return dir;
 }
+
+async function serve(name: string, dir: string): Promise<Proc> {
+  const proc = spawnCli(name, ['serve', '--port', '0'], { SALES_AGENT_DATA_DIR: dir, LOG_LEVEL: 'info' });
+  await waitOn(proc, async () => /serving MCP at/.test(proc.stdout()), 60_000);
+  return proc;
+}
+
+async function postmasterOf(dir: string): Promise<number> {
+  const pid = Number((await fs.readFile(path.join(dir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  postmasters.add(pid);
+  return pid;
+}
+
+/** The server has stopped: its process gone and its lock file removed. */
+const stopped = (dir: string, pid: number) => waitFor(async () => !running(pid) && !existsSync(path.join(dir, 'pg', 'postmaster.pid')), 15_000);
+
+describe('serve killed with kill -9', () => {
+  it('leaves its Postgres running; the next serve adopts it and stops it on SIGINT', async () => {
+    const dir = await dataFolder();
+    const first = await serve('serve-1', dir);
+    const pid = await postmasterOf(dir);
+    expect(await first.stop('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(running(pid)).toBe(true); // orphaned, as a crash leaves it
+
+    const second = await serve('serve-2', dir);
+    expect(await postmasterOf(dir)).toBe(pid); // the same server, not a second one
+    expect(second.stderr()).toContain('adopting the embedded Postgres left running on this data folder');
+    expect(await second.stop('SIGINT', 30_000)).toEqual({ code: 0, signal: null });
+    await stopped(dir, pid);
+  }, 120_000);
+
+  it('a worker sharing the server of a live serve neither adopts it nor stops it; after serve is killed, the next serve adopts it and stops it on SIGTERM', async () => {
+    const dir = await dataFolder();
+    const first = await serve('serve-1', dir);
+    const pid = await postmasterOf(dir);
+    const worker = spawnCli('worker', ['worker'], { SALES_AGENT_DATA_DIR: dir, LOG_LEVEL: 'info' });
+    await waitOn(worker, async () => worker.stderr().includes('"worker started"'), 30_000);
+    expect(worker.stderr()).toContain('using the embedded Postgres already running on this data folder');
+
+    expect(await first.stop('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
+    const second = await serve('serve-2', dir); // the worker still runs, but it never owned the server
+    expect(second.stderr()).toContain('adopting the embedded Postgres');
+    expect(await postmasterOf(dir)).toBe(pid);
+
+    expect(await worker.stop('SIGTERM', 30_000)).toEqual({ code: 0, signal: null });
+    expect(running(pid)).toBe(true); // serve-2 still needs it
+    expect(await second.stop('SIGTERM', 30_000)).toEqual({ code: 0, signal: null });
+    await stopped(dir, pid);
+  }, 150_000);
+});
 
 describe('the CLI on an embedded database that will not come up', () => {
   const migrate = (dir: string) =>
