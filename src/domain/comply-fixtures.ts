@@ -1,13 +1,17 @@
 /**
- * comply_test_controller seed fixtures as catalogue rows. A storyboard fixture
- * names only what it tests (delivery_type, channels, format ids, a price); the
- * rest of a schema-complete AdCP product comes from the tenant's own catalogue,
- * so a seeded product lists and sells like any other. Pure: bad fixtures throw
- * FixtureError, which the controller answers as INVALID_PARAMS.
+ * comply_test_controller seed fixtures as rows. A storyboard fixture names only
+ * what it tests (delivery_type, channels, format ids, a price; a buy's status and
+ * currency; a creative's status and format); the rest of a schema-complete AdCP
+ * product comes from the tenant's own catalogue, and a buy or creative gets
+ * plain defaults, so what is seeded lists (and a product sells) like any other.
+ * Pure: bad fixtures throw FixtureError, which the controller answers as
+ * INVALID_PARAMS.
  */
 import type { FormatRef } from '../db/schema/index.js';
-import { fromUnits, toUnits } from './money.js';
+import { CREATIVE_STATUSES } from './creatives.js';
+import { decimalPlaces, fromUnits, minorUnits, toUnits } from './money.js';
 import { DEFAULT_REPORTING_CAPABILITIES } from './products.js';
+import { MEDIA_BUY_STATUSES } from './status.js';
 
 export class FixtureError extends Error {}
 
@@ -183,5 +187,95 @@ export function pricingFromFixture(pricingOptionId: string, fixture: Record<stri
     priceGuidance: (guidance as Record<string, number> | undefined) ?? null,
     minSpendPerPackage: amount(fixture.min_spend_per_package, 'fixture.min_spend_per_package'),
     parameters: (fixture.parameters as Record<string, unknown> | undefined) ?? null,
+  };
+}
+
+/** A media buy seeded by seed_media_buy: no packages, so nothing of it goes to an ad server. */
+export interface SeededMediaBuy {
+  id: string;
+  status: string;
+  currency: string;
+  totalBudget: string;
+  startTime: Date;
+  endTime: Date;
+  buyerRef: string | null;
+}
+
+const DAY = 24 * 3600 * 1000;
+
+function timeOf(v: unknown, field: string): Date | undefined {
+  if (v === undefined) return undefined;
+  const d = typeof v === 'string' ? new Date(v) : new Date(NaN);
+  if (Number.isNaN(d.getTime())) throw new FixtureError(`${field} must be an ISO 8601 date-time.`);
+  return d;
+}
+
+/**
+ * A flight that fits the status when the fixture gives none: one that has ended for a completed buy, one still
+ * to start for a buy not live yet (or never live), one under way otherwise; 30 days long.
+ */
+function defaultFlight(status: string, now: Date): [Date, Date] {
+  const t = now.getTime();
+  if (status === 'completed') return [new Date(t - 31 * DAY), new Date(t - DAY)];
+  if (status === 'pending_creatives' || status === 'pending_start' || status === 'rejected') return [new Date(t + DAY), new Date(t + 31 * DAY)];
+  return [new Date(t - DAY), new Date(t + 29 * DAY)];
+}
+
+/** A media buy fixture ({status, currency, total_budget, start_time, end_time, buyer_ref}; all optional). */
+export function mediaBuyFromFixture(mediaBuyId: string, fixture: Record<string, unknown>, defaults: { currency: string; now: Date }): SeededMediaBuy {
+  if (fixture.packages !== undefined) throw new FixtureError('fixture.packages is not supported: a seeded media buy has no packages. Buy packages with create_media_buy.');
+  const status = fixture.status ?? 'active';
+  // AdCP's media-buy statuses (pending_approval is ours: AdCP shows such a buy as pending_start).
+  if (typeof status !== 'string' || status === 'pending_approval' || !(MEDIA_BUY_STATUSES as readonly string[]).includes(status)) {
+    throw new FixtureError(`fixture.status must be one of ${MEDIA_BUY_STATUSES.filter((x) => x !== 'pending_approval').join(', ')}.`);
+  }
+  const currency = fixture.currency ?? defaults.currency;
+  if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) throw new FixtureError('fixture.currency must be an ISO 4217 code such as USD.');
+  const budget = fixture.total_budget ?? 0;
+  if (typeof budget !== 'number' || !Number.isFinite(budget) || budget < 0) throw new FixtureError('fixture.total_budget must be a non-negative number.');
+  if (decimalPlaces(budget) > minorUnits(currency)) throw new FixtureError(`fixture.total_budget has more decimals than ${currency} has (${minorUnits(currency)}).`);
+  if (fixture.buyer_ref !== undefined && typeof fixture.buyer_ref !== 'string') throw new FixtureError('fixture.buyer_ref must be a string.');
+  const [defaultStart, defaultEnd] = defaultFlight(status, defaults.now);
+  const start = timeOf(fixture.start_time, 'fixture.start_time');
+  const end = timeOf(fixture.end_time, 'fixture.end_time');
+  // One end given: the other keeps the default flight's length from it.
+  const startTime = start ?? (end ? new Date(end.getTime() - (defaultEnd.getTime() - defaultStart.getTime())) : defaultStart);
+  const endTime = end ?? (start ? new Date(start.getTime() + (defaultEnd.getTime() - defaultStart.getTime())) : defaultEnd);
+  if (endTime <= startTime) throw new FixtureError('fixture.end_time must be after fixture.start_time.');
+  return { id: mediaBuyId, status, currency, totalBudget: fromUnits(toUnits(budget)), startTime, endTime, buyerRef: (fixture.buyer_ref as string | undefined) ?? null };
+}
+
+/** A creative seeded by seed_creative, in the buyer's library (in no account). */
+export interface SeededCreative {
+  id: string;
+  name: string;
+  formatId: FormatRef;
+  status: string;
+  assets: Record<string, unknown>;
+  details: Record<string, unknown>;
+}
+
+/** A creative fixture ({status, format_id, name, assets, rejection_reason}; all optional). */
+export function creativeFromFixture(creativeId: string, fixture: Record<string, unknown>, hints: Pick<CatalogueHints, 'formats' | 'agentUrl'>): SeededCreative {
+  const status = fixture.status ?? 'approved';
+  if (typeof status !== 'string' || !(CREATIVE_STATUSES as readonly string[]).includes(status)) throw new FixtureError(`fixture.status must be one of ${CREATIVE_STATUSES.join(', ')}.`);
+  // The format as named (an id alone will do), or the seller's first; its agent URL the seller's for a format it lists.
+  const named = typeof fixture.format_id === 'string' ? { id: fixture.format_id } : fixture.format_id;
+  if (named !== undefined && !(isObject(named) && typeof named.id === 'string' && named.id && (named.agent_url === undefined || typeof named.agent_url === 'string'))) {
+    throw new FixtureError('fixture.format_id must be {id, agent_url?}.');
+  }
+  const [formatId] = formatsOf(named === undefined ? undefined : [named], hints as CatalogueHints);
+  if (!formatId) throw new FixtureError('fixture.format_id is required: this seller lists no formats to default to.');
+  if (fixture.name !== undefined && (typeof fixture.name !== 'string' || !fixture.name.trim())) throw new FixtureError('fixture.name must be a non-empty string.');
+  if (fixture.assets !== undefined && !isObject(fixture.assets)) throw new FixtureError('fixture.assets must be an object keyed by asset id.');
+  if (fixture.rejection_reason !== undefined && typeof fixture.rejection_reason !== 'string') throw new FixtureError('fixture.rejection_reason must be a string.');
+  const rejection = status === 'rejected' ? { rejection_reason: (fixture.rejection_reason as string | undefined) ?? 'Rejected by the seller (comply_test_controller).' } : {};
+  return {
+    id: creativeId,
+    name: (fixture.name as string | undefined) ?? `${titleCase(creativeId)} (test)`,
+    formatId,
+    status,
+    assets: (fixture.assets as Record<string, unknown> | undefined) ?? {},
+    details: rejection,
   };
 }

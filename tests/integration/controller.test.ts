@@ -4,7 +4,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CREATE_MEDIA_BUY_ARM, takeDirective } from '../../src/db/queries/controller.js';
 import { creatives } from '../../src/db/schema/index.js';
-import { SEEDED_PRODUCTS_PER_BUYER } from '../../src/mcp/tools/comply-test-controller.js';
+import { SEEDED_CREATIVES_PER_BUYER, SEEDED_MEDIA_BUYS_PER_BUYER, SEEDED_PRODUCTS_PER_BUYER } from '../../src/mcp/tools/comply-test-controller.js';
 import { have31Schemas, responseProblems, responseProblems31 } from '../helpers/adcp-schema.js';
 import { addBuyer, buyRequest, call, memoryClient, startTestApp, type TestApp } from '../helpers/app.js';
 
@@ -168,6 +168,151 @@ describe('seed_product and seed_pricing_option', () => {
     // Re-seeding one it holds still works.
     expect(await ctl('seed_product', { product_id: 'b_seed_0', fixture: plain }, { account: SANDBOX }, other)).toMatchObject({ success: true });
     await sql`delete from products where test_fixture and allowed_principal_ids = array['prn_ctl_b']`;
+  });
+});
+
+describe('seed_media_buy and seed_creative', () => {
+  const jobsAndOrders = async (ids: string[]) =>
+    (await sql`select (select count(*)::int from adapter_orders where media_buy_id = any(${ids})) + (select count(*)::int from graphile_worker._private_jobs where payload->>'media_buy_id' = any(${ids})) as n`)[0]!.n;
+
+  it('seed media buys in a sandbox account under the fixture ids, which get_media_buys lists and pages; nothing goes to the ad server', async () => {
+    const ids = ['pagination_integrity_mb_1', 'pagination_integrity_mb_2', 'pagination_integrity_mb_3'];
+    for (const id of ids) expect(await ctl('seed_media_buy', { media_buy_id: id, fixture: { status: 'active', currency: 'USD' } })).toMatchObject({ success: true });
+    const rows = await sql`select b.id, b.status, b.currency, b.total_budget, b.start_time, b.end_time, b.confirmed_at, b.test_fixture, a.sandbox
+      from media_buys b join accounts a on a.id = b.account_id where b.id = any(${ids}) order by b.id`;
+    expect(rows.map((r) => r.id)).toEqual(ids);
+    for (const r of rows) {
+      expect(r).toMatchObject({ status: 'active', currency: 'USD', total_budget: '0.0000', test_fixture: true, sandbox: true });
+      expect(r.start_time.getTime()).toBeLessThan(Date.now());
+      expect(r.end_time.getTime()).toBeGreaterThan(Date.now());
+      expect(r.confirmed_at).not.toBeNull();
+    }
+    expect(await jobsAndOrders(ids)).toBe(0);
+
+    // Two pages of the three: a cursor on the first, none on the last; both as AdCP 3.0 and 3.1 have them.
+    const first = await call(buyer, 'get_media_buys', { account: SANDBOX, media_buy_ids: ids, pagination: { max_results: 2 } });
+    expect(responseProblems('get_media_buys', first.data)).toEqual([]);
+    expect(first.data.media_buys).toHaveLength(2);
+    expect(first.data.pagination).toMatchObject({ has_more: true, cursor: expect.any(String) });
+    const last = await call(buyer, 'get_media_buys', { account: SANDBOX, media_buy_ids: ids, pagination: { max_results: 2, cursor: (first.data.pagination as { cursor: string }).cursor } });
+    expect(last.data.media_buys).toHaveLength(1);
+    expect(last.data.pagination).toEqual({ has_more: false });
+    const seen = [...(first.data.media_buys as Record<string, unknown>[]), ...(last.data.media_buys as Record<string, unknown>[])];
+    expect(seen.map((b) => b.media_buy_id).sort()).toEqual(ids);
+    expect(seen[0]).toMatchObject({ status: 'active', currency: 'USD', total_budget: 0, packages: [], account: { sandbox: true } });
+    // Listed without ids (active buys, the storyboard's call), they are there too.
+    const listed = await call(buyer, 'get_media_buys', { account: SANDBOX });
+    expect((listed.data.media_buys as { media_buy_id: string }[]).map((b) => b.media_buy_id)).toEqual(expect.arrayContaining(ids));
+    if (have31Schemas) {
+      const v31 = await call(buyer, 'get_media_buys', { adcp_version: '3.1', account: SANDBOX, media_buy_ids: ids });
+      expect(responseProblems31('get_media_buys', v31.data)).toEqual([]);
+    }
+    // Another buyer sees none of them.
+    const theirs = await call(other, 'get_media_buys', { media_buy_ids: ids });
+    expect(theirs.data.media_buys).toEqual([]);
+  });
+
+  it('re-seed a media buy of the seeding buyer’s in place, and refuse anyone else’s id, writing nothing', async () => {
+    const id = 'seeded_mb_reseed';
+    const fixture = { status: 'active', currency: 'USD', total_budget: 1500, start_time: '2026-01-01T00:00:00Z', end_time: '2099-01-01T00:00:00Z' };
+    expect(await ctl('seed_media_buy', { media_buy_id: id, fixture })).toMatchObject({ success: true });
+    expect(await ctl('seed_media_buy', { media_buy_id: id, fixture })).toMatchObject({ success: true });
+    expect((await sql`select revision from media_buys where id = ${id}`)[0]!.revision).toBe(1); // the same fixture changes nothing
+    expect(await ctl('seed_media_buy', { media_buy_id: id, fixture: { ...fixture, status: 'paused', total_budget: 2000 } })).toMatchObject({ success: true });
+    expect((await sql`select status, total_budget, revision from media_buys where id = ${id}`)[0]).toEqual({ status: 'paused', total_budget: '2000.0000', revision: 2 });
+    const history = await call(buyer, 'get_media_buys', { media_buy_ids: [id], include_history: 5 });
+    expect((history.data.media_buys as { history: { action: string }[] }[])[0]!.history[0]).toMatchObject({ action: 'paused' });
+
+    const state = async (ids: string[]) => sql`select id, principal_id, status, revision, test_fixture from media_buys where id = any(${ids}) order by id`;
+    const production = (await call(buyer, 'create_media_buy', buyRequest({ account: { brand: { domain: 'real-brand.example' }, operator: 'real-agency.example' } }))).data.media_buy_id as string;
+    const sandboxBuy = (await call(buyer, 'create_media_buy', buyRequest({ account: SANDBOX }))).data.media_buy_id as string;
+    const before = await state([id, production, sandboxBuy]);
+    // Another buyer's seeded buy, a production buy, a sandbox buy made by create_media_buy: none is the caller's to seed.
+    expect(await ctl('seed_media_buy', { media_buy_id: id, fixture: { status: 'canceled' } }, { account: SANDBOX }, other)).toMatchObject({ success: false, error: 'FORBIDDEN' });
+    expect(await ctl('seed_media_buy', { media_buy_id: production, fixture: { status: 'active' } })).toMatchObject({ success: false, error: 'FORBIDDEN' });
+    expect(await ctl('seed_media_buy', { media_buy_id: sandboxBuy, fixture: { status: 'active' } })).toMatchObject({ success: false, error: 'FORBIDDEN' });
+    // Bad fixtures are the controller's INVALID_PARAMS.
+    for (const bad of [{ status: 'sleeping' }, { status: 'pending_approval' }, { currency: 'dollars' }, { total_budget: -1 }, { total_budget: 10.005, currency: 'USD' }, { start_time: 'soon' }, { start_time: '2026-02-01T00:00:00Z', end_time: '2026-01-01T00:00:00Z' }, { packages: [{ product_id: 'test-product' }] }]) {
+      expect(await ctl('seed_media_buy', { media_buy_id: id, fixture: bad })).toMatchObject({ success: false, error: 'INVALID_PARAMS' });
+    }
+    expect(await state([id, production, sandboxBuy])).toEqual(before);
+  });
+
+  it('bounds the media buys and creatives one buyer may seed outside compliance testing', async () => {
+    const held = async () => (await sql`select (select count(*)::int from media_buys where test_fixture and principal_id = 'prn_ctl_b') as buys, (select count(*)::int from creatives where test_fixture and principal_id = 'prn_ctl_b') as creatives`)[0]!;
+    const start = await held();
+    for (let i = start.buys; i < SEEDED_MEDIA_BUYS_PER_BUYER; i++) expect(await ctl('seed_media_buy', { media_buy_id: `b_mb_${i}`, fixture: {} }, { account: SANDBOX }, other)).toMatchObject({ success: true });
+    for (let i = start.creatives; i < SEEDED_CREATIVES_PER_BUYER; i++) expect(await ctl('seed_creative', { creative_id: `b_cr_${i}`, fixture: {} }, { account: SANDBOX }, other)).toMatchObject({ success: true });
+    expect(await ctl('seed_media_buy', { media_buy_id: 'b_mb_one_more', fixture: {} }, { account: SANDBOX }, other)).toMatchObject({ success: false, error: 'INVALID_PARAMS' });
+    expect(await ctl('seed_creative', { creative_id: 'b_cr_one_more', fixture: {} }, { account: SANDBOX }, other)).toMatchObject({ success: false, error: 'INVALID_PARAMS' });
+    // Re-seeding one it holds still works.
+    expect(await ctl('seed_media_buy', { media_buy_id: 'b_mb_0', fixture: { status: 'paused' } }, { account: SANDBOX }, other)).toMatchObject({ success: true });
+    expect(await ctl('seed_creative', { creative_id: 'b_cr_0', fixture: { status: 'rejected' } }, { account: SANDBOX }, other)).toMatchObject({ success: true });
+    expect(await held()).toEqual({ buys: SEEDED_MEDIA_BUYS_PER_BUYER, creatives: SEEDED_CREATIVES_PER_BUYER });
+    await sql`delete from media_buys where test_fixture and principal_id = 'prn_ctl_b'`;
+    await sql`delete from creatives where test_fixture and principal_id = 'prn_ctl_b'`;
+  });
+
+  it('seed creatives into the buyer’s library, listed and paged whichever account list_creatives names', async () => {
+    const ids = ['pagination_integrity_creative_1', 'pagination_integrity_creative_2', 'pagination_integrity_creative_3'];
+    for (const id of ids) expect(await ctl('seed_creative', { creative_id: id, fixture: { status: 'approved', format_id: { id: 'display_static' } } })).toMatchObject({ success: true });
+    // The storyboard's call: an account of its own naming, two a page.
+    const page = (cursor?: string) => call(buyer, 'list_creatives', { account: { account_id: 'acct_pagination_integrity' }, pagination: { max_results: 2, ...(cursor && { cursor }) } });
+    const first = await page();
+    expect(responseProblems('list_creatives', first.data)).toEqual([]);
+    expect(first.data).toMatchObject({ query_summary: { total_matching: 3, returned: 2 }, pagination: { has_more: true, cursor: expect.any(String) } });
+    const last = await page((first.data.pagination as { cursor: string }).cursor);
+    expect(last.data.query_summary).toMatchObject({ total_matching: 3, returned: 1 });
+    expect(last.data.pagination).not.toHaveProperty('cursor');
+    expect((last.data.pagination as { has_more: boolean }).has_more).toBe(false);
+    const seen = [...(first.data.creatives as Record<string, unknown>[]), ...(last.data.creatives as Record<string, unknown>[])];
+    expect(seen.map((c) => c.creative_id).sort()).toEqual(ids);
+    expect(seen[0]).toMatchObject({ status: 'approved', format_id: { id: 'display_static', agent_url: expect.any(String) } });
+    if (have31Schemas) expect(responseProblems31('list_creatives', (await call(buyer, 'list_creatives', { adcp_version: '3.1', account: { account_id: 'acct_pagination_integrity' } })).data)).toEqual([]);
+    // Another buyer's library has none of them; it may seed the same ids as its own creatives, leaving these alone.
+    expect((await call(other, 'list_creatives', {})).data.creatives).toEqual([]);
+    expect(await ctl('seed_creative', { creative_id: ids[0], fixture: { status: 'rejected' } }, { account: SANDBOX }, other)).toMatchObject({ success: true });
+    expect((await sql`select principal_id, status from creatives where id = ${ids[0]!} order by principal_id`).map((r) => [r.principal_id, r.status])).toEqual([
+      ['prn_ctl_b', 'rejected'],
+      ['prn_demo_buyer', 'approved'],
+    ]);
+    await sql`delete from creatives where principal_id = 'prn_ctl_b'`;
+  });
+
+  it('re-seed a seeded creative in place, and refuse a creative the buyer synced, writing nothing', async () => {
+    expect(await ctl('seed_creative', { creative_id: 'seeded_cr', fixture: { format_id: 'display_300x250' } })).toMatchObject({ success: true });
+    expect((await sql`select status, format_id, name, details from creatives where id = 'seeded_cr'`)[0]).toEqual({
+      status: 'approved',
+      format_id: { agent_url: 'https://creative.adcontextprotocol.org', id: 'display_300x250' },
+      name: 'Seeded Cr (test)',
+      details: {},
+    });
+    expect(await ctl('seed_creative', { creative_id: 'seeded_cr', fixture: { status: 'rejected', rejection_reason: 'Too loud', name: 'Loud' } })).toMatchObject({ success: true });
+    expect((await sql`select status, name, details from creatives where id = 'seeded_cr'`)[0]).toEqual({ status: 'rejected', name: 'Loud', details: { rejection_reason: 'Too loud' } });
+
+    // A seeded creative the buyer then syncs is its own from then on: no longer the controller's to re-seed.
+    expect(await ctl('seed_creative', { creative_id: 'seeded_cr_adopted', fixture: {} })).toMatchObject({ success: true });
+    const synced = await call(buyer, 'sync_creatives', {
+      account: SANDBOX,
+      idempotency_key: `ctl-adopt-${Date.now()}`,
+      creatives: [{ creative_id: 'seeded_cr_adopted', name: 'Adopted', format_id: { agent_url: 'https://creative.adcontextprotocol.org', id: 'display_300x250' }, assets: { banner_image: { asset_type: 'image', url: 'https://cdn.acme.example/a.png', width: 300, height: 250 }, click_url: { asset_type: 'url', url: 'https://acme.example/' } } }],
+    });
+    expect(synced.isError, JSON.stringify(synced.data)).toBe(false);
+    expect(await ctl('seed_creative', { creative_id: 'seeded_cr_adopted', fixture: {} })).toMatchObject({ success: false, error: 'FORBIDDEN' });
+    expect((await sql`select name, test_fixture from creatives where id = 'seeded_cr_adopted'`)[0]).toEqual({ name: 'Adopted', test_fixture: false });
+
+    await t.app.database.db.insert(creatives).values({ tenantId: 'demo', principalId: 'prn_demo_buyer', id: 'cr_synced', name: 'Synced', formatId: { agent_url: 'https://creative.adcontextprotocol.org', id: 'display_300x250' }, status: 'pending_review' });
+    const before = await sql`select * from creatives where id in ('cr_synced', 'seeded_cr') order by id`;
+    expect(await ctl('seed_creative', { creative_id: 'cr_synced', fixture: { status: 'approved' } })).toMatchObject({ success: false, error: 'FORBIDDEN' });
+    for (const bad of [{ status: 'glowing' }, { format_id: { agent_url: 'https://x.example' } }, { format_id: 7 }, { assets: [] }, { name: '' }]) {
+      expect(await ctl('seed_creative', { creative_id: 'seeded_cr', fixture: bad })).toMatchObject({ success: false, error: 'INVALID_PARAMS' });
+    }
+    expect(await sql`select * from creatives where id in ('cr_synced', 'seeded_cr') order by id`).toEqual(before);
+  });
+
+  it('lists the seed scenarios in list_scenarios', async () => {
+    const listed = await ctl('list_scenarios');
+    expect(listed.scenarios).toEqual(expect.arrayContaining(['seed_product', 'seed_pricing_option', 'seed_media_buy', 'seed_creative']));
   });
 });
 

@@ -3,7 +3,8 @@
  * directives for a principal's next calls. Each function is one transaction
  * scoped to the caller's tenant and principal, and returns an outcome rather
  * than throwing, so the controller can answer in its own error vocabulary.
- * Seeded products are visible to the seeding principal only.
+ * Seeded products, media buys and creatives are the seeding principal's only,
+ * marked test_fixture: only those may be seeded again.
  */
 import { isLegalCreativeTransition, isLegalMediaBuyTransition } from '@adcp/sdk/server';
 import { queueCreativeStatusChanged } from '../../services/account-notifications.js';
@@ -11,7 +12,8 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Db, Queryable } from '../client.js';
 import { publishChange } from '../notify.js';
 import { accounts, controllerDirectives, creativeFormats, creatives, mediaBuys, pricingOptions, products, workflowSteps } from '../schema/index.js';
-import type { SeededFormat, SeededPricingOption, SeededProduct } from '../../domain/comply-fixtures.js';
+import type { SeededCreative, SeededFormat, SeededMediaBuy, SeededPricingOption, SeededProduct } from '../../domain/comply-fixtures.js';
+import { compareAmounts } from '../../domain/money.js';
 import { CLOSED_BUY, toAdcpMediaBuyStatus } from '../../domain/status.js';
 import { claimCreateKey, type IdempotencyClaim } from './create-media-buy.js';
 
@@ -71,6 +73,79 @@ export async function seedProduct(db: Db, p: Scope & { product: SeededProduct; p
     await tx.insert(products).values(row).onConflictDoUpdate({ target: [products.tenantId, products.id], set: { ...row, updatedAt: sql`now()` } });
     await upsertPricing(tx, { ...p, productId: p.product.id }, p.pricing);
     if (p.formats.length) await tx.insert(creativeFormats).values(p.formats.map((f) => ({ tenantId: p.tenantId, ...f }))).onConflictDoNothing();
+    return 'ok';
+  });
+}
+
+/**
+ * Seed (or re-seed) a media buy of the buyer's, under the given fixture's id, in one of its sandbox accounts.
+ * An id another buyer (or tenant) uses, or one of the buyer's own buys it did not seed, is 'forbidden'; `limit`
+ * as for seedProduct. A re-seed changes the buy as any change does (a new revision, in its history); one that
+ * changes nothing writes nothing. The buy has no packages, so nothing of it is booked at an ad server.
+ */
+export async function seedMediaBuy(db: Db, p: Scope & { buy: SeededMediaBuy; accountId: string; request: Record<string, unknown>; now: Date; limit?: number }): Promise<SeedOutcome> {
+  return db.transaction(async (tx) => {
+    const [existing] = await tx.select().from(mediaBuys).where(eq(mediaBuys.id, p.buy.id)).for('update');
+    if (existing && (existing.tenantId !== p.tenantId || existing.principalId !== p.principalId || !existing.testFixture)) return 'forbidden';
+    if (!existing && p.limit !== undefined) {
+      const [held] = await tx
+        .select({ n: sql<number>`count(*)::int` })
+        .from(mediaBuys)
+        .where(and(eq(mediaBuys.tenantId, p.tenantId), eq(mediaBuys.principalId, p.principalId), eq(mediaBuys.testFixture, true)));
+      if ((held?.n ?? 0) >= p.limit) return 'limit';
+    }
+    const b = p.buy;
+    const row = {
+      accountId: p.accountId,
+      buyerRef: b.buyerRef,
+      status: b.status,
+      totalBudget: b.totalBudget,
+      currency: b.currency,
+      startTime: b.startTime,
+      endTime: b.endTime,
+      rawRequest: p.request,
+      // Confirmed as a buy the seller accepted, unless the seller turned it down; closed ones say by whom.
+      confirmedAt: b.status === 'rejected' ? null : (existing?.confirmedAt ?? p.now),
+      rejectionReason: b.status === 'rejected' ? 'Rejected by the seller (comply_test_controller).' : null,
+      canceledAt: b.status === 'canceled' ? (existing?.canceledAt ?? p.now) : null,
+      canceledBy: b.status === 'canceled' ? 'seller' : null,
+      cancellationReason: b.status === 'canceled' ? 'Canceled by the seller (comply_test_controller).' : null,
+    };
+    if (!existing) {
+      await tx.insert(mediaBuys).values({ id: b.id, tenantId: p.tenantId, principalId: p.principalId, ...row, testFixture: true });
+    } else {
+      const same =
+        existing.accountId === row.accountId && existing.buyerRef === row.buyerRef && existing.status === row.status && existing.currency === row.currency &&
+        compareAmounts(existing.totalBudget, row.totalBudget) === 0 && existing.startTime.getTime() === row.startTime.getTime() && existing.endTime.getTime() === row.endTime.getTime();
+      if (same) return 'ok';
+      await tx
+        .update(mediaBuys)
+        .set({ ...row, revision: sql`${mediaBuys.revision} + 1`, updatedAt: sql`now()` })
+        .where(eq(mediaBuys.id, b.id));
+    }
+    await publishChange(tx, { tenant_id: p.tenantId, principal_id: p.principalId, media_buy_id: b.id, task_id: null, status: b.status, summary: 'seeded by comply_test_controller' });
+    return 'ok';
+  });
+}
+
+/**
+ * Seed (or re-seed) a creative in the buyer's library, in no account. Creative ids are the buyer's own (another
+ * buyer's creative of the same id is another creative); one of its own it synced rather than seeded is 'forbidden'.
+ */
+export async function seedCreative(db: Db, p: Scope & { creative: SeededCreative; limit?: number }): Promise<SeedOutcome> {
+  return db.transaction(async (tx) => {
+    const mine = and(eq(creatives.tenantId, p.tenantId), eq(creatives.principalId, p.principalId));
+    const [existing] = await tx.select({ testFixture: creatives.testFixture }).from(creatives).where(and(mine, eq(creatives.id, p.creative.id))).for('update');
+    if (existing && !existing.testFixture) return 'forbidden';
+    if (!existing && p.limit !== undefined) {
+      const [held] = await tx.select({ n: sql<number>`count(*)::int` }).from(creatives).where(and(mine, eq(creatives.testFixture, true)));
+      if ((held?.n ?? 0) >= p.limit) return 'limit';
+    }
+    const { id, ...fields } = p.creative;
+    await tx
+      .insert(creatives)
+      .values({ tenantId: p.tenantId, principalId: p.principalId, id, ...fields, testFixture: true })
+      .onConflictDoUpdate({ target: [creatives.tenantId, creatives.principalId, creatives.id], set: { ...fields, updatedAt: sql`now()` } });
     return 'ok';
   });
 }

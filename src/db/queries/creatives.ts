@@ -69,7 +69,8 @@ export async function upsertCreatives(db: Queryable, p: Scope & { rows: Creative
     .values(p.rows.map((r) => ({ tenantId: p.tenantId, principalId: p.principalId, ...r })))
     .onConflictDoUpdate({
       target: [creatives.tenantId, creatives.principalId, creatives.id],
-      set: { name: sql`excluded.name`, formatId: sql`excluded.format_id`, assets: sql`excluded.assets`, status: sql`excluded.status`, details: sql`excluded.details`, updatedAt: sql`now()` },
+      // A seeded creative synced is the buyer's own from then on: no longer a fixture the controller may re-seed.
+      set: { name: sql`excluded.name`, formatId: sql`excluded.format_id`, assets: sql`excluded.assets`, status: sql`excluded.status`, details: sql`excluded.details`, testFixture: false, updatedAt: sql`now()` },
     });
 }
 
@@ -203,7 +204,7 @@ export interface CreativeFilters {
   mediaBuyIds?: string[];
   /** Counts live assignments only, as assignment_count does. */
   unassigned?: boolean;
-  /** Creatives of these accounts only (an empty list matches none). */
+  /** Creatives of these accounts only (an empty list matches none but seeded creatives, which are in no account). */
   accountIds?: string[];
   /** The concept the buyer synced a creative with (its concept_id); a creative synced without one is in none. */
   conceptIds?: string[];
@@ -238,7 +239,9 @@ function filterSql(p: Scope, f: CreativeFilters): SQL {
     f.assignedToPackages && assigned(sql`a.package_id = any(${textArray(f.assignedToPackages)})`),
     f.mediaBuyIds && assigned(sql`mp.media_buy_id = any(${textArray(f.mediaBuyIds)})`),
     f.unassigned === true ? sql`not ${assigned(LIVE)}` : f.unassigned === false ? assigned(LIVE) : undefined,
-    f.accountIds && sql`${creatives.details}->>'account_id' = any(${textArray(f.accountIds)})`,
+    // A seeded creative (comply_test_controller) is in no account: it shows whichever account is named, as the
+    // compliance storyboards list seeded creatives under an account of their own naming.
+    f.accountIds && sql`(${creatives.details}->>'account_id' = any(${textArray(f.accountIds)}) or (${creatives.testFixture} and ${creatives.details}->>'account_id' is null))`,
     f.conceptIds && sql`${creatives.details} -> 'fields' ->> 'concept_id' = any(${textArray(f.conceptIds)})`,
     f.hasVariables === true ? hasVariables : f.hasVariables === false ? sql`not ${hasVariables}` : undefined,
   )!;

@@ -1,5 +1,5 @@
 /** Creatives uploaded by buyers and their assignment to packages. */
-import { index, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { boolean, index, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 import { principals, tenants } from './tenants.js';
 import { mediaPackages } from './media-buys.js';
 
@@ -14,6 +14,8 @@ export const creatives = pgTable(
     assets: jsonb('assets').$type<Record<string, unknown>>().notNull().default({}),
     status: text('status').notNull().default('pending_review'),
     details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
+    /** Seeded by comply_test_controller (seed_creative): a sandbox fixture in no account; only such a creative may be re-seeded. */
+    testFixture: boolean('test_fixture').notNull().default(false),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

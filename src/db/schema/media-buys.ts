@@ -39,6 +39,8 @@ export const mediaBuys = pgTable(
     /** buyer | seller */
     canceledBy: text('canceled_by'),
     cancellationReason: text('cancellation_reason'),
+    /** Seeded by comply_test_controller (seed_media_buy): a sandbox fixture, never sent to an ad server; only such a buy may be re-seeded. */
+    testFixture: boolean('test_fixture').notNull().default(false),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

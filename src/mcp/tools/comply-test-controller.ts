@@ -1,6 +1,6 @@
 /**
  * comply_test_controller: the AdCP compliance harness's hooks into seller state
- * (seed products and prices, force media buy / creative / account / SI session
+ * (seed products, prices, media buys and creatives, force media buy / creative / account / SI session
  * statuses, simulate delivery, force the next create_media_buy into the
  * submitted arm). The SDK's dispatcher validates the scenario and its params
  * and shapes the replies; each scenario below is one scoped query. Allowed for
@@ -14,15 +14,23 @@ import * as q from '../../db/queries/controller.js';
 import { simulateBudgetSpend, simulateDelivery, type SimulationOutcome } from '../../db/queries/delivery.js';
 import { listFormats, listProperties } from '../../db/queries/inventory.js';
 import { forceSessionStatus } from '../../db/queries/si-sessions.js';
-import { FixtureError, inlinePricingOptions, missingFormats, pricingFromFixture, productFromFixture, type CatalogueHints } from '../../domain/comply-fixtures.js';
+import { creativeFromFixture, FixtureError, inlinePricingOptions, mediaBuyFromFixture, missingFormats, pricingFromFixture, productFromFixture, type CatalogueHints } from '../../domain/comply-fixtures.js';
+import { AdcpError } from '../../domain/errors.js';
 import { amountToNumber, fromUnits, toUnits } from '../../domain/money.js';
 import { enqueueCreativeSync, enqueueFulfilment } from '../../jobs/fan-out.js';
 import type { BuyerContext } from '../context.js';
 import { defineTool } from '../define-tool.js';
+import { resolveAccount } from '../resolve-account.js';
 
-const SCENARIOS: ControllerScenario[] = [
+/**
+ * What list_scenarios answers (and 3.1 capabilities' compliance_testing.scenarios): every scenario implemented,
+ * seeds included, as AdCP asks sellers to list them. The SDK's type leaves seeds out (it takes them for implied);
+ * AdCP's list_scenarios reply has them in its enum, 3.0 and 3.1 alike.
+ */
+export const SCENARIOS = [
   'force_creative_status', 'force_account_status', 'force_media_buy_status', 'force_session_status', 'force_create_media_buy_arm', 'simulate_delivery', 'simulate_budget_spend',
-];
+  'seed_product', 'seed_pricing_option', 'seed_media_buy', 'seed_creative',
+] as const;
 
 const Input = z.looseObject({
   ...TOOL_INPUT_SHAPE,
@@ -64,11 +72,21 @@ function transition(t: q.Transition, what: string, id: string) {
 
 /** Test products one buyer may seed on a tenant not under compliance testing (its sandbox accounts' own). */
 export const SEEDED_PRODUCTS_PER_BUYER = 50;
+/** Likewise for seeded media buys, and for seeded creatives. */
+export const SEEDED_MEDIA_BUYS_PER_BUYER = 50;
+export const SEEDED_CREATIVES_PER_BUYER = 50;
 
 function seeded(outcome: q.SeedOutcome, productId: string): void {
   if (outcome === 'not_found') throw new TestControllerError('NOT_FOUND', `Product ${productId} was not found; seed it with seed_product first.`);
   if (outcome === 'limit') throw new TestControllerError('INVALID_PARAMS', `You hold ${SEEDED_PRODUCTS_PER_BUYER} seeded products already; re-seed one of their product ids instead of a new one.`);
   if (outcome === 'forbidden') throw new TestControllerError('FORBIDDEN', `Product ${productId} belongs to the seller's catalogue or another buyer; seed a product id of your own.`);
+}
+
+function seededEntity(outcome: q.SeedOutcome, what: 'media buy' | 'creative', id: string, limit: number): void {
+  if (outcome === 'limit') throw new TestControllerError('INVALID_PARAMS', `You hold ${limit} seeded ${what}s already; re-seed one of their ids instead of a new one.`);
+  if (outcome === 'forbidden') {
+    throw new TestControllerError('FORBIDDEN', `${what[0]!.toUpperCase()}${what.slice(1)} ${id} is not one you seeded (it is another buyer's, or one of yours made outside the test controller); seed an id of your own.`);
+  }
 }
 
 function simulated(o: SimulationOutcome, id: string, what: Record<string, unknown>) {
@@ -89,7 +107,7 @@ async function catalogueHints(ctx: BuyerContext): Promise<CatalogueHints> {
   return { formats, properties, publisherDomain: ctx.tenant.publisherDomain, agentUrl: ctx.agentUrl, currency: ctx.tenant.settings.currencies?.[0] ?? 'USD' };
 }
 
-function storeFor(ctx: BuyerContext): TestControllerStore {
+function storeFor(ctx: BuyerContext, account: Input['account']): TestControllerStore {
   const scope = { tenantId: ctx.tenant.id, principalId: ctx.principal.id };
   const today = () => ctx.now().toISOString().slice(0, 10);
   // A sandbox flag opens the controller, but only for sandbox entities: it must never move a production
@@ -118,6 +136,32 @@ function storeFor(ctx: BuyerContext): TestControllerStore {
       const option = fixture(() => pricingFromFixture(pricingOptionId, fx, ctx.tenant.settings.currencies?.[0] ?? 'USD'));
       seeded(await q.seedPricingOption(ctx.db, { ...scope, productId, option }), productId);
       ctx.catalog.invalidate(ctx.tenant.id);
+    },
+    async seedMediaBuy(mediaBuyId, fx = {}) {
+      const currency = ctx.tenant.settings.currencies?.[0] ?? 'USD';
+      const buy = fixture(() => mediaBuyFromFixture(mediaBuyId, fx, { currency, now: ctx.now() }));
+      // The buy is bought through the sandbox account the request names (allowed() saw to its being one), opened as
+      // create_media_buy would open it.
+      if (!account) throw new TestControllerError('INVALID_PARAMS', 'seed_media_buy needs the sandbox account the buy is in: pass account {brand, operator, sandbox: true} or a sandbox account_id.');
+      let accountId: string;
+      try {
+        accountId = (await resolveAccount(ctx.db, ctx, account)).id;
+      } catch (err) {
+        if (err instanceof AdcpError) throw new TestControllerError('INVALID_PARAMS', `account: ${err.message}`);
+        throw err;
+      }
+      const testTenant = ctx.tenant.settings.test_controller === 'enabled';
+      const request = { scenario: 'seed_media_buy', params: { media_buy_id: mediaBuyId, fixture: fx } };
+      const outcome = await q.seedMediaBuy(ctx.db, { ...scope, buy, accountId, request, now: ctx.now(), limit: testTenant ? undefined : SEEDED_MEDIA_BUYS_PER_BUYER });
+      seededEntity(outcome, 'media buy', mediaBuyId, SEEDED_MEDIA_BUYS_PER_BUYER);
+    },
+    async seedCreative(creativeId, fx = {}) {
+      const hints = await catalogueHints(ctx);
+      const creative = fixture(() => creativeFromFixture(creativeId, fx, hints));
+      const testTenant = ctx.tenant.settings.test_controller === 'enabled';
+      seededEntity(await q.seedCreative(ctx.db, { ...scope, creative, limit: testTenant ? undefined : SEEDED_CREATIVES_PER_BUYER }), 'creative', creativeId, SEEDED_CREATIVES_PER_BUYER);
+      // Re-seeded with another status, a creative already assigned to packages comes onto or off their line items.
+      await enqueueCreativeSync(ctx.db, { ...scope, creativeIds: [creativeId] });
     },
     async forceMediaBuyStatus(mediaBuyId, status, rejectionReason) {
       await guard('media_buy', mediaBuyId);
@@ -183,19 +227,19 @@ export default defineTool({
   name: 'comply_test_controller',
   title: 'Compliance test controller',
   description:
-    'Sandbox testing only: seed products and pricing options, force media buy / creative / account / SI session statuses, simulate delivery or budget spend, or make the next create_media_buy answer "submitted". Send {scenario, params} with a sandbox account; scenario "list_scenarios" lists what is supported.',
+    'Sandbox testing only: seed products, pricing options, media buys and creatives, force media buy / creative / account / SI session statuses, simulate delivery or budget spend, or make the next create_media_buy answer "submitted". Send {scenario, params} with a sandbox account; scenario "list_scenarios" lists what is supported.',
   input: Input,
   output: z.looseObject({ success: z.boolean() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   auth: 'required',
   async handle(input, ctx) {
     const factory = {
-      scenarios: SCENARIOS,
+      scenarios: SCENARIOS as readonly string[] as readonly ControllerScenario[],
       createStore: async () => {
         if (!(await allowed(ctx, input.account))) {
           throw new TestControllerError('FORBIDDEN', 'comply_test_controller acts only for sandbox accounts: pass account {brand, operator, sandbox: true} or the account_id of a sandbox account.');
         }
-        return logged(ctx, storeFor(ctx));
+        return logged(ctx, storeFor(ctx, input.account));
       },
     };
     return (await handleTestControllerRequest(factory, input as Record<string, unknown>)) as unknown as Record<string, unknown>;
