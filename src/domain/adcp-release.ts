@@ -62,8 +62,16 @@ export function releaseOf(request: { adcp_version?: unknown } | null | undefined
   }
 }
 
+/** The controller scenarios 3.0's capabilities schema lets a seller declare (3.1 takes any: seeds, arm forcing). */
+const COMPLIANCE_SCENARIOS_30: ReadonlySet<unknown> = new Set(['force_creative_status', 'force_account_status', 'force_media_buy_status', 'force_session_status', 'simulate_delivery', 'simulate_budget_spend']);
+
 /** 3.0 reshaping, per tool: what 3.1 allows and 3.0's schemas do not. */
 const SHAPE_30: Record<string, (body: Record<string, unknown>) => Record<string, unknown>> = {
+  get_adcp_capabilities: (body) => {
+    const testing = body.compliance_testing as { scenarios?: unknown[] } | undefined;
+    if (!Array.isArray(testing?.scenarios)) return body;
+    return { ...body, compliance_testing: { ...testing, scenarios: testing.scenarios.filter((x) => COMPLIANCE_SCENARIOS_30.has(x)) } };
+  },
   // A buy not yet confirmed (awaiting approval, rejected, withdrawn) has confirmed_at null in 3.1; 3.0 types it a string.
   get_media_buys: (body) =>
     Array.isArray(body.media_buys) && body.media_buys.some((b: Record<string, unknown>) => b.confirmed_at === null)

@@ -310,9 +310,16 @@ describe('seed_media_buy and seed_creative', () => {
     expect(await sql`select * from creatives where id in ('cr_synced', 'seeded_cr') order by id`).toEqual(before);
   });
 
-  it('lists the seed scenarios in list_scenarios', async () => {
+  it('lists and declares the seed scenarios: list_scenarios and 3.1 capabilities, not 3.0 capabilities (its schema lists six)', async () => {
     const listed = await ctl('list_scenarios');
     expect(listed.scenarios).toEqual(expect.arrayContaining(['seed_product', 'seed_pricing_option', 'seed_media_buy', 'seed_creative']));
+    const v30 = await call(buyer, 'get_adcp_capabilities', { account: SANDBOX });
+    expect(responseProblems('get_adcp_capabilities', v30.data)).toEqual([]);
+    expect((v30.data.compliance_testing as { scenarios: string[] }).scenarios).not.toContain('seed_media_buy');
+    expect((v30.data.compliance_testing as { scenarios: string[] }).scenarios).toContain('force_media_buy_status');
+    const v31 = await call(buyer, 'get_adcp_capabilities', { adcp_version: '3.1', account: SANDBOX });
+    if (have31Schemas) expect(responseProblems31('get_adcp_capabilities', v31.data)).toEqual([]);
+    expect((v31.data.compliance_testing as { scenarios: string[] }).scenarios).toEqual(expect.arrayContaining(['seed_media_buy', 'seed_creative', 'force_media_buy_status']));
   });
 });
 

@@ -9,10 +9,7 @@ import { AGENT_CAPABILITIES } from '../../domain/sponsored-intelligence.js';
 import { WEBHOOK_SIGNING_ALG, WEBHOOK_SIGNING_PROFILE } from '../../domain/webhook-signing.js';
 import { defineTool, SUPPORTED_VERSIONS } from '../define-tool.js';
 import { brandJsonUrl } from '../well-known.js';
-
-
-/** The controller scenarios AdCP lets a seller declare in capabilities (seed_* and arm forcing are implied). */
-const COMPLIANCE_SCENARIOS = ['force_creative_status', 'force_account_status', 'force_media_buy_status', 'force_session_status', 'simulate_delivery', 'simulate_budget_spend'];
+import { SCENARIOS as COMPLIANCE_SCENARIOS } from './comply-test-controller.js';
 
 export default defineTool({
   name: 'get_adcp_capabilities',
@@ -71,7 +68,8 @@ export default defineTool({
       webhook_signing: { supported: true, profile: WEBHOOK_SIGNING_PROFILE, algorithms: [WEBHOOK_SIGNING_ALG], legacy_hmac_fallback: true },
       ...(brandJson && { identity: { brand_json_url: brandJson } }),
       // comply_test_controller is there for sandbox accounts (and tenants opted into compliance testing).
-      ...(testing && { compliance_testing: { scenarios: COMPLIANCE_SCENARIOS } }),
+      // Every scenario the controller implements (a 3.0 answer keeps to the six 3.0's schema lists: see SHAPE_30).
+      ...(testing && { compliance_testing: { scenarios: [...COMPLIANCE_SCENARIOS] } }),
       last_updated: new Date(Math.max(0, ...products.map((p) => p.updatedAt.getTime()))).toISOString(),
     };
   },
