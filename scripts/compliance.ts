@@ -55,6 +55,9 @@ const BUNDLES: { id: string; webhooks?: boolean; apiKey?: boolean }[] = [
   { id: 'capability_discovery' },
   { id: 'v3_envelope_integrity' },
   { id: 'security_baseline', apiKey: true },
+  { id: 'get_media_buys_pagination_integrity' },
+  { id: 'pagination_integrity' },
+  { id: 'pagination_integrity_list_accounts' },
 ];
 
 interface Summary {
