@@ -56,7 +56,7 @@ export interface Worker {
 /** Extra attempts a job cut short on its last attempt may get (see retryInterrupted in startWorker). */
 export const INTERRUPTED_RETRIES = 3;
 /** The tasks that settle their own last attempt, so an exhausted job of theirs was interrupted; with the most attempts such a job may reach. */
-const RESUMABLE_CAPS = (['fulfil_media_buy', 'sync_media_buy_update', 'cancel_adapter_order', 'sync_adapter_creatives', 'deliver_webhook'] as const).map((task) => ({
+const RESUMABLE_CAPS = (['fulfil_media_buy', 'sync_media_buy_update', 'cancel_adapter_order', 'sync_adapter_creatives', 'deliver_webhook', 'prove_notification_configs'] as const).map((task) => ({
   task,
   cap: JOBS[task].maxAttempts + INTERRUPTED_RETRIES,
 }));

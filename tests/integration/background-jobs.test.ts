@@ -372,8 +372,12 @@ describe('jobs cut short on their last attempt', () => {
     await sql`update graphile_worker._private_jobs set locked_by = null, locked_at = null, attempts = max_attempts where key = 'slack-spent'`;
     const capped = (await call(buyer, 'create_media_buy', buyRequest({ start_time: 'asap' }))).data.media_buy_id as string;
     await sql`update graphile_worker._private_jobs set attempts = ${8 + INTERRUPTED_RETRIES}, max_attempts = ${8 + INTERRUPTED_RETRIES} where key = ${`fulfil:${capped}:adp_demo_mock`}`;
+    // A sync_accounts proof whose last attempt was cut short: its task would stay submitted for ever.
+    await sql`select graphile_worker.add_job('prove_notification_configs', ${sql.json({ v: 1, tenant_id: 'demo', task_id: 'task_gone', account_ids: {}, seller_agent_url: 'http://127.0.0.1/mcp' })}::json, job_key => ${'prove-spent'}, max_attempts => 3)`;
+    await sql`update graphile_worker._private_jobs set attempts = max_attempts, last_error = 'worker killed' where key = 'prove-spent'`;
     const worker = await startWorker({ database: t.app.database, logger: createLogger('silent'), concurrency: 2, heartbeat: { intervalMs: 100, staleMs: 60_000 } });
     try {
+      await waitFor(async () => (await jobState('prove-spent')) === undefined, 15_000);
       await waitFor(async () => (await sql`select state from adapter_orders where media_buy_id = ${id}`)[0]?.state === 'booked', 15_000);
       await waitFor(async () => (await jobState(key)) === undefined, 10_000); // done: its completion is written just after the booking
       // A task that is not known to settle its last attempt, and a job at its cap, stay as they are.
