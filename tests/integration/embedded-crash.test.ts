@@ -11,6 +11,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres } from '../../src/db/embedded.js';
 import { running } from '../../src/db/postmaster.js';
@@ -84,6 +85,33 @@ describe('serve killed with kill -9', () => {
     expect(await second.stop('SIGTERM', 30_000)).toEqual({ code: 0, signal: null });
     await stopped(dir, pid);
   }, 150_000);
+});
+
+describe('a live serve holding no owner lock', () => {
+  it('keeps its server: a process finding the lock free while serve runs shares the server and never stops it', async () => {
+    const dir = await dataFolder();
+    const first = await serve('serve-1', dir);
+    const pid = await postmasterOf(dir);
+    // The lock free while serve runs, as just after its server came up (before serve takes it), or once the
+    // connection holding it is lost: here its backend is terminated.
+    const lines = (await fs.readFile(path.join(dir, 'pg', 'postmaster.pid'), 'utf8')).split('\n');
+    const { password } = JSON.parse(await fs.readFile(path.join(dir, 'embedded-postgres.json'), 'utf8')) as { password: string };
+    const admin = postgres(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${lines[3]}/postgres`, { max: 1, onnotice: () => {} });
+    try {
+      const ended = await admin`select pg_terminate_backend(pid) as ok from pg_locks where locktype = 'advisory' and objid = 727001043 and granted`;
+      expect(ended).toEqual([{ ok: true }]);
+      await waitFor(async () => (await admin`select 1 from pg_locks where locktype = 'advisory' and objid = 727001043`).length === 0, 5000);
+    } finally {
+      await admin.end();
+    }
+
+    const second = await startEmbeddedPostgres(dir, createLogger('silent'));
+    expect(second.owned).toBe(false); // shared, not adopted: serve still runs it
+    await second.stop();
+    expect(running(pid)).toBe(true);
+    expect(await first.stop('SIGTERM', 30_000)).toEqual({ code: 0, signal: null });
+    await stopped(dir, pid);
+  }, 120_000);
 });
 
 describe('the CLI on an embedded database that will not come up', () => {
