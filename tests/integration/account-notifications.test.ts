@@ -14,7 +14,14 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { BrandJsonJwksResolver, InMemoryReplayStore, InMemoryRevocationStore, verifyWebhookSignature } from '@adcp/sdk/signing/server';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql as drizzleSql } from 'drizzle-orm';
+import { insertWorkflowStep } from '../../src/db/queries/workflow.js';
 import { creatives } from '../../src/db/schema/index.js';
+import { newId } from '../../src/domain/ids.js';
+import { enqueueJob } from '../../src/jobs/enqueue.js';
+import { closeStrandedWebhooks } from '../../src/jobs/tasks/close-stranded-webhooks.js';
+import { createLogger } from '../../src/logger.js';
+import { sealBuyerAuthentication, secretBox, secretContext } from '../../src/services/secret-box.js';
 import { serveWellKnown } from '../../src/mcp/well-known.js';
 import { call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { have31Schemas, payloadProblems31, responseProblems31 } from '../helpers/adcp-schema.js';
@@ -181,6 +188,45 @@ describe('sync_accounts notification_configs', () => {
     expect(bad).toMatchObject({ isError: true, data: { errors: [{ code: 'VALIDATION_ERROR', field: 'accounts[0].notification_configs[0].subscriber_id' }] } });
     expect(hits.length).toBe(before);
     expect((await listed(accountId)).notification_configs).toEqual([expect.objectContaining({ subscriber_id: 'buyer-primary' })]);
+  });
+
+  it('a task whose prove job stopped without finishing it (attempts spent, its worker killed in the last) ends failed, its kept credentials dropped', async () => {
+    const deps = { db: t.app.database.db, logger: createLogger('silent'), adapters: {} as never };
+    const credentials = sealBuyerAuthentication(secretBox(), secretContext.buyerCredentials('demo', 'prn_demo_buyer'), { schemes: ['Bearer'], credentials: SECRET });
+    /** A sync_accounts task as the tool stores it, its job then put in the given state in the same transaction (so the worker cannot take it first). */
+    const taskWithJob = async (job: 'gave_up' | 'removed' | 'running') => {
+      const id = newId('task');
+      const request = { ...V31, idempotency_key: `stranded-${id}`, accounts: [sandboxEntry({ notification_configs: [config('/stranded')] })] };
+      await t.app.database.db.transaction(async (tx) => {
+        await insertWorkflowStep(tx, { id, tenantId: 'demo', principalId: 'prn_demo_buyer', stepType: 'sync_accounts', status: 'in_progress', owner: 'system', request, pushNotificationConfig: { url: `${base}/stranded-task` }, requestCredentials: { 'accounts/0/notification_configs/0': credentials } });
+        await enqueueJob(tx, 'prove_notification_configs', { v: 1, tenant_id: 'demo', task_id: id, account_ids: {}, seller_agent_url: agentBase }, { jobKey: `prove_notification_configs:${id}` });
+        const key = `prove_notification_configs:${id}`;
+        if (job === 'gave_up') await tx.execute(drizzleSql`update graphile_worker._private_jobs set attempts = max_attempts, last_error = 'worker killed' where key = ${key}`);
+        if (job === 'removed') await tx.execute(drizzleSql`select graphile_worker.remove_job(${key})`);
+        if (job === 'running') await tx.execute(drizzleSql`update graphile_worker._private_jobs set attempts = max_attempts, locked_at = now(), locked_by = 'another-worker' where key = ${key}`);
+      });
+      return id;
+    };
+    const [gaveUp, removed, running] = [await taskWithJob('gave_up'), await taskWithJob('removed'), await taskWithJob('running')];
+    const { tasksFailed } = await closeStrandedWebhooks({}, { attempts: 1, maxAttempts: 3 }, deps);
+    expect(tasksFailed).toBe(2);
+    for (const id of [gaveUp, removed]) {
+      const { data } = await call(buyer, 'tasks/get', { ...V31, task_id: id, include_result: true });
+      expect(data).toMatchObject({ task_id: id, status: 'failed' });
+      const [step] = await sql`select status, request_credentials from workflow_steps where id = ${id}`;
+      expect(step).toEqual({ status: 'failed', request_credentials: null });
+    }
+    // The buyer hears of it on the task's webhook.
+    const sent = await waitFor(async () => {
+      const f = hits.filter((h) => h.path === '/stranded-task');
+      return f.length >= 2 && f;
+    }, 15_000, 50);
+    expect(sent.map((h) => h.json)).toEqual([gaveUp, removed].map(() => expect.objectContaining({ task_type: 'sync_accounts', status: 'failed' })));
+    const [left] = await sql`select status, request_credentials from workflow_steps where id = ${running}`;
+    expect(left).toMatchObject({ status: 'in_progress', request_credentials: { 'accounts/0/notification_configs/0': credentials } });
+    await sql`select graphile_worker.remove_job(${`prove_notification_configs:${running}`})`;
+    await sql`update workflow_steps set status = 'failed' where id = ${running}`;
+    expect(challengesAt('/stranded')).toHaveLength(0);
   });
 
   it('an AdCP 3.0 caller is told the feature is 3.1', async () => {

@@ -151,3 +151,23 @@ export async function listTasksForPrincipal(
   ]);
   return { rows: rows.map((r) => ({ ...r.step, sortValue: r.sortValue as string | number })), total: count?.n ?? 0 };
 }
+
+/** The job key of a sync_accounts task's prove_notification_configs job (src/mcp/tools/sync-accounts.ts). */
+export const PROVE_JOB_KEY_PREFIX = 'prove_notification_configs:';
+
+/**
+ * sync_accounts tasks still open (pending, in_progress) whose prove_notification_configs job has stopped: its
+ * attempts ran out on an error it could not record as the task's (the database failing in its last attempt, its
+ * worker killed then), or it ended without finishing the task. Nobody will finish them; they hold the buyer's
+ * sealed credentials. A job waiting for a retry or running keeps its task.
+ */
+export async function strandedSyncTasks(db: Queryable, limit: number): Promise<{ tenantId: string; id: string }[]> {
+  const rows = await db.execute<{ tenant_id: string; id: string }>(sql`
+    select s.tenant_id, s.id from workflow_steps s
+    where s.step_type = 'sync_accounts' and s.status in ('pending', 'in_progress')
+      and not exists (select 1 from graphile_worker._private_jobs j
+                      where j.key = ${PROVE_JOB_KEY_PREFIX} || s.id and (j.attempts < j.max_attempts or j.locked_at is not null))
+    order by s.created_at
+    limit ${limit}`);
+  return rows.map((r) => ({ tenantId: r.tenant_id, id: r.id }));
+}

@@ -130,12 +130,28 @@ export async function proveNotificationConfigs(rawPayload: unknown, job: JobInfo
   }
 }
 
-async function failTask(db: Database['db'], p: { tenantId: string; taskId: string; principalId: string; release: ReturnType<typeof releaseOf>; context: unknown; allowPrivateNetwork: boolean }): Promise<void> {
+/**
+ * Ends failed a sync_accounts task its job will not finish (close_stranded_webhooks finds them: the job's attempts
+ * ran out on an error it could not record, or its worker died in the last one), with its webhook; the trigger drops
+ * the credentials it kept. Returns whether it was still open.
+ */
+export async function failStrandedSyncTask(db: Database['db'], p: { tenantId: string; taskId: string }): Promise<boolean> {
+  const [step] = await db.select().from(workflowSteps).where(and(eq(workflowSteps.tenantId, p.tenantId), eq(workflowSteps.id, p.taskId)));
+  if (!step || !OPEN.includes(step.status)) return false;
+  const request = (step.request ?? { accounts: [] }) as SyncAccountsInput;
+  const settings = step.principalId ? ((await findPrincipal(db, { tenantId: p.tenantId, principalId: step.principalId }))?.tenant.settings ?? {}) : {};
+  return failTask(db, { tenantId: p.tenantId, taskId: p.taskId, principalId: step.principalId, release: releaseOf(step.request ?? {}), context: request.context, allowPrivateNetwork: pushMayReachPrivate(settings, request) });
+}
+
+async function failTask(db: Database['db'], p: { tenantId: string; taskId: string; principalId: string | null; release: ReturnType<typeof releaseOf>; context: unknown; allowPrivateNetwork: boolean }): Promise<boolean> {
   const error = { code: 'SERVICE_UNAVAILABLE', message: 'The sync could not be completed; nothing was changed. Send sync_accounts again.', recovery: 'transient' };
-  await db.transaction(async (tx) => {
+  return db.transaction(async (tx) => {
     const locked = await lockWorkflowStep(tx, { tenantId: p.tenantId, id: p.taskId });
-    if (!locked || !OPEN.includes(locked.status)) return;
+    if (!locked || !OPEN.includes(locked.status)) return false;
     await updateWorkflowStep(tx, { tenantId: p.tenantId, id: p.taskId }, { status: 'failed', error });
-    await queueTaskWebhook(tx, { tenantId: p.tenantId, principalId: p.principalId, taskId: p.taskId, taskType: 'sync_accounts', mediaBuyId: null, status: 'failed', result: { errors: [error] }, release: p.release, context: p.context, push: locked.pushNotificationConfig as PushConfig | null, allowPrivateNetwork: p.allowPrivateNetwork });
+    if (p.principalId) {
+      await queueTaskWebhook(tx, { tenantId: p.tenantId, principalId: p.principalId, taskId: p.taskId, taskType: 'sync_accounts', mediaBuyId: null, status: 'failed', result: { errors: [error] }, release: p.release, context: p.context, push: locked.pushNotificationConfig as PushConfig | null, allowPrivateNetwork: p.allowPrivateNetwork });
+    }
+    return true;
   });
 }

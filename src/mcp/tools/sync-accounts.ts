@@ -20,7 +20,7 @@
 import { TOOL_REQUEST_SCHEMAS } from '@adcp/sdk/schemas';
 import { z } from 'zod';
 import type { Tx } from '../../db/client.js';
-import { insertWorkflowStep } from '../../db/queries/workflow.js';
+import { insertWorkflowStep, PROVE_JOB_KEY_PREFIX } from '../../db/queries/workflow.js';
 import { negotiateVersion } from '../../domain/adcp-release.js';
 import { AdcpError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
@@ -87,7 +87,7 @@ async function submit(tx: Tx, ctx: BuyerContext, input: Input, run: SyncRun, cha
     pushNotificationConfig: sealBuyerCredentials(secretBox(), credentials, push ?? null),
     requestCredentials: Object.keys(requestCredentials).length ? requestCredentials : null,
   });
-  await enqueueJob(tx, 'prove_notification_configs', { v: 1, tenant_id: ctx.tenant.id, task_id: taskId, account_ids: run.newAccountIds, seller_agent_url: `${ctx.agentUrl}/mcp` }, { jobKey: `prove_notification_configs:${taskId}` });
+  await enqueueJob(tx, 'prove_notification_configs', { v: 1, tenant_id: ctx.tenant.id, task_id: taskId, account_ids: run.newAccountIds, seller_agent_url: `${ctx.agentUrl}/mcp` }, { jobKey: `${PROVE_JOB_KEY_PREFIX}${taskId}` });
   const urls = [...new Set(challenges.map((c) => c.config.url))];
   return {
     status: 'submitted',
