@@ -20,6 +20,7 @@ import { creatives } from '../../src/db/schema/index.js';
 import { newId } from '../../src/domain/ids.js';
 import { enqueueJob } from '../../src/jobs/enqueue.js';
 import { closeStrandedWebhooks } from '../../src/jobs/tasks/close-stranded-webhooks.js';
+import { CHALLENGES_AT_ONCE } from '../../src/jobs/tasks/prove-notification-configs.js';
 import { createLogger } from '../../src/logger.js';
 import { sealBuyerAuthentication, secretBox, secretContext } from '../../src/services/secret-box.js';
 import { serveWellKnown } from '../../src/mcp/well-known.js';
@@ -44,6 +45,7 @@ interface Hit {
 const hits: Hit[] = [];
 /** Paths whose receiver answers challenges with the value echoed; any other path answers 200 with an empty object. */
 const proving = new Set<string>();
+const slowInFlight = { now: 0, max: 0 };
 
 const SECRET = 'bearer-token-for-tests-0123456789abcdef';
 const V31 = { adcp_version: '3.1' };
@@ -76,8 +78,14 @@ beforeAll(async () => {
     req.on('end', () => {
       const json = JSON.parse(body || '{}') as Record<string, unknown>;
       hits.push({ path: req.url!, headers: req.headers, body, json });
-      const answer = json.type === 'webhook.challenge' && proving.has(req.url!) ? { challenge: json.challenge } : {};
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+      const answer = json.type === 'webhook.challenge' && (proving.has(req.url!) || req.url!.startsWith('/slow/')) ? { challenge: json.challenge } : {};
+      // /slow/...: proves, after a moment, counting how many are being answered at once.
+      const slow = req.url!.startsWith('/slow/');
+      if (slow) slowInFlight.max = Math.max(slowInFlight.max, ++slowInFlight.now);
+      setTimeout(() => {
+        if (slow) slowInFlight.now--;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+      }, slow ? 300 : 0);
     });
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
@@ -188,6 +196,21 @@ describe('sync_accounts notification_configs', () => {
     expect(bad).toMatchObject({ isError: true, data: { errors: [{ code: 'VALIDATION_ERROR', field: 'accounts[0].notification_configs[0].subscriber_id' }] } });
     expect(hits.length).toBe(before);
     expect((await listed(accountId)).notification_configs).toEqual([expect.objectContaining({ subscriber_id: 'buyer-primary' })]);
+  });
+
+  it('sends a request\'s challenges a bounded number at a time, however many accounts it names', async () => {
+    const accounts = Array.from({ length: 3 }, (_, a) =>
+      sandboxEntry({ brand: { domain: `notify-many-${a}.example` }, notification_configs: Array.from({ length: 16 }, (_, j) => config(`/slow/${a}/${j}`, { subscriber_id: `sub-${j}` })) }),
+    );
+    const { data } = await sync(accounts);
+    expect(data).toMatchObject({ status: 'submitted' });
+    const task = await completed(data.task_id as string);
+    const results = (task.result as { accounts: Record<string, unknown>[] }).accounts;
+    expect(results).toHaveLength(3);
+    for (const r of results) expect(r).toMatchObject({ action: 'created', notification_configs: expect.arrayContaining([expect.objectContaining({ active: true })]) });
+    expect(hits.filter((h) => h.path.startsWith('/slow/'))).toHaveLength(48);
+    expect(slowInFlight.max).toBeLessThanOrEqual(CHALLENGES_AT_ONCE);
+    expect(slowInFlight.max).toBeGreaterThan(16); // yet more than one account's at once
   });
 
   it('a task whose prove job stopped without finishing it (attempts spent, its worker killed in the last) ends failed, its kept credentials dropped', async () => {

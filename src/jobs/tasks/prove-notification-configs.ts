@@ -32,6 +32,26 @@ import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
 
 /** AdCP's outbound fetch caps: 10 s to connect and answer. */
 const CHALLENGE_TIMEOUT_MS = 10_000;
+/**
+ * Challenges out at once: two accounts' worth of subscribers (16 each) within one timeout, but never a socket for
+ * every subscriber of a request naming hundreds of accounts, which would run the worker out of file descriptors
+ * (its database connections and other jobs' webhooks with it) and aim thousands of POSTs at once at the URLs given.
+ */
+export const CHALLENGES_AT_ONCE = 32;
+
+/** `send` for each challenge, at most CHALLENGES_AT_ONCE at a time; the answers in the challenges' order. */
+async function sendAll(challenges: ChallengeNeeded[], send: (c: ChallengeNeeded) => Promise<boolean>): Promise<boolean[]> {
+  const answered: boolean[] = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < challenges.length) {
+      const i = next++;
+      answered[i] = await send(challenges[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CHALLENGES_AT_ONCE, challenges.length) }, lane));
+  return answered;
+}
 const OPEN = ['pending', 'in_progress'];
 
 class Probed {
@@ -100,8 +120,8 @@ export async function proveNotificationConfigs(rawPayload: unknown, job: JobInfo
       });
     const key = challenges.length ? await ensureWebhookSigningKey(deps.db, tenantId) : undefined;
     const proved = new Map<string, string>();
-    // All at once: up to 16 subscribers an account, each given up to 10 s to answer.
-    const answered = await Promise.all(challenges.map((c) => challenge(c, sellerAgentUrl, key!, log)));
+    // Together (up to CHALLENGES_AT_ONCE): up to 16 subscribers an account, each given up to 10 s to answer.
+    const answered = await sendAll(challenges, (c) => challenge(c, sellerAgentUrl, key!, log));
     challenges.forEach((c, i) => answered[i] && proved.set(`${c.entry}/${c.config.subscriberId}`, c.key));
     await deps.db.transaction(async (tx) => {
       const locked = await lockWorkflowStep(tx, { tenantId, id: taskId });
