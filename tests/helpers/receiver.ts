@@ -1,6 +1,8 @@
 /** A buyer's webhook endpoint for tests: records every request and answers each path with the status codes scripted for it, in order (then 200). */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { serveWellKnown } from '../../src/mcp/well-known.js';
+import type { AppServices } from '../../src/mcp/server.js';
 
 export interface Received {
   path: string;
@@ -28,4 +30,18 @@ export async function startWebhookReceiver(received: Received[], script: Map<str
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+/**
+ * The agent's /.well-known documents (brand.json, jwks.json) on a free loopback port, made the app's agent URL,
+ * so a buyer's verifier finds the seller's webhook-signing keys as it would in production.
+ */
+export async function startWellKnown(services: AppServices): Promise<WebhookReceiver> {
+  const server = http.createServer((req, res) => {
+    void serveWellKnown(services, req, res, (req.url ?? '/').split('?')[0]!).then((served) => served || res.writeHead(404).end());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  services.agentUrl = base;
+  return { server, base };
 }

@@ -23,10 +23,10 @@ import { closeStrandedWebhooks } from '../../src/jobs/tasks/close-stranded-webho
 import { CHALLENGES_AT_ONCE } from '../../src/jobs/tasks/prove-notification-configs.js';
 import { createLogger } from '../../src/logger.js';
 import { sealBuyerAuthentication, secretBox, secretContext } from '../../src/services/secret-box.js';
-import { serveWellKnown } from '../../src/mcp/well-known.js';
 import { call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { have31Schemas, payloadProblems31, responseProblems31 } from '../helpers/adcp-schema.js';
 import { tablesHolding } from '../helpers/db.js';
+import { startWellKnown } from '../helpers/receiver.js';
 
 let t: TestApp;
 let buyer: Client;
@@ -90,12 +90,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  wellKnown = http.createServer((req, res) => {
-    void serveWellKnown(t.app.services, req, res, (req.url ?? '/').split('?')[0]!).then((served) => served || res.writeHead(404).end());
-  });
-  await new Promise<void>((r) => wellKnown.listen(0, '127.0.0.1', r));
-  agentBase = `http://127.0.0.1:${(wellKnown.address() as AddressInfo).port}`;
-  t.app.services.agentUrl = agentBase;
+  ({ server: wellKnown, base: agentBase } = await startWellKnown(t.app.services));
 });
 afterAll(async () => {
   await buyer?.close();

@@ -21,13 +21,12 @@ import { closeStrandedWebhooks } from '../../src/jobs/tasks/close-stranded-webho
 import { pruneHistory } from '../../src/jobs/tasks/prune-history.js';
 import { deliverWebhook } from '../../src/jobs/tasks/deliver-webhook.js';
 import { createLogger } from '../../src/logger.js';
-import { serveWellKnown } from '../../src/mcp/well-known.js';
 import { rejectMediaBuy } from '../../src/services/approval.js';
 import { createSecretBox, sealBuyerCredentials, secretBox, secretContext } from '../../src/services/secret-box.js';
 import { buyRequest, call, futureFlight, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { have31Schemas, payloadProblems, payloadProblems31 } from '../helpers/adcp-schema.js';
 import { tablesHolding } from '../helpers/db.js';
-import { startWebhookReceiver, type Received } from '../helpers/receiver.js';
+import { startWebhookReceiver, startWellKnown, type Received } from '../helpers/receiver.js';
 
 let t: TestApp;
 let buyer: Client;
@@ -75,12 +74,7 @@ beforeAll(async () => {
   buyer = await memoryClient(t);
   sql = postgres(t.db.url, { max: 1, onnotice: () => {} });
   ({ server: receiver, base } = await startWebhookReceiver(received, script));
-  wellKnown = http.createServer((req, res) => {
-    void serveWellKnown(t.app.services, req, res, (req.url ?? '/').split('?')[0]!).then((served) => served || res.writeHead(404).end());
-  });
-  await new Promise<void>((r) => wellKnown.listen(0, '127.0.0.1', r));
-  agentBase = `http://127.0.0.1:${(wellKnown.address() as AddressInfo).port}`;
-  t.app.services.agentUrl = agentBase;
+  ({ server: wellKnown, base: agentBase } = await startWellKnown(t.app.services));
 });
 afterAll(async () => {
   await buyer?.close();
