@@ -20,8 +20,9 @@ import { creatives } from '../../src/db/schema/index.js';
 import { newId } from '../../src/domain/ids.js';
 import { enqueueJob } from '../../src/jobs/enqueue.js';
 import { closeStrandedWebhooks } from '../../src/jobs/tasks/close-stranded-webhooks.js';
-import { CHALLENGES_AT_ONCE } from '../../src/jobs/tasks/prove-notification-configs.js';
+import { CHALLENGES_AT_ONCE, proveNotificationConfigs } from '../../src/jobs/tasks/prove-notification-configs.js';
 import { createLogger } from '../../src/logger.js';
+import { queueCreativeStatusChanged } from '../../src/services/account-notifications.js';
 import { sealBuyerAuthentication, secretBox, secretContext } from '../../src/services/secret-box.js';
 import { call, memoryClient, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { have31Schemas, payloadProblems31, responseProblems31 } from '../helpers/adcp-schema.js';
@@ -300,6 +301,30 @@ describe('creative.status_changed', () => {
       return rows.length === 2 && rows.every((r) => r.status === 'delivered') && rows;
     });
     expect(delivered).toHaveLength(2);
+  });
+
+  it('a suspended buyer is sent nothing: no creative webhook, and its pending sync fails without a challenge', async () => {
+    const [{ id: accountId }] = (await sql`select id from accounts where brand_domain = 'notify.example' and sandbox`) as unknown as [{ id: string }];
+    const deliveries = async () => Number((await sql`select count(*)::int as n from webhook_deliveries where task_id like ${`notifications:${accountId}:%`}`)[0]!.n);
+    const before = await deliveries();
+    const change = { tenantId: 'demo', principalId: 'prn_demo_buyer', creativeId: 'cr_notify', accountId, from: 'pending_review', to: 'approved', initiator: 'seller' as const, observedAt: new Date() };
+    // A sync waiting for its proof (its job not queued, so only this test runs it).
+    const taskId = newId('task');
+    const request = { ...V31, idempotency_key: `suspended-${taskId}`, accounts: [{ account: { account_id: accountId }, notification_configs: [config('/suspended')] }] };
+    await insertWorkflowStep(t.app.database.db, { id: taskId, tenantId: 'demo', principalId: 'prn_demo_buyer', stepType: 'sync_accounts', status: 'pending', owner: 'system', request });
+    await sql`update principals set suspended_at = now() where id = 'prn_demo_buyer'`;
+    try {
+      expect(await queueCreativeStatusChanged(t.app.database.db, change)).toBe(0);
+      expect(await deliveries()).toBe(before);
+      await proveNotificationConfigs({ v: 1, tenant_id: 'demo', task_id: taskId, account_ids: {}, seller_agent_url: agentBase }, { attempts: 1, maxAttempts: 3 }, { db: t.app.database.db, logger: createLogger('silent'), adapters: {} as never });
+      const [step] = await sql`select status, error from workflow_steps where id = ${taskId}`;
+      expect(step).toMatchObject({ status: 'failed', error: { code: 'AGENT_SUSPENDED' } });
+      expect(challengesAt('/suspended')).toHaveLength(0);
+    } finally {
+      await sql`update principals set suspended_at = null where id = 'prn_demo_buyer'`;
+    }
+    // Reinstated, it hears of the next change again.
+    expect(await queueCreativeStatusChanged(t.app.database.db, { ...change, observedAt: new Date() })).toBeGreaterThan(0);
   });
 
   it('an empty list removes every subscriber', async () => {

@@ -69,6 +69,8 @@ export async function subscribersTo(db: Queryable, p: Scope & { accountId: strin
         eq(accountNotificationConfigs.accountId, p.accountId),
         eq(accountNotificationConfigs.active, true),
         sql`${accountNotificationConfigs.eventTypes} ? ${p.eventType}`,
+        // A suspended buyer is sent nothing new until it is reinstated.
+        sql`not exists (select 1 from principals pr where pr.tenant_id = ${p.tenantId} and pr.id = ${p.principalId} and pr.suspended_at is not null)`,
       ),
     )
     .orderBy(asc(accountNotificationConfigs.position));

@@ -105,6 +105,13 @@ export async function proveNotificationConfigs(rawPayload: unknown, job: JobInfo
   try {
     const who = await findPrincipal(deps.db, { tenantId, principalId });
     if (!who) return; // the buyer is gone, and its tasks with it
+    if (who.suspended) {
+      // No challenges go out for a suspended buyer: its sync ends with nothing changed, as its calls do.
+      const allowPrivateNetwork = pushMayReachPrivate(who.tenant.settings, step.request as SyncAccountsInput);
+      await failTask(deps.db, { tenantId, taskId, principalId, release, context: step.request.context, allowPrivateNetwork, error: SUSPENDED });
+      log.info('prove_notification_configs: the buyer is suspended; the sync fails');
+      return;
+    }
     const caller: AccountCaller = { tenant: who.tenant, principal: who.principal, db: deps.db };
     const input = restoreRequest(step.request, step.requestCredentials, secretContext.buyerCredentials(tenantId, principalId));
     await updateWorkflowStep(deps.db, { tenantId, id: taskId, fromStatuses: ['pending'] }, { status: 'in_progress' });
@@ -163,8 +170,14 @@ export async function failStrandedSyncTask(db: Database['db'], p: { tenantId: st
   return failTask(db, { tenantId: p.tenantId, taskId: p.taskId, principalId: step.principalId, release: releaseOf(step.request ?? {}), context: request.context, allowPrivateNetwork: pushMayReachPrivate(settings, request) });
 }
 
-async function failTask(db: Database['db'], p: { tenantId: string; taskId: string; principalId: string | null; release: ReturnType<typeof releaseOf>; context: unknown; allowPrivateNetwork: boolean }): Promise<boolean> {
-  const error = { code: 'SERVICE_UNAVAILABLE', message: 'The sync could not be completed; nothing was changed. Send sync_accounts again.', recovery: 'transient' };
+const UNAVAILABLE = { code: 'SERVICE_UNAVAILABLE', message: 'The sync could not be completed; nothing was changed. Send sync_accounts again.', recovery: 'transient' };
+const SUSPENDED = { code: 'AGENT_SUSPENDED', message: 'This buyer is suspended by the seller; the sync was not applied.', recovery: 'terminal' };
+
+async function failTask(
+  db: Database['db'],
+  p: { tenantId: string; taskId: string; principalId: string | null; release: ReturnType<typeof releaseOf>; context: unknown; allowPrivateNetwork: boolean; error?: typeof UNAVAILABLE },
+): Promise<boolean> {
+  const error = p.error ?? UNAVAILABLE;
   return db.transaction(async (tx) => {
     const locked = await lockWorkflowStep(tx, { tenantId: p.tenantId, id: p.taskId });
     if (!locked || !OPEN.includes(locked.status)) return false;
