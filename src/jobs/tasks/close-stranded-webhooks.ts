@@ -12,12 +12,12 @@ import { strandedSyncTasks } from '../../db/queries/workflow.js';
 import { closeStrandedDeliveries } from '../../db/queries/webhooks.js';
 import { inBatches } from '../batches.js';
 import type { JobInfo, TaskDeps } from './fulfil-media-buy.js';
-import { failStrandedSyncTask } from './prove-notification-configs.js';
+import { failSyncTask } from './prove-notification-configs.js';
 
 export async function closeStrandedWebhooks(_payload: unknown, _job: JobInfo, deps: TaskDeps): Promise<{ closed: number; tasksFailed: number }> {
   let tasksFailed = 0;
   for (const task of await strandedSyncTasks(deps.db, 1000)) {
-    if (await failStrandedSyncTask(deps.db, { tenantId: task.tenantId, taskId: task.id })) tasksFailed++;
+    if (await failSyncTask(deps.db, { tenantId: task.tenantId, taskId: task.id })) tasksFailed++;
   }
   if (tasksFailed) deps.logger.warn('sync_accounts tasks whose prove_notification_configs job stopped without finishing them are failed', { count: tasksFailed });
   const closed = await inBatches(async (limit) => {

@@ -107,8 +107,7 @@ export async function proveNotificationConfigs(rawPayload: unknown, job: JobInfo
     if (!who) return; // the buyer is gone, and its tasks with it
     if (who.suspended) {
       // No challenges go out for a suspended buyer: its sync ends with nothing changed, as its calls do.
-      const allowPrivateNetwork = pushMayReachPrivate(who.tenant.settings, step.request as SyncAccountsInput);
-      await failTask(deps.db, { tenantId, taskId, principalId, release, context: step.request.context, allowPrivateNetwork, error: SUSPENDED });
+      await failSyncTask(deps.db, { tenantId, taskId }, SUSPENDED);
       log.info('prove_notification_configs: the buyer is suspended; the sync fails');
       return;
     }
@@ -152,38 +151,43 @@ export async function proveNotificationConfigs(rawPayload: unknown, job: JobInfo
   } catch (err) {
     if (job.attempts < job.maxAttempts) throw err;
     log.error('prove_notification_configs: giving up; the task fails', { error: errorMessage(err) });
-    const settings = (await findPrincipal(deps.db, { tenantId, principalId }))?.tenant.settings ?? {};
-    await failTask(deps.db, { tenantId, taskId, principalId, release, context: step.request.context, allowPrivateNetwork: pushMayReachPrivate(settings, step.request as SyncAccountsInput) });
+    await failSyncTask(deps.db, { tenantId, taskId });
   }
-}
-
-/**
- * Ends failed a sync_accounts task its job will not finish (close_stranded_webhooks finds them: the job's attempts
- * ran out on an error it could not record, or its worker died in the last one), with its webhook; the trigger drops
- * the credentials it kept. Returns whether it was still open.
- */
-export async function failStrandedSyncTask(db: Database['db'], p: { tenantId: string; taskId: string }): Promise<boolean> {
-  const [step] = await db.select().from(workflowSteps).where(and(eq(workflowSteps.tenantId, p.tenantId), eq(workflowSteps.id, p.taskId)));
-  if (!step || !OPEN.includes(step.status)) return false;
-  const request = (step.request ?? { accounts: [] }) as SyncAccountsInput;
-  const settings = step.principalId ? ((await findPrincipal(db, { tenantId: p.tenantId, principalId: step.principalId }))?.tenant.settings ?? {}) : {};
-  return failTask(db, { tenantId: p.tenantId, taskId: p.taskId, principalId: step.principalId, release: releaseOf(step.request ?? {}), context: request.context, allowPrivateNetwork: pushMayReachPrivate(settings, request) });
 }
 
 const UNAVAILABLE = { code: 'SERVICE_UNAVAILABLE', message: 'The sync could not be completed; nothing was changed. Send sync_accounts again.', recovery: 'transient' };
 const SUSPENDED = { code: 'AGENT_SUSPENDED', message: 'This buyer is suspended by the seller; the sync was not applied.', recovery: 'terminal' };
 
-async function failTask(
-  db: Database['db'],
-  p: { tenantId: string; taskId: string; principalId: string | null; release: ReturnType<typeof releaseOf>; context: unknown; allowPrivateNetwork: boolean; error?: typeof UNAVAILABLE },
-): Promise<boolean> {
-  const error = p.error ?? UNAVAILABLE;
+/**
+ * Ends a sync_accounts task failed with `error` (by default: could not be completed, send it again), with its
+ * webhook, if it is still open; the trigger drops the credentials it kept. Returns whether it was. The job calls it
+ * for a suspended buyer and on its last failed attempt; close_stranded_webhooks for a task its job will not finish
+ * (the attempts ran out on an error it could not record, or its worker died in the last one).
+ */
+export async function failSyncTask(db: Database['db'], p: { tenantId: string; taskId: string }, error = UNAVAILABLE): Promise<boolean> {
+  const [step] = await db.select().from(workflowSteps).where(and(eq(workflowSteps.tenantId, p.tenantId), eq(workflowSteps.id, p.taskId)));
+  if (!step || !OPEN.includes(step.status)) return false;
+  const request = (step.request ?? { accounts: [] }) as SyncAccountsInput;
+  const principalId = step.principalId;
+  const settings = principalId ? ((await findPrincipal(db, { tenantId: p.tenantId, principalId }))?.tenant.settings ?? {}) : {};
   return db.transaction(async (tx) => {
     const locked = await lockWorkflowStep(tx, { tenantId: p.tenantId, id: p.taskId });
     if (!locked || !OPEN.includes(locked.status)) return false;
     await updateWorkflowStep(tx, { tenantId: p.tenantId, id: p.taskId }, { status: 'failed', error });
-    if (p.principalId) {
-      await queueTaskWebhook(tx, { tenantId: p.tenantId, principalId: p.principalId, taskId: p.taskId, taskType: 'sync_accounts', mediaBuyId: null, status: 'failed', result: { errors: [error] }, release: p.release, context: p.context, push: locked.pushNotificationConfig as PushConfig | null, allowPrivateNetwork: p.allowPrivateNetwork });
+    if (principalId) {
+      await queueTaskWebhook(tx, {
+        tenantId: p.tenantId,
+        principalId,
+        taskId: p.taskId,
+        taskType: 'sync_accounts',
+        mediaBuyId: null,
+        status: 'failed',
+        result: { errors: [error] },
+        release: releaseOf(step.request ?? {}),
+        context: request.context,
+        push: locked.pushNotificationConfig as PushConfig | null,
+        allowPrivateNetwork: pushMayReachPrivate(settings, request),
+      });
     }
     return true;
   });
